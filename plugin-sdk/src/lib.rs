@@ -1,0 +1,208 @@
+//! # Writing checkrail rules
+//!
+//! A checkrail rule is a small Rust crate built for `wasm32-wasip2`. checkrail
+//! runs it in a sandbox against the real workspace at every checkpoint that
+//! names it, and hands its findings to the agent: what is wrong, where, and
+//! how to fix it.
+//!
+//! A rule is three things: a config struct (deserialized with serde, its JSON
+//! Schema derived with schemars and checked by the host before your code
+//! runs), an implementation of [`Rule`], and [`export_rule!`].
+//!
+//! ```
+//! use checkrail_sdk::{export_rule, Context, Finding, Outcome, Result, Rule};
+//! use schemars::JsonSchema;
+//! use serde::Deserialize;
+//!
+//! /// Config of `has-changelog`.
+//! #[derive(Deserialize, JsonSchema)]
+//! pub struct Config {
+//!     /// Where the changelog lives.
+//!     #[serde(default = "default_path")]
+//!     pub path: String,
+//! }
+//! fn default_path() -> String { "CHANGELOG.md".into() }
+//!
+//! pub struct HasChangelog;
+//!
+//! impl Rule for HasChangelog {
+//!     type Config = Config;
+//!     const ID: &'static str = "has-changelog";
+//!     const DESCRIPTION: &'static str = "The project keeps a changelog.";
+//!
+//!     fn check(config: Config, cx: &Context) -> Result<Outcome> {
+//!         let mut findings = Vec::new();
+//!         if !cx.workspace().exists(&config.path) {
+//!             findings.push(Finding::error(format!("`{}` is missing", config.path))
+//!                 .path(&config.path)
+//!                 .fix_hint("add a changelog with a section for this change"));
+//!         }
+//!         Ok(Outcome::from_findings(findings))
+//!     }
+//! }
+//!
+//! export_rule!(HasChangelog);
+//! # fn main() {}
+//! ```
+//!
+//! ## Building
+//!
+//! ```toml
+//! [lib]
+//! crate-type = ["cdylib", "rlib"]
+//! ```
+//!
+//! then `cargo build --release --target wasm32-wasip2` gives
+//! `target/wasm32-wasip2/release/<crate>.wasm`, a component that
+//! `checkrail rule run --rules-dir` can load. [`export_rule!`] stamps the SDK's
+//! [`API_VERSION`] into it; the host refuses a component whose API version it
+//! does not support.
+//!
+//! ## Testing natively
+//!
+//! The same rule runs natively, against a temporary directory, with no wasm
+//! involved. The workspace is confined exactly as in the sandbox.
+//!
+//! ```
+//! # use checkrail_sdk::{Context, Finding, Outcome, Result, Rule};
+//! # #[derive(serde::Deserialize, schemars::JsonSchema)]
+//! # pub struct Config { path: String }
+//! # pub struct HasChangelog;
+//! # impl Rule for HasChangelog {
+//! #     type Config = Config;
+//! #     const ID: &'static str = "has-changelog";
+//! #     const DESCRIPTION: &'static str = "The project keeps a changelog.";
+//! #     fn check(config: Config, cx: &Context) -> Result<Outcome> {
+//! #         let mut findings = Vec::new();
+//! #         if !cx.workspace().exists(&config.path) {
+//! #             findings.push(Finding::error("missing").path(&config.path));
+//! #         }
+//! #         Ok(Outcome::from_findings(findings))
+//! #     }
+//! # }
+//! use checkrail_sdk::testing::TestWorkspace;
+//! use serde_json::json;
+//!
+//! let ws = TestWorkspace::new().unwrap();
+//! let outcome = ws.run::<HasChangelog>(json!({"path": "CHANGELOG.md"})).unwrap();
+//! assert!(!outcome.passed);
+//! assert_eq!(outcome.findings[0].path.as_deref(), Some("CHANGELOG.md"));
+//!
+//! ws.write("CHANGELOG.md", "## 0.1.0\n- first release\n").unwrap();
+//! assert!(ws.run::<HasChangelog>(json!({"path": "CHANGELOG.md"})).unwrap().passed);
+//! ```
+//!
+//! ## What a rule can do
+//!
+//! - Read the workspace through [`Workspace`]: [`Workspace::stat_many`] and
+//!   [`Workspace::glob`] are answered by the host in a single call (use them
+//!   rather than looking at paths one by one), [`Workspace::read_to_string`]
+//!   reads a file. The workspace is read-only; nothing outside it exists.
+//! - Log through [`log`]; logs go to the host's log, never to the agent.
+//! - Nothing else: no network, no environment, no clock-based tricks. A rule
+//!   that loops past its deadline or allocates past its memory cap is stopped
+//!   and reported as failed.
+
+#![warn(missing_docs)]
+
+mod finding;
+pub mod log;
+mod path;
+mod rule;
+mod workspace;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
+
+pub use finding::{Finding, Outcome, Severity};
+pub use path::normalize_path;
+pub use rule::{Context, Error, Result, Rule};
+pub use workspace::{Entry, EntryKind, PathError, Workspace};
+
+/// The plugin API version this SDK builds against: the version of the
+/// `checkrail:rule` WIT world. [`export_rule!`] stamps it into the component.
+pub const API_VERSION: &str = "0.1.0";
+
+/// Name of the custom section that carries [`API_VERSION`] in a component.
+pub const API_VERSION_SECTION: &str = "checkrail:api-version";
+
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "wit",
+        world: "rule",
+        pub_export_macro: true,
+        export_macro_name: "__export_world_rule",
+    });
+}
+
+/// Items the [`export_rule!`] macro expands to; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::bindings::{self, Guest, checkrail::rule::types as wit};
+    #[cfg(target_arch = "wasm32")]
+    pub use crate::rule::wasm::{check, describe};
+
+    /// Copies a version string into a fixed-size array for a custom section.
+    pub const fn version_bytes<const N: usize>(version: &str) -> [u8; N] {
+        let bytes = version.as_bytes();
+        assert!(bytes.len() == N, "version length mismatch");
+        let mut out = [0u8; N];
+        let mut i = 0;
+        while i < N {
+            out[i] = bytes[i];
+            i += 1;
+        }
+        out
+    }
+}
+
+/// Exports a [`Rule`] as the component's `describe` and `check`, and stamps
+/// the SDK's [`API_VERSION`] into the component. Call it once per crate.
+///
+/// On targets other than `wasm32` it expands to nothing, so the crate still
+/// builds (and its native tests run) on the developer's machine.
+#[macro_export]
+macro_rules! export_rule {
+    ($rule:ty) => {
+        $crate::__export_rule_with_api!($rule, $crate::API_VERSION);
+    };
+}
+
+/// [`export_rule!`] with an explicit API version stamp; for the host's own
+/// compatibility tests only.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __export_rule_with_api {
+    ($rule:ty, $api:expr) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            struct __CheckrailExport;
+
+            impl $crate::__private::Guest for __CheckrailExport {
+                fn describe() -> $crate::__private::wit::RuleInfo {
+                    $crate::__private::describe::<$rule>(env!("CARGO_PKG_VERSION"))
+                }
+
+                fn check(
+                    config: ::std::string::String,
+                    context: $crate::__private::wit::CheckContext,
+                ) -> ::std::result::Result<$crate::__private::wit::Outcome, ::std::string::String>
+                {
+                    $crate::__private::check::<$rule>(config, context)
+                }
+            }
+
+            $crate::__private::bindings::__export_world_rule!(__CheckrailExport with_types_in $crate::__private::bindings);
+
+            #[used]
+            #[unsafe(link_section = "checkrail:api-version")]
+            static __CHECKRAIL_API_VERSION: [u8; { $api.len() }] =
+                $crate::__private::version_bytes($api);
+        };
+    };
+}

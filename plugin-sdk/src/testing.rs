@@ -1,0 +1,65 @@
+//! Running a rule natively, without wasm, against a temporary directory.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use crate::rule::{config_schema, run};
+use crate::{Context, Outcome, Result, Rule, Workspace};
+
+/// A temporary workspace directory, removed when dropped.
+pub struct TestWorkspace {
+    dir: tempfile::TempDir,
+}
+
+impl TestWorkspace {
+    /// Creates an empty workspace.
+    pub fn new() -> io::Result<Self> {
+        Ok(Self {
+            dir: tempfile::tempdir()?,
+        })
+    }
+
+    /// The workspace's directory on this machine.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file (creating parent directories); `path` is relative.
+    pub fn write(&self, path: &str, contents: impl AsRef<[u8]>) -> io::Result<PathBuf> {
+        let full = self.dir.path().join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&full, contents)?;
+        Ok(full)
+    }
+
+    /// Creates a directory and its parents; `path` is relative.
+    pub fn mkdir(&self, path: &str) -> io::Result<PathBuf> {
+        let full = self.dir.path().join(path);
+        std::fs::create_dir_all(&full)?;
+        Ok(full)
+    }
+
+    /// Runs rule `R` with `config` (JSON) against this workspace.
+    pub fn run<R: Rule>(&self, config: serde_json::Value) -> Result<Outcome> {
+        run_rule::<R>(config, self.path())
+    }
+}
+
+/// Runs rule `R` with `config` (JSON) against the directory `root`.
+pub fn run_rule<R: Rule>(config: serde_json::Value, root: &Path) -> Result<Outcome> {
+    let workspace = Workspace::open(root)
+        .map_err(|e| crate::Error::new(format!("open workspace `{}`: {e}", root.display())))?;
+    run_with_context::<R>(config, &Context::new(workspace))
+}
+
+/// Runs rule `R` with `config` (JSON) and a prepared [`Context`].
+pub fn run_with_context<R: Rule>(config: serde_json::Value, cx: &Context) -> Result<Outcome> {
+    run::<R>(&config.to_string(), cx)
+}
+
+/// The JSON Schema of rule `R`'s config, as the host will see it.
+pub fn config_schema_of<R: Rule>() -> serde_json::Value {
+    serde_json::from_str(&config_schema::<R>()).unwrap_or_default()
+}
