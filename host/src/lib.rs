@@ -1,1 +1,18 @@
+//! checkrail: walks coding agents through workflows and checks every
+//! checkpoint itself, by running sandboxed WebAssembly rules against the real
+//! workspace.
+//!
+//! The [`engine::Checkrail`] type is the one API that the CLI (and the MCP
+//! server) drive: load workflows, resolve rules, run a checkpoint.
 
+pub mod bundled;
+pub mod engine;
+pub mod error;
+pub mod report;
+pub mod rules;
+pub mod runtime;
+pub mod schema;
+pub mod workflow;
+
+pub use engine::{Checkrail, Options};
+pub use error::{Error, Result};

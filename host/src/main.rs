@@ -1,1 +1,26 @@
-fn main() {}
+//! `checkrail`: parse arguments, run, print the error once, exit with a
+//! documented code (0 passed, 1 failed, 2 usage or configuration error).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+
+fn main() -> ExitCode {
+    // Host-side errors (one per missing file, say) must not capture
+    // backtraces: that triples the cost of a check when RUST_BACKTRACE=1.
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        // SAFETY: no other thread exists yet.
+        unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
+    }
+    let args = cli::Cli::parse();
+    cli::init_logging(args.verbose);
+    match cli::run(args) {
+        Ok(code) => code.into(),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            cli::Exit::Usage.into()
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Builds the bundled rule plugins (and the test fixture plugins) for
+//! `wasm32-wasip2` with a nested cargo, then generates the tables that embed
+//! the bundled rules and workflows into the binary, so an installed
+//! `checkrail` needs no files beside it.
+
+use std::env;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const TARGET: &str = "wasm32-wasip2";
+const PROFILE: &str = "wasm";
+
+fn main() {
+    let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let root = manifest_dir
+        .parent()
+        .expect("host/ sits in the workspace root")
+        .to_path_buf();
+    let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
+
+    let bundled = crate_dirs(&root.join("plugins"));
+    let fixtures = crate_dirs(&root.join("tests/fixtures/plugins"));
+    for dir in [
+        root.join("plugin-sdk"),
+        root.join("plugins"),
+        root.join("tests/fixtures/plugins"),
+        root.join("workflows"),
+    ] {
+        println!("cargo:rerun-if-changed={}", dir.display());
+    }
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("Cargo.lock").display()
+    );
+    println!("cargo:rerun-if-env-changed=CHECKRAIL_PREBUILT_PLUGINS");
+
+    let wasm_dir = match env::var_os("CHECKRAIL_PREBUILT_PLUGINS") {
+        Some(dir) => PathBuf::from(dir),
+        None => build_plugins(&root, &out_dir, bundled.iter().chain(&fixtures)),
+    };
+    println!(
+        "cargo:rustc-env=CHECKRAIL_PLUGIN_WASM_DIR={}",
+        wasm_dir.display()
+    );
+
+    let mut rules = String::from(
+        "/// Bundled rule components: (rule id, component bytes).\npub static BUNDLED_RULES: &[(&str, &[u8])] = &[\n",
+    );
+    for (name, _) in &bundled {
+        let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        assert!(
+            file.exists(),
+            "bundled rule `{name}` was not built: {} is missing",
+            file.display()
+        );
+        rules.push_str(&format!(
+            "    ({name:?}, include_bytes!({:?})),\n",
+            file.display().to_string()
+        ));
+    }
+    rules.push_str("];\n");
+
+    let mut workflows = String::from(
+        "/// Bundled workflows: (file name, YAML text).\npub static BUNDLED_WORKFLOWS: &[(&str, &str)] = &[\n",
+    );
+    let mut files: Vec<PathBuf> = fs::read_dir(root.join("workflows"))
+        .expect("workflows/ exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml")))
+        .collect();
+    files.sort();
+    for file in files {
+        let name = file
+            .file_name()
+            .expect("file has a name")
+            .to_string_lossy()
+            .into_owned();
+        workflows.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            file.display().to_string()
+        ));
+    }
+    workflows.push_str("];\n");
+    fs::write(out_dir.join("bundled.rs"), rules + &workflows).expect("write bundled.rs");
+}
+
+/// (package name, crate dir) of every crate directly under `dir`.
+fn crate_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let manifest = entry.path().join("Cargo.toml");
+        let Ok(text) = fs::read_to_string(&manifest) else {
+            continue;
+        };
+        let name = text
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix("name = ")
+                    .map(|v| v.trim_matches('"').to_owned())
+            })
+            .unwrap_or_else(|| panic!("{} has no package name", manifest.display()));
+        found.push((name, entry.path()));
+    }
+    found.sort();
+    found
+}
+
+fn build_plugins<'a>(
+    root: &Path,
+    out_dir: &Path,
+    crates: impl Iterator<Item = &'a (String, PathBuf)>,
+) -> PathBuf {
+    // A target dir of its own, beside cargo's: the outer build holds the lock
+    // on its own profile directory while this script runs.
+    let target_dir = target_dir_of(out_dir).join("checkrail-wasm");
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--target",
+            TARGET,
+            "--profile",
+            PROFILE,
+            "--target-dir",
+        ])
+        .arg(&target_dir);
+    for (name, _) in crates {
+        cmd.args(["-p", name]);
+    }
+    // Scrub what the outer cargo set for this build script and what wrappers
+    // (clippy, coverage) inject, so the nested build is a plain one.
+    for (key, _) in env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_")
+            && !matches!(
+                key.as_ref(),
+                "CARGO_HOME" | "CARGO_NET_OFFLINE" | "CARGO_MAKEFLAGS"
+            )
+            || key.starts_with("RUSTC_")
+            || key.starts_with("DEP_")
+            || matches!(
+                key.as_ref(),
+                "RUSTFLAGS"
+                    | "RUSTDOCFLAGS"
+                    | "TARGET"
+                    | "HOST"
+                    | "OUT_DIR"
+                    | "OPT_LEVEL"
+                    | "PROFILE"
+                    | "DEBUG"
+                    | "NUM_JOBS"
+                    | "RUSTC"
+                    | "RUSTDOC"
+            )
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    let status = cmd.status().expect("run cargo to build the wasm plugins");
+    if !status.success() {
+        let installed = Command::new("rustup")
+            .args(["target", "list", "--installed"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(TARGET))
+            .unwrap_or(true);
+        if !installed {
+            panic!(
+                "the {TARGET} target is not installed; run `rustup target add {TARGET}` and build again"
+            );
+        }
+        panic!("building the wasm plugins failed (see the cargo output above)");
+    }
+    target_dir.join(TARGET).join(PROFILE)
+}
+
+/// The `target/` directory that holds `OUT_DIR` (`target/<profile>/build/<pkg>/out`).
+fn target_dir_of(out_dir: &Path) -> PathBuf {
+    out_dir
+        .ancestors()
+        .find(|p| p.file_name().is_some_and(|n| n == "build"))
+        .and_then(|build| build.parent())
+        .and_then(|profile| profile.parent())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| out_dir.join("target"))
+}

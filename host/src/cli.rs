@@ -1,0 +1,118 @@
+//! Command-line interface: one file per subcommand, all thin adapters over
+//! [`checkrail::Checkrail`].
+
+mod check;
+mod output;
+mod rule;
+mod workflow;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use checkrail::{Checkrail, Options};
+use clap::{Parser, Subcommand};
+
+/// Walks coding agents through workflows and checks every checkpoint itself
+/// with sandboxed WebAssembly rules.
+///
+/// Exit codes: 0 passed, 1 failed, 2 usage or configuration error.
+#[derive(Debug, Parser)]
+#[command(name = "checkrail", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Directory of extra rule components (`*.wasm`); repeatable.
+    #[arg(long = "rules-dir", global = true, value_name = "DIR")]
+    rules_dirs: Vec<PathBuf>,
+    /// Compile cache directory [default: $CHECKRAIL_CACHE_DIR or ~/.cache/checkrail/components].
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile rules without reading or writing the compile cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); CHECKRAIL_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run one phase's checkpoint against a workspace.
+    Check(check::Args),
+    /// List or lint workflows.
+    #[command(subcommand)]
+    Workflow(workflow::Command),
+    /// List or run rules.
+    #[command(subcommand)]
+    Rule(rule::Command),
+}
+
+/// Process exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything checked passed.
+    Passed = 0,
+    /// A check failed.
+    Failed = 1,
+    /// Bad usage or configuration.
+    Usage = 2,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit as u8)
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<Exit> {
+    let options = |workspace: Option<&std::path::Path>| Options {
+        rule_dirs: cli.rules_dirs.clone(),
+        workflow_dirs: workspace
+            .map(|w| vec![w.join(".checkrail").join("workflows")])
+            .unwrap_or_default(),
+        cache_dir: cli.cache_dir.clone(),
+        no_cache: cli.no_cache,
+    };
+    match &cli.command {
+        Command::Check(args) => check::run(&engine(options(Some(&args.workspace)))?, args),
+        Command::Workflow(command) => {
+            workflow::run(&engine(options(command.workspace()))?, command)
+        }
+        Command::Rule(command) => rule::run(&engine(options(None))?, command),
+    }
+}
+
+fn engine(options: Options) -> Result<Checkrail> {
+    Checkrail::new(options).context("start checkrail")
+}
+
+/// Logs go to stderr only; stdout carries results (and MCP).
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHECKRAIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Reads a JSON argument given inline or as `@file`.
+fn json_arg(text: &str, what: &str) -> Result<serde_json::Value> {
+    let (source, body) = match text.strip_prefix('@') {
+        Some(path) => (
+            format!("file `{path}`"),
+            std::fs::read_to_string(path).with_context(|| format!("read {what} from `{path}`"))?,
+        ),
+        None => ("argument".to_owned(), text.to_owned()),
+    };
+    serde_json::from_str(&body).with_context(|| format!("parse {what} ({source}) as JSON"))
+}

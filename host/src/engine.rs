@@ -1,0 +1,352 @@
+//! The engine API: everything the CLI and the MCP server do goes through
+//! [`Checkrail`], which owns the runtime, the rules and the workflows.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::report::{CheckpointReport, RuleReport, RuleStatus};
+use crate::rules::{LoadedRule, Registry};
+use crate::runtime::{
+    CheckInput, ComponentCache, Limits, MAX_MEMORY, MAX_TIMEOUT, RunResult, Runtime,
+};
+use crate::schema::Schema;
+use crate::workflow::{Catalog, RuleUse, Severity, Workflow};
+use crate::{Error, Result};
+
+/// How to set up an engine.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Extra directories of rule components (`*.wasm`).
+    pub rule_dirs: Vec<PathBuf>,
+    /// Extra directories of workflow files.
+    pub workflow_dirs: Vec<PathBuf>,
+    /// Compile cache directory; `None` uses [`ComponentCache::default_dir`].
+    pub cache_dir: Option<PathBuf>,
+    /// Do not use a compile cache at all.
+    pub no_cache: bool,
+}
+
+/// A request to run one rule outside any workflow.
+#[derive(Debug, Clone)]
+pub struct RuleRun<'a> {
+    /// Rule reference.
+    pub rule: &'a str,
+    /// Its config.
+    pub config: &'a Value,
+    /// Workspace directory.
+    pub workspace: &'a Path,
+    /// Resource limits.
+    pub limits: Limits,
+}
+
+/// The checkrail engine.
+pub struct Checkrail {
+    runtime: Runtime,
+    rules: Registry,
+    catalog: Catalog,
+}
+
+impl Checkrail {
+    /// Starts the runtime and discovers rules and workflows.
+    pub fn new(options: Options) -> Result<Self> {
+        let cache_dir = if options.no_cache {
+            None
+        } else {
+            options.cache_dir.or_else(ComponentCache::default_dir)
+        };
+        let runtime = Runtime::new(ComponentCache::new(cache_dir))
+            .map_err(|e| Error::Other(format!("start the wasm runtime: {e}")))?;
+        Ok(Self {
+            runtime,
+            rules: Registry::discover(&options.rule_dirs)?,
+            catalog: Catalog::load(&options.workflow_dirs),
+        })
+    }
+
+    /// Known workflows.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The wasm runtime.
+    pub fn runtime(&self) -> &Runtime {
+        &self.runtime
+    }
+
+    /// Names of all installed rules.
+    pub fn rule_names(&self) -> Vec<String> {
+        self.rules.names()
+    }
+
+    /// Loads a rule by reference (`file-exists`, `file-exists@^0.1`).
+    pub fn rule(&self, reference: &str) -> Result<Arc<LoadedRule>> {
+        self.rules.resolve(&self.runtime, reference)
+    }
+
+    /// Everything wrong with a workflow beyond its schema: unknown rules,
+    /// unsatisfied version requirements, configs that break a rule's schema,
+    /// limits out of range. Each problem starts with the JSON pointer.
+    pub fn lint(&self, workflow: &Workflow) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (i, phase) in workflow.phases.iter().enumerate() {
+            let Some(checkpoint) = &phase.checkpoint else {
+                continue;
+            };
+            for (j, rule_use) in checkpoint.rules.iter().enumerate() {
+                let at = format!("/phases/{i}/checkpoint/rules/{j}");
+                if let Err(e) = self.prepare(rule_use, &at) {
+                    problems.push(match e {
+                        Error::InvalidRuleConfig { problems, rule } => problems
+                            .iter()
+                            .map(|p| format!("{p} (config of {rule})"))
+                            .collect::<Vec<_>>()
+                            .join("\n  "),
+                        other => format!("{at}/rule: {other}"),
+                    });
+                }
+            }
+        }
+        problems
+    }
+
+    /// Resolves a rule use, checks its config and limits.
+    fn prepare(&self, rule_use: &RuleUse, at: &str) -> Result<(Arc<LoadedRule>, Limits)> {
+        let rule = self.rule(&rule_use.rule)?;
+        let mut problems: Vec<String> = rule
+            .config_violations(&rule_use.config, &format!("{at}/config"))
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let mut limits = Limits::default();
+        if let Some(ms) = rule_use.timeout_ms {
+            limits.timeout = Duration::from_millis(ms);
+            if limits.timeout > MAX_TIMEOUT {
+                problems.push(format!(
+                    "{at}/timeout_ms: at most {} ms",
+                    MAX_TIMEOUT.as_millis()
+                ));
+            }
+        }
+        if let Some(mb) = rule_use.memory_mb {
+            limits.memory = (mb as usize) << 20;
+            if limits.memory > MAX_MEMORY {
+                problems.push(format!("{at}/memory_mb: at most {} MiB", MAX_MEMORY >> 20));
+            }
+        }
+        if problems.is_empty() {
+            Ok((rule, limits))
+        } else {
+            Err(Error::InvalidRuleConfig {
+                rule: rule.label(),
+                problems,
+            })
+        }
+    }
+
+    /// Runs one rule with a config against a workspace.
+    pub fn run_rule(&self, run: &RuleRun<'_>) -> Result<RuleReport> {
+        let workspace = open_workspace(run.workspace)?;
+        run.limits.validate().map_err(Error::Other)?;
+        let rule = self.rule(run.rule)?;
+        let problems: Vec<String> = rule
+            .config_violations(run.config, "")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        if !problems.is_empty() {
+            return Err(Error::InvalidRuleConfig {
+                rule: rule.label(),
+                problems,
+            });
+        }
+        let input = CheckInput {
+            workspace: Some(&workspace),
+            ..CheckInput::default()
+        };
+        Ok(self.execute(
+            &rule,
+            run.config,
+            &input,
+            &run.limits,
+            Severity::Block,
+            None,
+        ))
+    }
+
+    /// Runs a phase's checkpoint: evidence against its schema, then every
+    /// rule. Rule configs are all checked before any rule runs.
+    pub fn run_checkpoint(
+        &self,
+        workflow: &Workflow,
+        phase_id: &str,
+        workspace: &Path,
+        evidence: Option<&Value>,
+    ) -> Result<CheckpointReport> {
+        let started = Instant::now();
+        let workspace = open_workspace(workspace)?;
+        let phase = workflow
+            .phase(phase_id)
+            .ok_or_else(|| Error::UnknownPhase {
+                workflow: workflow.id.clone(),
+                phase: phase_id.to_owned(),
+                known: workflow.phase_ids(),
+            })?;
+        let index = workflow
+            .phases
+            .iter()
+            .position(|p| p.id == phase.id)
+            .unwrap_or(0);
+        let checkpoint = phase.checkpoint.clone().unwrap_or_default();
+
+        let prepared = checkpoint
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(j, rule_use)| {
+                self.prepare(rule_use, &format!("/phases/{index}/checkpoint/rules/{j}"))
+                    .map(|(rule, limits)| (rule_use, rule, limits))
+            })
+            .collect::<Result<Vec<_>>>()?;
+
+        let evidence_violations = match &checkpoint.evidence_schema {
+            Some(schema) => {
+                let schema = Schema::compile(schema).map_err(|e| Error::InvalidWorkflow {
+                    source_name: workflow.source.clone(),
+                    problems: vec![format!("/phases/{index}/checkpoint/evidence_schema: {e}")],
+                })?;
+                schema.violations(evidence.unwrap_or(&Value::Null), "")
+            }
+            None => Vec::new(),
+        };
+
+        let evidence_text = evidence.map(Value::to_string);
+        let input = CheckInput {
+            workspace: Some(&workspace),
+            workflow: Some(&workflow.id),
+            phase: Some(&phase.id),
+            evidence: evidence_text,
+        };
+        let rules: Vec<RuleReport> = prepared
+            .iter()
+            .map(|(rule_use, rule, limits)| {
+                self.execute(
+                    rule,
+                    &rule_use.config,
+                    &input,
+                    limits,
+                    rule_use.severity,
+                    rule_use.name.clone(),
+                )
+            })
+            .collect();
+
+        let blocking = rules.iter().filter(|r| r.blocks()).count();
+        let passed = blocking == 0 && evidence_violations.is_empty();
+        let summary = if passed {
+            format!(
+                "{} of {} rules passed",
+                rules
+                    .iter()
+                    .filter(|r| r.status == RuleStatus::Passed)
+                    .count(),
+                rules.len()
+            )
+        } else {
+            let mut parts = Vec::new();
+            if blocking > 0 {
+                parts.push(format!("{blocking} of {} rules failed", rules.len()));
+            }
+            if !evidence_violations.is_empty() {
+                parts.push(format!(
+                    "evidence breaks its schema in {} place(s)",
+                    evidence_violations.len()
+                ));
+            }
+            parts.join("; ")
+        };
+        Ok(CheckpointReport {
+            workflow: workflow.id.clone(),
+            workflow_version: workflow.version.to_string(),
+            phase: phase.id.clone(),
+            passed,
+            summary,
+            evidence_violations,
+            rules,
+            approval_required: checkpoint.approval.map(|a| a.prompt),
+            duration_ms: millis(started.elapsed()),
+        })
+    }
+
+    fn execute(
+        &self,
+        rule: &LoadedRule,
+        config: &Value,
+        input: &CheckInput<'_>,
+        limits: &Limits,
+        severity: Severity,
+        name: Option<String>,
+    ) -> RuleReport {
+        let started = Instant::now();
+        let result = self
+            .runtime
+            .check(&rule.component, &config.to_string(), input, limits);
+        let duration_ms = millis(started.elapsed());
+        let info = &rule.component.info;
+        let (status, summary, findings) = match result {
+            RunResult::Completed(outcome) => (
+                if outcome.passed {
+                    RuleStatus::Passed
+                } else {
+                    RuleStatus::Failed
+                },
+                outcome.summary,
+                outcome.findings,
+            ),
+            RunResult::RuleError(message) => (
+                RuleStatus::Error,
+                format!("rule {} could not check: {message}", rule.label()),
+                Vec::new(),
+            ),
+            RunResult::Stopped(stop) => {
+                tracing::warn!(rule = %rule.label(), "sandbox stopped the rule: {stop}");
+                (
+                    RuleStatus::Error,
+                    format!("rule {} {stop}", rule.label()),
+                    Vec::new(),
+                )
+            }
+        };
+        RuleReport {
+            rule: info.id.clone(),
+            version: info.version.to_string(),
+            digest: rule.component.digest.clone(),
+            name,
+            severity,
+            status,
+            summary,
+            findings,
+            duration_ms,
+        }
+    }
+}
+
+fn open_workspace(path: &Path) -> Result<PathBuf> {
+    let error = |reason: String| Error::Workspace {
+        path: path.to_owned(),
+        reason,
+    };
+    let canonical = path
+        .canonicalize()
+        .map_err(|e| error(format!("cannot be opened: {e}")))?;
+    if !canonical.is_dir() {
+        return Err(error("is not a directory".to_owned()));
+    }
+    Ok(canonical)
+}
+
+fn millis(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}

@@ -1,0 +1,83 @@
+//! Errors of the engine. Each names the thing at fault and, where it can,
+//! the fix.
+
+use std::path::PathBuf;
+
+/// Why an engine operation failed. Everything here is a usage or
+/// configuration problem (exit code 2 on the CLI); a rule that fails or
+/// misbehaves is a result, not an error.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A workflow file could not be read, parsed or validated.
+    #[error("workflow {source_name}: {}", problems.join("\n  "))]
+    InvalidWorkflow {
+        /// File name or bundled name of the workflow.
+        source_name: String,
+        /// Each problem, prefixed with the JSON pointer of the field.
+        problems: Vec<String>,
+    },
+    /// No workflow with that id (or at that path).
+    #[error("unknown workflow `{id}`; known workflows: {}", known.join(", "))]
+    UnknownWorkflow {
+        /// What was asked for.
+        id: String,
+        /// Ids that exist.
+        known: Vec<String>,
+    },
+    /// The workflow has no phase with that id.
+    #[error("workflow `{workflow}` has no phase `{phase}`; its phases are: {}", known.join(", "))]
+    UnknownPhase {
+        /// Workflow id.
+        workflow: String,
+        /// What was asked for.
+        phase: String,
+        /// Phase ids that exist.
+        known: Vec<String>,
+    },
+    /// No rule with that id is installed.
+    #[error("unknown rule `{reference}`; installed rules: {}", known.join(", "))]
+    UnknownRule {
+        /// The reference as written.
+        reference: String,
+        /// Installed rule ids with versions.
+        known: Vec<String>,
+    },
+    /// A rule reference is malformed or no installed version satisfies it.
+    #[error("rule reference `{reference}`: {reason}")]
+    BadRuleReference {
+        /// The reference as written.
+        reference: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A rule's config does not match the rule's config schema.
+    #[error("config of rule `{rule}` is invalid:\n  {}", problems.join("\n  "))]
+    InvalidRuleConfig {
+        /// Rule id and version.
+        rule: String,
+        /// Each problem, prefixed with the JSON pointer of the field.
+        problems: Vec<String>,
+    },
+    /// A rule component could not be loaded.
+    #[error("rule component {origin}: {reason}")]
+    RuleLoad {
+        /// Where the component came from.
+        origin: String,
+        /// Why it could not be loaded.
+        reason: String,
+    },
+    /// The workspace directory is unusable.
+    #[error("workspace `{}`: {reason}", path.display())]
+    Workspace {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Anything else that stops the engine, with context.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Result of engine operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,447 @@
+//! The sandbox: a wasmtime engine that compiles rule components once (with an
+//! on-disk cache), keeps an `InstancePre` per rule, and runs every check in a
+//! fresh store with a memory cap, an epoch deadline, the workspace preopened
+//! read-only, and no environment, network or inherited stdio.
+
+pub mod api_version;
+pub mod cache;
+mod host;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use checkrail_sdk::native::NativeWorkspace;
+use checkrail_sdk::{Finding, Outcome, Severity};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+pub use cache::{CacheStatus, ComponentCache};
+use host::{Limiter, StoreState};
+
+pub(crate) mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../plugin-sdk/wit",
+        world: "rule",
+        imports: { default: trappable },
+    });
+}
+
+use bindings::checkrail::rule::types as wit;
+
+/// How often the epoch advances; deadlines are enforced at this granularity.
+pub const TICK: Duration = Duration::from_millis(5);
+/// Largest memory cap a rule may be given.
+pub const MAX_MEMORY: usize = 1 << 30;
+/// Longest deadline a rule may be given.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
+/// Bytes of a rule's stderr kept for error reports (panic messages).
+const STDERR_CAPTURE: usize = 64 * 1024;
+
+/// Resource limits of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Limits {
+    /// Wall-clock deadline.
+    #[serde(rename = "timeout_ms", serialize_with = "as_millis")]
+    pub timeout: Duration,
+    /// Cap on each linear memory, in bytes.
+    #[serde(rename = "memory_bytes")]
+    pub memory: usize,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+impl Limits {
+    /// Refuses limits outside what the sandbox allows, naming the bound.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Err(format!(
+                "timeout must be between 1 ms and {} ms",
+                MAX_TIMEOUT.as_millis()
+            ));
+        }
+        if self.memory < (1 << 20) || self.memory > MAX_MEMORY {
+            return Err(format!(
+                "memory cap must be between 1 MiB and {} MiB",
+                MAX_MEMORY >> 20
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(10),
+            memory: 128 << 20,
+        }
+    }
+}
+
+/// What a rule says about itself (its `describe`).
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleInfo {
+    /// Rule id.
+    pub id: String,
+    /// Rule version.
+    pub version: semver::Version,
+    /// What it checks.
+    pub description: String,
+    /// JSON Schema of its config.
+    pub config_schema: serde_json::Value,
+    /// Capabilities it may ask for.
+    pub capabilities: Vec<String>,
+}
+
+/// A compiled, linked rule, ready to instantiate.
+pub struct RuleComponent {
+    /// What the rule says about itself.
+    pub info: RuleInfo,
+    /// sha256 of the component bytes.
+    pub digest: String,
+    /// API version stamped into the component.
+    pub api_version: semver::Version,
+    /// Whether this load compiled or hit the cache.
+    pub cache: CacheStatus,
+    /// Where it came from (for messages).
+    pub origin: String,
+    pre: bindings::RulePre<StoreState>,
+}
+
+/// Where and why one check runs.
+#[derive(Debug, Clone, Default)]
+pub struct CheckInput<'a> {
+    /// Workspace directory (preopened read-only).
+    pub workspace: Option<&'a Path>,
+    /// Workflow id.
+    pub workflow: Option<&'a str>,
+    /// Phase id.
+    pub phase: Option<&'a str>,
+    /// Evidence, as JSON text.
+    pub evidence: Option<String>,
+}
+
+/// How one check ended.
+#[derive(Debug, Clone)]
+pub enum RunResult {
+    /// The rule ran and returned an outcome.
+    Completed(Outcome),
+    /// The rule ran and said it could not check (`err` from `check`).
+    RuleError(String),
+    /// The sandbox stopped the rule.
+    Stopped(Stop),
+}
+
+/// Why the sandbox stopped a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// It ran past its deadline.
+    Deadline(Duration),
+    /// It tried to grow memory past its cap.
+    Memory(usize),
+    /// It panicked, with the panic message.
+    Panic(String),
+    /// It trapped for another reason.
+    Trap(String),
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::Deadline(limit) => write!(
+                f,
+                "ran past its deadline of {} ms and was stopped; make it faster or raise `timeout_ms` for it in the checkpoint",
+                limit.as_millis()
+            ),
+            Stop::Memory(limit) => write!(
+                f,
+                "tried to use more than its memory cap of {} MiB and was stopped; raise `memory_mb` for it in the checkpoint if it really needs more",
+                limit >> 20
+            ),
+            Stop::Panic(message) => write!(f, "panicked: {message}"),
+            Stop::Trap(message) => write!(f, "crashed (wasm trap): {message}"),
+        }
+    }
+}
+
+/// The wasm runtime shared by all checks of a process.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<StoreState>,
+    cache: ComponentCache,
+    ticker_stop: Arc<AtomicBool>,
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator when the machine allows it),
+    /// the linker with WASI p2 and the host imports, and starts the epoch
+    /// ticker.
+    pub fn new(cache: ComponentCache) -> wasmtime::Result<Self> {
+        let engine = match Engine::new(&config(true)) {
+            Ok(engine) => engine,
+            Err(e) => {
+                tracing::debug!("pooling allocator unavailable ({e}); using on-demand allocation");
+                Engine::new(&config(false))?
+            }
+        };
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        bindings::Rule::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
+
+        let ticker_stop = Arc::new(AtomicBool::new(false));
+        let (weak, stop) = (engine.weak(), ticker_stop.clone());
+        std::thread::Builder::new()
+            .name("checkrail-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    match weak.upgrade() {
+                        Some(engine) => engine.increment_epoch(),
+                        None => break,
+                    }
+                }
+            })
+            .map_err(|e| wasmtime::format_err!("start epoch ticker: {e}"))?;
+        Ok(Self {
+            engine,
+            linker,
+            cache,
+            ticker_stop,
+        })
+    }
+
+    /// The compile cache in use.
+    pub fn cache(&self) -> &ComponentCache {
+        &self.cache
+    }
+
+    /// Checks the API version, compiles (or loads from cache), links and
+    /// describes a component.
+    pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<RuleComponent, String> {
+        let api_version = api_version::read_stamp(bytes)?;
+        api_version::check(&api_version)?;
+        let digest = hex::encode(Sha256::digest(bytes));
+        let (component, cache) = self
+            .cache
+            .load(&self.engine, bytes, &digest)
+            .map_err(|e| format!("does not compile: {e}"))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(bindings::RulePre::new)
+            .map_err(|e| {
+                format!(
+                    "does not fit the checkrail:rule@{} world: {e}",
+                    checkrail_sdk::API_VERSION
+                )
+            })?;
+        let mut store = self
+            .store(None, "describe", &Limits::default())
+            .map_err(|e| e.to_string())?;
+        let described = pre
+            .instantiate(&mut store)
+            .and_then(|rule| rule.call_describe(&mut store))
+            .map_err(|e| {
+                format!(
+                    "failed in `describe`: {}",
+                    classify(e, &store, &Limits::default())
+                )
+            })?;
+        let version = semver::Version::parse(&described.version).map_err(|e| {
+            format!(
+                "describes a version `{}` that is not semver: {e}",
+                described.version
+            )
+        })?;
+        let config_schema = serde_json::from_str(&described.config_schema)
+            .map_err(|e| format!("describes a config schema that is not JSON: {e}"))?;
+        Ok(RuleComponent {
+            info: RuleInfo {
+                id: described.id,
+                version,
+                description: described.description,
+                config_schema,
+                capabilities: described.capabilities,
+            },
+            digest,
+            api_version,
+            cache,
+            origin: origin.to_owned(),
+            pre,
+        })
+    }
+
+    /// Runs `check` in a fresh store. Never fails: whatever the rule does,
+    /// the answer is a [`RunResult`].
+    pub fn check(
+        &self,
+        rule: &RuleComponent,
+        config: &str,
+        input: &CheckInput<'_>,
+        limits: &Limits,
+    ) -> RunResult {
+        let mut store = match self.store(input.workspace, &rule.info.id, limits) {
+            Ok(store) => store,
+            Err(e) => return RunResult::RuleError(format!("could not prepare the sandbox: {e}")),
+        };
+        let context = wit::CheckContext {
+            workspace: ".".to_owned(),
+            workflow: input.workflow.map(str::to_owned),
+            phase: input.phase.map(str::to_owned),
+            evidence: input.evidence.clone(),
+        };
+        let answer = rule
+            .pre
+            .instantiate(&mut store)
+            .and_then(|instance| instance.call_check(&mut store, config, &context));
+        match answer {
+            Ok(Ok(outcome)) => RunResult::Completed(outcome_from_wit(outcome)),
+            Ok(Err(message)) => RunResult::RuleError(message),
+            Err(e) => RunResult::Stopped(classify(e, &store, limits)),
+        }
+    }
+
+    fn store(
+        &self,
+        workspace: Option<&Path>,
+        rule: &str,
+        limits: &Limits,
+    ) -> wasmtime::Result<Store<StoreState>> {
+        let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let mut builder = WasiCtxBuilder::new();
+        // Must precede the preopen, which copies the flag when created.
+        builder
+            .allow_blocking_current_thread(true)
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        let workspace = match workspace {
+            Some(dir) => {
+                builder.preopened_dir(dir, ".", FsPerms::ReadOnly)?;
+                Some(Arc::new(NativeWorkspace::open(dir)?))
+            }
+            None => None,
+        };
+        let state = StoreState {
+            wasi: builder.build(),
+            table: ResourceTable::new(),
+            limiter: Limiter {
+                max_memory: limits.memory,
+                hit: false,
+            },
+            workspace,
+            deadline: Instant::now() + limits.timeout,
+            rule: rule.to_owned(),
+            stderr,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(ticks(limits.timeout));
+        store.epoch_deadline_trap();
+        Ok(store)
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker_stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    config.wasm_component_model(true).epoch_interruption(true);
+    if pooling {
+        let mut pool = PoolingAllocationConfig::new();
+        pool.total_component_instances(256)
+            .total_core_instances(512)
+            .total_memories(512)
+            .total_tables(512)
+            .max_memory_size(MAX_MEMORY);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    config
+}
+
+fn ticks(timeout: Duration) -> u64 {
+    (timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64).max(1)
+}
+
+fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) -> Stop {
+    let state = store.data();
+    if state.limiter.hit {
+        return Stop::Memory(limits.memory);
+    }
+    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+        return Stop::Deadline(limits.timeout);
+    }
+    let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
+    if let Some(message) = panic_message(&stderr) {
+        return Stop::Panic(message);
+    }
+    Stop::Trap(format!("{error:#}"))
+}
+
+/// The message and location of a Rust panic as printed by the default hook:
+/// `thread '…' panicked at src/lib.rs:7:9:\nmessage`.
+fn panic_message(stderr: &str) -> Option<String> {
+    let start = stderr.find("panicked at ")?;
+    let rest = &stderr[start + "panicked at ".len()..];
+    let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
+    let message = message.lines().next().unwrap_or("").trim();
+    Some(format!("{message} (at {})", location.trim()))
+}
+
+fn outcome_from_wit(outcome: wit::Outcome) -> Outcome {
+    Outcome {
+        passed: outcome.passed,
+        summary: outcome.summary,
+        findings: outcome
+            .findings
+            .into_iter()
+            .map(|f| Finding {
+                severity: match f.severity {
+                    wit::Severity::Error => Severity::Error,
+                    wit::Severity::Warning => Severity::Warning,
+                    wit::Severity::Info => Severity::Info,
+                },
+                message: f.message,
+                path: f.path,
+                line: f.line,
+                column: f.column,
+                fix_hint: f.fix_hint,
+                code: f.code,
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_panic_messages() {
+        let stderr = "thread '<unnamed>' panicked at src/lib.rs:12:9:\nfixture gave up\nnote: run with RUST_BACKTRACE";
+        assert_eq!(
+            panic_message(stderr).unwrap(),
+            "fixture gave up (at src/lib.rs:12:9)"
+        );
+        assert_eq!(panic_message("nothing here"), None);
+    }
+
+    #[test]
+    fn deadline_rounds_up_to_ticks() {
+        assert_eq!(ticks(Duration::from_millis(1)), 1);
+        assert_eq!(ticks(Duration::from_millis(11)), 3);
+    }
+}

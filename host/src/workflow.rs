@@ -1,0 +1,12 @@
+//! Workflows: the model, loading from YAML or JSON, and validation against
+//! `workflows/workflow.schema.json` with errors that name the file and field.
+
+mod catalog;
+mod load;
+mod model;
+mod rule_ref;
+
+pub use catalog::{Catalog, WorkflowSummary};
+pub use load::{parse, parse_file};
+pub use model::{Approval, Checkpoint, Input, Phase, RuleUse, Severity, Workflow};
+pub use rule_ref::RuleRef;

@@ -1,0 +1,147 @@
+//! Parsing and validating workflow files.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{RuleRef, Workflow};
+use crate::bundled::WORKFLOW_SCHEMA;
+use crate::schema::Schema;
+use crate::{Error, Result};
+
+fn workflow_schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let value: Value = serde_json::from_str(WORKFLOW_SCHEMA).unwrap_or_default();
+        // The bundled schema is tested to compile; see the tests below.
+        Schema::compile(&value)
+            .unwrap_or_else(|e| panic!("bundled workflow schema is invalid: {e}"))
+    })
+}
+
+/// Reads and validates a workflow file (`.yaml`, `.yml` or `.json`).
+pub fn parse_file(path: &Path) -> Result<Workflow> {
+    let name = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| Error::InvalidWorkflow {
+        source_name: name.clone(),
+        problems: vec![format!("cannot read the file: {e}")],
+    })?;
+    parse(&text, &name)
+}
+
+/// Parses and validates workflow text; `source_name` names it in errors. JSON
+/// is accepted as well as YAML.
+pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
+    let invalid = |problems: Vec<String>| Error::InvalidWorkflow {
+        source_name: source_name.to_owned(),
+        problems,
+    };
+    let value: Value = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| invalid(vec![format!("not valid JSON: {e}")]))?
+    } else {
+        serde_yaml_ng::from_str(text).map_err(|e| invalid(vec![format!("not valid YAML: {e}")]))?
+    };
+    let violations = workflow_schema().violations(&value, "");
+    if !violations.is_empty() {
+        return Err(invalid(
+            violations.iter().map(ToString::to_string).collect(),
+        ));
+    }
+    let mut workflow: Workflow = serde_json::from_value(value)
+        .map_err(|e| invalid(vec![format!("does not fit the workflow model: {e}")]))?;
+
+    let mut problems = Vec::new();
+    for (i, phase) in workflow.phases.iter().enumerate() {
+        if workflow.phases[..i].iter().any(|p| p.id == phase.id) {
+            problems.push(format!(
+                "/phases/{i}/id: phase id `{}` is used twice; phase ids must be unique",
+                phase.id
+            ));
+        }
+        let Some(checkpoint) = &phase.checkpoint else {
+            continue;
+        };
+        if let Some(schema) = &checkpoint.evidence_schema {
+            if let Err(e) = Schema::compile(schema) {
+                problems.push(format!(
+                    "/phases/{i}/checkpoint/evidence_schema: not a usable JSON Schema: {e}"
+                ));
+            }
+        }
+        for (j, rule) in checkpoint.rules.iter().enumerate() {
+            if let Err(e) = RuleRef::parse(&rule.rule) {
+                problems.push(format!("/phases/{i}/checkpoint/rules/{j}/rule: {e}"));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(invalid(problems));
+    }
+    workflow.digest = hex::encode(Sha256::digest(text.as_bytes()));
+    workflow.source = source_name.to_owned();
+    Ok(workflow)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str) -> Vec<String> {
+        match parse(text, "w.yaml") {
+            Err(Error::InvalidWorkflow { problems, .. }) => problems,
+            other => panic!("expected invalid workflow, got {other:?}"),
+        }
+    }
+
+    const MINIMAL: &str = "id: w\nversion: 1.0.0\nname: W\ndescription: d\nphases:\n  - id: a\n    name: A\n    guidance: g\n";
+
+    #[test]
+    fn bundled_workflows_and_schema_are_valid() {
+        for (name, text) in crate::bundled::BUNDLED_WORKFLOWS {
+            parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let wf = parse(MINIMAL, "w.yaml").unwrap();
+        assert_eq!(wf.digest.len(), 64);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let p = problems(&MINIMAL.replace("version: 1.0.0", "version: one"));
+        assert!(p[0].starts_with("/version:"), "{p:?}");
+        let p = problems(&format!(
+            "{MINIMAL}    checkpoint:\n      rules:\n        - rule: file-exists\n          sevrity: warn\n"
+        ));
+        assert!(
+            p[0].starts_with("/phases/0/checkpoint/rules/0:") && p[0].contains("sevrity"),
+            "{p:?}"
+        );
+        let p = problems(&format!(
+            "{MINIMAL}  - id: a\n    name: again\n    guidance: g\n"
+        ));
+        assert!(
+            p[0].contains("/phases/1/id: phase id `a` is used twice"),
+            "{p:?}"
+        );
+        let p = problems("id: [unclosed");
+        assert!(p[0].starts_with("not valid YAML"), "{p:?}");
+        let p = problems(&format!(
+            "{MINIMAL}    checkpoint:\n      rules:\n        - rule: file-exists@nope\n"
+        ));
+        assert!(
+            p[0].contains("/phases/0/checkpoint/rules/0/rule: `nope` is not a semver requirement"),
+            "{p:?}"
+        );
+    }
+
+    #[test]
+    fn accepts_json() {
+        let wf = parse(
+            r#"{"id":"j","version":"0.1.0","name":"J","description":"d","phases":[{"id":"p","name":"P","guidance":"g"}]}"#,
+            "j.json",
+        )
+        .unwrap();
+        assert_eq!(wf.phases[0].id, "p");
+    }
+}
