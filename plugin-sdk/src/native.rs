@@ -153,7 +153,7 @@ impl Walk<'_> {
                     "glob visited more than {GLOB_VISIT_BUDGET} entries; narrow the pattern"
                 ));
             }
-            if self.visited % 256 == 0 && (self.should_stop)() {
+            if self.visited.is_multiple_of(256) && (self.should_stop)() {
                 return Err("glob stopped: the rule ran out of time".to_owned());
             }
             let name = item.file_name().to_string_lossy().into_owned();

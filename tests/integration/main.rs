@@ -1,1 +1,9 @@
+//! Integration tests: the real engine, the real binary, real wasm components
+//! built from `plugins/` and `tests/fixtures/plugins/` by the host's build
+//! script.
 
+#![expect(clippy::unwrap_used, reason = "helpers panic on setup failure, like the tests they serve")]
+mod cache;
+mod cli;
+mod sandbox;
+mod support;

@@ -17,13 +17,13 @@ pub fn read_stamp(bytes: &[u8]) -> Result<semver::Version, String> {
     }
     for payload in Parser::new(0).parse_all(bytes) {
         let payload = payload.map_err(|e| format!("is not valid WebAssembly: {e}"))?;
-        if let Payload::CustomSection(section) = payload {
-            if section.name() == API_VERSION_SECTION {
-                let text = std::str::from_utf8(section.data())
-                    .map_err(|_| "has an API version stamp that is not UTF-8".to_owned())?;
-                return semver::Version::parse(text)
-                    .map_err(|e| format!("has an invalid API version stamp `{text}`: {e}"));
-            }
+        if let Payload::CustomSection(section) = payload
+            && section.name() == API_VERSION_SECTION
+        {
+            let text = std::str::from_utf8(section.data())
+                .map_err(|_| "has an API version stamp that is not UTF-8".to_owned())?;
+            return semver::Version::parse(text)
+                .map_err(|e| format!("has an invalid API version stamp `{text}`: {e}"));
         }
     }
     Err(format!(

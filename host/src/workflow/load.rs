@@ -63,12 +63,12 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
         let Some(checkpoint) = &phase.checkpoint else {
             continue;
         };
-        if let Some(schema) = &checkpoint.evidence_schema {
-            if let Err(e) = Schema::compile(schema) {
-                problems.push(format!(
-                    "/phases/{i}/checkpoint/evidence_schema: not a usable JSON Schema: {e}"
-                ));
-            }
+        if let Some(schema) = &checkpoint.evidence_schema
+            && let Err(e) = Schema::compile(schema)
+        {
+            problems.push(format!(
+                "/phases/{i}/checkpoint/evidence_schema: not a usable JSON Schema: {e}"
+            ));
         }
         for (j, rule) in checkpoint.rules.iter().enumerate() {
             if let Err(e) = RuleRef::parse(&rule.rule) {

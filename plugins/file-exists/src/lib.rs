@@ -162,10 +162,10 @@ impl Rule for FileExists {
                     matches: spec.matches.clone(),
                 };
                 for (path, answer) in matched.iter().zip(ws.stat_many(&names)) {
-                    if let Ok(entry) = answer {
-                        if entry.is_file() {
-                            check_entry(ws, &file_spec(path), &entry, &mut findings)?;
-                        }
+                    if let Ok(entry) = answer
+                        && entry.is_file()
+                    {
+                        check_entry(ws, &file_spec(path), &entry, &mut findings)?;
                     }
                 }
             }

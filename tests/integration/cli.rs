@@ -1,0 +1,288 @@
+//! The real `checkrail` binary: exit codes, human and JSON output, errors
+//! that name the problem.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{fixture_rules, repo_root, shared_cache, workspace};
+
+const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+
+fn checkrail(args: &[&str]) -> Output {
+    checkrail_in(&repo_root(), BIN, args)
+}
+
+fn checkrail_in(cwd: &Path, bin: &str, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .current_dir(cwd)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .output()
+        .expect("run checkrail")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", stdout(o)))
+}
+
+#[test]
+fn bundled_example_passes_then_fails_with_findings() {
+    let out = checkrail(&[
+        "check",
+        "--workflow",
+        "project-basics",
+        "--phase",
+        "readme",
+        "--workspace",
+        "examples/hello",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(stdout(&out).contains("PASSED"), "{}", stdout(&out));
+
+    let out = checkrail(&[
+        "check",
+        "--workflow",
+        "project-basics",
+        "--phase",
+        "legal-and-history",
+        "--workspace",
+        "examples/hello",
+        "--evidence",
+        r#"{"license": "MIT"}"#,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report = json(&out);
+    assert_eq!(report["passed"], false);
+    assert_eq!(report["evidence_violations"].as_array().unwrap().len(), 0);
+    let findings = report["rules"][0]["findings"].as_array().unwrap();
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["path"] == "CHANGELOG.md" && f["fix_hint"].is_string()),
+        "{findings:?}"
+    );
+    assert_eq!(report["rules"][1]["status"], "passed");
+}
+
+#[test]
+fn fixing_the_workspace_turns_the_checkpoint_green() {
+    let ws = workspace(&[
+        ("LICENSE-MIT", "MIT"),
+        ("CHANGELOG.md", "# Changes\n\n## 0.1.0\n- first\n"),
+    ]);
+    let dir = ws.path().to_str().unwrap();
+    let args = [
+        "check",
+        "--workflow",
+        "project-basics",
+        "--phase",
+        "legal-and-history",
+        "--workspace",
+        dir,
+    ];
+    let out = checkrail(&[&args[..], &["--evidence", r#"{"license":"MIT"}"#]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    std::fs::write(ws.path().join("debug.log"), "noise").unwrap();
+    let out = checkrail(&[&args[..], &["--evidence", r#"{"license":"MIT"}"#, "--json"]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["rules"][1]["findings"][0]["path"], "debug.log");
+
+    let out = checkrail(
+        &[
+            &args[..],
+            &["--evidence", r#"{"license":"MIT License"}"#, "--json"],
+        ]
+        .concat(),
+    );
+    let report = json(&out);
+    assert_eq!(report["evidence_violations"][0]["pointer"], "/license");
+}
+
+#[test]
+fn usage_and_configuration_errors_exit_2_and_name_the_problem() {
+    let out = checkrail(&["check", "--workflow", "no-such-flow", "--phase", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown workflow `no-such-flow`; known workflows: project-basics"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = checkrail(&["check", "--workflow", "project-basics", "--phase", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out)
+            .contains("has no phase `nope`; its phases are: readme, legal-and-history, done"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = checkrail(&[
+        "check",
+        "--workflow",
+        "project-basics",
+        "--phase",
+        "readme",
+        "--evidence",
+        "{oops",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("parse evidence (argument) as JSON"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = checkrail(&["rule", "run", "file-exists", "--config", r#"{"pathz": []}"#]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("config of rule `file-exists@0.1.0` is invalid")
+            && stderr(&out).contains("pathz"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = checkrail(&["rule", "run", "no-such-rule"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("unknown rule `no-such-rule`; installed rules: file-exists"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = checkrail(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_bad_rule_config_in_a_workflow_names_rule_and_field() {
+    let ws = workspace(&[(
+        "flow.yaml",
+        "id: bad\nversion: 0.1.0\nname: Bad\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config:\n            paths: [1]\n        - rule: nonexistent\n        - rule: file-exists@^2\n",
+    )]);
+    let file = ws.path().join("flow.yaml");
+    let out = checkrail(&["workflow", "lint", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("/phases/0/checkpoint/rules/0/config/paths/0:")
+            && text.contains("(config of file-exists@0.1.0)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("/phases/0/checkpoint/rules/1/rule: unknown rule `nonexistent`"),
+        "{text}"
+    );
+    assert!(text.contains("/phases/0/checkpoint/rules/2/rule: rule reference `file-exists@^2`: installed `file-exists` is version 0.1.0"), "{text}");
+
+    let out = checkrail(&[
+        "check",
+        "--workflow",
+        file.to_str().unwrap(),
+        "--phase",
+        "p",
+        "--workspace",
+        ws.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("/phases/0/checkpoint/rules/0/config/paths/0"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = checkrail(&["workflow", "lint", "workflows/project-basics.yaml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn lists_workflows_and_rules() {
+    let out = checkrail(&["workflow", "list", "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let list = json(&out);
+    assert_eq!(list["workflows"][0]["id"], "project-basics");
+    assert_eq!(list["workflows"][0]["phase_count"], 3);
+
+    let out = checkrail(&[
+        "--rules-dir",
+        fixture_rules().to_str().unwrap(),
+        "rule",
+        "list",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list = json(&out);
+    let ids: Vec<&str> = list["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"file-exists") && ids.contains(&"fixture-looper"),
+        "{ids:?}"
+    );
+    assert!(
+        list["unusable"][0].as_str().unwrap().contains("API 9.0.0"),
+        "{list}"
+    );
+}
+
+#[test]
+fn workspace_workflows_are_found_by_id() {
+    let ws = workspace(&[(
+        ".checkrail/workflows/local.yaml",
+        "id: local-flow\nversion: 1.0.0\nname: Local\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config: {paths: [src/main.rs]}\n",
+    )]);
+    let dir = ws.path().to_str().unwrap();
+    let out = checkrail(&[
+        "check",
+        "--workflow",
+        "local-flow",
+        "--phase",
+        "p",
+        "--workspace",
+        dir,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(json(&out)["rules"][0]["findings"][0]["path"], "src/main.rs");
+}
+
+#[test]
+fn an_installed_binary_needs_no_files_beside_it() {
+    let install = tempfile::tempdir().unwrap();
+    let bin = install.path().join("checkrail");
+    std::fs::copy(BIN, &bin).unwrap();
+    let elsewhere = workspace(&[("README.md", "# x\n\n## Usage\nrun it\n")]);
+    let out = checkrail_in(
+        elsewhere.path(),
+        bin.to_str().unwrap(),
+        &["check", "--workflow", "project-basics", "--phase", "readme"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}
