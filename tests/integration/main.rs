@@ -2,7 +2,10 @@
 //! built from `plugins/` and `tests/fixtures/plugins/` by the host's build
 //! script.
 
-#![expect(clippy::unwrap_used, reason = "helpers panic on setup failure, like the tests they serve")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "helpers panic on setup failure, like the tests they serve"
+)]
 mod cache;
 mod cli;
 mod sandbox;
