@@ -65,9 +65,10 @@ fn main() {
         workspace: Some(&workspace),
         ..CheckInput::default()
     };
+    let (runtime, rule, input) = (&runtime, &rule, &input);
     let wasm_check = |config: &serde_json::Value| {
         let text = config.to_string();
-        move || match runtime.check(&rule, &text, &input, &Limits::default()) {
+        move || match runtime.check(rule, &text, input, &Limits::default()) {
             RunResult::Completed(outcome) => assert!(outcome.passed, "{outcome:?}"),
             other => panic!("check failed: {other:?}"),
         }

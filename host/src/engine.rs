@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -40,6 +41,41 @@ pub struct RuleRun<'a> {
     pub workspace: &'a Path,
     /// Resource limits.
     pub limits: Limits,
+}
+
+/// What a checkpoint run reports while it goes.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Progress {
+    /// A rule is about to run.
+    RuleStarted {
+        /// 0-based position in the checkpoint.
+        index: usize,
+        /// Rules in the checkpoint.
+        total: usize,
+        /// `id@version`.
+        rule: String,
+    },
+    /// A rule finished.
+    RuleFinished {
+        /// 0-based position in the checkpoint.
+        index: usize,
+        /// Rules in the checkpoint.
+        total: usize,
+        /// `id@version`.
+        rule: String,
+        /// How it ended.
+        status: RuleStatus,
+    },
+}
+
+/// Optional observers of a checkpoint run.
+#[derive(Default, Clone)]
+pub struct Hooks<'a> {
+    /// Called as rules start and finish.
+    pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// Set it to stop: the running rule is interrupted, the rest are skipped.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// The checkrail engine.
@@ -185,6 +221,18 @@ impl Checkrail {
         workspace: &Path,
         evidence: Option<&Value>,
     ) -> Result<CheckpointReport> {
+        self.run_checkpoint_with(workflow, phase_id, workspace, evidence, &Hooks::default())
+    }
+
+    /// [`Checkrail::run_checkpoint`] with progress reports and cancellation.
+    pub fn run_checkpoint_with(
+        &self,
+        workflow: &Workflow,
+        phase_id: &str,
+        workspace: &Path,
+        evidence: Option<&Value>,
+        hooks: &Hooks<'_>,
+    ) -> Result<CheckpointReport> {
         let started = Instant::now();
         let workspace = open_workspace(workspace)?;
         let phase = workflow
@@ -228,20 +276,50 @@ impl Checkrail {
             workflow: Some(&workflow.id),
             phase: Some(&phase.id),
             evidence: evidence_text,
+            cancel: hooks.cancel.clone(),
         };
-        let rules: Vec<RuleReport> = prepared
-            .iter()
-            .map(|(rule_use, rule, limits)| {
-                self.execute(
-                    rule,
-                    &rule_use.config,
-                    &input,
-                    limits,
-                    rule_use.severity,
-                    rule_use.name.clone(),
-                )
-            })
-            .collect();
+        let total = prepared.len();
+        let mut rules: Vec<RuleReport> = Vec::with_capacity(total);
+        for (index, (rule_use, rule, limits)) in prepared.iter().enumerate() {
+            if hooks
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+            {
+                return Err(Error::Cancelled);
+            }
+            if let Some(progress) = hooks.progress {
+                progress(Progress::RuleStarted {
+                    index,
+                    total,
+                    rule: rule.label(),
+                });
+            }
+            let report = self.execute(
+                rule,
+                &rule_use.config,
+                &input,
+                limits,
+                rule_use.severity,
+                rule_use.name.clone(),
+            );
+            if let Some(progress) = hooks.progress {
+                progress(Progress::RuleFinished {
+                    index,
+                    total,
+                    rule: rule.label(),
+                    status: report.status,
+                });
+            }
+            rules.push(report);
+        }
+        if hooks
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+        {
+            return Err(Error::Cancelled);
+        }
 
         let blocking = rules.iter().filter(|r| r.blocks()).count();
         let passed = blocking == 0 && evidence_violations.is_empty();

@@ -74,6 +74,23 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// No session with that id in this workspace.
+    #[error(
+        "unknown session `{id}`; list sessions with `workflow_state` (MCP) or `checkrail session list`"
+    )]
+    UnknownSession {
+        /// What was asked for.
+        id: String,
+    },
+    /// The session cannot do that in its current state.
+    #[error("{0}")]
+    Refused(String),
+    /// Bad arguments from the caller (an agent or a user).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The caller cancelled the operation.
+    #[error("cancelled before the checkpoint finished; nothing was recorded")]
+    Cancelled,
     /// Anything else that stops the engine, with context.
     #[error("{0}")]
     Other(String),

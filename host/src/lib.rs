@@ -12,6 +12,8 @@ pub mod report;
 pub mod rules;
 pub mod runtime;
 pub mod schema;
+pub mod service;
+pub mod session;
 pub mod workflow;
 
 pub use engine::{Checkrail, Options};

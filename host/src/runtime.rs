@@ -17,7 +17,10 @@ use checkrail_sdk::{Finding, Outcome, Severity};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap};
+use wasmtime::{
+    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
+    UpdateDeadline,
+};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -127,6 +130,8 @@ pub struct CheckInput<'a> {
     pub phase: Option<&'a str>,
     /// Evidence, as JSON text.
     pub evidence: Option<String>,
+    /// Set to stop the check early (the caller gave up on it).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// How one check ended.
@@ -149,9 +154,23 @@ pub enum Stop {
     Memory(usize),
     /// It panicked, with the panic message.
     Panic(String),
+    /// The caller cancelled the check.
+    Cancelled,
     /// It trapped for another reason.
     Trap(String),
 }
+
+/// The trap raised when a check is cancelled.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("check cancelled")
+    }
+}
+
+impl std::error::Error for Cancelled {}
 
 impl std::fmt::Display for Stop {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -167,6 +186,7 @@ impl std::fmt::Display for Stop {
                 limit >> 20
             ),
             Stop::Panic(message) => write!(f, "panicked: {message}"),
+            Stop::Cancelled => f.write_str("was cancelled before it finished"),
             Stop::Trap(message) => write!(f, "crashed (wasm trap): {message}"),
         }
     }
@@ -244,7 +264,7 @@ impl Runtime {
                 )
             })?;
         let mut store = self
-            .store(None, "describe", &Limits::default())
+            .store(None, None, "describe", &Limits::default())
             .map_err(|e| e.to_string())?;
         let described = pre
             .instantiate(&mut store)
@@ -288,10 +308,13 @@ impl Runtime {
         input: &CheckInput<'_>,
         limits: &Limits,
     ) -> RunResult {
-        let mut store = match self.store(input.workspace, &rule.info.id, limits) {
-            Ok(store) => store,
-            Err(e) => return RunResult::RuleError(format!("could not prepare the sandbox: {e}")),
-        };
+        let mut store =
+            match self.store(input.workspace, input.cancel.clone(), &rule.info.id, limits) {
+                Ok(store) => store,
+                Err(e) => {
+                    return RunResult::RuleError(format!("could not prepare the sandbox: {e}"));
+                }
+            };
         let context = wit::CheckContext {
             workspace: ".".to_owned(),
             workflow: input.workflow.map(str::to_owned),
@@ -312,6 +335,7 @@ impl Runtime {
     fn store(
         &self,
         workspace: Option<&Path>,
+        cancel: Option<Arc<AtomicBool>>,
         rule: &str,
         limits: &Limits,
     ) -> wasmtime::Result<Store<StoreState>> {
@@ -340,13 +364,29 @@ impl Runtime {
             },
             workspace,
             deadline: Instant::now() + limits.timeout,
+            cancel: cancel.clone(),
             rule: rule.to_owned(),
             stderr,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(ticks(limits.timeout));
-        store.epoch_deadline_trap();
+        // Wake every tick: stop on cancellation at once, and on the deadline
+        // measured by the wall clock rather than by counted ticks.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|ctx| {
+            let state = ctx.data();
+            if state
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(Ordering::Relaxed))
+            {
+                return Err(wasmtime::Error::new(Cancelled));
+            }
+            if Instant::now() >= state.deadline {
+                return Err(Trap::Interrupt.into());
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
         Ok(store)
     }
 }
@@ -372,14 +412,18 @@ fn config(pooling: bool) -> Config {
     config
 }
 
-fn ticks(timeout: Duration) -> u64 {
-    (timeout.as_nanos().div_ceil(TICK.as_nanos()) as u64).max(1)
-}
-
 fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) -> Stop {
     let state = store.data();
     if state.limiter.hit {
         return Stop::Memory(limits.memory);
+    }
+    if error.downcast_ref::<Cancelled>().is_some()
+        || state
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    {
+        return Stop::Cancelled;
     }
     if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
         return Stop::Deadline(limits.timeout);
@@ -437,11 +481,5 @@ mod tests {
             "fixture gave up (at src/lib.rs:12:9)"
         );
         assert_eq!(panic_message("nothing here"), None);
-    }
-
-    #[test]
-    fn deadline_rounds_up_to_ticks() {
-        assert_eq!(ticks(Duration::from_millis(1)), 1);
-        assert_eq!(ticks(Duration::from_millis(11)), 3);
     }
 }

@@ -2,6 +2,9 @@
 
 use serde_json::Value;
 
+/// Name of the format for paths that must stay inside the workspace.
+pub const WORKSPACE_PATH: &str = "workspace-path";
+
 /// A compiled JSON Schema.
 pub struct Schema {
     validator: jsonschema::Validator,
@@ -29,8 +32,16 @@ impl std::fmt::Display for Violation {
 
 impl Schema {
     /// Compiles a schema; the error says why it is not a usable schema.
+    ///
+    /// Besides the standard formats, `"format": "workspace-path"` accepts only
+    /// workspace-relative paths that do not climb out with `..`.
     pub fn compile(schema: &Value) -> Result<Self, String> {
-        jsonschema::validator_for(schema)
+        jsonschema::options()
+            .should_validate_formats(true)
+            .with_format(WORKSPACE_PATH, |s: &str| {
+                checkrail_sdk::normalize_path(s).is_ok()
+            })
+            .build(schema)
             .map(|validator| Self { validator })
             .map_err(|e| shorten(&e.to_string()))
     }
@@ -39,9 +50,18 @@ impl Schema {
     pub fn violations(&self, instance: &Value, prefix: &str) -> Vec<Violation> {
         self.validator
             .iter_errors(instance)
-            .map(|e| Violation {
-                pointer: format!("{prefix}{}", e.instance_path()),
-                message: shorten(&e.to_string()),
+            .map(|e| {
+                let mut message = shorten(&e.to_string());
+                if message.ends_with(&format!("is not a \"{WORKSPACE_PATH}\"")) {
+                    message = format!(
+                        "{} leads outside the workspace; give a path relative to the workspace root without `..`",
+                        e.instance()
+                    );
+                }
+                Violation {
+                    pointer: format!("{prefix}{}", e.instance_path()),
+                    message,
+                }
             })
             .collect()
     }

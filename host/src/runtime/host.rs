@@ -23,6 +23,7 @@ pub struct StoreState {
     pub(crate) limiter: Limiter,
     pub(crate) workspace: Option<Arc<NativeWorkspace>>,
     pub(crate) deadline: Instant,
+    pub(crate) cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
     pub(crate) rule: String,
     pub(crate) stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
 }
@@ -120,14 +121,19 @@ impl host::Host for StoreState {
             return Ok(Err("no workspace is open while describing a rule".into()));
         };
         let deadline = self.deadline;
+        let cancel = self.cancel.clone();
         let mut out_of_time = false;
         let mut should_stop = || {
-            out_of_time = Instant::now() >= deadline;
+            out_of_time = Instant::now() >= deadline
+                || cancel
+                    .as_ref()
+                    .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed));
             out_of_time
         };
         let result = ws.glob(&pattern, limit.min(GLOB_MAX) as usize, &mut should_stop);
         if out_of_time {
-            // The epoch deadline cannot interrupt host code, so enforce it here.
+            // Epoch interruption cannot stop host code, so stop here; the
+            // next epoch check in the guest reports deadline or cancellation.
             return Err(wasmtime::Trap::Interrupt.into());
         }
         Ok(result)

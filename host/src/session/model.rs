@@ -1,0 +1,121 @@
+//! Session state and events.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Where a session stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Working on the current phase.
+    Active,
+    /// The current phase's checks passed; a human must approve it.
+    AwaitingApproval,
+    /// Paused by the agent or a human; resume to continue.
+    Paused,
+    /// Every phase is done.
+    Completed,
+    /// Given up; final.
+    Abandoned,
+}
+
+impl Status {
+    /// Name as stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::AwaitingApproval => "awaiting_approval",
+            Status::Paused => "paused",
+            Status::Completed => "completed",
+            Status::Abandoned => "abandoned",
+        }
+    }
+
+    /// Parses a stored or user-given name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Status::Active,
+            Status::AwaitingApproval,
+            Status::Paused,
+            Status::Completed,
+            Status::Abandoned,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+
+    /// Whether nothing more can happen to the session.
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Completed | Status::Abandoned)
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Current state of a session.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Session {
+    /// Session id.
+    pub id: String,
+    /// Workflow id.
+    pub workflow_id: String,
+    /// Workflow version pinned at start.
+    pub workflow_version: String,
+    /// sha256 of the workflow source pinned at start.
+    pub workflow_digest: String,
+    /// Where it stands.
+    pub status: Status,
+    /// Index of the current phase.
+    pub phase_index: usize,
+    /// Id of the current phase.
+    pub phase_id: String,
+    /// Status to return to on resume, while paused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_from: Option<Status>,
+    /// Failed validations of the current phase since it began (or was retried).
+    pub attempts: u32,
+    /// Inputs given at start.
+    pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// When it started (RFC 3339, UTC).
+    pub created_at: String,
+    /// When it last changed (RFC 3339, UTC).
+    pub updated_at: String,
+    /// Bumped by every change; guards concurrent writers.
+    pub revision: i64,
+}
+
+/// One entry of a session's append-only log.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Event {
+    /// Position in the whole log.
+    pub seq: i64,
+    /// When (RFC 3339, UTC).
+    pub at: String,
+    /// What happened: `started`, `validated`, `advanced`, `approved`, `paused`, ...
+    pub kind: String,
+    /// Phase it concerns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Details.
+    pub data: serde_json::Value,
+}
+
+/// What `workflow_control` can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Control {
+    /// Stop working for now (active or awaiting approval → paused).
+    Pause,
+    /// Continue a paused session.
+    Resume,
+    /// Start the current phase over: clears its failed attempts.
+    Retry,
+    /// Go back to an earlier phase (needs `to_phase`).
+    Rollback,
+    /// Give the session up for good.
+    Abandon,
+}
