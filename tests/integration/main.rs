@@ -9,4 +9,5 @@
 mod cache;
 mod cli;
 mod sandbox;
+mod sessions;
 mod support;
