@@ -4,6 +4,8 @@
 mod check;
 mod output;
 mod rule;
+mod serve;
+mod session;
 mod workflow;
 
 use std::path::PathBuf;
@@ -46,6 +48,11 @@ enum Command {
     /// List or run rules.
     #[command(subcommand)]
     Rule(rule::Command),
+    /// Serve MCP: stdio by default, streamable HTTP with --http.
+    Serve(serve::Args),
+    /// List, show or approve sessions (approving is for humans only).
+    #[command(subcommand)]
+    Session(session::Command),
 }
 
 /// Process exit codes.
@@ -81,6 +88,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
             workflow::run(&engine(options(command.workspace()))?, command)
         }
         Command::Rule(command) => rule::run(&engine(options(None))?, command),
+        Command::Serve(args) => serve::run(engine(options(Some(&args.workspace)))?, args),
+        Command::Session(command) => {
+            session::run(engine(options(Some(command.workspace())))?, command)
+        }
     }
 }
 
@@ -101,6 +112,7 @@ pub fn init_logging(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
 }

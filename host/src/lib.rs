@@ -8,6 +8,7 @@
 pub mod bundled;
 pub mod engine;
 pub mod error;
+pub mod mcp;
 pub mod report;
 pub mod rules;
 pub mod runtime;

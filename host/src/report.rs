@@ -8,7 +8,7 @@ use crate::schema::Violation;
 use crate::workflow::Severity;
 
 /// How one rule ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleStatus {
     /// Ran and passed.
@@ -21,7 +21,7 @@ pub enum RuleStatus {
 }
 
 /// The result of one rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct RuleReport {
     /// Rule id.
     pub rule: String,
@@ -52,7 +52,7 @@ impl RuleReport {
 }
 
 /// The result of one checkpoint.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CheckpointReport {
     /// Workflow id.
     pub workflow: String,

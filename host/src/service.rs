@@ -65,7 +65,7 @@ pub struct RuleView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// `block` or `warn`.
-    pub severity: String,
+    pub severity: crate::workflow::Severity,
     /// Its config.
     pub config: Value,
 }
@@ -90,10 +90,7 @@ impl PhaseView {
                     .map(|r| RuleView {
                         rule: r.rule.clone(),
                         name: r.name.clone(),
-                        severity: match r.severity {
-                            crate::workflow::Severity::Block => "block".into(),
-                            crate::workflow::Severity::Warn => "warn".into(),
-                        },
+                        severity: r.severity,
                         config: r.config.clone(),
                     })
                     .collect(),
@@ -123,7 +120,8 @@ pub struct Validation {
     /// Whether this call moved the session to the next phase (or completed it).
     pub advanced: bool,
     /// The full report: per-rule results and findings, evidence violations.
-    #[schemars(with = "Value")]
+    /// Absent when nothing ran (the phase had already passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<CheckpointReport>,
     /// Where the session stands now, and what to do next.
     pub standing: Standing,

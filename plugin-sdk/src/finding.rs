@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// How serious a [`Finding`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Blocks the checkpoint.
@@ -28,7 +28,7 @@ pub enum Severity {
 ///     .code("missing-path");
 /// assert_eq!(finding.path.as_deref(), Some("README.md"));
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Finding {
     /// How serious it is.
     pub severity: Severity,
@@ -123,7 +123,7 @@ impl Finding {
 /// assert!(!failed.passed);
 /// assert_eq!(failed.summary, "1 error");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
     /// Whether the check passed.
     pub passed: bool,

@@ -8,6 +8,7 @@
 )]
 mod cache;
 mod cli;
+mod mcp;
 mod sandbox;
 mod sessions;
 mod support;

@@ -52,7 +52,10 @@ phases:
 ";
 
 fn inputs(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), json!(v))).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect()
 }
 
 #[test]
@@ -62,32 +65,59 @@ fn a_session_runs_through_a_workflow() {
     let start = svc.start("project-basics", Map::new()).unwrap();
     let id = start.session.id.clone();
     assert_eq!(start.phase.as_ref().unwrap().id, "readme");
-    assert!(start.phase.unwrap().checkpoint.unwrap().rules[0].rule.starts_with("file-exists"));
+    assert!(
+        start.phase.unwrap().checkpoint.unwrap().rules[0]
+            .rule
+            .starts_with("file-exists")
+    );
 
-    let failed = svc.validate(&id, None, None, false, &Hooks::default()).unwrap();
+    let failed = svc
+        .validate(&id, None, None, false, &Hooks::default())
+        .unwrap();
     assert!(!failed.passed && !failed.advanced);
     let report = failed.report.unwrap();
-    assert_eq!(report.rules[0].findings[0].path.as_deref(), Some("README.md"));
+    assert_eq!(
+        report.rules[0].findings[0].path.as_deref(),
+        Some("README.md")
+    );
     assert_eq!(failed.standing.session.attempts, 1);
 
     std::fs::write(ws.path().join("README.md"), "# Demo\n\n## Usage\nrun it\n").unwrap();
-    let dry = svc.validate(&id, None, None, true, &Hooks::default()).unwrap();
+    let dry = svc
+        .validate(&id, None, None, true, &Hooks::default())
+        .unwrap();
     assert!(dry.passed && !dry.advanced);
-    assert_eq!(svc.next(&id).unwrap().session.phase_id, "readme", "dry run must not move");
+    assert_eq!(
+        svc.next(&id).unwrap().session.phase_id,
+        "readme",
+        "dry run must not move"
+    );
 
-    let passed = svc.validate(&id, Some("readme"), None, false, &Hooks::default()).unwrap();
+    let passed = svc
+        .validate(&id, Some("readme"), None, false, &Hooks::default())
+        .unwrap();
     assert!(passed.passed && passed.advanced);
     assert_eq!(passed.standing.session.phase_id, "legal-and-history");
     assert_eq!(passed.standing.session.attempts, 0);
 
     // The same call again does not advance a second time.
-    let again = svc.validate(&id, Some("readme"), None, false, &Hooks::default()).unwrap();
+    let again = svc
+        .validate(&id, Some("readme"), None, false, &Hooks::default())
+        .unwrap();
     assert!(!again.advanced && again.report.is_none());
     assert!(again.standing.next_step.contains("already passed"));
     assert_eq!(svc.next(&id).unwrap().session.phase_id, "legal-and-history");
 
-    let kinds: Vec<String> = svc.events(&id).unwrap().into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["started", "validation_failed", "validated", "advanced"]);
+    let kinds: Vec<String> = svc
+        .events(&id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["started", "validation_failed", "validated", "advanced"]
+    );
 }
 
 #[test]
@@ -98,26 +128,63 @@ fn control_transitions_and_refusals() {
 
     let paused = svc.control(&id, Control::Pause, None).unwrap();
     assert_eq!(paused.session.status, Status::Paused);
-    let refused = svc.validate(&id, None, None, false, &Hooks::default()).unwrap_err();
-    assert!(refused.to_string().contains("is paused; resume it first"), "{refused}");
-    assert!(svc.control(&id, Control::Pause, None).unwrap_err().to_string().contains("cannot pause a session that is paused"));
-    assert_eq!(svc.control(&id, Control::Resume, None).unwrap().session.status, Status::Active);
+    let refused = svc
+        .validate(&id, None, None, false, &Hooks::default())
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("is paused; resume it first"),
+        "{refused}"
+    );
+    assert!(
+        svc.control(&id, Control::Pause, None)
+            .unwrap_err()
+            .to_string()
+            .contains("cannot pause a session that is paused")
+    );
+    assert_eq!(
+        svc.control(&id, Control::Resume, None)
+            .unwrap()
+            .session
+            .status,
+        Status::Active
+    );
 
-    svc.validate(&id, None, None, false, &Hooks::default()).unwrap();
+    svc.validate(&id, None, None, false, &Hooks::default())
+        .unwrap();
     let err = svc.control(&id, Control::Rollback, None).unwrap_err();
-    assert!(err.to_string().contains("rollback needs `to_phase`"), "{err}");
-    let err = svc.control(&id, Control::Rollback, Some("done")).unwrap_err();
-    assert!(err.to_string().contains("can only roll back to an earlier phase"), "{err}");
+    assert!(
+        err.to_string().contains("rollback needs `to_phase`"),
+        "{err}"
+    );
+    let err = svc
+        .control(&id, Control::Rollback, Some("done"))
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("can only roll back to an earlier phase"),
+        "{err}"
+    );
     let back = svc.control(&id, Control::Rollback, Some("readme")).unwrap();
     assert_eq!(back.session.phase_id, "readme");
 
     let retried = svc.control(&id, Control::Retry, None).unwrap();
     assert_eq!(retried.session.attempts, 0);
 
-    assert_eq!(svc.control(&id, Control::Abandon, None).unwrap().session.status, Status::Abandoned);
-    let err = svc.validate(&id, None, None, false, &Hooks::default()).unwrap_err();
+    assert_eq!(
+        svc.control(&id, Control::Abandon, None)
+            .unwrap()
+            .session
+            .status,
+        Status::Abandoned
+    );
+    let err = svc
+        .validate(&id, None, None, false, &Hooks::default())
+        .unwrap_err();
     assert!(err.to_string().contains("was abandoned"), "{err}");
-    assert!(matches!(svc.next("nope"), Err(Error::UnknownSession { .. })));
+    assert!(matches!(
+        svc.next("nope"),
+        Err(Error::UnknownSession { .. })
+    ));
 }
 
 #[test]
@@ -125,36 +192,95 @@ fn human_gate_evidence_checks_and_pinning() {
     let ws = workspace(&[(".checkrail/workflows/gated.yaml", GATED)]);
     let svc = service(ws.path());
     let err = svc.start("gated", Map::new()).unwrap_err();
-    assert!(err.to_string().contains("missing required input `ticket`"), "{err}");
-    let err = svc.start("gated", inputs(&[("ticket", "1"), ("tciket", "2")])).unwrap_err();
+    assert!(
+        err.to_string().contains("missing required input `ticket`"),
+        "{err}"
+    );
+    let err = svc
+        .start("gated", inputs(&[("ticket", "1"), ("tciket", "2")]))
+        .unwrap_err();
     assert!(err.to_string().contains("unknown input `tciket`"), "{err}");
-    let id = svc.start("gated", inputs(&[("ticket", "T-1")])).unwrap().session.id;
+    let id = svc
+        .start("gated", inputs(&[("ticket", "T-1")]))
+        .unwrap()
+        .session
+        .id;
 
     // Editing the workflow now must not change this session's checkpoint.
-    std::fs::write(ws.path().join(".checkrail/workflows/gated.yaml"), GATED.replace("notes.md]", "other.md]")).unwrap();
+    std::fs::write(
+        ws.path().join(".checkrail/workflows/gated.yaml"),
+        GATED.replace("notes.md]", "other.md]"),
+    )
+    .unwrap();
 
     std::fs::write(ws.path().join("notes.md"), "n").unwrap();
-    let bad = svc.validate(&id, None, Some(&json!({"files": ["../../etc/passwd"]})), false, &Hooks::default()).unwrap();
+    let bad = svc
+        .validate(
+            &id,
+            None,
+            Some(&json!({"files": ["../../etc/passwd"]})),
+            false,
+            &Hooks::default(),
+        )
+        .unwrap();
     assert!(!bad.passed);
     let violation = &bad.report.unwrap().evidence_violations[0];
     assert_eq!(violation.pointer, "/files/0");
-    assert!(violation.message.contains("leads outside the workspace"), "{}", violation.message);
+    assert!(
+        violation.message.contains("leads outside the workspace"),
+        "{}",
+        violation.message
+    );
 
     let huge = json!({"files": ["x".repeat(2 << 20)]});
-    let err = svc.validate(&id, None, Some(&huge), false, &Hooks::default()).unwrap_err();
-    assert!(err.to_string().contains("over the limit of 1048576 bytes"), "{err}");
+    let err = svc
+        .validate(&id, None, Some(&huge), false, &Hooks::default())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("over the limit of 1048576 bytes"),
+        "{err}"
+    );
 
-    let ok = svc.validate(&id, None, Some(&json!({"files": ["notes.md"]})), false, &Hooks::default()).unwrap();
-    assert!(ok.passed && !ok.advanced, "pinned checkpoint checks notes.md");
+    let ok = svc
+        .validate(
+            &id,
+            None,
+            Some(&json!({"files": ["notes.md"]})),
+            false,
+            &Hooks::default(),
+        )
+        .unwrap();
+    assert!(
+        ok.passed && !ok.advanced,
+        "pinned checkpoint checks notes.md"
+    );
     assert_eq!(ok.standing.session.status, Status::AwaitingApproval);
     assert!(ok.standing.next_step.contains("checkrail session approve"));
-    let err = svc.validate(&id, None, Some(&json!({"files": []})), false, &Hooks::default()).unwrap_err();
-    assert!(err.to_string().contains("an agent cannot approve it"), "{err}");
+    let err = svc
+        .validate(
+            &id,
+            None,
+            Some(&json!({"files": []})),
+            false,
+            &Hooks::default(),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("an agent cannot approve it"),
+        "{err}"
+    );
 
     let approved = svc.approve(&id, "tester", Some("looks right")).unwrap();
     assert_eq!(approved.session.phase_id, "ship");
-    assert!(svc.approve(&id, "tester", None).unwrap_err().to_string().contains("not waiting for approval"));
-    let done = svc.validate(&id, None, None, false, &Hooks::default()).unwrap();
+    assert!(
+        svc.approve(&id, "tester", None)
+            .unwrap_err()
+            .to_string()
+            .contains("not waiting for approval")
+    );
+    let done = svc
+        .validate(&id, None, None, false, &Hooks::default())
+        .unwrap();
     assert_eq!(done.standing.session.status, Status::Completed);
 }
 
@@ -163,22 +289,40 @@ fn concurrent_validations_never_advance_twice() {
     let ws = workspace(&[("README.md", "# x\n\n## Usage\n")]);
     let engine = engine_for(ws.path());
     for _ in 0..5 {
-        let id = Service::open(engine.clone(), ws.path()).unwrap().start("project-basics", Map::new()).unwrap().session.id;
+        let id = Service::open(engine.clone(), ws.path())
+            .unwrap()
+            .start("project-basics", Map::new())
+            .unwrap()
+            .session
+            .id;
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 // One store (one SQLite connection) per thread, as separate
                 // server processes would have.
                 let svc = Service::open(engine.clone(), ws.path()).unwrap();
                 let id = id.clone();
-                std::thread::spawn(move || svc.validate(&id, None, None, false, &Hooks::default()).unwrap().advanced)
+                std::thread::spawn(move || {
+                    svc.validate(&id, None, None, false, &Hooks::default())
+                        .unwrap()
+                        .advanced
+                })
             })
             .collect();
-        let advanced = handles.into_iter().map(|h| h.join().unwrap()).filter(|a| *a).count();
+        let advanced = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|a| *a)
+            .count();
         let svc = Service::open(engine.clone(), ws.path()).unwrap();
         let phase = svc.next(&id).unwrap().session.phase_id;
         assert_eq!(advanced, 1, "exactly one validation advances");
         assert_eq!(phase, "legal-and-history", "advanced exactly one phase");
-        let advances = svc.events(&id).unwrap().iter().filter(|e| e.kind == "advanced").count();
+        let advances = svc
+            .events(&id)
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "advanced")
+            .count();
         assert_eq!(advances, 1);
     }
 }

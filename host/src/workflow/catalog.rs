@@ -10,7 +10,7 @@ use crate::bundled::BUNDLED_WORKFLOWS;
 use crate::{Error, Result};
 
 /// One line of `workflow list`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct WorkflowSummary {
     /// Id.
     pub id: String,

@@ -47,7 +47,7 @@ impl Workflow {
 }
 
 /// A value the agent supplies when starting a workflow.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Input {
     /// What it is.
     pub description: String,
@@ -127,7 +127,9 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// Whether a failing rule blocks its checkpoint.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Failure fails the checkpoint.

@@ -1,0 +1,96 @@
+//! `checkrail serve`: the MCP server (stdio by default, `--http ADDR` for
+//! streamable HTTP).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use checkrail::Checkrail;
+use checkrail::mcp::CheckrailMcp;
+use checkrail::service::{DEFAULT_MAX_EVIDENCE, Service};
+use rmcp::ServiceExt;
+
+use super::Exit;
+
+/// Arguments of `checkrail serve`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Workspace the sessions and checks belong to (sessions live in its .checkrail/).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub workspace: PathBuf,
+    /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// Bearer token HTTP clients must send; required for a non-loopback address.
+    #[arg(long, env = "CHECKRAIL_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Extra host name accepted in the HTTP Host header (repeatable).
+    #[arg(long = "allowed-host", value_name = "HOST")]
+    allowed_hosts: Vec<String>,
+    /// Extra browser origin accepted in the HTTP Origin header (repeatable).
+    #[arg(long = "allowed-origin", value_name = "ORIGIN")]
+    allowed_origins: Vec<String>,
+    /// Largest evidence accepted by workflow_validate, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_EVIDENCE)]
+    max_evidence_bytes: usize,
+}
+
+/// Serves until stdin closes (stdio) or Ctrl-C / SIGTERM (HTTP).
+pub fn run(engine: Checkrail, args: &Args) -> Result<Exit> {
+    let service = Arc::new(
+        Service::open(Arc::new(engine), &args.workspace)?
+            .with_max_evidence(args.max_evidence_bytes),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("checkrail-mcp")
+        .build()
+        .context("start the async runtime")?;
+    runtime.block_on(async move {
+        match args.http {
+            None => {
+                let server = CheckrailMcp::new(service)
+                    .serve(rmcp::transport::stdio())
+                    .await
+                    .context("start the MCP session on stdio")?;
+                let reason = server.waiting().await.context("serve MCP on stdio")?;
+                tracing::info!("stdio session ended: {reason:?}");
+                Ok(Exit::Passed)
+            }
+            Some(addr) => serve_http(service, args, addr).await,
+        }
+    })
+}
+
+#[cfg(feature = "http")]
+async fn serve_http(service: Arc<Service>, args: &Args, addr: SocketAddr) -> Result<Exit> {
+    use checkrail::mcp::http::{HttpOptions, serve};
+    let options = HttpOptions {
+        addr,
+        token: args.token.clone(),
+        allowed_hosts: args.allowed_hosts.clone(),
+        allowed_origins: args.allowed_origins.clone(),
+    };
+    options.validate().map_err(anyhow::Error::msg)?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let server = tokio::spawn(serve(service, options, tx, shutdown));
+    if let Ok(bound) = rx.await {
+        eprintln!("checkrail: MCP over streamable HTTP at http://{bound}/mcp");
+    }
+    server
+        .await
+        .context("HTTP server task")?
+        .context("serve MCP over HTTP")?;
+    Ok(Exit::Passed)
+}
+
+#[cfg(not(feature = "http"))]
+async fn serve_http(_: Arc<Service>, _: &Args, _: SocketAddr) -> Result<Exit> {
+    anyhow::bail!(
+        "this checkrail was built without the `http` feature; rebuild with `--features http`"
+    )
+}

@@ -1,0 +1,10 @@
+//! The MCP server: one file per tool, all thin adapters over
+//! [`crate::service::Service`]. Served over stdio by default, or streamable
+//! HTTP (`checkrail serve --http`).
+
+pub mod http;
+mod resources;
+mod server;
+mod tools;
+
+pub use server::CheckrailMcp;

@@ -1,0 +1,155 @@
+//! MCP over streamable HTTP. Loopback by default; a non-loopback address
+//! needs a bearer token, checked on every request. `Host` and `Origin` are
+//! validated against the served address to stop DNS rebinding.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::service::Service;
+
+/// How to serve over HTTP.
+#[derive(Debug, Clone)]
+pub struct HttpOptions {
+    /// Address to bind.
+    pub addr: SocketAddr,
+    /// Bearer token every request must carry (`Authorization: Bearer <token>`).
+    pub token: Option<String>,
+    /// Extra host names (or `host:port`) accepted in the `Host` header.
+    pub allowed_hosts: Vec<String>,
+    /// Extra browser origins accepted in the `Origin` header.
+    pub allowed_origins: Vec<String>,
+}
+
+impl HttpOptions {
+    /// Refuses a configuration that would expose the server without a token.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.addr.ip().is_loopback() && self.token.as_deref().is_none_or(str::is_empty) {
+            return Err(format!(
+                "serving on {} (not loopback) needs a bearer token: set CHECKRAIL_TOKEN or pass --token",
+                self.addr
+            ));
+        }
+        if let Some(token) = &self.token
+            && token.len() < 16
+        {
+            return Err("the bearer token must be at least 16 characters long".to_owned());
+        }
+        Ok(())
+    }
+}
+
+/// Serves until `shutdown` resolves. Returns the bound address through
+/// `bound` as soon as the socket listens (port 0 picks a free port).
+#[cfg(feature = "http")]
+pub async fn serve(
+    service: Arc<Service>,
+    options: HttpOptions,
+    bound: tokio::sync::oneshot::Sender<SocketAddr>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::extract::Request;
+    use axum::http::{StatusCode, header};
+    use axum::middleware::Next;
+    use axum::response::{IntoResponse, Response};
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{
+        StreamableHttpServerConfig, StreamableHttpService,
+    };
+
+    options.validate().map_err(std::io::Error::other)?;
+    let listener = tokio::net::TcpListener::bind(options.addr).await?;
+    let addr = listener.local_addr()?;
+    let _ = bound.send(addr);
+
+    let ip = addr.ip().to_string();
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+        "[::1]".to_owned(),
+    ];
+    if !addr.ip().is_loopback() {
+        hosts.push(ip.clone());
+    }
+    hosts.extend(options.allowed_hosts.iter().cloned());
+    let mut origins: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .map(|h| format!("http://{h}:{}", addr.port()))
+        .collect();
+    origins.extend(options.allowed_origins.iter().cloned());
+
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_allowed_origins(origins);
+    let mcp = StreamableHttpService::new(
+        move || Ok(super::CheckrailMcp::new(service.clone())),
+        LocalSessionManager::default().into(),
+        config,
+    );
+
+    let token = options.token.clone().map(Arc::new);
+    let auth = move |request: Request, next: Next| {
+        let token = token.clone();
+        async move {
+            if let Some(expected) = token {
+                let given = request
+                    .headers()
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "));
+                if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), expected.as_bytes())) {
+                    let body =
+                        "missing or wrong bearer token: send `Authorization: Bearer <token>`";
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        [(header::WWW_AUTHENTICATE, "Bearer")],
+                        body,
+                    )
+                        .into_response();
+                }
+            }
+            let response: Response = next.run(request).await;
+            response
+        }
+    };
+    let app = axum::Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(axum::middleware::from_fn(auth));
+    tracing::info!("serving MCP over streamable HTTP at http://{addr}/mcp");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_loopback_needs_a_token() {
+        let mut options = HttpOptions {
+            addr: "0.0.0.0:8080".parse().unwrap(),
+            token: None,
+            allowed_hosts: vec![],
+            allowed_origins: vec![],
+        };
+        assert!(
+            options
+                .validate()
+                .unwrap_err()
+                .contains("needs a bearer token")
+        );
+        options.token = Some("short".into());
+        assert!(options.validate().unwrap_err().contains("at least 16"));
+        options.token = Some("a-long-enough-secret".into());
+        assert!(options.validate().is_ok());
+        options.addr = "127.0.0.1:0".parse().unwrap();
+        options.token = None;
+        assert!(options.validate().is_ok());
+        assert!(constant_time_eq(b"abc", b"abc") && !constant_time_eq(b"abc", b"abd"));
+    }
+}

@@ -1,0 +1,92 @@
+//! Workflows and sessions as MCP resources:
+//! `checkrail://workflows/{id}` and `checkrail://sessions/{id}`.
+
+use rmcp::ErrorData as McpError;
+use rmcp::model::{
+    ListResourceTemplatesResult, ListResourcesResult, ReadResourceResponse, ReadResourceResult,
+    Resource, ResourceContents, ResourceTemplate,
+};
+use serde_json::json;
+
+use crate::service::{PhaseView, Service};
+
+const WORKFLOWS: &str = "checkrail://workflows/";
+const SESSIONS: &str = "checkrail://sessions/";
+const JSON: &str = "application/json";
+/// Most sessions listed as resources (newest first); all stay readable by id.
+const LISTED_SESSIONS: usize = 100;
+
+pub fn list(service: &Service) -> Result<ListResourcesResult, McpError> {
+    let mut resources: Vec<Resource> = service
+        .engine()
+        .catalog()
+        .workflows()
+        .iter()
+        .map(|w| {
+            Resource::new(format!("{WORKFLOWS}{}", w.id), format!("workflow {}", w.id))
+                .with_title(w.name.clone())
+                .with_description(w.description.trim().to_owned())
+                .with_mime_type(JSON)
+        })
+        .collect();
+    let sessions = service
+        .list(None)
+        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    resources.extend(sessions.into_iter().take(LISTED_SESSIONS).map(|s| {
+        Resource::new(format!("{SESSIONS}{}", s.id), format!("session {}", s.id))
+            .with_description(format!(
+                "{} at phase {} ({})",
+                s.workflow_id, s.phase_id, s.status
+            ))
+            .with_mime_type(JSON)
+    }));
+    Ok(ListResourcesResult::with_all_items(resources))
+}
+
+pub fn templates() -> ListResourceTemplatesResult {
+    ListResourceTemplatesResult::with_all_items(vec![
+        ResourceTemplate::new(format!("{WORKFLOWS}{{id}}"), "workflow")
+            .with_description("A workflow with every phase's guidance and checkpoint")
+            .with_mime_type(JSON),
+        ResourceTemplate::new(format!("{SESSIONS}{{id}}"), "session")
+            .with_description("A session's state and its event timeline")
+            .with_mime_type(JSON),
+    ])
+}
+
+pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpError> {
+    let not_found = |why: String| McpError::resource_not_found(why, Some(json!({ "uri": uri })));
+    let body = if let Some(id) = uri.strip_prefix(WORKFLOWS) {
+        let workflow = service
+            .engine()
+            .catalog()
+            .workflows()
+            .iter()
+            .find(|w| w.id == id)
+            .ok_or_else(|| {
+                not_found(format!("no workflow `{id}`; list them with workflow_list"))
+            })?;
+        let phases: Vec<PhaseView> = (0..workflow.phases.len())
+            .filter_map(|i| PhaseView::of(workflow, i))
+            .collect();
+        json!({
+            "id": workflow.id, "version": workflow.version.to_string(), "name": workflow.name,
+            "description": workflow.description, "category": workflow.category, "tags": workflow.tags,
+            "inputs": workflow.inputs, "digest": workflow.digest, "phases": phases,
+        })
+    } else if let Some(id) = uri.strip_prefix(SESSIONS) {
+        let standing = service.next(id).map_err(|e| not_found(e.to_string()))?;
+        let events = service.events(id).map_err(|e| not_found(e.to_string()))?;
+        json!({ "session": standing.session, "next_step": standing.next_step, "events": events })
+    } else {
+        return Err(not_found(format!(
+            "unknown resource `{uri}`; checkrail serves {WORKFLOWS}{{id}} and {SESSIONS}{{id}}"
+        )));
+    };
+    let text = serde_json::to_string_pretty(&body)
+        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    Ok(
+        ReadResourceResult::new(vec![ResourceContents::text(text, uri).with_mime_type(JSON)])
+            .into(),
+    )
+}

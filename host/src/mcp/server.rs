@@ -1,0 +1,103 @@
+//! The server handler: identity, capabilities, and how blocking engine work
+//! is run off the async runtime.
+
+use std::sync::Arc;
+
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::model::{
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
+
+use crate::service::Service;
+
+/// What the server tells every client about how to use it.
+pub const INSTRUCTIONS: &str = "checkrail walks you through a workflow phase by phase and checks each \
+checkpoint itself by running sandboxed rules against the workspace; it does not take your word for it. \
+Use workflow_list to find a workflow and workflow_start to begin; follow the phase guidance; call \
+workflow_validate when the phase's work is done; fix every finding it returns (each names a file, a line \
+when known, and a fix hint) and validate again. A passing validate moves you to the next phase and returns \
+its guidance. workflow_next tells you where a session stands. Some checkpoints also need a human's \
+approval, which you cannot give.";
+
+/// The checkrail MCP server.
+#[derive(Clone)]
+pub struct CheckrailMcp {
+    pub(super) service: Arc<Service>,
+    tool_router: ToolRouter<Self>,
+}
+
+impl CheckrailMcp {
+    /// A server over a session service.
+    pub fn new(service: Arc<Service>) -> Self {
+        Self {
+            service,
+            tool_router: Self::list_router()
+                + Self::get_router()
+                + Self::start_router()
+                + Self::next_router()
+                + Self::validate_router()
+                + Self::state_router()
+                + Self::control_router(),
+        }
+    }
+
+    /// Runs blocking engine work on the blocking pool; an engine error
+    /// becomes the message the agent sees.
+    pub(super) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Service) -> crate::Result<T> + Send + 'static,
+    ) -> Result<T, String> {
+        let service = self.service.clone();
+        match tokio::task::spawn_blocking(move || work(&service)).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(e) => Err(format!("internal error, nothing was changed: {e}")),
+        }
+    }
+}
+
+#[tool_handler(router = self.tool_router)]
+impl ServerHandler for CheckrailMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("checkrail", env!("CARGO_PKG_VERSION")))
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let service = self.service.clone();
+        tokio::task::spawn_blocking(move || super::resources::list(&service))
+            .await
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(super::resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let service = self.service.clone();
+        tokio::task::spawn_blocking(move || super::resources::read(&service, &request.uri))
+            .await
+            .map_err(|e| McpError::internal_error(e.to_string(), None))?
+    }
+}

@@ -1,0 +1,49 @@
+//! `workflow_list`: the workflows an agent can start.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::mcp::CheckrailMcp;
+use crate::workflow::WorkflowSummary;
+
+/// Filters for `workflow_list`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct ListArgs {
+    /// Only workflows of this category (e.g. `docs`).
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Only workflows carrying this tag.
+    #[serde(default)]
+    pub tag: Option<String>,
+}
+
+/// The workflows found.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct WorkflowList {
+    /// Matching workflows, sorted by id.
+    pub workflows: Vec<WorkflowSummary>,
+}
+
+#[tool_router(router = list_router, vis = "pub(crate)")]
+impl CheckrailMcp {
+    /// List the workflows you can start: id, name, version, description, category, tags and number of phases.
+    #[tool(annotations(
+        title = "List workflows",
+        read_only_hint = true,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn workflow_list(
+        &self,
+        Parameters(args): Parameters<ListArgs>,
+    ) -> Result<Json<WorkflowList>, String> {
+        let workflows = self
+            .service
+            .engine()
+            .catalog()
+            .list(args.category.as_deref(), args.tag.as_deref());
+        Ok(Json(WorkflowList { workflows }))
+    }
+}

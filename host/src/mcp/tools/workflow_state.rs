@@ -1,0 +1,58 @@
+//! `workflow_state`: one session with its timeline, or a list of sessions.
+
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::{Json, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::mcp::CheckrailMcp;
+use crate::session::{Event, Session, Status};
+
+/// Arguments of `workflow_state`.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+pub struct StateArgs {
+    /// A session id: return that session and its event timeline. Without it, list sessions.
+    #[serde(default)]
+    pub session: Option<String>,
+    /// When listing, only sessions with this status.
+    #[serde(default)]
+    pub status: Option<Status>,
+}
+
+/// Session state.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct StateView {
+    /// The sessions asked for, newest first.
+    pub sessions: Vec<Session>,
+    /// The timeline of the one session asked for, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<Event>>,
+}
+
+#[tool_router(router = state_router, vis = "pub(crate)")]
+impl CheckrailMcp {
+    /// Show one session with its event timeline, or list the workspace's sessions (optionally by status).
+    #[tool(annotations(
+        title = "Session state",
+        read_only_hint = true,
+        idempotent_hint = true,
+        open_world_hint = false
+    ))]
+    async fn workflow_state(
+        &self,
+        Parameters(args): Parameters<StateArgs>,
+    ) -> Result<Json<StateView>, String> {
+        self.blocking(move |service| match &args.session {
+            Some(id) => Ok(StateView {
+                sessions: vec![service.next(id)?.session],
+                events: Some(service.events(id)?),
+            }),
+            None => Ok(StateView {
+                sessions: service.list(args.status)?,
+                events: None,
+            }),
+        })
+        .await
+        .map(Json)
+    }
+}
