@@ -97,12 +97,15 @@ async def connect(binary: Path, workspace: Path, log: Path, label: str) -> Async
         # built here only to send the server's stderr to a log file instead of ours.
         client = Client(
             stdio_client(params, errlog=errlog),
-            mode="legacy",  # the initialize handshake (rmcp speaks 2025-era MCP)
+            # The initialize handshake (2025-11-25). The SDK's default, "auto", would negotiate
+            # 2026-07-28 with this server instead (the round trip passes that way too).
+            mode="legacy",
             read_timeout_seconds=CALL_TIMEOUT_SECONDS,
             cache=None,  # every read must reach the server: resources change between reads
         )
         async with client:
             pids = server_children(binary)
+            expect(pids or not Path("/proc/self").exists(), f"{label}: cannot find the server process in /proc")
             yield client
             closing = time.monotonic()
         took = time.monotonic() - closing
