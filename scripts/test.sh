@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the wasm target the
-# rule plugins build for, then checks formatting, lints, and runs every test
-# (unit, doc, and integration tests against real wasm components).
+# rule plugins build for and the Python MCP SDK the end-to-end test drives
+# the server with, then checks formatting, lints, and runs every test (unit,
+# doc, integration against real wasm components, and the outside MCP client).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
+
+venv="${CHECKRAIL_E2E_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/checkrail/e2e-venv}"
+if [[ ! -x "$venv/bin/python" ]]; then
+  python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+export CHECKRAIL_E2E_PYTHON="$venv/bin/python"
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked

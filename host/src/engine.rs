@@ -13,7 +13,7 @@ use crate::rules::{LoadedRule, Registry};
 use crate::runtime::{
     CheckInput, ComponentCache, Limits, MAX_MEMORY, MAX_TIMEOUT, RunResult, Runtime,
 };
-use crate::schema::Schema;
+use crate::schema::{Schema, Violation};
 use crate::workflow::{Catalog, RuleUse, Severity, Workflow};
 use crate::{Error, Result};
 
@@ -55,6 +55,8 @@ pub enum Progress {
         total: usize,
         /// `id@version`.
         rule: String,
+        /// What this use of the rule checks, from the workflow.
+        name: Option<String>,
     },
     /// A rule finished.
     RuleFinished {
@@ -64,9 +66,61 @@ pub enum Progress {
         total: usize,
         /// `id@version`.
         rule: String,
+        /// What this use of the rule checks, from the workflow.
+        name: Option<String>,
         /// How it ended.
         status: RuleStatus,
     },
+}
+
+impl Progress {
+    /// Steps done so far out of [`Progress::steps`]: two per rule (start and
+    /// finish), so the value grows with every event.
+    pub fn step(&self) -> usize {
+        match self {
+            Progress::RuleStarted { index, .. } => 2 * index + 1,
+            Progress::RuleFinished { index, .. } => 2 * index + 2,
+        }
+    }
+
+    /// Total steps of the checkpoint.
+    pub fn steps(&self) -> usize {
+        match self {
+            Progress::RuleStarted { total, .. } | Progress::RuleFinished { total, .. } => 2 * total,
+        }
+    }
+
+    /// One line for humans.
+    pub fn message(&self) -> String {
+        let label = |rule: &str, name: &Option<String>| match name {
+            Some(name) => format!("{rule} ({name})"),
+            None => rule.to_owned(),
+        };
+        match self {
+            Progress::RuleStarted {
+                index,
+                total,
+                rule,
+                name,
+            } => {
+                format!("rule {}/{total}: running {}", index + 1, label(rule, name))
+            }
+            Progress::RuleFinished {
+                index,
+                total,
+                rule,
+                name,
+                status,
+            } => {
+                let status = match status {
+                    RuleStatus::Passed => "passed",
+                    RuleStatus::Failed => "failed",
+                    RuleStatus::Error => "could not run",
+                };
+                format!("rule {}/{total}: {} {status}", index + 1, label(rule, name))
+            }
+        }
+    }
 }
 
 /// Optional observers of a checkpoint run.
@@ -260,12 +314,21 @@ impl Checkrail {
             .collect::<Result<Vec<_>>>()?;
 
         let evidence_violations = match &checkpoint.evidence_schema {
-            Some(schema) => {
-                let schema = Schema::compile(schema).map_err(|e| Error::InvalidWorkflow {
+            Some(schema_value) => {
+                let schema = Schema::compile(schema_value).map_err(|e| Error::InvalidWorkflow {
                     source_name: workflow.source.clone(),
                     problems: vec![format!("/phases/{index}/checkpoint/evidence_schema: {e}")],
                 })?;
-                schema.violations(evidence.unwrap_or(&Value::Null), "")
+                match evidence {
+                    Some(evidence) => schema.violations(evidence, ""),
+                    None => vec![Violation {
+                        pointer: String::new(),
+                        message: format!(
+                            "no evidence was given; this checkpoint needs evidence matching its evidence_schema{}",
+                            required_fields(schema_value)
+                        ),
+                    }],
+                }
             }
             None => Vec::new(),
         };
@@ -293,6 +356,7 @@ impl Checkrail {
                     index,
                     total,
                     rule: rule.label(),
+                    name: rule_use.name.clone(),
                 });
             }
             let report = self.execute(
@@ -308,6 +372,7 @@ impl Checkrail {
                     index,
                     total,
                     rule: rule.label(),
+                    name: rule_use.name.clone(),
                     status: report.status,
                 });
             }
@@ -323,7 +388,9 @@ impl Checkrail {
 
         let blocking = rules.iter().filter(|r| r.blocks()).count();
         let passed = blocking == 0 && evidence_violations.is_empty();
-        let summary = if passed {
+        let summary = if passed && rules.is_empty() {
+            "nothing to check in this phase".to_owned()
+        } else if passed {
             format!(
                 "{} of {} rules passed",
                 rules
@@ -408,6 +475,17 @@ impl Checkrail {
             findings,
             duration_ms,
         }
+    }
+}
+
+/// ` (required: a, b)` from a schema's top-level `required`, or nothing.
+fn required_fields(schema: &Value) -> String {
+    match schema.get("required").and_then(Value::as_array) {
+        Some(fields) if !fields.is_empty() => {
+            let names: Vec<&str> = fields.iter().filter_map(Value::as_str).collect();
+            format!(" (required: {})", names.join(", "))
+        }
+        _ => String::new(),
     }
 }
 

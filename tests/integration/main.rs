@@ -8,6 +8,7 @@
 )]
 mod cache;
 mod cli;
+mod e2e;
 mod mcp;
 mod sandbox;
 mod sessions;

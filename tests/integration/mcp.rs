@@ -207,11 +207,15 @@ async fn an_agent_round_trip_with_every_tool() {
     assert!(finding["fix_hint"].as_str().unwrap().contains("create"));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let progress = h.progress.lock().unwrap().clone();
-    assert!(
-        progress
-            .iter()
-            .any(|p| p.progress_token == token && p.total == Some(1.0)),
-        "{progress:?}"
+    let mine: Vec<(f64, Option<f64>)> = progress
+        .iter()
+        .filter(|p| p.progress_token == token)
+        .map(|p| (p.progress, p.total))
+        .collect();
+    assert_eq!(
+        mine,
+        [(1.0, Some(2.0)), (2.0, Some(2.0))],
+        "start and finish of the one rule"
     );
 
     std::fs::write(h.dir.join("README.md"), "# Demo\n\n## Usage\n\nrun it\n").unwrap();

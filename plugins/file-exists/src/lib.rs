@@ -51,9 +51,29 @@ pub struct PathSpec {
     /// A file must have content; a directory must have an entry.
     #[serde(default)]
     pub non_empty: bool,
-    /// A regular expression the file's text must contain a match for.
+    /// Regular expression(s) the file's text must contain a match for; with a
+    /// list, every one must match.
     #[serde(default)]
-    pub matches: Option<String>,
+    pub matches: Option<Patterns>,
+}
+
+/// One regular expression, or several that must all match.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Patterns {
+    /// A single pattern.
+    One(String),
+    /// Patterns that must all match.
+    All(Vec<String>),
+}
+
+impl Patterns {
+    fn list(&self) -> Vec<&str> {
+        match self {
+            Patterns::One(p) => vec![p.as_str()],
+            Patterns::All(ps) => ps.iter().map(String::as_str).collect(),
+        }
+    }
 }
 
 /// A required glob.
@@ -79,9 +99,9 @@ pub struct GlobSpec {
     /// Every matched file must have content.
     #[serde(default)]
     pub non_empty: bool,
-    /// A regular expression every matched file's text must contain.
+    /// Regular expression(s) every matched file's text must contain.
     #[serde(default)]
-    pub matches: Option<String>,
+    pub matches: Option<Patterns>,
 }
 
 /// Kind of entry a required path must be.
@@ -123,7 +143,7 @@ impl Rule for FileExists {
             checks += 1;
             match answer {
                 Ok(entry) => check_entry(ws, spec, &entry, &mut findings)?,
-                Err(PathError::NotFound) => findings.push(missing(ws, &spec.path, spec.kind)),
+                Err(PathError::NotFound) => findings.push(missing(ws, spec)),
                 Err(error) => findings.push(unusable(&spec.path, &error)),
             }
         }
@@ -276,28 +296,36 @@ fn check_entry(
             );
         }
     }
-    if let Some(pattern) = &spec.matches {
-        let regex = Regex::new(pattern)
-            .map_err(|e| Error::new(format!("compile pattern `{pattern}` for `{path}`: {e}")))?;
+    if let Some(patterns) = &spec.matches {
         if entry.is_dir() {
             out.push(
                 Finding::error(format!(
-                    "`{path}` is a directory, so it cannot contain `{pattern}`"
+                    "`{path}` is a directory, so it cannot contain text"
                 ))
                 .path(path)
                 .code("wrong-kind"),
             );
             return Ok(());
         }
-        match ws.read_to_string(path) {
-            Ok(text) if regex.is_match(&text) => {}
-            Ok(_) => out.push(
-                Finding::error(format!("`{path}` has no match for the pattern `{pattern}`"))
-                    .path(path)
-                    .fix_hint(format!("add text to `{path}` that matches `{pattern}`"))
-                    .code("pattern-missing"),
-            ),
-            Err(error) => out.push(unusable(path, &error)),
+        let text = match ws.read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                out.push(unusable(path, &error));
+                return Ok(());
+            }
+        };
+        for pattern in patterns.list() {
+            let regex = Regex::new(pattern).map_err(|e| {
+                Error::new(format!("compile pattern `{pattern}` for `{path}`: {e}"))
+            })?;
+            if !regex.is_match(&text) {
+                out.push(
+                    Finding::error(format!("`{path}` has no match for the pattern `{pattern}`"))
+                        .path(path)
+                        .fix_hint(format!("add text to `{path}` that matches `{pattern}`"))
+                        .code("pattern-missing"),
+                );
+            }
         }
     }
     Ok(())
@@ -312,13 +340,18 @@ fn describe(entry: &Entry) -> &'static str {
     }
 }
 
-fn missing(ws: &Workspace, path: &str, kind: Kind) -> Finding {
-    let what = match kind {
+fn missing(ws: &Workspace, spec: &PathSpec) -> Finding {
+    let path = spec.path.as_str();
+    let what = match spec.kind {
         Kind::Dir => "directory",
         Kind::File => "file",
         Kind::Any => "path",
     };
     let mut hint = format!("create the {what} `{path}`");
+    if let Some(patterns) = &spec.matches {
+        let list: Vec<String> = patterns.list().iter().map(|p| format!("`{p}`")).collect();
+        hint.push_str(&format!(" with text matching {}", list.join(" and ")));
+    }
     if let Some(near) = near_miss(ws, path) {
         hint = format!("{hint} (`{near}` exists: wrong case or name?)");
     }
@@ -422,7 +455,7 @@ mod tests {
                 "paths": [{"path": "empty.txt", "non_empty": true},
                           {"path": "Cargo.toml", "kind": "dir"},
                           {"path": "emptydir", "non_empty": true},
-                          {"path": "Cargo.toml", "matches": "edition = \"2024\""}],
+                          {"path": "Cargo.toml", "matches": ["edition = \"2024\"", "\\[package\\]"]}],
                 "globs": [{"glob": "tests/*.rs", "min": 2}],
                 "absent": ["*.log"]
             }))
@@ -462,6 +495,22 @@ mod tests {
             )
             .unwrap();
         assert_eq!(codes(&out), ["outside-workspace"; 4]);
+    }
+
+    #[test]
+    fn a_missing_file_hint_names_its_patterns() {
+        let ws = TestWorkspace::new().unwrap();
+        let out = ws
+            .run::<FileExists>(
+                json!({"paths": [{"path": "README.md", "matches": ["^# ", "## Usage"]}]}),
+            )
+            .unwrap();
+        assert_eq!(out.findings.len(), 1);
+        let hint = out.findings[0].fix_hint.as_deref().unwrap();
+        assert_eq!(
+            hint,
+            "create the path `README.md` with text matching `^# ` and `## Usage`"
+        );
     }
 
     #[test]

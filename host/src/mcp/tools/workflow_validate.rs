@@ -62,29 +62,10 @@ impl CheckrailMcp {
             let peer = ctx.peer.clone();
             tokio::spawn(async move {
                 while let Some(progress) = rx.recv().await {
-                    let (done, total, message) = match &progress {
-                        Progress::RuleStarted { index, total, rule } => (
-                            *index,
-                            *total,
-                            format!("running {rule} ({}/{total})", index + 1),
-                        ),
-                        Progress::RuleFinished {
-                            index,
-                            total,
-                            rule,
-                            status,
-                        } => (
-                            index + 1,
-                            *total,
-                            format!(
-                                "{rule}: {}",
-                                serde_json::json!(status).as_str().unwrap_or("done")
-                            ),
-                        ),
-                    };
-                    let note = ProgressNotificationParam::new(token.clone(), done as f64)
-                        .with_total(total as f64)
-                        .with_message(message);
+                    let note =
+                        ProgressNotificationParam::new(token.clone(), progress.step() as f64)
+                            .with_total(progress.steps() as f64)
+                            .with_message(progress.message());
                     if peer.notify_progress(note).await.is_err() {
                         break;
                     }
