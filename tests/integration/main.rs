@@ -9,7 +9,9 @@
 mod cache;
 mod cli;
 mod e2e;
+mod http;
 mod mcp;
+mod processes;
 mod sandbox;
 mod sessions;
 mod support;
