@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh machine: installs the wasm target the
 # rule plugins build for and the Python MCP SDK the end-to-end test drives
 # the server with, then checks formatting, lints, and runs every test (unit,
-# doc, integration against real wasm components, and the outside MCP client).
+# doc, integration against real wasm components, and the outside MCP client),
+# then the MCP conformance suite (installs Node 22 and the suite from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,3 +19,6 @@ export CHECKRAIL_E2E_PYTHON="$venv/bin/python"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# The official MCP conformance suite against the server over streamable HTTP.
+scripts/conformance.sh "${CARGO_TARGET_DIR:-target}/debug/checkrail"
