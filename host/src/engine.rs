@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::config::WorkspaceConfig;
 use crate::report::{CheckpointReport, RuleReport, RuleStatus};
 use crate::rules::{LoadedRule, Registry};
 use crate::runtime::{
-    CheckInput, ComponentCache, Limits, MAX_MEMORY, MAX_TIMEOUT, RunResult, Runtime,
+    CheckInput, ComponentCache, ExecEvent, Limits, MAX_MEMORY, MAX_TIMEOUT, RunResult, Runtime,
 };
 use crate::schema::{Schema, Violation};
 use crate::workflow::{Catalog, RuleUse, Severity, Workflow};
@@ -39,8 +40,10 @@ pub struct RuleRun<'a> {
     pub config: &'a Value,
     /// Workspace directory.
     pub workspace: &'a Path,
-    /// Resource limits.
-    pub limits: Limits,
+    /// Deadline; the rule's default when absent.
+    pub timeout: Option<Duration>,
+    /// Memory cap in bytes; the default when absent.
+    pub memory: Option<usize>,
 }
 
 /// What a checkpoint run reports while it goes.
@@ -71,22 +74,57 @@ pub enum Progress {
         /// How it ended.
         status: RuleStatus,
     },
+    /// A rule started a program.
+    CommandStarted {
+        /// 0-based position of the rule.
+        index: usize,
+        /// Rules in the checkpoint.
+        total: usize,
+        /// Program events of this rule so far (1-based).
+        seq: u32,
+        /// The command line.
+        command: String,
+    },
+    /// A program a rule started has finished.
+    CommandFinished {
+        /// 0-based position of the rule.
+        index: usize,
+        /// Rules in the checkpoint.
+        total: usize,
+        /// Program events of this rule so far (1-based).
+        seq: u32,
+        /// The command line.
+        command: String,
+        /// Its exit code (none when killed).
+        exit_code: Option<i32>,
+        /// How long it ran, in milliseconds.
+        duration_ms: u64,
+    },
 }
 
 impl Progress {
     /// Steps done so far out of [`Progress::steps`]: two per rule (start and
     /// finish), so the value grows with every event.
-    pub fn step(&self) -> usize {
+    ///
+    /// Program events of a rule fall strictly between its start and finish.
+    pub fn step(&self) -> f64 {
         match self {
-            Progress::RuleStarted { index, .. } => 2 * index + 1,
-            Progress::RuleFinished { index, .. } => 2 * index + 2,
+            Progress::RuleStarted { index, .. } => (2 * index + 1) as f64,
+            Progress::RuleFinished { index, .. } => (2 * index + 2) as f64,
+            Progress::CommandStarted { index, seq, .. }
+            | Progress::CommandFinished { index, seq, .. } => {
+                (2 * index + 1) as f64 + 1.0 - 0.5f64.powi(*seq as i32)
+            }
         }
     }
 
     /// Total steps of the checkpoint.
     pub fn steps(&self) -> usize {
         match self {
-            Progress::RuleStarted { total, .. } | Progress::RuleFinished { total, .. } => 2 * total,
+            Progress::RuleStarted { total, .. }
+            | Progress::RuleFinished { total, .. }
+            | Progress::CommandStarted { total, .. }
+            | Progress::CommandFinished { total, .. } => 2 * total,
         }
     }
 
@@ -119,15 +157,38 @@ impl Progress {
                 };
                 format!("rule {}/{total}: {} {status}", index + 1, label(rule, name))
             }
+            Progress::CommandStarted {
+                index,
+                total,
+                command,
+                ..
+            } => {
+                format!("rule {}/{total}: running `{command}`", index + 1)
+            }
+            Progress::CommandFinished {
+                index,
+                total,
+                command,
+                exit_code,
+                duration_ms,
+                ..
+            } => {
+                let how = exit_code
+                    .map_or_else(|| "was stopped".to_owned(), |c| format!("exited with {c}"));
+                format!(
+                    "rule {}/{total}: `{command}` {how} after {duration_ms} ms",
+                    index + 1
+                )
+            }
         }
     }
 }
 
 /// Optional observers of a checkpoint run.
 #[derive(Default, Clone)]
-pub struct Hooks<'a> {
-    /// Called as rules start and finish.
-    pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+pub struct Hooks {
+    /// Called as rules and the programs they run start and finish.
+    pub progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
     /// Set it to stop: the running rule is interrupted, the rest are skipped.
     pub cancel: Option<Arc<AtomicBool>>,
 }
@@ -210,7 +271,7 @@ impl Checkrail {
             .iter()
             .map(ToString::to_string)
             .collect();
-        let mut limits = Limits::default();
+        let mut limits = Limits::for_rule(&rule.component.info);
         if let Some(ms) = rule_use.timeout_ms {
             limits.timeout = Duration::from_millis(ms);
             if limits.timeout > MAX_TIMEOUT {
@@ -239,8 +300,12 @@ impl Checkrail {
     /// Runs one rule with a config against a workspace.
     pub fn run_rule(&self, run: &RuleRun<'_>) -> Result<RuleReport> {
         let workspace = open_workspace(run.workspace)?;
-        run.limits.validate().map_err(Error::Other)?;
+        let config = WorkspaceConfig::load(&workspace)?;
         let rule = self.rule(run.rule)?;
+        let mut limits = Limits::for_rule(&rule.component.info);
+        limits.timeout = run.timeout.unwrap_or(limits.timeout);
+        limits.memory = run.memory.unwrap_or(limits.memory);
+        limits.validate().map_err(Error::Other)?;
         let problems: Vec<String> = rule
             .config_violations(run.config, "")
             .iter()
@@ -254,16 +319,10 @@ impl Checkrail {
         }
         let input = CheckInput {
             workspace: Some(&workspace),
+            grants: Some(&config.exec),
             ..CheckInput::default()
         };
-        Ok(self.execute(
-            &rule,
-            run.config,
-            &input,
-            &run.limits,
-            Severity::Block,
-            None,
-        ))
+        Ok(self.execute(&rule, run.config, &input, &limits, Severity::Block, None))
     }
 
     /// Runs a phase's checkpoint: evidence against its schema, then every
@@ -285,10 +344,11 @@ impl Checkrail {
         phase_id: &str,
         workspace: &Path,
         evidence: Option<&Value>,
-        hooks: &Hooks<'_>,
+        hooks: &Hooks,
     ) -> Result<CheckpointReport> {
         let started = Instant::now();
         let workspace = open_workspace(workspace)?;
+        let config = WorkspaceConfig::load(&workspace)?;
         let phase = workflow
             .phase(phase_id)
             .ok_or_else(|| Error::UnknownPhase {
@@ -340,6 +400,8 @@ impl Checkrail {
             phase: Some(&phase.id),
             evidence: evidence_text,
             cancel: hooks.cancel.clone(),
+            grants: Some(&config.exec),
+            on_exec: None,
         };
         let total = prepared.len();
         let mut rules: Vec<RuleReport> = Vec::with_capacity(total);
@@ -351,7 +413,7 @@ impl Checkrail {
             {
                 return Err(Error::Cancelled);
             }
-            if let Some(progress) = hooks.progress {
+            if let Some(progress) = &hooks.progress {
                 progress(Progress::RuleStarted {
                     index,
                     total,
@@ -359,6 +421,11 @@ impl Checkrail {
                     name: rule_use.name.clone(),
                 });
             }
+            let mut input = input.clone();
+            input.on_exec = hooks
+                .progress
+                .clone()
+                .map(|progress| command_events(progress, index, total));
             let report = self.execute(
                 rule,
                 &rule_use.config,
@@ -367,7 +434,7 @@ impl Checkrail {
                 rule_use.severity,
                 rule_use.name.clone(),
             );
-            if let Some(progress) = hooks.progress {
+            if let Some(progress) = &hooks.progress {
                 progress(Progress::RuleFinished {
                     index,
                     total,
@@ -476,6 +543,34 @@ impl Checkrail {
             duration_ms,
         }
     }
+}
+
+/// Turns a rule's program events into [`Progress`] for rule `index`.
+fn command_events(
+    progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    index: usize,
+    total: usize,
+) -> Arc<dyn Fn(ExecEvent) + Send + Sync> {
+    let seq = std::sync::atomic::AtomicU32::new(0);
+    Arc::new(move |event| {
+        let seq = seq.fetch_add(1, Ordering::Relaxed) + 1;
+        progress(match event {
+            ExecEvent::Started(command) => Progress::CommandStarted {
+                index,
+                total,
+                seq,
+                command,
+            },
+            ExecEvent::Finished(command, exit_code, took) => Progress::CommandFinished {
+                index,
+                total,
+                seq,
+                command,
+                exit_code,
+                duration_ms: took.as_millis() as u64,
+            },
+        })
+    })
 }
 
 /// ` (required: a, b)` from a schema's top-level `required`, or nothing.

@@ -6,6 +6,7 @@
 //! server) drive: load workflows, resolve rules, run a checkpoint.
 
 pub mod bundled;
+pub mod config;
 pub mod engine;
 pub mod error;
 pub mod mcp;

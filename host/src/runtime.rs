@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use checkrail_sdk::native::NativeWorkspace;
+use checkrail_sdk::native::exec::ExecPolicy;
 use checkrail_sdk::{Finding, Outcome, Severity};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -24,8 +25,9 @@ use wasmtime::{
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::config::ExecGrants;
 pub use cache::{CacheStatus, ComponentCache};
-use host::{Limiter, StoreState};
+use host::{ExecContext, Limiter, StoreState};
 
 pub(crate) mod bindings {
     wasmtime::component::bindgen!({
@@ -62,6 +64,16 @@ fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error
 }
 
 impl Limits {
+    /// Defaults for a rule: rules that may run programs (builds, test
+    /// suites) get 10 minutes instead of 10 seconds.
+    pub fn for_rule(info: &RuleInfo) -> Self {
+        let mut limits = Self::default();
+        if info.capabilities.iter().any(|c| c.starts_with("exec:")) {
+            limits.timeout = Duration::from_secs(600);
+        }
+        limits
+    }
+
     /// Refuses limits outside what the sandbox allows, naming the bound.
     pub fn validate(&self) -> Result<(), String> {
         if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
@@ -120,7 +132,7 @@ pub struct RuleComponent {
 }
 
 /// Where and why one check runs.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CheckInput<'a> {
     /// Workspace directory (preopened read-only).
     pub workspace: Option<&'a Path>,
@@ -132,6 +144,19 @@ pub struct CheckInput<'a> {
     pub evidence: Option<String>,
     /// Set to stop the check early (the caller gave up on it).
     pub cancel: Option<Arc<AtomicBool>>,
+    /// What the workspace lets rules run.
+    pub grants: Option<&'a ExecGrants>,
+    /// Told when a granted program starts and finishes.
+    pub on_exec: Option<Arc<dyn Fn(ExecEvent) + Send + Sync>>,
+}
+
+/// A program run for a rule.
+#[derive(Debug, Clone)]
+pub enum ExecEvent {
+    /// About to run (the command line).
+    Started(String),
+    /// Finished: the command line, its exit code, and how long it took.
+    Finished(String, Option<i32>, Duration),
 }
 
 /// How one check ended.
@@ -315,6 +340,21 @@ impl Runtime {
                     return RunResult::RuleError(format!("could not prepare the sandbox: {e}"));
                 }
             };
+        if let Some(root) = input.workspace {
+            let mut policy = ExecPolicy::for_rule(&rule.info.id, &rule.info.capabilities);
+            if let Some(grants) = input.grants {
+                policy.granted = grants.allow.clone();
+                policy.env = grants.env.clone();
+                policy.max_timeout = Duration::from_millis(grants.timeout_ms);
+                policy.max_output = grants.max_output_bytes;
+            }
+            store.data_mut().exec = Some(ExecContext {
+                root: root.to_owned(),
+                policy,
+                on_exec: input.on_exec.clone(),
+                scratch: None,
+            });
+        }
         let context = wit::CheckContext {
             workspace: ".".to_owned(),
             workflow: input.workflow.map(str::to_owned),
@@ -325,11 +365,23 @@ impl Runtime {
             .pre
             .instantiate(&mut store)
             .and_then(|instance| instance.call_check(&mut store, config, &context));
+        store.data_mut().remove_scratch();
         match answer {
             Ok(Ok(outcome)) => RunResult::Completed(outcome_from_wit(outcome)),
             Ok(Err(message)) => RunResult::RuleError(message),
             Err(e) => RunResult::Stopped(classify(e, &store, limits)),
         }
+    }
+
+    /// The input globs a rule declares for a config (empty: do not cache).
+    pub fn inputs(&self, rule: &RuleComponent, config: &str) -> Vec<String> {
+        let Ok(mut store) = self.store(None, None, &rule.info.id, &Limits::default()) else {
+            return Vec::new();
+        };
+        rule.pre
+            .instantiate(&mut store)
+            .and_then(|instance| instance.call_inputs(&mut store, config))
+            .unwrap_or_default()
     }
 
     fn store(
@@ -365,6 +417,7 @@ impl Runtime {
             workspace,
             deadline: Instant::now() + limits.timeout,
             cancel: cancel.clone(),
+            exec: None,
             rule: rule.to_owned(),
             stderr,
         };

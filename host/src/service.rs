@@ -245,7 +245,7 @@ impl Service {
         phase: Option<&str>,
         evidence: Option<&Value>,
         dry_run: bool,
-        hooks: &Hooks<'_>,
+        hooks: &Hooks,
     ) -> Result<Validation> {
         if let Some(evidence) = evidence {
             let size = evidence.to_string().len();

@@ -105,6 +105,7 @@
 
 #![warn(missing_docs)]
 
+mod exec;
 mod finding;
 pub mod log;
 mod path;
@@ -116,6 +117,7 @@ pub mod native;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 
+pub use exec::{Command, ExecError, Output};
 pub use finding::{Finding, Outcome, Severity};
 pub use path::normalize_path;
 pub use rule::{Context, Error, Result, Rule};
@@ -145,7 +147,7 @@ pub mod __private {
     #[cfg(target_arch = "wasm32")]
     pub use crate::bindings::{self, Guest, checkrail::rule::types as wit};
     #[cfg(target_arch = "wasm32")]
-    pub use crate::rule::wasm::{check, describe};
+    pub use crate::rule::wasm::{check, describe, inputs};
 
     /// Copies a version string into a fixed-size array for a custom section.
     pub const fn version_bytes<const N: usize>(version: &str) -> [u8; N] {
@@ -186,6 +188,10 @@ macro_rules! __export_rule_with_api {
             impl $crate::__private::Guest for __CheckrailExport {
                 fn describe() -> $crate::__private::wit::RuleInfo {
                     $crate::__private::describe::<$rule>(env!("CARGO_PKG_VERSION"))
+                }
+
+                fn inputs(config: ::std::string::String) -> ::std::vec::Vec<::std::string::String> {
+                    $crate::__private::inputs::<$rule>(config)
                 }
 
                 fn check(

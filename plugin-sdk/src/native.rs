@@ -2,6 +2,8 @@
 //! host's `stat-many` and `glob` imports, and behind native unit tests of a
 //! rule, so both see exactly the same confinement rules.
 
+pub mod exec;
+
 use std::collections::HashMap;
 use std::io;
 use std::path::Path;

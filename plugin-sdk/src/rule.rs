@@ -47,6 +47,16 @@ pub trait Rule {
     /// Checks the workspace. Return an [`Outcome`]; return an [`Error`] only
     /// when the rule cannot run at all.
     fn check(config: Self::Config, cx: &Context) -> Result<Outcome>;
+
+    /// Globs of the workspace files a check with `config` depends on. While
+    /// their contents, the config and the rule are unchanged, the host reuses
+    /// the previous outcome instead of running the check. The default, an
+    /// empty list, never caches (right for rules that look at evidence or
+    /// anything outside the files).
+    fn inputs(config: &Self::Config) -> Vec<String> {
+        let _ = config;
+        Vec::new()
+    }
 }
 
 /// What a rule sees while it runs.
@@ -55,6 +65,8 @@ pub struct Context {
     workflow: Option<String>,
     phase: Option<String>,
     evidence: Option<serde_json::Value>,
+    #[cfg(not(target_arch = "wasm32"))]
+    exec_policy: Option<crate::native::exec::ExecPolicy>,
 }
 
 impl Context {
@@ -65,7 +77,18 @@ impl Context {
             workflow: None,
             phase: None,
             evidence: None,
+            #[cfg(not(target_arch = "wasm32"))]
+            exec_policy: None,
         }
+    }
+
+    /// Lets a native run execute programs under `policy` (what the host
+    /// would grant). Without it, every [`Context::exec`] is refused as not
+    /// granted.
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn with_exec_policy(mut self, policy: crate::native::exec::ExecPolicy) -> Self {
+        self.exec_policy = Some(policy);
+        self
     }
 
     /// Sets the workflow and phase the check belongs to.
@@ -105,6 +128,45 @@ impl Context {
     pub fn evidence(&self) -> Option<&serde_json::Value> {
         self.evidence.as_ref()
     }
+
+    /// Runs a program in the workspace through the host. The rule must
+    /// declare `exec:<program>` in [`Rule::CAPABILITIES`] and the workspace
+    /// must grant it; otherwise the error says which, and
+    /// [`ExecError::to_finding`](crate::ExecError::to_finding) turns it into
+    /// a finding with the fix.
+    pub fn exec(&self, command: &crate::Command) -> Result<crate::Output, crate::ExecError> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            crate::rule::wasm::exec(command)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let policy = self.exec_policy.clone().unwrap_or_else(|| {
+                crate::native::exec::ExecPolicy::for_rule(
+                    "native",
+                    &[format!("exec:{}", command.program)],
+                )
+            });
+            let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
+            crate::native::exec::run(self.workspace.root(), &policy, command, far, &|| false)
+        }
+    }
+
+    /// A workspace-relative directory, created for this check, where granted
+    /// programs may write files the rule then reads (a JUnit report, say).
+    pub fn scratch_dir(&self) -> Result<String> {
+        #[cfg(target_arch = "wasm32")]
+        {
+            crate::bindings::checkrail::rule::host::scratch_dir().map_err(Error::new)
+        }
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            let rel = format!(".checkrail/scratch/native-{}", std::process::id());
+            std::fs::create_dir_all(self.workspace.root().join(&rel))
+                .map_err(|e| Error::new(format!("create scratch directory `{rel}`: {e}")))?;
+            Ok(rel)
+        }
+    }
 }
 
 /// Parses a config and runs the rule: what both the component export and a
@@ -113,6 +175,13 @@ pub(crate) fn run<R: Rule>(config: &str, cx: &Context) -> Result<Outcome> {
     let config: R::Config = serde_json::from_str(config)
         .map_err(|e| Error::new(format!("config of rule `{}` is invalid: {e}", R::ID)))?;
     R::check(config, cx)
+}
+
+/// Input globs of a rule for a config (empty when the config does not parse).
+pub(crate) fn inputs<R: Rule>(config: &str) -> Vec<String> {
+    serde_json::from_str::<R::Config>(config)
+        .map(|c| R::inputs(&c))
+        .unwrap_or_default()
 }
 
 /// JSON Schema of a rule's config, as JSON text.
@@ -160,6 +229,40 @@ pub(crate) mod wasm {
             summary: outcome.summary,
             findings: outcome.findings.into_iter().map(finding).collect(),
         })
+    }
+
+    /// The component's `inputs` export.
+    pub fn inputs<R: Rule>(config: String) -> Vec<String> {
+        super::inputs::<R>(&config)
+    }
+
+    /// The host's `exec`, in SDK types.
+    pub fn exec(command: &crate::Command) -> Result<crate::Output, crate::ExecError> {
+        use crate::bindings::checkrail::rule::host;
+        let request = host::Command {
+            program: command.program.clone(),
+            args: command.args.clone(),
+            cwd: command.cwd.clone(),
+            env: command.env.clone(),
+            timeout_ms: command
+                .timeout
+                .map(|t| t.as_millis().min(u128::from(u32::MAX)) as u32),
+        };
+        match host::exec(&request) {
+            Ok(out) => Ok(crate::Output {
+                exit_code: out.exit_code,
+                timed_out: out.timed_out,
+                stdout: out.stdout,
+                stderr: out.stderr,
+                stdout_truncated: out.stdout_truncated,
+                stderr_truncated: out.stderr_truncated,
+                duration: std::time::Duration::from_millis(out.duration_ms),
+            }),
+            Err(host::ExecError::NotDeclared(m)) => Err(crate::ExecError::NotDeclared(m)),
+            Err(host::ExecError::NotGranted(m)) => Err(crate::ExecError::NotGranted(m)),
+            Err(host::ExecError::NotFound(m)) => Err(crate::ExecError::NotFound(m)),
+            Err(host::ExecError::Failed(m)) => Err(crate::ExecError::Failed(m)),
+        }
     }
 
     fn finding(f: Finding) -> wit::Finding {

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use crate::rule::{config_schema, run};
+use crate::rule::{config_schema, inputs, run};
 use crate::{Context, Outcome, Result, Rule, Workspace};
 
 /// A temporary workspace directory, removed when dropped.
@@ -45,6 +45,23 @@ impl TestWorkspace {
     pub fn run<R: Rule>(&self, config: serde_json::Value) -> Result<Outcome> {
         run_rule::<R>(config, self.path())
     }
+
+    /// Runs rule `R` with `config`, granting it the programs in `granted`
+    /// (as a workspace's checkrail.toml would), limited to those the rule
+    /// declares.
+    pub fn run_granting<R: Rule>(
+        &self,
+        config: serde_json::Value,
+        granted: &[&str],
+    ) -> Result<Outcome> {
+        let capabilities: Vec<String> = R::CAPABILITIES.iter().map(|c| (*c).to_owned()).collect();
+        let mut policy = crate::native::exec::ExecPolicy::for_rule(R::ID, &capabilities);
+        policy.granted = granted.iter().map(|g| (*g).to_owned()).collect();
+        let workspace = Workspace::open(self.path()).map_err(|e| {
+            crate::Error::new(format!("open workspace `{}`: {e}", self.path().display()))
+        })?;
+        run_with_context::<R>(config, &Context::new(workspace).with_exec_policy(policy))
+    }
 }
 
 /// Runs rule `R` with `config` (JSON) against the directory `root`.
@@ -62,4 +79,10 @@ pub fn run_with_context<R: Rule>(config: serde_json::Value, cx: &Context) -> Res
 /// The JSON Schema of rule `R`'s config, as the host will see it.
 pub fn config_schema_of<R: Rule>() -> serde_json::Value {
     serde_json::from_str(&config_schema::<R>()).unwrap_or_default()
+}
+
+/// The input globs rule `R` declares for `config` (what the host hashes to
+/// reuse an earlier outcome).
+pub fn inputs_of<R: Rule>(config: serde_json::Value) -> Vec<String> {
+    inputs::<R>(&config.to_string())
 }

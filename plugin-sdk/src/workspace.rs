@@ -64,6 +64,8 @@ pub enum PathError {
 pub struct Workspace {
     #[cfg(not(target_arch = "wasm32"))]
     native: crate::native::NativeWorkspace,
+    #[cfg(not(target_arch = "wasm32"))]
+    root: std::path::PathBuf,
 }
 
 impl Workspace {
@@ -141,7 +143,13 @@ impl Workspace {
     pub fn open(root: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
         Ok(Self {
             native: crate::native::NativeWorkspace::open(root.as_ref())?,
+            root: root.as_ref().to_owned(),
         })
+    }
+
+    /// The workspace's directory on this machine.
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
     }
 
     /// Looks at many paths in one call, answering in the same order.

@@ -35,16 +35,32 @@ fn serve(dir: &std::path::Path, addr: &str, token: Option<&str>) -> Server {
     if let Some(token) = token {
         cmd.env("CHECKRAIL_TOKEN", token);
     }
-    let mut child = cmd.spawn().unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    // Owned by `Server` from the start, so it is killed and reaped on every path.
+    let mut server = Server {
+        child: cmd.spawn().unwrap(),
+        port: 0,
+    };
+    let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
     let mut line = String::new();
     loop {
         line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited before listening");
-        if let Some(rest) = line.trim().strip_prefix("checkrail: MCP over streamable HTTP at http://") {
-            let port = rest.trim_end_matches("/mcp").rsplit(':').next().unwrap().parse().unwrap();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "server exited before listening"
+        );
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("checkrail: MCP over streamable HTTP at http://")
+        {
+            server.port = rest
+                .trim_end_matches("/mcp")
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
             std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            return Server { child, port };
+            return server;
         }
     }
 }
@@ -68,7 +84,11 @@ fn initialize(port: u16, headers: &[(&str, String)]) -> u16 {
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     let _ = stream.read_to_string(&mut response);
-    response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -76,8 +96,14 @@ fn loopback_server_rejects_foreign_host_and_origin() {
     let ws = workspace(&[]);
     let server = serve(ws.path(), "127.0.0.1:0", None);
     assert_eq!(initialize(server.port, &[]), 200);
-    assert_eq!(initialize(server.port, &[("Host", "evil.example".into())]), 403);
-    assert_eq!(initialize(server.port, &[("Origin", "http://evil.example".into())]), 403);
+    assert_eq!(
+        initialize(server.port, &[("Host", "evil.example".into())]),
+        403
+    );
+    assert_eq!(
+        initialize(server.port, &[("Origin", "http://evil.example".into())]),
+        403
+    );
     let same_origin = format!("http://localhost:{}", server.port);
     assert_eq!(initialize(server.port, &[("Origin", same_origin)]), 200);
 }
@@ -96,6 +122,15 @@ fn non_loopback_needs_a_token_and_checks_it_on_every_request() {
 
     let server = serve(ws.path(), "0.0.0.0:0", Some(TOKEN));
     assert_eq!(initialize(server.port, &[]), 401);
-    assert_eq!(initialize(server.port, &[("Authorization", "Bearer wrong-token-0123456789".into())]), 401);
-    assert_eq!(initialize(server.port, &[("Authorization", format!("Bearer {TOKEN}"))]), 200);
+    assert_eq!(
+        initialize(
+            server.port,
+            &[("Authorization", "Bearer wrong-token-0123456789".into())]
+        ),
+        401
+    );
+    assert_eq!(
+        initialize(server.port, &[("Authorization", format!("Bearer {TOKEN}"))]),
+        200
+    );
 }

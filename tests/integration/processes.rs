@@ -18,14 +18,18 @@ type Client = RunningService<RoleClient, ()>;
 
 async fn spawn(dir: &std::path::Path) -> (Client, u32) {
     let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("serve").arg("--workspace").arg(dir).env("CHECKRAIL_CACHE_DIR", shared_cache());
+    cmd.arg("serve")
+        .arg("--workspace")
+        .arg(dir)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache());
     let transport = TokioChildProcess::new(cmd).unwrap();
     let pid = transport.id().unwrap();
     (().serve(transport).await.unwrap(), pid)
 }
 
 async fn call(client: &Client, tool: &str, args: Value) -> Result<Value, String> {
-    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.as_object().unwrap().clone());
+    let params = CallToolRequestParams::new(tool.to_owned())
+        .with_arguments(args.as_object().unwrap().clone());
     let result = client.call_tool(params).await.map_err(|e| e.to_string())?;
     if result.is_error == Some(true) {
         return Err(format!("{:?}", result.content));
@@ -37,7 +41,13 @@ async fn call(client: &Client, tool: &str, args: Value) -> Result<Value, String>
 async fn state_survives_kill_9_at_any_moment() {
     let ws = workspace(&[]);
     let (client, _) = spawn(ws.path()).await;
-    let id = call(&client, "workflow_start", json!({"workflow": "project-basics"})).await.unwrap()["session"]["id"]
+    let id = call(
+        &client,
+        "workflow_start",
+        json!({"workflow": "project-basics"}),
+    )
+    .await
+    .unwrap()["session"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -49,26 +59,49 @@ async fn state_survives_kill_9_at_any_moment() {
             let id = id.clone();
             tokio::spawn(async move {
                 // Failing validations, each one a state change plus an event.
-                while call(&client, "workflow_validate", json!({"session": id})).await.is_ok() {}
+                while call(&client, "workflow_validate", json!({"session": id}))
+                    .await
+                    .is_ok()
+                {}
             })
         };
         tokio::time::sleep(Duration::from_millis(150 + 37 * round)).await;
-        let killed = std::process::Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+        let killed = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status()
+            .unwrap();
         assert!(killed.success());
         let _ = worker.await;
 
         // The database is intact and the state row agrees with the log.
         let store = SessionStore::open(ws.path()).unwrap();
         let (session, _) = store.get(&id).unwrap();
-        let failures = store.events(&id).unwrap().iter().filter(|e| e.kind == "validation_failed").count();
-        assert_eq!(session.attempts as usize, failures, "round {round}: state and log disagree");
-        assert!(failures > 0, "round {round}: no validation got through before the kill");
+        let failures = store
+            .events(&id)
+            .unwrap()
+            .iter()
+            .filter(|e| e.kind == "validation_failed")
+            .count();
+        assert_eq!(
+            session.attempts as usize, failures,
+            "round {round}: state and log disagree"
+        );
+        assert!(
+            failures > 0,
+            "round {round}: no validation got through before the kill"
+        );
     }
 
     // A restarted server resumes the session and can finish the phase.
     std::fs::write(ws.path().join("README.md"), "# Demo\n\n## Usage\n").unwrap();
     let (client, _) = spawn(ws.path()).await;
-    let out = call(&client, "workflow_validate", json!({"session": id, "phase": "readme"})).await.unwrap();
+    let out = call(
+        &client,
+        "workflow_validate",
+        json!({"session": id, "phase": "readme"}),
+    )
+    .await
+    .unwrap();
     assert_eq!(out["advanced"], true);
     client.cancel().await.unwrap();
 }
@@ -79,7 +112,9 @@ async fn two_servers_never_advance_a_phase_twice() {
     let (a, _) = spawn(ws.path()).await;
     let (b, _) = spawn(ws.path()).await;
     for _ in 0..5 {
-        let id = call(&a, "workflow_start", json!({"workflow": "project-basics"})).await.unwrap()["session"]["id"]
+        let id = call(&a, "workflow_start", json!({"workflow": "project-basics"}))
+            .await
+            .unwrap()["session"]["id"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -88,10 +123,20 @@ async fn two_servers_never_advance_a_phase_twice() {
             call(&a, "workflow_validate", args.clone()),
             call(&b, "workflow_validate", args.clone())
         );
-        let advanced = [x.unwrap(), y.unwrap()].iter().filter(|r| r["advanced"] == true).count();
+        let advanced = [x.unwrap(), y.unwrap()]
+            .iter()
+            .filter(|r| r["advanced"] == true)
+            .count();
         assert!(advanced <= 1, "both servers advanced the session");
-        let state = call(&a, "workflow_state", json!({"session": id})).await.unwrap();
-        let advances = state["events"].as_array().unwrap().iter().filter(|e| e["kind"] == "advanced").count();
+        let state = call(&a, "workflow_state", json!({"session": id}))
+            .await
+            .unwrap();
+        let advances = state["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "advanced")
+            .count();
         assert_eq!(advances, 1, "exactly one advance recorded: {state}");
         assert_eq!(state["sessions"][0]["phase_id"], "legal-and-history");
     }

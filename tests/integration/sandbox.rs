@@ -17,7 +17,8 @@ fn run(engine: &Checkrail, rule: &str, dir: &std::path::Path, limits: Limits) ->
             rule,
             config: &json!({}),
             workspace: dir,
-            limits,
+            timeout: Some(limits.timeout),
+            memory: Some(limits.memory),
         })
         .unwrap_or_else(|e| panic!("{rule}: {e}"))
 }
@@ -31,7 +32,8 @@ fn good_rule_still_works(engine: &Checkrail) {
             rule: "file-exists",
             config: &config,
             workspace: ws.path(),
-            limits: Limits::default(),
+            timeout: None,
+            memory: None,
         })
         .unwrap();
     assert_eq!(report.status, RuleStatus::Failed);
@@ -158,10 +160,8 @@ fn limits_out_of_range_are_refused() {
             rule: "file-exists",
             config: &json!({}),
             workspace: ws.path(),
-            limits: Limits {
-                memory: 8 << 30,
-                ..Limits::default()
-            },
+            timeout: None,
+            memory: Some(8 << 30),
         })
         .unwrap_err()
         .to_string();

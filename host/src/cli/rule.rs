@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::Result;
 use checkrail::Checkrail;
 use checkrail::engine::RuleRun;
-use checkrail::runtime::Limits;
 use serde::Serialize;
 
 use super::{Exit, json_arg, output};
@@ -106,18 +105,12 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             json,
         } => {
             let config = json_arg(config, "rule config")?;
-            let mut limits = Limits::default();
-            if let Some(ms) = timeout_ms {
-                limits.timeout = Duration::from_millis(*ms);
-            }
-            if let Some(mb) = memory_mb {
-                limits.memory = (*mb as usize) << 20;
-            }
             let report = engine.run_rule(&RuleRun {
                 rule,
                 config: &config,
                 workspace,
-                limits,
+                timeout: timeout_ms.map(Duration::from_millis),
+                memory: memory_mb.map(|mb| (mb as usize) << 20),
             })?;
             if *json {
                 output::json(&report)?;

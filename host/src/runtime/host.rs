@@ -8,7 +8,9 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::checkrail::rule::host::{self, Entry, EntryKind, LogLevel, PathError};
+use super::bindings::checkrail::rule::host::{
+    self, Command, CommandOutput, Entry, EntryKind, ExecError, LogLevel, PathError,
+};
 use super::bindings::checkrail::rule::types;
 
 /// Most paths a single `stat-many` call may ask about.
@@ -24,6 +26,7 @@ pub struct StoreState {
     pub(crate) workspace: Option<Arc<NativeWorkspace>>,
     pub(crate) deadline: Instant,
     pub(crate) cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
+    pub(crate) exec: Option<ExecContext>,
     pub(crate) rule: String,
     pub(crate) stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
 }
@@ -33,6 +36,26 @@ impl WasiView for StoreState {
         WasiCtxView {
             ctx: &mut self.wasi,
             table: &mut self.table,
+        }
+    }
+}
+
+/// What a check may run, and where.
+pub struct ExecContext {
+    pub(crate) root: std::path::PathBuf,
+    pub(crate) policy: checkrail_sdk::native::exec::ExecPolicy,
+    pub(crate) on_exec: Option<Arc<dyn Fn(super::ExecEvent) + Send + Sync>>,
+    /// Workspace-relative scratch directory, once created.
+    pub(crate) scratch: Option<String>,
+}
+
+impl StoreState {
+    /// Removes the check's scratch directory, if one was made.
+    pub(crate) fn remove_scratch(&mut self) {
+        if let Some(exec) = &mut self.exec
+            && let Some(rel) = exec.scratch.take()
+        {
+            let _ = std::fs::remove_dir_all(exec.root.join(rel));
         }
     }
 }
@@ -137,6 +160,94 @@ impl host::Host for StoreState {
             return Err(wasmtime::Trap::Interrupt.into());
         }
         Ok(result)
+    }
+
+    fn exec(&mut self, command: Command) -> Result<std::result::Result<CommandOutput, ExecError>> {
+        let Some(exec) = &self.exec else {
+            return Ok(Err(ExecError::Failed(
+                "no workspace is open while describing a rule".into(),
+            )));
+        };
+        let request = checkrail_sdk::Command {
+            program: command.program,
+            args: command.args,
+            cwd: command.cwd,
+            env: command.env,
+            timeout: command
+                .timeout_ms
+                .map(|ms| std::time::Duration::from_millis(u64::from(ms))),
+        };
+        let line = request.display();
+        if let Some(on_exec) = &exec.on_exec {
+            on_exec(super::ExecEvent::Started(line.clone()));
+        }
+        let deadline = self.deadline;
+        let cancel = self.cancel.clone();
+        let should_stop = move || {
+            cancel
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        };
+        let result = checkrail_sdk::native::exec::run(
+            &exec.root,
+            &exec.policy,
+            &request,
+            deadline,
+            &should_stop,
+        );
+        if let Some(on_exec) = &exec.on_exec {
+            let (code, took) = match &result {
+                Ok(out) => (out.exit_code, out.duration),
+                Err(_) => (None, std::time::Duration::ZERO),
+            };
+            on_exec(super::ExecEvent::Finished(line, code, took));
+        }
+        if self.should_stop() {
+            // The deadline or a cancellation ended the command; end the rule.
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
+        Ok(match result {
+            Ok(out) => Ok(CommandOutput {
+                exit_code: out.exit_code,
+                timed_out: out.timed_out,
+                stdout: out.stdout,
+                stderr: out.stderr,
+                stdout_truncated: out.stdout_truncated,
+                stderr_truncated: out.stderr_truncated,
+                duration_ms: out.duration.as_millis() as u64,
+            }),
+            Err(checkrail_sdk::ExecError::NotDeclared(m)) => Err(ExecError::NotDeclared(m)),
+            Err(checkrail_sdk::ExecError::NotGranted(m)) => Err(ExecError::NotGranted(m)),
+            Err(checkrail_sdk::ExecError::NotFound(m)) => Err(ExecError::NotFound(m)),
+            Err(checkrail_sdk::ExecError::Failed(m)) => Err(ExecError::Failed(m)),
+        })
+    }
+
+    fn scratch_dir(&mut self) -> Result<std::result::Result<String, String>> {
+        let Some(exec) = &mut self.exec else {
+            return Ok(Err("no workspace is open while describing a rule".into()));
+        };
+        if let Some(rel) = &exec.scratch {
+            return Ok(Ok(rel.clone()));
+        }
+        let rel = format!(".checkrail/scratch/{}", uuid::Uuid::new_v4().simple());
+        match std::fs::create_dir_all(exec.root.join(&rel)) {
+            Ok(()) => {
+                exec.scratch = Some(rel.clone());
+                Ok(Ok(rel))
+            }
+            Err(e) => Ok(Err(format!("cannot create scratch directory `{rel}`: {e}"))),
+        }
+    }
+}
+
+impl StoreState {
+    fn should_stop(&self) -> bool {
+        Instant::now() >= self.deadline
+            || self
+                .cancel
+                .as_ref()
+                .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
     }
 }
 

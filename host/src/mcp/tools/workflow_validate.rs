@@ -62,10 +62,9 @@ impl CheckrailMcp {
             let peer = ctx.peer.clone();
             tokio::spawn(async move {
                 while let Some(progress) = rx.recv().await {
-                    let note =
-                        ProgressNotificationParam::new(token.clone(), progress.step() as f64)
-                            .with_total(progress.steps() as f64)
-                            .with_message(progress.message());
+                    let note = ProgressNotificationParam::new(token.clone(), progress.step())
+                        .with_total(progress.steps() as f64)
+                        .with_message(progress.message());
                     if peer.notify_progress(note).await.is_err() {
                         break;
                     }
@@ -79,7 +78,7 @@ impl CheckrailMcp {
                     let _ = tx.send(p);
                 };
                 let hooks = Hooks {
-                    progress: Some(&report),
+                    progress: Some(Arc::new(report)),
                     cancel: Some(hooks_cancel),
                 };
                 service.validate(
