@@ -37,7 +37,9 @@ pub const RULE_SETTABLE_ENV: &[&str] = &[
 pub struct ExecPolicy {
     /// Rule id, for messages.
     pub rule: String,
-    /// Programs the rule declared (`exec:<program>` capabilities).
+    /// Programs the rule declared (`exec:<program>` capabilities); `*`
+    /// (from `exec:*`) means any program the workspace grants, for rules
+    /// with a user-configured command.
     pub declared: Vec<String>,
     /// Programs the workspace granted.
     pub granted: Vec<String>,
@@ -85,7 +87,7 @@ pub fn run(
             "`{program}` is not a program name; give a name such as `cargo`, found on PATH"
         )));
     }
-    if !policy.declared.iter().any(|p| p == program) {
+    if !policy.declared.iter().any(|p| p == program || p == "*") {
         return Err(ExecError::NotDeclared(format!(
             "rule `{}` asked to run `{program}` but does not declare the capability `exec:{program}`",
             policy.rule
