@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::config::WorkspaceConfig;
+use crate::outcomes::{self, OutcomeCache};
 use crate::report::{CheckpointReport, RuleReport, RuleStatus};
 use crate::rules::{LoadedRule, Registry};
 use crate::runtime::{
@@ -405,6 +406,7 @@ impl Checkrail {
         };
         let total = prepared.len();
         let mut rules: Vec<RuleReport> = Vec::with_capacity(total);
+        let mut outcomes: Option<Option<OutcomeCache>> = None;
         for (index, (rule_use, rule, limits)) in prepared.iter().enumerate() {
             if hooks
                 .cancel
@@ -426,14 +428,57 @@ impl Checkrail {
                 .progress
                 .clone()
                 .map(|progress| command_events(progress, index, total));
-            let report = self.execute(
-                rule,
-                &rule_use.config,
-                &input,
-                limits,
-                rule_use.severity,
-                rule_use.name.clone(),
-            );
+            let globs = match &rule_use.inputs {
+                Some(globs) => globs.clone(),
+                None => self
+                    .runtime
+                    .inputs(&rule.component, &rule_use.config.to_string()),
+            };
+            let key = (!globs.is_empty())
+                .then(|| {
+                    outcomes::key(
+                        &workspace,
+                        &rule.component.digest,
+                        &rule_use.config,
+                        input.evidence.as_deref(),
+                        &globs,
+                    )
+                })
+                .flatten();
+            let cache = key.as_ref().and_then(|_| {
+                outcomes
+                    .get_or_insert_with(|| OutcomeCache::open(&workspace))
+                    .as_ref()
+            });
+            let hit = match (cache, &key) {
+                (Some(cache), Some(key)) => cache.get(key),
+                _ => None,
+            };
+            let report = match hit {
+                Some(mut report) => {
+                    report.cached = true;
+                    report.name = rule_use.name.clone();
+                    report.severity = rule_use.severity;
+                    report.duration_ms = 0.0;
+                    report
+                }
+                None => {
+                    let report = self.execute(
+                        rule,
+                        &rule_use.config,
+                        &input,
+                        limits,
+                        rule_use.severity,
+                        rule_use.name.clone(),
+                    );
+                    if let (Some(cache), Some(key)) = (cache, &key)
+                        && report.status != RuleStatus::Error
+                    {
+                        cache.put(key, &report);
+                    }
+                    report
+                }
+            };
             if let Some(progress) = &hooks.progress {
                 progress(Progress::RuleFinished {
                     index,
@@ -541,6 +586,7 @@ impl Checkrail {
             summary,
             findings,
             duration_ms,
+            cached: false,
         }
     }
 }

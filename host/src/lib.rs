@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod mcp;
+pub mod outcomes;
 pub mod report;
 pub mod rules;
 pub mod runtime;

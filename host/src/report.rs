@@ -8,7 +8,9 @@ use crate::schema::Violation;
 use crate::workflow::Severity;
 
 /// How one rule ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum RuleStatus {
     /// Ran and passed.
@@ -21,7 +23,7 @@ pub enum RuleStatus {
 }
 
 /// The result of one rule.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RuleReport {
     /// Rule id.
     pub rule: String,
@@ -42,6 +44,10 @@ pub struct RuleReport {
     pub findings: Vec<Finding>,
     /// Wall time of the check, in milliseconds.
     pub duration_ms: f64,
+    /// The result was reused from the outcome cache: the rule, its config
+    /// and its input files are unchanged since it was computed.
+    #[serde(default)]
+    pub cached: bool,
 }
 
 impl RuleReport {

@@ -7,4 +7,4 @@ mod model;
 mod store;
 
 pub use model::{Control, Event, Session, Status};
-pub use store::{SessionStore, Transition};
+pub use store::{SessionStore, Transition, now};

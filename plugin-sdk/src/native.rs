@@ -104,6 +104,18 @@ impl NativeWorkspace {
         limit: usize,
         should_stop: &mut dyn FnMut() -> bool,
     ) -> Result<Vec<String>, String> {
+        self.glob_skipping(pattern, limit, &[], should_stop)
+    }
+
+    /// [`NativeWorkspace::glob`] that never descends into directories with
+    /// one of the names in `skip` (e.g. `target`, `.git`).
+    pub fn glob_skipping(
+        &self,
+        pattern: &str,
+        limit: usize,
+        skip: &[&str],
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Vec<String>, String> {
         let normalized = normalize_path(pattern).map_err(|_| {
             format!(
                 "glob `{pattern}` leads outside the workspace; use a workspace-relative pattern"
@@ -125,6 +137,7 @@ impl NativeWorkspace {
             max_depth,
             visited: 0,
             found: Vec::new(),
+            skip,
             should_stop,
         };
         if literal == parts.len() {
@@ -163,6 +176,7 @@ struct Walk<'a> {
     max_depth: usize,
     visited: usize,
     found: Vec<String>,
+    skip: &'a [&'a str],
     should_stop: &'a mut dyn FnMut() -> bool,
 }
 
@@ -203,7 +217,7 @@ impl Walk<'_> {
             if self.matcher.is_match(&rel) {
                 self.found.push(rel.clone());
             }
-            if is_dir {
+            if is_dir && !self.skip.contains(&name.as_str()) {
                 // `file_type` of a directory entry does not follow symlinks, so
                 // a symlinked directory is never descended into.
                 if let Ok(child) = dir.open_dir(&name) {

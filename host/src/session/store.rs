@@ -356,7 +356,7 @@ fn new_id() -> String {
 }
 
 /// Current UTC time as RFC 3339 with milliseconds.
-pub(crate) fn now() -> String {
+pub fn now() -> String {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();

@@ -120,6 +120,10 @@ pub struct RuleUse {
     /// Memory cap override.
     #[serde(default)]
     pub memory_mb: Option<u32>,
+    /// Globs of the files the result depends on, overriding the rule's own
+    /// (`[]` turns caching off for this use).
+    #[serde(default)]
+    pub inputs: Option<Vec<String>>,
 }
 
 fn empty_object() -> serde_json::Value {
