@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the wasm target the
-# rule plugins build for and the Python MCP SDK the end-to-end test drives
-# the server with, then checks formatting, lints, and runs every test (unit,
+# rule plugins build for, and a venv with the Python MCP SDK (the end-to-end
+# test drives the server with it) plus pytest and ruff (the test and lint
+# rules run them), then checks formatting, lints, and runs every test (unit,
 # doc, integration against real wasm components, and the outside MCP client),
 # then the MCP conformance suite (installs Node 22 and the suite from npm).
 set -euo pipefail
@@ -13,8 +14,10 @@ venv="${CHECKRAIL_E2E_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/checkrail/e2e-venv}"
 if [[ ! -x "$venv/bin/python" ]]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/e2e/requirements.txt
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
 export CHECKRAIL_E2E_PYTHON="$venv/bin/python"
+# python3, pytest and ruff as the rules under test will find them.
+export PATH="$venv/bin:$PATH"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

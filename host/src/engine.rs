@@ -407,6 +407,7 @@ impl Checkrail {
         let total = prepared.len();
         let mut rules: Vec<RuleReport> = Vec::with_capacity(total);
         let mut outcomes: Option<Option<OutcomeCache>> = None;
+        let grants_text = format!("{:?}", config.exec);
         for (index, (rule_use, rule, limits)) in prepared.iter().enumerate() {
             if hooks
                 .cancel
@@ -441,6 +442,7 @@ impl Checkrail {
                         &rule.component.digest,
                         &rule_use.config,
                         input.evidence.as_deref(),
+                        &grants_text,
                         &globs,
                     )
                 })
@@ -471,10 +473,21 @@ impl Checkrail {
                         rule_use.severity,
                         rule_use.name.clone(),
                     );
-                    if let (Some(cache), Some(key)) = (cache, &key)
+                    // Key the stored result by the inputs as the run left
+                    // them: a tool may write its own inputs (cargo creates
+                    // Cargo.lock), and the result describes that state.
+                    if let Some(cache) = cache
                         && report.status != RuleStatus::Error
+                        && let Some(after) = outcomes::key(
+                            &workspace,
+                            &rule.component.digest,
+                            &rule_use.config,
+                            input.evidence.as_deref(),
+                            &grants_text,
+                            &globs,
+                        )
                     {
-                        cache.put(key, &report);
+                        cache.put(&after, &report);
                     }
                     report
                 }

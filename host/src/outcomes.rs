@@ -74,7 +74,8 @@ impl OutcomeCache {
     }
 }
 
-/// The cache key: rule component digest, config, evidence, and every input
+/// The cache key: rule component digest, config, evidence, the workspace's
+/// grants (a newly granted program changes the answer), and every input
 /// file's path and content. `None` when the inputs cannot be hashed (too
 /// many files, an unreadable file, a bad glob): such a check is not cached.
 pub fn key(
@@ -82,6 +83,7 @@ pub fn key(
     rule_digest: &str,
     config: &serde_json::Value,
     evidence: Option<&str>,
+    grants: &str,
     inputs: &[String],
 ) -> Option<String> {
     let ws = NativeWorkspace::open(workspace).ok()?;
@@ -103,6 +105,8 @@ pub fn key(
     hasher.update(config.to_string().as_bytes());
     hasher.update([0]);
     hasher.update(evidence.unwrap_or("").as_bytes());
+    hasher.update([0]);
+    hasher.update(grants.as_bytes());
     for file in files {
         let Ok(entry) = ws.stat(&file) else { continue };
         if !entry.is_file() {

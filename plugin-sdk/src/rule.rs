@@ -161,7 +161,10 @@ impl Context {
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
-            let rel = format!(".checkrail/scratch/native-{}", std::process::id());
+            // A fresh directory per call, like the host's per-check one.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let rel = format!(".checkrail/scratch/native-{}-{n}", std::process::id());
             std::fs::create_dir_all(self.workspace.root().join(&rel))
                 .map_err(|e| Error::new(format!("create scratch directory `{rel}`: {e}")))?;
             Ok(rel)

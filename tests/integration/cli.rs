@@ -121,7 +121,7 @@ fn usage_and_configuration_errors_exit_2_and_name_the_problem() {
     let out = checkrail(&["check", "--workflow", "no-such-flow", "--phase", "x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("unknown workflow `no-such-flow`; known workflows: project-basics"),
+        stderr(&out).contains("unknown workflow `no-such-flow`; known workflows: bugfix-with-regression-test, docs-update, increase-test-coverage, project-basics, python-feature, rust-feature, safe-refactor"),
         "{}",
         stderr(&out)
     );
@@ -163,7 +163,9 @@ fn usage_and_configuration_errors_exit_2_and_name_the_problem() {
     let out = checkrail(&["rule", "run", "no-such-rule"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("unknown rule `no-such-rule`; installed rules: file-exists"),
+        stderr(&out).contains(
+            "unknown rule `no-such-rule`; installed rules: compile, file-exists, lint, test"
+        ),
         "{}",
         stderr(&out)
     );
@@ -209,7 +211,20 @@ fn a_bad_rule_config_in_a_workflow_names_rule_and_field() {
         stderr(&out)
     );
 
-    let out = checkrail(&["workflow", "lint", "workflows/project-basics.yaml"]);
+    // Every bundled workflow resolves its rules and passes their config schemas.
+    let mut files: Vec<String> = std::fs::read_dir(repo_root().join("workflows"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| p.display().to_string())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 7, "{files:?}");
+    let args: Vec<&str> = ["workflow", "lint"]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let out = checkrail(&args);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 }
 
@@ -218,8 +233,14 @@ fn lists_workflows_and_rules() {
     let out = checkrail(&["workflow", "list", "--json"]);
     assert_eq!(out.status.code(), Some(0));
     let list = json(&out);
-    assert_eq!(list["workflows"][0]["id"], "project-basics");
-    assert_eq!(list["workflows"][0]["phase_count"], 3);
+    let basics = list["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "project-basics")
+        .unwrap();
+    assert_eq!(basics["phase_count"], 3);
+    assert_eq!(list["workflows"].as_array().unwrap().len(), 7);
 
     let out = checkrail(&[
         "--rules-dir",

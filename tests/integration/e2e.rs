@@ -17,7 +17,7 @@ fn python_sdk_client_runs_a_workflow_across_a_restart() {
     assert!(
         available,
         "the Python MCP SDK is not importable with `{python}`; run scripts/test.sh (it installs it) or \
-         `pip install -r tests/e2e/requirements.txt` and set CHECKRAIL_E2E_PYTHON"
+         `pip install -r tests/requirements.txt` and set CHECKRAIL_E2E_PYTHON"
     );
     let out = Command::new(&python)
         .arg(repo_root().join("tests/e2e/agent_roundtrip.py"))

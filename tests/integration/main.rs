@@ -15,3 +15,4 @@ mod processes;
 mod sandbox;
 mod sessions;
 mod support;
+mod toolchains;

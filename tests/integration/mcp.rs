@@ -160,7 +160,13 @@ async fn tools_are_described_with_object_output_schemas_and_annotations() {
 async fn an_agent_round_trip_with_every_tool() {
     let h = start(&[]).await;
     let list = h.ok("workflow_list", json!({"category": "docs"})).await;
-    assert_eq!(list["workflows"][0]["id"], "project-basics");
+    let ids: Vec<&str> = list["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["docs-update", "project-basics"], "category filter");
     assert_eq!(
         h.ok("workflow_list", json!({"tag": "nope"})).await["workflows"],
         json!([])
@@ -317,7 +323,7 @@ async fn errors_are_actionable_and_leave_the_server_serving() {
     assert!(
         h.err("workflow_start", json!({"workflow": "nope"}))
             .await
-            .contains("known workflows: project-basics")
+            .contains("known workflows: bugfix-with-regression-test, docs-update, increase-test-coverage, project-basics, python-feature, rust-feature, safe-refactor")
     );
     assert!(
         h.err(

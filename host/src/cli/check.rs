@@ -2,8 +2,12 @@
 
 use std::path::PathBuf;
 
+use std::io::IsTerminal;
+use std::sync::Arc;
+
 use anyhow::Result;
 use checkrail::Checkrail;
+use checkrail::engine::{Hooks, Progress};
 
 use super::{Exit, json_arg, output};
 
@@ -25,6 +29,9 @@ pub struct Args {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Show progress (rules and the programs they run) on stderr even when it is not a terminal.
+    #[arg(long)]
+    progress: bool,
 }
 
 /// Runs the checkpoint and prints the report.
@@ -35,8 +42,20 @@ pub fn run(engine: &Checkrail, args: &Args) -> Result<Exit> {
         .as_deref()
         .map(|e| json_arg(e, "evidence"))
         .transpose()?;
-    let report =
-        engine.run_checkpoint(&workflow, &args.phase, &args.workspace, evidence.as_ref())?;
+    let hooks = Hooks {
+        progress: (std::io::stderr().is_terminal() || args.progress).then(|| {
+            Arc::new(|p: Progress| eprintln!("  … {}", p.message()))
+                as Arc<dyn Fn(Progress) + Send + Sync>
+        }),
+        cancel: None,
+    };
+    let report = engine.run_checkpoint_with(
+        &workflow,
+        &args.phase,
+        &args.workspace,
+        evidence.as_ref(),
+        &hooks,
+    )?;
     if args.json {
         output::json(&report)?;
     } else {

@@ -1,0 +1,497 @@
+//! `lint`: runs a linter (clippy, ruff, or a custom command) in the
+//! workspace and reports each of its diagnostics as a finding at the file,
+//! line and column it names, with the lint's name as the finding's code and
+//! the linter's suggestion as the fix hint.
+//!
+//! Levels: every diagnostic has a level, `error` or `warning` (see
+//! [`Level`]). A diagnostic whose level is in `block_levels` is a blocking
+//! finding (severity error); the others are non-blocking (severity warning)
+//! and only fail the check when there are more of them than `max_warnings`.
+//! Whatever the config, the check never passes when the linter did not run
+//! or failed without saying why.
+
+mod clippy;
+mod custom;
+mod diag;
+mod paths;
+mod ruff;
+
+use std::collections::HashSet;
+
+use checkrail_sdk::{
+    Command, Context, Error, Finding, Outcome, Output, Result, Rule, Severity, export_rule,
+    normalize_path,
+};
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+pub use diag::Level;
+use diag::{Diag, clip};
+
+/// Which linter to run and what blocks.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The linter: `clippy` runs `cargo clippy --message-format=json
+    /// --color=never`; `ruff` runs `ruff check --output-format=json-lines
+    /// --no-cache --exit-zero`; `custom` runs `command` and reads its
+    /// `file:line:col: [CODE] message` lines.
+    pub linter: Linter,
+    /// Workspace-relative directory to run the linter in (default: the
+    /// workspace root). Paths the linter prints are still reported relative
+    /// to the workspace root.
+    #[serde(default)]
+    pub cwd: Option<String>,
+    /// Extra arguments appended to the linter's command line, e.g.
+    /// `["--all-targets", "--", "-W", "clippy::pedantic"]` for clippy,
+    /// `["--select", "E,F", "src"]` for ruff (ruff lints the working directory
+    /// unless these name paths), or appended after `command.args` for custom.
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Workspace globs whose contents decide the result, replacing the
+    /// default (clippy: `**/*.rs`, `**/Cargo.toml`, `Cargo.lock`,
+    /// `clippy.toml`, `.clippy.toml`, `rust-toolchain(.toml)`,
+    /// `.cargo/config.toml`; ruff: `**/*.py`, `**/*.pyi`,
+    /// `**/pyproject.toml`, `**/ruff.toml`, `**/.ruff.toml`; custom: none,
+    /// so a custom check is never reused from cache unless this is set).
+    #[serde(default)]
+    pub inputs: Option<Vec<String>>,
+    /// Most non-blocking findings (diagnostics whose level is not in
+    /// `block_levels`) allowed; with more, the check fails with a finding
+    /// giving the count and the limit. Default: unlimited. `0` makes any
+    /// warning fail the check.
+    #[serde(default)]
+    pub max_warnings: Option<u32>,
+    /// Levels whose diagnostics block (become error findings). Default
+    /// `["error"]`: for clippy that is compile errors and lints at `deny` or
+    /// `forbid` level; for ruff, syntax errors and codes matched by
+    /// `error_codes`; for custom, lines that say `error`. `["error",
+    /// "warning"]` makes every diagnostic block.
+    #[serde(default)]
+    pub block_levels: Option<Vec<Level>>,
+    /// ruff only: rule codes or prefixes (ruff selector syntax: `F401`, `F`,
+    /// `E7`, or `ALL`) whose violations are level `error`. Every other ruff
+    /// violation is level `warning`; syntax errors are always `error`.
+    #[serde(default)]
+    pub error_codes: Option<Vec<String>>,
+    /// custom only (and required there): the program to run. Each output
+    /// line (stdout, then stderr) shaped `file:line:col: CODE message`,
+    /// `file:line:col: message` or `file:line: message` becomes a finding,
+    /// level `error` when the message starts with `error:` (gcc/mypy style,
+    /// also after the code) and `warning` otherwise; a trailing `[code]`
+    /// is taken as the code. The workspace must grant the program.
+    #[serde(default)]
+    pub command: Option<CustomCommand>,
+}
+
+/// The linter to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Linter {
+    /// Rust: `cargo clippy` (needs the `cargo` grant).
+    Clippy,
+    /// Python: `ruff check` (needs the `ruff` grant).
+    Ruff,
+    /// Any program printing `file:line:col: message` lines (needs its grant).
+    Custom,
+}
+
+/// A custom linter command.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomCommand {
+    /// Program name looked up on PATH (not a path), e.g. `shellcheck`; the
+    /// workspace must grant it in checkrail.toml.
+    pub program: String,
+    /// Its arguments, e.g. `["-f", "gcc", "run.sh"]`.
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+/// Most lint findings reported one by one; the rest are counted.
+const MAX_REPORTED: usize = 200;
+
+/// The rule.
+pub struct Lint;
+
+impl Rule for Lint {
+    type Config = Config;
+    const ID: &'static str = "lint";
+    const DESCRIPTION: &'static str = "A linter (clippy, ruff, or a custom command) reports no blocking problem and at most `max_warnings` others.";
+    const CAPABILITIES: &'static [&'static str] = &["exec:cargo", "exec:ruff", "exec:*"];
+
+    fn check(config: Config, cx: &Context) -> Result<Outcome> {
+        validate(&config)?;
+        let command = command(&config)?;
+        let tool = match config.linter {
+            Linter::Clippy => "cargo clippy".to_owned(),
+            Linter::Ruff => "ruff".to_owned(),
+            Linter::Custom => format!("`{}`", command.program),
+        };
+        let output = match cx.exec(&command) {
+            Ok(output) => output,
+            Err(refusal) => {
+                return Ok(Outcome::from_findings(vec![refusal.to_finding()])
+                    .with_summary(format!("{tool} did not run")));
+            }
+        };
+        if output.timed_out {
+            let finding = Finding::error(format!(
+                "`{}` timed out after {}s{}",
+                command.display(),
+                output.duration.as_secs(),
+                tail_note(&output)
+            ))
+            .fix_hint("make the lint faster (narrow it with `args` or `cwd`) or raise the exec timeout in checkrail.toml")
+            .code("lint-timeout");
+            return Ok(
+                Outcome::from_findings(vec![finding]).with_summary(format!("{tool} timed out"))
+            );
+        }
+
+        let block: Vec<Level> = config
+            .block_levels
+            .clone()
+            .unwrap_or_else(|| vec![Level::Error]);
+        let mut problems: Vec<Finding> = Vec::new();
+        let mut anchors: Vec<String> = Vec::new();
+        let diags = match config.linter {
+            Linter::Clippy => {
+                let parsed = clippy::parse(&output.stdout);
+                anchors = parsed.anchors;
+                parsed.diags
+            }
+            Linter::Ruff => {
+                let codes = config.error_codes.clone().unwrap_or_default();
+                let parsed = ruff::parse(&output.stdout, &codes);
+                if !parsed.unparsed.is_empty() && !output.stdout_truncated {
+                    problems.push(
+                        Finding::error(format!(
+                            "ruff printed {} line(s) that are not violations, e.g. `{}`",
+                            parsed.unparsed.len(),
+                            parsed.unparsed[0]
+                        ))
+                        .fix_hint("do not override `--output-format` in `args`; the rule reads ruff's json-lines output")
+                        .code("lint-output-unreadable"),
+                    );
+                }
+                parsed.diags
+            }
+            Linter::Custom => {
+                let patterns = custom::Patterns::new()
+                    .map_err(|e| Error::new(format!("compile the line pattern: {e}")))?;
+                let mut diags = patterns.parse(&output.stdout);
+                diags.extend(patterns.parse(&output.stderr));
+                diags
+            }
+        };
+
+        // De-duplicate (clippy reports a lint once per target).
+        let mut seen = HashSet::new();
+        let diags: Vec<Diag> = diags.into_iter().filter(|d| seen.insert(d.key())).collect();
+
+        let printed: Vec<&str> = diags
+            .iter()
+            .flat_map(|d| d.locs.iter().map(|l| l.path.as_str()))
+            .collect();
+        let anchor_refs: Vec<&str> = anchors.iter().map(String::as_str).collect();
+        let resolved = paths::resolve(
+            cx.workspace(),
+            config.cwd.as_deref(),
+            &printed,
+            &anchor_refs,
+        );
+
+        let mut findings: Vec<Finding> = diags
+            .iter()
+            .map(|d| to_finding(d, &block, &resolved, &config, &command))
+            .collect();
+        let blocking = findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
+        let warnings = findings.len() - blocking;
+
+        if let Some(max) = config.max_warnings
+            && warnings > max as usize
+        {
+            problems.push(
+                Finding::error(format!(
+                    "{tool} reported {warnings} non-blocking finding{} but `max_warnings` allows at most {max}",
+                    plural(warnings)
+                ))
+                .fix_hint(format!(
+                    "fix at least {} of the warnings listed",
+                    warnings - max as usize
+                ))
+                .code("too-many-warnings"),
+            );
+        }
+
+        if output.stdout_truncated {
+            problems.push(
+                Finding::error(format!(
+                    "{tool}'s output went past the host's size cap and was cut, so some findings are missing"
+                ))
+                .fix_hint("fix the findings shown, or narrow the lint with `args` or `cwd`, and run the check again")
+                .code("lint-output-truncated"),
+            );
+        }
+
+        // Never pass when the tool says it failed.
+        let failed = match config.linter {
+            // With --exit-zero, ruff exits non-zero only when it broke.
+            Linter::Ruff => !output.success(),
+            // cargo exits 101 for compile errors and denied lints, which are
+            // blocking findings already.
+            Linter::Clippy => !output.success() && blocking == 0,
+            // Linters exit non-zero when they find anything at all.
+            Linter::Custom => !output.success() && diags.is_empty(),
+        };
+        if failed {
+            let code = output
+                .exit_code
+                .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
+            let why = match config.linter {
+                Linter::Clippy if !diags.is_empty() => {
+                    " while reporting no blocking problem (per `block_levels`)"
+                }
+                _ if diags.is_empty() => " without reporting any problem it could point at",
+                _ => "",
+            };
+            problems.push(
+                Finding::error(format!(
+                    "`{}` failed ({code}){why}{}",
+                    command.display(),
+                    tail_note(&output)
+                ))
+                .fix_hint(match config.linter {
+                    Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
+                    Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
+                    Linter::Custom => "fix what the command prints, or make it print `file:line:col: message` lines",
+                })
+                .code("lint-failed"),
+            );
+        }
+
+        // Keep the agent's list readable.
+        let hidden = findings.len().saturating_sub(MAX_REPORTED);
+        if hidden > 0 {
+            findings.sort_by_key(|f| f.severity != Severity::Error);
+            findings.truncate(MAX_REPORTED);
+        }
+        let extra_errors = problems.len();
+        findings.extend(problems);
+        if hidden > 0 {
+            findings.push(Finding::info(format!(
+                "{hidden} more finding{} not listed; fix these and run the check again",
+                plural(hidden)
+            )));
+        }
+        let summary = summary(&tool, blocking + extra_errors, warnings);
+        Ok(Outcome::from_findings(findings).with_summary(summary))
+    }
+
+    fn inputs(config: &Config) -> Vec<String> {
+        if let Some(inputs) = &config.inputs {
+            return inputs.clone();
+        }
+        let (anywhere, rooted): (&[&str], &[&str]) = match config.linter {
+            Linter::Clippy => (
+                &["**/*.rs", "**/Cargo.toml"],
+                &[
+                    "Cargo.lock",
+                    "clippy.toml",
+                    ".clippy.toml",
+                    "rust-toolchain.toml",
+                    "rust-toolchain",
+                    ".cargo/config.toml",
+                ],
+            ),
+            Linter::Ruff => (
+                &[
+                    "**/*.py",
+                    "**/*.pyi",
+                    "**/pyproject.toml",
+                    "**/ruff.toml",
+                    "**/.ruff.toml",
+                ],
+                &[],
+            ),
+            Linter::Custom => (&[], &[]),
+        };
+        let mut out: Vec<String> = anywhere.iter().map(|s| (*s).to_owned()).collect();
+        out.extend(rooted.iter().map(|s| (*s).to_owned()));
+        // Files anchored at the root matter in the working directory too.
+        if let Some(cwd) = config.cwd.as_deref().and_then(|c| normalize_path(c).ok())
+            && cwd != "."
+        {
+            out.extend(rooted.iter().map(|s| format!("{cwd}/{s}")));
+        }
+        out
+    }
+}
+
+fn validate(config: &Config) -> Result<()> {
+    let invalid = |m: &str| Err(Error::new(format!("accept the config of rule `lint`: {m}")));
+    match (config.linter, &config.command) {
+        (Linter::Custom, None) => {
+            return invalid(
+                "`linter: custom` needs `command: {program, args}` naming the program to run",
+            );
+        }
+        (Linter::Clippy | Linter::Ruff, Some(_)) => {
+            return invalid(
+                "`command` is only for `linter: custom`; use `args` to add arguments to clippy or ruff",
+            );
+        }
+        _ => {}
+    }
+    if config.error_codes.is_some() && config.linter != Linter::Ruff {
+        return invalid(
+            "`error_codes` is only for `linter: ruff`; use `block_levels` for the other linters",
+        );
+    }
+    if let Some(cwd) = &config.cwd
+        && normalize_path(cwd).is_err()
+    {
+        return invalid(&format!(
+            "`cwd` `{cwd}` leads outside the workspace; give a workspace-relative directory"
+        ));
+    }
+    Ok(())
+}
+
+fn command(config: &Config) -> Result<Command> {
+    let mut command = match config.linter {
+        Linter::Clippy => Command::new("cargo")
+            .args(["clippy", "--message-format=json", "--color=never"])
+            .env("CARGO_TERM_COLOR", "never"),
+        Linter::Ruff => Command::new("ruff")
+            .args([
+                "check",
+                "--output-format=json-lines",
+                "--no-cache",
+                "--exit-zero",
+            ])
+            .env("NO_COLOR", "1"),
+        Linter::Custom => {
+            let custom = config
+                .command
+                .as_ref()
+                .ok_or_else(|| Error::new("`linter: custom` needs `command`"))?;
+            Command::new(&custom.program).args(custom.args.iter().cloned())
+        }
+    };
+    command = command.args(config.args.iter().cloned());
+    if let Some(cwd) = &config.cwd {
+        command = command.cwd(cwd);
+    }
+    Ok(command)
+}
+
+fn to_finding(
+    d: &Diag,
+    block: &[Level],
+    resolved: &std::collections::HashMap<String, String>,
+    config: &Config,
+    command: &Command,
+) -> Finding {
+    let severity = if block.contains(&d.level) {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    let place = d
+        .locs
+        .iter()
+        .find_map(|l| resolved.get(&l.path).map(|p| (l, p)));
+    let mut message = d.message.clone();
+    if let Some(code) = &d.code
+        && config.linter == Linter::Clippy
+    {
+        message = format!("{message} [{code}]");
+    }
+    if severity == Severity::Error && d.level == Level::Warning {
+        message =
+            format!("{message} (a warning; blocks because `block_levels` includes `warning`)");
+    }
+    if place.is_none()
+        && let Some(first) = d.locs.first()
+    {
+        message = format!("{}: {message}", first.display());
+    }
+    let mut finding = Finding::new(severity, clip(&message, 1_000));
+    if let Some((loc, path)) = place {
+        finding = finding.path(path);
+        if let Some(line) = loc.line {
+            finding = finding.line(line);
+        }
+        if let Some(column) = loc.column {
+            finding = finding.column(column);
+        }
+    }
+    if let Some(code) = &d.code {
+        finding = finding.code(code);
+    }
+    let hint = d
+        .hint
+        .clone()
+        .unwrap_or_else(|| default_hint(d, config, command));
+    finding.fix_hint(hint)
+}
+
+fn default_hint(d: &Diag, config: &Config, command: &Command) -> String {
+    match (config.linter, d.code.as_deref()) {
+        (Linter::Clippy, Some(code)) if code.starts_with("clippy::") => format!(
+            "see https://rust-lang.github.io/rust-clippy/master/index.html#{}",
+            &code["clippy::".len()..]
+        ),
+        (Linter::Clippy, _) => "fix the code the compiler points at".to_owned(),
+        (Linter::Ruff, Some(code)) => {
+            format!("run `ruff rule {code}` for what it checks and how to fix it")
+        }
+        (Linter::Ruff, None) => "fix the code ruff points at".to_owned(),
+        (Linter::Custom, _) => format!("fix what `{}` reports here", command.program),
+    }
+}
+
+/// ` ; its output ends with: …` from stderr (or stdout when stderr is empty).
+fn tail_note(output: &Output) -> String {
+    let source = if output.stderr.trim().is_empty() {
+        &output.stdout
+    } else {
+        &output.stderr
+    };
+    let lines: Vec<&str> = source
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    if lines.is_empty() {
+        return "; it printed nothing".to_owned();
+    }
+    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
+    let chars: Vec<char> = tail.chars().collect();
+    let tail: String = chars[chars.len().saturating_sub(2_000)..].iter().collect();
+    format!("; its output ends with:\n{tail}")
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+fn summary(tool: &str, errors: usize, warnings: usize) -> String {
+    let count = |n: usize, word: &str| format!("{n} {word}{}", plural(n));
+    match (errors, warnings) {
+        (0, 0) => format!("{tool}: no problems found"),
+        (0, w) => format!("{tool}: {}", count(w, "warning")),
+        (e, 0) => format!("{tool}: {}", count(e, "error")),
+        (e, w) => format!("{tool}: {}, {}", count(e, "error"), count(w, "warning")),
+    }
+}
+
+export_rule!(Lint);
+
+#[cfg(test)]
+mod tests;

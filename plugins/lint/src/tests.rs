@@ -1,0 +1,393 @@
+//! Native tests against the real tools (cargo/clippy, ruff, sh).
+
+use super::*;
+use checkrail_sdk::native::exec::find_on_path;
+use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
+use serde_json::json;
+
+/// Fails (never skips) when a tool the test needs is missing.
+fn require(program: &str, install: &str) {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    assert!(
+        find_on_path(program, &path).is_some(),
+        "`{program}` is not on PATH; {install}"
+    );
+}
+
+fn require_ruff() {
+    require(
+        "ruff",
+        "install it (`pip install ruff`) and run the tests with it first on PATH, e.g. PATH=/tmp/e2e-venv/bin:$PATH",
+    );
+}
+
+fn require_cargo() {
+    require(
+        "cargo",
+        "install Rust with clippy (`rustup component add clippy`)",
+    );
+}
+
+fn codes(out: &Outcome) -> Vec<&str> {
+    out.findings
+        .iter()
+        .map(|f| f.code.as_deref().unwrap_or("-"))
+        .collect()
+}
+
+const MANIFEST: &str =
+    "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+const NEEDLESS_RETURN: &str = "pub fn f(x: i32) -> i32 {\n    return x + 1;\n}\n";
+
+fn crate_ws(lib: &str) -> TestWorkspace {
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("Cargo.toml", MANIFEST).unwrap();
+    ws.write("src/lib.rs", lib).unwrap();
+    ws
+}
+
+#[test]
+fn clippy_warnings_report_block_by_config_and_clear_when_fixed() {
+    require_cargo();
+    let ws = crate_ws(NEEDLESS_RETURN);
+
+    // A warn-level lint: reported where it is, but does not block.
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "clippy"}), &["cargo"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+    assert_eq!(out.summary, "cargo clippy: 1 warning");
+    let f = &out.findings[0];
+    assert_eq!(f.severity, Severity::Warning);
+    assert_eq!(f.code.as_deref(), Some("clippy::needless_return"));
+    assert_eq!(
+        (f.path.as_deref(), f.line, f.column),
+        (Some("src/lib.rs"), Some(2), Some(5))
+    );
+    assert!(f.message.contains("unneeded `return` statement"), "{f:?}");
+    let hint = f.fix_hint.as_deref().unwrap();
+    assert!(
+        hint.contains("remove `return`") && hint.contains("with `x + 1`"),
+        "{hint}"
+    );
+
+    // `max_warnings: 0`: the same warning now fails the check.
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "clippy", "max_warnings": 0}), &["cargo"])
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(
+        codes(&out),
+        ["clippy::needless_return", "too-many-warnings"]
+    );
+    assert_eq!(
+        out.findings[1].message,
+        "cargo clippy reported 1 non-blocking finding but `max_warnings` allows at most 0"
+    );
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "clippy", "max_warnings": 1}), &["cargo"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+
+    // `block_levels` with `warning`: every warning blocks.
+    let out = ws
+        .run_granting::<Lint>(
+            json!({"linter": "clippy", "block_levels": ["error", "warning"]}),
+            &["cargo"],
+        )
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(out.findings.len(), 1, "{out:#?}");
+    assert_eq!(out.findings[0].severity, Severity::Error);
+    assert_eq!(out.summary, "cargo clippy: 1 error");
+
+    // Fixed: green.
+    ws.write("src/lib.rs", "pub fn f(x: i32) -> i32 {\n    x + 1\n}\n")
+        .unwrap();
+    let out = ws
+        .run_granting::<Lint>(
+            json!({"linter": "clippy", "max_warnings": 0, "args": ["--all-targets"]}),
+            &["cargo"],
+        )
+        .unwrap();
+    assert!(out.passed && out.findings.is_empty(), "{out:#?}");
+    assert_eq!(out.summary, "cargo clippy: no problems found");
+}
+
+#[test]
+fn clippy_deny_level_lints_block_once_despite_several_targets() {
+    require_cargo();
+    let ws = crate_ws(&format!(
+        "#![deny(clippy::needless_return)]\n{NEEDLESS_RETURN}\n#[cfg(test)]\nmod tests {{\n    #[test]\n    fn t() {{\n        let unused = 1;\n    }}\n}}\n"
+    ));
+    ws.write("sub/.keep", "").unwrap();
+    let out = ws
+        .run_granting::<Lint>(
+            json!({"linter": "clippy", "args": ["--all-targets"]}),
+            &["cargo"],
+        )
+        .unwrap();
+    assert!(!out.passed);
+    let f = out
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("clippy::needless_return"))
+        .unwrap();
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!((f.path.as_deref(), f.line), (Some("src/lib.rs"), Some(3)));
+    let needless = codes(&out)
+        .iter()
+        .filter(|c| **c == "clippy::needless_return")
+        .count();
+    assert_eq!(needless, 1, "deduplicated: {out:#?}");
+    assert!(codes(&out).contains(&"unused_variables"), "{out:#?}");
+    assert!(!codes(&out).contains(&"lint-failed"), "{out:#?}");
+}
+
+#[test]
+fn clippy_compile_errors_and_a_broken_manifest_fail() {
+    require_cargo();
+    let ws = crate_ws("pub fn g() {\n    let _y: i32 = \"s\";\n}\n");
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "clippy"}), &["cargo"])
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["E0308"], "{out:#?}");
+    let f = &out.findings[0];
+    assert_eq!((f.path.as_deref(), f.line), (Some("src/lib.rs"), Some(2)));
+    assert!(f.message.contains("expected `i32`, found `&str`"), "{f:?}");
+    assert!(
+        f.fix_hint
+            .as_deref()
+            .unwrap()
+            .contains("rustc --explain E0308")
+    );
+
+    // cargo itself fails: no diagnostics, but the check still fails, quoting it.
+    ws.write("Cargo.toml", "[package\nname = ").unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "clippy"}), &["cargo"])
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["lint-failed"]);
+    assert!(
+        out.findings[0].message.contains("Cargo.toml"),
+        "{:?}",
+        out.findings[0]
+    );
+}
+
+#[test]
+fn clippy_in_a_subdirectory_reports_workspace_paths() {
+    require_cargo();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("rust/Cargo.toml", MANIFEST).unwrap();
+    ws.write("rust/src/lib.rs", NEEDLESS_RETURN).unwrap();
+    let config = json!({"linter": "clippy", "cwd": "rust"});
+    let out = ws.run_granting::<Lint>(config.clone(), &["cargo"]).unwrap();
+    assert_eq!(
+        out.findings[0].path.as_deref(),
+        Some("rust/src/lib.rs"),
+        "{out:#?}"
+    );
+    assert!(inputs_of::<Lint>(config).contains(&"rust/Cargo.lock".to_owned()));
+}
+
+#[test]
+fn nothing_granted_is_a_finding_not_a_pass() {
+    let ws = crate_ws(NEEDLESS_RETURN);
+    for config in [
+        json!({"linter": "clippy"}),
+        json!({"linter": "ruff"}),
+        json!({"linter": "custom", "command": {"program": "sh", "args": ["-c", "true"]}}),
+    ] {
+        let out = ws.run::<Lint>(config).unwrap();
+        assert!(!out.passed);
+        assert_eq!(codes(&out), ["exec-not-granted"]);
+        assert!(out.summary.ends_with("did not run"), "{}", out.summary);
+        assert!(
+            out.findings[0]
+                .fix_hint
+                .as_deref()
+                .unwrap()
+                .contains("allow = ["),
+            "{out:#?}"
+        );
+    }
+}
+
+#[test]
+fn ruff_reports_violations_at_workspace_paths() {
+    require_ruff();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write(
+        "app/pkg/mod.py",
+        "import os\nimport sys\n\nprint(sys.argv)\n",
+    )
+    .unwrap();
+    ws.write("app/ok.py", "print('hi')\n").unwrap();
+    ws.write("pkg/mod.py", "print('same name, no problem')\n")
+        .unwrap();
+
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "ruff"}), &["ruff"])
+        .unwrap();
+    assert!(out.passed, "warnings do not block by default: {out:#?}");
+    assert_eq!(out.summary, "ruff: 1 warning");
+    let f = &out.findings[0];
+    assert_eq!(f.code.as_deref(), Some("F401"));
+    assert_eq!(
+        (f.path.as_deref(), f.line, f.column),
+        (Some("app/pkg/mod.py"), Some(1), Some(8))
+    );
+    let hint = f.fix_hint.as_deref().unwrap();
+    assert!(hint.contains("Remove unused import: `os`"), "{hint}");
+    assert!(
+        hint.contains("https://docs.astral.sh/ruff/rules/unused-import"),
+        "{hint}"
+    );
+
+    // Run inside `app`: paths stay workspace-relative.
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "ruff", "cwd": "app"}), &["ruff"])
+        .unwrap();
+    assert_eq!(out.findings[0].path.as_deref(), Some("app/pkg/mod.py"));
+
+    // error_codes makes a code block; so does max_warnings: 0.
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "ruff", "error_codes": ["F4"]}), &["ruff"])
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(out.findings[0].severity, Severity::Error);
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "ruff", "max_warnings": 0}), &["ruff"])
+        .unwrap();
+    assert_eq!(codes(&out), ["F401", "too-many-warnings"]);
+
+    // Fixed: green.
+    ws.write("app/pkg/mod.py", "import sys\n\nprint(sys.argv)\n")
+        .unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "ruff", "max_warnings": 0}), &["ruff"])
+        .unwrap();
+    assert!(out.passed && out.findings.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn ruff_syntax_errors_block_and_a_broken_config_fails() {
+    require_ruff();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("bad.py", "def f(:\n    pass\n").unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "ruff"}), &["ruff"])
+        .unwrap();
+    assert!(!out.passed);
+    assert!(
+        codes(&out).iter().all(|c| *c == "invalid-syntax"),
+        "{out:#?}"
+    );
+    assert_eq!(out.findings[0].path.as_deref(), Some("bad.py"));
+
+    ws.write("bad.py", "x = 1\n").unwrap();
+    ws.write("ruff.toml", "[lint\n").unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "ruff"}), &["ruff"])
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["lint-failed"]);
+    assert!(out.findings[0].message.contains("ruff.toml"), "{out:#?}");
+}
+
+#[test]
+fn custom_command_lines_become_findings() {
+    require("sh", "install a POSIX shell");
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("src/a.txt", "one\ntwo\n").unwrap();
+    let script = "echo 'checking...'; echo 'src/a.txt:2:3: X100 too loud'; \
+                  echo 'src/a.txt:1: error: broken' >&2; echo 'gone.txt:4:1: old news'; exit 1";
+    let config = json!({"linter": "custom", "command": {"program": "sh", "args": ["-c", script]}});
+    let out = ws.run_granting::<Lint>(config.clone(), &["sh"]).unwrap();
+    assert!(!out.passed, "the `error` line blocks");
+    assert_eq!(out.summary, "`sh`: 1 error, 2 warnings");
+    assert_eq!(codes(&out), ["X100", "-", "-"]);
+    let [loud, gone, broken] = &out.findings[..] else {
+        panic!("{out:#?}")
+    };
+    assert_eq!(
+        (loud.path.as_deref(), loud.line, loud.column, loud.severity),
+        (Some("src/a.txt"), Some(2), Some(3), Severity::Warning)
+    );
+    assert_eq!(loud.message, "too loud");
+    assert_eq!(gone.path, None);
+    assert_eq!(gone.message, "gone.txt:4:1: old news");
+    assert_eq!(
+        (broken.path.as_deref(), broken.line, broken.severity),
+        (Some("src/a.txt"), Some(1), Severity::Error)
+    );
+    assert!(
+        inputs_of::<Lint>(config).is_empty(),
+        "custom is not cached by default"
+    );
+
+    // Non-zero exit with nothing to point at: a failure quoting the output.
+    let config = json!({"linter": "custom", "command": {"program": "sh", "args": ["-c", "echo 'linter crashed' >&2; exit 3"]}});
+    let out = ws.run_granting::<Lint>(config, &["sh"]).unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["lint-failed"]);
+    assert!(
+        out.findings[0].message.contains("exit code 3")
+            && out.findings[0].message.contains("linter crashed"),
+        "{out:#?}"
+    );
+
+    // Exit 0 and no lines: passes.
+    let config =
+        json!({"linter": "custom", "command": {"program": "sh"}, "args": ["-c", "echo all good"]});
+    let out = ws.run_granting::<Lint>(config, &["sh"]).unwrap();
+    assert!(out.passed && out.findings.is_empty(), "{out:#?}");
+}
+
+#[test]
+fn config_mistakes_are_errors_and_inputs_have_defaults() {
+    let ws = TestWorkspace::new().unwrap();
+    for (config, says) in [
+        (json!({"linter": "custom"}), "needs `command:"),
+        (
+            json!({"linter": "ruff", "command": {"program": "x"}}),
+            "only for `linter: custom`",
+        ),
+        (
+            json!({"linter": "clippy", "error_codes": ["F"]}),
+            "only for `linter: ruff`",
+        ),
+        (
+            json!({"linter": "clippy", "cwd": "../x"}),
+            "outside the workspace",
+        ),
+        (json!({"linter": "clippy", "bogus": 1}), "unknown field"),
+        (json!({"linter": "pylint"}), "unknown variant"),
+    ] {
+        let err = ws.run::<Lint>(config).unwrap_err().to_string();
+        assert!(err.contains(says), "{err}");
+    }
+    assert_eq!(
+        inputs_of::<Lint>(json!({"linter": "ruff"})),
+        [
+            "**/*.py",
+            "**/*.pyi",
+            "**/pyproject.toml",
+            "**/ruff.toml",
+            "**/.ruff.toml"
+        ]
+    );
+    assert!(inputs_of::<Lint>(json!({"linter": "clippy"})).contains(&"Cargo.lock".to_owned()));
+    assert_eq!(
+        inputs_of::<Lint>(json!({"linter": "clippy", "inputs": ["x/**"]})),
+        ["x/**"]
+    );
+    let schema = config_schema_of::<Lint>().to_string();
+    for field in ["max_warnings", "block_levels", "error_codes", "command"] {
+        assert!(schema.contains(field), "{field}");
+    }
+    assert!(schema.contains("Most non-blocking findings"), "{schema}");
+}

@@ -1,0 +1,588 @@
+//! Parsing `cargo test` output: libtest's human format on stdout (one block
+//! per test binary, doc-tests included) and rustc's diagnostics on stderr.
+
+use crate::model::{Counts, Location, Status, TestCase, clip, split_location};
+
+/// What `cargo test` printed on stdout.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    /// Every test that reported, in the order printed, failures carrying
+    /// their panic message and location.
+    pub tests: Vec<TestCase>,
+    /// Totals: the sum of the `test result:` lines, plus the tests that
+    /// reported in a binary that never printed one.
+    pub counts: Counts,
+    /// How many `test result:` lines there were.
+    pub result_lines: usize,
+    /// Tests announced by `running N tests` that never reported, in binaries
+    /// that ended without a `test result:` line (they crashed).
+    pub unreported: u64,
+}
+
+#[derive(Default)]
+struct Block<'a> {
+    announced: u64,
+    tests: Vec<TestCase>,
+    sections: Vec<(String, Vec<&'a str>)>,
+    result: Option<Counts>,
+}
+
+/// Parses libtest's human output (`cargo test` stdout).
+pub fn parse(stdout: &str) -> Parsed {
+    let lines: Vec<&str> = stdout.lines().map(str::trim_end).collect();
+    let mut blocks: Vec<Block> = Vec::new();
+    let mut current: Option<Block> = None;
+    let mut i = 0;
+    while i < lines.len() {
+        let line = lines[i];
+        if let Some(announced) = running_line(line) {
+            if let Some(block) = current.take() {
+                blocks.push(block);
+            }
+            current = Some(Block {
+                announced,
+                ..Block::default()
+            });
+        } else if let Some(counts) = result_line(line) {
+            let mut block = current.take().unwrap_or_default();
+            block.result = Some(counts);
+            blocks.push(block);
+        } else if let Some(name) = section_header(line) {
+            let start = i + 1;
+            let mut end = start;
+            while end < lines.len()
+                && section_header(lines[end]).is_none()
+                && lines[end] != "failures:"
+                && result_line(lines[end]).is_none()
+            {
+                end += 1;
+            }
+            current
+                .get_or_insert_with(Block::default)
+                .sections
+                .push((name.to_owned(), lines[start..end].to_vec()));
+            i = end;
+            continue;
+        } else if let Some((name, status)) = test_line(line) {
+            current
+                .get_or_insert_with(Block::default)
+                .tests
+                .push(TestCase::new(name, status));
+        }
+        i += 1;
+    }
+    if let Some(block) = current.take() {
+        blocks.push(block);
+    }
+
+    let mut parsed = Parsed::default();
+    for mut block in blocks {
+        for (name, lines) in &block.sections {
+            let (detail, locations) = analyze_section(lines);
+            let position = block.tests.iter().position(|t| {
+                t.name == *name
+                    || t.name
+                        .strip_prefix(name.as_str())
+                        .is_some_and(|rest| rest.starts_with(" - "))
+            });
+            let test = match position {
+                Some(index) => &mut block.tests[index],
+                None => {
+                    block
+                        .tests
+                        .push(TestCase::new(name.clone(), Status::Failed));
+                    let last = block.tests.len() - 1;
+                    &mut block.tests[last]
+                }
+            };
+            test.status = Status::Failed;
+            test.detail = detail;
+            test.locations = locations;
+        }
+        match block.result {
+            Some(counts) => {
+                parsed.counts.add(counts);
+                parsed.result_lines += 1;
+            }
+            None => {
+                let reported = Counts::of(&block.tests);
+                parsed.unreported += block.announced.saturating_sub(reported.total());
+                parsed.counts.add(reported);
+            }
+        }
+        parsed.tests.append(&mut block.tests);
+    }
+    parsed
+}
+
+/// `running 3 tests` -> 3.
+fn running_line(line: &str) -> Option<u64> {
+    let rest = line.strip_prefix("running ")?;
+    let count = rest
+        .strip_suffix(" tests")
+        .or_else(|| rest.strip_suffix(" test"))?;
+    count.parse().ok()
+}
+
+/// `test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; ...`
+fn result_line(line: &str) -> Option<Counts> {
+    let rest = line.strip_prefix("test result: ")?;
+    let (_, numbers) = rest.split_once(". ")?;
+    let mut counts = Counts::default();
+    let mut seen = false;
+    for part in numbers.split(';') {
+        let Some((number, word)) = part.trim().split_once(' ') else {
+            continue;
+        };
+        let Ok(number) = number.parse::<u64>() else {
+            continue;
+        };
+        match word {
+            "passed" => counts.passed = number,
+            "failed" => counts.failed = number,
+            "ignored" => counts.skipped = number,
+            _ => continue,
+        }
+        seen = true;
+    }
+    seen.then_some(counts)
+}
+
+/// `---- tests::adds stdout ----` -> `tests::adds`.
+fn section_header(line: &str) -> Option<&str> {
+    line.strip_prefix("---- ")?.strip_suffix(" stdout ----")
+}
+
+/// `test tests::adds ... ok` -> (`tests::adds`, passed).
+fn test_line(line: &str) -> Option<(&str, Status)> {
+    let rest = line.strip_prefix("test ")?;
+    let (name, status) = rest.rsplit_once(" ... ")?;
+    let status = match status.trim() {
+        "ok" => Status::Passed,
+        "FAILED" => Status::Failed,
+        s if s.starts_with("ignored") => Status::Skipped,
+        _ => return None,
+    };
+    let name = name.strip_suffix(" - should panic").unwrap_or(name);
+    Some((name, status))
+}
+
+/// `thread 'x' (123) panicked at src/lib.rs:17:9:` (Rust >= 1.73; the
+/// message follows on the next lines) or `thread 'x' panicked at 'msg',
+/// src/lib.rs:17:9` (older): the location and any inline message.
+fn panic_line(line: &str) -> Option<(Option<Location>, Option<String>)> {
+    let rest = line.strip_prefix("thread '")?;
+    let (_, after) = rest.split_once(" panicked at ")?;
+    if let Some(old) = after.strip_prefix('\'')
+        && let Some((message, location)) = old.rsplit_once("', ")
+    {
+        return Some((split_location(location), Some(message.to_owned())));
+    }
+    let location = after.strip_suffix(':').unwrap_or(after);
+    Some((split_location(location), None))
+}
+
+fn is_backtrace_note(line: &str) -> bool {
+    line.starts_with("note: run with `RUST_BACKTRACE")
+        || line.starts_with("note: Some details are omitted")
+        || line == "stack backtrace:"
+}
+
+/// A failed test's output section: the panic message and location, or
+/// (no panic: a test returning `Err`, a `should_panic` test that did not
+/// panic, a doc-test that did not compile) the section's own text.
+fn analyze_section(lines: &[&str]) -> (Option<String>, Vec<Location>) {
+    for (k, line) in lines.iter().enumerate() {
+        let Some((location, inline)) = panic_line(line) else {
+            continue;
+        };
+        let mut message: Vec<&str> = Vec::new();
+        if let Some(inline) = &inline {
+            message.push(inline);
+        }
+        for next in &lines[k + 1..] {
+            if is_backtrace_note(next) || panic_line(next).is_some() {
+                break;
+            }
+            message.push(next);
+        }
+        while message.last().is_some_and(|l| l.trim().is_empty()) {
+            message.pop();
+        }
+        let detail = clip_lines(&message, 40);
+        let detail = if detail.trim().is_empty() {
+            "it panicked".to_owned()
+        } else {
+            detail
+        };
+        return (Some(detail), location.into_iter().collect());
+    }
+    let text: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| !l.trim().is_empty() && !is_backtrace_note(l))
+        .collect();
+    let location = text.iter().find_map(|l| {
+        let trimmed = l.trim_start();
+        let candidate = trimmed
+            .strip_prefix("--> ")
+            .or_else(|| l.rsplit_once(" at ").map(|(_, loc)| loc))?;
+        split_location(candidate).filter(|loc| loc.line.is_some() && !loc.path.contains(' '))
+    });
+    let detail = (!text.is_empty()).then(|| clip_lines(&text, 20));
+    (detail, location.into_iter().collect())
+}
+
+fn clip_lines(lines: &[&str], max: usize) -> String {
+    let mut kept: Vec<&str> = lines.iter().take(max).copied().collect();
+    if lines.len() > max {
+        kept.push("…");
+    }
+    clip(&kept.join("\n"), 4000)
+}
+
+/// A compiler error from `cargo test`'s stderr.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompileError {
+    /// `E0425`, when rustc gave one.
+    pub code: Option<String>,
+    /// The error line without `error[...]: `.
+    pub message: String,
+    /// The ` --> file:line:col` below it.
+    pub location: Option<Location>,
+}
+
+/// rustc's and cargo's `error...:` lines in stderr, except cargo's own
+/// summaries (`could not compile`, `test failed, to rerun ...`), with the
+/// ` --> ` location under each; duplicates (the same error in the lib and
+/// the lib-test build) once.
+pub fn compile_errors(stderr: &str) -> Vec<CompileError> {
+    let lines: Vec<&str> = stderr.lines().map(str::trim_end).collect();
+    let mut errors: Vec<CompileError> = Vec::new();
+    for (k, line) in lines.iter().enumerate() {
+        let Some(rest) = line.strip_prefix("error") else {
+            continue;
+        };
+        let (code, message) = if let Some(coded) = rest.strip_prefix('[') {
+            let Some((code, message)) = coded.split_once("]: ") else {
+                continue;
+            };
+            (Some(code.to_owned()), message)
+        } else if let Some(message) = rest.strip_prefix(": ") {
+            (None, message)
+        } else {
+            continue;
+        };
+        if code.is_none() && is_cargo_summary(message) {
+            continue;
+        }
+        let location = lines[k + 1..]
+            .iter()
+            .take(3)
+            .find_map(|l| l.trim_start().strip_prefix("--> "))
+            .and_then(split_location);
+        let error = CompileError {
+            code,
+            message: message.to_owned(),
+            location,
+        };
+        if !errors.contains(&error) {
+            errors.push(error);
+        }
+    }
+    errors
+}
+
+fn is_cargo_summary(message: &str) -> bool {
+    const SUMMARIES: &[&str] = &[
+        "could not compile",
+        "test failed, to rerun",
+        "doctest failed, to rerun",
+        "build failed",
+        "aborting due to",
+    ];
+    if SUMMARIES.iter().any(|s| message.starts_with(s)) {
+        return true;
+    }
+    // `3 targets failed:` / `1 target failed:`
+    let mut words = message.split_whitespace();
+    words.next().is_some_and(|n| n.parse::<u64>().is_ok())
+        && matches!(words.next(), Some("target" | "targets"))
+        && words.next() == Some("failed:")
+}
+
+/// A test binary that died (signal, abort) before printing its results:
+/// the line that says so, with the target to rerun.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crash {
+    /// `--lib`, `--test it`, `--doc`: what to pass to `cargo test` to rerun it.
+    pub target: Option<String>,
+    /// cargo's `process didn't exit successfully: ...` text.
+    pub reason: String,
+}
+
+/// Crashed test binaries named in `cargo test`'s stderr.
+pub fn crashes(stderr: &str) -> Vec<Crash> {
+    let mut target = None;
+    let mut out = Vec::new();
+    for line in stderr.lines().map(str::trim) {
+        if let Some(rest) = line
+            .strip_prefix("error: test failed, to rerun pass `")
+            .or_else(|| line.strip_prefix("error: doctest failed, to rerun pass `"))
+        {
+            target = rest.strip_suffix('`').map(str::to_owned);
+        } else if let Some(reason) = line.strip_prefix("process didn't exit successfully: ") {
+            out.push(Crash {
+                target: target.take(),
+                reason: reason.to_owned(),
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Captured from `cargo test --no-fail-fast --color=never` (Rust 1.95)
+    /// on a crate with unit tests, an integration test and a doc-test.
+    const STDOUT: &str = r#"
+running 5 tests
+test tests::passes ... ok
+test tests::returns_err ... FAILED
+test tests::should_panic_but_does_not - should panic ... FAILED
+test tests::slow ... ignored
+test tests::adds_small_numbers ... FAILED
+
+failures:
+
+---- tests::returns_err stdout ----
+Error: "bad thing"
+
+---- tests::should_panic_but_does_not stdout ----
+note: test did not panic as expected at src/lib.rs:36:8
+---- tests::adds_small_numbers stdout ----
+some output
+
+thread 'tests::adds_small_numbers' (1944) panicked at src/lib.rs:17:9:
+assertion `left == right` failed: 1 + 2 should be 3
+  left: 4
+ right: 3
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+
+failures:
+    tests::adds_small_numbers
+    tests::returns_err
+    tests::should_panic_but_does_not
+
+test result: FAILED. 1 passed; 3 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.10s
+
+
+running 2 tests
+test integration_ok ... ok
+test integration_panics ... FAILED
+
+failures:
+
+---- integration_panics stdout ----
+
+thread 'integration_panics' (1950) panicked at tests/it.rs:4:27:
+boom
+second line
+stack backtrace:
+   0: __rustc::rust_begin_unwind
+             at /rustc/59807616e1fa2540724bfbac14d7976d7e4a3860/library/std/src/panicking.rs:689:5
+note: Some details are omitted, run with `RUST_BACKTRACE=full` for a verbose backtrace.
+
+
+failures:
+    integration_panics
+
+test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.14s
+
+
+running 1 test
+test src/lib.rs - add (line 3) ... FAILED
+
+failures:
+
+---- src/lib.rs - add (line 3) stdout ----
+Test executable failed (exit status: 101).
+
+stderr:
+
+thread 'main' (1970) panicked at src/lib.rs:5:1:
+assertion `left == right` failed
+  left: 4
+ right: 3
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+
+
+failures:
+    src/lib.rs - add (line 3)
+
+test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.30s
+
+"#;
+
+    fn find<'a>(parsed: &'a Parsed, name: &str) -> &'a TestCase {
+        parsed
+            .tests
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("no test `{name}` in {parsed:#?}"))
+    }
+
+    #[test]
+    fn sums_result_lines_over_binaries_and_doc_tests() {
+        let parsed = parse(STDOUT);
+        assert_eq!(parsed.result_lines, 3);
+        assert_eq!(
+            parsed.counts,
+            Counts {
+                passed: 2,
+                failed: 5,
+                errored: 0,
+                skipped: 1
+            }
+        );
+        assert_eq!(parsed.tests.len(), 8);
+        assert_eq!(parsed.unreported, 0);
+        assert_eq!(find(&parsed, "tests::passes").status, Status::Passed);
+        assert_eq!(find(&parsed, "tests::slow").status, Status::Skipped);
+        assert_eq!(find(&parsed, "integration_ok").status, Status::Passed);
+    }
+
+    #[test]
+    fn a_panic_gives_message_and_location() {
+        let parsed = parse(STDOUT);
+        let test = find(&parsed, "tests::adds_small_numbers");
+        assert_eq!(test.status, Status::Failed);
+        assert_eq!(
+            test.detail.as_deref(),
+            Some("assertion `left == right` failed: 1 + 2 should be 3\n  left: 4\n right: 3")
+        );
+        assert_eq!(
+            test.locations,
+            [Location::new("src/lib.rs", Some(17), Some(9))]
+        );
+
+        let test = find(&parsed, "integration_panics");
+        assert_eq!(test.detail.as_deref(), Some("boom\nsecond line"));
+        assert_eq!(test.locations[0].path, "tests/it.rs");
+
+        let doc = find(&parsed, "src/lib.rs - add (line 3)");
+        assert_eq!(doc.status, Status::Failed);
+        assert_eq!(
+            doc.detail.as_deref(),
+            Some("assertion `left == right` failed\n  left: 4\n right: 3")
+        );
+        assert_eq!(doc.locations[0].line, Some(5));
+    }
+
+    #[test]
+    fn failures_without_a_panic_keep_their_text() {
+        let parsed = parse(STDOUT);
+        let err = find(&parsed, "tests::returns_err");
+        assert_eq!(err.detail.as_deref(), Some("Error: \"bad thing\""));
+        assert!(err.locations.is_empty());
+        let should = find(&parsed, "tests::should_panic_but_does_not");
+        assert_eq!(should.status, Status::Failed);
+        assert_eq!(
+            should.detail.as_deref(),
+            Some("note: test did not panic as expected at src/lib.rs:36:8")
+        );
+        assert_eq!(
+            should.locations,
+            [Location::new("src/lib.rs", Some(36), Some(8))]
+        );
+    }
+
+    #[test]
+    fn old_style_panics_and_quiet_output() {
+        let out = "running 2 tests\n..F\nfailures:\n\n---- parser::empty stdout ----\nthread 'parser::empty' panicked at 'called `Option::unwrap()` on a `None` value', src/parser.rs:10:5\n\nfailures:\n    parser::empty\n\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out\n";
+        let parsed = parse(out);
+        assert_eq!(parsed.tests.len(), 1);
+        let test = &parsed.tests[0];
+        assert_eq!(test.name, "parser::empty");
+        assert_eq!(test.status, Status::Failed);
+        assert_eq!(
+            test.detail.as_deref(),
+            Some("called `Option::unwrap()` on a `None` value")
+        );
+        assert_eq!(
+            test.locations,
+            [Location::new("src/parser.rs", Some(10), Some(5))]
+        );
+        assert_eq!(parsed.counts.passed, 1);
+    }
+
+    #[test]
+    fn a_crashed_binary_leaves_unreported_tests() {
+        let out = "\nrunning 2 tests\ntest ok1 ... ok\n\nrunning 0 tests\n\ntest result: ok. 0 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.00s\n";
+        let parsed = parse(out);
+        assert_eq!(parsed.result_lines, 1);
+        assert_eq!(parsed.unreported, 1);
+        assert_eq!(parsed.counts.passed, 1);
+        let stderr = "     Running unittests src/lib.rs (target/debug/deps/crash-13c7)\nerror: test failed, to rerun pass `--lib`\n\nCaused by:\n  process didn't exit successfully: `/w/target/debug/deps/crash-13c7` (signal: 6, SIGABRT: process abort signal)\n   Doc-tests crash\nerror: 1 target failed:\n    `--lib`\n";
+        assert_eq!(
+            crashes(stderr),
+            [Crash {
+                target: Some("--lib".into()),
+                reason:
+                    "`/w/target/debug/deps/crash-13c7` (signal: 6, SIGABRT: process abort signal)"
+                        .into()
+            }]
+        );
+        assert!(compile_errors(stderr).is_empty());
+    }
+
+    #[test]
+    fn compile_errors_with_locations_once_each() {
+        let stderr = r#"   Compiling calc v0.1.0 (/tmp/samples/rs)
+error[E0425]: cannot find value `undefined_thing` in this scope
+  --> src/lib.rs:38:26
+   |
+38 | pub fn broken() -> i32 { undefined_thing + 1 }
+   |                          ^^^^^^^^^^^^^^^ not found in this scope
+
+error[E0308]: mismatched types
+  --> src/lib.rs:39:30
+   |
+39 | pub fn broken2() -> String { 5 }
+   |                     ------   ^ expected `String`, found integer
+
+error: expected one of `!` or `::`, found `x`
+ --> tests/it.rs:1:5
+  |
+error[E0425]: cannot find value `undefined_thing` in this scope
+  --> src/lib.rs:38:26
+Some errors have detailed explanations: E0308, E0425.
+For more information about an error, try `rustc --explain E0308`.
+error: could not compile `calc` (lib test) due to 2 previous errors
+warning: build failed, waiting for other jobs to finish...
+error: could not compile `calc` (lib) due to 2 previous errors
+error: 2 targets failed:
+"#;
+        let errors = compile_errors(stderr);
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+        assert_eq!(errors[0].code.as_deref(), Some("E0425"));
+        assert_eq!(
+            errors[0].message,
+            "cannot find value `undefined_thing` in this scope"
+        );
+        assert_eq!(
+            errors[0].location,
+            Some(Location::new("src/lib.rs", Some(38), Some(26)))
+        );
+        assert_eq!(errors[1].code.as_deref(), Some("E0308"));
+        assert_eq!(errors[2].code, None);
+        assert_eq!(
+            errors[2].location,
+            Some(Location::new("tests/it.rs", Some(1), Some(5)))
+        );
+    }
+}

@@ -1,0 +1,571 @@
+//! Native tests against real tools: small cargo crates and Python packages
+//! in temporary workspaces.
+
+use super::*;
+use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
+use serde_json::{Value, json};
+
+fn codes(outcome: &Outcome) -> Vec<&str> {
+    outcome
+        .findings
+        .iter()
+        .filter_map(|f| f.code.as_deref())
+        .collect()
+}
+
+fn errors(outcome: &Outcome) -> Vec<&Finding> {
+    outcome.findings_of(Severity::Error).collect()
+}
+
+fn with_code<'a>(outcome: &'a Outcome, code: &str) -> &'a Finding {
+    outcome
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some(code))
+        .unwrap_or_else(|| panic!("no `{code}` finding in {outcome:#?}"))
+}
+
+fn run_cargo_rule(ws: &TestWorkspace, config: Value) -> Outcome {
+    ws.run_granting::<TestRule>(config, &["cargo"]).unwrap()
+}
+
+/// The 1-based line of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> u32 {
+    let index = text
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("`{needle}` not in the text"));
+    u32::try_from(index + 1).unwrap()
+}
+
+const MANIFEST: &str =
+    "[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+
+/// A crate whose `add` is `body`, with a test that passes either way, one
+/// that passes only when negatives are added right, one ignored test, and
+/// one more test per name in `extra`.
+fn crate_source(body: &str, extra: &[&str]) -> String {
+    let mut source = format!(
+        r#"pub fn add(a: i32, b: i32) -> i32 {{
+    {body}
+}}
+
+#[cfg(test)]
+mod tests {{
+    use super::*;
+
+    #[test]
+    fn adds_small_numbers() {{
+        assert_eq!(add(1, 2), 3);
+    }}
+
+    #[test]
+    fn adds_negative_numbers() {{
+        assert_eq!(add(-1, -2), -3, "negatives must add up");
+    }}
+
+    #[test]
+    #[ignore]
+    fn slow() {{}}
+"#
+    );
+    for name in extra {
+        source.push_str(&format!(
+            "\n    #[test]\n    fn {name}() {{\n        assert_eq!(add(-2, -2), -4, \"{name}\");\n    }}\n"
+        ));
+    }
+    source.push_str("}\n");
+    source
+}
+
+const BUGGY: &str = "if a < 0 { a + b - 1 } else { a + b }";
+const FIXED: &str = "a + b";
+
+fn rust_workspace(body: &str, extra: &[&str]) -> (TestWorkspace, String) {
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("Cargo.toml", MANIFEST).unwrap();
+    let source = crate_source(body, extra);
+    ws.write("src/lib.rs", &source).unwrap();
+    (ws, source)
+}
+
+#[test]
+fn cargo_failing_test_is_named_placed_and_counted_then_green_when_fixed() {
+    let (ws, source) = rust_workspace(BUGGY, &[]);
+    let out = run_cargo_rule(&ws, json!({"runner": "cargo"}));
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(out.summary, "1 passed, 1 failed, 1 ignored (cargo test)");
+    let failed = errors(&out);
+    assert_eq!(failed.len(), 1, "{out:#?}");
+    let finding = failed[0];
+    assert_eq!(finding.code.as_deref(), Some("test-failed"));
+    assert!(
+        finding
+            .message
+            .starts_with("test `tests::adds_negative_numbers` failed: assertion `left == right` failed: negatives must add up"),
+        "{}",
+        finding.message
+    );
+    assert!(finding.message.contains("left: -4"), "{}", finding.message);
+    assert_eq!(finding.path.as_deref(), Some("src/lib.rs"));
+    assert_eq!(
+        finding.line,
+        Some(line_of(&source, "negatives must add up"))
+    );
+    assert_eq!(finding.column, Some(9));
+    let hint = finding.fix_hint.as_deref().unwrap();
+    assert!(
+        hint.starts_with("reproduce with `cargo test tests::adds_negative_numbers`"),
+        "{hint}"
+    );
+
+    ws.write("src/lib.rs", crate_source(FIXED, &[])).unwrap();
+    let out = run_cargo_rule(&ws, json!({"runner": "cargo"}));
+    assert!(out.passed, "{out:#?}");
+    assert!(out.findings.is_empty(), "{out:#?}");
+    assert_eq!(out.summary, "2 passed, 0 failed, 1 ignored (cargo test)");
+}
+
+#[test]
+fn cargo_required_min_passed_and_allowed_failures() {
+    let (ws, _) = rust_workspace(FIXED, &[]);
+    let out = run_cargo_rule(
+        &ws,
+        json!({"runner": "cargo", "required": ["tests::adds_small_numbers", "handles_empty", "slow"], "min_passed": 3}),
+    );
+    assert!(!out.passed);
+    assert_eq!(
+        codes(&out),
+        [
+            "required-test-missing",
+            "required-test-skipped",
+            "too-few-passed"
+        ]
+    );
+    assert!(out.findings[0].message.contains("`handles_empty`"));
+    assert_eq!(
+        with_code(&out, "too-few-passed").message,
+        "2 tests of 3 passed; at least 3 must"
+    );
+
+    // A named failure may be allowed; it is still reported, as information.
+    let (ws, _) = rust_workspace(BUGGY, &[]);
+    let out = run_cargo_rule(
+        &ws,
+        json!({"runner": "cargo", "allowed_failures": ["adds_negative_numbers"]}),
+    );
+    assert!(out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["allowed-failure"]);
+    assert_eq!(out.findings[0].severity, Severity::Info);
+    // ...unless it is also required.
+    let out = run_cargo_rule(
+        &ws,
+        json!({"runner": "cargo", "allowed_failures": ["adds_negative_numbers"], "required": ["adds_negative_numbers"]}),
+    );
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["test-failed"]);
+}
+
+#[test]
+fn cargo_expect_fail_wants_the_regression_test_to_fail() {
+    let config =
+        json!({"runner": "cargo", "expect": "fail", "required": ["regression_negative_sum"]});
+
+    // Not written yet.
+    let (ws, _) = rust_workspace(BUGGY, &[]);
+    let out = run_cargo_rule(&ws, config.clone());
+    assert!(!out.passed);
+    // The other failing test is not the regression test: it still blocks.
+    assert_eq!(codes(&out), ["test-failed", "required-test-missing"]);
+
+    // Written, and it reproduces the bug: the phase is done.
+    let (ws, source) = rust_workspace(BUGGY, &["regression_negative_sum"]);
+    let out = run_cargo_rule(
+        &ws,
+        json!({"runner": "cargo", "expect": "fail", "required": ["regression_negative_sum"], "allowed_failures": ["adds_negative_numbers"]}),
+    );
+    assert!(out.passed, "{out:#?}");
+    let expected = with_code(&out, "expected-failure");
+    assert_eq!(expected.severity, Severity::Info);
+    assert_eq!(expected.path.as_deref(), Some("src/lib.rs"));
+    assert_eq!(
+        expected.line,
+        Some(line_of(&source, "\"regression_negative_sum\""))
+    );
+    assert!(
+        out.summary
+            .ends_with("; `tests::regression_negative_sum` fails as expected"),
+        "{}",
+        out.summary
+    );
+
+    // With the bug fixed the test passes, which is not what this phase wants.
+    let (ws, _) = rust_workspace(FIXED, &["regression_negative_sum"]);
+    let out = run_cargo_rule(&ws, config);
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["test-passed-unexpectedly"]);
+}
+
+#[test]
+fn cargo_compile_errors_are_quoted_with_their_place() {
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("Cargo.toml", MANIFEST).unwrap();
+    let source = "pub fn add(a: i32, b: i32) -> i32 {\n    a + b + missing\n}\n";
+    ws.write("src/lib.rs", source).unwrap();
+    let out = run_cargo_rule(&ws, json!({"runner": "cargo"}));
+    assert!(!out.passed);
+    assert_eq!(out.summary, "1 compile error (cargo test); no test ran");
+    let finding = &out.findings[0];
+    assert_eq!(finding.code.as_deref(), Some("E0425"));
+    assert_eq!(
+        finding.message,
+        "error[E0425]: cannot find value `missing` in this scope"
+    );
+    assert_eq!(finding.path.as_deref(), Some("src/lib.rs"));
+    assert_eq!((finding.line, finding.column), (Some(2), Some(13)));
+}
+
+#[test]
+fn cargo_in_a_subdirectory_maps_paths_to_the_workspace() {
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("rust/Cargo.toml", MANIFEST).unwrap();
+    ws.write("rust/src/lib.rs", crate_source(BUGGY, &[]))
+        .unwrap();
+    let out = run_cargo_rule(&ws, json!({"runner": "cargo", "cwd": "rust"}));
+    assert!(!out.passed);
+    let finding = with_code(&out, "test-failed");
+    assert_eq!(finding.path.as_deref(), Some("rust/src/lib.rs"));
+    assert!(
+        finding.fix_hint.as_deref().unwrap().contains("in `rust`"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn cargo_a_crashing_test_binary_fails_the_check() {
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("Cargo.toml", MANIFEST).unwrap();
+    ws.write(
+        "src/lib.rs",
+        "#[test]\nfn fine() {}\n#[test]\nfn dies() {\n    std::thread::sleep(std::time::Duration::from_millis(300));\n    std::process::abort();\n}\n",
+    )
+    .unwrap();
+    let out = run_cargo_rule(&ws, json!({"runner": "cargo"}));
+    assert!(!out.passed, "{out:#?}");
+    let crash = with_code(&out, "test-binary-crashed");
+    assert!(crash.message.contains("SIGABRT"), "{}", crash.message);
+    assert!(
+        crash.message.contains("1 test never reported"),
+        "{}",
+        crash.message
+    );
+    assert!(
+        crash
+            .fix_hint
+            .as_deref()
+            .unwrap()
+            .contains("cargo test --lib")
+    );
+}
+
+#[test]
+fn no_grant_is_a_finding_naming_the_fix() {
+    let (ws, _) = rust_workspace(FIXED, &[]);
+    let out = ws.run::<TestRule>(json!({"runner": "cargo"})).unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["exec-not-granted"]);
+    assert_eq!(out.summary, "cargo test did not run");
+    assert!(
+        out.findings[0]
+            .fix_hint
+            .as_deref()
+            .unwrap()
+            .contains("allow = [\"cargo\"]")
+    );
+    let out = ws.run::<TestRule>(json!({"runner": "pytest"})).unwrap();
+    assert_eq!(codes(&out), ["exec-not-granted"]);
+}
+
+/// pytest must be importable by the `python3` on PATH; the CI script puts a
+/// venv with it first on PATH.
+fn require_pytest() {
+    let ok = std::process::Command::new("python3")
+        .args(["-m", "pytest", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "these tests need pytest importable by the `python3` on PATH: install it (`python3 -m pip install pytest`) or run with PATH=/tmp/e2e-venv/bin:$PATH"
+    );
+}
+
+const PY_CALC: &str = "def add(a, b):\n    if a < 0:\n        return a + b - 1\n    return a + b\n";
+const PY_TESTS: &str = "import pytest\n\nfrom calc import add\n\n\ndef test_small():\n    assert add(1, 2) == 3\n\n\ndef test_negative():\n    total = add(-1, -2)\n    assert total == -3\n\n\n@pytest.mark.skip(reason=\"later\")\ndef test_later():\n    pass\n";
+
+#[test]
+fn pytest_failure_points_at_the_assertion() {
+    require_pytest();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("calc/__init__.py", PY_CALC).unwrap();
+    ws.write("tests/test_calc.py", PY_TESTS).unwrap();
+    let out = ws
+        .run_granting::<TestRule>(json!({"runner": "pytest"}), &["python3"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(out.summary, "1 passed, 1 failed, 1 skipped (pytest)");
+    let failed = errors(&out);
+    assert_eq!(failed.len(), 1, "{out:#?}");
+    let finding = failed[0];
+    assert_eq!(finding.code.as_deref(), Some("test-failed"));
+    assert_eq!(
+        finding.message,
+        "test `tests/test_calc.py::test_negative` failed at `assert total == -3`: assert -4 == -3"
+    );
+    assert_eq!(finding.path.as_deref(), Some("tests/test_calc.py"));
+    assert_eq!(finding.line, Some(line_of(PY_TESTS, "assert total == -3")));
+    assert!(
+        finding
+            .fix_hint
+            .as_deref()
+            .unwrap()
+            .starts_with("reproduce with `python3 -m pytest tests/test_calc.py::test_negative`")
+    );
+
+    // Required by the short name; then fixed.
+    let config =
+        json!({"runner": "pytest", "required": ["test_calc.py::test_negative", "test_missing"]});
+    ws.write("calc/__init__.py", "def add(a, b):\n    return a + b\n")
+        .unwrap();
+    let out = ws.run_granting::<TestRule>(config, &["python3"]).unwrap();
+    assert_eq!(codes(&out), ["required-test-missing"]);
+    assert!(out.findings[0].message.contains("`test_missing`"));
+    let out = ws
+        .run_granting::<TestRule>(json!({"runner": "pytest"}), &["python3"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+    assert_eq!(out.summary, "2 passed, 0 failed, 1 skipped (pytest)");
+
+    // A run that writes no report is never judged by an earlier report.
+    let out = ws
+        .run_granting::<TestRule>(
+            json!({"runner": "pytest", "args": ["--no-such-flag"]}),
+            &["python3"],
+        )
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["report-missing"]);
+    assert!(
+        out.findings[0].message.contains("--no-such-flag"),
+        "{}",
+        out.findings[0].message
+    );
+}
+
+#[test]
+fn pytest_collection_errors_and_empty_runs() {
+    require_pytest();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write(
+        "py/tests/test_imports.py",
+        "import not_a_module_anywhere\n\n\ndef test_x():\n    pass\n",
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<TestRule>(json!({"runner": "pytest", "cwd": "py"}), &["python3"])
+        .unwrap();
+    assert!(!out.passed);
+    let finding = with_code(&out, "test-error");
+    assert_eq!(finding.path.as_deref(), Some("py/tests/test_imports.py"));
+    assert_eq!(finding.line, Some(1));
+    assert!(
+        finding
+            .message
+            .contains("No module named 'not_a_module_anywhere'"),
+        "{}",
+        finding.message
+    );
+
+    // No tests at all: zero passing tests fail the check by default...
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("src/app.py", "X = 1\n").unwrap();
+    let out = ws
+        .run_granting::<TestRule>(json!({"runner": "pytest"}), &["python3"])
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["too-few-passed"]);
+    assert_eq!(
+        out.findings[0].message,
+        "no test ran; at least 1 test must pass"
+    );
+    // ...unless the config says none need to.
+    let out = ws
+        .run_granting::<TestRule>(json!({"runner": "pytest", "min_passed": 0}), &["python3"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+}
+
+#[test]
+fn pytest_expect_fail_any_new_failure() {
+    require_pytest();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("calc/__init__.py", PY_CALC).unwrap();
+    ws.write("tests/test_calc.py", PY_TESTS).unwrap();
+    let out = ws
+        .run_granting::<TestRule>(json!({"runner": "pytest", "expect": "fail"}), &["python3"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["expected-failure"]);
+    let out = ws
+        .run_granting::<TestRule>(
+            json!({"runner": "pytest", "expect": "fail", "allowed_failures": ["test_negative"]}),
+            &["python3"],
+        )
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["allowed-failure", "no-failing-test"]);
+}
+
+#[test]
+fn custom_command_with_a_junit_report() {
+    let ws = TestWorkspace::new().unwrap();
+    let report = r#"<?xml version="1.0"?>
+<testsuite name="suite">
+  <testcase classname="Math" name="adds" file="spec/math.txt" line="2"><failure message="expected 3, got 4">stack</failure></testcase>
+  <testcase classname="Math" name="subtracts"/>
+</testsuite>"#;
+    ws.write("spec/math.txt", "a\nb\nc\n").unwrap();
+    ws.write("report.xml.in", report).unwrap();
+    let config = json!({
+        "runner": "custom",
+        "command": {"program": "sh", "args": ["-c", "cp report.xml.in {scratch}/junit.xml; exit 1"]},
+        "report": "{scratch}/junit.xml"
+    });
+    let out = ws
+        .run_granting::<TestRule>(config.clone(), &["sh"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["test-failed"]);
+    let finding = &out.findings[0];
+    assert_eq!(
+        finding.message,
+        "test `Math::adds` failed: expected 3, got 4"
+    );
+    assert_eq!(finding.path.as_deref(), Some("spec/math.txt"));
+    assert_eq!(finding.line, Some(2));
+    assert_eq!(out.summary, "1 passed, 1 failed (sh)");
+
+    // A command that fails without writing a report is not a pass.
+    let out = ws
+        .run_granting::<TestRule>(
+            json!({"runner": "custom", "command": {"program": "sh", "args": ["-c", "echo boom >&2; exit 3"]}, "report": "nowhere.xml"}),
+            &["sh"],
+        )
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["report-missing"]);
+    assert!(out.findings[0].message.contains("status 3"));
+    assert!(out.findings[0].message.contains("boom"));
+
+    // Nor is one that exits non-zero with an all-green report.
+    ws.write(
+        "green.xml",
+        "<testsuite><testcase classname=\"a\" name=\"b\"/></testsuite>",
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<TestRule>(
+            json!({"runner": "custom", "command": {"program": "sh", "args": ["-c", "exit 2"]}, "report": "green.xml"}),
+            &["sh"],
+        )
+        .unwrap();
+    assert!(!out.passed);
+    assert_eq!(codes(&out), ["stale-report", "tool-failed"]);
+    assert!(
+        out.findings[1]
+            .message
+            .starts_with("`sh -c exit 2` exited with status 2 but reported no failing test"),
+        "{}",
+        out.findings[1].message
+    );
+}
+
+#[test]
+fn config_is_checked() {
+    let ws = TestWorkspace::new().unwrap();
+    let err = ws.run::<TestRule>(json!({"runner": "custom"})).unwrap_err();
+    assert!(err.to_string().contains("needs `command`"), "{err}");
+    let err = ws
+        .run::<TestRule>(json!({"runner": "cargo", "report": "x.xml"}))
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("only to `runner: custom`"),
+        "{err}"
+    );
+    let err = ws
+        .run::<TestRule>(json!({"runner": "cargo", "requird": ["x"]}))
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown field `requird`"), "{err}");
+    let err = ws
+        .run::<TestRule>(json!({"runner": "cargo", "cwd": "../x"}))
+        .unwrap_err();
+    assert!(err.to_string().contains("outside the workspace"), "{err}");
+
+    let schema = config_schema_of::<TestRule>();
+    let properties = schema["properties"].as_object().unwrap();
+    for (name, property) in properties {
+        assert!(
+            property.get("description").is_some(),
+            "config field `{name}` has no description"
+        );
+    }
+    assert_eq!(schema["additionalProperties"], json!(false));
+    assert_eq!(schema["required"], json!(["runner"]));
+}
+
+#[test]
+fn inputs_per_runner() {
+    assert_eq!(
+        inputs_of::<TestRule>(json!({"runner": "cargo"})),
+        ["**/*.rs", "**/Cargo.toml", "Cargo.lock"]
+    );
+    assert_eq!(
+        inputs_of::<TestRule>(json!({"runner": "pytest", "cwd": "py"})),
+        [
+            "**/*.py",
+            "pytest.ini",
+            "py/pytest.ini",
+            "pyproject.toml",
+            "py/pyproject.toml",
+            "setup.cfg",
+            "py/setup.cfg",
+            "conftest.py",
+            "py/conftest.py"
+        ]
+    );
+    assert!(
+        inputs_of::<TestRule>(
+            json!({"runner": "custom", "command": {"program": "make"}, "report": "r.xml"})
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        inputs_of::<TestRule>(json!({"runner": "cargo", "inputs": ["src/**"]})),
+        ["src/**"]
+    );
+}
+
+#[test]
+fn pytest_missing_is_recognized() {
+    let out = Output {
+        exit_code: Some(1),
+        stderr: "/usr/bin/python3: No module named pytest\n".to_owned(),
+        ..Output::default()
+    };
+    assert!(pytest_missing(&out));
+    let out = Output {
+        exit_code: Some(1),
+        stdout: "E   ModuleNotFoundError: No module named 'pytest_asyncio'\n".to_owned(),
+        ..Output::default()
+    };
+    assert!(!pytest_missing(&out));
+}

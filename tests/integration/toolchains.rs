@@ -1,0 +1,280 @@
+//! The compile, test and lint rules against real projects generated here,
+//! run through the engine with real toolchains: findings point at the right
+//! file and line, fixing the file turns the rule green, an ungranted tool is
+//! refused, outcomes are cached until an input changes, and programs report
+//! progress.
+
+use std::sync::{Arc, Mutex};
+
+use checkrail::engine::{Hooks, Progress};
+use checkrail::report::{CheckpointReport, RuleReport, RuleStatus};
+use checkrail::workflow::parse;
+use serde_json::Value;
+
+use crate::support::{engine, workspace};
+
+const CRATE_TOML: &str = "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\npath = \"src/lib.rs\"\n";
+
+const BROKEN_LIB: &str = "pub fn add(a: u32, b: u32) -> u32 {\n    let unused = 1;\n    let total: u32 = \"oops\";\n    a + b\n}\n";
+
+const FIXED_LIB: &str = "pub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::add(2, 2), 4);\n    }\n\n    #[test]\n    fn adds_wrong() {\n        assert_eq!(super::add(2, 2), 5, \"two and two\");\n    }\n}\n";
+
+/// A one-phase workflow whose checkpoint runs `rules` (YAML list items).
+fn workflow(rules: &str) -> checkrail::workflow::Workflow {
+    let text = format!(
+        "id: t\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n{rules}"
+    );
+    parse(&text, "t.yaml").unwrap()
+}
+
+fn run(ws: &std::path::Path, rules: &str) -> CheckpointReport {
+    engine()
+        .run_checkpoint(&workflow(rules), "p", ws, None)
+        .unwrap()
+}
+
+fn rule(report: &CheckpointReport, i: usize) -> &RuleReport {
+    &report.rules[i]
+}
+
+fn finding_at<'a>(r: &'a RuleReport, path: &str, line: u32) -> Option<&'a checkrail_sdk::Finding> {
+    r.findings
+        .iter()
+        .find(|f| f.path.as_deref() == Some(path) && f.line == Some(line))
+}
+
+fn grant(ws: &std::path::Path, programs: &[&str]) {
+    let list: Vec<String> = programs.iter().map(|p| format!("\"{p}\"")).collect();
+    std::fs::write(
+        ws.join("checkrail.toml"),
+        format!("[exec]\nallow = [{}]\n", list.join(", ")),
+    )
+    .unwrap();
+}
+
+#[test]
+fn rust_crate_compile_test_and_clippy() {
+    let ws = workspace(&[("Cargo.toml", CRATE_TOML), ("src/lib.rs", BROKEN_LIB)]);
+    let dir = ws.path();
+
+    // Nothing granted: refused with the line to add.
+    let compile = "        - rule: compile\n          config: { toolchain: cargo }\n";
+    let refused = run(dir, compile);
+    assert!(!refused.passed);
+    let finding = &rule(&refused, 0).findings[0];
+    assert_eq!(
+        finding.code.as_deref(),
+        Some("exec-not-granted"),
+        "{finding:?}"
+    );
+    assert!(
+        finding
+            .fix_hint
+            .as_deref()
+            .unwrap_or("")
+            .contains("checkrail.toml")
+            || finding.message.contains("checkrail.toml")
+    );
+
+    grant(dir, &["cargo"]);
+    let report = run(dir, compile);
+    let r = rule(&report, 0);
+    assert_eq!(r.status, RuleStatus::Failed, "{r:?}");
+    let error = finding_at(r, "src/lib.rs", 3)
+        .unwrap_or_else(|| panic!("no finding at src/lib.rs:3: {r:?}"));
+    assert_eq!(error.code.as_deref(), Some("E0308"));
+
+    // With the type error fixed, the unused variable is a warning that does not block.
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        BROKEN_LIB.replace("let total: u32 = \"oops\";\n", ""),
+    )
+    .unwrap();
+    let report = run(dir, compile);
+    let r = rule(&report, 0);
+    assert!(report.passed, "{r:?}");
+    let warning = finding_at(r, "src/lib.rs", 2)
+        .unwrap_or_else(|| panic!("no warning at src/lib.rs:2: {r:?}"));
+    assert_eq!(
+        (warning.severity, warning.code.as_deref()),
+        (checkrail_sdk::Severity::Warning, Some("unused_variables"))
+    );
+
+    std::fs::write(dir.join("src/lib.rs"), FIXED_LIB).unwrap();
+    let report = run(dir, compile);
+    assert!(report.passed, "{:?}", report.rules);
+
+    // Tests: one failing test, named, at its line.
+    let tests = "        - rule: test\n          config: { runner: cargo, min_passed: 1 }\n";
+    let report = run(dir, tests);
+    let r = rule(&report, 0);
+    assert_eq!(r.status, RuleStatus::Failed, "{r:?}");
+    let failing = r
+        .findings
+        .iter()
+        .find(|f| f.message.contains("adds_wrong"))
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert_eq!(failing.path.as_deref(), Some("src/lib.rs"));
+    assert_eq!(failing.line, Some(14));
+    assert!(failing.message.contains("two and two"), "{failing:?}");
+
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        FIXED_LIB.replace("5, \"two and two\"", "4, \"two and two\""),
+    )
+    .unwrap();
+    assert!(run(dir, tests).passed);
+
+    // Clippy: a needless return at its line, blocking when warnings block.
+    let lint = "        - rule: lint\n          config: { linter: clippy, block_levels: [error, warning] }\n";
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        "pub fn add(a: u32, b: u32) -> u32 {\n    return a + b;\n}\n",
+    )
+    .unwrap();
+    let report = run(dir, lint);
+    let r = rule(&report, 0);
+    assert_eq!(r.status, RuleStatus::Failed, "{r:?}");
+    let lint_finding = finding_at(r, "src/lib.rs", 2).unwrap_or_else(|| panic!("{r:?}"));
+    assert!(
+        lint_finding
+            .code
+            .as_deref()
+            .unwrap_or("")
+            .contains("needless_return"),
+        "{lint_finding:?}"
+    );
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        "pub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n",
+    )
+    .unwrap();
+    assert!(run(dir, lint).passed);
+}
+
+#[test]
+fn python_package_compile_pytest_and_ruff() {
+    let ws = workspace(&[
+        ("pkg/__init__.py", ""),
+        (
+            "pkg/calc.py",
+            "import os\n\ndef double(x):\n    return x * 2\n",
+        ),
+        ("pkg/broken.py", "def f(:\n    pass\n"),
+        (
+            "tests/test_calc.py",
+            "from pkg.calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n\n\ndef test_double_wrong():\n    assert double(3) == 7\n",
+        ),
+    ]);
+    let dir = ws.path();
+    grant(dir, &["python3", "ruff"]);
+
+    let compile = "        - rule: compile\n          config: { toolchain: python }\n";
+    let r = run(dir, compile);
+    let syntax =
+        finding_at(rule(&r, 0), "pkg/broken.py", 1).unwrap_or_else(|| panic!("{:?}", r.rules));
+    assert_eq!(syntax.severity, checkrail_sdk::Severity::Error);
+    std::fs::remove_file(dir.join("pkg/broken.py")).unwrap();
+    assert!(run(dir, compile).passed);
+
+    let tests = "        - rule: test\n          config: { runner: pytest }\n";
+    let r = run(dir, tests);
+    let t = rule(&r, 0);
+    assert_eq!(t.status, RuleStatus::Failed, "{t:?}");
+    let failing = t
+        .findings
+        .iter()
+        .find(|f| f.message.contains("test_double_wrong"))
+        .unwrap_or_else(|| panic!("{t:?}"));
+    assert_eq!(failing.path.as_deref(), Some("tests/test_calc.py"));
+    assert_eq!(failing.line, Some(9), "{failing:?}");
+
+    let lint = "        - rule: lint\n          config: { linter: ruff, max_warnings: 0 }\n";
+    let r = run(dir, lint);
+    let l = rule(&r, 0);
+    let unused = l
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("F401"))
+        .unwrap_or_else(|| panic!("{l:?}"));
+    assert_eq!(
+        (unused.path.as_deref(), unused.line),
+        (Some("pkg/calc.py"), Some(1))
+    );
+    assert!(!r.passed);
+    std::fs::write(
+        dir.join("pkg/calc.py"),
+        "def double(x):\n    return x * 2\n",
+    )
+    .unwrap();
+    assert!(run(dir, lint).passed, "ruff still complains");
+}
+
+#[test]
+fn c_file_with_an_error() {
+    let ws = workspace(&[(
+        "src/main.c",
+        "int main(void) {\n    int x = ;\n    return 0;\n}\n",
+    )]);
+    let dir = ws.path();
+    grant(dir, &["gcc"]);
+    let compile = "        - rule: compile\n          config: { toolchain: gcc }\n";
+    let r = run(dir, compile);
+    let error = finding_at(rule(&r, 0), "src/main.c", 2).unwrap_or_else(|| panic!("{:?}", r.rules));
+    assert!(error.column.is_some());
+    std::fs::write(
+        dir.join("src/main.c"),
+        "int main(void) {\n    int x = 1;\n    return x - 1;\n}\n",
+    )
+    .unwrap();
+    assert!(run(dir, compile).passed);
+}
+
+#[test]
+fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
+    let ws = workspace(&[
+        ("Cargo.toml", CRATE_TOML),
+        ("src/lib.rs", "pub fn one() -> u32 { 1 }\n"),
+    ]);
+    let dir = ws.path();
+    grant(dir, &["cargo"]);
+    let engine = engine();
+    let wf = workflow("        - rule: compile\n          config: { toolchain: cargo }\n");
+    let events: Arc<Mutex<Vec<Progress>>> = Arc::default();
+    let hooks = Hooks {
+        progress: Some({
+            let events = events.clone();
+            Arc::new(move |p| events.lock().unwrap().push(p))
+        }),
+        cancel: None,
+    };
+    let first = engine
+        .run_checkpoint_with(&wf, "p", dir, None, &hooks)
+        .unwrap();
+    assert!(first.passed && !first.rules[0].cached);
+    let seen = events.lock().unwrap().clone();
+    assert!(
+        seen.iter().any(|p| matches!(p, Progress::CommandStarted { command, .. } if command.starts_with("cargo build"))),
+        "{seen:?}"
+    );
+    let steps: Vec<f64> = seen.iter().map(Progress::step).collect();
+    assert!(
+        steps.windows(2).all(|w| w[1] > w[0]),
+        "progress must grow: {steps:?}"
+    );
+
+    let second = engine.run_checkpoint(&wf, "p", dir, None).unwrap();
+    assert!(
+        second.rules[0].cached,
+        "unchanged inputs must reuse the outcome"
+    );
+
+    std::fs::write(dir.join("src/lib.rs"), "pub fn one() -> u32 { \"no\" }\n").unwrap();
+    let third = engine.run_checkpoint(&wf, "p", dir, None).unwrap();
+    assert!(
+        !third.rules[0].cached && !third.passed,
+        "a changed input must run the rule again"
+    );
+    let json: Value = serde_json::to_value(&third).unwrap();
+    assert_eq!(json["rules"][0]["cached"], false);
+}
