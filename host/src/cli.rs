@@ -3,6 +3,7 @@
 
 mod check;
 mod output;
+mod pack;
 mod rule;
 mod serve;
 mod session;
@@ -48,6 +49,9 @@ enum Command {
     /// List or run rules.
     #[command(subcommand)]
     Rule(rule::Command),
+    /// Build, sign, verify, install and list rule packs.
+    #[command(subcommand)]
+    Pack(pack::Command),
     /// Serve MCP: stdio by default, streamable HTTP with --http.
     Serve(serve::Args),
     /// List, show or approve sessions (approving is for humans only).
@@ -81,6 +85,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             .unwrap_or_default(),
         cache_dir: cli.cache_dir.clone(),
         no_cache: cli.no_cache,
+        workspace: workspace.map(std::path::Path::to_path_buf),
     };
     match &cli.command {
         Command::Check(args) => check::run(&engine(options(Some(&args.workspace)))?, args),
@@ -88,6 +93,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             workflow::run(&engine(options(command.workspace()))?, command)
         }
         Command::Rule(command) => rule::run(&engine(options(None))?, command),
+        Command::Pack(command) => pack::run(&engine(options(command.workspace()))?, command),
         Command::Serve(args) => serve::run(engine(options(Some(&args.workspace)))?, args),
         Command::Session(command) => {
             session::run(engine(options(Some(command.workspace())))?, command)

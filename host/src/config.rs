@@ -7,6 +7,10 @@
 //! env = ["RUSTFLAGS"]            # extra environment variables passed through
 //! timeout_ms = 600000            # longest one command may run
 //! max_output_bytes = 4194304     # stdout and stderr kept, each
+//!
+//! [trust]
+//! keys = ["checkrail-ed25519:…"]  # signers whose rule packs are trusted
+//! require_signatures = true       # default: true for packs from outside the workspace
 //! ```
 
 use std::path::Path;
@@ -25,6 +29,22 @@ pub struct WorkspaceConfig {
     /// Program execution grants.
     #[serde(default)]
     pub exec: ExecGrants,
+    /// Which rule packs this project trusts.
+    #[serde(default)]
+    pub trust: Trust,
+}
+
+/// Trust policy for rule packs.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trust {
+    /// Public keys (`checkrail-ed25519:<base64>`) whose signatures are trusted.
+    #[serde(default)]
+    pub keys: Vec<String>,
+    /// Require a trusted signature on every pack. Default: required for pack
+    /// files from outside the workspace, not for packs built inside it.
+    #[serde(default)]
+    pub require_signatures: Option<bool>,
 }
 
 /// What rules may run.
@@ -77,6 +97,10 @@ impl WorkspaceConfig {
         };
         let config: Self =
             toml::from_str(&text).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+        for (i, key) in config.trust.keys.iter().enumerate() {
+            crate::pack::PublicKey::parse(key)
+                .map_err(|e| Error::Other(format!("{}: [trust] keys[{i}]: {e}", path.display())))?;
+        }
         for program in &config.exec.allow {
             if program.is_empty() || program.contains(['/', '\\']) {
                 return Err(Error::Other(format!(

@@ -30,6 +30,9 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Do not use a compile cache at all.
     pub no_cache: bool,
+    /// The project whose installed packs and `checkrail.lock` resolve
+    /// `pack/rule` references.
+    pub workspace: Option<PathBuf>,
 }
 
 /// A request to run one rule outside any workflow.
@@ -213,7 +216,7 @@ impl Checkrail {
             .map_err(|e| Error::Other(format!("start the wasm runtime: {e}")))?;
         Ok(Self {
             runtime,
-            rules: Registry::discover(&options.rule_dirs)?,
+            rules: Registry::discover(&options.rule_dirs, options.workspace.as_deref())?,
             catalog: Catalog::load(&options.workflow_dirs),
         })
     }

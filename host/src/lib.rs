@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod mcp;
 pub mod outcomes;
+pub mod pack;
 pub mod report;
 pub mod rules;
 pub mod runtime;

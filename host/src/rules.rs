@@ -6,7 +6,10 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use sha2::{Digest, Sha256};
+
 use crate::bundled::BUNDLED_RULES;
+use crate::pack::{LOCK_FILE, LockFile, installed_packs};
 use crate::runtime::{RuleComponent, Runtime};
 use crate::schema::{Schema, Violation};
 use crate::workflow::RuleRef;
@@ -46,13 +49,14 @@ struct Source {
 pub struct Registry {
     sources: Vec<Source>,
     loaded: Mutex<HashMap<String, Arc<LoadedRule>>>,
+    workspace: Option<PathBuf>,
 }
 
 impl Registry {
     /// The bundled rules plus every `*.wasm` in `dirs`; a rule is named by
     /// its file stem (`file_exists.wasm` is `file-exists`). Two rules with
     /// one name are an error naming both files.
-    pub fn discover(dirs: &[PathBuf]) -> Result<Self> {
+    pub fn discover(dirs: &[PathBuf], workspace: Option<&std::path::Path>) -> Result<Self> {
         let mut sources: Vec<Source> = BUNDLED_RULES
             .iter()
             .map(|(name, bytes)| Source {
@@ -97,6 +101,7 @@ impl Registry {
         Ok(Self {
             sources,
             loaded: Mutex::new(HashMap::new()),
+            workspace: workspace.map(std::path::Path::to_path_buf),
         })
     }
 
@@ -114,12 +119,7 @@ impl Registry {
             reason,
         })?;
         if let Some(pack) = &parsed.pack {
-            return Err(Error::BadRuleReference {
-                reference: reference.to_owned(),
-                reason: format!(
-                    "no rule pack `{pack}` is installed; only the bundled `core` pack is"
-                ),
-            });
+            return self.resolve_in_pack(runtime, reference, pack, &parsed);
         }
         let rule = self.get(runtime, &parsed.id).map_err(|e| match e {
             Error::UnknownRule { known, .. } => Error::UnknownRule {
@@ -186,6 +186,118 @@ impl Registry {
         });
         self.lock().insert(name.to_owned(), rule.clone());
         Ok(rule)
+    }
+
+    /// Resolves `pack/id@req` among installed packs: the highest version
+    /// satisfying the requirement, whose component must match both its
+    /// pack manifest and `checkrail.lock`.
+    fn resolve_in_pack(
+        &self,
+        runtime: &Runtime,
+        reference: &str,
+        pack: &str,
+        parsed: &RuleRef,
+    ) -> Result<Arc<LoadedRule>> {
+        let bad = |reason: String| Error::BadRuleReference {
+            reference: reference.to_owned(),
+            reason,
+        };
+        let installed = installed_packs(self.workspace.as_deref());
+        let candidates: Vec<_> = installed
+            .iter()
+            .filter(|p| p.manifest.name == pack)
+            .flat_map(|p| p.manifest.rules.iter().map(move |r| (p, r)))
+            .filter(|(_, r)| r.id == parsed.id && parsed.requirement.matches(&r.version))
+            .collect();
+        let Some((found, rule)) = candidates.into_iter().max_by(|a, b| {
+            a.1.version
+                .cmp(&b.1.version)
+                .then(a.0.manifest.version.cmp(&b.0.manifest.version))
+        }) else {
+            let listing: Vec<String> = installed
+                .iter()
+                .map(|p| {
+                    let rules: Vec<String> = p
+                        .manifest
+                        .rules
+                        .iter()
+                        .map(|r| format!("{}@{}", r.id, r.version))
+                        .collect();
+                    format!(
+                        "{} {} ({})",
+                        p.manifest.name,
+                        p.manifest.version,
+                        rules.join(", ")
+                    )
+                })
+                .collect();
+            return Err(bad(format!(
+                "no installed pack `{pack}` has rule `{}` matching `{}`; installed packs: {}",
+                parsed.id,
+                parsed.requirement,
+                if listing.is_empty() {
+                    "none".to_owned()
+                } else {
+                    listing.join("; ")
+                }
+            )));
+        };
+        let workspace = self.workspace.as_deref().ok_or_else(|| {
+            bad("pack rules need a workspace (for its checkrail.lock)".to_owned())
+        })?;
+        let lock = LockFile::read(workspace).map_err(bad)?;
+        let entry = lock.entry(pack, &found.manifest.version).ok_or_else(|| {
+            bad(format!(
+                "pack `{pack}` {} is installed but not pinned in {LOCK_FILE}; install it with `checkrail pack install` so the lockfile records it",
+                found.manifest.version
+            ))
+        })?;
+        let locked = entry
+            .rules
+            .iter()
+            .find(|r| r.id == rule.id)
+            .ok_or_else(|| {
+                bad(format!(
+                    "{LOCK_FILE} pins pack `{pack}` {} without rule `{}`; reinstall the pack",
+                    found.manifest.version, rule.id
+                ))
+            })?;
+        let path = found.dir.join(&rule.file);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| bad(format!("cannot read `{}`: {e}", path.display())))?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if digest != locked.sha256 || digest != rule.sha256 {
+            return Err(bad(format!(
+                "rule `{pack}/{}@{}` at `{}` has sha256 {digest}, but {LOCK_FILE} pins {} (manifest says {}); reinstall the locked pack version",
+                rule.id,
+                rule.version,
+                path.display(),
+                locked.sha256,
+                rule.sha256
+            )));
+        }
+        let key = format!("{pack}/{}@{}#{digest}", rule.id, rule.version);
+        if let Some(loaded) = self.lock().get(&key) {
+            return Ok(loaded.clone());
+        }
+        let origin = format!("{pack} {} ({})", found.manifest.version, path.display());
+        let component = runtime
+            .load(&origin, &bytes)
+            .map_err(|reason| Error::RuleLoad {
+                origin: origin.clone(),
+                reason,
+            })?;
+        let config_schema =
+            Schema::compile(&component.info.config_schema).map_err(|e| Error::RuleLoad {
+                origin: origin.clone(),
+                reason: format!("publishes a config schema that does not compile: {e}"),
+            })?;
+        let loaded = Arc::new(LoadedRule {
+            component,
+            config_schema,
+        });
+        self.lock().insert(key, loaded.clone());
+        Ok(loaded)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<LoadedRule>>> {

@@ -23,7 +23,8 @@ pub fn fixture_rules() -> &'static Path {
         for entry in std::fs::read_dir(WASM_DIR).expect("wasm dir exists") {
             let path = entry.expect("entry").path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with("fixture_") && name.ends_with(".wasm") {
+            if name.starts_with("fixture_") && name.ends_with(".wasm") && !name.contains("greeter")
+            {
                 std::fs::copy(&path, dir.path().join(&name)).expect("copy fixture");
             }
         }

@@ -1,0 +1,204 @@
+//! `checkrail pack build | keygen | sign | verify | install | list`.
+
+use std::path::PathBuf;
+
+use anyhow::{Result, anyhow};
+use checkrail::Checkrail;
+use checkrail::config::WorkspaceConfig;
+use checkrail::pack::{self, InstallScope, KeyPair, PackFile};
+
+use super::{Exit, output};
+
+/// Pack subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Build a pack from a directory holding pack.toml and the rule components.
+    Build {
+        /// Directory with pack.toml.
+        dir: PathBuf,
+        /// Output file [default: <dir>/<name>-<version>.crpack].
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
+    /// Make an ed25519 key pair for signing packs: <NAME>.key (secret) and <NAME>.pub.
+    Keygen {
+        /// Path and stem of the key files.
+        #[arg(default_value = "checkrail-signing")]
+        name: PathBuf,
+    },
+    /// Sign a pack in place with a secret key.
+    Sign {
+        /// The pack file.
+        file: PathBuf,
+        /// Secret key file from `pack keygen`.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Check a pack's digests and signature against the workspace's trust policy.
+    Verify {
+        /// The pack file.
+        file: PathBuf,
+        /// Workspace whose checkrail.toml [trust] applies.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+    },
+    /// Verify and install a pack into the project (.checkrail/packs) or, with --user, the user's data directory; records it in checkrail.lock.
+    Install {
+        /// The pack file.
+        file: PathBuf,
+        /// Workspace to install into and whose checkrail.lock to update.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Install for the user instead of the project.
+        #[arg(long)]
+        user: bool,
+    },
+    /// List installed packs (and the bundled core pack).
+    List {
+        /// Workspace whose packs to list.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl Command {
+    /// The workspace this command looks at, if any.
+    pub fn workspace(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Verify { workspace, .. }
+            | Command::Install { workspace, .. }
+            | Command::List { workspace, .. } => Some(workspace),
+            _ => None,
+        }
+    }
+}
+
+/// Runs a pack subcommand.
+pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
+    match command {
+        Command::Build { dir, out } => {
+            let (path, manifest) =
+                pack::build(engine.runtime(), dir, out.as_deref()).map_err(|e| anyhow!(e))?;
+            println!(
+                "built {} {} with {} rule(s): {}",
+                manifest.name,
+                manifest.version,
+                manifest.rules.len(),
+                path.display()
+            );
+        }
+        Command::Keygen { name } => {
+            let public = pack::generate(name).map_err(|e| anyhow!(e))?;
+            println!(
+                "wrote {} (secret: keep it private) and {}",
+                name.with_extension("key").display(),
+                name.with_extension("pub").display()
+            );
+            println!(
+                "public key {} — projects trust it with:\n\n[trust]\nkeys = [\"{}\"]",
+                public.id(),
+                public.to_text()
+            );
+        }
+        Command::Sign { file, key } => {
+            let key = KeyPair::read(key).map_err(|e| anyhow!(e))?;
+            let mut pack = PackFile::read(file).map_err(|e| anyhow!(e))?;
+            let public = pack::sign(&mut pack, &key).map_err(|e| anyhow!(e))?;
+            pack.write(file).map_err(|e| anyhow!(e))?;
+            println!("signed {} with key {}", file.display(), public.id());
+        }
+        Command::Verify { file, workspace } => {
+            let config = WorkspaceConfig::load(workspace)?;
+            let pack = PackFile::read(file).map_err(|e| anyhow!(e))?;
+            let local = file
+                .canonicalize()
+                .ok()
+                .zip(workspace.canonicalize().ok())
+                .is_some_and(|(f, w)| f.starts_with(w));
+            match pack::verify(&pack, &config, local) {
+                Ok((manifest, signer)) => {
+                    let signed = signer
+                        .map(|k| format!("signed by trusted key {k}"))
+                        .unwrap_or_else(|| "unsigned".to_owned());
+                    println!(
+                        "ok: {} {} — {} rule(s), digests match, {signed}",
+                        manifest.name,
+                        manifest.version,
+                        manifest.rules.len()
+                    );
+                }
+                Err(reason) => {
+                    println!("refused: {reason}");
+                    return Ok(Exit::Failed);
+                }
+            }
+        }
+        Command::Install {
+            file,
+            workspace,
+            user,
+        } => {
+            let scope = if *user {
+                InstallScope::User
+            } else {
+                InstallScope::Project
+            };
+            let installed = pack::install(engine.runtime(), file, workspace, scope)
+                .map_err(|e| anyhow!("install {}: {e}", file.display()))?;
+            let m = &installed.manifest;
+            let how = if installed.already {
+                "already installed"
+            } else {
+                "installed"
+            };
+            println!(
+                "{how} {} {} into {}; pinned in {}",
+                m.name,
+                m.version,
+                installed.dir.display(),
+                pack::LOCK_FILE
+            );
+            for rule in &m.rules {
+                println!(
+                    "  {}/{}@{}  sha256 {}",
+                    m.name,
+                    rule.id,
+                    rule.version,
+                    &rule.sha256[..16]
+                );
+            }
+        }
+        Command::List { workspace, json } => {
+            let core = pack::core_manifest(engine.runtime()).map_err(|e| anyhow!(e))?;
+            let installed = pack::installed_packs(Some(workspace));
+            if *json {
+                output::json(&serde_json::json!({ "core": core, "installed": installed }))?;
+            } else {
+                let rules = |rules: &[pack::ManifestRule]| {
+                    rules
+                        .iter()
+                        .map(|r| format!("{}@{}", r.id, r.version))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                println!("core {} (bundled): {}", core.version, rules(&core.rules));
+                for p in &installed {
+                    let scope = match p.scope {
+                        InstallScope::Project => "project",
+                        InstallScope::User => "user",
+                    };
+                    println!(
+                        "{} {} ({scope}): {}",
+                        p.manifest.name,
+                        p.manifest.version,
+                        rules(&p.manifest.rules)
+                    );
+                }
+            }
+        }
+    }
+    Ok(Exit::Passed)
+}

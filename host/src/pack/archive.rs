@@ -1,0 +1,107 @@
+//! Reading and writing pack files (tar).
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+use super::{Manifest, Signature};
+
+/// Largest pack file accepted.
+const MAX_PACK: u64 = 256 << 20;
+
+/// A pack file in memory: its entries by name.
+#[derive(Debug, Clone, Default)]
+pub struct PackFile {
+    /// Entry name → bytes.
+    pub entries: BTreeMap<String, Vec<u8>>,
+}
+
+impl PackFile {
+    /// Reads a pack file; the error says what is wrong with it.
+    pub fn read(path: &Path) -> Result<Self, String> {
+        let file = std::fs::File::open(path)
+            .map_err(|e| format!("cannot open `{}`: {e}", path.display()))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        if size > MAX_PACK {
+            return Err(format!(
+                "`{}` is {size} bytes; packs are at most {MAX_PACK} bytes",
+                path.display()
+            ));
+        }
+        let mut archive = tar::Archive::new(file);
+        let mut entries = BTreeMap::new();
+        let iter = archive
+            .entries()
+            .map_err(|e| format!("`{}` is not a pack (tar): {e}", path.display()))?;
+        for entry in iter {
+            let mut entry =
+                entry.map_err(|e| format!("`{}` is not a pack (tar): {e}", path.display()))?;
+            if !entry.header().entry_type().is_file() {
+                continue;
+            }
+            let name = entry
+                .path()
+                .map_err(|e| e.to_string())?
+                .to_string_lossy()
+                .into_owned();
+            if name.starts_with('/') || name.split('/').any(|p| p == "..") {
+                return Err(format!(
+                    "`{}` holds an entry with an unsafe path `{name}`",
+                    path.display()
+                ));
+            }
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+            entries.insert(name, bytes);
+        }
+        Ok(Self { entries })
+    }
+
+    /// Writes the pack file (entries in name order, fixed metadata, so the
+    /// same content always gives the same bytes).
+    pub fn write(&self, path: &Path) -> Result<(), String> {
+        let tmp = path.with_extension("crpack.tmp");
+        let file = std::fs::File::create(&tmp)
+            .map_err(|e| format!("cannot create `{}`: {e}", tmp.display()))?;
+        let mut builder = tar::Builder::new(file);
+        for (name, bytes) in &self.entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(0o644);
+            header.set_mtime(0);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, name, bytes.as_slice())
+                .map_err(|e| format!("write `{}`: {e}", tmp.display()))?;
+        }
+        builder
+            .into_inner()
+            .and_then(|f| f.sync_all())
+            .map_err(|e| format!("write `{}`: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, path).map_err(|e| format!("write `{}`: {e}", path.display()))
+    }
+
+    /// The manifest's exact bytes (what a signature covers).
+    pub fn manifest_bytes(&self) -> Result<&[u8], String> {
+        self.entries
+            .get("manifest.json")
+            .map(Vec::as_slice)
+            .ok_or_else(|| "the pack has no manifest.json".to_owned())
+    }
+
+    /// The parsed manifest.
+    pub fn manifest(&self) -> Result<Manifest, String> {
+        serde_json::from_slice(self.manifest_bytes()?)
+            .map_err(|e| format!("manifest.json is invalid: {e}"))
+    }
+
+    /// The signature, when the pack is signed.
+    pub fn signature(&self) -> Result<Option<Signature>, String> {
+        self.entries
+            .get("signature.json")
+            .map(|b| {
+                serde_json::from_slice(b).map_err(|e| format!("signature.json is invalid: {e}"))
+            })
+            .transpose()
+    }
+}

@@ -1,0 +1,317 @@
+//! Verifying and installing packs, and finding installed ones.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{FORMAT, LockEntry, LockFile, LockedRule, Manifest, PackFile, PublicKey, valid_name};
+use crate::config::WorkspaceConfig;
+use crate::runtime::{Runtime, api_version};
+
+/// Where a pack is installed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InstallScope {
+    /// `<workspace>/.checkrail/packs/`.
+    Project,
+    /// The user's data directory (`~/.local/share/checkrail/packs/`, or
+    /// `$CHECKRAIL_DATA_DIR/packs/`).
+    User,
+}
+
+impl InstallScope {
+    /// The packs directory of this scope.
+    pub fn dir(self, workspace: &Path) -> Option<PathBuf> {
+        match self {
+            InstallScope::Project => Some(workspace.join(".checkrail").join("packs")),
+            InstallScope::User => user_packs_dir(),
+        }
+    }
+}
+
+fn user_packs_dir() -> Option<PathBuf> {
+    match std::env::var_os("CHECKRAIL_DATA_DIR") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join("packs")),
+        _ => dirs::data_dir().map(|d| d.join("checkrail").join("packs")),
+    }
+}
+
+/// A verified pack, ready to install.
+#[derive(Debug, Clone)]
+pub struct Installed {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// Where it now lives.
+    pub dir: PathBuf,
+    /// Who signed it, when signed.
+    pub signer: Option<String>,
+    /// Whether the same version was already installed with the same content.
+    pub already: bool,
+}
+
+/// A pack found on disk.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstalledPack {
+    /// Project or user.
+    pub scope: InstallScope,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// sha256 of its manifest.json.
+    pub manifest_sha256: String,
+}
+
+/// Checks a pack against the project's trust policy and the host: digests,
+/// signature, API and host versions. Returns the manifest and the signer's
+/// key id. `local` says the pack file lives inside the workspace (signatures
+/// are then required only when the config says so).
+pub fn verify(
+    pack: &PackFile,
+    config: &WorkspaceConfig,
+    local: bool,
+) -> Result<(Manifest, Option<String>), String> {
+    let manifest = pack.manifest()?;
+    if manifest.format != FORMAT {
+        return Err(format!(
+            "pack format {} is not supported; this checkrail reads format {FORMAT}",
+            manifest.format
+        ));
+    }
+    if !valid_name(&manifest.name) {
+        return Err(format!("pack name `{}` is not valid", manifest.name));
+    }
+    for rule in &manifest.rules {
+        let bytes = pack.entries.get(&rule.file).ok_or_else(|| {
+            format!(
+                "rule `{}` names `{}`, which is not in the pack",
+                rule.id, rule.file
+            )
+        })?;
+        let actual = hex::encode(Sha256::digest(bytes));
+        if actual != rule.sha256 {
+            return Err(format!(
+                "component `{}` of rule `{}` does not match the manifest (sha256 {actual}, manifest says {}); the pack was tampered with or damaged",
+                rule.file, rule.id, rule.sha256
+            ));
+        }
+    }
+    for name in pack.entries.keys() {
+        let known = name == "manifest.json"
+            || name == "signature.json"
+            || manifest.rules.iter().any(|r| &r.file == name);
+        if !known {
+            return Err(format!(
+                "the pack holds `{name}`, which its manifest does not list"
+            ));
+        }
+    }
+    api_version::check(&manifest.api_version)
+        .map_err(|e| format!("pack `{}` {e}", manifest.name))?;
+    let host = semver::Version::parse(env!("CARGO_PKG_VERSION")).map_err(|e| e.to_string())?;
+    if manifest.min_host_version > host {
+        return Err(format!(
+            "pack `{}` needs checkrail {} or newer; this is {host}",
+            manifest.name, manifest.min_host_version
+        ));
+    }
+
+    let required = config.trust.require_signatures.unwrap_or(!local);
+    let signer = match pack.signature()? {
+        Some(signature) => {
+            let key = PublicKey::parse(&signature.public_key)
+                .map_err(|e| format!("signature.json: {e}"))?;
+            if signature.algorithm != "ed25519"
+                || !key.verifies(pack.manifest_bytes()?, &signature.signature)
+            {
+                return Err(format!(
+                    "the signature of pack `{}` does not verify (manifest changed after signing, or a bad signature)",
+                    manifest.name
+                ));
+            }
+            let trusted = config
+                .trust
+                .keys
+                .iter()
+                .any(|k| PublicKey::parse(k).is_ok_and(|t| t == key));
+            if !trusted && required {
+                return Err(format!(
+                    "pack `{}` is signed by key {} ({}), which this project does not trust; to trust it, add `keys = [\"{}\"]` under `[trust]` in checkrail.toml",
+                    manifest.name,
+                    key.id(),
+                    key.to_text(),
+                    key.to_text()
+                ));
+            }
+            Some(key.id())
+        }
+        None if required => {
+            return Err(format!(
+                "pack `{}` is not signed, and this project requires signatures for packs from outside it; sign it with `checkrail pack sign`, or set `require_signatures = false` under `[trust]` in checkrail.toml",
+                manifest.name
+            ));
+        }
+        None => None,
+    };
+    Ok((manifest, signer))
+}
+
+/// Verifies and installs a pack file, then records it in `checkrail.lock`.
+/// Nothing is installed unless every check passes.
+pub fn install(
+    runtime: &Runtime,
+    file: &Path,
+    workspace: &Path,
+    scope: InstallScope,
+) -> Result<Installed, String> {
+    let config = WorkspaceConfig::load(workspace).map_err(|e| e.to_string())?;
+    let pack = PackFile::read(file)?;
+    let local = file
+        .canonicalize()
+        .ok()
+        .zip(workspace.canonicalize().ok())
+        .is_some_and(|(f, w)| f.starts_with(w));
+    let (manifest, signer) = verify(&pack, &config, local)?;
+
+    let mut missing = Vec::new();
+    for rule in &manifest.rules {
+        for capability in &rule.capabilities {
+            if let Some(program) = capability.strip_prefix("exec:")
+                && program != "*"
+                && !config.exec.allow.iter().any(|a| a == program)
+            {
+                missing.push(format!("{capability} (rule `{}`)", rule.id));
+            }
+        }
+    }
+    if !missing.is_empty() {
+        return Err(format!(
+            "pack `{}` has rules that request capabilities this project has not granted: {}; grant them under `[exec] allow` in checkrail.toml first",
+            manifest.name,
+            missing.join(", ")
+        ));
+    }
+    for rule in &manifest.rules {
+        let bytes = &pack.entries[&rule.file];
+        let component = runtime
+            .load(&format!("{}/{}", manifest.name, rule.id), bytes)
+            .map_err(|e| format!("rule `{}` of pack `{}` {e}", rule.id, manifest.name))?;
+        let info = &component.info;
+        if info.id != rule.id
+            || info.version != rule.version
+            || info.capabilities != rule.capabilities
+        {
+            return Err(format!(
+                "rule `{}` of pack `{}` describes itself as `{}@{}` with capabilities {:?}, unlike its manifest entry",
+                rule.id, manifest.name, info.id, info.version, info.capabilities
+            ));
+        }
+    }
+
+    let root = scope
+        .dir(workspace)
+        .ok_or("no user data directory; set CHECKRAIL_DATA_DIR")?;
+    let dest = root.join(&manifest.name).join(manifest.version.to_string());
+    let manifest_sha256 = hex::encode(Sha256::digest(pack.manifest_bytes()?));
+    let mut already = false;
+    if dest.exists() {
+        let existing = std::fs::read(dest.join("manifest.json")).unwrap_or_default();
+        if hex::encode(Sha256::digest(&existing)) != manifest_sha256 {
+            return Err(format!(
+                "pack `{}` {} is already installed at `{}` with different content; remove that directory first",
+                manifest.name,
+                manifest.version,
+                dest.display()
+            ));
+        }
+        already = true;
+    } else {
+        let parent = dest.parent().ok_or("bad install path")?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+        let staging = root.join(format!(
+            ".staging-{}-{}",
+            manifest.name,
+            uuid::Uuid::new_v4().simple()
+        ));
+        let written = (|| -> std::io::Result<()> {
+            std::fs::create_dir_all(staging.join("rules"))?;
+            for (name, bytes) in &pack.entries {
+                std::fs::write(staging.join(name), bytes)?;
+            }
+            std::fs::rename(&staging, &dest)
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(format!("cannot install into `{}`: {e}", dest.display()));
+        }
+    }
+
+    let mut lock = LockFile::read(workspace)?;
+    lock.upsert(LockEntry {
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        manifest_sha256,
+        rules: manifest
+            .rules
+            .iter()
+            .map(|r| LockedRule {
+                id: r.id.clone(),
+                version: r.version.clone(),
+                sha256: r.sha256.clone(),
+            })
+            .collect(),
+    });
+    lock.write(workspace)?;
+    Ok(Installed {
+        manifest,
+        dir: dest,
+        signer,
+        already,
+    })
+}
+
+/// Every installed pack: the project's, then the user's.
+pub fn installed_packs(workspace: Option<&Path>) -> Vec<InstalledPack> {
+    let mut found = Vec::new();
+    let scopes = [
+        (
+            InstallScope::Project,
+            workspace.and_then(|w| InstallScope::Project.dir(w)),
+        ),
+        (InstallScope::User, user_packs_dir()),
+    ];
+    for (scope, root) in scopes {
+        let Some(root) = root else { continue };
+        let Ok(names) = std::fs::read_dir(&root) else {
+            continue;
+        };
+        for name in names.flatten().filter(|e| e.path().is_dir()) {
+            let Ok(versions) = std::fs::read_dir(name.path()) else {
+                continue;
+            };
+            for version in versions.flatten() {
+                let dir = version.path();
+                let Ok(bytes) = std::fs::read(dir.join("manifest.json")) else {
+                    continue;
+                };
+                let Ok(manifest) = serde_json::from_slice::<Manifest>(&bytes) else {
+                    continue;
+                };
+                found.push(InstalledPack {
+                    scope,
+                    dir,
+                    manifest,
+                    manifest_sha256: hex::encode(Sha256::digest(&bytes)),
+                });
+            }
+        }
+    }
+    found.sort_by(|a, b| {
+        a.manifest
+            .name
+            .cmp(&b.manifest.name)
+            .then(b.manifest.version.cmp(&a.manifest.version))
+    });
+    found
+}

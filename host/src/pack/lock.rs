@@ -1,0 +1,86 @@
+//! `checkrail.lock`: the exact pack versions and component digests a
+//! project uses. Written on install; checked whenever a pack rule is
+//! resolved, so a component that changed on disk is refused.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// File name of the lockfile, at the workspace root.
+pub const LOCK_FILE: &str = "checkrail.lock";
+
+/// The lockfile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockFile {
+    /// Locked packs, by name then version.
+    #[serde(default, rename = "pack")]
+    pub packs: Vec<LockEntry>,
+}
+
+/// One locked pack version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockEntry {
+    /// Pack name.
+    pub name: String,
+    /// Exact version.
+    pub version: semver::Version,
+    /// sha256 of the pack's manifest.json.
+    pub manifest_sha256: String,
+    /// Its rules.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<LockedRule>,
+}
+
+/// One locked rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedRule {
+    /// Rule id.
+    pub id: String,
+    /// Rule version.
+    pub version: semver::Version,
+    /// Component sha256.
+    pub sha256: String,
+}
+
+impl LockFile {
+    /// Reads `<workspace>/checkrail.lock` (empty when absent).
+    pub fn read(workspace: &Path) -> Result<Self, String> {
+        let path = workspace.join(LOCK_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Writes it atomically.
+    pub fn write(&self, workspace: &Path) -> Result<(), String> {
+        let path = workspace.join(LOCK_FILE);
+        let body = toml::to_string_pretty(self).map_err(|e| e.to_string())?;
+        let text = format!(
+            "# Written by `checkrail pack install`; commit it. Pins pack versions and component digests.\n\n{body}"
+        );
+        let tmp = workspace.join(format!("{LOCK_FILE}.tmp"));
+        std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    }
+
+    /// The entry for one pack version.
+    pub fn entry(&self, name: &str, version: &semver::Version) -> Option<&LockEntry> {
+        self.packs
+            .iter()
+            .find(|p| p.name == name && &p.version == version)
+    }
+
+    /// Adds or replaces the entry for its pack version.
+    pub fn upsert(&mut self, entry: LockEntry) {
+        self.packs
+            .retain(|p| !(p.name == entry.name && p.version == entry.version));
+        self.packs.push(entry);
+        self.packs
+            .sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
+    }
+}

@@ -1,0 +1,1 @@
+//! `checkrail rule new`: the scaffold builds, tests and runs without edits.
