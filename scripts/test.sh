@@ -23,5 +23,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
 
+# The SDK is publishable: packages with its WIT inside.
+cargo package -p checkrail-sdk --locked --allow-dirty --no-verify --quiet
+
 # The official MCP conformance suite against the server over streamable HTTP.
 scripts/conformance.sh "${CARGO_TARGET_DIR:-target}/debug/checkrail"

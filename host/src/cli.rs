@@ -5,6 +5,7 @@ mod check;
 mod output;
 mod pack;
 mod rule;
+mod rule_new;
 mod serve;
 mod session;
 mod workflow;
@@ -46,7 +47,7 @@ enum Command {
     /// List or lint workflows.
     #[command(subcommand)]
     Workflow(workflow::Command),
-    /// List or run rules.
+    /// List, run or scaffold rules.
     #[command(subcommand)]
     Rule(rule::Command),
     /// Build, sign, verify, install and list rule packs.
@@ -92,7 +93,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Workflow(command) => {
             workflow::run(&engine(options(command.workspace()))?, command)
         }
-        Command::Rule(command) => rule::run(&engine(options(None))?, command),
+        // Scaffolding needs no engine (nor a usable --rules-dir).
+        Command::Rule(rule::Command::New(args)) => rule_new::run(args),
+        Command::Rule(command) => rule::run(&engine(options(command.workspace()))?, command),
         Command::Pack(command) => pack::run(&engine(options(command.workspace()))?, command),
         Command::Serve(args) => serve::run(engine(options(Some(&args.workspace)))?, args),
         Command::Session(command) => {

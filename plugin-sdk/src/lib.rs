@@ -8,6 +8,8 @@
 //! A rule is three things: a config struct (deserialized with serde, its JSON
 //! Schema derived with schemars and checked by the host before your code
 //! runs), an implementation of [`Rule`], and [`export_rule!`].
+//! `checkrail rule new <name>` generates a crate with all three that tests,
+//! builds and runs as is.
 //!
 //! ```
 //! use checkrail_sdk::{export_rule, Context, Finding, Outcome, Result, Rule};
@@ -54,7 +56,9 @@
 //!
 //! then `cargo build --release --target wasm32-wasip2` gives
 //! `target/wasm32-wasip2/release/<crate>.wasm`, a component that
-//! `checkrail rule run --rules-dir` can load. [`export_rule!`] stamps the SDK's
+//! `checkrail --rules-dir target/wasm32-wasip2/release rule run <id>` can
+//! load (checkrail names a component after its file stem, reading `_` as
+//! `-`). [`export_rule!`] stamps the SDK's
 //! [`API_VERSION`] into it; the host refuses a component whose API version it
 //! does not support.
 //!
@@ -123,8 +127,16 @@ pub use path::normalize_path;
 pub use rule::{Context, Error, Result, Rule};
 pub use workspace::{Entry, EntryKind, PathError, Workspace};
 
-/// The plugin API version this SDK builds against: the version of the
-/// `checkrail:rule` WIT world. [`export_rule!`] stamps it into the component.
+/// The plugin API version this SDK builds against: the semver version of the
+/// `checkrail:rule` WIT world (shipped in this crate's `wit/`), not the
+/// version of the crate.
+///
+/// [`export_rule!`] stamps it into the component, in the custom section
+/// [`API_VERSION_SECTION`]. The host reads that stamp before compiling a
+/// component and checks it against the API versions it supports (a semver
+/// requirement such as `^0.1`); a component without a stamp, or with one
+/// outside that range, is refused with a message naming both versions.
+/// Rebuilding a rule against a newer SDK is how it moves to a newer API.
 pub const API_VERSION: &str = "0.1.0";
 
 /// Name of the custom section that carries [`API_VERSION`] in a component.
@@ -132,6 +144,10 @@ pub const API_VERSION_SECTION: &str = "checkrail:api-version";
 
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
+#[allow(
+    clippy::too_many_arguments,
+    reason = "generated bindings mirror the WIT signatures"
+)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",

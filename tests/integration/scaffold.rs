@@ -1,1 +1,318 @@
 //! `checkrail rule new`: the scaffold builds, tests and runs without edits.
+//!
+//! The real binary generates a crate in a temporary directory outside the
+//! repository, pointed at this checkout's SDK with the hidden `--sdk-path`;
+//! real cargo then tests it natively and builds it for `wasm32-wasip2`, and
+//! the real binary runs the component it built.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::support::{repo_root, shared_cache, workspace};
+
+const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+
+fn checkrail(cwd: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .current_dir(cwd)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .output()
+        .expect("run checkrail")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn both(o: &Output) -> String {
+    format!("stdout:\n{}\nstderr:\n{}", text(&o.stdout), text(&o.stderr))
+}
+
+/// A target directory for the generated crate's builds that survives between
+/// runs, so a rerun only rebuilds the crate itself.
+fn inner_target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scaffold-target")
+}
+
+/// A plain `cargo` in `dir`: without what the outer cargo set for this test
+/// process, offline (everything the crate needs is what this checkout's lock
+/// file pins, already downloaded), with the stable inner target dir.
+fn cargo(dir: &Path, args: &[&str]) -> Output {
+    let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(program);
+    cmd.args(args).arg("--offline").current_dir(dir);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_") && !matches!(key.as_ref(), "CARGO_HOME" | "CARGO_NET_OFFLINE")
+            || key.starts_with("RUSTC_")
+            || matches!(
+                key.as_ref(),
+                "RUSTFLAGS" | "RUSTDOCFLAGS" | "RUSTC" | "RUSTDOC"
+            )
+        {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd.env("CARGO_TARGET_DIR", inner_target_dir())
+        .output()
+        .expect("run cargo")
+}
+
+#[test]
+fn scaffold_tests_builds_and_runs_as_generated() {
+    let parent = tempfile::tempdir().unwrap();
+    let name = "scaffolded-rule";
+    let sdk = repo_root().join("plugin-sdk");
+    let out = checkrail(
+        parent.path(),
+        &["rule", "new", name, "--sdk-path", sdk.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let created = text(&out.stdout);
+    for expected in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "README.md",
+        "cargo test",
+        "cargo build --release --target wasm32-wasip2",
+        "rule run scaffolded-rule",
+    ] {
+        assert!(created.contains(expected), "{expected}: {created}");
+    }
+    let dir = parent.path().join(name);
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    assert!(
+        manifest.contains("checkrail-sdk = { path = \""),
+        "{manifest}"
+    );
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(readme.contains("scaffolded_rule.wasm"), "{readme}");
+
+    // Same dependency versions as this checkout, so `--offline` never has to
+    // resolve anything new; cargo drops the entries the crate does not use.
+    std::fs::copy(repo_root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+
+    let out = cargo(&dir, &["test"]);
+    assert!(out.status.success(), "cargo test: {}", both(&out));
+    assert!(
+        text(&out.stdout).contains("fails_until_the_file_exists ... ok"),
+        "{}",
+        both(&out)
+    );
+
+    let out = cargo(&dir, &["build", "--release", "--target", "wasm32-wasip2"]);
+    assert!(out.status.success(), "cargo build: {}", both(&out));
+
+    // Only this component in the rules directory, named as the README says.
+    let built = inner_target_dir()
+        .join("wasm32-wasip2/release")
+        .join("scaffolded_rule.wasm");
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::copy(&built, rules.path().join("scaffolded_rule.wasm"))
+        .unwrap_or_else(|e| panic!("{} was not built: {e}", built.display()));
+    let rules_dir = rules.path().to_str().unwrap();
+
+    let ws = workspace(&[("README.md", "# hi\n")]);
+    let ws_dir = ws.path().to_str().unwrap();
+    let run = |config: &str| {
+        checkrail(
+            parent.path(),
+            &[
+                "--rules-dir",
+                rules_dir,
+                "rule",
+                "run",
+                name,
+                "--config",
+                config,
+                "--workspace",
+                ws_dir,
+            ],
+        )
+    };
+
+    let out = run(r#"{"path":"README.md"}"#);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(text(&out.stdout).contains(name), "{}", both(&out));
+    assert!(
+        text(&out.stdout).contains("`README.md` exists"),
+        "{}",
+        both(&out)
+    );
+
+    let out = run(r#"{"path":"CHANGELOG.md"}"#);
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains(name), "{}", both(&out));
+    assert!(
+        stdout.contains("`CHANGELOG.md` does not exist"),
+        "{}",
+        both(&out)
+    );
+
+    // The config schema comes from the documented field.
+    let out = checkrail(
+        parent.path(),
+        &["--rules-dir", rules_dir, "rule", "list", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rule = list["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == name)
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(rule["api_version"], checkrail_sdk::API_VERSION);
+    assert_eq!(
+        rule["config_schema"]["properties"]["path"]["description"],
+        "Workspace-relative path of a file that must exist."
+    );
+
+    // The rest of an author's flow: pack it, sign it, install it into a
+    // project that trusts the key, and use it in a workflow checkpoint.
+    let studio = tempfile::tempdir().unwrap();
+    std::fs::copy(&built, studio.path().join("scaffolded_rule.wasm")).unwrap();
+    std::fs::write(
+        studio.path().join("pack.toml"),
+        "name = \"authors\"\nversion = \"0.1.0\"\ndescription = \"d\"\nlicense = \"MIT\"\nrules = [\"scaffolded_rule.wasm\"]\n",
+    )
+    .unwrap();
+    let studio_dir = studio.path().to_str().unwrap();
+    let ok = |args: &[&str]| {
+        let out = checkrail(parent.path(), args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", both(&out));
+        text(&out.stdout)
+    };
+    ok(&["pack", "build", studio_dir]);
+    let pack = studio.path().join("authors-0.1.0.crpack");
+    let key = studio.path().join("author");
+    ok(&["pack", "keygen", key.to_str().unwrap()]);
+    ok(&[
+        "pack",
+        "sign",
+        pack.to_str().unwrap(),
+        "--key",
+        key.with_extension("key").to_str().unwrap(),
+    ]);
+    let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+    std::fs::write(
+        ws.path().join("checkrail.toml"),
+        format!("[trust]\nkeys = [\"{}\"]\n", public.trim()),
+    )
+    .unwrap();
+    ok(&[
+        "pack",
+        "install",
+        pack.to_str().unwrap(),
+        "--workspace",
+        ws_dir,
+    ]);
+    let flow = ws.path().join("flow.yaml");
+    let write_flow = |path: &str| {
+        std::fs::write(
+            &flow,
+            format!(
+                "id: authored\nversion: 0.1.0\nname: A\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: authors/{name}@^0.1\n          config: {{ path: {path} }}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let check = || {
+        checkrail(
+            parent.path(),
+            &[
+                "check",
+                "--workflow",
+                flow.to_str().unwrap(),
+                "--phase",
+                "p",
+                "--workspace",
+                ws_dir,
+            ],
+        )
+    };
+    write_flow("README.md");
+    let out = check();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the packed rule passes in a checkpoint: {}",
+        both(&out)
+    );
+    write_flow("CHANGELOG.md");
+    let out = check();
+    assert_eq!(out.status.code(), Some(1), "{}", both(&out));
+    assert!(
+        text(&out.stdout).contains("`CHANGELOG.md` does not exist"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn outside_a_checkout_the_sdk_is_the_crates_io_release() {
+    let parent = tempfile::tempdir().unwrap();
+    let out = checkrail(
+        parent.path(),
+        &["rule", "new", "from-registry", "--dir", "nested/rules"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let manifest =
+        std::fs::read_to_string(parent.path().join("nested/rules/from-registry/Cargo.toml"))
+            .unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    let major_minor = &version[..version.rfind('.').unwrap()];
+    assert!(
+        manifest.contains(&format!("checkrail-sdk = \"{major_minor}\"")),
+        "{manifest}"
+    );
+    assert!(
+        text(&out.stdout).contains("from crates.io"),
+        "{}",
+        both(&out)
+    );
+}
+
+#[test]
+fn refuses_a_non_empty_target_and_an_invalid_name() {
+    let parent = tempfile::tempdir().unwrap();
+    std::fs::create_dir(parent.path().join("taken")).unwrap();
+    std::fs::write(parent.path().join("taken/notes.txt"), "mine").unwrap();
+    let out = checkrail(parent.path(), &["rule", "new", "taken"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(
+        text(&out.stderr).contains("already exists and is not empty"),
+        "{}",
+        both(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(parent.path().join("taken/notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(!parent.path().join("taken/Cargo.toml").exists());
+
+    // An empty directory is fine.
+    std::fs::create_dir(parent.path().join("empty")).unwrap();
+    let out = checkrail(parent.path(), &["rule", "new", "empty"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(parent.path().join("empty/src/lib.rs").exists());
+
+    let out = checkrail(parent.path(), &["rule", "new", "Has_Changelog"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("invalid rule name `Has_Changelog`")
+            && stderr.contains("lowercase words")
+            && stderr.contains("did you mean `has-changelog`?"),
+        "{stderr}"
+    );
+    assert!(!parent.path().join("Has_Changelog").exists());
+
+    let out = checkrail(parent.path(), &["rule", "new", "file-exists"]);
+    assert_eq!(out.status.code(), Some(2), "{}", both(&out));
+    assert!(text(&out.stderr).contains("bundled rule"), "{}", both(&out));
+}

@@ -1,4 +1,4 @@
-//! `checkrail rule list | run`.
+//! `checkrail rule list | run | new`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -39,6 +39,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Create a rule crate that tests, builds and runs as generated.
+    New(super::rule_new::Args),
 }
 
 /// One line of `rule list`.
@@ -60,6 +62,16 @@ pub struct RuleSummary {
     pub origin: String,
     /// JSON Schema of its config.
     pub config_schema: serde_json::Value,
+}
+
+impl Command {
+    /// The workspace this command looks at (packs and lock of `rule run`).
+    pub fn workspace(&self) -> Option<&std::path::Path> {
+        match self {
+            Command::Run { workspace, .. } => Some(workspace),
+            _ => None,
+        }
+    }
 }
 
 /// Runs a rule subcommand.
@@ -123,5 +135,6 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                 Exit::Failed
             })
         }
+        Command::New(args) => super::rule_new::run(args),
     }
 }
