@@ -213,6 +213,15 @@ fn signed_packs_install_lock_and_resolve_by_semver_side_by_side() {
         "{why}"
     );
 
+    // A user-level install is found too (and pinned in this project's lock).
+    let other = e.build("personal", "0.3.0", &["fixture_greeter_v1.wasm"]);
+    e.ok(&["pack", "sign", file(&other), "--key", file(&key)]);
+    e.ok(&["pack", "install", file(&other), "--user"]);
+    assert!(e.data.join("packs/personal/0.3.0/manifest.json").exists());
+    assert!(e.ok(&["pack", "list"]).contains("personal 0.3.0 (user)"));
+    let out = e.check("personal/greeter@^1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
     // Lockfile drift: an installed component changed on disk is refused.
     let installed = e.ws.join(".checkrail/packs/team/1.0.0/rules/greeter.wasm");
     let mut bytes = std::fs::read(&installed).unwrap();
