@@ -18,3 +18,4 @@ mod scaffold;
 mod sessions;
 mod support;
 mod toolchains;
+mod workflows;

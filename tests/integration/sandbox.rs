@@ -170,3 +170,45 @@ fn limits_out_of_range_are_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn cancelling_a_checkpoint_stops_a_running_rule_at_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use checkrail::Error;
+    use checkrail::engine::Hooks;
+
+    let engine = engine();
+    engine.rule("fixture-looper").unwrap();
+    let ws = workspace(&[]);
+    let flow = checkrail::workflow::parse(
+        "id: c\nversion: 0.1.0\nname: C\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-looper\n          timeout_ms: 60000\n",
+        "c.yaml",
+    )
+    .unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let trigger = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        trigger.store(true, Ordering::Relaxed);
+    });
+    let started = Instant::now();
+    let result = engine.run_checkpoint_with(
+        &flow,
+        "p",
+        ws.path(),
+        None,
+        &Hooks {
+            progress: None,
+            cancel: Some(cancel),
+        },
+    );
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the 60 s rule was not stopped: {:?}",
+        started.elapsed()
+    );
+    good_rule_still_works(&engine);
+}
