@@ -103,17 +103,22 @@
 //!   rather than looking at paths one by one), [`Workspace::read_to_string`]
 //!   reads a file. The workspace is read-only; nothing outside it exists.
 //! - Log through [`log`]; logs go to the host's log, never to the agent.
+//! - Read what tools printed: [`diagnostics`] parses cargo's
+//!   `--message-format=json` diagnostics, and [`tool_paths`] maps the paths
+//!   a tool printed back into the workspace with one `stat_many` call.
 //! - Nothing else: no network, no environment, no clock-based tricks. A rule
 //!   that loops past its deadline or allocates past its memory cap is stopped
 //!   and reported as failed.
 
 #![warn(missing_docs)]
 
+pub mod diagnostics;
 mod exec;
 mod finding;
 pub mod log;
 mod path;
 mod rule;
+pub mod tool_paths;
 mod workspace;
 
 #[cfg(not(target_arch = "wasm32"))]

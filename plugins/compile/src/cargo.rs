@@ -1,58 +1,8 @@
 //! Reading `cargo build --message-format=json` output.
 
-use serde::Deserialize;
+use checkrail_sdk::diagnostics::{self, Diagnostic, Span};
 
 use crate::diag::{Diag, Hint, Level, Loc, shorten};
-
-#[derive(Deserialize)]
-struct Line {
-    reason: String,
-    #[serde(default)]
-    message: Option<Message>,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    message: String,
-    level: String,
-    #[serde(default)]
-    code: Option<Code>,
-    #[serde(default)]
-    spans: Vec<Span>,
-    #[serde(default)]
-    children: Vec<Message>,
-    #[serde(default)]
-    rendered: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Code {
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct Span {
-    file_name: String,
-    #[serde(default)]
-    byte_start: u64,
-    #[serde(default)]
-    byte_end: u64,
-    line_start: u32,
-    column_start: u32,
-    #[serde(default)]
-    is_primary: bool,
-    #[serde(default)]
-    label: Option<String>,
-    #[serde(default)]
-    suggested_replacement: Option<String>,
-    #[serde(default)]
-    expansion: Option<Box<Expansion>>,
-}
-
-#[derive(Deserialize)]
-struct Expansion {
-    span: Span,
-}
 
 /// Messages rustc and cargo print after the real diagnostics, counting them.
 fn is_summary(message: &str) -> bool {
@@ -70,23 +20,10 @@ fn is_summary(message: &str) -> bool {
 pub fn parse(stdout: &str) -> Vec<Diag> {
     let mut diags = Vec::new();
     let mut summaries = Vec::new();
-    for line in stdout.lines() {
-        let line = line.trim();
-        if !line.starts_with('{') {
-            continue;
-        }
-        let Ok(parsed) = serde_json::from_str::<Line>(line) else {
-            continue;
-        };
-        if parsed.reason != "compiler-message" {
-            continue;
-        }
-        let Some(message) = parsed.message else {
-            continue;
-        };
-        let level = match message.level.as_str() {
-            "error" | "error: internal compiler error" => Level::Error,
-            "warning" => Level::Warning,
+    for message in diagnostics::parse_cargo_json(stdout).diagnostics {
+        let level = match message.level {
+            diagnostics::Level::Error => Level::Error,
+            diagnostics::Level::Warning => Level::Warning,
             _ => continue,
         };
         let diag = diagnostic(level, &message);
@@ -103,21 +40,9 @@ pub fn parse(stdout: &str) -> Vec<Diag> {
     diags
 }
 
-fn diagnostic(level: Level, message: &Message) -> Diag {
-    let primary = message
-        .spans
-        .iter()
-        .find(|s| s.is_primary)
-        .or_else(|| message.spans.first());
-    let mut text = message.message.trim().to_owned();
-    if let Some(label) = primary.and_then(|s| s.label.as_deref())
-        && !label.is_empty()
-        && !text.contains(label)
-    {
-        text = format!("{text}: {label}");
-    }
-    let mut diag = Diag::new(level, text);
-    if let Some(span) = primary.map(in_project) {
+fn diagnostic(level: Level, message: &Diagnostic) -> Diag {
+    let mut diag = Diag::new(level, message.labelled(message.message.trim()));
+    if let Some(span) = message.primary_span().map(in_project) {
         diag = diag.at(
             &span.file_name,
             Some(span.line_start),
@@ -125,7 +50,7 @@ fn diagnostic(level: Level, message: &Message) -> Diag {
         );
     }
     if let Some(code) = &message.code {
-        diag = diag.code(&code.code);
+        diag = diag.code(code);
     }
     diag.hint = help(message);
     diag
@@ -135,20 +60,17 @@ fn diagnostic(level: Level, message: &Message) -> Diag {
 /// (std's macros, `<…>` pseudo-files), the outermost call site that is.
 fn in_project(span: &Span) -> &Span {
     let project = |s: &Span| !s.file_name.starts_with('<') && !s.file_name.starts_with('/');
-    let mut current = span;
-    while !project(current) {
-        match &current.expansion {
-            Some(expansion) => current = &expansion.span,
-            None => return span,
-        }
-    }
-    current
+    span.macro_backtrace().find(|s| project(s)).unwrap_or(span)
 }
 
 /// rustc's first `help:` suggestion: from the structured children, else
 /// from the rendered text.
-fn help(message: &Message) -> Option<Hint> {
-    if let Some(child) = message.children.iter().find(|c| c.level == "help") {
+fn help(message: &Diagnostic) -> Option<Hint> {
+    if let Some(child) = message
+        .children
+        .iter()
+        .find(|c| c.level == diagnostics::Level::Help)
+    {
         let mut text = child.message.trim().to_owned();
         let suggestion = child
             .spans
@@ -158,7 +80,7 @@ fn help(message: &Message) -> Option<Hint> {
             && let Some(replacement) = &span.suggested_replacement
         {
             let shown = shorten(replacement.trim_end(), 200);
-            let action = if span.byte_start == span.byte_end {
+            let action = if span.is_insertion() {
                 format!("insert `{shown}`")
             } else if replacement.is_empty() {
                 "remove the highlighted code".to_owned()
@@ -179,15 +101,9 @@ fn help(message: &Message) -> Option<Hint> {
             return Some(Hint { text, at: None });
         }
     }
-    let rendered = message.rendered.as_deref()?;
-    rendered.lines().find_map(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("= ").unwrap_or(line);
-        let text = line.strip_prefix("help: ")?.trim();
-        (!text.is_empty()).then(|| Hint {
-            text: text.to_owned(),
-            at: None,
-        })
+    message.rendered_help().map(|text| Hint {
+        text: text.to_owned(),
+        at: None,
     })
 }
 

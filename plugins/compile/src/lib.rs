@@ -12,14 +12,13 @@ mod cargo;
 mod custom;
 mod diag;
 mod gcc;
-mod paths;
 mod python;
 
 use std::collections::{BTreeSet, HashSet};
 
 use checkrail_sdk::{
     Command, Context, Error, ExecError, Finding, Outcome, Output, Result, Rule, Severity,
-    export_rule, normalize_path,
+    export_rule, normalize_path, tool_paths,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -275,7 +274,7 @@ impl Rule for Compile {
             return Vec::new();
         };
         let under_cwd = |globs: &mut dyn Iterator<Item = &str>| -> Vec<String> {
-            globs.filter_map(|g| paths::join(&cwd, g)).collect()
+            globs.filter_map(|g| tool_paths::join(&cwd, g)).collect()
         };
         let files = |default: &'static [&'static str]| -> Vec<&str> {
             match &config.files {
@@ -392,7 +391,7 @@ fn source_files(
     let mut found = BTreeSet::new();
     let mut truncated = Vec::new();
     for glob in &globs {
-        let Some(pattern) = paths::join(cwd, glob) else {
+        let Some(pattern) = tool_paths::join(cwd, glob) else {
             return Err(Error::new(format!(
                 "use the files glob `{glob}`: it leads outside the workspace; give globs relative to `cwd`"
             )));
@@ -418,7 +417,7 @@ fn source_files(
     let candidates: Vec<String> = found.into_iter().collect();
     let full: Vec<String> = candidates
         .iter()
-        .filter_map(|rel| paths::join(cwd, rel))
+        .filter_map(|rel| tool_paths::join(cwd, rel))
         .collect();
     let names: Vec<&str> = full.iter().map(String::as_str).collect();
     let list: Vec<String> = candidates
@@ -497,7 +496,7 @@ fn finish(cx: &Context, config: &Config, cwd: &str, run: Run) -> Outcome {
                 .chain(d.hint.iter().filter_map(|h| h.at.as_ref()))
         })
         .map(|l| l.file.as_str());
-    let resolved = paths::resolve(cx.workspace(), cwd, raw_files);
+    let resolved = tool_paths::resolve_each(cx.workspace(), cwd, raw_files);
     let place = |loc: &Loc| -> (Option<String>, String) {
         let path = resolved.get(&loc.file).cloned().flatten();
         let mut text = path.clone().unwrap_or_else(|| loc.file.clone());

@@ -1,7 +1,7 @@
 //! `cargo clippy --message-format=json`: one JSON object per stdout line;
 //! the `compiler-message` ones carry rustc diagnostics.
 
-use serde::Deserialize;
+use checkrail_sdk::diagnostics::{self, Diagnostic, Span};
 
 use crate::diag::{Diag, Level, Loc, clip};
 
@@ -16,145 +16,47 @@ pub struct Parsed {
     pub build_success: Option<bool>,
 }
 
-#[derive(Deserialize)]
-struct Line {
-    reason: String,
-    #[serde(default)]
-    package_id: Option<String>,
-    #[serde(default)]
-    manifest_path: Option<String>,
-    #[serde(default)]
-    message: Option<Message>,
-    #[serde(default)]
-    success: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct Message {
-    message: String,
-    #[serde(default)]
-    code: Option<Code>,
-    level: String,
-    #[serde(default)]
-    spans: Vec<Span>,
-    #[serde(default)]
-    children: Vec<Message>,
-}
-
-#[derive(Deserialize)]
-struct Code {
-    code: String,
-}
-
-#[derive(Deserialize)]
-struct Span {
-    file_name: String,
-    line_start: u32,
-    line_end: u32,
-    column_start: u32,
-    #[serde(default)]
-    is_primary: bool,
-    #[serde(default)]
-    label: Option<String>,
-    #[serde(default)]
-    suggested_replacement: Option<String>,
-    #[serde(default)]
-    text: Vec<SpanText>,
-    #[serde(default)]
-    expansion: Option<Box<Expansion>>,
-}
-
-#[derive(Deserialize)]
-struct SpanText {
-    text: String,
-    highlight_start: usize,
-    highlight_end: usize,
-}
-
-#[derive(Deserialize)]
-struct Expansion {
-    span: Span,
-}
-
 /// Parses cargo's JSON message stream. Lines that are not JSON (a build
 /// script's chatter, say) are skipped.
 pub fn parse(stdout: &str) -> Parsed {
-    let mut parsed = Parsed::default();
-    for line in stdout.lines() {
-        let line = line.trim();
-        if !line.starts_with('{') {
-            continue;
-        }
-        let Ok(line) = serde_json::from_str::<Line>(line) else {
-            continue;
-        };
-        if let (Some(id), Some(manifest)) = (&line.package_id, &line.manifest_path)
-            && is_local(id)
-            && !parsed.anchors.contains(manifest)
-        {
-            parsed.anchors.push(manifest.clone());
-        }
-        match line.reason.as_str() {
-            "compiler-message" => {
-                if let Some(diag) = line.message.as_ref().and_then(diagnostic) {
-                    parsed.diags.push(diag);
-                }
-            }
-            "build-finished" => parsed.build_success = line.success,
-            _ => {}
-        }
-    }
+    let out = diagnostics::parse_cargo_json(stdout);
+    let mut parsed = Parsed {
+        diags: out.diagnostics.iter().filter_map(diagnostic).collect(),
+        anchors: out.local_manifests,
+        ..Parsed::default()
+    };
+    parsed.build_success = out.build_success;
     parsed
 }
 
-/// Whether a package id names a local path package (`path+file:///…`, or the
-/// pre-1.77 form `name 0.1.0 (path+file:///…)`).
-fn is_local(package_id: &str) -> bool {
-    package_id.starts_with("path+file://") || package_id.contains("(path+file://")
-}
-
-fn diagnostic(message: &Message) -> Option<Diag> {
-    let level = match message.level.as_str() {
-        "error" | "error: internal compiler error" => Level::Error,
-        "warning" | "note" | "help" => Level::Warning,
+fn diagnostic(message: &Diagnostic) -> Option<Diag> {
+    let level = match message.level {
+        diagnostics::Level::Error => Level::Error,
+        diagnostics::Level::Warning | diagnostics::Level::Note | diagnostics::Level::Help => {
+            Level::Warning
+        }
         // `failure-note` ("For more information about this error, try …").
         _ => return None,
     };
     if message.spans.is_empty() && is_summary(&message.message) {
         return None;
     }
-    let primary = message
-        .spans
-        .iter()
-        .find(|s| s.is_primary)
-        .or(message.spans.first());
-    let mut locs = Vec::new();
-    let mut span = primary;
-    while let Some(s) = span {
-        locs.push(Loc::new(
-            &s.file_name,
-            Some(s.line_start),
-            Some(s.column_start),
-        ));
-        span = s.expansion.as_ref().map(|e| &e.span);
-    }
+    let mut locs: Vec<Loc> = message
+        .primary_span()
+        .into_iter()
+        .flat_map(Span::macro_backtrace)
+        .map(|s| Loc::new(&s.file_name, Some(s.line_start), Some(s.column_start)))
+        .collect();
     // Placeholders such as `<std macros>` are never files.
     locs.retain(|l| !l.path.starts_with('<'));
 
-    let code = message.code.as_ref().map(|c| c.code.clone());
-    let mut text = message.message.clone();
-    if let Some(label) = primary.and_then(|s| s.label.as_deref())
-        && !label.is_empty()
-        && !text.contains(label)
-    {
-        text = format!("{text}: {label}");
-    }
+    let code = message.code.clone();
     Some(Diag {
         level,
         hint: hint(message, code.as_deref()),
         code,
         locs,
-        message: text,
+        message: message.labelled(&message.message),
     })
 }
 
@@ -165,10 +67,14 @@ fn is_summary(text: &str) -> bool {
 
 /// The `help:` children (with their suggested replacements) and the useful
 /// notes, as one hint.
-fn hint(message: &Message, code: Option<&str>) -> Option<String> {
+fn hint(message: &Diagnostic, code: Option<&str>) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     let mut links: Vec<String> = Vec::new();
-    for child in message.children.iter().filter(|c| c.level == "help") {
+    for child in message
+        .children
+        .iter()
+        .filter(|c| c.level == diagnostics::Level::Help)
+    {
         let edits: Vec<String> = child
             .spans
             .iter()
@@ -185,7 +91,11 @@ fn hint(message: &Message, code: Option<&str>) -> Option<String> {
             parts.push(format!("{}: {}", child.message, edits.join(", ")));
         }
     }
-    for child in message.children.iter().filter(|c| c.level == "note") {
+    for child in message
+        .children
+        .iter()
+        .filter(|c| c.level == diagnostics::Level::Note)
+    {
         let text = child.message.as_str();
         let boilerplate = text.contains("on by default")
             || text.starts_with("the lint level is defined here")
@@ -212,7 +122,7 @@ fn is_rustc_error_code(code: &str) -> bool {
 
 /// One suggested edit, in words.
 fn edit(span: &Span, replacement: &str) -> String {
-    let original = original_text(span);
+    let original = span.highlighted_text();
     let at = format!("line {}", span.line_start);
     match (original.as_deref(), replacement.is_empty()) {
         (Some(""), true) | (None, true) => format!("delete the code at {at}"),
@@ -230,25 +140,6 @@ fn edit(span: &Span, replacement: &str) -> String {
             clip(replacement, 120)
         ),
     }
-}
-
-/// The code a one-line span covers (columns are 1-based characters).
-fn original_text(span: &Span) -> Option<String> {
-    if span.line_start != span.line_end || span.text.len() != 1 {
-        return None;
-    }
-    let line = &span.text[0];
-    let (start, end) = (line.highlight_start.max(1), line.highlight_end.max(1));
-    if end < start {
-        return None;
-    }
-    Some(
-        line.text
-            .chars()
-            .skip(start - 1)
-            .take(end - start)
-            .collect(),
-    )
 }
 
 #[cfg(test)]

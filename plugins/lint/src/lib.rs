@@ -13,14 +13,13 @@
 mod clippy;
 mod custom;
 mod diag;
-mod paths;
 mod ruff;
 
 use std::collections::HashSet;
 
 use checkrail_sdk::{
     Command, Context, Error, Finding, Outcome, Output, Result, Rule, Severity, export_rule,
-    normalize_path,
+    normalize_path, tool_paths,
 };
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -195,7 +194,7 @@ impl Rule for Lint {
             .flat_map(|d| d.locs.iter().map(|l| l.path.as_str()))
             .collect();
         let anchor_refs: Vec<&str> = anchors.iter().map(String::as_str).collect();
-        let resolved = paths::resolve(
+        let resolved = tool_paths::resolve_with_root(
             cx.workspace(),
             config.cwd.as_deref(),
             &printed,
