@@ -385,8 +385,26 @@ async fn workflows_and_sessions_are_resources() {
         uris.contains(&format!("checkrail://sessions/{id}").as_str()),
         "{uris:?}"
     );
+    assert!(uris.contains(&"checkrail://rules/compile"), "{uris:?}");
     let templates = h.client.list_resource_templates(None).await.unwrap();
-    assert_eq!(templates.resource_templates.len(), 2);
+    assert_eq!(templates.resource_templates.len(), 3);
+
+    let read = h
+        .client
+        .read_resource(ReadResourceRequestParams::new(
+            "checkrail://rules/file-exists",
+        ))
+        .await
+        .unwrap();
+    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("not text")
+    };
+    let rule: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(rule["id"], "file-exists");
+    assert!(
+        rule["config_schema"]["properties"]["paths"].is_object(),
+        "{rule}"
+    );
 
     let read = h
         .client

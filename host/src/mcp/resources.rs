@@ -1,5 +1,6 @@
-//! Workflows and sessions as MCP resources:
-//! `checkrail://workflows/{id}` and `checkrail://sessions/{id}`.
+//! Workflows, rules and sessions as MCP resources:
+//! `checkrail://workflows/{id}`, `checkrail://rules/{id}` and
+//! `checkrail://sessions/{id}`.
 
 use rmcp::ErrorData as McpError;
 use rmcp::model::{
@@ -12,6 +13,7 @@ use crate::service::{PhaseView, Service};
 
 const WORKFLOWS: &str = "checkrail://workflows/";
 const SESSIONS: &str = "checkrail://sessions/";
+const RULES: &str = "checkrail://rules/";
 const JSON: &str = "application/json";
 /// Most sessions listed as resources (newest first); all stay readable by id.
 const LISTED_SESSIONS: usize = 100;
@@ -29,6 +31,15 @@ pub fn list(service: &Service) -> Result<ListResourcesResult, McpError> {
                 .with_mime_type(JSON)
         })
         .collect();
+    // Rules are listed by name only: describing them would compile every
+    // component on a cold cache; reading one loads it.
+    resources.extend(service.engine().rule_names().into_iter().map(|name| {
+        Resource::new(format!("{RULES}{name}"), format!("rule {name}"))
+            .with_description(format!(
+                "The bundled rule `{name}`: version, description, config schema, capabilities"
+            ))
+            .with_mime_type(JSON)
+    }));
     let sessions = service
         .list(None)
         .map_err(|e| McpError::internal_error(e.to_string(), None))?;
@@ -47,6 +58,11 @@ pub fn templates() -> ListResourceTemplatesResult {
     ListResourceTemplatesResult::with_all_items(vec![
         ResourceTemplate::new(format!("{WORKFLOWS}{{id}}"), "workflow")
             .with_description("A workflow with every phase's guidance and checkpoint")
+            .with_mime_type(JSON),
+        ResourceTemplate::new(format!("{RULES}{{id}}"), "rule")
+            .with_description(
+                "A rule: version, description, config JSON Schema, capabilities, component sha256",
+            )
             .with_mime_type(JSON),
         ResourceTemplate::new(format!("{SESSIONS}{{id}}"), "session")
             .with_description("A session's state and its event timeline")
@@ -74,13 +90,24 @@ pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpErr
             "description": workflow.description, "category": workflow.category, "tags": workflow.tags,
             "inputs": workflow.inputs, "digest": workflow.digest, "phases": phases,
         })
+    } else if let Some(id) = uri.strip_prefix(RULES) {
+        let rule = service
+            .engine()
+            .rule(id)
+            .map_err(|e| not_found(e.to_string()))?;
+        let c = &rule.component;
+        json!({
+            "id": c.info.id, "version": c.info.version.to_string(), "description": c.info.description,
+            "config_schema": c.info.config_schema, "capabilities": c.info.capabilities,
+            "api_version": c.api_version.to_string(), "sha256": c.digest, "origin": c.origin,
+        })
     } else if let Some(id) = uri.strip_prefix(SESSIONS) {
         let standing = service.next(id).map_err(|e| not_found(e.to_string()))?;
         let events = service.events(id).map_err(|e| not_found(e.to_string()))?;
         json!({ "session": standing.session, "next_step": standing.next_step, "events": events })
     } else {
         return Err(not_found(format!(
-            "unknown resource `{uri}`; checkrail serves {WORKFLOWS}{{id}} and {SESSIONS}{{id}}"
+            "unknown resource `{uri}`; checkrail serves {WORKFLOWS}{{id}}, {RULES}{{id}} and {SESSIONS}{{id}}"
         )));
     };
     let text = serde_json::to_string_pretty(&body)
