@@ -208,6 +208,8 @@ impl Service {
         if !problems.is_empty() {
             return Err(Error::BadRequest(problems.join("; ")));
         }
+        // The session pins the workflow with its inputs filled in.
+        let workflow = workflow.instantiate(&inputs).map_err(Error::BadRequest)?;
         let lint = self.engine.lint(&workflow);
         if !lint.is_empty() {
             return Err(Error::InvalidWorkflow {

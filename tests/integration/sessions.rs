@@ -326,3 +326,56 @@ fn concurrent_validations_never_advance_twice() {
         assert_eq!(advances, 1);
     }
 }
+
+#[test]
+fn inputs_fill_guidance_and_rule_configs() {
+    const TEMPLATED: &str = "id: templated
+version: 1.0.0
+name: T
+description: d
+inputs:
+  file: { description: the file to write, required: true }
+phases:
+  - id: write
+    name: Write
+    guidance: Write {{inputs.file}}.
+    checkpoint:
+      rules:
+        - rule: file-exists
+          config: { paths: [\"{{inputs.file}}\"] }
+";
+    let ws = workspace(&[(".checkrail/workflows/t.yaml", TEMPLATED)]);
+    let svc = service(ws.path());
+    let start = svc
+        .start("templated", inputs(&[("file", "NOTES.md")]))
+        .unwrap();
+    assert_eq!(start.phase.as_ref().unwrap().guidance, "Write NOTES.md.");
+    let failed = svc
+        .validate(&start.session.id, None, None, false, &Hooks::default())
+        .unwrap();
+    let report = failed.report.unwrap();
+    assert_eq!(
+        report.rules[0].findings[0].path.as_deref(),
+        Some("NOTES.md")
+    );
+
+    let bad = workspace(&[(
+        ".checkrail/workflows/t.yaml",
+        &TEMPLATED.replace("{{inputs.file}}.", "{{inputs.flie}}."),
+    )]);
+    let err = Checkrail::new(Options {
+        workflow_dirs: vec![bad.path().join(".checkrail/workflows")],
+        ..Options::default()
+    })
+    .unwrap()
+    .catalog()
+    .problems()
+    .iter()
+    .map(ToString::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+    assert!(
+        err.contains("/phases/0/guidance: refers to `{{inputs.flie}}`"),
+        "{err}"
+    );
+}

@@ -29,6 +29,9 @@ pub struct Args {
     /// Print the report as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// A workflow input, as NAME=VALUE (repeatable); fills `{{inputs.NAME}}` in the workflow.
+    #[arg(long = "input", value_name = "NAME=VALUE")]
+    inputs: Vec<String>,
     /// Show progress (rules and the programs they run) on stderr even when it is not a terminal.
     #[arg(long)]
     progress: bool,
@@ -37,6 +40,21 @@ pub struct Args {
 /// Runs the checkpoint and prints the report.
 pub fn run(engine: &Checkrail, args: &Args) -> Result<Exit> {
     let workflow = engine.catalog().resolve(&args.workflow)?;
+    let mut inputs = serde_json::Map::new();
+    for pair in &args.inputs {
+        let (name, value) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--input `{pair}` must be NAME=VALUE"))?;
+        inputs.insert(name.to_owned(), serde_json::Value::String(value.to_owned()));
+    }
+    for (name, spec) in &workflow.inputs {
+        if let (false, Some(default)) = (inputs.contains_key(name), &spec.default) {
+            inputs.insert(name.clone(), serde_json::Value::String(default.clone()));
+        }
+    }
+    let workflow = workflow
+        .instantiate(&inputs)
+        .map_err(|e| anyhow::anyhow!("{e} (pass it with --input NAME=VALUE)"))?;
     let evidence = args
         .evidence
         .as_deref()

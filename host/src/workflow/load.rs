@@ -76,6 +76,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
             }
         }
     }
+    problems.extend(workflow.undeclared_inputs());
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
