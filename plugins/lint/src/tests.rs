@@ -17,7 +17,7 @@ fn require(program: &str, install: &str) {
 fn require_ruff() {
     require(
         "ruff",
-        "install it (`pip install ruff`) and run the tests with it first on PATH, e.g. PATH=/tmp/e2e-venv/bin:$PATH",
+        "install it (`pip install ruff`) and run the tests with it first on PATH (scripts/test.sh does this)",
     );
 }
 

@@ -295,7 +295,7 @@ fn require_pytest() {
         .is_ok_and(|o| o.status.success());
     assert!(
         ok,
-        "these tests need pytest importable by the `python3` on PATH: install it (`python3 -m pip install pytest`) or run with PATH=/tmp/e2e-venv/bin:$PATH"
+        "these tests need pytest importable by the `python3` on PATH: install it (`python3 -m pip install pytest`) or run scripts/test.sh, which puts a venv with pytest and ruff first on PATH"
     );
 }
 
