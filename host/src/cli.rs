@@ -137,3 +137,13 @@ fn json_arg(text: &str, what: &str) -> Result<serde_json::Value> {
     };
     serde_json::from_str(&body).with_context(|| format!("parse {what} ({source}) as JSON"))
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}

@@ -16,7 +16,9 @@ use serde::{Deserialize, Serialize};
 
 pub use archive::PackFile;
 pub use build::{PackSource, build, core_manifest, manifest_rule};
-pub use install::{InstallScope, Installed, InstalledPack, install, installed_packs, verify};
+pub use install::{
+    InstallScope, Installed, InstalledPack, install, installed_packs, remove, verify,
+};
 pub use keys::{KeyPair, PublicKey, generate, sign};
 pub use lock::{LOCK_FILE, LockEntry, LockFile, LockedRule};
 

@@ -222,6 +222,25 @@ fn signed_packs_install_lock_and_resolve_by_semver_side_by_side() {
     let out = e.check("personal/greeter@^1");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 
+    // Removing a version drops it and its lock entry; requirements fall back.
+    e.ok(&["pack", "remove", "team", "2.0.0"]);
+    assert!(!e.ws.join(".checkrail/packs/team/2.0.0").exists());
+    assert!(
+        !std::fs::read_to_string(e.ws.join("checkrail.lock"))
+            .unwrap()
+            .contains("version = \"2.0.0\"")
+    );
+    let out = e.check("team/greeter");
+    assert!(
+        text(&out.stdout).contains("greeter 1 ran"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        e.refused(&["pack", "remove", "team", "2.0.0"])
+            .contains("is not installed here; installed: team 1.0.0")
+    );
+
     // Lockfile drift: an installed component changed on disk is refused.
     let installed = e.ws.join(".checkrail/packs/team/1.0.0/rules/greeter.wasm");
     let mut bytes = std::fs::read(&installed).unwrap();

@@ -53,6 +53,20 @@ pub enum Command {
         #[arg(long)]
         user: bool,
     },
+    /// Remove an installed pack version and its checkrail.lock entry.
+    Remove {
+        /// Pack name.
+        name: String,
+        /// Exact version to remove.
+        #[arg(value_name = "VERSION")]
+        pack_version: semver::Version,
+        /// Workspace to remove it from (and whose checkrail.lock to update).
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Remove the user-level install instead of the project's.
+        #[arg(long)]
+        user: bool,
+    },
     /// List installed packs (and the bundled core pack).
     List {
         /// Workspace whose packs to list.
@@ -170,6 +184,24 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                     &rule.sha256[..16]
                 );
             }
+        }
+        Command::Remove {
+            name,
+            pack_version: version,
+            workspace,
+            user,
+        } => {
+            let scope = if *user {
+                InstallScope::User
+            } else {
+                InstallScope::Project
+            };
+            let dir = pack::remove(workspace, scope, name, version).map_err(|e| anyhow!(e))?;
+            println!(
+                "removed {name} {version} ({}) and its {} entry",
+                dir.display(),
+                pack::LOCK_FILE
+            );
         }
         Command::List { workspace, json } => {
             let core = pack::core_manifest(engine.runtime()).map_err(|e| anyhow!(e))?;

@@ -271,6 +271,44 @@ pub fn install(
     })
 }
 
+/// Removes an installed pack version from `scope` and its entry from
+/// `checkrail.lock`. Workflows that still name it stop resolving, with an
+/// error that lists what is installed.
+pub fn remove(
+    workspace: &Path,
+    scope: InstallScope,
+    name: &str,
+    version: &semver::Version,
+) -> Result<PathBuf, String> {
+    let root = scope
+        .dir(workspace)
+        .ok_or("no user data directory; set CHECKRAIL_DATA_DIR")?;
+    let dir = root.join(name).join(version.to_string());
+    if !dir.join("manifest.json").is_file() {
+        let installed: Vec<String> = installed_packs(Some(workspace))
+            .iter()
+            .filter(|p| p.scope == scope)
+            .map(|p| format!("{} {}", p.manifest.name, p.manifest.version))
+            .collect();
+        return Err(format!(
+            "pack `{name}` {version} is not installed here; installed: {}",
+            if installed.is_empty() {
+                "none".to_owned()
+            } else {
+                installed.join(", ")
+            }
+        ));
+    }
+    std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove `{}`: {e}", dir.display()))?;
+    // Drop the now empty pack directory, if this was its last version.
+    let _ = std::fs::remove_dir(root.join(name));
+    let mut lock = super::LockFile::read(workspace)?;
+    lock.packs
+        .retain(|p| !(p.name == name && &p.version == version));
+    lock.write(workspace)?;
+    Ok(dir)
+}
+
 /// Every installed pack: the project's, then the user's.
 pub fn installed_packs(workspace: Option<&Path>) -> Vec<InstalledPack> {
     let mut found = Vec::new();
