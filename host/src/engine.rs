@@ -434,9 +434,7 @@ impl Checkrail {
                 .map(|progress| command_events(progress, index, total));
             let globs = match &rule_use.inputs {
                 Some(globs) => globs.clone(),
-                None => self
-                    .runtime
-                    .inputs(&rule.component, &rule_use.config.to_string()),
+                None => rule.inputs(&self.runtime, &rule_use.config),
             };
             let key = (!globs.is_empty())
                 .then(|| {

@@ -20,9 +20,29 @@ pub struct LoadedRule {
     /// The component.
     pub component: RuleComponent,
     config_schema: Schema,
+    /// Input globs by config text: a pure function of component and config,
+    /// so each is asked of the component once, not on every validation.
+    inputs: Mutex<HashMap<String, Vec<String>>>,
 }
 
 impl LoadedRule {
+    fn new(component: RuleComponent, config_schema: Schema) -> Self {
+        Self {
+            component,
+            config_schema,
+            inputs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The input globs the rule declares for `config` (empty: do not cache).
+    pub fn inputs(&self, runtime: &Runtime, config: &serde_json::Value) -> Vec<String> {
+        let text = config.to_string();
+        let mut memo = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
+        memo.entry(text)
+            .or_insert_with_key(|text| runtime.inputs(&self.component, text))
+            .clone()
+    }
+
     /// `id@version`.
     pub fn label(&self) -> String {
         format!("{}@{}", self.component.info.id, self.component.info.version)
@@ -180,10 +200,7 @@ impl Registry {
                 "publishes a config schema that does not compile: {e}"
             ))
         })?;
-        let rule = Arc::new(LoadedRule {
-            component,
-            config_schema,
-        });
+        let rule = Arc::new(LoadedRule::new(component, config_schema));
         self.lock().insert(name.to_owned(), rule.clone());
         Ok(rule)
     }
@@ -292,10 +309,7 @@ impl Registry {
                 origin: origin.clone(),
                 reason: format!("publishes a config schema that does not compile: {e}"),
             })?;
-        let loaded = Arc::new(LoadedRule {
-            component,
-            config_schema,
-        });
+        let loaded = Arc::new(LoadedRule::new(component, config_schema));
         self.lock().insert(key, loaded.clone());
         Ok(loaded)
     }
