@@ -1,7 +1,7 @@
 //! Reading JUnit XML reports (pytest's `--junitxml`, or any tool's) into
 //! tests with a status, a detail and candidate locations.
 
-use crate::model::{Location, Status, TestCase, clip};
+use crate::model::{Kind, Location, Status, TestCase, clip};
 use crate::xml::{self, Element};
 
 /// How a report numbers its `line` attributes.
@@ -13,36 +13,75 @@ pub enum LineBase {
     One,
 }
 
-/// Every `<testcase>` in a JUnit report, in document order.
-pub fn parse(text: &str, base: LineBase) -> Result<Vec<TestCase>, String> {
+/// What a JUnit report says.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Every `<testcase>`, in document order.
+    pub tests: Vec<TestCase>,
+    /// The errors the innermost `<testsuite>` elements count (`errors="N"`).
+    pub declared_errors: u64,
+    /// The `<testcase>` elements that carry an `<error>`.
+    pub error_elements: u64,
+}
+
+impl Report {
+    /// Errors the suites count that no `<testcase>` carries: something went
+    /// wrong outside any test the report names.
+    pub fn unlisted_errors(&self) -> u64 {
+        self.declared_errors.saturating_sub(self.error_elements)
+    }
+}
+
+/// Reads a JUnit report.
+pub fn parse(text: &str, base: LineBase) -> Result<Report, String> {
     let root = xml::parse(text)?;
-    let mut out = Vec::new();
+    let mut report = Report::default();
     match root.name.as_str() {
-        "testsuites" | "testsuite" => collect(&root, root.attr("file"), base, &mut out),
-        "testcase" => out.push(case(&root, None, base)),
+        "testsuites" | "testsuite" => collect(&root, root.attr("file"), base, &mut report),
+        "testcase" => add_case(&root, None, base, &mut report),
         other => {
             return Err(format!(
                 "the root element is <{other}>, not <testsuites> or <testsuite>"
             ));
         }
     }
-    Ok(out)
+    Ok(report)
 }
 
-fn collect<'a>(
-    element: &'a Element,
-    file: Option<&'a str>,
-    base: LineBase,
-    out: &mut Vec<TestCase>,
-) {
+fn collect<'a>(element: &'a Element, file: Option<&'a str>, base: LineBase, report: &mut Report) {
+    let mut nested = false;
     for child in element.elements() {
         match child.name.as_str() {
-            "testcase" => out.push(case(child, file, base)),
-            "testsuite" | "testsuites" => collect(child, child.attr("file").or(file), base, out),
+            "testcase" => add_case(child, file, base, report),
+            "testsuite" | "testsuites" => {
+                nested = true;
+                collect(child, child.attr("file").or(file), base, report);
+            }
             _ => {}
         }
     }
+    // Outer elements repeat their children's totals.
+    if element.name == "testsuite" && !nested {
+        report.declared_errors += element
+            .attr("errors")
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
 }
+
+fn add_case(element: &Element, suite_file: Option<&str>, base: LineBase, report: &mut Report) {
+    if element.elements().any(|e| e.name == "error") {
+        report.error_elements += 1;
+    }
+    report.tests.push(case(element, suite_file, base));
+}
+
+/// pytest's message for a module it could not import or collect.
+const COLLECTION_FAILURE: &str = "collection failure";
+/// pytest's message for an xfail test that passed under `strict`.
+const STRICT_XPASS: &str = "[XPASS(strict)]";
+/// pytest's `type` for an xfail test that failed as marked.
+const XFAIL_TYPE: &str = "pytest.xfail";
 
 fn case(element: &Element, suite_file: Option<&str>, base: LineBase) -> TestCase {
     let classname = element.attr("classname").unwrap_or("").trim();
@@ -60,6 +99,7 @@ fn case(element: &Element, suite_file: Option<&str>, base: LineBase) -> TestCase
             LineBase::One => l.max(1),
         });
     let mut test = TestCase::new(test_id(classname, name, file), Status::Passed);
+    let declared = file.map(|file| Location::new(file, line, None));
 
     let child = |tag: &str| element.elements().find(|e| e.name == tag);
     let (status, result) = if let Some(failure) = child("failure") {
@@ -73,12 +113,20 @@ fn case(element: &Element, suite_file: Option<&str>, base: LineBase) -> TestCase
     };
     test.status = status;
     let Some(result) = result else {
+        test.locations = declared.into_iter().collect();
         return test;
     };
     let message = result.attr("message").unwrap_or("").trim();
     let body = result.text();
+    test.kind = match status {
+        Status::Skipped if result.attr("type") == Some(XFAIL_TYPE) => Kind::Xfail,
+        Status::Failed if message.starts_with(STRICT_XPASS) => Kind::Xfail,
+        Status::Errored if message == COLLECTION_FAILURE => Kind::Collection,
+        _ => Kind::Plain,
+    };
     if status == Status::Skipped {
         test.detail = (!message.is_empty()).then(|| message.to_owned());
+        test.locations = declared.into_iter().collect();
         return test;
     }
     test.detail = Some(detail(message, &body));
@@ -306,7 +354,7 @@ E   ModuleNotFoundError: No module named 'nonexistent_module_xyz'</error></testc
 
     #[test]
     fn pytest_report_statuses_and_node_ids() {
-        let tests = parse(PYTEST, LineBase::Zero).unwrap();
+        let tests = parse(PYTEST, LineBase::Zero).unwrap().tests;
         let names: Vec<(&str, Status)> =
             tests.iter().map(|t| (t.name.as_str(), t.status)).collect();
         assert_eq!(
@@ -322,11 +370,57 @@ E   ModuleNotFoundError: No module named 'nonexistent_module_xyz'</error></testc
                 ("tests/test_calc.py::test_xf", Status::Skipped),
             ]
         );
+        let kinds: Vec<Kind> = tests.iter().map(|t| t.kind).collect();
+        assert_eq!(
+            kinds[7],
+            Kind::Xfail,
+            "an xfail is marked, not a plain skip"
+        );
+        assert!(kinds[..7].iter().all(|k| *k == Kind::Plain), "{kinds:?}");
+        // A skipped test points at its definition (0-based 12 -> 13).
+        assert_eq!(
+            tests[2].locations,
+            [Location::new("tests/test_calc.py", Some(13), None)]
+        );
+        assert_eq!(tests[2].detail.as_deref(), Some("later"));
+    }
+
+    /// From pytest 9.2 (`-o junit_family=xunit1`): a strict xfail that
+    /// passed, and a failing test whose fixture also failed at teardown,
+    /// which pytest writes as a second `<testcase>`. Trimmed: the suite
+    /// still counts the error of a test left out.
+    const XPASS_AND_TEARDOWN: &str = r#"<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"><testsuite name="pytest" errors="2" failures="2" skipped="0" tests="4" time="0.056"><testcase classname="tests.test_a" name="test_xpass_strict" file="tests/test_a.py" line="9" time="0.000"><failure message="[XPASS(strict)] known">[XPASS(strict)] known</failure></testcase><testcase classname="tests.test_a" name="test_fail_td" file="tests/test_a.py" line="33" time="0.000"><failure message="assert False">td = 1
+
+    def test_fail_td(td):
+&gt;       assert False
+E       assert False
+
+tests/test_a.py:35: AssertionError</failure></testcase><testcase classname="tests.test_a" name="test_fail_td" file="tests/test_a.py" line="33" time="0.000"><error message="failed on teardown with &quot;RuntimeError: teardown&quot;">@pytest.fixture
+    def td():
+        yield 1
+&gt;       raise RuntimeError("teardown")
+E       RuntimeError: teardown
+
+tests/test_a.py:32: RuntimeError</error></testcase></testsuite></testsuites>"#;
+
+    #[test]
+    fn a_strict_xpass_is_marked_and_errors_are_counted() {
+        let report = parse(XPASS_AND_TEARDOWN, LineBase::Zero).unwrap();
+        let strict = &report.tests[0];
+        assert_eq!((strict.status, strict.kind), (Status::Failed, Kind::Xfail));
+        assert!(!strict.failed_at_run_time());
+        let statuses: Vec<Status> = report.tests[1..].iter().map(|t| t.status).collect();
+        assert_eq!(statuses, [Status::Failed, Status::Errored]);
+        assert!(report.tests[1].failed_at_run_time());
+        assert!(!report.tests[2].failed_at_run_time());
+        // The suite says 2 errors; only one test carries an <error>.
+        assert_eq!((report.declared_errors, report.error_elements), (2, 1));
+        assert_eq!(report.unlisted_errors(), 1);
     }
 
     #[test]
     fn an_assertion_points_at_its_line_with_the_source() {
-        let tests = parse(PYTEST, LineBase::Zero).unwrap();
+        let tests = parse(PYTEST, LineBase::Zero).unwrap().tests;
         let add = get(&tests, "tests/test_calc.py::test_add");
         assert_eq!(
             add.detail.as_deref(),
@@ -345,7 +439,7 @@ E   ModuleNotFoundError: No module named 'nonexistent_module_xyz'</error></testc
 
     #[test]
     fn an_exception_deeper_down_still_points_into_the_test_first() {
-        let tests = parse(PYTEST, LineBase::Zero).unwrap();
+        let tests = parse(PYTEST, LineBase::Zero).unwrap().tests;
         let div = get(&tests, "tests/test_calc.py::TestDiv::test_div_zero");
         assert_eq!(
             div.detail.as_deref(),
@@ -369,11 +463,12 @@ E   ModuleNotFoundError: No module named 'nonexistent_module_xyz'</error></testc
 
     #[test]
     fn a_collection_error_names_the_module_and_the_import() {
-        let tests = parse(COLLECTION, LineBase::Zero).unwrap();
+        let tests = parse(COLLECTION, LineBase::Zero).unwrap().tests;
         assert_eq!(tests.len(), 1);
         let t = &tests[0];
         assert_eq!(t.name, "tests/test_collect_err.py");
-        assert_eq!(t.status, Status::Errored);
+        assert_eq!((t.status, t.kind), (Status::Errored, Kind::Collection));
+        assert!(!t.failed_at_run_time());
         assert_eq!(
             t.detail.as_deref(),
             Some(
@@ -394,7 +489,7 @@ E   ModuleNotFoundError: No module named 'nonexistent_module_xyz'</error></testc
   <testcase classname="Math" name="Math subtracts"/>
   <testcase name="bare"><skipped/></testcase>
 </testsuite>"#;
-        let tests = parse(xml, LineBase::One).unwrap();
+        let tests = parse(xml, LineBase::One).unwrap().tests;
         assert_eq!(tests[0].name, "Math::adds");
         assert_eq!(tests[0].status, Status::Failed);
         assert_eq!(tests[0].detail.as_deref(), Some("expected 3 to be 4"));
@@ -405,5 +500,10 @@ E   ModuleNotFoundError: No module named 'nonexistent_module_xyz'</error></testc
         assert_eq!(tests[1].name, "Math subtracts");
         assert_eq!(tests[2].status, Status::Skipped);
         assert!(parse("<html/>", LineBase::One).is_err());
+        let report = parse(COLLECTION, LineBase::Zero).unwrap();
+        assert_eq!(report.unlisted_errors(), 0);
+        // Outer <testsuites> totals are not counted twice.
+        let nested = r#"<testsuites errors="1"><testsuite errors="1"><testcase name="a"><error message="boom"/></testcase></testsuite></testsuites>"#;
+        assert_eq!(parse(nested, LineBase::One).unwrap().declared_errors, 1);
     }
 }

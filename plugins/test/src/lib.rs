@@ -19,7 +19,7 @@ use checkrail_sdk::{
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-use model::{Counts, Location, Status, TestCase, clip, name_matches, tail};
+use model::{Counts, Kind, Location, Status, TestCase, clip, name_matches, tail};
 
 /// Which tests to run and what their results must be.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -49,13 +49,22 @@ pub struct Config {
     /// run where no test passes fails; 0 when `expect` is `fail`).
     #[serde(default)]
     pub min_passed: Option<u32>,
-    /// Tests that must exist and pass. A name matches a test by its full
-    /// name or by the part after a `::` (or a `/`): `parser::handles_empty`
-    /// or `handles_empty` for cargo's `tests::parser::handles_empty`;
-    /// `test_io.py::test_read` or `test_read` for pytest's
-    /// `tests/test_io.py::test_read`. A name without `[...]` also matches
-    /// every parametrized case. With `expect: fail`, the tests of which at
-    /// least one must exist and fail.
+    /// Tests that must exist, run and pass (with `expect: fail`: exist, run
+    /// and fail). A name matches a test by its full name or by the part
+    /// after a `::` (or a `/`): `parser::handles_empty` or `handles_empty`
+    /// for cargo's `tests::parser::handles_empty`; `test_io.py::test_read`
+    /// or `test_read` for pytest's `tests/test_io.py::test_read`. A name
+    /// without `[...]` also matches every parametrized case.
+    ///
+    /// With `expect: pass`, every test a name matches must have run and
+    /// passed. Each of these is a separate blocking finding naming the
+    /// test: no test matches (`required-test-missing`); it did not run
+    /// (`required-test-not-run`): cargo `#[ignore]`, a pytest skip or
+    /// xfail marker (an xfail test that passes is not a pass), left out by
+    /// a name filter in `args` or pytest's `-k`/`-m`, in a module pytest
+    /// could not collect, or never reported because the run crashed or
+    /// timed out; it ran and failed or errored (`required-test-failed`).
+    /// Listing a test in `allowed_failures` too does not excuse it.
     #[serde(default)]
     pub required: Vec<String>,
     /// Tests allowed to fail (matched like `required`); their failures are
@@ -63,13 +72,20 @@ pub struct Config {
     /// still pass.
     #[serde(default)]
     pub allowed_failures: Vec<String>,
-    /// `pass` (default): every test must pass. `fail`: this checkpoint wants
-    /// a regression test that fails on the current code (a "write the
-    /// failing test first" phase): at least one of the `required` tests
-    /// must exist and fail (with no `required`, at least one test that is
-    /// not in `allowed_failures` must fail). It must fail at run time: tests
-    /// that do not compile or import fail the check. Failures of other
-    /// tests, not `required` and not allowed, still fail the check.
+    /// `pass` (default): every test must pass, and `required` tests must
+    /// exist and run. `fail`: this checkpoint wants regression tests that
+    /// fail on the current code (a "write the failing test first" phase).
+    /// Every `required` name must match a test that ran and failed at run
+    /// time: an assertion or panic in the test itself (with no `required`:
+    /// at least one test not in `allowed_failures`). These do not count
+    /// as that failure, and each fails the check: a required test that
+    /// passes (`required-test-passed`), is ignored, skipped, marked xfail
+    /// or filtered out (`required-test-not-run`), does not exist
+    /// (`required-test-missing`), or errored in setup, teardown or
+    /// collection (`required-test-errored`); code that does not compile,
+    /// a test module that does not import, a test binary that crashes, or
+    /// a run that times out. Failures of other tests, not `required` and
+    /// not allowed, still fail the check.
     #[serde(default)]
     pub expect: Expect,
     /// For `runner: custom`: the program (a granted program name looked up
@@ -105,7 +121,8 @@ pub enum Expect {
     /// Every test passes.
     #[default]
     Pass,
-    /// A regression test (one of `required`, or any) fails.
+    /// The regression tests (every one of `required`, or any one test)
+    /// fail at run time.
     Fail,
 }
 
@@ -218,6 +235,12 @@ struct Run {
     skipped_word: &'static str,
     tests: Vec<TestCase>,
     counts: Counts,
+    /// Tests a filter in the arguments left out (cargo's `filtered out`,
+    /// pytest's `deselected`): they exist but did not run.
+    filtered: u64,
+    /// Why tests may be missing from `tests`: a crash, a timeout, targets
+    /// that did not compile. A required test that is not there may be one.
+    incomplete: Vec<String>,
     /// Findings about the run itself (timeout, crashed binary, odd exit).
     problems: Vec<Finding>,
     /// How to rerun one test, for hints.
@@ -308,9 +331,20 @@ fn run_cargo(config: &Config, cx: &Context, cwd: &str) -> Ran {
         );
     }
 
+    let mut incomplete = Vec::new();
+    if !crashes.is_empty() {
+        incomplete.push("a test binary crashed before reporting all its results".to_owned());
+    }
+    if out.timed_out {
+        incomplete.push(format!("{tool} was stopped at its time limit"));
+    }
     let any_failure =
         parsed.counts.failed > 0 || parsed.tests.iter().any(|t| t.status.is_failure());
-    if !out.success() && !out.timed_out && crashes.is_empty() && !any_failure {
+    let unexplained = !out.success() && !out.timed_out && crashes.is_empty() && !any_failure;
+    // A target that did not compile is never excused by failing tests in
+    // another: its own tests did not run.
+    let build_failed = !out.success() && libtest::build_failed(&out.stderr);
+    if unexplained || build_failed {
         let errors = libtest::compile_errors(&out.stderr);
         if parsed.result_lines == 0 && parsed.tests.is_empty() {
             if errors.is_empty() {
@@ -321,11 +355,15 @@ fn run_cargo(config: &Config, cx: &Context, cwd: &str) -> Ran {
             }
             return Ran::Uncompiled(errors);
         }
-        if errors.is_empty() {
-            problems.push(tool_failed(&out, tool, cwd));
-        } else {
+        if !errors.is_empty() {
             let resolver = Resolver::new(cx.workspace(), cwd);
             problems.extend(errors.iter().map(|e| compile_finding(e, Some(&resolver))));
+        } else if unexplained {
+            problems.push(tool_failed(&out, tool, cwd));
+        }
+        if build_failed {
+            incomplete
+                .push("some test targets did not compile, so their tests did not run".to_owned());
         }
     }
 
@@ -334,6 +372,8 @@ fn run_cargo(config: &Config, cx: &Context, cwd: &str) -> Ran {
         skipped_word: "ignored",
         counts: parsed.counts,
         tests: parsed.tests,
+        filtered: parsed.filtered_out,
+        incomplete,
         problems,
         rerun: Rerun::Cargo,
         cwd: cwd.to_owned(),
@@ -345,7 +385,9 @@ fn run_pytest(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
     let scratch = cx.scratch_dir()?;
     let report = format!("{scratch}/junit.xml");
     let mut command = Command::new("python3")
-        .args(["-m", "pytest", "-q", "-o", "junit_family=xunit1"])
+        // `-rfEX` adds XPASS lines to the summary: the report shows an xfail
+        // test that passed as a plain pass.
+        .args(["-m", "pytest", "-q", "-rfEX", "-o", "junit_family=xunit1"])
         .arg(format!("--junitxml={}", from_cwd(cwd, &report)))
         .args(config.args.iter().cloned())
         .env("PYTHONDONTWRITEBYTECODE", "1");
@@ -373,7 +415,7 @@ fn run_pytest(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         ));
     }
     let mut problems = run_problems(&out, tool, false);
-    let tests = match read_report(
+    let report = match read_report(
         cx.workspace(),
         &report,
         previous.as_deref(),
@@ -381,9 +423,12 @@ fn run_pytest(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         tool,
         cwd,
     ) {
-        Ok(tests) => tests,
+        Ok(report) => report,
         Err(outcome) => return Ok(Ran::Stopped(outcome)),
     };
+    problems.extend(unlisted_errors(&report, tool, cwd));
+    let mut tests = report.tests;
+    mark_xpassed(&mut tests, &out.stdout);
     // Exit 5: no tests were collected; min_passed judges that.
     if !out.success() && out.exit_code != Some(5) && !out.timed_out {
         check_exit_explained(&out, &tests, tool, cwd, &mut problems);
@@ -393,6 +438,8 @@ fn run_pytest(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         skipped_word: "skipped",
         counts: Counts::of(&tests),
         tests,
+        filtered: pytest_deselected(&out.stdout),
+        incomplete: timed_out(&out, tool),
         problems,
         rerun: Rerun::Pytest,
         cwd: cwd.to_owned(),
@@ -440,10 +487,12 @@ fn run_custom(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         Err(error) => return Ok(Ran::Stopped(refused(&error, &tool))),
     };
     let mut problems = run_problems(&out, &tool, false);
-    let tests = match read_report(cx.workspace(), &report, None, &out, &tool, cwd) {
-        Ok(tests) => tests,
+    let parsed = match read_report(cx.workspace(), &report, None, &out, &tool, cwd) {
+        Ok(parsed) => parsed,
         Err(outcome) => return Ok(Ran::Stopped(outcome)),
     };
+    problems.extend(unlisted_errors(&parsed, &tool, cwd));
+    let tests = parsed.tests;
     if before.is_some() && before == cx.workspace().read(&report).ok() {
         problems.push(
             Finding::warning(format!(
@@ -462,6 +511,8 @@ fn run_custom(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         skipped_word: "skipped",
         counts: Counts::of(&tests),
         tests,
+        filtered: 0,
+        incomplete: timed_out(&out, &tool),
         problems,
         rerun: Rerun::Custom(display),
         cwd: cwd.to_owned(),
@@ -476,6 +527,76 @@ fn pytest_missing(out: &Output) -> bool {
             text.lines()
                 .any(|l| l.trim_end().ends_with("No module named pytest"))
         })
+}
+
+/// Marks the tests pytest's summary lists as `XPASS` (marked xfail, passed
+/// anyway): the JUnit report shows them as plain passes, but a test marked
+/// to fail that passes shows neither a pass nor a failure.
+fn mark_xpassed(tests: &mut [TestCase], stdout: &str) {
+    for line in stdout.lines() {
+        let Some(rest) = line.strip_prefix("XPASS ") else {
+            continue;
+        };
+        let rest = rest.trim_end();
+        for test in tests.iter_mut().filter(|t| t.status == Status::Passed) {
+            let Some(after) = rest.strip_prefix(test.name.as_str()) else {
+                continue;
+            };
+            if after.is_empty() || after.starts_with(' ') {
+                let reason = after.trim_start().trim_start_matches("- ").trim();
+                test.status = Status::Skipped;
+                test.kind = Kind::Xfail;
+                test.detail = Some(if reason.is_empty() {
+                    "it passed although marked xfail (XPASS)".to_owned()
+                } else {
+                    format!("it passed although marked xfail (XPASS): {reason}")
+                });
+            }
+        }
+    }
+}
+
+/// The `N deselected` of pytest's closing summary line (`-k`, `-m`,
+/// `--deselect`).
+fn pytest_deselected(stdout: &str) -> u64 {
+    let Some(last) = stdout.lines().rev().find(|l| !l.trim().is_empty()) else {
+        return 0;
+    };
+    let words: Vec<&str> = last
+        .split([' ', ','])
+        .filter(|w| !w.is_empty() && !w.starts_with('='))
+        .collect();
+    words
+        .windows(2)
+        .find(|pair| pair[1] == "deselected")
+        .and_then(|pair| pair[0].parse().ok())
+        .unwrap_or(0)
+}
+
+/// Why tests may be missing when the run was stopped at its time limit.
+fn timed_out(out: &Output, tool: &str) -> Vec<String> {
+    if out.timed_out {
+        vec![format!("{tool} was stopped at its time limit")]
+    } else {
+        Vec::new()
+    }
+}
+
+/// A report whose suites count more errors than its tests carry: something
+/// failed that no test names, and no test result can stand for it.
+fn unlisted_errors(report: &junit::Report, tool: &str, cwd: &str) -> Option<Finding> {
+    let n = report.unlisted_errors();
+    (n > 0).then(|| {
+        Finding::error(format!(
+            "{tool}'s report counts {} that no test in it carries: something failed outside the tests it names",
+            plural(n, "error")
+        ))
+        .fix_hint(format!(
+            "run {} yourself and fix the errors it reports",
+            in_dir(tool, cwd)
+        ))
+        .code("unlisted-errors")
+    })
 }
 
 /// `path` (workspace-relative) as seen from `cwd` (workspace-relative).
@@ -497,7 +618,7 @@ fn read_report(
     out: &Output,
     tool: &str,
     cwd: &str,
-) -> std::result::Result<Vec<TestCase>, Outcome> {
+) -> std::result::Result<junit::Report, Outcome> {
     let base = if tool == "pytest" {
         junit::LineBase::Zero
     } else {
@@ -761,13 +882,43 @@ impl<'a> Resolver<'a> {
 
 /// A finding about one test, placed at its best location.
 fn test_finding(severity: Severity, test: &TestCase, verb: &str, resolver: &Resolver) -> Finding {
+    placed_finding(
+        severity,
+        format!("test `{}` {verb}", test.name),
+        test,
+        test.detail.as_deref(),
+        resolver,
+    )
+}
+
+/// A blocking finding about a `required` test, placed at its best location.
+fn required_finding(test: &TestCase, verb: &str, resolver: &Resolver) -> Finding {
+    placed_finding(
+        Severity::Error,
+        format!("required test `{}` {verb}", test.name),
+        test,
+        test.detail.as_deref(),
+        resolver,
+    )
+}
+
+/// `lead`, the source line the test stopped at, and `detail`; placed at
+/// the test's first location whose file exists (else the location is named
+/// in the message).
+fn placed_finding(
+    severity: Severity,
+    lead: String,
+    test: &TestCase,
+    detail: Option<&str>,
+    resolver: &Resolver,
+) -> Finding {
     let picked = resolver.pick(&test.locations);
     let source = picked.as_ref().and_then(|(_, l)| l.source.as_deref());
-    let mut message = format!("test `{}` {verb}", test.name);
+    let mut message = lead;
     if let Some(source) = source {
         message.push_str(&format!(" at `{source}`"));
     }
-    if let Some(detail) = &test.detail {
+    if let Some(detail) = detail {
         message.push_str(&format!(": {detail}"));
     }
     if picked.is_none()
@@ -784,6 +935,153 @@ fn test_finding(severity: Severity, test: &TestCase, verb: &str, resolver: &Reso
 
 fn plural(n: u64, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// What a `required` test that ran and did not pass is told, with `expect:
+/// fail` only for failures that do not count (errors, xfail markers).
+fn required_failure(test: &TestCase, expect_fail: bool, run: &Run, resolver: &Resolver) -> Finding {
+    if test.kind == Kind::Xfail {
+        return not_run(test, run, expect_fail, resolver);
+    }
+    let rerun = run.rerun_hint(&test.name);
+    if expect_fail {
+        return required_finding(
+            test,
+            "errored, which is not the test failing at run time",
+            resolver,
+        )
+        .fix_hint(format!(
+            "{rerun}; fix the error (a fixture, setup or teardown, the module's imports, a doc-test that does not compile) so the test itself runs and fails because of the bug"
+        ))
+        .code("required-test-errored");
+    }
+    let verb = if test.status == Status::Errored {
+        "errored"
+    } else {
+        "failed"
+    };
+    required_finding(test, verb, resolver)
+        .fix_hint(format!(
+            "{rerun}; fix the code under test so the test passes (change the test only if its expectation is wrong)"
+        ))
+        .code("required-test-failed")
+}
+
+/// A `required` test the runner reports but did not run: ignored, skipped,
+/// or marked xfail (its outcome shows nothing either way).
+fn not_run(test: &TestCase, run: &Run, expect_fail: bool, resolver: &Resolver) -> Finding {
+    let name = &test.name;
+    let then = if expect_fail {
+        "so it runs and fails on the current code"
+    } else {
+        "so it runs and passes"
+    };
+    let because = test
+        .detail
+        .as_deref()
+        .map(|d| format!(" ({d})"))
+        .unwrap_or_default();
+    let (message, hint) = if test.kind == Kind::Xfail {
+        (
+            format!(
+                "required test `{name}` is marked xfail{because}, so its result counts as neither a pass nor a failure"
+            ),
+            format!("remove its `xfail` marker {then}"),
+        )
+    } else {
+        match run.rerun {
+            Rerun::Cargo => (
+                format!("required test `{name}` is marked `#[ignore]`{because}, so it did not run"),
+                format!("remove #[ignore] from the test {then}"),
+            ),
+            Rerun::Pytest => (
+                format!("required test `{name}` was skipped{because}, so it did not run"),
+                format!("remove its skip marker (or the condition that skips it) {then}"),
+            ),
+            Rerun::Custom(_) => (
+                format!("required test `{name}` was skipped{because}, so it did not run"),
+                format!("stop skipping the test {then}"),
+            ),
+        }
+    };
+    placed_finding(Severity::Error, message, test, None, resolver)
+        .fix_hint(hint)
+        .code("required-test-not-run")
+}
+
+/// A `required` name that matches no test in the run: it does not exist,
+/// or something kept it from running and the finding says what.
+fn absent(pattern: &str, run: &Run, expect_fail: bool, resolver: &Resolver) -> Finding {
+    let collection: Vec<&TestCase> = run
+        .tests
+        .iter()
+        .filter(|t| t.kind == Kind::Collection)
+        .collect();
+    if let Some(first) = collection.first() {
+        let modules: Vec<String> = collection
+            .iter()
+            .take(3)
+            .map(|t| format!("`{}`", t.name))
+            .collect();
+        let more = if collection.len() > 3 { ", …" } else { "" };
+        let finding = Finding::error(format!(
+            "required test `{pattern}` did not run: no test of that name ran, and {} could not collect {}{more} (an import or collection error), so the tests there did not run",
+            run.tool,
+            modules.join(", ")
+        ))
+        .fix_hint("fix the collection error reported for that module so its tests run")
+        .code("required-test-not-run");
+        return match resolver.pick(&first.locations) {
+            Some((path, location)) => place(finding, path, location),
+            None => finding,
+        };
+    }
+    if !run.incomplete.is_empty() {
+        return Finding::error(format!(
+            "required test `{pattern}` reported no result: {}",
+            run.incomplete.join("; ")
+        ))
+        .fix_hint(
+            "fix that (see the other findings) so every test reports, then check that this one ran",
+        )
+        .code("required-test-not-run");
+    }
+    if run.filtered > 0 {
+        let left_out = match run.rerun {
+            Rerun::Pytest => "deselected",
+            _ => "filtered out",
+        };
+        return Finding::error(format!(
+            "required test `{pattern}` did not run: no test of that name ran, and {} {} {left_out} by the arguments",
+            plural(run.filtered, "test"),
+            if run.filtered == 1 { "was" } else { "were" }
+        ))
+        .fix_hint("the test was not run: check `args` filters (a test name filter, `--skip`, `--exact`, `-k`, `-m`, `--deselect`) so it runs; if it does not exist, write it")
+        .code("required-test-not-run");
+    }
+    let ran = plural(run.counts.total(), "test");
+    let (message, hint) = if expect_fail {
+        (
+            format!(
+                "required test `{pattern}` does not exist: none of the {ran} that ran is named `{pattern}` (or ends in `::{pattern}`); this checkpoint expects it to exist and fail on the current code (a regression test written before the fix)"
+            ),
+            format!(
+                "write the test `{pattern}` so it reproduces the bug: it must build and run, and fail because of the bug; do not fix the bug in this phase"
+            ),
+        )
+    } else {
+        (
+            format!(
+                "required test `{pattern}` does not exist: none of the {ran} that ran is named `{pattern}` (or ends in `::{pattern}`)"
+            ),
+            format!(
+                "write the test `{pattern}`, or correct its name in `required`; check that `args` or `cwd` do not leave it out"
+            ),
+        )
+    };
+    Finding::error(message)
+        .fix_hint(hint)
+        .code("required-test-missing")
 }
 
 /// Judges a run against the config.
@@ -806,16 +1104,19 @@ fn evaluate(config: &Config, run: Run, resolver: &Resolver) -> Outcome {
     let mut blocking = 0usize;
     let mut overflow: Vec<&str> = Vec::new();
     for test in run.tests.iter().filter(|t| t.status.is_failure()) {
+        let required = is_required(test);
         let verb = if test.status == Status::Errored {
             "errored"
         } else {
             "failed"
         };
+        // Only a test's own failure at run time reproduces a bug.
         let is_expected = expect_fail
+            && test.failed_at_run_time()
             && if config.required.is_empty() {
                 !is_allowed(test)
             } else {
-                is_required(test)
+                required
             };
         if is_expected {
             expected.push(test);
@@ -828,7 +1129,7 @@ fn evaluate(config: &Config, run: Run, resolver: &Resolver) -> Outcome {
                 )
                 .code("expected-failure"),
             );
-        } else if is_allowed(test) && !is_required(test) {
+        } else if is_allowed(test) && !required {
             findings.push(
                 test_finding(
                     Severity::Info,
@@ -838,6 +1139,9 @@ fn evaluate(config: &Config, run: Run, resolver: &Resolver) -> Outcome {
                 )
                 .code("allowed-failure"),
             );
+        } else if required {
+            blocking += 1;
+            findings.push(required_failure(test, expect_fail, &run, resolver));
         } else {
             blocking += 1;
             if blocking > MAX_DETAILED {
@@ -890,81 +1194,58 @@ fn evaluate(config: &Config, run: Run, resolver: &Resolver) -> Outcome {
         }
     }
 
-    let skip_hint = match run.rerun {
-        Rerun::Cargo => "remove its `#[ignore]` so it runs",
-        Rerun::Pytest => "remove its skip/xfail marker (or the condition that skips it) so it runs",
-        Rerun::Custom(_) => "stop skipping it so it runs",
-    };
-    let total = run.counts.total();
-    if !expect_fail {
-        for pattern in &config.required {
-            let found = matching(pattern);
-            if found.is_empty() {
-                findings.push(
-                    Finding::error(format!(
-                        "required test `{pattern}` did not run: none of the {} that ran is named `{pattern}` (or ends in `::{pattern}`)",
-                        plural(total, "test")
-                    ))
-                    .fix_hint(format!(
-                        "write the test `{pattern}`, or correct its name in `required`; check that `args` or `cwd` do not leave it out"
-                    ))
-                    .code("required-test-missing"),
-                );
-            } else if found.iter().all(|t| t.status == Status::Skipped) {
-                findings.push(
-                    Finding::error(format!(
-                        "required test `{pattern}` was {}, so it did not show anything",
-                        run.skipped_word
-                    ))
-                    .fix_hint(skip_hint)
-                    .code("required-test-skipped"),
-                );
+    // Every required name on its own: failures were judged above; here,
+    // whether it exists and ran (and, with `expect: fail`, failed).
+    for pattern in &config.required {
+        let found = matching(pattern);
+        if found.is_empty() {
+            findings.push(absent(pattern, &run, expect_fail, resolver));
+            continue;
+        }
+        if expect_fail {
+            if found.iter().any(|t| t.status.is_failure()) {
+                continue;
             }
-        }
-    } else if config.required.is_empty() {
-        if expected.is_empty() {
-            findings.push(
-                Finding::error(
-                    "no test fails, but this checkpoint expects a new regression test that fails on the current code",
-                )
-                .fix_hint("write a test that reproduces the bug: it must build and run, and fail because of the bug; do not fix the bug in this phase")
-                .code("no-failing-test"),
-            );
-        }
-    } else if expected.is_empty() {
-        for pattern in &config.required {
-            let found = matching(pattern);
-            if found.is_empty() {
+            if let Some(passed) = found.iter().find(|t| t.status == Status::Passed) {
                 findings.push(
-                    Finding::error(format!(
-                        "test `{pattern}` does not exist; this checkpoint expects it to exist and fail on the current code (a regression test written before the fix)"
-                    ))
-                    .fix_hint(format!(
-                        "write the test `{pattern}` so it reproduces the bug: it must build and run, and fail because of the bug; do not fix the bug in this phase"
-                    ))
-                    .code("required-test-missing"),
-                );
-            } else if found.iter().all(|t| t.status == Status::Skipped) {
-                findings.push(
-                    Finding::error(format!(
-                        "test `{pattern}` was {}, but this checkpoint expects it to run and fail",
-                        run.skipped_word
-                    ))
-                    .fix_hint(skip_hint)
-                    .code("required-test-skipped"),
-                );
-            } else {
-                findings.push(
-                    Finding::error(format!(
-                        "test `{pattern}` passes, but this checkpoint expects it to fail: it does not reproduce the bug"
-                    ))
+                    required_finding(
+                        passed,
+                        "passes, but this checkpoint expects it to fail: it does not reproduce the bug",
+                        resolver,
+                    )
                     .fix_hint("make the test assert the correct behaviour that the bug breaks, so it fails on the current code; do not fix the bug in this phase")
-                    .code("test-passed-unexpectedly"),
+                    .code("required-test-passed"),
                 );
+                continue;
             }
+        }
+        for test in found.iter().filter(|t| t.status == Status::Skipped) {
+            findings.push(not_run(test, &run, expect_fail, resolver));
         }
     }
 
+    if expect_fail && config.required.is_empty() && expected.is_empty() {
+        let errored = run
+            .tests
+            .iter()
+            .filter(|t| t.status == Status::Errored)
+            .count();
+        let message = if errored > 0 {
+            format!(
+                "no test fails at run time ({} errored, which does not count: an error in setup, teardown, collection or a doc-test's build is not the test failing), but this checkpoint expects a new regression test that fails on the current code",
+                plural(u64::try_from(errored).unwrap_or(u64::MAX), "test")
+            )
+        } else {
+            "no test fails, but this checkpoint expects a new regression test that fails on the current code".to_owned()
+        };
+        findings.push(
+            Finding::error(message)
+                .fix_hint("write a test that reproduces the bug: it must build and run, and fail because of the bug; do not fix the bug in this phase")
+                .code("no-failing-test"),
+        );
+    }
+
+    let total = run.counts.total();
     // Shown only when fixing the blocking failures would not be enough.
     let blocking_failures = u64::try_from(blocking).unwrap_or(u64::MAX);
     if run.counts.passed.saturating_add(blocking_failures) < min_passed {

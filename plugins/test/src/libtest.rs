@@ -17,6 +17,8 @@ pub struct Parsed {
     /// Tests announced by `running N tests` that never reported, in binaries
     /// that ended without a `test result:` line (they crashed).
     pub unreported: u64,
+    /// Tests left out by a name filter (`N filtered out` on the result lines).
+    pub filtered_out: u64,
 }
 
 #[derive(Default)]
@@ -25,6 +27,7 @@ struct Block<'a> {
     tests: Vec<TestCase>,
     sections: Vec<(String, Vec<&'a str>)>,
     result: Option<Counts>,
+    filtered_out: u64,
 }
 
 /// Parses libtest's human output (`cargo test` stdout).
@@ -43,9 +46,10 @@ pub fn parse(stdout: &str) -> Parsed {
                 announced,
                 ..Block::default()
             });
-        } else if let Some(counts) = result_line(line) {
+        } else if let Some((counts, filtered_out)) = result_line(line) {
             let mut block = current.take().unwrap_or_default();
             block.result = Some(counts);
+            block.filtered_out = filtered_out;
             blocks.push(block);
         } else if let Some(name) = section_header(line) {
             let start = i + 1;
@@ -63,11 +67,10 @@ pub fn parse(stdout: &str) -> Parsed {
                 .push((name.to_owned(), lines[start..end].to_vec()));
             i = end;
             continue;
-        } else if let Some((name, status)) = test_line(line) {
-            current
-                .get_or_insert_with(Block::default)
-                .tests
-                .push(TestCase::new(name, status));
+        } else if let Some((name, status, reason)) = test_line(line) {
+            let mut test = TestCase::new(name, status);
+            test.detail = reason.map(str::to_owned);
+            current.get_or_insert_with(Block::default).tests.push(test);
         }
         i += 1;
     }
@@ -78,7 +81,7 @@ pub fn parse(stdout: &str) -> Parsed {
     let mut parsed = Parsed::default();
     for mut block in blocks {
         for (name, lines) in &block.sections {
-            let (detail, locations) = analyze_section(lines);
+            let (status, detail, locations) = analyze_section(lines);
             let position = block.tests.iter().position(|t| {
                 t.name == *name
                     || t.name
@@ -95,10 +98,19 @@ pub fn parse(stdout: &str) -> Parsed {
                     &mut block.tests[last]
                 }
             };
-            test.status = Status::Failed;
+            test.status = status;
             test.detail = detail;
             test.locations = locations;
+            // The result line counts a doc-test that did not compile as failed.
+            if status == Status::Errored
+                && let Some(counts) = &mut block.result
+                && counts.failed > 0
+            {
+                counts.failed -= 1;
+                counts.errored += 1;
+            }
         }
+        parsed.filtered_out += block.filtered_out;
         match block.result {
             Some(counts) => {
                 parsed.counts.add(counts);
@@ -124,11 +136,13 @@ fn running_line(line: &str) -> Option<u64> {
     count.parse().ok()
 }
 
-/// `test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; ...`
-fn result_line(line: &str) -> Option<Counts> {
+/// `test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 2
+/// filtered out; ...` -> the counts and the number filtered out.
+fn result_line(line: &str) -> Option<(Counts, u64)> {
     let rest = line.strip_prefix("test result: ")?;
     let (_, numbers) = rest.split_once(". ")?;
     let mut counts = Counts::default();
+    let mut filtered_out = 0;
     let mut seen = false;
     for part in numbers.split(';') {
         let Some((number, word)) = part.trim().split_once(' ') else {
@@ -141,11 +155,12 @@ fn result_line(line: &str) -> Option<Counts> {
             "passed" => counts.passed = number,
             "failed" => counts.failed = number,
             "ignored" => counts.skipped = number,
+            "filtered out" => filtered_out = number,
             _ => continue,
         }
         seen = true;
     }
-    seen.then_some(counts)
+    seen.then_some((counts, filtered_out))
 }
 
 /// `---- tests::adds stdout ----` -> `tests::adds`.
@@ -153,18 +168,27 @@ fn section_header(line: &str) -> Option<&str> {
     line.strip_prefix("---- ")?.strip_suffix(" stdout ----")
 }
 
-/// `test tests::adds ... ok` -> (`tests::adds`, passed).
-fn test_line(line: &str) -> Option<(&str, Status)> {
+/// `test tests::adds ... ok` -> (`tests::adds`, passed, no reason);
+/// `test tests::slow ... ignored, needs a network` -> (`tests::slow`,
+/// skipped, `needs a network`).
+fn test_line(line: &str) -> Option<(&str, Status, Option<&str>)> {
     let rest = line.strip_prefix("test ")?;
     let (name, status) = rest.rsplit_once(" ... ")?;
+    let mut reason = None;
     let status = match status.trim() {
         "ok" => Status::Passed,
         "FAILED" => Status::Failed,
-        s if s.starts_with("ignored") => Status::Skipped,
+        s if s.starts_with("ignored") => {
+            reason = s
+                .strip_prefix("ignored, ")
+                .map(str::trim)
+                .filter(|r| !r.is_empty());
+            Status::Skipped
+        }
         _ => return None,
     };
     let name = name.strip_suffix(" - should panic").unwrap_or(name);
-    Some((name, status))
+    Some((name, status, reason))
 }
 
 /// `thread 'x' (123) panicked at src/lib.rs:17:9:` (Rust >= 1.73; the
@@ -188,10 +212,28 @@ fn is_backtrace_note(line: &str) -> bool {
         || line == "stack backtrace:"
 }
 
-/// A failed test's output section: the panic message and location, or
-/// (no panic: a test returning `Err`, a `should_panic` test that did not
-/// panic, a doc-test that did not compile) the section's own text.
-fn analyze_section(lines: &[&str]) -> (Option<String>, Vec<Location>) {
+/// A failed test's output section: how it ended, and the panic message and
+/// location, or (no panic: a test returning `Err`, a `should_panic` test
+/// that did not panic) the section's own text. A doc-test that did not
+/// compile errored: it never ran.
+fn analyze_section(lines: &[&str]) -> (Status, Option<String>, Vec<Location>) {
+    if lines.iter().any(|l| l.trim() == DOCTEST_UNCOMPILED) {
+        let errors = compile_errors(&lines.join("\n"));
+        let detail = match errors.first() {
+            Some(error) => format!(
+                "it did not compile: error{}: {}",
+                error
+                    .code
+                    .as_ref()
+                    .map(|c| format!("[{c}]"))
+                    .unwrap_or_default(),
+                error.message
+            ),
+            None => "it did not compile".to_owned(),
+        };
+        let locations = errors.into_iter().filter_map(|e| e.location).collect();
+        return (Status::Errored, Some(detail), locations);
+    }
     for (k, line) in lines.iter().enumerate() {
         let Some((location, inline)) = panic_line(line) else {
             continue;
@@ -215,7 +257,7 @@ fn analyze_section(lines: &[&str]) -> (Option<String>, Vec<Location>) {
         } else {
             detail
         };
-        return (Some(detail), location.into_iter().collect());
+        return (Status::Failed, Some(detail), location.into_iter().collect());
     }
     let text: Vec<&str> = lines
         .iter()
@@ -230,7 +272,18 @@ fn analyze_section(lines: &[&str]) -> (Option<String>, Vec<Location>) {
         split_location(candidate).filter(|loc| loc.line.is_some() && !loc.path.contains(' '))
     });
     let detail = (!text.is_empty()).then(|| clip_lines(&text, 20));
-    (detail, location.into_iter().collect())
+    (Status::Failed, detail, location.into_iter().collect())
+}
+
+/// What rustdoc prints at the end of a doc-test that did not compile.
+const DOCTEST_UNCOMPILED: &str = "Couldn't compile the test.";
+
+/// cargo could not build some target (`error: could not compile ...`), so
+/// its tests did not run.
+pub fn build_failed(stderr: &str) -> bool {
+    stderr
+        .lines()
+        .any(|l| l.trim_start().starts_with("error: could not compile `"))
 }
 
 fn clip_lines(lines: &[&str], max: usize) -> String {
@@ -538,6 +591,97 @@ test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; 
             }]
         );
         assert!(compile_errors(stderr).is_empty());
+    }
+
+    /// Captured from `cargo test --no-fail-fast --color=never fails` (Rust
+    /// 1.95): an ignored test with a reason, a name filter, and a doc-test
+    /// that did not compile.
+    const FILTERED: &str = r#"
+running 2 tests
+test slow ... ignored, needs the network
+test fails ... FAILED
+
+failures:
+
+---- fails stdout ----
+
+thread 'fails' (12716) panicked at src/lib.rs:2:14:
+assertion `left == right` failed
+  left: 1
+ right: 2
+
+failures:
+    fails
+
+test result: FAILED. 0 passed; 1 failed; 1 ignored; 0 measured; 3 filtered out; finished in 0.07s
+
+
+running 1 test
+test src/lib.rs - f (line 1) ... FAILED
+
+failures:
+
+---- src/lib.rs - f (line 1) stdout ----
+error[E0308]: mismatched types
+ --> src/lib.rs:2:14
+  |
+2 | let x: u32 = "a";
+  |        ---   ^^^ expected `u32`, found `&str`
+  |        |
+  |        expected due to this
+
+error: aborting due to 1 previous error
+
+For more information about this error, try `rustc --explain E0308`.
+Couldn't compile the test.
+
+failures:
+    src/lib.rs - f (line 1)
+
+test result: FAILED. 0 passed; 1 failed; 0 ignored; 0 measured; 2 filtered out; finished in 0.03s
+"#;
+
+    #[test]
+    fn filters_ignore_reasons_and_uncompiled_doc_tests() {
+        let parsed = parse(FILTERED);
+        assert_eq!(parsed.filtered_out, 5);
+        let slow = find(&parsed, "slow");
+        assert_eq!(slow.status, Status::Skipped);
+        assert_eq!(slow.detail.as_deref(), Some("needs the network"));
+        let fails = find(&parsed, "fails");
+        assert!(fails.failed_at_run_time());
+
+        // A doc-test that did not compile never ran: an error, not a failure.
+        let doc = find(&parsed, "src/lib.rs - f (line 1)");
+        assert_eq!(doc.status, Status::Errored);
+        assert!(!doc.failed_at_run_time());
+        assert_eq!(
+            doc.detail.as_deref(),
+            Some("it did not compile: error[E0308]: mismatched types")
+        );
+        assert_eq!(
+            doc.locations,
+            [Location::new("src/lib.rs", Some(2), Some(14))]
+        );
+        assert_eq!(
+            parsed.counts,
+            Counts {
+                passed: 0,
+                failed: 1,
+                errored: 1,
+                skipped: 1
+            }
+        );
+        assert_eq!(parse(STDOUT).filtered_out, 0);
+        assert_eq!(find(&parse(STDOUT), "tests::slow").detail, None);
+    }
+
+    #[test]
+    fn a_failed_build_is_recognized() {
+        assert!(build_failed(
+            "error[E0308]: mismatched types\nerror: could not compile `cx` (test \"it\") due to 1 previous error\n"
+        ));
+        assert!(!build_failed("error: test failed, to rerun pass `--lib`\n"));
     }
 
     #[test]

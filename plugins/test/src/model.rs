@@ -21,6 +21,20 @@ impl Status {
     }
 }
 
+/// What a reported entry stands for, beyond its status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Kind {
+    /// An ordinary test: its status is what its body did.
+    #[default]
+    Plain,
+    /// A test marked as expected to fail (pytest `xfail`): whatever it did,
+    /// it shows neither a pass nor a failure of the code under test.
+    Xfail,
+    /// Not a test: a module the runner could not collect (an import error),
+    /// so none of the tests in it ran.
+    Collection,
+}
+
 /// A place in a source file, as the tool printed it (not yet resolved to a
 /// workspace path).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +69,10 @@ pub struct TestCase {
     pub name: String,
     /// How it ended.
     pub status: Status,
-    /// What went wrong (panic message, assertion), for failures.
+    /// What the entry stands for.
+    pub kind: Kind,
+    /// What went wrong (panic message, assertion), for failures; why it was
+    /// skipped, when the runner said.
     pub detail: Option<String>,
     /// Where it went wrong, best guess first.
     pub locations: Vec<Location>,
@@ -67,9 +84,17 @@ impl TestCase {
         Self {
             name: name.into(),
             status,
+            kind: Kind::Plain,
             detail: None,
             locations: Vec::new(),
         }
+    }
+
+    /// The test ran and its own body failed (an assertion, a panic): the
+    /// only failure that shows a bug is reproduced. Errors in setup,
+    /// teardown or collection, and tests marked xfail, do not.
+    pub fn failed_at_run_time(&self) -> bool {
+        self.status == Status::Failed && self.kind == Kind::Plain
     }
 }
 

@@ -138,11 +138,24 @@ fn cargo_required_min_passed_and_allowed_failures() {
         codes(&out),
         [
             "required-test-missing",
-            "required-test-skipped",
+            "required-test-not-run",
             "too-few-passed"
         ]
     );
-    assert!(out.findings[0].message.contains("`handles_empty`"));
+    assert!(
+        out.findings[0].message.starts_with(
+            "required test `handles_empty` does not exist: none of the 3 tests that ran"
+        )
+    );
+    let ignored = with_code(&out, "required-test-not-run");
+    assert_eq!(
+        ignored.message,
+        "required test `tests::slow` is marked `#[ignore]`, so it did not run"
+    );
+    assert_eq!(
+        ignored.fix_hint.as_deref(),
+        Some("remove #[ignore] from the test so it runs and passes")
+    );
     assert_eq!(
         with_code(&out, "too-few-passed").message,
         "2 tests of 3 passed; at least 3 must"
@@ -158,12 +171,60 @@ fn cargo_required_min_passed_and_allowed_failures() {
     assert_eq!(codes(&out), ["allowed-failure"]);
     assert_eq!(out.findings[0].severity, Severity::Info);
     // ...unless it is also required.
+    let (ws, source) = rust_workspace(BUGGY, &[]);
     let out = run_cargo_rule(
         &ws,
         json!({"runner": "cargo", "allowed_failures": ["adds_negative_numbers"], "required": ["adds_negative_numbers"]}),
     );
     assert!(!out.passed);
-    assert_eq!(codes(&out), ["test-failed"]);
+    assert_eq!(codes(&out), ["required-test-failed"]);
+    let failed = &out.findings[0];
+    assert!(
+        failed.message.starts_with(
+            "required test `tests::adds_negative_numbers` failed: assertion `left == right` failed: negatives must add up"
+        ),
+        "{}",
+        failed.message
+    );
+    assert_eq!(failed.path.as_deref(), Some("src/lib.rs"));
+    assert_eq!(failed.line, Some(line_of(&source, "negatives must add up")));
+}
+
+#[test]
+fn cargo_required_tests_left_out_by_a_filter_did_not_run() {
+    let (ws, _) = rust_workspace(FIXED, &[]);
+    let out = run_cargo_rule(
+        &ws,
+        json!({"runner": "cargo", "args": ["adds_small"], "required": ["adds_negative_numbers", "adds_small_numbers"]}),
+    );
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["required-test-not-run"]);
+    let finding = &out.findings[0];
+    assert_eq!(
+        finding.message,
+        "required test `adds_negative_numbers` did not run: no test of that name ran, and 2 tests were filtered out by the arguments"
+    );
+    assert!(
+        finding
+            .fix_hint
+            .as_deref()
+            .unwrap()
+            .starts_with("the test was not run: check `args` filters"),
+        "{finding:?}"
+    );
+
+    // An ignored test that reports a reason names it.
+    ws.write(
+        "src/lib.rs",
+        "#[test]\nfn runs() {}\n#[test]\n#[ignore = \"needs the network\"]\nfn fetches() {}\n",
+    )
+    .unwrap();
+    let out = run_cargo_rule(&ws, json!({"runner": "cargo", "required": ["fetches"]}));
+    assert!(!out.passed);
+    assert_eq!(
+        with_code(&out, "required-test-not-run").message,
+        "required test `fetches` is marked `#[ignore]` (needs the network), so it did not run"
+    );
 }
 
 #[test]
@@ -177,6 +238,13 @@ fn cargo_expect_fail_wants_the_regression_test_to_fail() {
     assert!(!out.passed);
     // The other failing test is not the regression test: it still blocks.
     assert_eq!(codes(&out), ["test-failed", "required-test-missing"]);
+    assert!(
+        out.findings[1]
+            .message
+            .starts_with("required test `regression_negative_sum` does not exist"),
+        "{}",
+        out.findings[1].message
+    );
 
     // Written, and it reproduces the bug: the phase is done.
     let (ws, source) = rust_workspace(BUGGY, &["regression_negative_sum"]);
@@ -203,7 +271,92 @@ fn cargo_expect_fail_wants_the_regression_test_to_fail() {
     let (ws, _) = rust_workspace(FIXED, &["regression_negative_sum"]);
     let out = run_cargo_rule(&ws, config);
     assert!(!out.passed);
-    assert_eq!(codes(&out), ["test-passed-unexpectedly"]);
+    assert_eq!(codes(&out), ["required-test-passed"]);
+    assert_eq!(
+        out.findings[0].message,
+        "required test `tests::regression_negative_sum` passes, but this checkpoint expects it to fail: it does not reproduce the bug"
+    );
+}
+
+#[test]
+fn cargo_expect_fail_needs_every_required_test_to_fail_at_run_time() {
+    // One required test fails, another passes, a third is ignored: one
+    // failing is not enough.
+    let (ws, _) = rust_workspace(BUGGY, &["regression_negative_sum"]);
+    let out = run_cargo_rule(
+        &ws,
+        json!({"runner": "cargo", "expect": "fail", "allowed_failures": ["adds_negative_numbers"],
+               "required": ["regression_negative_sum", "adds_small_numbers", "slow"]}),
+    );
+    assert!(!out.passed, "{out:#?}");
+    let mut found = codes(&out);
+    found.sort_unstable();
+    assert_eq!(
+        found,
+        [
+            "allowed-failure",
+            "expected-failure",
+            "required-test-not-run",
+            "required-test-passed"
+        ]
+    );
+    assert!(
+        with_code(&out, "required-test-passed")
+            .message
+            .starts_with("required test `tests::adds_small_numbers` passes")
+    );
+    let ignored = with_code(&out, "required-test-not-run");
+    assert_eq!(
+        ignored.message,
+        "required test `tests::slow` is marked `#[ignore]`, so it did not run"
+    );
+    assert_eq!(
+        ignored.fix_hint.as_deref(),
+        Some("remove #[ignore] from the test so it runs and fails on the current code")
+    );
+
+    // A suite that does not compile fails nothing legitimately.
+    let source = format!(
+        "{}\npub fn broken() -> i32 {{ missing }}\n",
+        crate_source(BUGGY, &["regression_negative_sum"])
+    );
+    ws.write("src/lib.rs", &source).unwrap();
+    let out = run_cargo_rule(
+        &ws,
+        json!({"runner": "cargo", "expect": "fail", "required": ["regression_negative_sum"]}),
+    );
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["E0425"]);
+    let out = run_cargo_rule(&ws, json!({"runner": "cargo", "expect": "fail"}));
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["E0425"]);
+}
+
+/// A crate whose `dies` test aborts the test binary.
+const CRASHING: &str = "#[test]\nfn fine() {}\n#[test]\nfn dies() {\n    std::thread::sleep(std::time::Duration::from_millis(300));\n    std::process::abort();\n}\n";
+
+#[test]
+fn cargo_expect_fail_is_not_met_by_a_crash() {
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("Cargo.toml", MANIFEST).unwrap();
+    ws.write("src/lib.rs", CRASHING).unwrap();
+    let out = run_cargo_rule(
+        &ws,
+        json!({"runner": "cargo", "expect": "fail", "required": ["dies"]}),
+    );
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(
+        codes(&out),
+        ["test-binary-crashed", "required-test-not-run"]
+    );
+    assert_eq!(
+        out.findings[1].message,
+        "required test `dies` reported no result: a test binary crashed before reporting all its results"
+    );
+
+    let out = run_cargo_rule(&ws, json!({"runner": "cargo", "expect": "fail"}));
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["test-binary-crashed", "no-failing-test"]);
 }
 
 #[test]
@@ -245,11 +398,7 @@ fn cargo_in_a_subdirectory_maps_paths_to_the_workspace() {
 fn cargo_a_crashing_test_binary_fails_the_check() {
     let ws = TestWorkspace::new().unwrap();
     ws.write("Cargo.toml", MANIFEST).unwrap();
-    ws.write(
-        "src/lib.rs",
-        "#[test]\nfn fine() {}\n#[test]\nfn dies() {\n    std::thread::sleep(std::time::Duration::from_millis(300));\n    std::process::abort();\n}\n",
-    )
-    .unwrap();
+    ws.write("src/lib.rs", CRASHING).unwrap();
     let out = run_cargo_rule(&ws, json!({"runner": "cargo"}));
     assert!(!out.passed, "{out:#?}");
     let crash = with_code(&out, "test-binary-crashed");
@@ -423,6 +572,335 @@ fn pytest_expect_fail_any_new_failure() {
         .unwrap();
     assert!(!out.passed);
     assert_eq!(codes(&out), ["allowed-failure", "no-failing-test"]);
+}
+
+/// Tests that ran and passed or failed, and tests whose outcome shows
+/// nothing: skipped, xfail that fails, xfail that passes, a broken fixture.
+const PY_MARKED: &str = r#"import pytest
+
+from calc import add
+
+
+def test_small():
+    assert add(1, 2) == 3
+
+
+def test_negative():
+    total = add(-1, -2)
+    assert total == -3
+
+
+@pytest.mark.skip(reason="later")
+def test_later():
+    assert add(-1, -2) == -3
+
+
+@pytest.mark.xfail(reason="known bug")
+def test_marked_failing():
+    assert add(-1, -2) == -3
+
+
+@pytest.mark.xfail(reason="known bug")
+def test_marked_passing():
+    assert add(1, 2) == 3
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture broke")
+
+
+def test_uses_broken(broken):
+    assert add(-1, -2) == -3
+"#;
+
+fn run_pytest_rule(ws: &TestWorkspace, config: Value) -> Outcome {
+    ws.run_granting::<TestRule>(config, &["python3"]).unwrap()
+}
+
+#[test]
+fn pytest_required_tests_must_run_unmarked_and_pass() {
+    require_pytest();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("calc/__init__.py", PY_CALC).unwrap();
+    ws.write("tests/test_marked.py", PY_MARKED).unwrap();
+    let out = run_pytest_rule(
+        &ws,
+        json!({"runner": "pytest", "allowed_failures": ["test_negative"],
+               "required": ["test_small", "test_later", "test_marked_failing", "test_marked_passing", "test_uses_broken"]}),
+    );
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(
+        codes(&out),
+        [
+            "allowed-failure",
+            "required-test-failed",
+            "required-test-not-run",
+            "required-test-not-run",
+            "required-test-not-run"
+        ]
+    );
+    // An xfail that passed counts as neither a pass nor a failure.
+    assert_eq!(
+        out.summary,
+        "1 passed, 1 failed, 1 error, 3 skipped (pytest)"
+    );
+    let at = |name: &str| -> &Finding {
+        out.findings
+            .iter()
+            .find(|f| f.message.contains(&format!("::{name}`")))
+            .unwrap_or_else(|| panic!("no finding about `{name}` in {out:#?}"))
+    };
+    // pytest places a decorated test at its (single) decorator.
+    let decorator_line = |name: &str| Some(line_of(PY_MARKED, &format!("def {name}(")) - 1);
+
+    let broken = at("test_uses_broken");
+    assert_eq!(broken.code.as_deref(), Some("required-test-failed"));
+    assert!(
+        broken.message.starts_with(
+            "required test `tests/test_marked.py::test_uses_broken` errored at `raise RuntimeError(\"fixture broke\")`: failed on setup"
+        ),
+        "{}",
+        broken.message
+    );
+    let later = at("test_later");
+    assert_eq!(
+        later.message,
+        "required test `tests/test_marked.py::test_later` was skipped (later), so it did not run"
+    );
+    assert_eq!(later.path.as_deref(), Some("tests/test_marked.py"));
+    assert_eq!(later.line, decorator_line("test_later"));
+    assert_eq!(
+        later.fix_hint.as_deref(),
+        Some("remove its skip marker (or the condition that skips it) so it runs and passes")
+    );
+    let marked = at("test_marked_failing");
+    assert_eq!(
+        marked.message,
+        "required test `tests/test_marked.py::test_marked_failing` is marked xfail (known bug), so its result counts as neither a pass nor a failure"
+    );
+    assert_eq!(marked.line, decorator_line("test_marked_failing"));
+    let xpass = at("test_marked_passing");
+    assert_eq!(xpass.code.as_deref(), Some("required-test-not-run"));
+    assert!(
+        xpass
+            .message
+            .contains("(it passed although marked xfail (XPASS): known bug)"),
+        "{}",
+        xpass.message
+    );
+    assert_eq!(
+        xpass.fix_hint.as_deref(),
+        Some("remove its `xfail` marker so it runs and passes")
+    );
+}
+
+#[test]
+fn pytest_expect_fail_counts_only_unmarked_failures_at_run_time() {
+    require_pytest();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("calc/__init__.py", PY_CALC).unwrap();
+    ws.write("tests/test_marked.py", PY_MARKED).unwrap();
+    let out = run_pytest_rule(
+        &ws,
+        json!({"runner": "pytest", "expect": "fail",
+               "required": ["test_negative", "test_later", "test_marked_failing", "test_marked_passing", "test_uses_broken"]}),
+    );
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(
+        codes(&out),
+        [
+            "expected-failure",
+            "required-test-errored",
+            "required-test-not-run",
+            "required-test-not-run",
+            "required-test-not-run"
+        ]
+    );
+    let errored = with_code(&out, "required-test-errored");
+    assert!(
+        errored.message.starts_with(
+            "required test `tests/test_marked.py::test_uses_broken` errored, which is not the test failing at run time"
+        ),
+        "{}",
+        errored.message
+    );
+    assert_eq!(
+        out.findings[2].fix_hint.as_deref(),
+        Some(
+            "remove its skip marker (or the condition that skips it) so it runs and fails on the current code"
+        )
+    );
+
+    // The regression test alone, with the broken fixture allowed: done.
+    let out = run_pytest_rule(
+        &ws,
+        json!({"runner": "pytest", "expect": "fail", "required": ["test_negative"], "allowed_failures": ["test_uses_broken"]}),
+    );
+    assert!(out.passed, "{out:#?}");
+    assert!(
+        out.summary
+            .ends_with("; `tests/test_marked.py::test_negative` fails as expected"),
+        "{}",
+        out.summary
+    );
+
+    // Deselected by `-k`: it did not run, whatever else fails.
+    let out = run_pytest_rule(
+        &ws,
+        json!({"runner": "pytest", "expect": "fail", "args": ["-k", "small or broken"],
+               "required": ["test_negative"], "allowed_failures": ["test_uses_broken"]}),
+    );
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["allowed-failure", "required-test-not-run"]);
+    assert_eq!(
+        out.findings[1].message,
+        "required test `test_negative` did not run: no test of that name ran, and 4 tests were deselected by the arguments"
+    );
+
+    // Nothing but errors and xfail markers fail: no regression test yet.
+    ws.write("calc/__init__.py", "def add(a, b):\n    return a + b\n")
+        .unwrap();
+    let out = run_pytest_rule(&ws, json!({"runner": "pytest", "expect": "fail"}));
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["test-error", "no-failing-test"]);
+    assert!(
+        out.findings[1]
+            .message
+            .starts_with("no test fails at run time (1 test errored, which does not count"),
+        "{}",
+        out.findings[1].message
+    );
+}
+
+#[test]
+fn pytest_a_collection_error_is_no_failure_of_the_required_test() {
+    require_pytest();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("calc/__init__.py", PY_CALC).unwrap();
+    ws.write("tests/test_calc.py", PY_TESTS).unwrap();
+    ws.write(
+        "tests/test_regression.py",
+        "import not_a_module_anywhere\n\n\ndef test_regression():\n    assert False\n",
+    )
+    .unwrap();
+    let out = run_pytest_rule(
+        &ws,
+        json!({"runner": "pytest", "expect": "fail", "required": ["test_regression"]}),
+    );
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["test-error", "required-test-not-run"]);
+    let finding = &out.findings[1];
+    assert_eq!(
+        finding.message,
+        "required test `test_regression` did not run: no test of that name ran, and pytest could not collect `tests/test_regression.py` (an import or collection error), so the tests there did not run"
+    );
+    assert_eq!(
+        (finding.path.as_deref(), finding.line),
+        (Some("tests/test_regression.py"), Some(1))
+    );
+    let out = run_pytest_rule(&ws, json!({"runner": "pytest", "expect": "fail"}));
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["test-error", "no-failing-test"]);
+}
+
+#[test]
+fn custom_junit_required_tests_per_outcome() {
+    let ws = TestWorkspace::new().unwrap();
+    let report = r#"<testsuite name="suite" errors="1">
+  <testcase classname="Math" name="adds" file="spec/math.txt" line="2"><failure message="expected 3, got 4">stack</failure></testcase>
+  <testcase classname="Math" name="subtracts" file="spec/math.txt" line="3"/>
+  <testcase classname="Math" name="divides" file="spec/math.txt" line="4"><skipped message="pending"/></testcase>
+  <testcase classname="Math" name="rounds" file="spec/math.txt" line="5"><error message="setup failed">boom</error></testcase>
+</testsuite>"#;
+    ws.write("spec/math.txt", "a\nb\nc\nd\ne\n").unwrap();
+    ws.write("report.xml.in", report).unwrap();
+    let config = |expect: &str| {
+        json!({
+            "runner": "custom",
+            "command": {"program": "sh", "args": ["-c", "cp report.xml.in {scratch}/junit.xml; exit 1"]},
+            "report": "{scratch}/junit.xml",
+            "expect": expect,
+            "required": ["adds", "subtracts", "divides", "rounds", "multiplies"]
+        })
+    };
+    let out = ws
+        .run_granting::<TestRule>(config("pass"), &["sh"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(
+        codes(&out),
+        [
+            "required-test-failed",
+            "required-test-failed",
+            "required-test-not-run",
+            "required-test-missing"
+        ]
+    );
+    assert_eq!(
+        out.findings[0].message,
+        "required test `Math::adds` failed: expected 3, got 4"
+    );
+    assert_eq!(
+        (out.findings[2].path.as_deref(), out.findings[2].line),
+        (Some("spec/math.txt"), Some(4))
+    );
+    assert_eq!(
+        out.findings[2].message,
+        "required test `Math::divides` was skipped (pending), so it did not run"
+    );
+
+    let out = ws
+        .run_granting::<TestRule>(config("fail"), &["sh"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(
+        codes(&out),
+        [
+            "expected-failure",
+            "required-test-errored",
+            "required-test-passed",
+            "required-test-not-run",
+            "required-test-missing"
+        ]
+    );
+    assert_eq!(
+        (out.findings[2].path.as_deref(), out.findings[2].line),
+        (Some("spec/math.txt"), Some(3))
+    );
+
+    // Errors the report counts but no test carries fail the check.
+    ws.write(
+        "report.xml.in",
+        r#"<testsuite errors="2"><testcase classname="Math" name="adds"><failure message="no"/></testcase><testcase classname="Math" name="rounds"><error message="setup failed"/></testcase></testsuite>"#,
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<TestRule>(
+            json!({
+                "runner": "custom",
+                "command": {"program": "sh", "args": ["-c", "cp report.xml.in {scratch}/junit.xml; exit 1"]},
+                "report": "{scratch}/junit.xml",
+                "expect": "fail",
+                "required": ["adds"],
+                "allowed_failures": ["rounds"]
+            }),
+            &["sh"],
+        )
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(
+        codes(&out),
+        ["unlisted-errors", "expected-failure", "allowed-failure"]
+    );
+    let unlisted = &out.findings[0].message;
+    assert!(
+        unlisted.starts_with("`sh -c cp report.xml.in ")
+            && unlisted.ends_with(
+                "`'s report counts 1 error that no test in it carries: something failed outside the tests it names"
+            ),
+        "{unlisted}"
+    );
 }
 
 #[test]
