@@ -10,7 +10,10 @@
 
 use std::time::{Duration, Instant};
 
-use checkrail::engine::RuleRun;
+use checkrail::engine::{CheckpointRun, Hooks, RuleRun};
+use checkrail::state::StateDir;
+use checkrail::workflow::Workflow;
+use checkrail::workspace::Workspace;
 use checkrail::workflow::parse;
 use checkrail::{Checkrail, Options};
 use serde_json::json;
@@ -127,28 +130,39 @@ fn main() {
     };
     let uncached = flow("          inputs: []\n");
     let cached = flow("");
-    engine
-        .run_checkpoint(&uncached, "p", ws.path(), None)
+    let state_dir = tempfile::tempdir().expect("state dir");
+    let state = StateDir::at(state_dir.path()).expect("state");
+    let workspace = Workspace::open(ws.path(), &state).expect("workspace");
+    let config = workspace.config().expect("config");
+    let run = |workflow: &Workflow| {
+        engine.run_checkpoint(&CheckpointRun {
+            workflow,
+            phase: "p",
+            workspace: &workspace,
+            evidence: None,
+            config: &config,
+            hooks: Hooks::default(),
+            use_cache: true,
+        })
+    };
+    run(&uncached)
         .expect("first build");
     stats(
         "cargo build checkpoint, outcome cache off (cargo runs)",
         sample(20, || {
             assert!(
-                engine
-                    .run_checkpoint(&uncached, "p", ws.path(), None)
+                run(&uncached)
                     .expect("run")
                     .passed
             );
         }),
     );
-    engine
-        .run_checkpoint(&cached, "p", ws.path(), None)
+    run(&cached)
         .expect("fill the outcome cache");
     stats(
         "cargo build checkpoint, outcome cache warm (no cargo)",
         sample(200, || {
-            let report = engine
-                .run_checkpoint(&cached, "p", ws.path(), None)
+            let report = run(&cached)
                 .expect("run");
             assert!(report.rules[0].cached);
         }),

@@ -32,6 +32,11 @@ pub struct Cli {
     /// Compile cache directory [default: $CHECKRAIL_CACHE_DIR or ~/.cache/checkrail/components].
     #[arg(long, global = true, value_name = "DIR")]
     cache_dir: Option<PathBuf>,
+    /// Where sessions, the outcome cache and the key that authenticates them
+    /// live [default: $CHECKRAIL_STATE_DIR, $XDG_STATE_HOME/checkrail or
+    /// ~/.local/state/checkrail]. Keep it out of the agent's reach.
+    #[arg(long, global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Compile rules without reading or writing the compile cache.
     #[arg(long, global = true)]
     no_cache: bool,
@@ -89,7 +94,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
         workspace: workspace.map(std::path::Path::to_path_buf),
     };
     match &cli.command {
-        Command::Check(args) => check::run(&engine(options(Some(&args.workspace)))?, args),
+        Command::Check(args) => check::run(
+            &engine(options(Some(&args.workspace)))?,
+            &state(&cli)?,
+            args,
+        ),
         Command::Workflow(command) => {
             workflow::run(&engine(options(command.workspace()))?, command)
         }
@@ -97,11 +106,21 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Rule(rule::Command::New(args)) => rule_new::run(args),
         Command::Rule(command) => rule::run(&engine(options(command.workspace()))?, command),
         Command::Pack(command) => pack::run(&engine(options(command.workspace()))?, command),
-        Command::Serve(args) => serve::run(engine(options(Some(&args.workspace)))?, args),
-        Command::Session(command) => {
-            session::run(engine(options(Some(command.workspace())))?, command)
-        }
+        Command::Serve(args) => serve::run(
+            engine(options(Some(&args.workspace)))?,
+            &state(&cli)?,
+            args,
+        ),
+        Command::Session(command) => session::run(
+            engine(options(Some(command.workspace())))?,
+            &state(&cli)?,
+            command,
+        ),
     }
+}
+
+fn state(cli: &Cli) -> Result<checkrail::state::StateDir> {
+    checkrail::state::StateDir::resolve(cli.state_dir.as_deref()).context("open the state directory")
 }
 
 fn engine(options: Options) -> Result<Checkrail> {

@@ -8,6 +8,9 @@
 //! timeout_ms = 600000            # longest one command may run
 //! max_output_bytes = 4194304     # stdout and stderr kept, each
 //!
+//! [approval]
+//! via = ["terminal"]              # who may approve gates: "terminal" (default), "elicitation"
+//!
 //! [trust]
 //! keys = ["checkrail-ed25519:…"]  # signers whose rule packs are trusted
 //! require_signatures = true       # default: true for packs from outside the workspace
@@ -15,7 +18,7 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
@@ -23,7 +26,7 @@ use crate::{Error, Result};
 pub const FILE: &str = "checkrail.toml";
 
 /// The workspace config.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WorkspaceConfig {
     /// Program execution grants.
@@ -32,10 +35,57 @@ pub struct WorkspaceConfig {
     /// Which rule packs this project trusts.
     #[serde(default)]
     pub trust: Trust,
+    /// How humans approve gates.
+    #[serde(default)]
+    pub approval: ApprovalPolicy,
+}
+
+/// Channels through which a human may approve a gate.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalPolicy {
+    /// `terminal` (`checkrail session approve` at an interactive terminal)
+    /// and, when the owner opts in, `elicitation` (the MCP client asks its
+    /// user). Some clients let scripts auto-accept elicitations, so it is
+    /// off by default.
+    #[serde(default = "default_channels")]
+    pub via: Vec<ApprovalChannel>,
+}
+
+impl Default for ApprovalPolicy {
+    fn default() -> Self {
+        Self {
+            via: default_channels(),
+        }
+    }
+}
+
+fn default_channels() -> Vec<ApprovalChannel> {
+    vec![ApprovalChannel::Terminal]
+}
+
+/// A human channel for approvals.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ApprovalChannel {
+    /// `checkrail session approve` with stdin and stdout on a terminal.
+    Terminal,
+    /// MCP elicitation through the agent's client.
+    Elicitation,
+}
+
+impl ApprovalChannel {
+    /// Name as recorded.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalChannel::Terminal => "terminal",
+            ApprovalChannel::Elicitation => "elicitation",
+        }
+    }
 }
 
 /// Trust policy for rule packs.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Trust {
     /// Public keys (`checkrail-ed25519:<base64>`) whose signatures are trusted.
@@ -48,7 +98,7 @@ pub struct Trust {
 }
 
 /// What rules may run.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecGrants {
     /// Program names rules may run.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::config::WorkspaceConfig;
-use crate::outcomes::{self, OutcomeCache};
+use crate::outcomes::{self, Lookup};
 use crate::report::{CheckpointReport, RuleReport, RuleStatus};
 use crate::rules::{LoadedRule, Registry};
 use crate::runtime::{
@@ -17,6 +17,7 @@ use crate::runtime::{
 };
 use crate::schema::{Schema, Violation};
 use crate::workflow::{Catalog, RuleUse, Severity, Workflow};
+use crate::workspace::Workspace;
 use crate::{Error, Result};
 
 /// How to set up an engine.
@@ -188,6 +189,25 @@ impl Progress {
     }
 }
 
+/// A request to run one phase's checkpoint.
+pub struct CheckpointRun<'a> {
+    /// The workflow (a session's pinned copy, or as loaded).
+    pub workflow: &'a Workflow,
+    /// Id of the phase whose checkpoint runs.
+    pub phase: &'a str,
+    /// The workspace the rules check.
+    pub workspace: &'a Workspace,
+    /// Evidence submitted for the checkpoint.
+    pub evidence: Option<&'a Value>,
+    /// Grants and policy in force: the session's pinned copy, or the
+    /// workspace's current `checkrail.toml` outside sessions.
+    pub config: &'a WorkspaceConfig,
+    /// Progress and cancellation.
+    pub hooks: Hooks,
+    /// Reuse (and store) cached outcomes.
+    pub use_cache: bool,
+}
+
 /// Optional observers of a checkpoint run.
 #[derive(Default, Clone)]
 pub struct Hooks {
@@ -303,7 +323,7 @@ impl Checkrail {
 
     /// Runs one rule with a config against a workspace.
     pub fn run_rule(&self, run: &RuleRun<'_>) -> Result<RuleReport> {
-        let workspace = open_workspace(run.workspace)?;
+        let workspace = crate::workspace::canonical_dir(run.workspace)?;
         let config = WorkspaceConfig::load(&workspace)?;
         let rule = self.rule(run.rule)?;
         let mut limits = Limits::for_rule(&rule.component.info);
@@ -331,42 +351,20 @@ impl Checkrail {
 
     /// Runs a phase's checkpoint: evidence against its schema, then every
     /// rule. Rule configs are all checked before any rule runs.
-    pub fn run_checkpoint(
-        &self,
-        workflow: &Workflow,
-        phase_id: &str,
-        workspace: &Path,
-        evidence: Option<&Value>,
-    ) -> Result<CheckpointReport> {
-        self.run_checkpoint_with(workflow, phase_id, workspace, evidence, &Hooks::default())
-    }
-
-    /// [`Checkrail::run_checkpoint`] with progress reports and cancellation.
-    pub fn run_checkpoint_with(
-        &self,
-        workflow: &Workflow,
-        phase_id: &str,
-        workspace: &Path,
-        evidence: Option<&Value>,
-        hooks: &Hooks,
-    ) -> Result<CheckpointReport> {
+    pub fn run_checkpoint(&self, run: &CheckpointRun<'_>) -> Result<CheckpointReport> {
         let started = Instant::now();
-        let workspace = open_workspace(workspace)?;
-        let config = WorkspaceConfig::load(&workspace)?;
-        let phase = workflow
-            .phase(phase_id)
-            .ok_or_else(|| Error::UnknownPhase {
-                workflow: workflow.id.clone(),
-                phase: phase_id.to_owned(),
-                known: workflow.phase_ids(),
-            })?;
-        let index = workflow
+        let workflow = run.workflow;
+        let (index, phase) = workflow
             .phases
             .iter()
-            .position(|p| p.id == phase.id)
-            .unwrap_or(0);
+            .enumerate()
+            .find(|(_, p)| p.id == run.phase)
+            .ok_or_else(|| Error::UnknownPhase {
+                workflow: workflow.id.clone(),
+                phase: run.phase.to_owned(),
+                known: workflow.phase_ids(),
+            })?;
         let checkpoint = phase.checkpoint.clone().unwrap_or_default();
-
         let prepared = checkpoint
             .rules
             .iter()
@@ -376,49 +374,68 @@ impl Checkrail {
                     .map(|(rule, limits)| (rule_use, rule, limits))
             })
             .collect::<Result<Vec<_>>>()?;
+        let evidence_violations = evidence_violations(
+            workflow,
+            index,
+            checkpoint.evidence_schema.as_ref(),
+            run.evidence,
+        )?;
+        let rules = self.run_rules(run, &phase.id, &prepared)?;
+        let passed = evidence_violations.is_empty() && !rules.iter().any(RuleReport::blocks);
+        Ok(CheckpointReport {
+            workflow: workflow.id.clone(),
+            workflow_version: workflow.version.to_string(),
+            phase: phase.id.clone(),
+            passed,
+            summary: summary(passed, &rules, &evidence_violations),
+            evidence_violations,
+            rules,
+            approval_required: checkpoint.approval.map(|a| a.prompt),
+            duration_ms: millis(started.elapsed()),
+        })
+    }
 
-        let evidence_violations = match &checkpoint.evidence_schema {
-            Some(schema_value) => {
-                let schema = Schema::compile(schema_value).map_err(|e| Error::InvalidWorkflow {
-                    source_name: workflow.source.clone(),
-                    problems: vec![format!("/phases/{index}/checkpoint/evidence_schema: {e}")],
-                })?;
-                match evidence {
-                    Some(evidence) => schema.violations(evidence, ""),
-                    None => vec![Violation {
-                        pointer: String::new(),
-                        message: format!(
-                            "no evidence was given; this checkpoint needs evidence matching its evidence_schema{}",
-                            required_fields(schema_value)
-                        ),
-                    }],
-                }
-            }
-            None => Vec::new(),
-        };
-
-        let evidence_text = evidence.map(Value::to_string);
-        let input = CheckInput {
-            workspace: Some(&workspace),
-            workflow: Some(&workflow.id),
-            phase: Some(&phase.id),
-            evidence: evidence_text,
-            cancel: hooks.cancel.clone(),
-            grants: Some(&config.exec),
-            on_exec: None,
-        };
-        let total = prepared.len();
-        let mut rules: Vec<RuleReport> = Vec::with_capacity(total);
-        let mut outcomes: Option<Option<OutcomeCache>> = None;
-        let grants_text = format!("{:?}", config.exec);
-        for (index, (rule_use, rule, limits)) in prepared.iter().enumerate() {
-            if hooks
+    /// Runs prepared rules one after another, consulting the outcome cache.
+    fn run_rules(
+        &self,
+        run: &CheckpointRun<'_>,
+        phase: &str,
+        prepared: &[(&RuleUse, Arc<LoadedRule>, Limits)],
+    ) -> Result<Vec<RuleReport>> {
+        let hooks = &run.hooks;
+        let cancelled = || {
+            hooks
                 .cancel
                 .as_ref()
                 .is_some_and(|c| c.load(Ordering::Relaxed))
-            {
+        };
+        let input = CheckInput {
+            workspace: Some(run.workspace.root()),
+            workflow: Some(&run.workflow.id),
+            phase: Some(phase),
+            evidence: run.evidence.map(Value::to_string),
+            cancel: hooks.cancel.clone(),
+            grants: Some(&run.config.exec),
+            ..CheckInput::default()
+        };
+        let cache = if run.use_cache {
+            Some(CacheContext::new(run))
+        } else {
+            None
+        };
+        let total = prepared.len();
+        let mut reports = Vec::with_capacity(total);
+        for (index, (rule_use, rule, limits)) in prepared.iter().enumerate() {
+            if cancelled() {
                 return Err(Error::Cancelled);
             }
+            let label = |status| Progress::RuleFinished {
+                index,
+                total,
+                rule: rule.label(),
+                name: rule_use.name.clone(),
+                status,
+            };
             if let Some(progress) = &hooks.progress {
                 progress(Progress::RuleStarted {
                     index,
@@ -432,123 +449,29 @@ impl Checkrail {
                 .progress
                 .clone()
                 .map(|progress| command_events(progress, index, total));
-            let globs = match &rule_use.inputs {
-                Some(globs) => globs.clone(),
-                None => rule.inputs(&self.runtime, &rule_use.config),
+            let run_it = || {
+                self.execute(
+                    rule,
+                    &rule_use.config,
+                    &input,
+                    limits,
+                    rule_use.severity,
+                    rule_use.name.clone(),
+                )
             };
-            let key = (!globs.is_empty())
-                .then(|| {
-                    outcomes::key(
-                        &workspace,
-                        &rule.component.digest,
-                        &rule_use.config,
-                        input.evidence.as_deref(),
-                        &grants_text,
-                        &globs,
-                    )
-                })
-                .flatten();
-            let cache = key.as_ref().and_then(|_| {
-                outcomes
-                    .get_or_insert_with(|| OutcomeCache::open(&workspace))
-                    .as_ref()
-            });
-            let hit = match (cache, &key) {
-                (Some(cache), Some(key)) => cache.get(key),
-                _ => None,
-            };
-            let report = match hit {
-                Some(mut report) => {
-                    report.cached = true;
-                    report.name = rule_use.name.clone();
-                    report.severity = rule_use.severity;
-                    report.duration_ms = 0.0;
-                    report
-                }
-                None => {
-                    let report = self.execute(
-                        rule,
-                        &rule_use.config,
-                        &input,
-                        limits,
-                        rule_use.severity,
-                        rule_use.name.clone(),
-                    );
-                    // Key the stored result by the inputs as the run left
-                    // them: a tool may write its own inputs (cargo creates
-                    // Cargo.lock), and the result describes that state.
-                    if let Some(cache) = cache
-                        && report.status != RuleStatus::Error
-                        && let Some(after) = outcomes::key(
-                            &workspace,
-                            &rule.component.digest,
-                            &rule_use.config,
-                            input.evidence.as_deref(),
-                            &grants_text,
-                            &globs,
-                        )
-                    {
-                        cache.put(&after, &report);
-                    }
-                    report
-                }
+            let report = match &cache {
+                Some(cache) => cache.run(self, rule_use, rule, input.evidence.as_deref(), run_it),
+                None => run_it(),
             };
             if let Some(progress) = &hooks.progress {
-                progress(Progress::RuleFinished {
-                    index,
-                    total,
-                    rule: rule.label(),
-                    name: rule_use.name.clone(),
-                    status: report.status,
-                });
+                progress(label(report.status));
             }
-            rules.push(report);
+            reports.push(report);
         }
-        if hooks
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-        {
+        if cancelled() {
             return Err(Error::Cancelled);
         }
-
-        let blocking = rules.iter().filter(|r| r.blocks()).count();
-        let passed = blocking == 0 && evidence_violations.is_empty();
-        let summary = if passed && rules.is_empty() {
-            "nothing to check in this phase".to_owned()
-        } else if passed {
-            format!(
-                "{} of {} rules passed",
-                rules
-                    .iter()
-                    .filter(|r| r.status == RuleStatus::Passed)
-                    .count(),
-                rules.len()
-            )
-        } else {
-            let mut parts = Vec::new();
-            if blocking > 0 {
-                parts.push(format!("{blocking} of {} rules failed", rules.len()));
-            }
-            if !evidence_violations.is_empty() {
-                parts.push(format!(
-                    "evidence breaks its schema in {} place(s)",
-                    evidence_violations.len()
-                ));
-            }
-            parts.join("; ")
-        };
-        Ok(CheckpointReport {
-            workflow: workflow.id.clone(),
-            workflow_version: workflow.version.to_string(),
-            phase: phase.id.clone(),
-            passed,
-            summary,
-            evidence_violations,
-            rules,
-            approval_required: checkpoint.approval.map(|a| a.prompt),
-            duration_ms: millis(started.elapsed()),
-        })
+        Ok(reports)
     }
 
     fn execute(
@@ -644,18 +567,156 @@ fn required_fields(schema: &Value) -> String {
     }
 }
 
-fn open_workspace(path: &Path) -> Result<PathBuf> {
-    let error = |reason: String| Error::Workspace {
-        path: path.to_owned(),
-        reason,
+/// Where the evidence breaks the phase's evidence schema.
+fn evidence_violations(
+    workflow: &Workflow,
+    index: usize,
+    schema: Option<&Value>,
+    evidence: Option<&Value>,
+) -> Result<Vec<Violation>> {
+    let Some(schema_value) = schema else {
+        return Ok(Vec::new());
     };
-    let canonical = path
-        .canonicalize()
-        .map_err(|e| error(format!("cannot be opened: {e}")))?;
-    if !canonical.is_dir() {
-        return Err(error("is not a directory".to_owned()));
+    let schema = Schema::compile(schema_value).map_err(|e| Error::InvalidWorkflow {
+        source_name: workflow.source.clone(),
+        problems: vec![format!("/phases/{index}/checkpoint/evidence_schema: {e}")],
+    })?;
+    Ok(match evidence {
+        Some(evidence) => schema.violations(evidence, ""),
+        None => vec![Violation {
+            pointer: String::new(),
+            message: format!(
+                "no evidence was given; this checkpoint needs evidence matching its evidence_schema{}",
+                required_fields(schema_value)
+            ),
+        }],
+    })
+}
+
+/// One line for the whole checkpoint.
+fn summary(passed: bool, rules: &[RuleReport], evidence_violations: &[Violation]) -> String {
+    if passed && rules.is_empty() {
+        return "nothing to check in this phase".to_owned();
     }
-    Ok(canonical)
+    if passed {
+        let ok = rules
+            .iter()
+            .filter(|r| r.status == RuleStatus::Passed)
+            .count();
+        return format!("{ok} of {} rules passed", rules.len());
+    }
+    let blocking = rules.iter().filter(|r| r.blocks()).count();
+    let mut parts = Vec::new();
+    if blocking > 0 {
+        parts.push(format!("{blocking} of {} rules failed", rules.len()));
+    }
+    if !evidence_violations.is_empty() {
+        parts.push(format!(
+            "evidence breaks its schema in {} place(s)",
+            evidence_violations.len()
+        ));
+    }
+    parts.join("; ")
+}
+
+/// The outcome cache as one checkpoint run uses it: the workspace's file
+/// digest is taken once per distinct set of input globs, the grants once.
+struct CacheContext<'a> {
+    workspace: &'a Workspace,
+    config: &'a WorkspaceConfig,
+    grants: String,
+    digests: std::sync::Mutex<Vec<(Option<Vec<String>>, Option<String>)>>,
+}
+
+impl<'a> CacheContext<'a> {
+    fn new(run: &CheckpointRun<'a>) -> Self {
+        Self {
+            workspace: run.workspace,
+            config: run.config,
+            grants: format!("{:?}", run.config.exec),
+            digests: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The digest of the input files, narrowed to `globs` when given;
+    /// `fresh` takes it again (after a run that may have written files).
+    fn files(&self, globs: Option<&[String]>, fresh: bool) -> Option<String> {
+        let mut digests = self.digests.lock().unwrap_or_else(|e| e.into_inner());
+        let wanted = globs.map(<[String]>::to_vec);
+        if !fresh && let Some((_, digest)) = digests.iter().find(|(g, _)| *g == wanted) {
+            return digest.clone();
+        }
+        let digest = self
+            .workspace
+            .fingerprints()
+            .digest(self.workspace.root(), globs)
+            .map(|(digest, _)| digest);
+        digests.retain(|(g, _)| *g != wanted);
+        digests.push((wanted, digest.clone()));
+        digest
+    }
+
+    fn key(
+        &self,
+        rule_use: &RuleUse,
+        rule: &LoadedRule,
+        evidence: Option<&str>,
+        fresh: bool,
+    ) -> Option<String> {
+        let files = self.files(rule_use.inputs.as_deref(), fresh)?;
+        let toolchains = self.workspace.toolchains().identity(
+            self.workspace.root(),
+            &rule.component.info.capabilities,
+            &self.config.exec,
+        );
+        Some(outcomes::key(&outcomes::KeyParts {
+            rule_digest: &rule.component.digest,
+            config: &rule_use.config,
+            evidence,
+            grants: &self.grants,
+            toolchains: &toolchains,
+            files: &files,
+        }))
+    }
+
+    /// The cached report of this rule use, or `run`'s, stored for next time.
+    fn run(
+        &self,
+        engine: &Checkrail,
+        rule_use: &RuleUse,
+        rule: &LoadedRule,
+        evidence: Option<&str>,
+        run: impl FnOnce() -> RuleReport,
+    ) -> RuleReport {
+        // `inputs: []` in the workflow, or a rule that names no inputs for
+        // this config, means "never cache".
+        let cacheable = match &rule_use.inputs {
+            Some(globs) => !globs.is_empty(),
+            None => !rule.inputs(&engine.runtime, &rule_use.config).is_empty(),
+        };
+        let cache = self.workspace.outcomes().filter(|_| cacheable);
+        let Some((cache, key)) = cache.and_then(|c| Some((c, self.key(rule_use, rule, evidence, false)?)))
+        else {
+            return run();
+        };
+        if let Lookup::Hit(mut report) = cache.get(&key) {
+            report.cached = true;
+            report.name = rule_use.name.clone();
+            report.severity = rule_use.severity;
+            report.duration_ms = 0.0;
+            return *report;
+        }
+        let report = run();
+        // Key the stored result by the files as the run left them: a tool
+        // may write its own inputs (cargo creates Cargo.lock), and the
+        // result describes that state.
+        if report.status != RuleStatus::Error
+            && let Some(after) = self.key(rule_use, rule, evidence, true)
+        {
+            cache.put(&after, &report);
+        }
+        report
+    }
 }
 
 fn millis(d: Duration) -> f64 {

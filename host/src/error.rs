@@ -91,6 +91,20 @@ pub enum Error {
     /// The caller cancelled the operation.
     #[error("cancelled before the checkpoint finished; nothing was recorded")]
     Cancelled,
+    /// The per-user state directory cannot be used.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// A session's record does not verify: it was changed outside checkrail.
+    #[error(
+        "session `{id}` does not verify; its record was changed outside checkrail:\n  {}\nrun `checkrail session verify {id}` for the full report",
+        problems.join("\n  ")
+    )]
+    Tampered {
+        /// Session id.
+        id: String,
+        /// What was altered, added, removed or reordered.
+        problems: Vec<String>,
+    },
     /// Anything else that stops the engine, with context.
     #[error("{0}")]
     Other(String),

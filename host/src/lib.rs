@@ -9,6 +9,7 @@ pub mod bundled;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod inputs;
 pub mod mcp;
 pub mod outcomes;
 pub mod pack;
@@ -18,7 +19,9 @@ pub mod runtime;
 pub mod schema;
 pub mod service;
 pub mod session;
+pub mod state;
 pub mod workflow;
+pub mod workspace;
 
 pub use engine::{Checkrail, Options};
 pub use error::{Error, Result};

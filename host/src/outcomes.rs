@@ -1,122 +1,183 @@
-//! The outcome cache: a rule's result is reused while the rule's component,
-//! its config, the evidence and the content of the files it depends on are
-//! all unchanged. Stored in `<workspace>/.checkrail/outcomes.db`.
+//! The outcome cache: a rule's result is reused while everything that could
+//! change it is unchanged (see [`crate::inputs`] for what that covers).
+//! Stored in the workspace's state directory (`outcomes.db`), each entry
+//! authenticated with the per-user key: an entry edited outside checkrail
+//! does not verify and is ignored, and the rule runs again.
 
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use checkrail_sdk::native::NativeWorkspace;
 use rusqlite::{Connection, OptionalExtension, params};
-use sha2::{Digest, Sha256};
 
 use crate::report::RuleReport;
+use crate::state::{StateKey, restrict_file};
 
-/// Directories never hashed as inputs: build output, VCS data, checkrail's own.
-pub const SKIPPED_DIRS: &[&str] = &[
-    "target",
-    ".git",
-    ".checkrail",
-    "node_modules",
-    "__pycache__",
-    ".venv",
-    "venv",
-];
-/// Most files hashed for one rule; beyond it the rule is not cached.
-const MAX_INPUT_FILES: usize = 20_000;
+const TAG_DOMAIN: &str = "checkrail outcome v1";
 
 /// The cache of one workspace.
 pub struct OutcomeCache {
-    conn: Connection,
+    conn: Mutex<Connection>,
+    key: StateKey,
+}
+
+/// What a lookup found.
+#[derive(Debug)]
+pub enum Lookup {
+    /// A verified report.
+    Hit(Box<RuleReport>),
+    /// Nothing stored under the key.
+    Miss,
+    /// Something was stored but does not verify; it is not used.
+    Forged,
 }
 
 impl OutcomeCache {
-    /// Opens (creating) the cache of `workspace`. `None` when it cannot be
-    /// used; the caller then simply runs the rule.
-    pub fn open(workspace: &Path) -> Option<Self> {
-        let dir = workspace.join(".checkrail");
-        std::fs::create_dir_all(&dir).ok()?;
-        let conn = Connection::open(dir.join("outcomes.db")).ok()?;
+    /// Opens (creating) the cache at `path`. `None` when it cannot be used;
+    /// the caller then simply runs the rule.
+    pub fn open(path: &Path, key: StateKey) -> Option<Self> {
+        let conn = Connection::open(path)
+            .inspect_err(|e| tracing::warn!("outcome cache `{}`: {e}", path.display()))
+            .ok()?;
+        restrict_file(path);
         conn.busy_timeout(Duration::from_secs(5)).ok()?;
         conn.pragma_update(None, "journal_mode", "WAL").ok()?;
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS outcomes (key TEXT PRIMARY KEY, rule TEXT NOT NULL, report TEXT NOT NULL, stored_at TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS outcomes (key TEXT PRIMARY KEY, rule TEXT NOT NULL, report TEXT NOT NULL, stored_at TEXT NOT NULL, tag TEXT NOT NULL)",
         )
         .ok()?;
-        Some(Self { conn })
+        restrict_file(path);
+        Some(Self {
+            conn: Mutex::new(conn),
+            key,
+        })
     }
 
-    /// A stored report for `key`.
-    pub fn get(&self, key: &str) -> Option<RuleReport> {
-        let text: Option<String> = self
-            .conn
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The report stored under `key`, if it verifies.
+    pub fn get(&self, key: &str) -> Lookup {
+        let row: Option<(String, String)> = self
+            .conn()
             .query_row(
-                "SELECT report FROM outcomes WHERE key = ?1",
+                "SELECT report, tag FROM outcomes WHERE key = ?1",
                 params![key],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .ok()
             .flatten();
-        text.and_then(|t| serde_json::from_str(&t).ok())
+        let Some((text, tag)) = row else {
+            return Lookup::Miss;
+        };
+        if !self
+            .key
+            .verify(TAG_DOMAIN, &[key.as_bytes(), text.as_bytes()], &tag)
+        {
+            tracing::warn!(
+                "a cached outcome failed authentication (edited outside checkrail); running the rule again"
+            );
+            return Lookup::Forged;
+        }
+        match serde_json::from_str(&text) {
+            Ok(report) => Lookup::Hit(Box::new(report)),
+            Err(_) => Lookup::Forged,
+        }
     }
 
     /// Stores a report under `key`.
     pub fn put(&self, key: &str, report: &RuleReport) {
-        if let Ok(text) = serde_json::to_string(report) {
-            let result = self.conn.execute(
-                "INSERT OR REPLACE INTO outcomes (key, rule, report, stored_at) VALUES (?1, ?2, ?3, ?4)",
-                params![key, report.rule, text, crate::session::now()],
-            );
-            if let Err(e) = result {
-                tracing::debug!("outcome cache write failed: {e}");
-            }
+        let Ok(text) = serde_json::to_string(report) else {
+            return;
+        };
+        let tag = self
+            .key
+            .tag(TAG_DOMAIN, &[key.as_bytes(), text.as_bytes()]);
+        let result = self.conn().execute(
+            "INSERT OR REPLACE INTO outcomes (key, rule, report, stored_at, tag) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![key, report.rule, text, crate::session::now(), tag],
+        );
+        if let Err(e) = result {
+            tracing::debug!("outcome cache write failed: {e}");
         }
     }
 }
 
-/// The cache key: rule component digest, config, evidence, the workspace's
-/// grants (a newly granted program changes the answer), and every input
-/// file's path and content. `None` when the inputs cannot be hashed (too
-/// many files, an unreadable file, a bad glob): such a check is not cached.
-pub fn key(
-    workspace: &Path,
-    rule_digest: &str,
-    config: &serde_json::Value,
-    evidence: Option<&str>,
-    grants: &str,
-    inputs: &[String],
-) -> Option<String> {
-    let ws = NativeWorkspace::open(workspace).ok()?;
-    let mut files = Vec::new();
-    for pattern in inputs {
-        files.extend(
-            ws.glob_skipping(pattern, MAX_INPUT_FILES + 1, SKIPPED_DIRS, &mut || false)
-                .ok()?,
-        );
-    }
-    files.sort();
-    files.dedup();
-    if files.len() > MAX_INPUT_FILES {
-        return None;
-    }
+/// What a cache key is made of.
+pub struct KeyParts<'a> {
+    /// sha256 of the rule component.
+    pub rule_digest: &'a str,
+    /// The rule's config.
+    pub config: &'a serde_json::Value,
+    /// Evidence as JSON text.
+    pub evidence: Option<&'a str>,
+    /// The grants in force (a newly granted program changes the answer).
+    pub grants: &'a str,
+    /// Environment and toolchain identities ([`crate::inputs::Toolchains`]).
+    pub toolchains: &'a str,
+    /// Digest of the input files.
+    pub files: &'a str,
+}
+
+/// The cache key of `parts`.
+pub fn key(parts: &KeyParts<'_>) -> String {
+    use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
-    hasher.update(rule_digest.as_bytes());
-    hasher.update([0]);
-    hasher.update(config.to_string().as_bytes());
-    hasher.update([0]);
-    hasher.update(evidence.unwrap_or("").as_bytes());
-    hasher.update([0]);
-    hasher.update(grants.as_bytes());
-    for file in files {
-        let Ok(entry) = ws.stat(&file) else { continue };
-        if !entry.is_file() {
-            continue;
-        }
-        let content = ws.read(&file).ok()?;
-        hasher.update([0]);
-        hasher.update(file.as_bytes());
-        hasher.update([0]);
-        hasher.update(Sha256::digest(&content));
+    for part in [
+        parts.rule_digest,
+        &parts.config.to_string(),
+        parts.evidence.unwrap_or(""),
+        parts.grants,
+        parts.toolchains,
+        parts.files,
+    ] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part.as_bytes());
     }
-    Some(hex::encode(hasher.finalize()))
+    hex::encode(hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::RuleStatus;
+    use crate::workflow::Severity;
+
+    fn report() -> RuleReport {
+        RuleReport {
+            rule: "test".into(),
+            version: "0.1.0".into(),
+            digest: "d".into(),
+            name: None,
+            severity: Severity::Block,
+            status: RuleStatus::Failed,
+            summary: "1 test failed".into(),
+            findings: Vec::new(),
+            duration_ms: 1.0,
+            cached: false,
+        }
+    }
+
+    #[test]
+    fn a_rewritten_report_is_not_believed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("outcomes.db");
+        let cache = OutcomeCache::open(&path, StateKey::from_bytes([3; 32])).unwrap();
+        cache.put("k", &report());
+        assert!(matches!(cache.get("k"), Lookup::Hit(r) if r.status == RuleStatus::Failed));
+        assert!(matches!(cache.get("other"), Lookup::Miss));
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE outcomes SET report = replace(report, '\"failed\"', '\"passed\"')",
+            [],
+        )
+        .unwrap();
+        assert!(matches!(cache.get("k"), Lookup::Forged));
+        // Under another user's key nothing verifies either.
+        cache.put("k", &report());
+        let other = OutcomeCache::open(&path, StateKey::from_bytes([4; 32])).unwrap();
+        assert!(matches!(other.get("k"), Lookup::Forged));
+    }
 }

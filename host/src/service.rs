@@ -3,18 +3,39 @@
 //! [`Service`]; it combines the engine (rules, workflows) with the session
 //! store of one workspace.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::engine::Hooks;
+use crate::config::ApprovalChannel;
+use crate::engine::{CheckpointRun, Hooks};
 use crate::report::CheckpointReport;
-use crate::session::{Control, Event, Session, SessionStore, Status, Transition};
+use crate::session::{
+    Control, Event, Pinned, Session, SessionStore, Status, Transition, Verification,
+};
+use crate::state::StateDir;
+use crate::workflow::template::Scope;
 use crate::workflow::{Phase, Workflow};
+use crate::workspace::Workspace;
 use crate::{Checkrail, Error, Result};
+
+/// A human's decision on a gate.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// Approve (advance) or reject (back to work on the phase).
+    pub approve: bool,
+    /// Who decided.
+    pub by: String,
+    /// Through which human channel.
+    pub channel: ApprovalChannel,
+    /// Channel details (the terminal device, the client's name).
+    pub detail: Option<String>,
+    /// A note from the human.
+    pub note: Option<String>,
+}
 
 /// Largest evidence accepted by default, in bytes (serialized JSON).
 pub const DEFAULT_MAX_EVIDENCE: usize = 1 << 20;
@@ -131,19 +152,57 @@ pub struct Validation {
 pub struct Service {
     engine: Arc<Checkrail>,
     store: SessionStore,
-    workspace: PathBuf,
+    workspace: Workspace,
     max_evidence: usize,
 }
 
+/// One passed checkpoint run again by [`Service::verify`] with `recheck`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Recheck {
+    /// Phase id.
+    pub phase: String,
+    /// Whether it still passes.
+    pub passed: bool,
+    /// The checkpoint's summary.
+    pub summary: String,
+    /// The full report.
+    pub report: CheckpointReport,
+}
+
+/// What [`Service::verify`] found.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct VerifyReport {
+    /// The record check.
+    pub record: Verification,
+    /// Each passed checkpoint run again, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<Vec<Recheck>>,
+    /// The record verifies and (when rechecked) every checkpoint still passes.
+    pub ok: bool,
+}
+
 impl Service {
-    /// Opens the session store of `workspace`.
-    pub fn open(engine: Arc<Checkrail>, workspace: &Path) -> Result<Self> {
-        let workspace = workspace.canonicalize().map_err(|e| Error::Workspace {
-            path: workspace.to_owned(),
-            reason: format!("cannot be opened: {e}"),
-        })?;
+    /// Opens the sessions of `workspace`, kept under `state`. An old
+    /// `<workspace>/.checkrail/sessions.db` is imported once.
+    pub fn open(engine: Arc<Checkrail>, workspace: &Path, state: &StateDir) -> Result<Self> {
+        let workspace = Workspace::open(workspace, state)?;
+        let store = SessionStore::open(
+            &workspace.state_dir().join("sessions.db"),
+            workspace.key().clone(),
+        )?;
+        let legacy = workspace.root().join(".checkrail").join("sessions.db");
+        if legacy.is_file() {
+            let config = workspace.config().unwrap_or_default();
+            if let Some(count) = store.import_legacy(&legacy, &config)? {
+                eprintln!(
+                    "checkrail: imported {count} session(s) from `{}` into `{}`; sessions now live there, out of the workspace (the old file is left as it was)",
+                    legacy.display(),
+                    store.path().display()
+                );
+            }
+        }
         Ok(Self {
-            store: SessionStore::open(&workspace)?,
+            store,
             engine,
             workspace,
             max_evidence: DEFAULT_MAX_EVIDENCE,
@@ -163,7 +222,7 @@ impl Service {
 
     /// The workspace directory.
     pub fn workspace(&self) -> &Path {
-        &self.workspace
+        self.workspace.root()
     }
 
     /// The session store.
@@ -217,14 +276,89 @@ impl Service {
                 problems: lint,
             });
         }
-        let session = self.store.create(&workflow, inputs)?;
-        Ok(self.standing(session, &workflow))
+        let provenance = self.engine.catalog().provenance(&workflow);
+        let pinned = Pinned {
+            config: self.workspace.config()?,
+            provenance: provenance.clone(),
+        };
+        let session = self.store.create(&workflow, inputs, &pinned)?;
+        let note = provenance.get("overrides_bundled").map(|bundled| {
+            format!(
+                "Note: this workflow comes from `{}` (sha256 {}), which overrides the bundled workflow `{}` (sha256 {}).",
+                workflow.source, workflow.digest, workflow.id, bundled["digest"].as_str().unwrap_or("?")
+            )
+        });
+        Ok(self.standing_with(session, &workflow, note))
     }
 
     /// Where a session stands.
     pub fn next(&self, id: &str) -> Result<Standing> {
-        let (session, workflow) = self.store.get(id)?;
+        let (session, workflow, _) = self.store.get(id)?;
         Ok(self.standing(session, &workflow))
+    }
+
+    /// Checks a session's whole record; with `recheck`, also runs every
+    /// checkpoint it passed again, without the outcome cache, against the
+    /// workspace as it is now (with the recorded evidence and the pinned
+    /// config).
+    pub fn verify(&self, id: &str, recheck: bool) -> Result<VerifyReport> {
+        let record = self.store.verify(id)?;
+        if !record.verified || !recheck {
+            return Ok(VerifyReport {
+                ok: record.verified,
+                record,
+                recheck: None,
+            });
+        }
+        let (session, workflow, pinned) = self.store.get(id)?;
+        let passed_phases = if session.status == Status::Completed {
+            workflow.phases.len()
+        } else {
+            session.phase_index
+        };
+        let mut results = Vec::new();
+        for phase in &workflow.phases[..passed_phases] {
+            if phase.checkpoint.is_none() {
+                continue;
+            }
+            let filled = self.phase_for(&workflow, phase, &session)?;
+            let workflow = workflow.with_phase(filled);
+            let report = self.engine.run_checkpoint(&CheckpointRun {
+                workflow: &workflow,
+                phase: &phase.id,
+                workspace: &self.workspace,
+                evidence: session.evidence.get(&phase.id),
+                config: &pinned.config,
+                hooks: Hooks::default(),
+                use_cache: false,
+            })?;
+            results.push(Recheck {
+                phase: phase.id.clone(),
+                passed: report.passed,
+                summary: report.summary.clone(),
+                report,
+            });
+        }
+        Ok(VerifyReport {
+            ok: results.iter().all(|r| r.passed),
+            record,
+            recheck: Some(results),
+        })
+    }
+
+    /// `phase` with the evidence references of `session` filled.
+    fn phase_for(&self, workflow: &Workflow, phase: &Phase, session: &Session) -> Result<Phase> {
+        phase
+            .filled(&Scope {
+                inputs: None,
+                evidence: Some(&session.evidence),
+            })
+            .map_err(|e| {
+                Error::Refused(format!(
+                    "phase `{}` of workflow `{}` cannot be checked: {e}",
+                    phase.id, workflow.id
+                ))
+            })
     }
 
     /// Sessions, newest first.
@@ -258,7 +392,7 @@ impl Service {
                 )));
             }
         }
-        let (session, workflow) = self.store.get(id)?;
+        let (session, workflow, pinned) = self.store.get(id)?;
         refuse_unless_active(&session)?;
         if let Some(asked) = phase
             && asked != session.phase_id
@@ -287,13 +421,16 @@ impl Service {
                 }),
             };
         }
-        let report = self.engine.run_checkpoint_with(
-            &workflow,
-            &session.phase_id,
-            &self.workspace,
+        let current = self.phase_for(&workflow, &workflow.phases[session.phase_index], &session)?;
+        let report = self.engine.run_checkpoint(&CheckpointRun {
+            workflow: &workflow.with_phase(current),
+            phase: &session.phase_id,
+            workspace: &self.workspace,
             evidence,
-            hooks,
-        )?;
+            config: &pinned.config,
+            hooks: hooks.clone(),
+            use_cache: true,
+        })?;
         if dry_run {
             let note = format!(
                 "dry run: the checkpoint {}; nothing was recorded.",
@@ -334,6 +471,10 @@ impl Service {
                 s.attempts += 1;
                 return Ok((transition, false));
             }
+            s.evidence.insert(
+                report.phase.clone(),
+                evidence.cloned().unwrap_or(Value::Null),
+            );
             if report.approval_required.is_some() {
                 s.status = Status::AwaitingApproval;
                 return Ok((
@@ -408,6 +549,9 @@ impl Service {
                         )));
                     }
                     let data = serde_json::json!({ "from": s.phase_id, "to": target });
+                    for later in &wf.phases[index..] {
+                        s.evidence.remove(&later.id);
+                    }
                     s.phase_index = index;
                     s.status = Status::Active;
                     s.paused_from = None;
@@ -423,12 +567,51 @@ impl Service {
                 }
             }
         })
-        .and_then(|(session, ())| self.store.get(&session.id))?;
+        .and_then(|(session, ())| self.store.get(&session.id))
+        .map(|(session, workflow, _)| (session, workflow))?;
         Ok(self.standing(session, &workflow))
     }
 
-    /// A human approves the checkpoint a session waits on (CLI only).
-    pub fn approve(&self, id: &str, approver: &str, note: Option<&str>) -> Result<Standing> {
+    /// What a human is shown before deciding on a gate: the prompt and the
+    /// passed validation's summary.
+    pub fn gate(&self, id: &str) -> Result<(Session, String, String)> {
+        let (session, workflow, _) = self.store.get(id)?;
+        if session.status != Status::AwaitingApproval {
+            return Err(Error::Refused(format!(
+                "session `{}` is {}, not waiting for approval",
+                session.id, session.status
+            )));
+        }
+        let prompt = workflow.phases[session.phase_index]
+            .checkpoint
+            .as_ref()
+            .and_then(|c| c.approval.as_ref())
+            .map(|a| a.prompt.clone())
+            .unwrap_or_default();
+        let passed = self
+            .store
+            .events(id)?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "validated")
+            .and_then(|e| e.data.get("summary").and_then(Value::as_str).map(str::to_owned))
+            .unwrap_or_default();
+        Ok((session, prompt, passed))
+    }
+
+    /// A human decides on the checkpoint a session waits on, through a
+    /// human channel (never an MCP tool). Approving advances the session;
+    /// rejecting returns it to the phase, which must be validated again.
+    /// The channel must be one the session's pinned config allows.
+    pub fn decide(&self, id: &str, decision: &Decision) -> Result<Standing> {
+        let (_, _, pinned) = self.store.get(id)?;
+        if !pinned.config.approval.via.contains(&decision.channel) {
+            return Err(Error::Refused(format!(
+                "this session does not accept approvals through `{}`; its checkrail.toml (pinned at start) allows: {}",
+                decision.channel.as_str(),
+                pinned.config.approval.via.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+            )));
+        }
         let (session, _) = self.store.update(id, |s, wf| {
             if s.status != Status::AwaitingApproval {
                 return Err(Error::Refused(format!(
@@ -436,12 +619,18 @@ impl Service {
                     s.id, s.status
                 )));
             }
-            let transition = Transition::default().event(
-                "approved",
-                Some(&s.phase_id),
-                serde_json::json!({ "by": approver, "note": note }),
-            );
+            let data = serde_json::json!({
+                "by": decision.by,
+                "channel": decision.channel.as_str(),
+                "detail": decision.detail,
+                "note": decision.note,
+            });
             s.status = Status::Active;
+            if !decision.approve {
+                let transition = Transition::default().event("rejected", Some(&s.phase_id), data);
+                return Ok((transition, ()));
+            }
+            let transition = Transition::default().event("approved", Some(&s.phase_id), data);
             Ok((advance(s, wf, transition), ()))
         })?;
         self.next(&session.id)
@@ -458,7 +647,12 @@ impl Service {
         note: Option<String>,
     ) -> Standing {
         let phase = (!session.status.is_final())
-            .then(|| PhaseView::of(workflow, session.phase_index))
+            .then(|| {
+                let phase = workflow.phases.get(session.phase_index)?;
+                // Evidence references of the phase, filled where they can be.
+                let filled = self.phase_for(workflow, phase, &session).unwrap_or_else(|_| phase.clone());
+                PhaseView::of(&workflow.with_phase(filled), session.phase_index)
+            })
             .flatten();
         let mut next_step = match session.status {
             Status::Active => match phase.as_ref().and_then(|p| p.checkpoint.as_ref()) {

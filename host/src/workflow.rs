@@ -5,7 +5,7 @@ mod catalog;
 mod load;
 mod model;
 mod rule_ref;
-mod template;
+pub mod template;
 
 pub use catalog::{Catalog, WorkflowSummary};
 pub use load::{parse, parse_file};

@@ -19,6 +19,7 @@ fn checkrail_in(cwd: &Path, bin: &str, args: &[&str]) -> Output {
         .args(args)
         .current_dir(cwd)
         .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
         .output()
         .expect("run checkrail")
 }

@@ -23,6 +23,7 @@ fn python_sdk_client_runs_a_workflow_across_a_restart() {
         .arg(repo_root().join("tests/e2e/agent_roundtrip.py"))
         .arg(env!("CARGO_BIN_EXE_checkrail"))
         .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
         .output()
         .expect("run the e2e script");
     let stdout = String::from_utf8_lossy(&out.stdout);

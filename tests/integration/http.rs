@@ -28,6 +28,7 @@ fn serve(dir: &std::path::Path, addr: &str, token: Option<&str>) -> Server {
     cmd.args(["serve", "--http", addr, "--workspace"])
         .arg(dir)
         .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
         .env_remove("CHECKRAIL_TOKEN")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -38,6 +38,7 @@ impl Env {
             .args(args)
             .current_dir(&self.ws)
             .env("CHECKRAIL_CACHE_DIR", shared_cache())
+            .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
             .env("CHECKRAIL_DATA_DIR", &self.data)
             .output()
             .unwrap()

@@ -21,7 +21,8 @@ async fn spawn(dir: &std::path::Path) -> (Client, u32) {
     cmd.arg("serve")
         .arg("--workspace")
         .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache());
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir());
     let transport = TokioChildProcess::new(cmd).unwrap();
     let pid = transport.id().unwrap();
     (().serve(transport).await.unwrap(), pid)
@@ -74,8 +75,15 @@ async fn state_survives_kill_9_at_any_moment() {
         let _ = worker.await;
 
         // The database is intact and the state row agrees with the log.
-        let store = SessionStore::open(ws.path()).unwrap();
-        let (session, _) = store.get(&id).unwrap();
+        let workspace =
+            checkrail::workspace::Workspace::open(ws.path(), &crate::support::state()).unwrap();
+        let store = SessionStore::open(
+            &workspace.state_dir().join("sessions.db"),
+            workspace.key().clone(),
+        )
+        .unwrap();
+        assert!(store.verify(&id).unwrap().verified, "round {round}: record does not verify");
+        let (session, _, _) = store.get(&id).unwrap();
         let failures = store
             .events(&id)
             .unwrap()

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use checkrail::engine::Hooks;
-use checkrail::service::Service;
+use checkrail::config::ApprovalChannel;
+use checkrail::service::{Decision, Service};
 use checkrail::session::{Control, Status};
 use checkrail::{Checkrail, Error, Options};
 use serde_json::{Map, Value, json};
@@ -23,7 +24,7 @@ fn engine_for(ws: &std::path::Path) -> Arc<Checkrail> {
 }
 
 fn service(ws: &std::path::Path) -> Service {
-    Service::open(engine_for(ws), ws).unwrap()
+    Service::open(engine_for(ws), ws, &crate::support::state()).unwrap()
 }
 
 const GATED: &str = "id: gated
@@ -50,6 +51,16 @@ phases:
     name: Ship
     guidance: done
 ";
+
+fn decision(approve: bool, channel: ApprovalChannel) -> Decision {
+    Decision {
+        approve,
+        by: "tester".to_owned(),
+        channel,
+        detail: None,
+        note: Some("looks right".to_owned()),
+    }
+}
 
 fn inputs(pairs: &[(&str, &str)]) -> Map<String, Value> {
     pairs
@@ -270,10 +281,21 @@ fn human_gate_evidence_checks_and_pinning() {
         "{err}"
     );
 
-    let approved = svc.approve(&id, "tester", Some("looks right")).unwrap();
+    // Only the channels the pinned config allows: terminal by default.
+    let elicited = svc
+        .decide(&id, &decision(true, ApprovalChannel::Elicitation))
+        .unwrap_err()
+        .to_string();
+    assert!(elicited.contains("does not accept approvals through `elicitation`"), "{elicited}");
+    let approved = svc
+        .decide(&id, &decision(true, ApprovalChannel::Terminal))
+        .unwrap();
     assert_eq!(approved.session.phase_id, "ship");
+    let approval = svc.events(&id).unwrap().into_iter().find(|e| e.kind == "approved").unwrap();
+    assert_eq!(approval.data["channel"], "terminal");
+    assert_eq!(approval.data["by"], "tester");
     assert!(
-        svc.approve(&id, "tester", None)
+        svc.decide(&id, &decision(true, ApprovalChannel::Terminal))
             .unwrap_err()
             .to_string()
             .contains("not waiting for approval")
@@ -289,7 +311,7 @@ fn concurrent_validations_never_advance_twice() {
     let ws = workspace(&[("README.md", "# x\n\n## Usage\n")]);
     let engine = engine_for(ws.path());
     for _ in 0..5 {
-        let id = Service::open(engine.clone(), ws.path())
+        let id = Service::open(engine.clone(), ws.path(), &crate::support::state())
             .unwrap()
             .start("project-basics", Map::new())
             .unwrap()
@@ -299,7 +321,7 @@ fn concurrent_validations_never_advance_twice() {
             .map(|_| {
                 // One store (one SQLite connection) per thread, as separate
                 // server processes would have.
-                let svc = Service::open(engine.clone(), ws.path()).unwrap();
+                let svc = Service::open(engine.clone(), ws.path(), &crate::support::state()).unwrap();
                 let id = id.clone();
                 std::thread::spawn(move || {
                     svc.validate(&id, None, None, false, &Hooks::default())
@@ -313,7 +335,7 @@ fn concurrent_validations_never_advance_twice() {
             .map(|h| h.join().unwrap())
             .filter(|a| *a)
             .count();
-        let svc = Service::open(engine.clone(), ws.path()).unwrap();
+        let svc = Service::open(engine.clone(), ws.path(), &crate::support::state()).unwrap();
         let phase = svc.next(&id).unwrap().session.phase_id;
         assert_eq!(advanced, 1, "exactly one validation advances");
         assert_eq!(phase, "legal-and-history", "advanced exactly one phase");

@@ -3,6 +3,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use checkrail::engine::{CheckpointRun, Hooks};
+use checkrail::report::CheckpointReport;
+use checkrail::state::StateDir;
+use checkrail::workflow::Workflow;
+use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};
 
 /// Where the build script put the wasm components it built.
@@ -60,4 +65,39 @@ pub fn repo_root() -> PathBuf {
         .parent()
         .unwrap()
         .to_owned()
+}
+
+/// A private state directory shared by the tests of this run (each
+/// workspace gets its own corner of it).
+pub fn state_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir")).path()
+}
+
+/// The shared state directory, opened.
+pub fn state() -> StateDir {
+    StateDir::at(state_dir()).expect("state dir")
+}
+
+/// Runs a checkpoint against `dir` with its current config and the
+/// outcome cache, as `checkrail check` does.
+pub fn checkpoint(
+    engine: &Checkrail,
+    workflow: &Workflow,
+    phase: &str,
+    dir: &Path,
+    evidence: Option<&serde_json::Value>,
+    hooks: Hooks,
+) -> checkrail::Result<CheckpointReport> {
+    let workspace = Workspace::open(dir, &state())?;
+    let config = workspace.config()?;
+    engine.run_checkpoint(&CheckpointRun {
+        workflow,
+        phase,
+        workspace: &workspace,
+        evidence,
+        config: &config,
+        hooks,
+        use_cache: true,
+    })
 }

@@ -23,7 +23,7 @@ fn service(dir: &std::path::Path) -> Service {
         ..Options::default()
     })
     .unwrap();
-    Service::open(Arc::new(engine), dir).unwrap()
+    Service::open(Arc::new(engine), dir, &crate::support::state()).unwrap()
 }
 
 fn validate(svc: &Service, id: &str, evidence: Option<Value>) -> checkrail::service::Validation {

@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use checkrail::Checkrail;
-use checkrail::engine::{Hooks, Progress};
+use checkrail::engine::{CheckpointRun, Hooks, Progress};
+use checkrail::state::StateDir;
+use checkrail::workspace::Workspace;
 
 use super::{Exit, json_arg, output};
 
@@ -38,7 +40,7 @@ pub struct Args {
 }
 
 /// Runs the checkpoint and prints the report.
-pub fn run(engine: &Checkrail, args: &Args) -> Result<Exit> {
+pub fn run(engine: &Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
     let workflow = engine.catalog().resolve(&args.workflow)?;
     let mut inputs = serde_json::Map::new();
     for pair in &args.inputs {
@@ -67,13 +69,17 @@ pub fn run(engine: &Checkrail, args: &Args) -> Result<Exit> {
         }),
         cancel: None,
     };
-    let report = engine.run_checkpoint_with(
-        &workflow,
-        &args.phase,
-        &args.workspace,
-        evidence.as_ref(),
-        &hooks,
-    )?;
+    let workspace = Workspace::open(&args.workspace, state)?;
+    let config = workspace.config()?;
+    let report = engine.run_checkpoint(&CheckpointRun {
+        workflow: &workflow,
+        phase: &args.phase,
+        workspace: &workspace,
+        evidence: evidence.as_ref(),
+        config: &config,
+        hooks,
+        use_cache: true,
+    })?;
     if args.json {
         output::json(&report)?;
     } else {

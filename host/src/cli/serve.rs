@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use checkrail::state::StateDir;
 use anyhow::{Context, Result};
 use checkrail::Checkrail;
 use checkrail::mcp::CheckrailMcp;
@@ -37,9 +38,9 @@ pub struct Args {
 }
 
 /// Serves until stdin closes (stdio) or Ctrl-C / SIGTERM (HTTP).
-pub fn run(engine: Checkrail, args: &Args) -> Result<Exit> {
+pub fn run(engine: Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
     let service = Arc::new(
-        Service::open(Arc::new(engine), &args.workspace)?
+        Service::open(Arc::new(engine), &args.workspace, state)?
             .with_max_evidence(args.max_evidence_bytes),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()

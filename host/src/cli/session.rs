@@ -1,12 +1,18 @@
-//! `checkrail session list | show | approve`: what a human does with
-//! sessions. Approving a gate is only possible here, never over MCP.
+//! `checkrail session list | show | approve | reject | verify`: what a human
+//! (or CI) does with sessions. Deciding on a gate is only possible here, at
+//! an interactive terminal, or through MCP elicitation where the workspace
+//! owner opted in; never through an MCP tool.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Result;
 use checkrail::Checkrail;
-use checkrail::service::Service;
+use std::io::{IsTerminal, Write};
+
+use checkrail::config::ApprovalChannel;
+use checkrail::service::{Decision, Service, VerifyReport};
+use checkrail::state::StateDir;
 use checkrail::session::Status;
 
 use super::{Exit, output};
@@ -37,7 +43,9 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Approve the checkpoint a session is waiting on (a human decision).
+    /// Approve the checkpoint a session is waiting on. A human decision:
+    /// stdin and stdout must be a terminal, and you type `approve` at the
+    /// prompt.
     Approve {
         /// Session id.
         id: String,
@@ -51,6 +59,38 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Reject the checkpoint a session is waiting on: the agent must work on
+    /// the phase and validate it again. Needs a terminal, like approve.
+    Reject {
+        /// Session id.
+        id: String,
+        /// Workspace the session belongs to.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Who rejects [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+        /// Why, recorded and shown to the agent.
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Check that a session's record is exactly as checkrail wrote it; exit
+    /// 0 only if it is (and, with --recheck, every passed checkpoint still
+    /// passes).
+    Verify {
+        /// Session id.
+        id: String,
+        /// Workspace the session belongs to.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Also run every passed checkpoint again, without the outcome
+        /// cache, against the workspace as it is now.
+        #[arg(long)]
+        recheck: bool,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 impl Command {
@@ -59,7 +99,9 @@ impl Command {
         match self {
             Command::List { workspace, .. }
             | Command::Show { workspace, .. }
-            | Command::Approve { workspace, .. } => workspace,
+            | Command::Approve { workspace, .. }
+            | Command::Reject { workspace, .. }
+            | Command::Verify { workspace, .. } => workspace,
         }
     }
 }
@@ -70,8 +112,8 @@ fn parse_status(text: &str) -> Result<Status, String> {
 }
 
 /// Runs a session subcommand.
-pub fn run(engine: Checkrail, command: &Command) -> Result<Exit> {
-    let service = Service::open(Arc::new(engine), command.workspace())?;
+pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exit> {
+    let service = Service::open(Arc::new(engine), command.workspace(), state)?;
     match command {
         Command::List { status, json, .. } => {
             let sessions = service.list(*status)?;
@@ -118,16 +160,102 @@ pub fn run(engine: Checkrail, command: &Command) -> Result<Exit> {
             }
         }
         Command::Approve { id, by, note, .. } => {
-            let approver = by
-                .clone()
-                .or_else(|| std::env::var("USER").ok())
-                .unwrap_or_else(|| "human".to_owned());
-            let standing = service.approve(id, &approver, note.as_deref())?;
-            println!(
-                "approved; session {} is now {} at phase {}",
-                standing.session.id, standing.session.status, standing.session.phase_id
-            );
+            return decide(&service, id, true, by.as_deref(), note.as_deref());
+        }
+        Command::Reject { id, by, note, .. } => {
+            return decide(&service, id, false, by.as_deref(), note.as_deref());
+        }
+        Command::Verify {
+            id, recheck, json, ..
+        } => {
+            let report = service.verify(id, *recheck)?;
+            if *json {
+                output::json(&report)?;
+            } else {
+                print_verification(&report);
+            }
+            return Ok(if report.ok { Exit::Passed } else { Exit::Failed });
         }
     }
     Ok(Exit::Passed)
+}
+
+fn print_verification(report: &VerifyReport) {
+    let record = &report.record;
+    if record.verified {
+        println!(
+            "session {}: record verifies ({} events, chain and authentication intact)",
+            record.session, record.events
+        );
+    } else {
+        println!(
+            "session {}: record does NOT verify; it was changed outside checkrail:",
+            record.session
+        );
+        for problem in &record.problems {
+            println!("  - {problem}");
+        }
+    }
+    for recheck in report.recheck.iter().flatten() {
+        let mark = if recheck.passed { "passes" } else { "FAILS" };
+        println!("  phase {}: {mark} — {}", recheck.phase, recheck.summary);
+        if !recheck.passed {
+            output::checkpoint(&recheck.report);
+        }
+    }
+}
+
+/// Approves or rejects a gate at an interactive terminal: shows what the
+/// human decides on and asks them to type the decision.
+fn decide(
+    service: &Service,
+    id: &str,
+    approve: bool,
+    by: Option<&str>,
+    note: Option<&str>,
+) -> Result<Exit> {
+    let verb = if approve { "approve" } else { "reject" };
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        anyhow::bail!(
+            "{verb} session `{id}`: only a human at an interactive terminal can decide on a gate (stdin and stdout must be a terminal); run this command yourself in a terminal"
+        );
+    }
+    let (session, prompt, passed) = service.gate(id)?;
+    println!(
+        "session {} · {} {} · phase {}",
+        session.id, session.workflow_id, session.workflow_version, session.phase_id
+    );
+    println!("  the checks passed: {passed}");
+    println!("  question: {prompt}");
+    print!("type `{verb}` to {verb} this gate (anything else cancels): ");
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != verb {
+        println!("cancelled; nothing was recorded");
+        return Ok(Exit::Failed);
+    }
+    let decision = Decision {
+        approve,
+        by: by
+            .map(str::to_owned)
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "human".to_owned()),
+        channel: ApprovalChannel::Terminal,
+        detail: terminal_name(),
+        note: note.map(str::to_owned),
+    };
+    let standing = service.decide(id, &decision)?;
+    println!(
+        "{verb}d; session {} is now {} at phase {}",
+        standing.session.id, standing.session.status, standing.session.phase_id
+    );
+    Ok(Exit::Passed)
+}
+
+/// The terminal device of stdin, recorded with the decision.
+fn terminal_name() -> Option<String> {
+    std::fs::read_link("/proc/self/fd/0")
+        .ok()
+        .map(|p| p.display().to_string())
 }

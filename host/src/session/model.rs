@@ -80,6 +80,13 @@ pub struct Session {
     pub attempts: u32,
     /// Inputs given at start.
     pub inputs: serde_json::Map<String, serde_json::Value>,
+    /// Evidence of each passed phase, by phase id; later phases use it as
+    /// `{{evidence.<phase>.<field>}}`.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// Where the pinned workflow came from (bundled, workspace file, pack),
+    /// its digest, and the bundled digest when a workspace file overrides a
+    /// bundled workflow.
+    pub provenance: serde_json::Value,
     /// When it started (RFC 3339, UTC).
     pub created_at: String,
     /// When it last changed (RFC 3339, UTC).

@@ -36,6 +36,8 @@ pub struct WorkflowSummary {
 pub struct Catalog {
     workflows: Vec<Workflow>,
     problems: Vec<Error>,
+    /// Bundled workflows replaced by a workflow file: id → bundled digest.
+    overridden: Vec<(String, String)>,
 }
 
 impl Catalog {
@@ -71,9 +73,43 @@ impl Catalog {
     }
 
     fn insert(&mut self, workflow: Workflow) {
+        if let Some(old) = self.workflows.iter().find(|w| w.id == workflow.id)
+            && old.source.starts_with("bundled:")
+        {
+            tracing::warn!(
+                "workflow file `{}` overrides the bundled workflow `{}`",
+                workflow.source,
+                workflow.id
+            );
+            self.overridden.push((workflow.id.clone(), old.digest.clone()));
+        }
         self.workflows.retain(|w| w.id != workflow.id);
         self.workflows.push(workflow);
         self.workflows.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+
+    /// Where a workflow came from: `bundled`, `workspace` (a workflow file)
+    /// or `file` (a path given on the command line), its source and digest,
+    /// and the replaced bundled workflow's digest when a file overrides one.
+    pub fn provenance(&self, workflow: &Workflow) -> serde_json::Value {
+        let kind = if workflow.source.starts_with("bundled:") {
+            "bundled"
+        } else if self.workflows.iter().any(|w| w.source == workflow.source) {
+            "workspace"
+        } else {
+            "file"
+        };
+        let mut value = serde_json::json!({
+            "kind": kind,
+            "source": workflow.source,
+            "digest": workflow.digest,
+        });
+        if kind == "workspace"
+            && let Some((_, bundled)) = self.overridden.iter().find(|(id, _)| *id == workflow.id)
+        {
+            value["overrides_bundled"] = serde_json::json!({ "digest": bundled });
+        }
+        value
     }
 
     /// Workflow files that could not be loaded.

@@ -76,7 +76,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
             }
         }
     }
-    problems.extend(workflow.undeclared_inputs());
+    problems.extend(workflow.bad_references());
     if !problems.is_empty() {
         return Err(invalid(problems));
     }

@@ -1,101 +1,226 @@
-//! Inputs in workflows: `{{inputs.NAME}}` in guidance, tasks and rule
-//! configs is replaced by the value the session was started with.
+//! References in workflows, filled into guidance, tasks and rule configs:
+//!
+//! - `{{inputs.NAME}}`: the value the session was started with, filled at
+//!   start (the session pins the filled workflow);
+//! - `{{evidence.PHASE.FIELD}}` (a path of fields, `.`-separated): what the
+//!   agent submitted when an earlier phase passed, filled when the phase
+//!   that uses it is shown or checked.
 
 use serde_json::{Map, Value};
 
-use super::Workflow;
+use super::{Phase, Workflow};
 
-const OPEN: &str = "{{inputs.";
+const OPEN: &str = "{{";
 const CLOSE: &str = "}}";
 
-/// Names of the inputs referenced in `text`, in order.
-pub fn references(text: &str) -> Vec<String> {
-    let mut names = Vec::new();
-    let mut rest = text;
-    while let Some(start) = rest.find(OPEN) {
-        let after = &rest[start + OPEN.len()..];
-        let Some(end) = after.find(CLOSE) else { break };
-        names.push(after[..end].trim().to_owned());
-        rest = &after[end + CLOSE.len()..];
-    }
-    names
+/// One reference: its namespace (`inputs`, `evidence`) and the dotted path
+/// after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// `inputs` or `evidence`.
+    pub namespace: String,
+    /// The rest: an input name, or a phase id and fields.
+    pub path: Vec<String>,
 }
 
-/// `text` with every reference replaced; an input without a value is an
-/// error naming it.
-pub fn fill(text: &str, inputs: &Map<String, Value>) -> Result<String, String> {
+impl std::fmt::Display for Reference {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{{{{{}.{}}}}}", self.namespace, self.path.join("."))
+    }
+}
+
+/// References to `inputs` and `evidence` in `text`, in order; other
+/// `{{...}}` text is left alone.
+pub fn references(text: &str) -> Vec<Reference> {
+    let mut found = Vec::new();
+    scan(text, |reference| {
+        found.push(reference.clone());
+        None
+    });
+    found
+}
+
+/// Walks `text`, offering each reference to `replace`; returns the text
+/// with the replacements made (references it declines stay as written).
+fn scan(text: &str, mut replace: impl FnMut(&Reference) -> Option<String>) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find(OPEN) {
         let after = &rest[start + OPEN.len()..];
         let Some(end) = after.find(CLOSE) else { break };
-        let name = after[..end].trim();
-        let value = inputs.get(name).ok_or_else(|| {
-            format!("input `{name}` has no value; give it when starting the workflow")
-        })?;
+        let inner = after[..end].trim();
         out.push_str(&rest[..start]);
-        match value {
-            Value::String(s) => out.push_str(s),
-            other => out.push_str(&other.to_string()),
+        let parsed = inner.split_once('.').and_then(|(ns, path)| {
+            matches!(ns, "inputs" | "evidence").then(|| Reference {
+                namespace: ns.to_owned(),
+                path: path.split('.').map(|p| p.trim().to_owned()).collect(),
+            })
+        });
+        match parsed.as_ref().and_then(&mut replace) {
+            Some(value) => out.push_str(&value),
+            None => out.push_str(&rest[start..start + OPEN.len() + end + CLOSE.len()]),
         }
         rest = &after[end + CLOSE.len()..];
     }
     out.push_str(rest);
-    Ok(out)
+    out
 }
 
-fn fill_value(value: &mut Value, inputs: &Map<String, Value>) -> Result<(), String> {
+/// What references can be filled from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// Inputs (fills `{{inputs.*}}`).
+    pub inputs: Option<&'a Map<String, Value>>,
+    /// Evidence of passed phases (fills `{{evidence.*}}`).
+    pub evidence: Option<&'a Map<String, Value>>,
+}
+
+/// `text` with every reference of a namespace in `scope` replaced; one
+/// without a value is an error naming it.
+pub fn fill(text: &str, scope: &Scope<'_>) -> Result<String, String> {
+    let mut error = None;
+    let out = scan(text, |reference| {
+        let value = match reference.namespace.as_str() {
+            "inputs" => {
+                let inputs = scope.inputs?;
+                let name = reference.path.join(".");
+                match inputs.get(&name) {
+                    Some(v) => Some(v.clone()),
+                    None => {
+                        error.get_or_insert(format!(
+                            "input `{name}` has no value; give it when starting the workflow"
+                        ));
+                        None
+                    }
+                }
+            }
+            _ => {
+                let evidence = scope.evidence?;
+                let mut value = evidence.get(reference.path.first()?);
+                for field in &reference.path[1..] {
+                    value = value.and_then(|v| v.get(field.as_str()));
+                }
+                if value.is_none() {
+                    error.get_or_insert(format!(
+                        "{reference} has no value: phase `{}` recorded no such evidence field",
+                        reference.path[0]
+                    ));
+                }
+                value.cloned()
+            }
+        }?;
+        Some(match value {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
+    });
+    match error {
+        Some(error) => Err(error),
+        None => Ok(out),
+    }
+}
+
+fn fill_value(value: &mut Value, scope: &Scope<'_>) -> Result<(), String> {
     match value {
-        Value::String(s) => *s = fill(s, inputs)?,
-        Value::Array(items) => items.iter_mut().try_for_each(|v| fill_value(v, inputs))?,
-        Value::Object(map) => map.values_mut().try_for_each(|v| fill_value(v, inputs))?,
+        Value::String(s) => *s = fill(s, scope)?,
+        Value::Array(items) => items.iter_mut().try_for_each(|v| fill_value(v, scope))?,
+        Value::Object(map) => map.values_mut().try_for_each(|v| fill_value(v, scope))?,
         _ => {}
     }
     Ok(())
 }
 
+impl Phase {
+    /// Every text of the phase that may hold references, with its pointer
+    /// relative to the phase.
+    fn texts(&self) -> Vec<(String, String)> {
+        let mut texts = vec![("guidance".to_owned(), self.guidance.clone())];
+        for (t, task) in self.tasks.iter().enumerate() {
+            texts.push((format!("tasks/{t}"), task.clone()));
+        }
+        if let Some(checkpoint) = &self.checkpoint {
+            for (j, rule) in checkpoint.rules.iter().enumerate() {
+                texts.push((
+                    format!("checkpoint/rules/{j}/config"),
+                    rule.config.to_string(),
+                ));
+            }
+        }
+        texts
+    }
+
+    /// A copy with the references of `scope` filled.
+    pub fn filled(&self, scope: &Scope<'_>) -> Result<Phase, String> {
+        let mut phase = self.clone();
+        phase.guidance = fill(&phase.guidance, scope)?;
+        for task in &mut phase.tasks {
+            *task = fill(task, scope)?;
+        }
+        if let Some(checkpoint) = &mut phase.checkpoint {
+            for rule in &mut checkpoint.rules {
+                fill_value(&mut rule.config, scope)?;
+            }
+        }
+        Ok(phase)
+    }
+}
+
 impl Workflow {
-    /// Every `{{inputs.NAME}}` in the workflow whose NAME is not a declared
-    /// input, with the JSON pointer of where it appears.
-    pub fn undeclared_inputs(&self) -> Vec<String> {
+    /// Every reference that cannot work, with the JSON pointer of where it
+    /// appears: an undeclared input, evidence of an unknown phase, or of a
+    /// phase that does not come earlier.
+    pub fn bad_references(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        let mut check = |text: &str, at: String| {
-            for name in references(text) {
-                if !self.inputs.contains_key(&name) {
-                    problems.push(format!("{at}: refers to `{{{{inputs.{name}}}}}`, but the workflow declares no input `{name}`"));
-                }
-            }
-        };
         for (i, phase) in self.phases.iter().enumerate() {
-            check(&phase.guidance, format!("/phases/{i}/guidance"));
-            for (t, task) in phase.tasks.iter().enumerate() {
-                check(task, format!("/phases/{i}/tasks/{t}"));
-            }
-            if let Some(checkpoint) = &phase.checkpoint {
-                for (j, rule) in checkpoint.rules.iter().enumerate() {
-                    check(
-                        &rule.config.to_string(),
-                        format!("/phases/{i}/checkpoint/rules/{j}/config"),
-                    );
+            for (at, text) in phase.texts() {
+                let at = format!("/phases/{i}/{at}");
+                for reference in references(&text) {
+                    let first = reference.path.first().cloned().unwrap_or_default();
+                    match reference.namespace.as_str() {
+                        "inputs" if !self.inputs.contains_key(&reference.path.join(".")) => {
+                            let name = reference.path.join(".");
+                            problems.push(format!("{at}: refers to `{reference}`, but the workflow declares no input `{name}`"));
+                        }
+                        "evidence" => match self.phases.iter().position(|p| p.id == first) {
+                            None => problems.push(format!(
+                                "{at}: refers to `{reference}`, but the workflow has no phase `{first}`"
+                            )),
+                            Some(j) if j >= i => problems.push(format!(
+                                "{at}: refers to `{reference}`, but phase `{first}` does not come before phase `{}`; only evidence of earlier phases exists",
+                                phase.id
+                            )),
+                            Some(_) if reference.path.len() < 2 => problems.push(format!(
+                                "{at}: `{reference}` names no field; write `{{{{evidence.{first}.FIELD}}}}`"
+                            )),
+                            Some(_) => {}
+                        },
+                        _ => {}
+                    }
                 }
             }
         }
         problems
     }
 
-    /// A copy with every input reference filled from `inputs`.
+    /// A copy with `phase` in place of the phase with the same id.
+    pub fn with_phase(&self, phase: Phase) -> Workflow {
+        let mut workflow = self.clone();
+        if let Some(slot) = workflow.phases.iter_mut().find(|p| p.id == phase.id) {
+            *slot = phase;
+        }
+        workflow
+    }
+
+    /// A copy with every input reference filled from `inputs` (evidence
+    /// references stay until their phase is reached).
     pub fn instantiate(&self, inputs: &Map<String, Value>) -> Result<Workflow, String> {
+        let scope = Scope {
+            inputs: Some(inputs),
+            evidence: None,
+        };
         let mut workflow = self.clone();
         for phase in &mut workflow.phases {
-            phase.guidance = fill(&phase.guidance, inputs)?;
-            for task in &mut phase.tasks {
-                *task = fill(task, inputs)?;
-            }
-            if let Some(checkpoint) = &mut phase.checkpoint {
-                for rule in &mut checkpoint.rules {
-                    fill_value(&mut rule.config, inputs)?;
-                }
-            }
+            *phase = phase.filled(&scope)?;
         }
         Ok(workflow)
     }
@@ -106,22 +231,54 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn map(value: Value) -> Map<String, Value> {
+        value.as_object().unwrap().clone()
+    }
+
     #[test]
-    fn fills_and_names_what_is_missing() {
-        let inputs: Map<String, Value> = json!({"module": "src/parser.rs", "n": 3})
-            .as_object()
-            .unwrap()
-            .clone();
+    fn fills_inputs_and_names_what_is_missing() {
+        let inputs = map(json!({"module": "src/parser.rs", "n": 3}));
+        let scope = Scope {
+            inputs: Some(&inputs),
+            evidence: None,
+        };
         assert_eq!(
-            fill("cover {{inputs.module}} with {{inputs.n}} tests", &inputs).unwrap(),
+            fill("cover {{inputs.module}} with {{inputs.n}} tests", &scope).unwrap(),
             "cover src/parser.rs with 3 tests"
         );
-        assert_eq!(references("a {{inputs.x}} b {{inputs.y}}"), ["x", "y"]);
+        let names: Vec<String> = references("a {{inputs.x}} b {{evidence.p.f}} {{other}}")
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(names, ["{{inputs.x}}", "{{evidence.p.f}}"]);
         assert!(
-            fill("{{inputs.nope}}", &inputs)
+            fill("{{inputs.nope}}", &scope)
                 .unwrap_err()
                 .contains("input `nope` has no value")
         );
-        assert_eq!(fill("no references", &inputs).unwrap(), "no references");
+        // Evidence is not in scope: left for later.
+        assert_eq!(
+            fill("run {{evidence.p.test}}", &scope).unwrap(),
+            "run {{evidence.p.test}}"
+        );
+    }
+
+    #[test]
+    fn fills_evidence_fields_of_earlier_phases() {
+        let evidence = map(json!({"reproduce": {"test_name": "parses_empty", "meta": {"n": 2}}}));
+        let scope = Scope {
+            inputs: None,
+            evidence: Some(&evidence),
+        };
+        assert_eq!(
+            fill(
+                "{{evidence.reproduce.test_name}} x{{evidence.reproduce.meta.n}}",
+                &scope
+            )
+            .unwrap(),
+            "parses_empty x2"
+        );
+        let err = fill("{{evidence.reproduce.nope}}", &scope).unwrap_err();
+        assert!(err.contains("no such evidence field"), "{err}");
     }
 }

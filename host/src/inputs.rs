@@ -1,0 +1,600 @@
+//! What a rule's answer depends on besides the rule and its config, digested
+//! for the outcome cache:
+//!
+//! - **files**: every file of the workspace that the project does not ignore
+//!   (`.gitignore`, `.ignore`, git's exclude file) and that is not build
+//!   output or VCS data ([`SKIPPED_DIRS`]), hidden files included
+//!   (`.cargo/config.toml` changes how cargo judges). A workflow's `inputs:`
+//!   narrows the set to its globs; nothing else does.
+//! - **environment**: the values of every variable a granted program
+//!   receives from the host;
+//! - **toolchains**: for each program the rule may run, its resolved path,
+//!   the file's identity, and what it says its version is (`cargo` also
+//!   asks `rustc -vV`).
+//!
+//! Content hashes are reused while a file's (size, mtime, ctime, inode)
+//! fingerprint is unchanged, except for a file modified within the same
+//! second its hash was taken (git's racy-timestamp rule): such a file is
+//! hashed again. Fingerprints persist, authenticated, in the workspace's
+//! state directory.
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use checkrail_sdk::native::exec::{self as native_exec, BASE_ENV, ExecPolicy};
+use sha2::{Digest, Sha256};
+
+use crate::config::ExecGrants;
+use crate::state::{StateKey, write_private};
+
+/// Directories never taken as inputs: build output, VCS data, tool caches
+/// and checkrail's own files.
+pub const SKIPPED_DIRS: &[&str] = &[
+    ".git",
+    ".hg",
+    ".svn",
+    "target",
+    "node_modules",
+    "__pycache__",
+    ".venv",
+    "venv",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".mypy_cache",
+    ".checkrail",
+];
+
+/// Most files digested; a bigger workspace is not cached (rules just run).
+pub const MAX_FILES: usize = 200_000;
+
+const TAG_DOMAIN: &str = "checkrail fingerprints v1";
+
+/// One file's fingerprint and the content hash taken with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fingerprint {
+    size: u64,
+    mtime_ns: i128,
+    ctime_ns: i128,
+    ino: u64,
+}
+
+impl Fingerprint {
+    fn of(meta: &std::fs::Metadata) -> Self {
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Self {
+            size: meta.size(),
+            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+            ino: meta.ino(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    fingerprint: Fingerprint,
+    hash: [u8; 32],
+    /// When the hash was taken (ns since the epoch).
+    hashed_ns: i128,
+}
+
+impl Known {
+    /// Whether the stored hash still describes a file with `fingerprint`:
+    /// the fingerprint is the same and the file was last modified in an
+    /// earlier second than the hash was taken (otherwise a same-second
+    /// write after the hash would go unseen).
+    fn still_valid(&self, fingerprint: &Fingerprint) -> bool {
+        const SEC: i128 = 1_000_000_000;
+        self.fingerprint == *fingerprint
+            && fingerprint.mtime_ns.div_euclid(SEC) < self.hashed_ns.div_euclid(SEC)
+            && fingerprint.ctime_ns.div_euclid(SEC) < self.hashed_ns.div_euclid(SEC)
+    }
+}
+
+/// Content hashes of one workspace's files, keyed by path, reused while the
+/// files' fingerprints are unchanged.
+pub struct Fingerprints {
+    file: Option<PathBuf>,
+    key: StateKey,
+    known: Mutex<Option<HashMap<String, Known>>>,
+}
+
+/// The files of a digest run: what was seen and how much was hashed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DigestStats {
+    /// Files taken as inputs.
+    pub files: usize,
+    /// Files whose content was read and hashed this time.
+    pub hashed: usize,
+}
+
+impl Fingerprints {
+    /// Fingerprints persisted in `file` (none when `None`), authenticated
+    /// with `key`.
+    pub fn new(file: Option<PathBuf>, key: StateKey) -> Self {
+        Self {
+            file,
+            key,
+            known: Mutex::new(None),
+        }
+    }
+
+    /// The digest of the input files under `root`, narrowed to `globs` when
+    /// given. `None` when the files cannot be digested (too many, an
+    /// unreadable file, a bad glob): such a check is not cached.
+    pub fn digest(&self, root: &Path, globs: Option<&[String]>) -> Option<(String, DigestStats)> {
+        let filter = match globs {
+            Some(globs) => Some(glob_set(globs)?),
+            None => None,
+        };
+        let mut files = walk(root)?;
+        if let Some(filter) = &filter {
+            files.retain(|(path, _)| filter.is_match(path));
+        }
+        files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut guard = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        let known = guard.get_or_insert_with(|| self.load());
+        let now = now_ns();
+        let mut stats = DigestStats {
+            files: files.len(),
+            hashed: 0,
+        };
+        let mut digest = Sha256::new();
+        let mut changed = false;
+        for (path, fingerprint) in &files {
+            let hash = match known.get(path) {
+                Some(k) if k.still_valid(fingerprint) => k.hash,
+                _ => {
+                    let hash = hash_file(&root.join(path))?;
+                    stats.hashed += 1;
+                    changed = true;
+                    known.insert(
+                        path.clone(),
+                        Known {
+                            fingerprint: *fingerprint,
+                            hash,
+                            hashed_ns: now,
+                        },
+                    );
+                    hash
+                }
+            };
+            digest.update((path.len() as u64).to_le_bytes());
+            digest.update(path.as_bytes());
+            digest.update(hash);
+        }
+        if changed && filter.is_none() {
+            // Forget files that are gone, then persist.
+            let present: std::collections::HashSet<&str> =
+                files.iter().map(|(p, _)| p.as_str()).collect();
+            known.retain(|p, _| present.contains(p.as_str()));
+            self.save(known);
+        }
+        Some((hex::encode(digest.finalize()), stats))
+    }
+
+    fn load(&self) -> HashMap<String, Known> {
+        let Some(file) = &self.file else {
+            return HashMap::new();
+        };
+        let Ok(text) = std::fs::read_to_string(file) else {
+            return HashMap::new();
+        };
+        let Some((body, tag)) = text.rsplit_once("\ntag ") else {
+            tracing::warn!("ignoring fingerprints `{}`: not authenticated", file.display());
+            return HashMap::new();
+        };
+        if !self
+            .key
+            .verify(TAG_DOMAIN, &[body.as_bytes()], tag.trim_end())
+        {
+            tracing::warn!(
+                "ignoring fingerprints `{}`: authentication failed (edited outside checkrail); every file is hashed again",
+                file.display()
+            );
+            return HashMap::new();
+        }
+        body.lines().filter_map(parse_line).collect()
+    }
+
+    fn save(&self, known: &HashMap<String, Known>) {
+        let Some(file) = &self.file else { return };
+        let mut body = String::with_capacity(known.len() * 120);
+        let mut entries: Vec<_> = known.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (path, k) in entries {
+            use std::fmt::Write;
+            let f = &k.fingerprint;
+            let _ = writeln!(
+                body,
+                "{} {} {} {} {} {} {path}",
+                hex::encode(k.hash),
+                f.size,
+                f.mtime_ns,
+                f.ctime_ns,
+                f.ino,
+                k.hashed_ns
+            );
+        }
+        let tag = self.key.tag(TAG_DOMAIN, &[body.as_bytes()]);
+        let text = format!("{body}\ntag {tag}\n");
+        if let Err(e) = write_private(file, text.as_bytes()) {
+            tracing::debug!("fingerprints not saved: {e}");
+        }
+    }
+}
+
+fn parse_line(line: &str) -> Option<(String, Known)> {
+    let mut parts = line.splitn(7, ' ');
+    let hash: [u8; 32] = hex::decode(parts.next()?).ok()?.try_into().ok()?;
+    let size = parts.next()?.parse().ok()?;
+    let mtime_ns = parts.next()?.parse().ok()?;
+    let ctime_ns = parts.next()?.parse().ok()?;
+    let ino = parts.next()?.parse().ok()?;
+    let hashed_ns = parts.next()?.parse().ok()?;
+    let path = parts.next()?.to_owned();
+    Some((
+        path,
+        Known {
+            fingerprint: Fingerprint {
+                size,
+                mtime_ns,
+                ctime_ns,
+                ino,
+            },
+            hash,
+            hashed_ns,
+        },
+    ))
+}
+
+fn glob_set(globs: &[String]) -> Option<globset::GlobSet> {
+    let mut builder = globset::GlobSetBuilder::new();
+    for glob in globs {
+        builder.add(
+            globset::GlobBuilder::new(glob)
+                .literal_separator(true)
+                .build()
+                .ok()?,
+        );
+    }
+    builder.build().ok()
+}
+
+/// Every input file under `root` with its fingerprint, workspace-relative
+/// with `/` separators, in no particular order. Two threads walk at once.
+fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
+    let found = Mutex::new(Vec::new());
+    let failed = std::sync::atomic::AtomicBool::new(false);
+    ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .parents(false)
+        .git_global(false)
+        .require_git(false)
+        .follow_links(false)
+        .threads(2)
+        .filter_entry(|entry| {
+            !(entry.depth() > 0
+                && entry.file_type().is_some_and(|t| t.is_dir())
+                && entry
+                    .file_name()
+                    .to_str()
+                    .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
+        })
+        .build_parallel()
+        .run(|| {
+            let mut batch = Batch {
+                local: Vec::new(),
+                found: &found,
+            };
+            let failed = &failed;
+            Box::new(move |entry| {
+                use ignore::WalkState;
+                let Ok(entry) = entry else {
+                    return WalkState::Continue;
+                };
+                if entry.file_type().is_some_and(|t| t.is_dir()) {
+                    return WalkState::Continue;
+                }
+                let (Ok(meta), Some(rel)) = (entry.metadata(), relative(root, entry.path()))
+                else {
+                    return WalkState::Continue;
+                };
+                batch.local.push((rel, Fingerprint::of(&meta)));
+                if batch.local.len() >= 256 && batch.flush() > MAX_FILES {
+                    failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    return WalkState::Quit;
+                }
+                WalkState::Continue
+            })
+        });
+    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    let files = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    (files.len() <= MAX_FILES).then_some(files)
+}
+
+/// One walker thread's finds, handed over in batches (and when the thread
+/// is done) to spare the shared lock.
+struct Batch<'a> {
+    local: Vec<(String, Fingerprint)>,
+    found: &'a Mutex<Vec<(String, Fingerprint)>>,
+}
+
+impl Batch<'_> {
+    /// Hands the batch over; returns the number of files found so far.
+    fn flush(&mut self) -> usize {
+        let mut all = self.found.lock().unwrap_or_else(|e| e.into_inner());
+        all.append(&mut self.local);
+        all.len()
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let text = rel.to_str()?;
+    (!text.is_empty()).then(|| text.replace(std::path::MAIN_SEPARATOR, "/"))
+}
+
+/// The content hash of a file; for a symlink, of where it points.
+fn hash_file(path: &Path) -> Option<[u8; 32]> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let mut hasher = Sha256::new();
+    if meta.file_type().is_symlink() {
+        hasher.update(b"symlink:");
+        hasher.update(std::fs::read_link(path).ok()?.as_os_str().as_encoded_bytes());
+    } else if meta.is_file() {
+        let mut file = std::fs::File::open(path).ok()?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buf).ok()?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+    } else {
+        // FIFOs, sockets, devices: their kind, never their content.
+        hasher.update(b"special");
+    }
+    Some(hasher.finalize().into())
+}
+
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or_default()
+}
+
+/// Identities of the programs a rule may run and the environment they get,
+/// as one text for the cache key. Version answers are remembered per
+/// program file identity, so a warm server asks each toolchain once.
+#[derive(Default)]
+pub struct Toolchains {
+    versions: Mutex<HashMap<String, String>>,
+}
+
+impl Toolchains {
+    /// What reaches `capabilities`' programs from outside the workspace
+    /// files, under `grants`, run from `root`.
+    pub fn identity(&self, root: &Path, capabilities: &[String], grants: &ExecGrants) -> String {
+        let mut text = String::new();
+        let mut names: Vec<&str> = BASE_ENV.to_vec();
+        names.extend(grants.env.iter().map(String::as_str));
+        names.sort_unstable();
+        names.dedup();
+        for name in names {
+            let value = std::env::var_os(name).unwrap_or_default();
+            text.push_str(&format!("env {name}={}\n", value.to_string_lossy()));
+        }
+        let declared: Vec<&str> = capabilities
+            .iter()
+            .filter_map(|c| c.strip_prefix("exec:"))
+            .collect();
+        let mut programs: Vec<&str> = grants
+            .allow
+            .iter()
+            .map(String::as_str)
+            .filter(|p| declared.iter().any(|d| d == p || *d == "*"))
+            .collect();
+        programs.sort_unstable();
+        programs.dedup();
+        for program in programs {
+            text.push_str(&self.program(root, program, grants));
+            if program == "cargo" {
+                text.push_str(&self.program(root, "rustc", grants));
+            }
+        }
+        text
+    }
+
+    fn program(&self, root: &Path, program: &str, grants: &ExecGrants) -> String {
+        let path_var = std::env::var_os("PATH").unwrap_or_default();
+        let Some(found) = native_exec::find_on_path(program, &path_var) else {
+            return format!("program {program} not found\n");
+        };
+        let resolved = found.canonicalize().unwrap_or(found);
+        let file = std::fs::metadata(&resolved)
+            .map(|m| format!("{:?}", Fingerprint::of(&m)))
+            .unwrap_or_default();
+        // rustup proxies stay the same file when the default toolchain
+        // changes; its settings file does not.
+        let rustup = rustup_settings()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map(|m| format!("{:?}", Fingerprint::of(&m)))
+            .unwrap_or_default();
+        let id = format!(
+            "{}|{}|{file}|{rustup}",
+            root.display(),
+            resolved.display()
+        );
+        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
+        let version = versions
+            .entry(id)
+            .or_insert_with(|| ask_version(root, program, grants))
+            .clone();
+        format!(
+            "program {program} at {} {file}: {version}\n",
+            resolved.display()
+        )
+    }
+}
+
+fn rustup_settings() -> Option<PathBuf> {
+    let home = std::env::var_os("RUSTUP_HOME")
+        .map(PathBuf::from)
+        .or_else(|| dirs::home_dir().map(|h| h.join(".rustup")))?;
+    Some(home.join("settings.toml"))
+}
+
+/// `<program> --version` (`rustc -vV`), run like a granted program.
+fn ask_version(root: &Path, program: &str, grants: &ExecGrants) -> String {
+    let args: &[&str] = if program == "rustc" {
+        &["-vV"]
+    } else {
+        &["--version"]
+    };
+    let mut policy = ExecPolicy::for_rule("toolchain identity", &["exec:*".to_owned()]);
+    policy.granted = vec![program.to_owned()];
+    policy.env = grants.env.clone();
+    policy.max_output = 64 * 1024;
+    let command = checkrail_sdk::Command::new(program).args(args.iter().copied());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    match native_exec::run(root, &policy, &command, deadline, &|| false) {
+        Ok(out) => format!(
+            "exit {:?} {}{}",
+            out.exit_code,
+            out.stdout.trim(),
+            out.stderr.trim()
+        ),
+        Err(e) => format!("unknown ({e:?})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(root: &Path, path: &str, text: &str) {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+
+    fn digest(fp: &Fingerprints, root: &Path) -> (String, DigestStats) {
+        fp.digest(root, None).unwrap()
+    }
+
+    #[test]
+    fn takes_every_file_the_project_does_not_ignore() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = ws.path();
+        write(root, "src/lib.rs", "fn f() {}");
+        write(root, "data/case.txt", "1");
+        write(root, ".cargo/config.toml", "");
+        write(root, ".gitignore", "*.log\n");
+        write(root, "run.log", "noise");
+        write(root, "target/debug/out", "built");
+        let files: Vec<String> = {
+            let mut f: Vec<String> = walk(root).unwrap().into_iter().map(|(p, _)| p).collect();
+            f.sort();
+            f
+        };
+        assert_eq!(
+            files,
+            [".cargo/config.toml", ".gitignore", "data/case.txt", "src/lib.rs"]
+        );
+    }
+
+    #[test]
+    fn digest_changes_with_content_and_reuses_unchanged_hashes() {
+        let ws = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let root = ws.path();
+        write(root, "a.txt", "one");
+        write(root, "b.txt", "two");
+        let file = state.path().join("fingerprints");
+        let key = StateKey::from_bytes([1; 32]);
+        let fp = Fingerprints::new(Some(file.clone()), key.clone());
+        let (first, stats) = digest(&fp, root);
+        assert_eq!(stats.hashed, 2);
+        // Hashes taken in the same second as the files' mtime are not
+        // trusted (racy): age the fingerprints by a second.
+        {
+            let mut known = fp.known.lock().unwrap();
+            for k in known.as_mut().unwrap().values_mut() {
+                k.hashed_ns += 2_000_000_000;
+            }
+        }
+        let (second, stats) = digest(&fp, root);
+        assert_eq!((second.as_str(), stats.hashed), (first.as_str(), 0));
+        write(root, "b.txt", "TWO");
+        let (third, stats) = digest(&fp, root);
+        assert_ne!(third, first);
+        assert!(stats.hashed >= 1);
+        // Narrowed to a glob, only matching files count.
+        let (narrow, stats) = fp.digest(root, Some(&["a.*".to_owned()])).unwrap();
+        assert_eq!(stats.files, 1);
+        assert_ne!(narrow, third);
+    }
+
+    #[test]
+    fn a_same_second_rewrite_with_the_same_size_is_seen() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = ws.path();
+        write(root, "a.txt", "one");
+        let fp = Fingerprints::new(None, StateKey::from_bytes([1; 32]));
+        let (first, _) = digest(&fp, root);
+        // Same size, and the mtime may well be identical at coarse
+        // resolution: the racy rule re-hashes it anyway.
+        write(root, "a.txt", "two");
+        let (second, stats) = digest(&fp, root);
+        assert_eq!(stats.hashed, 1);
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn persisted_fingerprints_are_authenticated() {
+        let ws = tempfile::tempdir().unwrap();
+        let state = tempfile::tempdir().unwrap();
+        write(ws.path(), "a.txt", "one");
+        let file = state.path().join("fingerprints");
+        let key = StateKey::from_bytes([1; 32]);
+        let fp = Fingerprints::new(Some(file.clone()), key.clone());
+        digest(&fp, ws.path());
+        let reloaded = Fingerprints::new(Some(file.clone()), key.clone()).load();
+        assert_eq!(reloaded.len(), 1);
+        // A forged hash (say, of old content) is not believed.
+        let text = std::fs::read_to_string(&file).unwrap();
+        let forged = format!("{}{}", "0".repeat(64), &text[64..]);
+        std::fs::write(&file, forged).unwrap();
+        assert!(Fingerprints::new(Some(file), key).load().is_empty());
+    }
+
+    #[test]
+    fn toolchain_identity_follows_the_program_file_and_granted_env() {
+        let ws = tempfile::tempdir().unwrap();
+        let grants = ExecGrants {
+            allow: vec!["sh".to_owned()],
+            ..ExecGrants::default()
+        };
+        let tools = Toolchains::default();
+        let with = tools.identity(ws.path(), &["exec:sh".to_owned()], &grants);
+        assert!(with.contains("program sh at "), "{with}");
+        let without = tools.identity(ws.path(), &["exec:cargo".to_owned()], &grants);
+        assert!(!without.contains("program sh"), "{without}");
+        assert!(with.contains("env PATH="));
+    }
+}
