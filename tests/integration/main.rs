@@ -6,6 +6,7 @@
     clippy::unwrap_used,
     reason = "helpers panic on setup failure, like the tests they serve"
 )]
+mod abi;
 mod cache;
 mod cli;
 mod e2e;
@@ -18,4 +19,5 @@ mod scaffold;
 mod sessions;
 mod support;
 mod toolchains;
+mod trust;
 mod workflows;

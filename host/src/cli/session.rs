@@ -12,8 +12,8 @@ use std::io::{IsTerminal, Write};
 
 use checkrail::config::ApprovalChannel;
 use checkrail::service::{Decision, Service, VerifyReport};
-use checkrail::state::StateDir;
 use checkrail::session::Status;
+use checkrail::state::StateDir;
 
 use super::{Exit, output};
 
@@ -144,6 +144,7 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
                     s.id, s.workflow_id, s.workflow_version, s.status, s.phase_id
                 );
                 println!("  {}", standing.next_step);
+                print_provenance(&s.provenance);
                 println!();
                 for e in events {
                     let phase = e
@@ -174,7 +175,11 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
             } else {
                 print_verification(&report);
             }
-            return Ok(if report.ok { Exit::Passed } else { Exit::Failed });
+            return Ok(if report.ok {
+                Exit::Passed
+            } else {
+                Exit::Failed
+            });
         }
     }
     Ok(Exit::Passed)
@@ -258,4 +263,25 @@ fn terminal_name() -> Option<String> {
     std::fs::read_link("/proc/self/fd/0")
         .ok()
         .map(|p| p.display().to_string())
+}
+
+/// Where the pinned workflow came from; an override of a bundled workflow
+/// is called out with both digests.
+fn print_provenance(provenance: &serde_json::Value) {
+    let field = |key: &str| provenance[key].as_str().unwrap_or("?").to_owned();
+    if provenance.is_null() {
+        return;
+    }
+    println!(
+        "  workflow from {} `{}` (sha256 {})",
+        field("kind"),
+        field("source"),
+        field("digest")
+    );
+    if let Some(bundled) = provenance.get("overrides_bundled") {
+        println!(
+            "  note: it overrides the bundled workflow of the same id (bundled sha256 {})",
+            bundled["digest"].as_str().unwrap_or("?")
+        );
+    }
 }

@@ -1,0 +1,543 @@
+//! Trusted state out of the agent's reach: every record an agent could edit
+//! with a shell (sessions, events, cached outcomes, approvals, config) is
+//! either out of the workspace, authenticated, pinned, or all three; each
+//! test here is one cheat, and each shows the honest path still works.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use checkrail::engine::Hooks;
+use checkrail::service::Service;
+use checkrail::session::Status;
+use checkrail::workspace::Workspace;
+use checkrail::{Checkrail, Options};
+use rusqlite::Connection;
+use serde_json::{Map, Value, json};
+
+use crate::support::{shared_cache, state, state_dir, workspace};
+
+const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+
+/// Two phases: a README must exist, then a CHANGELOG.
+const FLOW: &str = "id: docs-flow
+version: 1.0.0
+name: Docs flow
+description: d
+phases:
+  - id: readme
+    name: Readme
+    guidance: write README.md
+    checkpoint:
+      rules:
+        - rule: file-exists
+          config: { paths: [README.md] }
+  - id: changelog
+    name: Changelog
+    guidance: write CHANGELOG.md
+    checkpoint:
+      rules:
+        - rule: file-exists
+          config: { paths: [CHANGELOG.md] }
+      approval: { prompt: Ship it? }
+  - id: done
+    name: Done
+    guidance: done
+";
+
+fn service(dir: &Path) -> Service {
+    let engine = Checkrail::new(Options {
+        workflow_dirs: vec![dir.join(".checkrail/workflows")],
+        cache_dir: Some(shared_cache()),
+        ..Options::default()
+    })
+    .unwrap();
+    Service::open(Arc::new(engine), dir, &state()).unwrap()
+}
+
+fn validate(svc: &Service, id: &str) -> checkrail::Result<checkrail::service::Validation> {
+    svc.validate(id, None, None, false, &Hooks::default())
+}
+
+/// The session database of `dir`, opened behind checkrail's back.
+fn raw_db(dir: &Path) -> Connection {
+    let ws = Workspace::open(dir, &state()).unwrap();
+    Connection::open(ws.state_dir().join("sessions.db")).unwrap()
+}
+
+fn checkrail(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--workspace")
+        .arg(dir)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A session that passed `readme` and failed `changelog` once.
+fn session_with_history(dir: &Path) -> (Service, String) {
+    let svc = service(dir);
+    let id = svc.start("docs-flow", Map::new()).unwrap().session.id;
+    assert!(validate(&svc, &id).unwrap().advanced);
+    assert!(!validate(&svc, &id).unwrap().passed);
+    assert!(svc.verify(&id, false).unwrap().ok);
+    (svc, id)
+}
+
+#[test]
+fn state_lives_outside_the_workspace_and_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = workspace(&[
+        (".checkrail/workflows/flow.yaml", FLOW),
+        ("README.md", "# hi"),
+    ]);
+    let (_svc, _) = session_with_history(ws.path());
+    assert!(!ws.path().join(".checkrail/sessions.db").exists());
+    assert!(!ws.path().join(".checkrail/outcomes.db").exists());
+    let opened = Workspace::open(ws.path(), &state()).unwrap();
+    assert!(!opened.state_dir().starts_with(ws.path()));
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(opened.state_dir()), 0o700);
+    assert_eq!(mode(&opened.state_dir().join("sessions.db")), 0o600);
+    assert_eq!(mode(&state_dir().join("key")), 0o600);
+}
+
+#[test]
+fn an_edited_state_row_is_refused_and_named() {
+    let ws = workspace(&[
+        (".checkrail/workflows/flow.yaml", FLOW),
+        ("README.md", "# hi"),
+    ]);
+    let (svc, id) = session_with_history(ws.path());
+    // The agent marks its session completed by hand.
+    raw_db(ws.path())
+        .execute(
+            "UPDATE sessions SET status = 'completed', state = replace(state, '\"active\"', '\"completed\"') WHERE id = ?1",
+            [&id],
+        )
+        .unwrap();
+    let err = svc.next(&id).unwrap_err().to_string();
+    assert!(
+        err.contains("status is `completed` but the log says `active`"),
+        "{err}"
+    );
+    assert!(validate(&svc, &id).is_err());
+    let out = checkrail(ws.path(), &["session", "show", &id]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out).contains("does not verify"), "{}", text(&out));
+    let out = checkrail(ws.path(), &["session", "verify", &id, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(
+        report["record"]["problems"]
+            .to_string()
+            .contains("state row was altered"),
+        "{report}"
+    );
+}
+
+#[test]
+fn edited_removed_inserted_and_reordered_events_are_each_reported() {
+    let ws = workspace(&[
+        (".checkrail/workflows/flow.yaml", FLOW),
+        ("README.md", "# hi"),
+    ]);
+    let (svc, id) = session_with_history(ws.path());
+    let db = raw_db(ws.path());
+    let problems = |svc: &Service| {
+        let v = svc.verify(&id, false).unwrap();
+        assert!(!v.ok);
+        v.record.problems.join("\n")
+    };
+    let seqs: Vec<i64> = {
+        let mut stmt = db
+            .prepare("SELECT seq FROM events WHERE session_id = ?1 ORDER BY seq")
+            .unwrap();
+        stmt.query_map([&id], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert!(seqs.len() >= 4, "{seqs:?}");
+    let backup: Vec<(i64, String)> = {
+        let mut stmt = db
+            .prepare("SELECT seq, data FROM events WHERE session_id = ?1")
+            .unwrap();
+        stmt.query_map([&id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+
+    // Edit: the failed validation now claims to have passed.
+    db.execute(
+        "UPDATE events SET data = replace(data, '\"passed\":false', '\"passed\":true') WHERE seq = ?1",
+        [seqs[3]],
+    )
+    .unwrap();
+    let found = problems(&svc);
+    assert!(
+        found.contains("#4 (validation_failed) was altered"),
+        "{found}"
+    );
+    let restore = |db: &Connection| {
+        for (seq, data) in &backup {
+            db.execute(
+                "UPDATE events SET data = ?2 WHERE seq = ?1",
+                rusqlite::params![seq, data],
+            )
+            .unwrap();
+        }
+    };
+    restore(&db);
+    assert!(svc.verify(&id, false).unwrap().ok);
+
+    // Insert: a forged event between two real ones.
+    db.execute(
+        "INSERT INTO events (session_id, n, at, kind, phase, data, state, prev_hash, hash, tag)
+         SELECT session_id, n, at, 'approved', phase, '{}', state, prev_hash, hash, 'ab' FROM events WHERE seq = ?1",
+        [seqs[1]],
+    )
+    .unwrap();
+    let found = problems(&svc);
+    assert!(found.contains("was not written by checkrail"), "{found}");
+    db.execute("DELETE FROM events WHERE kind = 'approved'", [])
+        .unwrap();
+    assert!(svc.verify(&id, false).unwrap().ok);
+
+    // Reorder: swap two events' positions in the table.
+    db.execute_batch(&format!(
+        "UPDATE events SET seq = -1 WHERE seq = {a}; UPDATE events SET seq = {a} WHERE seq = {b}; UPDATE events SET seq = {b} WHERE seq = -1;",
+        a = seqs[1],
+        b = seqs[2]
+    ))
+    .unwrap();
+    let found = problems(&svc);
+    assert!(
+        found.contains("reordered: #3 is stored before #2"),
+        "{found}"
+    );
+    db.execute_batch(&format!(
+        "UPDATE events SET seq = -1 WHERE seq = {a}; UPDATE events SET seq = {a} WHERE seq = {b}; UPDATE events SET seq = {b} WHERE seq = -1;",
+        a = seqs[1],
+        b = seqs[2]
+    ))
+    .unwrap();
+    assert!(svc.verify(&id, false).unwrap().ok);
+
+    // Remove: the failed attempt disappears from the history.
+    db.execute("DELETE FROM events WHERE seq = ?1", [seqs[3]])
+        .unwrap();
+    let found = problems(&svc);
+    assert!(found.contains("events #4 were removed"), "{found}");
+    let err = svc.events(&id).unwrap_err().to_string();
+    assert!(err.contains("does not verify"), "{err}");
+}
+
+#[test]
+fn approvals_need_a_terminal_and_record_their_channel() {
+    let ws = workspace(&[
+        (".checkrail/workflows/flow.yaml", FLOW),
+        ("README.md", "# hi"),
+        ("CHANGELOG.md", "# changes"),
+    ]);
+    let svc = service(ws.path());
+    let id = svc.start("docs-flow", Map::new()).unwrap().session.id;
+    validate(&svc, &id).unwrap();
+    let waiting = validate(&svc, &id).unwrap();
+    assert_eq!(waiting.standing.session.status, Status::AwaitingApproval);
+
+    // The agent's shell: no terminal.
+    let out = checkrail(ws.path(), &["session", "approve", &id]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("only a human at an interactive terminal"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(
+        svc.next(&id).unwrap().session.status,
+        Status::AwaitingApproval
+    );
+
+    // A human at a (pseudo-)terminal reads the prompt and types `approve`.
+    let transcript = at_terminal(
+        ws.path(),
+        &["session", "approve", &id, "--by", "ana"],
+        "approve",
+    );
+    assert!(transcript.contains("Ship it?"), "{transcript}");
+    assert!(transcript.contains("approved; session"), "{transcript}");
+    let standing = svc.next(&id).unwrap();
+    assert_eq!(standing.session.phase_id, "done");
+    let approval = svc
+        .events(&id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "approved")
+        .unwrap();
+    assert_eq!(approval.data["channel"], "terminal");
+    assert_eq!(approval.data["by"], "ana");
+    assert!(
+        approval.data["detail"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("/dev/pts/")),
+        "{approval:?}"
+    );
+}
+
+/// Runs checkrail on a pseudo-terminal (Python's `pty`), answers its
+/// prompt with `answer`, and returns everything it printed.
+fn at_terminal(dir: &Path, args: &[&str], answer: &str) -> String {
+    const DRIVER: &str = r#"
+import os, pty, sys, json
+argv = json.loads(sys.argv[1]); answer = sys.argv[2].encode() + b"\n"
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+out = b""; sent = False
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+    if not sent and b"type `" in out:
+        os.write(fd, answer); sent = True
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let mut argv = vec![BIN.to_owned()];
+    argv.extend(args.iter().map(|a| (*a).to_owned()));
+    argv.extend(["--workspace".to_owned(), dir.display().to_string()]);
+    let python = std::env::var("CHECKRAIL_E2E_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let out = Command::new(python)
+        .args(["-c", DRIVER, &serde_json::to_string(&argv).unwrap(), answer])
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .output()
+        .unwrap();
+    text(&out)
+}
+
+#[test]
+fn a_mid_session_grant_changes_nothing_for_the_session() {
+    let ws = workspace(&[(
+        ".checkrail/workflows/run.yaml",
+        "id: run-flow
+version: 1.0.0
+name: Run
+description: d
+phases:
+  - id: build
+    name: Build
+    guidance: build
+    checkpoint:
+      rules:
+        - rule: compile
+          config: { toolchain: custom, command: { program: 'true' } }
+  - id: done
+    name: Done
+    guidance: done
+",
+    )]);
+    let svc = service(ws.path());
+    let id = svc.start("run-flow", Map::new()).unwrap().session.id;
+    let refused = validate(&svc, &id).unwrap();
+    assert!(!refused.passed);
+    assert!(
+        serde_json::to_string(&refused.report)
+            .unwrap()
+            .contains("has not granted"),
+        "{:?}",
+        refused.report
+    );
+    // The agent grants itself the program.
+    std::fs::write(
+        ws.path().join("checkrail.toml"),
+        "[exec]\nallow = [\"true\"]\n",
+    )
+    .unwrap();
+    let still = validate(&svc, &id).unwrap();
+    assert!(
+        !still.passed,
+        "an edited checkrail.toml must not reach a running session"
+    );
+    // A session started after the owner's edit runs with it.
+    let fresh = svc.start("run-flow", Map::new()).unwrap().session.id;
+    assert!(validate(&svc, &fresh).unwrap().passed);
+}
+
+#[test]
+fn a_workspace_workflow_that_replaces_a_bundled_one_is_reported() {
+    let local = FLOW.replace("id: docs-flow", "id: project-basics");
+    let ws = workspace(&[
+        (".checkrail/workflows/override.yaml", local.as_str()),
+        ("README.md", "# hi"),
+    ]);
+    let svc = service(ws.path());
+    let started = svc.start("project-basics", Map::new()).unwrap();
+    assert!(
+        started
+            .next_step
+            .contains("overrides the bundled workflow `project-basics`"),
+        "{}",
+        started.next_step
+    );
+    let provenance = &started.session.provenance;
+    assert_eq!(provenance["kind"], "workspace");
+    assert!(provenance["overrides_bundled"]["digest"].is_string());
+    assert_ne!(
+        provenance["digest"],
+        provenance["overrides_bundled"]["digest"]
+    );
+    let out = checkrail(ws.path(), &["session", "show", &started.session.id]);
+    assert!(
+        text(&out).contains("overrides the bundled"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn recheck_catches_a_workspace_that_no_longer_passes() {
+    let ws = workspace(&[
+        (".checkrail/workflows/flow.yaml", FLOW),
+        ("README.md", "# hi"),
+    ]);
+    let svc = service(ws.path());
+    let id = svc.start("docs-flow", Map::new()).unwrap().session.id;
+    assert!(validate(&svc, &id).unwrap().advanced);
+    let ok = checkrail(ws.path(), &["session", "verify", &id, "--recheck"]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
+    assert!(text(&ok).contains("phase readme: passes"), "{}", text(&ok));
+    std::fs::remove_file(ws.path().join("README.md")).unwrap();
+    let out = checkrail(
+        ws.path(),
+        &["session", "verify", &id, "--recheck", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["record"]["verified"], true);
+    assert_eq!(report["recheck"][0]["phase"], "readme");
+    assert_eq!(report["recheck"][0]["passed"], false);
+}
+
+#[test]
+fn a_rewritten_cached_outcome_is_ignored_and_the_rule_runs_again() {
+    let ws = workspace(&[
+        (
+            "check.sh",
+            "grep -q fixed src/x.txt || echo 'src/x.txt:1: error: still broken'; grep -q fixed src/x.txt\n",
+        ),
+        ("src/x.txt", "broken"),
+        ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
+    ]);
+    let flow = checkrail::workflow::parse(
+        "id: c\nversion: 0.1.0\nname: C\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          inputs: ['**']\n          config: { toolchain: custom, command: { program: sh, args: [check.sh] } }\n",
+        "c.yaml",
+    )
+    .unwrap();
+    let engine = crate::support::engine();
+    let run = || {
+        crate::support::checkpoint(&engine, &flow, "p", ws.path(), None, Hooks::default()).unwrap()
+    };
+    let first = run();
+    assert!(!first.passed && !first.rules[0].cached);
+    assert!(
+        run().rules[0].cached,
+        "an unchanged workspace reuses the outcome"
+    );
+    // The agent rewrites the cached verdict.
+    let opened = Workspace::open(ws.path(), &state()).unwrap();
+    let db = Connection::open(opened.state_dir().join("outcomes.db")).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE outcomes SET report = replace(report, '\"status\":\"failed\"', '\"status\":\"passed\"')",
+            [],
+        )
+        .unwrap();
+    assert!(changed > 0);
+    let again = run();
+    assert!(!again.rules[0].cached, "a forged outcome must not be used");
+    assert!(!again.passed);
+    // The honest fix passes.
+    std::fs::write(ws.path().join("src/x.txt"), "fixed").unwrap();
+    assert!(run().passed);
+}
+
+#[test]
+fn an_old_in_workspace_database_is_imported_once() {
+    let ws = workspace(&[
+        (".checkrail/workflows/flow.yaml", FLOW),
+        ("README.md", "# hi"),
+    ]);
+    let workflow_json =
+        serde_json::to_string(&checkrail::workflow::parse(FLOW, "flow.yaml").unwrap()).unwrap();
+    let old = Connection::open(ws.path().join(".checkrail/sessions.db")).unwrap();
+    old.execute_batch(
+        "CREATE TABLE sessions (id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, workflow_version TEXT NOT NULL,
+            workflow_digest TEXT NOT NULL, workflow_json TEXT NOT NULL, workflow_source TEXT NOT NULL, status TEXT NOT NULL,
+            phase_index INTEGER NOT NULL, paused_from TEXT, attempts INTEGER NOT NULL, inputs TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, revision INTEGER NOT NULL);
+         CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, at TEXT NOT NULL,
+            kind TEXT NOT NULL, phase TEXT, data TEXT NOT NULL);",
+    )
+    .unwrap();
+    old.execute(
+        "INSERT INTO sessions VALUES ('oldsession01', 'docs-flow', '1.0.0', 'abc', ?1, 'flow.yaml', 'active', 1, NULL, 2, '{}', '2026-01-01T00:00:00.000Z', '2026-01-02T00:00:00.000Z', 5)",
+        [&workflow_json],
+    )
+    .unwrap();
+    for (kind, phase) in [
+        ("started", "readme"),
+        ("validated", "readme"),
+        ("advanced", "changelog"),
+    ] {
+        old.execute(
+            "INSERT INTO events (session_id, at, kind, phase, data) VALUES ('oldsession01', '2026-01-01T00:00:00.000Z', ?1, ?2, ?3)",
+            [kind, phase, &json!({"summary": kind}).to_string()],
+        )
+        .unwrap();
+    }
+    drop(old);
+
+    let out = checkrail(ws.path(), &["session", "list"]);
+    assert!(
+        text(&out).contains("imported 1 session(s)"),
+        "{}",
+        text(&out)
+    );
+    assert!(text(&out).contains("oldsession01"), "{}", text(&out));
+    let svc = service(ws.path());
+    let standing = svc.next("oldsession01").unwrap();
+    assert_eq!(standing.session.phase_id, "changelog");
+    assert_eq!(standing.session.attempts, 2);
+    let kinds: Vec<String> = svc
+        .events("oldsession01")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, ["started", "validated", "advanced", "imported"]);
+    assert!(svc.verify("oldsession01", false).unwrap().ok);
+    // Once only: a second open imports nothing and loses nothing.
+    let again = checkrail(ws.path(), &["session", "list"]);
+    assert!(!text(&again).contains("imported"), "{}", text(&again));
+    assert!(ws.path().join(".checkrail/sessions.db").exists());
+    assert_eq!(svc.events("oldsession01").unwrap().len(), 4);
+}
