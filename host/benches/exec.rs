@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use checkrail::engine::{CheckpointRun, Hooks, RuleRun};
 use checkrail::state::StateDir;
 use checkrail::workflow::Workflow;
-use checkrail::workspace::Workspace;
 use checkrail::workflow::parse;
+use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};
 use serde_json::json;
 
@@ -145,25 +145,18 @@ fn main() {
             use_cache: true,
         })
     };
-    run(&uncached)
-        .expect("first build");
+    run(&uncached).expect("first build");
     stats(
         "cargo build checkpoint, outcome cache off (cargo runs)",
         sample(20, || {
-            assert!(
-                run(&uncached)
-                    .expect("run")
-                    .passed
-            );
+            assert!(run(&uncached).expect("run").passed);
         }),
     );
-    run(&cached)
-        .expect("fill the outcome cache");
+    run(&cached).expect("fill the outcome cache");
     stats(
         "cargo build checkpoint, outcome cache warm (no cargo)",
         sample(200, || {
-            let report = run(&cached)
-                .expect("run");
+            let report = run(&cached).expect("run");
             assert!(report.rules[0].cached);
         }),
     );

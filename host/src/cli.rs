@@ -106,11 +106,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Rule(rule::Command::New(args)) => rule_new::run(args),
         Command::Rule(command) => rule::run(&engine(options(command.workspace()))?, command),
         Command::Pack(command) => pack::run(&engine(options(command.workspace()))?, command),
-        Command::Serve(args) => serve::run(
-            engine(options(Some(&args.workspace)))?,
-            &state(&cli)?,
-            args,
-        ),
+        Command::Serve(args) => {
+            serve::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
+        }
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,
             &state(&cli)?,
@@ -120,7 +118,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
 }
 
 fn state(cli: &Cli) -> Result<checkrail::state::StateDir> {
-    checkrail::state::StateDir::resolve(cli.state_dir.as_deref()).context("open the state directory")
+    checkrail::state::StateDir::resolve(cli.state_dir.as_deref())
+        .context("open the state directory")
 }
 
 fn engine(options: Options) -> Result<Checkrail> {

@@ -695,7 +695,8 @@ impl<'a> CacheContext<'a> {
             None => !rule.inputs(&engine.runtime, &rule_use.config).is_empty(),
         };
         let cache = self.workspace.outcomes().filter(|_| cacheable);
-        let Some((cache, key)) = cache.and_then(|c| Some((c, self.key(rule_use, rule, evidence, false)?)))
+        let Some((cache, key)) =
+            cache.and_then(|c| Some((c, self.key(rule_use, rule, evidence, false)?)))
         else {
             return run();
         };

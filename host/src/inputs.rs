@@ -185,7 +185,10 @@ impl Fingerprints {
             return HashMap::new();
         };
         let Some((body, tag)) = text.rsplit_once("\ntag ") else {
-            tracing::warn!("ignoring fingerprints `{}`: not authenticated", file.display());
+            tracing::warn!(
+                "ignoring fingerprints `{}`: not authenticated",
+                file.display()
+            );
             return HashMap::new();
         };
         if !self
@@ -300,8 +303,7 @@ fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
                 if entry.file_type().is_some_and(|t| t.is_dir()) {
                     return WalkState::Continue;
                 }
-                let (Ok(meta), Some(rel)) = (entry.metadata(), relative(root, entry.path()))
-                else {
+                let (Ok(meta), Some(rel)) = (entry.metadata(), relative(root, entry.path())) else {
                     return WalkState::Continue;
                 };
                 batch.local.push((rel, Fingerprint::of(&meta)));
@@ -353,7 +355,12 @@ fn hash_file(path: &Path) -> Option<[u8; 32]> {
     let mut hasher = Sha256::new();
     if meta.file_type().is_symlink() {
         hasher.update(b"symlink:");
-        hasher.update(std::fs::read_link(path).ok()?.as_os_str().as_encoded_bytes());
+        hasher.update(
+            std::fs::read_link(path)
+                .ok()?
+                .as_os_str()
+                .as_encoded_bytes(),
+        );
     } else if meta.is_file() {
         let mut file = std::fs::File::open(path).ok()?;
         let mut buf = vec![0u8; 64 * 1024];
@@ -435,11 +442,7 @@ impl Toolchains {
             .and_then(|p| std::fs::metadata(p).ok())
             .map(|m| format!("{:?}", Fingerprint::of(&m)))
             .unwrap_or_default();
-        let id = format!(
-            "{}|{}|{file}|{rustup}",
-            root.display(),
-            resolved.display()
-        );
+        let id = format!("{}|{}|{file}|{rustup}", root.display(), resolved.display());
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
         let version = versions
             .entry(id)
@@ -514,7 +517,12 @@ mod tests {
         };
         assert_eq!(
             files,
-            [".cargo/config.toml", ".gitignore", "data/case.txt", "src/lib.rs"]
+            [
+                ".cargo/config.toml",
+                ".gitignore",
+                "data/case.txt",
+                "src/lib.rs"
+            ]
         );
     }
 

@@ -92,9 +92,7 @@ impl OutcomeCache {
         let Ok(text) = serde_json::to_string(report) else {
             return;
         };
-        let tag = self
-            .key
-            .tag(TAG_DOMAIN, &[key.as_bytes(), text.as_bytes()]);
+        let tag = self.key.tag(TAG_DOMAIN, &[key.as_bytes(), text.as_bytes()]);
         let result = self.conn().execute(
             "INSERT OR REPLACE INTO outcomes (key, rule, report, stored_at, tag) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![key, report.rule, text, crate::session::now(), tag],

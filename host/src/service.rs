@@ -594,7 +594,12 @@ impl Service {
             .into_iter()
             .rev()
             .find(|e| e.kind == "validated")
-            .and_then(|e| e.data.get("summary").and_then(Value::as_str).map(str::to_owned))
+            .and_then(|e| {
+                e.data
+                    .get("summary")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
             .unwrap_or_default();
         Ok((session, prompt, passed))
     }
@@ -609,7 +614,14 @@ impl Service {
             return Err(Error::Refused(format!(
                 "this session does not accept approvals through `{}`; its checkrail.toml (pinned at start) allows: {}",
                 decision.channel.as_str(),
-                pinned.config.approval.via.iter().map(|c| c.as_str()).collect::<Vec<_>>().join(", ")
+                pinned
+                    .config
+                    .approval
+                    .via
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let (session, _) = self.store.update(id, |s, wf| {
@@ -650,7 +662,9 @@ impl Service {
             .then(|| {
                 let phase = workflow.phases.get(session.phase_index)?;
                 // Evidence references of the phase, filled where they can be.
-                let filled = self.phase_for(workflow, phase, &session).unwrap_or_else(|_| phase.clone());
+                let filled = self
+                    .phase_for(workflow, phase, &session)
+                    .unwrap_or_else(|_| phase.clone());
                 PhaseView::of(&workflow.with_phase(filled), session.phase_index)
             })
             .flatten();

@@ -120,10 +120,14 @@ impl StateDir {
             Ok(meta) => {
                 check_private(&path, &meta, 0o077)?;
                 let bytes = std::fs::read(&path).map_err(io("read the state key", &path))?;
-                let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| StateError::BadKey {
-                    path: path.clone(),
-                    len: bytes.len(),
-                })?;
+                let key: [u8; 32] =
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| StateError::BadKey {
+                            path: path.clone(),
+                            len: bytes.len(),
+                        })?;
                 Ok(StateKey(key))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.create_key(&path),
@@ -306,8 +310,7 @@ mod tests {
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
         let state = StateDir::at(&root).unwrap();
         state.key().unwrap();
-        std::fs::set_permissions(root.join("key"), std::fs::Permissions::from_mode(0o644))
-            .unwrap();
+        std::fs::set_permissions(root.join("key"), std::fs::Permissions::from_mode(0o644)).unwrap();
         assert!(state.key().unwrap_err().to_string().contains("mode is 644"));
     }
 

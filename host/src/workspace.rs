@@ -60,7 +60,9 @@ impl Workspace {
     /// The outcome cache, opened on first use; `None` when it cannot be.
     pub fn outcomes(&self) -> Option<&OutcomeCache> {
         self.outcomes
-            .get_or_init(|| OutcomeCache::open(&self.state_dir.join("outcomes.db"), self.key.clone()))
+            .get_or_init(|| {
+                OutcomeCache::open(&self.state_dir.join("outcomes.db"), self.key.clone())
+            })
             .as_ref()
     }
 

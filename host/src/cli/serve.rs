@@ -5,11 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use checkrail::state::StateDir;
 use anyhow::{Context, Result};
 use checkrail::Checkrail;
 use checkrail::mcp::CheckrailMcp;
 use checkrail::service::{DEFAULT_MAX_EVIDENCE, Service};
+use checkrail::state::StateDir;
 use rmcp::ServiceExt;
 
 use super::Exit;

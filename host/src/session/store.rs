@@ -146,7 +146,8 @@ struct Row {
     tag: String,
 }
 
-const ROW_COLUMNS: &str = "id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
+const ROW_COLUMNS: &str =
+    "id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
     config_json, inputs, created_at, updated_at, status, state, event_count, head_hash, tag";
 
 impl Row {
@@ -329,8 +330,9 @@ pub struct Verification {
 impl SessionStore {
     /// Opens (creating) the database at `path`, authenticated with `key`.
     pub fn open(path: &Path, key: StateKey) -> Result<Self> {
-        let db_error =
-            |e: rusqlite::Error| Error::Other(format!("session database `{}`: {e}", path.display()));
+        let db_error = |e: rusqlite::Error| {
+            Error::Other(format!("session database `{}`: {e}", path.display()))
+        };
         let conn = Connection::open(path).map_err(db_error)?;
         restrict_file(path);
         conn.busy_timeout(Duration::from_secs(10))
@@ -362,10 +364,7 @@ impl SessionStore {
     }
 
     fn db_error(&self, e: rusqlite::Error) -> Error {
-        Error::Other(format!(
-            "session database `{}`: {e}",
-            self.path.display()
-        ))
+        Error::Other(format!("session database `{}`: {e}", self.path.display()))
     }
 
     /// Creates a session at the workflow's first phase, pinning the
@@ -421,8 +420,15 @@ impl SessionStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.db_error(e))?;
-        self.append(&tx, &mut row, &now, "started", workflow.phases.first().map(|p| p.id.as_str()), &started)
-            .map_err(|e| self.db_error(e))?;
+        self.append(
+            &tx,
+            &mut row,
+            &now,
+            "started",
+            workflow.phases.first().map(|p| p.id.as_str()),
+            &started,
+        )
+        .map_err(|e| self.db_error(e))?;
         row.tag = row.compute_tag(&self.key);
         row.write(&tx).map_err(|e| self.db_error(e))?;
         tx.commit().map_err(|e| self.db_error(e))?;
@@ -458,8 +464,16 @@ impl SessionStore {
             "INSERT INTO events (session_id, n, at, kind, phase, data, state, prev_hash, hash, tag)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             params![
-                row.id, event.n, event.at, event.kind, event.phase, event.data, event.state,
-                event.prev_hash, event.hash, event.tag,
+                row.id,
+                event.n,
+                event.at,
+                event.kind,
+                event.phase,
+                event.data,
+                event.state,
+                event.prev_hash,
+                event.hash,
+                event.tag,
             ],
         )?;
         row.event_count += 1;
@@ -508,8 +522,7 @@ impl SessionStore {
     /// checks the whole log.
     fn checked_row(&self, conn: &Connection, id: &str) -> Result<(Row, Session, Workflow, Pinned)> {
         let row = self.row(conn, id)?;
-        let head: Option<StoredEvent> = self
-            .stored_events_tail(conn, id)?;
+        let head: Option<StoredEvent> = self.stored_events_tail(conn, id)?;
         let mut problems = Vec::new();
         if !row.verifies(&self.key) {
             problems.push(row_problem(&row, head.as_ref()));
@@ -745,13 +758,19 @@ impl SessionStore {
     /// (`None` when this store already imported one).
     pub fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>> {
         let old = Connection::open_with_flags(legacy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| Error::Other(format!("open `{}` to import it: {e}", legacy.display())))?;
+            .map_err(|e| {
+            Error::Other(format!("open `{}` to import it: {e}", legacy.display()))
+        })?;
         let mut conn = self.conn();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.db_error(e))?;
         let done: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE name = 'legacy_import'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'legacy_import'",
+                [],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(|e| self.db_error(e))?;
         if done.is_some() {

@@ -81,7 +81,8 @@ impl Catalog {
                 workflow.source,
                 workflow.id
             );
-            self.overridden.push((workflow.id.clone(), old.digest.clone()));
+            self.overridden
+                .push((workflow.id.clone(), old.digest.clone()));
         }
         self.workflows.retain(|w| w.id != workflow.id);
         self.workflows.push(workflow);
