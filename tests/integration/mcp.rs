@@ -62,7 +62,8 @@ async fn start(files: &[(&str, &str)]) -> Harness {
     })
     .await
     .unwrap();
-    let service = Arc::new(Service::open(Arc::new(engine), &dir, &crate::support::state()).unwrap());
+    let service =
+        Arc::new(Service::open(Arc::new(engine), &dir, &crate::support::state()).unwrap());
     let (server_io, client_io) = tokio::io::duplex(1 << 20);
     tokio::spawn(async move {
         let server = CheckrailMcp::new(service).serve(server_io).await.unwrap();

@@ -82,7 +82,10 @@ async fn state_survives_kill_9_at_any_moment() {
             workspace.key().clone(),
         )
         .unwrap();
-        assert!(store.verify(&id).unwrap().verified, "round {round}: record does not verify");
+        assert!(
+            store.verify(&id).unwrap().verified,
+            "round {round}: record does not verify"
+        );
         let (session, _, _) = store.get(&id).unwrap();
         let failures = store
             .events(&id)

@@ -194,12 +194,13 @@ fn cancelling_a_checkpoint_stops_a_running_rule_at_once() {
         trigger.store(true, Ordering::Relaxed);
     });
     let started = Instant::now();
-    let result = engine.run_checkpoint_with(
+    let result = crate::support::checkpoint(
+        &engine,
         &flow,
         "p",
         ws.path(),
         None,
-        &Hooks {
+        Hooks {
             progress: None,
             cancel: Some(cancel),
         },

@@ -3,8 +3,8 @@
 
 use std::sync::Arc;
 
-use checkrail::engine::Hooks;
 use checkrail::config::ApprovalChannel;
+use checkrail::engine::Hooks;
 use checkrail::service::{Decision, Service};
 use checkrail::session::{Control, Status};
 use checkrail::{Checkrail, Error, Options};
@@ -286,12 +286,20 @@ fn human_gate_evidence_checks_and_pinning() {
         .decide(&id, &decision(true, ApprovalChannel::Elicitation))
         .unwrap_err()
         .to_string();
-    assert!(elicited.contains("does not accept approvals through `elicitation`"), "{elicited}");
+    assert!(
+        elicited.contains("does not accept approvals through `elicitation`"),
+        "{elicited}"
+    );
     let approved = svc
         .decide(&id, &decision(true, ApprovalChannel::Terminal))
         .unwrap();
     assert_eq!(approved.session.phase_id, "ship");
-    let approval = svc.events(&id).unwrap().into_iter().find(|e| e.kind == "approved").unwrap();
+    let approval = svc
+        .events(&id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "approved")
+        .unwrap();
     assert_eq!(approval.data["channel"], "terminal");
     assert_eq!(approval.data["by"], "tester");
     assert!(
@@ -321,7 +329,8 @@ fn concurrent_validations_never_advance_twice() {
             .map(|_| {
                 // One store (one SQLite connection) per thread, as separate
                 // server processes would have.
-                let svc = Service::open(engine.clone(), ws.path(), &crate::support::state()).unwrap();
+                let svc =
+                    Service::open(engine.clone(), ws.path(), &crate::support::state()).unwrap();
                 let id = id.clone();
                 std::thread::spawn(move || {
                     svc.validate(&id, None, None, false, &Hooks::default())

@@ -71,7 +71,8 @@ pub fn repo_root() -> PathBuf {
 /// workspace gets its own corner of it).
 pub fn state_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir")).path()
+    DIR.get_or_init(|| tempfile::tempdir().expect("tempdir"))
+        .path()
 }
 
 /// The shared state directory, opened.

@@ -28,8 +28,7 @@ fn workflow(rules: &str) -> checkrail::workflow::Workflow {
 }
 
 fn run(ws: &std::path::Path, rules: &str) -> CheckpointReport {
-    engine()
-        .run_checkpoint(&workflow(rules), "p", ws, None)
+    crate::support::checkpoint(&engine(), &workflow(rules), "p", ws, None, Hooks::default())
         .unwrap()
 }
 
@@ -118,12 +117,34 @@ fn rust_crate_compile_test_and_clippy() {
     assert_eq!(failing.line, Some(14));
     assert!(failing.message.contains("two and two"), "{failing:?}");
 
+    let green = FIXED_LIB.replace("5, \"two and two\"", "4, \"two and two\"");
+    std::fs::write(dir.join("src/lib.rs"), &green).unwrap();
+    assert!(run(dir, tests).passed);
+
+    // A required test marked `#[ignore]` did not run, so it proves nothing.
     std::fs::write(
         dir.join("src/lib.rs"),
-        FIXED_LIB.replace("5, \"two and two\"", "4, \"two and two\""),
+        green.replace("    fn adds_wrong", "    #[ignore]\n    fn adds_wrong"),
     )
     .unwrap();
-    assert!(run(dir, tests).passed);
+    assert!(
+        run(dir, tests).passed,
+        "an ignored test alone does not block"
+    );
+    let required =
+        "        - rule: test\n          config: { runner: cargo, required: [adds_wrong] }\n";
+    let report = run(dir, required);
+    let r = rule(&report, 0);
+    assert_eq!(r.status, RuleStatus::Failed, "{r:?}");
+    let ignored = r
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("required-test-not-run"))
+        .unwrap_or_else(|| panic!("{r:?}"));
+    assert_eq!(
+        ignored.message,
+        "required test `tests::adds_wrong` is marked `#[ignore]`, so it did not run"
+    );
 
     // Clippy: a needless return at its line, blocking when warnings block.
     let lint = "        - rule: lint\n          config: { linter: clippy, block_levels: [error, warning] }\n";
@@ -189,6 +210,27 @@ fn python_package_compile_pytest_and_ruff() {
     assert_eq!(failing.path.as_deref(), Some("tests/test_calc.py"));
     assert_eq!(failing.line, Some(9), "{failing:?}");
 
+    // Skipping a required test does not make it pass.
+    std::fs::write(
+        dir.join("tests/test_calc.py"),
+        "import pytest\n\nfrom pkg.calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n\n\n@pytest.mark.skip(reason=\"later\")\ndef test_double_wrong():\n    assert double(3) == 7\n",
+    )
+    .unwrap();
+    assert!(
+        run(dir, tests).passed,
+        "a skipped test alone does not block"
+    );
+    let required = "        - rule: test\n          config: { runner: pytest, required: [test_double_wrong] }\n";
+    let r = run(dir, required);
+    let t = rule(&r, 0);
+    assert_eq!(t.status, RuleStatus::Failed, "{t:?}");
+    let skipped = finding_at(t, "tests/test_calc.py", 10).unwrap_or_else(|| panic!("{t:?}"));
+    assert_eq!(skipped.code.as_deref(), Some("required-test-not-run"));
+    assert_eq!(
+        skipped.message,
+        "required test `tests/test_calc.py::test_double_wrong` was skipped (later), so it did not run"
+    );
+
     let lint = "        - rule: lint\n          config: { linter: ruff, max_warnings: 0 }\n";
     let r = run(dir, lint);
     let l = rule(&r, 0);
@@ -248,9 +290,7 @@ fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
         }),
         cancel: None,
     };
-    let first = engine
-        .run_checkpoint_with(&wf, "p", dir, None, &hooks)
-        .unwrap();
+    let first = crate::support::checkpoint(&engine, &wf, "p", dir, None, hooks).unwrap();
     assert!(first.passed && !first.rules[0].cached);
     let seen = events.lock().unwrap().clone();
     assert!(
@@ -263,14 +303,15 @@ fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
         "progress must grow: {steps:?}"
     );
 
-    let second = engine.run_checkpoint(&wf, "p", dir, None).unwrap();
+    let second =
+        crate::support::checkpoint(&engine, &wf, "p", dir, None, Hooks::default()).unwrap();
     assert!(
         second.rules[0].cached,
         "unchanged inputs must reuse the outcome"
     );
 
     std::fs::write(dir.join("src/lib.rs"), "pub fn one() -> u32 { \"no\" }\n").unwrap();
-    let third = engine.run_checkpoint(&wf, "p", dir, None).unwrap();
+    let third = crate::support::checkpoint(&engine, &wf, "p", dir, None, Hooks::default()).unwrap();
     assert!(
         !third.rules[0].cached && !third.passed,
         "a changed input must run the rule again"
