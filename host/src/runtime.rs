@@ -3,6 +3,7 @@
 //! fresh store with a memory cap, an epoch deadline, the workspace preopened
 //! read-only, and no environment, network or inherited stdio.
 
+mod abi;
 pub mod api_version;
 pub mod cache;
 mod host;
@@ -12,12 +13,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use checkrail_sdk::Outcome;
 use checkrail_sdk::native::NativeWorkspace;
 use checkrail_sdk::native::exec::ExecPolicy;
-use checkrail_sdk::{Finding, Outcome, Severity};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
     UpdateDeadline,
@@ -26,18 +27,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::config::ExecGrants;
+use abi::{RulePre, wit};
 pub use cache::{CacheStatus, ComponentCache};
 use host::{ExecContext, Limiter, StoreState};
-
-pub(crate) mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../plugin-sdk/wit",
-        world: "rule",
-        imports: { default: trappable },
-    });
-}
-
-use bindings::checkrail::rule::types as wit;
 
 /// How often the epoch advances; deadlines are enforced at this granularity.
 pub const TICK: Duration = Duration::from_millis(5);
@@ -114,6 +106,10 @@ pub struct RuleInfo {
     pub config_schema: serde_json::Value,
     /// Capabilities it may ask for.
     pub capabilities: Vec<String>,
+    /// Workspace-relative globs of the files that change how the rule's tool
+    /// judges (its configs, a `conftest.py`); empty for a rule built against
+    /// API 0.1.
+    pub judging_files: Vec<String>,
 }
 
 /// A compiled, linked rule, ready to instantiate.
@@ -128,7 +124,7 @@ pub struct RuleComponent {
     pub cache: CacheStatus,
     /// Where it came from (for messages).
     pub origin: String,
-    pre: bindings::RulePre<StoreState>,
+    pre: RulePre,
 }
 
 /// Where and why one check runs.
@@ -142,6 +138,10 @@ pub struct CheckInput<'a> {
     pub phase: Option<&'a str>,
     /// Evidence, as JSON text.
     pub evidence: Option<String>,
+    /// Facts this rule recorded at earlier phases of the session, oldest
+    /// first: (phase id, facts as JSON text). Rules built against API 0.1
+    /// are not given them.
+    pub baselines: Vec<(String, String)>,
     /// Set to stop the check early (the caller gave up on it).
     pub cancel: Option<Arc<AtomicBool>>,
     /// What the workspace lets rules run.
@@ -162,7 +162,8 @@ pub enum ExecEvent {
 /// How one check ended.
 #[derive(Debug, Clone)]
 pub enum RunResult {
-    /// The rule ran and returned an outcome.
+    /// The rule ran and returned an outcome; its
+    /// [`facts`](Outcome::facts), if any, are valid JSON text.
     Completed(Outcome),
     /// The rule ran and said it could not check (`err` from `check`).
     RuleError(String),
@@ -239,7 +240,7 @@ impl Runtime {
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
-        bindings::Rule::add_to_linker::<StoreState, HasSelf<StoreState>>(&mut linker, |s| s)?;
+        abi::add_to_linker(&mut linker)?;
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (weak, stop) = (engine.weak(), ticker_stop.clone());
@@ -272,7 +273,7 @@ impl Runtime {
     /// describes a component.
     pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<RuleComponent, String> {
         let api_version = api_version::read_stamp(bytes)?;
-        api_version::check(&api_version)?;
+        let abi = api_version::check(&api_version)?;
         let digest = hex::encode(Sha256::digest(bytes));
         let (component, cache) = self
             .cache
@@ -281,25 +282,17 @@ impl Runtime {
         let pre = self
             .linker
             .instantiate_pre(&component)
-            .and_then(bindings::RulePre::new)
-            .map_err(|e| {
-                format!(
-                    "does not fit the checkrail:rule@{} world: {e}",
-                    checkrail_sdk::API_VERSION
-                )
-            })?;
+            .and_then(|pre| RulePre::new(abi, pre))
+            .map_err(|e| format!("does not fit the checkrail:rule@{api_version} world: {e}"))?;
         let mut store = self
             .store(None, None, "describe", &Limits::default())
             .map_err(|e| e.to_string())?;
-        let described = pre
-            .instantiate(&mut store)
-            .and_then(|rule| rule.call_describe(&mut store))
-            .map_err(|e| {
-                format!(
-                    "failed in `describe`: {}",
-                    classify(e, &store, &Limits::default())
-                )
-            })?;
+        let described = pre.describe(&mut store).map_err(|e| {
+            format!(
+                "failed in `describe`: {}",
+                classify(e, &store, &Limits::default())
+            )
+        })?;
         let version = semver::Version::parse(&described.version).map_err(|e| {
             format!(
                 "describes a version `{}` that is not semver: {e}",
@@ -308,6 +301,9 @@ impl Runtime {
         })?;
         let config_schema = serde_json::from_str(&described.config_schema)
             .map_err(|e| format!("describes a config schema that is not JSON: {e}"))?;
+        for glob in &described.judging_files {
+            check_judging_glob(glob)?;
+        }
         Ok(RuleComponent {
             info: RuleInfo {
                 id: described.id,
@@ -315,6 +311,7 @@ impl Runtime {
                 description: described.description,
                 config_schema,
                 capabilities: described.capabilities,
+                judging_files: described.judging_files,
             },
             digest,
             api_version,
@@ -360,14 +357,22 @@ impl Runtime {
             workflow: input.workflow.map(str::to_owned),
             phase: input.phase.map(str::to_owned),
             evidence: input.evidence.clone(),
+            baselines: input
+                .baselines
+                .iter()
+                .map(|(phase, facts)| wit::Baseline {
+                    phase: phase.clone(),
+                    facts: facts.clone(),
+                })
+                .collect(),
         };
-        let answer = rule
-            .pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.call_check(&mut store, config, &context));
+        let answer = rule.pre.check(&mut store, config, &context);
         store.data_mut().remove_scratch();
         match answer {
-            Ok(Ok(outcome)) => RunResult::Completed(outcome_from_wit(outcome)),
+            Ok(Ok(outcome)) => match check_facts(&outcome) {
+                Ok(()) => RunResult::Completed(outcome),
+                Err(message) => RunResult::RuleError(message),
+            },
             Ok(Err(message)) => RunResult::RuleError(message),
             Err(e) => RunResult::Stopped(classify(e, &store, limits)),
         }
@@ -378,10 +383,7 @@ impl Runtime {
         let Ok(mut store) = self.store(None, None, &rule.info.id, &Limits::default()) else {
             return Vec::new();
         };
-        rule.pre
-            .instantiate(&mut store)
-            .and_then(|instance| instance.call_inputs(&mut store, config))
-            .unwrap_or_default()
+        rule.pre.inputs(&mut store, config).unwrap_or_default()
     }
 
     fn store(
@@ -488,6 +490,32 @@ fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) 
     Stop::Trap(format!("{error:#}"))
 }
 
+/// Refuses an outcome whose facts are not JSON: they are stored with the
+/// session and handed back to the rule, which must be able to read them.
+fn check_facts(outcome: &Outcome) -> Result<(), String> {
+    match &outcome.facts {
+        Some(text) => serde_json::from_str::<serde::de::IgnoredAny>(text)
+            .map(drop)
+            .map_err(|e| {
+                format!(
+                    "returned facts that are not JSON ({e}); record them with `Outcome::with_facts`"
+                )
+            }),
+        None => Ok(()),
+    }
+}
+
+/// Refuses a judging-file glob that could match outside the workspace.
+fn check_judging_glob(glob: &str) -> Result<(), String> {
+    let climbs = glob.split('/').any(|part| part == "..");
+    if glob.is_empty() || glob.starts_with('/') || climbs {
+        return Err(format!(
+            "declares a judging file `{glob}` that is not a workspace-relative glob"
+        ));
+    }
+    Ok(())
+}
+
 /// The message and location of a Rust panic as printed by the default hook:
 /// `thread '…' panicked at src/lib.rs:7:9:\nmessage`.
 fn panic_message(stderr: &str) -> Option<String> {
@@ -496,30 +524,6 @@ fn panic_message(stderr: &str) -> Option<String> {
     let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
     let message = message.lines().next().unwrap_or("").trim();
     Some(format!("{message} (at {})", location.trim()))
-}
-
-fn outcome_from_wit(outcome: wit::Outcome) -> Outcome {
-    Outcome {
-        passed: outcome.passed,
-        summary: outcome.summary,
-        findings: outcome
-            .findings
-            .into_iter()
-            .map(|f| Finding {
-                severity: match f.severity {
-                    wit::Severity::Error => Severity::Error,
-                    wit::Severity::Warning => Severity::Warning,
-                    wit::Severity::Info => Severity::Info,
-                },
-                message: f.message,
-                path: f.path,
-                line: f.line,
-                column: f.column,
-                fix_hint: f.fix_hint,
-                code: f.code,
-            })
-            .collect(),
-    }
 }
 
 #[cfg(test)]

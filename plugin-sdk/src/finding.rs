@@ -131,6 +131,13 @@ pub struct Outcome {
     pub summary: String,
     /// Everything the rule found, in the order found.
     pub findings: Vec<Finding>,
+    /// Facts (JSON text) the rule wants recorded with this phase of the
+    /// session; the host hands them back at later phases through
+    /// [`Context::baselines`](crate::Context::baselines). Set them with
+    /// [`Outcome::with_facts`]; the host refuses an outcome whose facts are
+    /// not JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<String>,
 }
 
 impl Outcome {
@@ -140,6 +147,7 @@ impl Outcome {
             passed: true,
             summary: summary.into(),
             findings: Vec::new(),
+            facts: None,
         }
     }
 
@@ -149,6 +157,7 @@ impl Outcome {
             passed: false,
             summary: summary.into(),
             findings: Vec::new(),
+            facts: None,
         }
     }
 
@@ -168,6 +177,7 @@ impl Outcome {
             passed: errors == 0,
             summary,
             findings,
+            facts: None,
         }
     }
 
@@ -184,6 +194,33 @@ impl Outcome {
         }
         self.findings.push(finding);
         self
+    }
+
+    /// Records `facts` with this phase, for the same rule to compare against
+    /// at a later phase of the session (see
+    /// [`Context::baseline`](crate::Context::baseline)). Keep them small and
+    /// about what the rule judged: which tests ran and how they ended, a hash
+    /// of each test's source, the lint suppressions in force.
+    ///
+    /// ```
+    /// use checkrail_sdk::Outcome;
+    /// use serde_json::json;
+    ///
+    /// let outcome = Outcome::pass("2 tests passed")
+    ///     .with_facts(json!({"tests": {"parses_dates": "passed", "rejects_junk": "passed"}}));
+    /// assert_eq!(outcome.facts_value().unwrap()["tests"]["rejects_junk"], "passed");
+    /// ```
+    pub fn with_facts(mut self, facts: serde_json::Value) -> Self {
+        self.facts = Some(facts.to_string());
+        self
+    }
+
+    /// The recorded facts, parsed; `None` when there are none or when
+    /// [`Outcome::facts`] was set by hand to text that is not JSON.
+    pub fn facts_value(&self) -> Option<serde_json::Value> {
+        self.facts
+            .as_deref()
+            .and_then(|text| serde_json::from_str(text).ok())
     }
 
     /// Findings of the given severity.

@@ -106,6 +106,13 @@
 //! - Read what tools printed: [`diagnostics`] parses cargo's
 //!   `--message-format=json` diagnostics, and [`tool_paths`] maps the paths
 //!   a tool printed back into the workspace with one `stat_many` call.
+//! - Remember what it saw across the phases of a session: facts set with
+//!   [`Outcome::with_facts`] come back at later phases through
+//!   [`Context::baseline`], so a rule can tell that a test failing at `red`
+//!   now passes, or that its source changed in between.
+//! - Name the files that change how its tool judges
+//!   ([`Rule::JUDGING_FILES`]); the host blocks when one of them changes in
+//!   the middle of a session.
 //! - Nothing else: no network, no environment, no clock-based tricks. A rule
 //!   that loops past its deadline or allocates past its memory cap is stopped
 //!   and reported as failed.
@@ -129,12 +136,12 @@ pub mod testing;
 pub use exec::{Command, ExecError, Output};
 pub use finding::{Finding, Outcome, Severity};
 pub use path::normalize_path;
-pub use rule::{Context, Error, Result, Rule};
+pub use rule::{Baseline, Context, Error, Result, Rule};
 pub use workspace::{Entry, EntryKind, PathError, Workspace};
 
 /// The plugin API version this SDK builds against: the semver version of the
-/// `checkrail:rule` WIT world (shipped in this crate's `wit/`), not the
-/// version of the crate.
+/// `checkrail:rule` WIT world (shipped in this crate's `wit/since_v0.2.0/`,
+/// beside the frozen earlier versions), not the version of the crate.
 ///
 /// [`export_rule!`] stamps it into the component, in the custom section
 /// [`API_VERSION_SECTION`]. The host reads that stamp before compiling a
@@ -142,7 +149,7 @@ pub use workspace::{Entry, EntryKind, PathError, Workspace};
 /// requirement such as `^0.1`); a component without a stamp, or with one
 /// outside that range, is refused with a message naming both versions.
 /// Rebuilding a rule against a newer SDK is how it moves to a newer API.
-pub const API_VERSION: &str = "0.1.0";
+pub const API_VERSION: &str = "0.2.0";
 
 /// Name of the custom section that carries [`API_VERSION`] in a component.
 pub const API_VERSION_SECTION: &str = "checkrail:api-version";
@@ -155,7 +162,7 @@ pub const API_VERSION_SECTION: &str = "checkrail:api-version";
 )]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "wit",
+        path: "wit/since_v0.2.0",
         world: "rule",
         pub_export_macro: true,
         export_macro_name: "__export_world_rule",

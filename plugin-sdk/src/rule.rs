@@ -44,6 +44,14 @@ pub trait Rule {
     /// workspace owner must grant each one before it is honoured.
     const CAPABILITIES: &'static [&'static str] = &[];
 
+    /// Workspace-relative globs of the files that change how the rule's tool
+    /// judges rather than what it judges: a `.cargo/config.toml` that
+    /// rewrites build flags, a `conftest.py` that skips tests, a `ruff.toml`
+    /// that turns lints off. The host snapshots them when a session starts
+    /// and reports a change in the middle of the session as a blocking
+    /// finding. One list covers every tool the rule may run.
+    const JUDGING_FILES: &'static [&'static str] = &[];
+
     /// Checks the workspace. Return an [`Outcome`]; return an [`Error`] only
     /// when the rule cannot run at all.
     fn check(config: Self::Config, cx: &Context) -> Result<Outcome>;
@@ -59,12 +67,23 @@ pub trait Rule {
     }
 }
 
+/// Facts a rule recorded at an earlier phase of the same session (see
+/// [`Outcome::with_facts`](crate::Outcome::with_facts)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Baseline {
+    /// Id of the phase the facts were recorded at.
+    pub phase: String,
+    /// The facts, as the rule recorded them.
+    pub facts: serde_json::Value,
+}
+
 /// What a rule sees while it runs.
 pub struct Context {
     workspace: Workspace,
     workflow: Option<String>,
     phase: Option<String>,
     evidence: Option<serde_json::Value>,
+    baselines: Vec<Baseline>,
     #[cfg(not(target_arch = "wasm32"))]
     exec_policy: Option<crate::native::exec::ExecPolicy>,
 }
@@ -77,6 +96,7 @@ impl Context {
             workflow: None,
             phase: None,
             evidence: None,
+            baselines: Vec::new(),
             #[cfg(not(target_arch = "wasm32"))]
             exec_policy: None,
         }
@@ -108,6 +128,30 @@ impl Context {
         self
     }
 
+    /// Adds facts this rule recorded at an earlier phase, as the host would
+    /// hand them over; call it oldest phase first.
+    ///
+    /// ```
+    /// use checkrail_sdk::testing::TestWorkspace;
+    /// use serde_json::json;
+    ///
+    /// let ws = TestWorkspace::new().unwrap();
+    /// let cx = ws
+    ///     .context()
+    ///     .unwrap()
+    ///     .with_checkpoint("bugfix", "green")
+    ///     .with_baseline("red", json!({"failing": ["parses_dates"]}));
+    /// assert_eq!(cx.baseline("red").unwrap()["failing"][0], "parses_dates");
+    /// assert!(cx.baseline("plan").is_none());
+    /// ```
+    pub fn with_baseline(mut self, phase: impl Into<String>, facts: serde_json::Value) -> Self {
+        self.baselines.push(Baseline {
+            phase: phase.into(),
+            facts,
+        });
+        self
+    }
+
     /// The workspace under check.
     pub fn workspace(&self) -> &Workspace {
         &self.workspace
@@ -127,6 +171,21 @@ impl Context {
     /// checkpoint's evidence schema.
     pub fn evidence(&self) -> Option<&serde_json::Value> {
         self.evidence.as_ref()
+    }
+
+    /// Facts this rule recorded at earlier phases of the same session, oldest
+    /// first; empty outside a session or before the rule recorded any.
+    pub fn baselines(&self) -> &[Baseline] {
+        &self.baselines
+    }
+
+    /// The facts this rule recorded most recently at `phase`, if any.
+    pub fn baseline(&self, phase: &str) -> Option<&serde_json::Value> {
+        self.baselines
+            .iter()
+            .rev()
+            .find(|b| b.phase == phase)
+            .map(|b| &b.facts)
     }
 
     /// Runs a program in the workspace through the host. The rule must
@@ -206,6 +265,7 @@ pub(crate) mod wasm {
             description: R::DESCRIPTION.to_owned(),
             config_schema: config_schema::<R>(),
             capabilities: R::CAPABILITIES.iter().map(|c| (*c).to_owned()).collect(),
+            judging_files: R::JUDGING_FILES.iter().map(|g| (*g).to_owned()).collect(),
         }
     }
 
@@ -220,17 +280,32 @@ pub(crate) mod wasm {
             ),
             None => None,
         };
+        let baselines = context
+            .baselines
+            .into_iter()
+            .map(|b| {
+                let facts = serde_json::from_str(&b.facts).map_err(|e| {
+                    format!("facts recorded at phase `{}` are not JSON: {e}", b.phase)
+                })?;
+                Ok(Baseline {
+                    phase: b.phase,
+                    facts,
+                })
+            })
+            .collect::<Result<_, String>>()?;
         let cx = Context {
             workspace: Workspace::sandboxed(),
             workflow: context.workflow,
             phase: context.phase,
             evidence,
+            baselines,
         };
         let outcome = run::<R>(&config, &cx).map_err(|e| e.to_string())?;
         Ok(wit::Outcome {
             passed: outcome.passed,
             summary: outcome.summary,
             findings: outcome.findings.into_iter().map(finding).collect(),
+            facts: outcome.facts,
         })
     }
 
@@ -282,5 +357,91 @@ pub(crate) mod wasm {
             fix_hint: f.fix_hint,
             code: f.code,
         }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::testing::{TestWorkspace, run_with_context};
+
+    /// Records how many baselines it saw and which phase's facts it read.
+    struct Echo;
+
+    impl Rule for Echo {
+        type Config = serde_json::Value;
+        const ID: &'static str = "echo";
+        const DESCRIPTION: &'static str = "Echoes its baselines.";
+        const JUDGING_FILES: &'static [&'static str] = &["echo.toml"];
+
+        fn check(_: serde_json::Value, cx: &Context) -> Result<Outcome> {
+            Ok(Outcome::pass("echoed").with_facts(json!({
+                "count": cx.baselines().len(),
+                "red": cx.baseline("red"),
+            })))
+        }
+    }
+
+    struct Plain;
+
+    impl Rule for Plain {
+        type Config = serde_json::Value;
+        const ID: &'static str = "plain";
+        const DESCRIPTION: &'static str = "Declares nothing.";
+
+        fn check(_: serde_json::Value, _: &Context) -> Result<Outcome> {
+            Ok(Outcome::pass("plain"))
+        }
+    }
+
+    #[test]
+    fn baselines_reach_the_rule_and_facts_come_back() {
+        let ws = TestWorkspace::new().unwrap();
+        let cx = ws
+            .context()
+            .unwrap()
+            .with_checkpoint("bugfix", "green")
+            .with_baseline("red", json!({"run": 1}))
+            .with_baseline("plan", json!({}))
+            .with_baseline("red", json!({"run": 2}));
+        let outcome = run_with_context::<Echo>(json!({}), &cx).unwrap();
+        assert_eq!(
+            outcome.facts_value(),
+            Some(json!({"count": 3, "red": {"run": 2}})),
+            "the latest facts of a phase win"
+        );
+    }
+
+    #[test]
+    fn a_rule_without_baselines_or_facts_sees_none() {
+        let ws = TestWorkspace::new().unwrap();
+        let echoed = ws.run::<Echo>(json!({})).unwrap();
+        assert_eq!(echoed.facts_value(), Some(json!({"count": 0, "red": null})));
+        let plain = ws.run::<Plain>(json!({})).unwrap();
+        assert_eq!(plain.facts, None);
+        assert_eq!(plain.facts_value(), None);
+    }
+
+    #[test]
+    fn judging_files_default_to_none() {
+        assert!(Plain::JUDGING_FILES.is_empty());
+        assert_eq!(Echo::JUDGING_FILES, ["echo.toml"]);
+    }
+
+    #[test]
+    fn facts_stay_out_of_serialized_outcomes_unless_set() {
+        let plain = serde_json::to_value(Outcome::pass("ok")).unwrap();
+        assert!(plain.get("facts").is_none(), "{plain}");
+        let with = serde_json::to_value(Outcome::pass("ok").with_facts(json!([1]))).unwrap();
+        assert_eq!(with["facts"], "[1]");
+        let old: Outcome =
+            serde_json::from_value(json!({"passed": true, "summary": "ok", "findings": []}))
+                .unwrap();
+        assert_eq!(
+            old.facts, None,
+            "outcomes stored before facts existed still read"
+        );
     }
 }

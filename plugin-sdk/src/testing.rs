@@ -41,6 +41,46 @@ impl TestWorkspace {
         Ok(full)
     }
 
+    /// A [`Context`] for this workspace, to add a checkpoint, evidence or
+    /// baselines to and run a rule with through [`run_with_context`].
+    ///
+    /// ```
+    /// use checkrail_sdk::testing::{run_with_context, TestWorkspace};
+    /// use checkrail_sdk::{Context, Outcome, Result, Rule};
+    /// use serde_json::json;
+    ///
+    /// /// Passes once the phase's facts show fewer failures than the last.
+    /// struct Improves;
+    ///
+    /// impl Rule for Improves {
+    ///     type Config = serde_json::Value;
+    ///     const ID: &'static str = "improves";
+    ///     const DESCRIPTION: &'static str = "Fewer failures than before.";
+    ///
+    ///     fn check(_: serde_json::Value, cx: &Context) -> Result<Outcome> {
+    ///         let failures = 0;
+    ///         let before = cx.baselines().last().and_then(|b| b.facts["failures"].as_u64());
+    ///         let outcome = match before {
+    ///             Some(n) if n <= failures => Outcome::fail("no fewer failures than before"),
+    ///             _ => Outcome::pass("fewer failures"),
+    ///         };
+    ///         Ok(outcome.with_facts(json!({"failures": failures})))
+    ///     }
+    /// }
+    ///
+    /// let ws = TestWorkspace::new().unwrap();
+    /// let cx = ws.context().unwrap().with_baseline("red", json!({"failures": 2}));
+    /// let outcome = run_with_context::<Improves>(json!({}), &cx).unwrap();
+    /// assert!(outcome.passed);
+    /// assert_eq!(outcome.facts_value(), Some(json!({"failures": 0})));
+    /// ```
+    pub fn context(&self) -> Result<Context> {
+        let workspace = Workspace::open(self.path()).map_err(|e| {
+            crate::Error::new(format!("open workspace `{}`: {e}", self.path().display()))
+        })?;
+        Ok(Context::new(workspace))
+    }
+
     /// Runs rule `R` with `config` (JSON) against this workspace.
     pub fn run<R: Rule>(&self, config: serde_json::Value) -> Result<Outcome> {
         run_rule::<R>(config, self.path())
@@ -57,10 +97,7 @@ impl TestWorkspace {
         let capabilities: Vec<String> = R::CAPABILITIES.iter().map(|c| (*c).to_owned()).collect();
         let mut policy = crate::native::exec::ExecPolicy::for_rule(R::ID, &capabilities);
         policy.granted = granted.iter().map(|g| (*g).to_owned()).collect();
-        let workspace = Workspace::open(self.path()).map_err(|e| {
-            crate::Error::new(format!("open workspace `{}`: {e}", self.path().display()))
-        })?;
-        run_with_context::<R>(config, &Context::new(workspace).with_exec_policy(policy))
+        run_with_context::<R>(config, &self.context()?.with_exec_policy(policy))
     }
 }
 

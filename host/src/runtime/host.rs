@@ -1,4 +1,6 @@
-//! Per-check store state and the host imports a rule may call.
+//! Per-check store state and the host imports a rule may call. The `host`
+//! interface is the same in every API version, so one implementation serves
+//! them all (see [`super::abi`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,10 +10,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::checkrail::rule::host::{
+use super::abi::v0_1::checkrail::rule::host::{
     self, Command, CommandOutput, Entry, EntryKind, ExecError, LogLevel, PathError,
 };
-use super::bindings::checkrail::rule::types;
+use super::abi::{v0_1, v0_2};
 
 /// Most paths a single `stat-many` call may ask about.
 pub const STAT_MANY_MAX: usize = 100_000;
@@ -91,7 +93,9 @@ impl ResourceLimiter for Limiter {
     }
 }
 
-impl types::Host for StoreState {}
+// `types` holds no functions; its traits only complete each world.
+impl v0_1::checkrail::rule::types::Host for StoreState {}
+impl v0_2::checkrail::rule::types::Host for StoreState {}
 
 impl host::Host for StoreState {
     fn log(&mut self, level: LogLevel, message: String) -> Result<()> {

@@ -123,6 +123,13 @@ impl Rule for Compile {
         "exec:clang",
         "exec:*",
     ];
+    const JUDGING_FILES: &'static [&'static str] = &[
+        // cargo
+        ".cargo/config",
+        ".cargo/config.toml",
+        "rust-toolchain",
+        "rust-toolchain.toml",
+    ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
         let cwd = checked_cwd(&config)?;

@@ -118,6 +118,20 @@ impl Rule for Lint {
     const ID: &'static str = "lint";
     const DESCRIPTION: &'static str = "A linter (clippy, ruff, or a custom command) reports no blocking problem and at most `max_warnings` others.";
     const CAPABILITIES: &'static [&'static str] = &["exec:cargo", "exec:ruff", "exec:*"];
+    const JUDGING_FILES: &'static [&'static str] = &[
+        // cargo
+        ".cargo/config",
+        ".cargo/config.toml",
+        "rust-toolchain",
+        "rust-toolchain.toml",
+        // clippy
+        "clippy.toml",
+        ".clippy.toml",
+        // ruff
+        "ruff.toml",
+        ".ruff.toml",
+        "pyproject.toml",
+    ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
         validate(&config)?;

@@ -149,6 +149,20 @@ impl Rule for TestRule {
     const ID: &'static str = "test";
     const DESCRIPTION: &'static str = "The project's tests run and pass (cargo test, pytest, or a command writing a JUnit report): required tests exist, enough pass, and a regression-test phase can require a failing test.";
     const CAPABILITIES: &'static [&'static str] = &["exec:cargo", "exec:python3", "exec:*"];
+    const JUDGING_FILES: &'static [&'static str] = &[
+        // cargo
+        ".cargo/config",
+        ".cargo/config.toml",
+        "rust-toolchain",
+        "rust-toolchain.toml",
+        // pytest
+        "conftest.py",
+        "**/conftest.py",
+        "pytest.ini",
+        "pyproject.toml",
+        "setup.cfg",
+        "tox.ini",
+    ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
         let cwd = validate(&config)?;
