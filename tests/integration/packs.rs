@@ -293,7 +293,10 @@ fn tampered_badly_signed_incompatible_and_overreaching_packs_are_refused() {
     let mut pack = PackFile::read(&good).unwrap();
     let manifest = String::from_utf8(pack.entries["manifest.json"].clone())
         .unwrap()
-        .replace("\"api_version\": \"0.1.0\"", "\"api_version\": \"9.0.0\"");
+        .replace(
+            &format!("\"api_version\": \"{}\"", checkrail_sdk::API_VERSION),
+            "\"api_version\": \"9.0.0\"",
+        );
     pack.entries
         .insert("manifest.json".into(), manifest.into_bytes());
     checkrail::pack::sign(&mut pack, &checkrail::pack::KeyPair::read(&key).unwrap()).unwrap();
