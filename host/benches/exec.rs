@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use checkrail::engine::{CheckpointRun, Hooks, RuleRun};
+use checkrail::engine::{CheckpointRun, Guards, Hooks, RuleRun};
 use checkrail::state::StateDir;
 use checkrail::workflow::Workflow;
 use checkrail::workflow::parse;
@@ -143,6 +143,8 @@ fn main() {
             config: &config,
             hooks: Hooks::default(),
             use_cache: true,
+            baselines: &serde_json::Map::new(),
+            guards: Guards::default(),
         })
     };
     run(&uncached).expect("first build");

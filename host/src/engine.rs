@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use checkrail_sdk::Finding;
+use serde_json::{Map, Value};
 
 use crate::config::WorkspaceConfig;
+use crate::frozen::{self, Snapshot};
 use crate::outcomes::{self, Lookup};
 use crate::report::{CheckpointReport, RuleReport, RuleStatus};
 use crate::rules::{LoadedRule, Registry};
@@ -16,7 +18,7 @@ use crate::runtime::{
     CheckInput, ComponentCache, ExecEvent, Limits, MAX_MEMORY, MAX_TIMEOUT, RunResult, Runtime,
 };
 use crate::schema::{Schema, Violation};
-use crate::workflow::{Catalog, RuleUse, Severity, Workflow};
+use crate::workflow::{Catalog, Frozen, RuleUse, Severity, Workflow};
 use crate::workspace::Workspace;
 use crate::{Error, Result};
 
@@ -206,6 +208,26 @@ pub struct CheckpointRun<'a> {
     pub hooks: Hooks,
     /// Reuse (and store) cached outcomes.
     pub use_cache: bool,
+    /// Facts rules recorded at earlier phases of the session: phase id →
+    /// rule id → facts. Empty outside sessions.
+    pub baselines: &'a Map<String, Value>,
+    /// Checks the host makes besides the rules.
+    pub guards: Guards<'a>,
+}
+
+/// Checks of a checkpoint that the host makes itself, on files that must
+/// not change.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Guards<'a> {
+    /// Judging files as they were when the session started, the globs that
+    /// found them, and the session id (for the hint).
+    pub judging: Option<(&'a Snapshot, &'a [String], &'a str)>,
+    /// The files of the checkpoint's `frozen` paths as they were when its
+    /// `since` phase passed; `None` outside a session.
+    pub frozen: Option<&'a Snapshot>,
+    /// Warn about cargo `runner`/`rustc-wrapper` overrides (outside
+    /// sessions, where judging files are not frozen).
+    pub cargo_overrides: bool,
 }
 
 /// Optional observers of a checkpoint run.
@@ -380,7 +402,8 @@ impl Checkrail {
             checkpoint.evidence_schema.as_ref(),
             run.evidence,
         )?;
-        let rules = self.run_rules(run, &phase.id, &prepared)?;
+        let mut rules = self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared);
+        rules.extend(self.run_rules(run, &phase.id, &prepared)?);
         let passed = evidence_violations.is_empty() && !rules.iter().any(RuleReport::blocks);
         Ok(CheckpointReport {
             workflow: workflow.id.clone(),
@@ -393,6 +416,69 @@ impl Checkrail {
             approval_required: checkpoint.approval.map(|a| a.prompt),
             duration_ms: millis(started.elapsed()),
         })
+    }
+
+    /// The host's own checks, as rule reports: judging files and frozen
+    /// paths unchanged, cargo overrides outside sessions.
+    fn guard_reports(
+        &self,
+        run: &CheckpointRun<'_>,
+        frozen: Option<&Frozen>,
+        prepared: &[(&RuleUse, Arc<LoadedRule>, Limits)],
+    ) -> Vec<RuleReport> {
+        let root = run.workspace.root();
+        let mut reports = Vec::new();
+        if let Some((before, globs, session)) = run.guards.judging {
+            let now = frozen::snapshot(root, globs);
+            let changes = frozen::compare(before, &now, true);
+            reports.push(host_report(
+                "judging-files",
+                "files that change how tools judge are unchanged since the session started",
+                frozen::judging_findings(&changes, session),
+                Severity::Block,
+            ));
+        }
+        if let Some(frozen) = frozen {
+            let findings = match run.guards.frozen {
+                Some(before) => {
+                    let now = frozen::snapshot(root, &frozen.paths);
+                    let changes = frozen::compare(before, &now, !frozen.allow_new);
+                    frozen::frozen_findings(&changes, &frozen.since)
+                }
+                None => vec![
+                    Finding::warning(format!(
+                        "files frozen since phase `{}` were not compared: there is no snapshot outside a session that passed that phase",
+                        frozen.since
+                    ))
+                    .code("no-snapshot"),
+                ],
+            };
+            reports.push(host_report(
+                "frozen-paths",
+                &format!("files frozen since phase `{}` are unchanged", frozen.since),
+                findings,
+                Severity::Block,
+            ));
+        }
+        let runs_cargo = prepared.iter().any(|(_, rule, _)| {
+            rule.component
+                .info
+                .capabilities
+                .iter()
+                .any(|c| c == "exec:cargo")
+        });
+        if run.guards.cargo_overrides && runs_cargo {
+            let findings = frozen::cargo_overrides(root);
+            if !findings.is_empty() {
+                reports.push(host_report(
+                    "cargo-overrides",
+                    "cargo runs and compiles with its own programs",
+                    findings,
+                    Severity::Warn,
+                ));
+            }
+        }
+        reports
     }
 
     /// Runs prepared rules one after another, consulting the outcome cache.
@@ -445,6 +531,7 @@ impl Checkrail {
                 });
             }
             let mut input = input.clone();
+            input.baselines = baselines_of(run.workflow, run.baselines, &rule.component.info.id);
             input.on_exec = hooks
                 .progress
                 .clone()
@@ -460,7 +547,7 @@ impl Checkrail {
                 )
             };
             let report = match &cache {
-                Some(cache) => cache.run(self, rule_use, rule, input.evidence.as_deref(), run_it),
+                Some(cache) => cache.run(self, rule_use, rule, &input, run_it),
                 None => run_it(),
             };
             if let Some(progress) = &hooks.progress {
@@ -489,16 +576,20 @@ impl Checkrail {
             .check(&rule.component, &config.to_string(), input, limits);
         let duration_ms = millis(started.elapsed());
         let info = &rule.component.info;
+        let mut facts = None;
         let (status, summary, findings) = match result {
-            RunResult::Completed(outcome) => (
-                if outcome.passed {
-                    RuleStatus::Passed
-                } else {
-                    RuleStatus::Failed
-                },
-                outcome.summary,
-                outcome.findings,
-            ),
+            RunResult::Completed(outcome) => {
+                facts = outcome.facts_value();
+                (
+                    if outcome.passed {
+                        RuleStatus::Passed
+                    } else {
+                        RuleStatus::Failed
+                    },
+                    outcome.summary,
+                    outcome.findings,
+                )
+            }
             RunResult::RuleError(message) => (
                 RuleStatus::Error,
                 format!("rule {} could not check: {message}", rule.label()),
@@ -524,7 +615,54 @@ impl Checkrail {
             findings,
             duration_ms,
             cached: false,
+            facts,
         }
+    }
+}
+
+/// The facts rule `rule` recorded at the phases before this one, oldest
+/// first, as (phase, JSON text).
+fn baselines_of(
+    workflow: &Workflow,
+    baselines: &Map<String, Value>,
+    rule: &str,
+) -> Vec<(String, String)> {
+    workflow
+        .phases
+        .iter()
+        .filter_map(|phase| {
+            let facts = baselines.get(&phase.id)?.get(rule)?;
+            Some((phase.id.clone(), facts.to_string()))
+        })
+        .collect()
+}
+
+/// A report of one of the host's own checks.
+fn host_report(id: &str, name: &str, findings: Vec<Finding>, severity: Severity) -> RuleReport {
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == checkrail_sdk::Severity::Error)
+        .count();
+    RuleReport {
+        rule: format!("checkrail/{id}"),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        digest: String::new(),
+        name: Some(name.to_owned()),
+        severity,
+        status: if errors == 0 {
+            RuleStatus::Passed
+        } else {
+            RuleStatus::Failed
+        },
+        summary: if errors == 0 {
+            "unchanged".to_owned()
+        } else {
+            format!("{errors} file(s) changed")
+        },
+        findings,
+        duration_ms: 0.0,
+        cached: false,
+        facts: None,
     }
 }
 
@@ -660,7 +798,7 @@ impl<'a> CacheContext<'a> {
         &self,
         rule_use: &RuleUse,
         rule: &LoadedRule,
-        evidence: Option<&str>,
+        input: &CheckInput<'_>,
         fresh: bool,
     ) -> Option<String> {
         let files = self.files(rule_use.inputs.as_deref(), fresh)?;
@@ -669,10 +807,12 @@ impl<'a> CacheContext<'a> {
             &rule.component.info.capabilities,
             &self.config.exec,
         );
+        let baselines = format!("{:?}", input.baselines);
         Some(outcomes::key(&outcomes::KeyParts {
             rule_digest: &rule.component.digest,
             config: &rule_use.config,
-            evidence,
+            evidence: input.evidence.as_deref(),
+            baselines: &baselines,
             grants: &self.grants,
             toolchains: &toolchains,
             files: &files,
@@ -685,7 +825,7 @@ impl<'a> CacheContext<'a> {
         engine: &Checkrail,
         rule_use: &RuleUse,
         rule: &LoadedRule,
-        evidence: Option<&str>,
+        input: &CheckInput<'_>,
         run: impl FnOnce() -> RuleReport,
     ) -> RuleReport {
         // `inputs: []` in the workflow, or a rule that names no inputs for
@@ -696,7 +836,7 @@ impl<'a> CacheContext<'a> {
         };
         let cache = self.workspace.outcomes().filter(|_| cacheable);
         let Some((cache, key)) =
-            cache.and_then(|c| Some((c, self.key(rule_use, rule, evidence, false)?)))
+            cache.and_then(|c| Some((c, self.key(rule_use, rule, input, false)?)))
         else {
             return run();
         };
@@ -712,7 +852,7 @@ impl<'a> CacheContext<'a> {
         // may write its own inputs (cargo creates Cargo.lock), and the
         // result describes that state.
         if report.status != RuleStatus::Error
-            && let Some(after) = self.key(rule_use, rule, evidence, true)
+            && let Some(after) = self.key(rule_use, rule, input, true)
         {
             cache.put(&after, &report);
         }

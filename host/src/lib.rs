@@ -9,6 +9,7 @@ pub mod bundled;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod frozen;
 pub mod inputs;
 pub mod mcp;
 pub mod outcomes;

@@ -111,6 +111,8 @@ pub struct KeyParts<'a> {
     pub config: &'a serde_json::Value,
     /// Evidence as JSON text.
     pub evidence: Option<&'a str>,
+    /// Facts of earlier phases handed to the rule.
+    pub baselines: &'a str,
     /// The grants in force (a newly granted program changes the answer).
     pub grants: &'a str,
     /// Environment and toolchain identities ([`crate::inputs::Toolchains`]).
@@ -127,6 +129,7 @@ pub fn key(parts: &KeyParts<'_>) -> String {
         parts.rule_digest,
         &parts.config.to_string(),
         parts.evidence.unwrap_or(""),
+        parts.baselines,
         parts.grants,
         parts.toolchains,
         parts.files,
@@ -155,6 +158,7 @@ mod tests {
             findings: Vec::new(),
             duration_ms: 1.0,
             cached: false,
+            facts: None,
         }
     }
 

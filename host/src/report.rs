@@ -48,6 +48,9 @@ pub struct RuleReport {
     /// and its input files are unchanged since it was computed.
     #[serde(default)]
     pub cached: bool,
+    /// Facts the rule recorded for later phases of the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<serde_json::Value>,
 }
 
 impl RuleReport {

@@ -11,7 +11,8 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::ApprovalChannel;
-use crate::engine::{CheckpointRun, Hooks};
+use crate::engine::{CheckpointRun, Guards, Hooks};
+use crate::frozen::{self, Snapshot};
 use crate::report::CheckpointReport;
 use crate::session::{
     Control, Event, Pinned, Session, SessionStore, Status, Transition, Verification,
@@ -277,11 +278,14 @@ impl Service {
             });
         }
         let provenance = self.engine.catalog().provenance(&workflow);
+        let judging_globs = self.judging_globs(&workflow)?;
+        let judging = to_map(&frozen::snapshot(self.workspace.root(), &judging_globs));
         let pinned = Pinned {
             config: self.workspace.config()?,
             provenance: provenance.clone(),
+            judging_globs,
         };
-        let session = self.store.create(&workflow, inputs, &pinned)?;
+        let session = self.store.create(&workflow, inputs, &pinned, &judging)?;
         let note = provenance.get("overrides_bundled").map(|bundled| {
             format!(
                 "Note: this workflow comes from `{}` (sha256 {}), which overrides the bundled workflow `{}` (sha256 {}).",
@@ -321,17 +325,15 @@ impl Service {
             if phase.checkpoint.is_none() {
                 continue;
             }
-            let filled = self.phase_for(&workflow, phase, &session)?;
-            let workflow = workflow.with_phase(filled);
-            let report = self.engine.run_checkpoint(&CheckpointRun {
-                workflow: &workflow,
-                phase: &phase.id,
-                workspace: &self.workspace,
-                evidence: session.evidence.get(&phase.id),
-                config: &pinned.config,
-                hooks: Hooks::default(),
-                use_cache: false,
-            })?;
+            let report = self.run_phase(
+                &session,
+                &workflow,
+                &pinned,
+                phase,
+                session.evidence.get(&phase.id),
+                &Hooks::default(),
+                false,
+            )?;
             results.push(Recheck {
                 phase: phase.id.clone(),
                 passed: report.passed,
@@ -344,6 +346,94 @@ impl Service {
             record,
             recheck: Some(results),
         })
+    }
+
+    /// Globs of the files that change how the workflow's rules judge: what
+    /// each rule declares, plus the workspace's `checkrail.toml`.
+    fn judging_globs(&self, workflow: &Workflow) -> Result<Vec<String>> {
+        let mut globs = vec![crate::config::FILE.to_owned()];
+        for phase in &workflow.phases {
+            for rule_use in phase.checkpoint.iter().flat_map(|c| &c.rules) {
+                let rule = self.engine.rule(&rule_use.rule)?;
+                globs.extend(rule.component.info.judging_files.iter().cloned());
+            }
+        }
+        globs.sort();
+        globs.dedup();
+        Ok(globs)
+    }
+
+    /// Runs the checkpoint of `phase` for a session: its pinned workflow
+    /// and config, evidence references filled, facts of earlier phases, and
+    /// the judging and frozen files compared with their snapshots.
+    fn run_phase(
+        &self,
+        session: &Session,
+        workflow: &Workflow,
+        pinned: &Pinned,
+        phase: &Phase,
+        evidence: Option<&Value>,
+        hooks: &Hooks,
+        use_cache: bool,
+    ) -> Result<CheckpointReport> {
+        let filled = self.phase_for(workflow, phase, session)?;
+        let judging = from_map(&session.judging);
+        let frozen = filled
+            .checkpoint
+            .as_ref()
+            .and_then(|c| c.frozen.as_ref())
+            .and_then(|f| session.snapshots.get(&f.since))
+            .and_then(|v| v.as_object())
+            .map(from_map);
+        self.engine.run_checkpoint(&CheckpointRun {
+            workflow: &workflow.with_phase(filled),
+            phase: &phase.id,
+            workspace: &self.workspace,
+            evidence,
+            config: &pinned.config,
+            hooks: hooks.clone(),
+            use_cache,
+            baselines: &session.facts,
+            guards: Guards {
+                judging: Some((&judging, &pinned.judging_globs, &session.id)),
+                frozen: frozen.as_ref(),
+                cargo_overrides: false,
+            },
+        })
+    }
+
+    /// A human accepts the changes to judging files made during a session:
+    /// they become the session's new reference. Recorded with the channel.
+    pub fn accept_changes(&self, id: &str, decision: &Decision) -> Result<Vec<String>> {
+        let (_, _, pinned) = self.store.get(id)?;
+        let (_, changes) = self.store.update(id, |s, _| {
+            let before = from_map(&s.judging);
+            let now = frozen::snapshot(self.workspace.root(), &pinned.judging_globs);
+            let changes: Vec<String> = frozen::compare(&before, &now, true)
+                .into_iter()
+                .map(|c| format!("{c:?}"))
+                .collect();
+            if changes.is_empty() {
+                return Err(Error::Refused(format!(
+                    "no judging file of session `{}` changed; there is nothing to accept",
+                    s.id
+                )));
+            }
+            s.judging = to_map(&now);
+            let data = serde_json::json!({
+                "changes": changes,
+                "by": decision.by,
+                "channel": decision.channel.as_str(),
+                "detail": decision.detail,
+                "note": decision.note,
+            });
+            let phase = s.phase_id.clone();
+            Ok((
+                Transition::default().event("judging_changes_accepted", Some(&phase), data),
+                changes,
+            ))
+        })?;
+        Ok(changes)
     }
 
     /// `phase` with the evidence references of `session` filled.
@@ -421,16 +511,15 @@ impl Service {
                 }),
             };
         }
-        let current = self.phase_for(&workflow, &workflow.phases[session.phase_index], &session)?;
-        let report = self.engine.run_checkpoint(&CheckpointRun {
-            workflow: &workflow.with_phase(current),
-            phase: &session.phase_id,
-            workspace: &self.workspace,
+        let report = self.run_phase(
+            &session,
+            &workflow,
+            &pinned,
+            &workflow.phases[session.phase_index],
             evidence,
-            config: &pinned.config,
-            hooks: hooks.clone(),
-            use_cache: true,
-        })?;
+            hooks,
+            true,
+        )?;
         if dry_run {
             let note = format!(
                 "dry run: the checkpoint {}; nothing was recorded.",
@@ -475,6 +564,26 @@ impl Service {
                 report.phase.clone(),
                 evidence.cloned().unwrap_or(Value::Null),
             );
+            let facts: Map<String, Value> = report
+                .rules
+                .iter()
+                .filter_map(|r| Some((r.rule.clone(), r.facts.clone()?)))
+                .collect();
+            if !facts.is_empty() {
+                s.facts.insert(report.phase.clone(), Value::Object(facts));
+            }
+            let frozen_globs: Vec<String> = wf
+                .phases
+                .iter()
+                .filter_map(|p| p.checkpoint.as_ref()?.frozen.as_ref())
+                .filter(|f| f.since == report.phase)
+                .flat_map(|f| f.paths.iter().cloned())
+                .collect();
+            if !frozen_globs.is_empty() {
+                let snapshot = frozen::snapshot(self.workspace.root(), &frozen_globs);
+                s.snapshots
+                    .insert(report.phase.clone(), Value::Object(to_map(&snapshot)));
+            }
             if report.approval_required.is_some() {
                 s.status = Status::AwaitingApproval;
                 return Ok((
@@ -551,6 +660,8 @@ impl Service {
                     let data = serde_json::json!({ "from": s.phase_id, "to": target });
                     for later in &wf.phases[index..] {
                         s.evidence.remove(&later.id);
+                        s.facts.remove(&later.id);
+                        s.snapshots.remove(&later.id);
                     }
                     s.phase_index = index;
                     s.status = Status::Active;
@@ -735,4 +846,17 @@ fn refuse_unless_active(session: &Session) -> Result<()> {
         Status::Abandoned => "was abandoned; start a new session".to_owned(),
     };
     Err(Error::Refused(format!("session `{}` {why}", session.id)))
+}
+
+fn to_map(snapshot: &Snapshot) -> Map<String, Value> {
+    snapshot
+        .iter()
+        .map(|(path, hash)| (path.clone(), Value::String(hash.clone())))
+        .collect()
+}
+
+fn from_map(map: &Map<String, Value>) -> Snapshot {
+    map.iter()
+        .filter_map(|(path, hash)| Some((path.clone(), hash.as_str()?.to_owned())))
+        .collect()
 }

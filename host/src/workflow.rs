@@ -9,5 +9,5 @@ pub mod template;
 
 pub use catalog::{Catalog, WorkflowSummary};
 pub use load::{parse, parse_file};
-pub use model::{Approval, Checkpoint, Input, Phase, RuleUse, Severity, Workflow};
+pub use model::{Approval, Checkpoint, Frozen, Input, Phase, RuleUse, Severity, Workflow};
 pub use rule_ref::RuleRef;

@@ -20,4 +20,5 @@ mod sessions;
 mod support;
 mod toolchains;
 mod trust;
+mod verdicts;
 mod workflows;

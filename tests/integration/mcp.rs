@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::support::{shared_cache, workspace};
 
 #[derive(Clone, Default)]
-struct Client {
+pub(crate) struct Client {
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
 }
 
@@ -39,14 +39,14 @@ impl ClientHandler for Client {
     }
 }
 
-struct Harness {
-    client: RunningService<RoleClient, Client>,
+pub(crate) struct Harness {
+    pub(crate) client: RunningService<RoleClient, Client>,
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
     _ws: tempfile::TempDir,
-    dir: std::path::PathBuf,
+    pub(crate) dir: std::path::PathBuf,
 }
 
-async fn start(files: &[(&str, &str)]) -> Harness {
+pub(crate) async fn start(files: &[(&str, &str)]) -> Harness {
     let ws = workspace(files);
     let dir = ws.path().to_owned();
     let engine = tokio::task::spawn_blocking({
@@ -81,13 +81,13 @@ async fn start(files: &[(&str, &str)]) -> Harness {
 }
 
 impl Harness {
-    async fn call(&self, tool: &str, args: Value) -> CallToolResult {
+    pub(crate) async fn call(&self, tool: &str, args: Value) -> CallToolResult {
         let params = CallToolRequestParams::new(tool.to_owned())
             .with_arguments(args.as_object().unwrap().clone());
         self.client.call_tool(params).await.unwrap()
     }
 
-    async fn ok(&self, tool: &str, args: Value) -> Value {
+    pub(crate) async fn ok(&self, tool: &str, args: Value) -> Value {
         let result = self.call(tool, args.clone()).await;
         assert_ne!(
             result.is_error,
@@ -100,7 +100,7 @@ impl Harness {
             .unwrap_or_else(|| panic!("{tool} returned no structured content"))
     }
 
-    async fn err(&self, tool: &str, args: Value) -> String {
+    pub(crate) async fn err(&self, tool: &str, args: Value) -> String {
         let result = self.call(tool, args).await;
         assert_eq!(
             result.is_error,

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use checkrail::engine::{CheckpointRun, Hooks};
+use checkrail::engine::{CheckpointRun, Guards, Hooks};
 use checkrail::report::CheckpointReport;
 use checkrail::state::StateDir;
 use checkrail::workflow::Workflow;
@@ -100,5 +100,7 @@ pub fn checkpoint(
         config: &config,
         hooks,
         use_cache: true,
+        baselines: &serde_json::Map::new(),
+        guards: Guards::default(),
     })
 }

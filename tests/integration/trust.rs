@@ -300,7 +300,7 @@ fn approvals_need_a_terminal_and_record_their_channel() {
 
 /// Runs checkrail on a pseudo-terminal (Python's `pty`), answers its
 /// prompt with `answer`, and returns everything it printed.
-fn at_terminal(dir: &Path, args: &[&str], answer: &str) -> String {
+pub(crate) fn at_terminal(dir: &Path, args: &[&str], answer: &str) -> String {
     const DRIVER: &str = r#"
 import os, pty, sys, json
 argv = json.loads(sys.argv[1]); answer = sys.argv[2].encode() + b"\n"

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use checkrail::Checkrail;
-use checkrail::engine::{CheckpointRun, Hooks, Progress};
+use checkrail::engine::{CheckpointRun, Guards, Hooks, Progress};
 use checkrail::state::StateDir;
 use checkrail::workspace::Workspace;
 
@@ -79,6 +79,11 @@ pub fn run(engine: &Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
         config: &config,
         hooks,
         use_cache: true,
+        baselines: &serde_json::Map::new(),
+        guards: Guards {
+            cargo_overrides: true,
+            ..Guards::default()
+        },
     })?;
     if args.json {
         output::json(&report)?;

@@ -74,6 +74,23 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Accept the changes made during a session to files that change how the
+    /// tools judge (`.cargo/config.toml`, `conftest.py`, linter settings,
+    /// `checkrail.toml`): they become the session's reference. Needs a
+    /// terminal, like approve.
+    AcceptChanges {
+        /// Session id.
+        id: String,
+        /// Workspace the session belongs to.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Who accepts [default: $USER].
+        #[arg(long)]
+        by: Option<String>,
+        /// Why, recorded with the acceptance.
+        #[arg(long)]
+        note: Option<String>,
+    },
     /// Check that a session's record is exactly as checkrail wrote it; exit
     /// 0 only if it is (and, with --recheck, every passed checkpoint still
     /// passes).
@@ -101,6 +118,7 @@ impl Command {
             | Command::Show { workspace, .. }
             | Command::Approve { workspace, .. }
             | Command::Reject { workspace, .. }
+            | Command::AcceptChanges { workspace, .. }
             | Command::Verify { workspace, .. } => workspace,
         }
     }
@@ -166,6 +184,19 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
         Command::Reject { id, by, note, .. } => {
             return decide(&service, id, false, by.as_deref(), note.as_deref());
         }
+        Command::AcceptChanges { id, by, note, .. } => {
+            let decision = at_terminal(id, "accept", by.as_deref(), note.as_deref(), || {
+                println!("  the files that change how tools judge were edited during this session");
+                Ok(())
+            })?;
+            let Some(decision) = decision else {
+                return Ok(Exit::Failed);
+            };
+            for change in service.accept_changes(id, &decision)? {
+                println!("  accepted: {change}");
+            }
+            return Ok(Exit::Passed);
+        }
         Command::Verify {
             id, recheck, json, ..
         } => {
@@ -220,28 +251,54 @@ fn decide(
     note: Option<&str>,
 ) -> Result<Exit> {
     let verb = if approve { "approve" } else { "reject" };
+    let decision = at_terminal(id, verb, by, note, || {
+        let (session, prompt, passed) = service.gate(id)?;
+        println!(
+            "session {} · {} {} · phase {}",
+            session.id, session.workflow_id, session.workflow_version, session.phase_id
+        );
+        println!("  the checks passed: {passed}");
+        println!("  question: {prompt}");
+        Ok(())
+    })?;
+    let Some(mut decision) = decision else {
+        return Ok(Exit::Failed);
+    };
+    decision.approve = approve;
+    let standing = service.decide(id, &decision)?;
+    println!(
+        "{verb}d; session {} is now {} at phase {}",
+        standing.session.id, standing.session.status, standing.session.phase_id
+    );
+    Ok(Exit::Passed)
+}
+
+/// A decision typed by a human at a terminal: refuses unless stdin and
+/// stdout are a terminal, shows what `show` prints, and asks for `verb`.
+/// `None` when the human typed anything else.
+fn at_terminal(
+    id: &str,
+    verb: &str,
+    by: Option<&str>,
+    note: Option<&str>,
+    show: impl FnOnce() -> Result<()>,
+) -> Result<Option<Decision>> {
     if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
         anyhow::bail!(
-            "{verb} session `{id}`: only a human at an interactive terminal can decide on a gate (stdin and stdout must be a terminal); run this command yourself in a terminal"
+            "{verb} for session `{id}`: only a human at an interactive terminal can decide this (stdin and stdout must be a terminal); run this command yourself in a terminal"
         );
     }
-    let (session, prompt, passed) = service.gate(id)?;
-    println!(
-        "session {} · {} {} · phase {}",
-        session.id, session.workflow_id, session.workflow_version, session.phase_id
-    );
-    println!("  the checks passed: {passed}");
-    println!("  question: {prompt}");
-    print!("type `{verb}` to {verb} this gate (anything else cancels): ");
+    show()?;
+    print!("type `{verb}` to {verb} (anything else cancels): ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().read_line(&mut answer)?;
     if answer.trim() != verb {
         println!("cancelled; nothing was recorded");
-        return Ok(Exit::Failed);
+        return Ok(None);
     }
-    let decision = Decision {
-        approve,
+    Ok(Some(Decision {
+        approve: true,
         by: by
             .map(str::to_owned)
             .or_else(|| std::env::var("USER").ok())
@@ -249,13 +306,7 @@ fn decide(
         channel: ApprovalChannel::Terminal,
         detail: terminal_name(),
         note: note.map(str::to_owned),
-    };
-    let standing = service.decide(id, &decision)?;
-    println!(
-        "{verb}d; session {} is now {} at phase {}",
-        standing.session.id, standing.session.status, standing.session.phase_id
-    );
-    Ok(Exit::Passed)
+    }))
 }
 
 /// The terminal device of stdin, recorded with the decision.

@@ -83,6 +83,18 @@ pub struct Session {
     /// Evidence of each passed phase, by phase id; later phases use it as
     /// `{{evidence.<phase>.<field>}}`.
     pub evidence: serde_json::Map<String, serde_json::Value>,
+    /// Facts rules recorded at each passed phase: phase id → rule id →
+    /// facts. Later checks of the same rule compare against them.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub facts: serde_json::Map<String, serde_json::Value>,
+    /// Files recorded when a phase passed, for later checkpoints that freeze
+    /// them: phase id → path → sha256.
+    #[serde(skip)]
+    pub snapshots: serde_json::Map<String, serde_json::Value>,
+    /// Judging files as accepted for this session (at start, or when a
+    /// human last accepted a change): path → sha256.
+    #[serde(skip)]
+    pub judging: serde_json::Map<String, serde_json::Value>,
     /// Where the pinned workflow came from (bundled, workspace file, pack),
     /// its digest, and the bundled digest when a workspace file overrides a
     /// bundled workflow.

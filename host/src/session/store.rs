@@ -87,6 +87,8 @@ pub struct Pinned {
     pub config: WorkspaceConfig,
     /// Where the workflow came from, for humans and `session show`.
     pub provenance: Value,
+    /// Globs of the files that change how the workflow's rules judge.
+    pub judging_globs: Vec<String>,
 }
 
 /// The session database of one workspace.
@@ -106,6 +108,12 @@ struct State {
     attempts: u32,
     #[serde(default)]
     evidence: serde_json::Map<String, Value>,
+    #[serde(default)]
+    facts: serde_json::Map<String, Value>,
+    #[serde(default)]
+    snapshots: serde_json::Map<String, Value>,
+    #[serde(default)]
+    judging: serde_json::Map<String, Value>,
     revision: i64,
 }
 
@@ -117,6 +125,9 @@ impl State {
             paused_from: session.paused_from,
             attempts: session.attempts,
             evidence: session.evidence.clone(),
+            facts: session.facts.clone(),
+            snapshots: session.snapshots.clone(),
+            judging: session.judging.clone(),
             revision: session.revision,
         }
     }
@@ -231,6 +242,8 @@ impl Row {
             config: serde_json::from_value(config["config"].clone())
                 .map_err(|e| format!("pinned config: {e}"))?,
             provenance: config["provenance"].clone(),
+            judging_globs: serde_json::from_value(config["judging_globs"].clone())
+                .unwrap_or_default(),
         };
         let session = Session {
             id: self.id.clone(),
@@ -248,6 +261,9 @@ impl Row {
             attempts: state.attempts,
             inputs: serde_json::from_str(&self.inputs).unwrap_or_default(),
             evidence: state.evidence,
+            facts: state.facts,
+            snapshots: state.snapshots,
+            judging: state.judging,
             provenance: pinned.provenance.clone(),
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
@@ -374,6 +390,7 @@ impl SessionStore {
         workflow: &Workflow,
         inputs: serde_json::Map<String, Value>,
         pinned: &Pinned,
+        judging: &serde_json::Map<String, Value>,
     ) -> Result<Session> {
         let now = now();
         let workflow_json =
@@ -381,6 +398,7 @@ impl SessionStore {
         let config_json = serde_json::json!({
             "config": pinned.config,
             "provenance": pinned.provenance,
+            "judging_globs": pinned.judging_globs,
         })
         .to_string();
         let state = State {
@@ -389,6 +407,9 @@ impl SessionStore {
             paused_from: None,
             attempts: 0,
             evidence: serde_json::Map::new(),
+            facts: serde_json::Map::new(),
+            snapshots: serde_json::Map::new(),
+            judging: judging.clone(),
             revision: 1,
         };
         let mut row = Row {
@@ -826,6 +847,9 @@ fn legacy_sessions(old: &Connection) -> rusqlite::Result<Vec<(Row, State, Vec<Le
             paused_from: paused.as_deref().and_then(Status::parse),
             attempts: r.get(9)?,
             evidence: serde_json::Map::new(),
+            facts: serde_json::Map::new(),
+            snapshots: serde_json::Map::new(),
+            judging: serde_json::Map::new(),
             revision: r.get(13)?,
         };
         let row = Row {

@@ -75,6 +75,14 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
                 problems.push(format!("/phases/{i}/checkpoint/rules/{j}/rule: {e}"));
             }
         }
+        if let Some(frozen) = &checkpoint.frozen
+            && !workflow.phases[..i].iter().any(|p| p.id == frozen.since)
+        {
+            problems.push(format!(
+                "/phases/{i}/checkpoint/frozen/since: `{}` is not an earlier phase; files can only be frozen since a phase that comes before `{}`",
+                frozen.since, phase.id
+            ));
+        }
     }
     problems.extend(workflow.bad_references());
     if !problems.is_empty() {

@@ -91,6 +91,25 @@ pub struct Checkpoint {
     /// Human approval gate.
     #[serde(default)]
     pub approval: Option<Approval>,
+    /// Files frozen since an earlier phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frozen: Option<Frozen>,
+}
+
+/// Files that must be unchanged since an earlier phase passed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Frozen {
+    /// Id of the earlier phase.
+    pub since: String,
+    /// Workspace-relative globs.
+    pub paths: Vec<String>,
+    /// Whether new matching files are allowed.
+    #[serde(default = "yes")]
+    pub allow_new: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A human approval gate.

@@ -281,4 +281,20 @@ mod tests {
         let err = fill("{{evidence.reproduce.nope}}", &scope).unwrap_err();
         assert!(err.contains("no such evidence field"), "{err}");
     }
+
+    #[test]
+    fn lint_refuses_evidence_of_unknown_or_later_phases() {
+        let workflow = crate::workflow::parse(
+            "id: w\nversion: 0.1.0\nname: W\ndescription: d\nphases:\n  - id: a\n    name: A\n    guidance: '{{evidence.b.x}} {{evidence.a.x}}'\n  - id: b\n    name: B\n    guidance: '{{evidence.a.x}} {{evidence.nope.x}} {{evidence.a}}'\n",
+            "w.yaml",
+        );
+        let err = workflow.unwrap_err().to_string();
+        assert!(err.contains("/phases/0/guidance: refers to `{{evidence.b.x}}`, but phase `b` does not come before phase `a`"), "{err}");
+        assert!(
+            err.contains("phase `a` does not come before phase `a`"),
+            "{err}"
+        );
+        assert!(err.contains("/phases/1/guidance: refers to `{{evidence.nope.x}}`, but the workflow has no phase `nope`"), "{err}");
+        assert!(err.contains("names no field"), "{err}");
+    }
 }

@@ -1,0 +1,221 @@
+//! Files that must not change: a snapshot (path → sha256) taken at one
+//! moment, compared with the workspace later. Two uses:
+//!
+//! - **judging files**: files that change how a tool judges (`.cargo/config*`,
+//!   `conftest.py`, linter settings, `checkrail.toml`), declared by each rule
+//!   in `describe`; snapshotted when a session starts, so a mid-session change
+//!   is a blocking finding until a human accepts it;
+//! - **frozen paths**: a checkpoint's `frozen: { since, paths, allow_new }`;
+//!   the matching files are snapshotted when phase `since` passes.
+//!
+//! Snapshots deliberately ignore `.gitignore`: an ignored `conftest.py` still
+//! changes what pytest does. Only build output and VCS data are skipped.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use checkrail_sdk::Finding;
+use checkrail_sdk::native::NativeWorkspace;
+use sha2::{Digest, Sha256};
+
+use crate::inputs::SKIPPED_DIRS;
+
+/// Most files one snapshot records.
+const MAX_FILES: usize = 10_000;
+
+/// Files and their content hashes.
+pub type Snapshot = BTreeMap<String, String>;
+
+/// The files under `root` matching any of `globs`, with their sha256.
+pub fn snapshot(root: &Path, globs: &[String]) -> Snapshot {
+    let mut files = Snapshot::new();
+    let Ok(ws) = NativeWorkspace::open(root) else {
+        return files;
+    };
+    for glob in globs {
+        let Ok(paths) = ws.glob_skipping(glob, MAX_FILES, SKIPPED_DIRS, &mut || false) else {
+            continue;
+        };
+        for path in paths {
+            if files.contains_key(&path) {
+                continue;
+            }
+            if let Ok(bytes) = ws.read(&path) {
+                files.insert(path, hex::encode(Sha256::digest(&bytes)));
+            }
+        }
+    }
+    files
+}
+
+/// How a file differs from its snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Its content changed.
+    Changed(String),
+    /// It is gone.
+    Deleted(String),
+    /// It is new.
+    Added(String),
+}
+
+/// What changed between `before` and `now`; new files only when
+/// `report_new`.
+pub fn compare(before: &Snapshot, now: &Snapshot, report_new: bool) -> Vec<Change> {
+    let mut changes = Vec::new();
+    for (path, hash) in before {
+        match now.get(path) {
+            None => changes.push(Change::Deleted(path.clone())),
+            Some(h) if h != hash => changes.push(Change::Changed(path.clone())),
+            Some(_) => {}
+        }
+    }
+    if report_new {
+        for path in now.keys().filter(|p| !before.contains_key(*p)) {
+            changes.push(Change::Added(path.clone()));
+        }
+    }
+    changes
+}
+
+/// Findings for changed judging files.
+pub fn judging_findings(changes: &[Change], session: &str) -> Vec<Finding> {
+    let hint = format!(
+        "restore it as it was when the session started; if the change is intended, a human accepts it with `checkrail session accept-changes {session}`"
+    );
+    changes
+        .iter()
+        .map(|change| {
+            let (path, what) = match change {
+                Change::Changed(p) => (p, "was changed"),
+                Change::Deleted(p) => (p, "was deleted"),
+                Change::Added(p) => (p, "was added"),
+            };
+            Finding::error(format!(
+                "`{path}` {what} during the session; it changes how the tools judge the work, so it is frozen for the session"
+            ))
+            .path(path.clone())
+            .fix_hint(hint.clone())
+            .code("judging-file-changed")
+        })
+        .collect()
+}
+
+/// Findings for changed frozen paths.
+pub fn frozen_findings(changes: &[Change], since: &str) -> Vec<Finding> {
+    changes
+        .iter()
+        .map(|change| {
+            let (path, what, hint) = match change {
+                Change::Changed(p) => (p, "was changed", "restore it as it was"),
+                Change::Deleted(p) => (p, "was deleted", "restore it"),
+                Change::Added(p) => (
+                    p,
+                    "was added",
+                    "remove it; this checkpoint allows no new files there",
+                ),
+            };
+            Finding::error(format!(
+                "`{path}` {what}; it is frozen since phase `{since}` passed"
+            ))
+            .path(path.clone())
+            .fix_hint(format!("{hint} (frozen since phase `{since}`)"))
+            .code("frozen-file-changed")
+        })
+        .collect()
+}
+
+/// Cargo settings in the workspace that replace how cargo runs or
+/// compiles (`runner`, `rustc-wrapper`, `rustc`): each is a warning outside
+/// a session, where nothing is frozen.
+pub fn cargo_overrides(root: &Path) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let files = snapshot(
+        root,
+        &[
+            "**/.cargo/config".to_owned(),
+            "**/.cargo/config.toml".to_owned(),
+            ".cargo/config".to_owned(),
+            ".cargo/config.toml".to_owned(),
+        ],
+    );
+    for path in files.keys() {
+        let Ok(text) = std::fs::read_to_string(root.join(path)) else {
+            continue;
+        };
+        let Ok(value) = text.parse::<toml::Table>() else {
+            continue;
+        };
+        let mut found = Vec::new();
+        if let Some(build) = value.get("build").and_then(|b| b.as_table()) {
+            for key in ["rustc-wrapper", "rustc", "rustc-workspace-wrapper"] {
+                if build.contains_key(key) {
+                    found.push(format!("[build] {key}"));
+                }
+            }
+        }
+        if let Some(targets) = value.get("target").and_then(|t| t.as_table()) {
+            for (name, target) in targets {
+                if target.get("runner").is_some() {
+                    found.push(format!("[target.{name}] runner"));
+                }
+            }
+        }
+        for setting in found {
+            findings.push(
+                Finding::warning(format!(
+                    "`{path}` sets {setting}: cargo will run or compile through a program of the workspace's choosing, so test and build results may not be what they seem"
+                ))
+                .path(path.clone())
+                .fix_hint("remove the override unless you put it there on purpose; inside a session such files are frozen")
+                .code("cargo-override"),
+            );
+        }
+    }
+    findings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("tests")).unwrap();
+        std::fs::write(dir.path().join("tests/a.py"), "1").unwrap();
+        std::fs::write(dir.path().join("tests/b.py"), "2").unwrap();
+        let globs = vec!["tests/**".to_owned()];
+        let before = snapshot(dir.path(), &globs);
+        assert_eq!(before.len(), 2);
+        std::fs::write(dir.path().join("tests/a.py"), "changed").unwrap();
+        std::fs::remove_file(dir.path().join("tests/b.py")).unwrap();
+        std::fs::write(dir.path().join("tests/c.py"), "new").unwrap();
+        let now = snapshot(dir.path(), &globs);
+        assert_eq!(
+            compare(&before, &now, true),
+            [
+                Change::Changed("tests/a.py".into()),
+                Change::Deleted("tests/b.py".into()),
+                Change::Added("tests/c.py".into()),
+            ]
+        );
+        assert_eq!(compare(&before, &now, false).len(), 2);
+    }
+
+    #[test]
+    fn cargo_runner_overrides_are_warned_about() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(cargo_overrides(dir.path()).is_empty());
+        std::fs::create_dir_all(dir.path().join(".cargo")).unwrap();
+        std::fs::write(
+            dir.path().join(".cargo/config.toml"),
+            "[target.x86_64-unknown-linux-gnu]\nrunner = \"./fake.sh\"\n[build]\nrustc-wrapper = \"w\"\n",
+        )
+        .unwrap();
+        let found = cargo_overrides(dir.path());
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].message.contains("rustc-wrapper"));
+        assert!(found[1].message.contains("runner"));
+    }
+}

@@ -1,0 +1,572 @@
+//! Verdicts an agent cannot fake, with real toolchains: a cache that sees
+//! every file a test reads and the toolchain itself, named regression tests
+//! that flow from evidence, judging files frozen for the session, frozen
+//! paths. Each cheat fails with a finding an agent can act on; the honest
+//! path still passes.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use checkrail::engine::Hooks;
+use checkrail::report::CheckpointReport;
+use checkrail::service::Service;
+use checkrail::{Checkrail, Options};
+use serde_json::{Map, Value, json};
+
+use crate::support::{shared_cache, state, state_dir, workspace};
+
+const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+
+const CRATE_TOML: &str = "[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+const BUILD_RS: &str = "fn main() {}\n";
+const LIB_RS: &str = r#"pub fn answer() -> u32 { 42 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn answer_matches_the_data_file() {
+        let expected: u32 = include_str!("../data/expected.txt").trim().parse().unwrap();
+        assert_eq!(super::answer(), expected);
+    }
+
+    #[test]
+    fn fixture_is_read_at_run_time() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixture.txt");
+        let text = std::fs::read_to_string(path).unwrap();
+        assert_eq!(text.trim(), "ok");
+    }
+}
+"#;
+
+fn one_phase(rules: &str) -> checkrail::workflow::Workflow {
+    checkrail::workflow::parse(
+        &format!(
+            "id: t\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n{rules}"
+        ),
+        "t.yaml",
+    )
+    .unwrap()
+}
+
+fn run(dir: &Path, workflow: &checkrail::workflow::Workflow) -> CheckpointReport {
+    let engine = crate::support::engine();
+    crate::support::checkpoint(&engine, workflow, "p", dir, None, Hooks::default()).unwrap()
+}
+
+fn codes(report: &CheckpointReport) -> Vec<String> {
+    report
+        .rules
+        .iter()
+        .flat_map(|r| &r.findings)
+        .filter_map(|f| f.code.clone())
+        .collect()
+}
+
+fn rust_crate() -> tempfile::TempDir {
+    workspace(&[
+        ("Cargo.toml", CRATE_TOML),
+        ("build.rs", BUILD_RS),
+        ("src/lib.rs", LIB_RS),
+        ("data/expected.txt", "42\n"),
+        ("tests/fixture.txt", "ok\n"),
+        ("checkrail.toml", "[exec]\nallow = [\"cargo\"]\n"),
+        (".gitignore", "/target\n"),
+    ])
+}
+
+#[test]
+fn the_cache_reruns_when_any_file_a_test_reads_changes() {
+    let ws = rust_crate();
+    let dir = ws.path();
+    let flow = one_phase("        - rule: test\n          config: { runner: cargo }\n");
+    let first = run(dir, &flow);
+    assert!(first.passed, "{first:?}");
+    assert!(run(dir, &flow).rules[0].cached, "unchanged: reused");
+
+    // A file pulled in with include_str!, not a .rs file.
+    std::fs::write(dir.join("data/expected.txt"), "43\n").unwrap();
+    let changed = run(dir, &flow);
+    assert!(!changed.rules[0].cached && !changed.passed, "{changed:?}");
+    std::fs::write(dir.join("data/expected.txt"), "42\n").unwrap();
+    assert!(run(dir, &flow).passed);
+
+    // A file the test opens at run time.
+    std::fs::write(dir.join("tests/fixture.txt"), "broken\n").unwrap();
+    let changed = run(dir, &flow);
+    assert!(!changed.rules[0].cached && !changed.passed, "{changed:?}");
+    std::fs::write(dir.join("tests/fixture.txt"), "ok\n").unwrap();
+
+    // The build script.
+    assert!(run(dir, &flow).passed);
+    std::fs::write(
+        dir.join("build.rs"),
+        "fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\n",
+    )
+    .unwrap();
+    let rebuilt = run(dir, &flow);
+    assert!(!rebuilt.rules[0].cached && rebuilt.passed, "{rebuilt:?}");
+
+    // Ignored files do not count: build output and .gitignore'd paths.
+    std::fs::write(dir.join("notes.log"), "x").unwrap();
+    std::fs::write(dir.join(".gitignore"), "/target\n*.log\n").unwrap();
+    assert!(
+        !run(dir, &flow).rules[0].cached,
+        ".gitignore itself is an input"
+    );
+    std::fs::write(dir.join("notes.log"), "y").unwrap();
+    assert!(
+        run(dir, &flow).rules[0].cached,
+        "an ignored file changed nothing"
+    );
+}
+
+#[test]
+fn the_cache_reruns_when_a_pytest_data_file_changes() {
+    let ws = workspace(&[
+        (
+            "tests/test_data.py",
+            "from pathlib import Path\n\ndef test_data():\n    assert (Path(__file__).parent / 'data.txt').read_text().strip() == 'ok'\n",
+        ),
+        ("tests/data.txt", "ok\n"),
+        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
+    ]);
+    let dir = ws.path();
+    let flow = one_phase("        - rule: test\n          config: { runner: pytest }\n");
+    assert!(run(dir, &flow).passed);
+    assert!(run(dir, &flow).rules[0].cached);
+    std::fs::write(dir.join("tests/data.txt"), "no\n").unwrap();
+    let changed = run(dir, &flow);
+    assert!(!changed.rules[0].cached && !changed.passed, "{changed:?}");
+}
+
+#[test]
+fn a_new_toolchain_runs_the_check_again() {
+    let ws = rust_crate();
+    let dir = ws.path();
+    std::fs::create_dir_all(dir.join(".checkrail/workflows")).unwrap();
+    std::fs::write(
+        dir.join(".checkrail/workflows/t.yaml"),
+        "id: build-it\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          config: { toolchain: cargo }\n",
+    )
+    .unwrap();
+    // A cargo of its own on PATH: "upgrading" it replaces the file.
+    let real = Command::new("sh")
+        .args(["-c", "command -v cargo"])
+        .output()
+        .unwrap();
+    let real = String::from_utf8(real.stdout).unwrap().trim().to_owned();
+    let bin = tempfile::tempdir().unwrap();
+    let fake = bin.path().join("cargo");
+    let install = |version: &str| {
+        std::fs::write(
+            &fake,
+            format!("#!/bin/sh\n# toolchain {version}\nexec {real} \"$@\"\n"),
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    install("1.0");
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap()
+    );
+    let check = || {
+        let out = Command::new(BIN)
+            .args([
+                "check",
+                "--workflow",
+                "build-it",
+                "--phase",
+                "p",
+                "--json",
+                "--workspace",
+            ])
+            .arg(dir)
+            .env("PATH", &path)
+            .env("CHECKRAIL_CACHE_DIR", shared_cache())
+            .env("CHECKRAIL_STATE_DIR", state_dir())
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+        assert_eq!(report["passed"], true, "{report}");
+        report["rules"][0]["cached"].as_bool().unwrap()
+    };
+    assert!(!check());
+    assert!(check(), "same toolchain, same files: reused");
+    install("2.0");
+    assert!(!check(), "a changed toolchain must run the rule again");
+}
+
+fn service(dir: &Path) -> Service {
+    let engine = Checkrail::new(Options {
+        workflow_dirs: vec![dir.join(".checkrail/workflows")],
+        cache_dir: Some(shared_cache()),
+        ..Options::default()
+    })
+    .unwrap();
+    Service::open(Arc::new(engine), dir, &state()).unwrap()
+}
+
+fn validate(svc: &Service, id: &str, evidence: Option<Value>) -> checkrail::service::Validation {
+    svc.validate(id, None, evidence.as_ref(), false, &Hooks::default())
+        .unwrap()
+}
+
+fn validation_codes(v: &checkrail::service::Validation) -> Vec<String> {
+    v.report.as_ref().map(codes).unwrap_or_default()
+}
+
+const TESTS_FLOW: &str = "id: tests-flow
+version: 1.0.0
+name: Tests
+description: d
+phases:
+  - id: green
+    name: Green
+    guidance: make the tests pass
+    checkpoint:
+      rules:
+        - rule: test
+          config: { runner: RUNNER }
+  - id: again
+    name: Again
+    guidance: keep them passing
+    checkpoint:
+      rules:
+        - rule: test
+          config: { runner: RUNNER }
+";
+
+#[test]
+fn a_cargo_runner_added_mid_session_is_a_blocking_finding() {
+    let ws = rust_crate();
+    let dir = ws.path();
+    std::fs::create_dir_all(dir.join(".checkrail/workflows")).unwrap();
+    std::fs::write(
+        dir.join(".checkrail/workflows/t.yaml"),
+        TESTS_FLOW.replace("RUNNER", "cargo"),
+    )
+    .unwrap();
+    let svc = service(dir);
+    let id = svc.start("tests-flow", Map::new()).unwrap().session.id;
+    assert!(validate(&svc, &id, None).advanced);
+    // The bug comes back, and a runner prints a green report instead of
+    // running the tests.
+    std::fs::write(dir.join("data/expected.txt"), "7\n").unwrap();
+    std::fs::write(
+        dir.join("fake.sh"),
+        "echo 'running 2 tests'\necho 'test tests::answer_matches_the_data_file ... ok'\necho 'test tests::fixture_is_read_at_run_time ... ok'\necho 'test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out'\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(
+        dir.join(".cargo/config.toml"),
+        "[target.'cfg(all())']\nrunner = \"sh fake.sh\"\n",
+    )
+    .unwrap();
+    let cheated = validate(&svc, &id, None);
+    assert!(!cheated.passed, "{:?}", cheated.report);
+    let report = cheated.report.as_ref().unwrap();
+    let finding = report
+        .rules
+        .iter()
+        .flat_map(|r| &r.findings)
+        .find(|f| f.code.as_deref() == Some("judging-file-changed"))
+        .unwrap_or_else(|| panic!("{report:?}"));
+    assert_eq!(finding.path.as_deref(), Some(".cargo/config.toml"));
+    assert!(
+        finding
+            .fix_hint
+            .as_deref()
+            .unwrap()
+            .contains("accept-changes")
+    );
+
+    // Outside a session, the same override is a warning.
+    let out = Command::new(BIN)
+        .args([
+            "check",
+            "--workflow",
+            "tests-flow",
+            "--phase",
+            "green",
+            "--json",
+            "--workspace",
+        ])
+        .arg(dir)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report.to_string().contains("cargo-override"), "{report}");
+
+    // The honest path: remove the runner, fix the data.
+    std::fs::remove_dir_all(dir.join(".cargo")).unwrap();
+    std::fs::write(dir.join("data/expected.txt"), "42\n").unwrap();
+    assert!(validate(&svc, &id, None).passed);
+}
+
+#[test]
+fn a_conftest_hook_added_mid_session_is_a_blocking_finding() {
+    let ws = workspace(&[
+        ("test_calc.py", "def test_add():\n    assert 1 + 1 == 2\n"),
+        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
+        (
+            ".checkrail/workflows/t.yaml",
+            &TESTS_FLOW.replace("RUNNER", "pytest"),
+        ),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let id = svc.start("tests-flow", Map::new()).unwrap().session.id;
+    assert!(validate(&svc, &id, None).advanced);
+    std::fs::write(
+        dir.join("test_calc.py"),
+        "def test_add():\n    assert 1 + 1 == 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("conftest.py"),
+        "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n    outcome = yield\n    report = outcome.get_result()\n    report.outcome = 'passed'\n",
+    )
+    .unwrap();
+    let cheated = validate(&svc, &id, None);
+    assert!(!cheated.passed);
+    assert!(
+        validation_codes(&cheated).contains(&"judging-file-changed".to_owned()),
+        "{:?}",
+        cheated.report
+    );
+    // The agent cannot accept the change from its shell…
+    let out = Command::new(BIN)
+        .args(["session", "accept-changes", &id, "--workspace"])
+        .arg(dir)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    // …the honest path removes the hook and fixes the code.
+    std::fs::remove_file(dir.join("conftest.py")).unwrap();
+    std::fs::write(
+        dir.join("test_calc.py"),
+        "def test_add():\n    assert 1 + 1 == 2\n",
+    )
+    .unwrap();
+    assert!(validate(&svc, &id, None).passed);
+}
+
+#[test]
+fn a_human_accepts_a_judging_change_at_a_terminal() {
+    let ws = workspace(&[
+        ("test_calc.py", "def test_add():\n    assert 1 + 1 == 2\n"),
+        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
+        (
+            ".checkrail/workflows/t.yaml",
+            &TESTS_FLOW.replace("RUNNER", "pytest"),
+        ),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let id = svc.start("tests-flow", Map::new()).unwrap().session.id;
+    assert!(validate(&svc, &id, None).advanced);
+    std::fs::write(
+        dir.join("pytest.ini"),
+        "[pytest]\naddopts = -p no:cacheprovider\n",
+    )
+    .unwrap();
+    assert!(!validate(&svc, &id, None).passed);
+    let transcript = crate::trust::at_terminal(
+        dir,
+        &["session", "accept-changes", &id, "--by", "ana"],
+        "accept",
+    );
+    assert!(
+        transcript.contains("accepted: Added(\"pytest.ini\")"),
+        "{transcript}"
+    );
+    assert!(validate(&svc, &id, None).passed);
+    let accepted = svc
+        .events(&id)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "judging_changes_accepted")
+        .unwrap();
+    assert_eq!(accepted.data["channel"], "terminal");
+    assert_eq!(accepted.data["by"], "ana");
+}
+
+#[test]
+fn frozen_paths_stay_as_they_were_when_their_phase_passed() {
+    let flow = "id: frozen-flow
+version: 1.0.0
+name: Frozen
+description: d
+phases:
+  - id: spec
+    name: Spec
+    guidance: write the spec tests
+    checkpoint:
+      rules:
+        - rule: file-exists
+          config: { paths: [spec/a.txt] }
+  - id: build
+    name: Build
+    guidance: build it without touching the spec
+    checkpoint:
+      frozen: { since: spec, paths: ['spec/**'], allow_new: false }
+      rules:
+        - rule: file-exists
+          config: { paths: [src.txt] }
+";
+    let ws = workspace(&[
+        (".checkrail/workflows/f.yaml", flow),
+        ("spec/a.txt", "expect 1"),
+        ("src.txt", "impl"),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let id = svc.start("frozen-flow", Map::new()).unwrap().session.id;
+    assert!(validate(&svc, &id, None).advanced);
+    std::fs::write(dir.join("spec/a.txt"), "expect anything").unwrap();
+    std::fs::write(dir.join("spec/b.txt"), "new").unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(!v.passed);
+    let report = v.report.unwrap();
+    let messages: Vec<String> = report
+        .rules
+        .iter()
+        .flat_map(|r| &r.findings)
+        .map(|f| f.message.clone())
+        .collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`spec/a.txt` was changed")
+                && m.contains("frozen since phase `spec`")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`spec/b.txt` was added")),
+        "{messages:?}"
+    );
+    std::fs::write(dir.join("spec/a.txt"), "expect 1").unwrap();
+    std::fs::remove_file(dir.join("spec/b.txt")).unwrap();
+    assert!(validate(&svc, &id, None).passed);
+}
+
+const BUGGY: &str = "pub fn clamp(v: i32, lo: i32, hi: i32) -> i32 {\n    if v < lo { lo } else { v }\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn keeps_values_inside() {\n        assert_eq!(super::clamp(5, 0, 10), 5);\n    }\n}\n";
+const REGRESSION: &str = "\n#[cfg(test)]\nmod regression {\n    #[test]\n    fn clamps_values_above_the_maximum() {\n        assert_eq!(super::clamp(42, 0, 10), 10);\n    }\n}\n";
+const UNRELATED: &str = "\n#[cfg(test)]\nmod unrelated {\n    #[test]\n    fn something_else() {\n        assert_eq!(1, 2);\n    }\n}\n";
+const FIXED: &str = "pub fn clamp(v: i32, lo: i32, hi: i32) -> i32 {\n    v.max(lo).min(hi)\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn keeps_values_inside() {\n        assert_eq!(super::clamp(5, 0, 10), 5);\n    }\n}\n";
+
+/// The bundled bugfix workflow through a real MCP client: the test named in
+/// the evidence is the one that must fail, and then pass.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_named_regression_test_must_fail_then_pass_over_mcp() {
+    let h = crate::mcp::start(&[
+        (
+            "Cargo.toml",
+            "[package]\nname = \"clamp\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        ),
+        ("src/lib.rs", BUGGY),
+        ("checkrail.toml", "[exec]\nallow = [\"cargo\"]\n"),
+    ])
+    .await;
+    let dir = h.dir.clone();
+    let started = h
+        .ok(
+            "workflow_start",
+            json!({"workflow": "bugfix-with-regression-test", "inputs": {"bug": "clamp(42, 0, 10) returns 42"}}),
+        )
+        .await;
+    let id = started["session"]["id"].as_str().unwrap().to_owned();
+    let evidence = json!({"root_cause": "the upper bound is never compared", "test_name": "clamps_values_above_the_maximum"});
+    let v = h
+        .ok(
+            "workflow_validate",
+            json!({"session": id, "evidence": evidence}),
+        )
+        .await;
+    assert_eq!(v["advanced"], true, "{v}");
+    // The next phase's guidance names the test from the evidence.
+    assert!(
+        v["standing"]["phase"]["guidance"]
+            .as_str()
+            .unwrap()
+            .contains("clamps_values_above_the_maximum"),
+        "{v}"
+    );
+    let state = h.ok("workflow_state", json!({"session": id})).await;
+    assert_eq!(
+        state["sessions"][0]["evidence"]["reproduce"]["test_name"],
+        "clamps_values_above_the_maximum"
+    );
+
+    let validate = || h.ok("workflow_validate", json!({"session": id}));
+    let codes_of = |v: &Value| -> Vec<String> {
+        v["report"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["findings"].as_array().unwrap().clone())
+            .filter_map(|f| f["code"].as_str().map(str::to_owned))
+            .collect()
+    };
+    // An unrelated failing test is not the regression test.
+    std::fs::write(dir.join("src/lib.rs"), format!("{BUGGY}{UNRELATED}")).unwrap();
+    let v = validate().await;
+    assert_eq!(v["passed"], false, "{v}");
+    assert!(
+        codes_of(&v).contains(&"required-test-missing".to_owned()),
+        "{v}"
+    );
+    // A compile error is not a failing test.
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        format!("{BUGGY}{}", REGRESSION.replace("10);", "10) + ;")),
+    )
+    .unwrap();
+    let v = validate().await;
+    assert_eq!(v["passed"], false, "{v}");
+    // The honest regression test fails for the bug's reason.
+    std::fs::write(dir.join("src/lib.rs"), format!("{BUGGY}{REGRESSION}")).unwrap();
+    let v = validate().await;
+    assert_eq!(v["advanced"], true, "{v}");
+
+    // Fix phase: deleting the regression test does not make it pass.
+    std::fs::write(dir.join("src/lib.rs"), BUGGY).unwrap();
+    let v = validate().await;
+    assert_eq!(v["passed"], false, "{v}");
+    assert!(
+        codes_of(&v).contains(&"required-test-missing".to_owned()),
+        "{v}"
+    );
+    // Marking it ignored does not either.
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        format!(
+            "{BUGGY}{}",
+            REGRESSION.replace("#[test]", "#[test]\n    #[ignore]")
+        ),
+    )
+    .unwrap();
+    let v = validate().await;
+    assert_eq!(v["passed"], false, "{v}");
+    assert!(
+        codes_of(&v).contains(&"required-test-not-run".to_owned()),
+        "{v}"
+    );
+    // The honest fix passes.
+    std::fs::write(dir.join("src/lib.rs"), format!("{FIXED}{REGRESSION}")).unwrap();
+    let v = validate().await;
+    assert_eq!(v["advanced"], true, "{v}");
+}
