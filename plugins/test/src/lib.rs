@@ -6,10 +6,19 @@
 //! named tests, a minimum number of passing tests, allow known failures, and
 //! (`expect: fail`) demand that a regression test fails, for a "write the
 //! failing test first" phase.
+//!
+//! Every run records facts for later phases of the session: how each test
+//! ended and a fingerprint of each `required` test's source.
+//! `no_regressions_since` compares the run with the facts of an earlier
+//! phase, so tests cannot disappear, be skipped, start failing, or (for
+//! `required` ones) be rewritten after that phase.
 
 mod junit;
 mod libtest;
 mod model;
+mod regressions;
+mod sha256;
+mod source;
 mod xml;
 
 use checkrail_sdk::{
@@ -20,6 +29,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 use model::{Counts, Kind, Location, Status, TestCase, clip, name_matches, tail};
+use regressions::Facts;
+use source::{Lang, Wanted, base_name};
 
 /// Which tests to run and what their results must be.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -99,6 +110,23 @@ pub struct Config {
     /// `{scratch}` also in the command's arguments).
     #[serde(default)]
     pub report: Option<String>,
+    /// Id of an earlier phase of the session to compare with (e.g. `red`,
+    /// where `expect: fail` wanted the regression test to fail). Every run
+    /// records how each test ended and a fingerprint of each `required`
+    /// test's source (its attributes or decorators and body; trailing
+    /// whitespace and indentation aside). With this set, each of these is a
+    /// blocking finding naming the test: a test that ran at that phase is
+    /// gone now (`test-removed`), or was not ignored, skipped or xfail then
+    /// and is now (`test-now-skipped`); a test that passed then fails now
+    /// (`test-regressed`; a test that failed then, such as the regression
+    /// test, only has to pass now); a `required` test's source differs
+    /// from what it was then (`required-test-changed`: it is frozen since
+    /// that phase, so fix the code, not the test) or its function is gone
+    /// (`required-test-removed`). When the session recorded nothing for
+    /// this rule at that phase (or the check runs outside a session), the
+    /// check fails with `no-baseline`.
+    #[serde(default)]
+    pub no_regressions_since: Option<String>,
 }
 
 /// The test runner.
@@ -172,10 +200,35 @@ impl Rule for TestRule {
             Runner::Custom => run_custom(&config, cx, &cwd)?,
         };
         let resolver = Resolver::new(cx.workspace(), &cwd);
+        let since = Since::load(&config, cx);
+        let tests = match &ran {
+            Ran::Finished(run) => run.tests.as_slice(),
+            _ => &[],
+        };
+        let wanted = wanted_sources(&config, tests, since.facts(), &resolver);
+        let langs: &[Lang] = match config.runner {
+            Runner::Cargo => &[Lang::Rust],
+            Runner::Pytest => &[Lang::Python],
+            Runner::Custom => &[Lang::Python, Lang::Rust],
+        };
+        let sources = source::fingerprints(cx.workspace(), &cwd, langs, &wanted);
+        // The sources can be compared whether or not the tests ran.
+        let mut extra = since.source_findings(&config.required, &sources);
         Ok(match ran {
-            Ran::Stopped(outcome) => outcome,
-            Ran::Finished(run) => evaluate(&config, run, &resolver),
-            Ran::Uncompiled(errors) => compile_failure(errors, &resolver),
+            Ran::Finished(run) => {
+                let facts = Facts::of(&run.tests, run.skipped_word, &sources);
+                extra.extend(since.test_findings(&facts, &run));
+                let outcome = evaluate(&config, run, &resolver, extra);
+                match facts.to_json() {
+                    Some(value) => outcome.with_facts(value),
+                    None => outcome,
+                }
+            }
+            // Nothing ran, so there is nothing to record.
+            Ran::Stopped(outcome) => extra.into_iter().fold(outcome, Outcome::finding),
+            Ran::Uncompiled(errors) => extra
+                .into_iter()
+                .fold(compile_failure(errors, &resolver), Outcome::finding),
         })
     }
 
@@ -205,6 +258,128 @@ impl Rule for TestRule {
         }
         inputs
     }
+}
+
+/// The facts `no_regressions_since` compares with.
+enum Since {
+    /// Not set.
+    Off,
+    /// Set, and the session recorded facts at that phase.
+    Found { phase: String, facts: Facts },
+    /// Set, but there is nothing (`unreadable`: nothing usable) to compare
+    /// with.
+    Missing { phase: String, unreadable: bool },
+}
+
+impl Since {
+    fn load(config: &Config, cx: &Context) -> Self {
+        let Some(phase) = config.no_regressions_since.clone() else {
+            return Self::Off;
+        };
+        match cx.baseline(&phase).map(Facts::deserialize) {
+            Some(Ok(facts)) => Self::Found { phase, facts },
+            Some(Err(_)) => Self::Missing {
+                phase,
+                unreadable: true,
+            },
+            None => Self::Missing {
+                phase,
+                unreadable: false,
+            },
+        }
+    }
+
+    fn facts(&self) -> Option<&Facts> {
+        match self {
+            Self::Found { facts, .. } => Some(facts),
+            _ => None,
+        }
+    }
+
+    /// Frozen `required` tests that changed or are gone; `no-baseline` when
+    /// there is nothing to compare with.
+    fn source_findings(
+        &self,
+        required: &[String],
+        now: &std::collections::BTreeMap<String, source::Found>,
+    ) -> Vec<Finding> {
+        match self {
+            Self::Off => Vec::new(),
+            Self::Missing { phase, unreadable } => {
+                vec![regressions::no_baseline(phase, *unreadable)]
+            }
+            Self::Found { phase, facts } => {
+                let frozen = regressions::frozen(facts, required);
+                regressions::compare_sources(phase, facts, &frozen, now)
+            }
+        }
+    }
+
+    /// Tests gone, skipped or failing since the phase.
+    fn test_findings(&self, now: &Facts, run: &Run) -> Vec<Finding> {
+        let Self::Found { phase, facts } = self else {
+            return Vec::new();
+        };
+        let mut why = run.incomplete.clone();
+        let uncollected = run
+            .tests
+            .iter()
+            .filter(|t| t.kind == Kind::Collection)
+            .count();
+        if uncollected > 0 {
+            why.push(format!(
+                "{} could not collect {}",
+                run.tool,
+                plural(u64::try_from(uncollected).unwrap_or(u64::MAX), "module")
+            ));
+        }
+        if run.filtered > 0 {
+            why.push(format!(
+                "{} left out by the arguments",
+                plural(run.filtered, "test")
+            ));
+        }
+        regressions::compare_tests(phase, facts, now, &why)
+    }
+}
+
+/// The tests whose source to fingerprint: those the `required` names match
+/// in this run, and those frozen at the `no_regressions_since` phase.
+fn wanted_sources(
+    config: &Config,
+    tests: &[TestCase],
+    then: Option<&Facts>,
+    resolver: &Resolver,
+) -> Vec<Wanted> {
+    let mut wanted: Vec<Wanted> = Vec::new();
+    for test in tests.iter().filter(|t| t.kind != Kind::Collection) {
+        if !config.required.iter().any(|p| name_matches(&test.name, p)) {
+            continue;
+        }
+        let name = base_name(&test.name);
+        if wanted.iter().any(|w| w.name == name) {
+            continue;
+        }
+        wanted.push(Wanted {
+            name: name.to_owned(),
+            files: resolver
+                .pick(&test.locations)
+                .map(|(path, _)| path)
+                .into_iter()
+                .collect(),
+        });
+    }
+    if let Some(then) = then {
+        for name in regressions::frozen(then, &config.required) {
+            if !wanted.iter().any(|w| w.name == name) {
+                wanted.push(Wanted {
+                    name: name.to_owned(),
+                    files: Vec::new(),
+                });
+            }
+        }
+    }
+    wanted
 }
 
 /// Checks what the schema cannot say; returns the normalized `cwd`.
@@ -1098,8 +1273,9 @@ fn absent(pattern: &str, run: &Run, expect_fail: bool, resolver: &Resolver) -> F
         .code("required-test-missing")
 }
 
-/// Judges a run against the config.
-fn evaluate(config: &Config, run: Run, resolver: &Resolver) -> Outcome {
+/// Judges a run against the config; `extra` are findings judged elsewhere
+/// (the comparison with an earlier phase).
+fn evaluate(config: &Config, run: Run, resolver: &Resolver, extra: Vec<Finding>) -> Outcome {
     let expect_fail = config.expect == Expect::Fail;
     let min_passed = u64::from(config.min_passed.unwrap_or(if expect_fail { 0 } else { 1 }));
     let matches_any =
@@ -1283,6 +1459,7 @@ fn evaluate(config: &Config, run: Run, resolver: &Resolver) -> Outcome {
 
     let mut all = run.problems;
     all.append(&mut findings);
+    all.extend(extra);
     let outcome = Outcome::from_findings(all);
     let mut summary = format!("{} ({})", run.counts.describe(run.skipped_word), run.tool);
     if expect_fail && outcome.passed && !expected.is_empty() {

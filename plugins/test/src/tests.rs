@@ -5,6 +5,8 @@ use super::*;
 use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
 use serde_json::{Value, json};
 
+mod since;
+
 fn codes(outcome: &Outcome) -> Vec<&str> {
     outcome
         .findings

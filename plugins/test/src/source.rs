@@ -1,0 +1,340 @@
+//! Fingerprints of test functions' source, so a later phase can tell that a
+//! test was weakened, ignored or replaced since an earlier one.
+//!
+//! A test is found by name in the workspace's source (Rust: `fn name` in
+//! `*.rs` files; Python: `def name` in `test_*.py` and `*_test.py`), and its
+//! fingerprint is the SHA-256 of its attributes or decorators and its body,
+//! with trailing whitespace, surrounding blank lines and the common
+//! indentation taken out: moving or re-indenting a test keeps its
+//! fingerprint, any change inside it does not.
+
+mod python;
+mod rust;
+
+use std::collections::BTreeMap;
+
+use checkrail_sdk::{Workspace, normalize_path};
+
+use crate::sha256;
+
+/// Directories never searched: build output, VCS data, installed packages.
+const SKIPPED_DIRS: &[&str] = &[
+    "target",
+    ".git",
+    "node_modules",
+    ".venv",
+    "venv",
+    "__pycache__",
+];
+
+/// Most files one glob lists.
+const GLOB_LIMIT: u32 = 100_000;
+
+/// Which language's tests to look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// `fn name` in `*.rs`.
+    Rust,
+    /// `def name` in `test_*.py` / `*_test.py`.
+    Python,
+}
+
+/// A test whose source to fingerprint.
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    /// Its full name without parameters, as the runner reported it
+    /// (`tests::parser::handles_empty`, `tests/test_io.py::TestX::test_read`).
+    pub name: String,
+    /// Workspace paths of files the runner placed the test in, best first.
+    pub files: Vec<String>,
+}
+
+/// `name` without a trailing parametrization (`test_add[1-2]` → `test_add`).
+pub fn base_name(name: &str) -> &str {
+    match name.find('[') {
+        Some(open) if name.ends_with(']') => &name[..open],
+        _ => name,
+    }
+}
+
+/// Each wanted test found under `cwd`, by name; tests not found are left
+/// out.
+pub fn fingerprints(
+    ws: &Workspace,
+    cwd: &str,
+    langs: &[Lang],
+    wanted: &[Wanted],
+) -> BTreeMap<String, Found> {
+    let mut found = BTreeMap::new();
+    if wanted.is_empty() {
+        return found;
+    }
+    for lang in langs {
+        let missing: Vec<&Wanted> = wanted
+            .iter()
+            .filter(|w| !found.contains_key(&w.name))
+            .collect();
+        let hashes = match lang {
+            Lang::Rust => rust_fingerprints(ws, cwd, &missing),
+            Lang::Python => python_fingerprints(ws, cwd, &missing),
+        };
+        found.extend(hashes);
+    }
+    found
+}
+
+/// Lines without trailing whitespace, surrounding blank lines or their
+/// common indentation.
+pub fn normalize(source: &str) -> String {
+    let lines: Vec<&str> = source.lines().map(str::trim_end).collect();
+    let first = lines
+        .iter()
+        .position(|l| !l.is_empty())
+        .unwrap_or(lines.len());
+    let last = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(first, |p| p + 1);
+    let lines = &lines[first..last];
+    let common = lines
+        .iter()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    lines
+        .iter()
+        .map(|l| l.get(common..).unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn fingerprint(source: &str) -> String {
+    sha256::hex(normalize(source).as_bytes())
+}
+
+/// Files under `dir` whose name matches one of `patterns` (`*.rs`,
+/// `test_*.py`), without descending into [`SKIPPED_DIRS`].
+fn files_under(ws: &Workspace, dir: &str, patterns: &[&str]) -> Vec<String> {
+    let join = |pattern: &str| {
+        if dir == "." {
+            pattern.to_owned()
+        } else {
+            format!("{dir}/{pattern}")
+        }
+    };
+    let skipped = |path: &str| path.split('/').any(|part| SKIPPED_DIRS.contains(&part));
+    let mut files = Vec::new();
+    // Look at the top level first so the largest skipped directories
+    // (`target`, `.venv`) are never walked at all.
+    let top = ws.glob(&join("*"), GLOB_LIMIT).unwrap_or_default();
+    let refs: Vec<&str> = top.iter().map(String::as_str).collect();
+    let stats = ws.stat_many(&refs);
+    for pattern in patterns {
+        files.extend(ws.glob(&join(pattern), GLOB_LIMIT).unwrap_or_default());
+    }
+    for (path, stat) in top.iter().zip(stats) {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        if stat.is_ok_and(|e| e.is_dir() && !e.is_symlink) && !SKIPPED_DIRS.contains(&name) {
+            for pattern in patterns {
+                let found = ws
+                    .glob(&format!("{path}/**/{pattern}"), GLOB_LIMIT)
+                    .unwrap_or_default();
+                files.extend(found.into_iter().filter(|f| !skipped(f)));
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// A test function found in the source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// SHA-256 (hex) of its normalized source.
+    pub hash: String,
+    /// Workspace path of its file.
+    pub path: String,
+    /// 1-based line its source starts on.
+    pub line: u32,
+}
+
+impl Found {
+    fn new(path: &str, line_index: usize, source: &str) -> Self {
+        Self {
+            hash: fingerprint(source),
+            path: path.to_owned(),
+            line: u32::try_from(line_index + 1).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+/// A candidate function for a wanted Rust test, and how well it fits.
+struct Candidate {
+    score: u32,
+    found: Found,
+}
+
+fn rust_fingerprints(ws: &Workspace, cwd: &str, wanted: &[&Wanted]) -> BTreeMap<String, Found> {
+    // Doc-tests (`src/lib.rs - add (line 5)`) have no function of their own.
+    let wanted: Vec<&Wanted> = wanted
+        .iter()
+        .copied()
+        .filter(|w| !w.name.contains(char::is_whitespace))
+        .collect();
+    if wanted.is_empty() {
+        return BTreeMap::new();
+    }
+    let mut best: BTreeMap<&str, Candidate> = BTreeMap::new();
+    for path in files_under(ws, cwd, &["*.rs"]) {
+        let Ok(text) = ws.read_to_string(&path) else {
+            continue;
+        };
+        let has_tests = text.contains("#[test]");
+        let mut masked: Option<String> = None;
+        let path_parts: Vec<&str> = path
+            .split('/')
+            .map(|p| p.strip_suffix(".rs").unwrap_or(p))
+            .collect();
+        for w in &wanted {
+            let (modules, name) = match w.name.rsplit_once("::") {
+                Some((modules, name)) => (modules.split("::").collect::<Vec<_>>(), name),
+                None => (Vec::new(), w.name.as_str()),
+            };
+            if !text.contains(name) {
+                continue;
+            }
+            let masked = masked.get_or_insert_with(|| rust::mask(&text));
+            for function in rust::functions(masked, name) {
+                if !function.is_test && !has_tests {
+                    continue;
+                }
+                let mut score = 0;
+                if function.is_test {
+                    score += 100;
+                }
+                if w.files.contains(&path) {
+                    score += 50;
+                }
+                score += modules
+                    .iter()
+                    .filter(|m| function.modules.iter().any(|f| f == *m) || path_parts.contains(m))
+                    .count() as u32;
+                // Files are sorted and functions in order: the first of
+                // equal fits wins.
+                if best.get(w.name.as_str()).is_none_or(|b| score > b.score) {
+                    let line = text[..function.span.start].matches('\n').count();
+                    let found = Found::new(&path, line, &text[function.span.clone()]);
+                    best.insert(&w.name, Candidate { score, found });
+                }
+            }
+        }
+    }
+    best.into_iter()
+        .map(|(name, c)| (name.to_owned(), c.found))
+        .collect()
+}
+
+fn python_fingerprints(ws: &Workspace, cwd: &str, wanted: &[&Wanted]) -> BTreeMap<String, Found> {
+    let mut found = BTreeMap::new();
+    let mut fallback: Vec<(&Wanted, &str)> = Vec::new();
+    for w in wanted {
+        let parts: Vec<&str> = w.name.split("::").collect();
+        let name = parts.last().copied().unwrap_or("");
+        let file = parts.iter().position(|p| p.ends_with(".py"));
+        let Some(file_at) = file else {
+            fallback.push((w, name));
+            continue;
+        };
+        let classes = &parts[file_at + 1..parts.len() - 1];
+        let paths = python_candidates(ws, cwd, parts[file_at], &w.files);
+        let hit = paths.iter().find_map(|path| {
+            let text = ws.read_to_string(path).ok()?;
+            let lines = python::function(&text, Some(classes), name)?;
+            Some(python_found(path, &text, lines))
+        });
+        if let Some(hit) = hit {
+            found.insert(w.name.clone(), hit);
+        }
+    }
+    if fallback.is_empty() {
+        return found;
+    }
+    for path in files_under(ws, cwd, &["test_*.py", "*_test.py"]) {
+        if fallback.iter().all(|(w, _)| found.contains_key(&w.name)) {
+            break;
+        }
+        let Ok(text) = ws.read_to_string(&path) else {
+            continue;
+        };
+        for (w, name) in &fallback {
+            if found.contains_key(&w.name) || !text.contains(name) {
+                continue;
+            }
+            if let Some(lines) = python::function(&text, None, name) {
+                found.insert(w.name.clone(), python_found(&path, &text, lines));
+            }
+        }
+    }
+    found
+}
+
+fn python_found(path: &str, text: &str, lines: std::ops::Range<usize>) -> Found {
+    let start = lines.start;
+    let source = text.split('\n').collect::<Vec<_>>()[lines].join("\n");
+    Found::new(path, start, &source)
+}
+
+/// Workspace paths the test file `file` (relative to pytest's rootdir,
+/// which is `cwd` or one of its ancestors) may be, files the runner
+/// placed the test in first.
+fn python_candidates(ws: &Workspace, cwd: &str, file: &str, placed: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = placed
+        .iter()
+        .filter(|p| p.ends_with(file.rsplit('/').next().unwrap_or(file)))
+        .cloned()
+        .collect();
+    let mut dir = cwd.to_owned();
+    loop {
+        let joined = if dir == "." {
+            file.to_owned()
+        } else {
+            format!("{dir}/{file}")
+        };
+        if let Ok(path) = normalize_path(&joined)
+            && !out.contains(&path)
+            && ws.stat(&path).is_ok_and(|e| e.is_file())
+        {
+            out.push(path);
+        }
+        if dir == "." {
+            break;
+        }
+        dir = dir
+            .rsplit_once('/')
+            .map_or(".".to_owned(), |(p, _)| p.to_owned());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizing_ignores_trailing_space_and_indentation_only() {
+        let a = "    #[test]\n    fn t() {\n        assert!(x);\n    }\n";
+        let b = "\n#[test]   \nfn t() {\n    assert!(x);\n}\n\n";
+        assert_eq!(normalize(a), normalize(b));
+        assert_eq!(normalize(a), "#[test]\nfn t() {\n    assert!(x);\n}");
+        let weakened = "#[test]\nfn t() {\n    assert!(true);\n}";
+        assert_ne!(fingerprint(a), fingerprint(weakened));
+    }
+
+    #[test]
+    fn base_names_drop_parameters() {
+        assert_eq!(base_name("t.py::test_add[1-2]"), "t.py::test_add");
+        assert_eq!(base_name("t.py::test_add"), "t.py::test_add");
+    }
+}
