@@ -9,11 +9,17 @@
 //! and only fail the check when there are more of them than `max_warnings`.
 //! Whatever the config, the check never passes when the linter did not run
 //! or failed without saying why.
+//!
+//! Every run also records, as facts for later phases of the session, the
+//! lint suppressions (`#[allow(...)]`, `# noqa`, `eslint-disable`, …) in the
+//! files the linter covers; `no_new_suppressions_since` fails on each one
+//! added since an earlier phase.
 
 mod clippy;
 mod custom;
 mod diag;
 mod ruff;
+mod suppressions;
 
 use std::collections::HashSet;
 
@@ -81,6 +87,23 @@ pub struct Config {
     /// is taken as the code. The workspace must grant the program.
     #[serde(default)]
     pub command: Option<CustomCommand>,
+    /// Id of an earlier phase of the session to compare with (e.g. `red`).
+    /// Every run records the lint suppressions in the files the linter
+    /// covers under `cwd` (clippy: `*.rs`; ruff: `*.py`, `*.pyi`; custom:
+    /// Rust, Python, JavaScript and TypeScript files; never inside
+    /// `target`, `.git`, `node_modules` or `.venv`), counted per file and
+    /// text, not per line: Rust `#[allow(...)]`, `#![allow(...)]` and
+    /// `#[expect(...)]` (one per lint named); Python `# noqa` (with or
+    /// without codes), `# ruff: noqa`, `# type: ignore`, `# pylint:
+    /// disable=...`; JS/TS `eslint-disable`, `eslint-disable-line`,
+    /// `eslint-disable-next-line`, `@ts-ignore`, `@ts-expect-error`,
+    /// `@ts-nocheck`. With this set, each suppression beyond the count its
+    /// file had at that phase is a blocking finding (`new-suppression`) at
+    /// its file and line: fix the lint instead of silencing it. When the
+    /// session recorded nothing for this rule at that phase (or the check
+    /// runs outside a session), the check fails with `no-baseline`.
+    #[serde(default)]
+    pub no_new_suppressions_since: Option<String>,
 }
 
 /// The linter to run.
@@ -135,214 +158,249 @@ impl Rule for Lint {
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
         validate(&config)?;
-        let command = command(&config)?;
-        let tool = match config.linter {
-            Linter::Clippy => "cargo clippy".to_owned(),
-            Linter::Ruff => "ruff".to_owned(),
-            Linter::Custom => format!("`{}`", command.program),
+        let cwd = config
+            .cwd
+            .as_deref()
+            .and_then(|c| normalize_path(c).ok())
+            .unwrap_or_else(|| ".".to_owned());
+        let found = suppressions::scan(cx.workspace(), &cwd, config.linter);
+        let new = match config.no_new_suppressions_since.as_deref() {
+            None => Vec::new(),
+            Some(phase) => match cx.baseline(phase).map(suppressions::Facts::deserialize) {
+                Some(Ok(then)) => suppressions::new_since(phase, &then, &found),
+                Some(Err(_)) => vec![suppressions::no_baseline(phase, true)],
+                None => vec![suppressions::no_baseline(phase, false)],
+            },
         };
-        let output = match cx.exec(&command) {
-            Ok(output) => output,
-            Err(refusal) => {
-                return Ok(Outcome::from_findings(vec![refusal.to_finding()])
-                    .with_summary(format!("{tool} did not run")));
-            }
-        };
-        if output.timed_out {
-            let finding = Finding::error(format!(
-                "`{}` timed out after {}s{}",
-                command.display(),
-                output.duration.as_secs(),
-                tail_note(&output)
-            ))
-            .fix_hint("make the lint faster (narrow it with `args` or `cwd`) or raise the exec timeout in checkrail.toml")
-            .code("lint-timeout");
-            return Ok(
-                Outcome::from_findings(vec![finding]).with_summary(format!("{tool} timed out"))
-            );
-        }
-
-        let block: Vec<Level> = config
-            .block_levels
-            .clone()
-            .unwrap_or_else(|| vec![Level::Error]);
-        let mut problems: Vec<Finding> = Vec::new();
-        let mut anchors: Vec<String> = Vec::new();
-        let diags = match config.linter {
-            Linter::Clippy => {
-                let parsed = clippy::parse(&output.stdout);
-                anchors = parsed.anchors;
-                parsed.diags
-            }
-            Linter::Ruff => {
-                let codes = config.error_codes.clone().unwrap_or_default();
-                let parsed = ruff::parse(&output.stdout, &codes);
-                if !parsed.unparsed.is_empty() && !output.stdout_truncated {
-                    problems.push(
-                        Finding::error(format!(
-                            "ruff printed {} line(s) that are not violations, e.g. `{}`",
-                            parsed.unparsed.len(),
-                            parsed.unparsed[0]
-                        ))
-                        .fix_hint("do not override `--output-format` in `args`; the rule reads ruff's json-lines output")
-                        .code("lint-output-unreadable"),
-                    );
-                }
-                parsed.diags
-            }
-            Linter::Custom => {
-                let patterns = custom::Patterns::new()
-                    .map_err(|e| Error::new(format!("compile the line pattern: {e}")))?;
-                let mut diags = patterns.parse(&output.stdout);
-                diags.extend(patterns.parse(&output.stderr));
-                diags
-            }
-        };
-
-        // De-duplicate (clippy reports a lint once per target).
-        let mut seen = HashSet::new();
-        let diags: Vec<Diag> = diags.into_iter().filter(|d| seen.insert(d.key())).collect();
-
-        let printed: Vec<&str> = diags
+        let mut outcome = run_linter(config, cx)?;
+        let added = new
             .iter()
-            .flat_map(|d| d.locs.iter().map(|l| l.path.as_str()))
-            .collect();
-        let anchor_refs: Vec<&str> = anchors.iter().map(String::as_str).collect();
-        let resolved = tool_paths::resolve_with_root(
-            cx.workspace(),
-            config.cwd.as_deref(),
-            &printed,
-            &anchor_refs,
-        );
-
-        let mut findings: Vec<Finding> = diags
-            .iter()
-            .map(|d| to_finding(d, &block, &resolved, &config, &command))
-            .collect();
-        let blocking = findings
-            .iter()
-            .filter(|f| f.severity == Severity::Error)
+            .filter(|f| f.code.as_deref() == Some("new-suppression"))
             .count();
-        let warnings = findings.len() - blocking;
-
-        if let Some(max) = config.max_warnings
-            && warnings > max as usize
-        {
-            problems.push(
-                Finding::error(format!(
-                    "{tool} reported {warnings} non-blocking finding{} but `max_warnings` allows at most {max}",
-                    plural(warnings)
-                ))
-                .fix_hint(format!(
-                    "fix at least {} of the warnings listed",
-                    warnings - max as usize
-                ))
-                .code("too-many-warnings"),
-            );
+        if added > 0 {
+            outcome
+                .summary
+                .push_str(&format!("; {added} new lint suppression{}", plural(added)));
         }
-
-        if output.stdout_truncated {
-            problems.push(
-                Finding::error(format!(
-                    "{tool}'s output went past the host's size cap and was cut, so some findings are missing"
-                ))
-                .fix_hint("fix the findings shown, or narrow the lint with `args` or `cwd`, and run the check again")
-                .code("lint-output-truncated"),
-            );
-        }
-
-        // Never pass when the tool says it failed.
-        let failed = match config.linter {
-            // With --exit-zero, ruff exits non-zero only when it broke.
-            Linter::Ruff => !output.success(),
-            // cargo exits 101 for compile errors and denied lints, which are
-            // blocking findings already.
-            Linter::Clippy => !output.success() && blocking == 0,
-            // Linters exit non-zero when they find anything at all.
-            Linter::Custom => !output.success() && diags.is_empty(),
-        };
-        if failed {
-            let code = output
-                .exit_code
-                .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
-            let why = match config.linter {
-                Linter::Clippy if !diags.is_empty() => {
-                    " while reporting no blocking problem (per `block_levels`)"
-                }
-                _ if diags.is_empty() => " without reporting any problem it could point at",
-                _ => "",
-            };
-            problems.push(
-                Finding::error(format!(
-                    "`{}` failed ({code}){why}{}",
-                    command.display(),
-                    tail_note(&output)
-                ))
-                .fix_hint(match config.linter {
-                    Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
-                    Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
-                    Linter::Custom => "fix what the command prints, or make it print `file:line:col: message` lines",
-                })
-                .code("lint-failed"),
-            );
-        }
-
-        // Keep the agent's list readable.
-        let hidden = findings.len().saturating_sub(MAX_REPORTED);
-        if hidden > 0 {
-            findings.sort_by_key(|f| f.severity != Severity::Error);
-            findings.truncate(MAX_REPORTED);
-        }
-        let extra_errors = problems.len();
-        findings.extend(problems);
-        if hidden > 0 {
-            findings.push(Finding::info(format!(
-                "{hidden} more finding{} not listed; fix these and run the check again",
-                plural(hidden)
-            )));
-        }
-        let summary = summary(&tool, blocking + extra_errors, warnings);
-        Ok(Outcome::from_findings(findings).with_summary(summary))
+        let outcome = new.into_iter().fold(outcome, Outcome::finding);
+        Ok(outcome.with_facts(serde_json::json!({
+            "suppressions": suppressions::counts(&found),
+        })))
     }
 
     fn inputs(config: &Config) -> Vec<String> {
-        if let Some(inputs) = &config.inputs {
-            return inputs.clone();
-        }
-        let (anywhere, rooted): (&[&str], &[&str]) = match config.linter {
-            Linter::Clippy => (
-                &["**/*.rs", "**/Cargo.toml"],
-                &[
-                    "Cargo.lock",
-                    "clippy.toml",
-                    ".clippy.toml",
-                    "rust-toolchain.toml",
-                    "rust-toolchain",
-                    ".cargo/config.toml",
-                ],
-            ),
-            Linter::Ruff => (
-                &[
-                    "**/*.py",
-                    "**/*.pyi",
-                    "**/pyproject.toml",
-                    "**/ruff.toml",
-                    "**/.ruff.toml",
-                ],
-                &[],
-            ),
-            Linter::Custom => (&[], &[]),
-        };
-        let mut out: Vec<String> = anywhere.iter().map(|s| (*s).to_owned()).collect();
-        out.extend(rooted.iter().map(|s| (*s).to_owned()));
-        // Files anchored at the root matter in the working directory too.
-        if let Some(cwd) = config.cwd.as_deref().and_then(|c| normalize_path(c).ok())
-            && cwd != "."
-        {
-            out.extend(rooted.iter().map(|s| format!("{cwd}/{s}")));
-        }
-        out
+        inputs(config)
     }
+}
+
+/// Runs the linter and judges its diagnostics.
+fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
+    let command = command(&config)?;
+    let tool = match config.linter {
+        Linter::Clippy => "cargo clippy".to_owned(),
+        Linter::Ruff => "ruff".to_owned(),
+        Linter::Custom => format!("`{}`", command.program),
+    };
+    let output = match cx.exec(&command) {
+        Ok(output) => output,
+        Err(refusal) => {
+            return Ok(Outcome::from_findings(vec![refusal.to_finding()])
+                .with_summary(format!("{tool} did not run")));
+        }
+    };
+    if output.timed_out {
+        let finding = Finding::error(format!(
+            "`{}` timed out after {}s{}",
+            command.display(),
+            output.duration.as_secs(),
+            tail_note(&output)
+        ))
+        .fix_hint("make the lint faster (narrow it with `args` or `cwd`) or raise the exec timeout in checkrail.toml")
+        .code("lint-timeout");
+        return Ok(Outcome::from_findings(vec![finding]).with_summary(format!("{tool} timed out")));
+    }
+
+    let block: Vec<Level> = config
+        .block_levels
+        .clone()
+        .unwrap_or_else(|| vec![Level::Error]);
+    let mut problems: Vec<Finding> = Vec::new();
+    let mut anchors: Vec<String> = Vec::new();
+    let diags = match config.linter {
+        Linter::Clippy => {
+            let parsed = clippy::parse(&output.stdout);
+            anchors = parsed.anchors;
+            parsed.diags
+        }
+        Linter::Ruff => {
+            let codes = config.error_codes.clone().unwrap_or_default();
+            let parsed = ruff::parse(&output.stdout, &codes);
+            if !parsed.unparsed.is_empty() && !output.stdout_truncated {
+                problems.push(
+                    Finding::error(format!(
+                        "ruff printed {} line(s) that are not violations, e.g. `{}`",
+                        parsed.unparsed.len(),
+                        parsed.unparsed[0]
+                    ))
+                    .fix_hint("do not override `--output-format` in `args`; the rule reads ruff's json-lines output")
+                    .code("lint-output-unreadable"),
+                );
+            }
+            parsed.diags
+        }
+        Linter::Custom => {
+            let patterns = custom::Patterns::new()
+                .map_err(|e| Error::new(format!("compile the line pattern: {e}")))?;
+            let mut diags = patterns.parse(&output.stdout);
+            diags.extend(patterns.parse(&output.stderr));
+            diags
+        }
+    };
+
+    // De-duplicate (clippy reports a lint once per target).
+    let mut seen = HashSet::new();
+    let diags: Vec<Diag> = diags.into_iter().filter(|d| seen.insert(d.key())).collect();
+
+    let printed: Vec<&str> = diags
+        .iter()
+        .flat_map(|d| d.locs.iter().map(|l| l.path.as_str()))
+        .collect();
+    let anchor_refs: Vec<&str> = anchors.iter().map(String::as_str).collect();
+    let resolved = tool_paths::resolve_with_root(
+        cx.workspace(),
+        config.cwd.as_deref(),
+        &printed,
+        &anchor_refs,
+    );
+
+    let mut findings: Vec<Finding> = diags
+        .iter()
+        .map(|d| to_finding(d, &block, &resolved, &config, &command))
+        .collect();
+    let blocking = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = findings.len() - blocking;
+
+    if let Some(max) = config.max_warnings
+        && warnings > max as usize
+    {
+        problems.push(
+            Finding::error(format!(
+                "{tool} reported {warnings} non-blocking finding{} but `max_warnings` allows at most {max}",
+                plural(warnings)
+            ))
+            .fix_hint(format!(
+                "fix at least {} of the warnings listed",
+                warnings - max as usize
+            ))
+            .code("too-many-warnings"),
+        );
+    }
+
+    if output.stdout_truncated {
+        problems.push(
+            Finding::error(format!(
+                "{tool}'s output went past the host's size cap and was cut, so some findings are missing"
+            ))
+            .fix_hint("fix the findings shown, or narrow the lint with `args` or `cwd`, and run the check again")
+            .code("lint-output-truncated"),
+        );
+    }
+
+    // Never pass when the tool says it failed.
+    let failed = match config.linter {
+        // With --exit-zero, ruff exits non-zero only when it broke.
+        Linter::Ruff => !output.success(),
+        // cargo exits 101 for compile errors and denied lints, which are
+        // blocking findings already.
+        Linter::Clippy => !output.success() && blocking == 0,
+        // Linters exit non-zero when they find anything at all.
+        Linter::Custom => !output.success() && diags.is_empty(),
+    };
+    if failed {
+        let code = output
+            .exit_code
+            .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
+        let why = match config.linter {
+            Linter::Clippy if !diags.is_empty() => {
+                " while reporting no blocking problem (per `block_levels`)"
+            }
+            _ if diags.is_empty() => " without reporting any problem it could point at",
+            _ => "",
+        };
+        problems.push(
+            Finding::error(format!(
+                "`{}` failed ({code}){why}{}",
+                command.display(),
+                tail_note(&output)
+            ))
+            .fix_hint(match config.linter {
+                Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
+                Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
+                Linter::Custom => "fix what the command prints, or make it print `file:line:col: message` lines",
+            })
+            .code("lint-failed"),
+        );
+    }
+
+    // Keep the agent's list readable.
+    let hidden = findings.len().saturating_sub(MAX_REPORTED);
+    if hidden > 0 {
+        findings.sort_by_key(|f| f.severity != Severity::Error);
+        findings.truncate(MAX_REPORTED);
+    }
+    let extra_errors = problems.len();
+    findings.extend(problems);
+    if hidden > 0 {
+        findings.push(Finding::info(format!(
+            "{hidden} more finding{} not listed; fix these and run the check again",
+            plural(hidden)
+        )));
+    }
+    let summary = summary(&tool, blocking + extra_errors, warnings);
+    Ok(Outcome::from_findings(findings).with_summary(summary))
+}
+
+/// The default input globs per linter, or `inputs`.
+fn inputs(config: &Config) -> Vec<String> {
+    if let Some(inputs) = &config.inputs {
+        return inputs.clone();
+    }
+    let (anywhere, rooted): (&[&str], &[&str]) = match config.linter {
+        Linter::Clippy => (
+            &["**/*.rs", "**/Cargo.toml"],
+            &[
+                "Cargo.lock",
+                "clippy.toml",
+                ".clippy.toml",
+                "rust-toolchain.toml",
+                "rust-toolchain",
+                ".cargo/config.toml",
+            ],
+        ),
+        Linter::Ruff => (
+            &[
+                "**/*.py",
+                "**/*.pyi",
+                "**/pyproject.toml",
+                "**/ruff.toml",
+                "**/.ruff.toml",
+            ],
+            &[],
+        ),
+        Linter::Custom => (&[], &[]),
+    };
+    let mut out: Vec<String> = anywhere.iter().map(|s| (*s).to_owned()).collect();
+    out.extend(rooted.iter().map(|s| (*s).to_owned()));
+    // Files anchored at the root matter in the working directory too.
+    if let Some(cwd) = config.cwd.as_deref().and_then(|c| normalize_path(c).ok())
+        && cwd != "."
+    {
+        out.extend(rooted.iter().map(|s| format!("{cwd}/{s}")));
+    }
+    out
 }
 
 fn validate(config: &Config) -> Result<()> {

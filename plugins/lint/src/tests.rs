@@ -5,6 +5,8 @@ use checkrail_sdk::native::exec::find_on_path;
 use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
 use serde_json::json;
 
+mod since;
+
 /// Fails (never skips) when a tool the test needs is missing.
 fn require(program: &str, install: &str) {
     let path = std::env::var_os("PATH").unwrap_or_default();
