@@ -715,6 +715,13 @@ impl Service {
         Ok((session, prompt, passed))
     }
 
+    /// The human channels through which this session's gates may be
+    /// decided (pinned with the session's config).
+    pub fn approval_channels(&self, id: &str) -> Result<Vec<ApprovalChannel>> {
+        let (_, _, pinned) = self.store.get(id)?;
+        Ok(pinned.config.approval.via)
+    }
+
     /// A human decides on the checkpoint a session waits on, through a
     /// human channel (never an MCP tool). Approving advances the session;
     /// rejecting returns it to the phase, which must be validated again.

@@ -541,3 +541,155 @@ fn an_old_in_workspace_database_is_imported_once() {
     assert!(ws.path().join(".checkrail/sessions.db").exists());
     assert_eq!(svc.events("oldsession01").unwrap().len(), 4);
 }
+
+/// An MCP client whose user answers every elicitation with `answer`, and
+/// counts how often it was asked.
+#[derive(Clone)]
+struct Eliciting {
+    answer: Value,
+    asked: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl rmcp::ClientHandler for Eliciting {
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _: rmcp::service::RequestContext<rmcp::RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        use rmcp::model::{ElicitRequestParams, ElicitResult, ElicitationAction};
+        self.asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let ElicitRequestParams::FormElicitationParams { message, .. } = request else {
+            return Ok(ElicitResult::new(ElicitationAction::Decline));
+        };
+        assert!(message.contains("Ship it?"), "{message}");
+        Ok(ElicitResult::new(ElicitationAction::Accept).with_content(self.answer.clone()))
+    }
+
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        rmcp::model::ClientConfig::new(
+            rmcp::model::ClientCapabilities::builder()
+                .enable_elicitation()
+                .build(),
+            rmcp::model::Implementation::new("gate-client", "1.2"),
+        )
+    }
+}
+
+/// Reaches the approval gate of `docs-flow` through an eliciting client;
+/// returns the last validation's answer, how often the user was asked, and
+/// the session's events.
+async fn reach_gate_eliciting(
+    config: &str,
+    answer: Value,
+) -> (Value, usize, Vec<checkrail::session::Event>) {
+    use rmcp::ServiceExt;
+    let ws = workspace(&[
+        (".checkrail/workflows/flow.yaml", FLOW),
+        ("README.md", "# hi"),
+        ("CHANGELOG.md", "# changes"),
+        ("checkrail.toml", config),
+    ]);
+    let dir = ws.path().to_owned();
+    let svc = Arc::new(
+        tokio::task::spawn_blocking(move || service(&dir))
+            .await
+            .unwrap(),
+    );
+    let (server_io, client_io) = tokio::io::duplex(1 << 20);
+    let server_svc = svc.clone();
+    tokio::spawn(async move {
+        let server = checkrail::mcp::CheckrailMcp::new(server_svc)
+            .serve(server_io)
+            .await
+            .unwrap();
+        let _ = server.waiting().await;
+    });
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let client = Eliciting {
+        answer,
+        asked: asked.clone(),
+    }
+    .serve(client_io)
+    .await
+    .unwrap();
+    let call = |args: Value| {
+        let params = rmcp::model::CallToolRequestParams::new("workflow_validate")
+            .with_arguments(args.as_object().unwrap().clone());
+        client.call_tool(params)
+    };
+    let started = client
+        .call_tool(
+            rmcp::model::CallToolRequestParams::new("workflow_start").with_arguments(
+                json!({"workflow": "docs-flow"})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            ),
+        )
+        .await
+        .unwrap();
+    let id = started.structured_content.unwrap()["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    call(json!({"session": id})).await.unwrap();
+    let last = call(json!({"session": id})).await.unwrap();
+    let events = {
+        let id = id.clone();
+        let svc = svc.clone();
+        tokio::task::spawn_blocking(move || svc.events(&id).unwrap())
+            .await
+            .unwrap()
+    };
+    drop(ws);
+    (
+        last.structured_content.unwrap(),
+        asked.load(std::sync::atomic::Ordering::SeqCst),
+        events,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_owner_can_opt_in_to_approvals_through_the_client() {
+    let opted_in = "[approval]\nvia = [\"terminal\", \"elicitation\"]\n";
+    let (v, asked, events) =
+        reach_gate_eliciting(opted_in, json!({"approve": true, "note": "lgtm"})).await;
+    assert_eq!(asked, 1, "{v}");
+    assert_eq!(v["advanced"], true, "{v}");
+    assert_eq!(v["standing"]["session"]["phase_id"], "done", "{v}");
+    assert!(
+        v["standing"]["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("approved the gate through gate-client 1.2")
+    );
+    let approval = events.iter().find(|e| e.kind == "approved").unwrap();
+    assert_eq!(approval.data["channel"], "elicitation");
+    assert_eq!(approval.data["detail"], "gate-client 1.2");
+    assert_eq!(approval.data["note"], "lgtm");
+
+    let (v, _, events) = reach_gate_eliciting(
+        opted_in,
+        json!({"approve": false, "note": "changelog is empty"}),
+    )
+    .await;
+    assert_eq!(v["advanced"], false);
+    assert_eq!(v["standing"]["session"]["status"], "active", "{v}");
+    assert_eq!(v["standing"]["session"]["phase_id"], "changelog");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == "rejected" && e.data["channel"] == "elicitation")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_the_opt_in_the_client_is_never_asked() {
+    let (v, asked, events) = reach_gate_eliciting("", json!({"approve": true})).await;
+    assert_eq!(asked, 0);
+    assert_eq!(
+        v["standing"]["session"]["status"], "awaiting_approval",
+        "{v}"
+    );
+    assert!(!events.iter().any(|e| e.kind == "approved"));
+}
