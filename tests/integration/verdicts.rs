@@ -565,8 +565,159 @@ async fn the_named_regression_test_must_fail_then_pass_over_mcp() {
         codes_of(&v).contains(&"required-test-not-run".to_owned()),
         "{v}"
     );
+    // Weakening it into a tautology does not either.
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        format!(
+            "{BUGGY}{}",
+            REGRESSION.replace("assert_eq!(super::clamp(42, 0, 10), 10);", "assert!(true);")
+        ),
+    )
+    .unwrap();
+    let v = validate().await;
+    assert_eq!(v["passed"], false, "{v}");
+    assert!(
+        codes_of(&v).contains(&"required-test-changed".to_owned()),
+        "{v}"
+    );
     // The honest fix passes.
     std::fs::write(dir.join("src/lib.rs"), format!("{FIXED}{REGRESSION}")).unwrap();
     let v = validate().await;
     assert_eq!(v["advanced"], true, "{v}");
+}
+
+const PY_FLOW: &str = "id: py-bugfix
+version: 1.0.0
+name: Python bug fix
+description: d
+phases:
+  - id: reproduce
+    name: Name the test
+    guidance: name the regression test
+    checkpoint:
+      evidence_schema:
+        type: object
+        required: [test_name]
+        properties: { test_name: { type: string } }
+  - id: failing-test
+    name: Failing test
+    guidance: write {{evidence.reproduce.test_name}}
+    checkpoint:
+      rules:
+        - rule: test
+          config: { runner: pytest, expect: fail, required: ['{{evidence.reproduce.test_name}}'] }
+  - id: fix
+    name: Fix
+    guidance: fix it
+    checkpoint:
+      rules:
+        - rule: test
+          config: { runner: pytest, required: ['{{evidence.reproduce.test_name}}'], no_regressions_since: failing-test }
+";
+
+const PY_BUGGY: &str = "def clamp(v, lo, hi):\n    return lo if v < lo else v\n";
+const PY_FIXED: &str = "def clamp(v, lo, hi):\n    return max(lo, min(v, hi))\n";
+const PY_TESTS: &str = "from calc import clamp\n\n\ndef test_inside():\n    assert clamp(5, 0, 10) == 5\n\n\ndef test_clamps_above():\n    assert clamp(42, 0, 10) == 10\n";
+
+#[test]
+fn python_regression_tests_cannot_be_deleted_weakened_or_skipped() {
+    let ws = workspace(&[
+        ("calc.py", PY_BUGGY),
+        ("test_calc.py", PY_TESTS),
+        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
+        (".checkrail/workflows/py.yaml", PY_FLOW),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let id = svc.start("py-bugfix", Map::new()).unwrap().session.id;
+    assert!(validate(&svc, &id, Some(json!({"test_name": "test_clamps_above"}))).advanced);
+    let red = validate(&svc, &id, None);
+    assert!(red.advanced, "{:?}", red.report);
+
+    let cheat = |tests: &str, code: &str| {
+        std::fs::write(dir.join("test_calc.py"), tests).unwrap();
+        let v = validate(&svc, &id, None);
+        assert!(!v.passed, "{code}: {:?}", v.report);
+        assert!(
+            validation_codes(&v).contains(&code.to_owned()),
+            "{code}: {:?}",
+            validation_codes(&v)
+        );
+    };
+    // Deleted.
+    cheat(
+        &PY_TESTS[..PY_TESTS.find("\n\ndef test_clamps_above").unwrap()],
+        "required-test-missing",
+    );
+    // Weakened.
+    cheat(
+        &PY_TESTS.replace("== 10", "is not None"),
+        "required-test-changed",
+    );
+    // Skipped.
+    cheat(
+        &PY_TESTS.replace(
+            "def test_clamps_above",
+            "import pytest\n\n@pytest.mark.skip\ndef test_clamps_above",
+        ),
+        "required-test-not-run",
+    );
+    // Honest.
+    std::fs::write(dir.join("test_calc.py"), PY_TESTS).unwrap();
+    std::fs::write(dir.join("calc.py"), PY_FIXED).unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(v.advanced, "{:?}", v.report);
+}
+
+#[test]
+fn a_refactor_cannot_silence_lints_or_drop_tests() {
+    let lib = "pub fn double(x: u32) -> u32 {\n    x * 2\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn doubles() {\n        assert_eq!(super::double(2), 4);\n    }\n\n    #[test]\n    fn doubles_zero() {\n        assert_eq!(super::double(0), 0);\n    }\n}\n";
+    let ws = workspace(&[
+        ("Cargo.toml", CRATE_TOML),
+        ("src/lib.rs", lib),
+        ("checkrail.toml", "[exec]\nallow = [\"cargo\"]\n"),
+        (".gitignore", "/target\n"),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let id = svc.start("safe-refactor", Map::new()).unwrap().session.id;
+    let before = validate(&svc, &id, None);
+    assert!(before.advanced, "{:?}", before.report);
+    assert!(
+        validate(
+            &svc,
+            &id,
+            Some(json!({"summary": "inline the multiplication helper"}))
+        )
+        .advanced
+    );
+    // A new suppression and a skipped test.
+    let cheated = lib
+        .replace("pub fn double", "#[allow(clippy::all)]\npub fn double")
+        .replace(
+            "    #[test]\n    fn doubles_zero",
+            "    #[test]\n    #[ignore]\n    fn doubles_zero",
+        );
+    std::fs::write(dir.join("src/lib.rs"), &cheated).unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(!v.passed);
+    let codes = validation_codes(&v);
+    assert!(codes.contains(&"new-suppression".to_owned()), "{codes:?}");
+    assert!(codes.contains(&"test-now-skipped".to_owned()), "{codes:?}");
+    let suppression = v
+        .report
+        .as_ref()
+        .unwrap()
+        .rules
+        .iter()
+        .flat_map(|r| &r.findings)
+        .find(|f| f.code.as_deref() == Some("new-suppression"))
+        .unwrap();
+    assert_eq!(
+        (suppression.path.as_deref(), suppression.line),
+        (Some("src/lib.rs"), Some(1))
+    );
+    std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(v.passed, "{:?}", v.report);
 }
