@@ -26,6 +26,7 @@ async fn spawn(workspace: &std::path::Path, cache: &std::path::Path) -> (Client,
         .arg("--workspace")
         .arg(workspace)
         .env("CHECKRAIL_CACHE_DIR", cache)
+        .env("CHECKRAIL_STATE_DIR", cache.join("state"))
         .env("CHECKRAIL_LOG", "error");
     let transport = TokioChildProcess::new(cmd).expect("spawn checkrail serve");
     let pid = transport.id().expect("child pid");

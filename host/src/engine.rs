@@ -402,8 +402,8 @@ impl Checkrail {
             checkpoint.evidence_schema.as_ref(),
             run.evidence,
         )?;
-        let mut rules = self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared);
-        rules.extend(self.run_rules(run, &phase.id, &prepared)?);
+        let mut rules = self.run_rules(run, &phase.id, &prepared)?;
+        rules.extend(self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared));
         let passed = evidence_violations.is_empty() && !rules.iter().any(RuleReport::blocks);
         Ok(CheckpointReport {
             workflow: workflow.id.clone(),
@@ -757,13 +757,17 @@ fn summary(passed: bool, rules: &[RuleReport], evidence_violations: &[Violation]
     parts.join("; ")
 }
 
+/// The digest of the input files narrowed to some globs (`None`: the whole
+/// workspace); `None` when they could not be digested.
+type FileDigest = (Option<Vec<String>>, Option<String>);
+
 /// The outcome cache as one checkpoint run uses it: the workspace's file
 /// digest is taken once per distinct set of input globs, the grants once.
 struct CacheContext<'a> {
     workspace: &'a Workspace,
     config: &'a WorkspaceConfig,
     grants: String,
-    digests: std::sync::Mutex<Vec<(Option<Vec<String>>, Option<String>)>>,
+    digests: std::sync::Mutex<Vec<FileDigest>>,
 }
 
 impl<'a> CacheContext<'a> {

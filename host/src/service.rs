@@ -23,6 +23,14 @@ use crate::workflow::{Phase, Workflow};
 use crate::workspace::Workspace;
 use crate::{Checkrail, Error, Result};
 
+/// One checkpoint to run for a session.
+struct PhaseRun<'a> {
+    phase: &'a Phase,
+    evidence: Option<&'a Value>,
+    hooks: &'a Hooks,
+    use_cache: bool,
+}
+
 /// A human's decision on a gate.
 #[derive(Debug, Clone)]
 pub struct Decision {
@@ -326,13 +334,13 @@ impl Service {
                 continue;
             }
             let report = self.run_phase(
-                &session,
-                &workflow,
-                &pinned,
-                phase,
-                session.evidence.get(&phase.id),
-                &Hooks::default(),
-                false,
+                (&session, &workflow, &pinned),
+                PhaseRun {
+                    phase,
+                    evidence: session.evidence.get(&phase.id),
+                    hooks: &Hooks::default(),
+                    use_cache: false,
+                },
             )?;
             results.push(Recheck {
                 phase: phase.id.clone(),
@@ -368,14 +376,15 @@ impl Service {
     /// the judging and frozen files compared with their snapshots.
     fn run_phase(
         &self,
-        session: &Session,
-        workflow: &Workflow,
-        pinned: &Pinned,
-        phase: &Phase,
-        evidence: Option<&Value>,
-        hooks: &Hooks,
-        use_cache: bool,
+        (session, workflow, pinned): (&Session, &Workflow, &Pinned),
+        run: PhaseRun<'_>,
     ) -> Result<CheckpointReport> {
+        let PhaseRun {
+            phase,
+            evidence,
+            hooks,
+            use_cache,
+        } = run;
         let filled = self.phase_for(workflow, phase, session)?;
         let judging = from_map(&session.judging);
         let frozen = filled
@@ -512,13 +521,13 @@ impl Service {
             };
         }
         let report = self.run_phase(
-            &session,
-            &workflow,
-            &pinned,
-            &workflow.phases[session.phase_index],
-            evidence,
-            hooks,
-            true,
+            (&session, &workflow, &pinned),
+            PhaseRun {
+                phase: &workflow.phases[session.phase_index],
+                evidence,
+                hooks,
+                use_cache: true,
+            },
         )?;
         if dry_run {
             let note = format!(

@@ -68,11 +68,12 @@ fn bugfix_with_regression_test_needs_a_failing_test_before_the_fix() {
     assert!(step.advanced, "{:?}", step.report);
     assert_eq!(step.standing.session.phase_id, "failing-test");
 
-    // All tests pass: there is no failing regression test yet, so no progress.
+    // All tests pass: the regression test named in the evidence does not
+    // exist yet, so no progress.
     let early = validate(&svc, &id, None);
     assert!(!early.passed, "{:?}", early.report);
     assert!(
-        codes(&early).iter().any(|c| c == "no-failing-test"),
+        codes(&early).iter().any(|c| c == "required-test-missing"),
         "{:?}",
         codes(&early)
     );
