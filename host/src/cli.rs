@@ -37,6 +37,10 @@ pub struct Cli {
     /// ~/.local/state/checkrail]. Keep it out of the agent's reach.
     #[arg(long, global = true, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Largest workflow file read from a workspace's `.checkrail/workflows/`,
+    /// in bytes [default: 1048576].
+    #[arg(long, global = true, value_name = "BYTES")]
+    max_workflow_bytes: Option<u64>,
     /// Compile rules without reading or writing the compile cache.
     #[arg(long, global = true)]
     no_cache: bool,
@@ -92,6 +96,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         cache_dir: cli.cache_dir.clone(),
         no_cache: cli.no_cache,
         workspace: workspace.map(std::path::Path::to_path_buf),
+        max_workflow_bytes: cli.max_workflow_bytes,
     };
     match &cli.command {
         Command::Check(args) => check::run(

@@ -18,6 +18,7 @@ use crate::runtime::{
     CheckInput, ComponentCache, ExecEvent, Limits, MAX_MEMORY, MAX_TIMEOUT, RunResult, Runtime,
 };
 use crate::schema::{Schema, Violation};
+use crate::workflow::read::{DEFAULT_MAX_BYTES, ReadLimits};
 use crate::workflow::{Catalog, Frozen, RuleUse, Severity, Workflow};
 use crate::workspace::Workspace;
 use crate::{Error, Result};
@@ -36,6 +37,8 @@ pub struct Options {
     /// The project whose installed packs and `checkrail.lock` resolve
     /// `pack/rule` references.
     pub workspace: Option<PathBuf>,
+    /// Largest workflow file read from a workflow directory; default 1 MiB.
+    pub max_workflow_bytes: Option<u64>,
 }
 
 /// A request to run one rule outside any workflow.
@@ -259,7 +262,13 @@ impl Checkrail {
         Ok(Self {
             runtime,
             rules: Registry::discover(&options.rule_dirs, options.workspace.as_deref())?,
-            catalog: Catalog::load(&options.workflow_dirs),
+            catalog: Catalog::load(
+                &options.workflow_dirs,
+                options.workspace.as_deref(),
+                ReadLimits {
+                    max_bytes: options.max_workflow_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+                },
+            ),
         })
     }
 

@@ -17,7 +17,7 @@ pub enum Error {
         problems: Vec<String>,
     },
     /// No workflow with that id (or at that path).
-    #[error("unknown workflow `{id}`; known workflows: {}", known.join(", "))]
+    #[error("unknown workflow `{}`; known workflows: {}", clip(id), known.join(", "))]
     UnknownWorkflow {
         /// What was asked for.
         id: String,
@@ -25,7 +25,7 @@ pub enum Error {
         known: Vec<String>,
     },
     /// The workflow has no phase with that id.
-    #[error("workflow `{workflow}` has no phase `{phase}`; its phases are: {}", known.join(", "))]
+    #[error("workflow `{workflow}` has no phase `{}`; its phases are: {}", clip(phase), known.join(", "))]
     UnknownPhase {
         /// Workflow id.
         workflow: String,
@@ -35,7 +35,7 @@ pub enum Error {
         known: Vec<String>,
     },
     /// No rule with that id is installed.
-    #[error("unknown rule `{reference}`; installed rules: {}", known.join(", "))]
+    #[error("unknown rule `{}`; installed rules: {}", clip(reference), known.join(", "))]
     UnknownRule {
         /// The reference as written.
         reference: String,
@@ -43,7 +43,7 @@ pub enum Error {
         known: Vec<String>,
     },
     /// A rule reference is malformed or no installed version satisfies it.
-    #[error("rule reference `{reference}`: {reason}")]
+    #[error("rule reference `{}`: {reason}", clip(reference))]
     BadRuleReference {
         /// The reference as written.
         reference: String,
@@ -76,7 +76,8 @@ pub enum Error {
     },
     /// No session with that id in this workspace.
     #[error(
-        "unknown session `{id}`; list sessions with `workflow_state` (MCP) or `checkrail session list`"
+        "unknown session `{}`; list sessions with `workflow_state` (MCP) or `checkrail session list`",
+        clip(id)
     )]
     UnknownSession {
         /// What was asked for.
@@ -108,6 +109,18 @@ pub enum Error {
     /// Anything else that stops the engine, with context.
     #[error("{0}")]
     Other(String),
+}
+
+/// At most the first 200 characters of `text` (with an ellipsis when cut):
+/// error messages never echo a whole argument back.
+pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 200;
+    match text.char_indices().nth(MAX) {
+        None => std::borrow::Cow::Borrowed(text),
+        Some((end, _)) => {
+            std::borrow::Cow::Owned(format!("{}… ({} bytes in all)", &text[..end], text.len()))
+        }
+    }
 }
 
 /// Result of engine operations.

@@ -5,6 +5,7 @@
 pub mod http;
 mod resources;
 mod server;
+pub mod stdio;
 mod tools;
 
 pub use server::CheckrailMcp;

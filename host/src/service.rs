@@ -242,14 +242,18 @@ impl Service {
     /// Starts a session of a workflow, checking inputs and that every rule
     /// of every checkpoint resolves with a valid config.
     pub fn start(&self, workflow_id: &str, inputs: Map<String, Value>) -> Result<Standing> {
-        let workflow = self.engine.catalog().resolve(workflow_id)?;
+        let workflow = self
+            .engine
+            .catalog()
+            .resolve_in(workflow_id, self.workspace.root())?;
         let mut inputs = inputs;
         let mut problems = Vec::new();
         for key in inputs.keys() {
             if !workflow.inputs.contains_key(key) {
                 let known: Vec<&str> = workflow.inputs.keys().map(String::as_str).collect();
                 problems.push(format!(
-                    "unknown input `{key}`; workflow `{}` takes: {}",
+                    "unknown input `{}`; workflow `{}` takes: {}",
+                    crate::error::clip(key),
                     workflow.id,
                     if known.is_empty() {
                         "no inputs".to_owned()

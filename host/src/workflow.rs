@@ -4,10 +4,11 @@
 mod catalog;
 mod load;
 mod model;
+pub mod read;
 mod rule_ref;
 pub mod template;
 
 pub use catalog::{Catalog, WorkflowSummary};
-pub use load::{parse, parse_file};
+pub use load::{parse, parse_file, parse_file_in};
 pub use model::{Approval, Checkpoint, Frozen, Input, Phase, RuleUse, Severity, Workflow};
 pub use rule_ref::RuleRef;

@@ -10,6 +10,8 @@ mod abi;
 mod cache;
 mod cli;
 mod e2e;
+mod fuzz;
+mod hardening;
 mod http;
 mod mcp;
 mod packs;

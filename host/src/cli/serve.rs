@@ -48,20 +48,37 @@ pub fn run(engine: Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
         .thread_name("checkrail-mcp")
         .build()
         .context("start the async runtime")?;
-    runtime.block_on(async move {
+    let exit = runtime.block_on(async move {
         match args.http {
-            None => {
-                let server = CheckrailMcp::new(service)
-                    .serve(rmcp::transport::stdio())
-                    .await
-                    .context("start the MCP session on stdio")?;
-                let reason = server.waiting().await.context("serve MCP on stdio")?;
-                tracing::info!("stdio session ended: {reason:?}");
-                Ok(Exit::Passed)
-            }
+            None => serve_stdio(service).await,
             Some(addr) => serve_http(service, args, addr).await,
         }
-    })
+    });
+    // Rules still running on the blocking pool must not keep the process
+    // alive once the client is gone: their results have nowhere to go.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    exit
+}
+
+/// MCP on stdin/stdout through [`checkrail::mcp::stdio::relay`], which
+/// answers the lines rmcp's codec would drop.
+async fn serve_stdio(service: Arc<Service>) -> Result<Exit> {
+    let (server_in, to_server) = tokio::io::duplex(1 << 20);
+    let (from_server, server_out) = tokio::io::duplex(1 << 20);
+    let relay = tokio::spawn(checkrail::mcp::stdio::relay(
+        tokio::io::stdin(),
+        tokio::io::stdout(),
+        to_server,
+        from_server,
+    ));
+    let server = CheckrailMcp::new(service)
+        .serve((server_in, server_out))
+        .await
+        .context("start the MCP session on stdio")?;
+    let reason = server.waiting().await.context("serve MCP on stdio")?;
+    tracing::info!("stdio session ended: {reason:?}");
+    let _ = relay.await;
+    Ok(Exit::Passed)
 }
 
 #[cfg(feature = "http")]

@@ -70,8 +70,11 @@ pub fn templates() -> ListResourceTemplatesResult {
     ])
 }
 
+use crate::error::clip;
+
 pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpError> {
-    let not_found = |why: String| McpError::resource_not_found(why, Some(json!({ "uri": uri })));
+    let not_found =
+        |why: String| McpError::resource_not_found(why, Some(json!({ "uri": clip(uri) })));
     let body = if let Some(id) = uri.strip_prefix(WORKFLOWS) {
         let workflow = service
             .engine()
@@ -80,7 +83,10 @@ pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpErr
             .iter()
             .find(|w| w.id == id)
             .ok_or_else(|| {
-                not_found(format!("no workflow `{id}`; list them with workflow_list"))
+                not_found(format!(
+                    "no workflow `{}`; list them with workflow_list",
+                    clip(id)
+                ))
             })?;
         let phases: Vec<PhaseView> = (0..workflow.phases.len())
             .filter_map(|i| PhaseView::of(workflow, i))
@@ -107,7 +113,8 @@ pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpErr
         json!({ "session": standing.session, "next_step": standing.next_step, "events": events })
     } else {
         return Err(not_found(format!(
-            "unknown resource `{uri}`; checkrail serves {WORKFLOWS}{{id}}, {RULES}{{id}} and {SESSIONS}{{id}}"
+            "unknown resource `{}`; checkrail serves {WORKFLOWS}{{id}}, {RULES}{{id}} and {SESSIONS}{{id}}",
+            clip(uri)
         )));
     };
     let text = serde_json::to_string_pretty(&body)

@@ -22,6 +22,56 @@ when known, and a fix hint) and validate again. A passing validate moves you to 
 its guidance. workflow_next tells you where a session stands. Some checkpoints also need a human's \
 approval, which you cannot give.";
 
+/// Formats JSON Schema defines; anything else (schemars' `uint`, `uint32`,
+/// `int64`, `double`…) makes strict clients warn on every call.
+const STANDARD_FORMATS: &[&str] = &[
+    "date-time",
+    "date",
+    "time",
+    "duration",
+    "email",
+    "idn-email",
+    "hostname",
+    "idn-hostname",
+    "ipv4",
+    "ipv6",
+    "uri",
+    "uri-reference",
+    "iri",
+    "iri-reference",
+    "uuid",
+    "uri-template",
+    "json-pointer",
+    "relative-json-pointer",
+    "regex",
+];
+
+/// Drops non-standard `format`s from a schema, everywhere in it; an
+/// unsigned one becomes `minimum: 0`.
+fn standard_formats(schema: &mut serde_json::Map<String, serde_json::Value>) {
+    if let Some(format) = schema.get("format").and_then(|f| f.as_str())
+        && !STANDARD_FORMATS.contains(&format)
+    {
+        if format.starts_with("uint") && !schema.contains_key("minimum") {
+            schema.insert("minimum".to_owned(), 0.into());
+        }
+        schema.remove("format");
+    }
+    for value in schema.values_mut() {
+        match value {
+            serde_json::Value::Object(map) => standard_formats(map),
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    if let serde_json::Value::Object(map) = item {
+                        standard_formats(map);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The checkrail MCP server.
 #[derive(Clone)]
 pub struct CheckrailMcp {
@@ -32,15 +82,27 @@ pub struct CheckrailMcp {
 impl CheckrailMcp {
     /// A server over a session service.
     pub fn new(service: Arc<Service>) -> Self {
+        let mut tool_router = Self::list_router()
+            + Self::get_router()
+            + Self::start_router()
+            + Self::next_router()
+            + Self::validate_router()
+            + Self::state_router()
+            + Self::control_router();
+        for route in tool_router.map.values_mut() {
+            let tool = &mut route.attr;
+            let mut input = (*tool.input_schema).clone();
+            standard_formats(&mut input);
+            tool.input_schema = Arc::new(input);
+            if let Some(output) = &tool.output_schema {
+                let mut output = (**output).clone();
+                standard_formats(&mut output);
+                tool.output_schema = Some(Arc::new(output));
+            }
+        }
         Self {
             service,
-            tool_router: Self::list_router()
-                + Self::get_router()
-                + Self::start_router()
-                + Self::next_router()
-                + Self::validate_router()
-                + Self::state_router()
-                + Self::control_router(),
+            tool_router,
         }
     }
 

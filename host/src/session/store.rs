@@ -326,6 +326,13 @@ impl StoredEvent {
     }
 }
 
+/// The file that records when the database at `path` was created.
+fn marker_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".created");
+    PathBuf::from(name)
+}
+
 fn genesis(session: &str) -> String {
     hex::encode(Sha256::digest(format!("checkrail session {session}")))
 }
@@ -346,6 +353,23 @@ pub struct Verification {
 impl SessionStore {
     /// Opens (creating) the database at `path`, authenticated with `key`.
     pub fn open(path: &Path, key: StateKey) -> Result<Self> {
+        let marker = marker_of(path);
+        if let Ok(created) = std::fs::read_to_string(&marker) {
+            let size = std::fs::metadata(path).map(|m| m.len()).ok();
+            if size.is_none_or(|s| s == 0) {
+                return Err(Error::Other(format!(
+                    "the session database `{}` is {}, but sessions have been stored there since {}; restore it from a backup, or remove `{}` to start again with no sessions",
+                    path.display(),
+                    if size.is_none() {
+                        "missing"
+                    } else {
+                        "empty (0 bytes)"
+                    },
+                    created.trim(),
+                    marker.display()
+                )));
+            }
+        }
         let db_error = |e: rusqlite::Error| {
             Error::Other(format!("session database `{}`: {e}", path.display()))
         };
@@ -361,6 +385,11 @@ impl SessionStore {
             .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
         restrict_file(path);
+        if !marker.exists() {
+            // Remembers that this database exists, so that losing it later
+            // is reported rather than silently replaced by an empty one.
+            crate::state::write_private(&marker, now().as_bytes())?;
+        }
         Ok(Self {
             path: path.to_owned(),
             conn: Mutex::new(conn),

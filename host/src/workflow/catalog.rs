@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::{Workflow, parse, parse_file};
+use super::read::ReadLimits;
+use super::{Workflow, parse, parse_file_in};
 use crate::bundled::BUNDLED_WORKFLOWS;
 use crate::{Error, Result};
 
@@ -38,14 +39,20 @@ pub struct Catalog {
     problems: Vec<Error>,
     /// Bundled workflows replaced by a workflow file: id → bundled digest.
     overridden: Vec<(String, String)>,
+    limits: ReadLimits,
 }
 
 impl Catalog {
     /// The bundled workflows plus every `*.yaml`, `*.yml` and `*.json` in
-    /// `dirs` (missing directories are skipped). Files that fail to load are
-    /// kept as problems, not fatal.
-    pub fn load(dirs: &[PathBuf]) -> Self {
-        let mut catalog = Self::default();
+    /// `dirs` (missing directories are skipped), read safely (see
+    /// [`super::read`]): symlinks only within `root` (each directory itself
+    /// when `None`). Files that fail to load are kept as problems, named and
+    /// logged, never fatal.
+    pub fn load(dirs: &[PathBuf], root: Option<&Path>, limits: ReadLimits) -> Self {
+        let mut catalog = Self {
+            limits,
+            ..Self::default()
+        };
         for (name, text) in BUNDLED_WORKFLOWS {
             match parse(text, &format!("bundled:{name}")) {
                 Ok(wf) => catalog.insert(wf),
@@ -63,9 +70,12 @@ impl Catalog {
                 .collect();
             files.sort();
             for file in files {
-                match parse_file(&file) {
+                match parse_file_in(&file, Some(root.unwrap_or(dir)), limits) {
                     Ok(wf) => catalog.insert(wf),
-                    Err(e) => catalog.problems.push(e),
+                    Err(e) => {
+                        tracing::warn!("workflow file skipped: {e}");
+                        catalog.problems.push(e);
+                    }
                 }
             }
         }
@@ -142,27 +152,70 @@ impl Catalog {
             .collect()
     }
 
-    /// A workflow by id, or by path when `id_or_path` names a file.
-    pub fn resolve(&self, id_or_path: &str) -> Result<Workflow> {
-        let path = Path::new(id_or_path);
-        if is_workflow_file(path) || id_or_path.contains(std::path::MAIN_SEPARATOR) {
-            if path.is_file() {
-                return parse_file(path);
-            }
-            return Err(Error::InvalidWorkflow {
-                source_name: id_or_path.to_owned(),
-                problems: vec!["no such file".to_owned()],
-            });
+    /// A workflow for an agent (MCP, untrusted): by id, or by a path
+    /// relative to `root` that stays inside it. Nothing outside `root` is
+    /// read, and errors quote at most a short prefix of the argument.
+    pub fn resolve_in(&self, id_or_path: &str, root: &Path) -> Result<Workflow> {
+        if !looks_like_path(id_or_path) {
+            return self.by_id(id_or_path);
         }
+        let outside = || {
+            Error::BadRequest(format!(
+                "workflow `{}` is not a workflow id nor a path inside the workspace; name a workflow by its id (see workflow_list) or by a workspace-relative path such as `.checkrail/workflows/x.yaml`",
+                crate::error::clip(id_or_path)
+            ))
+        };
+        let relative = Path::new(id_or_path);
+        if relative.is_absolute()
+            || id_or_path.starts_with('~')
+            || relative
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(outside());
+        }
+        let root = root.canonicalize().map_err(|_| outside())?;
+        let full = root.join(relative);
+        let canonical = full.canonicalize().map_err(|_| Error::InvalidWorkflow {
+            source_name: crate::error::clip(id_or_path).into_owned(),
+            problems: vec!["no such file in the workspace".to_owned()],
+        })?;
+        if !canonical.starts_with(&root) {
+            return Err(outside());
+        }
+        parse_file_in(&full, Some(&root), self.limits)
+    }
+
+    fn by_id(&self, id: &str) -> Result<Workflow> {
         self.workflows
             .iter()
-            .find(|w| w.id == id_or_path)
+            .find(|w| w.id == id)
             .cloned()
             .ok_or_else(|| Error::UnknownWorkflow {
-                id: id_or_path.to_owned(),
+                id: id.to_owned(),
                 known: self.workflows.iter().map(|w| w.id.clone()).collect(),
             })
     }
+
+    /// A workflow by id, or by path when `id_or_path` names a file (for a
+    /// human at the command line: any readable path).
+    pub fn resolve(&self, id_or_path: &str) -> Result<Workflow> {
+        let path = Path::new(id_or_path);
+        if looks_like_path(id_or_path) {
+            if path.exists() {
+                return parse_file_in(path, None, self.limits);
+            }
+            return Err(Error::InvalidWorkflow {
+                source_name: crate::error::clip(id_or_path).into_owned(),
+                problems: vec!["no such file".to_owned()],
+            });
+        }
+        self.by_id(id_or_path)
+    }
+}
+
+fn looks_like_path(text: &str) -> bool {
+    is_workflow_file(Path::new(text)) || text.contains(['/', '\\'])
 }
 
 fn is_workflow_file(path: &Path) -> bool {

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::read::{self, ReadLimits};
 use super::{RuleRef, Workflow};
 use crate::bundled::WORKFLOW_SCHEMA;
 use crate::schema::Schema;
@@ -21,12 +22,19 @@ fn workflow_schema() -> &'static Schema {
     })
 }
 
-/// Reads and validates a workflow file (`.yaml`, `.yml` or `.json`).
+/// Reads and validates a workflow file (`.yaml`, `.yml` or `.json`) with the
+/// default limits, following symlinks anywhere (a path a human gave).
 pub fn parse_file(path: &Path) -> Result<Workflow> {
+    parse_file_in(path, None, ReadLimits::default())
+}
+
+/// Reads and validates a workflow file safely: a regular file only, a
+/// symlink only when it stays inside `root`, at most `limits.max_bytes`.
+pub fn parse_file_in(path: &Path, root: Option<&Path>, limits: ReadLimits) -> Result<Workflow> {
     let name = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| Error::InvalidWorkflow {
+    let text = read::read(path, root, limits).map_err(|problem| Error::InvalidWorkflow {
         source_name: name.clone(),
-        problems: vec![format!("cannot read the file: {e}")],
+        problems: vec![problem],
     })?;
     parse(&text, &name)
 }
@@ -38,6 +46,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
         source_name: source_name.to_owned(),
         problems,
     };
+    read::check_nesting(text).map_err(|e| invalid(vec![e]))?;
     let value: Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| invalid(vec![format!("not valid JSON: {e}")]))?
     } else {

@@ -62,7 +62,7 @@ impl CheckrailMcp {
             .service
             .engine()
             .catalog()
-            .resolve(&args.workflow)
+            .resolve_in(&args.workflow, self.service.workspace())
             .map_err(|e| e.to_string())?;
         let indices: Vec<usize> = match &args.phase {
             Some(phase) => match workflow.phases.iter().position(|p| &p.id == phase) {

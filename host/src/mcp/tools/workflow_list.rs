@@ -24,6 +24,8 @@ pub struct ListArgs {
 pub struct WorkflowList {
     /// Matching workflows, sorted by id.
     pub workflows: Vec<WorkflowSummary>,
+    /// Workflow files that could not be loaded, each named with the reason.
+    pub problems: Vec<String>,
 }
 
 #[tool_router(router = list_router, vis = "pub(crate)")]
@@ -39,11 +41,12 @@ impl CheckrailMcp {
         &self,
         Parameters(args): Parameters<ListArgs>,
     ) -> Result<Json<WorkflowList>, String> {
-        let workflows = self
-            .service
-            .engine()
-            .catalog()
-            .list(args.category.as_deref(), args.tag.as_deref());
-        Ok(Json(WorkflowList { workflows }))
+        let catalog = self.service.engine().catalog();
+        let workflows = catalog.list(args.category.as_deref(), args.tag.as_deref());
+        let problems = catalog.problems().iter().map(ToString::to_string).collect();
+        Ok(Json(WorkflowList {
+            workflows,
+            problems,
+        }))
     }
 }

@@ -1,0 +1,407 @@
+//! Hostile input against the real server: raw lines over stdio, host paths
+//! in tool arguments (stdio and HTTP), hostile workflow files, huge
+//! arguments, a lost database, non-standard schema formats. Each request
+//! gets an answer, nothing outside the workspace is read, and the server
+//! keeps serving.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{shared_cache, state_dir, workspace};
+
+const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+/// Longest any answer may take; far above what each needs.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// `checkrail serve` over stdio, spoken to in raw lines.
+struct Raw {
+    child: Child,
+    stdin: ChildStdin,
+    lines: Receiver<String>,
+}
+
+impl Drop for Raw {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Raw {
+    fn start(dir: &std::path::Path) -> Self {
+        let mut child = Command::new(BIN)
+            .args(["serve", "--workspace"])
+            .arg(dir)
+            .env("CHECKRAIL_CACHE_DIR", shared_cache())
+            .env("CHECKRAIL_STATE_DIR", state_dir())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut raw = Self {
+            child,
+            stdin,
+            lines,
+        };
+        raw.send(br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#);
+        let init = raw.answer_to(&json!(0));
+        assert!(init["result"]["serverInfo"].is_object(), "{init}");
+        raw.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
+        raw
+    }
+
+    fn send(&mut self, line: &[u8]) {
+        self.stdin.write_all(line).unwrap();
+        self.stdin.write_all(b"\n").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    /// The next response whose id is `id`.
+    fn answer_to(&mut self, id: &Value) -> Value {
+        loop {
+            let line = match self.lines.recv_timeout(PATIENCE) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Timeout) => panic!("no answer to id {id} in {PATIENCE:?}"),
+                Err(RecvTimeoutError::Disconnected) => panic!("server exited"),
+            };
+            let value: Value = serde_json::from_str(&line).unwrap();
+            if value.get("id") == Some(id) {
+                return value;
+            }
+        }
+    }
+
+    fn call(&mut self, id: u64, tool: &str, args: Value) -> Value {
+        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}});
+        self.send(request.to_string().as_bytes());
+        self.answer_to(&json!(id))
+    }
+}
+
+/// The text of a tool result (its error message when it failed).
+fn tool_text(answer: &Value) -> String {
+    answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn every_request_line_gets_an_answer() {
+    let ws = workspace(&[]);
+    let mut raw = Raw::start(ws.path());
+
+    raw.send(b"{this is not json");
+    let parse = raw.answer_to(&Value::Null);
+    assert_eq!(parse["error"]["code"], -32700, "{parse}");
+
+    raw.send(b"{\"jsonrpc\":\"2.0\",\"id\":11,\"method\":\"ping\",\"x\":\"\xc3\x28\"}");
+    let utf8 = raw.answer_to(&Value::Null);
+    assert_eq!(utf8["error"]["code"], -32700, "{utf8}");
+
+    let started = raw.call(12, "workflow_start", json!({"workflow": "project-basics"}));
+    let id = started["result"]["structuredContent"]["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deep = format!(
+        "{{\"jsonrpc\":\"2.0\",\"id\":13,\"method\":\"tools/call\",\"params\":{{\"name\":\"workflow_validate\",\"arguments\":{{\"session\":\"{id}\",\"evidence\":{}0{}}}}}}}",
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    raw.send(deep.as_bytes());
+    let deep = raw.answer_to(&json!(13));
+    assert_eq!(deep["error"]["code"], -32602, "{deep}");
+
+    raw.send(br#"{"jsonrpc":"2.0","id":14,"method":"tools/call","params":"not an object"}"#);
+    assert_eq!(raw.answer_to(&json!(14))["error"]["code"], -32602);
+
+    // A 10 MB argument is not echoed back.
+    let huge = "w".repeat(10 << 20);
+    let answer = raw.call(15, "workflow_get", json!({"workflow": huge}));
+    let text = tool_text(&answer);
+    assert!(
+        text.contains("unknown workflow"),
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    assert!(text.len() < 2_000, "the answer is {} bytes", text.len());
+
+    // And the server still serves.
+    raw.send(br#"{"jsonrpc":"2.0","id":16,"method":"ping"}"#);
+    assert!(raw.answer_to(&json!(16)).get("result").is_some());
+}
+
+#[test]
+fn tool_arguments_never_read_host_files() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(
+        outside.path().join("secret.yaml"),
+        "id: stolen\nroot:x:0:0:secret",
+    )
+    .unwrap();
+    let ws = workspace(&[(
+        "flows/local.yaml",
+        "id: local\nversion: 1.0.0\nname: L\ndescription: d\nphases:\n  - id: a\n    name: A\n    guidance: g\n",
+    )]);
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        ws.path().join("flows/link.yaml"),
+    )
+    .unwrap();
+    let mut raw = Raw::start(ws.path());
+    let escape = format!(
+        "../../../../../../..{}",
+        outside.path().join("secret.yaml").display()
+    );
+    let absolute = outside.path().join("secret.yaml").display().to_string();
+    for (i, path) in [
+        "/etc/passwd",
+        "~/.bashrc",
+        "../../etc/hostname",
+        escape.as_str(),
+        absolute.as_str(),
+        "flows/link.yaml",
+    ]
+    .iter()
+    .enumerate()
+    {
+        for (j, tool) in ["workflow_get", "workflow_start"].iter().enumerate() {
+            let answer = raw.call(
+                100 + 10 * i as u64 + j as u64,
+                tool,
+                json!({"workflow": path}),
+            );
+            assert_eq!(answer["result"]["isError"], true, "{path}: {answer}");
+            let text = tool_text(&answer);
+            assert!(
+                !text.contains("root:x") && !text.contains("stolen"),
+                "{path}: {text}"
+            );
+        }
+    }
+    // A workflow file inside the workspace, by path, is fine.
+    let answer = raw.call(
+        200,
+        "workflow_start",
+        json!({"workflow": "flows/local.yaml"}),
+    );
+    assert_eq!(
+        answer["result"]["structuredContent"]["session"]["workflow_id"], "local",
+        "{answer}"
+    );
+}
+
+#[test]
+fn host_paths_are_refused_over_http_too() {
+    let ws = workspace(&[]);
+    let mut child = Command::new(BIN)
+        .args(["serve", "--http", "127.0.0.1:0", "--workspace"])
+        .arg(ws.path())
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    let port: u16 = loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited");
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("checkrail: MCP over streamable HTTP at http://")
+        {
+            break rest
+                .trim_end_matches("/mcp")
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+        }
+    };
+    let post = |session: Option<&str>, body: &Value| -> (String, String) {
+        let body = body.to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut request = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\nContent-Length: {}\r\nConnection: close\r\n",
+            body.len()
+        );
+        if let Some(session) = session {
+            request.push_str(&format!("Mcp-Session-Id: {session}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(&body);
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        let session = response
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("mcp-session-id:")
+                    .map(|_| l.split_once(':').unwrap().1.trim().to_owned())
+            })
+            .unwrap_or_default();
+        (session, response)
+    };
+    let (session, _) = post(
+        None,
+        &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}),
+    );
+    assert!(!session.is_empty());
+    post(
+        Some(&session),
+        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    );
+    let (_, response) = post(
+        Some(&session),
+        &json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_get","arguments":{"workflow":"/etc/passwd"}}}),
+    );
+    assert!(
+        response.contains("not a workflow id nor a path inside the workspace"),
+        "{response}"
+    );
+    assert!(!response.contains("root:"), "{response}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
+fn hostile_workflow_files_are_named_and_never_stall_the_server() {
+    let ws = workspace(&[(
+        ".checkrail/workflows/good.yaml",
+        "id: good\nversion: 1.0.0\nname: G\ndescription: d\nphases:\n  - id: a\n    name: A\n    guidance: g\n",
+    )]);
+    let flows = ws.path().join(".checkrail/workflows");
+    let fifo = std::ffi::CString::new(flows.join("x.yaml").as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    std::fs::write(
+        flows.join("big.yaml"),
+        format!("id: big\n#{}\n", "x".repeat(2 << 20)),
+    )
+    .unwrap();
+    std::fs::write(
+        flows.join("deep.yaml"),
+        format!("id: {}{}\n", "[".repeat(100_000), "]".repeat(100_000)),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", flows.join("passwd.yaml")).unwrap();
+
+    let mut raw = Raw::start(ws.path());
+    let listed = raw.call(1, "workflow_list", json!({}));
+    let content = &listed["result"]["structuredContent"];
+    assert!(
+        content["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["id"] == "good")
+    );
+    let problems = content["problems"].to_string();
+    for (file, why) in [
+        ("x.yaml", "not a regular file"),
+        ("big.yaml", "over the limit of 1048576 bytes"),
+        ("deep.yaml", "deeper than 64"),
+        ("passwd.yaml", "outside"),
+    ] {
+        assert!(
+            problems.contains(file) && problems.contains(why),
+            "{file}: {problems}"
+        );
+    }
+    assert!(!problems.contains("root:"), "{problems}");
+
+    // The CLI lists them too, without hanging or printing the target.
+    let out = Command::new(BIN)
+        .args(["workflow", "list", "--workspace"])
+        .arg(ws.path())
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("good") && text.contains("x.yaml"), "{text}");
+    assert!(!text.contains("root:"), "{text}");
+}
+
+#[test]
+fn a_lost_session_database_is_reported_not_replaced() {
+    let ws = workspace(&[]);
+    let mut raw = Raw::start(ws.path());
+    raw.call(1, "workflow_start", json!({"workflow": "project-basics"}));
+    drop(raw);
+    let opened =
+        checkrail::workspace::Workspace::open(ws.path(), &crate::support::state()).unwrap();
+    let db = opened.state_dir().join("sessions.db");
+    for suffix in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    std::fs::File::create(&db).unwrap();
+    let out = Command::new(BIN)
+        .args(["session", "list", "--workspace"])
+        .arg(ws.path())
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is empty (0 bytes), but sessions have been stored there"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::metadata(&db).unwrap().len(),
+        0,
+        "nothing was written over it"
+    );
+}
+
+#[test]
+fn tool_schemas_use_only_standard_formats() {
+    let ws = workspace(&[]);
+    let mut raw = Raw::start(ws.path());
+    raw.send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
+    let tools = raw.answer_to(&json!(5)).to_string();
+    for format in [
+        "\"uint\"",
+        "\"uint32\"",
+        "\"uint64\"",
+        "\"int64\"",
+        "\"double\"",
+    ] {
+        assert!(
+            !tools.contains(&format!("\"format\":{format}")),
+            "{format} in {tools}"
+        );
+    }
+    assert!(
+        tools.contains("\"minimum\":0"),
+        "unsigned fields keep their bound"
+    );
+}
