@@ -288,7 +288,24 @@ struct StoredEvent {
     tag: String,
 }
 
+const EVENT_COLUMNS: &str = "seq, n, at, kind, phase, data, state, prev_hash, hash, tag";
+
 impl StoredEvent {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(Self {
+            seq: r.get(0)?,
+            n: r.get(1)?,
+            at: r.get(2)?,
+            kind: r.get(3)?,
+            phase: r.get(4)?,
+            data: r.get(5)?,
+            state: r.get(6)?,
+            prev_hash: r.get(7)?,
+            hash: r.get(8)?,
+            tag: r.get(9)?,
+        })
+    }
+
     fn content_hash(&self, session: &str) -> String {
         let mut h = Sha256::new();
         for part in [
@@ -544,25 +561,12 @@ impl SessionStore {
 
     fn stored_events(&self, conn: &Connection, id: &str) -> Result<Vec<StoredEvent>> {
         let mut stmt = conn
-            .prepare(
-                "SELECT seq, n, at, kind, phase, data, state, prev_hash, hash, tag FROM events WHERE session_id = ?1 ORDER BY seq",
-            )
+            .prepare(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq"
+            ))
             .map_err(|e| self.db_error(e))?;
         let rows = stmt
-            .query_map(params![id], |r| {
-                Ok(StoredEvent {
-                    seq: r.get(0)?,
-                    n: r.get(1)?,
-                    at: r.get(2)?,
-                    kind: r.get(3)?,
-                    phase: r.get(4)?,
-                    data: r.get(5)?,
-                    state: r.get(6)?,
-                    prev_hash: r.get(7)?,
-                    hash: r.get(8)?,
-                    tag: r.get(9)?,
-                })
-            })
+            .query_map(params![id], StoredEvent::read)
             .map_err(|e| self.db_error(e))?;
         rows.map(|r| r.map_err(|e| self.db_error(e))).collect()
     }
@@ -605,22 +609,11 @@ impl SessionStore {
 
     fn stored_events_tail(&self, conn: &Connection, id: &str) -> Result<Option<StoredEvent>> {
         conn.query_row(
-            "SELECT seq, n, at, kind, phase, data, state, prev_hash, hash, tag FROM events WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1",
+            &format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1"
+            ),
             params![id],
-            |r| {
-                Ok(StoredEvent {
-                    seq: r.get(0)?,
-                    n: r.get(1)?,
-                    at: r.get(2)?,
-                    kind: r.get(3)?,
-                    phase: r.get(4)?,
-                    data: r.get(5)?,
-                    state: r.get(6)?,
-                    prev_hash: r.get(7)?,
-                    hash: r.get(8)?,
-                    tag: r.get(9)?,
-                })
-            },
+            StoredEvent::read,
         )
         .optional()
         .map_err(|e| self.db_error(e))
