@@ -1,11 +1,21 @@
 //! Running a granted program natively: the implementation behind the host's
 //! `exec` import and behind native tests of rules that run programs.
+//!
+//! Besides the two keys (declared and granted), a command's arguments are
+//! screened ([`args`]) and, on Linux, every process it starts is confined to
+//! the command's lifetime ([`reaper`]).
+
+mod args;
+#[cfg(target_os = "linux")]
+mod reaper;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
+
+pub use args::{PYTHON_MODULES, is_screened};
 
 use crate::exec::{Command, ExecError, Output};
 use crate::normalize_path;
@@ -52,6 +62,16 @@ pub struct ExecPolicy {
     pub max_output: usize,
     /// The grants file, for messages (e.g. `checkrail.toml`).
     pub grants_file: String,
+    /// The table of the grants file that grants this rule its programs, for
+    /// messages (e.g. `[exec]`, or `[exec.rules."team-rules/*"]`).
+    pub grant_table: String,
+    /// Programs whose arguments are passed on unscreened (the workspace's
+    /// `unchecked_args`).
+    pub unchecked_args: Vec<String>,
+    /// Whether the rule may pass Python inline code (`-c`). The host allows
+    /// it for the bundled rules only (the compile rule checks syntax with a
+    /// script of its own); native tests allow it.
+    pub inline_code: bool,
 }
 
 impl ExecPolicy {
@@ -68,12 +88,16 @@ impl ExecPolicy {
             max_timeout: Duration::from_secs(600),
             max_output: 4 << 20,
             grants_file: "checkrail.toml".to_owned(),
+            grant_table: "[exec]".to_owned(),
+            unchecked_args: Vec::new(),
+            inline_code: true,
         }
     }
 }
 
 /// Runs `command` in `root` under `policy`, stopping it at `deadline` or
-/// when `should_stop` says so. The whole process group is killed on stop.
+/// when `should_stop` says so. Every process the command started is killed
+/// when it ends or is stopped (on Linux; elsewhere its process group).
 pub fn run(
     root: &Path,
     policy: &ExecPolicy,
@@ -94,8 +118,14 @@ pub fn run(
         )));
     }
     if !policy.granted.iter().any(|p| p == program) {
+        let table = &policy.grant_table;
+        let bundled_only = if table == "[exec]" {
+            ""
+        } else {
+            " (`[exec] allow` grants programs to the bundled rules only)"
+        };
         return Err(ExecError::NotGranted(format!(
-            "rule `{}` needs to run `{program}`, which this workspace has not granted; to allow it, add `\"{program}\"` to `allow` under `[exec]` in {} (e.g. `[exec]` then `allow = [\"{program}\"]`)",
+            "rule `{}` needs to run `{program}`, which this workspace has not granted to it{bundled_only}; to allow it, add `\"{program}\"` to `allow` under `{table}` in {} (e.g. `{table}` then `allow = [\"{program}\"]`)",
             policy.rule, policy.grants_file
         )));
     }
@@ -129,6 +159,25 @@ pub fn run(
             canonical
         }
     };
+    if !policy.unchecked_args.iter().any(|p| p == program) {
+        let root = root
+            .canonicalize()
+            .map_err(|e| ExecError::Failed(format!("workspace `{}`: {e}", root.display())))?;
+        let cwd = cwd
+            .canonicalize()
+            .map_err(|e| ExecError::Failed(format!("working directory: {e}")))?;
+        let place = args::Place {
+            root: &root,
+            cwd: &cwd,
+        };
+        if let Err(refusal) = args::screen(program, &command.args, &place, policy.inline_code) {
+            let table = &policy.grant_table;
+            return Err(ExecError::NotGranted(format!(
+                "rule `{}` asked to run `{program}` with the argument `{}`, which {}; checkrail refuses it for granted programs. If this workspace trusts the rule with any `{program}` arguments, add `unchecked_args = [\"{program}\"]` under `{table}` in {}",
+                policy.rule, refusal.arg, refusal.why, policy.grants_file
+            )));
+        }
+    }
 
     let mut process = std::process::Command::new(&executable);
     process.args(&command.args).current_dir(&cwd).env_clear();
@@ -158,6 +207,9 @@ pub fn run(
         .stderr(Stdio::piped());
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut process, 0);
+    #[cfg(target_os = "linux")]
+    let mut status_pipe = reaper::install(&mut process)
+        .map_err(|e| ExecError::Failed(format!("`{program}` could not be prepared: {e}")))?;
 
     let timeout = command
         .timeout
@@ -171,39 +223,51 @@ pub fn run(
         }
         _ => ExecError::Failed(format!("`{program}` could not be started: {e}")),
     })?;
-    let pid = child.id();
-    let stdout = capture(child.stdout.take(), policy.max_output);
-    let stderr = capture(child.stderr.take(), policy.max_output);
-    let (done_tx, done_rx) = mpsc::channel();
+    #[cfg(not(target_os = "linux"))]
+    let group = child.id();
+    let stdout = Capture::start(child.stdout.take(), policy.max_output);
+    let stderr = Capture::start(child.stderr.take(), policy.max_output);
+
+    // The program's exit code, once it ends (`None`: killed by a signal).
+    let (done_tx, done_rx) = mpsc::channel::<Option<i32>>();
+    #[cfg(target_os = "linux")]
+    {
+        status_pipe.spawned();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(status_pipe.wait().and_then(reaper::exit_code));
+        });
+    }
+    #[cfg(not(target_os = "linux"))]
     std::thread::spawn(move || {
-        let _ = done_tx.send(child.wait());
+        let _ = done_tx.send(child.wait().ok().and_then(|s| s.code()));
     });
 
     let mut timed_out = false;
-    let status = loop {
+    let exit_code = loop {
         let now = Instant::now();
         if now >= deadline || should_stop() {
             timed_out = now >= deadline;
-            kill_group(pid);
-            break done_rx.recv().ok().and_then(Result::ok);
+            break None;
         }
         let wait = (deadline - now).min(Duration::from_millis(20));
         match done_rx.recv_timeout(wait) {
-            Ok(status) => break status.ok(),
+            Ok(code) => break code,
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => break None,
         }
     };
-    // Leftover children of the group must not outlive the command.
-    kill_group(pid);
-    let (stdout, stdout_truncated) = collect(stdout);
-    let (stderr, stderr_truncated) = collect(stderr);
+    // Nothing the command started outlives it: daemons, double forks and
+    // new sessions included.
+    #[cfg(target_os = "linux")]
+    end_all(&mut child);
+    #[cfg(not(target_os = "linux"))]
+    kill_group(group);
+    // With every writer gone the pipes close at once; the grace only matters
+    // if a pipe was handed to a process outside the command.
+    let (stdout, stdout_truncated) = stdout.finish(OUTPUT_GRACE);
+    let (stderr, stderr_truncated) = stderr.finish(OUTPUT_GRACE);
     Ok(Output {
-        exit_code: if timed_out {
-            None
-        } else {
-            status.and_then(|s| s.code())
-        },
+        exit_code: if timed_out { None } else { exit_code },
         timed_out,
         stdout,
         stderr,
@@ -213,40 +277,86 @@ pub fn run(
     })
 }
 
-type Captured = mpsc::Receiver<(Vec<u8>, bool)>;
+/// How long output is still read after the command has ended.
+const OUTPUT_GRACE: Duration = Duration::from_secs(1);
 
-fn capture(pipe: Option<impl Read + Send + 'static>, cap: usize) -> Captured {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut kept = Vec::new();
-        let mut truncated = false;
-        if let Some(mut pipe) = pipe {
-            let mut buf = [0u8; 64 * 1024];
-            loop {
-                match pipe.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let room = cap.saturating_sub(kept.len());
-                        kept.extend_from_slice(&buf[..n.min(room)]);
-                        truncated |= n > room;
-                    }
-                }
-            }
+/// Kills whatever is left beneath the shim, then waits for the shim, which
+/// exits once it has nothing left to reap.
+#[cfg(target_os = "linux")]
+fn end_all(shim: &mut std::process::Child) {
+    let pid = shim.id();
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        reaper::kill_descendants(pid, Duration::from_secs(1));
+        if matches!(shim.try_wait(), Ok(Some(_)) | Err(_)) {
+            return;
         }
-        let _ = tx.send((kept, truncated));
-    });
-    rx
-}
-
-fn collect(rx: Captured) -> (String, bool) {
-    // A grandchild that left the process group may hold the pipe open; do not
-    // wait for it forever.
-    match rx.recv_timeout(Duration::from_secs(2)) {
-        Ok((bytes, truncated)) => (String::from_utf8_lossy(&bytes).into_owned(), truncated),
-        Err(_) => (String::new(), true),
+        if Instant::now() >= until {
+            // Something beneath it cannot be killed (stuck in the kernel):
+            // give up on it rather than on the host.
+            let _ = shim.kill();
+            let _ = shim.wait();
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
+/// One output pipe, read on its own thread into a capped buffer that can be
+/// taken at any time.
+struct Capture {
+    shared: Arc<(Mutex<Captured>, Condvar)>,
+}
+
+#[derive(Default)]
+struct Captured {
+    kept: Vec<u8>,
+    truncated: bool,
+    done: bool,
+}
+
+impl Capture {
+    fn start(pipe: Option<impl Read + Send + 'static>, cap: usize) -> Self {
+        let shared = Arc::new((Mutex::new(Captured::default()), Condvar::new()));
+        let writer = shared.clone();
+        std::thread::spawn(move || {
+            let (state, changed) = &*writer;
+            let lock = || state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(mut pipe) = pipe {
+                let mut buf = [0u8; 64 * 1024];
+                loop {
+                    match pipe.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => {
+                            let mut captured = lock();
+                            let room = cap.saturating_sub(captured.kept.len());
+                            captured.kept.extend_from_slice(&buf[..n.min(room)]);
+                            captured.truncated |= n > room;
+                        }
+                    }
+                }
+            }
+            lock().done = true;
+            changed.notify_all();
+        });
+        Self { shared }
+    }
+
+    /// What was read, waiting at most `grace` for the pipe to close. A pipe
+    /// still open after that is reported as truncated, with what it gave.
+    fn finish(self, grace: Duration) -> (String, bool) {
+        let (state, changed) = &*self.shared;
+        let guard = state.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut captured, _) = changed
+            .wait_timeout_while(guard, grace, |c| !c.done)
+            .unwrap_or_else(|e| e.into_inner());
+        let kept = std::mem::take(&mut captured.kept);
+        let truncated = captured.truncated || !captured.done;
+        (String::from_utf8_lossy(&kept).into_owned(), truncated)
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
 fn kill_group(pid: u32) {
     #[cfg(unix)]
     if let Ok(pid) = i32::try_from(pid) {
@@ -399,6 +509,160 @@ mod tests {
         assert!(
             !marker.exists(),
             "a child of the command outlived the timeout"
+        );
+    }
+
+    /// Processes anywhere on the machine whose command line holds `marker`.
+    #[cfg(target_os = "linux")]
+    fn processes_with(marker: &str) -> Vec<String> {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+            .filter_map(|e| {
+                let line = std::fs::read(e.path().join("cmdline")).ok()?;
+                let line = String::from_utf8_lossy(&line).replace('\0', " ");
+                line.contains(marker)
+                    .then(|| format!("{}: {line}", e.file_name().display()))
+            })
+            .collect()
+    }
+
+    /// A sleep duration no other process on the machine is using.
+    #[cfg(target_os = "linux")]
+    fn unique_sleep() -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        format!("{}.{nanos:09}", 900 + std::process::id() % 97)
+    }
+
+    #[cfg(target_os = "linux")]
+    fn run_sh(dir: &Path, script: &str) -> Output {
+        let cmd = Command::new("sh")
+            .args(["-c", script])
+            .timeout(Duration::from_secs(20));
+        run(dir, &policy(&["sh"]), &cmd, far(), &|| false).unwrap()
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_setsid_daemon_does_not_outlive_the_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = unique_sleep();
+        let out = run_sh(
+            dir.path(),
+            &format!("setsid sleep {marker} >/dev/null 2>&1 < /dev/null & echo started"),
+        );
+        assert_eq!(out.exit_code, Some(0), "{out:?}");
+        assert_eq!(out.stdout, "started\n");
+        assert!(!out.stdout_truncated);
+        assert_eq!(processes_with(&marker), Vec::<String>::new());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_daemon_holding_stdout_neither_blanks_nor_stalls_the_output() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = unique_sleep();
+        let started = Instant::now();
+        // The daemon keeps the command's stdout and stderr open.
+        let out = run_sh(
+            dir.path(),
+            &format!("echo real output; echo to stderr >&2; setsid sleep {marker} & exit 0"),
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.exit_code, Some(0));
+        assert_eq!(out.stdout, "real output\n");
+        assert_eq!(out.stderr, "to stderr\n");
+        assert!(!out.stdout_truncated && !out.stderr_truncated, "{out:?}");
+        assert_eq!(processes_with(&marker), Vec::<String>::new());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_double_fork_with_a_clean_environment_is_still_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = unique_sleep();
+        let out = run_sh(
+            dir.path(),
+            &format!(
+                "s=$(command -v sleep); (env -i setsid \"$s\" {marker} >/dev/null 2>&1 &) ; (cd / && nohup \"$s\" {marker} >/dev/null 2>&1 &); exit 7"
+            ),
+        );
+        assert_eq!(out.exit_code, Some(7), "{out:?}");
+        assert_eq!(processes_with(&marker), Vec::<String>::new());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_timeout_sweeps_daemons_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = unique_sleep();
+        let cmd = Command::new("sh")
+            .args([
+                "-c",
+                &format!("setsid sleep {marker} & echo partial; sleep 30"),
+            ])
+            .timeout(Duration::from_millis(300));
+        let started = Instant::now();
+        let out = run(dir.path(), &policy(&["sh"]), &cmd, far(), &|| false).unwrap();
+        assert!(out.timed_out && out.exit_code.is_none(), "{out:?}");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.stdout, "partial\n");
+        assert_eq!(processes_with(&marker), Vec::<String>::new());
+    }
+
+    #[test]
+    fn shell_making_arguments_are_refused_with_the_opt_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = ExecPolicy::for_rule("team/x", &["exec:git".to_owned()]);
+        p.granted = vec!["git".to_owned()];
+        p.grant_table = "[exec.rules.\"team/*\"]".to_owned();
+        let cmd = Command::new("git").args(["-c", "alias.x=!id", "x"]);
+        let err = run(dir.path(), &p, &cmd, far(), &|| false).unwrap_err();
+        let ExecError::NotGranted(message) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            message.contains("the argument `-c`")
+                && message
+                    .contains("add `unchecked_args = [\"git\"]` under `[exec.rules.\"team/*\"]`"),
+            "{message}"
+        );
+        assert_eq!(
+            err.to_finding().fix_hint.as_deref(),
+            Some(
+                "add `unchecked_args = [\"git\"]` under `[exec.rules.\"team/*\"]` in checkrail.toml"
+            )
+        );
+        // Opted out: git runs (and fails on its own terms, or is missing).
+        p.unchecked_args = vec!["git".to_owned()];
+        let err = run(dir.path(), &p, &cmd, far(), &|| false);
+        assert!(!matches!(err, Err(ExecError::NotGranted(_))), "{err:?}");
+    }
+
+    #[test]
+    fn a_pack_rule_is_told_which_table_grants_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = policy(&[]);
+        p.grant_table = "[exec.rules.\"team/has-changelog\"]".to_owned();
+        let err = run(dir.path(), &p, &Command::new("sh"), far(), &|| false).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            message.contains("bundled rules only")
+                && message
+                    .contains("`[exec.rules.\"team/has-changelog\"]` then `allow = [\"sh\"]`"),
+            "{message}"
         );
     }
 }
