@@ -82,7 +82,103 @@ fn main() {
         ));
     }
     workflows.push_str("];\n");
-    fs::write(out_dir.join("bundled.rs"), rules + &workflows).expect("write bundled.rs");
+    let sdk = embed_sdk(&root, &out_dir);
+    fs::write(out_dir.join("bundled.rs"), rules + &workflows + &sdk).expect("write bundled.rs");
+}
+
+/// The SDK's source, for `checkrail rule new` outside a checkout: every file
+/// under `plugin-sdk/src` and `plugin-sdk/wit`, its README, and a
+/// `Cargo.toml` made standalone (the workspace's inherited fields written
+/// out), as `SDK_SOURCE: &[(path, bytes)]`.
+fn embed_sdk(root: &Path, out_dir: &Path) -> String {
+    let sdk = root.join("plugin-sdk");
+    let manifest = standalone_manifest(
+        &fs::read_to_string(sdk.join("Cargo.toml")).expect("read plugin-sdk/Cargo.toml"),
+        &fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml"),
+    );
+    let manifest_file = out_dir.join("sdk-Cargo.toml");
+    fs::write(&manifest_file, manifest).expect("write sdk-Cargo.toml");
+    let mut files = vec![("Cargo.toml".to_owned(), manifest_file)];
+    files.push(("README.md".to_owned(), sdk.join("README.md")));
+    let mut pending = vec![sdk.join("src"), sdk.join("wit")];
+    while let Some(dir) = pending.pop() {
+        for entry in fs::read_dir(&dir).expect("read SDK dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                let rel = path
+                    .strip_prefix(&sdk)
+                    .expect("under plugin-sdk")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                files.push((rel, path));
+            }
+        }
+    }
+    files.sort();
+    let mut out = String::from(
+        "/// The SDK's source for scaffolds outside a checkout: (relative path, bytes).\npub static SDK_SOURCE: &[(&str, &[u8])] = &[\n",
+    );
+    for (rel, path) in files {
+        out.push_str(&format!(
+            "    ({rel:?}, include_bytes!({:?})),\n",
+            path.display().to_string()
+        ));
+    }
+    out.push_str("];\n");
+    out
+}
+
+/// `sdk` (the SDK's manifest) with every `x.workspace = true` replaced by the
+/// workspace's value and the `[lints]` table dropped.
+fn standalone_manifest(sdk: &str, workspace: &str) -> String {
+    let table = |name: &str| -> Vec<(String, String)> {
+        let header = format!("[{name}]");
+        workspace
+            .lines()
+            .skip_while(|l| l.trim() != header)
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .filter_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                Some((k.trim().to_owned(), v.trim().to_owned()))
+            })
+            .collect()
+    };
+    let package = table("workspace.package");
+    let deps = table("workspace.dependencies");
+    let lookup = |from: &[(String, String)], key: &str| {
+        from.iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("workspace value `{key}` missing"))
+    };
+    let mut out = String::new();
+    let mut section = String::new();
+    for line in sdk.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            section = trimmed.to_owned();
+            if section == "[lints]" {
+                continue;
+            }
+        }
+        if section == "[lints]" {
+            continue;
+        }
+        match trimmed.strip_suffix(".workspace = true") {
+            Some(key) if section == "[package]" => {
+                out.push_str(&format!("{key} = {}\n", lookup(&package, key)));
+            }
+            Some(key) => out.push_str(&format!("{key} = {}\n", lookup(&deps, key))),
+            None => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 /// (package name, crate dir) of every crate directly under `dir`.

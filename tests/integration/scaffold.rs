@@ -20,6 +20,10 @@ fn checkrail(cwd: &Path, args: &[&str]) -> Output {
         .current_dir(cwd)
         .env("CHECKRAIL_CACHE_DIR", shared_cache())
         .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
+        .env(
+            "CHECKRAIL_DATA_DIR",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scaffold-data"),
+        )
         .output()
         .expect("run checkrail")
 }
@@ -255,11 +259,18 @@ fn scaffold_tests_builds_and_runs_as_generated() {
 }
 
 #[test]
-fn outside_a_checkout_the_sdk_is_the_crates_io_release() {
+fn with_registry_the_sdk_is_the_crates_io_release() {
     let parent = tempfile::tempdir().unwrap();
     let out = checkrail(
         parent.path(),
-        &["rule", "new", "from-registry", "--dir", "nested/rules"],
+        &[
+            "rule",
+            "new",
+            "from-registry",
+            "--dir",
+            "nested/rules",
+            "--registry",
+        ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
     let manifest =
@@ -316,4 +327,95 @@ fn refuses_a_non_empty_target_and_an_invalid_name() {
     let out = checkrail(parent.path(), &["rule", "new", "file-exists"]);
     assert_eq!(out.status.code(), Some(2), "{}", both(&out));
     assert!(text(&out.stderr).contains("bundled rule"), "{}", both(&out));
+}
+
+/// Outside any checkout, with no flags: the scaffold depends on the SDK
+/// source the binary carries, installed under the user's data directory, and
+/// tests, builds for wasm and runs offline. The binary is copied out of the
+/// target directory first, so nothing can lead it back to this checkout.
+#[test]
+fn scaffold_works_anywhere_with_the_sdk_the_binary_carries() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("checkrail");
+    std::fs::copy(BIN, &bin).unwrap();
+    let data = home.path().join("data");
+    let name = "carried-sdk-rule";
+    let run = |args: &[&str]| {
+        Command::new(&bin)
+            .args(args)
+            .current_dir(home.path())
+            .env("CHECKRAIL_CACHE_DIR", shared_cache())
+            .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
+            .env("CHECKRAIL_DATA_DIR", &data)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["rule", "new", name]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        text(&out.stdout).contains("this checkrail's copy"),
+        "{}",
+        both(&out)
+    );
+    let dir = home.path().join(name);
+    let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+    let sdk_dir = data.join("sdk");
+    assert!(
+        manifest.contains(&format!(
+            "checkrail-sdk = {{ path = \"{}",
+            sdk_dir.display()
+        )),
+        "{manifest}"
+    );
+    let installed = std::fs::read_dir(&sdk_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for file in [
+        "Cargo.toml",
+        "src/lib.rs",
+        "wit/since_v0.1.0/rule.wit",
+        "wit/since_v0.2.0/rule.wit",
+    ] {
+        assert!(
+            installed.join(file).is_file(),
+            "{file} missing in {}",
+            installed.display()
+        );
+    }
+    let sdk_manifest = std::fs::read_to_string(installed.join("Cargo.toml")).unwrap();
+    assert!(!sdk_manifest.contains(".workspace"), "{sdk_manifest}");
+
+    // `--registry` keeps the crates.io form for when the SDK is published.
+    let out = run(&["rule", "new", "registry-rule", "--registry"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    let registry = std::fs::read_to_string(home.path().join("registry-rule/Cargo.toml")).unwrap();
+    assert!(registry.contains("checkrail-sdk = \"0."), "{registry}");
+
+    std::fs::copy(repo_root().join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+    let out = cargo(&dir, &["test"]);
+    assert!(out.status.success(), "cargo test: {}", both(&out));
+    let out = cargo(&dir, &["build", "--release", "--target", "wasm32-wasip2"]);
+    assert!(out.status.success(), "cargo build: {}", both(&out));
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        inner_target_dir().join("wasm32-wasip2/release/carried_sdk_rule.wasm"),
+        rules.path().join("carried_sdk_rule.wasm"),
+    )
+    .unwrap();
+    let ws = workspace(&[("README.md", "# hi\n")]);
+    let out = run(&[
+        "--rules-dir",
+        rules.path().to_str().unwrap(),
+        "rule",
+        "run",
+        name,
+        "--config",
+        r#"{"path":"README.md"}"#,
+        "--workspace",
+        ws.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
 }

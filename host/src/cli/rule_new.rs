@@ -9,9 +9,13 @@
 //!    ancestor holds `plugin-sdk/Cargo.toml` with package name
 //!    `checkrail-sdk`): that checkout's SDK, as a relative path dependency, so
 //!    a rule written in the checkout builds against the SDK beside it.
-//! 3. Otherwise the crates.io release matching this binary, `"<major>.<minor>"`
-//!    of the checkrail version (the workspace shares one version, so it is
-//!    also the SDK's).
+//! 3. With `--registry`: the crates.io release matching this binary,
+//!    `"<major>.<minor>"` of the checkrail version (the workspace shares one
+//!    version, so it is also the SDK's).
+//! 4. Otherwise the SDK source this binary carries (its own version, WIT
+//!    included), written once to `<data dir>/sdk/<version>-<digest>/`
+//!    (`$CHECKRAIL_DATA_DIR`, else `~/.local/share/checkrail`) and depended on
+//!    by that absolute, user-level path: works offline, with no checkout.
 //!
 //! The checkout this binary was built from (`CARGO_MANIFEST_DIR` at build
 //! time) is deliberately not consulted: a crate generated elsewhere would
@@ -54,6 +58,10 @@ pub struct Args {
     /// Use this checkrail-sdk checkout instead of the crates.io version.
     #[arg(long, value_name = "DIR", hide = true)]
     pub sdk_path: Option<PathBuf>,
+    /// Depend on checkrail-sdk from crates.io instead of the copy of the SDK
+    /// this checkrail carries (once the SDK is published there).
+    #[arg(long, conflicts_with = "sdk_path")]
+    pub registry: bool,
 }
 
 /// Where the generated crate gets `checkrail-sdk` from.
@@ -63,6 +71,8 @@ enum Sdk {
     Path(PathBuf),
     /// A crates.io version requirement.
     Version(String),
+    /// The SDK source this binary carries, written to a user-level directory.
+    Installed(PathBuf),
 }
 
 /// Creates the rule crate and prints what it made and what to run next.
@@ -104,9 +114,11 @@ pub fn run(args: &Args) -> Result<Exit> {
 
     let sdk = match &args.sdk_path {
         Some(dir) => explicit_sdk(dir)?,
-        None => find_checkout_sdk(&parent)
-            .map(Sdk::Path)
-            .unwrap_or_else(|| Sdk::Version(crates_io_requirement())),
+        None => match find_checkout_sdk(&parent) {
+            Some(dir) => Sdk::Path(dir),
+            None if args.registry => Sdk::Version(crates_io_requirement()),
+            None => Sdk::Installed(install_sdk()?),
+        },
     };
     let files = render_crate(&args.name, &sdk, &target);
 
@@ -124,6 +136,11 @@ pub fn run(args: &Args) -> Result<Exit> {
     match &sdk {
         Sdk::Path(dir) => println!("checkrail-sdk: the checkout at {}", dir.display()),
         Sdk::Version(version) => println!("checkrail-sdk: {version} from crates.io"),
+        Sdk::Installed(dir) => println!(
+            "checkrail-sdk: {} (this checkrail's copy) at {}",
+            env!("CARGO_PKG_VERSION"),
+            dir.display()
+        ),
     }
     println!();
     println!("Next:");
@@ -333,6 +350,59 @@ fn find_checkout_sdk(dir: &Path) -> Option<PathBuf> {
         .find(|candidate| is_sdk(candidate))
 }
 
+/// Writes the SDK source this binary carries to
+/// `<data dir>/sdk/<version>-<digest>/` unless it is there already, and
+/// returns that directory. Written into a temporary sibling and renamed, so
+/// a half-written copy is never used.
+fn install_sdk() -> Result<PathBuf> {
+    use sha2::{Digest, Sha256};
+    let data = match std::env::var_os("CHECKRAIL_DATA_DIR") {
+        Some(dir) => PathBuf::from(dir),
+        None => dirs::data_dir()
+            .context("find a user data directory for the SDK; set CHECKRAIL_DATA_DIR")?
+            .join("checkrail"),
+    };
+    let mut digest = Sha256::new();
+    for (path, bytes) in checkrail::bundled::SDK_SOURCE {
+        digest.update(path.as_bytes());
+        digest.update([0]);
+        digest.update(bytes);
+    }
+    let digest = hex::encode(digest.finalize());
+    let dir = data
+        .join("sdk")
+        .join(format!("{}-{}", env!("CARGO_PKG_VERSION"), &digest[..12]));
+    if dir.join("Cargo.toml").is_file() {
+        return Ok(dir);
+    }
+    let parent = dir.parent().unwrap_or(&data);
+    std::fs::create_dir_all(parent).with_context(|| format!("create `{}`", parent.display()))?;
+    let staged = parent.join(format!(".staging-{}", uuid::Uuid::new_v4().simple()));
+    let written = checkrail::bundled::SDK_SOURCE
+        .iter()
+        .try_for_each(|(path, bytes)| {
+            let file = staged.join(path);
+            if let Some(up) = file.parent() {
+                std::fs::create_dir_all(up)
+                    .with_context(|| format!("create `{}`", up.display()))?;
+            }
+            std::fs::write(&file, bytes).with_context(|| format!("write `{}`", file.display()))
+        });
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staged);
+        return Err(e);
+    }
+    match std::fs::rename(&staged, &dir) {
+        Ok(()) => Ok(dir),
+        // Another `rule new` installed the same copy first.
+        Err(_) if dir.join("Cargo.toml").is_file() => {
+            let _ = std::fs::remove_dir_all(&staged);
+            Ok(dir)
+        }
+        Err(e) => Err(e).with_context(|| format!("install the SDK into `{}`", dir.display())),
+    }
+}
+
 /// `"<major>.<minor>"` of this checkrail, which releases in lockstep with the SDK.
 fn crates_io_requirement() -> String {
     let version = env!("CARGO_PKG_VERSION");
@@ -377,6 +447,10 @@ fn sdk_dependency(sdk: &Sdk, crate_dir: &Path) -> String {
             format!("{{ path = {} }}", toml::Value::String(path))
         }
         Sdk::Version(version) => toml::Value::String(version.clone()).to_string(),
+        Sdk::Installed(dir) => format!(
+            "{{ path = {} }}",
+            toml::Value::String(dir.to_string_lossy().into_owned())
+        ),
     }
 }
 
@@ -388,6 +462,11 @@ fn render_crate(name: &str, sdk: &Sdk, crate_dir: &Path) -> Vec<(&'static str, S
     let sdk_version = match sdk {
         Sdk::Path(_) => format!("(a local checkout, API {})", checkrail_sdk::API_VERSION),
         Sdk::Version(version) => version.clone(),
+        Sdk::Installed(_) => format!(
+            "{} (this checkrail's copy, API {})",
+            env!("CARGO_PKG_VERSION"),
+            checkrail_sdk::API_VERSION
+        ),
     };
     let values = [
         ("name", name),
