@@ -3,10 +3,19 @@
 //!
 //! ```toml
 //! [exec]
-//! allow = ["cargo", "python3"]   # programs rules may run (each rule must also declare it)
+//! allow = ["cargo", "python3"]   # programs the bundled rules may run (each rule must also declare it)
+//! unchecked_args = []            # programs the bundled rules may pass any arguments (see below)
 //! env = ["RUSTFLAGS"]            # extra environment variables passed through
 //! timeout_ms = 600000            # longest one command may run
 //! max_output_bytes = 4194304     # stdout and stderr kept, each
+//!
+//! [exec.rules."team-rules/*"]    # every rule of the installed pack `team-rules`
+//! allow = ["git"]
+//! [exec.rules."team-rules/has-changelog"]  # one rule of it
+//! allow = ["cargo"]
+//! unchecked_args = ["cargo"]
+//! [exec.rules."my-rule"]         # a component loaded from --rules-dir
+//! allow = ["sh"]
 //!
 //! [approval]
 //! via = ["terminal"]              # who may approve gates: "terminal" (default), "elicitation"
@@ -16,6 +25,7 @@
 //! require_signatures = true       # default: true for packs from outside the workspace
 //! ```
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -101,9 +111,19 @@ pub struct Trust {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ExecGrants {
-    /// Program names rules may run.
+    /// Program names the bundled (`core`) rules may run.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Programs whose arguments are not screened when the bundled rules run
+    /// them (by default checkrail refuses the arguments that make cargo, git,
+    /// python, npm/npx or go run any other program).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked_args: Vec<String>,
+    /// Grants to rules outside the bundled set, keyed by `pack/*` (every
+    /// rule of an installed pack), `pack/rule` (one of them) or a bare rule
+    /// id (a component from `--rules-dir`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rules: BTreeMap<String, RuleGrant>,
     /// Extra environment variables passed through to programs.
     #[serde(default)]
     pub env: Vec<String>,
@@ -115,10 +135,129 @@ pub struct ExecGrants {
     pub max_output_bytes: usize,
 }
 
+/// Programs granted to the rules one `[exec.rules."…"]` table names.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleGrant {
+    /// Program names these rules may run.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Programs whose arguments are not screened for these rules.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked_args: Vec<String>,
+}
+
+/// What one rule is granted, gathered from every table that applies to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopedGrant {
+    /// Programs it may run.
+    pub programs: Vec<String>,
+    /// Programs whose arguments are not screened for it.
+    pub unchecked_args: Vec<String>,
+    /// The table to add a grant to, for messages: `[exec]` for the bundled
+    /// rules, else the rule's own `[exec.rules."…"]`.
+    pub table: String,
+    /// Whether the rule is one of the bundled (`core`) rules.
+    pub bundled: bool,
+}
+
+impl ExecGrants {
+    /// Programs the rule `rule_id` from `pack` may run: `pack` is `core` for
+    /// the bundled rules, an installed pack's name, or `None` for a
+    /// component loaded from `--rules-dir`.
+    pub fn programs_for(&self, rule_id: &str, pack: Option<&str>) -> Vec<String> {
+        self.scoped(rule_id, pack).programs
+    }
+
+    /// Everything granted to the rule `rule_id` from `pack` (see
+    /// [`programs_for`](Self::programs_for)). `[exec]` itself applies to
+    /// the bundled rules only; a pack's rules need `[exec.rules."pack/*"]`
+    /// or `[exec.rules."pack/rule"]`, so installing a pack never hands it
+    /// what was granted to the tools checkrail ships.
+    pub fn scoped(&self, rule_id: &str, pack: Option<&str>) -> ScopedGrant {
+        let bundled = pack == Some(CORE_PACK);
+        let keys: Vec<String> = match pack {
+            Some(pack) => vec![format!("{pack}/*"), format!("{pack}/{rule_id}")],
+            None => vec![rule_id.to_owned()],
+        };
+        let mut programs = Vec::new();
+        let mut unchecked_args = Vec::new();
+        if bundled {
+            programs.extend(self.allow.iter().cloned());
+            unchecked_args.extend(self.unchecked_args.iter().cloned());
+        }
+        for grant in keys.iter().filter_map(|key| self.rules.get(key)) {
+            programs.extend(grant.allow.iter().cloned());
+            unchecked_args.extend(grant.unchecked_args.iter().cloned());
+        }
+        programs.sort();
+        programs.dedup();
+        unchecked_args.sort();
+        unchecked_args.dedup();
+        let table = if bundled {
+            "[exec]".to_owned()
+        } else {
+            format!("[exec.rules.\"{}\"]", keys[keys.len() - 1])
+        };
+        ScopedGrant {
+            programs,
+            unchecked_args,
+            table,
+            bundled,
+        }
+    }
+
+    /// Every program granted to any rule. The outcome cache records the
+    /// versions of these (those a rule declares), so a toolchain change
+    /// invalidates results whichever table granted it.
+    pub fn all_programs(&self) -> impl Iterator<Item = &str> {
+        self.allow
+            .iter()
+            .chain(self.rules.values().flat_map(|grant| grant.allow.iter()))
+            .map(String::as_str)
+    }
+
+    /// Checks program names and `rules` keys, naming the field at fault.
+    fn validate(&self) -> std::result::Result<(), String> {
+        let program_names = |table: &str, field: &str, names: &[String]| {
+            for program in names {
+                if program.is_empty() || program.contains(['/', '\\']) {
+                    return Err(format!(
+                        "{table} {field}: `{program}` is not a program name; list names such as \"cargo\", found on PATH"
+                    ));
+                }
+            }
+            Ok(())
+        };
+        program_names("[exec]", "allow", &self.allow)?;
+        program_names("[exec]", "unchecked_args", &self.unchecked_args)?;
+        for (key, grant) in &self.rules {
+            let table = format!("[exec.rules.\"{key}\"]");
+            let well_formed = match key.split_once('/') {
+                Some((pack, rule)) => !pack.is_empty() && !rule.is_empty() && !rule.contains('/'),
+                None => !key.is_empty() && key != "*",
+            };
+            if !well_formed {
+                return Err(format!(
+                    "{table}: name rules as \"pack/*\", \"pack/rule-id\" or (for --rules-dir components) \"rule-id\""
+                ));
+            }
+            program_names(&table, "allow", &grant.allow)?;
+            program_names(&table, "unchecked_args", &grant.unchecked_args)?;
+        }
+        Ok(())
+    }
+}
+
+/// The pack name of the bundled rules.
+pub const CORE_PACK: &str = "core";
+
 impl Default for ExecGrants {
     fn default() -> Self {
         Self {
             allow: Vec::new(),
+            unchecked_args: Vec::new(),
+            rules: BTreeMap::new(),
             env: Vec::new(),
             timeout_ms: default_timeout(),
             max_output_bytes: default_output(),
@@ -151,14 +290,10 @@ impl WorkspaceConfig {
             crate::pack::PublicKey::parse(key)
                 .map_err(|e| Error::Other(format!("{}: [trust] keys[{i}]: {e}", path.display())))?;
         }
-        for program in &config.exec.allow {
-            if program.is_empty() || program.contains(['/', '\\']) {
-                return Err(Error::Other(format!(
-                    "{}: [exec] allow: `{program}` is not a program name; list names such as \"cargo\", found on PATH",
-                    path.display()
-                )));
-            }
-        }
+        config
+            .exec
+            .validate()
+            .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
         Ok(config)
     }
 }
@@ -195,5 +330,78 @@ mod tests {
                 .to_string()
                 .contains("not a program name")
         );
+    }
+
+    #[test]
+    fn exec_allow_is_for_the_bundled_rules_and_packs_need_their_own_table() {
+        let grants: ExecGrants = toml::from_str(
+            r#"
+allow = ["cargo"]
+unchecked_args = ["cargo"]
+[rules."team-rules/*"]
+allow = ["git"]
+[rules."team-rules/has-changelog"]
+allow = ["python3", "git"]
+unchecked_args = ["python3"]
+[rules."my-rule"]
+allow = ["sh"]
+"#,
+        )
+        .unwrap();
+        let core = grants.scoped("compile", Some(CORE_PACK));
+        assert_eq!(core.programs, ["cargo"]);
+        assert_eq!(core.unchecked_args, ["cargo"]);
+        assert_eq!(core.table, "[exec]");
+        assert!(core.bundled);
+        // A pack rule gets nothing from `[exec] allow`.
+        let other = grants.scoped("lint", Some("team-rules"));
+        assert_eq!(other.programs, ["git"]);
+        assert!(other.unchecked_args.is_empty() && !other.bundled);
+        assert_eq!(other.table, r#"[exec.rules."team-rules/lint"]"#);
+        assert_eq!(
+            grants.programs_for("has-changelog", Some("team-rules")),
+            ["git", "python3"]
+        );
+        assert_eq!(
+            grants
+                .scoped("has-changelog", Some("team-rules"))
+                .unchecked_args,
+            ["python3"]
+        );
+        assert!(grants.programs_for("compile", Some("evil")).is_empty());
+        // A --rules-dir component is granted by its id alone.
+        assert_eq!(grants.programs_for("my-rule", None), ["sh"]);
+        assert!(grants.programs_for("compile", None).is_empty());
+        assert_eq!(
+            grants.scoped("other", None).table,
+            r#"[exec.rules."other"]"#
+        );
+    }
+
+    #[test]
+    fn bad_rule_grant_tables_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for (text, expected) in [
+            (
+                "[exec.rules.\"a/b/c\"]\nallow = [\"git\"]\n",
+                r#"[exec.rules."a/b/c"]: name rules as"#,
+            ),
+            (
+                "[exec.rules.\"p/*\"]\nallow = [\"./x\"]\n",
+                r#"[exec.rules."p/*"] allow: `./x` is not a program name"#,
+            ),
+            (
+                "[exec]\nunchecked_args = [\"/usr/bin/git\"]\n",
+                "[exec] unchecked_args: `/usr/bin/git`",
+            ),
+            (
+                "[exec.rules.\"p/*\"]\nalow = [\"git\"]\n",
+                "unknown field `alow`",
+            ),
+        ] {
+            std::fs::write(dir.path().join(FILE), text).unwrap();
+            let err = WorkspaceConfig::load(dir.path()).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 }

@@ -411,9 +411,7 @@ impl Toolchains {
             .filter_map(|c| c.strip_prefix("exec:"))
             .collect();
         let mut programs: Vec<&str> = grants
-            .allow
-            .iter()
-            .map(String::as_str)
+            .all_programs()
             .filter(|p| declared.iter().any(|d| d == p || *d == "*"))
             .collect();
         programs.sort_unstable();

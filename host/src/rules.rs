@@ -186,7 +186,10 @@ impl Registry {
                 &file_bytes
             }
         };
-        let component = runtime.load(&source.origin, bytes).map_err(load_error)?;
+        let mut component = runtime.load(&source.origin, bytes).map_err(load_error)?;
+        if let Bytes::Bundled(_) = source.bytes {
+            component.pack = Some(crate::config::CORE_PACK.to_owned());
+        }
         if component.info.id != source.name {
             return Err(load_error(format!(
                 "describes itself as rule `{}`, but is installed as `{}`; name the file `{}.wasm`",
@@ -298,12 +301,13 @@ impl Registry {
             return Ok(loaded.clone());
         }
         let origin = format!("{pack} {} ({})", found.manifest.version, path.display());
-        let component = runtime
+        let mut component = runtime
             .load(&origin, &bytes)
             .map_err(|reason| Error::RuleLoad {
                 origin: origin.clone(),
                 reason,
             })?;
+        component.pack = Some(pack.to_owned());
         let config_schema =
             Schema::compile(&component.info.config_schema).map_err(|e| Error::RuleLoad {
                 origin: origin.clone(),

@@ -124,6 +124,10 @@ pub struct RuleComponent {
     pub cache: CacheStatus,
     /// Where it came from (for messages).
     pub origin: String,
+    /// The pack it came from: `core` for the bundled rules, an installed
+    /// pack's name, `None` for a `--rules-dir` component (set by the
+    /// registry). Decides which `[exec]` grants apply to it.
+    pub pack: Option<String>,
     pre: RulePre,
 }
 
@@ -317,6 +321,7 @@ impl Runtime {
             api_version,
             cache,
             origin: origin.to_owned(),
+            pack: None,
             pre,
         })
     }
@@ -340,7 +345,11 @@ impl Runtime {
         if let Some(root) = input.workspace {
             let mut policy = ExecPolicy::for_rule(&rule.info.id, &rule.info.capabilities);
             if let Some(grants) = input.grants {
-                policy.granted = grants.allow.clone();
+                let grant = grants.scoped(&rule.info.id, rule.pack.as_deref());
+                policy.granted = grant.programs;
+                policy.unchecked_args = grant.unchecked_args;
+                policy.grant_table = grant.table;
+                policy.inline_code = grant.bundled;
                 policy.env = grants.env.clone();
                 policy.max_timeout = Duration::from_millis(grants.timeout_ms);
                 policy.max_output = grants.max_output_bytes;

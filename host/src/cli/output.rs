@@ -1,5 +1,14 @@
 //! Human-readable and JSON output.
+//!
+//! Most of what a report shows comes from rules and the tools they run
+//! (findings, summaries, test names, panic messages), which an agent can
+//! shape. In human output every control character is shown as an escape
+//! (`\u{1b}`), so such text cannot move the cursor, erase lines or restyle
+//! the terminal, and a line break inside it is indented under its first line
+//! so it cannot pose as a line of the report. `--json` prints values exactly.
 
+use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::io::Write;
 
 use anyhow::Result;
@@ -19,28 +28,96 @@ pub fn json<T: serde::Serialize>(value: &T) -> Result<()> {
 
 /// Prints a checkpoint report.
 pub fn checkpoint(report: &CheckpointReport) {
-    let verdict = if report.passed { "PASSED" } else { "FAILED" };
-    println!(
-        "{} {} · phase {}: {verdict} — {} ({:.1} ms)",
-        report.workflow, report.workflow_version, report.phase, report.summary, report.duration_ms
-    );
-    if !report.evidence_violations.is_empty() {
-        println!();
-        for v in &report.evidence_violations {
-            println!("  evidence {v}");
-        }
-    }
-    println!();
-    for rule in &report.rules {
-        rule_report(rule);
-    }
-    if let Some(prompt) = &report.approval_required {
-        println!("  ! this checkpoint also needs a human's approval: {prompt}");
-    }
+    print!("{}", render_checkpoint(report));
 }
 
 /// Prints one rule's result with its findings.
 pub fn rule_report(report: &RuleReport) {
+    print!("{}", render_rule(report));
+}
+
+/// Prints the workflow list.
+pub fn workflow_list(list: &[WorkflowSummary]) {
+    print!("{}", render_workflows(list));
+}
+
+/// Prints the rule list.
+pub fn rule_list(rules: &[RuleSummary]) {
+    print!("{}", render_rules(rules));
+}
+
+/// `text` as one line of a terminal: control characters (C0 but tab, DEL,
+/// C1) and the Unicode bidirectional overrides are escaped, newlines too.
+pub fn shown(text: &str) -> Cow<'_, str> {
+    escape(text, None)
+}
+
+/// `text` shown like [`shown`], but with its line breaks kept, each followed
+/// by `indent`.
+pub fn shown_lines<'a>(text: &'a str, indent: &str) -> Cow<'a, str> {
+    escape(text, Some(indent))
+}
+
+fn escape<'a>(text: &'a str, indent: Option<&str>) -> Cow<'a, str> {
+    // Tabs pass as they are; a newline is either indented or escaped.
+    if !text.chars().any(|c| is_unsafe(c) && c != '\t') {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match (c, indent) {
+            ('\n', Some(indent)) => {
+                out.push('\n');
+                out.push_str(indent);
+            }
+            ('\t', _) => out.push('\t'),
+            _ if is_unsafe(c) => out.extend(c.escape_default()),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Characters a terminal acts on instead of showing, or that reorder how
+/// the rest of a line is shown.
+fn is_unsafe(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn render_checkpoint(report: &CheckpointReport) -> String {
+    let mut out = String::new();
+    let verdict = if report.passed { "PASSED" } else { "FAILED" };
+    let _ = writeln!(
+        out,
+        "{} {} · phase {}: {verdict} — {} ({:.1} ms)",
+        shown(&report.workflow),
+        shown(&report.workflow_version),
+        shown(&report.phase),
+        shown_lines(&report.summary, "    "),
+        report.duration_ms
+    );
+    if !report.evidence_violations.is_empty() {
+        out.push('\n');
+        for v in &report.evidence_violations {
+            let _ = writeln!(out, "  evidence {}", shown_lines(&v.to_string(), "    "));
+        }
+    }
+    out.push('\n');
+    for rule in &report.rules {
+        out.push_str(&render_rule(rule));
+    }
+    if let Some(prompt) = &report.approval_required {
+        let _ = writeln!(
+            out,
+            "  ! this checkpoint also needs a human's approval: {}",
+            shown_lines(prompt, "    ")
+        );
+    }
+    out
+}
+
+fn render_rule(report: &RuleReport) -> String {
+    let mut out = String::new();
     let mark = match report.status {
         RuleStatus::Passed => "✓",
         RuleStatus::Failed => "✗",
@@ -49,29 +126,39 @@ pub fn rule_report(report: &RuleReport) {
     let name = report
         .name
         .as_deref()
-        .map(|n| format!(" {n}"))
+        .map(|n| format!(" {}", shown(n)))
         .unwrap_or_default();
     let warn = if report.severity == checkrail::workflow::Severity::Warn {
         " [warn only]"
     } else {
         ""
     };
-    println!(
+    let _ = writeln!(
+        out,
         "  {mark} {}@{}{name}{warn} — {} ({:.1} ms)",
-        report.rule, report.version, report.summary, report.duration_ms
+        shown(&report.rule),
+        shown(&report.version),
+        shown_lines(&report.summary, "      "),
+        report.duration_ms
     );
     for finding in &report.findings {
-        print_finding(finding);
+        render_finding(&mut out, finding);
     }
+    out
 }
 
-fn print_finding(f: &Finding) {
+fn render_finding(out: &mut String, f: &Finding) {
     let level = match f.severity {
         Severity::Error => "error",
         Severity::Warning => "warn ",
         Severity::Info => "info ",
     };
-    let mut location = f.path.clone().unwrap_or_default();
+    let mut location = f
+        .path
+        .as_deref()
+        .map(shown)
+        .unwrap_or_default()
+        .into_owned();
     if let Some(line) = f.line {
         location.push_str(&format!(":{line}"));
         if let Some(column) = f.column {
@@ -83,45 +170,139 @@ fn print_finding(f: &Finding) {
     } else {
         format!("{location}: ")
     };
-    println!("      {level} {location}{}", f.message);
+    // Continuation lines sit under the message, deeper than any line of
+    // the report itself.
+    let _ = writeln!(
+        out,
+        "      {level} {location}{}",
+        shown_lines(&f.message, "            ")
+    );
     if let Some(hint) = &f.fix_hint {
-        println!("            fix: {hint}");
+        let _ = writeln!(
+            out,
+            "            fix: {}",
+            shown_lines(hint, "                 ")
+        );
     }
 }
 
-/// Prints the workflow list.
-pub fn workflow_list(list: &[WorkflowSummary]) {
+fn render_workflows(list: &[WorkflowSummary]) -> String {
+    let mut out = String::new();
     if list.is_empty() {
-        println!("no workflows");
+        out.push_str("no workflows\n");
     }
     for w in list {
         let category = w
             .category
             .as_deref()
-            .map(|c| format!(" [{c}]"))
+            .map(|c| format!(" [{}]", shown(c)))
             .unwrap_or_default();
-        println!(
+        let _ = writeln!(
+            out,
             "{} {}{category} — {} ({} phases)",
-            w.id, w.version, w.name, w.phase_count
+            shown(&w.id),
+            shown(&w.version),
+            shown(&w.name),
+            w.phase_count
         );
-        println!("    {}", w.description);
+        let _ = writeln!(out, "    {}", shown_lines(&w.description, "    "));
     }
+    out
 }
 
-/// Prints the rule list.
-pub fn rule_list(rules: &[RuleSummary]) {
+fn render_rules(rules: &[RuleSummary]) -> String {
+    let mut out = String::new();
     for r in rules {
         let caps = if r.capabilities.is_empty() {
             String::new()
         } else {
-            format!(" (may ask for: {})", r.capabilities.join(", "))
+            format!(" (may ask for: {})", shown(&r.capabilities.join(", ")))
         };
-        println!("{}@{} — {}{caps}", r.id, r.version, r.description);
-        println!(
-            "    api {} · sha256 {} · {}",
-            r.api_version,
-            &r.digest[..16.min(r.digest.len())],
-            r.origin
+        let _ = writeln!(
+            out,
+            "{}@{} — {}{caps}",
+            shown(&r.id),
+            shown(&r.version),
+            shown_lines(&r.description, "    ")
         );
+        let _ = writeln!(
+            out,
+            "    api {} · sha256 {} · {}",
+            shown(&r.api_version),
+            shown(&r.digest[..16.min(r.digest.len())]),
+            shown(&r.origin)
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use checkrail::workflow::Severity as RuleSeverity;
+
+    fn rule(status: RuleStatus, summary: &str, findings: Vec<Finding>) -> RuleReport {
+        RuleReport {
+            rule: "test".to_owned(),
+            version: "0.2.0".to_owned(),
+            digest: String::new(),
+            name: None,
+            severity: RuleSeverity::Block,
+            status,
+            summary: summary.to_owned(),
+            findings,
+            duration_ms: 1.0,
+            cached: false,
+            facts: None,
+        }
+    }
+
+    #[test]
+    fn a_finding_cannot_redraw_the_report() {
+        let forged = "boom\x1b[2K\r  ✓ passed";
+        let report = rule(
+            RuleStatus::Failed,
+            "1 failed\x1b[1A",
+            vec![
+                Finding::error(forged)
+                    .path("src/\x1b]0;title\x07x.rs")
+                    .line(3)
+                    .fix_hint("run\x08\x08\x08 it\u{9b}2J"),
+            ],
+        );
+        let text = render_rule(&report);
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+        assert!(text.contains(r"boom\u{1b}[2K\r  ✓ passed"), "{text}");
+        assert!(text.contains(r"1 failed\u{1b}[1A"), "{text}");
+        assert!(text.contains(r"src/\u{1b}]0;title\u{7}x.rs:3: "), "{text}");
+        assert!(text.contains(r"run\u{8}\u{8}\u{8} it\u{9b}2J"), "{text}");
+        // Every line is one the report made: the rule line and the finding
+        // with its fix.
+        assert_eq!(text.lines().count(), 3, "{text}");
+    }
+
+    #[test]
+    fn line_breaks_in_rule_text_stay_under_their_first_line() {
+        let report = rule(
+            RuleStatus::Failed,
+            "1 failed\n  ✓ other@1.0.0 — passed",
+            vec![Finding::error(
+                "assertion failed\n  ✓ compile@0.2.0 — ok\tdone",
+            )],
+        );
+        let text = render_rule(&report);
+        for line in text.lines().skip(1) {
+            assert!(line.starts_with("    "), "{line:?} in\n{text}");
+        }
+        assert!(
+            text.contains("\n              ✓ compile@0.2.0 — ok\tdone"),
+            "{text}"
+        );
+        // Where a line break is not expected, it is escaped.
+        assert_eq!(shown("a\nb\u{202e}c"), r"a\nb\u{202e}c");
+        assert!(matches!(shown("plain · ✓ text"), Cow::Borrowed(_)));
     }
 }

@@ -175,10 +175,11 @@ pub fn install(
 
     let mut missing = Vec::new();
     for rule in &manifest.rules {
+        let granted = config.exec.programs_for(&rule.id, Some(&manifest.name));
         for capability in &rule.capabilities {
             if let Some(program) = capability.strip_prefix("exec:")
                 && program != "*"
-                && !config.exec.allow.iter().any(|a| a == program)
+                && !granted.iter().any(|a| a == program)
             {
                 missing.push(format!("{capability} (rule `{}`)", rule.id));
             }
@@ -186,9 +187,9 @@ pub fn install(
     }
     if !missing.is_empty() {
         return Err(format!(
-            "pack `{}` has rules that request capabilities this project has not granted: {}; grant them under `[exec] allow` in checkrail.toml first",
-            manifest.name,
-            missing.join(", ")
+            "pack `{name}` has rules that request capabilities this project has not granted: {}; grant them to the pack first, under `[exec.rules.\"{name}/*\"]` (or one rule's `[exec.rules.\"{name}/<rule>\"]`) `allow = [...]` in checkrail.toml (`[exec] allow` grants programs to the bundled rules only)",
+            missing.join(", "),
+            name = manifest.name,
         ));
     }
     for rule in &manifest.rules {
