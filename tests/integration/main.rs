@@ -10,6 +10,7 @@ mod abi;
 mod cache;
 mod cli;
 mod e2e;
+mod exec;
 mod fuzz;
 mod hardening;
 mod http;
