@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use checkrail_sdk::Finding;
 use checkrail_sdk::native::NativeWorkspace;
+use checkrail_sdk::{EntryKind, Finding};
 use sha2::{Digest, Sha256};
 
 use crate::inputs::SKIPPED_DIRS;
@@ -40,8 +40,16 @@ pub fn snapshot(root: &Path, globs: &[String]) -> Snapshot {
             if files.contains_key(&path) {
                 continue;
             }
-            if let Ok(bytes) = ws.read(&path) {
-                files.insert(path, hex::encode(Sha256::digest(&bytes)));
+            match ws.read(&path) {
+                Ok(bytes) => {
+                    files.insert(path, hex::encode(Sha256::digest(&bytes)));
+                }
+                // A FIFO, socket or device is never read (it could block);
+                // it is recorded by kind, so appearing or going still counts.
+                Err(_) if ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Other) => {
+                    files.insert(path, "special file, not read".to_owned());
+                }
+                Err(_) => {}
             }
         }
     }

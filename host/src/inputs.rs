@@ -279,6 +279,9 @@ fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
         .git_global(false)
         .require_git(false)
         .follow_links(false)
+        // The walker keeps a path per pending entry; a cap on depth bounds
+        // that, and a tree deeper than it is not cached at all (below).
+        .max_depth(Some(checkrail_sdk::native::MAX_DEPTH))
         .threads(2)
         .filter_entry(|entry| {
             !(entry.depth() > 0
@@ -301,6 +304,12 @@ fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
                     return WalkState::Continue;
                 };
                 if entry.file_type().is_some_and(|t| t.is_dir()) {
+                    if entry.depth() >= checkrail_sdk::native::MAX_DEPTH {
+                        // Its contents are not walked, so no digest could
+                        // cover them: refuse to digest at all.
+                        failed.store(true, std::sync::atomic::Ordering::Relaxed);
+                        return WalkState::Quit;
+                    }
                     return WalkState::Continue;
                 }
                 let (Ok(meta), Some(rel)) = (entry.metadata(), relative(root, entry.path())) else {

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bundled::BUNDLED_RULES;
 use crate::pack::{LOCK_FILE, LockFile, installed_packs};
-use crate::runtime::{RuleComponent, Runtime};
+use crate::runtime::{Limits, RuleComponent, Runtime};
 use crate::schema::{Schema, Violation};
 use crate::workflow::RuleRef;
 use crate::{Error, Result};
@@ -21,8 +21,10 @@ pub struct LoadedRule {
     pub component: RuleComponent,
     config_schema: Schema,
     /// Input globs by config text: a pure function of component and config,
-    /// so each is asked of the component once, not on every validation.
-    inputs: Mutex<HashMap<String, Vec<String>>>,
+    /// so each is asked of the component once, not on every validation. An
+    /// error (the rule was stopped, or named more than the caps allow) is
+    /// remembered too.
+    inputs: Mutex<HashMap<String, std::result::Result<Vec<String>, String>>>,
 }
 
 impl LoadedRule {
@@ -34,13 +36,44 @@ impl LoadedRule {
         }
     }
 
-    /// The input globs the rule declares for `config` (empty: do not cache).
+    /// The input globs the rule declares for `config` (empty: do not
+    /// cache), asked under the rule's default limits; a rule whose `inputs`
+    /// fails is not cached (and the failure is logged).
     pub fn inputs(&self, runtime: &Runtime, config: &serde_json::Value) -> Vec<String> {
+        let limits = Limits::for_rule(&self.component.info);
+        self.inputs_within(runtime, config, &limits)
+            .unwrap_or_else(|reason| {
+                tracing::warn!(rule = %self.label(), "not caching this rule's results: {reason}");
+                Vec::new()
+            })
+    }
+
+    /// The input globs the rule declares for `config`, asked under `limits`
+    /// (the checkpoint's for this rule). An error says why the answer cannot
+    /// be used (the rule was stopped, or named more globs than allowed); the
+    /// caller should treat the rule as not cacheable and may report it.
+    pub fn inputs_within(
+        &self,
+        runtime: &Runtime,
+        config: &serde_json::Value,
+        limits: &Limits,
+    ) -> std::result::Result<Vec<String>, String> {
         let text = config.to_string();
-        let mut memo = self.inputs.lock().unwrap_or_else(|e| e.into_inner());
-        memo.entry(text)
-            .or_insert_with_key(|text| runtime.inputs(&self.component, text))
-            .clone()
+        if let Some(known) = self.lock_inputs().get(&text) {
+            return known.clone();
+        }
+        // Asked outside the lock: the call runs the rule, up to its deadline.
+        let answer = runtime
+            .inputs(&self.component, &text, limits)
+            .map_err(|e| format!("rule {} {e}", self.label()));
+        self.lock_inputs().insert(text, answer.clone());
+        answer
+    }
+
+    fn lock_inputs(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, std::result::Result<Vec<String>, String>>> {
+        self.inputs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// `id@version`.
@@ -68,15 +101,19 @@ struct Source {
 /// Where rules come from, and those loaded so far.
 pub struct Registry {
     sources: Vec<Source>,
+    warnings: Vec<String>,
     loaded: Mutex<HashMap<String, Arc<LoadedRule>>>,
     workspace: Option<PathBuf>,
 }
 
 impl Registry {
     /// The bundled rules plus every `*.wasm` in `dirs`; a rule is named by
-    /// its file stem (`file_exists.wasm` is `file-exists`). Two rules with
-    /// one name are an error naming both files.
+    /// its file stem (`file_exists.wasm` is `file-exists`). A component with
+    /// the name of a rule already known (bundled, or earlier in `dirs`) is
+    /// skipped with a warning naming both, so one stray file cannot disable
+    /// the rules that were there first.
     pub fn discover(dirs: &[PathBuf], workspace: Option<&std::path::Path>) -> Result<Self> {
+        let mut warnings = Vec::new();
         let mut sources: Vec<Source> = BUNDLED_RULES
             .iter()
             .map(|(name, bytes)| Source {
@@ -105,11 +142,14 @@ impl Registry {
                     .to_string_lossy()
                     .replace('_', "-");
                 if let Some(existing) = sources.iter().find(|s| s.name == stem) {
-                    return Err(Error::Other(format!(
-                        "two rules are named `{stem}`: {} and {}; remove or rename one",
-                        existing.origin,
-                        file.display()
-                    )));
+                    let warning = format!(
+                        "skipping {}: rule `{stem}` is already provided by {}; remove or rename the file",
+                        file.display(),
+                        existing.origin
+                    );
+                    tracing::warn!("{warning}");
+                    warnings.push(warning);
+                    continue;
                 }
                 sources.push(Source {
                     name: stem,
@@ -120,9 +160,15 @@ impl Registry {
         }
         Ok(Self {
             sources,
+            warnings,
             loaded: Mutex::new(HashMap::new()),
             workspace: workspace.map(std::path::Path::to_path_buf),
         })
+    }
+
+    /// Components skipped while discovering rules, each saying why.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// Names of every known rule, sorted.

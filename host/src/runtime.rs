@@ -6,7 +6,9 @@
 mod abi;
 pub mod api_version;
 pub mod cache;
+pub mod caps;
 mod host;
+mod wasi;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,7 +31,8 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use crate::config::ExecGrants;
 use abi::{RulePre, wit};
 pub use cache::{CacheStatus, ComponentCache};
-use host::{ExecContext, Limiter, StoreState};
+pub use host::FILES_BUDGET;
+use host::{ExecContext, FilesBudget, Limiter, LogBudget, StoreState};
 
 /// How often the epoch advances; deadlines are enforced at this granularity.
 pub const TICK: Duration = Duration::from_millis(5);
@@ -39,6 +42,12 @@ pub const MAX_MEMORY: usize = 1 << 30;
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 /// Bytes of a rule's stderr kept for error reports (panic messages).
 const STDERR_CAPTURE: usize = 64 * 1024;
+/// Limits of `describe`, which runs when a rule is loaded, before any
+/// checkpoint could configure it: it only returns constants.
+pub const DESCRIBE_LIMITS: Limits = Limits {
+    timeout: Duration::from_secs(5),
+    memory: 128 << 20,
+};
 
 /// Resource limits of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -182,8 +191,11 @@ pub enum Stop {
     Deadline(Duration),
     /// It tried to grow memory past its cap.
     Memory(usize),
-    /// It panicked, with the panic message.
+    /// It panicked, with the panic message (as reported by the SDK's panic
+    /// hook, with the token the host gave this call).
     Panic(String),
+    /// It held more than [`FILES_BUDGET`] open files at once.
+    Files(usize),
     /// The caller cancelled the check.
     Cancelled,
     /// It trapped for another reason.
@@ -216,6 +228,10 @@ impl std::fmt::Display for Stop {
                 limit >> 20
             ),
             Stop::Panic(message) => write!(f, "panicked: {message}"),
+            Stop::Files(limit) => write!(
+                f,
+                "held more than {limit} open files at once and was stopped; close files it no longer reads"
+            ),
             Stop::Cancelled => f.write_str("was cancelled before it finished"),
             Stop::Trap(message) => write!(f, "crashed (wasm trap): {message}"),
         }
@@ -244,7 +260,9 @@ impl Runtime {
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasi::add_to_linker(&mut linker)?;
         abi::add_to_linker(&mut linker)?;
+        raise_open_files_limit();
 
         let ticker_stop = Arc::new(AtomicBool::new(false));
         let (weak, stop) = (engine.weak(), ticker_stop.clone());
@@ -289,14 +307,16 @@ impl Runtime {
             .and_then(|pre| RulePre::new(abi, pre))
             .map_err(|e| format!("does not fit the checkrail:rule@{api_version} world: {e}"))?;
         let mut store = self
-            .store(None, None, "describe", &Limits::default())
+            .store(None, None, "describe", &DESCRIBE_LIMITS)
             .map_err(|e| e.to_string())?;
         let described = pre.describe(&mut store).map_err(|e| {
             format!(
                 "failed in `describe`: {}",
-                classify(e, &store, &Limits::default())
+                classify(e, &store, &DESCRIBE_LIMITS)
             )
         })?;
+        drop(store);
+        caps::check_described(&described)?;
         let version = semver::Version::parse(&described.version).map_err(|e| {
             format!(
                 "describes a version `{}` that is not semver: {e}",
@@ -378,21 +398,40 @@ impl Runtime {
         let answer = rule.pre.check(&mut store, config, &context);
         store.data_mut().remove_scratch();
         match answer {
-            Ok(Ok(outcome)) => match check_facts(&outcome) {
-                Ok(()) => RunResult::Completed(outcome),
-                Err(message) => RunResult::RuleError(message),
-            },
-            Ok(Err(message)) => RunResult::RuleError(message),
+            Ok(Ok(outcome)) => {
+                match caps::check_facts_size(&outcome).and_then(|()| check_facts(&outcome)) {
+                    Ok(()) => {
+                        RunResult::Completed(caps::cap_outcome(outcome, store.data().log.dropped))
+                    }
+                    Err(message) => RunResult::RuleError(message),
+                }
+            }
+            Ok(Err(mut message)) => {
+                caps::truncate_in_place(&mut message, caps::TEXT_MAX);
+                RunResult::RuleError(message)
+            }
             Err(e) => RunResult::Stopped(classify(e, &store, limits)),
         }
     }
 
-    /// The input globs a rule declares for a config (empty: do not cache).
-    pub fn inputs(&self, rule: &RuleComponent, config: &str) -> Vec<String> {
-        let Ok(mut store) = self.store(None, None, &rule.info.id, &Limits::default()) else {
-            return Vec::new();
-        };
-        rule.pre.inputs(&mut store, config).unwrap_or_default()
+    /// The input globs a rule declares for a config (empty: do not cache),
+    /// under the rule's own limits. An error says why the rule's answer
+    /// cannot be used: it was stopped, or named more than the caps allow.
+    pub fn inputs(
+        &self,
+        rule: &RuleComponent,
+        config: &str,
+        limits: &Limits,
+    ) -> Result<Vec<String>, String> {
+        let mut store = self
+            .store(None, None, &rule.info.id, limits)
+            .map_err(|e| format!("could not prepare the sandbox: {e}"))?;
+        let globs = rule
+            .pre
+            .inputs(&mut store, config)
+            .map_err(|e| format!("`inputs` {}", classify(e, &store, limits)))?;
+        caps::check_inputs(&globs).map_err(|e| format!("`inputs` {e}"))?;
+        Ok(globs)
     }
 
     fn store(
@@ -403,10 +442,12 @@ impl Runtime {
         limits: &Limits,
     ) -> wasmtime::Result<Store<StoreState>> {
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
+        let panic_token = format!("checkrail-panic-{}:", uuid::Uuid::new_v4().simple());
         let mut builder = WasiCtxBuilder::new();
         // Must precede the preopen, which copies the flag when created.
         builder
             .allow_blocking_current_thread(true)
+            .env(checkrail_sdk::PANIC_TOKEN_ENV, &panic_token)
             .stderr(stderr.clone())
             .allow_tcp(false)
             .allow_udp(false)
@@ -418,12 +459,14 @@ impl Runtime {
             }
             None => None,
         };
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(FILES_BUDGET);
         let state = StoreState {
             wasi: builder.build(),
-            table: ResourceTable::new(),
+            table,
             limiter: Limiter {
                 max_memory: limits.memory,
-                hit: false,
+                refused: false,
             },
             workspace,
             deadline: Instant::now() + limits.timeout,
@@ -431,6 +474,8 @@ impl Runtime {
             exec: None,
             rule: rule.to_owned(),
             stderr,
+            log: LogBudget::default(),
+            panic_token,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -476,11 +521,12 @@ fn config(pooling: bool) -> Config {
     config
 }
 
+/// Says what ended a call, from what actually happened: the caller's
+/// cancellation, the deadline, a panic the SDK's hook reported with this
+/// call's token, a memory growth the limiter refused just before, the open
+/// files budget; anything else is a trap, named as wasmtime names it.
 fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) -> Stop {
     let state = store.data();
-    if state.limiter.hit {
-        return Stop::Memory(limits.memory);
-    }
     if error.downcast_ref::<Cancelled>().is_some()
         || state
             .cancel
@@ -489,12 +535,27 @@ fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) 
     {
         return Stop::Cancelled;
     }
-    if error.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+    let trap = error.downcast_ref::<Trap>().copied();
+    if trap == Some(Trap::Interrupt) {
         return Stop::Deadline(limits.timeout);
     }
-    let stderr = String::from_utf8_lossy(&state.stderr.contents()).into_owned();
-    if let Some(message) = panic_message(&stderr) {
-        return Stop::Panic(message);
+    if error.downcast_ref::<FilesBudget>().is_some()
+        || matches!(
+            error.downcast_ref::<wasmtime::component::ResourceTableError>(),
+            Some(wasmtime::component::ResourceTableError::Full)
+        )
+    {
+        return Stop::Files(FILES_BUDGET);
+    }
+    // A panic ends in `abort`, which is an `unreachable` instruction.
+    if trap == Some(Trap::UnreachableCodeReached) {
+        let stderr = state.stderr.contents();
+        if let Some(message) = panic_report(&String::from_utf8_lossy(&stderr), &state.panic_token) {
+            return Stop::Panic(message);
+        }
+    }
+    if state.limiter.refused {
+        return Stop::Memory(limits.memory);
     }
     Stop::Trap(format!("{error:#}"))
 }
@@ -525,14 +586,52 @@ fn check_judging_glob(glob: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The message and location of a Rust panic as printed by the default hook:
-/// `thread '…' panicked at src/lib.rs:7:9:\nmessage`.
-fn panic_message(stderr: &str) -> Option<String> {
-    let start = stderr.find("panicked at ")?;
-    let rest = &stderr[start + "panicked at ".len()..];
-    let (location, message) = rest.split_once(":\n").unwrap_or((rest, ""));
-    let message = message.lines().next().unwrap_or("").trim();
-    Some(format!("{message} (at {})", location.trim()))
+/// The message and location of the last panic the SDK's hook reported on
+/// `stderr` with `token` (`{token}{"message": …, "location": …}` on a line
+/// of its own). Text without this call's token is not believed: a rule may
+/// relay anything to its stderr, including a test's "panicked at" output.
+fn panic_report(stderr: &str, token: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Report {
+        message: String,
+        location: String,
+    }
+    let start = stderr.rfind(token)? + token.len();
+    let line = stderr[start..].lines().next()?;
+    let report: Report = serde_json::from_str(line).ok()?;
+    let mut message = report.message;
+    caps::truncate_in_place(&mut message, caps::TEXT_MAX);
+    let mut location = report.location;
+    caps::truncate_in_place(&mut location, caps::SHORT_TEXT_MAX);
+    Some(if location.is_empty() {
+        message
+    } else {
+        format!("{message} (at {location})")
+    })
+}
+
+/// Raises the soft limit on open files to the hard limit: checks run side by
+/// side, each may hold up to [`FILES_BUDGET`] files through WASI plus the
+/// host's own walks, and the pooling allocator needs descriptors for new
+/// memories. The per-check budget is what keeps one rule from taking them
+/// all.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max.min(1 << 20);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -540,12 +639,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_panic_messages() {
-        let stderr = "thread '<unnamed>' panicked at src/lib.rs:12:9:\nfixture gave up\nnote: run with RUST_BACKTRACE";
+    fn believes_only_panic_reports_with_the_token() {
+        let token = "checkrail-panic-abc:";
+        let stderr = "noise\nthread 'main' panicked at src/fake.rs:1:1:\nforged\n\ncheckrail-panic-abc:{\"message\":\"gave up\\nfor real\",\"location\":\"src/lib.rs:12:9\"}\n";
         assert_eq!(
-            panic_message(stderr).unwrap(),
-            "fixture gave up (at src/lib.rs:12:9)"
+            panic_report(stderr, token).unwrap(),
+            "gave up\nfor real (at src/lib.rs:12:9)"
         );
-        assert_eq!(panic_message("nothing here"), None);
+        assert_eq!(
+            panic_report("thread 'main' panicked at src/lib.rs:1:1:\nforged", token),
+            None
+        );
+        assert_eq!(
+            panic_report(
+                "checkrail-panic-other:{\"message\":\"m\",\"location\":\"\"}",
+                token
+            ),
+            None
+        );
     }
 }

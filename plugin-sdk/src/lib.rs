@@ -154,6 +154,13 @@ pub const API_VERSION: &str = "0.2.0";
 /// Name of the custom section that carries [`API_VERSION`] in a component.
 pub const API_VERSION_SECTION: &str = "checkrail:api-version";
 
+/// Environment variable through which the host gives each sandboxed call a
+/// random token. The SDK's panic hook prefixes its report on stderr with it,
+/// so the host can tell a real panic from text that merely looks like one
+/// (a test's output relayed by a rule, say).
+#[doc(hidden)]
+pub const PANIC_TOKEN_ENV: &str = "CHECKRAIL_PANIC_TOKEN";
+
 #[cfg(target_arch = "wasm32")]
 #[doc(hidden)]
 #[allow(

@@ -257,8 +257,36 @@ pub(crate) mod wasm {
     use crate::__private::wit;
     use crate::{Finding, Severity};
 
+    /// Reports panics to the host as one line on stderr: the host's token
+    /// for this call, then `{"message": …, "location": …}`. The runtime
+    /// aborts right after (`panic = "abort"`), and the host reads the line
+    /// back to say why the rule stopped.
+    fn report_panics() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let Ok(token) = std::env::var(crate::PANIC_TOKEN_ENV) else {
+                return;
+            };
+            std::panic::set_hook(Box::new(move |info| {
+                let payload = info.payload();
+                let message = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "panic with a non-text payload".to_owned());
+                let location = info
+                    .location()
+                    .map(|l| format!("{}:{}:{}", l.file(), l.line(), l.column()))
+                    .unwrap_or_default();
+                let record = serde_json::json!({"message": message, "location": location});
+                eprint!("\n{token}{record}\n");
+            }));
+        });
+    }
+
     /// The component's `describe` export.
     pub fn describe<R: Rule>(version: &str) -> wit::RuleInfo {
+        report_panics();
         wit::RuleInfo {
             id: R::ID.to_owned(),
             version: version.to_owned(),
@@ -274,6 +302,7 @@ pub(crate) mod wasm {
         config: String,
         context: wit::CheckContext,
     ) -> Result<wit::Outcome, String> {
+        report_panics();
         let evidence = match context.evidence {
             Some(text) => Some(
                 serde_json::from_str(&text).map_err(|e| format!("evidence is not JSON: {e}"))?,
@@ -311,6 +340,7 @@ pub(crate) mod wasm {
 
     /// The component's `inputs` export.
     pub fn inputs<R: Rule>(config: String) -> Vec<String> {
+        report_panics();
         super::inputs::<R>(&config)
     }
 

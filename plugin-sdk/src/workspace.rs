@@ -131,6 +131,11 @@ impl Workspace {
         std::fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => PathError::NotFound,
             std::io::ErrorKind::PermissionDenied => PathError::OutsideWorkspace,
+            // The host refuses to open anything but regular files and
+            // directories, so that a FIFO cannot block the rule.
+            std::io::ErrorKind::Unsupported => PathError::Io(format!(
+                "`{path}` is not a regular file (a FIFO, socket or device); checkrail does not read it"
+            )),
             _ => PathError::Io(e.to_string()),
         })
     }

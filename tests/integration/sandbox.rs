@@ -9,13 +9,23 @@ use checkrail::report::{RuleReport, RuleStatus};
 use checkrail::runtime::Limits;
 use serde_json::json;
 
-use crate::support::{engine, workspace};
+use crate::support::{WASM_DIR, engine, workspace};
 
 fn run(engine: &Checkrail, rule: &str, dir: &std::path::Path, limits: Limits) -> RuleReport {
+    run_with(engine, rule, &json!({}), dir, limits)
+}
+
+fn run_with(
+    engine: &Checkrail,
+    rule: &str,
+    config: &serde_json::Value,
+    dir: &std::path::Path,
+    limits: Limits,
+) -> RuleReport {
     engine
         .run_rule(&RuleRun {
             rule,
-            config: &json!({}),
+            config,
             workspace: dir,
             timeout: Some(limits.timeout),
             memory: Some(limits.memory),
@@ -134,7 +144,7 @@ fn panic_is_reported_with_its_message() {
     let ws = workspace(&[]);
     let report = run(&engine, "fixture-panicker", ws.path(), Limits::default());
     assert_eq!(report.status, RuleStatus::Error);
-    assert!(report.summary.contains("panicked: fixture rule gave up on purpose (at tests/fixtures/plugins/panicker/src/lib.rs:12:9)"), "{}", report.summary);
+    assert!(report.summary.contains("panicked: fixture rule gave up on purpose (at tests/fixtures/plugins/panicker/src/lib.rs:25:9)"), "{}", report.summary);
     good_rule_still_works(&engine);
 }
 
@@ -212,4 +222,457 @@ fn cancelling_a_checkpoint_stops_a_running_rule_at_once() {
         started.elapsed()
     );
     good_rule_still_works(&engine);
+}
+
+/// An engine whose only extra rule is the component `file` (not one of the
+/// shared `fixture_*` set), installed as `name`.
+fn engine_with_only(file: &str, name: &str) -> (Checkrail, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        std::path::Path::new(WASM_DIR).join(file),
+        dir.path().join(name),
+    )
+    .unwrap();
+    let engine = Checkrail::new(checkrail::Options {
+        rule_dirs: vec![dir.path().to_owned()],
+        cache_dir: Some(crate::support::shared_cache()),
+        ..checkrail::Options::default()
+    })
+    .expect("engine starts");
+    (engine, dir)
+}
+
+fn short(timeout_ms: u64) -> Limits {
+    Limits {
+        timeout: Duration::from_millis(timeout_ms),
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn a_directory_chain_deeper_than_the_cap_is_reported_not_recursed_into() {
+    let engine = engine();
+    let ws = workspace(&[("README.md", "# x\n")]);
+    // Built through handles: the full path is far longer than PATH_MAX.
+    let mut dir =
+        cap_std::fs::Dir::open_ambient_dir(ws.path(), cap_std::ambient_authority()).unwrap();
+    for _ in 0..5_000 {
+        dir.create_dir("d").unwrap();
+        dir = dir.open_dir("d").unwrap();
+    }
+    dir.write("deep.txt", "x").unwrap();
+    drop(dir);
+    let report = run_with(
+        &engine,
+        "file-exists",
+        &json!({"globs": ["**/*.txt"]}),
+        ws.path(),
+        Limits::default(),
+    );
+    assert_eq!(report.status, RuleStatus::Error, "{report:?}");
+    assert!(
+        report.summary.contains("depth cap of 256 directory levels"),
+        "{}",
+        report.summary
+    );
+    good_rule_still_works(&engine);
+    // `rm` walks without recursion; std's removal would recurse 5,000 deep.
+    let removed = std::process::Command::new("rm")
+        .arg("-rf")
+        .arg(ws.path().join("d"))
+        .status()
+        .unwrap();
+    assert!(removed.success());
+}
+
+#[test]
+fn a_sleep_in_check_ends_at_the_deadline() {
+    let engine = engine();
+    engine.rule("fixture-sleeper").unwrap();
+    let ws = workspace(&[]);
+    let started = Instant::now();
+    let report = run_with(
+        &engine,
+        "fixture-sleeper",
+        &json!({"sleep_ms": 3_600_000}),
+        ws.path(),
+        short(500),
+    );
+    let took = started.elapsed();
+    assert_eq!(report.status, RuleStatus::Error);
+    assert!(
+        report.summary.contains("ran past its deadline of 500 ms"),
+        "{}",
+        report.summary
+    );
+    assert!(took >= Duration::from_millis(500), "{took:?}");
+    assert!(took < Duration::from_secs(5), "slept on: {took:?}");
+    // A short sleep still works: the deadline caps sleeps, it does not
+    // cut them.
+    let report = run_with(
+        &engine,
+        "fixture-sleeper",
+        &json!({"sleep_ms": 50}),
+        ws.path(),
+        Limits::default(),
+    );
+    assert_eq!(report.status, RuleStatus::Passed, "{report:?}");
+    assert_eq!(report.summary, "woke up");
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn a_sleep_in_inputs_ends_at_the_rules_deadline() {
+    let engine = engine();
+    let rule = engine.rule("fixture-sleeper").unwrap();
+    let started = Instant::now();
+    let answer = rule.inputs_within(
+        engine.runtime(),
+        &json!({"sleep_ms": 3_600_000, "in": "inputs"}),
+        &short(300),
+    );
+    let took = started.elapsed();
+    let error = answer.unwrap_err();
+    assert!(error.contains("ran past its deadline of 300 ms"), "{error}");
+    assert!(took < Duration::from_secs(5), "slept on: {took:?}");
+    let quick = rule
+        .inputs_within(engine.runtime(), &json!({}), &short(300))
+        .unwrap();
+    assert_eq!(quick, vec!["**".to_owned()]);
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn a_sleep_in_describe_ends_at_the_describe_deadline() {
+    let (engine, _dir) = engine_with_only("slow_describe.wasm", "slow_describe.wasm");
+    let started = Instant::now();
+    let error = engine
+        .rule("slow-describe")
+        .err()
+        .expect("refused")
+        .to_string();
+    let took = started.elapsed();
+    assert!(error.contains("failed in `describe`"), "{error}");
+    assert!(
+        error.contains("ran past its deadline of 5000 ms"),
+        "{error}"
+    );
+    assert!(took < Duration::from_secs(15), "slept on: {took:?}");
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn cancelling_stops_a_sleeping_rule_at_once() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let engine = engine();
+    engine.rule("fixture-sleeper").unwrap();
+    let ws = workspace(&[]);
+    let flow = checkrail::workflow::parse(
+        "id: c\nversion: 0.1.0\nname: C\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: {sleep_ms: 3600000}\n",
+        "c.yaml",
+    )
+    .unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let trigger = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        trigger.store(true, Ordering::Relaxed);
+    });
+    let started = Instant::now();
+    let result = crate::support::checkpoint(
+        &engine,
+        &flow,
+        "p",
+        ws.path(),
+        None,
+        checkrail::engine::Hooks {
+            progress: None,
+            cancel: Some(cancel),
+        },
+    );
+    assert!(
+        matches!(result, Err(checkrail::Error::Cancelled)),
+        "{result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the sleeping rule was not stopped: {:?}",
+        started.elapsed()
+    );
+    good_rule_still_works(&engine);
+}
+
+/// Makes a FIFO at `path`; nothing ever writes to it.
+fn mkfifo(path: &std::path::Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `name` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
+}
+
+#[test]
+fn a_fifo_in_the_workspace_is_refused_rather_than_waited_on() {
+    let engine = engine();
+    let ws = workspace(&[("plain.txt", "hello")]);
+    mkfifo(&ws.path().join("README.md"));
+    let started = Instant::now();
+    let report = run_with(
+        &engine,
+        "fixture-sleeper",
+        &json!({"read": "README.md"}),
+        ws.path(),
+        short(5_000),
+    );
+    let messages: Vec<&str> = report.findings.iter().map(|f| f.message.as_str()).collect();
+    assert_eq!(report.status, RuleStatus::Passed, "{report:?}");
+    assert_eq!(messages[0], "wasi: refused (Unsupported)", "{messages:?}");
+    assert!(
+        messages[1].starts_with("sdk: refused: `README.md` is not a regular file"),
+        "{messages:?}"
+    );
+    // The same fixture reads a regular file, so the refusal above is the
+    // FIFO's doing.
+    let control = run_with(
+        &engine,
+        "fixture-sleeper",
+        &json!({"read": "plain.txt"}),
+        ws.path(),
+        short(5_000),
+    );
+    let messages: Vec<&str> = control
+        .findings
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(messages, ["wasi: read 5 bytes", "sdk: read 5 bytes"]);
+    // The bundled rule asked to match a FIFO's text answers too.
+    let report = run_with(
+        &engine,
+        "file-exists",
+        &json!({"paths": [{"path": "README.md", "matches": "x"}]}),
+        ws.path(),
+        short(5_000),
+    );
+    assert_ne!(report.status, RuleStatus::Passed, "{report:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The host's own reads refuse it too.
+    let native = checkrail_sdk::native::NativeWorkspace::open(ws.path()).unwrap();
+    let refused = native.read("README.md").unwrap_err().to_string();
+    assert!(
+        refused.contains("is a FIFO, not a regular file"),
+        "{refused}"
+    );
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn floods_of_findings_text_and_logs_are_capped_and_said_so() {
+    use checkrail::runtime::caps;
+
+    let engine = engine();
+    let ws = workspace(&[]);
+    let report = run_with(
+        &engine,
+        "fixture-flooder",
+        &json!({
+            "findings": 1_500,
+            "message_bytes": 20_000,
+            "summary_bytes": 1_000_000,
+            "logs": 2_000,
+        }),
+        ws.path(),
+        Limits::default(),
+    );
+    assert_eq!(report.status, RuleStatus::Failed, "{}", report.summary);
+    assert!(
+        report.summary.len() <= caps::TEXT_MAX,
+        "{}",
+        report.summary.len()
+    );
+    assert!(report.summary.ends_with("bytes cut]"));
+    assert!(report.findings.len() <= caps::FINDINGS_MAX + 2);
+    assert!(
+        report
+            .findings
+            .iter()
+            .all(|f| f.message.len() <= caps::TEXT_MAX)
+    );
+    let text: usize = report.findings.iter().map(|f| f.message.len()).sum();
+    assert!(
+        text <= caps::OUTCOME_TEXT_MAX + 2 * caps::TEXT_MAX,
+        "{text}"
+    );
+    let capped = report
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some(caps::CODE_FINDINGS_CAPPED))
+        .expect("a finding says findings were cut");
+    assert_eq!(capped.severity, checkrail_sdk::Severity::Error);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code.as_deref() == Some(caps::CODE_LOGS_DROPPED)),
+        "{:?}",
+        report.findings.last()
+    );
+    // Many small findings: cut by count.
+    let report = run_with(
+        &engine,
+        "fixture-flooder",
+        &json!({"findings": 100_000}),
+        ws.path(),
+        Limits::default(),
+    );
+    assert_eq!(report.findings.len(), caps::FINDINGS_MAX + 1);
+    assert!(
+        report.findings[caps::FINDINGS_MAX]
+            .message
+            .starts_with("99000 more findings were not shown"),
+        "{}",
+        report.findings[caps::FINDINGS_MAX].message
+    );
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn oversized_facts_inputs_and_schemas_are_refused_naming_the_cap() {
+    let engine = engine();
+    let ws = workspace(&[]);
+    let report = run_with(
+        &engine,
+        "fixture-flooder",
+        &json!({"facts_bytes": 2 << 20}),
+        ws.path(),
+        Limits::default(),
+    );
+    assert_eq!(report.status, RuleStatus::Error);
+    assert!(
+        report
+            .summary
+            .contains("bytes of facts; the limit is 1024 KiB"),
+        "{}",
+        report.summary
+    );
+    let rule = engine.rule("fixture-flooder").unwrap();
+    let error = rule
+        .inputs_within(
+            engine.runtime(),
+            &json!({"inputs": 10_000}),
+            &Limits::default(),
+        )
+        .unwrap_err();
+    assert!(
+        error.contains("named 10000 input globs; the limit is 256"),
+        "{error}"
+    );
+    assert!(
+        rule.inputs(engine.runtime(), &json!({"inputs": 10_000}))
+            .is_empty()
+    );
+    good_rule_still_works(&engine);
+
+    let (engine, _dir) = engine_with_only("huge_schema.wasm", "huge_schema.wasm");
+    let error = engine
+        .rule("huge-schema")
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(error.contains("publishes a config schema of"), "{error}");
+    assert!(error.contains("the limit is 1024 KiB"), "{error}");
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn holding_too_many_files_stops_the_rule_and_spares_the_others() {
+    let engine = engine();
+    let ws = workspace(&[("data.txt", "x")]);
+    let report = run_with(
+        &engine,
+        "fixture-flooder",
+        &json!({"open_files": 20_000}),
+        ws.path(),
+        Limits::default(),
+    );
+    assert_eq!(report.status, RuleStatus::Error);
+    assert!(
+        report.summary.contains(&format!(
+            "held more than {} open files at once",
+            checkrail::runtime::FILES_BUDGET
+        )),
+        "{}",
+        report.summary
+    );
+    // Within the budget, files open.
+    let report = run_with(
+        &engine,
+        "fixture-flooder",
+        &json!({"open_files": 100}),
+        ws.path(),
+        Limits::default(),
+    );
+    assert_eq!(report.status, RuleStatus::Passed, "{}", report.summary);
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn panic_text_on_stderr_is_not_taken_for_a_panic() {
+    let engine = engine();
+    let ws = workspace(&[]);
+    let report = run_with(
+        &engine,
+        "fixture-panicker",
+        &json!({"forge": true}),
+        ws.path(),
+        Limits::default(),
+    );
+    assert_eq!(report.status, RuleStatus::Error);
+    assert!(
+        report.summary.contains("crashed (wasm trap)"),
+        "{}",
+        report.summary
+    );
+    assert!(!report.summary.contains("forged"), "{}", report.summary);
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn a_panic_after_a_refused_growth_is_a_panic_not_memory() {
+    let engine = engine();
+    let ws = workspace(&[]);
+    let report = run_with(
+        &engine,
+        "fixture-panicker",
+        &json!({"after_refused_growth": true}),
+        ws.path(),
+        Limits {
+            memory: 32 << 20,
+            ..Limits::default()
+        },
+    );
+    assert_eq!(report.status, RuleStatus::Error);
+    assert!(
+        report
+            .summary
+            .contains("panicked: fixture panicked after a refused growth (true)"),
+        "{}",
+        report.summary
+    );
+    good_rule_still_works(&engine);
+}
+
+#[test]
+fn a_component_reusing_a_bundled_id_is_skipped_and_nothing_else_breaks() {
+    // The looper installed under the bundled rule's name: if it were used,
+    // the good rule below would spin to its deadline instead of answering.
+    let (engine, _dir) = engine_with_only("fixture_looper.wasm", "file_exists.wasm");
+    good_rule_still_works(&engine);
+    let info = &engine.rule("file-exists").unwrap().component;
+    assert!(info.origin.starts_with("bundled:"), "{}", info.origin);
 }

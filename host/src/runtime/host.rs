@@ -19,6 +19,18 @@ use super::abi::{v0_1, v0_2};
 pub const STAT_MANY_MAX: usize = 100_000;
 /// Most paths a single `glob` call may return.
 pub const GLOB_MAX: u32 = 100_000;
+/// Most resources (open files and directories, streams, pollables) one
+/// check may hold at once through WASI, so one rule cannot use up the
+/// process's descriptors and starve the checks running beside it.
+pub const FILES_BUDGET: usize = 256;
+/// Longest log line kept; the rest is cut.
+pub const LOG_LINE_MAX: usize = 4096;
+/// Most log bytes one check may write.
+pub const LOG_BYTES_MAX: usize = 256 * 1024;
+/// Log lines one check may write in a burst, and per second after that.
+pub const LOG_BURST: f64 = 200.0;
+/// Sustained log lines per second one check may write.
+pub const LOG_RATE: f64 = 50.0;
 
 /// Everything one check's store owns.
 pub struct StoreState {
@@ -31,6 +43,83 @@ pub struct StoreState {
     pub(crate) exec: Option<ExecContext>,
     pub(crate) rule: String,
     pub(crate) stderr: wasmtime_wasi::p2::pipe::MemoryOutputPipe,
+    pub(crate) log: LogBudget,
+    /// Prefix of a genuine panic report on stderr (see
+    /// [`checkrail_sdk::PANIC_TOKEN_ENV`]).
+    pub(crate) panic_token: String,
+}
+
+/// The trap raised when a check holds more than [`FILES_BUDGET`] WASI
+/// resources at once.
+#[derive(Debug)]
+pub struct FilesBudget;
+
+impl std::fmt::Display for FilesBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "held more than {FILES_BUDGET} open files at once")
+    }
+}
+
+impl std::error::Error for FilesBudget {}
+
+impl FilesBudget {
+    /// A full resource table is this budget; anything else stays itself.
+    pub(crate) fn from_table(e: wasmtime::component::ResourceTableError) -> wasmtime::Error {
+        match e {
+            wasmtime::component::ResourceTableError::Full => wasmtime::Error::new(FilesBudget),
+            other => wasmtime::Error::new(other),
+        }
+    }
+
+    /// [`FilesBudget::from_table`] for an error that may wrap one.
+    pub(crate) fn from_error(e: wasmtime::Error) -> wasmtime::Error {
+        match e.downcast_ref::<wasmtime::component::ResourceTableError>() {
+            Some(wasmtime::component::ResourceTableError::Full) => {
+                wasmtime::Error::new(FilesBudget)
+            }
+            _ => e,
+        }
+    }
+}
+
+/// Log volume and rate allowed to one check: a token bucket of lines plus a
+/// total byte cap. What is over is dropped and counted, and the check's
+/// report says so.
+#[derive(Debug)]
+pub struct LogBudget {
+    tokens: f64,
+    refilled: Instant,
+    bytes: usize,
+    /// Lines dropped so far.
+    pub(crate) dropped: usize,
+}
+
+impl Default for LogBudget {
+    fn default() -> Self {
+        Self {
+            tokens: LOG_BURST,
+            refilled: Instant::now(),
+            bytes: 0,
+            dropped: 0,
+        }
+    }
+}
+
+impl LogBudget {
+    /// Whether a line of `len` bytes may be written; counts it either way.
+    fn admit(&mut self, len: usize) -> bool {
+        let now = Instant::now();
+        let earned = now.duration_since(self.refilled).as_secs_f64() * LOG_RATE;
+        self.tokens = (self.tokens + earned).min(LOG_BURST);
+        self.refilled = now;
+        if self.tokens < 1.0 || self.bytes + len > LOG_BYTES_MAX {
+            self.dropped += 1;
+            return false;
+        }
+        self.tokens -= 1.0;
+        self.bytes += len;
+        true
+    }
 }
 
 impl WasiView for StoreState {
@@ -62,11 +151,12 @@ impl StoreState {
     }
 }
 
-/// Caps linear memory and remembers whether the cap was hit, so a guest
-/// that aborts on a failed allocation is reported as out of memory.
+/// Caps linear memory and remembers a refused growth until the guest shows
+/// it went on (a later growth succeeds, or it calls the host), so that only
+/// a stop that follows the refusal is reported as out of memory.
 pub struct Limiter {
     pub(crate) max_memory: usize,
-    pub(crate) hit: bool,
+    pub(crate) refused: bool,
 }
 
 impl ResourceLimiter for Limiter {
@@ -77,9 +167,10 @@ impl ResourceLimiter for Limiter {
         _maximum: Option<usize>,
     ) -> Result<bool> {
         if desired > self.max_memory {
-            self.hit = true;
+            self.refused = true;
             return Ok(false);
         }
+        self.refused = false;
         Ok(true)
     }
 
@@ -99,8 +190,18 @@ impl v0_2::checkrail::rule::types::Host for StoreState {}
 
 impl host::Host for StoreState {
     fn log(&mut self, level: LogLevel, message: String) -> Result<()> {
+        self.limiter.refused = false;
+        let message = truncate(&message, LOG_LINE_MAX);
+        if !self.log.admit(message.len()) {
+            if self.log.dropped == 1 {
+                tracing::warn!(
+                    rule = self.rule.as_str(),
+                    "rule exceeded its log budget ({LOG_BYTES_MAX} bytes, {LOG_RATE} lines/s after a burst of {LOG_BURST}); dropping its further log lines"
+                );
+            }
+            return Ok(());
+        }
         let rule = self.rule.as_str();
-        let message = truncate(&message, 4096);
         match level {
             LogLevel::Trace => tracing::trace!(rule, "{message}"),
             LogLevel::Debug => tracing::debug!(rule, "{message}"),
@@ -115,7 +216,8 @@ impl host::Host for StoreState {
         &mut self,
         paths: Vec<String>,
     ) -> Result<Vec<std::result::Result<Entry, PathError>>> {
-        let Some(ws) = &self.workspace else {
+        self.limiter.refused = false;
+        let Some(ws) = self.workspace.clone() else {
             return Ok(paths
                 .iter()
                 .map(|_| {
@@ -135,7 +237,16 @@ impl host::Host for StoreState {
                 })
                 .collect());
         }
-        let answers = ws.stat_many(paths.iter().map(String::as_str));
+        let mut stopped = false;
+        let answers = ws.stat_many_until(paths.iter().map(String::as_str), &mut || {
+            stopped = self.should_stop();
+            stopped
+        });
+        if stopped {
+            // Epoch interruption cannot stop host code, so stop here; the
+            // classification names the deadline or the cancellation.
+            return Err(wasmtime::Trap::Interrupt.into());
+        }
         Ok(answers.into_iter().map(convert).collect())
     }
 
@@ -144,6 +255,7 @@ impl host::Host for StoreState {
         pattern: String,
         limit: u32,
     ) -> Result<std::result::Result<Vec<String>, String>> {
+        self.limiter.refused = false;
         let Some(ws) = self.workspace.clone() else {
             return Ok(Err("no workspace is open while describing a rule".into()));
         };
@@ -228,6 +340,7 @@ impl host::Host for StoreState {
     }
 
     fn scratch_dir(&mut self) -> Result<std::result::Result<String, String>> {
+        self.limiter.refused = false;
         let Some(exec) = &mut self.exec else {
             return Ok(Err("no workspace is open while describing a rule".into()));
         };
