@@ -174,7 +174,13 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
                         Some(summary) => format!(" — {summary}"),
                         None => String::new(),
                     };
-                    println!("  {}  {}{phase}{detail}", e.at, e.kind);
+                    println!(
+                        "  {}  {}{}{}",
+                        e.at,
+                        e.kind,
+                        output::shown(&phase),
+                        output::shown(&detail)
+                    );
                 }
             }
         }
@@ -193,7 +199,7 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
                 return Ok(Exit::Failed);
             };
             for change in service.accept_changes(id, &decision)? {
-                println!("  accepted: {change}");
+                println!("  accepted: {}", output::shown(&change));
             }
             return Ok(Exit::Passed);
         }
@@ -229,12 +235,16 @@ fn print_verification(report: &VerifyReport) {
             record.session
         );
         for problem in &record.problems {
-            println!("  - {problem}");
+            println!("  - {}", output::shown(problem));
         }
     }
     for recheck in report.recheck.iter().flatten() {
         let mark = if recheck.passed { "passes" } else { "FAILS" };
-        println!("  phase {}: {mark} — {}", recheck.phase, recheck.summary);
+        println!(
+            "  phase {}: {mark} — {}",
+            recheck.phase,
+            output::shown(&recheck.summary)
+        );
         if !recheck.passed {
             output::checkpoint(&recheck.report);
         }
@@ -257,8 +267,8 @@ fn decide(
             "session {} · {} {} · phase {}",
             session.id, session.workflow_id, session.workflow_version, session.phase_id
         );
-        println!("  the checks passed: {passed}");
-        println!("  question: {prompt}");
+        println!("  the checks passed: {}", output::shown(&passed));
+        println!("  question: {}", output::shown(&prompt));
         Ok(())
     })?;
     let Some(mut decision) = decision else {
