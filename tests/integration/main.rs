@@ -19,6 +19,7 @@ mod packs;
 mod processes;
 mod sandbox;
 mod scaffold;
+mod security;
 mod sessions;
 mod support;
 mod toolchains;

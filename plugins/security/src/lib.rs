@@ -93,6 +93,12 @@ pub struct Config {
     /// error`, `medium: warning`, `low: info`.
     #[serde(default)]
     pub levels: Levels,
+    /// Report an auditor or bandit that cannot run here (its lock file is
+    /// missing, or its program is not granted or not installed) as an info
+    /// finding instead of a blocking one (default `false`). For workflows
+    /// meant for any project: the tools that can run, run and block.
+    #[serde(default)]
+    pub skip_unavailable: bool,
     /// Workspace globs whose contents decide the result, replacing the
     /// default (everything under `cwd` for the secret scan and bandit;
     /// nothing, so never cached, when `audit` is set, since advisories
@@ -235,12 +241,12 @@ impl Rule for Security {
                 },
             );
             parts.push(audit.summary);
-            findings.extend(audit.findings);
+            findings.extend(unavailable(audit.findings, config.skip_unavailable));
         }
         if config.bandit {
             let bandit = bandit::run(cx, &cwd, &config.bandit_args, &config.levels);
             parts.push(bandit.summary);
-            findings.extend(bandit.findings);
+            findings.extend(unavailable(bandit.findings, config.skip_unavailable));
         }
         if parts.is_empty() {
             return Err(Error::new(
@@ -273,6 +279,24 @@ impl Rule for Security {
             _ => vec!["**".to_owned()],
         }
     }
+}
+
+/// Codes of the findings that say a tool cannot run in this workspace.
+const UNAVAILABLE: &[&str] = &["lockfile-missing", "exec-not-granted", "tool-not-found"];
+
+/// `findings`, with those that say a tool cannot run here made info when
+/// `skip` is set.
+fn unavailable(findings: Vec<Finding>, skip: bool) -> Vec<Finding> {
+    findings
+        .into_iter()
+        .map(|mut f| {
+            if skip && f.code.as_deref().is_some_and(|c| UNAVAILABLE.contains(&c)) {
+                f.severity = Severity::Info;
+                f.message = format!("skipped: {}", f.message);
+            }
+            f
+        })
+        .collect()
 }
 
 /// `path` normalized, or the config error naming `field`.

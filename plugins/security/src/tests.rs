@@ -330,6 +330,22 @@ fn auditors_need_their_lock_file_their_database_and_their_grant() {
         );
     }
 
+    // Unless unavailable tools are skipped.
+    let mut skip =
+        json!({"secrets": false, "audit": ["cargo", "pip", "npm"], "skip_unavailable": true});
+    let out = ws.run_granting::<Security>(skip.clone(), &[]).unwrap();
+    assert!(out.passed, "{out:#?}");
+    assert!(
+        out.findings
+            .iter()
+            .all(|f| f.severity == Severity::Info && f.message.starts_with("skipped: "))
+    );
+    assert_eq!(codes(&out), ["lockfile-missing"; 3]);
+    skip["bandit"] = json!(true);
+    let out = ws.run_granting::<Security>(skip, &[]).unwrap();
+    assert!(out.passed, "{out:#?}");
+    assert_eq!(codes(&out)[3], "exec-not-granted");
+
     ws.write("Cargo.lock", "version = 4\n").unwrap();
     ws.write("requirements.txt", "flask==0.5\n").unwrap();
     ws.write("package-lock.json", "{\"lockfileVersion\": 3}\n")
