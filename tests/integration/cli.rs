@@ -241,7 +241,17 @@ fn lists_workflows_and_rules() {
         .find(|w| w["id"] == "project-basics")
         .unwrap();
     assert_eq!(basics["phase_count"], 3);
-    assert_eq!(list["workflows"].as_array().unwrap().len(), 7);
+    let bundled = std::fs::read_dir(repo_root().join("workflows"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "yaml")
+        })
+        .count();
+    assert_eq!(list["workflows"].as_array().unwrap().len(), bundled);
 
     let out = checkrail(&[
         "--rules-dir",
