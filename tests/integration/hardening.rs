@@ -405,3 +405,75 @@ fn tool_schemas_use_only_standard_formats() {
         "unsigned fields keep their bound"
     );
 }
+
+#[test]
+fn the_server_exits_when_stdin_closes_even_while_a_rule_runs() {
+    let ws = workspace(&[(
+        ".checkrail/workflows/slow.yaml",
+        "id: slow\nversion: 0.1.0\nname: S\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-looper\n          timeout_ms: 600000\n",
+    )]);
+    let mut child = Command::new(BIN)
+        .args(["--rules-dir"])
+        .arg(crate::support::fixture_rules())
+        .args(["serve", "--workspace"])
+        .arg(ws.path())
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut send = |line: String| {
+        stdin.write_all(line.as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    };
+    send(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#.to_owned());
+    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned());
+    send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"workflow_start","arguments":{"workflow":"slow"}}}).to_string());
+    let id = loop {
+        let value: Value = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
+        if value["id"] == 1 {
+            break value["result"]["structuredContent"]["session"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        }
+    };
+    send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id},"_meta":{"progressToken":"p"}}}).to_string());
+    // Once the looping rule is running, the client goes away.
+    loop {
+        let value: Value = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
+        if value["method"] == "notifications/progress"
+            && value["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("running"))
+        {
+            break;
+        }
+    }
+    drop(stdin);
+    let began = std::time::Instant::now();
+    let (done, exited) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait());
+    });
+    let status = exited
+        .recv_timeout(PATIENCE)
+        .expect("the server still runs after stdin closed")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        began.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        began.elapsed()
+    );
+}

@@ -75,9 +75,20 @@ async fn serve_stdio(service: Arc<Service>) -> Result<Exit> {
         .serve((server_in, server_out))
         .await
         .context("start the MCP session on stdio")?;
-    let reason = server.waiting().await.context("serve MCP on stdio")?;
-    tracing::info!("stdio session ended: {reason:?}");
-    let _ = relay.await;
+    // When stdin closes the client is gone: a check still running has no
+    // one to answer, so the server leaves after a short grace for answers
+    // already on their way.
+    let input_closed = async {
+        let _ = relay.await;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    tokio::select! {
+        reason = server.waiting() => {
+            let reason = reason.context("serve MCP on stdio")?;
+            tracing::info!("stdio session ended: {reason:?}");
+        }
+        () = input_closed => tracing::info!("stdin closed while a request was running; leaving it"),
+    }
     Ok(Exit::Passed)
 }
 

@@ -156,8 +156,9 @@ fn value_after_key(rest: &str) -> Option<Value> {
 }
 
 /// Copies lines from `input` to the server's side, answering those it
-/// would drop; copies the server's lines to `output`. Returns when `input`
-/// ends (after the server's side is closed) or the output fails.
+/// would drop; copies the server's lines to `output` (on tasks that end when
+/// the server closes its side). Returns when `input` ends or the server
+/// stops reading, after closing the server's input.
 pub async fn relay<I, O>(
     input: I,
     output: O,
@@ -218,11 +219,14 @@ pub async fn relay<I, O>(
             Verdict::Drop(why) => tracing::warn!("dropped a line: {why}"),
         }
     }
-    // End of input: the server sees end of file and stops.
+    // End of input: the server sees end of file and stops; its last lines
+    // still reach the output.
     drop(to_server);
-    let _ = server_out.await;
     drop(lines_tx);
-    let _ = writer.await;
+    tokio::spawn(async move {
+        let _ = server_out.await;
+        let _ = writer.await;
+    });
 }
 
 #[cfg(test)]
