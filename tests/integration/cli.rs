@@ -165,7 +165,7 @@ fn usage_and_configuration_errors_exit_2_and_name_the_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains(
-            "unknown rule `no-such-rule`; installed rules: compile, file-exists, lint, test"
+            "unknown rule `no-such-rule`; installed rules: compile, file-exists, lint, security, test"
         ),
         "{}",
         stderr(&out)
