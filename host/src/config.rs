@@ -20,6 +20,9 @@
 //! [approval]
 //! via = ["terminal"]              # who may approve gates: "terminal" (default), "elicitation"
 //!
+//! [checks]
+//! parallel = 4                   # rules of one checkpoint run at once (default: the number of cores)
+//!
 //! [trust]
 //! keys = ["checkrail-ed25519:…"]  # signers whose rule packs are trusted
 //! require_signatures = true       # default: true for packs from outside the workspace
@@ -48,6 +51,26 @@ pub struct WorkspaceConfig {
     /// How humans approve gates.
     #[serde(default)]
     pub approval: ApprovalPolicy,
+    /// How checkpoints run their rules.
+    #[serde(default, skip_serializing_if = "Checks::is_default")]
+    pub checks: Checks,
+}
+
+/// How the rules of one checkpoint run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    /// Most rules of one checkpoint running at once; absent or 0 means the
+    /// number of cores, 1 runs them one after another. Rules that run the
+    /// same program in the same directory wait for each other regardless.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel: Option<usize>,
+}
+
+impl Checks {
+    fn is_default(&self) -> bool {
+        *self == Checks::default()
+    }
 }
 
 /// Channels through which a human may approve a gate.

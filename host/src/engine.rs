@@ -57,6 +57,10 @@ pub struct RuleRun<'a> {
 }
 
 /// What a checkpoint run reports while it goes.
+///
+/// Rules of one checkpoint run at the same time, so events of different
+/// rules interleave; every event carries its `step`, assigned in the order
+/// the events are delivered, so the value strictly increases.
 #[derive(Debug, Clone, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Progress {
@@ -70,6 +74,8 @@ pub enum Progress {
         rule: String,
         /// What this use of the rule checks, from the workflow.
         name: Option<String>,
+        /// Progress so far, out of [`Progress::steps`].
+        step: f64,
     },
     /// A rule finished.
     RuleFinished {
@@ -83,6 +89,8 @@ pub enum Progress {
         name: Option<String>,
         /// How it ended.
         status: RuleStatus,
+        /// Progress so far, out of [`Progress::steps`].
+        step: f64,
     },
     /// A rule started a program.
     CommandStarted {
@@ -94,6 +102,8 @@ pub enum Progress {
         seq: u32,
         /// The command line.
         command: String,
+        /// Progress so far, out of [`Progress::steps`].
+        step: f64,
     },
     /// A program a rule started has finished.
     CommandFinished {
@@ -109,22 +119,21 @@ pub enum Progress {
         exit_code: Option<i32>,
         /// How long it ran, in milliseconds.
         duration_ms: u64,
+        /// Progress so far, out of [`Progress::steps`].
+        step: f64,
     },
 }
 
 impl Progress {
-    /// Steps done so far out of [`Progress::steps`]: two per rule (start and
-    /// finish), so the value grows with every event.
-    ///
-    /// Program events of a rule fall strictly between its start and finish.
+    /// Steps done so far out of [`Progress::steps`]: each rule start and
+    /// finish is one whole step; program events fall strictly between two
+    /// of them. The value grows with every event delivered.
     pub fn step(&self) -> f64 {
         match self {
-            Progress::RuleStarted { index, .. } => (2 * index + 1) as f64,
-            Progress::RuleFinished { index, .. } => (2 * index + 2) as f64,
-            Progress::CommandStarted { index, seq, .. }
-            | Progress::CommandFinished { index, seq, .. } => {
-                (2 * index + 1) as f64 + 1.0 - 0.5f64.powi(*seq as i32)
-            }
+            Progress::RuleStarted { step, .. }
+            | Progress::RuleFinished { step, .. }
+            | Progress::CommandStarted { step, .. }
+            | Progress::CommandFinished { step, .. } => *step,
         }
     }
 
@@ -150,6 +159,7 @@ impl Progress {
                 total,
                 rule,
                 name,
+                ..
             } => {
                 format!("rule {}/{total}: running {}", index + 1, label(rule, name))
             }
@@ -159,6 +169,7 @@ impl Progress {
                 rule,
                 name,
                 status,
+                ..
             } => {
                 let status = match status {
                     RuleStatus::Passed => "passed",
@@ -191,6 +202,43 @@ impl Progress {
                 )
             }
         }
+    }
+}
+
+/// Delivers [`Progress`] of one checkpoint run from every rule thread, one
+/// event at a time, numbering the steps in delivery order: rule events are
+/// whole steps, program events fall between the last rule event and the
+/// next (`k + 1 - 2^-c` for the `c`-th program event since rule event `k`).
+struct Emitter {
+    progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>,
+    /// Rule events delivered, program events since the last of them.
+    counts: std::sync::Mutex<(usize, i32)>,
+}
+
+impl Emitter {
+    fn new(progress: Option<Arc<dyn Fn(Progress) + Send + Sync>>) -> Self {
+        Self {
+            progress,
+            counts: std::sync::Mutex::new((0, 0)),
+        }
+    }
+
+    /// Delivers the event `make` builds from its step. The lock is held
+    /// while the observer runs, so steps reach it in increasing order.
+    fn emit(&self, whole: bool, make: impl FnOnce(f64) -> Progress) {
+        let Some(progress) = &self.progress else {
+            return;
+        };
+        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let step = if whole {
+            counts.0 += 1;
+            counts.1 = 0;
+            counts.0 as f64
+        } else {
+            counts.1 += 1;
+            counts.0 as f64 + 1.0 - 0.5f64.powi(counts.1.min(1000))
+        };
+        progress(make(step));
     }
 }
 
@@ -302,7 +350,7 @@ impl Checkrail {
                 continue;
             };
             for (j, rule_use) in checkpoint.rules.iter().enumerate() {
-                let at = format!("/phases/{i}/checkpoint/rules/{j}");
+                let at = format!("{}/checkpoint/rules/{j}", workflow.pointer(i));
                 if let Err(e) = self.prepare(rule_use, &at) {
                     problems.push(match e {
                         Error::InvalidRuleConfig { problems, rule } => problems
@@ -401,8 +449,11 @@ impl Checkrail {
             .iter()
             .enumerate()
             .map(|(j, rule_use)| {
-                self.prepare(rule_use, &format!("/phases/{index}/checkpoint/rules/{j}"))
-                    .map(|(rule, limits)| (rule_use, rule, limits))
+                self.prepare(
+                    rule_use,
+                    &format!("{}/checkpoint/rules/{j}", workflow.pointer(index)),
+                )
+                .map(|(rule, limits)| (rule_use, rule, limits))
             })
             .collect::<Result<Vec<_>>>()?;
         let evidence_violations = evidence_violations(
@@ -490,7 +541,11 @@ impl Checkrail {
         reports
     }
 
-    /// Runs prepared rules one after another, consulting the outcome cache.
+    /// Runs prepared rules at the same time, at most [`parallelism`] at
+    /// once, consulting the outcome cache. Rules that would run the same
+    /// program in the same directory wait for each other (see
+    /// [`exec_locks`]); among the rules free to start, the earliest in the
+    /// workflow starts first. Reports keep the workflow's order.
     fn run_rules(
         &self,
         run: &CheckpointRun<'_>,
@@ -519,32 +574,22 @@ impl Checkrail {
             None
         };
         let total = prepared.len();
-        let mut reports = Vec::with_capacity(total);
-        for (index, (rule_use, rule, limits)) in prepared.iter().enumerate() {
-            if cancelled() {
-                return Err(Error::Cancelled);
-            }
-            let label = |status| Progress::RuleFinished {
+        let emitter = Arc::new(Emitter::new(hooks.progress.clone()));
+        let run_one = |index: usize| {
+            let (rule_use, rule, limits) = &prepared[index];
+            emitter.emit(true, |step| Progress::RuleStarted {
                 index,
                 total,
                 rule: rule.label(),
                 name: rule_use.name.clone(),
-                status,
-            };
-            if let Some(progress) = &hooks.progress {
-                progress(Progress::RuleStarted {
-                    index,
-                    total,
-                    rule: rule.label(),
-                    name: rule_use.name.clone(),
-                });
-            }
+                step,
+            });
             let mut input = input.clone();
             input.baselines = baselines_of(run.workflow, run.baselines, &rule.component.info.id);
             input.on_exec = hooks
                 .progress
-                .clone()
-                .map(|progress| command_events(progress, index, total));
+                .is_some()
+                .then(|| command_events(emitter.clone(), index, total));
             let run_it = || {
                 self.execute(
                     rule,
@@ -559,15 +604,55 @@ impl Checkrail {
                 Some(cache) => cache.run(self, rule_use, rule, &input, run_it),
                 None => run_it(),
             };
-            if let Some(progress) = &hooks.progress {
-                progress(label(report.status));
+            emitter.emit(true, |step| Progress::RuleFinished {
+                index,
+                total,
+                rule: rule.label(),
+                name: rule_use.name.clone(),
+                status: report.status,
+                step,
+            });
+            report
+        };
+        let workers = parallelism(run.config).min(total);
+        let mut reports: Vec<Option<RuleReport>> = Vec::with_capacity(total);
+        if workers <= 1 {
+            for index in 0..total {
+                if cancelled() {
+                    return Err(Error::Cancelled);
+                }
+                reports.push(Some(run_one(index)));
             }
-            reports.push(report);
+        } else {
+            let locks: Vec<Vec<ExecLock>> = prepared
+                .iter()
+                .map(|(rule_use, rule, _)| exec_locks(rule_use, rule))
+                .collect();
+            let schedule = Schedule::new(locks);
+            let slots: Vec<std::sync::Mutex<Option<RuleReport>>> =
+                (0..total).map(|_| std::sync::Mutex::new(None)).collect();
+            std::thread::scope(|scope| {
+                for _ in 0..workers {
+                    scope.spawn(|| {
+                        while let Some(index) = schedule.take(&cancelled) {
+                            let report = run_one(index);
+                            *slots[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
+                            schedule.finish(index);
+                        }
+                    });
+                }
+            });
+            reports.extend(
+                slots
+                    .into_iter()
+                    .map(|slot| slot.into_inner().unwrap_or_else(|e| e.into_inner())),
+            );
         }
         if cancelled() {
             return Err(Error::Cancelled);
         }
-        Ok(reports)
+        // Every slot is filled unless the run was cancelled (checked above).
+        Ok(reports.into_iter().flatten().collect())
     }
 
     fn execute(
@@ -677,19 +762,20 @@ fn host_report(id: &str, name: &str, findings: Vec<Finding>, severity: Severity)
 
 /// Turns a rule's program events into [`Progress`] for rule `index`.
 fn command_events(
-    progress: Arc<dyn Fn(Progress) + Send + Sync>,
+    emitter: Arc<Emitter>,
     index: usize,
     total: usize,
 ) -> Arc<dyn Fn(ExecEvent) + Send + Sync> {
     let seq = std::sync::atomic::AtomicU32::new(0);
     Arc::new(move |event| {
         let seq = seq.fetch_add(1, Ordering::Relaxed) + 1;
-        progress(match event {
+        emitter.emit(false, |step| match event {
             ExecEvent::Started(command) => Progress::CommandStarted {
                 index,
                 total,
                 seq,
                 command,
+                step,
             },
             ExecEvent::Finished(command, exit_code, took) => Progress::CommandFinished {
                 index,
@@ -698,9 +784,163 @@ fn command_events(
                 command,
                 exit_code,
                 duration_ms: took.as_millis() as u64,
+                step,
             },
         })
     })
+}
+
+/// How many rules of one checkpoint may run at once: `[checks] parallel`
+/// of the config in force, else the number of cores.
+pub fn parallelism(config: &WorkspaceConfig) -> usize {
+    match config.checks.parallel {
+        Some(n) if n > 0 => n,
+        _ => std::thread::available_parallelism().map_or(1, usize::from),
+    }
+}
+
+/// What a rule holds while it runs so that no other rule runs the same
+/// program in the same place: one lock per program it declares
+/// (`exec:<program>`; `exec:*` is the program of its config's
+/// `command.program`, or any program when that is absent), in the
+/// directory its config's `cwd` names (default the workspace root), with
+/// the `--target-dir` its config's `args` name, if any (two cargo runs with
+/// different target dirs do not share a build lock).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecLock {
+    /// Program name, or `*` for any.
+    pub program: String,
+    /// Normalized workspace-relative directory.
+    pub cwd: String,
+    /// `--target-dir` given in the rule's `args`.
+    pub target_dir: Option<String>,
+}
+
+impl ExecLock {
+    /// Whether two rules holding these may not run at the same time.
+    pub fn conflicts(&self, other: &ExecLock) -> bool {
+        self.cwd == other.cwd
+            && self.target_dir == other.target_dir
+            && (self.program == other.program || self.program == "*" || other.program == "*")
+    }
+}
+
+/// The locks a rule use needs; empty for rules that run no program.
+pub fn exec_locks(rule_use: &RuleUse, rule: &LoadedRule) -> Vec<ExecLock> {
+    let config = &rule_use.config;
+    let cwd = normalize_cwd(config.get("cwd").and_then(Value::as_str).unwrap_or("."));
+    let args: Vec<&str> = config
+        .get("args")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let target_dir = target_dir_of(&args);
+    rule.component
+        .info
+        .capabilities
+        .iter()
+        .filter_map(|c| c.strip_prefix("exec:"))
+        .map(|program| {
+            let program = if program == "*" {
+                config
+                    .pointer("/command/program")
+                    .and_then(Value::as_str)
+                    .unwrap_or("*")
+            } else {
+                program
+            };
+            ExecLock {
+                program: program.to_owned(),
+                cwd: cwd.clone(),
+                target_dir: target_dir.clone(),
+            }
+        })
+        .collect()
+}
+
+fn normalize_cwd(cwd: &str) -> String {
+    let parts: Vec<&str> = cwd
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() {
+        ".".to_owned()
+    } else {
+        parts.join("/")
+    }
+}
+
+/// The value of `--target-dir` among a command's own arguments (before `--`).
+fn target_dir_of(args: &[&str]) -> Option<String> {
+    let mut args = args.iter().take_while(|a| **a != "--");
+    while let Some(arg) = args.next() {
+        if let Some(dir) = arg.strip_prefix("--target-dir=") {
+            return Some(normalize_cwd(dir));
+        }
+        if *arg == "--target-dir" {
+            return args.next().map(|d| normalize_cwd(d));
+        }
+    }
+    None
+}
+
+/// Which rules of a checkpoint run has started and which locks are held.
+struct Schedule {
+    locks: Vec<Vec<ExecLock>>,
+    state: std::sync::Mutex<(Vec<bool>, Vec<usize>)>,
+    changed: std::sync::Condvar,
+}
+
+impl Schedule {
+    fn new(locks: Vec<Vec<ExecLock>>) -> Self {
+        let total = locks.len();
+        Self {
+            locks,
+            state: std::sync::Mutex::new((vec![false; total], Vec::new())),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
+    /// The next rule to run: the first not started whose locks no running
+    /// rule holds. Waits while every remaining rule conflicts; `None` when
+    /// all have started or the run is cancelled.
+    fn take(&self, cancelled: &dyn Fn() -> bool) -> Option<usize> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if cancelled() {
+                return None;
+            }
+            let (started, running) = &mut *state;
+            if started.iter().all(|s| *s) {
+                return None;
+            }
+            let free = (0..started.len()).find(|&i| {
+                !started[i]
+                    && !running.iter().any(|&r| {
+                        self.locks[i]
+                            .iter()
+                            .any(|a| self.locks[r].iter().any(|b| a.conflicts(b)))
+                    })
+            });
+            if let Some(index) = free {
+                started[index] = true;
+                running.push(index);
+                return Some(index);
+            }
+            // Woken when a rule finishes; the timeout notices cancellation.
+            state = self
+                .changed
+                .wait_timeout(state, Duration::from_millis(20))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    fn finish(&self, index: usize) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.1.retain(|&r| r != index);
+        self.changed.notify_all();
+    }
 }
 
 /// ` (required: a, b)` from a schema's top-level `required`, or nothing.
@@ -726,7 +966,10 @@ fn evidence_violations(
     };
     let schema = Schema::compile(schema_value).map_err(|e| Error::InvalidWorkflow {
         source_name: workflow.source.clone(),
-        problems: vec![format!("/phases/{index}/checkpoint/evidence_schema: {e}")],
+        problems: vec![format!(
+            "{}/checkpoint/evidence_schema: {e}",
+            workflow.pointer(index)
+        )],
     })?;
     Ok(match evidence {
         Some(evidence) => schema.violations(evidence, ""),

@@ -15,7 +15,8 @@ use crate::engine::{CheckpointRun, Guards, Hooks};
 use crate::frozen::{self, Snapshot};
 use crate::report::CheckpointReport;
 use crate::session::{
-    Control, Event, Pinned, Session, SessionStore, Status, Transition, Verification,
+    Checked, Command, Control, Event, Outcome, Pinned, Session, SessionStore, Status, Step,
+    Transition, Verification,
 };
 use crate::state::StateDir;
 use crate::workflow::template::Scope;
@@ -68,6 +69,43 @@ pub struct PhaseView {
     /// What its checkpoint checks; absent when the phase has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointView>,
+    /// The loop group it belongs to and, in a session, the iteration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<IterationView>,
+    /// Condition (CEL) under which the phase runs; it is skipped otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Branches taken after it passes (CEL condition → phase or group).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<BranchView>,
+}
+
+/// A branch of a phase.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct BranchView {
+    /// Condition; always when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Where it goes.
+    pub goto: String,
+}
+
+/// A phase's loop group and where a session stands in it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct IterationView {
+    /// Group id.
+    pub group: String,
+    /// `foreach` or `repeat`.
+    pub kind: String,
+    /// 1-based iteration (absent outside a session).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+    /// Iterations in all (`foreach`: the items; `repeat`: at most).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub of: Option<u32>,
+    /// The item of this iteration (`foreach`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<Value>,
 }
 
 /// What a checkpoint will check.
@@ -126,7 +164,37 @@ impl PhaseView {
                     .collect(),
                 approval: c.approval.as_ref().map(|a| a.prompt.clone()),
             }),
+            iteration: workflow.group_of(index).map(|g| IterationView {
+                group: g.id.clone(),
+                kind: g.kind().to_owned(),
+                number: None,
+                of: g.repeat.then(|| g.max()),
+                item: None,
+            }),
+            when: phase.when.clone(),
+            next: phase
+                .next
+                .iter()
+                .map(|b| BranchView {
+                    when: b.when.clone(),
+                    goto: b.goto.clone(),
+                })
+                .collect(),
         })
+    }
+
+    /// The view of the phase a session stands at, with its iteration.
+    fn in_session(workflow: &Workflow, session: &Session) -> Option<Self> {
+        let mut view = Self::of(workflow, session.phase_index)?;
+        if let Some(iteration) = &mut view.iteration {
+            let run = session.loops.get(&iteration.group);
+            iteration.number = session.iteration;
+            iteration.item = session.item(workflow, session.phase_index).cloned();
+            if let Some(items) = run.and_then(|r| r.items.as_ref()) {
+                iteration.of = Some(items.len() as u32);
+            }
+        }
+        Some(view)
     }
 }
 
@@ -138,6 +206,10 @@ pub struct Standing {
     /// The current phase (absent once the session is completed or abandoned).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub phase: Option<PhaseView>,
+    /// Phases (or whole groups) skipped on the way to the current phase,
+    /// each with the reason.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Step>,
     /// What to do now, in one or two sentences.
     pub next_step: String,
 }
@@ -327,27 +399,38 @@ impl Service {
             });
         }
         let (session, workflow, pinned) = self.store.get(id)?;
-        let passed_phases = if session.status == Status::Completed {
-            workflow.phases.len()
-        } else {
-            session.phase_index
-        };
         let mut results = Vec::new();
-        for phase in &workflow.phases[..passed_phases] {
+        let path = session.path_taken(&workflow);
+        for step in path.iter().filter(|s| s.outcome == Outcome::Passed) {
+            let Some(index) = workflow.index_of(&step.phase) else {
+                continue;
+            };
+            let phase = &workflow.phases[index];
             if phase.checkpoint.is_none() {
                 continue;
             }
+            // The session as it stood at that step: its iteration's item,
+            // evidence and baselines.
+            let mut then = session.clone();
+            then.phase_index = index;
+            then.iteration = step.iteration;
+            if let (Some(group), Some(n)) = (workflow.group_of(index), step.iteration)
+                && let Some(run) = then.loops.get_mut(&group.id)
+            {
+                run.iteration = n;
+            }
+            let key = crate::session::occurrence(&phase.id, step.iteration);
             let report = self.run_phase(
-                (&session, &workflow, &pinned),
+                (&then, &workflow, &pinned),
                 PhaseRun {
                     phase,
-                    evidence: session.evidence.get(&phase.id),
+                    evidence: session.evidence.get(&key),
                     hooks: &Hooks::default(),
                     use_cache: false,
                 },
             )?;
             results.push(Recheck {
-                phase: phase.id.clone(),
+                phase: key,
                 passed: report.passed,
                 summary: report.summary.clone(),
                 report,
@@ -391,13 +474,15 @@ impl Service {
         } = run;
         let filled = self.phase_for(workflow, phase, session)?;
         let judging = from_map(&session.judging);
+        let index = workflow.index_of(&phase.id).unwrap_or(session.phase_index);
         let frozen = filled
             .checkpoint
             .as_ref()
             .and_then(|c| c.frozen.as_ref())
-            .and_then(|f| session.snapshots.get(&f.since))
+            .and_then(|f| session.snapshot_view(workflow, index, &f.since))
             .and_then(|v| v.as_object())
             .map(from_map);
+        let baselines = session.baselines_view(workflow, index);
         self.engine.run_checkpoint(&CheckpointRun {
             workflow: &workflow.with_phase(filled),
             phase: &phase.id,
@@ -406,7 +491,7 @@ impl Service {
             config: &pinned.config,
             hooks: hooks.clone(),
             use_cache,
-            baselines: &session.facts,
+            baselines: &baselines,
             guards: Guards {
                 judging: Some((&judging, &pinned.judging_globs, &session.id)),
                 frozen: frozen.as_ref(),
@@ -419,7 +504,7 @@ impl Service {
     /// they become the session's new reference. Recorded with the channel.
     pub fn accept_changes(&self, id: &str, decision: &Decision) -> Result<Vec<String>> {
         let (_, _, pinned) = self.store.get(id)?;
-        let (_, changes) = self.store.update(id, |s, _| {
+        let (_, changes) = self.store.update(id, |s, wf| {
             let before = from_map(&s.judging);
             let now = frozen::snapshot(self.workspace.root(), &pinned.judging_globs);
             let changes: Vec<String> = frozen::compare(&before, &now, true)
@@ -432,29 +517,34 @@ impl Service {
                     s.id
                 )));
             }
-            s.judging = to_map(&now);
-            let data = serde_json::json!({
+            let record = serde_json::json!({
                 "changes": changes,
                 "by": decision.by,
                 "channel": decision.channel.as_str(),
                 "detail": decision.detail,
                 "note": decision.note,
             });
-            let phase = s.phase_id.clone();
-            Ok((
-                Transition::default().event("judging_changes_accepted", Some(&phase), data),
-                changes,
-            ))
+            let events = s.apply(
+                Command::AcceptJudging {
+                    judging: to_map(&now),
+                    record,
+                },
+                wf,
+            )?;
+            Ok((Transition::from(events), changes))
         })?;
         Ok(changes)
     }
 
     /// `phase` with the evidence references of `session` filled.
     fn phase_for(&self, workflow: &Workflow, phase: &Phase, session: &Session) -> Result<Phase> {
+        let index = workflow.index_of(&phase.id).unwrap_or(session.phase_index);
+        let evidence = session.evidence_view(workflow, index);
         phase
             .filled(&Scope {
                 inputs: None,
-                evidence: Some(&session.evidence),
+                evidence: Some(&evidence),
+                item: session.item(workflow, index),
             })
             .map_err(|e| {
                 Error::Refused(format!(
@@ -486,6 +576,21 @@ impl Service {
         dry_run: bool,
         hooks: &Hooks,
     ) -> Result<Validation> {
+        self.validate_at(id, phase, None, evidence, dry_run, hooks)
+    }
+
+    /// [`Service::validate`] naming the loop iteration too: a phase plus
+    /// iteration that already passed answers without running anything
+    /// (without `iteration`, the phase's latest pass counts).
+    pub fn validate_at(
+        &self,
+        id: &str,
+        phase: Option<&str>,
+        iteration: Option<u32>,
+        evidence: Option<&Value>,
+        dry_run: bool,
+        hooks: &Hooks,
+    ) -> Result<Validation> {
         if let Some(evidence) = evidence {
             let size = evidence.to_string().len();
             if size > self.max_evidence {
@@ -497,33 +602,14 @@ impl Service {
         }
         let (session, workflow, pinned) = self.store.get(id)?;
         refuse_unless_active(&session)?;
-        if let Some(asked) = phase
-            && asked != session.phase_id
-        {
-            return match workflow.phases.iter().position(|p| p.id == asked) {
-                Some(index) if index < session.phase_index => Ok(Validation {
-                    passed: true,
-                    advanced: false,
-                    report: None,
-                    standing: self.standing_with(
-                        session,
-                        &workflow,
-                        Some(format!(
-                            "phase `{asked}` already passed; nothing was run again."
-                        )),
-                    ),
-                }),
-                Some(_) => Err(Error::Refused(format!(
-                    "phase `{asked}` is not the current phase; the session is at `{}`",
-                    session.phase_id
-                ))),
-                None => Err(Error::UnknownPhase {
-                    workflow: workflow.id.clone(),
-                    phase: asked.to_owned(),
-                    known: workflow.phase_ids(),
-                }),
-            };
+        if let Some(asked) = phase {
+            let current =
+                asked == session.phase_id && iteration.is_none_or(|n| Some(n) == session.iteration);
+            if !current {
+                return self.not_current(session, &workflow, asked, iteration);
+            }
         }
+        let at = session.cursor();
         let report = self.run_phase(
             (&session, &workflow, &pinned),
             PhaseRun {
@@ -549,42 +635,13 @@ impl Service {
                 standing: self.standing_with(session, &workflow, Some(note)),
             });
         }
-        let seen_phase = session.phase_index;
         let summary = serde_json::to_value(&report).unwrap_or(Value::Null);
+        let facts: Map<String, Value> = report
+            .rules
+            .iter()
+            .filter_map(|r| Some((r.rule.clone(), r.facts.clone()?)))
+            .collect();
         let (session, advanced) = self.store.update(id, |s, wf| {
-            let transition = Transition::default().event(
-                if report.passed {
-                    "validated"
-                } else {
-                    "validation_failed"
-                },
-                Some(&report.phase),
-                summary,
-            );
-            // Someone else moved the session while the rules ran: record
-            // the result, apply nothing.
-            if s.phase_index != seen_phase || s.status != Status::Active {
-                return Ok((
-                    transition.event("stale_validation_ignored", Some(&report.phase), Value::Null),
-                    false,
-                ));
-            }
-            if !report.passed {
-                s.attempts += 1;
-                return Ok((transition, false));
-            }
-            s.evidence.insert(
-                report.phase.clone(),
-                evidence.cloned().unwrap_or(Value::Null),
-            );
-            let facts: Map<String, Value> = report
-                .rules
-                .iter()
-                .filter_map(|r| Some((r.rule.clone(), r.facts.clone()?)))
-                .collect();
-            if !facts.is_empty() {
-                s.facts.insert(report.phase.clone(), Value::Object(facts));
-            }
             let frozen_globs: Vec<String> = wf
                 .phases
                 .iter()
@@ -592,22 +649,36 @@ impl Service {
                 .filter(|f| f.since == report.phase)
                 .flat_map(|f| f.paths.iter().cloned())
                 .collect();
-            if !frozen_globs.is_empty() {
-                let snapshot = frozen::snapshot(self.workspace.root(), &frozen_globs);
-                s.snapshots
-                    .insert(report.phase.clone(), Value::Object(to_map(&snapshot)));
-            }
-            if report.approval_required.is_some() {
-                s.status = Status::AwaitingApproval;
-                return Ok((
-                    transition.event("approval_requested", Some(&report.phase), Value::Null),
-                    false,
-                ));
-            }
-            Ok((advance(s, wf, transition), true))
+            let snapshot = (report.passed && !frozen_globs.is_empty())
+                .then(|| to_map(&frozen::snapshot(self.workspace.root(), &frozen_globs)));
+            let before = s.cursor();
+            let events = s.apply(
+                Command::Validated {
+                    at,
+                    checked: Checked {
+                        phase: report.phase.clone(),
+                        passed: report.passed,
+                        report: summary,
+                        evidence: evidence.cloned().unwrap_or(Value::Null),
+                        facts,
+                        snapshot,
+                        approval: report.approval_required.is_some(),
+                    },
+                },
+                wf,
+            )?;
+            let moved = before != s.cursor() || s.status == Status::Completed;
+            let advanced = report.passed && moved && before == at;
+            Ok((Transition::from(events), advanced))
         })?;
-        let note = (!advanced && report.passed && session.status == Status::Active && session.phase_index != seen_phase)
-            .then(|| "another validation advanced this session at the same time; nothing was applied twice.".to_owned());
+        let note = (!advanced
+            && report.passed
+            && session.status == Status::Active
+            && session.cursor() != at)
+            .then(|| {
+                "another validation advanced this session at the same time; nothing was applied twice."
+                    .to_owned()
+            });
         Ok(Validation {
             passed: report.passed,
             advanced,
@@ -616,83 +687,88 @@ impl Service {
         })
     }
 
+    /// The answer to a validation that names a phase (and iteration) other
+    /// than the current one: already passed, or refused.
+    fn not_current(
+        &self,
+        session: Session,
+        workflow: &Workflow,
+        asked: &str,
+        iteration: Option<u32>,
+    ) -> Result<Validation> {
+        if workflow.index_of(asked).is_none() {
+            return Err(Error::UnknownPhase {
+                workflow: workflow.id.clone(),
+                phase: asked.to_owned(),
+                known: workflow.phase_ids(),
+            });
+        }
+        let path = session.path_taken(workflow);
+        let step = path
+            .iter()
+            .rev()
+            .find(|s| s.phase == asked && iteration.is_none_or(|n| s.iteration == Some(n)));
+        let at = match iteration {
+            Some(n) => format!("phase `{asked}` (iteration {n})"),
+            None => format!("phase `{asked}`"),
+        };
+        let current = match session.iteration {
+            Some(n) => format!("`{}` (iteration {n})", session.phase_id),
+            None => format!("`{}`", session.phase_id),
+        };
+        match step.map(|s| (s.outcome, s.reason.clone())) {
+            Some((Outcome::Passed, _)) => Ok(Validation {
+                passed: true,
+                advanced: false,
+                report: None,
+                standing: self.standing_with(
+                    session,
+                    workflow,
+                    Some(format!("{at} already passed; nothing was run again.")),
+                ),
+            }),
+            Some((outcome, reason)) => Err(Error::Refused(format!(
+                "{at} was {}: {}; the session is at {current}",
+                if outcome == Outcome::Skipped {
+                    "skipped"
+                } else {
+                    "run again"
+                },
+                reason.unwrap_or_default()
+            ))),
+            None => Err(Error::Refused(format!(
+                "{at} is not the current phase; the session is at {current}"
+            ))),
+        }
+    }
+
     /// Pause, resume, retry, rollback or abandon.
     pub fn control(&self, id: &str, action: Control, to_phase: Option<&str>) -> Result<Standing> {
-        let (session, workflow) = self.store.update(id, |s, wf| {
-            let phase = Some(s.phase_id.clone());
-            let refuse = |what: &str| Err(Error::Refused(format!("cannot {what} a session that is {}", s.status)));
-            let transition = Transition::default();
-            match action {
-                Control::Pause => match s.status {
-                    Status::Active | Status::AwaitingApproval => {
-                        s.paused_from = Some(s.status);
-                        s.status = Status::Paused;
-                        Ok((transition.event("paused", phase.as_deref(), Value::Null), ()))
-                    }
-                    _ => refuse("pause"),
+        self.control_at(id, action, to_phase, None)
+    }
+
+    /// [`Service::control`]; a rollback into a loop group may name the
+    /// iteration (default: the current one when the session is in that
+    /// loop, else its last).
+    pub fn control_at(
+        &self,
+        id: &str,
+        action: Control,
+        to_phase: Option<&str>,
+        iteration: Option<u32>,
+    ) -> Result<Standing> {
+        let (session, ()) = self.store.update(id, |s, wf| {
+            let events = s.apply(
+                Command::Control {
+                    action,
+                    to_phase,
+                    iteration,
                 },
-                Control::Resume => match s.status {
-                    Status::Paused => {
-                        s.status = s.paused_from.take().unwrap_or(Status::Active);
-                        Ok((transition.event("resumed", phase.as_deref(), Value::Null), ()))
-                    }
-                    _ => refuse("resume"),
-                },
-                Control::Retry => match s.status {
-                    Status::Active | Status::AwaitingApproval => {
-                        let data = serde_json::json!({ "cleared_attempts": s.attempts });
-                        s.attempts = 0;
-                        s.status = Status::Active;
-                        Ok((transition.event("retried", phase.as_deref(), data), ()))
-                    }
-                    _ => refuse("retry the phase of"),
-                },
-                Control::Rollback => {
-                    if s.status == Status::Abandoned {
-                        return refuse("roll back");
-                    }
-                    let Some(target) = to_phase else {
-                        return Err(Error::BadRequest(
-                            "rollback needs `to_phase`: the id of an earlier phase".to_owned(),
-                        ));
-                    };
-                    let Some(index) = wf.phases.iter().position(|p| p.id == target) else {
-                        return Err(Error::UnknownPhase {
-                            workflow: wf.id.clone(),
-                            phase: target.to_owned(),
-                            known: wf.phase_ids(),
-                        });
-                    };
-                    let current = if s.status == Status::Completed { wf.phases.len() } else { s.phase_index };
-                    if index >= current {
-                        return Err(Error::Refused(format!(
-                            "can only roll back to an earlier phase; `{target}` is not before `{}`",
-                            s.phase_id
-                        )));
-                    }
-                    let data = serde_json::json!({ "from": s.phase_id, "to": target });
-                    for later in &wf.phases[index..] {
-                        s.evidence.remove(&later.id);
-                        s.facts.remove(&later.id);
-                        s.snapshots.remove(&later.id);
-                    }
-                    s.phase_index = index;
-                    s.status = Status::Active;
-                    s.paused_from = None;
-                    s.attempts = 0;
-                    Ok((transition.event("rolled_back", Some(target), data), ()))
-                }
-                Control::Abandon => {
-                    if s.status.is_final() {
-                        return refuse("abandon");
-                    }
-                    s.status = Status::Abandoned;
-                    Ok((transition.event("abandoned", phase.as_deref(), Value::Null), ()))
-                }
-            }
-        })
-        .and_then(|(session, ())| self.store.get(&session.id))
-        .map(|(session, workflow, _)| (session, workflow))?;
+                wf,
+            )?;
+            Ok((Transition::from(events), ()))
+        })?;
+        let (session, workflow, _) = self.store.get(&session.id)?;
         Ok(self.standing(session, &workflow))
     }
 
@@ -756,25 +832,20 @@ impl Service {
             )));
         }
         let (session, _) = self.store.update(id, |s, wf| {
-            if s.status != Status::AwaitingApproval {
-                return Err(Error::Refused(format!(
-                    "session `{}` is {}, not waiting for approval",
-                    s.id, s.status
-                )));
-            }
-            let data = serde_json::json!({
+            let record = serde_json::json!({
                 "by": decision.by,
                 "channel": decision.channel.as_str(),
                 "detail": decision.detail,
                 "note": decision.note,
             });
-            s.status = Status::Active;
-            if !decision.approve {
-                let transition = Transition::default().event("rejected", Some(&s.phase_id), data);
-                return Ok((transition, ()));
-            }
-            let transition = Transition::default().event("approved", Some(&s.phase_id), data);
-            Ok((advance(s, wf, transition), ()))
+            let events = s.apply(
+                Command::Decide {
+                    approve: decision.approve,
+                    record,
+                },
+                wf,
+            )?;
+            Ok((Transition::from(events), ()))
         })?;
         self.next(&session.id)
     }
@@ -796,9 +867,20 @@ impl Service {
                 let filled = self
                     .phase_for(workflow, phase, &session)
                     .unwrap_or_else(|_| phase.clone());
-                PhaseView::of(&workflow.with_phase(filled), session.phase_index)
+                PhaseView::in_session(&workflow.with_phase(filled), &session)
             })
             .flatten();
+        // Phases skipped on the way here (since the last one that ran).
+        let skipped: Vec<Step> = session
+            .path
+            .iter()
+            .rev()
+            .take_while(|s| s.outcome == Outcome::Skipped)
+            .cloned()
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
         let mut next_step = match session.status {
             Status::Active => match phase.as_ref().and_then(|p| p.checkpoint.as_ref()) {
                 Some(_) => format!(
@@ -823,32 +905,44 @@ impl Service {
                 "The session was abandoned; start a new one to try again.".to_owned()
             }
         };
+        if let Some(iteration) = phase.as_ref().and_then(|p| p.iteration.as_ref())
+            && session.status == Status::Active
+        {
+            let of = iteration.of.map(|n| format!(" of {n}")).unwrap_or_default();
+            let item = iteration
+                .item
+                .as_ref()
+                .map(|i| format!(", item {}", crate::error::clip(&i.to_string())))
+                .unwrap_or_default();
+            next_step = format!(
+                "This is iteration {}{of} of group `{}` ({}{item}). {next_step}",
+                iteration.number.unwrap_or(1),
+                iteration.group,
+                iteration.kind
+            );
+        }
+        if !skipped.is_empty() {
+            let list: Vec<String> = skipped
+                .iter()
+                .map(|s| {
+                    format!(
+                        "`{}` ({})",
+                        s.phase,
+                        s.reason.as_deref().unwrap_or("skipped")
+                    )
+                })
+                .collect();
+            next_step = format!("Skipped: {}. {next_step}", list.join(", "));
+        }
         if let Some(note) = note {
             next_step = format!("{note} {next_step}");
         }
         Standing {
             session,
             phase,
+            skipped,
             next_step,
         }
-    }
-}
-
-/// Moves to the next phase, or completes the session after the last one.
-fn advance(session: &mut Session, workflow: &Workflow, transition: Transition) -> Transition {
-    let from = session.phase_id.clone();
-    session.attempts = 0;
-    if session.phase_index + 1 >= workflow.phases.len() {
-        session.status = Status::Completed;
-        transition.event("completed", Some(&from), Value::Null)
-    } else {
-        session.phase_index += 1;
-        let to = workflow.phases[session.phase_index].id.clone();
-        transition.event(
-            "advanced",
-            Some(&to),
-            serde_json::json!({ "from": from, "to": to }),
-        )
     }
 }
 

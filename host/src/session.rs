@@ -4,8 +4,10 @@
 //! whole definition and its digest) and the workspace config at start, so
 //! editing the YAML or `checkrail.toml` mid-session changes nothing for it.
 
+mod machine;
 mod model;
 mod store;
 
-pub use model::{Control, Event, Session, Status};
+pub use machine::{Checked, Command, Cursor, occurrence};
+pub use model::{Control, Event, EventKind, LoopRun, NewEvent, Outcome, Session, Status, Step};
 pub use store::{Pinned, SessionStore, Transition, Verification, now};

@@ -2,6 +2,8 @@
 //! `workflows/workflow.schema.json` with errors that name the file and field.
 
 mod catalog;
+pub mod condition;
+mod graph;
 mod load;
 mod model;
 pub mod read;
@@ -10,5 +12,8 @@ pub mod template;
 
 pub use catalog::{Catalog, WorkflowSummary};
 pub use load::{parse, parse_file, parse_file_in};
-pub use model::{Approval, Checkpoint, Frozen, Input, Phase, RuleUse, Severity, Workflow};
+pub use model::{
+    Approval, Branch, Checkpoint, DEFAULT_MAX_ITERATIONS, Frozen, Group, Input, Phase, RuleUse,
+    Severity, Workflow,
+};
 pub use rule_ref::RuleRef;

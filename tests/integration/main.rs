@@ -11,6 +11,7 @@ mod cache;
 mod cli;
 mod e2e;
 mod exec;
+mod flows;
 mod fuzz;
 mod hardening;
 mod http;

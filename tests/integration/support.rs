@@ -104,3 +104,15 @@ pub fn checkpoint(
         guards: Guards::default(),
     })
 }
+
+/// A workflow of one phase `p` whose checkpoint has these rules (YAML list
+/// items, indented by 8).
+pub fn one_phase(rules: &str) -> Workflow {
+    checkrail::workflow::parse(
+        &format!(
+            "id: t\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n{rules}"
+        ),
+        "t.yaml",
+    )
+    .unwrap()
+}

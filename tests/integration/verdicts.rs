@@ -39,16 +39,6 @@ mod tests {
 }
 "#;
 
-fn one_phase(rules: &str) -> checkrail::workflow::Workflow {
-    checkrail::workflow::parse(
-        &format!(
-            "id: t\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n{rules}"
-        ),
-        "t.yaml",
-    )
-    .unwrap()
-}
-
 fn run(dir: &Path, workflow: &checkrail::workflow::Workflow) -> CheckpointReport {
     let engine = crate::support::engine();
     crate::support::checkpoint(&engine, workflow, "p", dir, None, Hooks::default()).unwrap()
@@ -79,7 +69,8 @@ fn rust_crate() -> tempfile::TempDir {
 fn the_cache_reruns_when_any_file_a_test_reads_changes() {
     let ws = rust_crate();
     let dir = ws.path();
-    let flow = one_phase("        - rule: test\n          config: { runner: cargo }\n");
+    let flow =
+        crate::support::one_phase("        - rule: test\n          config: { runner: cargo }\n");
     let first = run(dir, &flow);
     assert!(first.passed, "{first:?}");
     assert!(run(dir, &flow).rules[0].cached, "unchanged: reused");
@@ -132,7 +123,8 @@ fn the_cache_reruns_when_a_pytest_data_file_changes() {
         ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
     ]);
     let dir = ws.path();
-    let flow = one_phase("        - rule: test\n          config: { runner: pytest }\n");
+    let flow =
+        crate::support::one_phase("        - rule: test\n          config: { runner: pytest }\n");
     assert!(run(dir, &flow).passed);
     assert!(run(dir, &flow).rules[0].cached);
     std::fs::write(dir.join("tests/data.txt"), "no\n").unwrap();

@@ -1,5 +1,7 @@
 //! Session state and events.
 
+use std::collections::BTreeMap;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -105,6 +107,153 @@ pub struct Session {
     pub updated_at: String,
     /// Bumped by every change; guards concurrent writers.
     pub revision: i64,
+    /// The iteration (1-based) of the loop group the current phase belongs
+    /// to; absent outside loops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
+    /// Loop groups entered so far, by group id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub loops: BTreeMap<String, LoopRun>,
+    /// The path taken: every phase passed or skipped, in order, with its
+    /// iteration inside loops.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<Step>,
+}
+
+/// A loop group as the session runs it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct LoopRun {
+    /// The current (or last) iteration, 1-based.
+    pub iteration: u32,
+    /// The list a `foreach` group loops over, fixed when it was entered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<serde_json::Value>>,
+}
+
+/// How a phase ended on the path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Its checks passed (and its gate was approved).
+    Passed,
+    /// Its condition was false, a branch jumped over it, or its group was
+    /// skipped.
+    Skipped,
+    /// The last checkpoint of a `repeat` group failed, so the group ran
+    /// again.
+    Repeated,
+}
+
+/// One step of the path a session took.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Step {
+    /// Phase id (a group id when a whole group was skipped).
+    pub phase: String,
+    /// Iteration of its loop group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it was skipped or repeated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// What an event records, as stored (`kind` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// The session began.
+    Started,
+    /// A checkpoint passed.
+    Validated,
+    /// A checkpoint failed.
+    ValidationFailed,
+    /// The session moved to another phase.
+    Advanced,
+    /// Every phase is done.
+    Completed,
+    /// A passed checkpoint waits for a human.
+    ApprovalRequested,
+    /// A human approved.
+    Approved,
+    /// A human rejected.
+    Rejected,
+    /// Paused.
+    Paused,
+    /// Resumed.
+    Resumed,
+    /// The current phase started over.
+    Retried,
+    /// Back to an earlier phase.
+    RolledBack,
+    /// Given up.
+    Abandoned,
+    /// A result that arrived after the session moved on.
+    StaleValidationIgnored,
+    /// A human accepted changed judging files.
+    JudgingChangesAccepted,
+    /// Copied from an old database.
+    Imported,
+    /// A phase or group was skipped (condition, branch, empty list).
+    Skipped,
+    /// An iteration of a loop group began.
+    IterationStarted,
+}
+
+impl EventKind {
+    /// Name as stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Started => "started",
+            EventKind::Validated => "validated",
+            EventKind::ValidationFailed => "validation_failed",
+            EventKind::Advanced => "advanced",
+            EventKind::Completed => "completed",
+            EventKind::ApprovalRequested => "approval_requested",
+            EventKind::Approved => "approved",
+            EventKind::Rejected => "rejected",
+            EventKind::Paused => "paused",
+            EventKind::Resumed => "resumed",
+            EventKind::Retried => "retried",
+            EventKind::RolledBack => "rolled_back",
+            EventKind::Abandoned => "abandoned",
+            EventKind::StaleValidationIgnored => "stale_validation_ignored",
+            EventKind::JudgingChangesAccepted => "judging_changes_accepted",
+            EventKind::Imported => "imported",
+            EventKind::Skipped => "skipped",
+            EventKind::IterationStarted => "iteration_started",
+        }
+    }
+}
+
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An event the state machine decided on, before the store numbers,
+/// chains and authenticates it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    /// What happened.
+    pub kind: EventKind,
+    /// Phase it concerns.
+    pub phase: Option<String>,
+    /// Details.
+    pub data: serde_json::Value,
+}
+
+impl NewEvent {
+    /// An event.
+    pub fn new(kind: EventKind, phase: Option<&str>, data: serde_json::Value) -> Self {
+        Self {
+            kind,
+            phase: phase.map(str::to_owned),
+            data,
+        }
+    }
 }
 
 /// One entry of a session's append-only log.

@@ -19,7 +19,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Event, Session, Status};
+use super::{Command, Event, LoopRun, NewEvent, Session, Status, Step};
 use crate::config::WorkspaceConfig;
 use crate::state::{StateKey, restrict_file};
 use crate::workflow::Workflow;
@@ -64,19 +64,17 @@ CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 const EVENT_DOMAIN: &str = "checkrail session event v1";
 const ROW_DOMAIN: &str = "checkrail session row v1";
 
-/// Events to append with a state change.
+/// Events to append with a state change, as the state machine decided
+/// them.
 #[derive(Debug, Default)]
 pub struct Transition {
-    /// Events to append, in order: (kind, phase, data).
-    pub events: Vec<(String, Option<String>, Value)>,
+    /// Events to append, in order.
+    pub events: Vec<NewEvent>,
 }
 
-impl Transition {
-    /// Adds an event.
-    pub fn event(mut self, kind: &str, phase: Option<&str>, data: Value) -> Self {
-        self.events
-            .push((kind.to_owned(), phase.map(str::to_owned), data));
-        self
+impl From<Vec<NewEvent>> for Transition {
+    fn from(events: Vec<NewEvent>) -> Self {
+        Self { events }
     }
 }
 
@@ -115,6 +113,12 @@ struct State {
     #[serde(default)]
     judging: serde_json::Map<String, Value>,
     revision: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iteration: Option<u32>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    loops: std::collections::BTreeMap<String, LoopRun>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    path: Vec<Step>,
 }
 
 impl State {
@@ -129,6 +133,9 @@ impl State {
             snapshots: session.snapshots.clone(),
             judging: session.judging.clone(),
             revision: session.revision,
+            iteration: session.iteration,
+            loops: session.loops.clone(),
+            path: session.path.clone(),
         }
     }
 
@@ -268,6 +275,9 @@ impl Row {
             created_at: self.created_at.clone(),
             updated_at: self.updated_at.clone(),
             revision: state.revision,
+            iteration: state.iteration,
+            loops: state.loops,
+            path: state.path,
         };
         Ok((session, workflow, pinned))
     }
@@ -457,6 +467,9 @@ impl SessionStore {
             snapshots: serde_json::Map::new(),
             judging: judging.clone(),
             revision: 1,
+            iteration: None,
+            loops: Default::default(),
+            path: Vec::new(),
         };
         let mut row = Row {
             id: new_id(),
@@ -476,6 +489,12 @@ impl SessionStore {
             tag: String::new(),
         };
         row.head_hash = genesis(&row.id);
+        // The machine settles the start: phases whose conditions are false
+        // are skipped, a loop at the start is entered.
+        let (mut session, _, _) = row.decode().map_err(Error::Other)?;
+        let begun = session.apply(Command::Begin, workflow)?;
+        row.status = session.status.as_str().to_owned();
+        row.state = State::of(&session).text();
         let started = serde_json::json!({
             "workflow": workflow.id,
             "version": workflow.version.to_string(),
@@ -496,14 +515,37 @@ impl SessionStore {
             &started,
         )
         .map_err(|e| self.db_error(e))?;
-        row.tag = row.compute_tag(&self.key);
-        row.write(&tx).map_err(|e| self.db_error(e))?;
-        tx.commit().map_err(|e| self.db_error(e))?;
+        self.seal(tx, &mut row, &now, &begun)?;
         let (session, _, _) = row.decode().map_err(Error::Other)?;
         Ok(session)
     }
 
     /// Appends one event to `row`'s chain (row fields updated, not written).
+    /// Appends the state machine's events to the row's log, authenticates
+    /// the row and commits.
+    fn seal(
+        &self,
+        tx: rusqlite::Transaction<'_>,
+        row: &mut Row,
+        now: &str,
+        events: &[NewEvent],
+    ) -> Result<()> {
+        for event in events {
+            self.append(
+                &tx,
+                row,
+                now,
+                event.kind.as_str(),
+                event.phase.as_deref(),
+                &event.data,
+            )
+            .map_err(|e| self.db_error(e))?;
+        }
+        row.tag = row.compute_tag(&self.key);
+        row.write(&tx).map_err(|e| self.db_error(e))?;
+        tx.commit().map_err(|e| self.db_error(e))
+    }
+
     fn append(
         &self,
         conn: &Connection,
@@ -785,13 +827,7 @@ impl SessionStore {
         row.updated_at = now.clone();
         row.status = session.status.as_str().to_owned();
         row.state = State::of(&session).text();
-        for (kind, phase, data) in &transition.events {
-            self.append(&tx, &mut row, &now, kind, phase.as_deref(), data)
-                .map_err(|e| self.db_error(e))?;
-        }
-        row.tag = row.compute_tag(&self.key);
-        row.write(&tx).map_err(|e| self.db_error(e))?;
-        tx.commit().map_err(|e| self.db_error(e))?;
+        self.seal(tx, &mut row, &now, &transition.events)?;
         Ok((session, value))
     }
 
@@ -873,6 +909,9 @@ fn legacy_sessions(old: &Connection) -> rusqlite::Result<Vec<(Row, State, Vec<Le
             snapshots: serde_json::Map::new(),
             judging: serde_json::Map::new(),
             revision: r.get(13)?,
+            iteration: None,
+            loops: Default::default(),
+            path: Vec::new(),
         };
         let row = Row {
             id: r.get(0)?,

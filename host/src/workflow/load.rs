@@ -63,9 +63,10 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
 
     let mut problems = Vec::new();
     for (i, phase) in workflow.phases.iter().enumerate() {
+        let at = workflow.pointer(i);
         if workflow.phases[..i].iter().any(|p| p.id == phase.id) {
             problems.push(format!(
-                "/phases/{i}/id: phase id `{}` is used twice; phase ids must be unique",
+                "{at}/id: phase id `{}` is used twice; phase ids must be unique",
                 phase.id
             ));
         }
@@ -76,24 +77,25 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
             && let Err(e) = Schema::compile(schema)
         {
             problems.push(format!(
-                "/phases/{i}/checkpoint/evidence_schema: not a usable JSON Schema: {e}"
+                "{at}/checkpoint/evidence_schema: not a usable JSON Schema: {e}"
             ));
         }
         for (j, rule) in checkpoint.rules.iter().enumerate() {
             if let Err(e) = RuleRef::parse(&rule.rule) {
-                problems.push(format!("/phases/{i}/checkpoint/rules/{j}/rule: {e}"));
+                problems.push(format!("{at}/checkpoint/rules/{j}/rule: {e}"));
             }
         }
         if let Some(frozen) = &checkpoint.frozen
             && !workflow.phases[..i].iter().any(|p| p.id == frozen.since)
         {
             problems.push(format!(
-                "/phases/{i}/checkpoint/frozen/since: `{}` is not an earlier phase; files can only be frozen since a phase that comes before `{}`",
+                "{at}/checkpoint/frozen/since: `{}` is not an earlier phase; files can only be frozen since a phase that comes before `{}`",
                 frozen.since, phase.id
             ));
         }
     }
     problems.extend(workflow.bad_references());
+    problems.extend(workflow.flow_problems());
     if !problems.is_empty() {
         return Err(invalid(problems));
     }

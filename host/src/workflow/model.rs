@@ -5,7 +5,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// A workflow: ordered phases, each with guidance and an optional checkpoint.
+///
+/// In a file, `phases` may hold groups (`{ id, foreach | repeat, phases }`)
+/// besides phases; in memory the phases are one flat list in file order and
+/// each group names the range of it that it loops over.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(from = "WorkflowFile", into = "WorkflowFile")]
 pub struct Workflow {
     /// Stable id.
     pub id: String,
@@ -16,21 +21,18 @@ pub struct Workflow {
     /// What the workflow is for.
     pub description: String,
     /// Category, e.g. `docs`.
-    #[serde(default)]
     pub category: Option<String>,
     /// Tags for filtering.
-    #[serde(default)]
     pub tags: Vec<String>,
     /// Values supplied when starting.
-    #[serde(default)]
     pub inputs: BTreeMap<String, Input>,
-    /// The phases, in order.
+    /// Every phase, in file order, groups flattened.
     pub phases: Vec<Phase>,
+    /// Loop groups, in file order.
+    pub groups: Vec<Group>,
     /// sha256 of the source text; sessions pin it.
-    #[serde(skip_deserializing)]
     pub digest: String,
     /// File path or `bundled:<file>`.
-    #[serde(skip_deserializing)]
     pub source: String,
 }
 
@@ -40,10 +42,234 @@ impl Workflow {
         self.phases.iter().find(|p| p.id == id)
     }
 
+    /// Position of the phase with this id.
+    pub fn index_of(&self, id: &str) -> Option<usize> {
+        self.phases.iter().position(|p| p.id == id)
+    }
+
     /// Ids of all phases, in order.
     pub fn phase_ids(&self) -> Vec<String> {
         self.phases.iter().map(|p| p.id.clone()).collect()
     }
+
+    /// The group with this id.
+    pub fn group(&self, id: &str) -> Option<&Group> {
+        self.groups.iter().find(|g| g.id == id)
+    }
+
+    /// The group phase `index` belongs to.
+    pub fn group_of(&self, index: usize) -> Option<&Group> {
+        self.groups.iter().find(|g| g.range().contains(&index))
+    }
+
+    /// Whether the workflow is a straight line: no conditions, branches or
+    /// loops.
+    pub fn is_linear(&self) -> bool {
+        self.groups.is_empty()
+            && self
+                .phases
+                .iter()
+                .all(|p| p.when.is_none() && p.next.is_empty())
+    }
+
+    /// JSON pointer of phase `index` in the workflow file.
+    pub fn pointer(&self, index: usize) -> String {
+        let mut top = 0;
+        let mut i = 0;
+        while i < index.min(self.phases.len()) {
+            match self.groups.iter().find(|g| g.start == i) {
+                Some(group) if index < group.end => {
+                    return format!("/phases/{top}/phases/{}", index - group.start);
+                }
+                Some(group) => i = group.end,
+                None => i += 1,
+            }
+            top += 1;
+        }
+        match self.groups.iter().find(|g| g.start == index) {
+            Some(_) => format!("/phases/{top}/phases/0"),
+            None => format!("/phases/{top}"),
+        }
+    }
+
+    /// JSON pointer of a group in the workflow file.
+    pub fn group_pointer(&self, group: &Group) -> String {
+        let pointer = self.pointer(group.start);
+        pointer
+            .strip_suffix("/phases/0")
+            .unwrap_or(&pointer)
+            .to_owned()
+    }
+}
+
+/// Phases that run again: once per item of a list (`foreach`), or until
+/// the group's last checkpoint passes (`repeat`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Group {
+    /// Id, unique among phase and group ids.
+    pub id: String,
+    /// Human name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Condition: when false, the whole group is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// CEL expression yielding the list to loop over, evaluated once when
+    /// the group is entered; each iteration has its item as `item`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<String>,
+    /// Run the group again while its last checkpoint fails.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub repeat: bool,
+    /// Most iterations (a longer `foreach` list is refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_iterations: Option<u32>,
+    /// First phase of the group (index into [`Workflow::phases`]).
+    #[serde(skip)]
+    pub start: usize,
+    /// One past its last phase.
+    #[serde(skip)]
+    pub end: usize,
+}
+
+/// Iterations of a `foreach` group when it sets no `max_iterations`.
+pub const DEFAULT_MAX_ITERATIONS: u32 = 100;
+
+impl Group {
+    /// The indices of its phases.
+    pub fn range(&self) -> std::ops::Range<usize> {
+        self.start..self.end
+    }
+
+    /// Most iterations.
+    pub fn max(&self) -> u32 {
+        self.max_iterations.unwrap_or(DEFAULT_MAX_ITERATIONS)
+    }
+
+    /// `foreach` or `repeat`, for messages.
+    pub fn kind(&self) -> &'static str {
+        if self.foreach.is_some() {
+            "foreach"
+        } else {
+            "repeat"
+        }
+    }
+}
+
+/// A workflow as written: groups nested in `phases`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct WorkflowFile {
+    id: String,
+    version: semver::Version,
+    name: String,
+    description: String,
+    #[serde(default)]
+    category: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    inputs: BTreeMap<String, Input>,
+    phases: Vec<Item>,
+    #[serde(skip_deserializing)]
+    digest: String,
+    #[serde(skip_deserializing)]
+    source: String,
+}
+
+/// One entry of `phases` in a file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum Item {
+    Group(GroupFile),
+    Phase(Box<Phase>),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct GroupFile {
+    #[serde(flatten)]
+    group: Group,
+    phases: Vec<Phase>,
+}
+
+impl From<WorkflowFile> for Workflow {
+    fn from(file: WorkflowFile) -> Self {
+        let mut phases = Vec::new();
+        let mut groups = Vec::new();
+        for item in file.phases {
+            match item {
+                Item::Phase(phase) => phases.push(*phase),
+                Item::Group(GroupFile {
+                    mut group,
+                    phases: inner,
+                }) => {
+                    group.start = phases.len();
+                    for mut phase in inner {
+                        phase.group = Some(group.id.clone());
+                        phases.push(phase);
+                    }
+                    group.end = phases.len();
+                    groups.push(group);
+                }
+            }
+        }
+        Workflow {
+            id: file.id,
+            version: file.version,
+            name: file.name,
+            description: file.description,
+            category: file.category,
+            tags: file.tags,
+            inputs: file.inputs,
+            phases,
+            groups,
+            digest: file.digest,
+            source: file.source,
+        }
+    }
+}
+
+impl From<Workflow> for WorkflowFile {
+    fn from(workflow: Workflow) -> Self {
+        let mut items = Vec::new();
+        let mut i = 0;
+        while i < workflow.phases.len() {
+            match workflow.groups.iter().find(|g| g.start == i) {
+                Some(group) => {
+                    items.push(Item::Group(GroupFile {
+                        group: group.clone(),
+                        phases: workflow.phases[group.range()].to_vec(),
+                    }));
+                    i = group.end.max(i + 1);
+                }
+                None => {
+                    items.push(Item::Phase(Box::new(workflow.phases[i].clone())));
+                    i += 1;
+                }
+            }
+        }
+        WorkflowFile {
+            id: workflow.id,
+            version: workflow.version,
+            name: workflow.name,
+            description: workflow.description,
+            category: workflow.category,
+            tags: workflow.tags,
+            inputs: workflow.inputs,
+            phases: items,
+            digest: workflow.digest,
+            source: workflow.source,
+        }
+    }
+}
+
+/// Where to go after a phase passes, when its condition holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Branch {
+    /// CEL condition; absent means always.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// A later phase, or a group, to go to; the phases between are skipped.
+    pub goto: String,
 }
 
 /// A value the agent supplies when starting a workflow.
@@ -74,6 +300,16 @@ pub struct Phase {
     /// What is checked before the phase is done.
     #[serde(default)]
     pub checkpoint: Option<Checkpoint>,
+    /// CEL condition: when false, the phase is skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<String>,
+    /// Branches taken after the phase passes, first match wins; without a
+    /// match the next phase follows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub next: Vec<Branch>,
+    /// The loop group it belongs to.
+    #[serde(skip)]
+    pub group: Option<String>,
 }
 
 /// What must hold before a phase is done.

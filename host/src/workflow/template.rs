@@ -4,7 +4,10 @@
 //!   start (the session pins the filled workflow);
 //! - `{{evidence.PHASE.FIELD}}` (a path of fields, `.`-separated): what the
 //!   agent submitted when an earlier phase passed, filled when the phase
-//!   that uses it is shown or checked.
+//!   that uses it is shown or checked (inside a loop group, the evidence of
+//!   the group's phases in the current iteration);
+//! - `{{item}}` / `{{item.FIELD}}`: the current item of a `foreach` group,
+//!   filled when the phase is shown or checked.
 
 use serde_json::{Map, Value};
 
@@ -17,7 +20,7 @@ const CLOSE: &str = "}}";
 /// after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
-    /// `inputs` or `evidence`.
+    /// `inputs`, `evidence` or `item`.
     pub namespace: String,
     /// The rest: an input name, or a phase id and fields.
     pub path: Vec<String>,
@@ -25,7 +28,11 @@ pub struct Reference {
 
 impl std::fmt::Display for Reference {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{{{{{}.{}}}}}", self.namespace, self.path.join("."))
+        if self.path.is_empty() {
+            write!(f, "{{{{{}}}}}", self.namespace)
+        } else {
+            write!(f, "{{{{{}.{}}}}}", self.namespace, self.path.join("."))
+        }
     }
 }
 
@@ -50,12 +57,19 @@ fn scan(text: &str, mut replace: impl FnMut(&Reference) -> Option<String>) -> St
         let Some(end) = after.find(CLOSE) else { break };
         let inner = after[..end].trim();
         out.push_str(&rest[..start]);
-        let parsed = inner.split_once('.').and_then(|(ns, path)| {
-            matches!(ns, "inputs" | "evidence").then(|| Reference {
-                namespace: ns.to_owned(),
-                path: path.split('.').map(|p| p.trim().to_owned()).collect(),
+        let parsed = if inner == "item" {
+            Some(Reference {
+                namespace: "item".to_owned(),
+                path: Vec::new(),
             })
-        });
+        } else {
+            inner.split_once('.').and_then(|(ns, path)| {
+                matches!(ns, "inputs" | "evidence" | "item").then(|| Reference {
+                    namespace: ns.to_owned(),
+                    path: path.split('.').map(|p| p.trim().to_owned()).collect(),
+                })
+            })
+        };
         match parsed.as_ref().and_then(&mut replace) {
             Some(value) => out.push_str(&value),
             None => out.push_str(&rest[start..start + OPEN.len() + end + CLOSE.len()]),
@@ -73,6 +87,8 @@ pub struct Scope<'a> {
     pub inputs: Option<&'a Map<String, Value>>,
     /// Evidence of passed phases (fills `{{evidence.*}}`).
     pub evidence: Option<&'a Map<String, Value>>,
+    /// The current item of a `foreach` group (fills `{{item.*}}`).
+    pub item: Option<&'a Value>,
 }
 
 /// `text` with every reference of a namespace in `scope` replaced; one
@@ -93,6 +109,18 @@ pub fn fill(text: &str, scope: &Scope<'_>) -> Result<String, String> {
                         None
                     }
                 }
+            }
+            "item" => {
+                let mut value = Some(scope.item?);
+                for field in &reference.path {
+                    value = value.and_then(|v| v.get(field.as_str()));
+                }
+                if value.is_none() {
+                    error.get_or_insert(format!(
+                        "{reference} has no value: the item of this iteration has no such field"
+                    ));
+                }
+                value.cloned()
             }
             _ => {
                 let evidence = scope.evidence?;
@@ -172,8 +200,9 @@ impl Workflow {
     pub fn bad_references(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for (i, phase) in self.phases.iter().enumerate() {
+            let group = self.group_of(i);
             for (at, text) in phase.texts() {
-                let at = format!("/phases/{i}/{at}");
+                let at = format!("{}/{at}", self.pointer(i));
                 for reference in references(&text) {
                     let first = reference.path.first().cloned().unwrap_or_default();
                     match reference.namespace.as_str() {
@@ -181,13 +210,19 @@ impl Workflow {
                             let name = reference.path.join(".");
                             problems.push(format!("{at}: refers to `{reference}`, but the workflow declares no input `{name}`"));
                         }
-                        "evidence" => match self.phases.iter().position(|p| p.id == first) {
+                        "item" if group.is_none_or(|g| g.foreach.is_none()) => problems.push(format!(
+                            "{at}: refers to `{reference}`, but only phases of a `foreach` group have an item"
+                        )),
+                        "evidence" => match self.index_of(&first) {
                             None => problems.push(format!(
                                 "{at}: refers to `{reference}`, but the workflow has no phase `{first}`"
                             )),
                             Some(j) if j >= i => problems.push(format!(
                                 "{at}: refers to `{reference}`, but phase `{first}` does not come before phase `{}`; only evidence of earlier phases exists",
                                 phase.id
+                            )),
+                            Some(j) if self.group_of(j).is_some_and(|theirs| group.is_none_or(|g| g.id != theirs.id)) => problems.push(format!(
+                                "{at}: refers to `{reference}`, but phase `{first}` runs once per iteration of its group; only phases of that group can refer to its evidence"
                             )),
                             Some(_) if reference.path.len() < 2 => problems.push(format!(
                                 "{at}: `{reference}` names no field; write `{{{{evidence.{first}.FIELD}}}}`"
@@ -216,7 +251,7 @@ impl Workflow {
     pub fn instantiate(&self, inputs: &Map<String, Value>) -> Result<Workflow, String> {
         let scope = Scope {
             inputs: Some(inputs),
-            evidence: None,
+            ..Scope::default()
         };
         let mut workflow = self.clone();
         for phase in &mut workflow.phases {
@@ -240,7 +275,7 @@ mod tests {
         let inputs = map(json!({"module": "src/parser.rs", "n": 3}));
         let scope = Scope {
             inputs: Some(&inputs),
-            evidence: None,
+            ..Scope::default()
         };
         assert_eq!(
             fill("cover {{inputs.module}} with {{inputs.n}} tests", &scope).unwrap(),
@@ -267,8 +302,8 @@ mod tests {
     fn fills_evidence_fields_of_earlier_phases() {
         let evidence = map(json!({"reproduce": {"test_name": "parses_empty", "meta": {"n": 2}}}));
         let scope = Scope {
-            inputs: None,
             evidence: Some(&evidence),
+            ..Scope::default()
         };
         assert_eq!(
             fill(

@@ -19,11 +19,16 @@ pub struct ControlArgs {
     /// For `rollback`: the id of the earlier phase to go back to.
     #[serde(default)]
     pub to_phase: Option<String>,
+    /// For `rollback` to a phase inside a loop group: which iteration (1-based; default: the current one when the
+    /// session is in that loop, else its last).
+    #[serde(default)]
+    pub iteration: Option<u32>,
 }
 
 #[tool_router(router = control_router, vis = "pub(crate)")]
 impl CheckrailMcp {
-    /// Pause or resume a session, retry its current phase, roll back to an earlier phase, or abandon it. Approving a human gate is not possible here.
+    /// Pause or resume a session, retry its current phase, roll back to an earlier phase (inside a loop: an
+    /// iteration of it), or abandon it. Approving a human gate is not possible here.
     #[tool(annotations(
         title = "Control a session",
         read_only_hint = false,
@@ -36,7 +41,12 @@ impl CheckrailMcp {
         Parameters(args): Parameters<ControlArgs>,
     ) -> Result<Json<Standing>, String> {
         self.blocking(move |service| {
-            service.control(&args.session, args.action, args.to_phase.as_deref())
+            service.control_at(
+                &args.session,
+                args.action,
+                args.to_phase.as_deref(),
+                args.iteration,
+            )
         })
         .await
         .map(Json)

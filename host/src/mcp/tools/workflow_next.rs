@@ -17,7 +17,8 @@ pub struct NextArgs {
 
 #[tool_router(router = next_router, vis = "pub(crate)")]
 impl CheckrailMcp {
-    /// Where a session stands: its status, the current phase's guidance and checkpoint, and what to do now.
+    /// Where a session stands: its status, the current phase's guidance and checkpoint (with its loop iteration
+    /// and item), the phases skipped on the way there and why, and what to do now.
     #[tool(annotations(
         title = "What next",
         read_only_hint = true,

@@ -31,7 +31,8 @@ pub struct StateView {
 
 #[tool_router(router = state_router, vis = "pub(crate)")]
 impl CheckrailMcp {
-    /// Show one session with its event timeline, or list the workspace's sessions (optionally by status).
+    /// Show one session with its event timeline and the path it took (phases passed, skipped with the reason,
+    /// loop iterations), or list the workspace's sessions (optionally by status).
     #[tool(annotations(
         title = "Session state",
         read_only_hint = true,

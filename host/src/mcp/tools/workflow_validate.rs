@@ -28,6 +28,10 @@ pub struct ValidateArgs {
     /// again and the session does not advance twice.
     #[serde(default)]
     pub phase: Option<String>,
+    /// With `phase` inside a loop group: the iteration you are validating (1-based, see workflow_next). If that
+    /// iteration of the phase already passed, nothing runs again.
+    #[serde(default)]
+    pub iteration: Option<u32>,
     /// Evidence for the checkpoint, matching its evidence_schema (see workflow_next). At most 1 MiB.
     #[serde(default)]
     pub evidence: Option<Value>,
@@ -85,9 +89,10 @@ impl CheckrailMcp {
                     progress: Some(Arc::new(report)),
                     cancel: Some(hooks_cancel),
                 };
-                service.validate(
+                service.validate_at(
                     &args.session,
                     args.phase.as_deref(),
+                    args.iteration,
                     args.evidence.as_ref(),
                     args.dry_run,
                     &hooks,

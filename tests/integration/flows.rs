@@ -1,0 +1,391 @@
+//! Workflows that branch, loop and check in parallel, end to end: real
+//! rules judge each iteration, a restarted server resumes mid-loop,
+//! rollback returns into a loop, and a checkpoint's rules overlap unless
+//! they would run the same program in the same directory.
+
+use std::sync::{Arc, Mutex};
+
+use checkrail::engine::{Hooks, Progress};
+use checkrail::service::Service;
+use checkrail::session::{Control, Outcome, Status};
+use checkrail::{Checkrail, Options};
+use serde_json::{Map, Value, json};
+
+use crate::support::{shared_cache, workspace};
+
+const FLOW: &str = r#"id: flow
+version: 1.0.0
+name: Flow
+description: conditions, a foreach loop, a branch and a repeat loop
+inputs:
+  migrate: { description: yes when the schema changed, required: true }
+phases:
+  - id: plan
+    name: Plan
+    guidance: plan the work
+    checkpoint:
+      evidence_schema:
+        type: object
+        required: [tasks, docs]
+        properties:
+          docs: { type: boolean }
+          tasks:
+            type: array
+            items:
+              type: object
+              required: [file]
+              properties: { file: { type: string } }
+  - id: migration
+    name: Migration
+    guidance: write the migration
+    when: inputs.migrate == 'yes'
+    checkpoint:
+      rules:
+        - rule: file-exists
+          config: { paths: [migration.sql] }
+  - id: tasks
+    foreach: evidence.plan.tasks
+    max_iterations: 5
+    phases:
+      - id: implement
+        name: Implement
+        guidance: "create {{item.file}}"
+        checkpoint:
+          rules:
+            - rule: file-exists
+              config: { paths: ["{{item.file}}"] }
+  - id: review
+    name: Review
+    guidance: review
+    next:
+      - when: "!evidence.plan.docs"
+        goto: polishing
+  - id: docs
+    name: Docs
+    guidance: write docs
+    checkpoint:
+      rules:
+        - rule: file-exists
+          config: { paths: [docs.md] }
+  - id: polishing
+    repeat: true
+    max_iterations: 2
+    phases:
+      - id: polish
+        name: Polish
+        guidance: polish until polished.txt exists
+        checkpoint:
+          rules:
+            - rule: file-exists
+              config: { paths: [polished.txt] }
+  - id: ship
+    name: Ship
+    guidance: done
+"#;
+
+fn service(ws: &std::path::Path) -> Service {
+    let engine = Checkrail::new(Options {
+        workflow_dirs: vec![ws.join(".checkrail/workflows")],
+        cache_dir: Some(shared_cache()),
+        ..Options::default()
+    })
+    .unwrap();
+    Service::open(Arc::new(engine), ws, &crate::support::state()).unwrap()
+}
+
+fn validate(svc: &Service, id: &str, evidence: Option<Value>) -> checkrail::service::Validation {
+    svc.validate(id, None, evidence.as_ref(), false, &Hooks::default())
+        .unwrap()
+}
+
+fn standing(svc: &Service, id: &str) -> (String, Option<u32>, Status) {
+    let s = svc.next(id).unwrap().session;
+    (s.phase_id, s.iteration, s.status)
+}
+
+#[test]
+fn a_session_follows_conditions_loops_and_branches_with_real_checks() {
+    let ws = workspace(&[(".checkrail/workflows/flow.yaml", FLOW)]);
+    let root = ws.path();
+    let svc = service(root);
+    let inputs: Map<String, Value> = [("migrate".to_owned(), json!("no"))].into_iter().collect();
+    let id = svc.start("flow", inputs).unwrap().session.id;
+
+    let plan = json!({"tasks": [{"file": "a.txt"}, {"file": "b.txt"}], "docs": false});
+    let passed = validate(&svc, &id, Some(plan));
+    assert!(passed.passed && passed.advanced);
+    // The migration's condition is false: skipped, with the reason, and
+    // the next step says so.
+    let next = passed.standing;
+    assert_eq!(next.skipped[0].phase, "migration");
+    assert!(
+        next.skipped[0]
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("inputs.migrate == 'yes'"),
+        "{:?}",
+        next.skipped
+    );
+    assert!(
+        next.next_step.contains("Skipped: `migration`"),
+        "{}",
+        next.next_step
+    );
+    assert!(
+        next.next_step.contains("iteration 1 of 2"),
+        "{}",
+        next.next_step
+    );
+    let phase = next.phase.unwrap();
+    assert_eq!(phase.guidance, "create a.txt");
+    assert_eq!(
+        phase.iteration.as_ref().unwrap().item,
+        Some(json!({"file": "a.txt"}))
+    );
+
+    // Each iteration is judged by the real rule on its own item.
+    let failed = validate(&svc, &id, None);
+    assert!(!failed.passed);
+    let finding = &failed.report.unwrap().rules[0].findings[0];
+    assert_eq!(finding.path.as_deref(), Some("a.txt"));
+    std::fs::write(root.join("a.txt"), "a").unwrap();
+    assert!(validate(&svc, &id, None).advanced);
+    assert_eq!(
+        standing(&svc, &id),
+        ("implement".to_owned(), Some(2), Status::Active)
+    );
+
+    // A restarted server resumes mid-loop, on the second item.
+    drop(svc);
+    let svc = service(root);
+    let next = svc.next(&id).unwrap();
+    assert_eq!(next.phase.unwrap().guidance, "create b.txt");
+    let failed = validate(&svc, &id, None);
+    assert_eq!(
+        failed.report.unwrap().rules[0].findings[0].path.as_deref(),
+        Some("b.txt")
+    );
+    assert_eq!(failed.standing.session.attempts, 1);
+    std::fs::write(root.join("b.txt"), "b").unwrap();
+    assert!(validate(&svc, &id, None).advanced);
+    assert_eq!(standing(&svc, &id).0, "review");
+
+    // Rollback into the loop: back to the first iteration; the second's
+    // record is forgotten and runs again.
+    let back = svc
+        .control_at(&id, Control::Rollback, Some("implement"), Some(1))
+        .unwrap();
+    assert_eq!(
+        (back.session.phase_id.as_str(), back.session.iteration),
+        ("implement", Some(1))
+    );
+    assert!(!back.session.evidence.contains_key("implement#2"));
+    std::fs::remove_file(root.join("b.txt")).unwrap();
+    assert!(validate(&svc, &id, None).advanced);
+    assert!(!validate(&svc, &id, None).passed, "b.txt is gone again");
+    std::fs::write(root.join("b.txt"), "b").unwrap();
+    assert!(validate(&svc, &id, None).advanced);
+
+    // The review branches past the docs (the plan said none).
+    let branched = validate(&svc, &id, None);
+    assert_eq!(
+        (
+            branched.standing.session.phase_id.as_str(),
+            branched.standing.session.iteration
+        ),
+        ("polish", Some(1))
+    );
+    assert_eq!(branched.standing.skipped[0].phase, "docs");
+
+    // The repeat group runs again while its last checkpoint fails, up to
+    // max_iterations; then the failures count as attempts.
+    assert!(!validate(&svc, &id, None).passed);
+    assert_eq!(
+        standing(&svc, &id),
+        ("polish".to_owned(), Some(2), Status::Active)
+    );
+    let failed = validate(&svc, &id, None);
+    assert_eq!(failed.standing.session.iteration, Some(2));
+    assert_eq!(failed.standing.session.attempts, 1);
+    std::fs::write(root.join("polished.txt"), "p").unwrap();
+    assert!(validate(&svc, &id, None).advanced);
+    assert_eq!(standing(&svc, &id).0, "ship");
+    let done = validate(&svc, &id, None);
+    assert_eq!(done.standing.session.status, Status::Completed);
+
+    // The path tells the whole story, and the record verifies.
+    let path: Vec<(String, Option<u32>, Outcome)> = done
+        .standing
+        .session
+        .path
+        .iter()
+        .map(|s| (s.phase.clone(), s.iteration, s.outcome))
+        .collect();
+    let step = |p: &str, i: Option<u32>, o: Outcome| (p.to_owned(), i, o);
+    assert_eq!(
+        path,
+        [
+            step("plan", None, Outcome::Passed),
+            step("migration", None, Outcome::Skipped),
+            step("implement", Some(1), Outcome::Passed),
+            step("implement", Some(2), Outcome::Passed),
+            step("review", None, Outcome::Passed),
+            step("docs", None, Outcome::Skipped),
+            step("polish", Some(1), Outcome::Repeated),
+            step("polish", Some(2), Outcome::Passed),
+            step("ship", None, Outcome::Passed),
+        ]
+    );
+    let kinds: Vec<String> = svc
+        .events(&id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "skipped").count(), 2);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "iteration_started").count(),
+        5
+    );
+    // The record verifies, and every iteration passes again when rechecked
+    // against its own item.
+    let verified = svc.verify(&id, true).unwrap();
+    assert!(
+        verified.ok,
+        "{}",
+        serde_json::to_string_pretty(&verified).unwrap()
+    );
+}
+
+#[test]
+fn bad_flows_are_refused_at_load_with_the_place_named() {
+    let broken = FLOW
+        .replace("goto: polishing", "goto: nowhere")
+        .replace("inputs.migrate == 'yes'", "inputs.migrat == 'yes'");
+    let ws = workspace(&[(".checkrail/workflows/flow.yaml", &broken)]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_checkrail"))
+        .args(["workflow", "lint", ".checkrail/workflows/flow.yaml"])
+        .current_dir(ws.path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+    assert_ne!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("/phases/3/next/0/goto"), "{text}");
+    assert!(text.contains("nowhere"), "{text}");
+    assert!(text.contains("/phases/1/when"), "{text}");
+    assert!(text.contains("migrat"), "{text}");
+}
+
+/// Progress events of one checkpoint run, in delivery order.
+fn recorded() -> (Hooks, Arc<Mutex<Vec<Progress>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let hooks = Hooks {
+        progress: Some(Arc::new(move |p| sink.lock().unwrap().push(p))),
+        cancel: None,
+    };
+    (hooks, events)
+}
+
+/// Index of the event where rule `rule` starts or finishes.
+fn at(events: &[Progress], rule: usize, finished: bool) -> usize {
+    events
+        .iter()
+        .position(|e| match e {
+            Progress::RuleStarted { index, .. } => !finished && *index == rule,
+            Progress::RuleFinished { index, .. } => finished && *index == rule,
+            _ => false,
+        })
+        .unwrap()
+}
+
+#[test]
+fn rules_of_a_checkpoint_run_at_once_in_order_of_the_workflow() {
+    let ws = workspace(&[("checkrail.toml", "[checks]\nparallel = 3\n")]);
+    let engine = crate::support::engine();
+    let workflow = crate::support::one_phase(
+        "        - rule: fixture-sleeper\n          name: slow\n          config: { sleep_ms: 400 }\n        - rule: fixture-sleeper\n          name: slower\n          config: { sleep_ms: 600 }\n        - rule: file-exists\n          name: quick\n          config: { paths: [nope.txt] }\n",
+    );
+    let (hooks, events) = recorded();
+    let report =
+        crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
+    let events = events.lock().unwrap();
+    // All three start before the first one finishes.
+    let first_finish = (0..3).map(|i| at(&events, i, true)).min().unwrap();
+    for i in 0..3 {
+        assert!(at(&events, i, false) < first_finish, "{events:#?}");
+    }
+    // The quick rule finished first, yet the report keeps the workflow's
+    // order; steps grow with every event.
+    assert!(at(&events, 2, true) < at(&events, 0, true));
+    let names: Vec<_> = report.rules.iter().map(|r| r.name.clone()).collect();
+    assert_eq!(
+        names,
+        [
+            Some("slow".into()),
+            Some("slower".into()),
+            Some("quick".into())
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].step() < w[1].step()));
+    assert!(!report.passed);
+
+    // parallel = 1 runs them one after another.
+    std::fs::write(ws.path().join("checkrail.toml"), "[checks]\nparallel = 1\n").unwrap();
+    std::fs::write(ws.path().join("nope.txt"), "now here").unwrap();
+    let (hooks, events) = recorded();
+    let report =
+        crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
+    let events = events.lock().unwrap();
+    assert!(at(&events, 0, true) < at(&events, 1, false));
+    assert!(at(&events, 1, true) < at(&events, 2, false));
+    assert!(report.passed);
+}
+
+#[test]
+fn rules_running_the_same_program_in_one_directory_take_turns() {
+    // Two test-rule uses run `sh` in the same directory (they would share
+    // its files): one after the other. A third in another directory runs
+    // alongside.
+    let script = "sleep 0.4\nprintf '<testsuite tests=\"1\"><testcase name=\"t\" classname=\"c\"/></testsuite>' > \"$1\"\n";
+    let ws = workspace(&[
+        (
+            "checkrail.toml",
+            "[exec]\nallow = [\"sh\"]\n[checks]\nparallel = 3\n",
+        ),
+        ("sub/keep", ""),
+        ("run.sh", script),
+    ]);
+    let rule = |name: &str, cwd: &str| {
+        let script = if cwd == "." { "run.sh" } else { "../run.sh" };
+        format!(
+            "        - rule: test\n          name: {name}\n          config: {{ runner: custom, cwd: {cwd}, report: '{{scratch}}/r.xml', command: {{ program: sh, args: [{script}, '{{scratch}}/r.xml'] }} }}\n"
+        )
+    };
+    let workflow = crate::support::one_phase(&format!(
+        "{}{}{}",
+        rule("first", "."),
+        rule("second", "."),
+        rule("elsewhere", "sub"),
+    ));
+    let engine = crate::support::engine();
+    let (hooks, events) = recorded();
+    let report =
+        crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
+    assert!(
+        report.passed,
+        "{}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
+    let events = events.lock().unwrap();
+    assert!(
+        at(&events, 0, true) < at(&events, 1, false),
+        "same program, same directory: {events:#?}"
+    );
+    assert!(
+        at(&events, 2, false) < at(&events, 0, true),
+        "another directory runs alongside: {events:#?}"
+    );
+}
