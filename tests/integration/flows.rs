@@ -389,3 +389,142 @@ fn rules_running_the_same_program_in_one_directory_take_turns() {
         "another directory runs alongside: {events:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
+    use crate::processes::{call, spawn};
+    let ws = workspace(&[(".checkrail/workflows/flow.yaml", FLOW)]);
+    let root = ws.path();
+    let (client, pid) = spawn(root).await;
+    let started = call(
+        &client,
+        "workflow_start",
+        json!({"workflow": "flow", "inputs": {"migrate": "yes"}}),
+    )
+    .await
+    .unwrap();
+    let id = started["session"]["id"].as_str().unwrap().to_owned();
+    let validate = |args: Value| {
+        let client = &client;
+        let mut args = args;
+        args["session"] = json!(id);
+        async move { call(client, "workflow_validate", args).await.unwrap() }
+    };
+    let plan = json!({"tasks": [{"file": "a.txt"}, {"file": "b.txt"}], "docs": true});
+    let v = validate(json!({"evidence": plan})).await;
+    // The migration's condition holds this time: it is not skipped.
+    assert_eq!(v["standing"]["session"]["phase_id"], "migration");
+    std::fs::write(root.join("migration.sql"), "create table t (x int);").unwrap();
+    let v = validate(json!({})).await;
+    assert_eq!(v["standing"]["phase"]["iteration"]["number"], 1);
+    assert_eq!(
+        v["standing"]["phase"]["iteration"]["item"],
+        json!({"file": "a.txt"})
+    );
+    std::fs::write(root.join("a.txt"), "a").unwrap();
+    assert_eq!(validate(json!({})).await["advanced"], true);
+    // Idempotent per iteration: iteration 1 already passed.
+    let again = validate(json!({"phase": "implement", "iteration": 1})).await;
+    assert_eq!(again["advanced"], false);
+    assert!(
+        again["standing"]["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("(iteration 1) already passed"),
+        "{again}"
+    );
+
+    // kill -9 mid-loop; a new server resumes at iteration 2.
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(client);
+    let (client, _) = spawn(root).await;
+    let next = call(&client, "workflow_next", json!({"session": id}))
+        .await
+        .unwrap();
+    assert_eq!(next["phase"]["iteration"]["number"], 2, "{next}");
+    assert_eq!(next["phase"]["guidance"], "create b.txt");
+    let call_v = |args: Value| {
+        let client = &client;
+        let mut args = args;
+        args["session"] = json!(id);
+        async move { call(client, "workflow_validate", args).await.unwrap() }
+    };
+    std::fs::write(root.join("b.txt"), "b").unwrap();
+    let v = call_v(json!({"phase": "implement", "iteration": 2})).await;
+    assert_eq!(v["advanced"], true, "{v}");
+    assert_eq!(v["standing"]["session"]["phase_id"], "review");
+
+    // Roll back into the loop over MCP, then walk forward again.
+    let back = call(
+        &client,
+        "workflow_control",
+        json!({"session": id, "action": "rollback", "to_phase": "implement", "iteration": 2}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(back["session"]["iteration"], 2);
+    assert_eq!(
+        call_v(json!({})).await["standing"]["session"]["phase_id"],
+        "review"
+    );
+    // docs: true, so the review does not branch: docs come next.
+    assert_eq!(
+        call_v(json!({})).await["standing"]["session"]["phase_id"],
+        "docs"
+    );
+    std::fs::write(root.join("docs.md"), "# docs").unwrap();
+    std::fs::write(root.join("polished.txt"), "p").unwrap();
+    assert_eq!(
+        call_v(json!({})).await["standing"]["session"]["phase_id"],
+        "polish"
+    );
+    assert_eq!(
+        call_v(json!({})).await["standing"]["session"]["phase_id"],
+        "ship"
+    );
+    assert_eq!(
+        call_v(json!({})).await["standing"]["session"]["status"],
+        "completed"
+    );
+
+    // workflow_state shows the path taken, iterations included.
+    let state = call(&client, "workflow_state", json!({"session": id}))
+        .await
+        .unwrap();
+    let path: Vec<String> = state["sessions"][0]["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| match s["iteration"].as_u64() {
+            Some(n) => format!(
+                "{}#{n}:{}",
+                s["phase"].as_str().unwrap(),
+                s["outcome"].as_str().unwrap()
+            ),
+            None => format!(
+                "{}:{}",
+                s["phase"].as_str().unwrap(),
+                s["outcome"].as_str().unwrap()
+            ),
+        })
+        .collect();
+    assert_eq!(
+        path,
+        [
+            "plan:passed",
+            "migration:passed",
+            "implement#1:passed",
+            "implement#2:passed",
+            "review:passed",
+            "docs:passed",
+            "polish#1:passed",
+            "ship:passed"
+        ],
+        "{state}"
+    );
+    client.cancel().await.unwrap();
+}

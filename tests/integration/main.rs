@@ -17,7 +17,7 @@ mod hardening;
 mod http;
 mod mcp;
 mod packs;
-mod processes;
+pub(crate) mod processes;
 mod sandbox;
 mod scaffold;
 mod security;

@@ -14,9 +14,9 @@ use crate::support::{shared_cache, workspace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 
-type Client = RunningService<RoleClient, ()>;
+pub(crate) type Client = RunningService<RoleClient, ()>;
 
-async fn spawn(dir: &std::path::Path) -> (Client, u32) {
+pub(crate) async fn spawn(dir: &std::path::Path) -> (Client, u32) {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("serve")
         .arg("--workspace")
@@ -28,7 +28,7 @@ async fn spawn(dir: &std::path::Path) -> (Client, u32) {
     (().serve(transport).await.unwrap(), pid)
 }
 
-async fn call(client: &Client, tool: &str, args: Value) -> Result<Value, String> {
+pub(crate) async fn call(client: &Client, tool: &str, args: Value) -> Result<Value, String> {
     let params = CallToolRequestParams::new(tool.to_owned())
         .with_arguments(args.as_object().unwrap().clone());
     let result = client.call_tool(params).await.map_err(|e| e.to_string())?;
