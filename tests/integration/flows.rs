@@ -528,3 +528,43 @@ async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
     );
     client.cancel().await.unwrap();
 }
+
+#[test]
+fn a_cancellation_stops_every_running_rule() {
+    let ws = workspace(&[("checkrail.toml", "[checks]\nparallel = 2\n")]);
+    let engine = crate::support::engine();
+    let workflow = crate::support::one_phase(
+        "        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: { sleep_ms: 30000 }\n        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: { sleep_ms: 30001 }\n        - rule: file-exists\n          config: { paths: [x] }\n",
+    );
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let hooks = Hooks {
+        progress: Some(Arc::new(move |p| {
+            if let Progress::RuleStarted { index, .. } = p {
+                let _ = started_tx.send(index);
+            }
+        })),
+        cancel: Some(cancel.clone()),
+    };
+    let run = {
+        let dir = ws.path().to_owned();
+        std::thread::spawn(move || {
+            let t = std::time::Instant::now();
+            let result = crate::support::checkpoint(&engine, &workflow, "p", &dir, None, hooks);
+            (result, t.elapsed())
+        })
+    };
+    // Both sleepers are running; then cancel.
+    let mut started = vec![started_rx.recv().unwrap(), started_rx.recv().unwrap()];
+    started.sort();
+    assert_eq!(started, [0, 1]);
+    cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (result, took) = run.join().unwrap();
+    assert!(
+        matches!(result, Err(checkrail::Error::Cancelled)),
+        "{result:?}"
+    );
+    // Both 30 s sleeps were interrupted, and the third rule never started.
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+    assert!(started_rx.try_recv().is_err());
+}
