@@ -335,6 +335,11 @@ impl Checkrail {
         self.rules.names()
     }
 
+    /// Rule components skipped at start, each saying why.
+    pub fn rule_warnings(&self) -> &[String] {
+        self.rules.warnings()
+    }
+
     /// Loads a rule by reference (`file-exists`, `file-exists@^0.1`).
     pub fn rule(&self, reference: &str) -> Result<Arc<LoadedRule>> {
         self.rules.resolve(&self.runtime, reference)
@@ -465,7 +470,7 @@ impl Checkrail {
         let mut rules = self.run_rules(run, &phase.id, &prepared)?;
         rules.extend(self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared));
         let passed = evidence_violations.is_empty() && !rules.iter().any(RuleReport::blocks);
-        Ok(CheckpointReport {
+        let mut report = CheckpointReport {
             workflow: workflow.id.clone(),
             workflow_version: workflow.version.to_string(),
             phase: phase.id.clone(),
@@ -474,8 +479,11 @@ impl Checkrail {
             evidence_violations,
             rules,
             approval_required: checkpoint.approval.map(|a| a.prompt),
-            duration_ms: millis(started.elapsed()),
-        })
+            duration_ms: 0.0,
+        };
+        report.bound(crate::report::REPORT_MAX);
+        report.duration_ms = millis(started.elapsed());
+        Ok(report)
     }
 
     /// The host's own checks, as rule reports: judging files and frozen
@@ -601,7 +609,7 @@ impl Checkrail {
                 )
             };
             let report = match &cache {
-                Some(cache) => cache.run(self, rule_use, rule, &input, run_it),
+                Some(cache) => cache.run(self, (rule_use, rule, limits), &input, run_it),
                 None => run_it(),
             };
             emitter.emit(true, |step| Progress::RuleFinished {
@@ -1079,16 +1087,28 @@ impl<'a> CacheContext<'a> {
     fn run(
         &self,
         engine: &Checkrail,
-        rule_use: &RuleUse,
-        rule: &LoadedRule,
+        (rule_use, rule, limits): (&RuleUse, &LoadedRule, &Limits),
         input: &CheckInput<'_>,
         run: impl FnOnce() -> RuleReport,
     ) -> RuleReport {
         // `inputs: []` in the workflow, or a rule that names no inputs for
-        // this config, means "never cache".
+        // this config, means "never cache". The rule is asked under the
+        // checkpoint's limits for it; when it cannot answer, it runs
+        // uncached and the report says why.
         let cacheable = match &rule_use.inputs {
             Some(globs) => !globs.is_empty(),
-            None => !rule.inputs(&engine.runtime, &rule_use.config).is_empty(),
+            None => match rule.inputs_within(&engine.runtime, &rule_use.config, limits) {
+                Ok(globs) => !globs.is_empty(),
+                Err(reason) => {
+                    let mut report = run();
+                    report.findings.push(
+                        Finding::info(format!("not cached: {}", crate::error::clip(&reason)))
+                            .code("inputs-failed")
+                            .fix_hint("the rule's `inputs` did not answer in time or named too many globs; its result is not reused until it does"),
+                    );
+                    return report;
+                }
+            },
         };
         let cache = self.workspace.outcomes().filter(|_| cacheable);
         let Some((cache, key)) =

@@ -4,7 +4,9 @@
 //! - **files**: every file of the workspace that the project does not ignore
 //!   (`.gitignore`, `.ignore`, git's exclude file) and that is not build
 //!   output or VCS data ([`SKIPPED_DIRS`]), hidden files included
-//!   (`.cargo/config.toml` changes how cargo judges). A workflow's `inputs:`
+//!   (`.cargo/config.toml` changes how cargo judges) and `.checkrail/`
+//!   (an allow-list there changes how the security rule judges) but for
+//!   its scratch directories. A workflow's `inputs:`
 //!   narrows the set to its globs; nothing else does.
 //! - **environment**: the values of every variable a granted program
 //!   receives from the host;
@@ -268,6 +270,26 @@ fn glob_set(globs: &[String]) -> Option<globset::GlobSet> {
     builder.build().ok()
 }
 
+/// Whether the walk leaves out this directory: one of [`SKIPPED_DIRS`],
+/// except `.checkrail` itself, whose files (allow-lists, workflows, packs)
+/// can change a rule's answer; only the scratch directories rules write
+/// while they run, `.checkrail/scratch`, are left out.
+fn skipped(entry: &ignore::DirEntry) -> bool {
+    if entry.depth() == 0 || !entry.file_type().is_some_and(|t| t.is_dir()) {
+        return false;
+    }
+    match entry.file_name().to_str() {
+        Some(".checkrail") => false,
+        Some("scratch") => entry
+            .path()
+            .parent()
+            .and_then(Path::file_name)
+            .is_some_and(|parent| parent == ".checkrail"),
+        Some(name) => SKIPPED_DIRS.contains(&name),
+        None => false,
+    }
+}
+
 /// Every input file under `root` with its fingerprint, workspace-relative
 /// with `/` separators, in no particular order. Two threads walk at once.
 fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
@@ -283,14 +305,7 @@ fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
         // that, and a tree deeper than it is not cached at all (below).
         .max_depth(Some(checkrail_sdk::native::MAX_DEPTH))
         .threads(2)
-        .filter_entry(|entry| {
-            !(entry.depth() > 0
-                && entry.file_type().is_some_and(|t| t.is_dir())
-                && entry
-                    .file_name()
-                    .to_str()
-                    .is_some_and(|n| SKIPPED_DIRS.contains(&n)))
-        })
+        .filter_entry(|entry| !skipped(entry))
         .build_parallel()
         .run(|| {
             let mut batch = Batch {
@@ -517,6 +532,8 @@ mod tests {
         write(root, ".gitignore", "*.log\n");
         write(root, "run.log", "noise");
         write(root, "target/debug/out", "built");
+        write(root, ".checkrail/secrets-allow", "tests/keys.pem\n");
+        write(root, ".checkrail/scratch/abc/junit.xml", "<x/>");
         let files: Vec<String> = {
             let mut f: Vec<String> = walk(root).unwrap().into_iter().map(|(p, _)| p).collect();
             f.sort();
@@ -526,6 +543,7 @@ mod tests {
             files,
             [
                 ".cargo/config.toml",
+                ".checkrail/secrets-allow",
                 ".gitignore",
                 "data/case.txt",
                 "src/lib.rs"

@@ -276,6 +276,33 @@ fn lists_workflows_and_rules() {
         list["unusable"][0].as_str().unwrap().contains("API 9.0.0"),
         "{list}"
     );
+
+    // A component named like a bundled rule is skipped, and said so.
+    let shadow = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        fixture_rules().join("fixture_looper.wasm"),
+        shadow.path().join("file_exists.wasm"),
+    )
+    .unwrap();
+    let out = checkrail(&[
+        "--rules-dir",
+        shadow.path().to_str().unwrap(),
+        "rule",
+        "list",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let list = json(&out);
+    let skipped = list["skipped"][0].as_str().unwrap_or_default();
+    assert!(
+        skipped.contains("rule `file-exists` is already provided by bundled:"),
+        "{list}"
+    );
+    assert!(
+        stderr(&out).contains("already provided"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

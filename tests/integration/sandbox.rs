@@ -343,6 +343,35 @@ fn a_sleep_in_inputs_ends_at_the_rules_deadline() {
 }
 
 #[test]
+fn a_checkpoint_asks_inputs_under_its_own_deadline_and_says_why_it_did_not_cache() {
+    // Through a checkpoint with the outcome cache on: `inputs` is asked
+    // under the rule's `timeout_ms`, not the default 10 s, and the report
+    // carries why the result was not cached.
+    let ws = tempfile::tempdir().unwrap();
+    let engine = engine();
+    let workflow = crate::support::one_phase(
+        "        - rule: fixture-sleeper\n          timeout_ms: 300\n          config: { sleep_ms: 3600000, in: inputs }\n",
+    );
+    let started = Instant::now();
+    let report =
+        crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, Default::default())
+            .unwrap();
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let rule = &report.rules[0];
+    assert_eq!(rule.status, RuleStatus::Passed, "{rule:?}");
+    let finding = rule
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("inputs-failed"))
+        .expect("the report says why it was not cached");
+    assert!(
+        finding.message.contains("ran past its deadline of 300 ms"),
+        "{}",
+        finding.message
+    );
+}
+
+#[test]
 fn a_sleep_in_describe_ends_at_the_describe_deadline() {
     let (engine, _dir) = engine_with_only("slow_describe.wasm", "slow_describe.wasm");
     let started = Instant::now();

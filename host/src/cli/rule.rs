@@ -98,8 +98,13 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                     Err(e) => failed.push(e.to_string()),
                 }
             }
+            let skipped = engine.rule_warnings();
             if *json {
-                output::json(&serde_json::json!({ "rules": rules, "unusable": failed }))?;
+                output::json(&serde_json::json!({
+                    "rules": rules,
+                    "unusable": failed,
+                    "skipped": skipped,
+                }))?;
             } else {
                 output::rule_list(&rules);
                 for f in &failed {
