@@ -23,6 +23,11 @@
 //! [checks]
 //! parallel = 4                   # rules of one checkpoint run at once (default: the number of cores)
 //!
+//! [retention]                    # applied when a server or session command opens the workspace
+//! sessions_days = 30             # delete completed/abandoned sessions unchanged this long (default: keep)
+//! cache_days = 14                # drop cached outcomes older than this (default: keep)
+//! cache_max_mb = 256             # and keep the outcome cache under this size, oldest out first
+//!
 //! [trust]
 //! keys = ["checkrail-ed25519:…"]  # signers whose rule packs are trusted
 //! require_signatures = true       # default: true for packs from outside the workspace
@@ -54,6 +59,50 @@ pub struct WorkspaceConfig {
     /// How checkpoints run their rules.
     #[serde(default, skip_serializing_if = "Checks::is_default")]
     pub checks: Checks,
+    /// What is cleaned up, and when.
+    #[serde(default, skip_serializing_if = "Retention::is_default")]
+    pub retention: Retention,
+}
+
+/// Old sessions and cached outcomes to remove. Everything is kept unless a
+/// limit is set; a deleted session leaves an audit entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    /// Completed or abandoned sessions unchanged for this many days are
+    /// deleted (at least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sessions_days: Option<u32>,
+    /// Cached outcomes stored more than this many days ago are dropped (at
+    /// least 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_days: Option<u32>,
+    /// The outcome cache is kept under this many MiB, oldest entries out
+    /// first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_max_mb: Option<u64>,
+}
+
+impl Retention {
+    fn is_default(&self) -> bool {
+        *self == Retention::default()
+    }
+
+    /// Problems with the limits, each naming the key and the fix.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (key, value) in [
+            ("sessions_days", self.sessions_days),
+            ("cache_days", self.cache_days),
+        ] {
+            if value == Some(0) {
+                problems.push(format!(
+                    "[retention] {key} = 0 would delete at once; give at least 1 day, or remove the key to keep everything"
+                ));
+            }
+        }
+        problems
+    }
 }
 
 /// How the rules of one checkpoint run.
@@ -317,6 +366,9 @@ impl WorkspaceConfig {
             .exec
             .validate()
             .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
+        if let Some(problem) = config.retention.problems().first() {
+            return Err(Error::Other(format!("{}: {problem}", path.display())));
+        }
         Ok(config)
     }
 }

@@ -103,6 +103,53 @@ impl OutcomeCache {
     }
 }
 
+impl OutcomeCache {
+    /// Drops entries stored before `cutoff` (a timestamp as
+    /// [`crate::session::now`] writes them), then the oldest entries until
+    /// the reports take at most `max_bytes`. Returns how many went.
+    pub fn prune(&self, cutoff: Option<&str>, max_bytes: Option<u64>) -> usize {
+        let conn = self.conn();
+        let mut removed = 0;
+        if let Some(cutoff) = cutoff {
+            removed += conn
+                .execute("DELETE FROM outcomes WHERE stored_at < ?1", params![cutoff])
+                .unwrap_or(0);
+        }
+        if let Some(max) = max_bytes {
+            let total: i64 = conn
+                .query_row(
+                    "SELECT COALESCE(SUM(LENGTH(report)), 0) FROM outcomes",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap_or(0);
+            let mut excess = total.saturating_sub(i64::try_from(max).unwrap_or(i64::MAX));
+            if excess > 0 {
+                let oldest: Vec<(String, i64)> = conn
+                    .prepare("SELECT key, LENGTH(report) FROM outcomes ORDER BY stored_at, key")
+                    .and_then(|mut stmt| {
+                        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                            .collect::<rusqlite::Result<_>>()
+                    })
+                    .unwrap_or_default();
+                for (key, size) in oldest {
+                    if excess <= 0 {
+                        break;
+                    }
+                    removed += conn
+                        .execute("DELETE FROM outcomes WHERE key = ?1", params![key])
+                        .unwrap_or(0);
+                    excess -= size;
+                }
+            }
+        }
+        if removed > 0 {
+            let _ = conn.execute_batch("VACUUM");
+        }
+        removed
+    }
+}
+
 /// What a cache key is made of.
 pub struct KeyParts<'a> {
     /// sha256 of the rule component.

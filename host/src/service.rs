@@ -15,8 +15,8 @@ use crate::engine::{CheckpointRun, Guards, Hooks};
 use crate::frozen::{self, Snapshot};
 use crate::report::CheckpointReport;
 use crate::session::{
-    Checked, Command, Control, Event, Outcome, Pinned, Session, SessionStore, Status, Step,
-    Transition, Verification,
+    Checked, Command, Control, Deletion, Event, Outcome, Pinned, Session, SessionStore, Status,
+    Step, Transition, Verification,
 };
 use crate::state::StateDir;
 use crate::workflow::template::Scope;
@@ -250,6 +250,15 @@ pub struct Recheck {
     pub report: CheckpointReport,
 }
 
+/// What [`Service::prune`] removed.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Pruned {
+    /// Sessions deleted, with their audit entries.
+    pub sessions: Vec<Deletion>,
+    /// Cached outcomes dropped.
+    pub outcomes: usize,
+}
+
 /// What [`Service::verify`] found.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct VerifyReport {
@@ -282,12 +291,59 @@ impl Service {
                 );
             }
         }
-        Ok(Self {
+        let service = Self {
             store,
             engine,
             workspace,
             max_evidence: DEFAULT_MAX_EVIDENCE,
-        })
+        };
+        match service.prune() {
+            Ok(pruned) if !pruned.sessions.is_empty() || pruned.outcomes > 0 => tracing::info!(
+                "retention: deleted {} session(s) and {} cached outcome(s)",
+                pruned.sessions.len(),
+                pruned.outcomes
+            ),
+            Ok(_) => {}
+            // A config that does not load is reported where it is used.
+            Err(e) => tracing::warn!("retention not applied: {e}"),
+        }
+        Ok(service)
+    }
+
+    /// Applies the workspace's `[retention]` policy (its current
+    /// `checkrail.toml`): old completed or abandoned sessions are deleted,
+    /// each leaving an audit entry, and the outcome cache is trimmed by age
+    /// and size. Nothing happens without a policy.
+    pub fn prune(&self) -> Result<Pruned> {
+        let retention = self.workspace.config()?.retention;
+        let sessions = match retention.sessions_days {
+            Some(days) => self.store.prune(
+                &crate::session::days_ago(days),
+                &format!("unchanged for over {days} day(s) ([retention] sessions_days)"),
+            )?,
+            None => Vec::new(),
+        };
+        let cutoff = retention.cache_days.map(crate::session::days_ago);
+        let max_bytes = retention.cache_max_mb.map(|mb| mb << 20);
+        let outcomes = match (
+            self.workspace.outcomes(),
+            cutoff.is_some() || max_bytes.is_some(),
+        ) {
+            (Some(cache), true) => cache.prune(cutoff.as_deref(), max_bytes),
+            _ => 0,
+        };
+        Ok(Pruned { sessions, outcomes })
+    }
+
+    /// Deletes a completed or abandoned session, leaving an audit entry
+    /// that names `by` (who, through which channel).
+    pub fn delete(&self, id: &str, by: &str) -> Result<Deletion> {
+        self.store.delete(id, by, "deleted on request")
+    }
+
+    /// The audit entries of deleted sessions, newest first.
+    pub fn deletions(&self) -> Result<Vec<Deletion>> {
+        self.store.deletions()
     }
 
     /// Changes the evidence size limit.

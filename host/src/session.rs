@@ -10,4 +10,4 @@ mod store;
 
 pub use machine::{Checked, Command, Cursor, occurrence};
 pub use model::{Control, Event, EventKind, LoopRun, NewEvent, Outcome, Session, Status, Step};
-pub use store::{Pinned, SessionStore, Transition, Verification, now};
+pub use store::{Deletion, Pinned, SessionStore, Transition, Verification, days_ago, now};

@@ -526,6 +526,27 @@ async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
         ],
         "{state}"
     );
+
+    // A completed session can be deleted over MCP; its audit entry answers
+    // for it afterwards.
+    let deleted = call(
+        &client,
+        "workflow_control",
+        json!({"session": id, "action": "delete"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted["deleted"]["status"], "completed", "{deleted}");
+    assert!(
+        deleted["deleted"]["deleted_by"]
+            .as_str()
+            .unwrap()
+            .starts_with("mcp:")
+    );
+    let gone = call(&client, "workflow_next", json!({"session": id}))
+        .await
+        .unwrap_err();
+    assert!(gone.contains("was deleted at"), "{gone}");
     client.cancel().await.unwrap();
 }
 

@@ -60,12 +60,12 @@ fn validate(svc: &Service, id: &str) -> checkrail::Result<checkrail::service::Va
 }
 
 /// The session database of `dir`, opened behind checkrail's back.
-fn raw_db(dir: &Path) -> Connection {
+pub(crate) fn raw_db(dir: &Path) -> Connection {
     let ws = Workspace::open(dir, &state()).unwrap();
     Connection::open(ws.state_dir().join("sessions.db")).unwrap()
 }
 
-fn checkrail(dir: &Path, args: &[&str]) -> Output {
+pub(crate) fn checkrail(dir: &Path, args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
         .arg("--workspace")
@@ -77,7 +77,7 @@ fn checkrail(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),

@@ -1,5 +1,5 @@
-//! `checkrail session list | show | approve | reject | verify`: what a human
-//! (or CI) does with sessions. Deciding on a gate is only possible here, at
+//! `checkrail session list | show | approve | reject | verify | delete |
+//! prune`: what a human (or CI) does with sessions. Deciding on a gate is only possible here, at
 //! an interactive terminal, or through MCP elicitation where the workspace
 //! owner opted in; never through an MCP tool.
 
@@ -91,6 +91,30 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// Delete a completed or abandoned session. Its record must verify; an
+    /// audit entry (workflow, final status, log length and head hash, who,
+    /// when) stays.
+    Delete {
+        /// Session id.
+        id: String,
+        /// Workspace the session belongs to.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply the `[retention]` policy of checkrail.toml now (it is also
+    /// applied whenever a server or session command opens the workspace),
+    /// and list the audit entries of deleted sessions.
+    Prune {
+        /// Workspace to clean up.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check that a session's record is exactly as checkrail wrote it; exit
     /// 0 only if it is (and, with --recheck, every passed checkpoint still
     /// passes).
@@ -119,6 +143,8 @@ impl Command {
             | Command::Approve { workspace, .. }
             | Command::Reject { workspace, .. }
             | Command::AcceptChanges { workspace, .. }
+            | Command::Delete { workspace, .. }
+            | Command::Prune { workspace, .. }
             | Command::Verify { workspace, .. } => workspace,
         }
     }
@@ -202,6 +228,58 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
                 println!("  accepted: {}", output::shown(&change));
             }
             return Ok(Exit::Passed);
+        }
+        Command::Delete { id, json, .. } => {
+            let by = format!(
+                "cli:{}",
+                std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned())
+            );
+            let deletion = service.delete(id, &by)?;
+            if *json {
+                output::json(&deletion)?;
+            } else {
+                println!(
+                    "deleted session {} ({} {}, {}, {} events); its audit entry remains",
+                    deletion.id,
+                    deletion.workflow_id,
+                    deletion.workflow_version,
+                    deletion.status,
+                    deletion.events
+                );
+            }
+        }
+        Command::Prune { json, .. } => {
+            let pruned = service.prune()?;
+            let deletions = service.deletions()?;
+            if *json {
+                output::json(&serde_json::json!({
+                    "pruned": pruned,
+                    "deleted_sessions": deletions,
+                }))?;
+            } else {
+                println!(
+                    "deleted {} session(s) and {} cached outcome(s) now",
+                    pruned.sessions.len(),
+                    pruned.outcomes
+                );
+                for d in deletions {
+                    let forged = if d.verified {
+                        ""
+                    } else {
+                        " (this entry does NOT verify)"
+                    };
+                    println!(
+                        "  {}  {} {} {} · deleted {} by {} · {}{forged}",
+                        d.id,
+                        d.workflow_id,
+                        d.workflow_version,
+                        d.status,
+                        d.deleted_at,
+                        output::shown(&d.deleted_by),
+                        output::shown(&d.reason)
+                    );
+                }
+            }
         }
         Command::Verify {
             id, recheck, json, ..

@@ -637,6 +637,12 @@ impl Session {
                 };
                 self.rollback(workflow, target, iteration, events)?;
             }
+            Control::Delete => {
+                return Err(Error::BadRequest(
+                    "delete removes a session rather than changing it; use the store's delete"
+                        .to_owned(),
+                ));
+            }
             Control::Abandon => {
                 if self.status.is_final() {
                     return refuse(self.status, "abandon");

@@ -286,4 +286,6 @@ pub enum Control {
     Rollback,
     /// Give the session up for good.
     Abandon,
+    /// Remove a completed or abandoned session; an audit entry stays.
+    Delete,
 }

@@ -20,10 +20,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Command, Event, LoopRun, NewEvent, Session, Status, Step};
+
+mod delete;
 use crate::config::WorkspaceConfig;
 use crate::state::{StateKey, restrict_file};
 use crate::workflow::Workflow;
 use crate::{Error, Result};
+pub use delete::Deletion;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS sessions (
@@ -411,6 +414,7 @@ impl SessionStore {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
+        conn.execute_batch(delete::SCHEMA).map_err(db_error)?;
         restrict_file(path);
         if !marker.exists() {
             // Remembers that this database exists, so that losing it later
@@ -590,15 +594,24 @@ impl SessionStore {
         Ok(())
     }
 
+    /// A session's row; for a deleted session, the refusal its audit entry
+    /// gives.
     fn row(&self, conn: &Connection, id: &str) -> Result<Row> {
-        conn.query_row(
-            &format!("SELECT {ROW_COLUMNS} FROM sessions WHERE id = ?1"),
-            params![id],
-            Row::read,
-        )
-        .optional()
-        .map_err(|e| self.db_error(e))?
-        .ok_or_else(|| unknown(id))
+        let row = conn
+            .query_row(
+                &format!("SELECT {ROW_COLUMNS} FROM sessions WHERE id = ?1"),
+                params![id],
+                Row::read,
+            )
+            .optional()
+            .map_err(|e| self.db_error(e))?;
+        match row {
+            Some(row) => Ok(row),
+            None => Err(match self.deleted_in(conn, id)? {
+                Some(deletion) => deletion.refusal(),
+                None => unknown(id),
+            }),
+        }
     }
 
     fn stored_events(&self, conn: &Connection, id: &str) -> Result<Vec<StoredEvent>> {
@@ -721,8 +734,12 @@ impl SessionStore {
     /// completeness, and that the row's state is the one the log reached.
     pub fn verify(&self, id: &str) -> Result<Verification> {
         let conn = self.conn();
-        let row = self.row(&conn, id)?;
-        let stored = self.stored_events(&conn, id)?;
+        self.verify_in(&conn, id)
+    }
+
+    fn verify_in(&self, conn: &Connection, id: &str) -> Result<Verification> {
+        let row = self.row(conn, id)?;
+        let stored = self.stored_events(conn, id)?;
         let mut problems = Vec::new();
         let mut authentic: Vec<&StoredEvent> = Vec::new();
         for event in &stored {
@@ -1001,9 +1018,23 @@ fn new_id() -> String {
 
 /// Current UTC time as RFC 3339 with milliseconds.
 pub fn now() -> String {
+    timestamp(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default(),
+    )
+}
+
+/// The UTC time `days` days ago, written as [`now`] writes times, so that
+/// stored times compare with it as text.
+pub fn days_ago(days: u32) -> String {
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
+    timestamp(since.saturating_sub(std::time::Duration::from_secs(u64::from(days) * 86_400)))
+}
+
+fn timestamp(since: std::time::Duration) -> String {
     let secs = since.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
