@@ -15,8 +15,8 @@ use crate::engine::{CheckpointRun, Guards, Hooks};
 use crate::frozen::{self, Snapshot};
 use crate::report::CheckpointReport;
 use crate::session::{
-    Checked, Command, Control, Deletion, Event, Outcome, Pinned, Session, SessionStore, Status,
-    Step, Transition, Verification,
+    Checked, Command, Control, Deletion, ErrorsView, Event, Outcome, Pinned, Session, SessionStore,
+    Status, Step, Transition, Verification,
 };
 use crate::state::StateDir;
 use crate::workflow::template::Scope;
@@ -618,6 +618,13 @@ impl Service {
     /// A session's event log.
     pub fn events(&self, id: &str) -> Result<Vec<Event>> {
         self.store.events(id)
+    }
+
+    /// What went wrong in a session: each failed validation, the findings
+    /// deduplicated with counts across attempts, and each phase's
+    /// first-try pass rate. Refused unless the record verifies.
+    pub fn errors(&self, id: &str) -> Result<ErrorsView> {
+        Ok(crate::session::errors(&self.store.events(id)?))
     }
 
     /// Validates the current phase's checkpoint. When `phase` names a phase

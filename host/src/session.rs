@@ -4,10 +4,12 @@
 //! whole definition and its digest) and the workspace config at start, so
 //! editing the YAML or `checkrail.toml` mid-session changes nothing for it.
 
+mod errors;
 mod machine;
 mod model;
 mod store;
 
+pub use errors::{ErrorsView, FailedRule, Failure, PhaseRate, RepeatedFinding, errors};
 pub use machine::{Checked, Command, Cursor, occurrence};
 pub use model::{Control, Event, EventKind, LoopRun, NewEvent, Outcome, Session, Status, Step};
 pub use store::{Deletion, Pinned, SessionStore, Transition, Verification, days_ago, now};

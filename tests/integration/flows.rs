@@ -492,9 +492,13 @@ async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
     );
 
     // workflow_state shows the path taken, iterations included.
-    let state = call(&client, "workflow_state", json!({"session": id}))
-        .await
-        .unwrap();
+    let state = call(
+        &client,
+        "workflow_state",
+        json!({"session": id, "errors": true}),
+    )
+    .await
+    .unwrap();
     let path: Vec<String> = state["sessions"][0]["path"]
         .as_array()
         .unwrap()
@@ -525,6 +529,23 @@ async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
             "ship:passed"
         ],
         "{state}"
+    );
+
+    // The errors view: nothing failed; each iteration of `implement` counts
+    // as a run of it.
+    assert_eq!(state["errors"]["failures"], json!([]), "{state}");
+    let implement = state["errors"]["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["phase"] == "implement")
+        .unwrap();
+    assert_eq!(
+        (
+            implement["runs"].as_u64(),
+            implement["first_try_rate"].as_f64()
+        ),
+        (Some(2), Some(1.0))
     );
 
     // A completed session can be deleted over MCP; its audit entry answers

@@ -216,3 +216,38 @@ fn the_cli_deletes_and_lists_deletions() {
     assert!(!out.status.success());
     assert!(text(&out).contains("was deleted at"), "{}", text(&out));
 }
+
+#[test]
+fn the_errors_view_counts_what_came_back_and_the_first_try_rate() {
+    let ws = workspace(&[(".checkrail/workflows/life.yaml", FLOW)]);
+    let svc = service(ws.path());
+    let id = svc.start("life", Map::new()).unwrap().session.id;
+    assert!(!validate(&svc, &id, None).passed);
+    assert!(!validate(&svc, &id, None).passed);
+    std::fs::write(ws.path().join("README.md"), "# x").unwrap();
+    assert!(validate(&svc, &id, None).advanced);
+    assert!(validate(&svc, &id, None).advanced);
+
+    let view = svc.errors(&id).unwrap();
+    let attempts: Vec<u32> = view.failures.iter().map(|f| f.attempt).collect();
+    assert_eq!(attempts, [1, 2]);
+    assert_eq!(view.failures[0].phase, "readme");
+    assert!(view.failures[0].rules[0].rule.starts_with("file-exists"));
+    let finding = &view.findings[0];
+    assert_eq!(finding.count, 2);
+    assert_eq!(finding.path.as_deref(), Some("README.md"));
+    let readme = view.phases.iter().find(|p| p.phase == "readme").unwrap();
+    assert_eq!((readme.runs, readme.passed_first_try), (1, 0));
+    let done = view.phases.iter().find(|p| p.phase == "done").unwrap();
+    assert_eq!(done.first_try_rate, 1.0);
+
+    let out = checkrail(ws.path(), &["session", "errors", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = text(&out);
+    assert!(
+        shown.contains("readme") && shown.contains("attempt 2"),
+        "{shown}"
+    );
+    assert!(shown.contains("2× [readme"), "{shown}");
+    assert!(shown.contains("0/1 runs passed at once"), "{shown}");
+}

@@ -12,7 +12,7 @@ use std::io::{IsTerminal, Write};
 
 use checkrail::config::ApprovalChannel;
 use checkrail::service::{Decision, Service, VerifyReport};
-use checkrail::session::Status;
+use checkrail::session::{ErrorsView, Status};
 use checkrail::state::StateDir;
 
 use super::{Exit, output};
@@ -91,6 +91,19 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
+    /// What went wrong in a session: each failed validation (phase,
+    /// iteration, attempt, rules, when), the findings with how often they
+    /// came back, and each phase's first-try pass rate.
+    Errors {
+        /// Session id.
+        id: String,
+        /// Workspace the session belongs to.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
     /// Delete a completed or abandoned session. Its record must verify; an
     /// audit entry (workflow, final status, log length and head hash, who,
     /// when) stays.
@@ -143,6 +156,7 @@ impl Command {
             | Command::Approve { workspace, .. }
             | Command::Reject { workspace, .. }
             | Command::AcceptChanges { workspace, .. }
+            | Command::Errors { workspace, .. }
             | Command::Delete { workspace, .. }
             | Command::Prune { workspace, .. }
             | Command::Verify { workspace, .. } => workspace,
@@ -229,6 +243,14 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
             }
             return Ok(Exit::Passed);
         }
+        Command::Errors { id, json, .. } => {
+            let view = service.errors(id)?;
+            if *json {
+                output::json(&view)?;
+            } else {
+                print_errors(&view);
+            }
+        }
         Command::Delete { id, json, .. } => {
             let by = format!(
                 "cli:{}",
@@ -298,6 +320,62 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
         }
     }
     Ok(Exit::Passed)
+}
+
+fn print_errors(view: &ErrorsView) {
+    println!("first-try pass rate:");
+    for rate in &view.phases {
+        println!(
+            "  {:<24} {}/{} runs passed at once ({:.0} %), {} failed validation(s)",
+            output::shown(&rate.phase),
+            rate.passed_first_try,
+            rate.runs,
+            rate.first_try_rate * 100.0,
+            rate.failed_validations
+        );
+    }
+    if view.failures.is_empty() {
+        println!("no failed validations");
+        return;
+    }
+    println!("failed validations:");
+    for f in &view.failures {
+        let iteration = f
+            .iteration
+            .map(|n| format!(" (iteration {n})"))
+            .unwrap_or_default();
+        println!(
+            "  {}  {}{iteration} attempt {} — {}",
+            f.at,
+            output::shown(&f.phase),
+            f.attempt,
+            output::shown(&f.summary)
+        );
+        for rule in &f.rules {
+            println!(
+                "      {} {}: {}",
+                output::shown(&rule.rule),
+                rule.status,
+                output::shown(&rule.summary)
+            );
+        }
+    }
+    println!("findings, most frequent first:");
+    for f in &view.findings {
+        let place = match (&f.path, f.line) {
+            (Some(path), Some(line)) => format!("{path}:{line}: "),
+            (Some(path), None) => format!("{path}: "),
+            _ => String::new(),
+        };
+        println!(
+            "  {}× [{} {}] {}{}",
+            f.count,
+            output::shown(&f.phase),
+            output::shown(&f.rule),
+            output::shown(&place),
+            output::shown(&f.message)
+        );
+    }
 }
 
 fn print_verification(report: &VerifyReport) {

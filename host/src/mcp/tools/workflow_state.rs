@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::mcp::CheckrailMcp;
-use crate::session::{Event, Session, Status};
+use crate::session::{ErrorsView, Event, Session, Status};
 
 /// Arguments of `workflow_state`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -17,6 +17,10 @@ pub struct StateArgs {
     /// When listing, only sessions with this status.
     #[serde(default)]
     pub status: Option<Status>,
+    /// With `session`: also what went wrong, each failed validation (phase, iteration, attempt, rules, when), the
+    /// findings deduplicated with counts across attempts, and each phase's first-try pass rate.
+    #[serde(default)]
+    pub errors: bool,
 }
 
 /// Session state.
@@ -27,12 +31,16 @@ pub struct StateView {
     /// The timeline of the one session asked for, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<Event>>,
+    /// What went wrong in that session, when asked with `errors`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<ErrorsView>,
 }
 
 #[tool_router(router = state_router, vis = "pub(crate)")]
 impl CheckrailMcp {
     /// Show one session with its event timeline and the path it took (phases passed, skipped with the reason,
-    /// loop iterations), or list the workspace's sessions (optionally by status).
+    /// loop iterations), with `errors: true` also what failed and how often; or list the workspace's sessions
+    /// (optionally by status).
     #[tool(annotations(
         title = "Session state",
         read_only_hint = true,
@@ -44,13 +52,18 @@ impl CheckrailMcp {
         Parameters(args): Parameters<StateArgs>,
     ) -> Result<Json<StateView>, String> {
         self.blocking(move |service| match &args.session {
-            Some(id) => Ok(StateView {
-                sessions: vec![service.next(id)?.session],
-                events: Some(service.events(id)?),
-            }),
+            Some(id) => {
+                let events = service.events(id)?;
+                Ok(StateView {
+                    sessions: vec![service.next(id)?.session],
+                    errors: args.errors.then(|| crate::session::errors(&events)),
+                    events: Some(events),
+                })
+            }
             None => Ok(StateView {
                 sessions: service.list(args.status)?,
                 events: None,
+                errors: None,
             }),
         })
         .await

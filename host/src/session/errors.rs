@@ -1,0 +1,374 @@
+//! A session's errors, read from its (verified) log: every failed
+//! validation with where and when it happened, the findings deduplicated
+//! across attempts with how often each came back, and how often each phase
+//! passed at its first validation.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::Event;
+
+/// What went wrong in a session, and how often.
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
+pub struct ErrorsView {
+    /// Every failed validation, oldest first.
+    pub failures: Vec<Failure>,
+    /// The findings of failed validations, each once, with how many of
+    /// them reported it; most frequent first.
+    pub findings: Vec<RepeatedFinding>,
+    /// Per phase: how many of its runs passed at the first validation.
+    pub phases: Vec<PhaseRate>,
+}
+
+/// One failed validation.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Failure {
+    /// When.
+    pub at: String,
+    /// Phase.
+    pub phase: String,
+    /// Iteration of its loop group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
+    /// Which validation of this phase (and iteration) it was, from 1.
+    pub attempt: u32,
+    /// The rules that did not pass.
+    pub rules: Vec<FailedRule>,
+    /// How many evidence problems there were.
+    pub evidence_violations: usize,
+    /// The checkpoint's summary.
+    pub summary: String,
+}
+
+/// A rule that did not pass in a failed validation.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct FailedRule {
+    /// Rule id.
+    pub rule: String,
+    /// What this use checks, from the workflow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `failed` or `error`.
+    pub status: String,
+    /// Its summary.
+    pub summary: String,
+}
+
+/// A finding, with how many failed validations reported it.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct RepeatedFinding {
+    /// Phase.
+    pub phase: String,
+    /// Iteration of its loop group.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
+    /// Rule id.
+    pub rule: String,
+    /// `error`, `warning` or `info`.
+    pub severity: String,
+    /// Finding code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// File.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// Line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// Message.
+    pub message: String,
+    /// How many failed validations reported it.
+    pub count: u32,
+    /// The attempts that did.
+    pub attempts: Vec<u32>,
+    /// First reported.
+    pub first_at: String,
+    /// Last reported.
+    pub last_at: String,
+}
+
+/// How a phase fared at its first validation.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct PhaseRate {
+    /// Phase.
+    pub phase: String,
+    /// Runs of it that were validated (one per loop iteration).
+    pub runs: u32,
+    /// Runs whose first validation passed.
+    pub passed_first_try: u32,
+    /// `passed_first_try / runs`.
+    pub first_try_rate: f64,
+    /// Failed validations in all.
+    pub failed_validations: u32,
+}
+
+/// Reads the errors out of a session's events.
+pub fn errors(events: &[Event]) -> ErrorsView {
+    let mut view = ErrorsView::default();
+    let mut iteration: Option<u32> = None;
+    // (phase, iteration) → validations so far, and whether the first passed.
+    let mut runs: BTreeMap<(String, Option<u32>), (u32, bool)> = BTreeMap::new();
+    let mut repeated: Vec<RepeatedFinding> = Vec::new();
+    for event in events {
+        match event.kind.as_str() {
+            "iteration_started" => iteration = as_u32(&event.data["iteration"]),
+            "advanced" | "rolled_back" => iteration = as_u32(&event.data["iteration"]),
+            "validated" | "validation_failed" => {
+                let Some(phase) = event.phase.clone() else {
+                    continue;
+                };
+                let passed = event.kind == "validated";
+                let run = runs
+                    .entry((phase.clone(), iteration))
+                    .or_insert((0, passed));
+                run.0 += 1;
+                if passed {
+                    continue;
+                }
+                let attempt = run.0;
+                view.failures
+                    .push(failure(event, &phase, iteration, attempt));
+                for (rule, finding) in findings(&event.data) {
+                    note(
+                        &mut repeated,
+                        &phase,
+                        iteration,
+                        attempt,
+                        &event.at,
+                        &rule,
+                        finding,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    repeated.sort_by(|a, b| b.count.cmp(&a.count));
+    view.findings = repeated;
+    let mut rates: BTreeMap<String, PhaseRate> = BTreeMap::new();
+    for ((phase, _), (_, first_passed)) in runs {
+        let rate = rates.entry(phase.clone()).or_insert(PhaseRate {
+            phase,
+            runs: 0,
+            passed_first_try: 0,
+            first_try_rate: 0.0,
+            failed_validations: 0,
+        });
+        rate.runs += 1;
+        rate.passed_first_try += u32::from(first_passed);
+    }
+    for rate in rates.values_mut() {
+        rate.failed_validations = view
+            .failures
+            .iter()
+            .filter(|f| f.phase == rate.phase)
+            .count() as u32;
+        rate.first_try_rate = f64::from(rate.passed_first_try) / f64::from(rate.runs.max(1));
+    }
+    view.phases = rates.into_values().collect();
+    view
+}
+
+fn as_u32(value: &Value) -> Option<u32> {
+    value.as_u64().and_then(|n| u32::try_from(n).ok())
+}
+
+fn failure(event: &Event, phase: &str, iteration: Option<u32>, attempt: u32) -> Failure {
+    let report = &event.data;
+    let rules = report["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] != "passed")
+        .map(|r| FailedRule {
+            rule: text(&r["rule"]),
+            name: r["name"].as_str().map(str::to_owned),
+            status: text(&r["status"]),
+            summary: text(&r["summary"]),
+        })
+        .collect();
+    Failure {
+        at: event.at.clone(),
+        phase: phase.to_owned(),
+        iteration,
+        attempt,
+        rules,
+        evidence_violations: report["evidence_violations"].as_array().map_or(0, Vec::len),
+        summary: text(&report["summary"]),
+    }
+}
+
+/// The findings of a failed validation's report that are not information,
+/// with their rule.
+fn findings(report: &Value) -> Vec<(String, &Value)> {
+    report["rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] != "passed")
+        .flat_map(|r| {
+            let rule = text(&r["rule"]);
+            r["findings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|f| f["severity"] != "info")
+                .map(move |f| (rule.clone(), f))
+        })
+        .collect()
+}
+
+fn note(
+    repeated: &mut Vec<RepeatedFinding>,
+    phase: &str,
+    iteration: Option<u32>,
+    attempt: u32,
+    at: &str,
+    rule: &str,
+    finding: &Value,
+) {
+    let code = finding["code"].as_str().map(str::to_owned);
+    let path = finding["path"].as_str().map(str::to_owned);
+    let line = finding["line"].as_u64();
+    let message = text(&finding["message"]);
+    let same = |r: &RepeatedFinding| {
+        r.phase == phase
+            && r.iteration == iteration
+            && r.rule == rule
+            && r.code == code
+            && r.path == path
+            && r.line == line
+            && r.message == message
+    };
+    if let Some(known) = repeated.iter_mut().find(|r| same(r)) {
+        known.count += 1;
+        known.attempts.push(attempt);
+        known.last_at = at.to_owned();
+        return;
+    }
+    repeated.push(RepeatedFinding {
+        phase: phase.to_owned(),
+        iteration,
+        rule: rule.to_owned(),
+        severity: text(&finding["severity"]),
+        code,
+        path,
+        line,
+        message,
+        count: 1,
+        attempts: vec![attempt],
+        first_at: at.to_owned(),
+        last_at: at.to_owned(),
+    });
+}
+
+fn text(value: &Value) -> String {
+    value.as_str().unwrap_or_default().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(kind: &str, phase: Option<&str>, data: Value, at: &str) -> Event {
+        Event {
+            seq: 0,
+            at: at.to_owned(),
+            kind: kind.to_owned(),
+            phase: phase.map(str::to_owned),
+            data,
+        }
+    }
+
+    fn failed(message: &str, line: u64) -> Value {
+        json!({
+            "summary": "1 of 1 rules failed",
+            "evidence_violations": [],
+            "rules": [{
+                "rule": "test", "name": "tests pass", "status": "failed", "summary": "1 failed",
+                "findings": [
+                    {"severity": "error", "message": message, "path": "src/lib.rs", "line": line, "code": "test-failed"},
+                    {"severity": "info", "message": "ran 3 tests"}
+                ]
+            }]
+        })
+    }
+
+    #[test]
+    fn failures_are_listed_and_findings_counted_across_attempts() {
+        let events = vec![
+            event("started", Some("plan"), Value::Null, "t0"),
+            event("validated", Some("plan"), json!({"rules": []}), "t1"),
+            event(
+                "advanced",
+                Some("fix"),
+                json!({"from": "plan", "to": "fix"}),
+                "t1",
+            ),
+            event("validation_failed", Some("fix"), failed("boom", 7), "t2"),
+            event("validation_failed", Some("fix"), failed("boom", 7), "t3"),
+            event("validation_failed", Some("fix"), failed("other", 9), "t4"),
+            event("validated", Some("fix"), json!({"rules": []}), "t5"),
+            event(
+                "iteration_started",
+                Some("loop"),
+                json!({"iteration": 1}),
+                "t5",
+            ),
+            event(
+                "advanced",
+                Some("task"),
+                json!({"from": "fix", "to": "task", "iteration": 1}),
+                "t5",
+            ),
+            event("validated", Some("task"), json!({"rules": []}), "t6"),
+            event(
+                "iteration_started",
+                Some("loop"),
+                json!({"iteration": 2}),
+                "t6",
+            ),
+            event("validation_failed", Some("task"), failed("boom", 7), "t7"),
+            event("validated", Some("task"), json!({"rules": []}), "t8"),
+        ];
+        let view = errors(&events);
+        let where_: Vec<(&str, Option<u32>, u32)> = view
+            .failures
+            .iter()
+            .map(|f| (f.phase.as_str(), f.iteration, f.attempt))
+            .collect();
+        assert_eq!(
+            where_,
+            [
+                ("fix", None, 1),
+                ("fix", None, 2),
+                ("fix", None, 3),
+                ("task", Some(2), 1)
+            ]
+        );
+        assert_eq!(view.failures[0].rules[0].rule, "test");
+        assert_eq!(view.failures[0].at, "t2");
+        let boom = &view.findings[0];
+        assert_eq!(
+            (boom.message.as_str(), boom.count, boom.attempts.clone()),
+            ("boom", 2, vec![1, 2])
+        );
+        assert_eq!(
+            (boom.first_at.as_str(), boom.last_at.as_str()),
+            ("t2", "t3")
+        );
+        assert_eq!(boom.line, Some(7));
+        // Information findings are not errors; iteration 2's "boom" is its own.
+        assert_eq!(view.findings.len(), 3);
+        let rate = |p: &str| view.phases.iter().find(|r| r.phase == p).unwrap().clone();
+        assert_eq!((rate("plan").runs, rate("plan").passed_first_try), (1, 1));
+        assert_eq!(rate("fix").first_try_rate, 0.0);
+        assert_eq!(rate("fix").failed_validations, 3);
+        assert_eq!((rate("task").runs, rate("task").passed_first_try), (2, 1));
+        assert_eq!(rate("task").first_try_rate, 0.5);
+    }
+}
