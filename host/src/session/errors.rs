@@ -146,7 +146,7 @@ pub fn errors(events: &[Event]) -> ErrorsView {
             _ => {}
         }
     }
-    repeated.sort_by(|a, b| b.count.cmp(&a.count));
+    repeated.sort_by_key(|r| std::cmp::Reverse(r.count));
     view.findings = repeated;
     let mut rates: BTreeMap<String, PhaseRate> = BTreeMap::new();
     for ((phase, _), (_, first_passed)) in runs {
