@@ -19,7 +19,7 @@ use crate::runtime::{
 };
 use crate::schema::{Schema, Violation};
 use crate::workflow::read::{DEFAULT_MAX_BYTES, ReadLimits};
-use crate::workflow::{Catalog, Frozen, RuleUse, Severity, Workflow};
+use crate::workflow::{Catalog, DoneWhen, Frozen, Phase, RuleUse, Severity, Workflow};
 use crate::workspace::Workspace;
 use crate::{Error, Result};
 
@@ -351,12 +351,21 @@ impl Checkrail {
     pub fn lint(&self, workflow: &Workflow) -> Vec<String> {
         let mut problems = Vec::new();
         for (i, phase) in workflow.phases.iter().enumerate() {
-            let Some(checkpoint) = &phase.checkpoint else {
-                continue;
-            };
-            for (j, rule_use) in checkpoint.rules.iter().enumerate() {
-                let at = format!("{}/checkpoint/rules/{j}", workflow.pointer(i));
-                if let Err(e) = self.prepare(rule_use, &at) {
+            let declared = phase
+                .checkpoint
+                .iter()
+                .flat_map(|c| c.rules.iter().enumerate())
+                .map(|(j, rule_use)| {
+                    (
+                        format!("{}/checkpoint/rules/{j}", workflow.pointer(i)),
+                        rule_use.clone(),
+                    )
+                });
+            let tasks = task_rules(phase)
+                .into_iter()
+                .map(|(at, rule_use)| (format!("{}/{at}", workflow.pointer(i)), rule_use));
+            for (at, rule_use) in declared.chain(tasks) {
+                if let Err(e) = self.prepare(&rule_use, &at) {
                     problems.push(match e {
                         Error::InvalidRuleConfig { problems, rule } => problems
                             .iter()
@@ -448,17 +457,25 @@ impl Checkrail {
                 phase: run.phase.to_owned(),
                 known: workflow.phase_ids(),
             })?;
-        let checkpoint = phase.checkpoint.clone().unwrap_or_default();
+        let mut checkpoint = phase.checkpoint.clone().unwrap_or_default();
+        let mut pointers: Vec<String> = (0..checkpoint.rules.len())
+            .map(|j| format!("{}/checkpoint/rules/{j}", workflow.pointer(index)))
+            .collect();
+        if checkpoint.require_tasks {
+            // Every task that says how it is known to be done is checked
+            // with the checkpoint, after its own rules.
+            for (at, rule_use) in task_rules(phase) {
+                pointers.push(format!("{}/{at}", workflow.pointer(index)));
+                checkpoint.rules.push(rule_use);
+            }
+        }
         let prepared = checkpoint
             .rules
             .iter()
-            .enumerate()
-            .map(|(j, rule_use)| {
-                self.prepare(
-                    rule_use,
-                    &format!("{}/checkpoint/rules/{j}", workflow.pointer(index)),
-                )
-                .map(|(rule, limits)| (rule_use, rule, limits))
+            .zip(&pointers)
+            .map(|(rule_use, at)| {
+                self.prepare(rule_use, at)
+                    .map(|(rule, limits)| (rule_use, rule, limits))
             })
             .collect::<Result<Vec<_>>>()?;
         let evidence_violations = evidence_violations(
@@ -469,6 +486,9 @@ impl Checkrail {
         )?;
         let mut rules = self.run_rules(run, &phase.id, &prepared)?;
         rules.extend(self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared));
+        if checkpoint.require_tasks {
+            rules.extend(evidence_tasks_report(phase, run.evidence));
+        }
         let passed = evidence_violations.is_empty() && !rules.iter().any(RuleReport::blocks);
         let mut report = CheckpointReport {
             workflow: workflow.id.clone(),
@@ -737,6 +757,83 @@ fn baselines_of(
             Some((phase.id.clone(), facts.to_string()))
         })
         .collect()
+}
+
+/// The rules that tell a phase's tasks are done (`done_when: {rule,
+/// config}`), each with the pointer of its `done_when` relative to the
+/// phase.
+pub fn task_rules(phase: &Phase) -> Vec<(String, RuleUse)> {
+    phase
+        .tasks
+        .iter()
+        .enumerate()
+        .filter_map(|(t, task)| match task.done_when()? {
+            DoneWhen::Rule { rule, config } => Some((
+                format!("tasks/{t}/done_when"),
+                RuleUse {
+                    rule: rule.clone(),
+                    name: Some(format!(
+                        "task `{}` is done: {}",
+                        task.id().unwrap_or_default(),
+                        task.title()
+                    )),
+                    severity: Severity::Block,
+                    config: if config.is_null() {
+                        Value::Object(Map::new())
+                    } else {
+                        config.clone()
+                    },
+                    timeout_ms: None,
+                    memory_mb: None,
+                    inputs: None,
+                },
+            )),
+            DoneWhen::Evidence { .. } => None,
+        })
+        .collect()
+}
+
+/// The tasks whose `done_when` names an evidence field, checked against
+/// the evidence submitted; `None` when the phase has none.
+fn evidence_tasks_report(phase: &Phase, evidence: Option<&Value>) -> Option<RuleReport> {
+    let mut checked = 0;
+    let findings: Vec<Finding> = phase
+        .tasks
+        .iter()
+        .filter_map(|task| match task.done_when()? {
+            DoneWhen::Evidence { evidence: field } => {
+                checked += 1;
+                (!DoneWhen::set_in(field, evidence)).then(|| {
+                    Finding::error(format!(
+                        "task `{}` ({}) is not done: the evidence does not set `{field}`",
+                        task.id().unwrap_or_default(),
+                        task.title()
+                    ))
+                    .code("task-not-done")
+                    .fix_hint(format!(
+                        "finish the task, then submit evidence with `{field}` set"
+                    ))
+                })
+            }
+            DoneWhen::Rule { .. } => None,
+        })
+        .collect();
+    if checked == 0 {
+        return None;
+    }
+    let missing = findings.len();
+    let mut report = host_report(
+        "tasks",
+        "tasks done, by the evidence",
+        findings,
+        Severity::Block,
+    );
+    report.summary = if missing == 0 {
+        format!("all {checked} task(s) done")
+    } else {
+        format!("{missing} of {checked} task(s) not done")
+    };
+    Some(report)
 }
 
 /// A report of one of the host's own checks.

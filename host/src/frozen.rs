@@ -56,6 +56,39 @@ pub fn snapshot(root: &Path, globs: &[String]) -> Snapshot {
     files
 }
 
+/// The artifacts a phase produced: each file matching `globs`, with its
+/// size and sha256 (`path → {size, sha256}`).
+pub fn artifacts(root: &Path, globs: &[String]) -> serde_json::Map<String, serde_json::Value> {
+    let hashes = snapshot(root, globs);
+    hashes
+        .into_iter()
+        .map(|(path, sha256)| {
+            let size = std::fs::symlink_metadata(root.join(&path)).map_or(0, |m| m.len());
+            (path, serde_json::json!({ "size": size, "sha256": sha256 }))
+        })
+        .collect()
+}
+
+/// Recorded artifacts as a snapshot to compare with (`path → sha256`).
+pub fn artifact_snapshot(recorded: &serde_json::Value) -> Snapshot {
+    recorded
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(path, file)| Some((path.clone(), file["sha256"].as_str()?.to_owned())))
+        .collect()
+}
+
+/// A glob that matches exactly `path` (its special characters escaped).
+pub fn literal_glob(path: &str) -> String {
+    path.chars()
+        .map(|c| match c {
+            '*' | '?' | '[' | ']' | '{' | '}' => format!("[{c}]"),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
 /// How a file differs from its snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {

@@ -20,6 +20,7 @@ use crate::session::{
 };
 use crate::state::StateDir;
 use crate::workflow::template::Scope;
+use crate::workflow::{Checkpoint, DoneWhen, Hints, Task};
 use crate::workflow::{Phase, Workflow};
 use crate::workspace::Workspace;
 use crate::{Checkrail, Error, Result};
@@ -63,9 +64,22 @@ pub struct PhaseView {
     pub of: usize,
     /// What to do (markdown).
     pub guidance: String,
-    /// Task list.
+    /// Task list: sentences, or tasks with an id, steps and how they are
+    /// known to be done.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tasks: Vec<String>,
+    pub tasks: Vec<Task>,
+    /// In a session: the first task not yet done.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_task: Option<Task>,
+    /// In a session: ids of the tasks done.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tasks_done: Vec<String>,
+    /// How long the phase usually takes, in minutes (guidance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_minutes: Option<u32>,
+    /// Who should do it and how (guidance, never enforced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hints: Option<Hints>,
     /// What its checkpoint checks; absent when the phase has none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checkpoint: Option<CheckpointView>,
@@ -122,6 +136,12 @@ pub struct CheckpointView {
     /// When set, a human must also approve: what they are asked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
+    /// Files recorded (path, size, sha256) when it passes.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
+    /// Every task with a `done_when` must be satisfied.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_tasks: bool,
 }
 
 /// One rule of a checkpoint.
@@ -149,6 +169,10 @@ impl PhaseView {
             of: workflow.phases.len(),
             guidance: phase.guidance.clone(),
             tasks: phase.tasks.clone(),
+            current_task: None,
+            tasks_done: Vec::new(),
+            estimated_minutes: phase.estimated_minutes,
+            hints: phase.hints.clone(),
             checkpoint: phase.checkpoint.as_ref().map(|c| CheckpointView {
                 description: c.description.clone(),
                 evidence_schema: c.evidence_schema.clone(),
@@ -163,6 +187,8 @@ impl PhaseView {
                     })
                     .collect(),
                 approval: c.approval.as_ref().map(|a| a.prompt.clone()),
+                artifacts: c.artifacts.clone(),
+                require_tasks: c.require_tasks,
             }),
             iteration: workflow.group_of(index).map(|g| IterationView {
                 group: g.id.clone(),
@@ -186,6 +212,19 @@ impl PhaseView {
     /// The view of the phase a session stands at, with its iteration.
     fn in_session(workflow: &Workflow, session: &Session) -> Option<Self> {
         let mut view = Self::of(workflow, session.phase_index)?;
+        view.tasks_done = session
+            .tasks_done
+            .get(&session.current_key())
+            .cloned()
+            .unwrap_or_default();
+        view.current_task = view
+            .tasks
+            .iter()
+            .find(|t| {
+                t.id()
+                    .is_some_and(|id| !view.tasks_done.iter().any(|d| d == id))
+            })
+            .cloned();
         if let Some(iteration) = &mut view.iteration {
             let run = session.loops.get(&iteration.group);
             iteration.number = session.iteration;
@@ -531,13 +570,7 @@ impl Service {
         let filled = self.phase_for(workflow, phase, session)?;
         let judging = from_map(&session.judging);
         let index = workflow.index_of(&phase.id).unwrap_or(session.phase_index);
-        let frozen = filled
-            .checkpoint
-            .as_ref()
-            .and_then(|c| c.frozen.as_ref())
-            .and_then(|f| session.snapshot_view(workflow, index, &f.since))
-            .and_then(|v| v.as_object())
-            .map(from_map);
+        let (filled, frozen) = with_frozen_artifacts(filled, session, workflow, index);
         let baselines = session.baselines_view(workflow, index);
         self.engine.run_checkpoint(&CheckpointRun {
             workflow: &workflow.with_phase(filled),
@@ -642,6 +675,112 @@ impl Service {
         self.validate_at(id, phase, None, evidence, dry_run, hooks)
     }
 
+    /// Checks one task of the current phase: its `done_when` rule runs (or
+    /// its evidence field is looked for in `evidence`); a task without one
+    /// is taken at the agent's word. When done, it is recorded and
+    /// `workflow_next` moves to the next task; the session stays on the
+    /// phase. `passed` says whether the task is done.
+    pub fn validate_task(
+        &self,
+        id: &str,
+        task_id: &str,
+        evidence: Option<&Value>,
+        hooks: &Hooks,
+    ) -> Result<Validation> {
+        let (session, workflow, pinned) = self.store.get(id)?;
+        refuse_unless_active(&session)?;
+        let phase = workflow
+            .phases
+            .get(session.phase_index)
+            .ok_or_else(|| Error::Refused(format!("session `{id}` has no current phase")))?;
+        let filled = self.phase_for(&workflow, phase, &session)?;
+        let Some(task) = filled
+            .tasks
+            .iter()
+            .find(|t| t.id() == Some(task_id))
+            .cloned()
+        else {
+            let known: Vec<&str> = filled.tasks.iter().filter_map(|t| t.id()).collect();
+            return Err(Error::BadRequest(format!(
+                "phase `{}` has no task `{}`; its tasks with ids: {}",
+                phase.id,
+                crate::error::clip(task_id),
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
+            )));
+        };
+        let at = session.cursor();
+        let (done, how, report) = match task.done_when() {
+            Some(DoneWhen::Rule { .. }) => {
+                let mut only = filled.clone();
+                let pointer = filled
+                    .tasks
+                    .iter()
+                    .position(|t| t.id() == Some(task_id))
+                    .map(|t| format!("tasks/{t}/done_when"));
+                let rules = crate::engine::task_rules(&filled)
+                    .into_iter()
+                    .filter(|(at, _)| Some(at) == pointer.as_ref())
+                    .map(|(_, rule_use)| rule_use)
+                    .collect();
+                only.checkpoint = Some(Checkpoint {
+                    rules,
+                    ..Checkpoint::default()
+                });
+                let report = self.run_phase(
+                    (&session, &workflow.with_phase(only.clone()), &pinned),
+                    PhaseRun {
+                        phase: &only,
+                        evidence,
+                        hooks,
+                        use_cache: true,
+                    },
+                )?;
+                let how = serde_json::json!({ "rule": report.summary });
+                (report.passed, how, Some(report))
+            }
+            Some(DoneWhen::Evidence { evidence: field }) => (
+                DoneWhen::set_in(field, evidence),
+                serde_json::json!({ "evidence": field }),
+                None,
+            ),
+            None => (true, serde_json::json!("the agent's word"), None),
+        };
+        let session = if done {
+            self.store
+                .update(id, |s, wf| {
+                    let events = s.apply(
+                        Command::TaskDone {
+                            at,
+                            task: task_id.to_owned(),
+                            how,
+                        },
+                        wf,
+                    )?;
+                    Ok((Transition::from(events), ()))
+                })?
+                .0
+        } else {
+            session
+        };
+        let note = match (done, task.done_when()) {
+            (true, _) => format!("task `{task_id}` is done."),
+            (false, Some(DoneWhen::Evidence { evidence: field })) => {
+                format!("task `{task_id}` is not done: the evidence does not set `{field}`.")
+            }
+            (false, _) => format!("task `{task_id}` is not done: see the report's findings."),
+        };
+        Ok(Validation {
+            passed: done,
+            advanced: false,
+            report,
+            standing: self.standing_with(session, &workflow, Some(note)),
+        })
+    }
+
     /// [`Service::validate`] naming the loop iteration too: a phase plus
     /// iteration that already passed answers without running anything
     /// (without `iteration`, the phase's latest pass counts).
@@ -714,6 +853,11 @@ impl Service {
                 .collect();
             let snapshot = (report.passed && !frozen_globs.is_empty())
                 .then(|| to_map(&frozen::snapshot(self.workspace.root(), &frozen_globs)));
+            let artifacts = wf
+                .phase(&report.phase)
+                .and_then(|p| p.checkpoint.as_ref())
+                .filter(|c| report.passed && !c.artifacts.is_empty())
+                .map(|c| frozen::artifacts(self.workspace.root(), &c.artifacts));
             let before = s.cursor();
             let events = s.apply(
                 Command::Validated {
@@ -726,6 +870,7 @@ impl Service {
                         facts,
                         snapshot,
                         approval: report.approval_required.is_some(),
+                        artifacts,
                     },
                 },
                 wf,
@@ -968,6 +1113,15 @@ impl Service {
                 "The session was abandoned; start a new one to try again.".to_owned()
             }
         };
+        if let Some(task) = phase.as_ref().and_then(|p| p.current_task.as_ref())
+            && session.status == Status::Active
+        {
+            next_step = format!(
+                "Current task: `{}` — {} (workflow_validate with `task` checks it). {next_step}",
+                task.id().unwrap_or_default(),
+                crate::error::clip(task.title())
+            );
+        }
         if let Some(iteration) = phase.as_ref().and_then(|p| p.iteration.as_ref())
             && session.status == Status::Active
         {
@@ -1023,6 +1177,34 @@ fn refuse_unless_active(session: &Session) -> Result<()> {
         Status::Abandoned => "was abandoned; start a new session".to_owned(),
     };
     Err(Error::Refused(format!("session `{}` {why}", session.id)))
+}
+
+/// The snapshot a checkpoint's `frozen` compares with: the files recorded
+/// when phase `since` passed and, with `artifacts: true`, the artifacts it
+/// recorded, whose paths join the frozen globs.
+fn with_frozen_artifacts(
+    mut phase: Phase,
+    session: &Session,
+    workflow: &Workflow,
+    index: usize,
+) -> (Phase, Option<Snapshot>) {
+    let Some(frozen) = phase.checkpoint.as_mut().and_then(|c| c.frozen.as_mut()) else {
+        return (phase, None);
+    };
+    let mut before = session
+        .snapshot_view(workflow, index, &frozen.since)
+        .and_then(|v| v.as_object())
+        .map(from_map);
+    if frozen.artifacts
+        && let Some(recorded) = session.artifacts_view(workflow, index, &frozen.since)
+    {
+        let artifacts = frozen::artifact_snapshot(recorded);
+        frozen
+            .paths
+            .extend(artifacts.keys().map(|path| frozen::literal_glob(path)));
+        before.get_or_insert_with(Snapshot::new).extend(artifacts);
+    }
+    (phase, before)
 }
 
 fn to_map(snapshot: &Snapshot) -> Map<String, Value> {

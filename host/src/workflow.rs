@@ -13,7 +13,7 @@ pub mod template;
 pub use catalog::{Catalog, WorkflowSummary};
 pub use load::{parse, parse_file, parse_file_in};
 pub use model::{
-    Approval, Branch, Checkpoint, DEFAULT_MAX_ITERATIONS, Frozen, Group, Input, Phase, RuleUse,
-    Severity, Workflow,
+    Approval, Branch, Checkpoint, DEFAULT_MAX_ITERATIONS, DoneWhen, Frozen, Group, Hints, Input,
+    Phase, RuleUse, Severity, Task, TaskSpec, Workflow,
 };
 pub use rule_ref::RuleRef;

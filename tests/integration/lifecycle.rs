@@ -251,3 +251,174 @@ fn the_errors_view_counts_what_came_back_and_the_first_try_rate() {
     assert!(shown.contains("2× [readme"), "{shown}");
     assert!(shown.contains("0/1 runs passed at once"), "{shown}");
 }
+
+const TASKS: &str = "id: tasks
+version: 1.0.0
+name: Tasks
+description: tasks, hints, estimates and artifacts
+estimated_minutes: 30
+hints: { role: implementer, model: { reasoning: medium } }
+phases:
+  - id: build
+    name: Build
+    guidance: do the tasks
+    estimated_minutes: 20
+    hints: { role: implementer, notes: small steps }
+    tasks:
+      - read the code first
+      - id: notes
+        title: Write the notes
+        steps: [open notes.md, write two lines]
+        done_when: { rule: file-exists, config: { paths: [notes.md] } }
+      - id: ticket
+        title: Name the ticket
+        done_when: { evidence: ticket }
+      - id: tidy
+        title: Tidy up
+    checkpoint:
+      evidence_schema:
+        type: object
+        properties: { ticket: { type: string } }
+      require_tasks: true
+      artifacts: [notes.md, out/*.bin]
+  - id: check
+    name: Check
+    guidance: the notes stay as built
+    checkpoint:
+      frozen: { since: build, artifacts: true }
+";
+
+#[test]
+fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
+    let ws = workspace(&[(".checkrail/workflows/tasks.yaml", TASKS)]);
+    let svc = service(ws.path());
+    let start = svc.start("tasks", Map::new()).unwrap();
+    let id = start.session.id.clone();
+    let phase = start.phase.unwrap();
+    assert_eq!(phase.estimated_minutes, Some(20));
+    assert_eq!(phase.hints.unwrap().role.as_deref(), Some("implementer"));
+    // The first task with an id is current; plain sentences stay sentences.
+    assert_eq!(phase.current_task.unwrap().id(), Some("notes"));
+    assert!(
+        start.next_step.contains("Current task: `notes`"),
+        "{}",
+        start.next_step
+    );
+
+    // The checkpoint requires every task with a `done_when`.
+    let failed = validate(&svc, &id, None);
+    assert!(!failed.passed);
+    let report = failed.report.unwrap();
+    let names: Vec<String> = report.rules.iter().filter_map(|r| r.name.clone()).collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("task `notes` is done")),
+        "{names:?}"
+    );
+    let tasks = report
+        .rules
+        .iter()
+        .find(|r| r.rule == "checkrail/tasks")
+        .unwrap();
+    assert!(
+        tasks.findings[0].message.contains("task `ticket`"),
+        "{tasks:?}"
+    );
+
+    // One task at a time: its rule runs; when it passes the next is current.
+    let hooks = Hooks::default();
+    let notyet = svc.validate_task(&id, "notes", None, &hooks).unwrap();
+    assert!(!notyet.passed && notyet.report.is_some());
+    std::fs::write(ws.path().join("notes.md"), "two\nlines\n").unwrap();
+    let done = svc.validate_task(&id, "notes", None, &hooks).unwrap();
+    assert!(done.passed && !done.advanced);
+    let phase = done.standing.phase.unwrap();
+    assert_eq!(phase.tasks_done, ["notes"]);
+    assert_eq!(phase.current_task.unwrap().id(), Some("ticket"));
+    let no = svc
+        .validate_task(&id, "ticket", Some(&json!({"ticket": ""})), &hooks)
+        .unwrap();
+    assert!(!no.passed);
+    assert!(no.standing.next_step.contains("does not set `ticket`"));
+    let yes = svc
+        .validate_task(&id, "ticket", Some(&json!({"ticket": "T-1"})), &hooks)
+        .unwrap();
+    assert!(yes.passed);
+    // A task without done_when is taken at the agent's word.
+    assert!(svc.validate_task(&id, "tidy", None, &hooks).unwrap().passed);
+    let err = svc
+        .validate_task(&id, "nope", None, &hooks)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("has no task `nope`") && err.contains("notes, ticket, tidy"),
+        "{err}"
+    );
+
+    // The checkpoint checks every task again, whatever was recorded.
+    std::fs::create_dir_all(ws.path().join("out")).unwrap();
+    std::fs::write(ws.path().join("out/a.bin"), "bytes").unwrap();
+    let passed = validate(&svc, &id, Some(json!({"ticket": "T-1"})));
+    assert!(passed.advanced, "{:?}", passed.report);
+
+    // Artifacts are recorded with the phase, and a later phase freezes them.
+    let session = passed.standing.session;
+    let recorded = &session.artifacts["build"];
+    assert_eq!(recorded["notes.md"]["size"], 10);
+    assert_eq!(recorded["out/a.bin"]["size"], 5);
+    std::fs::write(ws.path().join("out/a.bin"), "changed").unwrap();
+    let frozen = validate(&svc, &id, None);
+    assert!(!frozen.passed);
+    let report = frozen.report.unwrap();
+    let finding = &report
+        .rules
+        .iter()
+        .find(|r| r.rule == "checkrail/frozen-paths")
+        .unwrap()
+        .findings[0];
+    assert_eq!(finding.path.as_deref(), Some("out/a.bin"));
+    std::fs::write(ws.path().join("out/a.bin"), "bytes").unwrap();
+    assert_eq!(
+        validate(&svc, &id, None).standing.session.status,
+        Status::Completed
+    );
+
+    // The task tool view: workflow metadata in the list.
+    let list = svc.engine().catalog().list(None, None);
+    let summary = list.iter().find(|w| w.id == "tasks").unwrap();
+    assert_eq!(summary.estimated_minutes, Some(30));
+}
+
+#[test]
+fn tasks_and_artifacts_are_linted() {
+    let broken = TASKS
+        .replace(
+            "done_when: { evidence: ticket }",
+            "done_when: { evidence: tickets }",
+        )
+        .replace("      - id: tidy\n", "      - id: notes\n")
+        .replace("      artifacts: [notes.md, out/*.bin]\n", "");
+    let ws = workspace(&[(".checkrail/workflows/tasks.yaml", &broken)]);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_checkrail"))
+        .args(["workflow", "lint", ".checkrail/workflows/tasks.yaml"])
+        .current_dir(ws.path())
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
+        .output()
+        .unwrap();
+    let shown = text(&out);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("/phases/0/tasks/2/done_when/evidence")
+            && shown.contains("no property `tickets`"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("/phases/0/tasks/3/id: task id `notes` is used twice"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("/phases/1/checkpoint/frozen/artifacts")
+            && shown.contains("records no artifacts"),
+        "{shown}"
+    );
+}

@@ -44,6 +44,9 @@ pub struct Checked {
     pub snapshot: Option<Map<String, Value>>,
     /// Whether its checkpoint has a human gate.
     pub approval: bool,
+    /// The files its checkpoint's `artifacts` matched: path →
+    /// `{size, sha256}` (`None` when it declares none).
+    pub artifacts: Option<Map<String, Value>>,
 }
 
 /// What can happen to a session.
@@ -75,6 +78,16 @@ pub enum Command<'a> {
         /// For rollback into a loop: its iteration (default: the current
         /// one when in that loop, else the last).
         iteration: Option<u32>,
+    },
+    /// A task of the phase the session stood at (`at`) is done.
+    TaskDone {
+        /// Where the session stood when the task was checked.
+        at: Cursor,
+        /// The task's id.
+        task: String,
+        /// How it was known: the rule's summary, the evidence field, or the
+        /// agent's word.
+        how: Value,
     },
     /// A human accepted changed judging files.
     AcceptJudging {
@@ -162,6 +175,25 @@ impl Session {
                 to_phase,
                 iteration,
             } => self.control(workflow, action, to_phase, iteration, &mut events)?,
+            Command::TaskDone { at, task, how } => {
+                if at != self.cursor() || self.status != Status::Active {
+                    return Err(Error::Refused(format!(
+                        "session `{}` moved on while task `{task}` was checked; nothing was recorded",
+                        self.id
+                    )));
+                }
+                let key = self.current_key();
+                let done = self.tasks_done.entry(key).or_default();
+                if !done.contains(&task) {
+                    done.push(task.clone());
+                }
+                let phase = self.phase_id.clone();
+                events.push(NewEvent::new(
+                    EventKind::TaskDone,
+                    Some(&phase),
+                    json!({ "task": task, "iteration": self.iteration, "how": how }),
+                ));
+            }
             Command::AcceptJudging { judging, record } => {
                 self.judging = judging;
                 let phase = self.phase_id.clone();
@@ -242,7 +274,10 @@ impl Session {
             self.facts.insert(key.clone(), Value::Object(checked.facts));
         }
         if let Some(snapshot) = checked.snapshot {
-            self.snapshots.insert(key, Value::Object(snapshot));
+            self.snapshots.insert(key.clone(), Value::Object(snapshot));
+        }
+        if let Some(artifacts) = checked.artifacts {
+            self.artifacts.insert(key, Value::Object(artifacts));
         }
         if checked.approval {
             self.status = Status::AwaitingApproval;
@@ -724,6 +759,9 @@ impl Session {
         self.evidence.retain(|k, _| kept.contains(k));
         self.facts.retain(|k, _| kept.contains(k));
         self.snapshots.retain(|k, _| kept.contains(k));
+        self.artifacts.retain(|k, _| kept.contains(k));
+        self.tasks_done
+            .retain(|k, _| kept.contains(k) || *k == occurrence(target, iteration));
         // Loops entered after the target are forgotten; the target's loop
         // stands at its iteration.
         let entered: std::collections::BTreeSet<String> = self
@@ -837,18 +875,32 @@ impl Session {
             .collect()
     }
 
+    /// The artifacts recorded when phase `since` passed, as phase `index`
+    /// sees them.
+    pub fn artifacts_view(&self, workflow: &Workflow, index: usize, since: &str) -> Option<&Value> {
+        self.artifacts
+            .get(&self.occurrence_seen(workflow, index, since)?)
+    }
+
     /// The frozen-file snapshot recorded when phase `since` passed, as
     /// phase `index` sees it.
     pub fn snapshot_view(&self, workflow: &Workflow, index: usize, since: &str) -> Option<&Value> {
+        self.snapshots
+            .get(&self.occurrence_seen(workflow, index, since)?)
+    }
+
+    /// The occurrence of phase `since` that phase `index` refers to: inside
+    /// its own loop, the current iteration's; in another loop, that loop's
+    /// last iteration's.
+    fn occurrence_seen(&self, workflow: &Workflow, index: usize, since: &str) -> Option<String> {
         let j = workflow.index_of(since)?;
-        let key = match workflow.group_of(j) {
+        Some(match workflow.group_of(j) {
             None => since.to_owned(),
             Some(g) if workflow.group_of(index).is_some_and(|h| h.id == g.id) => {
                 occurrence(since, self.iteration)
             }
             Some(g) => occurrence(since, self.loops.get(&g.id).map(|l| l.iteration)),
-        };
-        self.snapshots.get(&key)
+        })
     }
 
     fn records_view(

@@ -118,6 +118,13 @@ pub struct Session {
     /// iteration inside loops.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<Step>,
+    /// Tasks the session knows to be done, by phase occurrence (`phase`, or
+    /// `phase#n` inside a loop).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tasks_done: BTreeMap<String, Vec<String>>,
+    /// Files phases produced, by phase occurrence: path → `{size, sha256}`.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub artifacts: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A loop group as the session runs it.
@@ -199,6 +206,8 @@ pub enum EventKind {
     Skipped,
     /// An iteration of a loop group began.
     IterationStarted,
+    /// A task of the current phase is done.
+    TaskDone,
 }
 
 impl EventKind {
@@ -223,6 +232,7 @@ impl EventKind {
             EventKind::Imported => "imported",
             EventKind::Skipped => "skipped",
             EventKind::IterationStarted => "iteration_started",
+            EventKind::TaskDone => "task_done",
         }
     }
 }

@@ -122,6 +122,10 @@ struct State {
     loops: std::collections::BTreeMap<String, LoopRun>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     path: Vec<Step>,
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    tasks_done: std::collections::BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    artifacts: serde_json::Map<String, Value>,
 }
 
 impl State {
@@ -139,6 +143,8 @@ impl State {
             iteration: session.iteration,
             loops: session.loops.clone(),
             path: session.path.clone(),
+            tasks_done: session.tasks_done.clone(),
+            artifacts: session.artifacts.clone(),
         }
     }
 
@@ -281,6 +287,8 @@ impl Row {
             iteration: state.iteration,
             loops: state.loops,
             path: state.path,
+            tasks_done: state.tasks_done,
+            artifacts: state.artifacts,
         };
         Ok((session, workflow, pinned))
     }
@@ -474,6 +482,8 @@ impl SessionStore {
             iteration: None,
             loops: Default::default(),
             path: Vec::new(),
+            tasks_done: Default::default(),
+            artifacts: Default::default(),
         };
         let mut row = Row {
             id: new_id(),
@@ -929,6 +939,8 @@ fn legacy_sessions(old: &Connection) -> rusqlite::Result<Vec<(Row, State, Vec<Le
             iteration: None,
             loops: Default::default(),
             path: Vec::new(),
+            tasks_done: Default::default(),
+            artifacts: Default::default(),
         };
         let row = Row {
             id: r.get(0)?,

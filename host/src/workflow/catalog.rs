@@ -27,6 +27,12 @@ pub struct WorkflowSummary {
     pub tags: Vec<String>,
     /// Number of phases.
     pub phase_count: usize,
+    /// How long it usually takes, in minutes (guidance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_minutes: Option<u32>,
+    /// Who should do it and how (guidance, never enforced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hints: Option<super::Hints>,
     /// Where it was loaded from.
     pub source: String,
 }
@@ -147,6 +153,8 @@ impl Catalog {
                 category: w.category.clone(),
                 tags: w.tags.clone(),
                 phase_count: w.phases.len(),
+                estimated_minutes: w.estimated_minutes,
+                hints: w.hints.clone(),
                 source: w.source.clone(),
             })
             .collect()

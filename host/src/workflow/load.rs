@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::DoneWhen;
 use super::read::{self, ReadLimits};
 use super::{RuleRef, Workflow};
 use crate::bundled::WORKFLOW_SCHEMA;
@@ -94,6 +95,7 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
             ));
         }
     }
+    problems.extend(workflow.task_and_artifact_problems());
     problems.extend(workflow.bad_references());
     problems.extend(workflow.flow_problems());
     if !problems.is_empty() {
@@ -102,6 +104,86 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
     workflow.digest = hex::encode(Sha256::digest(text.as_bytes()));
     workflow.source = source_name.to_owned();
     Ok(workflow)
+}
+
+impl Workflow {
+    /// Tasks with unique ids whose `done_when` can work, checkpoints that
+    /// require tasks having some to check, and artifacts frozen only since
+    /// a phase that records them.
+    fn task_and_artifact_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (i, phase) in self.phases.iter().enumerate() {
+            let at = self.pointer(i);
+            let checkpoint = phase.checkpoint.as_ref();
+            for (t, task) in phase.tasks.iter().enumerate() {
+                let Some(id) = task.id() else { continue };
+                if phase.tasks[..t].iter().any(|other| other.id() == Some(id)) {
+                    problems.push(format!(
+                        "{at}/tasks/{t}/id: task id `{id}` is used twice in phase `{}`",
+                        phase.id
+                    ));
+                }
+                match task.done_when() {
+                    Some(DoneWhen::Rule { rule, .. }) => {
+                        if let Err(e) = RuleRef::parse(rule) {
+                            problems.push(format!("{at}/tasks/{t}/done_when/rule: {e}"));
+                        }
+                    }
+                    Some(DoneWhen::Evidence { evidence }) => {
+                        let field = evidence
+                            .trim_start_matches('/')
+                            .split('/')
+                            .next()
+                            .unwrap_or("");
+                        let properties = checkpoint
+                            .and_then(|c| c.evidence_schema.as_ref())
+                            .and_then(|s| s.get("properties"))
+                            .and_then(|p| p.as_object());
+                        match properties {
+                            None => problems.push(format!(
+                                "{at}/tasks/{t}/done_when/evidence: phase `{}` takes no evidence; give its checkpoint an evidence_schema with `{field}`",
+                                phase.id
+                            )),
+                            Some(properties) if !properties.contains_key(field) => problems.push(format!(
+                                "{at}/tasks/{t}/done_when/evidence: the evidence_schema of phase `{}` has no property `{field}`",
+                                phase.id
+                            )),
+                            Some(_) => {}
+                        }
+                    }
+                    None => {}
+                }
+            }
+            let Some(checkpoint) = checkpoint else {
+                continue;
+            };
+            if checkpoint.require_tasks && !phase.tasks.iter().any(|t| t.done_when().is_some()) {
+                problems.push(format!(
+                    "{at}/checkpoint/require_tasks: no task of phase `{}` has a `done_when`, so there is nothing to require",
+                    phase.id
+                ));
+            }
+            if let Some(frozen) = &checkpoint.frozen {
+                if frozen.paths.is_empty() && !frozen.artifacts {
+                    problems.push(format!(
+                        "{at}/checkpoint/frozen: freeze `paths`, or the `artifacts: true` of phase `{}`",
+                        frozen.since
+                    ));
+                }
+                let records = self
+                    .phase(&frozen.since)
+                    .and_then(|p| p.checkpoint.as_ref())
+                    .is_some_and(|c| !c.artifacts.is_empty());
+                if frozen.artifacts && !records {
+                    problems.push(format!(
+                        "{at}/checkpoint/frozen/artifacts: phase `{}` records no artifacts (its checkpoint has no `artifacts`)",
+                        frozen.since
+                    ));
+                }
+            }
+        }
+        problems
+    }
 }
 
 #[cfg(test)]

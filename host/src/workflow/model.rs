@@ -26,6 +26,10 @@ pub struct Workflow {
     pub tags: Vec<String>,
     /// Values supplied when starting.
     pub inputs: BTreeMap<String, Input>,
+    /// How long the whole workflow usually takes, in minutes (guidance).
+    pub estimated_minutes: Option<u32>,
+    /// Who should do it and how (guidance, never enforced).
+    pub hints: Option<Hints>,
     /// Every phase, in file order, groups flattened.
     pub phases: Vec<Phase>,
     /// Loop groups, in file order.
@@ -169,6 +173,10 @@ struct WorkflowFile {
     tags: Vec<String>,
     #[serde(default)]
     inputs: BTreeMap<String, Input>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    estimated_minutes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hints: Option<Hints>,
     phases: Vec<Item>,
     #[serde(skip_deserializing)]
     digest: String,
@@ -220,6 +228,8 @@ impl From<WorkflowFile> for Workflow {
             category: file.category,
             tags: file.tags,
             inputs: file.inputs,
+            estimated_minutes: file.estimated_minutes,
+            hints: file.hints,
             phases,
             groups,
             digest: file.digest,
@@ -255,6 +265,8 @@ impl From<Workflow> for WorkflowFile {
             category: workflow.category,
             tags: workflow.tags,
             inputs: workflow.inputs,
+            estimated_minutes: workflow.estimated_minutes,
+            hints: workflow.hints,
             phases: items,
             digest: workflow.digest,
             source: workflow.source,
@@ -294,9 +306,16 @@ pub struct Phase {
     pub name: String,
     /// Markdown for the agent.
     pub guidance: String,
-    /// Optional task list.
+    /// Optional task list: plain sentences, or tasks with an id, steps
+    /// and a way to tell they are done.
     #[serde(default)]
-    pub tasks: Vec<String>,
+    pub tasks: Vec<Task>,
+    /// How long the phase usually takes, in minutes (guidance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_minutes: Option<u32>,
+    /// Who should do it and how (guidance, never enforced).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hints: Option<Hints>,
     /// What is checked before the phase is done.
     #[serde(default)]
     pub checkpoint: Option<Checkpoint>,
@@ -330,6 +349,119 @@ pub struct Checkpoint {
     /// Files frozen since an earlier phase.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frozen: Option<Frozen>,
+    /// Files this phase produces: on pass, each matching file's path, size
+    /// and sha256 are recorded with the phase.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
+    /// Every task of the phase with a `done_when` must be satisfied: its
+    /// rule runs with the checkpoint, its evidence field must be set.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_tasks: bool,
+}
+
+/// Guidance on who should do a workflow or phase, and how. Never enforced.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hints {
+    /// The stance to take, e.g. `planner`, `reviewer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// What kind of model suits it, free-form, e.g. `{reasoning: high}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub model: BTreeMap<String, String>,
+    /// Anything else worth knowing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// A task of a phase: a sentence, or a task with its own steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged)]
+pub enum Task {
+    /// A plain sentence.
+    Text(String),
+    /// A task with an id.
+    Detailed(TaskSpec),
+}
+
+/// A task with an id, steps and, optionally, how to tell it is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSpec {
+    /// Id, unique in the phase.
+    pub id: String,
+    /// One line.
+    pub title: String,
+    /// The steps, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<String>,
+    /// How checkrail tells it is done.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub done_when: Option<DoneWhen>,
+}
+
+/// How a task is known to be done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(untagged, deny_unknown_fields)]
+pub enum DoneWhen {
+    /// A rule passes.
+    Rule {
+        /// Rule reference, e.g. `file-exists` or `test@^0.1`.
+        rule: String,
+        /// Its config.
+        #[serde(default)]
+        config: serde_json::Value,
+    },
+    /// The evidence submitted has this field set (a JSON pointer such as
+    /// `/migration`, or a top-level field name): present, and not null,
+    /// false, empty text or an empty list.
+    Evidence {
+        /// The field.
+        evidence: String,
+    },
+}
+
+impl Task {
+    /// Its id (a plain sentence has none).
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            Task::Text(_) => None,
+            Task::Detailed(spec) => Some(&spec.id),
+        }
+    }
+
+    /// Its title (the sentence itself for a plain task).
+    pub fn title(&self) -> &str {
+        match self {
+            Task::Text(text) => text,
+            Task::Detailed(spec) => &spec.title,
+        }
+    }
+
+    /// How it is known to be done, if it says.
+    pub fn done_when(&self) -> Option<&DoneWhen> {
+        match self {
+            Task::Text(_) => None,
+            Task::Detailed(spec) => spec.done_when.as_ref(),
+        }
+    }
+}
+
+impl DoneWhen {
+    /// Whether `evidence` sets the field an evidence condition names.
+    pub fn set_in(field: &str, evidence: Option<&serde_json::Value>) -> bool {
+        let pointer = if field.starts_with('/') {
+            field.to_owned()
+        } else {
+            format!("/{field}")
+        };
+        match evidence.and_then(|e| e.pointer(&pointer)) {
+            None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => false,
+            Some(serde_json::Value::String(s)) => !s.is_empty(),
+            Some(serde_json::Value::Array(a)) => !a.is_empty(),
+            Some(_) => true,
+        }
+    }
 }
 
 /// Files that must be unchanged since an earlier phase passed.
@@ -338,7 +470,11 @@ pub struct Frozen {
     /// Id of the earlier phase.
     pub since: String,
     /// Workspace-relative globs.
+    #[serde(default)]
     pub paths: Vec<String>,
+    /// Also the artifacts phase `since` recorded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub artifacts: bool,
     /// Whether new matching files are allowed.
     #[serde(default = "yes")]
     pub allow_new: bool,

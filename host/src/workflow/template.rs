@@ -164,7 +164,11 @@ impl Phase {
     fn texts(&self) -> Vec<(String, String)> {
         let mut texts = vec![("guidance".to_owned(), self.guidance.clone())];
         for (t, task) in self.tasks.iter().enumerate() {
-            texts.push((format!("tasks/{t}"), task.clone()));
+            let text = match task {
+                super::Task::Text(text) => text.clone(),
+                detailed => serde_json::to_string(detailed).unwrap_or_default(),
+            };
+            texts.push((format!("tasks/{t}"), text));
         }
         if let Some(checkpoint) = &self.checkpoint {
             for (j, rule) in checkpoint.rules.iter().enumerate() {
@@ -182,7 +186,9 @@ impl Phase {
         let mut phase = self.clone();
         phase.guidance = fill(&phase.guidance, scope)?;
         for task in &mut phase.tasks {
-            *task = fill(task, scope)?;
+            let mut value = serde_json::to_value(&*task).map_err(|e| e.to_string())?;
+            fill_value(&mut value, scope)?;
+            *task = serde_json::from_value(value).map_err(|e| e.to_string())?;
         }
         if let Some(checkpoint) = &mut phase.checkpoint {
             for rule in &mut checkpoint.rules {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::mcp::CheckrailMcp;
 use crate::service::PhaseView;
-use crate::workflow::Input;
+use crate::workflow::{Hints, Input, Task};
 
 /// Arguments of `workflow_get`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -19,6 +19,9 @@ pub struct GetArgs {
     /// Only this phase (its id); all phases when absent.
     #[serde(default)]
     pub phase: Option<String>,
+    /// With `phase`: only this task of it (its id), in full: title, steps and how it is known to be done.
+    #[serde(default)]
+    pub task: Option<String>,
 }
 
 /// A workflow with its phases.
@@ -41,8 +44,17 @@ pub struct WorkflowDetail {
     pub inputs: BTreeMap<String, Input>,
     /// sha256 of the workflow source.
     pub digest: String,
+    /// How long it usually takes, in minutes (guidance).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimated_minutes: Option<u32>,
+    /// Who should do it and how (guidance, never enforced).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hints: Option<Hints>,
     /// The phases asked for, with guidance and what each checkpoint checks.
     pub phases: Vec<PhaseView>,
+    /// The task asked for, in full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<Task>,
 }
 
 #[tool_router(router = get_router, vis = "pub(crate)")]
@@ -78,7 +90,37 @@ impl CheckrailMcp {
             },
             None => (0..workflow.phases.len()).collect(),
         };
+        let task = match (&args.task, &args.phase) {
+            (None, _) => None,
+            (Some(_), None) => {
+                return Err(
+                    "`task` needs `phase`: the id of the phase the task belongs to".to_owned(),
+                );
+            }
+            (Some(task), Some(_)) => {
+                let phase = &workflow.phases[indices[0]];
+                match phase.tasks.iter().find(|t| t.id() == Some(task.as_str())) {
+                    Some(found) => Some(found.clone()),
+                    None => {
+                        let known: Vec<&str> = phase.tasks.iter().filter_map(|t| t.id()).collect();
+                        return Err(format!(
+                            "phase `{}` has no task `{}`; its tasks with ids: {}",
+                            phase.id,
+                            crate::error::clip(task),
+                            if known.is_empty() {
+                                "none".to_owned()
+                            } else {
+                                known.join(", ")
+                            }
+                        ));
+                    }
+                }
+            }
+        };
         Ok(Json(WorkflowDetail {
+            task,
+            estimated_minutes: workflow.estimated_minutes,
+            hints: workflow.hints.clone(),
             phases: indices
                 .into_iter()
                 .filter_map(|i| PhaseView::of(&workflow, i))

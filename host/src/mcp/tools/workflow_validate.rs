@@ -38,6 +38,11 @@ pub struct ValidateArgs {
     /// Check without recording anything or advancing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Check one task of the current phase instead of its checkpoint (its id, see workflow_next's `current_task`):
+    /// the task's `done_when` rule runs, or its evidence field is looked for in `evidence`. When it is done it is
+    /// recorded and the next task becomes current; the session stays on the phase.
+    #[serde(default)]
+    pub task: Option<String>,
 }
 
 #[tool_router(router = validate_router, vis = "pub(crate)")]
@@ -89,14 +94,19 @@ impl CheckrailMcp {
                     progress: Some(Arc::new(report)),
                     cancel: Some(hooks_cancel),
                 };
-                service.validate_at(
-                    &args.session,
-                    args.phase.as_deref(),
-                    args.iteration,
-                    args.evidence.as_ref(),
-                    args.dry_run,
-                    &hooks,
-                )
+                match &args.task {
+                    Some(task) => {
+                        service.validate_task(&args.session, task, args.evidence.as_ref(), &hooks)
+                    }
+                    None => service.validate_at(
+                        &args.session,
+                        args.phase.as_deref(),
+                        args.iteration,
+                        args.evidence.as_ref(),
+                        args.dry_run,
+                        &hooks,
+                    ),
+                }
             })
             .await;
         watcher.abort();

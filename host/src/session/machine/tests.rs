@@ -35,6 +35,8 @@ fn begin(workflow: &Workflow, inputs: Value) -> (Session, Vec<NewEvent>) {
         iteration: None,
         loops: Default::default(),
         path: Vec::new(),
+        tasks_done: Default::default(),
+        artifacts: Default::default(),
     };
     let events = session.apply(Command::Begin, workflow).unwrap();
     (session, events)
@@ -573,4 +575,57 @@ fn baselines_and_snapshots_follow_the_iteration() {
     let scope = s.scope(&wf, index, false);
     assert_eq!(scope["iteration"], json!(2));
     assert_eq!(scope["item"], json!({"tested": true}));
+}
+
+#[test]
+fn tasks_and_artifacts_are_kept_per_occurrence_and_forgotten_on_rollback() {
+    let wf = workflow(&format!(
+        "{}{}{}",
+        phase("a", ""),
+        phase("b", ""),
+        phase("c", "")
+    ));
+    let (mut s, _) = begin(&wf, json!({}));
+    let done = |s: &Session, task: &str| Command::TaskDone {
+        at: s.cursor(),
+        task: task.to_owned(),
+        how: json!("word"),
+    };
+    let events = s.apply(done(&s, "t1"), &wf).unwrap();
+    assert_eq!(kinds(&events), ["task_done"]);
+    s.apply(done(&s, "t1"), &wf).unwrap();
+    assert_eq!(s.tasks_done["a"], ["t1"], "recorded once");
+    // A task result for a place the session left is refused.
+    let stale = Command::TaskDone {
+        at: Cursor {
+            phase_index: 2,
+            iteration: None,
+        },
+        task: "t2".to_owned(),
+        how: Value::Null,
+    };
+    assert!(s.apply(stale, &wf).is_err());
+
+    let mut with_artifacts = checked(&s, true, Value::Null);
+    if let Command::Validated { checked, .. } = &mut with_artifacts {
+        checked.artifacts = Some(
+            json!({"out.bin": {"size": 1, "sha256": "x"}})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+    }
+    s.apply(with_artifacts, &wf).unwrap();
+    assert_eq!(s.artifacts["a"]["out.bin"]["size"], 1);
+    s.apply(done(&s, "t9"), &wf).unwrap();
+    assert_eq!(s.tasks_done["b"], ["t9"]);
+    pass(&mut s, &wf, Value::Null);
+    assert_eq!(s.phase_id, "c");
+    // Back to `a`: what `a` and `b` recorded is forgotten; the tasks done
+    // at `a` are kept, since the agent returns to work on it.
+    s.apply(control(Control::Rollback, Some("a"), None), &wf)
+        .unwrap();
+    assert!(s.artifacts.is_empty());
+    assert!(!s.tasks_done.contains_key("b"));
+    assert_eq!(s.tasks_done["a"], ["t1"]);
 }
