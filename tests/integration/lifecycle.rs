@@ -422,3 +422,60 @@ fn tasks_and_artifacts_are_linted() {
         "{shown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_agent_sees_tasks_hints_and_errors_over_mcp() {
+    let h = crate::mcp::start(&[(".checkrail/workflows/tasks.yaml", TASKS)]).await;
+    let list = h.ok("workflow_list", json!({})).await;
+    let entry = list["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "tasks")
+        .unwrap()
+        .clone();
+    assert_eq!(entry["estimated_minutes"], 30);
+    assert_eq!(entry["hints"]["model"]["reasoning"], "medium");
+    let task = h
+        .ok(
+            "workflow_get",
+            json!({"workflow": "tasks", "phase": "build", "task": "notes"}),
+        )
+        .await;
+    assert_eq!(task["task"]["steps"][1], "write two lines");
+    assert_eq!(task["phases"][0]["hints"]["notes"], "small steps");
+    let err = h
+        .err(
+            "workflow_get",
+            json!({"workflow": "tasks", "task": "notes"}),
+        )
+        .await;
+    assert!(err.contains("`task` needs `phase`"), "{err}");
+
+    let started = h.ok("workflow_start", json!({"workflow": "tasks"})).await;
+    let id = started["session"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(started["phase"]["current_task"]["id"], "notes");
+    let checked = h
+        .ok("workflow_validate", json!({"session": id, "task": "notes"}))
+        .await;
+    assert_eq!(checked["passed"], false);
+    assert_eq!(checked["advanced"], false);
+    std::fs::write(h.dir.join("notes.md"), "two\nlines\n").unwrap();
+    let checked = h
+        .ok("workflow_validate", json!({"session": id, "task": "notes"}))
+        .await;
+    assert_eq!(checked["passed"], true);
+    assert_eq!(checked["standing"]["phase"]["current_task"]["id"], "ticket");
+    h.ok("workflow_validate", json!({"session": id})).await;
+    let state = h
+        .ok("workflow_state", json!({"session": id, "errors": true}))
+        .await;
+    assert_eq!(state["errors"]["failures"][0]["phase"], "build", "{state}");
+    let events: Vec<&str> = state["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(events.contains(&"task_done"), "{events:?}");
+}
