@@ -109,6 +109,10 @@ async fn main() {
         .as_str()
         .expect("id")
         .to_owned();
+    println!(
+        "server RSS after start and one session: {} KiB",
+        rss_kib(pid)
+    );
     let args = json!({"session": id, "phase": "readme"});
     for _ in 0..50 {
         call(&client, "workflow_validate", args.clone()).await;
@@ -133,7 +137,18 @@ async fn main() {
         times.push(began.elapsed());
     }
     stats("workflow_validate dry run (no database write)", times);
-    println!("server RSS after 2,050 validations: {} KiB", rss_kib(pid));
+    let after_2k = rss_kib(pid);
+    println!("server RSS after 2,050 validations: {after_2k} KiB");
+    // Flat over 10,000 more calls (dry runs: the same work without
+    // growing the database, which is disk, not memory).
+    for _ in 0..10_000 {
+        call(&client, "workflow_validate", dry.clone()).await;
+    }
+    let after_12k = rss_kib(pid);
+    println!(
+        "server RSS after 10,000 more calls: {after_12k} KiB ({:+.1} %)",
+        (after_12k as f64 / after_2k as f64 - 1.0) * 100.0
+    );
 
     let client = std::sync::Arc::new(client);
     let mut ids = Vec::new();
