@@ -209,8 +209,16 @@ fn build_plugins<'a>(
     crates: impl Iterator<Item = &'a (String, PathBuf)>,
 ) -> PathBuf {
     // A target dir of its own, beside cargo's: the outer build holds the lock
-    // on its own profile directory while this script runs.
-    let target_dir = target_dir_of(out_dir).join("checkrail-wasm");
+    // on its own profile directory while this script runs. One per checkout,
+    // so that two clones sharing a CARGO_TARGET_DIR never hand each other
+    // components built from the other's sources.
+    let checkout = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        root.hash(&mut hasher);
+        hasher.finish()
+    };
+    let target_dir = target_dir_of(out_dir).join(format!("checkrail-wasm-{checkout:016x}"));
     let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)

@@ -458,6 +458,7 @@ impl Checkrail {
                 known: workflow.phase_ids(),
             })?;
         let mut checkpoint = phase.checkpoint.clone().unwrap_or_default();
+        let declared = checkpoint.rules.len();
         let mut pointers: Vec<String> = (0..checkpoint.rules.len())
             .map(|j| format!("{}/checkpoint/rules/{j}", workflow.pointer(index)))
             .collect();
@@ -485,6 +486,11 @@ impl Checkrail {
             run.evidence,
         )?;
         let mut rules = self.run_rules(run, &phase.id, &prepared)?;
+        // Facts are the checkpoint's own rules': a task's use of the same
+        // rule (say, one test) must not become the phase's baseline.
+        for report in rules.iter_mut().skip(declared) {
+            report.facts = None;
+        }
         rules.extend(self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared));
         if checkpoint.require_tasks {
             rules.extend(evidence_tasks_report(phase, run.evidence));
@@ -533,9 +539,23 @@ impl Checkrail {
                     let changes = frozen::compare(before, &now, !frozen.allow_new);
                     frozen::frozen_findings(&changes, &frozen.since)
                 }
+                // In a session, the phase did not pass on this session's
+                // path (a condition, branch or empty loop skipped it):
+                // nothing can be compared, and that does not pass.
+                None if run.guards.judging.is_some() => vec![
+                    Finding::error(format!(
+                        "files frozen since phase `{}` cannot be compared: that phase did not pass in this session (it was skipped), so nothing was recorded to compare with",
+                        frozen.since
+                    ))
+                    .code("no-snapshot")
+                    .fix_hint(format!(
+                        "roll back to a phase before `{}` and take the path through it; the workflow's author should freeze files since a phase every path passes",
+                        frozen.since
+                    )),
+                ],
                 None => vec![
                     Finding::warning(format!(
-                        "files frozen since phase `{}` were not compared: there is no snapshot outside a session that passed that phase",
+                        "files frozen since phase `{}` were not compared: outside a session there is no snapshot of them",
                         frozen.since
                     ))
                     .code("no-snapshot"),
@@ -663,9 +683,11 @@ impl Checkrail {
                 for _ in 0..workers {
                     scope.spawn(|| {
                         while let Some(index) = schedule.take(&cancelled) {
+                            // Released however the rule ends, a panic
+                            // included, so no other worker waits forever.
+                            let _held = Held(&schedule, index);
                             let report = run_one(index);
                             *slots[index].lock().unwrap_or_else(|e| e.into_inner()) = Some(report);
-                            schedule.finish(index);
                         }
                     });
                 }
@@ -679,8 +701,17 @@ impl Checkrail {
         if cancelled() {
             return Err(Error::Cancelled);
         }
-        // Every slot is filled unless the run was cancelled (checked above).
-        Ok(reports.into_iter().flatten().collect())
+        // Every slot is filled unless the run was cancelled (checked
+        // above); a missing report is an error, never a silent pass.
+        reports
+            .into_iter()
+            .enumerate()
+            .map(|(i, report)| {
+                report.ok_or_else(|| {
+                    Error::Other(format!("rule {} of the checkpoint gave no report", i + 1))
+                })
+            })
+            .collect()
     }
 
     fn execute(
@@ -989,6 +1020,15 @@ fn target_dir_of(args: &[&str]) -> Option<String> {
     None
 }
 
+/// Marks a rule finished in its [`Schedule`] when dropped.
+struct Held<'a>(&'a Schedule, usize);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.finish(self.1);
+    }
+}
+
 /// Which rules of a checkpoint run has started and which locks are held.
 struct Schedule {
     locks: Vec<Vec<ExecLock>>,
@@ -1125,6 +1165,8 @@ struct CacheContext<'a> {
     config: &'a WorkspaceConfig,
     grants: String,
     digests: std::sync::Mutex<Vec<FileDigest>>,
+    /// Judging-file digests per set of globs.
+    judging: std::sync::Mutex<Vec<(Vec<String>, String)>>,
 }
 
 impl<'a> CacheContext<'a> {
@@ -1134,6 +1176,7 @@ impl<'a> CacheContext<'a> {
             config: run.config,
             grants: format!("{:?}", run.config.exec),
             digests: std::sync::Mutex::new(Vec::new()),
+            judging: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -1169,6 +1212,7 @@ impl<'a> CacheContext<'a> {
             &self.config.exec,
         );
         let baselines = format!("{:?}", input.baselines);
+        let judging = self.judging(rule, fresh);
         Some(outcomes::key(&outcomes::KeyParts {
             rule_digest: &rule.component.digest,
             config: &rule_use.config,
@@ -1177,7 +1221,25 @@ impl<'a> CacheContext<'a> {
             grants: &self.grants,
             toolchains: &toolchains,
             files: &files,
+            judging: &judging,
         }))
+    }
+
+    /// The digest of the rule's judging files and `checkrail.toml`, found
+    /// whether or not the project ignores them: an ignored `conftest.py` or
+    /// allow-list still changes the answer.
+    fn judging(&self, rule: &LoadedRule, fresh: bool) -> String {
+        let mut globs = rule.component.info.judging_files.clone();
+        globs.push(crate::config::FILE.to_owned());
+        let mut known = self.judging.lock().unwrap_or_else(|e| e.into_inner());
+        if !fresh && let Some((_, digest)) = known.iter().find(|(g, _)| *g == globs) {
+            return digest.clone();
+        }
+        let snapshot = frozen::snapshot(self.workspace.root(), &globs);
+        let digest = outcomes::digest_of(&format!("{snapshot:?}"));
+        known.retain(|(g, _)| *g != globs);
+        known.push((globs, digest.clone()));
+        digest
     }
 
     /// The cached report of this rule use, or `run`'s, stored for next time.

@@ -166,6 +166,15 @@ pub struct KeyParts<'a> {
     pub toolchains: &'a str,
     /// Digest of the input files.
     pub files: &'a str,
+    /// Digest of the files that change how the rule judges, found whether
+    /// or not the project ignores them.
+    pub judging: &'a str,
+}
+
+/// sha256 of `text`, hex.
+pub fn digest_of(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 /// The cache key of `parts`.
@@ -180,6 +189,7 @@ pub fn key(parts: &KeyParts<'_>) -> String {
         parts.grants,
         parts.toolchains,
         parts.files,
+        parts.judging,
     ] {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part.as_bytes());

@@ -687,8 +687,34 @@ impl Service {
         evidence: Option<&Value>,
         hooks: &Hooks,
     ) -> Result<Validation> {
+        self.validate_task_at(id, None, task_id, evidence, false, hooks)
+    }
+
+    /// [`Service::validate_task`] naming the phase the task belongs to
+    /// (refused when the session stands elsewhere), and with `dry_run`
+    /// recording nothing.
+    pub fn validate_task_at(
+        &self,
+        id: &str,
+        phase: Option<&str>,
+        task_id: &str,
+        evidence: Option<&Value>,
+        dry_run: bool,
+        hooks: &Hooks,
+    ) -> Result<Validation> {
+        self.check_evidence_size(evidence)?;
         let (session, workflow, pinned) = self.store.get(id)?;
         refuse_unless_active(&session)?;
+        if let Some(asked) = phase
+            && asked != session.phase_id
+        {
+            return Err(Error::Refused(format!(
+                "task `{}` of phase `{}`: the session is at phase `{}`; check the tasks of the current phase",
+                crate::error::clip(task_id),
+                crate::error::clip(asked),
+                session.phase_id
+            )));
+        }
         let phase = workflow
             .phases
             .get(session.phase_index)
@@ -749,7 +775,7 @@ impl Service {
             ),
             None => (true, serde_json::json!("the agent's word"), None),
         };
-        let session = if done {
+        let session = if done && !dry_run {
             self.store
                 .update(id, |s, wf| {
                     let events = s.apply(
@@ -781,6 +807,18 @@ impl Service {
         })
     }
 
+    /// Refuses evidence over the size limit.
+    fn check_evidence_size(&self, evidence: Option<&Value>) -> Result<()> {
+        let size = evidence.map_or(0, |e| e.to_string().len());
+        if size > self.max_evidence {
+            return Err(Error::BadRequest(format!(
+                "evidence is {size} bytes, over the limit of {} bytes; send a summary and let the rules read the files",
+                self.max_evidence
+            )));
+        }
+        Ok(())
+    }
+
     /// [`Service::validate`] naming the loop iteration too: a phase plus
     /// iteration that already passed answers without running anything
     /// (without `iteration`, the phase's latest pass counts).
@@ -793,15 +831,7 @@ impl Service {
         dry_run: bool,
         hooks: &Hooks,
     ) -> Result<Validation> {
-        if let Some(evidence) = evidence {
-            let size = evidence.to_string().len();
-            if size > self.max_evidence {
-                return Err(Error::BadRequest(format!(
-                    "evidence is {size} bytes, over the limit of {} bytes; send a summary and let the rules read the files",
-                    self.max_evidence
-                )));
-            }
-        }
+        self.check_evidence_size(evidence)?;
         let (session, workflow, pinned) = self.store.get(id)?;
         refuse_unless_active(&session)?;
         if let Some(asked) = phase {

@@ -119,6 +119,7 @@
 
 #![warn(missing_docs)]
 
+pub mod detect;
 pub mod diagnostics;
 mod exec;
 mod finding;

@@ -610,3 +610,50 @@ fn a_cancellation_stops_every_running_rule() {
     assert!(took < std::time::Duration::from_secs(20), "{took:?}");
     assert!(started_rx.try_recv().is_err());
 }
+
+#[test]
+fn files_frozen_since_a_skipped_phase_do_not_pass_unchecked() {
+    // `write-tests` can be skipped by the agent's own plan; a checkpoint
+    // freezing files since it must not then pass without comparing.
+    let flow = "id: skip-freeze
+version: 1.0.0
+name: Skip freeze
+description: freezing since a phase that can be skipped
+phases:
+  - id: plan
+    name: Plan
+    guidance: plan
+    checkpoint:
+      evidence_schema: { type: object, required: [tests], properties: { tests: { type: boolean } } }
+  - id: write-tests
+    name: Write tests
+    guidance: write tests
+    when: evidence.plan.tests
+  - id: fix
+    name: Fix
+    guidance: fix
+    checkpoint:
+      frozen: { since: write-tests, paths: [\"tests/**\"] }
+";
+    let ws = workspace(&[(".checkrail/workflows/f.yaml", flow), ("tests/a.txt", "a")]);
+    let svc = service(ws.path());
+    let id = svc.start("skip-freeze", Map::new()).unwrap().session.id;
+    let v = validate(&svc, &id, Some(json!({"tests": false})));
+    assert_eq!(v.standing.session.phase_id, "fix");
+    std::fs::write(ws.path().join("tests/a.txt"), "weakened").unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(!v.passed, "{:?}", v.report);
+    let report = v.report.unwrap();
+    let finding = &report
+        .rules
+        .iter()
+        .find(|r| r.rule == "checkrail/frozen-paths")
+        .unwrap()
+        .findings[0];
+    assert_eq!(finding.code.as_deref(), Some("no-snapshot"));
+    assert!(
+        finding.message.contains("did not pass in this session"),
+        "{}",
+        finding.message
+    );
+}

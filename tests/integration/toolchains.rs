@@ -319,3 +319,51 @@ fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
     let json: Value = serde_json::to_value(&third).unwrap();
     assert_eq!(json["rules"][0]["cached"], false);
 }
+
+#[test]
+fn auto_detects_a_python_project_for_all_three_rules_at_once() {
+    let ws = workspace(&[
+        (
+            "pyproject.toml",
+            "[project]\nname = \"demo\"\nversion = \"0.1.0\"\n",
+        ),
+        (
+            "pkg/calc.py",
+            "import os\n\n\ndef add(a, b):\n    return a + b\n",
+        ),
+        (
+            "tests/test_calc.py",
+            "from pkg.calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 5\n",
+        ),
+        ("pkg/__init__.py", ""),
+    ]);
+    let dir = ws.path();
+    grant(dir, &["python3", "ruff"]);
+    let report = run(
+        dir,
+        "        - rule: compile\n          config: { toolchain: auto }\n        - rule: test\n          config: { runner: auto }\n        - rule: lint\n          config: { linter: auto, block_levels: [error, warning] }\n",
+    );
+    let detected = |i: usize| {
+        rule(&report, i)
+            .findings
+            .iter()
+            .find(|f| f.code.as_deref() == Some("detected"))
+            .map(|f| f.message.clone())
+            .unwrap_or_else(|| panic!("rule {i}: {:#?}", rule(&report, i)))
+    };
+    assert!(detected(0).contains("toolchain: auto → python (found pyproject.toml"));
+    assert!(detected(1).contains("runner: auto → pytest (found pyproject.toml"));
+    assert!(detected(2).contains("linter: auto → ruff (found pyproject.toml"));
+    assert_eq!(rule(&report, 0).status, RuleStatus::Passed);
+    assert!(
+        finding_at(rule(&report, 1), "tests/test_calc.py", 5).is_some(),
+        "{:#?}",
+        rule(&report, 1)
+    );
+    assert!(
+        finding_at(rule(&report, 2), "pkg/calc.py", 1).is_some(),
+        "{:#?}",
+        rule(&report, 2)
+    );
+    assert!(!report.passed);
+}

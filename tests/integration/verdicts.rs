@@ -713,3 +713,36 @@ fn a_refactor_cannot_silence_lints_or_drop_tests() {
     let v = validate(&svc, &id, None);
     assert!(v.passed, "{:?}", v.report);
 }
+
+#[test]
+fn an_ignored_judging_file_still_changes_the_cached_answer() {
+    // `.checkrail/` is ignored by the project, yet the allow-list in it
+    // changes how the security rule judges: editing it must not let a
+    // cached answer stand.
+    let ws = workspace(&[
+        (".gitignore", ".checkrail/\n"),
+        (
+            "config.py",
+            &format!(
+                "TOKEN = \"{}{}\"\n",
+                "ghp_", "x7Rk2Lq9Zt4Wm8Nc3Vb6Hs1Jd5Fg0Py2Ea7Q"
+            ),
+        ),
+        (".checkrail/secrets-allow", "config.py\n"),
+    ]);
+    let workflow = crate::support::one_phase("        - rule: security\n          config: {}\n");
+    let first = run(ws.path(), &workflow);
+    assert!(first.passed, "allowed: {first:#?}");
+    assert!(run(ws.path(), &workflow).rules[0].cached, "unchanged: cached");
+    std::fs::write(
+        ws.path().join(".checkrail/secrets-allow"),
+        "# nothing allowed\n",
+    )
+    .unwrap();
+    let second = run(ws.path(), &workflow);
+    assert!(
+        !second.rules[0].cached,
+        "the allow-list changed: {second:#?}"
+    );
+    assert!(!second.passed, "{second:#?}");
+}

@@ -338,7 +338,7 @@ impl Session {
             let taken = match &branch.when {
                 Some(when) => condition::holds(when, &scope).map_err(|e| {
                     Error::Refused(format!(
-                        "phase `{from}` passed, but its branch to `{}` cannot be decided: {e}; nothing was recorded",
+                        "phase `{from}` passed, but its branch to `{}` cannot be decided: {e}; nothing was recorded; if it reads evidence that can be absent, guard it with `has(...)` in the workflow, or roll back to the phase whose evidence it reads and submit that field (while a gate waits: `workflow_control retry`, then validate again)",
                         branch.goto
                     ))
                 })?,
@@ -513,7 +513,7 @@ impl Session {
                 let scope = self.scope(workflow, index, false);
                 let holds = condition::holds(when, &scope).map_err(|e| {
                     Error::Refused(format!(
-                        "the condition of phase `{}` cannot be decided: {e}; nothing was recorded",
+                        "the condition of phase `{}` cannot be decided: {e}; nothing was recorded; if it reads evidence that can be absent, guard it with `has(...)` in the workflow, or roll back to the phase whose evidence it reads and submit that field (while a gate waits: `workflow_control retry`, then validate again)",
                         phase.id
                     ))
                 })?;
@@ -560,14 +560,13 @@ impl Session {
             Some(foreach) => {
                 let items = condition::items(foreach, &scope).map_err(|e| refuse("list", e))?;
                 if items.len() as u32 > group.max() {
-                    return Err(refuse(
-                        "list",
-                        format!(
-                            "it has {} items, more than the group's max_iterations ({})",
-                            items.len(),
-                            group.max()
-                        ),
-                    ));
+                    return Err(Error::Refused(format!(
+                        "group `{}` loops over `{foreach}`, which has {} items, more than its max_iterations ({}); submit at most {} (split the work differently), or raise `max_iterations` in the workflow; nothing was recorded",
+                        group.id,
+                        items.len(),
+                        group.max(),
+                        group.max()
+                    )));
                 }
                 if items.is_empty() {
                     self.skip(

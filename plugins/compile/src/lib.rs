@@ -16,6 +16,7 @@ mod python;
 
 use std::collections::{BTreeSet, HashSet};
 
+use checkrail_sdk::detect::{self, Project};
 use checkrail_sdk::{
     Command, Context, Error, ExecError, Finding, Outcome, Output, Result, Rule, Severity,
     export_rule, normalize_path, tool_paths,
@@ -84,6 +85,10 @@ pub enum Toolchain {
     Clang,
     /// A granted program given in `command`.
     Custom,
+    /// Told by the workspace: `Cargo.toml` → cargo, a Python project or
+    /// Python sources → python, C sources → gcc. The report says what was
+    /// found.
+    Auto,
 }
 
 /// A program for toolchain `custom`.
@@ -133,144 +138,13 @@ impl Rule for Compile {
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
         let cwd = checked_cwd(&config)?;
+        let (config, detected) = resolve(config, cx, &cwd)?;
         validate(&config)?;
-        match config.toolchain {
-            Toolchain::Cargo => {
-                let command = Command::new("cargo")
-                    .args(["build", "--message-format=json", "--color=never"])
-                    .args(config.args.iter().cloned())
-                    .env("CARGO_TERM_COLOR", "never");
-                let out = match exec(cx, command, &cwd) {
-                    Ok(out) => out,
-                    Err(outcome) => return Ok(outcome),
-                };
-                let diags = cargo::parse(&out.stdout);
-                Ok(finish(
-                    cx,
-                    &config,
-                    &cwd,
-                    Run {
-                        label: "cargo build".to_owned(),
-                        again: "build again".to_owned(),
-                        diags,
-                        out,
-                        complete: true,
-                        strict: true,
-                    },
-                ))
-            }
-            Toolchain::Python => {
-                let files = match source_files(cx, &config, &cwd, PYTHON_FILES)? {
-                    Ok(files) => files,
-                    Err(outcome) => return Ok(outcome),
-                };
-                let command = Command::new("python3")
-                    .args(["-B", "-I"])
-                    .args(config.args.iter().cloned())
-                    .args(["-c", python::SCRIPT])
-                    .args(files.list.iter().cloned())
-                    .env("PYTHONDONTWRITEBYTECODE", "1");
-                let out = match exec(cx, command, &cwd) {
-                    Ok(out) => out,
-                    Err(outcome) => return Ok(outcome),
-                };
-                let (diags, done) = python::parse(&out.stdout);
-                let count = files.list.len();
-                let mut outcome = finish(
-                    cx,
-                    &config,
-                    &cwd,
-                    Run {
-                        label: format!("python3 compile() of {}", plural(count, "file")),
-                        again: "check again".to_owned(),
-                        diags,
-                        out,
-                        complete: done == Some(count as u64),
-                        strict: true,
-                    },
-                );
-                add_truncation(&mut outcome, &files);
-                Ok(outcome)
-            }
-            Toolchain::Gcc | Toolchain::Clang => {
-                let program = if config.toolchain == Toolchain::Gcc {
-                    "gcc"
-                } else {
-                    "clang"
-                };
-                let files = match source_files(cx, &config, &cwd, C_FILES)? {
-                    Ok(files) => files,
-                    Err(outcome) => return Ok(outcome),
-                };
-                let command = Command::new(program)
-                    .args([
-                        "-fsyntax-only",
-                        "-fdiagnostics-color=never",
-                        "-fdiagnostics-parseable-fixits",
-                    ])
-                    .args(files.list.iter().map(|f| {
-                        // A name starting with `-` would be read as an option.
-                        if f.starts_with('-') {
-                            format!("./{f}")
-                        } else {
-                            f.clone()
-                        }
-                    }))
-                    .args(config.args.iter().cloned());
-                let out = match exec(cx, command, &cwd) {
-                    Ok(out) => out,
-                    Err(outcome) => return Ok(outcome),
-                };
-                let mut diags = gcc::parse(&out.stderr);
-                diags.extend(gcc::parse(&out.stdout));
-                let mut outcome = finish(
-                    cx,
-                    &config,
-                    &cwd,
-                    Run {
-                        label: format!(
-                            "{program} -fsyntax-only on {}",
-                            plural(files.list.len(), "file")
-                        ),
-                        again: "compile again".to_owned(),
-                        diags,
-                        out,
-                        complete: true,
-                        strict: true,
-                    },
-                );
-                add_truncation(&mut outcome, &files);
-                Ok(outcome)
-            }
-            Toolchain::Custom => {
-                let Some(custom) = config.command.clone() else {
-                    return Err(missing_command());
-                };
-                let command = Command::new(&custom.program)
-                    .args(custom.args.iter().cloned())
-                    .args(config.args.iter().cloned());
-                let label = display(&command);
-                let out = match exec(cx, command, &cwd) {
-                    Ok(out) => out,
-                    Err(outcome) => return Ok(outcome),
-                };
-                let mut diags = custom::parse(&out.stdout);
-                diags.extend(custom::parse(&out.stderr));
-                Ok(finish(
-                    cx,
-                    &config,
-                    &cwd,
-                    Run {
-                        again: format!("run `{}` again", diag::shorten(&label, 80)),
-                        label: diag::shorten(&label, 80),
-                        diags,
-                        out,
-                        complete: true,
-                        strict: false,
-                    },
-                ))
-            }
+        let mut outcome = run(config, cx, &cwd)?;
+        if let Some(detected) = detected {
+            outcome.findings.insert(0, detected);
         }
+        Ok(outcome)
     }
 
     fn inputs(config: &Config) -> Vec<String> {
@@ -296,6 +170,185 @@ impl Rule for Compile {
                 under_cwd(&mut files(C_FILES).into_iter().chain(C_HEADERS.iter().copied()))
             }
             Toolchain::Custom => Vec::new(),
+            // Whatever the workspace turns out to be.
+            Toolchain::Auto => under_cwd(&mut ["**"].into_iter()),
+        }
+    }
+}
+
+/// With `toolchain: auto`, the toolchain the workspace calls for, and an
+/// information finding saying what was found.
+fn resolve(mut config: Config, cx: &Context, cwd: &str) -> Result<(Config, Option<Finding>)> {
+    if config.toolchain != Toolchain::Auto {
+        return Ok((config, None));
+    }
+    let Some(found) = detect::project(cx.workspace(), cwd)? else {
+        return Err(Error::new(detect::nothing_found("toolchain", cwd)));
+    };
+    config.toolchain = match found.project {
+        Project::Rust => Toolchain::Cargo,
+        Project::Python => Toolchain::Python,
+        Project::C => Toolchain::Gcc,
+        other => {
+            return Err(Error::new(format!(
+                "`toolchain: auto` {}: a {other} project, which this rule does not build yet; use `toolchain: custom` with the compiler as `command`",
+                found.because
+            )));
+        }
+    };
+    let name = match config.toolchain {
+        Toolchain::Cargo => "cargo",
+        Toolchain::Python => "python",
+        _ => "gcc",
+    };
+    let note = Finding::info(format!(
+        "toolchain: auto → {name} ({}, a {} project)",
+        found.because, found.project
+    ))
+    .code("detected");
+    Ok((config, Some(note)))
+}
+
+/// Runs the resolved toolchain.
+fn run(config: Config, cx: &Context, cwd: &str) -> Result<Outcome> {
+    let cwd = cwd.to_owned();
+    match config.toolchain {
+        Toolchain::Auto => Err(Error::new("`toolchain: auto` was not resolved")),
+
+        Toolchain::Cargo => {
+            let command = Command::new("cargo")
+                .args(["build", "--message-format=json", "--color=never"])
+                .args(config.args.iter().cloned())
+                .env("CARGO_TERM_COLOR", "never");
+            let out = match exec(cx, command, &cwd) {
+                Ok(out) => out,
+                Err(outcome) => return Ok(outcome),
+            };
+            let diags = cargo::parse(&out.stdout);
+            Ok(finish(
+                cx,
+                &config,
+                &cwd,
+                Run {
+                    label: "cargo build".to_owned(),
+                    again: "build again".to_owned(),
+                    diags,
+                    out,
+                    complete: true,
+                    strict: true,
+                },
+            ))
+        }
+        Toolchain::Python => {
+            let files = match source_files(cx, &config, &cwd, PYTHON_FILES)? {
+                Ok(files) => files,
+                Err(outcome) => return Ok(outcome),
+            };
+            let command = Command::new("python3")
+                .args(["-B", "-I"])
+                .args(config.args.iter().cloned())
+                .args(["-c", python::SCRIPT])
+                .args(files.list.iter().cloned())
+                .env("PYTHONDONTWRITEBYTECODE", "1");
+            let out = match exec(cx, command, &cwd) {
+                Ok(out) => out,
+                Err(outcome) => return Ok(outcome),
+            };
+            let (diags, done) = python::parse(&out.stdout);
+            let count = files.list.len();
+            let mut outcome = finish(
+                cx,
+                &config,
+                &cwd,
+                Run {
+                    label: format!("python3 compile() of {}", plural(count, "file")),
+                    again: "check again".to_owned(),
+                    diags,
+                    out,
+                    complete: done == Some(count as u64),
+                    strict: true,
+                },
+            );
+            add_truncation(&mut outcome, &files);
+            Ok(outcome)
+        }
+        Toolchain::Gcc | Toolchain::Clang => {
+            let program = if config.toolchain == Toolchain::Gcc {
+                "gcc"
+            } else {
+                "clang"
+            };
+            let files = match source_files(cx, &config, &cwd, C_FILES)? {
+                Ok(files) => files,
+                Err(outcome) => return Ok(outcome),
+            };
+            let command = Command::new(program)
+                .args([
+                    "-fsyntax-only",
+                    "-fdiagnostics-color=never",
+                    "-fdiagnostics-parseable-fixits",
+                ])
+                .args(files.list.iter().map(|f| {
+                    // A name starting with `-` would be read as an option.
+                    if f.starts_with('-') {
+                        format!("./{f}")
+                    } else {
+                        f.clone()
+                    }
+                }))
+                .args(config.args.iter().cloned());
+            let out = match exec(cx, command, &cwd) {
+                Ok(out) => out,
+                Err(outcome) => return Ok(outcome),
+            };
+            let mut diags = gcc::parse(&out.stderr);
+            diags.extend(gcc::parse(&out.stdout));
+            let mut outcome = finish(
+                cx,
+                &config,
+                &cwd,
+                Run {
+                    label: format!(
+                        "{program} -fsyntax-only on {}",
+                        plural(files.list.len(), "file")
+                    ),
+                    again: "compile again".to_owned(),
+                    diags,
+                    out,
+                    complete: true,
+                    strict: true,
+                },
+            );
+            add_truncation(&mut outcome, &files);
+            Ok(outcome)
+        }
+        Toolchain::Custom => {
+            let Some(custom) = config.command.clone() else {
+                return Err(missing_command());
+            };
+            let command = Command::new(&custom.program)
+                .args(custom.args.iter().cloned())
+                .args(config.args.iter().cloned());
+            let label = display(&command);
+            let out = match exec(cx, command, &cwd) {
+                Ok(out) => out,
+                Err(outcome) => return Ok(outcome),
+            };
+            let mut diags = custom::parse(&out.stdout);
+            diags.extend(custom::parse(&out.stderr));
+            Ok(finish(
+                cx,
+                &config,
+                &cwd,
+                Run {
+                    again: format!("run `{}` again", diag::shorten(&label, 80)),
+                    label: diag::shorten(&label, 80),
+                    diags,
+                    out,
+                    complete: true,
+                    strict: false,
+                },
+            ))
         }
     }
 }

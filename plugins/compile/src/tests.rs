@@ -465,3 +465,51 @@ fn excluded_directories_unless_the_glob_names_them() {
     assert!(!excluded("src/venv_tools.py", "**/*.py"));
     assert!(!excluded("venv", "*"));
 }
+
+#[test]
+fn auto_picks_the_toolchain_the_workspace_calls_for_and_says_why() {
+    require("cargo", "Rust (https://rustup.rs)");
+    require("python3", "Python 3");
+    let rust = TestWorkspace::new().unwrap();
+    rust.write("Cargo.toml", MANIFEST).unwrap();
+    rust.write("src/lib.rs", "pub fn f() -> u32 { \"a\" }\n")
+        .unwrap();
+    let out = rust
+        .run_granting::<Compile>(json!({"toolchain": "auto"}), &["cargo", "python3"])
+        .unwrap();
+    let note = by_code(&out, "detected");
+    assert!(
+        note.message.contains("auto → cargo (found Cargo.toml"),
+        "{note:?}"
+    );
+    assert_eq!(by_code(&out, "E0308").path.as_deref(), Some("src/lib.rs"));
+
+    let python = TestWorkspace::new().unwrap();
+    python.write("app/main.py", "def broken(:\n").unwrap();
+    let out = python
+        .run_granting::<Compile>(json!({"toolchain": "auto"}), &["cargo", "python3"])
+        .unwrap();
+    assert!(!out.passed);
+    assert!(
+        by_code(&out, "detected")
+            .message
+            .contains("auto → python (found Python sources (`app/main.py`)"),
+        "{out:#?}"
+    );
+
+    let go = TestWorkspace::new().unwrap();
+    go.write("go.mod", "module demo\n").unwrap();
+    let err = go
+        .run_granting::<Compile>(json!({"toolchain": "auto"}), &["cargo"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("found go.mod: a Go project"), "{err}");
+
+    let empty = TestWorkspace::new().unwrap();
+    empty.write("notes.txt", "hi").unwrap();
+    let err = empty
+        .run_granting::<Compile>(json!({"toolchain": "auto"}), &["cargo"])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("recognized no project in `.`"), "{err}");
+}

@@ -23,6 +23,7 @@ mod suppressions;
 
 use std::collections::HashSet;
 
+use checkrail_sdk::detect::{self, Project};
 use checkrail_sdk::{
     Command, Context, Error, Finding, Outcome, Output, Result, Rule, Severity, export_rule,
     normalize_path, tool_paths,
@@ -116,6 +117,9 @@ pub enum Linter {
     Ruff,
     /// Any program printing `file:line:col: message` lines (needs its grant).
     Custom,
+    /// Told by the workspace: `Cargo.toml` → clippy, a Python project or
+    /// Python sources → ruff. The report says what was found.
+    Auto,
 }
 
 /// A custom linter command.
@@ -157,6 +161,7 @@ impl Rule for Lint {
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
+        let (config, detected) = resolve(config, cx)?;
         validate(&config)?;
         let cwd = config
             .cwd
@@ -182,7 +187,10 @@ impl Rule for Lint {
                 .summary
                 .push_str(&format!("; {added} new lint suppression{}", plural(added)));
         }
-        let outcome = new.into_iter().fold(outcome, Outcome::finding);
+        let outcome = new
+            .into_iter()
+            .chain(detected)
+            .fold(outcome, Outcome::finding);
         Ok(outcome.with_facts(serde_json::json!({
             "suppressions": suppressions::counts(&found),
         })))
@@ -199,7 +207,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
     let tool = match config.linter {
         Linter::Clippy => "cargo clippy".to_owned(),
         Linter::Ruff => "ruff".to_owned(),
-        Linter::Custom => format!("`{}`", command.program),
+        Linter::Custom | Linter::Auto => format!("`{}`", command.program),
     };
     let output = match cx.exec(&command) {
         Ok(output) => output,
@@ -248,7 +256,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
             }
             parsed.diags
         }
-        Linter::Custom => {
+        Linter::Custom | Linter::Auto => {
             let patterns = custom::Patterns::new()
                 .map_err(|e| Error::new(format!("compile the line pattern: {e}")))?;
             let mut diags = patterns.parse(&output.stdout);
@@ -317,7 +325,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         // blocking findings already.
         Linter::Clippy => !output.success() && blocking == 0,
         // Linters exit non-zero when they find anything at all.
-        Linter::Custom => !output.success() && diags.is_empty(),
+        Linter::Custom | Linter::Auto => !output.success() && diags.is_empty(),
     };
     if failed {
         let code = output
@@ -339,7 +347,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
             .fix_hint(match config.linter {
                 Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
                 Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
-                Linter::Custom => "fix what the command prints, or make it print `file:line:col: message` lines",
+                Linter::Custom | Linter::Auto => "fix what the command prints, or make it print `file:line:col: message` lines",
             })
             .code("lint-failed"),
         );
@@ -361,6 +369,41 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
     }
     let summary = summary(&tool, blocking + extra_errors, warnings);
     Ok(Outcome::from_findings(findings).with_summary(summary))
+}
+
+/// With `linter: auto`, the linter the workspace calls for, and an
+/// information finding saying what was found.
+fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)> {
+    if config.linter != Linter::Auto {
+        return Ok((config, None));
+    }
+    let cwd = config
+        .cwd
+        .as_deref()
+        .map(normalize_path)
+        .transpose()
+        .map_err(|_| Error::new("use a workspace-relative `cwd`"))?
+        .unwrap_or_else(|| ".".to_owned());
+    let Some(found) = detect::project(cx.workspace(), &cwd)? else {
+        return Err(Error::new(detect::nothing_found("linter", &cwd)));
+    };
+    let (linter, name) = match found.project {
+        Project::Rust => (Linter::Clippy, "clippy"),
+        Project::Python => (Linter::Ruff, "ruff"),
+        other => {
+            return Err(Error::new(format!(
+                "`linter: auto` {}: a {other} project, which this rule has no linter for yet; use `linter: custom` with a command that prints `file:line:col: message` lines",
+                found.because
+            )));
+        }
+    };
+    config.linter = linter;
+    let note = Finding::info(format!(
+        "linter: auto → {name} ({}, a {} project)",
+        found.because, found.project
+    ))
+    .code("detected");
+    Ok((config, Some(note)))
 }
 
 /// The default input globs per linter, or `inputs`.
@@ -391,6 +434,7 @@ fn inputs(config: &Config) -> Vec<String> {
             &[],
         ),
         Linter::Custom => (&[], &[]),
+        Linter::Auto => (&["**"], &[]),
     };
     let mut out: Vec<String> = anywhere.iter().map(|s| (*s).to_owned()).collect();
     out.extend(rooted.iter().map(|s| (*s).to_owned()));
@@ -453,6 +497,7 @@ fn command(config: &Config) -> Result<Command> {
                 .ok_or_else(|| Error::new("`linter: custom` needs `command`"))?;
             Command::new(&custom.program).args(custom.args.iter().cloned())
         }
+        Linter::Auto => return Err(Error::new("`linter: auto` was not resolved")),
     };
     command = command.args(config.args.iter().cloned());
     if let Some(cwd) = &config.cwd {
@@ -523,7 +568,9 @@ fn default_hint(d: &Diag, config: &Config, command: &Command) -> String {
             format!("run `ruff rule {code}` for what it checks and how to fix it")
         }
         (Linter::Ruff, None) => "fix the code ruff points at".to_owned(),
-        (Linter::Custom, _) => format!("fix what `{}` reports here", command.program),
+        (Linter::Custom | Linter::Auto, _) => {
+            format!("fix what `{}` reports here", command.program)
+        }
     }
 }
 

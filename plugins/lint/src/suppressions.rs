@@ -55,7 +55,7 @@ fn patterns(linter: Linter) -> &'static [&'static str] {
     match linter {
         Linter::Clippy => &["*.rs"],
         Linter::Ruff => &["*.py", "*.pyi"],
-        Linter::Custom => &[
+        Linter::Custom | Linter::Auto => &[
             "*.rs", "*.py", "*.pyi", "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts",
             "*.cts",
         ],

@@ -393,3 +393,34 @@ fn config_mistakes_are_errors_and_inputs_have_defaults() {
     }
     assert!(schema.contains("Most non-blocking findings"), "{schema}");
 }
+
+#[test]
+fn auto_lints_python_with_ruff_and_says_why() {
+    require_ruff();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write(
+        "pyproject.toml",
+        "[project]\nname = \"demo\"\nversion = \"0.1.0\"\n",
+    )
+    .unwrap();
+    ws.write("app/mod.py", "import os\n").unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "auto"}), &["ruff", "cargo"])
+        .unwrap();
+    let f401 = out
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("F401"))
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(f401.path.as_deref(), Some("app/mod.py"));
+    let note = out
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("detected"))
+        .unwrap();
+    assert!(
+        note.message
+            .contains("linter: auto → ruff (found pyproject.toml, a Python project)"),
+        "{note:?}"
+    );
+}

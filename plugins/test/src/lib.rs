@@ -21,6 +21,7 @@ mod sha256;
 mod source;
 mod xml;
 
+use checkrail_sdk::detect::{self, Project};
 use checkrail_sdk::{
     Command, Context, Error, ExecError, Finding, Outcome, Output, Result, Rule, Severity,
     Workspace, export_rule, normalize_path,
@@ -140,6 +141,9 @@ pub enum Runner {
     Pytest,
     /// A granted command that writes a JUnit XML report to `report`.
     Custom,
+    /// Told by the workspace: `Cargo.toml` → cargo, a Python project or
+    /// Python sources → pytest. The report says what was found.
+    Auto,
 }
 
 /// What the tests must do.
@@ -193,42 +197,11 @@ impl Rule for TestRule {
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
-        let cwd = validate(&config)?;
-        let ran = match config.runner {
-            Runner::Cargo => run_cargo(&config, cx, &cwd),
-            Runner::Pytest => run_pytest(&config, cx, &cwd)?,
-            Runner::Custom => run_custom(&config, cx, &cwd)?,
-        };
-        let resolver = Resolver::new(cx.workspace(), &cwd);
-        let since = Since::load(&config, cx);
-        let tests = match &ran {
-            Ran::Finished(run) => run.tests.as_slice(),
-            _ => &[],
-        };
-        let wanted = wanted_sources(&config, tests, since.facts(), &resolver);
-        let langs: &[Lang] = match config.runner {
-            Runner::Cargo => &[Lang::Rust],
-            Runner::Pytest => &[Lang::Python],
-            Runner::Custom => &[Lang::Python, Lang::Rust],
-        };
-        let sources = source::fingerprints(cx.workspace(), &cwd, langs, &wanted);
-        // The sources can be compared whether or not the tests ran.
-        let mut extra = since.source_findings(&config.required, &sources);
-        Ok(match ran {
-            Ran::Finished(run) => {
-                let facts = Facts::of(&run.tests, run.skipped_word, &sources);
-                extra.extend(since.test_findings(&facts, &run));
-                let outcome = evaluate(&config, run, &resolver, extra);
-                match facts.to_json() {
-                    Some(value) => outcome.with_facts(value),
-                    None => outcome,
-                }
-            }
-            // Nothing ran, so there is nothing to record.
-            Ran::Stopped(outcome) => extra.into_iter().fold(outcome, Outcome::finding),
-            Ran::Uncompiled(errors) => extra
-                .into_iter()
-                .fold(compile_failure(errors, &resolver), Outcome::finding),
+        let (config, detected) = resolve(config, cx)?;
+        let outcome = judge(config, cx)?;
+        Ok(match detected {
+            Some(note) => outcome.finding(note),
+            None => outcome,
         })
     }
 
@@ -248,6 +221,7 @@ impl Rule for TestRule {
                 &["pytest.ini", "pyproject.toml", "setup.cfg", "conftest.py"],
             ),
             Runner::Custom => return Vec::new(),
+            Runner::Auto => (&["**"], &[]),
         };
         let mut inputs: Vec<String> = globs.iter().map(|g| (*g).to_owned()).collect();
         for file in root_files {
@@ -258,6 +232,84 @@ impl Rule for TestRule {
         }
         inputs
     }
+}
+
+/// Runs the resolved runner and judges what it reports.
+fn judge(config: Config, cx: &Context) -> Result<Outcome> {
+    let cwd = validate(&config)?;
+    let ran = match config.runner {
+        Runner::Cargo => run_cargo(&config, cx, &cwd),
+        Runner::Pytest => run_pytest(&config, cx, &cwd)?,
+        Runner::Custom => run_custom(&config, cx, &cwd)?,
+        Runner::Auto => return Err(Error::new("`runner: auto` was not resolved")),
+    };
+
+    let resolver = Resolver::new(cx.workspace(), &cwd);
+    let since = Since::load(&config, cx);
+    let tests = match &ran {
+        Ran::Finished(run) => run.tests.as_slice(),
+        _ => &[],
+    };
+    let wanted = wanted_sources(&config, tests, since.facts(), &resolver);
+    let langs: &[Lang] = match config.runner {
+        Runner::Cargo => &[Lang::Rust],
+        Runner::Pytest => &[Lang::Python],
+        Runner::Custom | Runner::Auto => &[Lang::Python, Lang::Rust],
+    };
+    let sources = source::fingerprints(cx.workspace(), &cwd, langs, &wanted);
+    // The sources can be compared whether or not the tests ran.
+    let mut extra = since.source_findings(&config.required, &sources);
+    Ok(match ran {
+        Ran::Finished(run) => {
+            let facts = Facts::of(&run.tests, run.skipped_word, &sources);
+            extra.extend(since.test_findings(&facts, &run));
+            let outcome = evaluate(&config, run, &resolver, extra);
+            match facts.to_json() {
+                Some(value) => outcome.with_facts(value),
+                None => outcome,
+            }
+        }
+        // Nothing ran, so there is nothing to record.
+        Ran::Stopped(outcome) => extra.into_iter().fold(outcome, Outcome::finding),
+        Ran::Uncompiled(errors) => extra
+            .into_iter()
+            .fold(compile_failure(errors, &resolver), Outcome::finding),
+    })
+}
+
+/// With `runner: auto`, the runner the workspace calls for, and an
+/// information finding saying what was found.
+fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)> {
+    if config.runner != Runner::Auto {
+        return Ok((config, None));
+    }
+    let cwd = config
+        .cwd
+        .as_deref()
+        .map(normalize_path)
+        .transpose()
+        .map_err(|_| Error::new("use a workspace-relative `cwd`"))?
+        .unwrap_or_else(|| ".".to_owned());
+    let Some(found) = detect::project(cx.workspace(), &cwd)? else {
+        return Err(Error::new(detect::nothing_found("runner", &cwd)));
+    };
+    let (runner, name) = match found.project {
+        Project::Rust => (Runner::Cargo, "cargo"),
+        Project::Python => (Runner::Pytest, "pytest"),
+        other => {
+            return Err(Error::new(format!(
+                "`runner: auto` {}: a {other} project, which this rule cannot run the tests of yet; use `runner: custom` with a command that writes a JUnit XML report",
+                found.because
+            )));
+        }
+    };
+    config.runner = runner;
+    let note = Finding::info(format!(
+        "runner: auto → {name} ({}, a {} project)",
+        found.because, found.project
+    ))
+    .code("detected");
+    Ok((config, Some(note)))
 }
 
 /// The facts `no_regressions_since` compares with.

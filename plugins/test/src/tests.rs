@@ -1049,3 +1049,36 @@ fn pytest_missing_is_recognized() {
     };
     assert!(!pytest_missing(&out));
 }
+
+#[test]
+fn auto_runs_cargo_for_a_crate_and_says_why() {
+    let (ws, _) = rust_workspace(BUGGY, &[]);
+    let out = run_cargo_rule(&ws, json!({"runner": "auto"}));
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(out.summary, "1 passed, 1 failed, 1 ignored (cargo test)");
+    let note = with_code(&out, "detected");
+    assert!(
+        note.message
+            .contains("runner: auto → cargo (found Cargo.toml, a Rust project)"),
+        "{note:?}"
+    );
+    let empty = TestWorkspace::new().unwrap();
+    let err = empty
+        .run_granting::<TestRule>(json!({"runner": "auto"}), &["cargo"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`runner: auto` recognized no project"),
+        "{err}"
+    );
+    let js = TestWorkspace::new().unwrap();
+    js.write("package.json", "{}").unwrap();
+    let err = js
+        .run_granting::<TestRule>(json!({"runner": "auto"}), &["cargo"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("found package.json: a JavaScript project"),
+        "{err}"
+    );
+}

@@ -95,9 +95,14 @@ impl CheckrailMcp {
                     cancel: Some(hooks_cancel),
                 };
                 match &args.task {
-                    Some(task) => {
-                        service.validate_task(&args.session, task, args.evidence.as_ref(), &hooks)
-                    }
+                    Some(task) => service.validate_task_at(
+                        &args.session,
+                        args.phase.as_deref(),
+                        task,
+                        args.evidence.as_ref(),
+                        args.dry_run,
+                        &hooks,
+                    ),
                     None => service.validate_at(
                         &args.session,
                         args.phase.as_deref(),

@@ -298,7 +298,7 @@ fn foreach_skips_an_empty_list_and_refuses_bad_ones() {
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains("more than the group's max_iterations (3)"),
+        err.contains("more than its max_iterations (3); submit at most 3"),
         "{err}"
     );
     let err = s

@@ -1,0 +1,137 @@
+//! What kind of project a directory holds, told by the files that mark it,
+//! for rules whose config says `auto`. Markers are looked for in the
+//! directory itself, in this order: `Cargo.toml`; `go.mod`; `package.json`
+//! (with `tsconfig.json` for TypeScript); `pyproject.toml`, `setup.cfg`,
+//! `setup.py`, `pytest.ini`, `tox.ini`; `CMakeLists.txt` or a `Makefile`
+//! next to C sources; then any Python or C source below it.
+//!
+//! ```no_run
+//! # fn f(cx: &checkrail_sdk::Context) -> checkrail_sdk::Result<()> {
+//! use checkrail_sdk::detect::{self, Project};
+//! match detect::project(cx.workspace(), ".")? {
+//!     Some(found) if found.project == Project::Rust => { /* run cargo */ }
+//!     Some(found) => println!("{} project ({})", found.project, found.because),
+//!     None => println!("nothing recognized"),
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use crate::tool_paths;
+use crate::{Result, Workspace};
+
+/// A kind of project.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Project {
+    /// A cargo package or workspace.
+    Rust,
+    /// A Go module.
+    Go,
+    /// A JavaScript package.
+    JavaScript,
+    /// A TypeScript package (`package.json` and `tsconfig.json`).
+    TypeScript,
+    /// A Python project.
+    Python,
+    /// C or C++ sources.
+    C,
+}
+
+impl std::fmt::Display for Project {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Project::Rust => "Rust",
+            Project::Go => "Go",
+            Project::JavaScript => "JavaScript",
+            Project::TypeScript => "TypeScript",
+            Project::Python => "Python",
+            Project::C => "C",
+        })
+    }
+}
+
+/// What was found, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Detected {
+    /// The kind of project.
+    pub project: Project,
+    /// The marker that told, e.g. `found Cargo.toml`.
+    pub because: String,
+}
+
+/// The kind of project in `dir` (workspace-relative, `.` for the root).
+/// `Ok(None)` when nothing marks one.
+pub fn project(ws: &Workspace, dir: &str) -> Result<Option<Detected>> {
+    let at = |name: &str| tool_paths::join(dir, name).filter(|path| ws.exists(path));
+    let found = |project, name: &str| {
+        Some(Detected {
+            project,
+            because: format!("found {}", shown(dir, name)),
+        })
+    };
+    if at("Cargo.toml").is_some() {
+        return Ok(found(Project::Rust, "Cargo.toml"));
+    }
+    if at("go.mod").is_some() {
+        return Ok(found(Project::Go, "go.mod"));
+    }
+    if at("package.json").is_some() {
+        return Ok(if at("tsconfig.json").is_some() {
+            found(Project::TypeScript, "package.json and tsconfig.json")
+        } else {
+            found(Project::JavaScript, "package.json")
+        });
+    }
+    for marker in [
+        "pyproject.toml",
+        "setup.cfg",
+        "setup.py",
+        "pytest.ini",
+        "tox.ini",
+    ] {
+        if at(marker).is_some() {
+            return Ok(found(Project::Python, marker));
+        }
+    }
+    let any = |glob: &str| -> Result<Option<String>> {
+        let Some(pattern) = tool_paths::join(dir, glob) else {
+            return Ok(None);
+        };
+        Ok(ws.glob(&pattern, 1)?.into_iter().next())
+    };
+    let c_source = any("**/*.c")?;
+    for marker in ["CMakeLists.txt", "Makefile"] {
+        if at(marker).is_some() && c_source.is_some() {
+            return Ok(found(Project::C, &format!("{marker} and C sources")));
+        }
+    }
+    if let Some(file) = any("**/*.py")? {
+        return Ok(Some(Detected {
+            project: Project::Python,
+            because: format!("found Python sources (`{file}`)"),
+        }));
+    }
+    if let Some(file) = c_source {
+        return Ok(Some(Detected {
+            project: Project::C,
+            because: format!("found C sources (`{file}`)"),
+        }));
+    }
+    Ok(None)
+}
+
+/// `name` as seen from the workspace root, for messages.
+fn shown(dir: &str, name: &str) -> String {
+    if dir == "." || dir.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// The sentence a rule reports when `auto` recognized nothing.
+pub fn nothing_found(field: &str, dir: &str) -> String {
+    format!(
+        "`{field}: auto` recognized no project in `{dir}`: no Cargo.toml, go.mod, package.json, pyproject.toml, setup.cfg, setup.py, pytest.ini or tox.ini, and no Python or C sources; set `{field}` explicitly"
+    )
+}
