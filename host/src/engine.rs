@@ -867,6 +867,43 @@ fn evidence_tasks_report(phase: &Phase, evidence: Option<&Value>) -> Option<Rule
     Some(report)
 }
 
+/// The report of a checkpoint whose files frozen since it (by a later
+/// checkpoint) changed while its rules ran.
+pub fn changed_during_check(
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+) -> RuleReport {
+    let (then, now) = (
+        before.cloned().unwrap_or_default(),
+        after.cloned().unwrap_or_default(),
+    );
+    let mut changed: Vec<String> = Vec::new();
+    for path in then.keys().chain(now.keys()) {
+        if then.get(path) != now.get(path) && !changed.contains(path) {
+            changed.push(path.clone());
+        }
+    }
+    let findings = changed
+        .iter()
+        .map(|path| {
+            Finding::error(format!(
+                "`{path}` changed while the checks ran, so what they judged is not what would be recorded"
+            ))
+            .path(path.clone())
+            .code("changed-during-check")
+            .fix_hint("leave the files alone while a validation runs, then validate again")
+        })
+        .collect();
+    let mut report = host_report(
+        "stable-files",
+        "the files frozen since this phase did not change while its rules ran",
+        findings,
+        Severity::Block,
+    );
+    report.summary = format!("{} file(s) changed during the check", changed.len());
+    report
+}
+
 /// A report of one of the host's own checks.
 fn host_report(id: &str, name: &str, findings: Vec<Finding>, severity: Severity) -> RuleReport {
     let errors = findings

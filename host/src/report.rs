@@ -93,6 +93,14 @@ pub const REPORT_MAX: usize = 4 << 20;
 pub const CODE_REPORT_CAPPED: &str = "checkrail/report-capped";
 
 impl CheckpointReport {
+    /// Adds a blocking host report that failed; the checkpoint no longer
+    /// passes.
+    pub fn fail_with(&mut self, report: RuleReport) {
+        self.rules.push(report);
+        self.passed = false;
+        self.summary = format!("{}; files changed during the check", self.summary);
+    }
+
     /// Leaves findings out until the report fits in `max` bytes of JSON:
     /// information first, then warnings, then errors; of each severity, the
     /// later ones of every rule before the earlier ones. Every rule that lost findings says how many. Statuses,

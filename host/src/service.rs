@@ -289,6 +289,9 @@ pub struct Recheck {
     pub report: CheckpointReport,
 }
 
+/// Frozen-file snapshot and artifacts a phase records when it passes.
+type RecordedFiles = (Option<Map<String, Value>>, Option<Map<String, Value>>);
+
 /// What [`Service::prune`] removed.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Pruned {
@@ -807,6 +810,27 @@ impl Service {
         })
     }
 
+    /// What passing `phase` records for later phases: the files frozen
+    /// since it (when a later checkpoint freezes any) and its artifacts.
+    fn recorded_files(&self, workflow: &Workflow, phase: &str) -> RecordedFiles {
+        let root = self.workspace.root();
+        let frozen_globs: Vec<String> = workflow
+            .phases
+            .iter()
+            .filter_map(|p| p.checkpoint.as_ref()?.frozen.as_ref())
+            .filter(|f| f.since == phase)
+            .flat_map(|f| f.paths.iter().cloned())
+            .collect();
+        let snapshot =
+            (!frozen_globs.is_empty()).then(|| to_map(&frozen::snapshot(root, &frozen_globs)));
+        let artifacts = workflow
+            .phase(phase)
+            .and_then(|p| p.checkpoint.as_ref())
+            .filter(|c| !c.artifacts.is_empty())
+            .map(|c| frozen::artifacts(root, &c.artifacts));
+        (snapshot, artifacts)
+    }
+
     /// Refuses evidence over the size limit.
     fn check_evidence_size(&self, evidence: Option<&Value>) -> Result<()> {
         let size = evidence.map_or(0, |e| e.to_string().len());
@@ -842,7 +866,13 @@ impl Service {
             }
         }
         let at = session.cursor();
-        let report = self.run_phase(
+        let phase_id = workflow.phases[session.phase_index].id.clone();
+        // The files later phases freeze since this one are taken before
+        // the rules run and again after: a file swapped while they ran
+        // would otherwise become the reference. (Artifacts are taken after:
+        // the checkpoint's own tools may be what produces them.)
+        let recorded_before = self.recorded_files(&workflow, &phase_id);
+        let mut report = self.run_phase(
             (&session, &workflow, &pinned),
             PhaseRun {
                 phase: &workflow.phases[session.phase_index],
@@ -851,6 +881,13 @@ impl Service {
                 use_cache: true,
             },
         )?;
+        let recorded = self.recorded_files(&workflow, &phase_id);
+        if report.passed && recorded.0 != recorded_before.0 {
+            report.fail_with(crate::engine::changed_during_check(
+                recorded_before.0.as_ref(),
+                recorded.0.as_ref(),
+            ));
+        }
         if dry_run {
             let note = format!(
                 "dry run: the checkpoint {}; nothing was recorded.",
@@ -873,21 +910,12 @@ impl Service {
             .iter()
             .filter_map(|r| Some((r.rule.clone(), r.facts.clone()?)))
             .collect();
+        let (snapshot, artifacts) = if report.passed {
+            recorded
+        } else {
+            (None, None)
+        };
         let (session, advanced) = self.store.update(id, |s, wf| {
-            let frozen_globs: Vec<String> = wf
-                .phases
-                .iter()
-                .filter_map(|p| p.checkpoint.as_ref()?.frozen.as_ref())
-                .filter(|f| f.since == report.phase)
-                .flat_map(|f| f.paths.iter().cloned())
-                .collect();
-            let snapshot = (report.passed && !frozen_globs.is_empty())
-                .then(|| to_map(&frozen::snapshot(self.workspace.root(), &frozen_globs)));
-            let artifacts = wf
-                .phase(&report.phase)
-                .and_then(|p| p.checkpoint.as_ref())
-                .filter(|c| report.passed && !c.artifacts.is_empty())
-                .map(|c| frozen::artifacts(self.workspace.root(), &c.artifacts));
             let before = s.cursor();
             let events = s.apply(
                 Command::Validated {

@@ -657,3 +657,49 @@ phases:
         finding.message
     );
 }
+
+#[test]
+fn files_frozen_since_a_phase_that_change_while_it_is_checked_do_not_pass() {
+    // The reference a later phase freezes is what the rules judged: a file
+    // swapped while they run fails the check instead of being recorded.
+    let flow = "id: swap
+version: 1.0.0
+name: Swap
+description: a file changes during the check
+phases:
+  - id: write-tests
+    name: Write tests
+    guidance: write tests
+    checkpoint:
+      rules:
+        - rule: test
+          config: { runner: custom, report: '{scratch}/r.xml', command: { program: sh, args: [swap.sh, '{scratch}/r.xml'] } }
+  - id: fix
+    name: Fix
+    guidance: fix
+    checkpoint:
+      frozen: { since: write-tests, paths: [\"tests/**\"] }
+";
+    let script = "echo swapped >> tests/a.txt\nprintf '<testsuite tests=\"1\"><testcase name=\"t\" classname=\"c\"/></testsuite>' > \"$1\"\n";
+    let ws = workspace(&[
+        (".checkrail/workflows/f.yaml", flow),
+        ("tests/a.txt", "a\n"),
+        ("swap.sh", script),
+        ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
+    ]);
+    let svc = service(ws.path());
+    let id = svc.start("swap", Map::new()).unwrap().session.id;
+    let v = validate(&svc, &id, None);
+    assert!(!v.passed && !v.advanced, "{:?}", v.report);
+    let report = v.report.unwrap();
+    let stable = report
+        .rules
+        .iter()
+        .find(|r| r.rule == "checkrail/stable-files")
+        .unwrap();
+    assert_eq!(stable.findings[0].path.as_deref(), Some("tests/a.txt"));
+    assert_eq!(
+        stable.findings[0].code.as_deref(),
+        Some("changed-during-check")
+    );
+}

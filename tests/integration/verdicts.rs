@@ -733,7 +733,10 @@ fn an_ignored_judging_file_still_changes_the_cached_answer() {
     let workflow = crate::support::one_phase("        - rule: security\n          config: {}\n");
     let first = run(ws.path(), &workflow);
     assert!(first.passed, "allowed: {first:#?}");
-    assert!(run(ws.path(), &workflow).rules[0].cached, "unchanged: cached");
+    assert!(
+        run(ws.path(), &workflow).rules[0].cached,
+        "unchanged: cached"
+    );
     std::fs::write(
         ws.path().join(".checkrail/secrets-allow"),
         "# nothing allowed\n",

@@ -111,8 +111,16 @@ pub fn errors(events: &[Event]) -> ErrorsView {
     let mut iteration: Option<u32> = None;
     // (phase, iteration) → validations so far, and whether the first passed.
     let mut runs: BTreeMap<(String, Option<u32>), (u32, bool)> = BTreeMap::new();
-    let mut repeated: Vec<RepeatedFinding> = Vec::new();
-    for event in events {
+    let mut repeated = Repeated::default();
+    for (i, event) in events.iter().enumerate() {
+        // A result that arrived after the session moved on says nothing
+        // about the place it is filed under.
+        let stale = events
+            .get(i + 1)
+            .is_some_and(|next| next.kind == "stale_validation_ignored");
+        if stale {
+            continue;
+        }
         match event.kind.as_str() {
             "iteration_started" => iteration = as_u32(&event.data["iteration"]),
             "advanced" | "rolled_back" => iteration = as_u32(&event.data["iteration"]),
@@ -146,6 +154,7 @@ pub fn errors(events: &[Event]) -> ErrorsView {
             _ => {}
         }
     }
+    let mut repeated = repeated.found;
     repeated.sort_by_key(|r| std::cmp::Reverse(r.count));
     view.findings = repeated;
     let mut rates: BTreeMap<String, PhaseRate> = BTreeMap::new();
@@ -221,8 +230,15 @@ fn findings(report: &Value) -> Vec<(String, &Value)> {
         .collect()
 }
 
+/// Findings seen so far, each once, found again by their identity.
+#[derive(Default)]
+struct Repeated {
+    found: Vec<RepeatedFinding>,
+    index: std::collections::HashMap<String, usize>,
+}
+
 fn note(
-    repeated: &mut Vec<RepeatedFinding>,
+    repeated: &mut Repeated,
     phase: &str,
     iteration: Option<u32>,
     attempt: u32,
@@ -234,22 +250,17 @@ fn note(
     let path = finding["path"].as_str().map(str::to_owned);
     let line = finding["line"].as_u64();
     let message = text(&finding["message"]);
-    let same = |r: &RepeatedFinding| {
-        r.phase == phase
-            && r.iteration == iteration
-            && r.rule == rule
-            && r.code == code
-            && r.path == path
-            && r.line == line
-            && r.message == message
-    };
-    if let Some(known) = repeated.iter_mut().find(|r| same(r)) {
+    let identity =
+        serde_json::json!([phase, iteration, rule, code, path, line, message]).to_string();
+    if let Some(&known) = repeated.index.get(&identity) {
+        let known = &mut repeated.found[known];
         known.count += 1;
         known.attempts.push(attempt);
         known.last_at = at.to_owned();
         return;
     }
-    repeated.push(RepeatedFinding {
+    repeated.index.insert(identity, repeated.found.len());
+    repeated.found.push(RepeatedFinding {
         phase: phase.to_owned(),
         iteration,
         rule: rule.to_owned(),
