@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: installs the wasm target the
-# rule plugins build for, and a venv with the Python MCP SDK (the end-to-end
+# rule plugins build for, Go from Debian's packages, and a venv with the Python MCP SDK (the end-to-end
 # test drives the server with it) plus pytest and ruff (the test and lint
 # rules run them), then checks formatting, lints, and runs every test (unit,
 # doc, integration against real wasm components, and the outside MCP client),
@@ -9,6 +9,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
+
+# Go, for the Go toolchain tests (Debian's package).
+if ! command -v go >/dev/null 2>&1; then
+  sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >/dev/null \
+    || { sudo_if_needed apt-get update -q >/dev/null && sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >/dev/null; }
+fi
 
 venv="${CHECKRAIL_E2E_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/checkrail/e2e-venv}"
 if [[ ! -x "$venv/bin/python" ]]; then

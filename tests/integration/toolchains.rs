@@ -367,3 +367,42 @@ fn auto_detects_a_python_project_for_all_three_rules_at_once() {
     );
     assert!(!report.passed);
 }
+
+#[test]
+fn go_module_build_and_vet_through_the_host() {
+    let ws = workspace(&[
+        ("go.mod", "module demo\n\ngo 1.19\n"),
+        (
+            "main.go",
+            "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tname := \"x\"\n\tfmt.Printf(\"%d\\n\", name)\n\tfmt.Println(missing)\n}\n",
+        ),
+    ]);
+    let dir = ws.path();
+    grant(dir, &["go"]);
+    let rules = "        - rule: compile\n          config: { toolchain: go }\n        - rule: lint\n          config: { linter: govet }\n";
+    let report = run(dir, rules);
+    assert!(!report.passed);
+    assert!(
+        finding_at(rule(&report, 0), "main.go", 8).is_some(),
+        "{:#?}",
+        rule(&report, 0)
+    );
+    std::fs::write(
+        dir.join("main.go"),
+        "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tname := \"x\"\n\tfmt.Printf(\"%d\\n\", name)\n}\n",
+    )
+    .unwrap();
+    let report = run(dir, rules);
+    assert_eq!(
+        rule(&report, 0).status,
+        RuleStatus::Passed,
+        "{:#?}",
+        rule(&report, 0)
+    );
+    assert!(
+        finding_at(rule(&report, 1), "main.go", 7).is_some(),
+        "{:#?}",
+        rule(&report, 1)
+    );
+    assert!(!report.passed, "go vet's report blocks");
+}

@@ -83,6 +83,9 @@ pub enum Toolchain {
     Gcc,
     /// `clang -fsyntax-only`.
     Clang,
+    /// `go build ./...` (or the packages in `args`), reading its
+    /// `file:line:col: message` lines.
+    Go,
     /// A granted program given in `command`.
     Custom,
     /// Told by the workspace: `Cargo.toml` → cargo, a Python project or
@@ -113,6 +116,7 @@ const PYTHON_FILES: &[&str] = &["**/*.py"];
 const C_FILES: &[&str] = &["**/*.c", "**/*.cc", "**/*.cpp"];
 const C_HEADERS: &[&str] = &["**/*.h", "**/*.hpp"];
 const CARGO_INPUTS: &[&str] = &["**/*.rs", "**/Cargo.toml", "Cargo.lock"];
+const GO_INPUTS: &[&str] = &["**/*.go", "**/go.mod", "**/go.sum"];
 
 /// The rule.
 pub struct Compile;
@@ -126,6 +130,7 @@ impl Rule for Compile {
         "exec:python3",
         "exec:gcc",
         "exec:clang",
+        "exec:go",
         "exec:*",
     ];
     const JUDGING_FILES: &'static [&'static str] = &[
@@ -169,6 +174,7 @@ impl Rule for Compile {
             Toolchain::Gcc | Toolchain::Clang => {
                 under_cwd(&mut files(C_FILES).into_iter().chain(C_HEADERS.iter().copied()))
             }
+            Toolchain::Go => under_cwd(&mut GO_INPUTS.iter().copied()),
             Toolchain::Custom => Vec::new(),
             // Whatever the workspace turns out to be.
             Toolchain::Auto => under_cwd(&mut ["**"].into_iter()),
@@ -189,6 +195,7 @@ fn resolve(mut config: Config, cx: &Context, cwd: &str) -> Result<(Config, Optio
         Project::Rust => Toolchain::Cargo,
         Project::Python => Toolchain::Python,
         Project::C => Toolchain::Gcc,
+        Project::Go => Toolchain::Go,
         other => {
             return Err(Error::new(format!(
                 "`toolchain: auto` {}: a {other} project, which this rule does not build yet; use `toolchain: custom` with the compiler as `command`",
@@ -199,6 +206,7 @@ fn resolve(mut config: Config, cx: &Context, cwd: &str) -> Result<(Config, Optio
     let name = match config.toolchain {
         Toolchain::Cargo => "cargo",
         Toolchain::Python => "python",
+        Toolchain::Go => "go",
         _ => "gcc",
     };
     let note = Finding::info(format!(
@@ -271,6 +279,36 @@ fn run(config: Config, cx: &Context, cwd: &str) -> Result<Outcome> {
             );
             add_truncation(&mut outcome, &files);
             Ok(outcome)
+        }
+        Toolchain::Go => {
+            let packages: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
+                Vec::new()
+            } else {
+                vec!["./...".to_owned()]
+            };
+            let command = Command::new("go")
+                .args(["build", "-o", "/dev/null"])
+                .args(config.args.iter().cloned())
+                .args(packages);
+            let out = match exec(cx, command, &cwd) {
+                Ok(out) => out,
+                Err(outcome) => return Ok(outcome),
+            };
+            let mut diags = custom::parse(&out.stderr);
+            diags.extend(custom::parse(&out.stdout));
+            Ok(finish(
+                cx,
+                &config,
+                &cwd,
+                Run {
+                    label: "go build".to_owned(),
+                    again: "build again".to_owned(),
+                    diags,
+                    out,
+                    complete: true,
+                    strict: true,
+                },
+            ))
         }
         Toolchain::Gcc | Toolchain::Clang => {
             let program = if config.toolchain == Toolchain::Gcc {
@@ -371,7 +409,12 @@ fn missing_command() -> Error {
 /// Rejects settings the chosen toolchain would silently ignore.
 fn validate(config: &Config) -> Result<()> {
     let name = format!("{:?}", config.toolchain).to_lowercase();
-    if config.files.is_some() && matches!(config.toolchain, Toolchain::Cargo | Toolchain::Custom) {
+    if config.files.is_some()
+        && matches!(
+            config.toolchain,
+            Toolchain::Cargo | Toolchain::Go | Toolchain::Custom
+        )
+    {
         return Err(Error::new(format!(
             "use `files` with toolchain `{name}`: it only applies to `python`, `gcc` and `clang`; for cargo, choose what to build with `args` (e.g. [\"-p\", \"core\"])"
         )));

@@ -497,13 +497,16 @@ fn auto_picks_the_toolchain_the_workspace_calls_for_and_says_why() {
         "{out:#?}"
     );
 
-    let go = TestWorkspace::new().unwrap();
-    go.write("go.mod", "module demo\n").unwrap();
-    let err = go
+    let js = TestWorkspace::new().unwrap();
+    js.write("package.json", "{}").unwrap();
+    let err = js
         .run_granting::<Compile>(json!({"toolchain": "auto"}), &["cargo"])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("found go.mod: a Go project"), "{err}");
+    assert!(
+        err.contains("found package.json: a JavaScript project"),
+        "{err}"
+    );
 
     let empty = TestWorkspace::new().unwrap();
     empty.write("notes.txt", "hi").unwrap();
@@ -512,4 +515,48 @@ fn auto_picks_the_toolchain_the_workspace_calls_for_and_says_why() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("recognized no project in `.`"), "{err}");
+}
+
+#[test]
+fn go_build_errors_at_their_file_and_line_then_green() {
+    require("go", "Go (Debian: golang-go)");
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("go.mod", "module demo\n\ngo 1.19\n").unwrap();
+    ws.write(
+        "main.go",
+        "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(undefinedName)\n}\n",
+    )
+    .unwrap();
+    ws.write(
+        "lib/lib.go",
+        "package lib\n\nfunc Add(a, b int) int { return a + b }\n",
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<Compile>(json!({"toolchain": "go"}), &["go"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    let error = out
+        .findings
+        .iter()
+        .find(|f| f.message.contains("undefined: undefinedName"))
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(error.path.as_deref(), Some("main.go"));
+    assert_eq!((error.line, error.column), (Some(6), Some(14)));
+    assert!(!ws.path().join("demo").exists(), "no binary is left behind");
+
+    ws.write(
+        "main.go",
+        "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(1)\n}\n",
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<Compile>(json!({"toolchain": "auto"}), &["go"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+    assert!(
+        by_code(&out, "detected")
+            .message
+            .contains("auto → go (found go.mod, a Go project)")
+    );
 }

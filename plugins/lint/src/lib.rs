@@ -115,6 +115,8 @@ pub enum Linter {
     Clippy,
     /// Python: `ruff check` (needs the `ruff` grant).
     Ruff,
+    /// Go: `go vet ./...` (needs the `go` grant); each report blocks.
+    Govet,
     /// Any program printing `file:line:col: message` lines (needs its grant).
     Custom,
     /// Told by the workspace: `Cargo.toml` → clippy, a Python project or
@@ -144,7 +146,7 @@ impl Rule for Lint {
     type Config = Config;
     const ID: &'static str = "lint";
     const DESCRIPTION: &'static str = "A linter (clippy, ruff, or a custom command) reports no blocking problem and at most `max_warnings` others.";
-    const CAPABILITIES: &'static [&'static str] = &["exec:cargo", "exec:ruff", "exec:*"];
+    const CAPABILITIES: &'static [&'static str] = &["exec:cargo", "exec:ruff", "exec:go", "exec:*"];
     const JUDGING_FILES: &'static [&'static str] = &[
         // cargo
         ".cargo/config",
@@ -207,6 +209,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
     let tool = match config.linter {
         Linter::Clippy => "cargo clippy".to_owned(),
         Linter::Ruff => "ruff".to_owned(),
+        Linter::Govet => "go vet".to_owned(),
         Linter::Custom | Linter::Auto => format!("`{}`", command.program),
     };
     let output = match cx.exec(&command) {
@@ -228,10 +231,15 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         return Ok(Outcome::from_findings(vec![finding]).with_summary(format!("{tool} timed out")));
     }
 
-    let block: Vec<Level> = config
-        .block_levels
-        .clone()
-        .unwrap_or_else(|| vec![Level::Error]);
+    let block: Vec<Level> = config.block_levels.clone().unwrap_or_else(|| {
+        // go vet reports only what is likely wrong: each of its reports
+        // blocks unless `block_levels` says otherwise.
+        if config.linter == Linter::Govet {
+            vec![Level::Error, Level::Warning]
+        } else {
+            vec![Level::Error]
+        }
+    });
     let mut problems: Vec<Finding> = Vec::new();
     let mut anchors: Vec<String> = Vec::new();
     let diags = match config.linter {
@@ -256,7 +264,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
             }
             parsed.diags
         }
-        Linter::Custom | Linter::Auto => {
+        Linter::Custom | Linter::Govet | Linter::Auto => {
             let patterns = custom::Patterns::new()
                 .map_err(|e| Error::new(format!("compile the line pattern: {e}")))?;
             let mut diags = patterns.parse(&output.stdout);
@@ -325,7 +333,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         // blocking findings already.
         Linter::Clippy => !output.success() && blocking == 0,
         // Linters exit non-zero when they find anything at all.
-        Linter::Custom | Linter::Auto => !output.success() && diags.is_empty(),
+        Linter::Custom | Linter::Govet | Linter::Auto => !output.success() && diags.is_empty(),
     };
     if failed {
         let code = output
@@ -347,6 +355,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
             .fix_hint(match config.linter {
                 Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
                 Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
+                Linter::Govet => "make `go vet` run: fix what it prints (a broken go.mod, code that does not compile)",
                 Linter::Custom | Linter::Auto => "fix what the command prints, or make it print `file:line:col: message` lines",
             })
             .code("lint-failed"),
@@ -390,6 +399,7 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
     let (linter, name) = match found.project {
         Project::Rust => (Linter::Clippy, "clippy"),
         Project::Python => (Linter::Ruff, "ruff"),
+        Project::Go => (Linter::Govet, "go vet"),
         other => {
             return Err(Error::new(format!(
                 "`linter: auto` {}: a {other} project, which this rule has no linter for yet; use `linter: custom` with a command that prints `file:line:col: message` lines",
@@ -433,6 +443,7 @@ fn inputs(config: &Config) -> Vec<String> {
             ],
             &[],
         ),
+        Linter::Govet => (&["**/*.go", "**/go.mod", "**/go.sum"], &[]),
         Linter::Custom => (&[], &[]),
         Linter::Auto => (&["**"], &[]),
     };
@@ -455,9 +466,9 @@ fn validate(config: &Config) -> Result<()> {
                 "`linter: custom` needs `command: {program, args}` naming the program to run",
             );
         }
-        (Linter::Clippy | Linter::Ruff, Some(_)) => {
+        (Linter::Clippy | Linter::Ruff | Linter::Govet, Some(_)) => {
             return invalid(
-                "`command` is only for `linter: custom`; use `args` to add arguments to clippy or ruff",
+                "`command` is only for `linter: custom`; use `args` to add arguments to clippy, ruff or go vet",
             );
         }
         _ => {}
@@ -490,6 +501,24 @@ fn command(config: &Config) -> Result<Command> {
                 "--exit-zero",
             ])
             .env("NO_COLOR", "1"),
+        Linter::Govet => {
+            let packages: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
+                Vec::new()
+            } else {
+                vec!["./...".to_owned()]
+            };
+            // Arguments go before the packages.
+            return Ok({
+                let mut command = Command::new("go")
+                    .arg("vet")
+                    .args(config.args.iter().cloned())
+                    .args(packages);
+                if let Some(cwd) = &config.cwd {
+                    command = command.cwd(cwd);
+                }
+                command
+            });
+        }
         Linter::Custom => {
             let custom = config
                 .command
@@ -568,6 +597,9 @@ fn default_hint(d: &Diag, config: &Config, command: &Command) -> String {
             format!("run `ruff rule {code}` for what it checks and how to fix it")
         }
         (Linter::Ruff, None) => "fix the code ruff points at".to_owned(),
+        (Linter::Govet, _) => {
+            "fix the code `go vet` points at (`go doc cmd/vet` lists its checks)".to_owned()
+        }
         (Linter::Custom | Linter::Auto, _) => {
             format!("fix what `{}` reports here", command.program)
         }

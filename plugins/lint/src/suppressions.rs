@@ -55,6 +55,7 @@ fn patterns(linter: Linter) -> &'static [&'static str] {
     match linter {
         Linter::Clippy => &["*.rs"],
         Linter::Ruff => &["*.py", "*.pyi"],
+        Linter::Govet => &["*.go"],
         Linter::Custom | Linter::Auto => &[
             "*.rs", "*.py", "*.pyi", "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts",
             "*.cts",

@@ -424,3 +424,45 @@ fn auto_lints_python_with_ruff_and_says_why() {
         "{note:?}"
     );
 }
+
+#[test]
+fn go_vet_reports_block_at_their_file_and_line() {
+    require("go", "Go (Debian: golang-go)");
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("go.mod", "module demo\n\ngo 1.19\n").unwrap();
+    ws.write(
+        "main.go",
+        "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tname := \"x\"\n\tfmt.Printf(\"%d\\n\", name)\n}\n",
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "auto"}), &["go"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    let vet = out
+        .findings
+        .iter()
+        .find(|f| {
+            f.message
+                .contains("Printf format %d has arg name of wrong type string")
+        })
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(vet.path.as_deref(), Some("main.go"));
+    assert_eq!((vet.line, vet.column), (Some(7), Some(2)));
+    assert_eq!(vet.severity, Severity::Error);
+    assert!(
+        out.findings
+            .iter()
+            .any(|f| f.message.contains("linter: auto → go vet (found go.mod"))
+    );
+
+    ws.write(
+        "main.go",
+        "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Printf(\"%s\\n\", \"x\")\n}\n",
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "govet"}), &["go"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+}
