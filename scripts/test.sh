@@ -2,13 +2,20 @@
 # The whole test suite, from a fresh machine: installs the wasm target the
 # rule plugins build for, and a venv with the Python MCP SDK (the end-to-end
 # test drives the server with it) plus pytest and ruff (the test and lint
-# rules run them), then checks formatting, lints, and runs every test (unit,
+# rules run them) and Debian's docker-registry (the OCI tests push to and pull
+# from it on loopback), then checks formatting, lints, and runs every test (unit,
 # doc, integration against real wasm components, and the outside MCP client),
 # then the MCP conformance suite (installs Node 22 and the suite from npm).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
+
+# The OCI tests start a real registry on loopback: Debian's distribution build.
+if [[ ! -x /usr/bin/docker-registry ]]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry
+fi
 
 venv="${CHECKRAIL_E2E_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/checkrail/e2e-venv}"
 if [[ ! -x "$venv/bin/python" ]]; then

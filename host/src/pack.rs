@@ -2,25 +2,28 @@
 //! optionally signed (ed25519), installed per project or per user, resolved
 //! by semver and pinned in `checkrail.lock`.
 //!
-//! A pack file is a tar archive holding `manifest.json`, `rules/<id>.wasm`
-//! and, once signed, `signature.json` (a signature over the exact bytes of
-//! `manifest.json`, which lists each component's sha256).
+//! A pack file is a tar archive holding `manifest.json`, `rules/<id>.wasm`,
+//! `workflows/<id>.yaml` and, once signed, `signature.json` (a signature over
+//! the exact bytes of `manifest.json`, which lists each component's and each
+//! workflow's sha256).
 
 mod archive;
 mod build;
 mod install;
 mod keys;
 mod lock;
+pub mod oci;
 
 use serde::{Deserialize, Serialize};
 
 pub use archive::PackFile;
-pub use build::{PackSource, build, core_manifest, manifest_rule};
+pub use build::{PackSource, build, core_manifest, manifest_rule, manifest_workflow};
 pub use install::{
-    InstallScope, Installed, InstalledPack, install, installed_packs, remove, verify,
+    InstallScope, Installed, InstalledPack, Origin, install, install_pack, installed_packs, remove,
+    verify,
 };
 pub use keys::{KeyPair, PublicKey, generate, sign};
-pub use lock::{LOCK_FILE, LockEntry, LockFile, LockedRule};
+pub use lock::{LOCK_FILE, LockEntry, LockFile, LockedRule, LockedWorkflow, OciPin};
 
 /// Version of the pack format this host writes and reads.
 pub const FORMAT: u32 = 1;
@@ -45,6 +48,10 @@ pub struct Manifest {
     pub license: String,
     /// The rules.
     pub rules: Vec<ManifestRule>,
+    /// The workflows (absent from packs that carry none, so their manifests
+    /// read as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflows: Vec<ManifestWorkflow>,
 }
 
 /// One rule of a pack.
@@ -61,6 +68,20 @@ pub struct ManifestRule {
     pub sha256: String,
     /// Capabilities the rule declares.
     pub capabilities: Vec<String>,
+}
+
+/// One workflow of a pack; installed, it is known as `<pack>/<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestWorkflow {
+    /// Workflow id, as the workflow file states it.
+    pub id: String,
+    /// Workflow version, as the workflow file states it.
+    pub version: semver::Version,
+    /// Path of the workflow file inside the pack.
+    pub file: String,
+    /// sha256 of the workflow file (equal to the workflow's digest).
+    pub sha256: String,
 }
 
 /// The signature of a pack, in `signature.json`.

@@ -1,10 +1,11 @@
-//! `checkrail pack build | keygen | sign | verify | install | list`.
+//! `checkrail pack build | keygen | sign | verify | push | install | remove | list`.
 
 use std::path::PathBuf;
 
-use anyhow::{Result, anyhow};
+use anyhow::{Context as _, Result, anyhow};
 use checkrail::Checkrail;
 use checkrail::config::WorkspaceConfig;
+use checkrail::pack::oci::{self, OciRef, Transport};
 use checkrail::pack::{self, InstallScope, KeyPair, PackFile};
 
 use super::{Exit, output};
@@ -42,10 +43,23 @@ pub enum Command {
         #[arg(long, value_name = "DIR", default_value = ".")]
         workspace: PathBuf,
     },
+    /// Push a pack file to an OCI registry (one layer, media type application/vnd.checkrail.pack.v1.tar).
+    Push {
+        /// The pack file (sign it first: installs from a registry require a trusted signature by default).
+        file: PathBuf,
+        /// Where to: oci://host[:port]/repository:tag.
+        target: String,
+        /// Allow plain HTTP to a registry that is not on loopback (localhost, 127.0.0.1, [::1] always use HTTP).
+        #[arg(long)]
+        insecure: bool,
+    },
     /// Verify and install a pack into the project (.checkrail/packs) or, with --user, the user's data directory; records it in checkrail.lock.
     Install {
-        /// The pack file.
+        /// The pack file, or a registry reference: oci://host[:port]/repository:tag or oci://host/repository@sha256:<digest>.
         file: PathBuf,
+        /// Allow plain HTTP to a registry that is not on loopback.
+        #[arg(long)]
+        insecure: bool,
         /// Workspace to install into and whose checkrail.lock to update.
         #[arg(long, value_name = "DIR", default_value = ".")]
         workspace: PathBuf,
@@ -150,8 +164,26 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                 }
             }
         }
+        Command::Push {
+            file,
+            target,
+            insecure,
+        } => {
+            let target = OciRef::parse(target)?;
+            let transport = Transport {
+                insecure: *insecure,
+                ..Transport::default()
+            };
+            let digest = oci::push(file, &target, &transport)?;
+            println!(
+                "pushed {} to {target}\n  digest {digest}\n  install exactly this pack with `checkrail pack install {}`",
+                file.display(),
+                target.at_digest(&digest)
+            );
+        }
         Command::Install {
             file,
+            insecure,
             workspace,
             user,
         } => {
@@ -160,30 +192,20 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             } else {
                 InstallScope::Project
             };
-            let installed = pack::install(engine.runtime(), file, workspace, scope)
-                .map_err(|e| anyhow!("install {}: {e}", file.display()))?;
-            let m = &installed.manifest;
-            let how = if installed.already {
-                "already installed"
-            } else {
-                "installed"
+            let installed = match file.to_str().filter(|f| OciRef::is_oci(f)) {
+                Some(reference) => {
+                    let source = OciRef::parse(reference)?;
+                    let transport = Transport {
+                        insecure: *insecure,
+                        ..Transport::default()
+                    };
+                    oci::install(engine.runtime(), &source, &transport, workspace, scope)
+                        .context("install from a registry")?
+                }
+                None => pack::install(engine.runtime(), file, workspace, scope)
+                    .map_err(|e| anyhow!("install {}: {e}", file.display()))?,
             };
-            println!(
-                "{how} {} {} into {}; pinned in {}",
-                m.name,
-                m.version,
-                installed.dir.display(),
-                pack::LOCK_FILE
-            );
-            for rule in &m.rules {
-                println!(
-                    "  {}/{}@{}  sha256 {}",
-                    m.name,
-                    rule.id,
-                    rule.version,
-                    &rule.sha256[..16]
-                );
-            }
+            print_installed(&installed);
         }
         Command::Remove {
             name,
@@ -222,8 +244,19 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                         InstallScope::Project => "project",
                         InstallScope::User => "user",
                     };
+                    let workflows: Vec<String> = p
+                        .manifest
+                        .workflows
+                        .iter()
+                        .map(|w| format!("{}/{}@{}", p.manifest.name, w.id, w.version))
+                        .collect();
+                    let workflows = if workflows.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; workflows: {}", workflows.join(", "))
+                    };
                     println!(
-                        "{} {} ({scope}): {}",
+                        "{} {} ({scope}): {}{workflows}",
                         p.manifest.name,
                         p.manifest.version,
                         rules(&p.manifest.rules)
@@ -233,4 +266,38 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
         }
     }
     Ok(Exit::Passed)
+}
+
+fn print_installed(installed: &pack::Installed) {
+    let m = &installed.manifest;
+    let how = if installed.already {
+        "already installed"
+    } else {
+        "installed"
+    };
+    println!(
+        "{how} {} {} into {}; pinned in {}",
+        m.name,
+        m.version,
+        installed.dir.display(),
+        pack::LOCK_FILE
+    );
+    for rule in &m.rules {
+        println!(
+            "  rule {}/{}@{}  sha256 {}",
+            m.name,
+            rule.id,
+            rule.version,
+            &rule.sha256[..16]
+        );
+    }
+    for workflow in &m.workflows {
+        println!(
+            "  workflow {}/{}@{}  sha256 {}",
+            m.name,
+            workflow.id,
+            workflow.version,
+            &workflow.sha256[..16]
+        );
+    }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::{Manifest, Signature};
 
 /// Largest pack file accepted.
-const MAX_PACK: u64 = 256 << 20;
+pub(super) const MAX_PACK: u64 = 256 << 20;
 
 /// A pack file in memory: its entries by name.
 #[derive(Debug, Clone, Default)]
@@ -28,14 +28,29 @@ impl PackFile {
                 path.display()
             ));
         }
-        let mut archive = tar::Archive::new(file);
+        Self::from_reader(file, &format!("`{}`", path.display()))
+    }
+
+    /// Reads a pack held in memory (a download).
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        if bytes.len() as u64 > MAX_PACK {
+            return Err(format!(
+                "it is {} bytes; packs are at most {MAX_PACK} bytes",
+                bytes.len()
+            ));
+        }
+        Self::from_reader(bytes, "the download")
+    }
+
+    /// Reads the tar entries; `what` names the archive in errors.
+    fn from_reader(reader: impl Read, what: &str) -> Result<Self, String> {
+        let mut archive = tar::Archive::new(reader);
         let mut entries = BTreeMap::new();
         let iter = archive
             .entries()
-            .map_err(|e| format!("`{}` is not a pack (tar): {e}", path.display()))?;
+            .map_err(|e| format!("{what} is not a pack (tar): {e}"))?;
         for entry in iter {
-            let mut entry =
-                entry.map_err(|e| format!("`{}` is not a pack (tar): {e}", path.display()))?;
+            let mut entry = entry.map_err(|e| format!("{what} is not a pack (tar): {e}"))?;
             if !entry.header().entry_type().is_file() {
                 continue;
             }
@@ -46,8 +61,7 @@ impl PackFile {
                 .into_owned();
             if name.starts_with('/') || name.split('/').any(|p| p == "..") {
                 return Err(format!(
-                    "`{}` holds an entry with an unsafe path `{name}`",
-                    path.display()
+                    "{what} holds an entry with an unsafe path `{name}`"
                 ));
             }
             let mut bytes = Vec::new();

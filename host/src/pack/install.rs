@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::{FORMAT, LockEntry, LockFile, LockedRule, Manifest, PackFile, PublicKey, valid_name};
+use super::{
+    FORMAT, LockEntry, LockFile, LockedRule, LockedWorkflow, Manifest, OciPin, PackFile, PublicKey,
+    manifest_workflow, valid_name,
+};
 use crate::config::WorkspaceConfig;
 use crate::runtime::{Runtime, api_version};
 
@@ -96,10 +99,26 @@ pub fn verify(
             ));
         }
     }
+    for workflow in &manifest.workflows {
+        let bytes = pack.entries.get(&workflow.file).ok_or_else(|| {
+            format!(
+                "workflow `{}` names `{}`, which is not in the pack",
+                workflow.id, workflow.file
+            )
+        })?;
+        let actual = hex::encode(Sha256::digest(bytes));
+        if actual != workflow.sha256 {
+            return Err(format!(
+                "workflow file `{}` (`{}`) does not match the manifest (sha256 {actual}, manifest says {}); the pack was tampered with or damaged",
+                workflow.file, workflow.id, workflow.sha256
+            ));
+        }
+    }
     for name in pack.entries.keys() {
         let known = name == "manifest.json"
             || name == "signature.json"
-            || manifest.rules.iter().any(|r| &r.file == name);
+            || manifest.rules.iter().any(|r| &r.file == name)
+            || manifest.workflows.iter().any(|w| &w.file == name);
         if !known {
             return Err(format!(
                 "the pack holds `{name}`, which its manifest does not list"
@@ -156,6 +175,19 @@ pub fn verify(
     Ok((manifest, signer))
 }
 
+/// How a pack reached this machine.
+#[derive(Debug, Clone)]
+pub enum Origin {
+    /// A pack file; `local` when it lives inside the workspace (signatures
+    /// are then required only when the config says so).
+    File {
+        /// Whether the file is inside the workspace.
+        local: bool,
+    },
+    /// Pulled from an OCI registry (always from outside the workspace).
+    Oci(OciPin),
+}
+
 /// Verifies and installs a pack file, then records it in `checkrail.lock`.
 /// Nothing is installed unless every check passes.
 pub fn install(
@@ -164,15 +196,80 @@ pub fn install(
     workspace: &Path,
     scope: InstallScope,
 ) -> Result<Installed, String> {
-    let config = WorkspaceConfig::load(workspace).map_err(|e| e.to_string())?;
     let pack = PackFile::read(file)?;
     let local = file
         .canonicalize()
         .ok()
         .zip(workspace.canonicalize().ok())
         .is_some_and(|(f, w)| f.starts_with(w));
-    let (manifest, signer) = verify(&pack, &config, local)?;
+    install_pack(runtime, &pack, Origin::File { local }, workspace, scope)
+}
 
+/// Verifies and installs a pack held in memory, then records it (and, for
+/// a registry pull, the manifest digest) in `checkrail.lock`. Every check
+/// runs before anything is written; the files land in a staging directory
+/// renamed into place, so a refused or failed install leaves what was
+/// installed before as it was.
+pub fn install_pack(
+    runtime: &Runtime,
+    pack: &PackFile,
+    origin: Origin,
+    workspace: &Path,
+    scope: InstallScope,
+) -> Result<Installed, String> {
+    let config = WorkspaceConfig::load(workspace).map_err(|e| e.to_string())?;
+    let local = matches!(origin, Origin::File { local: true });
+    let (manifest, signer) = verify(pack, &config, local)?;
+    check_grants(&manifest, &config)?;
+    check_components(runtime, pack, &manifest)?;
+    check_workflows(pack, &manifest)?;
+
+    let root = scope
+        .dir(workspace)
+        .ok_or("no user data directory; set CHECKRAIL_DATA_DIR")?;
+    let dest = root.join(&manifest.name).join(manifest.version.to_string());
+    let manifest_sha256 = hex::encode(Sha256::digest(pack.manifest_bytes()?));
+    let already = place(pack, &manifest, &root, &dest, &manifest_sha256)?;
+
+    let mut lock = LockFile::read(workspace)?;
+    lock.upsert(LockEntry {
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        manifest_sha256,
+        oci: match origin {
+            Origin::Oci(pin) => Some(pin),
+            Origin::File { .. } => None,
+        },
+        rules: manifest
+            .rules
+            .iter()
+            .map(|r| LockedRule {
+                id: r.id.clone(),
+                version: r.version.clone(),
+                sha256: r.sha256.clone(),
+            })
+            .collect(),
+        workflows: manifest
+            .workflows
+            .iter()
+            .map(|w| LockedWorkflow {
+                id: w.id.clone(),
+                version: w.version.clone(),
+                sha256: w.sha256.clone(),
+            })
+            .collect(),
+    });
+    lock.write(workspace)?;
+    Ok(Installed {
+        manifest,
+        dir: dest,
+        signer,
+        already,
+    })
+}
+
+/// Every program a pack's rules may ask for must be granted to the pack.
+fn check_grants(manifest: &Manifest, config: &WorkspaceConfig) -> Result<(), String> {
     let mut missing = Vec::new();
     for rule in &manifest.rules {
         let granted = config.exec.programs_for(&rule.id, Some(&manifest.name));
@@ -185,13 +282,18 @@ pub fn install(
             }
         }
     }
-    if !missing.is_empty() {
-        return Err(format!(
-            "pack `{name}` has rules that request capabilities this project has not granted: {}; grant them to the pack first, under `[exec.rules.\"{name}/*\"]` (or one rule's `[exec.rules.\"{name}/<rule>\"]`) `allow = [...]` in checkrail.toml (`[exec] allow` grants programs to the bundled rules only)",
-            missing.join(", "),
-            name = manifest.name,
-        ));
+    if missing.is_empty() {
+        return Ok(());
     }
+    Err(format!(
+        "pack `{name}` has rules that request capabilities this project has not granted: {}; grant them to the pack first, under `[exec.rules.\"{name}/*\"]` (or one rule's `[exec.rules.\"{name}/<rule>\"]`) `allow = [...]` in checkrail.toml (`[exec] allow` grants programs to the bundled rules only)",
+        missing.join(", "),
+        name = manifest.name,
+    ))
+}
+
+/// Every component loads and describes itself as its manifest entry says.
+fn check_components(runtime: &Runtime, pack: &PackFile, manifest: &Manifest) -> Result<(), String> {
     for rule in &manifest.rules {
         let bytes = &pack.entries[&rule.file];
         let component = runtime
@@ -208,68 +310,73 @@ pub fn install(
             ));
         }
     }
+    Ok(())
+}
 
-    let root = scope
-        .dir(workspace)
-        .ok_or("no user data directory; set CHECKRAIL_DATA_DIR")?;
-    let dest = root.join(&manifest.name).join(manifest.version.to_string());
-    let manifest_sha256 = hex::encode(Sha256::digest(pack.manifest_bytes()?));
-    let mut already = false;
+/// Every workflow passes the workflow loader again (this checkrail may
+/// check more than the one that built the pack) and states the id and
+/// version its manifest entry says.
+fn check_workflows(pack: &PackFile, manifest: &Manifest) -> Result<(), String> {
+    for entry in &manifest.workflows {
+        let origin = format!("`{}` of pack `{}`", entry.file, manifest.name);
+        let (found, _) = manifest_workflow(&origin, &pack.entries[&entry.file])?;
+        if found.id != entry.id || found.version != entry.version {
+            return Err(format!(
+                "workflow {origin} states `{}@{}`, but its manifest entry says `{}@{}`",
+                found.id, found.version, entry.id, entry.version
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes the pack into `dest` through a staging directory renamed into
+/// place. Returns whether the same version was already there with the same
+/// manifest (nothing is written then).
+fn place(
+    pack: &PackFile,
+    manifest: &Manifest,
+    root: &Path,
+    dest: &Path,
+    manifest_sha256: &str,
+) -> Result<bool, String> {
     if dest.exists() {
         let existing = std::fs::read(dest.join("manifest.json")).unwrap_or_default();
         if hex::encode(Sha256::digest(&existing)) != manifest_sha256 {
             return Err(format!(
-                "pack `{}` {} is already installed at `{}` with different content; remove that directory first",
+                "pack `{}` {} is already installed at `{}` with different content; remove it first (`checkrail pack remove {} {}`)",
                 manifest.name,
                 manifest.version,
-                dest.display()
+                dest.display(),
+                manifest.name,
+                manifest.version
             ));
         }
-        already = true;
-    } else {
-        let parent = dest.parent().ok_or("bad install path")?;
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
-        let staging = root.join(format!(
-            ".staging-{}-{}",
-            manifest.name,
-            uuid::Uuid::new_v4().simple()
-        ));
-        let written = (|| -> std::io::Result<()> {
-            std::fs::create_dir_all(staging.join("rules"))?;
-            for (name, bytes) in &pack.entries {
-                std::fs::write(staging.join(name), bytes)?;
-            }
-            std::fs::rename(&staging, &dest)
-        })();
-        if let Err(e) = written {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(format!("cannot install into `{}`: {e}", dest.display()));
-        }
+        return Ok(true);
     }
-
-    let mut lock = LockFile::read(workspace)?;
-    lock.upsert(LockEntry {
-        name: manifest.name.clone(),
-        version: manifest.version.clone(),
-        manifest_sha256,
-        rules: manifest
-            .rules
-            .iter()
-            .map(|r| LockedRule {
-                id: r.id.clone(),
-                version: r.version.clone(),
-                sha256: r.sha256.clone(),
-            })
-            .collect(),
-    });
-    lock.write(workspace)?;
-    Ok(Installed {
-        manifest,
-        dir: dest,
-        signer,
-        already,
-    })
+    let parent = dest.parent().ok_or("bad install path")?;
+    std::fs::create_dir_all(parent)
+        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    let staging = root.join(format!(
+        ".staging-{}-{}",
+        manifest.name,
+        uuid::Uuid::new_v4().simple()
+    ));
+    let written = (|| -> std::io::Result<()> {
+        for (name, bytes) in &pack.entries {
+            let path = staging.join(name);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            std::fs::write(path, bytes)?;
+        }
+        std::fs::rename(&staging, dest)
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(format!("cannot install into `{}`: {e}", dest.display()));
+    }
+    Ok(false)
 }
 
 /// Removes an installed pack version from `scope` and its entry from

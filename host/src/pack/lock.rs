@@ -1,6 +1,7 @@
-//! `checkrail.lock`: the exact pack versions and component digests a
-//! project uses. Written on install; checked whenever a pack rule is
-//! resolved, so a component that changed on disk is refused.
+//! `checkrail.lock`: the exact pack versions, component and workflow
+//! digests a project uses, and for packs from a registry the manifest
+//! digest they were pulled by. Written on install; checked whenever a pack
+//! rule or workflow is resolved, so a file that changed on disk is refused.
 
 use std::path::Path;
 
@@ -28,9 +29,38 @@ pub struct LockEntry {
     pub version: semver::Version,
     /// sha256 of the pack's manifest.json.
     pub manifest_sha256: String,
+    /// Where it was pulled from, for a pack installed from an OCI registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oci: Option<OciPin>,
     /// Its rules.
     #[serde(default, rename = "rule")]
     pub rules: Vec<LockedRule>,
+    /// Its workflows.
+    #[serde(default, rename = "workflow", skip_serializing_if = "Vec::is_empty")]
+    pub workflows: Vec<LockedWorkflow>,
+}
+
+/// The registry manifest a pack version was installed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OciPin {
+    /// The reference it was installed by (`oci://host/repo:tag`).
+    pub reference: String,
+    /// Digest of the OCI manifest (`sha256:<hex>`): install by
+    /// `oci://host/repo@<digest>` to get exactly this pack again.
+    pub manifest_digest: String,
+}
+
+/// One locked workflow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LockedWorkflow {
+    /// Workflow id inside the pack.
+    pub id: String,
+    /// Workflow version.
+    pub version: semver::Version,
+    /// sha256 of the workflow file.
+    pub sha256: String,
 }
 
 /// One locked rule.
@@ -61,7 +91,7 @@ impl LockFile {
         let path = workspace.join(LOCK_FILE);
         let body = toml::to_string_pretty(self).map_err(|e| e.to_string())?;
         let text = format!(
-            "# Written by `checkrail pack install`; commit it. Pins pack versions and component digests.\n\n{body}"
+            "# Written by `checkrail pack install`; commit it. Pins pack versions and the digests of their rules and workflows.\n\n{body}"
         );
         let tmp = workspace.join(format!("{LOCK_FILE}.tmp"));
         std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
