@@ -60,7 +60,7 @@ pub enum Error {
     #[error("{0}")]
     Unauthorized(String),
     /// The registry has no such repository, tag or digest.
-    #[error("registry has no `{reference}`: {source}")]
+    #[error("registry has no `{reference}` (no such repository, tag or digest there)")]
     NotFound {
         /// The reference.
         reference: String,
