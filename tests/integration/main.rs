@@ -18,7 +18,7 @@ mod http;
 pub(crate) mod mcp;
 pub(crate) mod packs;
 pub(crate) mod processes;
-mod registry;
+pub(crate) mod registry;
 mod sandbox;
 mod scaffold;
 mod security;

@@ -15,7 +15,7 @@ use crate::packs::{Env, env, file, flow, text};
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
 /// A registry process on 127.0.0.1; killed on drop.
-struct Registry {
+pub(crate) struct Registry {
     child: Child,
     /// `127.0.0.1:<port>`.
     host: String,
@@ -27,7 +27,7 @@ struct Registry {
 impl Registry {
     /// Starts a registry on 127.0.0.1; with `user`, it requires that user's
     /// basic auth.
-    fn start(user: Option<(&str, &str)>) -> Self {
+    pub(crate) fn start(user: Option<(&str, &str)>) -> Self {
         Self::start_on("127.0.0.1", user)
     }
 
@@ -107,7 +107,7 @@ impl Registry {
         }
     }
 
-    fn reference(&self, repository_and_tag: &str) -> String {
+    pub(crate) fn reference(&self, repository_and_tag: &str) -> String {
         format!("oci://{}/{repository_and_tag}", self.host)
     }
 
