@@ -311,7 +311,13 @@ fn plain_http_only_for_loopback_names_or_with_insecure() {
     let tag = registry.reference("team/rules:1.0.0");
     let why = e.refused(&["pack", "push", file(&pack), &tag]);
     assert!(why.contains("pushing to") && why.contains(&tag), "{why}");
-    e.ok(&["pack", "push", file(&pack), &tag, "--insecure"]);
+    let out = e.run(&["pack", "push", file(&pack), &tag, "--insecure"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not signed") && text(&out.stdout).contains("digest sha256:"),
+        "an unsigned push warns: {}",
+        text(&out.stderr)
+    );
     std::fs::write(
         e.ws.join("checkrail.toml"),
         "[trust]\nrequire_signatures = false\n",

@@ -111,10 +111,11 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             let (path, manifest) =
                 pack::build(engine.runtime(), dir, out.as_deref()).map_err(|e| anyhow!(e))?;
             println!(
-                "built {} {} with {} rule(s): {}",
+                "built {} {} with {} rule(s) and {} workflow(s): {}",
                 manifest.name,
                 manifest.version,
                 manifest.rules.len(),
+                manifest.workflows.len(),
                 path.display()
             );
         }
@@ -152,10 +153,11 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                         .map(|k| format!("signed by trusted key {k}"))
                         .unwrap_or_else(|| "unsigned".to_owned());
                     println!(
-                        "ok: {} {} — {} rule(s), digests match, {signed}",
+                        "ok: {} {} — {} rule(s), {} workflow(s), digests match, {signed}",
                         manifest.name,
                         manifest.version,
-                        manifest.rules.len()
+                        manifest.rules.len(),
+                        manifest.workflows.len()
                     );
                 }
                 Err(reason) => {
@@ -174,7 +176,14 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                 insecure: *insecure,
                 ..Transport::default()
             };
-            let digest = oci::push(file, &target, &transport)?;
+            let pushed = oci::push(file, &target, &transport)?;
+            let digest = pushed.manifest_digest;
+            if !pushed.signed {
+                eprintln!(
+                    "warning: {} is not signed; projects refuse unsigned packs from a registry unless their checkrail.toml sets `require_signatures = false` under [trust] (sign it with `checkrail pack sign` and push again)",
+                    file.display()
+                );
+            }
             println!(
                 "pushed {} to {target}\n  digest {digest}\n  install exactly this pack with `checkrail pack install {}`",
                 file.display(),

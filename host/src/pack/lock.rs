@@ -114,3 +114,54 @@ impl LockFile {
             .sort_by(|a, b| a.name.cmp(&b.name).then(a.version.cmp(&b.version)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registry_install_with_workflows_reads_back_as_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut lock = LockFile::default();
+        lock.upsert(LockEntry {
+            name: "team".into(),
+            version: semver::Version::new(1, 0, 0),
+            manifest_sha256: "ab".repeat(32),
+            oci: Some(OciPin {
+                reference: "oci://localhost:5000/team/rules:1.0.0".into(),
+                manifest_digest: format!("sha256:{}", "cd".repeat(32)),
+            }),
+            rules: vec![LockedRule {
+                id: "greeter".into(),
+                version: semver::Version::new(1, 0, 0),
+                sha256: "ef".repeat(32),
+            }],
+            workflows: vec![LockedWorkflow {
+                id: "release".into(),
+                version: semver::Version::new(1, 0, 0),
+                sha256: "01".repeat(32),
+            }],
+        });
+        lock.write(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join(LOCK_FILE)).unwrap();
+        assert!(
+            text.contains("[pack.oci]") && text.contains("[[pack.workflow]]"),
+            "{text}"
+        );
+        assert_eq!(LockFile::read(dir.path()).unwrap(), lock);
+    }
+
+    #[test]
+    fn a_lock_without_workflows_or_registry_reads_as_before() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(LOCK_FILE),
+            "[[pack]]\nname = \"team\"\nversion = \"1.0.0\"\nmanifest_sha256 = \"x\"\n\n[[pack.rule]]\nid = \"greeter\"\nversion = \"1.0.0\"\nsha256 = \"y\"\n",
+        )
+        .unwrap();
+        let lock = LockFile::read(dir.path()).unwrap();
+        let entry = lock.entry("team", &semver::Version::new(1, 0, 0)).unwrap();
+        assert!(entry.oci.is_none() && entry.workflows.is_empty());
+        assert_eq!(entry.rules.len(), 1);
+    }
+}

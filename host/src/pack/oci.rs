@@ -239,8 +239,17 @@ pub struct Pulled {
     pub manifest_digest: String,
 }
 
-/// Pushes a pack file; returns the digest of the manifest written.
-pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<String> {
+/// What a push wrote.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// Digest of the OCI manifest (`sha256:<hex>`).
+    pub manifest_digest: String,
+    /// Whether the pack pushed carries a signature.
+    pub signed: bool,
+}
+
+/// Pushes a pack file.
+pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<Pushed> {
     let bad = |reason: String| Error::BadFile {
         path: file.to_owned(),
         reason,
@@ -248,6 +257,7 @@ pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<Strin
     let pack = PackFile::read(file).map_err(bad)?;
     let manifest = pack.manifest().map_err(bad)?;
     let bytes = std::fs::read(file).map_err(|e| bad(e.to_string()))?;
+    let signed = pack.signature().map_err(bad)?.is_some();
     let config = pack_config(&pack, &manifest).map_err(bad)?;
     let session = Session::open(target, transport)?;
     session.block_on(async {
@@ -280,11 +290,15 @@ pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<Strin
             )
             .await
             .map_err(|e| session.explain("pushing to", target, e))?;
-        session
+        let manifest_digest = session
             .client
             .fetch_manifest_digest(&target.reference, &session.auth)
             .await
-            .map_err(|e| session.explain("pushing to", target, e))
+            .map_err(|e| session.explain("pushing to", target, e))?;
+        Ok(Pushed {
+            manifest_digest,
+            signed,
+        })
     })
 }
 

@@ -338,6 +338,10 @@ impl Catalog {
     /// human at the command line: any readable path).
     pub fn resolve(&self, id_or_path: &str) -> Result<Workflow> {
         let path = Path::new(id_or_path);
+        // A file named like a pack workflow (`dir/flow`) is still that file.
+        if is_pack_reference(id_or_path) && path.is_file() {
+            return parse_file_in(path, None, self.limits);
+        }
         if looks_like_path(id_or_path) {
             if path.exists() {
                 return parse_file_in(path, None, self.limits);
@@ -430,4 +434,47 @@ fn is_workflow_file(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml" | "json")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_references_are_not_paths() {
+        for reference in ["team/release", "team/release@^1", "t2/r-1@>=1, <3"] {
+            assert!(is_pack_reference(reference), "{reference}");
+            assert!(!looks_like_path(reference), "{reference}");
+        }
+        for path in [
+            ".checkrail/workflows/x.yaml",
+            "flows/x.yml",
+            "/abs/flow",
+            "Team/release",
+            "team/release.yaml",
+            "a/b/c",
+        ] {
+            assert!(!is_pack_reference(path), "{path}");
+            assert!(looks_like_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn requirements_split_off_and_bad_ones_are_named() {
+        let (id, req) = split_requirement("team/release@^1.2").unwrap();
+        assert_eq!(id, "team/release");
+        assert!(req.matches(&semver::Version::new(1, 4, 0)));
+        assert!(!req.matches(&semver::Version::new(2, 0, 0)));
+        assert_eq!(
+            split_requirement("plain").unwrap().1,
+            semver::VersionReq::STAR
+        );
+        let e = split_requirement("team/release@soon")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`soon` is not a semver requirement") && e.contains("team/release@^1"),
+            "{e}"
+        );
+    }
 }
