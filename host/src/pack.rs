@@ -14,6 +14,8 @@ mod keys;
 mod lock;
 pub mod oci;
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 pub use archive::PackFile;
@@ -24,6 +26,81 @@ pub use install::{
 };
 pub use keys::{KeyPair, PublicKey, generate, sign};
 pub use lock::{LOCK_FILE, LockEntry, LockFile, LockedRule, LockedWorkflow, OciPin};
+
+/// What can go wrong building, signing, verifying, installing or finding a
+/// pack. Each message reads after "failed to" is implied, names the file or
+/// the pack, and says what to do where there is something to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read, written, created or renamed.
+    #[error("cannot {action} `{}`", path.display())]
+    Io {
+        /// `read`, `write`, `create`, `remove`...
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A pack is not a tar archive checkrail can read.
+    #[error("{what} is not a pack (tar)")]
+    Archive {
+        /// The file, or `the download`.
+        what: String,
+        /// The tar reader's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `manifest.json` or `signature.json` does not parse.
+    #[error("{file} is invalid")]
+    Json {
+        /// The entry.
+        file: &'static str,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `pack.toml` or `checkrail.lock` does not parse.
+    #[error("{} is invalid", path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A workflow of the pack does not pass the workflow loader, or the
+    /// workspace's config does not load.
+    #[error(transparent)]
+    Load(Box<crate::Error>),
+    /// The pack (or a key, or a request) breaks a rule of the format, the
+    /// project's trust policy or this host; the message says which and what
+    /// to do.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Result of pack operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    fn io(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_owned();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// This checkrail's version (what `min_host_version` is compared with).
+pub fn host_version() -> semver::Version {
+    // Cargo only accepts semver package versions, so this always parses.
+    semver::Version::parse(env!("CARGO_PKG_VERSION"))
+        .expect("the crate version is semver, as Cargo requires")
+}
 
 /// Version of the pack format this host writes and reads.
 pub const FORMAT: u32 = 1;

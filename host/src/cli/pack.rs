@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Context as _, Result};
 use checkrail::Checkrail;
 use checkrail::config::WorkspaceConfig;
 use checkrail::pack::oci::{self, OciRef, Transport};
@@ -109,7 +109,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
     match command {
         Command::Build { dir, out } => {
             let (path, manifest) =
-                pack::build(engine.runtime(), dir, out.as_deref()).map_err(|e| anyhow!(e))?;
+                pack::build(engine.runtime(), dir, out.as_deref()).context("build the pack")?;
             println!(
                 "built {} {} with {} rule(s) and {} workflow(s): {}",
                 manifest.name,
@@ -120,7 +120,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             );
         }
         Command::Keygen { name } => {
-            let public = pack::generate(name).map_err(|e| anyhow!(e))?;
+            let public = pack::generate(name).context("make a key pair")?;
             println!(
                 "wrote {} (secret: keep it private) and {}",
                 name.with_extension("key").display(),
@@ -133,15 +133,15 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             );
         }
         Command::Sign { file, key } => {
-            let key = KeyPair::read(key).map_err(|e| anyhow!(e))?;
-            let mut pack = PackFile::read(file).map_err(|e| anyhow!(e))?;
-            let public = pack::sign(&mut pack, &key).map_err(|e| anyhow!(e))?;
-            pack.write(file).map_err(|e| anyhow!(e))?;
+            let key = KeyPair::read(key)?;
+            let mut pack = PackFile::read(file)?;
+            let public = pack::sign(&mut pack, &key)?;
+            pack.write(file)?;
             println!("signed {} with key {}", file.display(), public.id());
         }
         Command::Verify { file, workspace } => {
             let config = WorkspaceConfig::load(workspace)?;
-            let pack = PackFile::read(file).map_err(|e| anyhow!(e))?;
+            let pack = PackFile::read(file)?;
             let local = file
                 .canonicalize()
                 .ok()
@@ -161,7 +161,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                     );
                 }
                 Err(reason) => {
-                    println!("refused: {reason}");
+                    println!("refused: {}", checkrail::error::chain(&reason));
                     return Ok(Exit::Failed);
                 }
             }
@@ -212,7 +212,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                         .context("install from a registry")?
                 }
                 None => pack::install(engine.runtime(), file, workspace, scope)
-                    .map_err(|e| anyhow!("install {}: {e}", file.display()))?,
+                    .with_context(|| format!("install {}", file.display()))?,
             };
             print_installed(&installed);
         }
@@ -227,7 +227,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             } else {
                 InstallScope::Project
             };
-            let dir = pack::remove(workspace, scope, name, version).map_err(|e| anyhow!(e))?;
+            let dir = pack::remove(workspace, scope, name, version)?;
             println!(
                 "removed {name} {version} ({}) and its {} entry",
                 dir.display(),
@@ -235,7 +235,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             );
         }
         Command::List { workspace, json } => {
-            let core = pack::core_manifest(engine.runtime()).map_err(|e| anyhow!(e))?;
+            let core = pack::core_manifest(engine.runtime())?;
             let installed = pack::installed_packs(Some(workspace));
             if *json {
                 output::json(&serde_json::json!({ "core": core, "installed": installed }))?;

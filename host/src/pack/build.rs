@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use super::{FORMAT, Manifest, ManifestRule, ManifestWorkflow, PackFile, valid_name};
+use super::{
+    Error, FORMAT, Manifest, ManifestRule, ManifestWorkflow, PackFile, Result, host_version,
+    valid_name,
+};
 use crate::runtime::Runtime;
 use crate::workflow::Workflow;
 
@@ -39,10 +42,10 @@ pub fn manifest_rule(
     runtime: &Runtime,
     origin: &str,
     bytes: &[u8],
-) -> Result<(ManifestRule, semver::Version), String> {
+) -> Result<(ManifestRule, semver::Version)> {
     let component = runtime
         .load(origin, bytes)
-        .map_err(|e| format!("component `{origin}` {e}"))?;
+        .map_err(|e| Error::Refused(format!("component `{origin}` {e}")))?;
     let info = &component.info;
     Ok((
         ManifestRule {
@@ -58,7 +61,7 @@ pub fn manifest_rule(
 
 /// The manifest of the bundled `core` pack, made from the components
 /// compiled into this binary.
-pub fn core_manifest(runtime: &Runtime) -> Result<Manifest, String> {
+pub fn core_manifest(runtime: &Runtime) -> Result<Manifest> {
     let mut rules = Vec::new();
     let mut api = semver::Version::new(0, 1, 0);
     for (name, bytes) in crate::bundled::BUNDLED_RULES {
@@ -66,7 +69,7 @@ pub fn core_manifest(runtime: &Runtime) -> Result<Manifest, String> {
         api = api.max(version);
         rules.push(rule);
     }
-    let host = semver::Version::parse(env!("CARGO_PKG_VERSION")).map_err(|e| e.to_string())?;
+    let host = host_version();
     Ok(Manifest {
         format: FORMAT,
         name: "core".to_owned(),
@@ -82,13 +85,10 @@ pub fn core_manifest(runtime: &Runtime) -> Result<Manifest, String> {
 
 /// Checks a workflow file of a pack with the same loader as any workflow
 /// and makes its manifest entry. `origin` names the file in errors.
-pub fn manifest_workflow(
-    origin: &str,
-    bytes: &[u8],
-) -> Result<(ManifestWorkflow, Workflow), String> {
-    let text =
-        std::str::from_utf8(bytes).map_err(|_| format!("workflow `{origin}` is not UTF-8 text"))?;
-    let workflow = crate::workflow::parse(text, origin).map_err(|e| e.to_string())?;
+pub fn manifest_workflow(origin: &str, bytes: &[u8]) -> Result<(ManifestWorkflow, Workflow)> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| Error::Refused(format!("workflow `{origin}` is not UTF-8 text")))?;
+    let workflow = crate::workflow::parse(text, origin).map_err(|e| Error::Load(Box::new(e)))?;
     Ok((
         ManifestWorkflow {
             id: workflow.id.clone(),
@@ -104,17 +104,13 @@ pub fn manifest_workflow(
 /// `<dir>/<name>-<version>.crpack`). Every component is loaded (API version
 /// checked, compiled, described) and every workflow validated, so the
 /// manifest states what the rules and workflows themselves say.
-pub fn build(
-    runtime: &Runtime,
-    dir: &Path,
-    out: Option<&Path>,
-) -> Result<(PathBuf, Manifest), String> {
+pub fn build(runtime: &Runtime, dir: &Path, out: Option<&Path>) -> Result<(PathBuf, Manifest)> {
     let source_path = dir.join("pack.toml");
     let source = read_source(&source_path)?;
     let mut pack = PackFile::default();
     let (rules, api_version) = add_rules(runtime, dir, &source.rules, &mut pack)?;
     let workflows = add_workflows(dir, &source.workflows, &mut pack)?;
-    let host = semver::Version::parse(env!("CARGO_PKG_VERSION")).map_err(|e| e.to_string())?;
+    let host = host_version();
     let manifest = Manifest {
         format: FORMAT,
         name: source.name.clone(),
@@ -126,7 +122,10 @@ pub fn build(
         rules,
         workflows,
     };
-    let json = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec_pretty(&manifest).map_err(|source| Error::Json {
+        file: "manifest.json",
+        source,
+    })?;
     pack.entries.insert("manifest.json".to_owned(), json);
     let out = out
         .map(Path::to_owned)
@@ -135,23 +134,24 @@ pub fn build(
     Ok((out, manifest))
 }
 
-fn read_source(path: &Path) -> Result<PackSource, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let source: PackSource =
-        toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read_source(path: &Path) -> Result<PackSource> {
+    let text = std::fs::read_to_string(path).map_err(Error::io("read", path))?;
+    let source: PackSource = toml::from_str(&text).map_err(|source| Error::Toml {
+        path: path.to_owned(),
+        source,
+    })?;
     if !valid_name(&source.name) {
-        return Err(format!(
+        return Err(Error::Refused(format!(
             "{}: name `{}` must be lowercase letters, digits and `-` (and not `core`, the bundled pack)",
             path.display(),
             source.name
-        ));
+        )));
     }
     if source.rules.is_empty() && source.workflows.is_empty() {
-        return Err(format!(
+        return Err(Error::Refused(format!(
             "{}: the pack is empty; list components under `rules` or workflow files under `workflows`",
             path.display()
-        ));
+        )));
     }
     Ok(source)
 }
@@ -163,19 +163,18 @@ fn add_rules(
     dir: &Path,
     files: &[PathBuf],
     pack: &mut PackFile,
-) -> Result<(Vec<ManifestRule>, Option<semver::Version>), String> {
+) -> Result<(Vec<ManifestRule>, Option<semver::Version>)> {
     let mut rules: Vec<ManifestRule> = Vec::new();
     let mut api_version: Option<semver::Version> = None;
     for file in files {
         let path = dir.join(file);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| format!("cannot read component `{}`: {e}", path.display()))?;
+        let bytes = std::fs::read(&path).map_err(Error::io("read component", &path))?;
         let (rule, api) = manifest_rule(runtime, &path.display().to_string(), &bytes)?;
         if rules.iter().any(|r| r.id == rule.id) {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "two components describe themselves as rule `{}`",
                 rule.id
-            ));
+            )));
         }
         api_version = Some(api_version.map_or(api.clone(), |v| v.max(api)));
         pack.entries.insert(rule.file.clone(), bytes);
@@ -189,19 +188,18 @@ fn add_workflows(
     dir: &Path,
     files: &[PathBuf],
     pack: &mut PackFile,
-) -> Result<Vec<ManifestWorkflow>, String> {
+) -> Result<Vec<ManifestWorkflow>> {
     let mut workflows: Vec<ManifestWorkflow> = Vec::new();
     for file in files {
         let path = dir.join(file);
-        let bytes = std::fs::read(&path)
-            .map_err(|e| format!("cannot read workflow `{}`: {e}", path.display()))?;
+        let bytes = std::fs::read(&path).map_err(Error::io("read workflow", &path))?;
         let (entry, _) = manifest_workflow(&path.display().to_string(), &bytes)?;
         if let Some(other) = workflows.iter().find(|w| w.id == entry.id) {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "two workflow files have the id `{}` (`{}` is the second); ids must be unique in a pack",
                 other.id,
                 path.display()
-            ));
+            )));
         }
         pack.entries.insert(entry.file.clone(), bytes);
         workflows.push(entry);

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::{
-    FORMAT, LockEntry, LockFile, LockedRule, LockedWorkflow, Manifest, OciPin, PackFile, PublicKey,
-    manifest_workflow, valid_name,
+    Error, FORMAT, LockEntry, LockFile, LockedRule, LockedWorkflow, Manifest, OciPin, PackFile,
+    PublicKey, Result, host_version, manifest_workflow, valid_name,
 };
 use crate::config::WorkspaceConfig;
 use crate::runtime::{Runtime, api_version};
@@ -73,45 +73,48 @@ pub fn verify(
     pack: &PackFile,
     config: &WorkspaceConfig,
     local: bool,
-) -> Result<(Manifest, Option<String>), String> {
+) -> Result<(Manifest, Option<String>)> {
     let manifest = pack.manifest()?;
     if manifest.format != FORMAT {
-        return Err(format!(
+        return Err(Error::Refused(format!(
             "pack format {} is not supported; this checkrail reads format {FORMAT}",
             manifest.format
-        ));
+        )));
     }
     if !valid_name(&manifest.name) {
-        return Err(format!("pack name `{}` is not valid", manifest.name));
+        return Err(Error::Refused(format!(
+            "pack name `{}` is not valid",
+            manifest.name
+        )));
     }
     for rule in &manifest.rules {
         let bytes = pack.entries.get(&rule.file).ok_or_else(|| {
-            format!(
+            Error::Refused(format!(
                 "rule `{}` names `{}`, which is not in the pack",
                 rule.id, rule.file
-            )
+            ))
         })?;
         let actual = hex::encode(Sha256::digest(bytes));
         if actual != rule.sha256 {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "component `{}` of rule `{}` does not match the manifest (sha256 {actual}, manifest says {}); the pack was tampered with or damaged",
                 rule.file, rule.id, rule.sha256
-            ));
+            )));
         }
     }
     for workflow in &manifest.workflows {
         let bytes = pack.entries.get(&workflow.file).ok_or_else(|| {
-            format!(
+            Error::Refused(format!(
                 "workflow `{}` names `{}`, which is not in the pack",
                 workflow.id, workflow.file
-            )
+            ))
         })?;
         let actual = hex::encode(Sha256::digest(bytes));
         if actual != workflow.sha256 {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "workflow file `{}` (`{}`) does not match the manifest (sha256 {actual}, manifest says {}); the pack was tampered with or damaged",
                 workflow.file, workflow.id, workflow.sha256
-            ));
+            )));
         }
     }
     for name in pack.entries.keys() {
@@ -120,33 +123,33 @@ pub fn verify(
             || manifest.rules.iter().any(|r| &r.file == name)
             || manifest.workflows.iter().any(|w| &w.file == name);
         if !known {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "the pack holds `{name}`, which its manifest does not list"
-            ));
+            )));
         }
     }
     api_version::check(&manifest.api_version)
-        .map_err(|e| format!("pack `{}` {e}", manifest.name))?;
-    let host = semver::Version::parse(env!("CARGO_PKG_VERSION")).map_err(|e| e.to_string())?;
+        .map_err(|e| Error::Refused(format!("pack `{}` {e}", manifest.name)))?;
+    let host = host_version();
     if manifest.min_host_version > host {
-        return Err(format!(
+        return Err(Error::Refused(format!(
             "pack `{}` needs checkrail {} or newer; this is {host}",
             manifest.name, manifest.min_host_version
-        ));
+        )));
     }
 
     let required = config.trust.require_signatures.unwrap_or(!local);
     let signer = match pack.signature()? {
         Some(signature) => {
             let key = PublicKey::parse(&signature.public_key)
-                .map_err(|e| format!("signature.json: {e}"))?;
+                .map_err(|e| Error::Refused(format!("signature.json: {e}")))?;
             if signature.algorithm != "ed25519"
                 || !key.verifies(pack.manifest_bytes()?, &signature.signature)
             {
-                return Err(format!(
+                return Err(Error::Refused(format!(
                     "the signature of pack `{}` does not verify (manifest changed after signing, or a bad signature)",
                     manifest.name
-                ));
+                )));
             }
             let trusted = config
                 .trust
@@ -154,21 +157,21 @@ pub fn verify(
                 .iter()
                 .any(|k| PublicKey::parse(k).is_ok_and(|t| t == key));
             if !trusted && required {
-                return Err(format!(
+                return Err(Error::Refused(format!(
                     "pack `{}` is signed by key {} ({}), which this project does not trust; to trust it, add `keys = [\"{}\"]` under `[trust]` in checkrail.toml",
                     manifest.name,
                     key.id(),
                     key.to_text(),
                     key.to_text()
-                ));
+                )));
             }
             Some(key.id())
         }
         None if required => {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "pack `{}` is not signed, and this project requires signatures for packs from outside it; sign it with `checkrail pack sign`, or set `require_signatures = false` under `[trust]` in checkrail.toml",
                 manifest.name
-            ));
+            )));
         }
         None => None,
     };
@@ -195,7 +198,7 @@ pub fn install(
     file: &Path,
     workspace: &Path,
     scope: InstallScope,
-) -> Result<Installed, String> {
+) -> Result<Installed> {
     let pack = PackFile::read(file)?;
     let local = file
         .canonicalize()
@@ -216,17 +219,15 @@ pub fn install_pack(
     origin: Origin,
     workspace: &Path,
     scope: InstallScope,
-) -> Result<Installed, String> {
-    let config = WorkspaceConfig::load(workspace).map_err(|e| e.to_string())?;
+) -> Result<Installed> {
+    let config = WorkspaceConfig::load(workspace).map_err(|e| Error::Load(Box::new(e)))?;
     let local = matches!(origin, Origin::File { local: true });
     let (manifest, signer) = verify(pack, &config, local)?;
     check_grants(&manifest, &config)?;
     check_components(runtime, pack, &manifest)?;
     check_workflows(pack, &manifest)?;
 
-    let root = scope
-        .dir(workspace)
-        .ok_or("no user data directory; set CHECKRAIL_DATA_DIR")?;
+    let root = scope.dir(workspace).ok_or_else(no_data_dir)?;
     let dest = root.join(&manifest.name).join(manifest.version.to_string());
     let manifest_sha256 = hex::encode(Sha256::digest(pack.manifest_bytes()?));
     let already = place(pack, &manifest, &root, &dest, &manifest_sha256)?;
@@ -269,7 +270,7 @@ pub fn install_pack(
 }
 
 /// Every program a pack's rules may ask for must be granted to the pack.
-fn check_grants(manifest: &Manifest, config: &WorkspaceConfig) -> Result<(), String> {
+fn check_grants(manifest: &Manifest, config: &WorkspaceConfig) -> Result<()> {
     let mut missing = Vec::new();
     for rule in &manifest.rules {
         let granted = config.exec.programs_for(&rule.id, Some(&manifest.name));
@@ -285,29 +286,34 @@ fn check_grants(manifest: &Manifest, config: &WorkspaceConfig) -> Result<(), Str
     if missing.is_empty() {
         return Ok(());
     }
-    Err(format!(
+    Err(Error::Refused(format!(
         "pack `{name}` has rules that request capabilities this project has not granted: {}; grant them to the pack first, under `[exec.rules.\"{name}/*\"]` (or one rule's `[exec.rules.\"{name}/<rule>\"]`) `allow = [...]` in checkrail.toml (`[exec] allow` grants programs to the bundled rules only)",
         missing.join(", "),
         name = manifest.name,
-    ))
+    )))
 }
 
 /// Every component loads and describes itself as its manifest entry says.
-fn check_components(runtime: &Runtime, pack: &PackFile, manifest: &Manifest) -> Result<(), String> {
+fn check_components(runtime: &Runtime, pack: &PackFile, manifest: &Manifest) -> Result<()> {
     for rule in &manifest.rules {
         let bytes = &pack.entries[&rule.file];
         let component = runtime
             .load(&format!("{}/{}", manifest.name, rule.id), bytes)
-            .map_err(|e| format!("rule `{}` of pack `{}` {e}", rule.id, manifest.name))?;
+            .map_err(|e| {
+                Error::Refused(format!(
+                    "rule `{}` of pack `{}` {e}",
+                    rule.id, manifest.name
+                ))
+            })?;
         let info = &component.info;
         if info.id != rule.id
             || info.version != rule.version
             || info.capabilities != rule.capabilities
         {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "rule `{}` of pack `{}` describes itself as `{}@{}` with capabilities {:?}, unlike its manifest entry",
                 rule.id, manifest.name, info.id, info.version, info.capabilities
-            ));
+            )));
         }
     }
     Ok(())
@@ -316,15 +322,15 @@ fn check_components(runtime: &Runtime, pack: &PackFile, manifest: &Manifest) -> 
 /// Every workflow passes the workflow loader again (this checkrail may
 /// check more than the one that built the pack) and states the id and
 /// version its manifest entry says.
-fn check_workflows(pack: &PackFile, manifest: &Manifest) -> Result<(), String> {
+fn check_workflows(pack: &PackFile, manifest: &Manifest) -> Result<()> {
     for entry in &manifest.workflows {
         let origin = format!("`{}` of pack `{}`", entry.file, manifest.name);
         let (found, _) = manifest_workflow(&origin, &pack.entries[&entry.file])?;
         if found.id != entry.id || found.version != entry.version {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "workflow {origin} states `{}@{}`, but its manifest entry says `{}@{}`",
                 found.id, found.version, entry.id, entry.version
-            ));
+            )));
         }
     }
     Ok(())
@@ -339,24 +345,25 @@ fn place(
     root: &Path,
     dest: &Path,
     manifest_sha256: &str,
-) -> Result<bool, String> {
+) -> Result<bool> {
     if dest.exists() {
         let existing = std::fs::read(dest.join("manifest.json")).unwrap_or_default();
         if hex::encode(Sha256::digest(&existing)) != manifest_sha256 {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "pack `{}` {} is already installed at `{}` with different content; remove it first (`checkrail pack remove {} {}`)",
                 manifest.name,
                 manifest.version,
                 dest.display(),
                 manifest.name,
                 manifest.version
-            ));
+            )));
         }
         return Ok(true);
     }
-    let parent = dest.parent().ok_or("bad install path")?;
-    std::fs::create_dir_all(parent)
-        .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
+    let parent = dest
+        .parent()
+        .ok_or_else(|| Error::Refused(format!("`{}` has no parent", dest.display())))?;
+    std::fs::create_dir_all(parent).map_err(Error::io("create", parent))?;
     let staging = root.join(format!(
         ".staging-{}-{}",
         manifest.name,
@@ -374,7 +381,7 @@ fn place(
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(format!("cannot install into `{}`: {e}", dest.display()));
+        return Err(Error::io("install into", dest)(e));
     }
     Ok(false)
 }
@@ -387,10 +394,8 @@ pub fn remove(
     scope: InstallScope,
     name: &str,
     version: &semver::Version,
-) -> Result<PathBuf, String> {
-    let root = scope
-        .dir(workspace)
-        .ok_or("no user data directory; set CHECKRAIL_DATA_DIR")?;
+) -> Result<PathBuf> {
+    let root = scope.dir(workspace).ok_or_else(no_data_dir)?;
     let dir = root.join(name).join(version.to_string());
     if !dir.join("manifest.json").is_file() {
         let installed: Vec<String> = installed_packs(Some(workspace))
@@ -398,16 +403,16 @@ pub fn remove(
             .filter(|p| p.scope == scope)
             .map(|p| format!("{} {}", p.manifest.name, p.manifest.version))
             .collect();
-        return Err(format!(
+        return Err(Error::Refused(format!(
             "pack `{name}` {version} is not installed here; installed: {}",
             if installed.is_empty() {
                 "none".to_owned()
             } else {
                 installed.join(", ")
             }
-        ));
+        )));
     }
-    std::fs::remove_dir_all(&dir).map_err(|e| format!("cannot remove `{}`: {e}", dir.display()))?;
+    std::fs::remove_dir_all(&dir).map_err(Error::io("remove", &dir))?;
     // Drop the now empty pack directory, if this was its last version.
     let _ = std::fs::remove_dir(root.join(name));
     let mut lock = super::LockFile::read(workspace)?;
@@ -460,4 +465,8 @@ pub fn installed_packs(workspace: Option<&Path>) -> Vec<InstalledPack> {
             .then(b.manifest.version.cmp(&a.manifest.version))
     });
     found
+}
+
+fn no_data_dir() -> Error {
+    Error::Refused("no user data directory to install into; set CHECKRAIL_DATA_DIR".to_owned())
 }

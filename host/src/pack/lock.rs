@@ -7,6 +7,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::{Error, Result};
+
 /// File name of the lockfile, at the workspace root.
 pub const LOCK_FILE: &str = "checkrail.lock";
 
@@ -77,25 +79,27 @@ pub struct LockedRule {
 
 impl LockFile {
     /// Reads `<workspace>/checkrail.lock` (empty when absent).
-    pub fn read(workspace: &Path) -> Result<Self, String> {
+    pub fn read(workspace: &Path) -> Result<Self> {
         let path = workspace.join(LOCK_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
+            Ok(text) => toml::from_str(&text).map_err(|source| Error::Toml { path, source }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            Err(e) => Err(Error::io("read", &path)(e)),
         }
     }
 
     /// Writes it atomically.
-    pub fn write(&self, workspace: &Path) -> Result<(), String> {
+    pub fn write(&self, workspace: &Path) -> Result<()> {
         let path = workspace.join(LOCK_FILE);
-        let body = toml::to_string_pretty(self).map_err(|e| e.to_string())?;
+        // Plain data with string keys always serializes.
+        let body = toml::to_string_pretty(self)
+            .map_err(|e| Error::Refused(format!("cannot write {LOCK_FILE}: {e}")))?;
         let text = format!(
             "# Written by `checkrail pack install`; commit it. Pins pack versions and the digests of their rules and workflows.\n\n{body}"
         );
         let tmp = workspace.join(format!("{LOCK_FILE}.tmp"));
-        std::fs::write(&tmp, text).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))
+        std::fs::write(&tmp, text).map_err(Error::io("write", &tmp))?;
+        std::fs::rename(&tmp, &path).map_err(Error::io("write", &path))
     }
 
     /// The entry for one pack version.

@@ -87,12 +87,22 @@ pub enum Error {
         reason: String,
     },
     /// The file to push is not a pack.
-    #[error("cannot push `{}`: {reason}", path.display())]
+    #[error("cannot push `{}`", path.display())]
     BadFile {
         /// The file.
         path: PathBuf,
         /// Why.
-        reason: String,
+        #[source]
+        source: Box<super::Error>,
+    },
+    /// What was pulled is not a readable pack file.
+    #[error("`{reference}` holds no readable pack")]
+    BadDownload {
+        /// The reference.
+        reference: String,
+        /// Why.
+        #[source]
+        source: Box<super::Error>,
     },
     /// Any other failure talking to the registry.
     #[error("{action} `{reference}`")]
@@ -107,12 +117,13 @@ pub enum Error {
     },
     /// The pack was pulled but refused by the project (signature, trust,
     /// grants, a rule or workflow that does not load); nothing changed.
-    #[error("`{reference}` was refused: {reason}")]
+    #[error("`{reference}` was refused")]
     Refused {
         /// The reference.
         reference: String,
         /// Why, from the install checks.
-        reason: String,
+        #[source]
+        source: Box<super::Error>,
     },
     /// The async runtime for network calls could not start.
     #[error("cannot start the network runtime")]
@@ -250,13 +261,13 @@ pub struct Pushed {
 
 /// Pushes a pack file.
 pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<Pushed> {
-    let bad = |reason: String| Error::BadFile {
+    let bad = |source: super::Error| Error::BadFile {
         path: file.to_owned(),
-        reason,
+        source: Box::new(source),
     };
     let pack = PackFile::read(file).map_err(bad)?;
     let manifest = pack.manifest().map_err(bad)?;
-    let bytes = std::fs::read(file).map_err(|e| bad(e.to_string()))?;
+    let bytes = std::fs::read(file).map_err(|e| bad(super::Error::io("read", file)(e)))?;
     let signed = pack.signature().map_err(bad)?.is_some();
     let config = pack_config(&pack, &manifest).map_err(bad)?;
     let session = Session::open(target, transport)?;
@@ -327,9 +338,9 @@ pub fn pull(source: &OciRef, transport: &Transport) -> Result<Pulled> {
             .pull_blob(&source.reference, layer, &mut bytes)
             .await
             .map_err(|e| session.explain("pulling", source, e))?;
-        let pack = PackFile::from_bytes(&bytes).map_err(|reason| Error::NotAPack {
+        let pack = PackFile::from_bytes(&bytes).map_err(|e| Error::BadDownload {
             reference: source.to_string(),
-            reason,
+            source: Box::new(e),
         })?;
         Ok(Pulled {
             pack,
@@ -355,15 +366,15 @@ pub fn install(
         reference: source.to_string(),
         manifest_digest: pulled.manifest_digest,
     };
-    super::install_pack(runtime, &pulled.pack, Origin::Oci(pin), workspace, scope).map_err(
-        |reason| Error::Refused {
+    super::install_pack(runtime, &pulled.pack, Origin::Oci(pin), workspace, scope).map_err(|e| {
+        Error::Refused {
             reference: source.to_string(),
-            reason,
-        },
-    )
+            source: Box::new(e),
+        }
+    })
 }
 
-fn pack_config(pack: &PackFile, manifest: &Manifest) -> Result<Vec<u8>, String> {
+fn pack_config(pack: &PackFile, manifest: &Manifest) -> super::Result<Vec<u8>> {
     use sha2::{Digest, Sha256};
     let config = PackConfig {
         name: manifest.name.clone(),
@@ -371,7 +382,10 @@ fn pack_config(pack: &PackFile, manifest: &Manifest) -> Result<Vec<u8>, String> 
         manifest_sha256: hex::encode(Sha256::digest(pack.manifest_bytes()?)),
         signed: pack.signature()?.is_some(),
     };
-    serde_json::to_vec(&config).map_err(|e| e.to_string())
+    serde_json::to_vec(&config).map_err(|source| super::Error::Json {
+        file: "the OCI config",
+        source,
+    })
 }
 
 /// The one layer of a pack manifest, after checking that it is one.

@@ -294,7 +294,7 @@ impl Catalog {
         let workspace = self.workspace.as_deref().ok_or_else(|| {
             drift("pack workflows need a workspace (for its checkrail.lock)".to_owned())
         })?;
-        let lock = LockFile::read(workspace).map_err(drift)?;
+        let lock = LockFile::read(workspace).map_err(|e| drift(crate::error::chain(&e)))?;
         let short_id = found.workflow.id.split_once('/').map_or("", |(_, id)| id);
         let locked = lock
             .entry(&found.pack, &found.pack_version)
