@@ -186,6 +186,50 @@ fn a_signed_pack_goes_through_a_registry_into_another_project() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("greeter 1 ran"));
 
+    // A clone of that project installs what its lock pins, exactly.
+    let clone = author.second_project();
+    for name in ["checkrail.lock", "checkrail.toml"] {
+        std::fs::copy(project.ws.join(name), clone.ws.join(name)).unwrap();
+    }
+    let out = clone.ok(&["pack", "install"]);
+    assert!(out.contains("installed team 1.0.0"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(clone.ws.join("checkrail.lock")).unwrap(),
+        lock,
+        "installing what the lock pins leaves the lock as it was"
+    );
+    assert!(
+        clone
+            .ok(&["pack", "install"])
+            .contains("team 1.0.0: installed as locked")
+    );
+    let out = clone.check_workflow("team/release");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // A lock that pins other pack content than the registry holds: refused.
+    let drifted = author.second_project();
+    std::fs::copy(
+        project.ws.join("checkrail.toml"),
+        drifted.ws.join("checkrail.toml"),
+    )
+    .unwrap();
+    let manifest_sha = lock
+        .lines()
+        .find_map(|l| l.strip_prefix("manifest_sha256 = "))
+        .unwrap()
+        .trim_matches('"')
+        .to_owned();
+    std::fs::write(
+        drifted.ws.join("checkrail.lock"),
+        lock.replace(&manifest_sha, &"0".repeat(64)),
+    )
+    .unwrap();
+    let why = drifted.refused(&["pack", "install"]);
+    assert!(
+        why.contains("checkrail.lock pins pack `team` 1.0.0 with manifest sha256 0000"),
+        "{why}"
+    );
+    assert!(!drifted.ws.join(".checkrail/packs/team").exists());
+
     // A third installs exactly that manifest, by digest.
     let pinned = project.second_project();
     pinned.trust(&public, "");

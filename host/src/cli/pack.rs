@@ -53,10 +53,10 @@ pub enum Command {
         #[arg(long)]
         insecure: bool,
     },
-    /// Verify and install a pack into the project (.checkrail/packs) or, with --user, the user's data directory; records it in checkrail.lock.
+    /// Verify and install a pack into the project (.checkrail/packs) or, with --user, the user's data directory; records it in checkrail.lock. Without FILE, installs what checkrail.lock pins from registries, exactly as pinned.
     Install {
-        /// The pack file, or a registry reference: oci://host[:port]/repository:tag or oci://host/repository@sha256:<digest>.
-        file: PathBuf,
+        /// The pack file, or a registry reference: oci://host[:port]/repository:tag or oci://host/repository@sha256:<digest>. Absent: every registry pack checkrail.lock pins that is not installed yet.
+        file: Option<PathBuf>,
         /// Allow plain HTTP to a registry that is not on loopback.
         #[arg(long)]
         insecure: bool,
@@ -201,13 +201,19 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             } else {
                 InstallScope::Project
             };
+            let transport = Transport {
+                insecure: *insecure,
+                ..Transport::default()
+            };
+            let Some(file) = file else {
+                let done = oci::install_locked(engine.runtime(), &transport, workspace, scope)
+                    .with_context(|| format!("install what {} pins", pack::LOCK_FILE))?;
+                let missing = print_locked(&done);
+                return Ok(if missing { Exit::Failed } else { Exit::Passed });
+            };
             let installed = match file.to_str().filter(|f| OciRef::is_oci(f)) {
                 Some(reference) => {
                     let source = OciRef::parse(reference)?;
-                    let transport = Transport {
-                        insecure: *insecure,
-                        ..Transport::default()
-                    };
                     oci::install(engine.runtime(), &source, &transport, workspace, scope)
                         .context("install from a registry")?
                 }
@@ -309,4 +315,25 @@ fn print_installed(installed: &pack::Installed) {
             &workflow.sha256[..16]
         );
     }
+}
+
+/// Prints what `install_locked` did; returns whether a locked pack is still
+/// missing (one locked from a file).
+fn print_locked(done: &[oci::Locked]) -> bool {
+    if done.is_empty() {
+        println!("{} pins no packs", pack::LOCK_FILE);
+    }
+    for entry in done {
+        match entry {
+            oci::Locked::Present { name, version } => {
+                println!("{name} {version}: installed as locked");
+            }
+            oci::Locked::FromFile { name, version } => println!(
+                "{name} {version}: missing, and locked from a pack file rather than a registry; install that file with `checkrail pack install <file>`"
+            ),
+            oci::Locked::Installed(installed) => print_installed(installed),
+        }
+    }
+    done.iter()
+        .any(|entry| matches!(entry, oci::Locked::FromFile { .. }))
 }

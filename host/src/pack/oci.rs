@@ -25,7 +25,10 @@ use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference};
 use serde::{Deserialize, Serialize};
 
-use super::{InstallScope, Installed, Manifest, OciPin, Origin, PackFile, archive::MAX_PACK};
+use super::{
+    InstallScope, Installed, LOCK_FILE, LockFile, Manifest, OciPin, Origin, PackFile,
+    archive::MAX_PACK, installed_packs,
+};
 use crate::runtime::Runtime;
 
 /// Media type of the layer that holds the pack file (a tar archive).
@@ -125,6 +128,9 @@ pub enum Error {
         #[source]
         source: Box<super::Error>,
     },
+    /// The project's lockfile or installed packs cannot be read.
+    #[error(transparent)]
+    Project(Box<super::Error>),
     /// The async runtime for network calls could not start.
     #[error("cannot start the network runtime")]
     Runtime(#[source] std::io::Error),
@@ -372,6 +378,90 @@ pub fn install(
             source: Box::new(e),
         }
     })
+}
+
+/// What [`install_locked`] did with one pack version of `checkrail.lock`.
+#[derive(Debug)]
+pub enum Locked {
+    /// Already installed with the locked manifest; nothing pulled.
+    Present {
+        /// Pack name.
+        name: String,
+        /// Pack version.
+        version: semver::Version,
+    },
+    /// Pulled by its locked manifest digest and installed.
+    Installed(Box<Installed>),
+    /// Locked from a pack file, not a registry: install that file.
+    FromFile {
+        /// Pack name.
+        name: String,
+        /// Pack version.
+        version: semver::Version,
+    },
+}
+
+/// Installs every pack version `checkrail.lock` pins from a registry and
+/// that is not installed yet, exactly as pinned: pulled by the locked OCI
+/// manifest digest, and refused unless its pack manifest has the locked
+/// sha256. This is how a fresh clone gets the packs its lock names.
+pub fn install_locked(
+    runtime: &Runtime,
+    transport: &Transport,
+    workspace: &Path,
+    scope: InstallScope,
+) -> Result<Vec<Locked>> {
+    use sha2::{Digest, Sha256};
+    let lock = LockFile::read(workspace).map_err(|e| Error::Project(Box::new(e)))?;
+    let present = installed_packs(Some(workspace));
+    let mut done = Vec::new();
+    for entry in &lock.packs {
+        let (name, version) = (entry.name.clone(), entry.version.clone());
+        if present.iter().any(|p| {
+            p.manifest.name == entry.name
+                && p.manifest.version == entry.version
+                && p.manifest_sha256 == entry.manifest_sha256
+        }) {
+            done.push(Locked::Present { name, version });
+            continue;
+        }
+        let Some(pin) = &entry.oci else {
+            done.push(Locked::FromFile { name, version });
+            continue;
+        };
+        let exact = OciRef::parse(&OciRef::parse(&pin.reference)?.at_digest(&pin.manifest_digest))?;
+        let pulled = pull(&exact, transport)?;
+        let bytes = pulled
+            .pack
+            .manifest_bytes()
+            .map_err(|e| Error::BadDownload {
+                reference: exact.to_string(),
+                source: Box::new(e),
+            })?;
+        let actual = hex::encode(Sha256::digest(bytes));
+        if actual != entry.manifest_sha256 {
+            return Err(Error::Digest {
+                reference: exact.to_string(),
+                detail: format!(
+                    "{LOCK_FILE} pins pack `{name}` {version} with manifest sha256 {}, the registry's pack has {actual}",
+                    entry.manifest_sha256
+                ),
+            });
+        }
+        let installed = super::install_pack(
+            runtime,
+            &pulled.pack,
+            Origin::Oci(pin.clone()),
+            workspace,
+            scope,
+        )
+        .map_err(|e| Error::Refused {
+            reference: exact.to_string(),
+            source: Box::new(e),
+        })?;
+        done.push(Locked::Installed(Box::new(installed)));
+    }
+    Ok(done)
 }
 
 fn pack_config(pack: &PackFile, manifest: &Manifest) -> super::Result<Vec<u8>> {
