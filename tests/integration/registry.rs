@@ -170,9 +170,20 @@ fn a_signed_pack_goes_through_a_registry_into_another_project() {
     let out = author.ok(&["pack", "push", file(&pack), &tag]);
     let digest = pushed_digest(&out);
 
-    // Another project, which trusts the author's key, installs by tag.
+    // Another project, which trusts the author's key, checks it in the
+    // registry, then installs it by tag.
     let project = author.second_project();
     project.trust(&public, "");
+    let out = project.ok(&["pack", "verify", &tag]);
+    assert!(
+        out.contains("ok: team 1.0.0 — 1 rule(s), 1 workflow(s)")
+            && out.contains("signed by trusted key"),
+        "{out}"
+    );
+    assert!(
+        !project.ws.join(".checkrail/packs/team").exists(),
+        "verify installs nothing"
+    );
     let out = project.ok(&["pack", "install", &tag]);
     assert!(out.contains("installed team 1.0.0"), "{out}");
     let lock = std::fs::read_to_string(project.ws.join("checkrail.lock")).unwrap();

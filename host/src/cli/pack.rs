@@ -37,8 +37,11 @@ pub enum Command {
     },
     /// Check a pack's digests and signature against the workspace's trust policy.
     Verify {
-        /// The pack file.
+        /// The pack file, or a registry reference (oci://host/repository:tag or @sha256:<digest>), pulled and checked without installing.
         file: PathBuf,
+        /// Allow plain HTTP to a registry that is not on loopback.
+        #[arg(long)]
+        insecure: bool,
         /// Workspace whose checkrail.toml [trust] applies.
         #[arg(long, value_name = "DIR", default_value = ".")]
         workspace: PathBuf,
@@ -139,14 +142,32 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             pack.write(file)?;
             println!("signed {} with key {}", file.display(), public.id());
         }
-        Command::Verify { file, workspace } => {
+        Command::Verify {
+            file,
+            insecure,
+            workspace,
+        } => {
             let config = WorkspaceConfig::load(workspace)?;
-            let pack = PackFile::read(file)?;
-            let local = file
-                .canonicalize()
-                .ok()
-                .zip(workspace.canonicalize().ok())
-                .is_some_and(|(f, w)| f.starts_with(w));
+            let (pack, local) = match file.to_str().filter(|f| OciRef::is_oci(f)) {
+                Some(reference) => {
+                    let transport = Transport {
+                        insecure: *insecure,
+                        ..Transport::default()
+                    };
+                    (
+                        oci::pull(&OciRef::parse(reference)?, &transport)?.pack,
+                        false,
+                    )
+                }
+                None => {
+                    let local = file
+                        .canonicalize()
+                        .ok()
+                        .zip(workspace.canonicalize().ok())
+                        .is_some_and(|(f, w)| f.starts_with(w));
+                    (PackFile::read(file)?, local)
+                }
+            };
             match pack::verify(&pack, &config, local) {
                 Ok((manifest, signer)) => {
                     let signed = signer
