@@ -246,10 +246,10 @@ fn a_signed_pack_goes_through_a_registry_into_another_project() {
     pinned.trust(&public, "");
     let by_digest = registry.reference(&format!("team/rules@{digest}"));
     pinned.ok(&["pack", "install", &by_digest]);
+    let listed = pinned.ok(&["pack", "list"]);
     assert!(
-        pinned
-            .ok(&["pack", "list"])
-            .contains("team 1.0.0 (project)")
+        listed.contains("team 1.0.0 (project)") && listed.contains(&format!("; from {by_digest}")),
+        "{listed}"
     );
 
     // Without the key in its trust list, a project refuses the pack.

@@ -264,6 +264,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
         Command::List { workspace, json } => {
             let core = pack::core_manifest(engine.runtime())?;
             let installed = pack::installed_packs(Some(workspace));
+            let lock = pack::LockFile::read(workspace)?;
             if *json {
                 output::json(&serde_json::json!({ "core": core, "installed": installed }))?;
             } else {
@@ -291,8 +292,13 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                     } else {
                         format!("; workflows: {}", workflows.join(", "))
                     };
+                    let from = lock
+                        .entry(&p.manifest.name, &p.manifest.version)
+                        .and_then(|e| e.oci.as_ref())
+                        .map(|pin| format!("; from {}", pin.reference))
+                        .unwrap_or_default();
                     println!(
-                        "{} {} ({scope}): {}{workflows}",
+                        "{} {} ({scope}): {}{workflows}{from}",
                         p.manifest.name,
                         p.manifest.version,
                         rules(&p.manifest.rules)

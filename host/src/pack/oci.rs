@@ -35,6 +35,10 @@ use crate::runtime::Runtime;
 pub const PACK_MEDIA_TYPE: &str = "application/vnd.checkrail.pack.v1.tar";
 /// Media type of the config blob ([`PackConfig`] as JSON).
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.checkrail.pack.config.v1+json";
+/// How long to wait for a registry to accept a connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a transfer may go without receiving anything.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// The scheme that marks a registry reference on the command line.
 pub const SCHEME: &str = "oci://";
 
@@ -534,8 +538,13 @@ impl Session {
         } else {
             ClientProtocol::Https
         };
+        // A registry that stops answering fails the command instead of
+        // hanging it; a pack is at most 256 MiB, so a minute without a byte
+        // means the transfer is stuck, not slow.
         let client = Client::new(ClientConfig {
             protocol,
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            read_timeout: Some(READ_TIMEOUT),
             ..ClientConfig::default()
         });
         let config_path = transport.docker_config.clone().or_else(docker_config_path);
