@@ -99,6 +99,18 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         manifest.contains("checkrail-sdk = { path = \""),
         "{manifest}"
     );
+    // The SDK re-exports serde, serde_json and schemars: it is the only
+    // dependency, for the rule and its tests alike.
+    let deps: Vec<&str> = manifest
+        .lines()
+        .skip_while(|l| *l != "[dependencies]")
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(deps.len(), 1, "{manifest}");
+    assert!(deps[0].starts_with("checkrail-sdk = "), "{manifest}");
+    assert!(!manifest.contains("[dev-dependencies]"), "{manifest}");
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(readme.contains("scaffolded_rule.wasm"), "{readme}");
 
