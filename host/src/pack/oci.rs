@@ -752,6 +752,43 @@ mod tests {
     }
 
     #[test]
+    fn only_a_one_layer_pack_manifest_is_a_pack() {
+        use oci_client::manifest::OciDescriptor;
+        let source = OciRef::parse("oci://localhost:5000/team/rules:1").unwrap();
+        let layer = |media_type: &str, size: i64| OciDescriptor {
+            media_type: media_type.to_owned(),
+            size,
+            ..OciDescriptor::default()
+        };
+        let image = |layers: Vec<OciDescriptor>| OciImageManifest {
+            config: layer(CONFIG_MEDIA_TYPE, 10),
+            layers,
+            ..OciImageManifest::default()
+        };
+        assert!(pack_layer(&source, &image(vec![layer(PACK_MEDIA_TYPE, 1000)])).is_ok());
+        let refused =
+            |manifest: OciImageManifest| pack_layer(&source, &manifest).unwrap_err().to_string();
+        let e = refused(image(vec![layer(
+            "application/vnd.oci.image.layer.v1.tar",
+            9,
+        )]));
+        assert!(
+            e.contains("its layer is `application/vnd.oci.image.layer.v1.tar`"),
+            "{e}"
+        );
+        let e = refused(image(vec![]));
+        assert!(e.contains("it has 0 layers"), "{e}");
+        let e = refused(image(vec![layer(PACK_MEDIA_TYPE, 1 << 40)]));
+        assert!(e.contains("packs are at most"), "{e}");
+        let e = refused(image(vec![layer(PACK_MEDIA_TYPE, -1)]));
+        assert!(e.contains("claims -1 bytes"), "{e}");
+        let mut container = image(vec![layer(PACK_MEDIA_TYPE, 9)]);
+        container.config.media_type = "application/vnd.oci.image.config.v1+json".to_owned();
+        let e = refused(container);
+        assert!(e.contains("checkrail pack push"), "{e}");
+    }
+
+    #[test]
     fn docker_credentials() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config.json");
