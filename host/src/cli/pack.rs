@@ -1,6 +1,6 @@
 //! `checkrail pack build | keygen | sign | verify | push | install | remove | list`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 use checkrail::Checkrail;
@@ -110,202 +110,237 @@ impl Command {
 /// Runs a pack subcommand.
 pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
     match command {
-        Command::Build { dir, out } => {
-            let (path, manifest) =
-                pack::build(engine.runtime(), dir, out.as_deref()).context("build the pack")?;
-            println!(
-                "built {} {} with {} rule(s) and {} workflow(s): {}",
-                manifest.name,
-                manifest.version,
-                manifest.rules.len(),
-                manifest.workflows.len(),
-                path.display()
-            );
-        }
-        Command::Keygen { name } => {
-            let public = pack::generate(name).context("make a key pair")?;
-            println!(
-                "wrote {} (secret: keep it private) and {}",
-                name.with_extension("key").display(),
-                name.with_extension("pub").display()
-            );
-            println!(
-                "public key {} — projects trust it with:\n\n[trust]\nkeys = [\"{}\"]",
-                public.id(),
-                public.to_text()
-            );
-        }
-        Command::Sign { file, key } => {
-            let key = KeyPair::read(key)?;
-            let mut pack = PackFile::read(file)?;
-            let public = pack::sign(&mut pack, &key)?;
-            pack.write(file)?;
-            println!("signed {} with key {}", file.display(), public.id());
-        }
+        Command::Build { dir, out } => build(engine, dir, out.as_deref()),
+        Command::Keygen { name } => keygen(name),
+        Command::Sign { file, key } => sign(file, key),
         Command::Verify {
             file,
             insecure,
             workspace,
-        } => {
-            let config = WorkspaceConfig::load(workspace)?;
-            let (pack, local) = match file.to_str().filter(|f| OciRef::is_oci(f)) {
-                Some(reference) => {
-                    let transport = Transport {
-                        insecure: *insecure,
-                        ..Transport::default()
-                    };
-                    (
-                        oci::pull(&OciRef::parse(reference)?, &transport)?.pack,
-                        false,
-                    )
-                }
-                None => {
-                    let local = file
-                        .canonicalize()
-                        .ok()
-                        .zip(workspace.canonicalize().ok())
-                        .is_some_and(|(f, w)| f.starts_with(w));
-                    (PackFile::read(file)?, local)
-                }
-            };
-            match pack::verify(&pack, &config, local) {
-                Ok((manifest, signer)) => {
-                    let signed = signer
-                        .map(|k| format!("signed by trusted key {k}"))
-                        .unwrap_or_else(|| "unsigned".to_owned());
-                    println!(
-                        "ok: {} {} — {} rule(s), {} workflow(s), digests match, {signed}",
-                        manifest.name,
-                        manifest.version,
-                        manifest.rules.len(),
-                        manifest.workflows.len()
-                    );
-                }
-                Err(reason) => {
-                    println!("refused: {}", checkrail::error::chain(&reason));
-                    return Ok(Exit::Failed);
-                }
-            }
-        }
+        } => verify(file, &transport(*insecure), workspace),
         Command::Push {
             file,
             target,
             insecure,
-        } => {
-            let target = OciRef::parse(target)?;
-            let transport = Transport {
-                insecure: *insecure,
-                ..Transport::default()
-            };
-            let pushed = oci::push(file, &target, &transport)?;
-            let digest = pushed.manifest_digest;
-            if !pushed.signed {
-                eprintln!(
-                    "warning: {} is not signed; projects refuse unsigned packs from a registry unless their checkrail.toml sets `require_signatures = false` under [trust] (sign it with `checkrail pack sign` and push again)",
-                    file.display()
-                );
-            }
-            println!(
-                "pushed {} to {target}\n  digest {digest}\n  install exactly this pack with `checkrail pack install {}`",
-                file.display(),
-                target.at_digest(&digest)
-            );
-        }
+        } => push(file, target, &transport(*insecure)),
         Command::Install {
             file,
             insecure,
             workspace,
             user,
-        } => {
-            let scope = if *user {
-                InstallScope::User
-            } else {
-                InstallScope::Project
-            };
-            let transport = Transport {
-                insecure: *insecure,
-                ..Transport::default()
-            };
-            let Some(file) = file else {
-                let done = oci::install_locked(engine.runtime(), &transport, workspace, scope)
-                    .with_context(|| format!("install what {} pins", pack::LOCK_FILE))?;
-                let missing = print_locked(&done);
-                return Ok(if missing { Exit::Failed } else { Exit::Passed });
-            };
-            let installed = match file.to_str().filter(|f| OciRef::is_oci(f)) {
-                Some(reference) => {
-                    let source = OciRef::parse(reference)?;
-                    oci::install(engine.runtime(), &source, &transport, workspace, scope)
-                        .context("install from a registry")?
-                }
-                None => pack::install(engine.runtime(), file, workspace, scope)
-                    .with_context(|| format!("install {}", file.display()))?,
-            };
-            print_installed(&installed);
-        }
+        } => install(
+            engine,
+            file.as_deref(),
+            &transport(*insecure),
+            workspace,
+            scope(*user),
+        ),
         Command::Remove {
             name,
-            pack_version: version,
+            pack_version,
             workspace,
             user,
-        } => {
-            let scope = if *user {
-                InstallScope::User
-            } else {
-                InstallScope::Project
-            };
-            let dir = pack::remove(workspace, scope, name, version)?;
+        } => remove(name, pack_version, workspace, scope(*user)),
+        Command::List { workspace, json } => list(engine, workspace, *json),
+    }
+}
+
+fn scope(user: bool) -> InstallScope {
+    if user {
+        InstallScope::User
+    } else {
+        InstallScope::Project
+    }
+}
+
+fn transport(insecure: bool) -> Transport {
+    Transport {
+        insecure,
+        ..Transport::default()
+    }
+}
+
+/// The registry reference `file` stands for, when it is one.
+fn registry_reference(file: &Path) -> Option<&str> {
+    file.to_str().filter(|f| OciRef::is_oci(f))
+}
+
+fn build(engine: &Checkrail, dir: &Path, out: Option<&Path>) -> Result<Exit> {
+    let (path, manifest) = pack::build(engine.runtime(), dir, out).context("build the pack")?;
+    println!(
+        "built {} {} with {} rule(s) and {} workflow(s): {}",
+        manifest.name,
+        manifest.version,
+        manifest.rules.len(),
+        manifest.workflows.len(),
+        path.display()
+    );
+    Ok(Exit::Passed)
+}
+
+fn keygen(name: &Path) -> Result<Exit> {
+    let public = pack::generate(name).context("make a key pair")?;
+    println!(
+        "wrote {} (secret: keep it private) and {}",
+        name.with_extension("key").display(),
+        name.with_extension("pub").display()
+    );
+    println!(
+        "public key {} — projects trust it with:\n\n[trust]\nkeys = [\"{}\"]",
+        public.id(),
+        public.to_text()
+    );
+    Ok(Exit::Passed)
+}
+
+fn sign(file: &Path, key: &Path) -> Result<Exit> {
+    let key = KeyPair::read(key)?;
+    let mut pack = PackFile::read(file)?;
+    let public = pack::sign(&mut pack, &key)?;
+    pack.write(file)?;
+    println!("signed {} with key {}", file.display(), public.id());
+    Ok(Exit::Passed)
+}
+
+fn verify(file: &Path, transport: &Transport, workspace: &Path) -> Result<Exit> {
+    let config = WorkspaceConfig::load(workspace)?;
+    let (pack, local) = match registry_reference(file) {
+        Some(reference) => (
+            oci::pull(&OciRef::parse(reference)?, transport)?.pack,
+            false,
+        ),
+        None => {
+            let local = file
+                .canonicalize()
+                .ok()
+                .zip(workspace.canonicalize().ok())
+                .is_some_and(|(f, w)| f.starts_with(w));
+            (PackFile::read(file)?, local)
+        }
+    };
+    match pack::verify(&pack, &config, local) {
+        Ok((manifest, signer)) => {
+            let signed = signer
+                .map(|k| format!("signed by trusted key {k}"))
+                .unwrap_or_else(|| "unsigned".to_owned());
             println!(
-                "removed {name} {version} ({}) and its {} entry",
-                dir.display(),
-                pack::LOCK_FILE
+                "ok: {} {} — {} rule(s), {} workflow(s), digests match, {signed}",
+                manifest.name,
+                manifest.version,
+                manifest.rules.len(),
+                manifest.workflows.len()
             );
+            Ok(Exit::Passed)
         }
-        Command::List { workspace, json } => {
-            let core = pack::core_manifest(engine.runtime())?;
-            let installed = pack::installed_packs(Some(workspace));
-            let lock = pack::LockFile::read(workspace)?;
-            if *json {
-                output::json(&serde_json::json!({ "core": core, "installed": installed }))?;
-            } else {
-                let rules = |rules: &[pack::ManifestRule]| {
-                    rules
-                        .iter()
-                        .map(|r| format!("{}@{}", r.id, r.version))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                println!("core {} (bundled): {}", core.version, rules(&core.rules));
-                for p in &installed {
-                    let scope = match p.scope {
-                        InstallScope::Project => "project",
-                        InstallScope::User => "user",
-                    };
-                    let workflows: Vec<String> = p
-                        .manifest
-                        .workflows
-                        .iter()
-                        .map(|w| format!("{}/{}@{}", p.manifest.name, w.id, w.version))
-                        .collect();
-                    let workflows = if workflows.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; workflows: {}", workflows.join(", "))
-                    };
-                    let from = lock
-                        .entry(&p.manifest.name, &p.manifest.version)
-                        .and_then(|e| e.oci.as_ref())
-                        .map(|pin| format!("; from {}", pin.reference))
-                        .unwrap_or_default();
-                    println!(
-                        "{} {} ({scope}): {}{workflows}{from}",
-                        p.manifest.name,
-                        p.manifest.version,
-                        rules(&p.manifest.rules)
-                    );
-                }
-            }
+        Err(reason) => {
+            println!("refused: {}", checkrail::error::chain(&reason));
+            Ok(Exit::Failed)
         }
+    }
+}
+
+fn push(file: &Path, target: &str, transport: &Transport) -> Result<Exit> {
+    let target = OciRef::parse(target)?;
+    let pushed = oci::push(file, &target, transport)?;
+    if !pushed.signed {
+        eprintln!(
+            "warning: {} is not signed; projects refuse unsigned packs from a registry unless their checkrail.toml sets `require_signatures = false` under [trust] (sign it with `checkrail pack sign` and push again)",
+            file.display()
+        );
+    }
+    println!(
+        "pushed {} to {target}\n  digest {}\n  install exactly this pack with `checkrail pack install {}`",
+        file.display(),
+        pushed.manifest_digest,
+        target.at_digest(&pushed.manifest_digest)
+    );
+    Ok(Exit::Passed)
+}
+
+fn install(
+    engine: &Checkrail,
+    file: Option<&Path>,
+    transport: &Transport,
+    workspace: &Path,
+    scope: InstallScope,
+) -> Result<Exit> {
+    let Some(file) = file else {
+        let done = oci::install_locked(engine.runtime(), transport, workspace, scope)
+            .with_context(|| format!("install what {} pins", pack::LOCK_FILE))?;
+        let missing = print_locked(&done);
+        return Ok(if missing { Exit::Failed } else { Exit::Passed });
+    };
+    let installed = match registry_reference(file) {
+        Some(reference) => {
+            let source = OciRef::parse(reference)?;
+            oci::install(engine.runtime(), &source, transport, workspace, scope)
+                .context("install from a registry")?
+        }
+        None => pack::install(engine.runtime(), file, workspace, scope)
+            .with_context(|| format!("install {}", file.display()))?,
+    };
+    print_installed(&installed);
+    Ok(Exit::Passed)
+}
+
+fn remove(
+    name: &str,
+    version: &semver::Version,
+    workspace: &Path,
+    scope: InstallScope,
+) -> Result<Exit> {
+    let dir = pack::remove(workspace, scope, name, version)?;
+    println!(
+        "removed {name} {version} ({}) and its {} entry",
+        dir.display(),
+        pack::LOCK_FILE
+    );
+    Ok(Exit::Passed)
+}
+
+fn list(engine: &Checkrail, workspace: &Path, json: bool) -> Result<Exit> {
+    let core = pack::core_manifest(engine.runtime())?;
+    let installed = pack::installed_packs(Some(workspace));
+    if json {
+        output::json(&serde_json::json!({ "core": core, "installed": installed }))?;
+        return Ok(Exit::Passed);
+    }
+    let lock = pack::LockFile::read(workspace)?;
+    let rules = |rules: &[pack::ManifestRule]| {
+        rules
+            .iter()
+            .map(|r| format!("{}@{}", r.id, r.version))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("core {} (bundled): {}", core.version, rules(&core.rules));
+    for p in &installed {
+        let scope = match p.scope {
+            InstallScope::Project => "project",
+            InstallScope::User => "user",
+        };
+        let workflows: Vec<String> = p
+            .manifest
+            .workflows
+            .iter()
+            .map(|w| format!("{}/{}@{}", p.manifest.name, w.id, w.version))
+            .collect();
+        let workflows = if workflows.is_empty() {
+            String::new()
+        } else {
+            format!("; workflows: {}", workflows.join(", "))
+        };
+        let from = lock
+            .entry(&p.manifest.name, &p.manifest.version)
+            .and_then(|e| e.oci.as_ref())
+            .map(|pin| format!("; from {}", pin.reference))
+            .unwrap_or_default();
+        println!(
+            "{} {} ({scope}): {}{workflows}{from}",
+            p.manifest.name,
+            p.manifest.version,
+            rules(&p.manifest.rules)
+        );
     }
     Ok(Exit::Passed)
 }
