@@ -75,6 +75,15 @@ pub fn verify(
     local: bool,
 ) -> Result<(Manifest, Option<String>)> {
     let manifest = pack.manifest()?;
+    check_format(&manifest)?;
+    check_contents(pack, &manifest)?;
+    check_host(&manifest)?;
+    let required = config.trust.require_signatures.unwrap_or(!local);
+    let signer = check_signature(pack, &manifest, config, required)?;
+    Ok((manifest, signer))
+}
+
+fn check_format(manifest: &Manifest) -> Result<()> {
     if manifest.format != FORMAT {
         return Err(Error::Refused(format!(
             "pack format {} is not supported; this checkrail reads format {FORMAT}",
@@ -87,33 +96,32 @@ pub fn verify(
             manifest.name
         )));
     }
-    for rule in &manifest.rules {
-        let bytes = pack.entries.get(&rule.file).ok_or_else(|| {
-            Error::Refused(format!(
-                "rule `{}` names `{}`, which is not in the pack",
-                rule.id, rule.file
-            ))
+    Ok(())
+}
+
+/// Every listed file is in the pack with the listed sha256, and the pack
+/// holds nothing else.
+fn check_contents(pack: &PackFile, manifest: &Manifest) -> Result<()> {
+    let listed = manifest
+        .rules
+        .iter()
+        .map(|r| ("component", &r.file, format!("rule `{}`", r.id), &r.sha256))
+        .chain(manifest.workflows.iter().map(|w| {
+            (
+                "workflow file",
+                &w.file,
+                format!("workflow `{}`", w.id),
+                &w.sha256,
+            )
+        }));
+    for (kind, file, owner, sha256) in listed {
+        let bytes = pack.entries.get(file).ok_or_else(|| {
+            Error::Refused(format!("{owner} names `{file}`, which is not in the pack"))
         })?;
         let actual = hex::encode(Sha256::digest(bytes));
-        if actual != rule.sha256 {
+        if &actual != sha256 {
             return Err(Error::Refused(format!(
-                "component `{}` of rule `{}` does not match the manifest (sha256 {actual}, manifest says {}); the pack was tampered with or damaged",
-                rule.file, rule.id, rule.sha256
-            )));
-        }
-    }
-    for workflow in &manifest.workflows {
-        let bytes = pack.entries.get(&workflow.file).ok_or_else(|| {
-            Error::Refused(format!(
-                "workflow `{}` names `{}`, which is not in the pack",
-                workflow.id, workflow.file
-            ))
-        })?;
-        let actual = hex::encode(Sha256::digest(bytes));
-        if actual != workflow.sha256 {
-            return Err(Error::Refused(format!(
-                "workflow file `{}` (`{}`) does not match the manifest (sha256 {actual}, manifest says {}); the pack was tampered with or damaged",
-                workflow.file, workflow.id, workflow.sha256
+                "{kind} `{file}` of {owner} does not match the manifest (sha256 {actual}, manifest says {sha256}); the pack was tampered with or damaged"
             )));
         }
     }
@@ -128,6 +136,11 @@ pub fn verify(
             )));
         }
     }
+    Ok(())
+}
+
+/// This checkrail can run the pack's rules.
+fn check_host(manifest: &Manifest) -> Result<()> {
     api_version::check(&manifest.api_version)
         .map_err(|e| Error::Refused(format!("pack `{}` {e}", manifest.name)))?;
     let host = host_version();
@@ -137,45 +150,51 @@ pub fn verify(
             manifest.name, manifest.min_host_version
         )));
     }
+    Ok(())
+}
 
-    let required = config.trust.require_signatures.unwrap_or(!local);
-    let signer = match pack.signature()? {
-        Some(signature) => {
-            let key = PublicKey::parse(&signature.public_key)
-                .map_err(|e| Error::Refused(format!("signature.json: {e}")))?;
-            if signature.algorithm != "ed25519"
-                || !key.verifies(pack.manifest_bytes()?, &signature.signature)
-            {
-                return Err(Error::Refused(format!(
-                    "the signature of pack `{}` does not verify (manifest changed after signing, or a bad signature)",
-                    manifest.name
-                )));
-            }
-            let trusted = config
-                .trust
-                .keys
-                .iter()
-                .any(|k| PublicKey::parse(k).is_ok_and(|t| t == key));
-            if !trusted && required {
-                return Err(Error::Refused(format!(
-                    "pack `{}` is signed by key {} ({}), which this project does not trust; to trust it, add `keys = [\"{}\"]` under `[trust]` in checkrail.toml",
-                    manifest.name,
-                    key.id(),
-                    key.to_text(),
-                    key.to_text()
-                )));
-            }
-            Some(key.id())
-        }
-        None if required => {
+/// A signature, when present, must verify; when `required`, it must be
+/// there and made by a key the project trusts. Returns the signer's key id.
+fn check_signature(
+    pack: &PackFile,
+    manifest: &Manifest,
+    config: &WorkspaceConfig,
+    required: bool,
+) -> Result<Option<String>> {
+    let Some(signature) = pack.signature()? else {
+        if required {
             return Err(Error::Refused(format!(
                 "pack `{}` is not signed, and this project requires signatures for packs from outside it; sign it with `checkrail pack sign`, or set `require_signatures = false` under `[trust]` in checkrail.toml",
                 manifest.name
             )));
         }
-        None => None,
+        return Ok(None);
     };
-    Ok((manifest, signer))
+    let key = PublicKey::parse(&signature.public_key)
+        .map_err(|e| Error::Refused(format!("signature.json: {e}")))?;
+    if signature.algorithm != "ed25519"
+        || !key.verifies(pack.manifest_bytes()?, &signature.signature)
+    {
+        return Err(Error::Refused(format!(
+            "the signature of pack `{}` does not verify (manifest changed after signing, or a bad signature)",
+            manifest.name
+        )));
+    }
+    let trusted = config
+        .trust
+        .keys
+        .iter()
+        .any(|k| PublicKey::parse(k).is_ok_and(|t| t == key));
+    if !trusted && required {
+        return Err(Error::Refused(format!(
+            "pack `{}` is signed by key {} ({}), which this project does not trust; to trust it, add `keys = [\"{}\"]` under `[trust]` in checkrail.toml",
+            manifest.name,
+            key.id(),
+            key.to_text(),
+            key.to_text()
+        )));
+    }
+    Ok(Some(key.id()))
 }
 
 /// How a pack reached this machine.
