@@ -2,7 +2,8 @@
 # The whole test suite, from a fresh machine: installs the wasm target the
 # rule plugins build for, Go from Debian's packages, and a venv with the Python MCP SDK (the end-to-end
 # test drives the server with it) plus pytest and ruff (the test and lint
-# rules run them), then checks formatting, lints, and runs every test (unit,
+# rules run them) and Debian's docker-registry (the OCI tests push to and pull
+# from it on loopback), then checks formatting, lints, and runs every test (unit,
 # doc, integration against real wasm components, and the outside MCP client),
 # then the MCP conformance suite (installs Node 22 and the suite from npm).
 set -euo pipefail
@@ -10,11 +11,15 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 
-# Go, for the Go toolchain tests (Debian's package).
-if ! command -v go >/dev/null 2>&1; then
-  sudo_if_needed() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-  sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >/dev/null \
-    || { sudo_if_needed apt-get update -q >/dev/null && sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >/dev/null; }
+# Debian packages the tests use: Go (the Go toolchain tests) and the
+# distribution registry (the OCI tests start a real one on loopback).
+missing=()
+command -v go >/dev/null 2>&1 || missing+=(golang-go)
+[[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+if (( ${#missing[@]} )); then
+  as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
 venv="${CHECKRAIL_E2E_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/checkrail/e2e-venv}"

@@ -111,6 +111,20 @@ pub enum Error {
     Other(String),
 }
 
+/// An error and its causes joined by ": " (as anyhow's `{:#}` prints them),
+/// for where a cause must travel as text, such as a rule reference's
+/// refusal reason.
+pub fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 /// At most the first 200 characters of `text` (with an ellipsis when cut):
 /// error messages never echo a whole argument back.
 pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {

@@ -2,25 +2,105 @@
 //! optionally signed (ed25519), installed per project or per user, resolved
 //! by semver and pinned in `checkrail.lock`.
 //!
-//! A pack file is a tar archive holding `manifest.json`, `rules/<id>.wasm`
-//! and, once signed, `signature.json` (a signature over the exact bytes of
-//! `manifest.json`, which lists each component's sha256).
+//! A pack file is a tar archive holding `manifest.json`, `rules/<id>.wasm`,
+//! `workflows/<id>.yaml` and, once signed, `signature.json` (a signature over
+//! the exact bytes of `manifest.json`, which lists each component's and each
+//! workflow's sha256).
 
 mod archive;
 mod build;
 mod install;
 mod keys;
 mod lock;
+pub mod oci;
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
 pub use archive::PackFile;
-pub use build::{PackSource, build, core_manifest, manifest_rule};
+pub use build::{PackSource, build, core_manifest, manifest_rule, manifest_workflow};
 pub use install::{
-    InstallScope, Installed, InstalledPack, install, installed_packs, remove, verify,
+    InstallScope, Installed, InstalledPack, Origin, install, install_pack, installed_packs, remove,
+    verify,
 };
 pub use keys::{KeyPair, PublicKey, generate, sign};
-pub use lock::{LOCK_FILE, LockEntry, LockFile, LockedRule};
+pub use lock::{LOCK_FILE, LockEntry, LockFile, LockedRule, LockedWorkflow, OciPin};
+
+/// What can go wrong building, signing, verifying, installing or finding a
+/// pack. Each message reads after "failed to" is implied, names the file or
+/// the pack, and says what to do where there is something to do.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or directory could not be read, written, created or renamed.
+    #[error("cannot {action} `{}`", path.display())]
+    Io {
+        /// `read`, `write`, `create`, `remove`...
+        action: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A pack is not a tar archive checkrail can read.
+    #[error("{what} is not a pack (tar)")]
+    Archive {
+        /// The file, or `the download`.
+        what: String,
+        /// The tar reader's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `manifest.json` or `signature.json` does not parse.
+    #[error("{file} is invalid")]
+    Json {
+        /// The entry.
+        file: &'static str,
+        /// The parser's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// `pack.toml` or `checkrail.lock` does not parse.
+    #[error("{} is invalid", path.display())]
+    Toml {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        #[source]
+        source: toml::de::Error,
+    },
+    /// A workflow of the pack does not pass the workflow loader, or the
+    /// workspace's config does not load.
+    #[error(transparent)]
+    Load(Box<crate::Error>),
+    /// The pack (or a key, or a request) breaks a rule of the format, the
+    /// project's trust policy or this host; the message says which and what
+    /// to do.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Result of pack operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    fn io(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
+        let path = path.to_owned();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// This checkrail's version (what `min_host_version` is compared with).
+pub fn host_version() -> semver::Version {
+    // Cargo only accepts semver package versions, so this always parses.
+    semver::Version::parse(env!("CARGO_PKG_VERSION"))
+        .expect("the crate version is semver, as Cargo requires")
+}
 
 /// Version of the pack format this host writes and reads.
 pub const FORMAT: u32 = 1;
@@ -45,6 +125,10 @@ pub struct Manifest {
     pub license: String,
     /// The rules.
     pub rules: Vec<ManifestRule>,
+    /// The workflows (absent from packs that carry none, so their manifests
+    /// read as before).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workflows: Vec<ManifestWorkflow>,
 }
 
 /// One rule of a pack.
@@ -61,6 +145,20 @@ pub struct ManifestRule {
     pub sha256: String,
     /// Capabilities the rule declares.
     pub capabilities: Vec<String>,
+}
+
+/// One workflow of a pack; installed, it is known as `<pack>/<id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestWorkflow {
+    /// Workflow id, as the workflow file states it.
+    pub id: String,
+    /// Workflow version, as the workflow file states it.
+    pub version: semver::Version,
+    /// Path of the workflow file inside the pack.
+    pub file: String,
+    /// sha256 of the workflow file (equal to the workflow's digest).
+    pub sha256: String,
 }
 
 /// The signature of a pack, in `signature.json`.

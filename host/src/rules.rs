@@ -311,7 +311,7 @@ impl Registry {
         let workspace = self.workspace.as_deref().ok_or_else(|| {
             bad("pack rules need a workspace (for its checkrail.lock)".to_owned())
         })?;
-        let lock = LockFile::read(workspace).map_err(bad)?;
+        let lock = LockFile::read(workspace).map_err(|e| bad(crate::error::chain(&e)))?;
         let entry = lock.entry(pack, &found.manifest.version).ok_or_else(|| {
             bad(format!(
                 "pack `{pack}` {} is installed but not pinned in {LOCK_FILE}; install it with `checkrail pack install` so the lockfile records it",

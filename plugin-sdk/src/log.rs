@@ -20,7 +20,7 @@ pub enum Level {
 pub fn log(level: Level, message: &str) {
     #[cfg(target_arch = "wasm32")]
     {
-        use crate::bindings::checkrail::rule::host::{self, LogLevel};
+        use crate::__private::bindings::checkrail::rule::host::{self, LogLevel};
         let level = match level {
             Level::Trace => LogLevel::Trace,
             Level::Debug => LogLevel::Debug,

@@ -216,7 +216,7 @@ impl Context {
     pub fn scratch_dir(&self) -> Result<String> {
         #[cfg(target_arch = "wasm32")]
         {
-            crate::bindings::checkrail::rule::host::scratch_dir().map_err(Error::new)
+            crate::__private::bindings::checkrail::rule::host::scratch_dir().map_err(Error::new)
         }
         #[cfg(not(target_arch = "wasm32"))]
         {
@@ -346,7 +346,7 @@ pub(crate) mod wasm {
 
     /// The host's `exec`, in SDK types.
     pub fn exec(command: &crate::Command) -> Result<crate::Output, crate::ExecError> {
-        use crate::bindings::checkrail::rule::host;
+        use crate::__private::bindings::checkrail::rule::host;
         let request = host::Command {
             program: command.program.clone(),
             args: command.args.clone(),

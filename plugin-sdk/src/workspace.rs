@@ -97,7 +97,7 @@ impl Workspace {
     /// Looks at many paths in one host call, answering in the same order.
     /// Symlinks are followed only while they stay inside the workspace.
     pub fn stat_many(&self, paths: &[&str]) -> Vec<Result<Entry, PathError>> {
-        use crate::bindings::checkrail::rule::host;
+        use crate::__private::bindings::checkrail::rule::host;
         let owned: Vec<String> = paths.iter().map(|p| (*p).to_owned()).collect();
         host::stat_many(&owned)
             .into_iter()
@@ -122,7 +122,8 @@ impl Workspace {
     /// Expands a glob such as `src/**/*.rs` to at most `limit` sorted,
     /// workspace-relative paths. Symlinked directories are not descended into.
     pub fn glob(&self, pattern: &str, limit: u32) -> crate::Result<Vec<String>> {
-        crate::bindings::checkrail::rule::host::glob(pattern, limit).map_err(crate::Error::new)
+        crate::__private::bindings::checkrail::rule::host::glob(pattern, limit)
+            .map_err(crate::Error::new)
     }
 
     /// Reads a whole file.

@@ -42,19 +42,30 @@ impl ClientHandler for Client {
 pub(crate) struct Harness {
     pub(crate) client: RunningService<RoleClient, Client>,
     progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-    _ws: tempfile::TempDir,
+    _ws: Option<tempfile::TempDir>,
     pub(crate) dir: std::path::PathBuf,
 }
 
 pub(crate) async fn start(files: &[(&str, &str)]) -> Harness {
     let ws = workspace(files);
-    let dir = ws.path().to_owned();
+    let mut harness = serve(ws.path().to_owned(), None).await;
+    harness._ws = Some(ws);
+    harness
+}
+
+/// A server on an existing workspace, which it reads as the CLI does
+/// (`workspace`: its installed packs and checkrail.lock too).
+pub(crate) async fn serve(
+    dir: std::path::PathBuf,
+    workspace: Option<std::path::PathBuf>,
+) -> Harness {
     let engine = tokio::task::spawn_blocking({
         let dir = dir.clone();
         move || {
             Checkrail::new(Options {
                 workflow_dirs: vec![dir.join(".checkrail/workflows")],
                 cache_dir: Some(shared_cache()),
+                workspace,
                 ..Options::default()
             })
             .unwrap()
@@ -75,7 +86,7 @@ pub(crate) async fn start(files: &[(&str, &str)]) -> Harness {
     Harness {
         client,
         progress,
-        _ws: ws,
+        _ws: None,
         dir,
     }
 }

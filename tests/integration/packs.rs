@@ -1,5 +1,6 @@
 //! Rule packs through the real binary: build, keygen, sign, verify, install,
-//! resolve by semver, pin in checkrail.lock, and every refusal.
+//! resolve rules and workflows by semver, pin in checkrail.lock, and every
+//! refusal.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,41 +11,56 @@ use crate::support::{WASM_DIR, shared_cache, workspace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 
-struct Env {
+pub(crate) struct Env {
     _dirs: Vec<tempfile::TempDir>,
     /// The project.
-    ws: PathBuf,
+    pub(crate) ws: PathBuf,
     /// Outside the project: where packs and keys are made.
-    studio: PathBuf,
+    pub(crate) studio: PathBuf,
     /// The user data directory.
-    data: PathBuf,
+    pub(crate) data: PathBuf,
+    /// `$DOCKER_CONFIG` for the commands run (empty unless a test writes
+    /// `config.json` there), so the user's own never leaks in.
+    pub(crate) docker: PathBuf,
 }
 
-fn env() -> Env {
+pub(crate) fn env() -> Env {
     let ws = workspace(&[("README.md", "# x\n")]);
     let studio = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
+    let docker = studio.path().join("docker");
+    std::fs::create_dir_all(&docker).unwrap();
     Env {
         ws: ws.path().to_owned(),
         studio: studio.path().to_owned(),
         data: data.path().to_owned(),
+        docker,
         _dirs: vec![ws, studio, data],
     }
 }
 
 impl Env {
-    fn run(&self, args: &[&str]) -> Output {
+    /// Another project that shares this one's studio (keys, pack files).
+    pub(crate) fn second_project(&self) -> Env {
+        let mut other = env();
+        other.studio = self.studio.clone();
+        other.docker = self.docker.clone();
+        other
+    }
+
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         Command::new(BIN)
             .args(args)
             .current_dir(&self.ws)
             .env("CHECKRAIL_CACHE_DIR", shared_cache())
             .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
             .env("CHECKRAIL_DATA_DIR", &self.data)
+            .env("DOCKER_CONFIG", &self.docker)
             .output()
             .unwrap()
     }
 
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert_eq!(
             out.status.code(),
@@ -56,7 +72,7 @@ impl Env {
         text(&out.stdout)
     }
 
-    fn refused(&self, args: &[&str]) -> String {
+    pub(crate) fn refused(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert_ne!(
             out.status.code(),
@@ -88,13 +104,37 @@ impl Env {
         dir
     }
 
-    fn build(&self, name: &str, version: &str, components: &[&str]) -> PathBuf {
+    /// A pack with `components` and workflow files (name, YAML).
+    pub(crate) fn build_with_workflows(
+        &self,
+        name: &str,
+        version: &str,
+        components: &[&str],
+        workflows: &[(&str, &str)],
+    ) -> PathBuf {
+        let dir = self.pack_dir(name, version, components);
+        let mut listed = Vec::new();
+        for (file, yaml) in workflows {
+            std::fs::write(dir.join(file), yaml).unwrap();
+            listed.push(format!("\"{file}\""));
+        }
+        let toml = std::fs::read_to_string(dir.join("pack.toml")).unwrap();
+        std::fs::write(
+            dir.join("pack.toml"),
+            format!("{toml}workflows = [{}]\n", listed.join(", ")),
+        )
+        .unwrap();
+        self.ok(&["pack", "build", dir.to_str().unwrap()]);
+        dir.join(format!("{name}-{version}.crpack"))
+    }
+
+    pub(crate) fn build(&self, name: &str, version: &str, components: &[&str]) -> PathBuf {
         let dir = self.pack_dir(name, version, components);
         self.ok(&["pack", "build", dir.to_str().unwrap()]);
         dir.join(format!("{name}-{version}.crpack"))
     }
 
-    fn keygen(&self) -> (PathBuf, String) {
+    pub(crate) fn keygen(&self) -> (PathBuf, String) {
         let stem = self.studio.join("team");
         let out = self.ok(&["pack", "keygen", stem.to_str().unwrap()]);
         assert!(out.contains("[trust]"), "{out}");
@@ -105,7 +145,7 @@ impl Env {
         (stem.with_extension("key"), public)
     }
 
-    fn trust(&self, public: &str, extra: &str) {
+    pub(crate) fn trust(&self, public: &str, extra: &str) {
         std::fs::write(
             self.ws.join("checkrail.toml"),
             format!("{extra}[trust]\nkeys = [\"{public}\"]\n"),
@@ -123,12 +163,12 @@ impl Env {
         path.display().to_string()
     }
 
-    fn check(&self, reference: &str) -> Output {
-        let flow = self.workflow(reference);
+    /// Runs phase `p` of a workflow by id or path.
+    pub(crate) fn check_workflow(&self, workflow: &str) -> Output {
         self.run(&[
             "check",
             "--workflow",
-            &flow,
+            workflow,
             "--phase",
             "p",
             "--workspace",
@@ -136,13 +176,26 @@ impl Env {
             "--json",
         ])
     }
+
+    fn check(&self, reference: &str) -> Output {
+        let flow = self.workflow(reference);
+        self.check_workflow(&flow)
+    }
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-fn file(p: &Path) -> &str {
+/// A one-phase workflow `id@version` (phase `p`) whose checkpoint runs
+/// `rule`.
+pub(crate) fn flow(id: &str, version: &str, rule: &str) -> String {
+    format!(
+        "id: {id}\nversion: {version}\nname: Release\ndescription: ships it\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: {rule}\n"
+    )
+}
+
+pub(crate) fn file(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
@@ -339,4 +392,206 @@ fn tampered_badly_signed_incompatible_and_overreaching_packs_are_refused() {
         .collect();
     assert_eq!(packs, ["builders"], "refused installs must leave nothing");
     let _ = tools;
+}
+
+#[test]
+fn packs_carry_workflows_validated_resolved_by_semver_and_pinned() {
+    let e = env();
+    let (key, public) = e.keygen();
+    e.trust(&public, "");
+
+    // An invalid workflow refuses the build, naming the file and the problem.
+    let dir = e.pack_dir("team", "0.9.0", &["fixture_greeter_v1.wasm"]);
+    std::fs::write(
+        dir.join("broken.yaml"),
+        flow("release", "one", "team/greeter"),
+    )
+    .unwrap();
+    let toml = std::fs::read_to_string(dir.join("pack.toml")).unwrap();
+    std::fs::write(
+        dir.join("pack.toml"),
+        format!("{toml}workflows = [\"broken.yaml\"]\n"),
+    )
+    .unwrap();
+    let why = e.refused(&["pack", "build", file(&dir)]);
+    assert!(
+        why.contains("broken.yaml") && why.contains("/version"),
+        "{why}"
+    );
+
+    let v1 = e.build_with_workflows(
+        "team",
+        "1.0.0",
+        &["fixture_greeter_v1.wasm"],
+        &[("release.yaml", &flow("release", "1.0.0", "team/greeter@^1"))],
+    );
+    let v2 = e.build_with_workflows(
+        "team",
+        "2.0.0",
+        &["fixture_greeter_v2.wasm"],
+        &[("release.yaml", &flow("release", "2.0.0", "team/greeter@^2"))],
+    );
+    let manifest = PackFile::read(&v1).unwrap().manifest().unwrap();
+    assert_eq!(manifest.workflows.len(), 1);
+    assert_eq!(manifest.workflows[0].file, "workflows/release.yaml");
+    for pack in [&v1, &v2] {
+        e.ok(&["pack", "sign", file(pack), "--key", file(&key)]);
+        e.ok(&["pack", "install", file(pack)]);
+    }
+    let lock = std::fs::read_to_string(e.ws.join("checkrail.lock")).unwrap();
+    assert_eq!(lock.matches("[[pack.workflow]]").count(), 2, "{lock}");
+    assert!(
+        e.ok(&["pack", "list"])
+            .contains("workflows: team/release@2.0.0")
+    );
+
+    // Listed as <pack>/<id>, the highest version, with the pack as source.
+    let listed: serde_json::Value =
+        serde_json::from_str(&e.ok(&["workflow", "list", "--json"])).unwrap();
+    let release: Vec<&serde_json::Value> = listed["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["id"] == "team/release")
+        .collect();
+    assert_eq!(release.len(), 1, "{listed}");
+    assert_eq!(release[0]["version"], "2.0.0");
+    assert_eq!(release[0]["source"], "pack:team@2.0.0");
+
+    // Requirements pick the version; its checkpoint runs its pack's rule.
+    let out = e.check_workflow("team/release@^1");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("greeter 1 ran"));
+    let out = e.check_workflow("team/release");
+    assert!(
+        text(&out.stdout).contains("greeter 2 ran"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = e.check_workflow("team/release@^3");
+    assert_eq!(out.status.code(), Some(2));
+    let why = text(&out.stderr);
+    assert!(
+        why.contains("no installed version of workflow `team/release` matches `^3`")
+            && why.contains("2.0.0 (pack team 2.0.0)"),
+        "{why}"
+    );
+
+    // Drift: an installed workflow file changed on disk is refused.
+    let installed =
+        e.ws.join(".checkrail/packs/team/1.0.0/workflows/release.yaml");
+    let mut yaml = std::fs::read_to_string(&installed).unwrap();
+    yaml.push_str("# edited\n");
+    std::fs::write(&installed, yaml).unwrap();
+    let out = e.check_workflow("team/release@^1");
+    assert_eq!(out.status.code(), Some(2));
+    let why = text(&out.stderr);
+    assert!(
+        why.contains("pack:team@1.0.0") && why.contains("but checkrail.lock pins"),
+        "{why}"
+    );
+
+    // An invalid workflow smuggled into a signed pack is refused at install,
+    // naming the file and the problem; nothing is installed.
+    let mut pack = PackFile::read(&v1).unwrap();
+    let bad = flow("release", "1.0.0", "team/greeter@^1").replace("name: P", "nam: P");
+    let digest = sha256_hex(bad.as_bytes());
+    let old = pack.manifest().unwrap().workflows[0].sha256.clone();
+    let manifest = String::from_utf8(pack.entries["manifest.json"].clone())
+        .unwrap()
+        .replace(&old, &digest)
+        .replace(
+            "\"version\": \"1.0.0\",\n  \"min_host",
+            "\"version\": \"1.5.0\",\n  \"min_host",
+        );
+    pack.entries
+        .insert("manifest.json".into(), manifest.into_bytes());
+    pack.entries
+        .insert("workflows/release.yaml".into(), bad.into_bytes());
+    checkrail::pack::sign(&mut pack, &checkrail::pack::KeyPair::read(&key).unwrap()).unwrap();
+    let smuggled = e.studio.join("smuggled.crpack");
+    pack.write(&smuggled).unwrap();
+    let why = e.refused(&["pack", "install", file(&smuggled)]);
+    assert!(
+        why.contains("workflows/release.yaml") && why.contains("/phases/0"),
+        "{why}"
+    );
+    assert!(!e.ws.join(".checkrail/packs/team/1.5.0").exists());
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pack_workflows_over_mcp_start_sessions_sourced_from_the_pack() {
+    let e = env();
+    let (key, public) = e.keygen();
+    e.trust(&public, "");
+    let v1 = e.build_with_workflows(
+        "team",
+        "1.0.0",
+        &["fixture_greeter_v1.wasm"],
+        &[("release.yaml", &flow("release", "1.0.0", "team/greeter@^1"))],
+    );
+    e.ok(&["pack", "sign", file(&v1), "--key", file(&key)]);
+    e.ok(&["pack", "install", file(&v1)]);
+
+    let h = crate::mcp::serve(e.ws.clone(), Some(e.ws.clone())).await;
+    let list = h.ok("workflow_list", serde_json::json!({})).await;
+    let found = list["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "team/release")
+        .unwrap_or_else(|| panic!("team/release not listed: {list}"));
+    assert_eq!(found["source"], "pack:team@1.0.0");
+    let get = h
+        .ok(
+            "workflow_get",
+            serde_json::json!({"workflow": "team/release@^1"}),
+        )
+        .await;
+    assert_eq!(
+        get["phases"][0]["checkpoint"]["rules"][0]["rule"], "team/greeter@^1",
+        "{get}"
+    );
+    let start = h
+        .ok(
+            "workflow_start",
+            serde_json::json!({"workflow": "team/release"}),
+        )
+        .await;
+    let id = start["session"]["id"].as_str().unwrap().to_owned();
+    let done = h
+        .ok(
+            "workflow_validate",
+            serde_json::json!({"session": id, "phase": "p"}),
+        )
+        .await;
+    assert!(done.to_string().contains("greeter 1 ran"), "{done}");
+    let why = h
+        .err(
+            "workflow_start",
+            serde_json::json!({"workflow": "team/release@^2"}),
+        )
+        .await;
+    assert!(why.contains("installed: 1.0.0 (pack team 1.0.0)"), "{why}");
+
+    let shown: serde_json::Value = serde_json::from_str(&e.ok(&[
+        "session",
+        "show",
+        &id,
+        "--workspace",
+        file(&e.ws),
+        "--json",
+    ]))
+    .unwrap();
+    let provenance = shown.to_string();
+    assert!(
+        provenance.contains("\"source\":\"pack:team@1.0.0\"")
+            && provenance.contains("\"kind\":\"pack\""),
+        "{shown}"
+    );
 }

@@ -1,4 +1,5 @@
-//! `checkrail rule new`: the scaffold builds, tests and runs without edits.
+//! `checkrail rule new`: the scaffold builds, tests and runs without edits,
+//! and goes from there through a signed pack and a registry into a project.
 //!
 //! The real binary generates a crate in a temporary directory outside the
 //! repository, pointed at this checkout's SDK with the hidden `--sdk-path`;
@@ -23,6 +24,11 @@ fn checkrail(cwd: &Path, args: &[&str]) -> Output {
         .env(
             "CHECKRAIL_DATA_DIR",
             PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scaffold-data"),
+        )
+        // No registry credentials: the loopback registry is anonymous.
+        .env(
+            "DOCKER_CONFIG",
+            PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scaffold-docker"),
         )
         .output()
         .expect("run checkrail")
@@ -93,6 +99,18 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         manifest.contains("checkrail-sdk = { path = \""),
         "{manifest}"
     );
+    // The SDK re-exports serde, serde_json and schemars: it is the only
+    // dependency, for the rule and its tests alike.
+    let deps: Vec<&str> = manifest
+        .lines()
+        .skip_while(|l| *l != "[dependencies]")
+        .skip(1)
+        .take_while(|l| !l.starts_with('['))
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(deps.len(), 1, "{manifest}");
+    assert!(deps[0].starts_with("checkrail-sdk = "), "{manifest}");
+    assert!(!manifest.contains("[dev-dependencies]"), "{manifest}");
     let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
     assert!(readme.contains("scaffolded_rule.wasm"), "{readme}");
 
@@ -177,13 +195,21 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         "Workspace-relative path of a file that must exist."
     );
 
-    // The rest of an author's flow: pack it, sign it, install it into a
-    // project that trusts the key, and use it in a workflow checkpoint.
+    // The rest of the README's flow: pack the rule with a workflow that
+    // uses it, sign it, push it to a registry, install it from there into a
+    // project that trusts the key, and run the workflow's checkpoint.
     let studio = tempfile::tempdir().unwrap();
     std::fs::copy(&built, studio.path().join("scaffolded_rule.wasm")).unwrap();
     std::fs::write(
+        studio.path().join("release.yaml"),
+        format!(
+            "id: release\nversion: 0.1.0\nname: Release\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: authors/{name}@^0.1\n          config: {{ path: README.md }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
         studio.path().join("pack.toml"),
-        "name = \"authors\"\nversion = \"0.1.0\"\ndescription = \"d\"\nlicense = \"MIT\"\nrules = [\"scaffolded_rule.wasm\"]\n",
+        "name = \"authors\"\nversion = \"0.1.0\"\ndescription = \"d\"\nlicense = \"MIT\"\nrules = [\"scaffolded_rule.wasm\"]\nworkflows = [\"release.yaml\"]\n",
     )
     .unwrap();
     let studio_dir = studio.path().to_str().unwrap();
@@ -203,19 +229,28 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         "--key",
         key.with_extension("key").to_str().unwrap(),
     ]);
+    let registry = crate::registry::Registry::start(None);
+    let tag = registry.reference("authors/rules:0.1.0");
+    ok(&["pack", "push", pack.to_str().unwrap(), &tag]);
     let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
     std::fs::write(
         ws.path().join("checkrail.toml"),
         format!("[trust]\nkeys = [\"{}\"]\n", public.trim()),
     )
     .unwrap();
+    ok(&["pack", "install", &tag, "--workspace", ws_dir]);
+    let listed = ok(&["workflow", "list", "--workspace", ws_dir]);
+    assert!(listed.contains("authors/release 0.1.0"), "{listed}");
     ok(&[
-        "pack",
-        "install",
-        pack.to_str().unwrap(),
+        "check",
+        "--workflow",
+        "authors/release",
+        "--phase",
+        "p",
         "--workspace",
         ws_dir,
     ]);
+
     let flow = ws.path().join("flow.yaml");
     let write_flow = |path: &str| {
         std::fs::write(

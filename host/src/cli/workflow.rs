@@ -10,7 +10,7 @@ use super::{Exit, output};
 /// Workflow subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// List known workflows: bundled and the workspace's .checkrail/workflows.
+    /// List known workflows: bundled, the workspace's .checkrail/workflows, and those of installed packs (as <pack>/<id>, highest version).
     List {
         /// Workspace whose .checkrail/workflows to include.
         #[arg(long, value_name = "DIR", default_value = ".")]

@@ -80,7 +80,7 @@ pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpErr
             .engine()
             .catalog()
             .workflows()
-            .iter()
+            .into_iter()
             .find(|w| w.id == id)
             .ok_or_else(|| {
                 not_found(format!(

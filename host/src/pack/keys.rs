@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-use super::{PackFile, Signature};
+use super::{Error, PackFile, Result, Signature};
 
 const PUBLIC_PREFIX: &str = "checkrail-ed25519:";
 const SECRET_PREFIX: &str = "checkrail-ed25519-secret:";
@@ -20,19 +20,19 @@ pub struct PublicKey(VerifyingKey);
 
 impl PublicKey {
     /// Parses `checkrail-ed25519:<base64>`.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self> {
         let b64 = text
             .trim()
             .strip_prefix(PUBLIC_PREFIX)
-            .ok_or_else(|| format!("a public key starts with `{PUBLIC_PREFIX}`"))?;
+            .ok_or_else(|| Error::Refused(format!("a public key starts with `{PUBLIC_PREFIX}`")))?;
         let bytes: [u8; 32] = STANDARD
             .decode(b64)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| "a public key is 32 bytes of base64".to_owned())?;
+            .ok_or_else(|| Error::Refused("a public key is 32 bytes of base64".to_owned()))?;
         VerifyingKey::from_bytes(&bytes)
             .map(Self)
-            .map_err(|e| format!("not an ed25519 public key: {e}"))
+            .map_err(|e| Error::Refused(format!("not an ed25519 public key: {e}")))
     }
 
     /// The text form.
@@ -65,20 +65,21 @@ pub struct KeyPair(SigningKey);
 
 impl KeyPair {
     /// Reads a secret key file.
-    pub fn read(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read key `{}`: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(Error::io("read key", path))?;
         let b64 = text.trim().strip_prefix(SECRET_PREFIX).ok_or_else(|| {
-            format!(
+            Error::Refused(format!(
                 "`{}` is not a checkrail secret key (made by `checkrail pack keygen`)",
                 path.display()
-            )
+            ))
         })?;
         let bytes: [u8; 32] = STANDARD
             .decode(b64)
             .ok()
             .and_then(|b| b.try_into().ok())
-            .ok_or_else(|| format!("`{}` holds a damaged secret key", path.display()))?;
+            .ok_or_else(|| {
+                Error::Refused(format!("`{}` holds a damaged secret key", path.display()))
+            })?;
         Ok(Self(SigningKey::from_bytes(&bytes)))
     }
 
@@ -90,19 +91,20 @@ impl KeyPair {
 
 /// Makes a key pair: writes `<stem>.key` (secret, mode 0600) and
 /// `<stem>.pub`; returns the public key.
-pub fn generate(stem: &Path) -> Result<PublicKey, String> {
+pub fn generate(stem: &Path) -> Result<PublicKey> {
     let secret_path = stem.with_extension("key");
     let public_path = stem.with_extension("pub");
     for path in [&secret_path, &public_path] {
         if path.exists() {
-            return Err(format!(
+            return Err(Error::Refused(format!(
                 "`{}` already exists; choose another name or remove it",
                 path.display()
-            ));
+            )));
         }
     }
     let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| format!("no randomness for a key: {e}"))?;
+    getrandom::fill(&mut seed)
+        .map_err(|e| Error::Refused(format!("no randomness for a key: {e}")))?;
     let key = SigningKey::from_bytes(&seed);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -110,19 +112,20 @@ pub fn generate(stem: &Path) -> Result<PublicKey, String> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options
         .open(&secret_path)
-        .map_err(|e| format!("cannot create `{}`: {e}", secret_path.display()))?;
+        .map_err(Error::io("create", &secret_path))?;
     std::io::Write::write_all(
         &mut file,
         format!("{SECRET_PREFIX}{}\n", STANDARD.encode(key.to_bytes())).as_bytes(),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(Error::io("write", &secret_path))?;
     let public = PublicKey(key.verifying_key());
-    std::fs::write(&public_path, format!("{}\n", public.to_text())).map_err(|e| e.to_string())?;
+    std::fs::write(&public_path, format!("{}\n", public.to_text()))
+        .map_err(Error::io("write", &public_path))?;
     Ok(public)
 }
 
 /// Signs a pack in place (replacing any earlier signature).
-pub fn sign(pack: &mut PackFile, key: &KeyPair) -> Result<PublicKey, String> {
+pub fn sign(pack: &mut PackFile, key: &KeyPair) -> Result<PublicKey> {
     pack.manifest()?;
     let signature = key.0.sign(pack.manifest_bytes()?);
     let record = Signature {
@@ -130,7 +133,10 @@ pub fn sign(pack: &mut PackFile, key: &KeyPair) -> Result<PublicKey, String> {
         public_key: key.public().to_text(),
         signature: STANDARD.encode(signature.to_bytes()),
     };
-    let bytes = serde_json::to_vec_pretty(&record).map_err(|e| e.to_string())?;
+    let bytes = serde_json::to_vec_pretty(&record).map_err(|source| Error::Json {
+        file: "signature.json",
+        source,
+    })?;
     pack.entries.insert("signature.json".to_owned(), bytes);
     Ok(key.public())
 }

@@ -1,13 +1,18 @@
-//! The workflows a checkrail process knows: the bundled ones plus those in
-//! workflow directories (a workspace's `.checkrail/workflows/`).
+//! The workflows a checkrail process knows: the bundled ones, those in
+//! workflow directories (a workspace's `.checkrail/workflows/`), and those
+//! of installed packs, known as `<pack>/<id>` and resolved by semver
+//! (`team/release@^1`) against `checkrail.lock`.
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::read::ReadLimits;
+use sha2::{Digest, Sha256};
+
+use super::read::{self, ReadLimits};
 use super::{Workflow, parse, parse_file_in};
 use crate::bundled::BUNDLED_WORKFLOWS;
+use crate::pack::{InstalledPack, LOCK_FILE, LockFile, ManifestWorkflow, installed_packs};
 use crate::{Error, Result};
 
 /// One line of `workflow list`.
@@ -38,14 +43,30 @@ pub struct WorkflowSummary {
 }
 
 /// Known workflows, by id. A workflow in a directory replaces a bundled one
-/// with the same id.
+/// with the same id; pack workflows live apart, under `<pack>/<id>`, every
+/// installed version kept.
 #[derive(Debug, Default)]
 pub struct Catalog {
     workflows: Vec<Workflow>,
+    packs: Vec<PackWorkflow>,
     problems: Vec<Error>,
     /// Bundled workflows replaced by a workflow file: id → bundled digest.
     overridden: Vec<(String, String)>,
     limits: ReadLimits,
+    workspace: Option<PathBuf>,
+}
+
+/// A workflow of an installed pack: its id is `<pack>/<id>`, its source
+/// `pack:<pack>@<version>`.
+#[derive(Debug, Clone)]
+struct PackWorkflow {
+    pack: String,
+    pack_version: semver::Version,
+    /// The installed file.
+    path: PathBuf,
+    /// Its sha256 as the pack's manifest states it.
+    manifest_sha256: String,
+    workflow: Workflow,
 }
 
 impl Catalog {
@@ -57,6 +78,7 @@ impl Catalog {
     pub fn load(dirs: &[PathBuf], root: Option<&Path>, limits: ReadLimits) -> Self {
         let mut catalog = Self {
             limits,
+            workspace: root.map(Path::to_path_buf),
             ..Self::default()
         };
         for (name, text) in BUNDLED_WORKFLOWS {
@@ -80,6 +102,17 @@ impl Catalog {
                     Ok(wf) => catalog.insert(wf),
                     Err(e) => {
                         tracing::warn!("workflow file skipped: {e}");
+                        catalog.problems.push(e);
+                    }
+                }
+            }
+        }
+        for pack in installed_packs(root) {
+            for entry in &pack.manifest.workflows {
+                match load_pack_workflow(&pack, entry, limits) {
+                    Ok(found) => catalog.packs.push(found),
+                    Err(e) => {
+                        tracing::warn!("pack workflow skipped: {e}");
                         catalog.problems.push(e);
                     }
                 }
@@ -111,6 +144,8 @@ impl Catalog {
     pub fn provenance(&self, workflow: &Workflow) -> serde_json::Value {
         let kind = if workflow.source.starts_with("bundled:") {
             "bundled"
+        } else if workflow.source.starts_with("pack:") {
+            "pack"
         } else if self.workflows.iter().any(|w| w.source == workflow.source) {
             "workspace"
         } else {
@@ -134,15 +169,29 @@ impl Catalog {
         &self.problems
     }
 
-    /// All workflows, sorted by id.
-    pub fn workflows(&self) -> &[Workflow] {
-        &self.workflows
+    /// All workflows, sorted by id: of each pack workflow, the highest
+    /// installed version.
+    pub fn workflows(&self) -> Vec<&Workflow> {
+        let mut all: Vec<&Workflow> = self.workflows.iter().collect();
+        for found in &self.packs {
+            let newest = self
+                .packs
+                .iter()
+                .filter(|p| p.workflow.id == found.workflow.id)
+                .max_by(|a, b| newer(a, b))
+                .is_some_and(|n| std::ptr::eq(n, found));
+            if newest {
+                all.push(&found.workflow);
+            }
+        }
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        all
     }
 
     /// Summaries, optionally filtered by category and tag.
     pub fn list(&self, category: Option<&str>, tag: Option<&str>) -> Vec<WorkflowSummary> {
-        self.workflows
-            .iter()
+        self.workflows()
+            .into_iter()
             .filter(|w| category.is_none_or(|c| w.category.as_deref() == Some(c)))
             .filter(|w| tag.is_none_or(|t| w.tags.iter().any(|x| x == t)))
             .map(|w| WorkflowSummary {
@@ -194,21 +243,113 @@ impl Catalog {
         parse_file_in(&full, Some(&root), self.limits)
     }
 
-    fn by_id(&self, id: &str) -> Result<Workflow> {
+    /// A workflow by `id` or `id@<semver requirement>`; a pack workflow
+    /// (`pack/id`) is the highest installed version that matches, checked
+    /// against `checkrail.lock`.
+    fn by_id(&self, reference: &str) -> Result<Workflow> {
+        let (id, requirement) = split_requirement(reference)?;
+        let unknown = || Error::UnknownWorkflow {
+            id: reference.to_owned(),
+            known: self.workflows().iter().map(|w| w.id.clone()).collect(),
+        };
+        if id.contains('/') {
+            let found = self
+                .packs
+                .iter()
+                .filter(|p| p.workflow.id == id && requirement.matches(&p.workflow.version))
+                .max_by(|a, b| newer(a, b))
+                .ok_or_else(|| self.no_pack_match(id, &requirement).unwrap_or_else(unknown))?;
+            self.check_pinned(found)?;
+            return Ok(found.workflow.clone());
+        }
         self.workflows
             .iter()
-            .find(|w| w.id == id)
+            .find(|w| w.id == id && requirement.matches(&w.version))
             .cloned()
-            .ok_or_else(|| Error::UnknownWorkflow {
-                id: id.to_owned(),
-                known: self.workflows.iter().map(|w| w.id.clone()).collect(),
+            .ok_or_else(unknown)
+    }
+
+    /// When some version of pack workflow `id` is installed but none
+    /// matches: an error that lists the installed versions.
+    fn no_pack_match(&self, id: &str, requirement: &semver::VersionReq) -> Option<Error> {
+        let versions: Vec<String> = self
+            .packs
+            .iter()
+            .filter(|p| p.workflow.id == id)
+            .map(|p| {
+                format!(
+                    "{} (pack {} {})",
+                    p.workflow.version, p.pack, p.pack_version
+                )
             })
+            .collect();
+        (!versions.is_empty()).then(|| {
+            Error::BadRequest(format!(
+                "no installed version of workflow `{id}` matches `{requirement}`; installed: {}",
+                versions.join(", ")
+            ))
+        })
+    }
+
+    /// A pack workflow is used only as `checkrail.lock` pins it: its pack
+    /// version is locked with this workflow, and the file on disk still has
+    /// the locked digest.
+    fn check_pinned(&self, found: &PackWorkflow) -> Result<()> {
+        let drift = |problem: String| Error::InvalidWorkflow {
+            source_name: found.workflow.source.clone(),
+            problems: vec![problem],
+        };
+        let workspace = self.workspace.as_deref().ok_or_else(|| {
+            drift("pack workflows need a workspace (for its checkrail.lock)".to_owned())
+        })?;
+        let lock = LockFile::read(workspace).map_err(|e| drift(crate::error::chain(&e)))?;
+        let short_id = found.workflow.id.split_once('/').map_or("", |(_, id)| id);
+        let locked = lock
+            .entry(&found.pack, &found.pack_version)
+            .ok_or_else(|| {
+                drift(format!(
+                    "pack `{}` {} is installed but not pinned in {LOCK_FILE}; install it with `checkrail pack install` so the lockfile records it",
+                    found.pack, found.pack_version
+                ))
+            })?
+            .workflows
+            .iter()
+            .find(|w| w.id == short_id)
+            .ok_or_else(|| {
+                drift(format!(
+                    "{LOCK_FILE} pins pack `{}` {} without workflow `{short_id}`; reinstall the pack",
+                    found.pack, found.pack_version
+                ))
+            })?;
+        let bytes = std::fs::read(&found.path)
+            .map_err(|e| drift(format!("cannot read `{}`: {e}", found.path.display())))?;
+        let digest = hex::encode(Sha256::digest(&bytes));
+        if digest != locked.sha256
+            || digest != found.manifest_sha256
+            || digest != found.workflow.digest
+        {
+            return Err(drift(format!(
+                "workflow `{}@{}` at `{}` has sha256 {digest}, but {LOCK_FILE} pins {} (manifest says {}); the installed file changed: reinstall the locked pack version (`checkrail pack remove {} {}`, then `checkrail pack install`)",
+                found.workflow.id,
+                found.workflow.version,
+                found.path.display(),
+                locked.sha256,
+                found.manifest_sha256,
+                found.pack,
+                found.pack_version
+            )));
+        }
+        Ok(())
     }
 
     /// A workflow by id, or by path when `id_or_path` names a file (for a
     /// human at the command line: any readable path).
     pub fn resolve(&self, id_or_path: &str) -> Result<Workflow> {
         let path = Path::new(id_or_path);
+        // A file named like a pack workflow (`dir/flow`) is still that file.
+        if is_pack_reference(id_or_path) && path.is_file() {
+            return parse_file_in(path, None, self.limits);
+        }
         if looks_like_path(id_or_path) {
             if path.exists() {
                 return parse_file_in(path, None, self.limits);
@@ -223,7 +364,77 @@ impl Catalog {
 }
 
 fn looks_like_path(text: &str) -> bool {
-    is_workflow_file(Path::new(text)) || text.contains(['/', '\\'])
+    !is_pack_reference(text) && (is_workflow_file(Path::new(text)) || text.contains(['/', '\\']))
+}
+
+/// `pack/id` or `pack/id@<requirement>`: two names of lowercase letters,
+/// digits and `-`, which no workflow file path looks like.
+fn is_pack_reference(text: &str) -> bool {
+    let name = text.split_once('@').map_or(text, |(name, _)| name);
+    let valid = |s: &str| {
+        s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    };
+    name.split_once('/')
+        .is_some_and(|(pack, id)| valid(pack) && valid(id))
+}
+
+fn split_requirement(reference: &str) -> Result<(&str, semver::VersionReq)> {
+    match reference.split_once('@') {
+        None => Ok((reference, semver::VersionReq::STAR)),
+        Some((id, req)) => semver::VersionReq::parse(req)
+            .map(|r| (id, r))
+            .map_err(|e| {
+                Error::BadRequest(format!(
+                    "`{}` is not a semver requirement ({e}); write e.g. `{id}@^1`",
+                    crate::error::clip(req)
+                ))
+            }),
+    }
+}
+
+/// Orders pack workflows by workflow version, then pack version.
+fn newer(a: &PackWorkflow, b: &PackWorkflow) -> std::cmp::Ordering {
+    a.workflow
+        .version
+        .cmp(&b.workflow.version)
+        .then(a.pack_version.cmp(&b.pack_version))
+}
+
+/// Reads an installed pack's workflow through the workflow loader; it must
+/// still match the pack's manifest. Its id becomes `<pack>/<id>` and its
+/// source `pack:<pack>@<version>`.
+fn load_pack_workflow(
+    pack: &InstalledPack,
+    entry: &ManifestWorkflow,
+    limits: ReadLimits,
+) -> Result<PackWorkflow> {
+    let path = pack.dir.join(&entry.file);
+    let name = path.display().to_string();
+    let invalid = |problem: String| Error::InvalidWorkflow {
+        source_name: name.clone(),
+        problems: vec![problem],
+    };
+    let text = read::read(&path, Some(&pack.dir), limits).map_err(invalid)?;
+    let mut workflow = parse(&text, &name)?;
+    // A changed file stays listed: resolving it is refused, naming the
+    // digests (see `Catalog::check_pinned`).
+    if workflow.id != entry.id {
+        return Err(invalid(format!(
+            "states id `{}`, but the manifest of pack `{}` {} lists it as `{}`; reinstall the pack",
+            workflow.id, pack.manifest.name, pack.manifest.version, entry.id
+        )));
+    }
+    workflow.id = format!("{}/{}", pack.manifest.name, workflow.id);
+    workflow.source = format!("pack:{}@{}", pack.manifest.name, pack.manifest.version);
+    Ok(PackWorkflow {
+        pack: pack.manifest.name.clone(),
+        pack_version: pack.manifest.version.clone(),
+        path,
+        manifest_sha256: entry.sha256.clone(),
+        workflow,
+    })
 }
 
 fn is_workflow_file(path: &Path) -> bool {
@@ -231,4 +442,47 @@ fn is_workflow_file(path: &Path) -> bool {
         path.extension().and_then(|e| e.to_str()),
         Some("yaml" | "yml" | "json")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_references_are_not_paths() {
+        for reference in ["team/release", "team/release@^1", "t2/r-1@>=1, <3"] {
+            assert!(is_pack_reference(reference), "{reference}");
+            assert!(!looks_like_path(reference), "{reference}");
+        }
+        for path in [
+            ".checkrail/workflows/x.yaml",
+            "flows/x.yml",
+            "/abs/flow",
+            "Team/release",
+            "team/release.yaml",
+            "a/b/c",
+        ] {
+            assert!(!is_pack_reference(path), "{path}");
+            assert!(looks_like_path(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn requirements_split_off_and_bad_ones_are_named() {
+        let (id, req) = split_requirement("team/release@^1.2").unwrap();
+        assert_eq!(id, "team/release");
+        assert!(req.matches(&semver::Version::new(1, 4, 0)));
+        assert!(!req.matches(&semver::Version::new(2, 0, 0)));
+        assert_eq!(
+            split_requirement("plain").unwrap().1,
+            semver::VersionReq::STAR
+        );
+        let e = split_requirement("team/release@soon")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("`soon` is not a semver requirement") && e.contains("team/release@^1"),
+            "{e}"
+        );
+    }
 }

@@ -2,8 +2,8 @@
 //! `exec` import and behind native tests of rules that run programs.
 //!
 //! Besides the two keys (declared and granted), a command's arguments are
-//! screened ([`args`]) and, on Linux, every process it starts is confined to
-//! the command's lifetime ([`reaper`]).
+//! screened (module `args`) and, on Linux, every process it starts is confined to
+//! the command's lifetime (module `reaper`).
 
 mod args;
 #[cfg(target_os = "linux")]

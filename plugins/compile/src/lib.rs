@@ -17,17 +17,19 @@ mod python;
 use std::collections::{BTreeSet, HashSet};
 
 use checkrail_sdk::detect::{self, Project};
+use checkrail_sdk::schemars::JsonSchema;
+use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{
     Command, Context, Error, ExecError, Finding, Outcome, Output, Result, Rule, Severity,
     export_rule, normalize_path, tool_paths,
 };
-use schemars::JsonSchema;
-use serde::Deserialize;
 
 use crate::diag::{Diag, Level, Loc, tail};
 
 /// How to compile the code and what to report.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Which toolchain to run: `cargo` (`cargo build`), `python` (CPython's
@@ -73,6 +75,8 @@ pub struct Config {
 
 /// A toolchain the rule knows how to run and read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum Toolchain {
     /// `cargo build --message-format=json`.
@@ -96,6 +100,8 @@ pub enum Toolchain {
 
 /// A program for toolchain `custom`.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct CustomCommand {
     /// Program name found on PATH (not a path), e.g. `make`; it must be

@@ -1,6 +1,7 @@
 //! Compiling Python files with CPython's own compiler and reading the result.
 
-use serde::Deserialize;
+use checkrail_sdk::serde::Deserialize;
+use checkrail_sdk::serde_json;
 
 use crate::diag::{Diag, Hint, Level, shorten};
 
@@ -34,6 +35,7 @@ out(done=n)
 "#;
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Record {
     #[serde(default)]
     file: Option<String>,

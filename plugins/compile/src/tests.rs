@@ -2,8 +2,8 @@
 //! A missing toolchain fails the test with what to install.
 
 use super::*;
+use checkrail_sdk::serde_json::json;
 use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
-use serde_json::json;
 
 fn require(program: &str, install: &str) {
     let path = std::env::var_os("PATH").unwrap_or_default();

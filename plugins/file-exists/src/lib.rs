@@ -5,16 +5,18 @@
 //! climbs out with `..`, or resolves through a symlink to outside the
 //! workspace is reported, never followed.
 
+use checkrail_sdk::schemars::JsonSchema;
+use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{
     Context, Entry, Error, Finding, Outcome, PathError, Result, Rule, Workspace, export_rule,
     normalize_path,
 };
 use regex_lite::Regex;
-use schemars::JsonSchema;
-use serde::Deserialize;
 
 /// What must and must not exist in the workspace.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Paths that must exist: a workspace-relative path, or an object that
@@ -31,6 +33,8 @@ pub struct Config {
 
 /// A required path.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(untagged)]
 pub enum PathRule {
     /// Just the path.
@@ -41,6 +45,8 @@ pub enum PathRule {
 
 /// A required path with conditions.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct PathSpec {
     /// Workspace-relative path.
@@ -59,6 +65,8 @@ pub struct PathSpec {
 
 /// One regular expression, or several that must all match.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(untagged)]
 pub enum Patterns {
     /// A single pattern.
@@ -78,6 +86,8 @@ impl Patterns {
 
 /// A required glob.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(untagged)]
 pub enum GlobRule {
     /// Just the glob; it must match at least one path.
@@ -88,6 +98,8 @@ pub enum GlobRule {
 
 /// A required glob with conditions.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct GlobSpec {
     /// Workspace-relative glob, e.g. `tests/*.rs`.
@@ -106,6 +118,8 @@ pub struct GlobSpec {
 
 /// Kind of entry a required path must be.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// File or directory.
@@ -397,8 +411,8 @@ export_rule!(FileExists);
 #[cfg(test)]
 mod tests {
     use super::*;
+    use checkrail_sdk::serde_json::json;
     use checkrail_sdk::testing::TestWorkspace;
-    use serde_json::json;
 
     fn codes(outcome: &Outcome) -> Vec<&str> {
         outcome

@@ -1,11 +1,13 @@
 //! What every parser produces: a linter-neutral diagnostic whose path is
 //! still the one the tool printed (resolved to the workspace later).
 
-use schemars::JsonSchema;
-use serde::Deserialize;
+use checkrail_sdk::schemars::JsonSchema;
+use checkrail_sdk::serde::Deserialize;
 
 /// Level of a diagnostic, as the linter reported it (see `block_levels`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// clippy/rustc `error` (compile errors and `deny`/`forbid` lints); ruff

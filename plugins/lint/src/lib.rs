@@ -21,21 +21,24 @@ mod diag;
 mod ruff;
 mod suppressions;
 
+use checkrail_sdk::serde_json;
 use std::collections::HashSet;
 
 use checkrail_sdk::detect::{self, Project};
+use checkrail_sdk::schemars::JsonSchema;
+use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{
     Command, Context, Error, Finding, Outcome, Output, Result, Rule, Severity, export_rule,
     normalize_path, tool_paths,
 };
-use schemars::JsonSchema;
-use serde::Deserialize;
 
 pub use diag::Level;
 use diag::{Diag, clip};
 
 /// Which linter to run and what blocks.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The linter: `clippy` runs `cargo clippy --message-format=json
@@ -109,6 +112,8 @@ pub struct Config {
 
 /// The linter to run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum Linter {
     /// Rust: `cargo clippy` (needs the `cargo` grant).
@@ -126,6 +131,8 @@ pub enum Linter {
 
 /// A custom linter command.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct CustomCommand {
     /// Program name looked up on PATH (not a path), e.g. `shellcheck`; the

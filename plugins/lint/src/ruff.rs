@@ -2,7 +2,8 @@
 //! whose `filename` is an absolute host path (resolved to the workspace by
 //! the caller).
 
-use serde::Deserialize;
+use checkrail_sdk::serde::Deserialize;
+use checkrail_sdk::serde_json;
 
 use crate::diag::{Diag, Level, Loc, clip};
 
@@ -15,6 +16,7 @@ pub struct Parsed {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Violation {
     #[serde(default)]
     code: Option<String>,
@@ -33,12 +35,14 @@ struct Violation {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Position {
     row: u32,
     column: u32,
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Fix {
     #[serde(default)]
     message: Option<String>,

@@ -8,9 +8,9 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{Finding, Workspace};
 use regex_lite::Regex;
-use serde::Deserialize;
 
 use crate::Linter;
 
@@ -80,6 +80,7 @@ pub type Counts = BTreeMap<String, BTreeMap<String, u64>>;
 
 /// The facts a run records.
 #[derive(Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 pub struct Facts {
     /// File → suppression text → count.
     pub suppressions: Counts,

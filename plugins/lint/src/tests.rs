@@ -2,8 +2,8 @@
 
 use super::*;
 use checkrail_sdk::native::exec::find_on_path;
+use checkrail_sdk::serde_json::json;
 use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
-use serde_json::json;
 
 mod since;
 

@@ -9,14 +9,16 @@ mod lockfile;
 mod npm;
 mod pip;
 
+use checkrail_sdk::schemars::JsonSchema;
+use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{Command, Context, Finding, normalize_path};
-use schemars::JsonSchema;
-use serde::Deserialize;
 
 use crate::{Level, Levels, tool};
 
 /// A dependency auditor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum Auditor {
     /// `cargo audit --json --no-fetch --stale` on `Cargo.lock` (needs the

@@ -2,8 +2,9 @@
 //! bandit's test id (B105, B602, …) as the code and its severity mapped
 //! through `levels`.
 
+use checkrail_sdk::serde::Deserialize;
+use checkrail_sdk::serde_json;
 use checkrail_sdk::{Command, Context, Finding, Output};
-use serde::Deserialize;
 
 use crate::{Level, Levels, clip, plural, tool};
 
@@ -16,6 +17,7 @@ const EXCLUDED: &str =
 const QUOTING_TESTS: &[&str] = &["B105", "B106", "B107"];
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Report {
     #[serde(default)]
     results: Vec<Issue>,
@@ -24,6 +26,7 @@ struct Report {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Issue {
     filename: String,
     line_number: u32,
@@ -41,6 +44,7 @@ struct Issue {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct FileError {
     filename: String,
     reason: String,

@@ -20,16 +20,18 @@ mod detect;
 mod secrets;
 mod tool;
 
+use checkrail_sdk::schemars::JsonSchema;
+use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{
     Context, Error, Finding, Outcome, Result, Rule, Severity, export_rule, normalize_path,
 };
-use schemars::JsonSchema;
-use serde::Deserialize;
 
 pub use audit::Auditor;
 
 /// What to check and how strictly.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// Workspace-relative directory to check (default: the workspace root).
@@ -142,6 +144,8 @@ pub enum Level {
 
 /// The finding severity of each [`Level`].
 #[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Levels {
     /// Default `error`.

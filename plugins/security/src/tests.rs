@@ -2,8 +2,9 @@
 //! refusals, and a real bandit run.
 
 use checkrail_sdk::native::exec::find_on_path;
+use checkrail_sdk::serde_json;
+use checkrail_sdk::serde_json::json;
 use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
-use serde_json::json;
 
 use super::*;
 

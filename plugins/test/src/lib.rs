@@ -22,12 +22,12 @@ mod source;
 mod xml;
 
 use checkrail_sdk::detect::{self, Project};
+use checkrail_sdk::schemars::JsonSchema;
+use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{
     Command, Context, Error, ExecError, Finding, Outcome, Output, Result, Rule, Severity,
     Workspace, export_rule, normalize_path,
 };
-use schemars::JsonSchema;
-use serde::Deserialize;
 
 use model::{Counts, Kind, Location, Status, TestCase, clip, name_matches, tail};
 use regressions::Facts;
@@ -35,6 +35,8 @@ use source::{Lang, Wanted, base_name};
 
 /// Which tests to run and what their results must be.
 #[derive(Debug, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The test runner: `cargo` (`cargo test`), `pytest` (`python3 -m
@@ -132,6 +134,8 @@ pub struct Config {
 
 /// The test runner.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum Runner {
     /// `cargo test --no-fail-fast --color=never`, parsing libtest's output
@@ -148,6 +152,8 @@ pub enum Runner {
 
 /// What the tests must do.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(rename_all = "lowercase")]
 pub enum Expect {
     /// Every test passes.
@@ -160,6 +166,8 @@ pub enum Expect {
 
 /// A user-configured test command.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(crate = "checkrail_sdk::serde")]
+#[schemars(crate = "checkrail_sdk::schemars")]
 #[serde(deny_unknown_fields)]
 pub struct CustomCommand {
     /// Program name, found on PATH; the workspace must grant it.

@@ -3,11 +3,12 @@
 //! skipped now, none that passed then fails now, and the `required` tests
 //! are unchanged.
 
+use checkrail_sdk::serde;
 use std::collections::BTreeMap;
 
 use checkrail_sdk::Finding;
-use serde::Deserialize;
-use serde::de::{DeserializeOwned, IntoDeserializer};
+use checkrail_sdk::serde::Deserialize;
+use checkrail_sdk::serde::de::{DeserializeOwned, IntoDeserializer};
 
 use crate::model::{Kind, Status, TestCase, name_matches};
 use crate::source::{Found, base_name};
@@ -18,6 +19,7 @@ const MAX_LISTED: usize = 50;
 /// The facts a run records: how each test ended, and the fingerprint of
 /// each `required` test's source.
 #[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 pub struct Facts {
     /// Full test name → `passed`, `failed`, `errored`, `ignored` (cargo),
     /// `skipped` or `xfail`.
@@ -296,10 +298,10 @@ mod tests {
     fn facts_round_trip_through_json() {
         let mut f = facts(&[("a", "passed")]);
         f.sources.insert("a".to_owned(), "00ff".to_owned());
-        let value: serde_json::Value = f.to_json().unwrap();
+        let value: checkrail_sdk::serde_json::Value = f.to_json().unwrap();
         assert_eq!(
             value,
-            serde_json::json!({"tests": {"a": "passed"}, "sources": {"a": "00ff"}})
+            checkrail_sdk::serde_json::json!({"tests": {"a": "passed"}, "sources": {"a": "00ff"}})
         );
         assert_eq!(Facts::deserialize(&value).unwrap(), f);
     }

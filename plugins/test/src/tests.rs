@@ -2,8 +2,8 @@
 //! in temporary workspaces.
 
 use super::*;
+use checkrail_sdk::serde_json::{Value, json};
 use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
-use serde_json::{Value, json};
 
 mod since;
 

@@ -14,7 +14,7 @@ use crate::workflow::{Hints, Input, Task};
 /// Arguments of `workflow_get`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct GetArgs {
-    /// Workflow id, as listed by workflow_list.
+    /// Workflow id, as listed by workflow_list; a pack workflow (`pack/id`) may add a semver requirement (`team/release@^1`), the highest installed match wins.
     pub workflow: String,
     /// Only this phase (its id); all phases when absent.
     #[serde(default)]

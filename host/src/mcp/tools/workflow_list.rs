@@ -30,7 +30,7 @@ pub struct WorkflowList {
 
 #[tool_router(router = list_router, vis = "pub(crate)")]
 impl CheckrailMcp {
-    /// List the workflows you can start: id, name, version, description, category, tags and number of phases.
+    /// List the workflows you can start: id, name, version, description, category, tags, number of phases and source (installed pack workflows are `pack/id`).
     #[tool(annotations(
         title = "List workflows",
         read_only_hint = true,

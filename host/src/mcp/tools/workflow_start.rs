@@ -12,7 +12,7 @@ use crate::service::Standing;
 /// Arguments of `workflow_start`.
 #[derive(Debug, Deserialize, JsonSchema)]
 pub struct StartArgs {
-    /// Workflow id, as listed by workflow_list.
+    /// Workflow id, as listed by workflow_list; a pack workflow (`pack/id`) may add a semver requirement (`team/release@^1`), the highest installed match wins.
     pub workflow: String,
     /// Values for the workflow's inputs (see workflow_get), by name.
     #[serde(default)]

@@ -2,8 +2,8 @@
 //! silenced instead of fixed at a later phase.
 
 use checkrail_sdk::native::exec::ExecPolicy;
+use checkrail_sdk::serde_json::Value;
 use checkrail_sdk::testing::run_with_context;
-use serde_json::Value;
 
 use super::*;
 

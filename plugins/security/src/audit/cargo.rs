@@ -2,14 +2,16 @@
 //! informational advisories (unmaintained, unsound) and yanked crates under
 //! `warnings.<kind>`.
 
+use checkrail_sdk::serde_json;
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use checkrail_sdk::serde::Deserialize;
 
 use super::{Advisory, Concern, Parsed};
 use crate::Level;
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Report {
     vulnerabilities: Vulnerabilities,
     #[serde(default)]
@@ -17,12 +19,14 @@ struct Report {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Vulnerabilities {
     #[serde(default)]
     list: Vec<Vulnerability>,
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Vulnerability {
     advisory: Metadata,
     #[serde(default)]
@@ -31,6 +35,7 @@ struct Vulnerability {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Warning {
     kind: String,
     package: Package,
@@ -41,6 +46,7 @@ struct Warning {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Metadata {
     id: String,
     #[serde(default)]
@@ -50,12 +56,14 @@ struct Metadata {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Versions {
     #[serde(default)]
     patched: Vec<String>,
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Package {
     name: String,
     version: String,

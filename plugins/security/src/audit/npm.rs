@@ -4,14 +4,16 @@
 //! packages it depends on (names); `fixAvailable` is `true`, `false` or the
 //! package upgrade that fixes it. Errors come as `{"error": {"summary"}}`.
 
+use checkrail_sdk::serde_json;
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use checkrail_sdk::serde::Deserialize;
 
 use super::{Advisory, Concern, Parsed};
 use crate::Level;
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Report {
     #[serde(default)]
     vulnerabilities: Option<BTreeMap<String, Vulnerability>>,
@@ -20,6 +22,7 @@ struct Report {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct NpmError {
     #[serde(default)]
     code: Option<String>,
@@ -28,6 +31,7 @@ struct NpmError {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 #[serde(rename_all = "camelCase")]
 struct Vulnerability {
     name: String,
@@ -40,6 +44,7 @@ struct Vulnerability {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 #[serde(untagged)]
 enum Via {
     Advisory(Source),
@@ -49,6 +54,7 @@ enum Via {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Source {
     #[serde(default)]
     source: Option<serde_json::Value>,
@@ -63,6 +69,7 @@ struct Source {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 #[serde(untagged)]
 enum Fix {
     Known(bool),

@@ -3,12 +3,14 @@
 //! with `skip_reason` instead of `version` for a package it could not
 //! audit. (Releases before 2.0 printed the bare list.)
 
-use serde::Deserialize;
+use checkrail_sdk::serde::Deserialize;
+use checkrail_sdk::serde_json;
 
 use super::{Advisory, Concern, Parsed};
 use crate::Level;
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 #[serde(untagged)]
 enum Report {
     Current { dependencies: Vec<Dependency> },
@@ -16,6 +18,7 @@ enum Report {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Dependency {
     name: String,
     #[serde(default)]
@@ -27,6 +30,7 @@ struct Dependency {
 }
 
 #[derive(Deserialize)]
+#[serde(crate = "checkrail_sdk::serde")]
 struct Vuln {
     id: String,
     #[serde(default)]

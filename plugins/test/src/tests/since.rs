@@ -2,6 +2,7 @@
 //! getting a later phase to pass by changing the tests instead of the code.
 
 use checkrail_sdk::native::exec::ExecPolicy;
+use checkrail_sdk::serde_json;
 use checkrail_sdk::testing::run_with_context;
 
 use super::*;

@@ -1,0 +1,813 @@
+//! Packs in OCI registries: `checkrail pack push <file> oci://host/repo:tag`
+//! and `checkrail pack install oci://host/repo:tag` (or `@sha256:<digest>`).
+//!
+//! A pack travels as an OCI image manifest with one layer, the pack file
+//! itself ([`PACK_MEDIA_TYPE`]), and a small JSON config
+//! ([`CONFIG_MEDIA_TYPE`]) naming the pack. The registry only carries it:
+//! what makes a pack trusted is still its own signature, checked by
+//! [`super::install_pack`] against the project's keys. The registry's
+//! digests make the transfer exact (the client checks every blob against
+//! its digest, and a pull by digest against the manifest it gets).
+//!
+//! Credentials come from the docker config file (`$DOCKER_CONFIG/config.json`
+//! or `~/.docker/config.json`, `auths.<host>.auth`); without an entry the
+//! registry is used anonymously. Plain HTTP is used only for loopback hosts
+//! or when the caller says `insecure`.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::manifest::OciImageManifest;
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    InstallScope, Installed, LOCK_FILE, LockFile, Manifest, OciPin, Origin, PackFile,
+    archive::MAX_PACK, installed_packs,
+};
+use crate::runtime::Runtime;
+
+/// Media type of the layer that holds the pack file (a tar archive).
+pub const PACK_MEDIA_TYPE: &str = "application/vnd.checkrail.pack.v1.tar";
+/// Media type of the config blob ([`PackConfig`] as JSON).
+pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.checkrail.pack.config.v1+json";
+/// How long to wait for a registry to accept a connection.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long a transfer may go without receiving anything.
+const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+/// The scheme that marks a registry reference on the command line.
+pub const SCHEME: &str = "oci://";
+
+/// What can go wrong moving a pack through a registry.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The reference cannot be parsed.
+    #[error(
+        "`{reference}` is not a registry reference ({reason}); write oci://host[:port]/repository:tag or oci://host[:port]/repository@sha256:<digest>"
+    )]
+    BadReference {
+        /// What was given.
+        reference: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The docker config file exists but cannot be used.
+    #[error("cannot use registry credentials from `{}`: {reason}", path.display())]
+    Credentials {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The registry refused the credentials, or wants some.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The registry has no such repository, tag or digest.
+    #[error("registry has no `{reference}` (no such repository, tag or digest there)")]
+    NotFound {
+        /// The reference.
+        reference: String,
+        /// The registry's answer.
+        #[source]
+        source: OciDistributionError,
+    },
+    /// What was pulled is not what the reference or the manifest names.
+    #[error(
+        "`{reference}` was refused: content does not match its digest ({detail}); the registry holds a damaged or tampered pack"
+    )]
+    Digest {
+        /// The reference.
+        reference: String,
+        /// Expected and actual digests.
+        detail: String,
+    },
+    /// The artifact is not a checkrail pack.
+    #[error("`{reference}` is not a checkrail pack: {reason}")]
+    NotAPack {
+        /// The reference.
+        reference: String,
+        /// Why.
+        reason: String,
+    },
+    /// The file to push is not a pack.
+    #[error("cannot push `{}`", path.display())]
+    BadFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: Box<super::Error>,
+    },
+    /// What was pulled is not a readable pack file.
+    #[error("`{reference}` holds no readable pack")]
+    BadDownload {
+        /// The reference.
+        reference: String,
+        /// Why.
+        #[source]
+        source: Box<super::Error>,
+    },
+    /// Any other failure talking to the registry.
+    #[error("{action} `{reference}`")]
+    Registry {
+        /// `pushing to` or `pulling`.
+        action: &'static str,
+        /// The reference.
+        reference: String,
+        /// The client's error.
+        #[source]
+        source: OciDistributionError,
+    },
+    /// The pack was pulled but refused by the project (signature, trust,
+    /// grants, a rule or workflow that does not load); nothing changed.
+    #[error("`{reference}` was refused")]
+    Refused {
+        /// The reference.
+        reference: String,
+        /// Why, from the install checks.
+        #[source]
+        source: Box<super::Error>,
+    },
+    /// The project's lockfile or installed packs cannot be read.
+    #[error(transparent)]
+    Project(Box<super::Error>),
+    /// The async runtime for network calls could not start.
+    #[error("cannot start the network runtime")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// A result of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The config blob of a pushed pack: enough to see what it is without
+/// downloading it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PackConfig {
+    /// Pack name.
+    pub name: String,
+    /// Pack version.
+    pub version: semver::Version,
+    /// sha256 of the pack's `manifest.json`.
+    pub manifest_sha256: String,
+    /// Whether the pack carries a signature.
+    pub signed: bool,
+}
+
+/// A registry reference: `oci://host[:port]/repository(:tag|@sha256:…)`.
+#[derive(Debug, Clone)]
+pub struct OciRef {
+    text: String,
+    reference: Reference,
+}
+
+impl OciRef {
+    /// Whether `text` names a registry rather than a file.
+    pub fn is_oci(text: &str) -> bool {
+        text.starts_with(SCHEME)
+    }
+
+    /// Parses `oci://host[:port]/repository:tag` or `…@sha256:<hex>`. The
+    /// host is required (no implicit Docker Hub), and so is a tag or digest.
+    pub fn parse(text: &str) -> Result<Self> {
+        let bad = |reason: &str| Error::BadReference {
+            reference: text.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let rest = text
+            .strip_prefix(SCHEME)
+            .ok_or_else(|| bad("it does not start with oci://"))?;
+        let (host, path) = rest
+            .split_once('/')
+            .ok_or_else(|| bad("no repository after the host"))?;
+        if host.is_empty() || path.is_empty() {
+            return Err(bad("no host or no repository"));
+        }
+        let reference: Reference = rest.parse().map_err(|e| bad(&format!("{e}")))?;
+        if reference.registry() != host {
+            return Err(bad(
+                "the host must come first, as in oci://localhost:5000/team/rules:1.0.0",
+            ));
+        }
+        let last = path.rsplit('/').next().unwrap_or(path);
+        if reference.digest().is_none() && !last.contains(':') {
+            return Err(bad("no tag or digest; add :<tag> or @sha256:<digest>"));
+        }
+        Ok(Self {
+            text: text.to_owned(),
+            reference,
+        })
+    }
+
+    /// The registry host (and port).
+    pub fn registry(&self) -> &str {
+        self.reference.registry()
+    }
+
+    /// The digest the reference pins, if any.
+    pub fn digest(&self) -> Option<&str> {
+        self.reference.digest()
+    }
+
+    /// Whether the registry is on this machine (plain HTTP is allowed).
+    /// `[::1]` is listed for completeness; the OCI reference grammar has no
+    /// IPv6 literals, so `localhost` is the way to name it.
+    pub fn is_loopback(&self) -> bool {
+        let host = self.registry();
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
+        };
+        matches!(name, "localhost" | "127.0.0.1" | "::1")
+    }
+
+    /// The same repository at `digest`.
+    pub fn at_digest(&self, digest: &str) -> String {
+        format!(
+            "{SCHEME}{}/{}@{digest}",
+            self.reference.registry(),
+            self.reference.repository()
+        )
+    }
+}
+
+impl std::fmt::Display for OciRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+/// How to reach a registry.
+#[derive(Debug, Clone, Default)]
+pub struct Transport {
+    /// Allow plain HTTP to a registry that is not on loopback.
+    pub insecure: bool,
+    /// The docker config file to read credentials from; default
+    /// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+    pub docker_config: Option<PathBuf>,
+}
+
+/// A pack pulled from a registry, verified against the registry's digests
+/// (not yet against the project's trust policy).
+#[derive(Debug)]
+pub struct Pulled {
+    /// The pack.
+    pub pack: PackFile,
+    /// Digest of the OCI manifest it came with (`sha256:<hex>`).
+    pub manifest_digest: String,
+}
+
+/// What a push wrote.
+#[derive(Debug, Clone)]
+pub struct Pushed {
+    /// Digest of the OCI manifest (`sha256:<hex>`).
+    pub manifest_digest: String,
+    /// Whether the pack pushed carries a signature.
+    pub signed: bool,
+}
+
+/// Pushes a pack file.
+pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<Pushed> {
+    let bad = |source: super::Error| Error::BadFile {
+        path: file.to_owned(),
+        source: Box::new(source),
+    };
+    let pack = PackFile::read(file).map_err(bad)?;
+    let manifest = pack.manifest().map_err(bad)?;
+    let bytes = std::fs::read(file).map_err(|e| bad(super::Error::io("read", file)(e)))?;
+    let signed = pack.signature().map_err(bad)?.is_some();
+    let config = pack_config(&pack, &manifest).map_err(bad)?;
+    let session = Session::open(target, transport)?;
+    session.block_on(async {
+        let layer = ImageLayer::new(bytes, PACK_MEDIA_TYPE.to_owned(), None);
+        let config = Config::new(config, CONFIG_MEDIA_TYPE.to_owned(), None);
+        let annotations = [
+            ("org.opencontainers.image.title", manifest.name.clone()),
+            (
+                "org.opencontainers.image.version",
+                manifest.version.to_string(),
+            ),
+            (
+                "org.opencontainers.image.description",
+                manifest.description.clone(),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let image =
+            OciImageManifest::build(std::slice::from_ref(&layer), &config, Some(annotations));
+        session
+            .client
+            .push(
+                &target.reference,
+                &[layer],
+                config,
+                &session.auth,
+                Some(image),
+            )
+            .await
+            .map_err(|e| session.explain("pushing to", target, e))?;
+        let manifest_digest = session
+            .client
+            .fetch_manifest_digest(&target.reference, &session.auth)
+            .await
+            .map_err(|e| session.explain("pushing to", target, e))?;
+        Ok(Pushed {
+            manifest_digest,
+            signed,
+        })
+    })
+}
+
+/// Pulls a pack: the manifest (checked against a pinned digest), then its
+/// one layer (checked against the manifest's digest and size limit).
+pub fn pull(source: &OciRef, transport: &Transport) -> Result<Pulled> {
+    let session = Session::open(source, transport)?;
+    session.block_on(async {
+        let (image, digest) = session
+            .client
+            .pull_image_manifest(&source.reference, &session.auth)
+            .await
+            .map_err(|e| session.explain("pulling", source, e))?;
+        if let Some(pinned) = source.digest()
+            && pinned != digest
+        {
+            return Err(Error::Digest {
+                reference: source.to_string(),
+                detail: format!("asked for manifest {pinned}, got {digest}"),
+            });
+        }
+        let layer = pack_layer(source, &image)?;
+        let mut bytes = Vec::new();
+        session
+            .client
+            .pull_blob(&source.reference, layer, &mut bytes)
+            .await
+            .map_err(|e| session.explain("pulling", source, e))?;
+        let pack = PackFile::from_bytes(&bytes).map_err(|e| Error::BadDownload {
+            reference: source.to_string(),
+            source: Box::new(e),
+        })?;
+        Ok(Pulled {
+            pack,
+            manifest_digest: digest,
+        })
+    })
+}
+
+/// Pulls a pack and installs it like a pack file from outside the
+/// workspace (signature required unless the project says otherwise), then
+/// pins the manifest digest in `checkrail.lock`. The download is verified
+/// before anything is written, so a failure leaves the installed versions
+/// as they were.
+pub fn install(
+    runtime: &Runtime,
+    source: &OciRef,
+    transport: &Transport,
+    workspace: &Path,
+    scope: InstallScope,
+) -> Result<Installed> {
+    let pulled = pull(source, transport)?;
+    let pin = OciPin {
+        reference: source.to_string(),
+        manifest_digest: pulled.manifest_digest,
+    };
+    super::install_pack(runtime, &pulled.pack, Origin::Oci(pin), workspace, scope).map_err(|e| {
+        Error::Refused {
+            reference: source.to_string(),
+            source: Box::new(e),
+        }
+    })
+}
+
+/// What [`install_locked`] did with one pack version of `checkrail.lock`.
+#[derive(Debug)]
+pub enum Locked {
+    /// Already installed with the locked manifest; nothing pulled.
+    Present {
+        /// Pack name.
+        name: String,
+        /// Pack version.
+        version: semver::Version,
+    },
+    /// Pulled by its locked manifest digest and installed.
+    Installed(Box<Installed>),
+    /// Locked from a pack file, not a registry: install that file.
+    FromFile {
+        /// Pack name.
+        name: String,
+        /// Pack version.
+        version: semver::Version,
+    },
+}
+
+/// Installs every pack version `checkrail.lock` pins from a registry and
+/// that is not installed yet, exactly as pinned: pulled by the locked OCI
+/// manifest digest, and refused unless its pack manifest has the locked
+/// sha256. This is how a fresh clone gets the packs its lock names.
+pub fn install_locked(
+    runtime: &Runtime,
+    transport: &Transport,
+    workspace: &Path,
+    scope: InstallScope,
+) -> Result<Vec<Locked>> {
+    use sha2::{Digest, Sha256};
+    let lock = LockFile::read(workspace).map_err(|e| Error::Project(Box::new(e)))?;
+    let present = installed_packs(Some(workspace));
+    let mut done = Vec::new();
+    for entry in &lock.packs {
+        let (name, version) = (entry.name.clone(), entry.version.clone());
+        if present.iter().any(|p| {
+            p.manifest.name == entry.name
+                && p.manifest.version == entry.version
+                && p.manifest_sha256 == entry.manifest_sha256
+        }) {
+            done.push(Locked::Present { name, version });
+            continue;
+        }
+        let Some(pin) = &entry.oci else {
+            done.push(Locked::FromFile { name, version });
+            continue;
+        };
+        let exact = OciRef::parse(&OciRef::parse(&pin.reference)?.at_digest(&pin.manifest_digest))?;
+        let pulled = pull(&exact, transport)?;
+        let bytes = pulled
+            .pack
+            .manifest_bytes()
+            .map_err(|e| Error::BadDownload {
+                reference: exact.to_string(),
+                source: Box::new(e),
+            })?;
+        let actual = hex::encode(Sha256::digest(bytes));
+        if actual != entry.manifest_sha256 {
+            return Err(Error::Digest {
+                reference: exact.to_string(),
+                detail: format!(
+                    "{LOCK_FILE} pins pack `{name}` {version} with manifest sha256 {}, the registry's pack has {actual}",
+                    entry.manifest_sha256
+                ),
+            });
+        }
+        let installed = super::install_pack(
+            runtime,
+            &pulled.pack,
+            Origin::Oci(pin.clone()),
+            workspace,
+            scope,
+        )
+        .map_err(|e| Error::Refused {
+            reference: exact.to_string(),
+            source: Box::new(e),
+        })?;
+        done.push(Locked::Installed(Box::new(installed)));
+    }
+    Ok(done)
+}
+
+fn pack_config(pack: &PackFile, manifest: &Manifest) -> super::Result<Vec<u8>> {
+    use sha2::{Digest, Sha256};
+    let config = PackConfig {
+        name: manifest.name.clone(),
+        version: manifest.version.clone(),
+        manifest_sha256: hex::encode(Sha256::digest(pack.manifest_bytes()?)),
+        signed: pack.signature()?.is_some(),
+    };
+    serde_json::to_vec(&config).map_err(|source| super::Error::Json {
+        file: "the OCI config",
+        source,
+    })
+}
+
+/// The one layer of a pack manifest, after checking that it is one.
+fn pack_layer<'a>(
+    source: &OciRef,
+    image: &'a OciImageManifest,
+) -> Result<&'a oci_client::manifest::OciDescriptor> {
+    let not_a_pack = |reason: String| Error::NotAPack {
+        reference: source.to_string(),
+        reason,
+    };
+    if image.config.media_type != CONFIG_MEDIA_TYPE {
+        return Err(not_a_pack(format!(
+            "its config is `{}`, not `{CONFIG_MEDIA_TYPE}` (was it pushed with `checkrail pack push`?)",
+            image.config.media_type
+        )));
+    }
+    let [layer] = image.layers.as_slice() else {
+        return Err(not_a_pack(format!(
+            "it has {} layers; a pack has exactly one",
+            image.layers.len()
+        )));
+    };
+    if layer.media_type != PACK_MEDIA_TYPE {
+        return Err(not_a_pack(format!(
+            "its layer is `{}`, not `{PACK_MEDIA_TYPE}`",
+            layer.media_type
+        )));
+    }
+    if !u64::try_from(layer.size).is_ok_and(|size| size <= MAX_PACK) {
+        return Err(not_a_pack(format!(
+            "its layer claims {} bytes; packs are at most {MAX_PACK} bytes",
+            layer.size
+        )));
+    }
+    Ok(layer)
+}
+
+/// A client for one registry, with its credentials and a runtime to drive
+/// it from synchronous code.
+struct Session {
+    client: Client,
+    auth: RegistryAuth,
+    /// Where the credentials came from, for messages.
+    credentials: Option<(String, PathBuf)>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Session {
+    fn open(target: &OciRef, transport: &Transport) -> Result<Self> {
+        // reqwest is built without a default crypto provider; install ring
+        // once per process (a second install is refused, harmlessly).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let protocol = if transport.insecure || target.is_loopback() {
+            ClientProtocol::HttpsExcept(vec![target.registry().to_owned()])
+        } else {
+            ClientProtocol::Https
+        };
+        // A registry that stops answering fails the command instead of
+        // hanging it; a pack is at most 256 MiB, so a minute without a byte
+        // means the transfer is stuck, not slow.
+        let client = Client::new(ClientConfig {
+            protocol,
+            connect_timeout: Some(CONNECT_TIMEOUT),
+            read_timeout: Some(READ_TIMEOUT),
+            ..ClientConfig::default()
+        });
+        let config_path = transport.docker_config.clone().or_else(docker_config_path);
+        let found = match &config_path {
+            Some(path) => credentials(path, target.registry())?,
+            None => None,
+        };
+        let (auth, credentials) = match (found, config_path) {
+            (Some((user, password)), Some(path)) => (
+                RegistryAuth::Basic(user.clone(), password),
+                Some((user, path)),
+            ),
+            _ => (RegistryAuth::Anonymous, None),
+        };
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(Error::Runtime)?;
+        Ok(Self {
+            client,
+            auth,
+            credentials,
+            runtime,
+        })
+    }
+
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
+    /// Turns a client error into one that says what to do.
+    fn explain(
+        &self,
+        action: &'static str,
+        target: &OciRef,
+        source: OciDistributionError,
+    ) -> Error {
+        if is_unauthorized(&source) {
+            let registry = target.registry();
+            return Error::Unauthorized(match &self.credentials {
+                Some((user, path)) => format!(
+                    "registry `{registry}` refused the credentials of user `{user}` from `{}` ({action} `{target}`); check the password there (`docker login {registry}` rewrites it)",
+                    path.display()
+                ),
+                None => format!(
+                    "registry `{registry}` wants credentials ({action} `{target}`) and none were found; run `docker login {registry}`, or add `auths.\"{registry}\".auth` (base64 of user:password) to {}",
+                    docker_config_path()
+                        .map(|p| format!("`{}`", p.display()))
+                        .unwrap_or_else(|| "$DOCKER_CONFIG/config.json".to_owned())
+                ),
+            });
+        }
+        if let OciDistributionError::DigestError(
+            oci_client::errors::DigestError::VerificationError { expected, actual },
+        ) = &source
+        {
+            return Error::Digest {
+                reference: target.to_string(),
+                detail: format!("expected {expected}, got {actual}"),
+            };
+        }
+        if is_not_found(&source) {
+            return Error::NotFound {
+                reference: target.to_string(),
+                source,
+            };
+        }
+        Error::Registry {
+            action,
+            reference: target.to_string(),
+            source,
+        }
+    }
+}
+
+fn is_unauthorized(error: &OciDistributionError) -> bool {
+    match error {
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_) => true,
+        OciDistributionError::ServerError { code, .. } => matches!(code, 401 | 403),
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)),
+        _ => false,
+    }
+}
+
+fn is_not_found(error: &OciDistributionError) -> bool {
+    match error {
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                OciErrorCode::ManifestUnknown
+                    | OciErrorCode::NameUnknown
+                    | OciErrorCode::BlobUnknown
+                    | OciErrorCode::NotFound
+            )
+        }),
+        _ => false,
+    }
+}
+
+/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
+fn docker_config_path() -> Option<PathBuf> {
+    match std::env::var_os("DOCKER_CONFIG") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join("config.json")),
+        _ => dirs::home_dir().map(|h| h.join(".docker").join("config.json")),
+    }
+}
+
+#[derive(Deserialize)]
+struct DockerConfig {
+    #[serde(default)]
+    auths: std::collections::BTreeMap<String, DockerAuth>,
+}
+
+#[derive(Deserialize)]
+struct DockerAuth {
+    #[serde(default)]
+    auth: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// The user and password for `registry` in a docker config file; `None`
+/// when the file or the entry is absent. Keys may carry a scheme or a path
+/// (`https://host/v1/`), as `docker login` sometimes writes them.
+fn credentials(path: &Path, registry: &str) -> Result<Option<(String, String)>> {
+    let bad = |reason: String| Error::Credentials {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    let config: DockerConfig =
+        serde_json::from_str(&text).map_err(|e| bad(format!("not a docker config: {e}")))?;
+    let host_of = |key: &str| {
+        let key = key
+            .strip_prefix("https://")
+            .or_else(|| key.strip_prefix("http://"))
+            .unwrap_or(key);
+        key.split('/').next().unwrap_or(key).to_owned()
+    };
+    let Some(entry) = config
+        .auths
+        .iter()
+        .find(|(key, _)| host_of(key) == registry)
+        .map(|(_, entry)| entry)
+    else {
+        return Ok(None);
+    };
+    if let Some(encoded) = &entry.auth {
+        let decoded = STANDARD
+            .decode(encoded.trim())
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| bad(format!("`auths.\"{registry}\".auth` is not base64 text")))?;
+        let (user, password) = decoded.split_once(':').ok_or_else(|| {
+            bad(format!(
+                "`auths.\"{registry}\".auth` must be base64 of user:password"
+            ))
+        })?;
+        return Ok(Some((user.to_owned(), password.to_owned())));
+    }
+    Ok(entry.username.clone().zip(entry.password.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references() {
+        let r = OciRef::parse("oci://localhost:5000/team/rules:1.0.0").unwrap();
+        assert_eq!(r.registry(), "localhost:5000");
+        assert!(r.is_loopback());
+        assert!(r.digest().is_none());
+        let digest = format!("sha256:{}", "a".repeat(64));
+        let r = OciRef::parse(&format!("oci://registry.example.com/rules@{digest}")).unwrap();
+        assert_eq!(r.digest(), Some(digest.as_str()));
+        assert!(!r.is_loopback());
+        // The OCI reference grammar has no IPv6 literals; `localhost` serves.
+        assert!(OciRef::parse("oci://[::1]:5000/rules:1").is_err());
+        assert!(
+            OciRef::parse("oci://127.0.0.1/rules:1")
+                .unwrap()
+                .is_loopback()
+        );
+        for bad in [
+            "localhost:5000/rules:1",
+            "oci://rules:1",
+            "oci://localhost:5000/rules",
+            "oci://localhost:5000/Rules:1",
+        ] {
+            assert!(OciRef::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_a_one_layer_pack_manifest_is_a_pack() {
+        use oci_client::manifest::OciDescriptor;
+        let source = OciRef::parse("oci://localhost:5000/team/rules:1").unwrap();
+        let layer = |media_type: &str, size: i64| OciDescriptor {
+            media_type: media_type.to_owned(),
+            size,
+            ..OciDescriptor::default()
+        };
+        let image = |layers: Vec<OciDescriptor>| OciImageManifest {
+            config: layer(CONFIG_MEDIA_TYPE, 10),
+            layers,
+            ..OciImageManifest::default()
+        };
+        assert!(pack_layer(&source, &image(vec![layer(PACK_MEDIA_TYPE, 1000)])).is_ok());
+        let refused =
+            |manifest: OciImageManifest| pack_layer(&source, &manifest).unwrap_err().to_string();
+        let e = refused(image(vec![layer(
+            "application/vnd.oci.image.layer.v1.tar",
+            9,
+        )]));
+        assert!(
+            e.contains("its layer is `application/vnd.oci.image.layer.v1.tar`"),
+            "{e}"
+        );
+        let e = refused(image(vec![]));
+        assert!(e.contains("it has 0 layers"), "{e}");
+        let e = refused(image(vec![layer(PACK_MEDIA_TYPE, 1 << 40)]));
+        assert!(e.contains("packs are at most"), "{e}");
+        let e = refused(image(vec![layer(PACK_MEDIA_TYPE, -1)]));
+        assert!(e.contains("claims -1 bytes"), "{e}");
+        let mut container = image(vec![layer(PACK_MEDIA_TYPE, 9)]);
+        container.config.media_type = "application/vnd.oci.image.config.v1+json".to_owned();
+        let e = refused(container);
+        assert!(e.contains("checkrail pack push"), "{e}");
+    }
+
+    #[test]
+    fn docker_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        assert_eq!(credentials(&path, "localhost:5000").unwrap(), None);
+        let auth = STANDARD.encode("alice:s3cret:x");
+        std::fs::write(
+            &path,
+            format!(r#"{{"auths":{{"https://localhost:5000/v1/":{{"auth":"{auth}"}}}}}}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            credentials(&path, "localhost:5000").unwrap(),
+            Some(("alice".to_owned(), "s3cret:x".to_owned()))
+        );
+        assert_eq!(credentials(&path, "localhost:5001").unwrap(), None);
+        std::fs::write(&path, r#"{"auths":{"localhost:5000":{"auth":"!!"}}}"#).unwrap();
+        let e = credentials(&path, "localhost:5000")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not base64"), "{e}");
+    }
+}
