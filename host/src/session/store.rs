@@ -12,7 +12,8 @@
 //! is reported by [`SessionStore::verify`].
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -97,6 +98,59 @@ pub struct SessionStore {
     path: PathBuf,
     conn: Mutex<Connection>,
     key: StateKey,
+    /// Commits since the database was opened, for the checkpointer.
+    commits: Arc<AtomicU64>,
+    _checkpointer: Option<Checkpointer>,
+}
+
+/// Copies the WAL back into the database off the request path: every
+/// quarter second, when something was committed since the last time, a
+/// passive checkpoint (it never blocks readers or the writer). When the
+/// store closes, SQLite checkpoints what is left.
+struct Checkpointer {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path, commits: Arc<AtomicU64>) -> Option<Self> {
+        let conn = Connection::open(path).ok()?;
+        conn.busy_timeout(Duration::from_millis(100)).ok()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("checkrail-wal".to_owned())
+            .spawn(move || {
+                let mut seen = 0;
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::park_timeout(Duration::from_millis(250));
+                    let now = commits.load(Ordering::Relaxed);
+                    if now != seen {
+                        seen = now;
+                        if let Err(e) =
+                            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                        {
+                            tracing::debug!("session database checkpoint: {e}");
+                        }
+                    }
+                }
+            })
+            .ok()?;
+        Some(Self {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
 }
 
 /// The mutable part of a session: what each event records it reached.
@@ -421,6 +475,11 @@ impl SessionStore {
             .map_err(db_error)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(db_error)?;
+        // The WAL is copied back into the database by a background thread
+        // (see `Checkpointer`), not by whichever request happens to cross
+        // the threshold: that took validate's p99 from 1.25 ms to 4 ms.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(db_error)?;
         conn.execute_batch(SCHEMA).map_err(db_error)?;
         conn.execute_batch(delete::SCHEMA).map_err(db_error)?;
         restrict_file(path);
@@ -429,10 +488,13 @@ impl SessionStore {
             // is reported rather than silently replaced by an empty one.
             crate::state::write_private(&marker, now().as_bytes())?;
         }
+        let commits = Arc::new(AtomicU64::new(0));
         Ok(Self {
             path: path.to_owned(),
             conn: Mutex::new(conn),
             key,
+            _checkpointer: Checkpointer::start(path, commits.clone()),
+            commits,
         })
     }
 
@@ -557,7 +619,9 @@ impl SessionStore {
         }
         row.tag = row.compute_tag(&self.key);
         row.write(&tx).map_err(|e| self.db_error(e))?;
-        tx.commit().map_err(|e| self.db_error(e))
+        tx.commit().map_err(|e| self.db_error(e))?;
+        self.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     }
 
     fn append(
