@@ -122,6 +122,9 @@ pub enum Linter {
     Ruff,
     /// Go: `go vet ./...` (needs the `go` grant); each report blocks.
     Govet,
+    /// Python type checking: `mypy .` (or the paths in `args`; needs the
+    /// `mypy` grant). Its errors block; notes are information.
+    Mypy,
     /// Any program printing `file:line:col: message` lines (needs its grant).
     Custom,
     /// Told by the workspace: `Cargo.toml` → clippy, a Python project or
@@ -153,7 +156,8 @@ impl Rule for Lint {
     type Config = Config;
     const ID: &'static str = "lint";
     const DESCRIPTION: &'static str = "A linter (clippy, ruff, or a custom command) reports no blocking problem and at most `max_warnings` others.";
-    const CAPABILITIES: &'static [&'static str] = &["exec:cargo", "exec:ruff", "exec:go", "exec:*"];
+    const CAPABILITIES: &'static [&'static str] =
+        &["exec:cargo", "exec:ruff", "exec:go", "exec:mypy", "exec:*"];
     const JUDGING_FILES: &'static [&'static str] = &[
         // cargo
         ".cargo/config",
@@ -217,6 +221,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         Linter::Clippy => "cargo clippy".to_owned(),
         Linter::Ruff => "ruff".to_owned(),
         Linter::Govet => "go vet".to_owned(),
+        Linter::Mypy => "mypy".to_owned(),
         Linter::Custom | Linter::Auto => format!("`{}`", command.program),
     };
     let output = match cx.exec(&command) {
@@ -271,7 +276,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
             }
             parsed.diags
         }
-        Linter::Custom | Linter::Govet | Linter::Auto => {
+        Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Auto => {
             let patterns = custom::Patterns::new()
                 .map_err(|e| Error::new(format!("compile the line pattern: {e}")))?;
             let mut diags = patterns.parse(&output.stdout);
@@ -340,7 +345,9 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         // blocking findings already.
         Linter::Clippy => !output.success() && blocking == 0,
         // Linters exit non-zero when they find anything at all.
-        Linter::Custom | Linter::Govet | Linter::Auto => !output.success() && diags.is_empty(),
+        Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Auto => {
+            !output.success() && diags.is_empty()
+        }
     };
     if failed {
         let code = output
@@ -363,6 +370,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
                 Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
                 Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
                 Linter::Govet => "make `go vet` run: fix what it prints (a broken go.mod, code that does not compile)",
+                Linter::Mypy => "make mypy run: fix what it prints (its configuration, or the paths in `args`)",
                 Linter::Custom | Linter::Auto => "fix what the command prints, or make it print `file:line:col: message` lines",
             })
             .code("lint-failed"),
@@ -451,6 +459,10 @@ fn inputs(config: &Config) -> Vec<String> {
             &[],
         ),
         Linter::Govet => (&["**/*.go", "**/go.mod", "**/go.sum"], &[]),
+        Linter::Mypy => (
+            &["**/*.py", "**/*.pyi", "**/pyproject.toml"],
+            &["mypy.ini", ".mypy.ini", "setup.cfg"],
+        ),
         Linter::Custom => (&[], &[]),
         Linter::Auto => (&["**"], &[]),
     };
@@ -473,7 +485,7 @@ fn validate(config: &Config) -> Result<()> {
                 "`linter: custom` needs `command: {program, args}` naming the program to run",
             );
         }
-        (Linter::Clippy | Linter::Ruff | Linter::Govet, Some(_)) => {
+        (Linter::Clippy | Linter::Ruff | Linter::Govet | Linter::Mypy, Some(_)) => {
             return invalid(
                 "`command` is only for `linter: custom`; use `args` to add arguments to clippy, ruff or go vet",
             );
@@ -508,6 +520,31 @@ fn command(config: &Config) -> Result<Command> {
                 "--exit-zero",
             ])
             .env("NO_COLOR", "1"),
+        Linter::Mypy => {
+            let paths: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
+                Vec::new()
+            } else {
+                vec![".".to_owned()]
+            };
+            return Ok({
+                let mut command = Command::new("mypy")
+                    .args([
+                        "--show-column-numbers",
+                        "--no-color-output",
+                        "--no-error-summary",
+                        "--hide-error-context",
+                        // No cache in the workspace: nothing written there.
+                        "--cache-dir=/dev/null",
+                    ])
+                    .args(config.args.iter().cloned())
+                    .args(paths)
+                    .env("NO_COLOR", "1");
+                if let Some(cwd) = &config.cwd {
+                    command = command.cwd(cwd);
+                }
+                command
+            });
+        }
         Linter::Govet => {
             let packages: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
                 Vec::new()
@@ -607,6 +644,10 @@ fn default_hint(d: &Diag, config: &Config, command: &Command) -> String {
         (Linter::Govet, _) => {
             "fix the code `go vet` points at (`go doc cmd/vet` lists its checks)".to_owned()
         }
+        (Linter::Mypy, Some(code)) => format!(
+            "fix the types mypy points at (error code `{code}`; silencing it with `# type: ignore[{code}]` needs a reason)"
+        ),
+        (Linter::Mypy, None) => "fix the types mypy points at".to_owned(),
         (Linter::Custom | Linter::Auto, _) => {
             format!("fix what `{}` reports here", command.program)
         }

@@ -54,7 +54,7 @@ impl Lang {
 fn patterns(linter: Linter) -> &'static [&'static str] {
     match linter {
         Linter::Clippy => &["*.rs"],
-        Linter::Ruff => &["*.py", "*.pyi"],
+        Linter::Ruff | Linter::Mypy => &["*.py", "*.pyi"],
         Linter::Govet => &["*.go"],
         Linter::Custom | Linter::Auto => &[
             "*.rs", "*.py", "*.pyi", "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts",

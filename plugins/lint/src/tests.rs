@@ -466,3 +466,46 @@ fn go_vet_reports_block_at_their_file_and_line() {
         .unwrap();
     assert!(out.passed, "{out:#?}");
 }
+
+#[test]
+fn mypy_type_errors_block_at_their_file_line_and_column() {
+    require(
+        "mypy",
+        "install it (`pip install mypy`) and run the tests with it first on PATH (scripts/test.sh does this)",
+    );
+    let ws = TestWorkspace::new().unwrap();
+    ws.write(
+        "pkg/calc.py",
+        "def add(a: int, b: int) -> int:\n    return a + b\n\n\ntotal: str = add(1, 2)\n",
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "mypy"}), &["mypy"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    let f = out
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("assignment"))
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert_eq!(
+        (f.path.as_deref(), f.line, f.column),
+        (Some("pkg/calc.py"), Some(5), Some(14))
+    );
+    assert_eq!(f.severity, Severity::Error);
+    assert!(
+        f.message.starts_with("Incompatible types in assignment"),
+        "{f:?}"
+    );
+    assert!(!ws.path().join(".mypy_cache").exists(), "nothing written");
+
+    ws.write(
+        "pkg/calc.py",
+        "def add(a: int, b: int) -> int:\n    return a + b\n\n\ntotal: int = add(1, 2)\n",
+    )
+    .unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "mypy"}), &["mypy"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+}
