@@ -13,6 +13,7 @@
 //! phase, so tests cannot disappear, be skipped, start failing, or (for
 //! `required` ones) be rewritten after that phase.
 
+mod gotest;
 mod junit;
 mod libtest;
 mod model;
@@ -143,6 +144,9 @@ pub enum Runner {
     Cargo,
     /// `python3 -m pytest -q` with a JUnit XML report.
     Pytest,
+    /// `go test -json ./...` (or the packages in `args`), each failing test
+    /// at its `file_test.go:line`.
+    Go,
     /// A granted command that writes a JUnit XML report to `report`.
     Custom,
     /// Told by the workspace: `Cargo.toml` → cargo, a Python project or
@@ -188,7 +192,8 @@ impl Rule for TestRule {
     type Config = Config;
     const ID: &'static str = "test";
     const DESCRIPTION: &'static str = "The project's tests run and pass (cargo test, pytest, or a command writing a JUnit report): required tests exist, enough pass, and a regression-test phase can require a failing test.";
-    const CAPABILITIES: &'static [&'static str] = &["exec:cargo", "exec:python3", "exec:*"];
+    const CAPABILITIES: &'static [&'static str] =
+        &["exec:cargo", "exec:python3", "exec:go", "exec:*"];
     const JUDGING_FILES: &'static [&'static str] = &[
         // cargo
         ".cargo/config",
@@ -228,6 +233,7 @@ impl Rule for TestRule {
                 &["**/*.py"],
                 &["pytest.ini", "pyproject.toml", "setup.cfg", "conftest.py"],
             ),
+            Runner::Go => (&["**/*.go", "**/go.mod", "**/go.sum"], &[]),
             Runner::Custom => return Vec::new(),
             Runner::Auto => (&["**"], &[]),
         };
@@ -248,6 +254,7 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
     let ran = match config.runner {
         Runner::Cargo => run_cargo(&config, cx, &cwd),
         Runner::Pytest => run_pytest(&config, cx, &cwd)?,
+        Runner::Go => run_go(&config, cx, &cwd)?,
         Runner::Custom => run_custom(&config, cx, &cwd)?,
         Runner::Auto => return Err(Error::new("`runner: auto` was not resolved")),
     };
@@ -263,6 +270,9 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
         Runner::Cargo => &[Lang::Rust],
         Runner::Pytest => &[Lang::Python],
         Runner::Custom | Runner::Auto => &[Lang::Python, Lang::Rust],
+        // Go sources are not fingerprinted: `required` tests are judged by
+        // their results only.
+        Runner::Go => &[],
     };
     let sources = source::fingerprints(cx.workspace(), &cwd, langs, &wanted);
     // The sources can be compared whether or not the tests ran.
@@ -304,6 +314,7 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
     let (runner, name) = match found.project {
         Project::Rust => (Runner::Cargo, "cargo"),
         Project::Python => (Runner::Pytest, "pytest"),
+        Project::Go => (Runner::Go, "go test"),
         other => {
             return Err(Error::new(format!(
                 "`runner: auto` {}: a {other} project, which this rule cannot run the tests of yet; use `runner: custom` with a command that writes a JUnit XML report",
@@ -501,6 +512,7 @@ struct Run {
 enum Rerun {
     Cargo,
     Pytest,
+    Go,
     Custom(String),
 }
 
@@ -515,6 +527,7 @@ impl Run {
         let command = match &self.rerun {
             Rerun::Cargo => format!("cargo test{filter}"),
             Rerun::Pytest => format!("python3 -m pytest{filter}"),
+            Rerun::Go => format!("go test{filter} ./..."),
             Rerun::Custom(command) => command.clone(),
         };
         if self.cwd == "." {
@@ -693,6 +706,77 @@ fn run_pytest(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         rerun: Rerun::Pytest,
         cwd: cwd.to_owned(),
     }))
+}
+
+fn run_go(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
+    let tool = "go test";
+    let packages: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
+        Vec::new()
+    } else {
+        vec!["./...".to_owned()]
+    };
+    let mut command = Command::new("go")
+        .args(["test", "-json"])
+        .args(config.args.iter().cloned())
+        .args(packages);
+    if cwd != "." {
+        command = command.cwd(cwd);
+    }
+    let out = match cx.exec(&command) {
+        Ok(out) => out,
+        Err(error) => return Ok(Ran::Stopped(refused(&error, tool))),
+    };
+    let module = go_module(cx.workspace(), cwd);
+    let parsed = gotest::parse(&out.stdout, &out.stderr, module.as_deref());
+    if parsed.tests.is_empty() && !parsed.build_errors.is_empty() {
+        return Ok(Ran::Uncompiled(parsed.build_errors));
+    }
+    let resolver = Resolver::new(cx.workspace(), cwd);
+    let mut problems = run_problems(&out, tool, true);
+    problems.extend(
+        parsed
+            .build_errors
+            .iter()
+            .map(|e| compile_finding(e, Some(&resolver))),
+    );
+    for package in &parsed.failed_packages {
+        problems.push(
+            Finding::error(format!(
+                "package `{package}` failed without a failing test (a build failure, a panic outside a test, or `TestMain` exiting){}",
+                match tail(&out.stdout, 3) {
+                    t if t.is_empty() => String::new(),
+                    t => format!(": {t}"),
+                }
+            ))
+            .fix_hint(format!("run `go test {package}` to see why"))
+            .code("package-failed"),
+        );
+    }
+    let tests = parsed.tests;
+    Ok(Ran::Finished(Run {
+        tool: tool.to_owned(),
+        skipped_word: "skipped",
+        counts: Counts::of(&tests),
+        tests,
+        filtered: 0,
+        incomplete: timed_out(&out, tool),
+        problems,
+        rerun: Rerun::Go,
+        cwd: cwd.to_owned(),
+    }))
+}
+
+/// The module path `go.mod` in `cwd` declares.
+fn go_module(ws: &Workspace, cwd: &str) -> Option<String> {
+    let path = if cwd == "." {
+        "go.mod".to_owned()
+    } else {
+        format!("{cwd}/go.mod")
+    };
+    let text = ws.read_to_string(&path).ok()?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("module "))
+        .map(|m| m.trim().trim_matches('"').to_owned())
 }
 
 fn run_custom(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
@@ -1246,6 +1330,10 @@ fn not_run(test: &TestCase, run: &Run, expect_fail: bool, resolver: &Resolver) -
             Rerun::Pytest => (
                 format!("required test `{name}` was skipped{because}, so it did not run"),
                 format!("remove its skip marker (or the condition that skips it) {then}"),
+            ),
+            Rerun::Go => (
+                format!("required test `{name}` was skipped{because}, so it did not run"),
+                format!("remove its `t.Skip` (or the condition that calls it) {then}"),
             ),
             Rerun::Custom(_) => (
                 format!("required test `{name}` was skipped{because}, so it did not run"),
