@@ -18,7 +18,7 @@
 //! ```
 
 use crate::tool_paths;
-use crate::{Result, Workspace};
+use crate::{Error, Finding, Result, Workspace};
 
 /// A kind of project.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,4 +134,39 @@ pub fn nothing_found(field: &str, dir: &str) -> String {
     format!(
         "`{field}: auto` recognized no project in `{dir}`: no Cargo.toml, go.mod, package.json, pyproject.toml, setup.cfg, setup.py, pytest.ini or tox.ini, and no Python or C sources; set `{field}` explicitly"
     )
+}
+
+/// What a rule whose config says `<field>: auto` should run: detects the
+/// project in `cwd` (workspace-relative, the root when `None`) and lets
+/// `pick` map it to the rule's choice and the name to report. Returns the
+/// choice and an information finding (code `detected`) saying what was
+/// found; an error naming the project and `unsupported` (what to use
+/// instead) when `pick` has nothing for it, or saying nothing was found.
+pub fn choose<T>(
+    ws: &Workspace,
+    cwd: Option<&str>,
+    field: &str,
+    unsupported: &str,
+    pick: impl Fn(Project) -> Option<(T, &'static str)>,
+) -> Result<(T, Finding)> {
+    let dir = match cwd {
+        Some(cwd) => crate::normalize_path(cwd)
+            .map_err(|_| Error::new(format!("use a workspace-relative `cwd` (not `{cwd}`)")))?,
+        None => ".".to_owned(),
+    };
+    let Some(found) = project(ws, &dir)? else {
+        return Err(Error::new(nothing_found(field, &dir)));
+    };
+    let Some((choice, name)) = pick(found.project) else {
+        return Err(Error::new(format!(
+            "`{field}: auto` {}: a {} project, which this rule does not handle yet; {unsupported}",
+            found.because, found.project
+        )));
+    };
+    let note = Finding::info(format!(
+        "{field}: auto → {name} ({}, a {} project)",
+        found.because, found.project
+    ))
+    .code("detected");
+    Ok((choice, note))
 }

@@ -8,10 +8,9 @@ use std::sync::{Arc, Mutex};
 use checkrail::engine::{Hooks, Progress};
 use checkrail::service::Service;
 use checkrail::session::{Control, Outcome, Status};
-use checkrail::{Checkrail, Options};
 use serde_json::{Map, Value, json};
 
-use crate::support::{shared_cache, workspace};
+use crate::support::{service, validate, workspace};
 
 const FLOW: &str = r#"id: flow
 version: 1.0.0
@@ -82,21 +81,6 @@ phases:
     name: Ship
     guidance: done
 "#;
-
-fn service(ws: &std::path::Path) -> Service {
-    let engine = Checkrail::new(Options {
-        workflow_dirs: vec![ws.join(".checkrail/workflows")],
-        cache_dir: Some(shared_cache()),
-        ..Options::default()
-    })
-    .unwrap();
-    Service::open(Arc::new(engine), ws, &crate::support::state()).unwrap()
-}
-
-fn validate(svc: &Service, id: &str, evidence: Option<Value>) -> checkrail::service::Validation {
-    svc.validate(id, None, evidence.as_ref(), false, &Hooks::default())
-        .unwrap()
-}
 
 fn standing(svc: &Service, id: &str) -> (String, Option<u32>, Status) {
     let s = svc.next(id).unwrap().session;

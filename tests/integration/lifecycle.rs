@@ -2,16 +2,11 @@
 //! of sessions and cached outcomes, the errors view, tasks, hints and
 //! artifacts.
 
-use std::path::Path;
-use std::sync::Arc;
-
 use checkrail::engine::Hooks;
-use checkrail::service::Service;
 use checkrail::session::{Control, Status};
-use checkrail::{Checkrail, Options};
 use serde_json::{Map, Value, json};
 
-use crate::support::{shared_cache, state, workspace};
+use crate::support::{service, shared_cache, state, validate, workspace};
 use crate::trust::{checkrail, raw_db, text};
 
 const FLOW: &str = "id: life
@@ -30,21 +25,6 @@ phases:
     name: Done
     guidance: done
 ";
-
-fn service(dir: &Path) -> Service {
-    let engine = Checkrail::new(Options {
-        workflow_dirs: vec![dir.join(".checkrail/workflows")],
-        cache_dir: Some(shared_cache()),
-        ..Options::default()
-    })
-    .unwrap();
-    Service::open(Arc::new(engine), dir, &state()).unwrap()
-}
-
-fn validate(svc: &Service, id: &str, evidence: Option<Value>) -> checkrail::service::Validation {
-    svc.validate(id, None, evidence.as_ref(), false, &Hooks::default())
-        .unwrap()
-}
 
 #[test]
 fn only_finished_sessions_are_deleted_and_an_audit_entry_remains() {

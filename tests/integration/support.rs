@@ -116,3 +116,26 @@ pub fn one_phase(rules: &str) -> Workflow {
     )
     .unwrap()
 }
+
+/// A session service over `dir` with its `.checkrail/workflows/`, the
+/// shared compile cache and the shared state directory.
+pub fn service(dir: &Path) -> checkrail::service::Service {
+    let engine = Checkrail::new(Options {
+        workflow_dirs: vec![dir.join(".checkrail/workflows")],
+        cache_dir: Some(shared_cache()),
+        ..Options::default()
+    })
+    .expect("engine starts");
+    checkrail::service::Service::open(std::sync::Arc::new(engine), dir, &state())
+        .expect("service opens")
+}
+
+/// Validates the current phase of session `id` with `evidence`.
+pub fn validate(
+    svc: &checkrail::service::Service,
+    id: &str,
+    evidence: Option<serde_json::Value>,
+) -> checkrail::service::Validation {
+    svc.validate(id, None, evidence.as_ref(), false, &Hooks::default())
+        .expect("validation runs")
+}

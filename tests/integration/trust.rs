@@ -11,11 +11,10 @@ use checkrail::engine::Hooks;
 use checkrail::service::Service;
 use checkrail::session::Status;
 use checkrail::workspace::Workspace;
-use checkrail::{Checkrail, Options};
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
-use crate::support::{shared_cache, state, state_dir, workspace};
+use crate::support::{service, shared_cache, state, state_dir, workspace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 
@@ -44,16 +43,6 @@ phases:
     name: Done
     guidance: done
 ";
-
-fn service(dir: &Path) -> Service {
-    let engine = Checkrail::new(Options {
-        workflow_dirs: vec![dir.join(".checkrail/workflows")],
-        cache_dir: Some(shared_cache()),
-        ..Options::default()
-    })
-    .unwrap();
-    Service::open(Arc::new(engine), dir, &state()).unwrap()
-}
 
 fn validate(svc: &Service, id: &str) -> checkrail::Result<checkrail::service::Validation> {
     svc.validate(id, None, None, false, &Hooks::default())

@@ -6,15 +6,12 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::sync::Arc;
 
 use checkrail::engine::Hooks;
 use checkrail::report::CheckpointReport;
-use checkrail::service::Service;
-use checkrail::{Checkrail, Options};
 use serde_json::{Map, Value, json};
 
-use crate::support::{shared_cache, state, state_dir, workspace};
+use crate::support::{service, shared_cache, state_dir, validate, workspace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 
@@ -191,21 +188,6 @@ fn a_new_toolchain_runs_the_check_again() {
     assert!(check(), "same toolchain, same files: reused");
     install("2.0");
     assert!(!check(), "a changed toolchain must run the rule again");
-}
-
-fn service(dir: &Path) -> Service {
-    let engine = Checkrail::new(Options {
-        workflow_dirs: vec![dir.join(".checkrail/workflows")],
-        cache_dir: Some(shared_cache()),
-        ..Options::default()
-    })
-    .unwrap();
-    Service::open(Arc::new(engine), dir, &state()).unwrap()
-}
-
-fn validate(svc: &Service, id: &str, evidence: Option<Value>) -> checkrail::service::Validation {
-    svc.validate(id, None, evidence.as_ref(), false, &Hooks::default())
-        .unwrap()
 }
 
 fn validation_codes(v: &checkrail::service::Validation) -> Vec<String> {

@@ -194,32 +194,20 @@ fn resolve(mut config: Config, cx: &Context, cwd: &str) -> Result<(Config, Optio
     if config.toolchain != Toolchain::Auto {
         return Ok((config, None));
     }
-    let Some(found) = detect::project(cx.workspace(), cwd)? else {
-        return Err(Error::new(detect::nothing_found("toolchain", cwd)));
-    };
-    config.toolchain = match found.project {
-        Project::Rust => Toolchain::Cargo,
-        Project::Python => Toolchain::Python,
-        Project::C => Toolchain::Gcc,
-        Project::Go => Toolchain::Go,
-        other => {
-            return Err(Error::new(format!(
-                "`toolchain: auto` {}: a {other} project, which this rule does not build yet; use `toolchain: custom` with the compiler as `command`",
-                found.because
-            )));
-        }
-    };
-    let name = match config.toolchain {
-        Toolchain::Cargo => "cargo",
-        Toolchain::Python => "python",
-        Toolchain::Go => "go",
-        _ => "gcc",
-    };
-    let note = Finding::info(format!(
-        "toolchain: auto → {name} ({}, a {} project)",
-        found.because, found.project
-    ))
-    .code("detected");
+    let (toolchain, note) = detect::choose(
+        cx.workspace(),
+        Some(cwd),
+        "toolchain",
+        "use `toolchain: custom` with the compiler as `command`",
+        |project| match project {
+            Project::Rust => Some((Toolchain::Cargo, "cargo")),
+            Project::Python => Some((Toolchain::Python, "python")),
+            Project::C => Some((Toolchain::Gcc, "gcc")),
+            Project::Go => Some((Toolchain::Go, "go")),
+            _ => None,
+        },
+    )?;
+    config.toolchain = toolchain;
     Ok((config, Some(note)))
 }
 

@@ -401,33 +401,19 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
     if config.linter != Linter::Auto {
         return Ok((config, None));
     }
-    let cwd = config
-        .cwd
-        .as_deref()
-        .map(normalize_path)
-        .transpose()
-        .map_err(|_| Error::new("use a workspace-relative `cwd`"))?
-        .unwrap_or_else(|| ".".to_owned());
-    let Some(found) = detect::project(cx.workspace(), &cwd)? else {
-        return Err(Error::new(detect::nothing_found("linter", &cwd)));
-    };
-    let (linter, name) = match found.project {
-        Project::Rust => (Linter::Clippy, "clippy"),
-        Project::Python => (Linter::Ruff, "ruff"),
-        Project::Go => (Linter::Govet, "go vet"),
-        other => {
-            return Err(Error::new(format!(
-                "`linter: auto` {}: a {other} project, which this rule has no linter for yet; use `linter: custom` with a command that prints `file:line:col: message` lines",
-                found.because
-            )));
-        }
-    };
+    let (linter, note) = detect::choose(
+        cx.workspace(),
+        config.cwd.as_deref(),
+        "linter",
+        "use `linter: custom` with a command that prints `file:line:col: message` lines",
+        |project| match project {
+            Project::Rust => Some((Linter::Clippy, "clippy")),
+            Project::Python => Some((Linter::Ruff, "ruff")),
+            Project::Go => Some((Linter::Govet, "go vet")),
+            _ => None,
+        },
+    )?;
     config.linter = linter;
-    let note = Finding::info(format!(
-        "linter: auto → {name} ({}, a {} project)",
-        found.because, found.project
-    ))
-    .code("detected");
     Ok((config, Some(note)))
 }
 

@@ -301,33 +301,19 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
     if config.runner != Runner::Auto {
         return Ok((config, None));
     }
-    let cwd = config
-        .cwd
-        .as_deref()
-        .map(normalize_path)
-        .transpose()
-        .map_err(|_| Error::new("use a workspace-relative `cwd`"))?
-        .unwrap_or_else(|| ".".to_owned());
-    let Some(found) = detect::project(cx.workspace(), &cwd)? else {
-        return Err(Error::new(detect::nothing_found("runner", &cwd)));
-    };
-    let (runner, name) = match found.project {
-        Project::Rust => (Runner::Cargo, "cargo"),
-        Project::Python => (Runner::Pytest, "pytest"),
-        Project::Go => (Runner::Go, "go test"),
-        other => {
-            return Err(Error::new(format!(
-                "`runner: auto` {}: a {other} project, which this rule cannot run the tests of yet; use `runner: custom` with a command that writes a JUnit XML report",
-                found.because
-            )));
-        }
-    };
+    let (runner, note) = detect::choose(
+        cx.workspace(),
+        config.cwd.as_deref(),
+        "runner",
+        "use `runner: custom` with a command that writes a JUnit XML report",
+        |project| match project {
+            Project::Rust => Some((Runner::Cargo, "cargo")),
+            Project::Python => Some((Runner::Pytest, "pytest")),
+            Project::Go => Some((Runner::Go, "go test")),
+            _ => None,
+        },
+    )?;
     config.runner = runner;
-    let note = Finding::info(format!(
-        "runner: auto → {name} ({}, a {} project)",
-        found.because, found.project
-    ))
-    .code("detected");
     Ok((config, Some(note)))
 }
 
