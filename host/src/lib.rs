@@ -17,6 +17,7 @@ pub mod pack;
 pub mod report;
 pub mod rules;
 pub mod runtime;
+pub mod sarif;
 pub mod schema;
 pub mod service;
 pub mod session;

@@ -61,7 +61,7 @@ impl RuleReport {
 }
 
 /// The result of one checkpoint.
-#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct CheckpointReport {
     /// Workflow id.
     pub workflow: String,

@@ -11,7 +11,9 @@ pub struct Schema {
 }
 
 /// One violation: where (a JSON pointer into the instance) and what.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Violation {
     /// JSON pointer of the offending value (`""` for the whole document).
     pub pointer: String,

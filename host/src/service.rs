@@ -656,6 +656,35 @@ impl Service {
         self.store.events(id)
     }
 
+    /// The latest checkpoint report of each phase the session validated,
+    /// in the order they were last run, labelled `workflow/phase` (with
+    /// `#n` for a loop iteration). Refused unless the record verifies.
+    pub fn latest_reports(&self, id: &str) -> Result<Vec<(String, CheckpointReport)>> {
+        let (session, _, _) = self.store.get(id)?;
+        let mut latest: Vec<(String, CheckpointReport)> = Vec::new();
+        let mut iteration: Option<u64> = None;
+        for event in self.store.events(id)? {
+            match event.kind.as_str() {
+                "iteration_started" | "advanced" | "rolled_back" => {
+                    iteration = event.data["iteration"].as_u64();
+                }
+                "validated" | "validation_failed" => {
+                    let Ok(report) = serde_json::from_value::<CheckpointReport>(event.data) else {
+                        continue;
+                    };
+                    let label = match iteration {
+                        Some(n) => format!("{}/{}#{n}", session.workflow_id, report.phase),
+                        None => format!("{}/{}", session.workflow_id, report.phase),
+                    };
+                    latest.retain(|(l, _)| *l != label);
+                    latest.push((label, report));
+                }
+                _ => {}
+            }
+        }
+        Ok(latest)
+    }
+
     /// What went wrong in a session: each failed validation, the findings
     /// deduplicated with counts across attempts, and each phase's
     /// first-try pass rate. Refused unless the record verifies.

@@ -21,6 +21,7 @@ pub(crate) mod packs;
 pub(crate) mod processes;
 pub(crate) mod registry;
 mod sandbox;
+mod sarif;
 mod scaffold;
 mod security;
 mod sessions;

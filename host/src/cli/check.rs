@@ -13,6 +13,17 @@ use checkrail::workspace::Workspace;
 
 use super::{Exit, json_arg, output};
 
+/// How `checkrail check` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Human,
+    /// The report as JSON.
+    Json,
+    /// SARIF 2.1.0.
+    Sarif,
+}
+
 /// Arguments of `checkrail check`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -28,9 +39,13 @@ pub struct Args {
     /// Evidence for the checkpoint: JSON text, or @file.
     #[arg(long, value_name = "JSON|@FILE")]
     evidence: Option<String>,
-    /// Print the report as JSON on stdout.
+    /// Print the report as JSON on stdout (same as `--format json`).
     #[arg(long)]
     json: bool,
+    /// How to print the report: `human` (default), `json`, or `sarif`
+    /// (SARIF 2.1.0, for code scanning).
+    #[arg(long, value_enum)]
+    format: Option<Format>,
     /// A workflow input, as NAME=VALUE (repeatable); fills `{{inputs.NAME}}` in the workflow.
     #[arg(long = "input", value_name = "NAME=VALUE")]
     inputs: Vec<String>,
@@ -85,10 +100,13 @@ pub fn run(engine: &Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
             ..Guards::default()
         },
     })?;
-    if args.json {
-        output::json(&report)?;
-    } else {
-        output::checkpoint(&report);
+    match (args.format, args.json) {
+        (Some(Format::Sarif), _) => output::json(&checkrail::sarif::log(&[(
+            format!("{}/{}", report.workflow, report.phase),
+            &report,
+        )]))?,
+        (Some(Format::Json), _) | (None, true) => output::json(&report)?,
+        _ => output::checkpoint(&report),
     }
     Ok(if report.passed {
         Exit::Passed

@@ -104,6 +104,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The latest findings of each phase the session validated, as SARIF
+    /// 2.1.0 on stdout (for code scanning).
+    Sarif {
+        /// Session id.
+        id: String,
+        /// Workspace the session belongs to.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
+    },
     /// Delete a completed or abandoned session. Its record must verify; an
     /// audit entry (workflow, final status, log length and head hash, who,
     /// when) stays.
@@ -157,6 +166,7 @@ impl Command {
             | Command::Reject { workspace, .. }
             | Command::AcceptChanges { workspace, .. }
             | Command::Errors { workspace, .. }
+            | Command::Sarif { workspace, .. }
             | Command::Delete { workspace, .. }
             | Command::Prune { workspace, .. }
             | Command::Verify { workspace, .. } => workspace,
@@ -250,6 +260,12 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
             } else {
                 print_errors(&view);
             }
+        }
+        Command::Sarif { id, .. } => {
+            let reports = service.latest_reports(id)?;
+            let labelled: Vec<(String, &checkrail::report::CheckpointReport)> =
+                reports.iter().map(|(l, r)| (l.clone(), r)).collect();
+            output::json(&checkrail::sarif::log(&labelled))?;
         }
         Command::Delete { id, json, .. } => {
             let by = format!(
