@@ -107,3 +107,74 @@ fn bugfix_with_regression_test_needs_a_failing_test_before_the_fix() {
     let done = validate(&svc, &id, None);
     assert_eq!(done.standing.session.status, Status::Completed);
 }
+
+const GO_MOD: &str = "module demo\n\ngo 1.19\n";
+const GO_BUGGY: &str = "package clamp\n\n// Clamp keeps v within lo..hi.\nfunc Clamp(v, lo, hi int) int {\n\tif v < lo {\n\t\treturn lo\n\t}\n\treturn v\n}\n";
+const GO_TESTS: &str = "package clamp\n\nimport \"testing\"\n\nfunc TestInside(t *testing.T) {\n\tif Clamp(5, 0, 10) != 5 {\n\t\tt.Fatal(\"inside\")\n\t}\n}\n";
+const GO_REGRESSION: &str = "\nfunc TestAboveMax(t *testing.T) {\n\tif got := Clamp(42, 0, 10); got != 10 {\n\t\tt.Fatalf(\"Clamp(42, 0, 10) = %d, want 10\", got)\n\t}\n}\n";
+
+#[test]
+fn go_bugfix_walks_end_to_end_with_real_go() {
+    let ws = workspace(&[
+        ("go.mod", GO_MOD),
+        ("clamp.go", GO_BUGGY),
+        ("clamp_test.go", GO_TESTS),
+        ("checkrail.toml", "[exec]\nallow = [\"go\"]\n"),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let inputs: Map<String, Value> = [(
+        "bug".to_owned(),
+        json!("Clamp lets values above hi through"),
+    )]
+    .into_iter()
+    .collect();
+    let id = svc.start("go-bugfix", inputs).unwrap().session.id;
+    let v = validate(
+        &svc,
+        &id,
+        Some(
+            json!({"root_cause": "Clamp never compares v with hi at all", "test_name": "TestAboveMax"}),
+        ),
+    );
+    assert!(v.advanced, "{:?}", v.report);
+    // No regression test yet: the failing-test phase does not pass.
+    let v = validate(&svc, &id, None);
+    assert!(
+        !v.passed && codes(&v).contains(&"required-test-missing".to_owned()),
+        "{:?}",
+        codes(&v)
+    );
+    let tests = format!("{GO_TESTS}{GO_REGRESSION}");
+    std::fs::write(dir.join("clamp_test.go"), &tests).unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(
+        v.advanced,
+        "the regression test fails before the fix: {:?}",
+        v.report
+    );
+    // The fix phase names the failing test at its line until it is fixed.
+    let v = validate(&svc, &id, None);
+    assert!(!v.passed);
+    let report = v.report.unwrap();
+    let failing = report.rules[0]
+        .findings
+        .iter()
+        .find(|f| f.message.contains("TestAboveMax"))
+        .unwrap_or_else(|| panic!("{report:#?}"));
+    assert_eq!(failing.path.as_deref(), Some("clamp_test.go"));
+    std::fs::write(
+        dir.join("clamp.go"),
+        GO_BUGGY.replace(
+            "\treturn v\n}",
+            "\tif v > hi {\n\t\treturn hi\n\t}\n\treturn v\n}",
+        ),
+    )
+    .unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(v.advanced, "{:?}", v.report);
+    assert_eq!(
+        validate(&svc, &id, None).standing.session.status,
+        Status::Completed
+    );
+}
