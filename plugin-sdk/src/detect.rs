@@ -1,9 +1,10 @@
 //! What kind of project a directory holds, told by the files that mark it,
 //! for rules whose config says `auto`. Markers are looked for in the
-//! directory itself, in this order: `Cargo.toml`; `go.mod`; `package.json`
-//! (with `tsconfig.json` for TypeScript); `pyproject.toml`, `setup.cfg`,
+//! directory itself: `Cargo.toml`; `go.mod`; `package.json` (with
+//! `tsconfig.json` for TypeScript); `pyproject.toml`, `setup.cfg`,
 //! `setup.py`, `pytest.ini`, `tox.ini`; `CMakeLists.txt` or a `Makefile`
-//! next to C sources; then any Python or C source below it.
+//! next to C sources. Without any, the sources below it decide. More than
+//! one kind is refused, never guessed.
 //!
 //! ```no_run
 //! # fn f(cx: &checkrail_sdk::Context) -> checkrail_sdk::Result<()> {
@@ -60,64 +61,115 @@ pub struct Detected {
 }
 
 /// The kind of project in `dir` (workspace-relative, `.` for the root).
-/// `Ok(None)` when nothing marks one.
+/// `Ok(None)` when nothing marks one. Refused, rather than guessed, when
+/// the directory marks more than one kind of project (say `Cargo.toml` and
+/// `go.mod`), or holds no manifest but sources of more than one language,
+/// or Rust or Go sources without their manifest: an agent could otherwise
+/// add or remove a marker to switch the check to a toolchain with nothing
+/// to judge.
 pub fn project(ws: &Workspace, dir: &str) -> Result<Option<Detected>> {
     let at = |name: &str| tool_paths::join(dir, name).filter(|path| ws.exists(path));
-    let found = |project, name: &str| {
-        Some(Detected {
-            project,
-            because: format!("found {}", shown(dir, name)),
-        })
-    };
-    if at("Cargo.toml").is_some() {
-        return Ok(found(Project::Rust, "Cargo.toml"));
-    }
-    if at("go.mod").is_some() {
-        return Ok(found(Project::Go, "go.mod"));
-    }
-    if at("package.json").is_some() {
-        return Ok(if at("tsconfig.json").is_some() {
-            found(Project::TypeScript, "package.json and tsconfig.json")
-        } else {
-            found(Project::JavaScript, "package.json")
-        });
-    }
-    for marker in [
-        "pyproject.toml",
-        "setup.cfg",
-        "setup.py",
-        "pytest.ini",
-        "tox.ini",
-    ] {
-        if at(marker).is_some() {
-            return Ok(found(Project::Python, marker));
-        }
-    }
     let any = |glob: &str| -> Result<Option<String>> {
         let Some(pattern) = tool_paths::join(dir, glob) else {
             return Ok(None);
         };
         Ok(ws.glob(&pattern, 1)?.into_iter().next())
     };
+    let found = |project, what: String| Detected {
+        project,
+        because: format!("found {what}"),
+    };
     let c_source = any("**/*.c")?;
-    for marker in ["CMakeLists.txt", "Makefile"] {
-        if at(marker).is_some() && c_source.is_some() {
-            return Ok(found(Project::C, &format!("{marker} and C sources")));
+    let mut marked = Vec::new();
+    if at("Cargo.toml").is_some() {
+        marked.push(found(Project::Rust, shown(dir, "Cargo.toml")));
+    }
+    if at("go.mod").is_some() {
+        marked.push(found(Project::Go, shown(dir, "go.mod")));
+    }
+    if at("package.json").is_some() {
+        marked.push(if at("tsconfig.json").is_some() {
+            found(
+                Project::TypeScript,
+                shown(dir, "package.json and tsconfig.json"),
+            )
+        } else {
+            found(Project::JavaScript, shown(dir, "package.json"))
+        });
+    }
+    if let Some(marker) = [
+        "pyproject.toml",
+        "setup.cfg",
+        "setup.py",
+        "pytest.ini",
+        "tox.ini",
+    ]
+    .into_iter()
+    .find(|m| at(m).is_some())
+    {
+        marked.push(found(Project::Python, shown(dir, marker)));
+    }
+    if c_source.is_some()
+        && let Some(marker) = ["CMakeLists.txt", "Makefile"]
+            .into_iter()
+            .find(|m| at(m).is_some())
+    {
+        marked.push(found(
+            Project::C,
+            format!("{} and C sources", shown(dir, marker)),
+        ));
+    }
+    if marked.len() > 1 {
+        return Err(several(dir, &marked));
+    }
+    if let Some(one) = marked.pop() {
+        return Ok(Some(one));
+    }
+    // No manifest: the sources decide, when they are of one language that
+    // needs none.
+    let mut sources = Vec::new();
+    for (project, glob) in [
+        (Project::Rust, "**/*.rs"),
+        (Project::Go, "**/*.go"),
+        (Project::Python, "**/*.py"),
+    ] {
+        if let Some(file) = any(glob)? {
+            sources.push(found(project, format!("{project} sources (`{file}`)")));
         }
     }
-    if let Some(file) = any("**/*.py")? {
-        return Ok(Some(Detected {
-            project: Project::Python,
-            because: format!("found Python sources (`{file}`)"),
-        }));
-    }
     if let Some(file) = c_source {
-        return Ok(Some(Detected {
-            project: Project::C,
-            because: format!("found C sources (`{file}`)"),
-        }));
+        sources.push(found(Project::C, format!("C sources (`{file}`)")));
     }
-    Ok(None)
+    if let Some(orphan) = sources
+        .iter()
+        .find(|d| matches!(d.project, Project::Rust | Project::Go))
+    {
+        let manifest = if orphan.project == Project::Rust {
+            "Cargo.toml"
+        } else {
+            "go.mod"
+        };
+        return Err(Error::new(format!(
+            "`auto` {} in `{dir}` but no {manifest}; restore it, or name the toolchain explicitly",
+            orphan.because
+        )));
+    }
+    if sources.len() > 1 {
+        return Err(several(dir, &sources));
+    }
+    Ok(sources.pop())
+}
+
+/// The refusal for a directory that marks several kinds of project.
+fn several(dir: &str, found: &[Detected]) -> Error {
+    let list: Vec<String> = found
+        .iter()
+        .map(|d| format!("a {} project ({})", d.project, d.because))
+        .collect();
+    Error::new(format!(
+        "`auto` cannot choose in `{dir}`: {}; name the toolchain explicitly (or point `cwd` at one project)",
+        list.join(" and ")
+    ))
 }
 
 /// `name` as seen from the workspace root, for messages.

@@ -560,3 +560,43 @@ fn go_build_errors_at_their_file_and_line_then_green() {
             .contains("auto → go (found go.mod, a Go project)")
     );
 }
+
+#[test]
+fn auto_refuses_to_guess_when_markers_are_added_or_removed() {
+    require("python3", "Python 3");
+    // An honest Python project compiles under auto.
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("pyproject.toml", "[project]\nname = \"demo\"\n")
+        .unwrap();
+    ws.write("app/main.py", "def broken(:\n").unwrap();
+    let out = ws
+        .run_granting::<Compile>(json!({"toolchain": "auto"}), &["python3", "go"])
+        .unwrap();
+    assert!(!out.passed, "the syntax error is caught: {out:#?}");
+    // A go.mod added beside it would switch to a toolchain with nothing to
+    // build; instead the check refuses to choose.
+    ws.write("go.mod", "module demo\n").unwrap();
+    let err = ws
+        .run_granting::<Compile>(json!({"toolchain": "auto"}), &["python3", "go"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot choose") && err.contains("go.mod") && err.contains("pyproject.toml"),
+        "{err}"
+    );
+    // A crate whose Cargo.toml was removed is not judged by its Python
+    // scripts.
+    let crate_ws = TestWorkspace::new().unwrap();
+    crate_ws
+        .write("src/lib.rs", "pub fn f() -> u32 { \"a\" }\n")
+        .unwrap();
+    crate_ws.write("scripts/gen.py", "print('ok')\n").unwrap();
+    let err = crate_ws
+        .run_granting::<Compile>(json!({"toolchain": "auto"}), &["python3", "cargo"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("Rust sources") && err.contains("no Cargo.toml"),
+        "{err}"
+    );
+}
