@@ -86,6 +86,50 @@ impl Workspace {
         let bytes = self.read(path)?;
         String::from_utf8(bytes).map_err(|_| PathError::Io(format!("`{path}` is not UTF-8 text")))
     }
+
+    /// Files under `dir` whose name matches one of `patterns` (`*.rs`,
+    /// `test_*.py`), sorted, never descending into a directory named in
+    /// `skip`: the top level is looked at first, so the largest skipped
+    /// directories (`target`, `.venv`, `node_modules`) are not walked at
+    /// all. Each glob stops at `limit` paths; a glob that fails finds
+    /// nothing.
+    pub fn files_named(
+        &self,
+        dir: &str,
+        patterns: &[&str],
+        skip: &[&str],
+        limit: u32,
+    ) -> Vec<String> {
+        let join = |pattern: &str| {
+            if dir == "." {
+                pattern.to_owned()
+            } else {
+                format!("{dir}/{pattern}")
+            }
+        };
+        let skipped = |path: &str| path.split('/').any(|part| skip.contains(&part));
+        let mut files = Vec::new();
+        let top = self.glob(&join("*"), limit).unwrap_or_default();
+        let refs: Vec<&str> = top.iter().map(String::as_str).collect();
+        let stats = self.stat_many(&refs);
+        for pattern in patterns {
+            files.extend(self.glob(&join(pattern), limit).unwrap_or_default());
+        }
+        for (path, stat) in top.iter().zip(stats) {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            if stat.is_ok_and(|e| e.is_dir() && !e.is_symlink) && !skip.contains(&name) {
+                for pattern in patterns {
+                    let found = self
+                        .glob(&format!("{path}/**/{pattern}"), limit)
+                        .unwrap_or_default();
+                    files.extend(found.into_iter().filter(|f| !skipped(f)));
+                }
+            }
+        }
+        files.sort();
+        files.dedup();
+        files
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -113,40 +113,10 @@ fn fingerprint(source: &str) -> String {
     sha256::hex(normalize(source).as_bytes())
 }
 
-/// Files under `dir` whose name matches one of `patterns` (`*.rs`,
-/// `test_*.py`), without descending into [`SKIPPED_DIRS`].
+/// Files under `dir` whose name matches one of `patterns`, without
+/// descending into [`SKIPPED_DIRS`].
 fn files_under(ws: &Workspace, dir: &str, patterns: &[&str]) -> Vec<String> {
-    let join = |pattern: &str| {
-        if dir == "." {
-            pattern.to_owned()
-        } else {
-            format!("{dir}/{pattern}")
-        }
-    };
-    let skipped = |path: &str| path.split('/').any(|part| SKIPPED_DIRS.contains(&part));
-    let mut files = Vec::new();
-    // Look at the top level first so the largest skipped directories
-    // (`target`, `.venv`) are never walked at all.
-    let top = ws.glob(&join("*"), GLOB_LIMIT).unwrap_or_default();
-    let refs: Vec<&str> = top.iter().map(String::as_str).collect();
-    let stats = ws.stat_many(&refs);
-    for pattern in patterns {
-        files.extend(ws.glob(&join(pattern), GLOB_LIMIT).unwrap_or_default());
-    }
-    for (path, stat) in top.iter().zip(stats) {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        if stat.is_ok_and(|e| e.is_dir() && !e.is_symlink) && !SKIPPED_DIRS.contains(&name) {
-            for pattern in patterns {
-                let found = ws
-                    .glob(&format!("{path}/**/{pattern}"), GLOB_LIMIT)
-                    .unwrap_or_default();
-                files.extend(found.into_iter().filter(|f| !skipped(f)));
-            }
-        }
-    }
-    files.sort();
-    files.dedup();
-    files
+    ws.files_named(dir, patterns, SKIPPED_DIRS, GLOB_LIMIT)
 }
 
 /// A test function found in the source.
