@@ -103,6 +103,30 @@ pub struct Output {
 }
 
 impl Output {
+    /// `; its output ends with: …`: the last `lines` non-blank lines of
+    /// stderr (of stdout when stderr is blank), at most `chars` characters,
+    /// for a finding about a program that failed; `; it printed nothing`
+    /// when both are blank.
+    pub fn tail_note(&self, lines: usize, chars: usize) -> String {
+        let source = if self.stderr.trim().is_empty() {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let kept: Vec<&str> = source
+            .lines()
+            .map(str::trim_end)
+            .filter(|l| !l.trim().is_empty())
+            .collect();
+        if kept.is_empty() {
+            return "; it printed nothing".to_owned();
+        }
+        let tail = kept[kept.len().saturating_sub(lines)..].join("\n");
+        let all: Vec<char> = tail.chars().collect();
+        let tail: String = all[all.len().saturating_sub(chars)..].iter().collect();
+        format!("; its output ends with:\n{tail}")
+    }
+
     /// Exited with status 0.
     pub fn success(&self) -> bool {
         self.exit_code == Some(0)

@@ -642,23 +642,7 @@ fn default_hint(d: &Diag, config: &Config, command: &Command) -> String {
 
 /// ` ; its output ends with: …` from stderr (or stdout when stderr is empty).
 fn tail_note(output: &Output) -> String {
-    let source = if output.stderr.trim().is_empty() {
-        &output.stdout
-    } else {
-        &output.stderr
-    };
-    let lines: Vec<&str> = source
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    if lines.is_empty() {
-        return "; it printed nothing".to_owned();
-    }
-    let tail = lines[lines.len().saturating_sub(15)..].join("\n");
-    let chars: Vec<char> = tail.chars().collect();
-    let tail: String = chars[chars.len().saturating_sub(2_000)..].iter().collect();
-    format!("; its output ends with:\n{tail}")
+    output.tail_note(15, 2000)
 }
 
 fn plural(n: usize) -> &'static str {

@@ -44,23 +44,7 @@ pub fn failed(command: &Command, output: &Output, hint: &str) -> Finding {
 
 /// `; its output ends with: …` from stderr (or stdout when stderr is empty).
 pub fn tail_note(output: &Output) -> String {
-    let source = if output.stderr.trim().is_empty() {
-        &output.stdout
-    } else {
-        &output.stderr
-    };
-    let lines: Vec<&str> = source
-        .lines()
-        .map(str::trim_end)
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    if lines.is_empty() {
-        return "; it printed nothing".to_owned();
-    }
-    let tail = lines[lines.len().saturating_sub(10)..].join("\n");
-    let chars: Vec<char> = tail.chars().collect();
-    let tail: String = chars[chars.len().saturating_sub(1_500)..].iter().collect();
-    format!("; its output ends with:\n{tail}")
+    output.tail_note(10, 1500)
 }
 
 /// `path` (workspace-relative) as seen from the workspace-relative
