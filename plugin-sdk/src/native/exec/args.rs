@@ -25,10 +25,13 @@ pub(super) struct Place<'a> {
     pub cwd: &'a Path,
 }
 
-/// Python modules a rule may run with `-m`: test runners, linters and
-/// compilers, none of which runs a command given on its command line.
+/// Python modules a rule may run with `-m`: test runners, linters,
+/// compilers and coverage.py, none of which runs a command given on its
+/// command line (coverage.py runs a workspace script or module, as pytest
+/// runs workspace tests).
 pub const PYTHON_MODULES: &[&str] = &[
     "pytest",
+    "coverage",
     "unittest",
     "doctest",
     "py_compile",

@@ -1,0 +1,389 @@
+//! Running the tests under the coverage tool and reading what it measured.
+
+use checkrail_sdk::{Command, Context, Finding, Output, Result};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+
+use crate::report::{self, FileCoverage, Format};
+use crate::{Config, Tool};
+
+/// Test files and directories, left out of the figure unless `omit` says
+/// otherwise.
+const DEFAULT_OMIT: &[&str] = &[
+    "**/test_*.py",
+    "**/*_test.py",
+    "**/conftest.py",
+    "**/tests/**",
+    "**/test/**",
+    "**/__tests__/**",
+    "**/*.test.*",
+    "**/*.spec.*",
+    "**/*_test.go",
+];
+
+/// Line counts over the measured files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Totals {
+    /// Lines that can run.
+    pub lines: u64,
+    /// Lines that ran.
+    pub covered: u64,
+    /// Lines the sources excluded from measurement.
+    pub excluded: u64,
+    /// Files measured.
+    pub files: u64,
+}
+
+impl Totals {
+    /// Covered lines as a percentage (100 when nothing can run).
+    pub fn percent(&self) -> f64 {
+        if self.lines == 0 {
+            return 100.0;
+        }
+        self.covered as f64 * 100.0 / self.lines as f64
+    }
+}
+
+/// What one run measured: the totals and each file (workspace-relative).
+#[derive(Debug)]
+pub struct Measured {
+    pub totals: Totals,
+    pub files: Vec<(String, FileCoverage)>,
+}
+
+impl Measured {
+    /// Info findings for the `limit` files with the most uncovered lines,
+    /// each at its first uncovered line.
+    pub fn least_covered(&self, limit: usize, cwd: &str) -> Vec<Finding> {
+        let mut files: Vec<&(String, FileCoverage)> = self
+            .files
+            .iter()
+            .filter(|(_, f)| f.missing().next().is_some())
+            .collect();
+        files.sort_by_key(|(path, f)| (std::cmp::Reverse(f.missing().count()), path.clone()));
+        let shown = files.len().min(limit);
+        let mut findings: Vec<Finding> = files[..shown]
+            .iter()
+            .map(|(path, f)| {
+                let missing: Vec<u32> = f.missing().collect();
+                let ranges = ranges(&missing);
+                Finding::info(format!(
+                    "{} of {} lines not covered: {ranges}",
+                    missing.len(),
+                    f.lines.len()
+                ))
+                .path(path.as_str())
+                .line(missing[0])
+                .code("uncovered-lines")
+            })
+            .collect();
+        if files.len() > shown {
+            findings.push(
+                Finding::info(format!(
+                    "{} more files under `{cwd}` have uncovered lines",
+                    files.len() - shown
+                ))
+                .code("uncovered-lines"),
+            );
+        }
+        findings
+    }
+}
+
+/// `3-5, 9, 12-14` for sorted line numbers.
+fn ranges(lines: &[u32]) -> String {
+    let mut parts = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let start = lines[i];
+        let mut end = start;
+        while i + 1 < lines.len() && lines[i + 1] == end + 1 {
+            i += 1;
+            end = lines[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+        if parts.len() == 12 && i < lines.len() {
+            parts.push("…".to_owned());
+            break;
+        }
+    }
+    parts.join(", ")
+}
+
+/// Runs the tests under the tool and reads the report. `Ok(Err(finding))`
+/// when the measurement could not be made (not granted, tests failed, no
+/// report); `Err` only when the rule cannot run at all.
+pub fn run(
+    config: &Config,
+    tool: Tool,
+    cx: &Context,
+    cwd: &str,
+) -> Result<std::result::Result<Measured, Finding>> {
+    let omit = omit_set(config.omit.as_deref())?;
+    let scratch = cx.scratch_dir()?;
+    let scratch_arg = from_cwd(cwd, &scratch);
+    let plan = plan(config, tool, &scratch_arg, &scratch);
+    for command in &plan.commands {
+        let command = command.clone().cwd(cwd);
+        let output = match cx.exec(&command) {
+            Ok(output) => output,
+            Err(refusal) => return Ok(Err(refusal.to_finding())),
+        };
+        if let Some(finding) = failed(&command, &output) {
+            return Ok(Err(finding));
+        }
+    }
+    let text = match cx.workspace().read_to_string(&plan.report) {
+        Ok(text) => text,
+        Err(e) => {
+            return Ok(Err(Finding::error(format!(
+                "the coverage report `{}` was not written: {e}",
+                plan.report
+            ))
+            .fix_hint("make the command write its report to the path given in `report`")
+            .code("report-missing")));
+        }
+    };
+    let module = go_module(cx, cwd);
+    let parsed = match report::parse(plan.format, &text, module.as_deref()) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            return Ok(Err(Finding::error(format!(
+                "the coverage report `{}` cannot be read as {:?}: {e}",
+                plan.report, plan.format
+            ))
+            .fix_hint("check `format` against what the command writes")
+            .code("report-invalid")));
+        }
+    };
+    Ok(Ok(measured(parsed, cwd, &omit)))
+}
+
+/// The commands to run and the report they leave.
+struct Plan {
+    commands: Vec<Command>,
+    /// Workspace-relative report path.
+    report: String,
+    format: Format,
+}
+
+fn plan(config: &Config, tool: Tool, scratch_arg: &str, scratch: &str) -> Plan {
+    let args = config.args.iter().cloned();
+    match tool {
+        Tool::Python => {
+            let data = format!("--data-file={scratch_arg}/.coverage");
+            let run = Command::new("python3")
+                .args(["-m", "coverage", "run", &data, "-m", "pytest", "-q"])
+                .args(["-p", "no:cacheprovider"])
+                .args(args);
+            let json = Command::new("python3").args([
+                "-m",
+                "coverage",
+                "json",
+                "--quiet",
+                &data,
+                "-o",
+                &format!("{scratch_arg}/coverage.json"),
+            ]);
+            Plan {
+                commands: vec![run, json],
+                report: format!("{scratch}/coverage.json"),
+                format: Format::CoverageJson,
+            }
+        }
+        Tool::Go => {
+            let packages: Vec<String> = if config.args.is_empty() {
+                vec!["./...".to_owned()]
+            } else {
+                config.args.clone()
+            };
+            let run = Command::new("go")
+                .args([
+                    "test".to_owned(),
+                    "-covermode=set".to_owned(),
+                    format!("-coverprofile={scratch_arg}/cover.out"),
+                ])
+                .args(packages);
+            Plan {
+                commands: vec![run],
+                report: format!("{scratch}/cover.out"),
+                format: Format::GoProfile,
+            }
+        }
+        Tool::Node => {
+            let run = Command::new("node")
+                .args([
+                    "--test".to_owned(),
+                    "--experimental-test-coverage".to_owned(),
+                    "--test-reporter=lcov".to_owned(),
+                    format!("--test-reporter-destination={scratch_arg}/lcov.info"),
+                    "--test-reporter=spec".to_owned(),
+                    "--test-reporter-destination=stdout".to_owned(),
+                ])
+                .args(args);
+            Plan {
+                commands: vec![run],
+                report: format!("{scratch}/lcov.info"),
+                format: Format::Lcov,
+            }
+        }
+        Tool::Custom | Tool::Auto => {
+            let custom = config.command.clone().unwrap_or_else(|| crate::CustomCommand {
+                program: String::new(),
+                args: Vec::new(),
+            });
+            let run = Command::new(custom.program).args(
+                custom
+                    .args
+                    .iter()
+                    .map(|a| a.replace("{scratch}", scratch_arg)),
+            );
+            let report = config
+                .report
+                .as_deref()
+                .unwrap_or("{scratch}/lcov.info")
+                .replace("{scratch}", scratch);
+            Plan {
+                commands: vec![run],
+                report,
+                format: config.format.unwrap_or(Format::Lcov),
+            }
+        }
+    }
+}
+
+/// The finding for a command that did not finish cleanly.
+fn failed(command: &Command, output: &Output) -> Option<Finding> {
+    let tail = output.tail_note(20, 2000);
+    if output.timed_out {
+        return Some(
+            Finding::error(format!(
+                "`{}` timed out after {}s{tail}",
+                command.display(),
+                output.duration.as_secs()
+            ))
+            .fix_hint("raise the exec timeout in checkrail.toml, or run fewer tests with `args`")
+            .code("timeout"),
+        );
+    }
+    if !output.success() {
+        let code = output
+            .exit_code
+            .map_or_else(|| "killed".to_owned(), |c| format!("exit code {c}"));
+        return Some(
+            Finding::error(format!(
+                "`{}` failed ({code}), so coverage was not measured: the tests must pass first{tail}",
+                command.display()
+            ))
+            .fix_hint("make the tests pass (the `test` rule reports each failure), then measure again")
+            .code("tool-failed"),
+        );
+    }
+    None
+}
+
+fn omit_set(omit: Option<&[String]>) -> Result<GlobSet> {
+    let mut builder = GlobSetBuilder::new();
+    let globs: Vec<&str> = match omit {
+        Some(globs) => globs.iter().map(String::as_str).collect(),
+        None => DEFAULT_OMIT.to_vec(),
+    };
+    for glob in globs {
+        let glob = Glob::new(glob).map_err(|e| {
+            checkrail_sdk::Error::new(format!(
+                "use a valid glob in `omit`: `{glob}` is not one ({e})"
+            ))
+        })?;
+        builder.add(glob);
+    }
+    builder
+        .build()
+        .map_err(|e| checkrail_sdk::Error::new(format!("build the `omit` globs: {e}")))
+}
+
+/// The report's files under `cwd`, omitted ones left out, with
+/// workspace-relative paths, and their totals.
+fn measured(parsed: report::Report, cwd: &str, omit: &GlobSet) -> Measured {
+    let mut totals = Totals::default();
+    let mut files = Vec::new();
+    for (path, file) in parsed {
+        let relative = path.strip_prefix("./").unwrap_or(&path);
+        // Absolute or escaping paths are outside the project (site-packages,
+        // the standard library): never part of the figure.
+        if relative.starts_with('/') || checkrail_sdk::normalize_path(relative).is_err() {
+            continue;
+        }
+        if omit.is_match(relative) {
+            continue;
+        }
+        totals.lines += file.lines.len() as u64;
+        totals.covered += file.covered.len() as u64;
+        totals.excluded += u64::from(file.excluded);
+        totals.files += 1;
+        files.push((in_cwd(cwd, relative), file));
+    }
+    Measured { totals, files }
+}
+
+/// The Go module path declared in `<cwd>/go.mod`, if any.
+fn go_module(cx: &Context, cwd: &str) -> Option<String> {
+    let manifest = checkrail_sdk::tool_paths::join(cwd, "go.mod")?;
+    let text = cx.workspace().read_to_string(&manifest).ok()?;
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("module "))
+        .map(|m| m.trim().trim_matches('"').to_owned())
+}
+
+/// Workspace-relative `path` as seen from the workspace-relative `cwd`.
+fn from_cwd(cwd: &str, path: &str) -> String {
+    if cwd == "." {
+        return path.to_owned();
+    }
+    format!("{}{path}", "../".repeat(cwd.split('/').count()))
+}
+
+/// `path` relative to `cwd`, as a workspace-relative path.
+fn in_cwd(cwd: &str, path: &str) -> String {
+    if cwd == "." {
+        path.to_owned()
+    } else {
+        format!("{cwd}/{path}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_collapse_runs() {
+        assert_eq!(ranges(&[3, 4, 5, 9, 12, 13]), "3-5, 9, 12-13");
+        assert_eq!(ranges(&[7]), "7");
+    }
+
+    #[test]
+    fn omitted_and_outside_files_do_not_count() {
+        let mut parsed = report::Report::new();
+        let file = |lines: &[u32], covered: &[u32]| FileCoverage {
+            lines: lines.iter().copied().collect(),
+            covered: covered.iter().copied().collect(),
+            excluded: 0,
+        };
+        parsed.insert("calc.py".into(), file(&[1, 2, 3, 4], &[1, 2]));
+        parsed.insert("tests/test_calc.py".into(), file(&[1, 2], &[1, 2]));
+        parsed.insert("test_top.py".into(), file(&[1], &[1]));
+        parsed.insert("/usr/lib/python3/x.py".into(), file(&[1], &[]));
+        parsed.insert("../elsewhere.py".into(), file(&[1], &[]));
+        let m = measured(parsed, "py", &omit_set(None).unwrap());
+        assert_eq!(m.totals.lines, 4);
+        assert_eq!(m.totals.covered, 2);
+        assert_eq!(m.files[0].0, "py/calc.py");
+        let shown = m.least_covered(10, "py");
+        assert_eq!(shown[0].path.as_deref(), Some("py/calc.py"));
+        assert_eq!(shown[0].line, Some(3));
+    }
+}
