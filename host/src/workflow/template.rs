@@ -14,6 +14,8 @@ use serde_json::{Map, Value};
 use super::{Phase, Workflow};
 
 const OPEN: &str = "{{";
+/// Where a phase's frozen paths sit, relative to the phase.
+const FROZEN_PATHS: &str = "checkpoint/frozen/paths";
 const CLOSE: &str = "}}";
 
 /// One reference: its namespace (`inputs`, `evidence`) and the dotted path
@@ -177,6 +179,11 @@ impl Phase {
                     rule.config.to_string(),
                 ));
             }
+            if let Some(frozen) = &checkpoint.frozen {
+                for (k, path) in frozen.paths.iter().enumerate() {
+                    texts.push((format!("{FROZEN_PATHS}/{k}"), path.clone()));
+                }
+            }
         }
         texts
     }
@@ -193,6 +200,11 @@ impl Phase {
         if let Some(checkpoint) = &mut phase.checkpoint {
             for rule in &mut checkpoint.rules {
                 fill_value(&mut rule.config, scope)?;
+            }
+            if let Some(frozen) = &mut checkpoint.frozen {
+                for path in &mut frozen.paths {
+                    *path = fill(path, scope)?;
+                }
             }
         }
         Ok(phase)
@@ -211,6 +223,12 @@ impl Workflow {
                 let at = format!("{}/{at}", self.pointer(i));
                 for reference in references(&text) {
                     let first = reference.path.first().cloned().unwrap_or_default();
+                    if at.contains(FROZEN_PATHS) && reference.namespace != "inputs" {
+                        problems.push(format!(
+                            "{at}: refers to `{reference}`, but frozen paths can only use inputs: they are snapshotted when phase `since` passes, before later evidence or items exist"
+                        ));
+                        continue;
+                    }
                     match reference.namespace.as_str() {
                         "inputs" if !self.inputs.contains_key(&reference.path.join(".")) => {
                             let name = reference.path.join(".");
@@ -337,5 +355,27 @@ mod tests {
         );
         assert!(err.contains("/phases/1/guidance: refers to `{{evidence.nope.x}}`, but the workflow has no phase `nope`"), "{err}");
         assert!(err.contains("names no field"), "{err}");
+    }
+
+    #[test]
+    fn frozen_paths_take_inputs_only() {
+        let text = |reference: &str| {
+            format!(
+                "id: w\nversion: 0.1.0\nname: W\ndescription: d\ninputs:\n  bench: {{ description: b }}\nphases:\n  - id: a\n    name: A\n    guidance: g\n    checkpoint:\n      evidence_schema: {{ type: object, properties: {{ x: {{ type: string }} }} }}\n  - id: b\n    name: B\n    guidance: g\n    checkpoint:\n      frozen: {{ since: a, paths: [\"{reference}\"] }}\n"
+            )
+        };
+        let workflow = crate::workflow::parse(&text("{{inputs.bench}}/**"), "w.yaml").unwrap();
+        let filled = workflow
+            .instantiate(&map(json!({"bench": "benches"})))
+            .unwrap();
+        let frozen = filled.phases[1].checkpoint.as_ref().unwrap().frozen.as_ref();
+        assert_eq!(frozen.unwrap().paths, ["benches/**"]);
+        let err = crate::workflow::parse(&text("{{evidence.a.x}}"), "w.yaml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("/phases/1/checkpoint/frozen/paths/0: refers to `{{evidence.a.x}}`, but frozen paths can only use inputs"),
+            "{err}"
+        );
     }
 }
