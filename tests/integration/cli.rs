@@ -122,7 +122,7 @@ fn usage_and_configuration_errors_exit_2_and_name_the_problem() {
     let out = checkrail(&["check", "--workflow", "no-such-flow", "--phase", "x"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        stderr(&out).contains("unknown workflow `no-such-flow`; known workflows: bugfix-with-regression-test, dependency-upgrade, docs-update, go-bugfix,") && stderr(&out).contains("project-basics, python-bugfix, python-feature, release-preparation, rust-feature, safe-refactor, security-review"),
+        stderr(&out).contains("unknown workflow `no-such-flow`; known workflows: api-change, bugfix-with-regression-test, ") && stderr(&out).contains(", rust-feature, safe-refactor, schema-migration, security-review"),
         "{}",
         stderr(&out)
     );
@@ -165,7 +165,7 @@ fn usage_and_configuration_errors_exit_2_and_name_the_problem() {
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains(
-            "unknown rule `no-such-rule`; installed rules: compile, file-exists, lint, security, test"
+            "unknown rule `no-such-rule`; installed rules: benchmark, compile, coverage, file-exists, lint, security, test"
         ),
         "{}",
         stderr(&out)

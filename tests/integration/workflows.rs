@@ -178,3 +178,228 @@ fn go_bugfix_walks_end_to_end_with_real_go() {
         Status::Completed
     );
 }
+
+/// Error codes of a validation's findings.
+fn error_codes(v: &checkrail::service::Validation) -> Vec<String> {
+    v.report
+        .iter()
+        .flat_map(|r| r.rules.iter())
+        .flat_map(|r| r.findings.iter())
+        .filter(|f| f.severity == checkrail_sdk::Severity::Error)
+        .filter_map(|f| f.code.clone())
+        .collect()
+}
+
+fn inputs(pairs: &[(&str, &str)]) -> Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), json!(v)))
+        .collect()
+}
+
+const PY_PROJECT: &str = "[project]\nname = \"calc\"\nversion = \"0.1.0\"\n\n[tool.pytest.ini_options]\npythonpath = [\".\"]\n";
+const PY_CALC: &str = "def add(a, b):\n    return a + b\n\n\ndef div(a, b):\n    if b == 0:\n        raise ZeroDivisionError(\"b is zero\")\n    return a / b\n";
+const PY_TEST_ADD: &str = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n";
+const PY_TEST_DIV: &str = "\n\ndef test_div_by_zero():\n    import pytest\n    from calc import div\n    with pytest.raises(ZeroDivisionError):\n        div(1, 0)\n    assert div(4, 2) == 2\n";
+
+#[test]
+fn increase_test_coverage_measures_python_coverage_and_refuses_a_pragma() {
+    let ws = workspace(&[
+        ("pyproject.toml", PY_PROJECT),
+        ("calc.py", PY_CALC),
+        ("tests/test_calc.py", PY_TEST_ADD),
+        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let id = svc
+        .start("increase-test-coverage", inputs(&[("module", "calc.py")]))
+        .unwrap()
+        .session
+        .id;
+    let v = validate(&svc, &id, None);
+    assert!(v.advanced, "baseline: {:?}", v.report);
+    let summary = &v.report.as_ref().unwrap().rules[1].summary;
+    assert!(summary.contains("50.00%"), "{summary}");
+    let v = validate(
+        &svc,
+        &id,
+        Some(json!({"untested": ["div by zero raises ZeroDivisionError"]})),
+    );
+    assert!(v.advanced, "survey: {:?}", v.report);
+
+    // The shortcut: mark the untested lines as excluded from measurement.
+    std::fs::write(
+        dir.join("calc.py"),
+        PY_CALC.replace("def div(a, b):", "def div(a, b):  # pragma: no cover"),
+    )
+    .unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(
+        !v.passed && error_codes(&v) == ["new-exclusions"],
+        "a pragma is not a test: {:?}",
+        v.report
+    );
+
+    // The honest path: a test for the behaviour.
+    std::fs::write(dir.join("calc.py"), PY_CALC).unwrap();
+    std::fs::write(
+        dir.join("tests/test_calc.py"),
+        format!("{PY_TEST_ADD}{PY_TEST_DIV}"),
+    )
+    .unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(v.passed && v.advanced, "the loop's test: {:?}", v.report);
+    let v = validate(&svc, &id, None);
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+    let summary = &v.report.as_ref().unwrap().rules[1].summary;
+    assert!(summary.contains("100.00%"), "{summary}");
+    assert_eq!(v.standing.session.status, Status::Completed);
+}
+
+const WORK_SLOW: &str =
+    "import time\n\n\ndef run():\n    time.sleep(0.06)\n    return sum(range(1000))\n";
+const BENCH: &str = "import time\nimport work\n\nstart = time.perf_counter()\nwork.run()\nprint(f\"work: {(time.perf_counter() - start) * 1000:.2f} ms\")\n";
+const WORK_TEST: &str = "import work\n\n\ndef test_run():\n    assert work.run() == 499500\n";
+
+#[test]
+fn performance_change_needs_faster_code_not_a_faster_benchmark() {
+    let ws = workspace(&[
+        ("pyproject.toml", PY_PROJECT),
+        ("work.py", WORK_SLOW),
+        ("bench.py", BENCH),
+        ("tests/test_work.py", WORK_TEST),
+        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let id = svc
+        .start(
+            "performance-change",
+            inputs(&[
+                ("benchmark", "python3"),
+                ("benchmark_args", "bench.py"),
+                ("pattern", "work: ([0-9.]+) ms"),
+                ("benchmark_files", "bench*.py"),
+            ]),
+        )
+        .unwrap()
+        .session
+        .id;
+    let v = validate(&svc, &id, None);
+    assert!(v.advanced, "baseline: {:?}", v.report);
+    let v = validate(
+        &svc,
+        &id,
+        Some(
+            json!({"hotspot": "work.run sleeps 60 ms", "plan": "drop the sleep from work.run entirely"}),
+        ),
+    );
+    assert!(v.advanced, "plan: {:?}", v.report);
+
+    // Unchanged code: not faster.
+    let v = validate(&svc, &id, None);
+    assert!(
+        error_codes(&v).contains(&"not-improved".to_owned()),
+        "{:?}",
+        v.report
+    );
+    // The shortcut: a benchmark that prints a better number. Frozen.
+    std::fs::write(dir.join("bench.py"), "print(\"work: 1.00 ms\")\n").unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(
+        !v.passed && error_codes(&v).iter().any(|c| c.starts_with("frozen")),
+        "{:?}",
+        error_codes(&v)
+    );
+    // The honest path: faster code under the same benchmark.
+    std::fs::write(dir.join("bench.py"), BENCH).unwrap();
+    std::fs::write(
+        dir.join("work.py"),
+        WORK_SLOW.replace("    time.sleep(0.06)\n", ""),
+    )
+    .unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+}
+
+const C_MAKEFILE: &str = "CFLAGS = -Wall -Wextra -Werror -Iinclude\n\ntest: tests/test_calc\n\t./tests/test_calc\n\ntests/test_calc: src/calc.c tests/test_calc.c include/calc.h\n\t$(CC) $(CFLAGS) -o $@ src/calc.c tests/test_calc.c\n\n.PHONY: test\n";
+const C_HEADER: &str = "int add(int a, int b);\n";
+const C_SOURCE: &str = "#include \"calc.h\"\n\nint add(int a, int b) { return a + b; }\n";
+const C_TEST: &str = "#include <assert.h>\n#include \"calc.h\"\n\nint main(void) {\n    assert(add(2, 3) == 5);\n    return 0;\n}\n";
+
+#[test]
+fn c_feature_walks_end_to_end_with_real_gcc_and_make() {
+    let ws = workspace(&[
+        ("Makefile", C_MAKEFILE),
+        ("include/calc.h", C_HEADER),
+        ("src/calc.c", C_SOURCE),
+        ("tests/test_calc.c", C_TEST),
+        ("checkrail.toml", "[exec]\nallow = [\"gcc\", \"make\"]\n"),
+    ]);
+    let dir = ws.path();
+    let svc = service(dir);
+    let id = svc
+        .start("c-feature", inputs(&[("feature", "a mul function")]))
+        .unwrap()
+        .session
+        .id;
+    let v = validate(&svc, &id, None);
+    assert!(v.advanced, "baseline: {:?}", v.report);
+    let v = validate(
+        &svc,
+        &id,
+        Some(json!({"functions": ["mul"], "test_file": "tests/test_calc.c"})),
+    );
+    assert!(v.advanced, "design: {:?}", v.report);
+
+    // A warning is an error here, reported at its line.
+    std::fs::write(
+        dir.join("include/calc.h"),
+        format!("{C_HEADER}int mul(int a, int b);\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("src/calc.c"),
+        format!("{C_SOURCE}\nint mul(int a, int b) {{ int unused; return a * b; }}\n"),
+    )
+    .unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(!v.passed, "{:?}", v.report);
+    let report = v.report.unwrap();
+    let warning = report
+        .rules
+        .iter()
+        .flat_map(|r| r.findings.iter())
+        .find(|f| f.message.contains("unused"))
+        .unwrap_or_else(|| panic!("{report:#?}"));
+    assert_eq!(
+        (warning.path.as_deref(), warning.line),
+        (Some("src/calc.c"), Some(5))
+    );
+
+    // A failing test fails `make test`.
+    std::fs::write(
+        dir.join("src/calc.c"),
+        format!("{C_SOURCE}\nint mul(int a, int b) {{ return a + b; }}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("tests/test_calc.c"),
+        C_TEST.replace(
+            "    return 0;",
+            "    assert(mul(2, 3) == 6);\n    return 0;",
+        ),
+    )
+    .unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(!v.passed, "{:?}", v.report);
+    // Fixed.
+    std::fs::write(
+        dir.join("src/calc.c"),
+        format!("{C_SOURCE}\nint mul(int a, int b) {{ return a * b; }}\n"),
+    )
+    .unwrap();
+    let v = validate(&svc, &id, None);
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+}

@@ -368,7 +368,12 @@ mod tests {
         let filled = workflow
             .instantiate(&map(json!({"bench": "benches"})))
             .unwrap();
-        let frozen = filled.phases[1].checkpoint.as_ref().unwrap().frozen.as_ref();
+        let frozen = filled.phases[1]
+            .checkpoint
+            .as_ref()
+            .unwrap()
+            .frozen
+            .as_ref();
         assert_eq!(frozen.unwrap().paths, ["benches/**"]);
         let err = crate::workflow::parse(&text("{{evidence.a.x}}"), "w.yaml")
             .unwrap_err()

@@ -147,11 +147,8 @@ fn validate(config: &Config) -> Result<Regex> {
             "use `min_improvement_percent` together with `no_regression_since`: the improvement is measured from that phase's median",
         ));
     }
-    let pattern = Regex::new(&config.pattern).map_err(|e| {
-        Error::new(format!(
-            "use a valid regular expression in `pattern`: {e}"
-        ))
-    })?;
+    let pattern = Regex::new(&config.pattern)
+        .map_err(|e| Error::new(format!("use a valid regular expression in `pattern`: {e}")))?;
     if pattern.captures_len() != 2 {
         return Err(Error::new(format!(
             "use a `pattern` with exactly one capture group around the number, e.g. `time: ([0-9.]+) ms`; `{}` has {}",
@@ -163,7 +160,11 @@ fn validate(config: &Config) -> Result<Regex> {
 }
 
 /// The figure of one run: the last match of the pattern in its stdout.
-fn figure(pattern: &Regex, command: &Command, output: &Output) -> std::result::Result<f64, Finding> {
+fn figure(
+    pattern: &Regex,
+    command: &Command,
+    output: &Output,
+) -> std::result::Result<f64, Finding> {
     let tail = output.tail_note(10, 1500);
     if output.timed_out {
         return Err(Finding::error(format!(
@@ -178,12 +179,11 @@ fn figure(pattern: &Regex, command: &Command, output: &Output) -> std::result::R
         let code = output
             .exit_code
             .map_or_else(|| "killed".to_owned(), |c| format!("exit code {c}"));
-        return Err(Finding::error(format!(
-            "`{}` failed ({code}){tail}",
-            command.display()
-        ))
-        .fix_hint("make the benchmark run cleanly first")
-        .code("tool-failed"));
+        return Err(
+            Finding::error(format!("`{}` failed ({code}){tail}", command.display()))
+                .fix_hint("make the benchmark run cleanly first")
+                .code("tool-failed"),
+        );
     }
     let last = pattern
         .captures_iter(&output.stdout)
@@ -225,7 +225,10 @@ fn median(figures: &[f64]) -> f64 {
 
 fn judge(config: &Config, cx: &Context, figures: &[f64]) -> Outcome {
     let value = median(figures);
-    let unit = config.unit.as_deref().map_or(String::new(), |u| format!(" {u}"));
+    let unit = config
+        .unit
+        .as_deref()
+        .map_or(String::new(), |u| format!(" {u}"));
     let shown = |v: f64| format!("{v:.4}{unit}");
     let lower = config.better == Better::Lower;
     let mut findings = Vec::new();
@@ -316,8 +319,11 @@ mod tests {
     /// standing in for code that got faster or slower.
     fn workspace(ms: &str) -> TestWorkspace {
         let ws = TestWorkspace::new().unwrap();
-        ws.write("bench.sh", "echo warming up\necho \"parse: $(cat speed) ms\"\n")
-            .unwrap();
+        ws.write(
+            "bench.sh",
+            "echo warming up\necho \"parse: $(cat speed) ms\"\n",
+        )
+        .unwrap();
         ws.write("speed", ms).unwrap();
         ws
     }
@@ -348,13 +354,19 @@ mod tests {
     }
 
     fn codes(outcome: &Outcome) -> Vec<&str> {
-        outcome.findings.iter().filter_map(|f| f.code.as_deref()).collect()
+        outcome
+            .findings
+            .iter()
+            .filter_map(|f| f.code.as_deref())
+            .collect()
     }
 
     #[test]
     fn a_regression_fails_and_an_improvement_passes() {
         let ws = workspace("10.0");
-        let before = ws.run_granting::<Benchmark>(config(json!({})), &["sh"]).unwrap();
+        let before = ws
+            .run_granting::<Benchmark>(config(json!({})), &["sh"])
+            .unwrap();
         assert!(before.passed, "{before:#?}");
         assert_eq!(before.facts_value().unwrap()["median"], 10.0);
 
@@ -398,16 +410,23 @@ mod tests {
     #[test]
     fn runs_that_give_no_figure_fail_and_bad_configs_are_refused() {
         let ws = workspace("fast");
-        let outcome = ws.run_granting::<Benchmark>(config(json!({})), &["sh"]).unwrap();
+        let outcome = ws
+            .run_granting::<Benchmark>(config(json!({})), &["sh"])
+            .unwrap();
         assert_eq!(codes(&outcome), ["no-figure"], "{outcome:#?}");
-        let refused = ws.run_granting::<Benchmark>(config(json!({})), &[]).unwrap();
+        let refused = ws
+            .run_granting::<Benchmark>(config(json!({})), &[])
+            .unwrap();
         assert_eq!(codes(&refused), ["exec-not-granted"], "{refused:#?}");
         let no_baseline = ws
             .run_granting::<Benchmark>(config(json!({"no_regression_since": "x"})), &["sh"])
             .unwrap();
         assert!(!no_baseline.passed);
         for (extra, words) in [
-            (json!({"pattern": "([0-9]+) (ms)"}), "exactly one capture group"),
+            (
+                json!({"pattern": "([0-9]+) (ms)"}),
+                "exactly one capture group",
+            ),
             (json!({"pattern": "("}), "valid regular expression"),
             (json!({"runs": 0}), "between 1 and 25"),
             (json!({"min_improvement_percent": 5}), "together with"),

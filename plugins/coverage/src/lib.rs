@@ -175,8 +175,9 @@ impl Rule for Coverage {
         let (tool, detected) = resolve(config.tool, cx, &cwd)?;
         let mut outcome = match measure::run(&config, tool, cx, &cwd)? {
             Ok(measured) => judge(&config, cx, tool, &cwd, &measured),
-            Err(finding) => Outcome::from_findings(vec![finding])
-                .with_summary("coverage could not be measured"),
+            Err(finding) => {
+                Outcome::from_findings(vec![finding]).with_summary("coverage could not be measured")
+            }
         };
         if let Some(detected) = detected {
             outcome.findings.insert(0, detected);
@@ -222,8 +223,7 @@ fn validate(config: &Config) -> Result<()> {
             "use `tool: custom` with both `command` and `report`, e.g. command {\"program\": \"cargo\", \"args\": [\"llvm-cov\", \"--lcov\", \"--output-path\", \"{scratch}/lcov.info\"]} and report `{scratch}/lcov.info`",
         ));
     }
-    if !custom && (config.command.is_some() || config.report.is_some() || config.format.is_some())
-    {
+    if !custom && (config.command.is_some() || config.report.is_some() || config.format.is_some()) {
         return Err(Error::new(
             "use `command`, `report` and `format` only with `tool: custom`; the other tools run their own command and read their own report",
         ));

@@ -232,10 +232,13 @@ fn plan(config: &Config, tool: Tool, scratch_arg: &str, scratch: &str) -> Plan {
             }
         }
         Tool::Custom | Tool::Auto => {
-            let custom = config.command.clone().unwrap_or_else(|| crate::CustomCommand {
-                program: String::new(),
-                args: Vec::new(),
-            });
+            let custom = config
+                .command
+                .clone()
+                .unwrap_or_else(|| crate::CustomCommand {
+                    program: String::new(),
+                    args: Vec::new(),
+                });
             let run = Command::new(custom.program).args(
                 custom
                     .args

@@ -106,9 +106,9 @@ fn go_profile(text: &str, module: Option<&str>) -> Result<Report, String> {
             continue;
         }
         let bad = || format!("line {} is not `file:range statements count`", n + 2);
-        let (location, rest) = line.rsplit_once(':').map_or((None, line), |(a, b)| {
-            (Some(a), b)
-        });
+        let (location, rest) = line
+            .rsplit_once(':')
+            .map_or((None, line), |(a, b)| (Some(a), b));
         let path = location.ok_or_else(bad)?;
         let mut parts = rest.split_whitespace();
         let (Some(range), Some(statements), Some(count)) =

@@ -39,12 +39,18 @@ def test_sub():
 
 fn python_project(test: &str) -> TestWorkspace {
     let ws = TestWorkspace::new().unwrap();
-    ws.write("pyproject.toml", "[project]\nname = \"calc\"\nversion = \"0\"\n")
-        .unwrap();
+    ws.write(
+        "pyproject.toml",
+        "[project]\nname = \"calc\"\nversion = \"0\"\n",
+    )
+    .unwrap();
     ws.write("calc.py", CALC).unwrap();
     ws.write("tests/test_calc.py", test).unwrap();
-    ws.write("tests/conftest.py", "import sys, os\nsys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))\n")
-        .unwrap();
+    ws.write(
+        "tests/conftest.py",
+        "import sys, os\nsys.path.insert(0, os.path.dirname(os.path.dirname(__file__)))\n",
+    )
+    .unwrap();
     ws
 }
 
@@ -53,22 +59,20 @@ fn run(ws: &TestWorkspace, config: Value, grant: &[&str]) -> Outcome {
 }
 
 fn run_after(ws: &TestWorkspace, config: Value, grant: &[&str], baseline: &Outcome) -> Outcome {
-    let capabilities: Vec<String> = [
-        "exec:python3",
-        "exec:go",
-        "exec:node",
-        "exec:*",
-    ]
-    .iter()
-    .map(|c| (*c).to_owned())
-    .collect();
+    let capabilities: Vec<String> = ["exec:python3", "exec:go", "exec:node", "exec:*"]
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
     let mut policy = checkrail_sdk::native::exec::ExecPolicy::for_rule("coverage", &capabilities);
     policy.granted = grant.iter().map(|g| (*g).to_owned()).collect();
     let cx = ws
         .context()
         .unwrap()
         .with_exec_policy(policy)
-        .with_baseline("before", baseline.facts_value().expect("the baseline recorded facts"));
+        .with_baseline(
+            "before",
+            baseline.facts_value().expect("the baseline recorded facts"),
+        );
     run_with_context::<Coverage>(config, &cx).unwrap()
 }
 
@@ -84,7 +88,11 @@ fn codes(outcome: &Outcome) -> Vec<&str> {
 #[test]
 fn python_coverage_is_measured_and_the_floor_holds() {
     let ws = python_project(TEST_ADD);
-    let low = run(&ws, json!({"tool": "python", "min_percent": 90}), &["python3"]);
+    let low = run(
+        &ws,
+        json!({"tool": "python", "min_percent": 90}),
+        &["python3"],
+    );
     assert!(!low.passed, "{low:#?}");
     assert_eq!(codes(&low), ["coverage-below-minimum"], "{low:#?}");
     // calc.py: 5 statements (2 defs, 3 body lines), the sub body missed.
@@ -98,7 +106,11 @@ fn python_coverage_is_measured_and_the_floor_holds() {
     assert!(uncovered.message.contains("6-7"), "{uncovered:?}");
     assert_eq!(low.facts_value().unwrap()["lines"], 5, "tests are omitted");
 
-    let ok = run(&ws, json!({"tool": "python", "min_percent": 60}), &["python3"]);
+    let ok = run(
+        &ws,
+        json!({"tool": "python", "min_percent": 60}),
+        &["python3"],
+    );
     assert!(ok.passed, "{ok:#?}");
     assert!(ok.summary.contains("60.00%"), "{}", ok.summary);
 }
@@ -107,12 +119,19 @@ fn python_coverage_is_measured_and_the_floor_holds() {
 fn a_pragma_cannot_buy_coverage_but_a_test_can() {
     let ws = python_project(TEST_ADD);
     let config = json!({"tool": "python", "no_drop_since": "before", "min_gain": 10});
-    let before = run(&ws, json!({"tool": "python", "min_percent": 0}), &["python3"]);
+    let before = run(
+        &ws,
+        json!({"tool": "python", "min_percent": 0}),
+        &["python3"],
+    );
     assert!(before.passed, "{before:#?}");
 
     // The shortcut: exclude the untested function from measurement.
-    ws.write("calc.py", CALC.replace("def sub(a, b):", "def sub(a, b):  # pragma: no cover"))
-        .unwrap();
+    ws.write(
+        "calc.py",
+        CALC.replace("def sub(a, b):", "def sub(a, b):  # pragma: no cover"),
+    )
+    .unwrap();
     let cheat = run_after(&ws, config.clone(), &["python3"], &before);
     assert!(!cheat.passed, "{cheat:#?}");
     assert!(codes(&cheat).contains(&"new-exclusions"), "{cheat:#?}");
@@ -128,7 +147,11 @@ fn a_pragma_cannot_buy_coverage_but_a_test_can() {
 #[test]
 fn deleting_a_test_is_a_drop() {
     let ws = python_project(TEST_BOTH);
-    let before = run(&ws, json!({"tool": "python", "min_percent": 0}), &["python3"]);
+    let before = run(
+        &ws,
+        json!({"tool": "python", "min_percent": 0}),
+        &["python3"],
+    );
     ws.write("tests/test_calc.py", TEST_ADD).unwrap();
     let after = run_after(
         &ws,
@@ -137,8 +160,16 @@ fn deleting_a_test_is_a_drop() {
         &before,
     );
     assert_eq!(codes(&after), ["coverage-dropped"], "{after:#?}");
-    let without_baseline = run(&ws, json!({"tool": "python", "no_drop_since": "before"}), &["python3"]);
-    assert_eq!(codes(&without_baseline), ["no-baseline"], "{without_baseline:#?}");
+    let without_baseline = run(
+        &ws,
+        json!({"tool": "python", "no_drop_since": "before"}),
+        &["python3"],
+    );
+    assert_eq!(
+        codes(&without_baseline),
+        ["no-baseline"],
+        "{without_baseline:#?}"
+    );
 }
 
 #[test]
@@ -150,10 +181,18 @@ fn failing_tests_measure_nothing_and_a_planted_report_is_ignored() {
         r#"{"files": {"calc.py": {"executed_lines": [1,2,3,4,5], "missing_lines": [], "excluded_lines": []}}}"#,
     )
     .unwrap();
-    let outcome = run(&ws, json!({"tool": "python", "min_percent": 10}), &["python3"]);
+    let outcome = run(
+        &ws,
+        json!({"tool": "python", "min_percent": 10}),
+        &["python3"],
+    );
     assert_eq!(codes(&outcome), ["tool-failed"], "{outcome:#?}");
     let not_granted = run(&ws, json!({"tool": "python", "min_percent": 10}), &[]);
-    assert_eq!(codes(&not_granted), ["exec-not-granted"], "{not_granted:#?}");
+    assert_eq!(
+        codes(&not_granted),
+        ["exec-not-granted"],
+        "{not_granted:#?}"
+    );
 }
 
 #[test]
@@ -161,14 +200,26 @@ fn configs_that_cannot_mean_anything_are_refused() {
     let ws = python_project(TEST_ADD);
     for (config, words) in [
         (json!({"tool": "python"}), "nothing to require"),
-        (json!({"tool": "custom", "min_percent": 5}), "both `command` and `report`"),
+        (
+            json!({"tool": "custom", "min_percent": 5}),
+            "both `command` and `report`",
+        ),
         (
             json!({"tool": "custom", "min_percent": 5, "command": {"program": "sh"}, "report": "lcov.info"}),
             "inside the scratch directory",
         ),
-        (json!({"tool": "python", "min_percent": 150}), "between 0 and 100"),
-        (json!({"tool": "python", "min_gain": 5}), "together with `no_drop_since`"),
-        (json!({"tool": "python", "min_percent": 5, "cwd": "../x"}), "outside the workspace"),
+        (
+            json!({"tool": "python", "min_percent": 150}),
+            "between 0 and 100",
+        ),
+        (
+            json!({"tool": "python", "min_gain": 5}),
+            "together with `no_drop_since`",
+        ),
+        (
+            json!({"tool": "python", "min_percent": 5, "cwd": "../x"}),
+            "outside the workspace",
+        ),
     ] {
         let err = ws
             .run_granting::<Coverage>(config.clone(), &["python3"])
@@ -179,11 +230,16 @@ fn configs_that_cannot_mean_anything_are_refused() {
 
 #[test]
 fn go_coverage_by_statements() {
-    if std::process::Command::new("go").arg("version").output().is_err() {
+    if std::process::Command::new("go")
+        .arg("version")
+        .output()
+        .is_err()
+    {
         panic!("go is required (Debian package golang-go; scripts/test.sh installs it)");
     }
     let ws = TestWorkspace::new().unwrap();
-    ws.write("go.mod", "module example.com/calc\n\ngo 1.19\n").unwrap();
+    ws.write("go.mod", "module example.com/calc\n\ngo 1.19\n")
+        .unwrap();
     ws.write(
         "calc.go",
         "package calc\n\nfunc Add(a, b int) int {\n\treturn a + b\n}\n\nfunc Sub(a, b int) int {\n\treturn a - b\n}\n",
@@ -213,8 +269,11 @@ fn go_coverage_by_statements() {
 #[test]
 fn node_coverage_through_lcov() {
     let ws = TestWorkspace::new().unwrap();
-    ws.write("package.json", "{\"name\": \"calc\", \"version\": \"0.0.0\"}\n")
-        .unwrap();
+    ws.write(
+        "package.json",
+        "{\"name\": \"calc\", \"version\": \"0.0.0\"}\n",
+    )
+    .unwrap();
     ws.write(
         "calc.js",
         "exports.add = (a, b) => a + b;\nexports.sub = (a, b) => {\n  return a - b;\n};\n",
@@ -234,5 +293,9 @@ fn node_coverage_through_lcov() {
         .unwrap();
     assert_eq!(uncovered.path.as_deref(), Some("calc.js"));
     assert_eq!(uncovered.line, Some(3));
-    assert_eq!(outcome.facts_value().unwrap()["files"], 1, "the test file is omitted");
+    assert_eq!(
+        outcome.facts_value().unwrap()["files"],
+        1,
+        "the test file is omitted"
+    );
 }
