@@ -12,6 +12,7 @@ pub mod error;
 pub mod frozen;
 pub mod inputs;
 pub mod mcp;
+pub mod metrics;
 pub mod outcomes;
 pub mod pack;
 pub mod report;

@@ -17,6 +17,7 @@ mod hardening;
 mod http;
 mod lifecycle;
 pub(crate) mod mcp;
+mod operations;
 pub(crate) mod packs;
 pub(crate) mod processes;
 pub(crate) mod registry;

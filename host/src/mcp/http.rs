@@ -81,6 +81,7 @@ pub async fn serve(
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins);
+    let operations = operations_router(service.clone());
     let mcp = StreamableHttpService::new(
         move || Ok(super::CheckrailMcp::new(service.clone())),
         LocalSessionManager::default().into(),
@@ -114,11 +115,90 @@ pub async fn serve(
     };
     let app = axum::Router::new()
         .nest_service("/mcp", mcp)
-        .layer(axum::middleware::from_fn(auth));
+        .merge(operations.metrics)
+        .layer(axum::middleware::from_fn(auth))
+        // Probes answer without the token: they say nothing about sessions.
+        .merge(operations.probes);
     tracing::info!("serving MCP over streamable HTTP at http://{addr}/mcp");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// Routes for operators: probes that need no token, and metrics that do
+/// (they count sessions) whenever the server has one.
+#[cfg(feature = "http")]
+struct Operations {
+    probes: axum::Router,
+    metrics: axum::Router,
+}
+
+/// `/healthz` (the process answers), `/readyz` (the session store answers
+/// and rules are loaded) and `/metrics` (Prometheus text format).
+#[cfg(feature = "http")]
+fn operations_router(service: Arc<Service>) -> Operations {
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    use axum::routing::get;
+
+    let ready = service.clone();
+    let probes = axum::Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let service = ready.clone();
+                async move {
+                    match tokio::task::spawn_blocking(move || readiness(&service)).await {
+                        Ok(Ok(summary)) => (StatusCode::OK, summary).into_response(),
+                        Ok(Err(problem)) => {
+                            (StatusCode::SERVICE_UNAVAILABLE, problem).into_response()
+                        }
+                        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n"))
+                            .into_response(),
+                    }
+                }
+            }),
+        );
+    let metrics = axum::Router::new().route(
+        "/metrics",
+        get(move || {
+            let service = service.clone();
+            async move {
+                let sessions = tokio::task::spawn_blocking(move || service.list(None))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default();
+                let body = crate::metrics::global().render(&sessions);
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    )],
+                    body,
+                )
+            }
+        }),
+    );
+    Operations { probes, metrics }
+}
+
+/// `Ok` with a one-line summary when the store answers and rules are
+/// loaded; `Err` naming what is not ready.
+#[cfg(feature = "http")]
+fn readiness(service: &Service) -> Result<String, String> {
+    let sessions = service
+        .list(None)
+        .map_err(|e| format!("not ready: the session store does not answer: {e}\n"))?;
+    let rules = service.engine().rule_names().len();
+    if rules == 0 {
+        return Err("not ready: no rules are loaded\n".to_owned());
+    }
+    Ok(format!(
+        "ready: {rules} rules loaded, {} sessions in the store\n",
+        sessions.len()
+    ))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

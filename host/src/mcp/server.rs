@@ -77,6 +77,21 @@ fn standard_formats(schema: &mut serde_json::Map<String, serde_json::Value>) {
 pub struct CheckrailMcp {
     pub(super) service: Arc<Service>,
     tool_router: ToolRouter<Self>,
+    /// Longest a running `workflow_validate` stays silent: a progress
+    /// heartbeat goes out after this much quiet.
+    pub(super) heartbeat: std::time::Duration,
+}
+
+/// Default for [`CheckrailMcp`]'s heartbeat; `CHECKRAIL_PROGRESS_INTERVAL_MS`
+/// overrides it.
+const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(5);
+
+fn heartbeat() -> std::time::Duration {
+    std::env::var("CHECKRAIL_PROGRESS_INTERVAL_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|ms| *ms > 0)
+        .map_or(HEARTBEAT, std::time::Duration::from_millis)
 }
 
 impl CheckrailMcp {
@@ -103,6 +118,7 @@ impl CheckrailMcp {
         Self {
             service,
             tool_router,
+            heartbeat: heartbeat(),
         }
     }
 
@@ -131,6 +147,28 @@ impl ServerHandler for CheckrailMcp {
         )
         .with_server_info(Implementation::new("checkrail", env!("CARGO_PKG_VERSION")))
         .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn call_tool(
+        &self,
+        request: rmcp::model::CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::CallToolResponse, McpError> {
+        let tool = request.name.to_string();
+        let known = self.tool_router.has_route(&tool);
+        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+        let answer = self.tool_router.call(call).await;
+        if known {
+            let ok = match &answer {
+                Ok(rmcp::model::CallToolResponse::Complete(result)) => {
+                    result.is_error != Some(true)
+                }
+                Ok(_) => true,
+                Err(_) => false,
+            };
+            crate::metrics::global().tool_call(&tool, ok);
+        }
+        answer
     }
 
     async fn list_resources(

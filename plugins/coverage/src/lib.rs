@@ -419,7 +419,7 @@ fn tool_name(tool: Tool) -> &'static str {
 }
 
 impl Totals {
-    fn to_facts(&self) -> Value {
+    fn to_facts(self) -> Value {
         json!({
             "percent": (self.percent() * 100.0).round() / 100.0,
             "lines": self.lines,

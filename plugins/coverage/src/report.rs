@@ -165,13 +165,13 @@ fn lcov(text: &str) -> Result<Report, String> {
             if hits > 0.0 {
                 file.covered.insert(number);
             }
-        } else if line == "end_of_record" {
-            if let Some((path, file)) = current.take() {
-                let merged = report.entry(path).or_default();
-                merged.lines.extend(file.lines);
-                merged.covered.extend(file.covered);
-                records += 1;
-            }
+        } else if line == "end_of_record"
+            && let Some((path, file)) = current.take()
+        {
+            let merged = report.entry(path).or_default();
+            merged.lines.extend(file.lines);
+            merged.covered.extend(file.covered);
+            records += 1;
         }
     }
     if records == 0 && !text.trim().is_empty() {

@@ -70,20 +70,12 @@ impl CheckrailMcp {
                 cancel.store(true, Ordering::Relaxed);
             })
         };
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Progress>();
         let forwarder = ctx.meta.get_progress_token().map(|token| {
             let peer = ctx.peer.clone();
-            tokio::spawn(async move {
-                while let Some(progress) = rx.recv().await {
-                    let note = ProgressNotificationParam::new(token.clone(), progress.step())
-                        .with_total(progress.steps() as f64)
-                        .with_message(progress.message());
-                    if peer.notify_progress(note).await.is_err() {
-                        break;
-                    }
-                }
-            })
+            tokio::spawn(forward_progress(peer, token, rx, self.heartbeat))
         });
+        let started = std::time::Instant::now();
         let hooks_cancel = cancel.clone();
         let result = self
             .blocking(move |service| {
@@ -119,11 +111,60 @@ impl CheckrailMcp {
             // Deliver every progress notification before the response.
             let _ = forwarder.await;
         }
+        let report = result.as_ref().ok().and_then(|v| v.report.as_ref());
+        crate::metrics::global().validated(started.elapsed(), report);
         let mut validation = result?;
         if validation.standing.session.status == Status::AwaitingApproval && !args.dry_run {
             self.ask_the_human(&ctx, &mut validation).await;
         }
         Ok(Json(validation))
+    }
+}
+
+/// Sends each progress event to the client as it comes and, while a rule
+/// runs quietly, a heartbeat every `heartbeat`, so clients that give up on
+/// a silent request keep waiting. A heartbeat repeats the last message with
+/// the time since it and a progress value between the last one and the
+/// lowest the next event can have, so values still strictly increase.
+async fn forward_progress(
+    peer: rmcp::Peer<RoleServer>,
+    token: rmcp::model::ProgressToken,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Progress>,
+    heartbeat: Duration,
+) {
+    let mut last: Option<(Progress, std::time::Instant)> = None;
+    let mut beats = 0;
+    let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + heartbeat, heartbeat);
+    loop {
+        let note = tokio::select! {
+            progress = rx.recv() => {
+                let Some(progress) = progress else { break };
+                let note = ProgressNotificationParam::new(token.clone(), progress.step())
+                    .with_total(progress.steps() as f64)
+                    .with_message(progress.message());
+                last = Some((progress, std::time::Instant::now()));
+                beats = 0;
+                ticker.reset();
+                note
+            }
+            _ = ticker.tick() => {
+                let Some((progress, since)) = &last else { continue };
+                beats += 1;
+                let step = progress.step();
+                let room = (step.floor() + 1.0 - step) / 2.0;
+                let value = step + room * (1.0 - 0.5f64.powi(beats.min(1000)));
+                ProgressNotificationParam::new(token.clone(), value)
+                    .with_total(progress.steps() as f64)
+                    .with_message(format!(
+                        "{} (still running, {}s)",
+                        progress.message(),
+                        since.elapsed().as_secs()
+                    ))
+            }
+        };
+        if peer.notify_progress(note).await.is_err() {
+            break;
+        }
     }
 }
 

@@ -1,0 +1,328 @@
+//! What operators see: `/healthz`, `/readyz` and `/metrics` of `checkrail
+//! serve --http`, and progress heartbeats while a quiet rule runs.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::{shared_cache, state_dir, workspace};
+
+const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+const TOKEN: &str = "ops-token-0123456789abcdef";
+const PATIENCE: Duration = Duration::from_secs(120);
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &std::path::Path, addr: &str, token: Option<&str>) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--http", addr, "--workspace"])
+        .arg(dir)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .env_remove("CHECKRAIL_TOKEN")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(token) = token {
+        cmd.env("CHECKRAIL_TOKEN", token);
+    }
+    let mut server = Server {
+        child: cmd.spawn().unwrap(),
+        port: 0,
+    };
+    let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited");
+        if let Some(rest) = line
+            .trim()
+            .strip_prefix("checkrail: MCP over streamable HTTP at http://")
+        {
+            server.port = rest
+                .trim_end_matches("/mcp")
+                .rsplit(':')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
+            return server;
+        }
+    }
+}
+
+/// One HTTP/1.1 exchange; returns (status, headers, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    let _ = stream.read_to_string(&mut response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, head.to_owned(), body.to_owned())
+}
+
+/// A JSON-RPC exchange over streamable HTTP; returns the response message.
+fn rpc(port: u16, session: Option<&str>, message: Value) -> (String, Option<Value>) {
+    let mut headers = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("MCP-Protocol-Version", "2025-06-18"),
+    ];
+    if let Some(session) = session {
+        headers.push(("Mcp-Session-Id", session));
+    }
+    let (status, head, body) = http(port, "POST", "/mcp", &headers, &message.to_string());
+    assert!((200..300).contains(&status), "{status} {head}\n{body}");
+    let answer = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .chain(std::iter::once(body.as_str()))
+        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+        .find(|v| v.get("id").is_some());
+    (head, answer)
+}
+
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[test]
+fn probes_and_metrics_over_http() {
+    let ws = workspace(&[("README.md", "# Demo\n\n## Usage\n\nRun it.\n")]);
+    let server = serve(ws.path(), "127.0.0.1:0", None);
+    let port = server.port;
+
+    let (status, _, body) = http(port, "GET", "/healthz", &[], "");
+    assert_eq!((status, body.as_str()), (200, "ok\n"));
+    let (status, _, body) = http(port, "GET", "/readyz", &[], "");
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.starts_with("ready: ") && body.contains("rules loaded"),
+        "{body}"
+    );
+
+    let (head, _) = rpc(
+        port,
+        None,
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"ops","version":"0"}}}),
+    );
+    let session = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("mcp-session-id")
+                .then(|| v.trim().to_owned())
+        })
+        .expect("a session id");
+    let _ = http(
+        port,
+        "POST",
+        "/mcp",
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("Mcp-Session-Id", &session),
+        ],
+        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+    );
+    let call = |id: u32, name: &str, arguments: Value| {
+        rpc(
+            port,
+            Some(&session),
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":name,"arguments":arguments}}),
+        )
+        .1
+        .expect("an answer")
+    };
+    let failed = call(2, "workflow_start", json!({"workflow": "no-such-flow"}));
+    assert_eq!(failed["result"]["isError"], true, "{failed}");
+    let started = call(3, "workflow_start", json!({"workflow": "project-basics"}));
+    let id = started["result"]["structuredContent"]["session"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{started}"))
+        .to_owned();
+    let validated = call(4, "workflow_validate", json!({"session": id}));
+    assert!(validated.get("result").is_some(), "{validated}");
+
+    let (status, head, text) = http(port, "GET", "/metrics", &[], "");
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        head.to_lowercase().contains("application/openmetrics-text"),
+        "{head}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "checkrail_tool_calls_total{tool=\"workflow_start\",outcome=\"error\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "checkrail_tool_calls_total{tool=\"workflow_start\",outcome=\"ok\"}"
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        metric(&text, "checkrail_validate_duration_seconds_count"),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        metric(
+            &text,
+            "checkrail_rule_duration_seconds_count{rule=\"file-exists\"}"
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    let hits = metric(&text, "checkrail_outcome_cache_total{result=\"hit\"}").unwrap_or(0.0);
+    let misses = metric(&text, "checkrail_outcome_cache_total{result=\"miss\"}").unwrap_or(0.0);
+    assert!(hits + misses >= 1.0, "{text}");
+    assert!(
+        metric(&text, "checkrail_sessions{status=\"active\"}").is_some_and(|n| n >= 1.0),
+        "{text}"
+    );
+    assert!(
+        metric(&text, "checkrail_approvals_waiting").is_some(),
+        "{text}"
+    );
+}
+
+#[test]
+fn metrics_need_the_token_but_probes_do_not() {
+    let ws = workspace(&[]);
+    let server = serve(ws.path(), "0.0.0.0:0", Some(TOKEN));
+    assert_eq!(http(server.port, "GET", "/healthz", &[], "").0, 200);
+    assert_eq!(http(server.port, "GET", "/readyz", &[], "").0, 200);
+    assert_eq!(http(server.port, "GET", "/metrics", &[], "").0, 401);
+    let bearer = format!("Bearer {TOKEN}");
+    let (status, _, text) = http(
+        server.port,
+        "GET",
+        "/metrics",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(status, 200);
+    assert!(text.contains("checkrail_sessions"), "{text}");
+}
+
+#[test]
+fn a_quiet_rule_still_sends_progress() {
+    let ws = workspace(&[(
+        ".checkrail/workflows/quiet.yaml",
+        "id: quiet\nversion: 0.1.0\nname: Q\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: { sleep_ms: 1500 }\n",
+    )]);
+    let mut child = Command::new(BIN)
+        .args(["--rules-dir"])
+        .arg(crate::support::fixture_rules())
+        .args(["serve", "--workspace"])
+        .arg(ws.path())
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .env("CHECKRAIL_PROGRESS_INTERVAL_MS", "200")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut send = |message: Value| {
+        stdin.write_all(message.to_string().as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    };
+    send(
+        json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}),
+    );
+    send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+    send(
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"workflow_start","arguments":{"workflow":"quiet"}}}),
+    );
+    let id = loop {
+        let value: Value = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
+        if value["id"] == 1 {
+            break value["result"]["structuredContent"]["session"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+        }
+    };
+    send(
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id},"_meta":{"progressToken":"t"}}}),
+    );
+    let mut values = Vec::new();
+    let mut heartbeats = 0;
+    let answer = loop {
+        let value: Value = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
+        if value["method"] == "notifications/progress" {
+            values.push(value["params"]["progress"].as_f64().unwrap());
+            if value["params"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("still running"))
+            {
+                heartbeats += 1;
+            }
+        } else if value["id"] == 2 {
+            break value;
+        }
+    };
+    drop(stdin);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        answer["result"]["structuredContent"]["passed"], true,
+        "{answer}"
+    );
+    // 1.5 s of silence at a 200 ms interval: several heartbeats.
+    assert!(heartbeats >= 3, "{heartbeats} heartbeats in {values:?}");
+    assert!(
+        values.windows(2).all(|w| w[0] < w[1]),
+        "progress strictly increases: {values:?}"
+    );
+}
