@@ -2,6 +2,7 @@
 //! [`checkrail::Checkrail`].
 
 mod check;
+mod dashboard;
 mod output;
 mod pack;
 mod rule;
@@ -62,8 +63,10 @@ enum Command {
     /// Build, sign, verify, install and list rule packs.
     #[command(subcommand)]
     Pack(pack::Command),
-    /// Serve MCP: stdio by default, streamable HTTP with --http.
+    /// Serve MCP: stdio by default, streamable HTTP (with the dashboard) with --http.
     Serve(serve::Args),
+    /// Serve the web dashboard locally, or set its password (--set-password).
+    Dashboard(dashboard::Args),
     /// List, show or approve sessions (approving is for humans only).
     #[command(subcommand)]
     Session(session::Command),
@@ -113,6 +116,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Pack(command) => pack::run(&engine(options(command.workspace()))?, command),
         Command::Serve(args) => {
             serve::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
+        }
+        Command::Dashboard(args) => {
+            dashboard::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
         }
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,

@@ -18,7 +18,7 @@
 //! allow = ["sh"]
 //!
 //! [approval]
-//! via = ["terminal"]              # who may approve gates: "terminal" (default), "elicitation"
+//! via = ["terminal"]              # who may approve gates: "terminal" (default), "elicitation", "dashboard"
 //!
 //! [checks]
 //! parallel = 4                   # rules of one checkpoint run at once (default: the number of cores)
@@ -154,6 +154,9 @@ pub enum ApprovalChannel {
     Terminal,
     /// MCP elicitation through the agent's client.
     Elicitation,
+    /// The web dashboard, signed in with the password a human set at a
+    /// terminal (`checkrail dashboard --set-password`).
+    Dashboard,
 }
 
 impl ApprovalChannel {
@@ -162,6 +165,7 @@ impl ApprovalChannel {
         match self {
             ApprovalChannel::Terminal => "terminal",
             ApprovalChannel::Elicitation => "elicitation",
+            ApprovalChannel::Dashboard => "dashboard",
         }
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod bundled;
 pub mod config;
+pub mod dashboard;
 pub mod engine;
 pub mod error;
 pub mod frozen;

@@ -51,7 +51,9 @@ pub fn run(engine: Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
     let exit = runtime.block_on(async move {
         match args.http {
             None => serve_stdio(service).await,
-            Some(addr) => serve_http(service, args, addr).await,
+            Some(addr) => {
+                serve_http(service, args, addr, checkrail::dashboard::login_file(state)).await
+            }
         }
     });
     // Rules still running on the blocking pool must not keep the process
@@ -93,13 +95,19 @@ async fn serve_stdio(service: Arc<Service>) -> Result<Exit> {
 }
 
 #[cfg(feature = "http")]
-async fn serve_http(service: Arc<Service>, args: &Args, addr: SocketAddr) -> Result<Exit> {
+async fn serve_http(
+    service: Arc<Service>,
+    args: &Args,
+    addr: SocketAddr,
+    dashboard_login: PathBuf,
+) -> Result<Exit> {
     use checkrail::mcp::http::{HttpOptions, serve};
     let options = HttpOptions {
         addr,
         token: args.token.clone(),
         allowed_hosts: args.allowed_hosts.clone(),
         allowed_origins: args.allowed_origins.clone(),
+        dashboard_login: Some(dashboard_login),
     };
     options.validate().map_err(anyhow::Error::msg)?;
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -118,7 +126,7 @@ async fn serve_http(service: Arc<Service>, args: &Args, addr: SocketAddr) -> Res
 }
 
 #[cfg(not(feature = "http"))]
-async fn serve_http(_: Arc<Service>, _: &Args, _: SocketAddr) -> Result<Exit> {
+async fn serve_http(_: Arc<Service>, _: &Args, _: SocketAddr, _: PathBuf) -> Result<Exit> {
     anyhow::bail!(
         "this checkrail was built without the `http` feature; rebuild with `--features http`"
     )

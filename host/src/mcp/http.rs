@@ -18,6 +18,36 @@ pub struct HttpOptions {
     pub allowed_hosts: Vec<String>,
     /// Extra browser origins accepted in the `Origin` header.
     pub allowed_origins: Vec<String>,
+    /// The dashboard's login hash; `None` serves no dashboard.
+    pub dashboard_login: Option<std::path::PathBuf>,
+}
+
+/// The `Host` and `Origin` values a server bound to `addr` accepts, plus
+/// the extra ones configured.
+pub fn accepted_names(
+    addr: SocketAddr,
+    extra_hosts: &[String],
+    extra_origins: &[String],
+) -> (Vec<String>, Vec<String>) {
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+        "[::1]".to_owned(),
+    ];
+    if !addr.ip().is_loopback() {
+        hosts.push(addr.ip().to_string());
+    }
+    hosts.extend(extra_hosts.iter().cloned());
+    let mut origins: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+        .iter()
+        .map(|h| format!("http://{h}:{}", addr.port()))
+        .collect();
+    if !addr.ip().is_loopback() {
+        origins.push(format!("http://{}", addr));
+    }
+    origins.extend(extra_origins.iter().cloned());
+    (hosts, origins)
 }
 
 impl HttpOptions {
@@ -61,22 +91,17 @@ pub async fn serve(
     let addr = listener.local_addr()?;
     let _ = bound.send(addr);
 
-    let ip = addr.ip().to_string();
-    let mut hosts = vec![
-        "localhost".to_owned(),
-        "127.0.0.1".to_owned(),
-        "::1".to_owned(),
-        "[::1]".to_owned(),
-    ];
-    if !addr.ip().is_loopback() {
-        hosts.push(ip.clone());
-    }
-    hosts.extend(options.allowed_hosts.iter().cloned());
-    let mut origins: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
-        .iter()
-        .map(|h| format!("http://{h}:{}", addr.port()))
-        .collect();
-    origins.extend(options.allowed_origins.iter().cloned());
+    let (hosts, origins) = accepted_names(addr, &options.allowed_hosts, &options.allowed_origins);
+    let dashboard = options.dashboard_login.clone().map(|login_file| {
+        crate::dashboard::router(
+            service.clone(),
+            crate::dashboard::DashboardOptions {
+                login_file,
+                hosts: hosts.clone(),
+                origins: origins.clone(),
+            },
+        )
+    });
 
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
@@ -119,6 +144,11 @@ pub async fn serve(
         .layer(axum::middleware::from_fn(auth))
         // Probes answer without the token: they say nothing about sessions.
         .merge(operations.probes);
+    // The dashboard has its own sign-in: browsers cannot send the token.
+    let app = match dashboard {
+        Some(dashboard) => app.merge(dashboard),
+        None => app,
+    };
     tracing::info!("serving MCP over streamable HTTP at http://{addr}/mcp");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
@@ -216,6 +246,7 @@ mod tests {
             token: None,
             allowed_hosts: vec![],
             allowed_origins: vec![],
+            dashboard_login: None,
         };
         assert!(
             options
