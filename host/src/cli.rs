@@ -15,13 +15,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use checkrail::error::Kind;
 use checkrail::{Checkrail, Options};
 use clap::{Parser, Subcommand};
 
 /// Walks coding agents through workflows and checks every checkpoint itself
 /// with sandboxed WebAssembly rules.
 ///
-/// Exit codes: 0 passed, 1 failed, 2 usage or configuration error.
+/// Exit codes: 0 passed, 1 failed, 2 usage or configuration error, 3 a
+/// session record that does not verify, 70 internal error, 74 I/O error on
+/// checkrail's state.
 #[derive(Debug, Parser)]
 #[command(name = "checkrail", version, propagate_version = true)]
 pub struct Cli {
@@ -72,21 +75,47 @@ enum Command {
     Session(session::Command),
 }
 
-/// Process exit codes.
+/// Process exit codes, as documented in README.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     /// Everything checked passed.
-    Passed = 0,
+    Passed,
     /// A check failed.
-    Failed = 1,
-    /// Bad usage or configuration.
-    Usage = 2,
+    Failed,
+    /// An error of this kind stopped the command.
+    Error(Kind),
 }
 
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
-        ExitCode::from(exit as u8)
+        ExitCode::from(match exit {
+            Exit::Passed => 0,
+            Exit::Failed => 1,
+            Exit::Error(kind) => kind.exit_code(),
+        })
     }
+}
+
+/// The kind of the first error in the chain that knows its kind; an error
+/// the command line made itself (a malformed argument, an unreadable
+/// `@file`) is a usage error.
+pub fn kind_of(error: &anyhow::Error) -> Kind {
+    error
+        .chain()
+        .find_map(|cause| {
+            if let Some(e) = cause.downcast_ref::<checkrail::Error>() {
+                Some(e.kind())
+            } else if let Some(e) = cause.downcast_ref::<checkrail::state::StateError>() {
+                Some(e.kind())
+            } else if let Some(e) = cause.downcast_ref::<checkrail::pack::Error>() {
+                Some(e.kind())
+            } else {
+                cause
+                    .downcast_ref::<checkrail::pack::oci::Error>()
+                    .map(|e| e.kind())
+            }
+        })
+        .unwrap_or(Kind::Usage)
 }
 
 /// Runs the parsed command line.
@@ -174,5 +203,36 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_exit_code_comes_from_the_first_error_that_has_a_kind() {
+        use anyhow::Context;
+        use checkrail::error::Kind;
+
+        let made_here = anyhow::anyhow!("--input `x` must be NAME=VALUE");
+        assert_eq!(super::kind_of(&made_here), Kind::Usage);
+
+        // Under a context line, inside a pack error: still found.
+        let database = checkrail::Error::Database {
+            path: "sessions.db".into(),
+            source: rusqlite::Error::QueryReturnedNoRows,
+        };
+        let wrapped = Err::<(), _>(checkrail::pack::Error::Load(Box::new(database)))
+            .context("install the pack")
+            .unwrap_err();
+        assert_eq!(super::kind_of(&wrapped), Kind::Internal);
+        assert_eq!(
+            std::process::ExitCode::from(super::Exit::Error(super::kind_of(&wrapped))),
+            std::process::ExitCode::from(70)
+        );
+
+        let state = anyhow::Error::new(checkrail::state::StateError::NoHome);
+        assert_eq!(super::kind_of(&state), Kind::Usage);
+        let tampered = anyhow::Error::new(checkrail::Error::Tampered {
+            id: "s".into(),
+            problems: vec![],
+        });
+        assert_eq!(super::kind_of(&tampered), Kind::Tampered);
     }
 }

@@ -40,6 +40,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// Why `checkrail.toml` cannot be used; each message reads after the file's
+/// path.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot be read")]
+    Read(#[source] std::io::Error),
+    /// It is not valid TOML for this schema.
+    #[error("is invalid")]
+    Parse(#[source] toml::de::Error),
+    /// A trusted key is malformed.
+    #[error("[trust] keys[{index}]")]
+    TrustKey {
+        /// Its position in the list.
+        index: usize,
+        /// Why it does not parse.
+        #[source]
+        source: crate::pack::Error,
+    },
+    /// A field holds a value that parses but is not allowed; the message
+    /// names the field and the fix.
+    #[error("{0}")]
+    Field(String),
+}
+
 /// File name of the workspace config.
 pub const FILE: &str = "checkrail.toml";
 
@@ -353,25 +378,26 @@ impl WorkspaceConfig {
     /// Reads `<workspace>/checkrail.toml`, or the defaults when it is absent.
     pub fn load(workspace: &Path) -> Result<Self> {
         let path = workspace.join(FILE);
+        let error = |source: ConfigError| Error::Config {
+            path: path.clone(),
+            source: Box::new(source),
+        };
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => {
-                return Err(Error::Other(format!("read {}: {e}", path.display())));
-            }
+            Err(e) => return Err(error(ConfigError::Read(e))),
         };
-        let config: Self =
-            toml::from_str(&text).map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
-        for (i, key) in config.trust.keys.iter().enumerate() {
+        let config: Self = toml::from_str(&text).map_err(|e| error(ConfigError::Parse(e)))?;
+        for (index, key) in config.trust.keys.iter().enumerate() {
             crate::pack::PublicKey::parse(key)
-                .map_err(|e| Error::Other(format!("{}: [trust] keys[{i}]: {e}", path.display())))?;
+                .map_err(|source| error(ConfigError::TrustKey { index, source }))?;
         }
         config
             .exec
             .validate()
-            .map_err(|e| Error::Other(format!("{}: {e}", path.display())))?;
-        if let Some(problem) = config.retention.problems().first() {
-            return Err(Error::Other(format!("{}: {problem}", path.display())));
+            .map_err(|e| error(ConfigError::Field(e)))?;
+        if let Some(problem) = config.retention.problems().into_iter().next() {
+            return Err(error(ConfigError::Field(problem)));
         }
         Ok(config)
     }
@@ -400,13 +426,11 @@ mod tests {
         assert_eq!(config.exec.allow, ["cargo"]);
         assert_eq!(config.exec.timeout_ms, 600_000);
         std::fs::write(dir.path().join(FILE), "[exec]\nalow = [\"cargo\"]\n").unwrap();
-        let err = WorkspaceConfig::load(dir.path()).unwrap_err().to_string();
+        let err = crate::error::chain(&WorkspaceConfig::load(dir.path()).unwrap_err());
         assert!(err.contains("unknown field `alow`"), "{err}");
         std::fs::write(dir.path().join(FILE), "[exec]\nallow = [\"/bin/sh\"]\n").unwrap();
         assert!(
-            WorkspaceConfig::load(dir.path())
-                .unwrap_err()
-                .to_string()
+            crate::error::chain(&WorkspaceConfig::load(dir.path()).unwrap_err())
                 .contains("not a program name")
         );
     }
@@ -479,7 +503,7 @@ allow = ["sh"]
             ),
         ] {
             std::fs::write(dir.path().join(FILE), text).unwrap();
-            let err = WorkspaceConfig::load(dir.path()).unwrap_err().to_string();
+            let err = crate::error::chain(&WorkspaceConfig::load(dir.path()).unwrap_err());
             assert!(err.contains(expected), "{text}: {err}");
         }
     }

@@ -306,7 +306,7 @@ impl Checkrail {
             options.cache_dir.or_else(ComponentCache::default_dir)
         };
         let runtime = Runtime::new(ComponentCache::new(cache_dir))
-            .map_err(|e| Error::Other(format!("start the wasm runtime: {e}")))?;
+            .map_err(|e| Error::Runtime(e.into_boxed_dyn_error()))?;
         Ok(Self {
             runtime,
             rules: Registry::discover(&options.rule_dirs, options.workspace.as_deref())?,
@@ -372,7 +372,7 @@ impl Checkrail {
                             .map(|p| format!("{p} (config of {rule})"))
                             .collect::<Vec<_>>()
                             .join("\n  "),
-                        other => format!("{at}/rule: {other}"),
+                        other => format!("{at}/rule: {}", crate::error::chain(&other)),
                     });
                 }
             }
@@ -422,7 +422,7 @@ impl Checkrail {
         let mut limits = Limits::for_rule(&rule.component.info);
         limits.timeout = run.timeout.unwrap_or(limits.timeout);
         limits.memory = run.memory.unwrap_or(limits.memory);
-        limits.validate().map_err(Error::Other)?;
+        limits.validate().map_err(Error::BadRequest)?;
         let problems: Vec<String> = rule
             .config_violations(run.config, "")
             .iter()
@@ -708,7 +708,7 @@ impl Checkrail {
             .enumerate()
             .map(|(i, report)| {
                 report.ok_or_else(|| {
-                    Error::Other(format!("rule {} of the checkpoint gave no report", i + 1))
+                    Error::Internal(format!("rule {} of the checkpoint gave no report", i + 1))
                 })
             })
             .collect()

@@ -1,11 +1,41 @@
 //! Errors of the engine. Each names the thing at fault and, where it can,
-//! the fix.
+//! the fix; the cause travels as [`std::error::Error::source`], so print
+//! the whole chain ([`chain`], or anyhow's `{:#}`), not just the top.
 
 use std::path::PathBuf;
 
-/// Why an engine operation failed. Everything here is a usage or
-/// configuration problem (exit code 2 on the CLI); a rule that fails or
-/// misbehaves is a result, not an error.
+/// What kind of failure an error is: it decides the CLI's exit code. A rule
+/// that fails or misbehaves is a result, not an error (exit code 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Bad arguments or configuration: an unknown workflow, phase, rule or
+    /// session, an invalid workflow or config, a request the session's
+    /// state refuses. The caller fixes it.
+    Usage,
+    /// A session's record does not verify: it was changed outside
+    /// checkrail.
+    Tampered,
+    /// checkrail itself broke: its database, the wasm runtime, an invariant.
+    Internal,
+    /// A file checkrail keeps (the state directory) cannot be read or
+    /// written, or is damaged or missing.
+    Io,
+}
+
+impl Kind {
+    /// The documented process exit code of this kind (see README.md).
+    pub const fn exit_code(self) -> u8 {
+        match self {
+            Kind::Usage => 2,
+            Kind::Tampered => 3,
+            // sysexits.h: EX_SOFTWARE and EX_IOERR.
+            Kind::Internal => 70,
+            Kind::Io => 74,
+        }
+    }
+}
+
+/// Why an engine operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A workflow file could not be read, parsed or validated.
@@ -59,21 +89,48 @@ pub enum Error {
         problems: Vec<String>,
     },
     /// A rule component could not be loaded.
-    #[error("rule component {origin}: {reason}")]
+    #[error("rule component {origin}")]
     RuleLoad {
         /// Where the component came from.
         origin: String,
         /// Why it could not be loaded.
-        reason: String,
+        #[source]
+        source: crate::runtime::LoadError,
     },
-    /// The workspace directory is unusable.
-    #[error("workspace `{}`: {reason}", path.display())]
+    /// A `--rules-dir` cannot be listed.
+    #[error("rule directory `{}` cannot be read", dir.display())]
+    RuleDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The workspace directory cannot be opened.
+    #[error("workspace `{}` cannot be opened", path.display())]
     Workspace {
         /// The directory.
         path: PathBuf,
-        /// Why.
-        reason: String,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
     },
+    /// The workspace is not a directory.
+    #[error("workspace `{}` is not a directory", path.display())]
+    NotADirectory {
+        /// What was given.
+        path: PathBuf,
+    },
+    /// The workspace's `checkrail.toml` cannot be used.
+    #[error("{}", path.display())]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it (boxed: a TOML error is large).
+        #[source]
+        source: Box<crate::config::ConfigError>,
+    },
+
     /// No session with that id in this workspace.
     #[error(
         "unknown session `{}`; list sessions with `workflow_state` (MCP) or `checkrail session list`",
@@ -106,20 +163,113 @@ pub enum Error {
         /// What was altered, added, removed or reordered.
         problems: Vec<String>,
     },
-    /// Anything else that stops the engine, with context.
-    #[error("{0}")]
-    Other(String),
+    /// The wasm runtime could not start.
+    #[error("start the wasm runtime")]
+    Runtime(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The session database failed.
+    #[error("session database `{}`", path.display())]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The session database vanished or was emptied after sessions were
+    /// stored in it.
+    #[error(
+        "the session database `{}` is {}, but sessions have been stored there since {since}; restore it from a backup, or remove `{}` to start again with no sessions",
+        path.display(),
+        if *missing { "missing" } else { "empty (0 bytes)" },
+        marker.display()
+    )]
+    DatabaseLost {
+        /// The database file.
+        path: PathBuf,
+        /// Whether it is missing (rather than empty).
+        missing: bool,
+        /// When sessions were first stored there.
+        since: String,
+        /// The file that remembers it.
+        marker: PathBuf,
+    },
+    /// An old in-workspace session database cannot be imported.
+    #[error("import the old session database `{}`", path.display())]
+    Import {
+        /// The old database.
+        path: PathBuf,
+        /// SQLite's error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// A value checkrail stores does not encode or decode as JSON.
+    #[error("{what}")]
+    Json {
+        /// What was being encoded or decoded, e.g. `decode the pinned workflow`.
+        what: &'static str,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// An invariant of checkrail itself does not hold: a defect.
+    #[error("{0} (this is a defect in checkrail; nothing was recorded)")]
+    Internal(String),
+}
+
+impl Error {
+    /// What kind of failure this is.
+    pub fn kind(&self) -> Kind {
+        // No wildcard: a new variant must choose its kind (and exit code).
+        match self {
+            Error::InvalidWorkflow { .. }
+            | Error::UnknownWorkflow { .. }
+            | Error::UnknownPhase { .. }
+            | Error::UnknownRule { .. }
+            | Error::BadRuleReference { .. }
+            | Error::InvalidRuleConfig { .. }
+            | Error::RuleLoad { .. }
+            | Error::RuleDir { .. }
+            | Error::Workspace { .. }
+            | Error::NotADirectory { .. }
+            | Error::Config { .. }
+            | Error::UnknownSession { .. }
+            | Error::Refused(_)
+            | Error::BadRequest(_)
+            // The caller's own doing, and nothing was recorded.
+            | Error::Cancelled => Kind::Usage,
+            Error::State(e) => e.kind(),
+            Error::Tampered { .. } => Kind::Tampered,
+            Error::Runtime(_)
+            | Error::Database { .. }
+            | Error::Import { .. }
+            | Error::Json { .. }
+            | Error::Internal(_) => Kind::Internal,
+            Error::DatabaseLost { .. } => Kind::Io,
+        }
+    }
+
+    /// The process exit code for this error (see [`Kind::exit_code`]).
+    pub fn exit_code(&self) -> u8 {
+        self.kind().exit_code()
+    }
 }
 
 /// An error and its causes joined by ": " (as anyhow's `{:#}` prints them),
 /// for where a cause must travel as text, such as a rule reference's
-/// refusal reason.
+/// refusal reason, and for the CLI's one line of error. A cause that only
+/// repeats the link before it (SQLite's "Error code 26: file is not a
+/// database" under "file is not a database") is left out.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
+    let mut last = text.clone();
     let mut cause = error.source();
     while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
+        let message = e.to_string();
+        if !message.contains(&last) && !last.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        last = message;
         cause = e.source();
     }
     text
@@ -139,3 +289,178 @@ pub fn clip(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// Result of engine operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::{Error, Kind, chain};
+    use crate::state::StateError;
+
+    /// The documented exit code of each variant, written out once more
+    /// without a wildcard: adding a variant fails to compile here until its
+    /// code is chosen, and a changed code fails the test below.
+    fn documented(error: &Error) -> u8 {
+        match error {
+            Error::InvalidWorkflow { .. }
+            | Error::UnknownWorkflow { .. }
+            | Error::UnknownPhase { .. }
+            | Error::UnknownRule { .. }
+            | Error::BadRuleReference { .. }
+            | Error::InvalidRuleConfig { .. }
+            | Error::RuleLoad { .. }
+            | Error::RuleDir { .. }
+            | Error::Workspace { .. }
+            | Error::NotADirectory { .. }
+            | Error::Config { .. }
+            | Error::UnknownSession { .. }
+            | Error::Refused(_)
+            | Error::BadRequest(_)
+            | Error::Cancelled => 2,
+            Error::State(StateError::NoHome | StateError::NotPrivate { .. }) => 2,
+            Error::State(
+                StateError::Io { .. }
+                | StateError::NotADirectory { .. }
+                | StateError::BadKey { .. },
+            ) => 74,
+            Error::Tampered { .. } => 3,
+            Error::Runtime(_)
+            | Error::Database { .. }
+            | Error::Import { .. }
+            | Error::Json { .. }
+            | Error::Internal(_) => 70,
+            Error::DatabaseLost { .. } => 74,
+        }
+    }
+
+    fn io() -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::PermissionDenied, "denied")
+    }
+
+    fn json() -> serde_json::Error {
+        serde_json::from_str::<serde_json::Value>("{").unwrap_err()
+    }
+
+    fn one_of_each() -> Vec<Error> {
+        let path = PathBuf::from("/x");
+        vec![
+            Error::InvalidWorkflow {
+                source_name: "w.yaml".into(),
+                problems: vec!["/id: missing".into()],
+            },
+            Error::UnknownWorkflow {
+                id: "w".into(),
+                known: vec![],
+            },
+            Error::UnknownPhase {
+                workflow: "w".into(),
+                phase: "p".into(),
+                known: vec![],
+            },
+            Error::UnknownRule {
+                reference: "r".into(),
+                known: vec![],
+            },
+            Error::BadRuleReference {
+                reference: "r@x".into(),
+                reason: "bad".into(),
+            },
+            Error::InvalidRuleConfig {
+                rule: "r".into(),
+                problems: vec![],
+            },
+            Error::RuleLoad {
+                origin: "o".into(),
+                source: crate::runtime::LoadError::Read(io()),
+            },
+            Error::RuleDir {
+                dir: path.clone(),
+                source: io(),
+            },
+            Error::Workspace {
+                path: path.clone(),
+                source: io(),
+            },
+            Error::NotADirectory { path: path.clone() },
+            Error::Config {
+                path: path.clone(),
+                source: Box::new(crate::config::ConfigError::Read(io())),
+            },
+            Error::UnknownSession { id: "s".into() },
+            Error::Refused("no".into()),
+            Error::BadRequest("no".into()),
+            Error::Cancelled,
+            Error::State(StateError::NoHome),
+            Error::State(StateError::NotPrivate {
+                path: path.clone(),
+                reason: "mode 777".into(),
+            }),
+            Error::State(StateError::Io {
+                what: "read",
+                path: path.clone(),
+                source: io(),
+            }),
+            Error::State(StateError::NotADirectory { path: path.clone() }),
+            Error::State(StateError::BadKey {
+                path: path.clone(),
+                len: 3,
+            }),
+            Error::Tampered {
+                id: "s".into(),
+                problems: vec![],
+            },
+            Error::Runtime(Box::new(io())),
+            Error::Database {
+                path: path.clone(),
+                source: rusqlite::Error::QueryReturnedNoRows,
+            },
+            Error::DatabaseLost {
+                path: path.clone(),
+                missing: true,
+                since: "then".into(),
+                marker: path.clone(),
+            },
+            Error::Import {
+                path: path.clone(),
+                source: rusqlite::Error::QueryReturnedNoRows,
+            },
+            Error::Json {
+                what: "decode the pinned workflow",
+                source: json(),
+            },
+            Error::Internal("broken".into()),
+        ]
+    }
+
+    #[test]
+    fn every_error_has_its_documented_exit_code() {
+        let errors = one_of_each();
+        let documented_codes = [2, 3, 70, 74];
+        for error in &errors {
+            assert_eq!(error.exit_code(), documented(error), "{error:?}");
+            assert!(documented_codes.contains(&error.exit_code()), "{error:?}");
+        }
+        // Every kind is reached, so none of the codes is dead.
+        for kind in [Kind::Usage, Kind::Tampered, Kind::Internal, Kind::Io] {
+            assert!(errors.iter().any(|e| e.kind() == kind), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn causes_travel_as_sources_not_text() {
+        let error = Error::Database {
+            path: PathBuf::from("/state/sessions.db"),
+            source: rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(26),
+                Some("file is not a database".into()),
+            ),
+        };
+        assert_eq!(error.to_string(), "session database `/state/sessions.db`");
+        let source = std::error::Error::source(&error).expect("the SQLite error is kept");
+        assert!(source.downcast_ref::<rusqlite::Error>().is_some());
+        assert_eq!(
+            chain(&error),
+            "session database `/state/sessions.db`: file is not a database"
+        );
+    }
+}

@@ -1,5 +1,7 @@
 //! `checkrail`: parse arguments, run, print the error once, exit with a
-//! documented code (0 passed, 1 failed, 2 usage or configuration error).
+//! documented code (0 passed, 1 failed, 2 usage or configuration error,
+//! 3 a session record that does not verify, 70 internal error, 74 I/O error
+//! on checkrail's state; see README.md).
 
 use std::process::ExitCode;
 
@@ -19,8 +21,8 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => code.into(),
         Err(error) => {
-            eprintln!("error: {error:#}");
-            cli::Exit::Usage.into()
+            eprintln!("error: {}", checkrail::error::chain(error.as_ref()));
+            cli::Exit::Error(cli::kind_of(&error)).into()
         }
     }
 }

@@ -74,6 +74,19 @@ pub enum Error {
     /// workspace's config does not load.
     #[error(transparent)]
     Load(Box<crate::Error>),
+    /// A public key is 32 bytes but not a point of ed25519.
+    #[error("not an ed25519 public key")]
+    Key(#[source] ed25519_dalek::SignatureError),
+    /// A rule component of the pack cannot be loaded.
+    #[error("{what}")]
+    Component {
+        /// The component, e.g. ``component `rules/x.wasm` `` or
+        /// ``rule `x` of pack `team` ``.
+        what: String,
+        /// Why it cannot be loaded.
+        #[source]
+        source: crate::runtime::LoadError,
+    },
     /// The pack (or a key, or a request) breaks a rule of the format, the
     /// project's trust policy or this host; the message says which and what
     /// to do.
@@ -85,6 +98,23 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// What kind of failure this is: a pack, key, path or request the user
+    /// gave is a usage error (exit code 2); a workflow or config that does
+    /// not load keeps its own kind.
+    pub fn kind(&self) -> crate::error::Kind {
+        use crate::error::Kind;
+        match self {
+            Error::Load(inner) => inner.kind(),
+            Error::Io { .. }
+            | Error::Archive { .. }
+            | Error::Json { .. }
+            | Error::Toml { .. }
+            | Error::Key(_)
+            | Error::Component { .. }
+            | Error::Refused(_) => Kind::Usage,
+        }
+    }
+
     fn io(action: &'static str, path: &std::path::Path) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.to_owned();
         move |source| Error::Io {

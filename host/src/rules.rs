@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::bundled::BUNDLED_RULES;
 use crate::pack::{LOCK_FILE, LockFile, installed_packs};
-use crate::runtime::{Limits, RuleComponent, Runtime};
+use crate::runtime::{Limits, LoadError, RuleComponent, Runtime};
 use crate::schema::{Schema, Violation};
 use crate::workflow::RuleRef;
 use crate::{Error, Result};
@@ -123,11 +123,9 @@ impl Registry {
             })
             .collect();
         for dir in dirs {
-            let entries = std::fs::read_dir(dir).map_err(|e| {
-                Error::Other(format!(
-                    "rule directory `{}` cannot be read: {e}",
-                    dir.display()
-                ))
+            let entries = std::fs::read_dir(dir).map_err(|source| Error::RuleDir {
+                dir: dir.clone(),
+                source,
             })?;
             let mut files: Vec<PathBuf> = entries
                 .flatten()
@@ -219,16 +217,15 @@ impl Registry {
                 reference: name.to_owned(),
                 known: self.names(),
             })?;
-        let load_error = |reason: String| Error::RuleLoad {
+        let load_error = |cause: LoadError| Error::RuleLoad {
             origin: source.origin.clone(),
-            reason,
+            source: cause,
         };
         let file_bytes;
         let bytes: &[u8] = match &source.bytes {
             Bytes::Bundled(bytes) => bytes,
             Bytes::File(path) => {
-                file_bytes =
-                    std::fs::read(path).map_err(|e| load_error(format!("cannot be read: {e}")))?;
+                file_bytes = std::fs::read(path).map_err(|e| load_error(LoadError::Read(e)))?;
                 &file_bytes
             }
         };
@@ -237,18 +234,13 @@ impl Registry {
             component.pack = Some(crate::config::CORE_PACK.to_owned());
         }
         if component.info.id != source.name {
-            return Err(load_error(format!(
-                "describes itself as rule `{}`, but is installed as `{}`; name the file `{}.wasm`",
-                component.info.id,
-                source.name,
-                component.info.id.replace('-', "_")
-            )));
+            return Err(load_error(LoadError::Misnamed {
+                id: component.info.id.clone(),
+                name: source.name.clone(),
+            }));
         }
-        let config_schema = Schema::compile(&component.info.config_schema).map_err(|e| {
-            load_error(format!(
-                "publishes a config schema that does not compile: {e}"
-            ))
-        })?;
+        let config_schema = Schema::compile(&component.info.config_schema)
+            .map_err(|e| load_error(LoadError::BadConfigSchema(e)))?;
         let rule = Arc::new(LoadedRule::new(component, config_schema));
         self.lock().insert(name.to_owned(), rule.clone());
         Ok(rule)
@@ -349,15 +341,15 @@ impl Registry {
         let origin = format!("{pack} {} ({})", found.manifest.version, path.display());
         let mut component = runtime
             .load(&origin, &bytes)
-            .map_err(|reason| Error::RuleLoad {
+            .map_err(|source| Error::RuleLoad {
                 origin: origin.clone(),
-                reason,
+                source,
             })?;
         component.pack = Some(pack.to_owned());
         let config_schema =
             Schema::compile(&component.info.config_schema).map_err(|e| Error::RuleLoad {
                 origin: origin.clone(),
-                reason: format!("publishes a config schema that does not compile: {e}"),
+                source: LoadError::BadConfigSchema(e),
             })?;
         let loaded = Arc::new(LoadedRule::new(component, config_schema));
         self.lock().insert(key, loaded.clone());

@@ -184,6 +184,63 @@ pub enum RunResult {
     Stopped(Stop),
 }
 
+/// Why a rule component cannot be loaded. Each message reads after the
+/// component's origin.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The component file could not be read.
+    #[error("cannot be read")]
+    Read(#[source] std::io::Error),
+    /// The component breaks a rule of this host (API version stamp, caps on
+    /// what `describe` may answer, judging globs); the message says which.
+    #[error("{0}")]
+    Refused(String),
+    /// Cranelift refused it, or the compile cache could not be used.
+    #[error("does not compile")]
+    Compile(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// Its imports or exports are not those of the rule world.
+    #[error("does not fit the checkrail:rule@{api_version} world")]
+    World {
+        /// The API version it is stamped with.
+        api_version: semver::Version,
+        /// The linker's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// No sandbox could be made to run `describe` in.
+    #[error("cannot get a sandbox to describe it")]
+    Sandbox(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// `describe` trapped or was stopped.
+    #[error("failed in `describe`: {0}")]
+    Describe(Stop),
+    /// The version it describes is not semver.
+    #[error("describes a version `{version}` that is not semver")]
+    Version {
+        /// The version as described.
+        version: String,
+        /// The parser's error.
+        #[source]
+        source: semver::Error,
+    },
+    /// The config schema it describes is not JSON.
+    #[error("describes a config schema that is not JSON")]
+    ConfigSchema(#[source] serde_json::Error),
+    /// The config schema it describes is JSON but not a usable schema.
+    #[error("publishes a config schema that does not compile: {0}")]
+    BadConfigSchema(String),
+    /// It describes itself under another name than the one it is installed as.
+    #[error(
+        "describes itself as rule `{id}`, but is installed as `{name}`; name the file `{}.wasm`",
+        id.replace('-', "_")
+    )]
+    Misnamed {
+        /// The id it describes.
+        id: String,
+        /// The name it is installed as.
+        name: String,
+    },
+}
+
 /// Why the sandbox stopped a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stop {
@@ -293,40 +350,39 @@ impl Runtime {
 
     /// Checks the API version, compiles (or loads from cache), links and
     /// describes a component.
-    pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<RuleComponent, String> {
-        let api_version = api_version::read_stamp(bytes)?;
-        let abi = api_version::check(&api_version)?;
+    pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<RuleComponent, LoadError> {
+        let api_version = api_version::read_stamp(bytes).map_err(LoadError::Refused)?;
+        let abi = api_version::check(&api_version).map_err(LoadError::Refused)?;
         let digest = hex::encode(Sha256::digest(bytes));
         let (component, cache) = self
             .cache
             .load(&self.engine, bytes, &digest)
-            .map_err(|e| format!("does not compile: {e}"))?;
+            .map_err(|e| LoadError::Compile(e.into_boxed_dyn_error()))?;
         let pre = self
             .linker
             .instantiate_pre(&component)
             .and_then(|pre| RulePre::new(abi, pre))
-            .map_err(|e| format!("does not fit the checkrail:rule@{api_version} world: {e}"))?;
+            .map_err(|e| LoadError::World {
+                api_version: api_version.clone(),
+                source: e.into_boxed_dyn_error(),
+            })?;
         let mut store = self
             .store(None, None, "describe", &DESCRIBE_LIMITS)
-            .map_err(|e| e.to_string())?;
-        let described = pre.describe(&mut store).map_err(|e| {
-            format!(
-                "failed in `describe`: {}",
-                classify(e, &store, &DESCRIBE_LIMITS)
-            )
-        })?;
+            .map_err(|e| LoadError::Sandbox(e.into_boxed_dyn_error()))?;
+        let described = pre
+            .describe(&mut store)
+            .map_err(|e| LoadError::Describe(classify(e, &store, &DESCRIBE_LIMITS)))?;
         drop(store);
-        caps::check_described(&described)?;
-        let version = semver::Version::parse(&described.version).map_err(|e| {
-            format!(
-                "describes a version `{}` that is not semver: {e}",
-                described.version
-            )
-        })?;
-        let config_schema = serde_json::from_str(&described.config_schema)
-            .map_err(|e| format!("describes a config schema that is not JSON: {e}"))?;
+        caps::check_described(&described).map_err(LoadError::Refused)?;
+        let version =
+            semver::Version::parse(&described.version).map_err(|source| LoadError::Version {
+                version: described.version.clone(),
+                source,
+            })?;
+        let config_schema =
+            serde_json::from_str(&described.config_schema).map_err(LoadError::ConfigSchema)?;
         for glob in &described.judging_files {
-            check_judging_glob(glob)?;
+            check_judging_glob(glob).map_err(LoadError::Refused)?;
         }
         Ok(RuleComponent {
             info: RuleInfo {

@@ -347,7 +347,7 @@ impl Service {
             ),
             Ok(_) => {}
             // A config that does not load is reported where it is used.
-            Err(e) => tracing::warn!("retention not applied: {e}"),
+            Err(e) => tracing::warn!("retention not applied: {}", crate::error::chain(&e)),
         }
         Ok(service)
     }

@@ -49,6 +49,16 @@ pub enum StateError {
         /// What is wrong.
         reason: String,
     },
+    /// Something other than a directory sits where the state directory
+    /// keeps one: it was changed by something other than checkrail.
+    #[error(
+        "use state `{}`: it is not a directory, but checkrail keeps one there; move it away and run again",
+        path.display()
+    )]
+    NotADirectory {
+        /// The offending path.
+        path: PathBuf,
+    },
     /// The key file has the wrong size.
     #[error(
         "read the state key `{}`: it is {len} bytes, not 32; it was damaged — move it away to start a new key (existing records will then fail verification)",
@@ -60,6 +70,21 @@ pub enum StateError {
         /// Its length.
         len: usize,
     },
+}
+
+impl StateError {
+    /// What kind of failure this is: where the directory is or who may use
+    /// it is the user's to fix; a failed read or write, or a damaged key,
+    /// is an I/O failure.
+    pub fn kind(&self) -> crate::error::Kind {
+        use crate::error::Kind;
+        match self {
+            StateError::NoHome | StateError::NotPrivate { .. } => Kind::Usage,
+            StateError::Io { .. }
+            | StateError::NotADirectory { .. }
+            | StateError::BadKey { .. } => Kind::Io,
+        }
+    }
 }
 
 type Result<T, E = StateError> = std::result::Result<T, E>;
@@ -102,7 +127,7 @@ impl StateDir {
     /// Uses `root`, creating it (0700) if needed and refusing a directory
     /// that another user owns or others can write.
     pub fn at(root: &Path) -> Result<Self> {
-        private_dir(root)?;
+        private_dir(root, false)?;
         Ok(Self {
             root: root.to_owned(),
         })
@@ -167,8 +192,8 @@ impl StateDir {
     pub fn workspace_dir(&self, workspace: &Path) -> Result<PathBuf> {
         let digest = hex::encode(Sha256::digest(workspace.as_os_str().as_encoded_bytes()));
         let dir = self.root.join("workspaces").join(&digest[..16]);
-        private_dir(&self.root.join("workspaces"))?;
-        private_dir(&dir)?;
+        private_dir(&self.root.join("workspaces"), true)?;
+        private_dir(&dir, true)?;
         let label = dir.join("path");
         if !label.exists() {
             write_private(&label, workspace.to_string_lossy().as_bytes())?;
@@ -202,9 +227,16 @@ pub fn restrict_file(path: &Path) {
     }
 }
 
-fn private_dir(dir: &Path) -> Result<()> {
+/// `dir`, created private if missing. Not a directory: the user's mistake
+/// for the root they named, damage to the state for one `inside` it.
+fn private_dir(dir: &Path, inside: bool) -> Result<()> {
     match std::fs::symlink_metadata(dir) {
         Ok(meta) => {
+            if !meta.is_dir() && inside {
+                return Err(StateError::NotADirectory {
+                    path: dir.to_owned(),
+                });
+            }
             if !meta.is_dir() {
                 return Err(StateError::NotPrivate {
                     path: dir.to_owned(),

@@ -79,15 +79,14 @@ impl Workspace {
 
 /// `path` made canonical; it must be a directory.
 pub fn canonical_dir(path: &Path) -> Result<PathBuf> {
-    let error = |reason: String| Error::Workspace {
+    let canonical = path.canonicalize().map_err(|source| Error::Workspace {
         path: path.to_owned(),
-        reason,
-    };
-    let canonical = path
-        .canonicalize()
-        .map_err(|e| error(format!("cannot be opened: {e}")))?;
+        source,
+    })?;
     if !canonical.is_dir() {
-        return Err(error("is not a directory".to_owned()));
+        return Err(Error::NotADirectory {
+            path: path.to_owned(),
+        });
     }
     Ok(canonical)
 }

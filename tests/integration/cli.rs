@@ -345,3 +345,89 @@ fn an_installed_binary_needs_no_files_beside_it() {
         stderr(&out)
     );
 }
+
+/// `checkrail session list` for `ws` with its own state directory.
+fn session_list(ws: &Path, state: &Path) -> Output {
+    Command::new(BIN)
+        .args(["session", "list", "--workspace"])
+        .arg(ws)
+        .arg("--state-dir")
+        .arg(state)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .output()
+        .expect("run checkrail")
+}
+
+/// The one workspace directory inside a state directory.
+fn workspace_state(state: &Path) -> std::path::PathBuf {
+    let mut dirs: Vec<_> = std::fs::read_dir(state.join("workspaces"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+    dirs.remove(0)
+}
+
+#[test]
+fn failures_of_checkrail_itself_do_not_share_the_usage_code() {
+    let ws = workspace(&[("README.md", "# hi")]);
+    let root = tempfile::tempdir().unwrap();
+    let state = root.path().join("state");
+    let out = session_list(ws.path(), &state);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    // A session database that is not SQLite at all: an internal failure,
+    // exit 70, naming the database and SQLite's reason.
+    let db = workspace_state(&state).join("sessions.db");
+    for suffix in ["-wal", "-shm"] {
+        let companion = db.with_file_name(format!("sessions.db{suffix}"));
+        if companion.exists() {
+            std::fs::remove_file(companion).unwrap();
+        }
+    }
+    std::fs::write(&db, "this is not a database, just text ".repeat(200)).unwrap();
+    let out = session_list(ws.path(), &state);
+    assert_eq!(out.status.code(), Some(70), "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains(&format!("session database `{}`", db.display()))
+            && text.contains("not a database"),
+        "{text}"
+    );
+
+    // Emptied after sessions were stored there: the state was lost, an I/O
+    // failure (74) that says how to recover.
+    std::fs::write(&db, "").unwrap();
+    let out = session_list(ws.path(), &state);
+    assert_eq!(out.status.code(), Some(74), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is empty (0 bytes)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // A file where the state directory expects a directory (this stops
+    // root as well as anyone): I/O failure, 74.
+    std::fs::remove_dir_all(state.join("workspaces")).unwrap();
+    std::fs::write(state.join("workspaces"), "").unwrap();
+    let out = session_list(ws.path(), &state);
+    assert_eq!(out.status.code(), Some(74), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "use state `{}`: it is not a directory, but checkrail keeps one there; move it away",
+            state.join("workspaces").display()
+        )),
+        "{}",
+        stderr(&out)
+    );
+
+    // While a usage error is still 2: a state directory that is a file is
+    // the user's to fix, not a broken state.
+    let out = session_list(ws.path(), &state.join("key"));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("it is not a directory"),
+        "{}",
+        stderr(&out)
+    );
+}

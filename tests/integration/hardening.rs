@@ -369,7 +369,8 @@ fn a_lost_session_database_is_reported_not_replaced() {
         .env("CHECKRAIL_STATE_DIR", state_dir())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    // Lost state is an I/O failure (74), not a usage error.
+    assert_eq!(out.status.code(), Some(74));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("is empty (0 bytes), but sessions have been stored there"),

@@ -161,8 +161,11 @@ fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
         "[retention]\nsessions_days = 0\n",
     )
     .unwrap();
-    let err = svc.prune().unwrap_err().to_string();
-    assert!(err.contains("give at least 1 day"), "{err}");
+    let err = checkrail::error::chain(&svc.prune().unwrap_err());
+    assert!(
+        err.contains("checkrail.toml: ") && err.contains("give at least 1 day"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -154,8 +154,8 @@ fn unsupported_api_version_is_refused_naming_both() {
     let error = engine
         .rule("fixture-wrong-api")
         .err()
-        .expect("refused")
-        .to_string();
+        .map(|e| checkrail::error::chain(&e))
+        .expect("refused");
     assert!(error.contains("checkrail rule API 9.0.0"), "{error}");
     assert!(error.contains("supports API ^0.1"), "{error}");
     good_rule_still_works(&engine);
@@ -378,8 +378,8 @@ fn a_sleep_in_describe_ends_at_the_describe_deadline() {
     let error = engine
         .rule("slow-describe")
         .err()
-        .expect("refused")
-        .to_string();
+        .map(|e| checkrail::error::chain(&e))
+        .expect("refused");
     let took = started.elapsed();
     assert!(error.contains("failed in `describe`"), "{error}");
     assert!(
@@ -611,8 +611,8 @@ fn oversized_facts_inputs_and_schemas_are_refused_naming_the_cap() {
     let error = engine
         .rule("huge-schema")
         .err()
-        .expect("refused")
-        .to_string();
+        .map(|e| checkrail::error::chain(&e))
+        .expect("refused");
     assert!(error.contains("publishes a config schema of"), "{error}");
     assert!(error.contains("the limit is 1024 KiB"), "{error}");
     good_rule_still_works(&engine);

@@ -122,11 +122,13 @@ fn an_edited_state_row_is_refused_and_named() {
         "{err}"
     );
     assert!(validate(&svc, &id).is_err());
+    // A record that does not verify has its own exit code (3), apart from
+    // usage errors (2) and failed checks (1).
     let out = checkrail(ws.path(), &["session", "show", &id]);
-    assert_ne!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(text(&out).contains("does not verify"), "{}", text(&out));
     let out = checkrail(ws.path(), &["session", "verify", &id, "--json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], false);
     assert!(

@@ -95,7 +95,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                             config_schema: c.info.config_schema.clone(),
                         });
                     }
-                    Err(e) => failed.push(e.to_string()),
+                    Err(e) => failed.push(checkrail::error::chain(&e)),
                 }
             }
             let skipped = engine.rule_warnings();

@@ -11,6 +11,7 @@ use checkrail::Checkrail;
 use std::io::{IsTerminal, Write};
 
 use checkrail::config::ApprovalChannel;
+use checkrail::error::Kind;
 use checkrail::service::{Decision, Service, VerifyReport};
 use checkrail::session::{ErrorsView, Status};
 use checkrail::state::StateDir;
@@ -137,9 +138,10 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check that a session's record is exactly as checkrail wrote it; exit
-    /// 0 only if it is (and, with --recheck, every passed checkpoint still
-    /// passes).
+    /// Check that a session's record is exactly as checkrail wrote it: exit
+    /// 0 if it is (and, with --recheck, every passed checkpoint still
+    /// passes), 3 if the record does not verify, 1 if a rechecked
+    /// checkpoint fails.
     Verify {
         /// Session id.
         id: String,
@@ -328,7 +330,9 @@ pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exi
             } else {
                 print_verification(&report);
             }
-            return Ok(if report.ok {
+            return Ok(if !report.record.verified {
+                Exit::Error(Kind::Tampered)
+            } else if report.ok {
                 Exit::Passed
             } else {
                 Exit::Failed

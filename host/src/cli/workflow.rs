@@ -64,7 +64,7 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
         } => {
             let list = engine.catalog().list(category.as_deref(), tag.as_deref());
             for problem in engine.catalog().problems() {
-                eprintln!("warning: skipped {problem}");
+                eprintln!("warning: skipped {}", checkrail::error::chain(problem));
             }
             if *json {
                 output::json(&serde_json::json!({ "workflows": list }))?;

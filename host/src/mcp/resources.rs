@@ -40,9 +40,7 @@ pub fn list(service: &Service) -> Result<ListResourcesResult, McpError> {
             ))
             .with_mime_type(JSON)
     }));
-    let sessions = service
-        .list(None)
-        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+    let sessions = service.list(None).map_err(|e| engine_error(&e, None))?;
     resources.extend(sessions.into_iter().take(LISTED_SESSIONS).map(|s| {
         Resource::new(format!("{SESSIONS}{}", s.id), format!("session {}", s.id))
             .with_description(format!(
@@ -70,11 +68,23 @@ pub fn templates() -> ListResourceTemplatesResult {
     ])
 }
 
-use crate::error::clip;
+use crate::error::{Kind, chain, clip};
+
+/// An engine error as a JSON-RPC error: checkrail's own failures (its
+/// database, its state, the wasm runtime) are internal errors; anything
+/// else means the resource asked for cannot be served.
+fn engine_error(error: &crate::Error, uri: Option<&str>) -> McpError {
+    let data = uri.map(|uri| json!({ "uri": clip(uri) }));
+    match error.kind() {
+        Kind::Internal | Kind::Io => McpError::internal_error(chain(error), data),
+        Kind::Usage | Kind::Tampered => McpError::resource_not_found(chain(error), data),
+    }
+}
 
 pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpError> {
     let not_found =
         |why: String| McpError::resource_not_found(why, Some(json!({ "uri": clip(uri) })));
+    let engine_error = |error: crate::Error| engine_error(&error, Some(uri));
     let body = if let Some(id) = uri.strip_prefix(WORKFLOWS) {
         let workflow = service
             .engine()
@@ -97,10 +107,7 @@ pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpErr
             "inputs": workflow.inputs, "digest": workflow.digest, "phases": phases,
         })
     } else if let Some(id) = uri.strip_prefix(RULES) {
-        let rule = service
-            .engine()
-            .rule(id)
-            .map_err(|e| not_found(e.to_string()))?;
+        let rule = service.engine().rule(id).map_err(engine_error)?;
         let c = &rule.component;
         json!({
             "id": c.info.id, "version": c.info.version.to_string(), "description": c.info.description,
@@ -108,8 +115,8 @@ pub fn read(service: &Service, uri: &str) -> Result<ReadResourceResponse, McpErr
             "api_version": c.api_version.to_string(), "sha256": c.digest, "origin": c.origin,
         })
     } else if let Some(id) = uri.strip_prefix(SESSIONS) {
-        let standing = service.next(id).map_err(|e| not_found(e.to_string()))?;
-        let events = service.events(id).map_err(|e| not_found(e.to_string()))?;
+        let standing = service.next(id).map_err(engine_error)?;
+        let events = service.events(id).map_err(engine_error)?;
         json!({ "session": standing.session, "next_step": standing.next_step, "events": events })
     } else {
         return Err(not_found(format!(

@@ -130,7 +130,7 @@ impl CheckrailMcp {
     ) -> Result<T, String> {
         let service = self.service.clone();
         match tokio::task::spawn_blocking(move || work(&service)).await {
-            Ok(result) => result.map_err(|e| e.to_string()),
+            Ok(result) => result.map_err(|e| crate::error::chain(&e)),
             Err(e) => Err(format!("internal error, nothing was changed: {e}")),
         }
     }

@@ -45,7 +45,10 @@ pub fn manifest_rule(
 ) -> Result<(ManifestRule, semver::Version)> {
     let component = runtime
         .load(origin, bytes)
-        .map_err(|e| Error::Refused(format!("component `{origin}` {e}")))?;
+        .map_err(|source| Error::Component {
+            what: format!("component `{origin}`"),
+            source,
+        })?;
     let info = &component.info;
     Ok((
         ManifestRule {

@@ -171,7 +171,7 @@ fn check_signature(
         return Ok(None);
     };
     let key = PublicKey::parse(&signature.public_key)
-        .map_err(|e| Error::Refused(format!("signature.json: {e}")))?;
+        .map_err(|e| Error::Refused(format!("signature.json: {}", crate::error::chain(&e))))?;
     if signature.algorithm != "ed25519"
         || !key.verifies(pack.manifest_bytes()?, &signature.signature)
     {
@@ -318,11 +318,9 @@ fn check_components(runtime: &Runtime, pack: &PackFile, manifest: &Manifest) -> 
         let bytes = &pack.entries[&rule.file];
         let component = runtime
             .load(&format!("{}/{}", manifest.name, rule.id), bytes)
-            .map_err(|e| {
-                Error::Refused(format!(
-                    "rule `{}` of pack `{}` {e}",
-                    rule.id, manifest.name
-                ))
+            .map_err(|source| Error::Component {
+                what: format!("rule `{}` of pack `{}`", rule.id, manifest.name),
+                source,
             })?;
         let info = &component.info;
         if info.id != rule.id

@@ -32,7 +32,7 @@ impl PublicKey {
             .ok_or_else(|| Error::Refused("a public key is 32 bytes of base64".to_owned()))?;
         VerifyingKey::from_bytes(&bytes)
             .map(Self)
-            .map_err(|e| Error::Refused(format!("not an ed25519 public key: {e}")))
+            .map_err(Error::Key)
     }
 
     /// The text form.

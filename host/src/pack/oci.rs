@@ -140,6 +140,29 @@ pub enum Error {
     Runtime(#[source] std::io::Error),
 }
 
+impl Error {
+    /// What kind of failure this is. A registry that refuses, lacks or
+    /// mangles a pack is, like a bad reference, for the user to sort out
+    /// (exit code 2); a refusal by the project takes its cause's kind.
+    pub fn kind(&self) -> crate::error::Kind {
+        use crate::error::Kind;
+        match self {
+            Error::BadFile { source, .. }
+            | Error::BadDownload { source, .. }
+            | Error::Refused { source, .. }
+            | Error::Project(source) => source.kind(),
+            Error::Runtime(_) => Kind::Internal,
+            Error::BadReference { .. }
+            | Error::Credentials { .. }
+            | Error::Unauthorized(_)
+            | Error::NotFound { .. }
+            | Error::Digest { .. }
+            | Error::NotAPack { .. }
+            | Error::Registry { .. } => Kind::Usage,
+        }
+    }
+}
+
 /// A result of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -299,18 +299,19 @@ impl Row {
     }
 
     /// The session, workflow and pinned config this row describes.
-    fn decode(&self) -> std::result::Result<(Session, Workflow, Pinned), String> {
+    fn decode(&self) -> Result<(Session, Workflow, Pinned)> {
+        let json = |what: &'static str| move |source| Error::Json { what, source };
         let state: State =
-            serde_json::from_str(&self.state).map_err(|e| format!("state column: {e}"))?;
+            serde_json::from_str(&self.state).map_err(json("decode the state column"))?;
         let mut workflow: Workflow = serde_json::from_str(&self.workflow_json)
-            .map_err(|e| format!("pinned workflow: {e}"))?;
+            .map_err(json("decode the pinned workflow"))?;
         workflow.digest = self.workflow_digest.clone();
         workflow.source = self.workflow_source.clone();
         let config: Value =
-            serde_json::from_str(&self.config_json).map_err(|e| format!("pinned config: {e}"))?;
+            serde_json::from_str(&self.config_json).map_err(json("decode the pinned config"))?;
         let pinned = Pinned {
             config: serde_json::from_value(config["config"].clone())
-                .map_err(|e| format!("pinned config: {e}"))?,
+                .map_err(json("decode the pinned config"))?,
             provenance: config["provenance"].clone(),
             judging_globs: serde_json::from_value(config["judging_globs"].clone())
                 .unwrap_or_default(),
@@ -449,21 +450,17 @@ impl SessionStore {
         if let Ok(created) = std::fs::read_to_string(&marker) {
             let size = std::fs::metadata(path).map(|m| m.len()).ok();
             if size.is_none_or(|s| s == 0) {
-                return Err(Error::Other(format!(
-                    "the session database `{}` is {}, but sessions have been stored there since {}; restore it from a backup, or remove `{}` to start again with no sessions",
-                    path.display(),
-                    if size.is_none() {
-                        "missing"
-                    } else {
-                        "empty (0 bytes)"
-                    },
-                    created.trim(),
-                    marker.display()
-                )));
+                return Err(Error::DatabaseLost {
+                    path: path.to_owned(),
+                    missing: size.is_none(),
+                    since: created.trim().to_owned(),
+                    marker,
+                });
             }
         }
-        let db_error = |e: rusqlite::Error| {
-            Error::Other(format!("session database `{}`: {e}", path.display()))
+        let db_error = |source: rusqlite::Error| Error::Database {
+            path: path.to_owned(),
+            source,
         };
         let conn = Connection::open(path).map_err(db_error)?;
         restrict_file(path);
@@ -509,8 +506,11 @@ impl SessionStore {
         self.conn.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn db_error(&self, e: rusqlite::Error) -> Error {
-        Error::Other(format!("session database `{}`: {e}", self.path.display()))
+    fn db_error(&self, source: rusqlite::Error) -> Error {
+        Error::Database {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     /// Creates a session at the workflow's first phase, pinning the
@@ -523,8 +523,10 @@ impl SessionStore {
         judging: &serde_json::Map<String, Value>,
     ) -> Result<Session> {
         let now = now();
-        let workflow_json =
-            serde_json::to_string(workflow).map_err(|e| Error::Other(e.to_string()))?;
+        let workflow_json = serde_json::to_string(workflow).map_err(|source| Error::Json {
+            what: "encode the workflow to pin",
+            source,
+        })?;
         let config_json = serde_json::json!({
             "config": pinned.config,
             "provenance": pinned.provenance,
@@ -567,7 +569,7 @@ impl SessionStore {
         row.head_hash = genesis(&row.id);
         // The machine settles the start: phases whose conditions are false
         // are skipped, a loop at the start is entered.
-        let (mut session, _, _) = row.decode().map_err(Error::Other)?;
+        let (mut session, _, _) = row.decode()?;
         let begun = session.apply(Command::Begin, workflow)?;
         row.status = session.status.as_str().to_owned();
         row.state = State::of(&session).text();
@@ -592,7 +594,7 @@ impl SessionStore {
         )
         .map_err(|e| self.db_error(e))?;
         self.seal(tx, &mut row, &now, &begun)?;
-        let (session, _, _) = row.decode().map_err(Error::Other)?;
+        let (session, _, _) = row.decode()?;
         Ok(session)
     }
 
@@ -729,9 +731,9 @@ impl SessionStore {
                 problems,
             });
         }
-        let (session, workflow, pinned) = row.decode().map_err(|reason| Error::Tampered {
+        let (session, workflow, pinned) = row.decode().map_err(|e| Error::Tampered {
             id: id.to_owned(),
-            problems: vec![reason],
+            problems: vec![crate::error::chain(&e)],
         })?;
         Ok((row, session, workflow, pinned))
     }
@@ -928,8 +930,9 @@ impl SessionStore {
     /// (`None` when this store already imported one).
     pub fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>> {
         let old = Connection::open_with_flags(legacy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|e| {
-            Error::Other(format!("open `{}` to import it: {e}", legacy.display()))
+            .map_err(|source| Error::Import {
+            path: legacy.to_owned(),
+            source,
         })?;
         let mut conn = self.conn();
         let tx = conn
@@ -946,8 +949,10 @@ impl SessionStore {
         if done.is_some() {
             return Ok(None);
         }
-        let legacy_error =
-            |e: rusqlite::Error| Error::Other(format!("import `{}`: {e}", legacy.display()));
+        let legacy_error = |source: rusqlite::Error| Error::Import {
+            path: legacy.to_owned(),
+            source,
+        };
         let sessions = legacy_sessions(&old).map_err(legacy_error)?;
         let count = sessions.len();
         let now = now();

@@ -101,7 +101,7 @@ impl Catalog {
                 match parse_file_in(&file, Some(root.unwrap_or(dir)), limits) {
                     Ok(wf) => catalog.insert(wf),
                     Err(e) => {
-                        tracing::warn!("workflow file skipped: {e}");
+                        tracing::warn!("workflow file skipped: {}", crate::error::chain(&e));
                         catalog.problems.push(e);
                     }
                 }
@@ -112,7 +112,7 @@ impl Catalog {
                 match load_pack_workflow(&pack, entry, limits) {
                     Ok(found) => catalog.packs.push(found),
                     Err(e) => {
-                        tracing::warn!("pack workflow skipped: {e}");
+                        tracing::warn!("pack workflow skipped: {}", crate::error::chain(&e));
                         catalog.problems.push(e);
                     }
                 }

@@ -75,7 +75,7 @@ impl CheckrailMcp {
             .engine()
             .catalog()
             .resolve_in(&args.workflow, self.service.workspace())
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::error::chain(&e))?;
         let indices: Vec<usize> = match &args.phase {
             Some(phase) => match workflow.phases.iter().position(|p| &p.id == phase) {
                 Some(i) => vec![i],

@@ -43,7 +43,11 @@ impl CheckrailMcp {
     ) -> Result<Json<WorkflowList>, String> {
         let catalog = self.service.engine().catalog();
         let workflows = catalog.list(args.category.as_deref(), args.tag.as_deref());
-        let problems = catalog.problems().iter().map(ToString::to_string).collect();
+        let problems = catalog
+            .problems()
+            .iter()
+            .map(|e| crate::error::chain(e))
+            .collect();
         Ok(Json(WorkflowList {
             workflows,
             problems,

@@ -254,7 +254,9 @@ impl SessionStore {
         for id in ids {
             match self.delete(&id, "retention", reason) {
                 Ok(deletion) => deleted.push(deletion),
-                Err(e) => tracing::warn!("retention kept session `{id}`: {e}"),
+                Err(e) => {
+                    tracing::warn!("retention kept session `{id}`: {}", crate::error::chain(&e))
+                }
             }
         }
         Ok(deleted)
