@@ -57,6 +57,11 @@ impl Tool {
         self
     }
 
+    /// What to do after a fix (`build again`).
+    pub fn then(&self) -> &str {
+        &self.again
+    }
+
     /// The name in messages.
     pub fn label(&self) -> &str {
         &self.label
