@@ -164,7 +164,10 @@ impl ExecError {
                 codes::EXEC_NOT_GRANTED,
                 "a human must grant it in checkrail.toml (see the message)",
             ),
-            ExecError::NotFound(_) => (codes::TOOL_NOT_FOUND, "install the program or put it on PATH"),
+            ExecError::NotFound(_) => (
+                codes::TOOL_NOT_FOUND,
+                "install the program or put it on PATH",
+            ),
             ExecError::Failed(_) => (codes::EXEC_FAILED, "see the message"),
         };
         let hint = match self {

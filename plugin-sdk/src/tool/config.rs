@@ -40,7 +40,7 @@ impl WorkspaceDir {
     pub fn new(dir: &str) -> Result<Self, String> {
         normalize_path(dir).map(Self).map_err(|_| {
             format!(
-                "`{dir}` leads outside the workspace; give a directory relative to the workspace root, such as `crates/core`, without a leading `/` and without `..` that climbs above the root"
+                "`cwd` `{dir}` leads outside the workspace; give a directory relative to the workspace root, such as `crates/core`, without a leading `/` or a `..` that climbs above the root"
             )
         })
     }

@@ -289,7 +289,10 @@ impl Ran {
     /// `output-unreadable`: `lines` of the output are not in the format the
     /// rule reads.
     pub fn unreadable(&self, lines: &[String], hint: &str) -> Finding {
-        let example = lines.first().map(|l| super::clip(l, 200)).unwrap_or_default();
+        let example = lines
+            .first()
+            .map(|l| super::clip(l, 200))
+            .unwrap_or_default();
         Finding::error(format!(
             "{} printed {} the rule cannot read, e.g. `{example}`",
             self.name(),
@@ -331,7 +334,11 @@ mod tests {
         );
         assert!(found[0].message.ends_with("Error 2"), "{found:?}");
         assert!(
-            found[0].fix_hint.as_deref().unwrap().contains("first: `Error 2`"),
+            found[0]
+                .fix_hint
+                .as_deref()
+                .unwrap()
+                .contains("first: `Error 2`"),
             "{found:?}"
         );
         let explained = Judged {
@@ -376,7 +383,11 @@ mod tests {
         );
         let unreadable = stopped.unreadable(&["junk".to_owned()], "fix the format");
         assert_eq!(unreadable.code.as_deref(), Some("output-unreadable"));
-        assert!(unreadable.message.contains("1 line the rule cannot read, e.g. `junk`"));
+        assert!(
+            unreadable
+                .message
+                .contains("1 line the rule cannot read, e.g. `junk`")
+        );
     }
 
     #[test]

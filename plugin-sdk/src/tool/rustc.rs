@@ -160,10 +160,9 @@ fn edit(span: &Span, replacement: &str) -> String {
             clip(orig, 80),
             clip(replacement, 120)
         ),
-        (None, false) if span.line_end <= span.line_start => format!(
-            "replace the code at {at} with `{}`",
-            clip(replacement, 120)
-        ),
+        (None, false) if span.line_end <= span.line_start => {
+            format!("replace the code at {at} with `{}`", clip(replacement, 120))
+        }
         (None, false) => format!(
             "replace lines {}-{} with `{}`",
             span.line_start,
@@ -201,7 +200,10 @@ mod tests {
         assert_eq!(read.diags.len(), 1, "summary and failure-note dropped");
         let d = &read.diags[0];
         assert_eq!(d.message, "mismatched types: expected `u32`, found `usize`");
-        assert_eq!(d.locations, [Location::new("src/lib.rs", Some(6), Some(41))]);
+        assert_eq!(
+            d.locations,
+            [Location::new("src/lib.rs", Some(6), Some(41))]
+        );
         assert_eq!(
             d.hint.as_deref(),
             Some(
@@ -225,7 +227,10 @@ mod tests {
     #[test]
     fn a_summary_alone_is_kept_so_a_failure_is_never_silent() {
         let only = r#"{"reason":"compiler-message","message":{"message":"aborting due to 1 previous error","level":"error","spans":[],"children":[]}}"#;
-        assert_eq!(read(only).diags[0].message, "aborting due to 1 previous error");
+        assert_eq!(
+            read(only).diags[0].message,
+            "aborting due to 1 previous error"
+        );
         let warnings = r#"{"reason":"compiler-message","message":{"message":"2 warnings emitted","level":"warning","spans":[],"children":[]}}"#;
         assert!(read(warnings).diags.is_empty());
         let link = r#"{"reason":"compiler-message","message":{"message":"linking with `cc` failed: exit status: 1","level":"error","spans":[],"children":[]}}"#;
@@ -239,7 +244,11 @@ mod tests {
         assert_eq!(
             d.locations,
             [
-                Location::new("/rustc/abc/library/core/src/macros/mod.rs", Some(10), Some(5)),
+                Location::new(
+                    "/rustc/abc/library/core/src/macros/mod.rs",
+                    Some(10),
+                    Some(5)
+                ),
                 Location::new("src/main.rs", Some(4), Some(9)),
             ]
         );

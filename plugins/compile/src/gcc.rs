@@ -226,12 +226,18 @@ fix-it:\"src/a.c\":{4:14-4:14}:\";\"
             ]
         );
         assert_eq!(diags[0].message, "expected ‘;’ before ‘}’ token");
-        assert_eq!(diags[0].hint.as_deref(), Some("insert `;` at line 1, column 30"));
+        assert_eq!(
+            diags[0].hint.as_deref(),
+            Some("insert `;` at line 1, column 30")
+        );
         assert_eq!(
             diags[1].message,
             "initialization of ‘int’ from ‘char *’ makes integer from pointer without a cast"
         );
-        assert_eq!(diags[3].hint.as_deref(), Some("insert `;` at line 2, column 16"));
+        assert_eq!(
+            diags[3].hint.as_deref(),
+            Some("insert `;` at line 2, column 16")
+        );
         assert_eq!(
             diags[4].message,
             "cc1: src/nosuch.c: No such file or directory"
@@ -244,7 +250,10 @@ fix-it:\"src/a.c\":{4:14-4:14}:\";\"
         assert_eq!(diags.len(), 3);
         assert_eq!(diags[0].code.as_deref(), Some("-Wunused-variable"));
         assert_eq!(diags[0].message, "unused variable 'unused'");
-        assert_eq!(diags[2].hint.as_deref(), Some("insert `;` at line 4, column 14"));
+        assert_eq!(
+            diags[2].hint.as_deref(),
+            Some("insert `;` at line 4, column 14")
+        );
         assert_eq!(
             split_flag("x [-Werror=unused-variable]").1.as_deref(),
             Some("-Wunused-variable")

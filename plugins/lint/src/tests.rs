@@ -2,9 +2,7 @@
 
 use super::*;
 use checkrail_sdk::serde_json::json;
-use checkrail_sdk::testing::{
-    TestWorkspace, codes, config_schema_of, inputs_of, require_program,
-};
+use checkrail_sdk::testing::{TestWorkspace, codes, config_schema_of, inputs_of, require_program};
 
 mod since;
 
@@ -192,7 +190,8 @@ fn nothing_granted_is_a_finding_not_a_pass() {
         assert!(!out.passed);
         assert_eq!(codes(&out), ["exec-not-granted"]);
         assert!(
-            out.summary.ends_with("did not run: it is not granted in checkrail.toml"),
+            out.summary
+                .ends_with("did not run: it is not granted in checkrail.toml"),
             "{}",
             out.summary
         );

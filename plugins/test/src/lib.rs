@@ -1016,7 +1016,11 @@ impl<'a> Resolver<'a> {
     }
 
     fn candidates(&self, raw: &str) -> Vec<String> {
-        if raw.is_empty() || tool_paths::is_absolute(raw) || raw.starts_with('<') || raw.contains("://") {
+        if raw.is_empty()
+            || tool_paths::is_absolute(raw)
+            || raw.starts_with('<')
+            || raw.contains("://")
+        {
             return Vec::new();
         }
         tool_paths::relative_candidates(self.cwd, raw)
