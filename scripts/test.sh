@@ -11,11 +11,15 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 
-# Debian packages the tests use: Go (the Go toolchain tests) and the
-# distribution registry (the OCI tests start a real one on loopback).
+# Debian packages the tests use: Go (the Go toolchain tests), the
+# distribution registry (the OCI tests start a real one on loopback),
+# Chromium (the dashboard is tested in a headless browser) and make (the C
+# workflow runs `make test`).
 missing=()
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+[[ -x /usr/lib/chromium/chromium || -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v make >/dev/null 2>&1 || missing+=(make)
 if (( ${#missing[@]} )); then
   as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
   as_root apt-get update -qq

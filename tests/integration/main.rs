@@ -9,6 +9,7 @@
 mod abi;
 mod cache;
 mod cli;
+mod dashboard;
 mod e2e;
 mod exec;
 mod flows;
