@@ -11,9 +11,8 @@
 use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json::{Value, json};
-use checkrail_sdk::{
-    Command, Context, Error, Finding, Outcome, Output, Result, Rule, export_rule, normalize_path,
-};
+use checkrail_sdk::tool::{CustomCommand, Ran, Tool, WorkspaceDir, quoted};
+use checkrail_sdk::{Context, Error, Finding, Outcome, Result, Rule, export_rule};
 use regex_lite::Regex;
 
 /// What to run, what to read, and what the figure must be.
@@ -25,10 +24,10 @@ pub struct Config {
     /// The granted program and its arguments, e.g. `{"program": "cargo",
     /// "args": ["bench", "--bench", "parse"]}` or `{"program": "python3",
     /// "args": ["bench.py"]}`.
-    pub command: BenchCommand,
+    pub command: CustomCommand,
     /// Workspace-relative directory to run in (default: the workspace root).
     #[serde(default)]
-    pub cwd: Option<String>,
+    pub cwd: WorkspaceDir,
     /// A regular expression with one capture group matching the figure in
     /// the command's standard output, e.g. `parse: ([0-9.]+) ms`. The last
     /// match of a run counts.
@@ -59,19 +58,6 @@ pub struct Config {
     /// better, a minimum when higher is better.
     #[serde(default)]
     pub limit: Option<f64>,
-}
-
-/// A granted program and its arguments.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(crate = "checkrail_sdk::serde")]
-#[schemars(crate = "checkrail_sdk::schemars")]
-#[serde(deny_unknown_fields)]
-pub struct BenchCommand {
-    /// Program name, granted in checkrail.toml.
-    pub program: String,
-    /// Arguments.
-    #[serde(default)]
-    pub args: Vec<String>,
 }
 
 /// Which direction is better.
@@ -105,22 +91,16 @@ impl Rule for Benchmark {
     const CAPABILITIES: &'static [&'static str] = &["exec:*"];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
-        let cwd = normalize_path(config.cwd.as_deref().unwrap_or(".")).map_err(|_| {
-            Error::new(
-                "use a `cwd` inside the workspace, relative to its root (e.g. `crates/core`)",
-            )
-        })?;
         let pattern = validate(&config)?;
-        let command = Command::new(&config.command.program)
-            .args(config.command.args.iter().cloned())
-            .cwd(&cwd);
+        let command = config.command.command(&[]);
+        let runner = Tool::new(quoted(&command), &config.cwd).again("run the benchmark again");
         let mut figures = Vec::new();
         for run in 1..=config.runs {
-            let output = match cx.exec(&command) {
-                Ok(output) => output,
-                Err(refusal) => return Ok(Outcome::from_findings(vec![refusal.to_finding()])),
+            let ran = match runner.run(cx, command.clone()) {
+                Ok(ran) => ran,
+                Err(refused) => return Ok(refused),
             };
-            match figure(&pattern, &command, &output) {
+            match figure(&pattern, &ran) {
                 Ok(value) => figures.push(value),
                 Err(finding) => {
                     return Ok(Outcome::from_findings(vec![finding])
@@ -160,31 +140,18 @@ fn validate(config: &Config) -> Result<Regex> {
 }
 
 /// The figure of one run: the last match of the pattern in its stdout.
-fn figure(
-    pattern: &Regex,
-    command: &Command,
-    output: &Output,
-) -> std::result::Result<f64, Finding> {
-    let tail = output.tail_note(10, 1500);
-    if output.timed_out {
-        return Err(Finding::error(format!(
-            "`{}` timed out after {}s{tail}",
-            command.display(),
-            output.duration.as_secs()
-        ))
-        .fix_hint("raise the exec timeout in checkrail.toml, or shorten the benchmark")
-        .code("timeout"));
+fn figure(pattern: &Regex, ran: &Ran) -> std::result::Result<f64, Finding> {
+    if let Some(timeout) = ran.timeout() {
+        return Err(timeout);
     }
-    if !output.success() {
-        let code = output
-            .exit_code
-            .map_or_else(|| "killed".to_owned(), |c| format!("exit code {c}"));
-        return Err(
-            Finding::error(format!("`{}` failed ({code}){tail}", command.display()))
-                .fix_hint("make the benchmark run cleanly first")
-                .code("tool-failed"),
-        );
+    if ran.output.exit_code.is_none() {
+        return Err(ran.killed());
     }
+    if !ran.output.success() {
+        return Err(ran.failed("a figure: the benchmark must run cleanly"));
+    }
+    let output = &ran.output;
+    let tail = ran.tail();
     let last = pattern
         .captures_iter(&output.stdout)
         .last()
@@ -192,8 +159,8 @@ fn figure(
         .map(|m| m.as_str().to_owned());
     let Some(text) = last else {
         return Err(Finding::error(format!(
-            "`{}` printed nothing matching `{}`{tail}",
-            command.display(),
+            "{} printed nothing matching `{}`{tail}",
+            ran.name(),
             pattern.as_str()
         ))
         .fix_hint("check `pattern` against what the benchmark prints on stdout")

@@ -16,7 +16,8 @@ use checkrail_sdk::detect::{self, Project};
 use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json::{Value, json};
-use checkrail_sdk::{Context, Error, Finding, Outcome, Result, Rule, export_rule, normalize_path};
+use checkrail_sdk::tool::{CustomCommand, WorkspaceDir};
+use checkrail_sdk::{Context, Error, Finding, Outcome, Result, Rule, export_rule};
 
 pub use measure::Totals;
 pub use report::Format;
@@ -35,7 +36,7 @@ pub struct Config {
     /// Workspace-relative directory the tests run in (default: the
     /// workspace root). Omit globs and reported paths are relative to it.
     #[serde(default)]
-    pub cwd: Option<String>,
+    pub cwd: WorkspaceDir,
     /// Extra arguments for the test command: pytest's (e.g. `["tests"]`),
     /// the packages for go (default `["./..."]`), the test files for node.
     #[serde(default)]
@@ -111,19 +112,6 @@ pub enum Tool {
     Custom,
 }
 
-/// A granted program and its arguments.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(crate = "checkrail_sdk::serde")]
-#[schemars(crate = "checkrail_sdk::schemars")]
-#[serde(deny_unknown_fields)]
-pub struct CustomCommand {
-    /// Program name, granted in checkrail.toml.
-    pub program: String,
-    /// Arguments; `{scratch}` is replaced by the scratch directory.
-    #[serde(default)]
-    pub args: Vec<String>,
-}
-
 const PYTHON_INPUTS: &[&str] = &[
     "**/*.py",
     ".coveragerc",
@@ -170,14 +158,12 @@ impl Rule for Coverage {
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
-        let cwd = checked_cwd(&config)?;
         validate(&config)?;
+        let cwd = config.cwd.as_str().to_owned();
         let (tool, detected) = resolve(config.tool, cx, &cwd)?;
-        let mut outcome = match measure::run(&config, tool, cx, &cwd)? {
+        let mut outcome = match measure::run(&config, tool, cx)? {
             Ok(measured) => judge(&config, cx, tool, &cwd, &measured),
-            Err(finding) => {
-                Outcome::from_findings(vec![finding]).with_summary("coverage could not be measured")
-            }
+            Err(outcome) => outcome,
         };
         if let Some(detected) = detected {
             outcome.findings.insert(0, detected);
@@ -189,9 +175,6 @@ impl Rule for Coverage {
         if let Some(inputs) = &config.inputs {
             return inputs.clone();
         }
-        let Ok(cwd) = checked_cwd(config) else {
-            return Vec::new();
-        };
         let globs: &[&str] = match config.tool {
             Tool::Python => PYTHON_INPUTS,
             Tool::Go => GO_INPUTS,
@@ -199,20 +182,8 @@ impl Rule for Coverage {
             Tool::Custom => return Vec::new(),
             Tool::Auto => &["**"],
         };
-        globs
-            .iter()
-            .filter_map(|g| checkrail_sdk::tool_paths::join(&cwd, g))
-            .collect()
+        globs.iter().filter_map(|g| config.cwd.join(g)).collect()
     }
-}
-
-fn checked_cwd(config: &Config) -> Result<String> {
-    let raw = config.cwd.as_deref().unwrap_or(".");
-    normalize_path(raw).map_err(|_| {
-        Error::new(format!(
-            "use `cwd` = `{raw}`: it leads outside the workspace; give a directory relative to the workspace root"
-        ))
-    })
 }
 
 /// Rejects settings that would be silently ignored or could never pass.

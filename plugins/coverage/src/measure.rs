@@ -1,6 +1,7 @@
 //! Running the tests under the coverage tool and reading what it measured.
 
-use checkrail_sdk::{Command, Context, Finding, Output, Result};
+use checkrail_sdk::tool::{Judged, Tool as Runner};
+use checkrail_sdk::{Command, Context, Finding, Outcome, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::report::{self, FileCoverage, Format};
@@ -114,53 +115,78 @@ fn ranges(lines: &[u32]) -> String {
     parts.join(", ")
 }
 
-/// Runs the tests under the tool and reads the report. `Ok(Err(finding))`
+/// Runs the tests under the tool and reads the report. `Ok(Err(outcome))`
 /// when the measurement could not be made (not granted, tests failed, no
 /// report); `Err` only when the rule cannot run at all.
 pub fn run(
     config: &Config,
     tool: Tool,
     cx: &Context,
-    cwd: &str,
-) -> Result<std::result::Result<Measured, Finding>> {
+) -> Result<std::result::Result<Measured, Outcome>> {
+    let cwd = config.cwd.as_str();
     let omit = omit_set(config.omit.as_deref())?;
     let scratch = cx.scratch_dir()?;
-    let scratch_arg = from_cwd(cwd, &scratch);
+    let scratch_arg = config.cwd.path_from_here(&scratch);
     let plan = plan(config, tool, &scratch_arg, &scratch);
-    for command in &plan.commands {
-        let command = command.clone().cwd(cwd);
-        let output = match cx.exec(&command) {
-            Ok(output) => output,
-            Err(refusal) => return Ok(Err(refusal.to_finding())),
+    for command in plan.commands {
+        let runner =
+            Runner::new(checkrail_sdk::tool::quoted(&command), &config.cwd).again("measure again");
+        let ran = match runner.run(cx, command) {
+            Ok(ran) => ran,
+            Err(refused) => return Ok(Err(refused)),
         };
-        if let Some(finding) = failed(&command, &output) {
-            return Ok(Err(finding));
+        if ran.output.timed_out || !ran.output.success() {
+            let finding = ran.timeout().unwrap_or_else(|| {
+                if ran.output.exit_code.is_none() {
+                    ran.killed()
+                } else {
+                    ran.failed("passing tests: coverage is measured on a green suite, and the `test` rule names each failure")
+                }
+            });
+            return Ok(Err(failed(vec![finding])));
+        }
+        let cut = ran.problems(Judged {
+            explained: true,
+            truncated: None,
+            ..Judged::default()
+        });
+        if !cut.is_empty() {
+            return Ok(Err(failed(cut)));
         }
     }
     let text = match cx.workspace().read_to_string(&plan.report) {
         Ok(text) => text,
         Err(e) => {
-            return Ok(Err(Finding::error(format!(
-                "the coverage report `{}` was not written: {e}",
-                plan.report
-            ))
-            .fix_hint("make the command write its report to the path given in `report`")
-            .code("report-missing")));
+            return Ok(Err(failed(vec![
+                Finding::error(format!(
+                    "the coverage report `{}` was not written: {e}",
+                    plan.report
+                ))
+                .fix_hint("make the command write its report to the path given in `report`")
+                .code("report-missing"),
+            ])));
         }
     };
     let module = go_module(cx, cwd);
     let parsed = match report::parse(plan.format, &text, module.as_deref()) {
         Ok(parsed) => parsed,
         Err(e) => {
-            return Ok(Err(Finding::error(format!(
-                "the coverage report `{}` cannot be read as {:?}: {e}",
-                plan.report, plan.format
-            ))
-            .fix_hint("check `format` against what the command writes")
-            .code("report-invalid")));
+            return Ok(Err(failed(vec![
+                Finding::error(format!(
+                    "the coverage report `{}` cannot be read as {:?}: {e}",
+                    plan.report, plan.format
+                ))
+                .fix_hint("check `format` against what the command writes")
+                .code("report-invalid"),
+            ])));
         }
     };
     Ok(Ok(measured(parsed, cwd, &omit)))
+}
+
+/// The failing outcome of a measurement that could not be made.
+fn failed(findings: Vec<Finding>) -> Outcome {
+    Outcome::from_findings(findings).with_summary("coverage could not be measured")
 }
 
 /// The commands to run and the report they leave.
@@ -259,36 +285,6 @@ fn plan(config: &Config, tool: Tool, scratch_arg: &str, scratch: &str) -> Plan {
     }
 }
 
-/// The finding for a command that did not finish cleanly.
-fn failed(command: &Command, output: &Output) -> Option<Finding> {
-    let tail = output.tail_note(20, 2000);
-    if output.timed_out {
-        return Some(
-            Finding::error(format!(
-                "`{}` timed out after {}s{tail}",
-                command.display(),
-                output.duration.as_secs()
-            ))
-            .fix_hint("raise the exec timeout in checkrail.toml, or run fewer tests with `args`")
-            .code("timeout"),
-        );
-    }
-    if !output.success() {
-        let code = output
-            .exit_code
-            .map_or_else(|| "killed".to_owned(), |c| format!("exit code {c}"));
-        return Some(
-            Finding::error(format!(
-                "`{}` failed ({code}), so coverage was not measured: the tests must pass first{tail}",
-                command.display()
-            ))
-            .fix_hint("make the tests pass (the `test` rule reports each failure), then measure again")
-            .code("tool-failed"),
-        );
-    }
-    None
-}
-
 fn omit_set(omit: Option<&[String]>) -> Result<GlobSet> {
     let mut builder = GlobSetBuilder::new();
     let globs: Vec<&str> = match omit {
@@ -339,14 +335,6 @@ fn go_module(cx: &Context, cwd: &str) -> Option<String> {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("module "))
         .map(|m| m.trim().trim_matches('"').to_owned())
-}
-
-/// Workspace-relative `path` as seen from the workspace-relative `cwd`.
-fn from_cwd(cwd: &str, path: &str) -> String {
-    if cwd == "." {
-        return path.to_owned();
-    }
-    format!("{}{path}", "../".repeat(cwd.split('/').count()))
 }
 
 /// `path` relative to `cwd`, as a workspace-relative path.
