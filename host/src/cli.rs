@@ -9,6 +9,7 @@ mod rule;
 mod rule_new;
 mod serve;
 mod session;
+mod stats;
 mod workflow;
 
 use std::path::PathBuf;
@@ -70,6 +71,8 @@ enum Command {
     Serve(serve::Args),
     /// Serve the web dashboard locally, or set its password (--set-password).
     Dashboard(dashboard::Args),
+    /// Figures across the sessions: pass rates, attempts, time, failing rules, cache hits.
+    Stats(stats::Args),
     /// List, show or approve sessions (approving is for humans only).
     #[command(subcommand)]
     Session(session::Command),
@@ -145,6 +148,9 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Pack(command) => pack::run(&engine(options(command.workspace()))?, command),
         Command::Serve(args) => {
             serve::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
+        }
+        Command::Stats(args) => {
+            stats::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
         }
         Command::Dashboard(args) => {
             dashboard::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)

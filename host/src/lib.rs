@@ -24,6 +24,7 @@ pub mod schema;
 pub mod service;
 pub mod session;
 pub mod state;
+pub mod stats;
 pub mod workflow;
 pub mod workspace;
 

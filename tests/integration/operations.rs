@@ -326,3 +326,112 @@ fn a_quiet_rule_still_sends_progress() {
         "progress strictly increases: {values:?}"
     );
 }
+
+#[test]
+fn stats_read_pass_rates_attempts_failures_and_cache_hits_from_the_store() {
+    use checkrail::engine::Hooks;
+    use checkrail::service::Service;
+    use std::sync::Arc;
+
+    let ws = workspace(&[(
+        ".checkrail/workflows/two.yaml",
+        "id: two\nversion: 0.1.0\nname: Two\ndescription: d\nphases:\n  - id: readme\n    name: R\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          inputs: [README.md]\n          config: { paths: [README.md] }\n  - id: license\n    name: L\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          inputs: [LICENSE]\n          config: { paths: [LICENSE] }\n  - id: done\n    name: D\n    guidance: g\n",
+    )]);
+    let dir = ws.path();
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = checkrail::state::StateDir::at(state_dir.path()).unwrap();
+    let engine = checkrail::Checkrail::new(checkrail::Options {
+        cache_dir: Some(shared_cache()),
+        workspace: Some(dir.to_owned()),
+        workflow_dirs: vec![dir.join(".checkrail/workflows")],
+        ..checkrail::Options::default()
+    })
+    .unwrap();
+    let svc = Service::open(Arc::new(engine), dir, &state).unwrap();
+    let validate = |id: &str| {
+        svc.validate(id, None, None, false, &Hooks::default())
+            .unwrap()
+    };
+    // Session 1: readme fails once, then passes; license passes first try.
+    let one = svc.start("two", serde_json::Map::new()).unwrap().session.id;
+    assert!(!validate(&one).passed);
+    std::fs::write(dir.join("README.md"), "# R\n").unwrap();
+    assert!(validate(&one).advanced);
+    std::fs::write(dir.join("LICENSE"), "MIT\n").unwrap();
+    assert!(validate(&one).advanced);
+    // Session 2: both pass first try, from the cache: the files are
+    // unchanged (and dated back, out of the racy-timestamp window).
+    let aged = Command::new("touch")
+        .args([
+            "-d",
+            "2 minutes ago",
+            "README.md",
+            "LICENSE",
+            ".checkrail/workflows/two.yaml",
+        ])
+        .current_dir(dir)
+        .status()
+        .unwrap();
+    assert!(aged.success());
+    let three = svc.start("two", serde_json::Map::new()).unwrap().session.id;
+    for _ in 0..2 {
+        let v = validate(&three);
+        assert!(v.advanced && v.report.unwrap().rules[0].cached);
+    }
+    let two = svc.start("two", serde_json::Map::new()).unwrap().session.id;
+    assert!(validate(&two).advanced);
+    assert!(validate(&two).advanced);
+
+    let out = Command::new(BIN)
+        .args(["stats", "--json", "--workspace"])
+        .arg(dir)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stats: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(stats["sessions"], 3, "{stats:#}");
+    let wf = &stats["workflows"][0];
+    assert_eq!(wf["workflow"], "two");
+    assert_eq!(wf["by_status"]["active"], 3, "{wf:#}");
+    let readme = &wf["phases"][0];
+    assert_eq!(readme["phase"], "readme");
+    assert_eq!(
+        (readme["runs"].as_u64(), readme["passed_first_try"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(readme["attempts"], 4);
+    assert!(
+        readme["median_seconds"].as_f64().is_some_and(|s| s >= 0.0),
+        "{readme}"
+    );
+    let license = &wf["phases"][1];
+    assert_eq!(license["first_try_rate"], 1.0);
+    assert_eq!(wf["top_failing_rules"][0]["what"], "file-exists");
+    assert_eq!(wf["top_failing_rules"][0]["count"], 1);
+    assert!(
+        wf["top_findings"][0]["what"]
+            .as_str()
+            .unwrap()
+            .contains("README.md"),
+        "{wf:#}"
+    );
+    assert_eq!(wf["rule_results"], 7);
+    assert!(wf["cache_hit_rate"].as_f64().unwrap() > 0.0, "{wf:#}");
+
+    let text = Command::new(BIN)
+        .args(["stats", "--workspace"])
+        .arg(dir)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("two — 3 sessions (3 active)"), "{text}");
+    assert!(text.contains("readme"), "{text}");
+}
