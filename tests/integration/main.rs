@@ -15,6 +15,7 @@ mod flows;
 mod fuzz;
 mod hardening;
 mod http;
+mod javascript;
 mod lifecycle;
 pub(crate) mod mcp;
 pub(crate) mod packs;

@@ -335,7 +335,7 @@ async fn errors_are_actionable_and_leave_the_server_serving() {
     assert!(
         h.err("workflow_start", json!({"workflow": "nope"}))
             .await
-            .contains("known workflows: bugfix-with-regression-test, dependency-upgrade, docs-update, go-bugfix, go-feature, increase-test-coverage, project-basics, python-bugfix, python-feature, release-preparation, rust-feature, safe-refactor, security-review")
+            .contains("known workflows: bugfix-with-regression-test, dependency-upgrade, docs-update, go-bugfix, go-feature, increase-test-coverage, javascript-bugfix, project-basics, python-bugfix, python-feature, release-preparation, rust-feature, safe-refactor, security-review, typescript-feature")
     );
     assert!(
         h.err(

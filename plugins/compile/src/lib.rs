@@ -13,6 +13,7 @@ mod custom;
 mod diag;
 mod gcc;
 mod python;
+mod tsc;
 
 use std::collections::{BTreeSet, HashSet};
 

@@ -18,6 +18,7 @@
 mod clippy;
 mod custom;
 mod diag;
+mod eslint;
 mod ruff;
 mod suppressions;
 

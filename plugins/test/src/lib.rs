@@ -14,6 +14,7 @@
 //! `required` ones) be rewritten after that phase.
 
 mod gotest;
+mod jsrunners;
 mod junit;
 mod libtest;
 mod model;
