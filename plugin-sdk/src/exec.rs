@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use crate::Finding;
+use crate::tool::codes;
 
 /// A program to run in the workspace.
 ///
@@ -156,15 +157,18 @@ impl ExecError {
     pub fn to_finding(&self) -> Finding {
         let (code, hint) = match self {
             ExecError::NotDeclared(_) => (
-                "exec-not-declared",
+                codes::EXEC_NOT_DECLARED,
                 "the rule must list the program in its CAPABILITIES",
             ),
             ExecError::NotGranted(_) => (
-                "exec-not-granted",
+                codes::EXEC_NOT_GRANTED,
                 "a human must grant it in checkrail.toml (see the message)",
             ),
-            ExecError::NotFound(_) => ("tool-not-found", "install the program or put it on PATH"),
-            ExecError::Failed(_) => ("exec-failed", "see the message"),
+            ExecError::NotFound(_) => (
+                codes::TOOL_NOT_FOUND,
+                "install the program or put it on PATH",
+            ),
+            ExecError::Failed(_) => (codes::EXEC_FAILED, "see the message"),
         };
         let hint = match self {
             ExecError::NotGranted(message) => message

@@ -101,6 +101,9 @@
 //!   rather than looking at paths one by one), [`Workspace::read_to_string`]
 //!   reads a file. The workspace is read-only; nothing outside it exists.
 //! - Log through [`log`]; logs go to the host's log, never to the agent.
+//! - Run a granted tool through [`tool`]: one config for `cwd` and custom
+//!   commands, one set of finding codes for refusals, timeouts, failures and
+//!   cut output, one reading of rustc's diagnostics.
 //! - Read what tools printed: [`diagnostics`] parses cargo's
 //!   `--message-format=json` diagnostics, and [`tool_paths`] maps the paths
 //!   a tool printed back into the workspace with one `stat_many` call.
@@ -124,6 +127,7 @@ mod finding;
 pub mod log;
 mod path;
 mod rule;
+pub mod tool;
 pub mod tool_paths;
 mod workspace;
 

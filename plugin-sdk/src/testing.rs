@@ -123,3 +123,33 @@ pub fn config_schema_of<R: Rule>() -> serde_json::Value {
 pub fn inputs_of<R: Rule>(config: serde_json::Value) -> Vec<String> {
     inputs::<R>(&config.to_string())
 }
+
+/// Fails the test, saying what to install, when `program` is not on PATH:
+/// a rule that runs a real tool is tested against the real tool, never
+/// skipped.
+pub fn require_program(program: &str, install: &str) {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    assert!(
+        crate::native::exec::find_on_path(program, &path).is_some(),
+        "`{program}` is not on PATH; {install}"
+    );
+}
+
+/// The code of each finding, in order (`-` for a finding without one).
+pub fn codes(outcome: &Outcome) -> Vec<&str> {
+    outcome
+        .findings
+        .iter()
+        .map(|f| f.code.as_deref().unwrap_or("-"))
+        .collect()
+}
+
+/// The first finding with `code`; panics, showing the outcome, when there
+/// is none.
+pub fn finding<'a>(outcome: &'a Outcome, code: &str) -> &'a crate::Finding {
+    outcome
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some(code))
+        .unwrap_or_else(|| panic!("no finding with code `{code}` in {outcome:#?}"))
+}

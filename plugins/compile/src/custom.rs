@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use regex_lite::Regex;
 
-use crate::diag::{Diag, Level};
+use checkrail_sdk::tool::{Diag, Level, Location};
 
 fn line_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -64,11 +64,11 @@ pub fn parse(output: &str) -> Vec<Diag> {
             code = Some(tail["code"].to_owned());
             message.truncate(all.start());
         }
-        let mut diag = Diag::new(level, message).at(
+        let mut diag = Diag::new(level, message).at(Location::new(
             &found["file"],
             found["line"].parse().ok(),
             found.name("col").and_then(|c| c.as_str().parse().ok()),
-        );
+        ));
         diag.code = code;
         diags.push(diag);
     }
@@ -94,9 +94,9 @@ Found 2 errors in 2 files
         let rows: Vec<_> = diags
             .iter()
             .map(|d| {
-                let loc = d.loc.as_ref().unwrap();
+                let loc = &d.locations[0];
                 (
-                    loc.file.as_str(),
+                    loc.path.as_str(),
                     loc.line,
                     loc.column,
                     d.level,

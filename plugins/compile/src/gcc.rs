@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use regex_lite::Regex;
 
-use crate::diag::{Diag, Hint, Level, Loc, shorten};
+use checkrail_sdk::tool::{Diag, Level, Location, clip};
 
 fn location_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
@@ -100,11 +100,11 @@ pub fn parse(output: &str) -> Vec<Diag> {
                 _ => continue,
             };
             let (message, flag) = split_flag(found["msg"].trim());
-            let mut diag = Diag::new(level, message).at(
+            let mut diag = Diag::new(level, message).at(Location::new(
                 &found["file"],
                 found["line"].parse().ok(),
                 found.name("col").and_then(|c| c.as_str().parse().ok()),
-            );
+            ));
             diag.code = flag;
             diags.push(diag);
             last = Some(diags.len() - 1);
@@ -120,21 +120,17 @@ pub fn parse(output: &str) -> Vec<Diag> {
             let action = if text.is_empty() {
                 "delete the highlighted code".to_owned()
             } else if empty_range {
-                format!("insert `{}`", shorten(&text, 200))
+                format!("insert `{}`", clip(&text, 200))
             } else {
-                format!(
-                    "replace the highlighted code with `{}`",
-                    shorten(&text, 200)
-                )
+                format!("replace the highlighted code with `{}`", clip(&text, 200))
             };
-            diag.hint = Some(Hint {
-                text: action,
-                at: Some(Loc {
-                    file: unescape(&found["file"]),
-                    line: found["l1"].parse().ok(),
-                    column: found["c1"].parse().ok(),
-                }),
-            });
+            let file = unescape(&found["file"]);
+            let (line, column) = (&found["l1"], &found["c1"]);
+            let place = match diag.locations.first() {
+                Some(at) if at.path == file => format!("line {line}, column {column}"),
+                _ => format!("{file}:{line}:{column}"),
+            };
+            diag.hint = Some(format!("{action} at {place}"));
         } else if let Some(found) = driver_re().captures(line) {
             let level = match &found["sev"] {
                 "warning" => Level::Warning,
@@ -203,10 +199,10 @@ fix-it:\"src/a.c\":{4:14-4:14}:\";\"
         let summary: Vec<_> = diags
             .iter()
             .map(|d| {
-                let loc = d.loc.as_ref();
+                let loc = d.locations.first();
                 (
                     d.level,
-                    loc.map(|l| l.file.as_str()),
+                    loc.map(|l| l.path.as_str()),
                     loc.and_then(|l| l.line),
                     loc.and_then(|l| l.column),
                     d.code.as_deref(),
@@ -230,13 +226,18 @@ fix-it:\"src/a.c\":{4:14-4:14}:\";\"
             ]
         );
         assert_eq!(diags[0].message, "expected ‘;’ before ‘}’ token");
-        assert_eq!(diags[0].hint.as_ref().unwrap().text, "insert `;`");
+        assert_eq!(
+            diags[0].hint.as_deref(),
+            Some("insert `;` at line 1, column 30")
+        );
         assert_eq!(
             diags[1].message,
             "initialization of ‘int’ from ‘char *’ makes integer from pointer without a cast"
         );
-        let hint = diags[3].hint.as_ref().unwrap();
-        assert_eq!(hint.at.as_ref().unwrap().column, Some(16));
+        assert_eq!(
+            diags[3].hint.as_deref(),
+            Some("insert `;` at line 2, column 16")
+        );
         assert_eq!(
             diags[4].message,
             "cc1: src/nosuch.c: No such file or directory"
@@ -249,7 +250,10 @@ fix-it:\"src/a.c\":{4:14-4:14}:\";\"
         assert_eq!(diags.len(), 3);
         assert_eq!(diags[0].code.as_deref(), Some("-Wunused-variable"));
         assert_eq!(diags[0].message, "unused variable 'unused'");
-        assert_eq!(diags[2].hint.as_ref().unwrap().text, "insert `;`");
+        assert_eq!(
+            diags[2].hint.as_deref(),
+            Some("insert `;` at line 4, column 14")
+        );
         assert_eq!(
             split_flag("x [-Werror=unused-variable]").1.as_deref(),
             Some("-Wunused-variable")
@@ -261,7 +265,7 @@ fix-it:\"src/a.c\":{4:14-4:14}:\";\"
         let diags = parse("gcc: error: unrecognized command-line option ‘-Wbogus’\n");
         assert_eq!(diags.len(), 1);
         assert_eq!(diags[0].level, Level::Error);
-        assert!(diags[0].loc.is_none());
+        assert!(diags[0].locations.is_empty());
         assert_eq!(
             diags[0].message,
             "gcc: unrecognized command-line option ‘-Wbogus’"

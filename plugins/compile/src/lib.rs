@@ -8,24 +8,22 @@
 //! `warnings_block` is set. A tool that fails without a diagnostic the rule
 //! can read never passes: the finding quotes the end of its output.
 
-mod cargo;
 mod custom;
-mod diag;
 mod gcc;
 mod python;
 mod tsc;
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use checkrail_sdk::detect::{self, Project};
 use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
-use checkrail_sdk::{
-    Command, Context, Error, ExecError, Finding, Outcome, Output, Result, Rule, Severity,
-    export_rule, normalize_path, tool_paths,
+use checkrail_sdk::tool::{
+    CustomCommand, Diag, Judged, Level, Ran, Tool, WorkspaceDir, clip, plural, quoted, rustc,
 };
-
-use crate::diag::{Diag, Level, Loc, tail};
+use checkrail_sdk::{
+    Command, Context, Error, Finding, Outcome, Result, Rule, Severity, export_rule, tool_paths,
+};
 
 /// How to compile the code and what to report.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -41,7 +39,7 @@ pub struct Config {
     /// Directory to run in, relative to the workspace root (default: the
     /// root). `files` globs are relative to it too.
     #[serde(default)]
-    pub cwd: Option<String>,
+    pub cwd: WorkspaceDir,
     /// Extra arguments for the tool, appended to its command line (cargo:
     /// e.g. `["--all-targets"]` or `["-p", "core"]`; gcc/clang: e.g.
     /// `["-Iinclude", "-std=c11", "-Wall"]`, after the files; python:
@@ -99,20 +97,6 @@ pub enum Toolchain {
     Auto,
 }
 
-/// A program for toolchain `custom`.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(crate = "checkrail_sdk::serde")]
-#[schemars(crate = "checkrail_sdk::schemars")]
-#[serde(deny_unknown_fields)]
-pub struct CustomCommand {
-    /// Program name found on PATH (not a path), e.g. `make`; it must be
-    /// granted in checkrail.toml.
-    pub program: String,
-    /// Its arguments.
-    #[serde(default)]
-    pub args: Vec<String>,
-}
-
 /// Directories whose files are never compiled by default.
 const EXCLUDED_DIRS: &[&str] = &[".venv", "venv", "target", ".git", ".checkrail"];
 
@@ -149,10 +133,9 @@ impl Rule for Compile {
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
-        let cwd = checked_cwd(&config)?;
-        let (config, detected) = resolve(config, cx, &cwd)?;
+        let (config, detected) = resolve(config, cx)?;
         validate(&config)?;
-        let mut outcome = run(config, cx, &cwd)?;
+        let mut outcome = run(&config, cx)?;
         if let Some(detected) = detected {
             outcome.findings.insert(0, detected);
         }
@@ -163,11 +146,8 @@ impl Rule for Compile {
         if let Some(inputs) = &config.inputs {
             return inputs.clone();
         }
-        let Ok(cwd) = checked_cwd(config) else {
-            return Vec::new();
-        };
         let under_cwd = |globs: &mut dyn Iterator<Item = &str>| -> Vec<String> {
-            globs.filter_map(|g| tool_paths::join(&cwd, g)).collect()
+            globs.filter_map(|g| config.cwd.join(g)).collect()
         };
         let files = |default: &'static [&'static str]| -> Vec<&str> {
             match &config.files {
@@ -191,13 +171,13 @@ impl Rule for Compile {
 
 /// With `toolchain: auto`, the toolchain the workspace calls for, and an
 /// information finding saying what was found.
-fn resolve(mut config: Config, cx: &Context, cwd: &str) -> Result<(Config, Option<Finding>)> {
+fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)> {
     if config.toolchain != Toolchain::Auto {
         return Ok((config, None));
     }
     let (toolchain, note) = detect::choose(
         cx.workspace(),
-        Some(cwd),
+        Some(config.cwd.as_str()),
         "toolchain",
         "use `toolchain: custom` with the compiler as `command`",
         |project| match project {
@@ -212,98 +192,87 @@ fn resolve(mut config: Config, cx: &Context, cwd: &str) -> Result<(Config, Optio
     Ok((config, Some(note)))
 }
 
-/// Runs the resolved toolchain.
-fn run(config: Config, cx: &Context, cwd: &str) -> Result<Outcome> {
-    let cwd = cwd.to_owned();
-    match config.toolchain {
-        Toolchain::Auto => Err(Error::new("`toolchain: auto` was not resolved")),
-
-        Toolchain::Cargo => {
-            let command = Command::new("cargo")
-                .args(["build", "--message-format=json", "--color=never"])
-                .args(config.args.iter().cloned())
-                .env("CARGO_TERM_COLOR", "never");
-            let out = match exec(cx, command, &cwd) {
-                Ok(out) => out,
-                Err(outcome) => return Ok(outcome),
-            };
-            let diags = cargo::parse(&out.stdout);
-            Ok(finish(
-                cx,
-                &config,
-                &cwd,
-                Run {
-                    label: "cargo build".to_owned(),
-                    again: "build again".to_owned(),
-                    diags,
-                    out,
-                    complete: true,
-                    strict: true,
-                },
-            ))
-        }
+/// Runs the resolved toolchain and judges what it printed.
+fn run(config: &Config, cx: &Context) -> Result<Outcome> {
+    let files = match config.toolchain {
+        Toolchain::Python => Some(source_files(cx, config, PYTHON_FILES)?),
+        Toolchain::Gcc | Toolchain::Clang => Some(source_files(cx, config, C_FILES)?),
+        _ => None,
+    };
+    let files = match files {
+        Some(Err(nothing)) => return Ok(nothing),
+        Some(Ok(files)) => Some(files),
+        None => None,
+    };
+    let listed = files.as_ref().map_or(&[][..], |f| f.list.as_slice());
+    let (tool, command) = command(config, listed)?;
+    let ran = match tool.run(cx, command) {
+        Ok(ran) => ran,
+        Err(refused) => return Ok(refused),
+    };
+    let out = &ran.output;
+    let both = |parse: fn(&str) -> Vec<Diag>, first: &str, second: &str| {
+        let mut diags = parse(first);
+        diags.extend(parse(second));
+        diags
+    };
+    let (diags, complete) = match config.toolchain {
+        Toolchain::Cargo => (rustc::read(&out.stdout).diags, true),
         Toolchain::Python => {
-            let files = match source_files(cx, &config, &cwd, PYTHON_FILES)? {
-                Ok(files) => files,
-                Err(outcome) => return Ok(outcome),
-            };
-            let command = Command::new("python3")
-                .args(["-B", "-I"])
-                .args(config.args.iter().cloned())
-                .args(["-c", python::SCRIPT])
-                .args(files.list.iter().cloned())
-                .env("PYTHONDONTWRITEBYTECODE", "1");
-            let out = match exec(cx, command, &cwd) {
-                Ok(out) => out,
-                Err(outcome) => return Ok(outcome),
-            };
             let (diags, done) = python::parse(&out.stdout);
-            let count = files.list.len();
-            let mut outcome = finish(
-                cx,
-                &config,
-                &cwd,
-                Run {
-                    label: format!("python3 compile() of {}", plural(count, "file")),
-                    again: "check again".to_owned(),
-                    diags,
-                    out,
-                    complete: done == Some(count as u64),
-                    strict: true,
-                },
-            );
-            add_truncation(&mut outcome, &files);
-            Ok(outcome)
+            (diags, done == u64::try_from(listed.len()).ok())
         }
-        Toolchain::Go => {
-            let packages: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
-                Vec::new()
-            } else {
-                vec!["./...".to_owned()]
-            };
-            let command = Command::new("go")
-                .args(["build", "-o", "/dev/null"])
-                .args(config.args.iter().cloned())
-                .args(packages);
-            let out = match exec(cx, command, &cwd) {
-                Ok(out) => out,
-                Err(outcome) => return Ok(outcome),
-            };
-            let mut diags = custom::parse(&out.stderr);
-            diags.extend(custom::parse(&out.stdout));
-            Ok(finish(
-                cx,
-                &config,
-                &cwd,
-                Run {
-                    label: "go build".to_owned(),
-                    again: "build again".to_owned(),
-                    diags,
-                    out,
-                    complete: true,
-                    strict: true,
-                },
+        Toolchain::Gcc | Toolchain::Clang => (both(gcc::parse, &out.stderr, &out.stdout), true),
+        Toolchain::Go => (both(custom::parse, &out.stderr, &out.stdout), true),
+        Toolchain::Custom => (both(custom::parse, &out.stdout, &out.stderr), true),
+        Toolchain::Auto => return Err(Error::new("`toolchain: auto` was not resolved")),
+    };
+    let mut outcome = finish(cx, config, &tool, &ran, diags, complete);
+    for glob in files.iter().flat_map(|f| &f.truncated) {
+        outcome.findings.push(
+            Finding::warning(format!(
+                "`{glob}` matches more than {FILE_LIMIT} paths; only the first {FILE_LIMIT} were looked at"
             ))
+            .fix_hint("narrow `files` to the project's own sources")
+            .code("too-many-files"),
+        );
+    }
+    Ok(outcome)
+}
+
+/// The command line of the resolved toolchain, and how messages name it.
+fn command(config: &Config, files: &[String]) -> Result<(Tool, Command)> {
+    let args = config.args.iter().cloned();
+    let (label, again, command) = match config.toolchain {
+        Toolchain::Cargo => (
+            "cargo build".to_owned(),
+            "build again",
+            Command::new("cargo")
+                .args(["build", "--message-format=json", "--color=never"])
+                .args(args)
+                .env("CARGO_TERM_COLOR", "never"),
+        ),
+        Toolchain::Python => (
+            format!("python3 compile() of {}", plural(files.len(), "file")),
+            "check again",
+            Command::new("python3")
+                .args(["-B", "-I"])
+                .args(args)
+                .args(["-c", python::SCRIPT])
+                .args(files.iter().cloned())
+                .env("PYTHONDONTWRITEBYTECODE", "1"),
+        ),
+        Toolchain::Go => {
+            // Arguments that name packages replace `./...`.
+            let packages = (!config.args.iter().any(|a| !a.starts_with('-'))).then_some("./...");
+            (
+                "go build".to_owned(),
+                "build again",
+                Command::new("go")
+                    .args(["build", "-o", "/dev/null"])
+                    .args(args)
+                    .args(packages),
+            )
         }
         Toolchain::Gcc | Toolchain::Clang => {
             let program = if config.toolchain == Toolchain::Gcc {
@@ -311,88 +280,41 @@ fn run(config: Config, cx: &Context, cwd: &str) -> Result<Outcome> {
             } else {
                 "clang"
             };
-            let files = match source_files(cx, &config, &cwd, C_FILES)? {
-                Ok(files) => files,
-                Err(outcome) => return Ok(outcome),
-            };
-            let command = Command::new(program)
-                .args([
-                    "-fsyntax-only",
-                    "-fdiagnostics-color=never",
-                    "-fdiagnostics-parseable-fixits",
-                ])
-                .args(files.list.iter().map(|f| {
+            (
+                format!("{program} -fsyntax-only on {}", plural(files.len(), "file")),
+                "compile again",
+                Command::new(program)
+                    .args([
+                        "-fsyntax-only",
+                        "-fdiagnostics-color=never",
+                        "-fdiagnostics-parseable-fixits",
+                    ])
                     // A name starting with `-` would be read as an option.
-                    if f.starts_with('-') {
-                        format!("./{f}")
-                    } else {
-                        f.clone()
-                    }
-                }))
-                .args(config.args.iter().cloned());
-            let out = match exec(cx, command, &cwd) {
-                Ok(out) => out,
-                Err(outcome) => return Ok(outcome),
-            };
-            let mut diags = gcc::parse(&out.stderr);
-            diags.extend(gcc::parse(&out.stdout));
-            let mut outcome = finish(
-                cx,
-                &config,
-                &cwd,
-                Run {
-                    label: format!(
-                        "{program} -fsyntax-only on {}",
-                        plural(files.list.len(), "file")
-                    ),
-                    again: "compile again".to_owned(),
-                    diags,
-                    out,
-                    complete: true,
-                    strict: true,
-                },
-            );
-            add_truncation(&mut outcome, &files);
-            Ok(outcome)
+                    .args(files.iter().map(|f| {
+                        if f.starts_with('-') {
+                            format!("./{f}")
+                        } else {
+                            f.clone()
+                        }
+                    }))
+                    .args(args),
+            )
         }
         Toolchain::Custom => {
-            let Some(custom) = config.command.clone() else {
-                return Err(missing_command());
-            };
-            let command = Command::new(&custom.program)
-                .args(custom.args.iter().cloned())
-                .args(config.args.iter().cloned());
-            let label = display(&command);
-            let out = match exec(cx, command, &cwd) {
-                Ok(out) => out,
-                Err(outcome) => return Ok(outcome),
-            };
-            let mut diags = custom::parse(&out.stdout);
-            diags.extend(custom::parse(&out.stderr));
-            Ok(finish(
-                cx,
-                &config,
-                &cwd,
-                Run {
-                    again: format!("run `{}` again", diag::shorten(&label, 80)),
-                    label: diag::shorten(&label, 80),
-                    diags,
-                    out,
-                    complete: true,
-                    strict: false,
-                },
-            ))
+            let command = config
+                .command
+                .as_ref()
+                .ok_or_else(missing_command)?
+                .command(&config.args);
+            let label = clip(&quoted(&command), 80);
+            return Ok((
+                Tool::new(&label, &config.cwd).again(format!("run `{label}` again")),
+                command,
+            ));
         }
-    }
-}
-
-fn checked_cwd(config: &Config) -> Result<String> {
-    let raw = config.cwd.as_deref().unwrap_or(".");
-    normalize_path(raw).map_err(|_| {
-        Error::new(format!(
-            "use `cwd` = `{raw}`: it leads outside the workspace; give a directory relative to the workspace root"
-        ))
-    })
+        Toolchain::Auto => return Err(Error::new("`toolchain: auto` was not resolved")),
+    };
+    Ok((Tool::new(label, &config.cwd).again(again), command))
 }
 
 fn missing_command() -> Error {
@@ -423,49 +345,6 @@ fn validate(config: &Config) -> Result<()> {
     }
 }
 
-/// The command line, with arguments that contain spaces quoted.
-fn display(command: &Command) -> String {
-    std::iter::once(&command.program)
-        .chain(&command.args)
-        .map(|part| {
-            if part.is_empty() || part.contains(char::is_whitespace) {
-                format!("'{part}'")
-            } else {
-                part.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn plural(n: usize, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
-}
-
-/// Runs `command` in `cwd`; a refusal (not granted, not installed, ...)
-/// becomes a failing outcome that says how to fix it.
-fn exec(cx: &Context, command: Command, cwd: &str) -> std::result::Result<Output, Outcome> {
-    let command = if cwd == "." {
-        command
-    } else {
-        command.cwd(cwd)
-    };
-    cx.exec(&command).map_err(|error| {
-        let program = &command.program;
-        let summary = match &error {
-            ExecError::NotGranted(_) => {
-                format!("`{program}` did not run: it is not granted in checkrail.toml")
-            }
-            ExecError::NotDeclared(_) => {
-                format!("`{program}` did not run: the rule may not run it")
-            }
-            ExecError::NotFound(_) => format!("`{program}` did not run: it is not installed"),
-            ExecError::Failed(_) => format!("`{program}` could not be run"),
-        };
-        Outcome::from_findings(vec![error.to_finding()]).with_summary(summary)
-    })
-}
-
 /// Source files to compile, relative to `cwd`.
 struct Files {
     list: Vec<String>,
@@ -478,9 +357,9 @@ struct Files {
 fn source_files(
     cx: &Context,
     config: &Config,
-    cwd: &str,
     default: &[&str],
 ) -> Result<std::result::Result<Files, Outcome>> {
+    let cwd = &config.cwd;
     let globs: Vec<&str> = match &config.files {
         Some(files) => files.iter().map(String::as_str).collect(),
         None => default.to_vec(),
@@ -489,7 +368,7 @@ fn source_files(
     let mut found = BTreeSet::new();
     let mut truncated = Vec::new();
     for glob in &globs {
-        let Some(pattern) = tool_paths::join(cwd, glob) else {
+        let Some(pattern) = cwd.join(glob) else {
             return Err(Error::new(format!(
                 "use the files glob `{glob}`: it leads outside the workspace; give globs relative to `cwd`"
             )));
@@ -499,10 +378,11 @@ fn source_files(
             truncated.push((*glob).to_owned());
         }
         for path in matched {
-            let rel = if cwd == "." {
+            let rel = if cwd.is_root() {
                 Some(path.as_str())
             } else {
-                path.strip_prefix(cwd).and_then(|p| p.strip_prefix('/'))
+                path.strip_prefix(cwd.as_str())
+                    .and_then(|p| p.strip_prefix('/'))
             };
             if let Some(rel) = rel
                 && !excluded(rel, glob)
@@ -513,10 +393,7 @@ fn source_files(
     }
     // Keep files only (a directory may be called `x.py`).
     let candidates: Vec<String> = found.into_iter().collect();
-    let full: Vec<String> = candidates
-        .iter()
-        .filter_map(|rel| tool_paths::join(cwd, rel))
-        .collect();
+    let full: Vec<String> = candidates.iter().filter_map(|rel| cwd.join(rel)).collect();
     let names: Vec<&str> = full.iter().map(String::as_str).collect();
     let list: Vec<String> = candidates
         .into_iter()
@@ -526,7 +403,7 @@ fn source_files(
         .collect();
     if list.is_empty() {
         let shown: Vec<String> = globs.iter().map(|g| format!("`{g}`")).collect();
-        let place = if cwd == "." {
+        let place = if cwd.is_root() {
             "in the workspace".to_owned()
         } else {
             format!("under `{cwd}`")
@@ -555,235 +432,70 @@ fn excluded(rel: &str, glob: &str) -> bool {
         .any(|dir| EXCLUDED_DIRS.contains(dir) && !named.contains(dir))
 }
 
-fn add_truncation(outcome: &mut Outcome, files: &Files) {
-    for glob in &files.truncated {
-        outcome.findings.push(
-            Finding::warning(format!(
-                "`{glob}` matches more than {FILE_LIMIT} paths; only the first {FILE_LIMIT} were looked at"
-            ))
-            .fix_hint("narrow `files` to the project's own sources")
-            .code("too-many-files"),
-        );
-    }
-}
-
-/// A finished tool run and what was read from it.
-struct Run {
-    /// The command, for messages ("cargo build").
-    label: String,
-    /// What to do after fixing ("build again").
-    again: String,
+/// The findings of a finished run: each diagnostic at its workspace place,
+/// then what went wrong with the run itself.
+fn finish(
+    cx: &Context,
+    config: &Config,
+    tool: &Tool,
+    ran: &Ran,
     diags: Vec<Diag>,
-    out: Output,
-    /// Whether the output was complete (python's end marker was seen).
     complete: bool,
-    /// A non-zero exit without an error diagnostic is a failure even when
-    /// warnings were read (true for compilers, whose exit status means
-    /// "errors"; false for custom commands that may exit non-zero on
-    /// warnings).
-    strict: bool,
-}
-
-fn finish(cx: &Context, config: &Config, cwd: &str, run: Run) -> Outcome {
-    let raw_files = run
-        .diags
+) -> Outcome {
+    let diags = checkrail_sdk::tool::dedup(diags);
+    let paths: HashMap<String, String> = tool_paths::resolve_each(
+        cx.workspace(),
+        config.cwd.as_str(),
+        Diag::printed_paths(&diags),
+    )
+    .into_iter()
+    .filter_map(|(printed, path)| Some((printed, path?)))
+    .collect();
+    let again = tool.then();
+    let mut findings: Vec<Finding> = diags
         .iter()
-        .flat_map(|d| {
-            d.loc
-                .iter()
-                .chain(d.hint.iter().filter_map(|h| h.at.as_ref()))
-        })
-        .map(|l| l.file.as_str());
-    let resolved = tool_paths::resolve_each(cx.workspace(), cwd, raw_files);
-    let place = |loc: &Loc| -> (Option<String>, String) {
-        let path = resolved.get(&loc.file).cloned().flatten();
-        let mut text = path.clone().unwrap_or_else(|| loc.file.clone());
-        if let Some(line) = loc.line {
-            text.push_str(&format!(":{line}"));
-            if let Some(column) = loc.column {
-                text.push_str(&format!(":{column}"));
-            }
-        }
-        (path, text)
-    };
-
-    let mut findings = Vec::new();
-    let mut seen = HashSet::new();
-    for diag in &run.diags {
-        let severity = match diag.level {
-            Level::Error => Severity::Error,
-            Level::Warning if config.warnings_block => Severity::Error,
-            Level::Warning => Severity::Warning,
-            Level::Info => Severity::Info,
-        };
-        let mut message = diag.message.clone();
-        let mut path = None;
-        let mut at = None;
-        if let Some(loc) = &diag.loc {
-            let (resolved_path, text) = place(loc);
-            if resolved_path.is_none() {
-                message = format!("{message} (in {text})");
-            }
-            path = resolved_path;
-            at = Some(text);
-        }
-        let explain = diag
-            .code
-            .as_deref()
-            .filter(|c| {
-                config.toolchain == Toolchain::Cargo
-                    && c.len() == 5
-                    && c.starts_with('E')
-                    && c[1..].chars().all(|ch| ch.is_ascii_digit())
-            })
-            .map(|c| format!(" (`rustc --explain {c}` explains this error)"))
-            .unwrap_or_default();
-        let hint = match &diag.hint {
-            Some(hint) => match &hint.at {
-                Some(loc) => format!("{} at {}{explain}", hint.text, place(loc).1),
-                None => format!("{}{explain}", hint.text),
-            },
-            None => {
-                let what = match diag.level {
-                    Level::Warning => "the warning",
-                    Level::Info => "what the note says",
-                    Level::Error => "the error",
+        .map(|diag| {
+            let (severity, what) = match diag.level {
+                Level::Error => (Severity::Error, "the error"),
+                Level::Warning if config.warnings_block => (Severity::Error, "the warning"),
+                Level::Warning => (Severity::Warning, "the warning"),
+                Level::Info => (Severity::Info, "what the note says"),
+            };
+            let mut finding = diag.to_finding(severity, &paths);
+            if finding.fix_hint.is_none() {
+                let at = match (&finding.path, finding.line, finding.column) {
+                    (Some(p), Some(l), Some(c)) => format!(" at {p}:{l}:{c}"),
+                    (Some(p), Some(l), None) => format!(" at {p}:{l}"),
+                    (Some(p), None, _) => format!(" in {p}"),
+                    (None, ..) => String::new(),
                 };
-                match &at {
-                    Some(at) => format!("fix {what} at {at} and {}{explain}", run.again),
-                    None => format!("fix {what} and {}{explain}", run.again),
-                }
+                finding = finding.fix_hint(format!("fix {what}{at} and {again}"));
             }
-        };
-        let key = (
-            diag.level == Level::Error,
-            path.clone(),
-            diag.loc.as_ref().and_then(|l| l.line),
-            diag.loc.as_ref().and_then(|l| l.column),
-            diag.code.clone(),
-            message.clone(),
-        );
-        if !seen.insert(key) {
-            // The same diagnostic from another target (`--all-targets`).
-            continue;
-        }
-        let mut finding = Finding::new(severity, message).fix_hint(hint);
-        if let Some(path) = path {
-            finding = finding.path(path);
-            if let Some(loc) = &diag.loc {
-                if let Some(line) = loc.line {
-                    finding = finding.line(line);
-                }
-                if let Some(column) = loc.column {
-                    finding = finding.column(column);
-                }
-            }
-        }
-        if let Some(code) = &diag.code {
-            finding = finding.code(code);
-        }
-        findings.push(finding);
-    }
+            finding
+        })
+        .collect();
 
-    findings.extend(tool_findings(&run));
+    let errors = diags.iter().any(|d| d.level == Level::Error);
+    let strict = config.toolchain != Toolchain::Custom;
+    findings.extend(ran.problems(Judged {
+        // A compiler's failing exit means errors; a custom command may exit
+        // non-zero on warnings alone.
+        explained: errors || (!strict && !diags.is_empty()),
+        complete,
+        ..Judged::default()
+    }));
     let outcome = Outcome::from_findings(findings);
+    let label = tool.label();
     let summary = if outcome.findings.is_empty() {
-        format!("{}: no errors or warnings", run.label)
+        format!("{label}: no errors or warnings")
     } else {
-        let mut summary = format!("{} in {}", outcome.summary, run.label);
-        if config.warnings_block && run.diags.iter().any(|d| d.level == Level::Warning) {
+        let mut summary = format!("{} in {label}", outcome.summary);
+        if config.warnings_block && diags.iter().any(|d| d.level == Level::Warning) {
             summary.push_str(" (warnings block)");
         }
         summary
     };
     outcome.with_summary(summary)
-}
-
-/// Findings about the run itself: a timeout, a crash, a failure the output
-/// does not explain, cut-off output.
-fn tool_findings(run: &Run) -> Vec<Finding> {
-    let out = &run.out;
-    let label = &run.label;
-    let quoted = || {
-        let text = if out.stderr.trim().is_empty() {
-            &out.stdout
-        } else {
-            &out.stderr
-        };
-        let tail = tail(text, 15, 1500);
-        if tail.is_empty() {
-            " It printed nothing.".to_owned()
-        } else {
-            format!(" Its output ends with:\n{tail}")
-        }
-    };
-    let mut findings = Vec::new();
-    let errors = run.diags.iter().any(|d| d.level == Level::Error);
-    if out.timed_out {
-        findings.push(
-            Finding::error(format!(
-                "`{label}` was stopped at its deadline after {}s, so the result is unknown.{}",
-                out.duration.as_secs(),
-                quoted()
-            ))
-            .fix_hint("find what makes it hang or so slow (see the output), fix it and check again")
-            .code("timeout"),
-        );
-    } else if out.exit_code.is_none() {
-        findings.push(
-            Finding::error(format!(
-                "`{label}` was killed before it finished.{}",
-                quoted()
-            ))
-            .fix_hint("find why it crashed (see the output), fix it and check again")
-            .code("tool-killed"),
-        );
-    } else if !out.success() && !errors && (run.strict || run.diags.is_empty()) {
-        let code = out.exit_code.unwrap_or_default();
-        let first_error = [&out.stderr, &out.stdout]
-            .iter()
-            .flat_map(|t| t.lines())
-            .map(str::trim)
-            .find(|l| l.starts_with("error") || l.contains("Error"));
-        let hint = match first_error {
-            Some(line) => format!(
-                "fix what the output reports (first: `{}`) and {}",
-                diag::shorten(line, 200),
-                run.again
-            ),
-            None => format!("fix what the output reports and {}", run.again),
-        };
-        findings.push(
-            Finding::error(format!(
-                "`{label}` failed with exit code {code} without a diagnostic the rule could read.{}",
-                quoted()
-            ))
-            .fix_hint(hint)
-            .code("tool-failed"),
-        );
-    } else if !run.complete {
-        findings.push(
-            Finding::error(format!(
-                "`{label}` stopped before reporting on every file, so the result is unknown.{}",
-                quoted()
-            ))
-            .fix_hint(format!(
-                "find why it stopped (see the output) and {}",
-                run.again
-            ))
-            .code("incomplete-output"),
-        );
-    }
-    if out.stdout_truncated || out.stderr_truncated {
-        findings.push(
-            Finding::warning(format!(
-                "`{label}` printed more than the host keeps; some diagnostics may be missing"
-            ))
-            .fix_hint(format!("fix the reported problems first and {}", run.again))
-            .code("output-truncated"),
-        );
-    }
-    findings
 }
 
 export_rule!(Compile);

@@ -3,7 +3,7 @@
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json;
 
-use crate::diag::{Diag, Hint, Level, shorten};
+use checkrail_sdk::tool::{Diag, Level, Location, clip};
 
 /// Run as `python3 -B -I -c SCRIPT FILE...`: compiles each file with
 /// CPython's real parser and compiler (nothing is executed or written) and
@@ -83,7 +83,11 @@ pub fn parse(stdout: &str) -> (Vec<Diag>, Option<u64>) {
             _ if record.warning => message,
             _ => format!("{kind}: {message}"),
         };
-        let mut diag = Diag::new(level, message).at(&file, number(record.line), number(record.col));
+        let mut diag = Diag::new(level, message).at(Location::new(
+            &file,
+            number(record.line),
+            number(record.col),
+        ));
         diag.hint = hint(&kind, record.text.as_deref());
         diag.code = Some(if kind == "OSError" {
             "unreadable".to_owned()
@@ -95,10 +99,10 @@ pub fn parse(stdout: &str) -> (Vec<Diag>, Option<u64>) {
     (diags, done)
 }
 
-fn hint(kind: &str, text: Option<&str>) -> Option<Hint> {
+fn hint(kind: &str, text: Option<&str>) -> Option<String> {
     let line = text.map(str::trim).filter(|t| !t.is_empty());
     let quoted = line
-        .map(|l| format!(" (the line reads `{}`)", shorten(l, 120)))
+        .map(|l| format!(" (the line reads `{}`)", clip(l, 120)))
         .unwrap_or_default();
     let text = match kind {
         "TabError" => {
@@ -110,7 +114,7 @@ fn hint(kind: &str, text: Option<&str>) -> Option<Hint> {
         "SyntaxError" => format!("correct the syntax here{quoted}"),
         _ => return None,
     };
-    Some(Hint { text, at: None })
+    Some(text)
 }
 
 #[cfg(test)]
@@ -134,9 +138,9 @@ mod tests {
         let rows: Vec<_> = diags
             .iter()
             .map(|d| {
-                let loc = d.loc.as_ref().unwrap();
+                let loc = &d.locations[0];
                 (
-                    loc.file.as_str(),
+                    loc.path.as_str(),
                     loc.line,
                     loc.column,
                     d.level,
@@ -156,7 +160,7 @@ mod tests {
             ]
         );
         assert_eq!(
-            diags[0].hint.as_ref().unwrap().text,
+            diags[0].hint.as_deref().unwrap(),
             "correct the syntax here (the line reads `def f(:`)"
         );
         assert_eq!(diags[4].message, "'(' was never closed");

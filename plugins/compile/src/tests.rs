@@ -3,30 +3,12 @@
 
 use super::*;
 use checkrail_sdk::serde_json::json;
-use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
+use checkrail_sdk::testing::{
+    TestWorkspace, codes, config_schema_of, finding as by_code, inputs_of, require_program,
+};
 
 fn require(program: &str, install: &str) {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    assert!(
-        checkrail_sdk::native::exec::find_on_path(program, &path).is_some(),
-        "`{program}` is not on PATH; install {install} to run this test"
-    );
-}
-
-fn codes(outcome: &Outcome) -> Vec<&str> {
-    outcome
-        .findings
-        .iter()
-        .filter_map(|f| f.code.as_deref())
-        .collect()
-}
-
-fn by_code<'a>(outcome: &'a Outcome, code: &str) -> &'a Finding {
-    outcome
-        .findings
-        .iter()
-        .find(|f| f.code.as_deref() == Some(code))
-        .unwrap_or_else(|| panic!("no finding with code `{code}` in {outcome:#?}"))
+    require_program(program, &format!("install {install} to run this test"));
 }
 
 const MANIFEST: &str =
@@ -79,7 +61,7 @@ fn cargo_type_error_blocks_and_the_fix_turns_it_green_with_a_warning() {
     assert_eq!(
         warning.fix_hint.as_deref(),
         Some(
-            "if this is intentional, prefix it with an underscore: replace with `_unused` at src/lib.rs:2:9"
+            "if this is intentional, prefix it with an underscore: replace `unused` with `_unused`"
         )
     );
     assert_eq!(out.summary, "1 warning in cargo build");
@@ -280,7 +262,7 @@ fn gcc_errors_and_warnings_at_their_file_line_and_column() {
     assert_eq!(error.line, Some(1));
     assert_eq!(
         error.fix_hint.as_deref(),
-        Some("insert `;` at build/gen.c:1:25")
+        Some("insert `;` at line 1, column 25")
     );
 
     ws.write("build/gen.c", "int gen(void) { return 0; }\n")

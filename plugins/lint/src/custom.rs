@@ -2,7 +2,7 @@
 
 use regex_lite::Regex;
 
-use crate::diag::{Diag, Level, Loc};
+use checkrail_sdk::tool::{Diag, Level, Location};
 
 /// The line patterns, compiled once per check.
 pub struct Patterns {
@@ -77,7 +77,7 @@ impl Patterns {
         Some(Diag {
             level: level.unwrap_or(Level::Warning),
             code,
-            locs: vec![Loc::new(path, Some(line_no), column)],
+            locations: vec![Location::new(path, Some(line_no), column)],
             message: rest,
             hint: None,
         })
@@ -105,7 +105,7 @@ mod tests {
                 "expected 2 blank lines, found 1"
             )
         );
-        assert_eq!(d.locs, [Loc::new("src/a.py", Some(3), Some(1))]);
+        assert_eq!(d.locations, [Location::new("src/a.py", Some(3), Some(1))]);
 
         let d = one("lib/x.c:10:5: error: 'y' undeclared");
         assert_eq!((d.level, d.code), (Level::Error, None));
@@ -126,7 +126,7 @@ mod tests {
             (d.level, d.code.as_deref()),
             (Level::Error, Some("assignment"))
         );
-        assert_eq!(d.locs, [Loc::new("m.py", Some(7), None)]);
+        assert_eq!(d.locations, [Location::new("m.py", Some(7), None)]);
 
         let d = one("a.txt:1:2: X100 error: bad thing");
         assert_eq!((d.level, d.code.as_deref()), (Level::Error, Some("X100")));

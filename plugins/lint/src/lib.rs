@@ -15,26 +15,23 @@
 //! files the linter covers; `no_new_suppressions_since` fails on each one
 //! added since an earlier phase.
 
-mod clippy;
 mod custom;
-mod diag;
 mod eslint;
 mod ruff;
 mod suppressions;
 
-use checkrail_sdk::serde_json;
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use checkrail_sdk::detect::{self, Project};
 use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
-use checkrail_sdk::{
-    Command, Context, Error, Finding, Outcome, Output, Result, Rule, Severity, export_rule,
-    normalize_path, tool_paths,
+use checkrail_sdk::serde_json;
+use checkrail_sdk::tool::{
+    self, CustomCommand, Diag, Judged, Ran, Tool, WorkspaceDir, clip, plural, rustc,
 };
-
-pub use diag::Level;
-use diag::{Diag, clip};
+use checkrail_sdk::{
+    Command, Context, Error, Finding, Outcome, Result, Rule, Severity, export_rule, tool_paths,
+};
 
 /// Which linter to run and what blocks.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -51,7 +48,7 @@ pub struct Config {
     /// workspace root). Paths the linter prints are still reported relative
     /// to the workspace root.
     #[serde(default)]
-    pub cwd: Option<String>,
+    pub cwd: WorkspaceDir,
     /// Extra arguments appended to the linter's command line, e.g.
     /// `["--all-targets", "--", "-W", "clippy::pedantic"]` for clippy,
     /// `["--select", "E,F", "src"]` for ruff (ruff lints the working directory
@@ -133,18 +130,28 @@ pub enum Linter {
     Auto,
 }
 
-/// A custom linter command.
-#[derive(Debug, Deserialize, JsonSchema)]
+/// Level of a diagnostic, as the linter reported it (see `block_levels`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema)]
 #[serde(crate = "checkrail_sdk::serde")]
 #[schemars(crate = "checkrail_sdk::schemars")]
-#[serde(deny_unknown_fields)]
-pub struct CustomCommand {
-    /// Program name looked up on PATH (not a path), e.g. `shellcheck`; the
-    /// workspace must grant it in checkrail.toml.
-    pub program: String,
-    /// Its arguments, e.g. `["-f", "gcc", "run.sh"]`.
-    #[serde(default)]
-    pub args: Vec<String>,
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// clippy/rustc `error` (compile errors and `deny`/`forbid` lints); ruff
+    /// syntax errors and codes listed in `error_codes`; custom lines that say
+    /// `error`.
+    Error,
+    /// Everything else: clippy/rustc `warning` (and top-level notes), every
+    /// other ruff violation, every other custom line.
+    Warning,
+}
+
+impl From<tool::Level> for Level {
+    fn from(level: tool::Level) -> Self {
+        match level {
+            tool::Level::Error => Level::Error,
+            tool::Level::Warning | tool::Level::Info => Level::Warning,
+        }
+    }
 }
 
 /// Most lint findings reported one by one; the rest are counted.
@@ -177,12 +184,7 @@ impl Rule for Lint {
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
         let (config, detected) = resolve(config, cx)?;
         validate(&config)?;
-        let cwd = config
-            .cwd
-            .as_deref()
-            .and_then(|c| normalize_path(c).ok())
-            .unwrap_or_else(|| ".".to_owned());
-        let found = suppressions::scan(cx.workspace(), &cwd, config.linter);
+        let found = suppressions::scan(cx.workspace(), config.cwd.as_str(), config.linter);
         let new = match config.no_new_suppressions_since.as_deref() {
             None => Vec::new(),
             Some(phase) => match cx.baseline(phase).map(suppressions::Facts::deserialize) {
@@ -199,7 +201,7 @@ impl Rule for Lint {
         if added > 0 {
             outcome
                 .summary
-                .push_str(&format!("; {added} new lint suppression{}", plural(added)));
+                .push_str(&format!("; {}", plural(added, "new lint suppression")));
         }
         let outcome = new
             .into_iter()
@@ -218,31 +220,21 @@ impl Rule for Lint {
 /// Runs the linter and judges its diagnostics.
 fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
     let command = command(&config)?;
-    let tool = match config.linter {
+    let label = match config.linter {
         Linter::Clippy => "cargo clippy".to_owned(),
         Linter::Ruff => "ruff".to_owned(),
         Linter::Govet => "go vet".to_owned(),
         Linter::Mypy => "mypy".to_owned(),
-        Linter::Custom | Linter::Auto => format!("`{}`", command.program),
+        Linter::Custom | Linter::Auto => command.program.clone(),
     };
-    let output = match cx.exec(&command) {
-        Ok(output) => output,
-        Err(refusal) => {
-            return Ok(Outcome::from_findings(vec![refusal.to_finding()])
-                .with_summary(format!("{tool} did not run")));
-        }
+    let tool = Tool::new(&label, &config.cwd)
+        .again("run the check again")
+        .slow_hint("make the lint faster (narrow it with `args` or `cwd`) or raise `timeout_ms` under `[exec]` in checkrail.toml");
+    let ran = match tool.run(cx, command) {
+        Ok(ran) => ran,
+        Err(refused) => return Ok(refused),
     };
-    if output.timed_out {
-        let finding = Finding::error(format!(
-            "`{}` timed out after {}s{}",
-            command.display(),
-            output.duration.as_secs(),
-            tail_note(&output)
-        ))
-        .fix_hint("make the lint faster (narrow it with `args` or `cwd`) or raise the exec timeout in checkrail.toml")
-        .code("lint-timeout");
-        return Ok(Outcome::from_findings(vec![finding]).with_summary(format!("{tool} timed out")));
-    }
+    let output = &ran.output;
 
     let block: Vec<Level> = config.block_levels.clone().unwrap_or_else(|| {
         // go vet reports only what is likely wrong: each of its reports
@@ -257,23 +249,18 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
     let mut anchors: Vec<String> = Vec::new();
     let diags = match config.linter {
         Linter::Clippy => {
-            let parsed = clippy::parse(&output.stdout);
-            anchors = parsed.anchors;
-            parsed.diags
+            let read = rustc::read(&output.stdout);
+            anchors = read.anchors;
+            read.diags
         }
         Linter::Ruff => {
             let codes = config.error_codes.clone().unwrap_or_default();
             let parsed = ruff::parse(&output.stdout, &codes);
             if !parsed.unparsed.is_empty() && !output.stdout_truncated {
-                problems.push(
-                    Finding::error(format!(
-                        "ruff printed {} line(s) that are not violations, e.g. `{}`",
-                        parsed.unparsed.len(),
-                        parsed.unparsed[0]
-                    ))
-                    .fix_hint("do not override `--output-format` in `args`; the rule reads ruff's json-lines output")
-                    .code("lint-output-unreadable"),
-                );
+                problems.push(ran.unreadable(
+                    &parsed.unparsed,
+                    "do not override `--output-format` in `args`; the rule reads ruff's json-lines output",
+                ));
             }
             parsed.diags
         }
@@ -285,26 +272,19 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
             diags
         }
     };
+    // clippy reports a lint once per target.
+    let diags = tool::dedup(diags);
 
-    // De-duplicate (clippy reports a lint once per target).
-    let mut seen = HashSet::new();
-    let diags: Vec<Diag> = diags.into_iter().filter(|d| seen.insert(d.key())).collect();
-
-    let printed: Vec<&str> = diags
-        .iter()
-        .flat_map(|d| d.locs.iter().map(|l| l.path.as_str()))
-        .collect();
     let anchor_refs: Vec<&str> = anchors.iter().map(String::as_str).collect();
-    let resolved = tool_paths::resolve_with_root(
+    let paths = tool_paths::resolve_with_root(
         cx.workspace(),
-        config.cwd.as_deref(),
-        &printed,
+        Some(config.cwd.as_str()),
+        &Diag::printed_paths(&diags),
         &anchor_refs,
     );
-
     let mut findings: Vec<Finding> = diags
         .iter()
-        .map(|d| to_finding(d, &block, &resolved, &config, &command))
+        .map(|d| to_finding(d, &block, &paths, &config, &label))
         .collect();
     let blocking = findings
         .iter()
@@ -317,8 +297,8 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
     {
         problems.push(
             Finding::error(format!(
-                "{tool} reported {warnings} non-blocking finding{} but `max_warnings` allows at most {max}",
-                plural(warnings)
+                "{label} reported {} but `max_warnings` allows at most {max}",
+                plural(warnings, "non-blocking finding")
             ))
             .fix_hint(format!(
                 "fix at least {} of the warnings listed",
@@ -328,54 +308,16 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         );
     }
 
-    if output.stdout_truncated {
-        problems.push(
-            Finding::error(format!(
-                "{tool}'s output went past the host's size cap and was cut, so some findings are missing"
-            ))
-            .fix_hint("fix the findings shown, or narrow the lint with `args` or `cwd`, and run the check again")
-            .code("lint-output-truncated"),
-        );
-    }
-
-    // Never pass when the tool says it failed.
-    let failed = match config.linter {
-        // With --exit-zero, ruff exits non-zero only when it broke.
-        Linter::Ruff => !output.success(),
-        // cargo exits 101 for compile errors and denied lints, which are
-        // blocking findings already.
-        Linter::Clippy => !output.success() && blocking == 0,
-        // Linters exit non-zero when they find anything at all.
-        Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Auto => {
-            !output.success() && diags.is_empty()
-        }
-    };
-    if failed {
-        let code = output
-            .exit_code
-            .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
-        let why = match config.linter {
-            Linter::Clippy if !diags.is_empty() => {
-                " while reporting no blocking problem (per `block_levels`)"
-            }
-            _ if diags.is_empty() => " without reporting any problem it could point at",
-            _ => "",
-        };
-        problems.push(
-            Finding::error(format!(
-                "`{}` failed ({code}){why}{}",
-                command.display(),
-                tail_note(&output)
-            ))
-            .fix_hint(match config.linter {
-                Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
-                Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
-                Linter::Govet => "make `go vet` run: fix what it prints (a broken go.mod, code that does not compile)",
-                Linter::Mypy => "make mypy run: fix what it prints (its configuration, or the paths in `args`)",
-                Linter::Custom | Linter::Auto => "fix what the command prints, or make it print `file:line:col: message` lines",
-            })
-            .code("lint-failed"),
-        );
+    let reads_stderr = !matches!(config.linter, Linter::Clippy | Linter::Ruff);
+    problems.extend(ran.problems(Judged {
+        // Cut output means missing findings: never a pass.
+        truncated: Some(Severity::Error),
+        reads_stderr,
+        explained: true,
+        ..Judged::default()
+    }));
+    if let Some(failed) = failed(&config, &ran, blocking, diags.is_empty()) {
+        problems.push(failed);
     }
 
     // Keep the agent's list readable.
@@ -384,16 +326,56 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         findings.sort_by_key(|f| f.severity != Severity::Error);
         findings.truncate(MAX_REPORTED);
     }
-    let extra_errors = problems.len();
+    let extra_errors = problems
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
     findings.extend(problems);
     if hidden > 0 {
         findings.push(Finding::info(format!(
-            "{hidden} more finding{} not listed; fix these and run the check again",
-            plural(hidden)
+            "{} not listed; fix these and run the check again",
+            plural(hidden, "more finding")
         )));
     }
-    let summary = summary(&tool, blocking + extra_errors, warnings);
+    let named = match config.linter {
+        Linter::Custom | Linter::Auto => format!("`{label}`"),
+        _ => label,
+    };
+    let summary = summary(&named, blocking + extra_errors, warnings);
     Ok(Outcome::from_findings(findings).with_summary(summary))
+}
+
+/// `tool-failed` when the linter says it failed and its findings do not
+/// explain it: it never passes then.
+fn failed(config: &Config, ran: &Ran, blocking: usize, no_diags: bool) -> Option<Finding> {
+    let output = &ran.output;
+    if output.success() || output.exit_code.is_none() {
+        return None;
+    }
+    let failed = match config.linter {
+        // With --exit-zero, ruff exits non-zero only when it broke.
+        Linter::Ruff => true,
+        // cargo exits 101 for compile errors and denied lints, which are
+        // blocking findings already.
+        Linter::Clippy => blocking == 0,
+        // Linters exit non-zero when they find anything at all.
+        Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Auto => no_diags,
+    };
+    if !failed {
+        return None;
+    }
+    let what = if config.linter == Linter::Clippy && !no_diags {
+        "reporting a blocking problem (per `block_levels`)"
+    } else {
+        "reporting a problem it could point at"
+    };
+    Some(ran.failed(what).fix_hint(match config.linter {
+        Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
+        Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
+        Linter::Govet => "make `go vet` run: fix what it prints (a broken go.mod, code that does not compile)",
+        Linter::Mypy => "make mypy run: fix what it prints (its configuration, or the paths in `args`)",
+        Linter::Custom | Linter::Auto => "fix what the command prints, or make it print `file:line:col: message` lines",
+    }))
 }
 
 /// With `linter: auto`, the linter the workspace calls for, and an
@@ -404,7 +386,7 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
     }
     let (linter, note) = detect::choose(
         cx.workspace(),
-        config.cwd.as_deref(),
+        Some(config.cwd.as_str()),
         "linter",
         "use `linter: custom` with a command that prints `file:line:col: message` lines",
         |project| match project {
@@ -456,10 +438,8 @@ fn inputs(config: &Config) -> Vec<String> {
     let mut out: Vec<String> = anywhere.iter().map(|s| (*s).to_owned()).collect();
     out.extend(rooted.iter().map(|s| (*s).to_owned()));
     // Files anchored at the root matter in the working directory too.
-    if let Some(cwd) = config.cwd.as_deref().and_then(|c| normalize_path(c).ok())
-        && cwd != "."
-    {
-        out.extend(rooted.iter().map(|s| format!("{cwd}/{s}")));
+    if !config.cwd.is_root() {
+        out.extend(rooted.iter().filter_map(|s| config.cwd.join(s)));
     }
     out
 }
@@ -484,20 +464,17 @@ fn validate(config: &Config) -> Result<()> {
             "`error_codes` is only for `linter: ruff`; use `block_levels` for the other linters",
         );
     }
-    if let Some(cwd) = &config.cwd
-        && normalize_path(cwd).is_err()
-    {
-        return invalid(&format!(
-            "`cwd` `{cwd}` leads outside the workspace; give a workspace-relative directory"
-        ));
-    }
     Ok(())
 }
 
 fn command(config: &Config) -> Result<Command> {
-    let mut command = match config.linter {
+    let args = config.args.iter().cloned();
+    // Arguments that name paths or packages replace the default ones.
+    let names_paths = config.args.iter().any(|a| !a.starts_with('-'));
+    Ok(match config.linter {
         Linter::Clippy => Command::new("cargo")
             .args(["clippy", "--message-format=json", "--color=never"])
+            .args(args)
             .env("CARGO_TERM_COLOR", "never"),
         Linter::Ruff => Command::new("ruff")
             .args([
@@ -506,118 +483,67 @@ fn command(config: &Config) -> Result<Command> {
                 "--no-cache",
                 "--exit-zero",
             ])
+            .args(args)
             .env("NO_COLOR", "1"),
-        Linter::Mypy => {
-            let paths: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
-                Vec::new()
-            } else {
-                vec![".".to_owned()]
-            };
-            return Ok({
-                let mut command = Command::new("mypy")
-                    .args([
-                        "--show-column-numbers",
-                        "--no-color-output",
-                        "--no-error-summary",
-                        "--hide-error-context",
-                        // No cache in the workspace: nothing written there.
-                        "--cache-dir=/dev/null",
-                    ])
-                    .args(config.args.iter().cloned())
-                    .args(paths)
-                    .env("NO_COLOR", "1");
-                if let Some(cwd) = &config.cwd {
-                    command = command.cwd(cwd);
-                }
-                command
-            });
-        }
-        Linter::Govet => {
-            let packages: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
-                Vec::new()
-            } else {
-                vec!["./...".to_owned()]
-            };
-            // Arguments go before the packages.
-            return Ok({
-                let mut command = Command::new("go")
-                    .arg("vet")
-                    .args(config.args.iter().cloned())
-                    .args(packages);
-                if let Some(cwd) = &config.cwd {
-                    command = command.cwd(cwd);
-                }
-                command
-            });
-        }
-        Linter::Custom => {
-            let custom = config
-                .command
-                .as_ref()
-                .ok_or_else(|| Error::new("`linter: custom` needs `command`"))?;
-            Command::new(&custom.program).args(custom.args.iter().cloned())
-        }
+        Linter::Mypy => Command::new("mypy")
+            .args([
+                "--show-column-numbers",
+                "--no-color-output",
+                "--no-error-summary",
+                "--hide-error-context",
+                // No cache in the workspace: nothing written there.
+                "--cache-dir=/dev/null",
+            ])
+            .args(args)
+            .args((!names_paths).then_some("."))
+            .env("NO_COLOR", "1"),
+        Linter::Govet => Command::new("go")
+            .arg("vet")
+            .args(args)
+            .args((!names_paths).then_some("./...")),
+        Linter::Custom => config
+            .command
+            .as_ref()
+            .ok_or_else(|| Error::new("`linter: custom` needs `command`"))?
+            .command(&config.args),
         Linter::Auto => return Err(Error::new("`linter: auto` was not resolved")),
-    };
-    command = command.args(config.args.iter().cloned());
-    if let Some(cwd) = &config.cwd {
-        command = command.cwd(cwd);
-    }
-    Ok(command)
+    })
 }
 
 fn to_finding(
     d: &Diag,
     block: &[Level],
-    resolved: &std::collections::HashMap<String, String>,
+    paths: &HashMap<String, String>,
     config: &Config,
-    command: &Command,
+    label: &str,
 ) -> Finding {
-    let severity = if block.contains(&d.level) {
+    let level = Level::from(d.level);
+    let severity = if block.contains(&level) {
         Severity::Error
     } else {
         Severity::Warning
     };
-    let place = d
-        .locs
-        .iter()
-        .find_map(|l| resolved.get(&l.path).map(|p| (l, p)));
-    let mut message = d.message.clone();
+    let mut d = d.clone();
     if let Some(code) = &d.code
         && config.linter == Linter::Clippy
     {
-        message = format!("{message} [{code}]");
+        d.message = format!("{} [{code}]", d.message);
     }
-    if severity == Severity::Error && d.level == Level::Warning {
-        message =
-            format!("{message} (a warning; blocks because `block_levels` includes `warning`)");
+    if severity == Severity::Error && level == Level::Warning {
+        d.message = format!(
+            "{} (a warning; blocks because `block_levels` includes `warning`)",
+            d.message
+        );
     }
-    if place.is_none()
-        && let Some(first) = d.locs.first()
-    {
-        message = format!("{}: {message}", first.display());
+    d.message = clip(&d.message, 1_000);
+    let mut finding = d.to_finding(severity, paths);
+    if finding.fix_hint.is_none() {
+        finding = finding.fix_hint(default_hint(&d, config, label));
     }
-    let mut finding = Finding::new(severity, clip(&message, 1_000));
-    if let Some((loc, path)) = place {
-        finding = finding.path(path);
-        if let Some(line) = loc.line {
-            finding = finding.line(line);
-        }
-        if let Some(column) = loc.column {
-            finding = finding.column(column);
-        }
-    }
-    if let Some(code) = &d.code {
-        finding = finding.code(code);
-    }
-    let hint = d
-        .hint
-        .clone()
-        .unwrap_or_else(|| default_hint(d, config, command));
-    finding.fix_hint(hint)
+    finding
 }
 
-fn default_hint(d: &Diag, config: &Config, command: &Command) -> String {
+fn default_hint(d: &Diag, config: &Config, label: &str) -> String {
     match (config.linter, d.code.as_deref()) {
         (Linter::Clippy, Some(code)) if code.starts_with("clippy::") => format!(
             "see https://rust-lang.github.io/rust-clippy/master/index.html#{}",
@@ -635,28 +561,16 @@ fn default_hint(d: &Diag, config: &Config, command: &Command) -> String {
             "fix the types mypy points at (error code `{code}`; silencing it with `# type: ignore[{code}]` needs a reason)"
         ),
         (Linter::Mypy, None) => "fix the types mypy points at".to_owned(),
-        (Linter::Custom | Linter::Auto, _) => {
-            format!("fix what `{}` reports here", command.program)
-        }
+        (Linter::Custom | Linter::Auto, _) => format!("fix what `{label}` reports here"),
     }
 }
 
-/// ` ; its output ends with: …` from stderr (or stdout when stderr is empty).
-fn tail_note(output: &Output) -> String {
-    output.tail_note(15, 2000)
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
 fn summary(tool: &str, errors: usize, warnings: usize) -> String {
-    let count = |n: usize, word: &str| format!("{n} {word}{}", plural(n));
     match (errors, warnings) {
         (0, 0) => format!("{tool}: no problems found"),
-        (0, w) => format!("{tool}: {}", count(w, "warning")),
-        (e, 0) => format!("{tool}: {}", count(e, "error")),
-        (e, w) => format!("{tool}: {}, {}", count(e, "error"), count(w, "warning")),
+        (0, w) => format!("{tool}: {}", plural(w, "warning")),
+        (e, 0) => format!("{tool}: {}", plural(e, "error")),
+        (e, w) => format!("{tool}: {}, {}", plural(e, "error"), plural(w, "warning")),
     }
 }
 

@@ -5,7 +5,7 @@
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json;
 
-use crate::diag::{Diag, Level, Loc, clip};
+use checkrail_sdk::tool::{Diag, Level, Location, clip};
 
 /// What ruff's stdout said.
 #[derive(Debug, Default)]
@@ -137,7 +137,7 @@ fn diagnostic(v: Violation, error_codes: &[String]) -> Diag {
     Diag {
         level,
         code: Some(v.code.unwrap_or_else(|| "invalid-syntax".to_owned())),
-        locs: vec![Loc::new(v.filename, line, column)],
+        locations: vec![Location::new(v.filename, line, column)],
         message,
         hint: (!hints.is_empty()).then(|| hints.join("; ")),
     }
@@ -166,8 +166,8 @@ mod tests {
         assert_eq!(f401.code.as_deref(), Some("F401"));
         assert_eq!(f401.message, "`os` imported but unused (unused-import)");
         assert_eq!(
-            f401.locs,
-            [Loc::new("/tmp/rufftest/pkg/a.py", Some(1), Some(8))]
+            f401.locations,
+            [Location::new("/tmp/rufftest/pkg/a.py", Some(1), Some(8))]
         );
         assert_eq!(
             f401.hint.as_deref(),
@@ -199,7 +199,7 @@ warning: something odd
         assert_eq!(parsed.diags[0].level, Level::Error);
         assert_eq!(parsed.diags[0].code.as_deref(), Some("invalid-syntax"));
         let nb = &parsed.diags[1];
-        assert_eq!(nb.locs, [Loc::new("/w/n.ipynb", None, None)]);
+        assert_eq!(nb.locations, [Location::new("/w/n.ipynb", None, None)]);
         assert!(nb.message.ends_with("[notebook cell 3, line 2, column 5]"));
     }
 }

@@ -1,40 +1,23 @@
 //! Native tests against the real tools (cargo/clippy, ruff, sh).
 
 use super::*;
-use checkrail_sdk::native::exec::find_on_path;
 use checkrail_sdk::serde_json::json;
-use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
+use checkrail_sdk::testing::{TestWorkspace, codes, config_schema_of, inputs_of, require_program};
 
 mod since;
 
-/// Fails (never skips) when a tool the test needs is missing.
-fn require(program: &str, install: &str) {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    assert!(
-        find_on_path(program, &path).is_some(),
-        "`{program}` is not on PATH; {install}"
-    );
-}
-
 fn require_ruff() {
-    require(
+    require_program(
         "ruff",
         "install it (`pip install ruff`) and run the tests with it first on PATH (scripts/test.sh does this)",
     );
 }
 
 fn require_cargo() {
-    require(
+    require_program(
         "cargo",
         "install Rust with clippy (`rustup component add clippy`)",
     );
-}
-
-fn codes(out: &Outcome) -> Vec<&str> {
-    out.findings
-        .iter()
-        .map(|f| f.code.as_deref().unwrap_or("-"))
-        .collect()
 }
 
 const MANIFEST: &str =
@@ -143,7 +126,7 @@ fn clippy_deny_level_lints_block_once_despite_several_targets() {
         .count();
     assert_eq!(needless, 1, "deduplicated: {out:#?}");
     assert!(codes(&out).contains(&"unused_variables"), "{out:#?}");
-    assert!(!codes(&out).contains(&"lint-failed"), "{out:#?}");
+    assert!(!codes(&out).contains(&"tool-failed"), "{out:#?}");
 }
 
 #[test]
@@ -171,7 +154,7 @@ fn clippy_compile_errors_and_a_broken_manifest_fail() {
         .run_granting::<Lint>(json!({"linter": "clippy"}), &["cargo"])
         .unwrap();
     assert!(!out.passed);
-    assert_eq!(codes(&out), ["lint-failed"]);
+    assert_eq!(codes(&out), ["tool-failed"]);
     assert!(
         out.findings[0].message.contains("Cargo.toml"),
         "{:?}",
@@ -206,7 +189,12 @@ fn nothing_granted_is_a_finding_not_a_pass() {
         let out = ws.run::<Lint>(config).unwrap();
         assert!(!out.passed);
         assert_eq!(codes(&out), ["exec-not-granted"]);
-        assert!(out.summary.ends_with("did not run"), "{}", out.summary);
+        assert!(
+            out.summary
+                .ends_with("did not run: it is not granted in checkrail.toml"),
+            "{}",
+            out.summary
+        );
         assert!(
             out.findings[0]
                 .fix_hint
@@ -296,13 +284,13 @@ fn ruff_syntax_errors_block_and_a_broken_config_fails() {
         .run_granting::<Lint>(json!({"linter": "ruff"}), &["ruff"])
         .unwrap();
     assert!(!out.passed);
-    assert_eq!(codes(&out), ["lint-failed"]);
+    assert_eq!(codes(&out), ["tool-failed"]);
     assert!(out.findings[0].message.contains("ruff.toml"), "{out:#?}");
 }
 
 #[test]
 fn custom_command_lines_become_findings() {
-    require("sh", "install a POSIX shell");
+    require_program("sh", "install a POSIX shell");
     let ws = TestWorkspace::new().unwrap();
     ws.write("src/a.txt", "one\ntwo\n").unwrap();
     let script = "echo 'checking...'; echo 'src/a.txt:2:3: X100 too loud'; \
@@ -321,7 +309,7 @@ fn custom_command_lines_become_findings() {
     );
     assert_eq!(loud.message, "too loud");
     assert_eq!(gone.path, None);
-    assert_eq!(gone.message, "gone.txt:4:1: old news");
+    assert_eq!(gone.message, "old news (at gone.txt:4:1)");
     assert_eq!(
         (broken.path.as_deref(), broken.line, broken.severity),
         (Some("src/a.txt"), Some(1), Severity::Error)
@@ -335,7 +323,7 @@ fn custom_command_lines_become_findings() {
     let config = json!({"linter": "custom", "command": {"program": "sh", "args": ["-c", "echo 'linter crashed' >&2; exit 3"]}});
     let out = ws.run_granting::<Lint>(config, &["sh"]).unwrap();
     assert!(!out.passed);
-    assert_eq!(codes(&out), ["lint-failed"]);
+    assert_eq!(codes(&out), ["tool-failed"]);
     assert!(
         out.findings[0].message.contains("exit code 3")
             && out.findings[0].message.contains("linter crashed"),
@@ -427,7 +415,7 @@ fn auto_lints_python_with_ruff_and_says_why() {
 
 #[test]
 fn go_vet_reports_block_at_their_file_and_line() {
-    require("go", "Go (Debian: golang-go)");
+    require_program("go", "Go (Debian: golang-go)");
     let ws = TestWorkspace::new().unwrap();
     ws.write("go.mod", "module demo\n\ngo 1.19\n").unwrap();
     ws.write(
@@ -469,7 +457,7 @@ fn go_vet_reports_block_at_their_file_and_line() {
 
 #[test]
 fn mypy_type_errors_block_at_their_file_line_and_column() {
-    require(
+    require_program(
         "mypy",
         "install it (`pip install mypy`) and run the tests with it first on PATH (scripts/test.sh does this)",
     );

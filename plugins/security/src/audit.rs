@@ -11,6 +11,7 @@ mod pip;
 
 use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
+use checkrail_sdk::tool::{WorkspaceDir, clip, codes};
 use checkrail_sdk::{Command, Context, Finding, normalize_path};
 
 use crate::{Level, Levels, tool};
@@ -101,7 +102,7 @@ pub struct Audit {
 
 /// Settings the auditors read.
 pub struct Settings<'a> {
-    pub cwd: &'a str,
+    pub cwd: &'a WorkspaceDir,
     pub advisory_db: Option<&'a str>,
     pub requirements: &'a str,
     pub levels: &'a Levels,
@@ -110,8 +111,8 @@ pub struct Settings<'a> {
 /// Runs `auditor` and judges its report.
 pub fn run(cx: &Context, auditor: Auditor, settings: &Settings<'_>) -> Audit {
     let name = auditor.name();
-    let did_not_run = |finding: Finding| Audit {
-        findings: vec![finding],
+    let did_not_run = |findings: Vec<Finding>| Audit {
+        findings,
         summary: format!("{name} did not run"),
     };
     let lock_name = match auditor {
@@ -134,22 +135,23 @@ pub fn run(cx: &Context, auditor: Auditor, settings: &Settings<'_>) -> Audit {
                     "run `npm install --package-lock-only` (and commit package-lock.json) so the exact versions can be audited"
                 }
             };
-            return did_not_run(
+            return did_not_run(vec![
                 Finding::error(format!("{name} needs `{lock}`: {e}"))
                     .path(&lock)
                     .fix_hint(hint)
                     .code("lockfile-missing"),
-            );
+            ]);
         }
     };
     let command = match command(cx, auditor, settings, lock_name) {
         Ok(command) => command,
-        Err(finding) => return did_not_run(*finding),
+        Err(finding) => return did_not_run(vec![*finding]),
     };
-    let output = match tool::run(cx, &command) {
-        Ok(output) => output,
-        Err(finding) => return did_not_run(finding),
+    let ran = match tool::run(cx, name, settings.cwd, command) {
+        Ok(ran) => ran,
+        Err(findings) => return did_not_run(findings),
     };
+    let output = &ran.output;
     let parsed = match auditor {
         Auditor::Cargo => cargo::parse(&output.stdout),
         Auditor::Pip => pip::parse(&output.stdout),
@@ -171,13 +173,17 @@ pub fn run(cx: &Context, auditor: Auditor, settings: &Settings<'_>) -> Audit {
         Some(Parsed {
             error: Some(error), ..
         }) => {
-            return did_not_run(
-                Finding::error(format!("`{}` failed: {error}", command.display()))
+            return did_not_run(vec![
+                Finding::error(format!("{} failed: {error}", ran.name()))
                     .fix_hint(hint)
-                    .code("tool-failed"),
-            );
+                    .code(codes::TOOL_FAILED),
+            ]);
         }
-        _ => return did_not_run(tool::failed(&command, &output, hint)),
+        _ => {
+            return did_not_run(vec![
+                ran.failed("a report the rule can read").fix_hint(hint),
+            ]);
+        }
     };
     let mut parsed = parsed;
     if auditor == Auditor::Npm {
@@ -253,7 +259,7 @@ fn command(
                                 .code("advisory-db-missing"),
                         ));
                     }
-                    command = command.args(["--db".to_owned(), tool::from_cwd(settings.cwd, &db)]);
+                    command = command.args(["--db".to_owned(), settings.cwd.path_from_here(&db)]);
                 }
             }
             command.env("CARGO_TERM_COLOR", "never")
@@ -270,11 +276,7 @@ fn command(
         ]),
         Auditor::Npm => Command::new("npm").args(["audit", "--json", "--package-lock-only"]),
     };
-    Ok(if settings.cwd == "." {
-        command
-    } else {
-        command.cwd(settings.cwd)
-    })
+    Ok(command)
 }
 
 fn finding(
@@ -337,7 +339,7 @@ fn finding(
             "upgrade to a fixed version ({fixes}): `npm audit fix`, or raise the requirement in package.json"
         ),
     };
-    let mut finding = checkrail_sdk::Finding::new(severity, crate::clip(&message, 600))
+    let mut finding = checkrail_sdk::Finding::new(severity, clip(&message, 600))
         .path(lock)
         .fix_hint(hint)
         .code(a.concern.code());

@@ -6,7 +6,9 @@ use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json;
 use checkrail_sdk::{Command, Context, Finding, Output};
 
-use crate::{Level, Levels, clip, plural, tool};
+use checkrail_sdk::tool::{WorkspaceDir, clip, plural};
+
+use crate::{Level, Levels, tool};
 
 /// Directories bandit must not descend into (by itself it skips only VCS
 /// data and a few caches).
@@ -57,34 +59,31 @@ pub struct Bandit {
 }
 
 /// Runs bandit over `cwd` with `args` appended and judges its report.
-pub fn run(cx: &Context, cwd: &str, args: &[String], levels: &Levels) -> Bandit {
-    let mut command = Command::new("bandit")
+pub fn run(cx: &Context, cwd: &WorkspaceDir, args: &[String], levels: &Levels) -> Bandit {
+    let command = Command::new("bandit")
         .args(["-r", ".", "-f", "json", "-q", "-x", EXCLUDED])
         .args(args.iter().cloned());
-    if cwd != "." {
-        command = command.cwd(cwd);
-    }
-    let did_not_run = |finding: Finding| Bandit {
-        findings: vec![finding],
+    let did_not_run = |findings: Vec<Finding>| Bandit {
+        findings,
         summary: "bandit did not run".to_owned(),
     };
-    let output = match tool::run(cx, &command) {
-        Ok(output) => output,
-        Err(finding) => return did_not_run(finding),
+    let ran = match tool::run(cx, "bandit", cwd, command) {
+        Ok(ran) => ran,
+        Err(findings) => return did_not_run(findings),
     };
-    match judge(&output, cwd, levels) {
+    match judge(&ran.output, cwd, levels) {
         Some(bandit) => bandit,
-        None => did_not_run(tool::failed(
-            &command,
-            &output,
-            "make `bandit -r . -f json` succeed: install bandit, and do not override `-f` in `bandit_args`",
-        )),
+        None => did_not_run(vec![
+            ran.failed("a report the rule can read").fix_hint(
+                "make `bandit -r . -f json` succeed: install bandit, and do not override `-f` in `bandit_args`",
+            ),
+        ]),
     }
 }
 
 /// The findings in bandit's report; `None` when stdout is not one (or
 /// bandit exited with an error code of its own).
-fn judge(output: &Output, cwd: &str, levels: &Levels) -> Option<Bandit> {
+fn judge(output: &Output, cwd: &WorkspaceDir, levels: &Levels) -> Option<Bandit> {
     // 0: nothing found; 1: issues found; anything else: bandit broke.
     if !matches!(output.exit_code, Some(0 | 1)) {
         return None;
@@ -110,12 +109,12 @@ fn judge(output: &Output, cwd: &str, levels: &Levels) -> Option<Bandit> {
     }
     let summary = match issues {
         0 => "bandit: no issues".to_owned(),
-        n => format!("bandit: {n} issue{}", plural(n)),
+        n => format!("bandit: {}", plural(n, "issue")),
     };
     Some(Bandit { findings, summary })
 }
 
-fn finding(issue: &Issue, cwd: &str, levels: &Levels) -> Finding {
+fn finding(issue: &Issue, cwd: &WorkspaceDir, levels: &Levels) -> Finding {
     let level = match issue.issue_severity.to_ascii_uppercase().as_str() {
         "HIGH" => Level::High,
         "MEDIUM" => Level::Medium,
@@ -197,7 +196,12 @@ mod tests {
 
     #[test]
     fn issues_map_to_findings_and_passwords_are_not_quoted() {
-        let bandit = judge(&output(REPORT, 1), "svc", &Levels::default()).unwrap();
+        let bandit = judge(
+            &output(REPORT, 1),
+            &WorkspaceDir::new("svc").unwrap(),
+            &Levels::default(),
+        )
+        .unwrap();
         assert_eq!(bandit.summary, "bandit: 2 issues");
         let f = &bandit.findings;
         assert_eq!(f.len(), 3);
@@ -230,11 +234,18 @@ mod tests {
 
     #[test]
     fn a_broken_run_is_not_a_report() {
-        assert!(judge(&output(REPORT, 2), ".", &Levels::default()).is_none());
+        assert!(
+            judge(
+                &output(REPORT, 2),
+                &WorkspaceDir::root(),
+                &Levels::default()
+            )
+            .is_none()
+        );
         assert!(
             judge(
                 &output("Traceback (most recent call last):", 1),
-                ".",
+                &WorkspaceDir::root(),
                 &Levels::default()
             )
             .is_none()

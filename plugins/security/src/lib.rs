@@ -22,6 +22,7 @@ mod tool;
 
 use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
+use checkrail_sdk::tool::{WorkspaceDir, plural};
 use checkrail_sdk::{
     Context, Error, Finding, Outcome, Result, Rule, Severity, export_rule, normalize_path,
 };
@@ -38,7 +39,7 @@ pub struct Config {
     /// The secret scan reads the files under it; the auditors and bandit run
     /// in it. Findings are reported relative to the workspace root.
     #[serde(default)]
-    pub cwd: Option<String>,
+    pub cwd: WorkspaceDir,
     /// Scan the files for secrets (default `true`). No program runs: the
     /// rule reads the files itself, skipping `.git`, `target`,
     /// `node_modules`, `.venv`, `venv`, `__pycache__` and tool caches,
@@ -211,7 +212,7 @@ impl Rule for Security {
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
-        let cwd = checked_path(config.cwd.as_deref().unwrap_or("."), "cwd")?;
+        let cwd = &config.cwd;
         let allow_file = checked_path(&config.allow_file, "allow_file")?;
         let mut findings = Vec::new();
         let mut parts = Vec::new();
@@ -219,7 +220,7 @@ impl Rule for Security {
             let report = secrets::scan(
                 cx.workspace(),
                 &secrets::Scan {
-                    cwd: &cwd,
+                    cwd: cwd.as_str(),
                     max_file_bytes: config.max_file_bytes,
                     max_files: config.max_files,
                     allow_file: &allow_file,
@@ -238,7 +239,7 @@ impl Rule for Security {
                 cx,
                 auditor,
                 &audit::Settings {
-                    cwd: &cwd,
+                    cwd,
                     advisory_db: config.advisory_db.as_deref(),
                     requirements: &config.requirements,
                     levels: &config.levels,
@@ -248,7 +249,7 @@ impl Rule for Security {
             findings.extend(unavailable(audit.findings, config.skip_unavailable));
         }
         if config.bandit {
-            let bandit = bandit::run(cx, &cwd, &config.bandit_args, &config.levels);
+            let bandit = bandit::run(cx, cwd, &config.bandit_args, &config.levels);
             parts.push(bandit.summary);
             findings.extend(unavailable(bandit.findings, config.skip_unavailable));
         }
@@ -262,8 +263,8 @@ impl Rule for Security {
             findings.sort_by_key(|f| f.severity != Severity::Error);
             findings.truncate(MAX_REPORTED);
             findings.push(Finding::info(format!(
-                "{hidden} more finding{} not listed; fix these and run the check again",
-                plural(hidden)
+                "{} not listed; fix these and run the check again",
+                plural(hidden, "more finding")
             )));
         }
         let outcome = Outcome::from_findings(findings);
@@ -278,10 +279,7 @@ impl Rule for Security {
         if !config.audit.is_empty() {
             return Vec::new();
         }
-        match config.cwd.as_deref().and_then(|c| normalize_path(c).ok()) {
-            Some(cwd) if cwd != "." => vec![format!("{cwd}/**")],
-            _ => vec!["**".to_owned()],
-        }
+        config.cwd.join("**").into_iter().collect()
     }
 }
 
@@ -310,20 +308,6 @@ fn checked_path(path: &str, field: &str) -> Result<String> {
             "accept the config of rule `security`: `{field}` `{path}` leads outside the workspace; give a workspace-relative path"
         ))
     })
-}
-
-pub(crate) fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
-}
-
-/// `text` cut to at most `max` characters, with `…` when cut.
-pub(crate) fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_owned();
-    }
-    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }
 
 export_rule!(Security);

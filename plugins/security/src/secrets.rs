@@ -8,7 +8,7 @@ use checkrail_sdk::{Error, Finding, Result, Workspace};
 
 use crate::allow::{AllowList, inline_allowed};
 use crate::detect::{Detector, Hit};
-use crate::plural;
+use checkrail_sdk::tool::plural;
 
 /// Directories never scanned: VCS data, build output, dependencies and
 /// virtualenvs, caches.
@@ -61,16 +61,11 @@ impl Report {
     /// One line for the summary.
     pub fn summary(&self) -> String {
         let mut s = match self.found {
-            0 => format!(
-                "no secrets in {} file{}",
-                self.scanned,
-                plural(self.scanned)
-            ),
+            0 => format!("no secrets in {}", plural(self.scanned, "file")),
             n => format!(
-                "{n} possible secret{} in {} file{}",
-                plural(n),
-                self.scanned,
-                plural(self.scanned)
+                "{} in {}",
+                plural(n, "possible secret"),
+                plural(self.scanned, "file")
             ),
         };
         if self.allowed > 0 {
@@ -131,8 +126,8 @@ pub fn scan(ws: &Workspace, scan: &Scan<'_>) -> Result<Report> {
         let n = report.too_large.len();
         findings.push(
             Finding::info(format!(
-                "{n} file{} over {} bytes {} not scanned for secrets, e.g. `{}`",
-                plural(n),
+                "{} over {} bytes {} not scanned for secrets, e.g. `{}`",
+                plural(n, "file"),
                 scan.max_file_bytes,
                 if n == 1 { "was" } else { "were" },
                 report.too_large[0]

@@ -1,10 +1,9 @@
 //! Native tests: the secret scan against generated workspaces, the auditors'
 //! refusals, and a real bandit run.
 
-use checkrail_sdk::native::exec::find_on_path;
 use checkrail_sdk::serde_json;
 use checkrail_sdk::serde_json::json;
-use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
+use checkrail_sdk::testing::{TestWorkspace, codes, config_schema_of, inputs_of, require_program};
 
 use super::*;
 
@@ -44,13 +43,6 @@ fn places(out: &Outcome) -> Vec<(String, String, u32, u32)> {
                 f.column.unwrap_or(0),
             )
         })
-        .collect()
-}
-
-fn codes(out: &Outcome) -> Vec<&str> {
-    out.findings
-        .iter()
-        .map(|f| f.code.as_deref().unwrap_or("-"))
         .collect()
 }
 
@@ -406,10 +398,9 @@ fn schema_capabilities_and_inputs() {
 
 /// Fails (never skips) when bandit is missing.
 fn require_bandit() {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    assert!(
-        find_on_path("bandit", &path).is_some(),
-        "`bandit` is not on PATH; install it (`pip install bandit`) and run the tests with it first on PATH (scripts/test.sh does this)"
+    require_program(
+        "bandit",
+        "install it (`pip install bandit`) and run the tests with it first on PATH (scripts/test.sh does this)",
     );
 }
 

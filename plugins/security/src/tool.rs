@@ -1,81 +1,38 @@
-//! Running a granted scanner and turning what stops it from being read into
-//! findings, under the codes the other rules use.
+//! Running a granted scanner through the SDK's tool layer: a refusal, a
+//! timeout, a kill or cut output each mean its JSON report cannot be read,
+//! and come back as the findings to report instead.
 
-use checkrail_sdk::{Command, Context, Finding, Output};
+use checkrail_sdk::tool::{Judged, Ran, Tool, WorkspaceDir};
+use checkrail_sdk::{Command, Context, Finding, Severity};
 
-/// Runs `command`; a refusal, a timeout or cut output comes back as the
-/// finding to report instead.
-pub fn run(cx: &Context, command: &Command) -> Result<Output, Finding> {
-    let output = cx.exec(command).map_err(|refusal| refusal.to_finding())?;
-    if output.timed_out {
-        return Err(Finding::error(format!(
-            "`{}` timed out after {}s{}",
-            command.display(),
-            output.duration.as_secs(),
-            tail_note(&output)
-        ))
-        .fix_hint("raise the exec timeout in checkrail.toml, or narrow the scan with `cwd`")
-        .code("timeout"));
-    }
-    if output.stdout_truncated {
-        return Err(Finding::error(format!(
-            "`{}` printed more than the host keeps, so its JSON report was cut and cannot be read",
-            command.display()
-        ))
-        .fix_hint("raise `max_output_bytes` in checkrail.toml, or narrow the scan with `cwd`")
-        .code("output-truncated"));
-    }
-    Ok(output)
-}
-
-/// The finding for a scanner that exited with an error and printed no report.
-pub fn failed(command: &Command, output: &Output, hint: &str) -> Finding {
-    let code = output
-        .exit_code
-        .map_or_else(|| "no exit code".to_owned(), |c| format!("exit code {c}"));
-    Finding::error(format!(
-        "`{}` failed ({code}) without a report the rule can read{}",
-        command.display(),
-        tail_note(output)
-    ))
-    .fix_hint(hint)
-    .code("tool-failed")
-}
-
-/// `; its output ends with: …` from stderr (or stdout when stderr is empty).
-pub fn tail_note(output: &Output) -> String {
-    output.tail_note(10, 1500)
-}
-
-/// `path` (workspace-relative) as seen from the workspace-relative
-/// directory `cwd`.
-pub fn from_cwd(cwd: &str, path: &str) -> String {
-    if cwd == "." {
-        return path.to_owned();
-    }
-    let up = "../".repeat(cwd.split('/').count());
-    format!("{up}{path}")
-}
-
-/// `path` relative to `cwd`, as a workspace-relative path.
-pub fn in_cwd(cwd: &str, path: &str) -> String {
-    let path = path.strip_prefix("./").unwrap_or(path);
-    if cwd == "." {
-        path.to_owned()
+/// Runs `command` (named `label` in messages) in `cwd`.
+pub fn run(
+    cx: &Context,
+    label: &str,
+    cwd: &WorkspaceDir,
+    command: Command,
+) -> Result<Ran, Vec<Finding>> {
+    let tool = Tool::new(label, cwd).slow_hint(
+        "raise `timeout_ms` under `[exec]` in checkrail.toml, or narrow the scan with `cwd`",
+    );
+    let ran = tool.run(cx, command).map_err(|refused| refused.findings)?;
+    let problems = ran.problems(Judged {
+        // Whether the exit status is explained is the scanner's to judge.
+        explained: true,
+        // A cut JSON report cannot be read at all.
+        truncated: Some(Severity::Error),
+        reads_stderr: false,
+        ..Judged::default()
+    });
+    if problems.is_empty() {
+        Ok(ran)
     } else {
-        format!("{cwd}/{path}")
+        Err(problems)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_between_cwd_and_root() {
-        assert_eq!(from_cwd(".", "db/advisories"), "db/advisories");
-        assert_eq!(from_cwd("crates/core", "db"), "../../db");
-        assert_eq!(in_cwd(".", "./app.py"), "app.py");
-        assert_eq!(in_cwd("py", "./pkg/app.py"), "py/pkg/app.py");
-    }
+/// `path` as printed by a scanner that ran in `cwd`, as a workspace path
+/// (as printed when it leaves the workspace).
+pub fn in_cwd(cwd: &WorkspaceDir, path: &str) -> String {
+    cwd.join(path).unwrap_or_else(|| path.to_owned())
 }

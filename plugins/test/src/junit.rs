@@ -1,7 +1,9 @@
 //! Reading JUnit XML reports (pytest's `--junitxml`, or any tool's) into
 //! tests with a status, a detail and candidate locations.
 
-use crate::model::{Kind, Location, Status, TestCase, clip};
+use checkrail_sdk::tool::clip;
+
+use crate::model::{Kind, Location, Status, TestCase};
 use crate::xml::{self, Element};
 
 /// How a report numbers its `line` attributes.

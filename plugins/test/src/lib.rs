@@ -26,12 +26,13 @@ mod xml;
 use checkrail_sdk::detect::{self, Project};
 use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
+use checkrail_sdk::tool::{self, CustomCommand, Tool, WorkspaceDir, clip, plural, quoted};
 use checkrail_sdk::{
-    Command, Context, Error, ExecError, Finding, Outcome, Output, Result, Rule, Severity,
-    Workspace, export_rule, normalize_path,
+    Command, Context, Error, Finding, Outcome, Output, Result, Rule, Severity, Workspace,
+    export_rule, normalize_path, tool_paths,
 };
 
-use model::{Counts, Kind, Location, Status, TestCase, clip, name_matches, tail};
+use model::{Counts, Kind, Location, Status, TestCase, name_matches, tail};
 use regressions::Facts;
 use source::{Lang, Wanted, base_name};
 
@@ -48,7 +49,7 @@ pub struct Config {
     /// Workspace-relative directory to run the tests in (default: the
     /// workspace root).
     #[serde(default)]
-    pub cwd: Option<String>,
+    pub cwd: WorkspaceDir,
     /// Extra arguments appended to the runner's command line, e.g.
     /// `["--workspace"]` for cargo or `["tests/unit"]` for pytest. For cargo,
     /// do not pass `-q`: the rule needs the per-test lines.
@@ -106,7 +107,8 @@ pub struct Config {
     pub expect: Expect,
     /// For `runner: custom`: the program (a granted program name looked up
     /// on PATH, not a path) and arguments that run the tests and write a
-    /// JUnit XML report.
+    /// JUnit XML report. `{scratch}` in the arguments is replaced by the
+    /// scratch directory (relative to the command's working directory).
     #[serde(default)]
     pub command: Option<CustomCommand>,
     /// For `runner: custom`: the workspace-relative path of the JUnit XML
@@ -169,20 +171,6 @@ pub enum Expect {
     Fail,
 }
 
-/// A user-configured test command.
-#[derive(Debug, Clone, Deserialize, JsonSchema)]
-#[serde(crate = "checkrail_sdk::serde")]
-#[schemars(crate = "checkrail_sdk::schemars")]
-#[serde(deny_unknown_fields)]
-pub struct CustomCommand {
-    /// Program name, found on PATH; the workspace must grant it.
-    pub program: String,
-    /// Arguments; `{scratch}` is replaced by the scratch directory (relative
-    /// to the command's working directory).
-    #[serde(default)]
-    pub args: Vec<String>,
-}
-
 /// Most failing tests reported one finding each; the rest share one.
 const MAX_DETAILED: usize = 50;
 
@@ -223,11 +211,7 @@ impl Rule for TestRule {
         if let Some(inputs) = &config.inputs {
             return inputs.clone();
         }
-        let cwd = config
-            .cwd
-            .as_deref()
-            .and_then(|c| normalize_path(c).ok())
-            .filter(|c| c != ".");
+        let cwd = (!config.cwd.is_root()).then_some(&config.cwd);
         let (globs, root_files): (&[&str], &[&str]) = match config.runner {
             Runner::Cargo => (&["**/*.rs", "**/Cargo.toml"], &["Cargo.lock"]),
             Runner::Pytest => (
@@ -241,9 +225,7 @@ impl Rule for TestRule {
         let mut inputs: Vec<String> = globs.iter().map(|g| (*g).to_owned()).collect();
         for file in root_files {
             inputs.push((*file).to_owned());
-            if let Some(cwd) = &cwd {
-                inputs.push(format!("{cwd}/{file}"));
-            }
+            inputs.extend(cwd.and_then(|cwd| cwd.join(file)));
         }
         inputs
     }
@@ -251,16 +233,17 @@ impl Rule for TestRule {
 
 /// Runs the resolved runner and judges what it reports.
 fn judge(config: Config, cx: &Context) -> Result<Outcome> {
-    let cwd = validate(&config)?;
+    validate(&config)?;
+    let cwd = config.cwd.as_str();
     let ran = match config.runner {
-        Runner::Cargo => run_cargo(&config, cx, &cwd),
-        Runner::Pytest => run_pytest(&config, cx, &cwd)?,
-        Runner::Go => run_go(&config, cx, &cwd)?,
-        Runner::Custom => run_custom(&config, cx, &cwd)?,
+        Runner::Cargo => run_cargo(&config, cx),
+        Runner::Pytest => run_pytest(&config, cx)?,
+        Runner::Go => run_go(&config, cx)?,
+        Runner::Custom => run_custom(&config, cx)?,
         Runner::Auto => return Err(Error::new("`runner: auto` was not resolved")),
     };
 
-    let resolver = Resolver::new(cx.workspace(), &cwd);
+    let resolver = Resolver::new(cx.workspace(), cwd);
     let since = Since::load(&config, cx);
     let tests = match &ran {
         Ran::Finished(run) => run.tests.as_slice(),
@@ -275,7 +258,7 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
         // their results only.
         Runner::Go => &[],
     };
-    let sources = source::fingerprints(cx.workspace(), &cwd, langs, &wanted);
+    let sources = source::fingerprints(cx.workspace(), cwd, langs, &wanted);
     // The sources can be compared whether or not the tests ran.
     let mut extra = since.source_findings(&config.required, &sources);
     Ok(match ran {
@@ -304,7 +287,7 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
     }
     let (runner, note) = detect::choose(
         cx.workspace(),
-        config.cwd.as_deref(),
+        Some(config.cwd.as_str()),
         "runner",
         "use `runner: custom` with a command that writes a JUnit XML report",
         |project| match project {
@@ -388,7 +371,7 @@ impl Since {
             why.push(format!(
                 "{} could not collect {}",
                 run.tool,
-                plural(u64::try_from(uncollected).unwrap_or(u64::MAX), "module")
+                plural(uncollected, "module")
             ));
         }
         if run.filtered > 0 {
@@ -440,16 +423,8 @@ fn wanted_sources(
     wanted
 }
 
-/// Checks what the schema cannot say; returns the normalized `cwd`.
-fn validate(config: &Config) -> Result<String> {
-    let cwd = match &config.cwd {
-        None => ".".to_owned(),
-        Some(dir) => normalize_path(dir).map_err(|_| {
-            Error::new(format!(
-                "use `cwd` `{dir}`: it leads outside the workspace; give a workspace-relative directory"
-            ))
-        })?,
-    };
+/// Checks what the schema cannot say.
+fn validate(config: &Config) -> Result<()> {
     let custom = config.runner == Runner::Custom;
     if custom && (config.command.is_none() || config.report.is_none()) {
         return Err(Error::new(
@@ -461,7 +436,7 @@ fn validate(config: &Config) -> Result<String> {
             "use the config: `command` and `report` apply only to `runner: custom`",
         ));
     }
-    Ok(cwd)
+    Ok(())
 }
 
 /// What running the tests gave.
@@ -493,7 +468,7 @@ struct Run {
     /// How to rerun one test, for hints.
     rerun: Rerun,
     /// The test run's working directory, for hints.
-    cwd: String,
+    cwd: WorkspaceDir,
 }
 
 enum Rerun {
@@ -517,11 +492,7 @@ impl Run {
             Rerun::Go => format!("go test{filter} ./..."),
             Rerun::Custom(command) => command.clone(),
         };
-        if self.cwd == "." {
-            format!("reproduce with `{command}`")
-        } else {
-            format!("reproduce with `{command}` in `{}`", self.cwd)
-        }
+        format!("reproduce with `{command}`{}", self.cwd.in_dir())
     }
 }
 
@@ -536,22 +507,28 @@ fn shell_word(word: &str) -> String {
     }
 }
 
-fn run_cargo(config: &Config, cx: &Context, cwd: &str) -> Ran {
-    let mut command = Command::new("cargo")
+/// The runner as a [`Tool`] named `label`, run in `cwd`.
+fn tester(label: &str, config: &Config) -> Tool {
+    Tool::new(label, &config.cwd)
+        .again("run the tests again")
+        .slow_hint("find the test that hangs or is slow (a loop, a deadlock, waiting on input or the network) and fix it")
+}
+
+fn run_cargo(config: &Config, cx: &Context) -> Ran {
+    let cwd = config.cwd.as_str();
+    let command = Command::new("cargo")
         .args(["test", "--no-fail-fast", "--color=never"])
         .args(config.args.iter().cloned())
         .env("RUST_BACKTRACE", "0")
         .env("CARGO_TERM_COLOR", "never");
-    if cwd != "." {
-        command = command.cwd(cwd);
-    }
     let tool = "cargo test";
-    let out = match cx.exec(&command) {
-        Ok(out) => out,
-        Err(error) => return Ran::Stopped(refused(&error, tool)),
+    let ran = match tester(tool, config).run(cx, command) {
+        Ok(ran) => ran,
+        Err(refused) => return Ran::Stopped(refused),
     };
+    let out = &ran.output;
     let parsed = libtest::parse(&out.stdout);
-    let mut problems = run_problems(&out, tool, true);
+    let mut problems = run_problems(&ran, true);
 
     let crashes = libtest::crashes(&out.stderr);
     for crash in &crashes {
@@ -561,9 +538,8 @@ fn run_cargo(config: &Config, cx: &Context, cwd: &str) -> Ran {
         };
         let unreported = if parsed.unreported > 0 {
             format!(
-                "; {} test{} never reported a result",
-                parsed.unreported,
-                if parsed.unreported == 1 { "" } else { "s" }
+                "; {} never reported a result",
+                plural(parsed.unreported, "test")
             )
         } else {
             String::new()
@@ -598,7 +574,7 @@ fn run_cargo(config: &Config, cx: &Context, cwd: &str) -> Ran {
         if parsed.result_lines == 0 && parsed.tests.is_empty() {
             if errors.is_empty() {
                 return Ran::Stopped(
-                    Outcome::from_findings(vec![tool_failed(&out, tool, cwd)])
+                    Outcome::from_findings(vec![ran.failed("a failing test")])
                         .with_summary("cargo test failed before running any test"),
                 );
             }
@@ -608,7 +584,7 @@ fn run_cargo(config: &Config, cx: &Context, cwd: &str) -> Ran {
             let resolver = Resolver::new(cx.workspace(), cwd);
             problems.extend(errors.iter().map(|e| compile_finding(e, Some(&resolver))));
         } else if unexplained {
-            problems.push(tool_failed(&out, tool, cwd));
+            problems.push(ran.failed("a failing test"));
         }
         if build_failed {
             incomplete
@@ -625,30 +601,28 @@ fn run_cargo(config: &Config, cx: &Context, cwd: &str) -> Ran {
         incomplete,
         problems,
         rerun: Rerun::Cargo,
-        cwd: cwd.to_owned(),
+        cwd: config.cwd.clone(),
     })
 }
 
-fn run_pytest(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
+fn run_pytest(config: &Config, cx: &Context) -> Result<Ran> {
     let tool = "pytest";
     let scratch = cx.scratch_dir()?;
     let report = format!("{scratch}/junit.xml");
-    let mut command = Command::new("python3")
+    let command = Command::new("python3")
         // `-rfEX` adds XPASS lines to the summary: the report shows an xfail
         // test that passed as a plain pass.
         .args(["-m", "pytest", "-q", "-rfEX", "-o", "junit_family=xunit1"])
-        .arg(format!("--junitxml={}", from_cwd(cwd, &report)))
+        .arg(format!("--junitxml={}", config.cwd.path_from_here(&report)))
         .args(config.args.iter().cloned())
         .env("PYTHONDONTWRITEBYTECODE", "1");
-    if cwd != "." {
-        command = command.cwd(cwd);
-    }
     let previous = cx.workspace().read(&report).ok();
-    let out = match cx.exec(&command) {
-        Ok(out) => out,
-        Err(error) => return Ok(Ran::Stopped(refused(&error, tool))),
+    let ran = match tester(tool, config).run(cx, command) {
+        Ok(ran) => ran,
+        Err(refused) => return Ok(Ran::Stopped(refused)),
     };
-    if pytest_missing(&out) {
+    let out = &ran.output;
+    if pytest_missing(out) {
         return Ok(Ran::Stopped(
             Outcome::from_findings(vec![
                 Finding::error(format!(
@@ -663,24 +637,17 @@ fn run_pytest(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
             .with_summary("pytest did not run: it is not installed"),
         ));
     }
-    let mut problems = run_problems(&out, tool, false);
-    let report = match read_report(
-        cx.workspace(),
-        &report,
-        previous.as_deref(),
-        &out,
-        tool,
-        cwd,
-    ) {
+    let mut problems = run_problems(&ran, false);
+    let report = match read_report(cx.workspace(), &report, previous.as_deref(), &ran, true) {
         Ok(report) => report,
         Err(outcome) => return Ok(Ran::Stopped(outcome)),
     };
-    problems.extend(unlisted_errors(&report, tool, cwd));
+    problems.extend(unlisted_errors(&report, &ran));
     let mut tests = report.tests;
     mark_xpassed(&mut tests, &out.stdout);
     // Exit 5: no tests were collected; min_passed judges that.
     if !out.success() && out.exit_code != Some(5) && !out.timed_out {
-        check_exit_explained(&out, &tests, tool, cwd, &mut problems);
+        check_exit_explained(&ran, &tests, &mut problems);
     }
     Ok(Ran::Finished(Run {
         tool: tool.to_owned(),
@@ -688,38 +655,34 @@ fn run_pytest(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         counts: Counts::of(&tests),
         tests,
         filtered: pytest_deselected(&out.stdout),
-        incomplete: timed_out(&out, tool),
+        incomplete: timed_out(out, tool),
         problems,
         rerun: Rerun::Pytest,
-        cwd: cwd.to_owned(),
+        cwd: config.cwd.clone(),
     }))
 }
 
-fn run_go(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
+fn run_go(config: &Config, cx: &Context) -> Result<Ran> {
     let tool = "go test";
-    let packages: Vec<String> = if config.args.iter().any(|a| !a.starts_with('-')) {
-        Vec::new()
-    } else {
-        vec!["./...".to_owned()]
-    };
-    let mut command = Command::new("go")
+    let cwd = config.cwd.as_str();
+    // Arguments that name packages replace `./...`.
+    let packages = (!config.args.iter().any(|a| !a.starts_with('-'))).then_some("./...");
+    let command = Command::new("go")
         .args(["test", "-json"])
         .args(config.args.iter().cloned())
         .args(packages);
-    if cwd != "." {
-        command = command.cwd(cwd);
-    }
-    let out = match cx.exec(&command) {
-        Ok(out) => out,
-        Err(error) => return Ok(Ran::Stopped(refused(&error, tool))),
+    let ran = match tester(tool, config).run(cx, command) {
+        Ok(ran) => ran,
+        Err(refused) => return Ok(Ran::Stopped(refused)),
     };
-    let module = go_module(cx.workspace(), cwd);
+    let out = &ran.output;
+    let module = go_module(cx.workspace(), &config.cwd);
     let parsed = gotest::parse(&out.stdout, &out.stderr, module.as_deref());
     if parsed.tests.is_empty() && !parsed.build_errors.is_empty() {
         return Ok(Ran::Uncompiled(parsed.build_errors));
     }
     let resolver = Resolver::new(cx.workspace(), cwd);
-    let mut problems = run_problems(&out, tool, true);
+    let mut problems = run_problems(&ran, true);
     problems.extend(
         parsed
             .build_errors
@@ -746,27 +709,22 @@ fn run_go(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         counts: Counts::of(&tests),
         tests,
         filtered: 0,
-        incomplete: timed_out(&out, tool),
+        incomplete: timed_out(out, tool),
         problems,
         rerun: Rerun::Go,
-        cwd: cwd.to_owned(),
+        cwd: config.cwd.clone(),
     }))
 }
 
 /// The module path `go.mod` in `cwd` declares.
-fn go_module(ws: &Workspace, cwd: &str) -> Option<String> {
-    let path = if cwd == "." {
-        "go.mod".to_owned()
-    } else {
-        format!("{cwd}/go.mod")
-    };
-    let text = ws.read_to_string(&path).ok()?;
+fn go_module(ws: &Workspace, cwd: &WorkspaceDir) -> Option<String> {
+    let text = ws.read_to_string(&cwd.join("go.mod")?).ok()?;
     text.lines()
         .find_map(|l| l.trim().strip_prefix("module "))
         .map(|m| m.trim().trim_matches('"').to_owned())
 }
 
-fn run_custom(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
+fn run_custom(config: &Config, cx: &Context) -> Result<Ran> {
     let (Some(spec), Some(report)) = (&config.command, &config.report) else {
         return Err(Error::new(
             "use the config: `runner: custom` needs `command` and `report`",
@@ -785,38 +743,32 @@ fn run_custom(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
             "use `report` `{report}`: it leads outside the workspace; give a workspace-relative path"
         ))
     })?;
-    let scratch_arg = from_cwd(cwd, scratch_ws);
-    let args: Vec<String> = spec
-        .args
-        .iter()
-        .map(|a| a.replace("{scratch}", &scratch_arg))
-        .collect();
-    let display = std::iter::once(spec.program.as_str())
-        .chain(args.iter().map(String::as_str))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let tool = format!("`{display}`");
+    let scratch_arg = config.cwd.path_from_here(scratch_ws);
+    let command = Command::new(&spec.program).args(
+        spec.args
+            .iter()
+            .map(|a| a.replace("{scratch}", &scratch_arg)),
+    );
+    let display = quoted(&command);
 
     let before = cx.workspace().read(&report).ok();
-    let mut command = Command::new(spec.program.clone()).args(args);
-    if cwd != "." {
-        command = command.cwd(cwd);
-    }
-    let out = match cx.exec(&command) {
-        Ok(out) => out,
-        Err(error) => return Ok(Ran::Stopped(refused(&error, &tool))),
+    let ran = match tester(&display, config).run(cx, command) {
+        Ok(ran) => ran,
+        Err(refused) => return Ok(Ran::Stopped(refused)),
     };
-    let mut problems = run_problems(&out, &tool, false);
-    let parsed = match read_report(cx.workspace(), &report, None, &out, &tool, cwd) {
+    let out = &ran.output;
+    let mut problems = run_problems(&ran, false);
+    let parsed = match read_report(cx.workspace(), &report, None, &ran, false) {
         Ok(parsed) => parsed,
         Err(outcome) => return Ok(Ran::Stopped(outcome)),
     };
-    problems.extend(unlisted_errors(&parsed, &tool, cwd));
+    problems.extend(unlisted_errors(&parsed, &ran));
     let tests = parsed.tests;
     if before.is_some() && before == cx.workspace().read(&report).ok() {
         problems.push(
             Finding::warning(format!(
-                "the report `{report}` is byte for byte what it was before {tool} ran; it may be stale"
+                "the report `{report}` is byte for byte what it was before {} ran; it may be stale",
+                ran.name()
             ))
             .path(&report)
             .fix_hint("write the report to `{scratch}/…` (and pass `{scratch}` in the command's arguments) so every check reads a fresh one")
@@ -824,7 +776,7 @@ fn run_custom(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         );
     }
     if !out.success() && !out.timed_out {
-        check_exit_explained(&out, &tests, &tool, cwd, &mut problems);
+        check_exit_explained(&ran, &tests, &mut problems);
     }
     Ok(Ran::Finished(Run {
         tool: spec.program.clone(),
@@ -832,10 +784,10 @@ fn run_custom(config: &Config, cx: &Context, cwd: &str) -> Result<Ran> {
         counts: Counts::of(&tests),
         tests,
         filtered: 0,
-        incomplete: timed_out(&out, &tool),
+        incomplete: timed_out(out, &display),
         problems,
         rerun: Rerun::Custom(display),
-        cwd: cwd.to_owned(),
+        cwd: config.cwd.clone(),
     }))
 }
 
@@ -904,46 +856,39 @@ fn timed_out(out: &Output, tool: &str) -> Vec<String> {
 
 /// A report whose suites count more errors than its tests carry: something
 /// failed that no test names, and no test result can stand for it.
-fn unlisted_errors(report: &junit::Report, tool: &str, cwd: &str) -> Option<Finding> {
+fn unlisted_errors(report: &junit::Report, ran: &tool::Ran) -> Option<Finding> {
     let n = report.unlisted_errors();
     (n > 0).then(|| {
         Finding::error(format!(
-            "{tool}'s report counts {} that no test in it carries: something failed outside the tests it names",
+            "{}'s report counts {} that no test in it carries: something failed outside the tests it names",
+            ran.name(),
             plural(n, "error")
         ))
         .fix_hint(format!(
             "run {} yourself and fix the errors it reports",
-            in_dir(tool, cwd)
+            ran.name()
         ))
         .code("unlisted-errors")
     })
 }
 
-/// `path` (workspace-relative) as seen from `cwd` (workspace-relative).
-fn from_cwd(cwd: &str, path: &str) -> String {
-    if cwd == "." {
-        return path.to_owned();
-    }
-    let depth = cwd.split('/').count();
-    format!("{}{path}", "../".repeat(depth))
-}
-
 /// The JUnit report's tests, or the failing outcome saying why there are none.
 /// With `previous` (the report's bytes before the run), a report that is
 /// unchanged counts as not written: it is left over from an earlier run.
+/// pytest (`zero_based`) counts lines from 0.
 fn read_report(
     ws: &Workspace,
     report: &str,
     previous: Option<&[u8]>,
-    out: &Output,
-    tool: &str,
-    cwd: &str,
+    ran: &tool::Ran,
+    zero_based: bool,
 ) -> std::result::Result<junit::Report, Outcome> {
-    let base = if tool == "pytest" {
+    let base = if zero_based {
         junit::LineBase::Zero
     } else {
         junit::LineBase::One
     };
+    let name = ran.name();
     let text = ws
         .read_to_string(report)
         .map_err(|error| error.to_string())
@@ -956,122 +901,46 @@ fn read_report(
     let text = text.map_err(|error| {
         Outcome::from_findings(vec![
             Finding::error(format!(
-                "{tool} exited with {} and left no new JUnit report at `{report}` ({error}); its output ends:\n{}",
-                exit_text(out),
-                output_tail(out)
+                "{name} ended with {} and left no new JUnit report at `{report}` ({error}){}",
+                ran.exit(),
+                ran.tail()
             ))
             .fix_hint(format!(
-                "run {} yourself and fix what stops it from running the tests",
-                in_dir(tool, cwd)
+                "run {name} yourself and fix what stops it from running the tests"
             ))
             .code("report-missing"),
         ])
-        .with_summary(format!("{tool} wrote no test report"))
+        .with_summary(format!("{name} wrote no test report"))
     })?;
     junit::parse(&text, base).map_err(|error| {
         Outcome::from_findings(vec![
             Finding::error(format!(
-                "the JUnit report `{report}` that {tool} wrote cannot be read: {error}"
+                "the JUnit report `{report}` that {name} wrote cannot be read: {error}"
             ))
             .path(report)
             .fix_hint("make the command write JUnit XML (`<testsuites>`/`<testsuite>` with `<testcase>` elements)")
             .code("report-invalid"),
         ])
-        .with_summary(format!("{tool}'s test report could not be read"))
+        .with_summary(format!("{name}'s test report could not be read"))
     })
 }
 
 /// A failing exit code needs a failing test to explain it; otherwise the
 /// run is reported as failed with the end of its output.
-fn check_exit_explained(
-    out: &Output,
-    tests: &[TestCase],
-    tool: &str,
-    cwd: &str,
-    problems: &mut Vec<Finding>,
-) {
+fn check_exit_explained(ran: &tool::Ran, tests: &[TestCase], problems: &mut Vec<Finding>) {
     if !tests.iter().any(|t| t.status.is_failure()) {
-        problems.push(tool_failed(out, tool, cwd));
+        problems.push(ran.failed("a failing test"));
     }
 }
 
-fn in_dir(tool: &str, cwd: &str) -> String {
-    let tool = if tool.starts_with('`') {
-        tool.to_owned()
-    } else {
-        format!("`{tool}`")
-    };
-    if cwd == "." {
-        tool
-    } else {
-        format!("{tool} in `{cwd}`")
-    }
-}
-
-fn exit_text(out: &Output) -> String {
-    match out.exit_code {
-        Some(code) => format!("status {code}"),
-        None if out.timed_out => "no status (stopped at its time limit)".to_owned(),
-        None => "no status (killed by a signal)".to_owned(),
-    }
-}
-
-fn output_tail(out: &Output) -> String {
-    let stderr = tail(&out.stderr, 20);
-    if stderr.is_empty() {
-        let stdout = tail(&out.stdout, 20);
-        if stdout.is_empty() {
-            "(no output)".to_owned()
-        } else {
-            stdout
-        }
-    } else {
-        stderr
-    }
-}
-
-/// The tool exited with a failure that no parsed test explains.
-fn tool_failed(out: &Output, tool: &str, cwd: &str) -> Finding {
-    Finding::error(format!(
-        "{} exited with {} but reported no failing test; its output ends:\n{}",
-        in_dir(tool, cwd),
-        exit_text(out),
-        output_tail(out)
-    ))
-    .fix_hint(format!(
-        "run {} yourself and fix what it reports",
-        in_dir(tool, cwd)
-    ))
-    .code("tool-failed")
-}
-
-/// Findings about the run itself: a timeout, cut output.
-fn run_problems(out: &Output, tool: &str, parses_stdout: bool) -> Vec<Finding> {
-    let mut problems = Vec::new();
-    if out.timed_out {
-        problems.push(
-            Finding::error(format!(
-                "{tool} was stopped at its time limit after {:.0?}; the results below are incomplete",
-                out.duration
-            ))
-            .fix_hint("find the test that hangs or is slow (a loop, a deadlock, waiting on input or the network) and fix it")
-            .code("timeout"),
-        );
-    }
-    if parses_stdout && out.stdout_truncated {
-        problems.push(
-            Finding::warning(format!(
-                "{tool}'s output passed the host's size cap and was cut; the counts may be incomplete"
-            ))
-            .fix_hint("make tests print less (output of passing tests is captured, failing ones print theirs)")
-            .code("output-truncated"),
-        );
+/// Findings about the run itself: a timeout, cut output (when the rule
+/// reads the tests' results from stdout).
+fn run_problems(ran: &tool::Ran, parses_stdout: bool) -> Vec<Finding> {
+    let mut problems: Vec<Finding> = ran.timeout().into_iter().collect();
+    if parses_stdout {
+        problems.extend(ran.truncated(Severity::Warning, false));
     }
     problems
-}
-
-fn refused(error: &ExecError, tool: &str) -> Outcome {
-    Outcome::from_findings(vec![error.to_finding()]).with_summary(format!("{tool} did not run"))
 }
 
 fn compile_finding(error: &libtest::CompileError, resolver: Option<&Resolver>) -> Finding {
@@ -1139,40 +1008,23 @@ fn place(mut finding: Finding, path: String, location: &Location) -> Finding {
 /// exist.
 struct Resolver<'a> {
     ws: &'a Workspace,
-    /// The working directory and each of its ancestors up to the root.
-    bases: Vec<String>,
+    cwd: &'a str,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(ws: &'a Workspace, cwd: &str) -> Self {
-        let mut bases = Vec::new();
-        let mut dir = cwd.to_owned();
-        loop {
-            bases.push(dir.clone());
-            if dir == "." {
-                break;
-            }
-            dir = match dir.rsplit_once('/') {
-                Some((parent, _)) => parent.to_owned(),
-                None => ".".to_owned(),
-            };
-        }
-        Self { ws, bases }
+    fn new(ws: &'a Workspace, cwd: &'a str) -> Self {
+        Self { ws, cwd }
     }
 
     fn candidates(&self, raw: &str) -> Vec<String> {
-        if raw.is_empty() || raw.starts_with(['/', '\\', '<']) || raw.contains("://") {
+        if raw.is_empty()
+            || tool_paths::is_absolute(raw)
+            || raw.starts_with('<')
+            || raw.contains("://")
+        {
             return Vec::new();
         }
-        let mut out: Vec<String> = Vec::new();
-        for base in &self.bases {
-            if let Ok(path) = normalize_path(&format!("{base}/{raw}"))
-                && !out.contains(&path)
-            {
-                out.push(path);
-            }
-        }
-        out
+        tool_paths::relative_candidates(self.cwd, raw)
     }
 
     /// The first location whose file exists in the workspace, with its
@@ -1251,10 +1103,6 @@ fn placed_finding(
         Some((path, location)) => place(finding, path, location),
         None => finding,
     }
-}
-
-fn plural(n: u64, word: &str) -> String {
-    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 /// What a `required` test that ran and did not pass is told, with `expect:

@@ -1,7 +1,9 @@
 //! Parsing `cargo test` output: libtest's human format on stdout (one block
 //! per test binary, doc-tests included) and rustc's diagnostics on stderr.
 
-use crate::model::{Counts, Location, Status, TestCase, clip, split_location};
+use checkrail_sdk::tool::clip;
+
+use crate::model::{Counts, Location, Status, TestCase, split_location};
 
 /// What `cargo test` printed on stdout.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

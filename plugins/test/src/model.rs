@@ -196,16 +196,7 @@ pub fn tail(text: &str, max_lines: usize) -> String {
         .filter(|l| !l.trim().is_empty())
         .collect();
     let start = lines.len().saturating_sub(max_lines);
-    clip(&lines[start..].join("\n"), 3000)
-}
-
-/// `text` cut to at most `max_chars` characters (marking the cut).
-pub fn clip(text: &str, max_chars: usize) -> String {
-    if text.chars().count() <= max_chars {
-        return text.to_owned();
-    }
-    let kept: String = text.chars().take(max_chars).collect();
-    format!("{kept}…")
+    checkrail_sdk::tool::clip(&lines[start..].join("\n"), 3000)
 }
 
 /// Splits `path:line:col` (column optional) at the end of `text`.

@@ -3,28 +3,14 @@
 
 use super::*;
 use checkrail_sdk::serde_json::{Value, json};
-use checkrail_sdk::testing::{TestWorkspace, config_schema_of, inputs_of};
+use checkrail_sdk::testing::{
+    TestWorkspace, codes, config_schema_of, finding as with_code, inputs_of, require_program,
+};
 
 mod since;
 
-fn codes(outcome: &Outcome) -> Vec<&str> {
-    outcome
-        .findings
-        .iter()
-        .filter_map(|f| f.code.as_deref())
-        .collect()
-}
-
 fn errors(outcome: &Outcome) -> Vec<&Finding> {
     outcome.findings_of(Severity::Error).collect()
-}
-
-fn with_code<'a>(outcome: &'a Outcome, code: &str) -> &'a Finding {
-    outcome
-        .findings
-        .iter()
-        .find(|f| f.code.as_deref() == Some(code))
-        .unwrap_or_else(|| panic!("no `{code}` finding in {outcome:#?}"))
 }
 
 fn run_cargo_rule(ws: &TestWorkspace, config: Value) -> Outcome {
@@ -425,7 +411,10 @@ fn no_grant_is_a_finding_naming_the_fix() {
     let out = ws.run::<TestRule>(json!({"runner": "cargo"})).unwrap();
     assert!(!out.passed);
     assert_eq!(codes(&out), ["exec-not-granted"]);
-    assert_eq!(out.summary, "cargo test did not run");
+    assert_eq!(
+        out.summary,
+        "`cargo` did not run: it is not granted in checkrail.toml"
+    );
     assert!(
         out.findings[0]
             .fix_hint
@@ -897,7 +886,7 @@ fn custom_junit_required_tests_per_outcome() {
     );
     let unlisted = &out.findings[0].message;
     assert!(
-        unlisted.starts_with("`sh -c cp report.xml.in ")
+        unlisted.starts_with("`sh -c 'cp report.xml.in ")
             && unlisted.ends_with(
                 "`'s report counts 1 error that no test in it carries: something failed outside the tests it names"
             ),
@@ -943,7 +932,7 @@ fn custom_command_with_a_junit_report() {
         .unwrap();
     assert!(!out.passed);
     assert_eq!(codes(&out), ["report-missing"]);
-    assert!(out.findings[0].message.contains("status 3"));
+    assert!(out.findings[0].message.contains("exit code 3"));
     assert!(out.findings[0].message.contains("boom"));
 
     // Nor is one that exits non-zero with an all-green report.
@@ -963,7 +952,7 @@ fn custom_command_with_a_junit_report() {
     assert!(
         out.findings[1]
             .message
-            .starts_with("`sh -c exit 2` exited with status 2 but reported no failing test"),
+            .starts_with("`sh -c 'exit 2'` failed (exit code 2) without a failing test"),
         "{}",
         out.findings[1].message
     );
@@ -1085,11 +1074,7 @@ fn auto_runs_cargo_for_a_crate_and_says_why() {
 
 #[test]
 fn go_failing_test_is_named_placed_and_required_then_green() {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    assert!(
-        checkrail_sdk::native::exec::find_on_path("go", &path).is_some(),
-        "`go` is not on PATH; install Go (Debian: golang-go) to run this test"
-    );
+    require_program("go", "install Go (Debian: golang-go) to run this test");
     let ws = TestWorkspace::new().unwrap();
     ws.write("go.mod", "module demo\n\ngo 1.19\n").unwrap();
     ws.write(

@@ -94,7 +94,7 @@ pub fn parse(stdout: &str) -> Option<Parsed> {
             .join(": ");
         return Some(Parsed {
             advisories: Vec::new(),
-            error: Some(crate::clip(&what, 400)),
+            error: Some(checkrail_sdk::tool::clip(&what, 400)),
         });
     }
     let mut advisories = Vec::new();
@@ -137,7 +137,7 @@ pub fn parse(stdout: &str) -> Option<Parsed> {
                 title: source
                     .title
                     .as_deref()
-                    .map(|t| crate::clip(t, 200) + range.as_deref().unwrap_or("")),
+                    .map(|t| checkrail_sdk::tool::clip(t, 200) + range.as_deref().unwrap_or("")),
                 fixes: fixes.clone(),
                 level: level(source.severity.as_deref()),
                 node: vuln.nodes.first().cloned(),

@@ -55,7 +55,7 @@ pub fn parse(stdout: &str) -> Option<Parsed> {
                 version: dep.version,
                 id: String::new(),
                 aliases: Vec::new(),
-                title: Some(crate::clip(&reason, 200)),
+                title: Some(checkrail_sdk::tool::clip(&reason, 200)),
                 fixes: Vec::new(),
                 level: Level::Low,
                 node: None,
@@ -73,7 +73,7 @@ pub fn parse(stdout: &str) -> Option<Parsed> {
                     .description
                     .as_deref()
                     .and_then(|d| d.lines().map(str::trim).find(|l| !l.is_empty()))
-                    .map(|first| crate::clip(first, 200)),
+                    .map(|first| checkrail_sdk::tool::clip(first, 200)),
                 fixes: vuln.fix_versions,
                 level: Level::High,
                 node: None,
