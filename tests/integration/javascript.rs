@@ -60,13 +60,6 @@ fn with_code<'a>(r: &'a RuleReport, code: &str) -> &'a Finding {
         .unwrap_or_else(|| panic!("no finding with code `{code}`: {r:#?}"))
 }
 
-fn codes(r: &RuleReport) -> Vec<&str> {
-    r.findings
-        .iter()
-        .filter_map(|f| f.code.as_deref())
-        .collect()
-}
-
 /// An ESLint 9 flat config with its rules inline and no imports, for test
 /// files that use the runners' globals.
 const ESLINT_CONFIG: &str = r#"export default [

@@ -8,11 +8,7 @@ use std::sync::OnceLock;
 
 use regex_lite::Regex;
 
-use crate::diag::{Diag, Level};
-
-/// The files whose edits change what tsc reports: the project's own
-/// settings (turning `strict` off, excluding a directory).
-pub const CONFIG_FILES: &[&str] = &["tsconfig.json", "**/tsconfig.json", "**/tsconfig.*.json"];
+use checkrail_sdk::tool::{Diag, Level, Location};
 
 /// The sources and settings tsc reads, relative to its directory.
 pub const INPUTS: &[&str] = &[
@@ -64,11 +60,11 @@ pub fn parse(output: &str) -> Vec<Diag> {
         let line = line.trim_end_matches('\r');
         if let Some(found) = placed_re().captures(line) {
             let diag = Diag::new(level(&found["sev"]), found["msg"].trim())
-                .at(
+                .at(Location::new(
                     &found["file"],
                     found["line"].parse().ok(),
                     found["col"].parse().ok(),
-                )
+                ))
                 .code(&found["code"]);
             diags.push(diag);
             open = true;
@@ -126,7 +122,9 @@ error TS18003: No inputs were found in config file '/w/tsconfig.json'. Specified
             .iter()
             .map(|d| {
                 (
-                    d.loc.as_ref().map(|l| (l.file.as_str(), l.line, l.column)),
+                    d.locations
+                        .first()
+                        .map(|l| (l.path.as_str(), l.line, l.column)),
                     d.level,
                     d.code.as_deref(),
                 )

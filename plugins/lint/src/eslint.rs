@@ -7,21 +7,7 @@
 
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json;
-
-use crate::diag::{Diag, Level, Loc, clip};
-
-/// The flat config files ESLint 9 looks for, in its order, and the bulk
-/// suppressions file it reads by default: each changes what ESLint
-/// reports, so they judge rather than being judged.
-pub const CONFIG_FILES: &[&str] = &[
-    "eslint.config.js",
-    "eslint.config.mjs",
-    "eslint.config.cjs",
-    "eslint.config.ts",
-    "eslint.config.mts",
-    "eslint.config.cts",
-    "eslint-suppressions.json",
-];
+use checkrail_sdk::tool::{Diag, Level, Location, clip};
 
 /// The sources ESLint lints by default, and its settings.
 pub const INPUTS: &[&str] = &[
@@ -152,16 +138,18 @@ fn diagnostic(file: &str, m: Message) -> Diag {
         )),
         _ => {}
     }
-    Diag {
-        level,
-        code: m.rule_id.clone(),
-        locs: vec![Loc::new(file, m.line, m.column)],
-        message: match m.rule_id.as_deref() {
-            Some(rule) => format!("{} ({rule})", m.message.trim()),
-            None => m.message.trim().to_owned(),
-        },
-        hint: (!hints.is_empty()).then(|| hints.join("; ")),
+    let message = match m.rule_id.as_deref() {
+        Some(rule) => format!("{} ({rule})", m.message.trim()),
+        None => m.message.trim().to_owned(),
+    };
+    let mut diag = Diag::new(level, message).at(Location::new(file, m.line, m.column));
+    if let Some(rule) = m.rule_id {
+        diag = diag.code(rule);
     }
+    if !hints.is_empty() {
+        diag = diag.hint(hints.join("; "));
+    }
+    diag
 }
 
 #[cfg(test)]
@@ -181,7 +169,7 @@ mod tests {
             .diags
             .iter()
             .map(|d| {
-                let loc = &d.locs[0];
+                let loc = &d.locations[0];
                 (
                     loc.path.as_str(),
                     loc.line,

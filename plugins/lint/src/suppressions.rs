@@ -56,6 +56,9 @@ fn patterns(linter: Linter) -> &'static [&'static str] {
         Linter::Clippy => &["*.rs"],
         Linter::Ruff | Linter::Mypy => &["*.py", "*.pyi"],
         Linter::Govet => &["*.go"],
+        Linter::Eslint => &[
+            "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts", "*.cts",
+        ],
         Linter::Custom | Linter::Auto => &[
             "*.rs", "*.py", "*.pyi", "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts",
             "*.cts",

@@ -17,7 +17,9 @@
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{Workspace, serde_json, tool_paths};
 
-use crate::model::{Kind, Location, Status, TestCase, clip};
+use checkrail_sdk::tool::clip;
+
+use crate::model::{Kind, Location, Status, TestCase};
 use crate::xml::{self, Element};
 
 /// The runners read here.
@@ -30,29 +32,6 @@ pub enum JsRunner {
     /// `vitest run` with the built-in JUnit reporter.
     Vitest,
 }
-
-/// Config files of each runner: they change which tests run and how, so
-/// they judge rather than being judged.
-pub const CONFIG_FILES: &[&str] = &[
-    "jest.config.js",
-    "jest.config.cjs",
-    "jest.config.mjs",
-    "jest.config.ts",
-    "jest.config.json",
-    "vitest.config.js",
-    "vitest.config.mjs",
-    "vitest.config.cjs",
-    "vitest.config.ts",
-    "vitest.config.mts",
-    "vitest.config.cts",
-    "vitest.workspace.js",
-    "vitest.workspace.ts",
-    "vite.config.js",
-    "vite.config.mjs",
-    "vite.config.cjs",
-    "vite.config.ts",
-    "vite.config.mts",
-];
 
 /// The sources and settings a JavaScript test run reads.
 pub const INPUTS: &[&str] = &[
