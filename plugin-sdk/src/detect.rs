@@ -18,6 +18,8 @@
 //! # }
 //! ```
 
+pub mod js;
+
 use crate::tool_paths;
 use crate::{Error, Finding, Result, Workspace};
 

@@ -16,6 +16,7 @@ mod flows;
 mod fuzz;
 mod hardening;
 mod http;
+mod javascript;
 mod lifecycle;
 pub(crate) mod mcp;
 mod operations;

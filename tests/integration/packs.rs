@@ -381,7 +381,7 @@ fn tampered_badly_signed_incompatible_and_overreaching_packs_are_refused() {
     );
     e.trust(
         &public,
-        "[exec.rules.\"builders/*\"]\nallow = [\"cargo\", \"python3\", \"gcc\", \"clang\", \"go\"]\n",
+        "[exec.rules.\"builders/*\"]\nallow = [\"cargo\", \"python3\", \"gcc\", \"clang\", \"go\", \"tsc\"]\n",
     );
     e.ok(&["pack", "install", file(&builders)]);
 

@@ -1,6 +1,6 @@
 //! `compile`: the code compiles. Runs the real toolchain — `cargo build`,
-//! CPython's own compiler, `gcc`/`clang -fsyntax-only`, or a custom granted
-//! command — and reports each diagnostic at its workspace-relative file,
+//! CPython's own compiler, `gcc`/`clang -fsyntax-only`, `go build`, `tsc
+//! --noEmit`, or a custom granted command — and reports each diagnostic at its workspace-relative file,
 //! line and column, with the compiler's own suggestion as the fix hint when
 //! it gave one.
 //!
@@ -11,6 +11,7 @@
 mod custom;
 mod gcc;
 mod python;
+mod tsc;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -32,15 +33,18 @@ use checkrail_sdk::{
 pub struct Config {
     /// Which toolchain to run: `cargo` (`cargo build`), `python` (CPython's
     /// compiler on each file, catching syntax errors without running
-    /// anything), `gcc` or `clang` (`-fsyntax-only` on each C/C++ file), or
-    /// `custom` (the granted program in `command`).
+    /// anything), `gcc` or `clang` (`-fsyntax-only` on each C/C++ file),
+    /// `go` (`go build`), `tsc` (`tsc --noEmit`, the TypeScript compiler
+    /// with the project's `tsconfig.json`), or `custom` (the granted program
+    /// in `command`).
     pub toolchain: Toolchain,
     /// Directory to run in, relative to the workspace root (default: the
     /// root). `files` globs are relative to it too.
     #[serde(default)]
     pub cwd: WorkspaceDir,
     /// Extra arguments for the tool, appended to its command line (cargo:
-    /// e.g. `["--all-targets"]` or `["-p", "core"]`; gcc/clang: e.g.
+    /// e.g. `["--all-targets"]` or `["-p", "core"]`; tsc: e.g. `["-p",
+    /// "tsconfig.build.json"]`; gcc/clang: e.g.
     /// `["-Iinclude", "-std=c11", "-Wall"]`, after the files; python:
     /// interpreter options such as `["-X", "warn_default_encoding"]`, placed
     /// before `-c`; custom: after `command.args`).
@@ -64,7 +68,9 @@ pub struct Config {
     pub command: Option<CustomCommand>,
     /// Globs (workspace-relative) of the files the result depends on, so an
     /// unchanged workspace reuses the last outcome. Default: cargo `**/*.rs`,
-    /// `**/Cargo.toml`, `Cargo.lock`; python the `files`; gcc/clang the
+    /// `**/Cargo.toml`, `Cargo.lock`; tsc the TypeScript and JavaScript
+    /// sources, `tsconfig*.json` and `package.json` files; python the
+    /// `files`; gcc/clang the
     /// `files` plus `**/*.h` and `**/*.hpp` (all under `cwd`); custom none,
     /// which means never reuse.
     #[serde(default)]
@@ -88,10 +94,15 @@ pub enum Toolchain {
     /// `go build ./...` (or the packages in `args`), reading its
     /// `file:line:col: message` lines.
     Go,
+    /// `tsc --noEmit --pretty false` in `cwd` (which holds the
+    /// `tsconfig.json`, unless `args` name a project or files), reading its
+    /// `file(line,col): error TS2322: message` lines.
+    Tsc,
     /// A granted program given in `command`.
     Custom,
     /// Told by the workspace: `Cargo.toml` → cargo, a Python project or
-    /// Python sources → python, C sources → gcc. The report says what was
+    /// Python sources → python, C sources → gcc, `go.mod` → go,
+    /// `package.json` with `tsconfig.json` → tsc. The report says what was
     /// found.
     Auto,
 }
@@ -107,6 +118,7 @@ const C_FILES: &[&str] = &["**/*.c", "**/*.cc", "**/*.cpp"];
 const C_HEADERS: &[&str] = &["**/*.h", "**/*.hpp"];
 const CARGO_INPUTS: &[&str] = &["**/*.rs", "**/Cargo.toml", "Cargo.lock"];
 const GO_INPUTS: &[&str] = &["**/*.go", "**/go.mod", "**/go.sum"];
+const TSCONFIG: &str = "tsconfig.json";
 
 /// The rule.
 pub struct Compile;
@@ -114,13 +126,14 @@ pub struct Compile;
 impl Rule for Compile {
     type Config = Config;
     const ID: &'static str = "compile";
-    const DESCRIPTION: &'static str = "The code compiles (cargo build, CPython's compiler, gcc/clang -fsyntax-only, or a granted custom command); each diagnostic is reported at its file, line and column.";
+    const DESCRIPTION: &'static str = "The code compiles (cargo build, CPython's compiler, gcc/clang -fsyntax-only, go build, tsc --noEmit, or a granted custom command); each diagnostic is reported at its file, line and column.";
     const CAPABILITIES: &'static [&'static str] = &[
         "exec:cargo",
         "exec:python3",
         "exec:gcc",
         "exec:clang",
         "exec:go",
+        "exec:tsc",
         "exec:*",
     ];
     const JUDGING_FILES: &'static [&'static str] = &[
@@ -129,6 +142,12 @@ impl Rule for Compile {
         ".cargo/config.toml",
         "rust-toolchain",
         "rust-toolchain.toml",
+        // tsc: turning `strict` off or excluding a directory changes what
+        // it reports
+        "tsconfig.json",
+        "tsconfig.*.json",
+        "**/tsconfig.json",
+        "**/tsconfig.*.json",
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
@@ -161,6 +180,7 @@ impl Rule for Compile {
                 under_cwd(&mut files(C_FILES).into_iter().chain(C_HEADERS.iter().copied()))
             }
             Toolchain::Go => under_cwd(&mut GO_INPUTS.iter().copied()),
+            Toolchain::Tsc => under_cwd(&mut tsc::INPUTS.iter().copied()),
             Toolchain::Custom => Vec::new(),
             // Whatever the workspace turns out to be.
             Toolchain::Auto => under_cwd(&mut ["**"].into_iter()),
@@ -178,12 +198,13 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
         cx.workspace(),
         Some(config.cwd.as_str()),
         "toolchain",
-        "use `toolchain: custom` with the compiler as `command`",
+        "plain JavaScript has no compile step here (add a `tsconfig.json` with `allowJs` and `checkJs` to type-check it with tsc), or use `toolchain: custom` with a checker as `command`",
         |project| match project {
             Project::Rust => Some((Toolchain::Cargo, "cargo")),
             Project::Python => Some((Toolchain::Python, "python")),
             Project::C => Some((Toolchain::Gcc, "gcc")),
             Project::Go => Some((Toolchain::Go, "go")),
+            Project::TypeScript => Some((Toolchain::Tsc, "tsc")),
             _ => None,
         },
     )?;
@@ -203,6 +224,11 @@ fn run(config: &Config, cx: &Context) -> Result<Outcome> {
         Some(Ok(files)) => Some(files),
         None => None,
     };
+    if config.toolchain == Toolchain::Tsc
+        && let Some(nothing) = no_tsconfig(cx, config)
+    {
+        return Ok(nothing);
+    }
     let listed = files.as_ref().map_or(&[][..], |f| f.list.as_slice());
     let (tool, command) = command(config, listed)?;
     let ran = match tool.run(cx, command) {
@@ -223,6 +249,7 @@ fn run(config: &Config, cx: &Context) -> Result<Outcome> {
         }
         Toolchain::Gcc | Toolchain::Clang => (both(gcc::parse, &out.stderr, &out.stdout), true),
         Toolchain::Go => (both(custom::parse, &out.stderr, &out.stdout), true),
+        Toolchain::Tsc => (both(tsc::parse, &out.stdout, &out.stderr), true),
         Toolchain::Custom => (both(custom::parse, &out.stdout, &out.stderr), true),
         Toolchain::Auto => return Err(Error::new("`toolchain: auto` was not resolved")),
     };
@@ -237,6 +264,24 @@ fn run(config: &Config, cx: &Context) -> Result<Outcome> {
         );
     }
     Ok(outcome)
+}
+
+/// With `toolchain: tsc`, the failing outcome when `cwd` has no
+/// `tsconfig.json` and `args` name no project or files: tsc would print
+/// its help and check nothing.
+fn no_tsconfig(cx: &Context, config: &Config) -> Option<Outcome> {
+    let path = config.cwd.join(TSCONFIG)?;
+    if cx.workspace().exists(&path) || tsc::names_inputs(&config.args) {
+        return None;
+    }
+    let finding = Finding::error(format!(
+        "there is no `{path}`, and `args` name no project (`-p`) or files, so tsc has nothing to check"
+    ))
+    .fix_hint(format!(
+        "add `{path}` (e.g. {{\"compilerOptions\": {{\"strict\": true, \"noEmit\": true}}, \"include\": [\"src\"]}}), point `cwd` at the directory that has one, or name it with `args: [\"-p\", \"path/to/tsconfig.json\"]`"
+    ))
+    .code("no-tsconfig");
+    Some(Outcome::from_findings(vec![finding]).with_summary("tsc has no project to check"))
 }
 
 /// The command line of the resolved toolchain, and how messages name it.
@@ -273,6 +318,14 @@ fn command(config: &Config, files: &[String]) -> Result<(Tool, Command)> {
                     .args(packages),
             )
         }
+        Toolchain::Tsc => (
+            "tsc --noEmit".to_owned(),
+            "type-check again",
+            Command::new("tsc")
+                .args(["--noEmit", "--pretty", "false"])
+                .args(args)
+                .env("NO_COLOR", "1"),
+        ),
         Toolchain::Gcc | Toolchain::Clang => {
             let program = if config.toolchain == Toolchain::Gcc {
                 "gcc"
@@ -328,11 +381,11 @@ fn validate(config: &Config) -> Result<()> {
     if config.files.is_some()
         && matches!(
             config.toolchain,
-            Toolchain::Cargo | Toolchain::Go | Toolchain::Custom
+            Toolchain::Cargo | Toolchain::Go | Toolchain::Tsc | Toolchain::Custom
         )
     {
         return Err(Error::new(format!(
-            "use `files` with toolchain `{name}`: it only applies to `python`, `gcc` and `clang`; for cargo, choose what to build with `args` (e.g. [\"-p\", \"core\"])"
+            "use `files` with toolchain `{name}`: it only applies to `python`, `gcc` and `clang`; for cargo, choose what to build with `args` (e.g. [\"-p\", \"core\"]), for tsc with the `include` of tsconfig.json or `args`"
         )));
     }
     match (&config.command, config.toolchain) {

@@ -1,4 +1,5 @@
-//! `lint`: runs a linter (clippy, ruff, or a custom command) in the
+//! `lint`: runs a linter (clippy, ruff, go vet, mypy, ESLint, or a custom
+//! command) in the
 //! workspace and reports each of its diagnostics as a finding at the file,
 //! line and column it names, with the lint's name as the finding's code and
 //! the linter's suggestion as the fix hint.
@@ -16,6 +17,7 @@
 //! added since an earlier phase.
 
 mod custom;
+mod eslint;
 mod ruff;
 mod suppressions;
 
@@ -40,8 +42,9 @@ use checkrail_sdk::{
 pub struct Config {
     /// The linter: `clippy` runs `cargo clippy --message-format=json
     /// --color=never`; `ruff` runs `ruff check --output-format=json-lines
-    /// --no-cache --exit-zero`; `custom` runs `command` and reads its
-    /// `file:line:col: [CODE] message` lines.
+    /// --no-cache --exit-zero`; `eslint` runs `eslint --format json
+    /// --ignore-pattern '**/.checkrail/' .`; `custom` runs `command` and
+    /// reads its `file:line:col: [CODE] message` lines.
     pub linter: Linter,
     /// Workspace-relative directory to run the linter in (default: the
     /// workspace root). Paths the linter prints are still reported relative
@@ -51,14 +54,17 @@ pub struct Config {
     /// Extra arguments appended to the linter's command line, e.g.
     /// `["--all-targets", "--", "-W", "clippy::pedantic"]` for clippy,
     /// `["--select", "E,F", "src"]` for ruff (ruff lints the working directory
-    /// unless these name paths), or appended after `command.args` for custom.
+    /// unless these name paths), `["src", "test"]` for eslint (in place of
+    /// `.`), or appended after `command.args` for custom.
     #[serde(default)]
     pub args: Vec<String>,
     /// Workspace globs whose contents decide the result, replacing the
     /// default (clippy: `**/*.rs`, `**/Cargo.toml`, `Cargo.lock`,
     /// `clippy.toml`, `.clippy.toml`, `rust-toolchain(.toml)`,
     /// `.cargo/config.toml`; ruff: `**/*.py`, `**/*.pyi`,
-    /// `**/pyproject.toml`, `**/ruff.toml`, `**/.ruff.toml`; custom: none,
+    /// `**/pyproject.toml`, `**/ruff.toml`, `**/.ruff.toml`; eslint: the
+    /// JavaScript and TypeScript sources, `eslint.config.*`,
+    /// `eslint-suppressions.json` and `package.json` files; custom: none,
     /// so a custom check is never reused from cache unless this is set).
     #[serde(default)]
     pub inputs: Option<Vec<String>>,
@@ -71,7 +77,8 @@ pub struct Config {
     /// Levels whose diagnostics block (become error findings). Default
     /// `["error"]`: for clippy that is compile errors and lints at `deny` or
     /// `forbid` level; for ruff, syntax errors and codes matched by
-    /// `error_codes`; for custom, lines that say `error`. `["error",
+    /// `error_codes`; for eslint, severity 2 (`"error"` in its config) and
+    /// files that do not parse; for custom, lines that say `error`. `["error",
     /// "warning"]` makes every diagnostic block.
     #[serde(default)]
     pub block_levels: Option<Vec<Level>>,
@@ -90,15 +97,17 @@ pub struct Config {
     pub command: Option<CustomCommand>,
     /// Id of an earlier phase of the session to compare with (e.g. `red`).
     /// Every run records the lint suppressions in the files the linter
-    /// covers under `cwd` (clippy: `*.rs`; ruff: `*.py`, `*.pyi`; custom:
+    /// covers under `cwd` (clippy: `*.rs`; ruff: `*.py`, `*.pyi`; eslint:
+    /// JavaScript and TypeScript files; custom:
     /// Rust, Python, JavaScript and TypeScript files; never inside
     /// `target`, `.git`, `node_modules` or `.venv`), counted per file and
     /// text, not per line: Rust `#[allow(...)]`, `#![allow(...)]` and
     /// `#[expect(...)]` (one per lint named); Python `# noqa` (with or
     /// without codes), `# ruff: noqa`, `# type: ignore`, `# pylint:
     /// disable=...`; JS/TS `eslint-disable`, `eslint-disable-line`,
-    /// `eslint-disable-next-line`, `@ts-ignore`, `@ts-expect-error`,
-    /// `@ts-nocheck`. With this set, each suppression beyond the count its
+    /// `eslint-disable-next-line`, inline configs that turn a rule off or
+    /// to a warning (`/* eslint no-console: "off" */`), `@ts-ignore`,
+    /// `@ts-expect-error`, `@ts-nocheck`. With this set, each suppression beyond the count its
     /// file had at that phase is a blocking finding (`new-suppression`) at
     /// its file and line: fix the lint instead of silencing it. When the
     /// session recorded nothing for this rule at that phase (or the check
@@ -122,10 +131,16 @@ pub enum Linter {
     /// Python type checking: `mypy .` (or the paths in `args`; needs the
     /// `mypy` grant). Its errors block; notes are information.
     Mypy,
+    /// JavaScript and TypeScript: `eslint --format json .` with the
+    /// project's own flat config (needs the `eslint` grant). Severity 2 is
+    /// level `error`, 1 is `warning`; the rule id is the code.
+    Eslint,
     /// Any program printing `file:line:col: message` lines (needs its grant).
     Custom,
     /// Told by the workspace: `Cargo.toml` → clippy, a Python project or
-    /// Python sources → ruff. The report says what was found.
+    /// Python sources → ruff, `go.mod` → go vet, a JavaScript or TypeScript
+    /// package with an `eslint.config.*` → eslint. The report says what was
+    /// found.
     Auto,
 }
 
@@ -136,11 +151,11 @@ pub enum Linter {
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     /// clippy/rustc `error` (compile errors and `deny`/`forbid` lints); ruff
-    /// syntax errors and codes listed in `error_codes`; custom lines that say
-    /// `error`.
+    /// syntax errors and codes listed in `error_codes`; ESLint severity 2
+    /// and files that do not parse; custom lines that say `error`.
     Error,
     /// Everything else: clippy/rustc `warning` (and top-level notes), every
-    /// other ruff violation, every other custom line.
+    /// other ruff violation, ESLint severity 1, every other custom line.
     Warning,
 }
 
@@ -162,9 +177,15 @@ pub struct Lint;
 impl Rule for Lint {
     type Config = Config;
     const ID: &'static str = "lint";
-    const DESCRIPTION: &'static str = "A linter (clippy, ruff, or a custom command) reports no blocking problem and at most `max_warnings` others.";
-    const CAPABILITIES: &'static [&'static str] =
-        &["exec:cargo", "exec:ruff", "exec:go", "exec:mypy", "exec:*"];
+    const DESCRIPTION: &'static str = "A linter (clippy, ruff, go vet, mypy, ESLint, or a custom command) reports no blocking problem and at most `max_warnings` others.";
+    const CAPABILITIES: &'static [&'static str] = &[
+        "exec:cargo",
+        "exec:ruff",
+        "exec:go",
+        "exec:mypy",
+        "exec:eslint",
+        "exec:*",
+    ];
     const JUDGING_FILES: &'static [&'static str] = &[
         // cargo
         ".cargo/config",
@@ -178,6 +199,21 @@ impl Rule for Lint {
         "ruff.toml",
         ".ruff.toml",
         "pyproject.toml",
+        // eslint: its flat config and bulk suppressions, in any package
+        "eslint.config.js",
+        "eslint.config.mjs",
+        "eslint.config.cjs",
+        "eslint.config.ts",
+        "eslint.config.mts",
+        "eslint.config.cts",
+        "eslint-suppressions.json",
+        "**/eslint.config.js",
+        "**/eslint.config.mjs",
+        "**/eslint.config.cjs",
+        "**/eslint.config.ts",
+        "**/eslint.config.mts",
+        "**/eslint.config.cts",
+        "**/eslint-suppressions.json",
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
@@ -224,6 +260,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         Linter::Ruff => "ruff".to_owned(),
         Linter::Govet => "go vet".to_owned(),
         Linter::Mypy => "mypy".to_owned(),
+        Linter::Eslint => "eslint".to_owned(),
         Linter::Custom | Linter::Auto => command.program.clone(),
     };
     let tool = Tool::new(&label, &config.cwd)
@@ -246,6 +283,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
     });
     let mut problems: Vec<Finding> = Vec::new();
     let mut anchors: Vec<String> = Vec::new();
+    let mut silenced = 0;
     let diags = match config.linter {
         Linter::Clippy => {
             let read = rustc::read(&output.stdout);
@@ -261,6 +299,22 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
                     "do not override `--output-format` in `args`; the rule reads ruff's json-lines output",
                 ));
             }
+            parsed.diags
+        }
+        Linter::Eslint => {
+            let parsed = eslint::parse(&output.stdout);
+            // A failing ESLint prints no report; `failed` says so.
+            if let Some(why) = &parsed.unreadable
+                && output.success()
+                && !output.stdout_truncated
+            {
+                problems.push(ran.unreadable(
+                    std::slice::from_ref(why),
+                    "do not override `--format` in `args`; the rule reads ESLint's JSON report",
+                ));
+            }
+            anchors = parsed.anchors;
+            silenced = parsed.suppressed;
             parsed.diags
         }
         Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Auto => {
@@ -307,7 +361,10 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         );
     }
 
-    let reads_stderr = !matches!(config.linter, Linter::Clippy | Linter::Ruff);
+    let reads_stderr = !matches!(
+        config.linter,
+        Linter::Clippy | Linter::Ruff | Linter::Eslint
+    );
     problems.extend(ran.problems(Judged {
         // Cut output means missing findings: never a pass.
         truncated: Some(Severity::Error),
@@ -340,7 +397,13 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         Linter::Custom | Linter::Auto => format!("`{label}`"),
         _ => label,
     };
-    let summary = summary(&named, blocking + extra_errors, warnings);
+    let mut summary = summary(&named, blocking + extra_errors, warnings);
+    if silenced > 0 {
+        summary.push_str(&format!(
+            " ({} by `eslint-disable` comments)",
+            plural(silenced, "more silenced")
+        ));
+    }
     Ok(Outcome::from_findings(findings).with_summary(summary))
 }
 
@@ -357,8 +420,9 @@ fn failed(config: &Config, ran: &Ran, blocking: usize, no_diags: bool) -> Option
         // cargo exits 101 for compile errors and denied lints, which are
         // blocking findings already.
         Linter::Clippy => blocking == 0,
-        // Linters exit non-zero when they find anything at all.
-        Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Auto => no_diags,
+        // Linters exit non-zero when they find anything at all; ESLint
+        // exits 2, with no report, when it could not lint.
+        Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Eslint | Linter::Auto => no_diags,
     };
     if !failed {
         return None;
@@ -373,6 +437,7 @@ fn failed(config: &Config, ran: &Ran, blocking: usize, no_diags: bool) -> Option
         Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
         Linter::Govet => "make `go vet` run: fix what it prints (a broken go.mod, code that does not compile)",
         Linter::Mypy => "make mypy run: fix what it prints (its configuration, or the paths in `args`)",
+        Linter::Eslint => "make ESLint run: fix what it prints (a missing or broken eslint.config.js, a plugin the config imports that is not installed, paths in `args` that match no file)",
         Linter::Custom | Linter::Auto => "fix what the command prints, or make it print `file:line:col: message` lines",
     }))
 }
@@ -383,9 +448,30 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
     if config.linter != Linter::Auto {
         return Ok((config, None));
     }
+    let ws = cx.workspace();
+    let dir = config.cwd.as_str();
+    // A JavaScript or TypeScript package is linted by ESLint when it has an
+    // ESLint config, and by nothing checkrail can guess otherwise.
+    if let Some(found) = detect::project(ws, dir)?
+        && matches!(found.project, Project::JavaScript | Project::TypeScript)
+    {
+        let Some(eslint_config) = detect::js::eslint_config(ws, dir) else {
+            return Err(Error::new(format!(
+                "`linter: auto` {}, a {} project, but no ESLint config (eslint.config.js, .mjs, .cjs, .ts, .mts or .cts) in `{dir}`: add one to lint with ESLint, or set `linter` explicitly",
+                found.because, found.project
+            )));
+        };
+        config.linter = Linter::Eslint;
+        let note = Finding::info(format!(
+            "linter: auto → eslint (found {eslint_config}, a {} project)",
+            found.project
+        ))
+        .code("detected");
+        return Ok((config, Some(note)));
+    }
     let (linter, note) = detect::choose(
-        cx.workspace(),
-        Some(config.cwd.as_str()),
+        ws,
+        Some(dir),
         "linter",
         "use `linter: custom` with a command that prints `file:line:col: message` lines",
         |project| match project {
@@ -431,6 +517,7 @@ fn inputs(config: &Config) -> Vec<String> {
             &["**/*.py", "**/*.pyi", "**/pyproject.toml"],
             &["mypy.ini", ".mypy.ini", "setup.cfg"],
         ),
+        Linter::Eslint => (eslint::INPUTS, &[]),
         Linter::Custom => (&[], &[]),
         Linter::Auto => (&["**"], &[]),
     };
@@ -451,9 +538,12 @@ fn validate(config: &Config) -> Result<()> {
                 "`linter: custom` needs `command: {program, args}` naming the program to run",
             );
         }
-        (Linter::Clippy | Linter::Ruff | Linter::Govet | Linter::Mypy, Some(_)) => {
+        (
+            Linter::Clippy | Linter::Ruff | Linter::Govet | Linter::Mypy | Linter::Eslint,
+            Some(_),
+        ) => {
             return invalid(
-                "`command` is only for `linter: custom`; use `args` to add arguments to clippy, ruff or go vet",
+                "`command` is only for `linter: custom`; use `args` to add arguments to clippy, ruff, go vet, mypy or eslint",
             );
         }
         _ => {}
@@ -500,6 +590,13 @@ fn command(config: &Config) -> Result<Command> {
             .arg("vet")
             .args(args)
             .args((!names_paths).then_some("./...")),
+        // The scratch directories of rules running beside this one are
+        // under `.checkrail/`, which ESLint 9 does not skip on its own.
+        Linter::Eslint => Command::new("eslint")
+            .args(["--format", "json", "--ignore-pattern", "**/.checkrail/"])
+            .args(args)
+            .args((!names_paths).then_some("."))
+            .env("NO_COLOR", "1"),
         Linter::Custom => config
             .command
             .as_ref()
@@ -560,6 +657,10 @@ fn default_hint(d: &Diag, config: &Config, label: &str) -> String {
             "fix the types mypy points at (error code `{code}`; silencing it with `# type: ignore[{code}]` needs a reason)"
         ),
         (Linter::Mypy, None) => "fix the types mypy points at".to_owned(),
+        (Linter::Eslint, Some(rule)) => format!(
+            "fix the code ESLint points at (rule `{rule}`; its plugin's documentation says what it checks)"
+        ),
+        (Linter::Eslint, None) => "fix the code ESLint points at".to_owned(),
         (Linter::Custom | Linter::Auto, _) => format!("fix what `{label}` reports here"),
     }
 }

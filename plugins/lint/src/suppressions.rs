@@ -56,6 +56,9 @@ fn patterns(linter: Linter) -> &'static [&'static str] {
         Linter::Clippy => &["*.rs"],
         Linter::Ruff | Linter::Mypy => &["*.py", "*.pyi"],
         Linter::Govet => &["*.go"],
+        Linter::Eslint => &[
+            "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts", "*.cts",
+        ],
         Linter::Custom | Linter::Auto => &[
             "*.rs", "*.py", "*.pyi", "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts",
             "*.cts",
@@ -411,10 +414,12 @@ fn python_line(line: &str) -> Vec<String> {
 }
 
 /// `eslint-disable`, `eslint-disable-line`, `eslint-disable-next-line`
-/// (one text per rule named), `@ts-ignore`, `@ts-expect-error`,
-/// `@ts-nocheck`.
+/// (one text per rule named), inline configs that turn a rule off or down
+/// to a warning (`/* eslint no-console: "off" */`, one text per rule),
+/// `@ts-ignore`, `@ts-expect-error`, `@ts-nocheck`.
 fn script_line(line: &str) -> Vec<String> {
     static ESLINT: OnceLock<Regex> = OnceLock::new();
+    static INLINE: OnceLock<Regex> = OnceLock::new();
     static TS: OnceLock<Regex> = OnceLock::new();
     let eslint = regex(
         &ESLINT,
@@ -444,6 +449,25 @@ fn script_line(line: &str) -> Vec<String> {
                 .into_iter()
                 .map(|rule| format!("{} {rule}", directive.as_str())),
         );
+    }
+    let inline = regex(&INLINE, r"/\*\s*eslint\s+([^*]*?)\s*\*/");
+    for c in inline.captures_iter(line) {
+        let Some(body) = c.get(1) else { continue };
+        for entry in split_top(body.as_str()) {
+            let Some((rule, setting)) = entry.split_once(':') else {
+                continue;
+            };
+            let level = setting
+                .trim_start_matches('[')
+                .trim_matches(|ch| ch == '"' || ch == '\'');
+            let level = level.split([',', ']', '"', '\'']).next().unwrap_or("");
+            let weakened = match level {
+                "off" | "0" => "off",
+                "warn" | "1" => "warn",
+                _ => continue,
+            };
+            out.push(format!("eslint {rule}: {weakened}"));
+        }
     }
     for c in ts.captures_iter(line) {
         if let Some(directive) = c.get(1) {
@@ -500,7 +524,7 @@ mod tests {
 
     #[test]
     fn script_comments() {
-        let source = "/* eslint-disable */\n// eslint-disable-next-line no-console, no-alert -- debugging\nconsole.log(1); // eslint-disable-line\n// @ts-ignore\n// @ts-expect-error: wrong type\nconst s = \"eslint-disable\";\n";
+        let source = "/* eslint-disable */\n// eslint-disable-next-line no-console, no-alert -- debugging\nconsole.log(1); // eslint-disable-line\n// @ts-ignore\n// @ts-expect-error: wrong type\nconst s = \"eslint-disable\";\n/* eslint eqeqeq: \"off\", no-console: [1, {allow: [\"warn\"]}], curly: \"error\" */\n/* eslint-enable */\n";
         assert_eq!(
             texts(source, Lang::Script),
             at(&[
@@ -510,6 +534,8 @@ mod tests {
                 (3, "eslint-disable-line"),
                 (4, "@ts-ignore"),
                 (5, "@ts-expect-error"),
+                (7, "eslint eqeqeq: off"),
+                (7, "eslint no-console: warn"),
             ])
         );
     }

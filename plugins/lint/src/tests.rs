@@ -497,3 +497,140 @@ fn mypy_type_errors_block_at_their_file_line_and_column() {
         .unwrap();
     assert!(out.passed, "{out:#?}");
 }
+
+fn require_eslint() {
+    require_program(
+        "eslint",
+        "install ESLint 9 (`npm install --prefix ~/.cache/checkrail/node-tools eslint@9`, as scripts/test.sh does) and put its node_modules/.bin on PATH",
+    );
+}
+
+/// A flat config with its rules inline: it imports nothing, so it loads
+/// without the project's own `node_modules`.
+const ESLINT_CONFIG: &str = "export default [\n  {\n    files: [\"**/*.js\"],\n    languageOptions: { ecmaVersion: 2022, sourceType: \"module\", globals: { console: \"readonly\" } },\n    rules: { \"no-unused-vars\": \"error\", \"no-console\": \"warn\", eqeqeq: \"error\" },\n  },\n];\n";
+
+fn eslint_ws() -> TestWorkspace {
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("package.json", "{\"name\":\"demo\",\"type\":\"module\"}\n")
+        .unwrap();
+    ws.write("eslint.config.js", ESLINT_CONFIG).unwrap();
+    ws
+}
+
+#[test]
+fn eslint_errors_block_warnings_do_not_and_auto_picks_it() {
+    require_eslint();
+    let ws = eslint_ws();
+    ws.write(
+        "src/a.js",
+        "const unused = 1;\nconsole.log(\"x\");\nexport function f(a) {\n  return a == 1;\n}\n",
+    )
+    .unwrap();
+    ws.write("src/bad.js", "export const x = ;\n").unwrap();
+    // A file in a scratch directory is never linted.
+    ws.write(".checkrail/scratch/x/gen.js", "const zz = 1;\n")
+        .unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "auto"}), &["eslint"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    let at = |path: &str, line: u32| {
+        out.findings
+            .iter()
+            .find(|f| f.path.as_deref() == Some(path) && f.line == Some(line))
+            .unwrap_or_else(|| panic!("nothing at {path}:{line}: {out:#?}"))
+    };
+    let unused = at("src/a.js", 1);
+    assert_eq!(
+        (unused.severity, unused.column, unused.code.as_deref()),
+        (Severity::Error, Some(7), Some("no-unused-vars"))
+    );
+    assert!(
+        unused
+            .fix_hint
+            .as_deref()
+            .is_some_and(|h| h.contains("Remove unused variable 'unused'.")),
+        "{unused:?}"
+    );
+    let console = at("src/a.js", 2);
+    assert_eq!(
+        (console.severity, console.code.as_deref()),
+        (Severity::Warning, Some("no-console"))
+    );
+    assert_eq!(at("src/a.js", 4).code.as_deref(), Some("eqeqeq"));
+    let parse = at("src/bad.js", 1);
+    assert_eq!((parse.severity, parse.column), (Severity::Error, Some(18)));
+    assert!(parse.message.starts_with("Parsing error"), "{parse:?}");
+    assert!(
+        !out.findings.iter().any(|f| f
+            .path
+            .as_deref()
+            .is_some_and(|p| p.starts_with(".checkrail"))),
+        "{out:#?}"
+    );
+    assert_eq!(out.summary, "eslint: 3 errors, 1 warning");
+    assert!(
+        codes(&out).contains(&"detected")
+            && out.findings.iter().any(|f| f
+                .message
+                .contains("linter: auto → eslint (found eslint.config.js, a JavaScript project)")),
+        "{out:#?}"
+    );
+
+    // Fixed, with a warning left and one error silenced by a comment.
+    ws.write(
+        "src/a.js",
+        "console.log(\"x\");\nexport function f(a) {\n  // eslint-disable-next-line eqeqeq\n  return a == 1;\n}\n",
+    )
+    .unwrap();
+    ws.write("src/bad.js", "export const x = 1;\n").unwrap();
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "eslint"}), &["eslint"])
+        .unwrap();
+    assert!(out.passed, "{out:#?}");
+    assert_eq!(
+        out.summary,
+        "eslint: 1 warning (1 more silenced by `eslint-disable` comments)"
+    );
+    assert_eq!(
+        out.facts_value(),
+        Some(json!({"suppressions": {"src/a.js": {"eslint-disable-next-line eqeqeq": 1}}}))
+    );
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "eslint", "max_warnings": 0}), &["eslint"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    assert!(codes(&out).contains(&"too-many-warnings"), "{out:#?}");
+}
+
+#[test]
+fn eslint_without_a_config_fails_and_auto_says_what_is_missing() {
+    require_eslint();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("package.json", "{\"name\":\"demo\"}\n").unwrap();
+    ws.write("a.js", "const a = 1;\n").unwrap();
+    let err = ws
+        .run_granting::<Lint>(json!({"linter": "auto"}), &["eslint"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("found package.json, a JavaScript project, but no ESLint config"),
+        "{err}"
+    );
+    let out = ws
+        .run_granting::<Lint>(json!({"linter": "eslint"}), &["eslint"])
+        .unwrap();
+    assert!(!out.passed, "{out:#?}");
+    let failed = out
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("tool-failed"))
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    assert!(
+        failed.message.contains("couldn't find an eslint.config"),
+        "{failed:?}"
+    );
+    assert!(
+        inputs_of::<Lint>(json!({"linter": "eslint"})).contains(&"**/eslint.config.*".to_owned())
+    );
+}

@@ -1,7 +1,7 @@
 //! `test`: the project's tests run and pass.
 //!
-//! Runs `cargo test`, `pytest`, or a granted command that writes a JUnit
-//! report, and turns each failing test into a finding that names the test,
+//! Runs `cargo test`, `pytest`, `go test`, node's test runner, Jest,
+//! Vitest, or a granted command that writes a JUnit report, and turns each failing test into a finding that names the test,
 //! says why it failed and points at the failing line. It can also require
 //! named tests, a minimum number of passing tests, allow known failures, and
 //! (`expect: fail`) demand that a regression test fails, for a "write the
@@ -14,6 +14,7 @@
 //! `required` ones) be rewritten after that phase.
 
 mod gotest;
+mod jsrunners;
 mod junit;
 mod libtest;
 mod model;
@@ -31,6 +32,7 @@ use checkrail_sdk::{
     export_rule, normalize_path, tool_paths,
 };
 
+use jsrunners::JsRunner;
 use model::{Counts, Kind, Location, Status, TestCase, name_matches, tail};
 use regressions::Facts;
 use source::{Lang, Wanted, base_name};
@@ -42,22 +44,25 @@ use source::{Lang, Wanted, base_name};
 #[serde(deny_unknown_fields)]
 pub struct Config {
     /// The test runner: `cargo` (`cargo test`), `pytest` (`python3 -m
-    /// pytest`), or `custom` (`command`, which writes the JUnit XML report
-    /// `report`).
+    /// pytest`), `go` (`go test`), `node` (`node --test`), `jest`, `vitest`
+    /// (`vitest run`), or `custom` (`command`, which writes the JUnit XML
+    /// report `report`).
     pub runner: Runner,
     /// Workspace-relative directory to run the tests in (default: the
     /// workspace root).
     #[serde(default)]
     pub cwd: WorkspaceDir,
     /// Extra arguments appended to the runner's command line, e.g.
-    /// `["--workspace"]` for cargo or `["tests/unit"]` for pytest. For cargo,
+    /// `["--workspace"]` for cargo, `["tests/unit"]` for pytest, `["-t",
+    /// "parser"]` for jest or vitest, `["test/unit/"]` for node. For cargo,
     /// do not pass `-q`: the rule needs the per-test lines.
     #[serde(default)]
     pub args: Vec<String>,
     /// Globs of the files the result depends on, replacing the runner's
     /// defaults (cargo: `**/*.rs`, `**/Cargo.toml`, `Cargo.lock`; pytest:
     /// `**/*.py`, `pytest.ini`, `pyproject.toml`, `setup.cfg`,
-    /// `conftest.py`; custom: none, so never cached). While these files are
+    /// `conftest.py`; node, jest, vitest: the JavaScript and TypeScript
+    /// sources, JSON files and snapshots; custom: none, so never cached). While these files are
     /// unchanged the host reuses the previous result.
     #[serde(default)]
     pub inputs: Option<Vec<String>>,
@@ -69,14 +74,18 @@ pub struct Config {
     /// and fail). A name matches a test by its full name or by the part
     /// after a `::` (or a `/`): `parser::handles_empty` or `handles_empty`
     /// for cargo's `tests::parser::handles_empty`; `test_io.py::test_read`
-    /// or `test_read` for pytest's `tests/test_io.py::test_read`. A name
+    /// or `test_read` for pytest's `tests/test_io.py::test_read`;
+    /// `math::adds` or `adds` for jest's and vitest's
+    /// `test/calc.test.js::math::adds` (file, `describe` blocks, title) and
+    /// node's `math::adds` (node's report does not name the file). A name
     /// without `[...]` also matches every parametrized case.
     ///
     /// With `expect: pass`, every test a name matches must have run and
     /// passed. Each of these is a separate blocking finding naming the
     /// test: no test matches (`required-test-missing`); it did not run
     /// (`required-test-not-run`): cargo `#[ignore]`, a pytest skip or
-    /// xfail marker (an xfail test that passes is not a pass), left out by
+    /// xfail marker (an xfail test that passes is not a pass), JavaScript
+    /// `.skip`, `.todo` or a `skip` option, left out by
     /// a name filter in `args` or pytest's `-k`/`-m`, in a module pytest
     /// could not collect, or never reported because the run crashed or
     /// timed out; it ran and failed or errored (`required-test-failed`).
@@ -149,10 +158,22 @@ pub enum Runner {
     /// `go test -json ./...` (or the packages in `args`), each failing test
     /// at its `file_test.go:line`.
     Go,
+    /// `node --test` with its JUnit reporter writing to a scratch directory
+    /// (and its spec reporter on stdout); test files as node finds them, or
+    /// as `args` name them.
+    Node,
+    /// `jest --ci --json --outputFile=… --testLocationInResults`, its cache
+    /// in a scratch directory; new snapshots are never written.
+    Jest,
+    /// `vitest run --globals --no-cache` with its JUnit reporter writing to
+    /// a scratch directory, so test files need not import `vitest`.
+    Vitest,
     /// A granted command that writes a JUnit XML report to `report`.
     Custom,
     /// Told by the workspace: `Cargo.toml` → cargo, a Python project or
-    /// Python sources → pytest. The report says what was found.
+    /// Python sources → pytest, `go.mod` → go, `package.json` → jest or
+    /// vitest when it names one (or its config file is there), else node.
+    /// The report says what was found.
     Auto,
 }
 
@@ -179,9 +200,16 @@ pub struct TestRule;
 impl Rule for TestRule {
     type Config = Config;
     const ID: &'static str = "test";
-    const DESCRIPTION: &'static str = "The project's tests run and pass (cargo test, pytest, or a command writing a JUnit report): required tests exist, enough pass, and a regression-test phase can require a failing test.";
-    const CAPABILITIES: &'static [&'static str] =
-        &["exec:cargo", "exec:python3", "exec:go", "exec:*"];
+    const DESCRIPTION: &'static str = "The project's tests run and pass (cargo test, pytest, go test, node --test, Jest, Vitest, or a command writing a JUnit report): required tests exist, enough pass, and a regression-test phase can require a failing test.";
+    const CAPABILITIES: &'static [&'static str] = &[
+        "exec:cargo",
+        "exec:python3",
+        "exec:go",
+        "exec:node",
+        "exec:jest",
+        "exec:vitest",
+        "exec:*",
+    ];
     const JUDGING_FILES: &'static [&'static str] = &[
         // cargo
         ".cargo/config",
@@ -195,6 +223,29 @@ impl Rule for TestRule {
         "pyproject.toml",
         "setup.cfg",
         "tox.ini",
+        // jest, vitest (which reads vite's config too), in any package
+        "jest.config.js",
+        "jest.config.cjs",
+        "jest.config.mjs",
+        "jest.config.ts",
+        "jest.config.json",
+        "vitest.config.js",
+        "vitest.config.mjs",
+        "vitest.config.cjs",
+        "vitest.config.ts",
+        "vitest.config.mts",
+        "vitest.config.cts",
+        "vitest.workspace.js",
+        "vitest.workspace.ts",
+        "vite.config.js",
+        "vite.config.mjs",
+        "vite.config.cjs",
+        "vite.config.ts",
+        "vite.config.mts",
+        "**/jest.config.*",
+        "**/vitest.config.*",
+        "**/vitest.workspace.*",
+        "**/vite.config.*",
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
@@ -218,6 +269,7 @@ impl Rule for TestRule {
                 &["pytest.ini", "pyproject.toml", "setup.cfg", "conftest.py"],
             ),
             Runner::Go => (&["**/*.go", "**/go.mod", "**/go.sum"], &[]),
+            Runner::Node | Runner::Jest | Runner::Vitest => (jsrunners::INPUTS, &[]),
             Runner::Custom => return Vec::new(),
             Runner::Auto => (&["**"], &[]),
         };
@@ -238,6 +290,9 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
         Runner::Cargo => run_cargo(&config, cx),
         Runner::Pytest => run_pytest(&config, cx)?,
         Runner::Go => run_go(&config, cx)?,
+        Runner::Node => run_js(&config, cx, JsRunner::Node)?,
+        Runner::Jest => run_js(&config, cx, JsRunner::Jest)?,
+        Runner::Vitest => run_js(&config, cx, JsRunner::Vitest)?,
         Runner::Custom => run_custom(&config, cx)?,
         Runner::Auto => return Err(Error::new("`runner: auto` was not resolved")),
     };
@@ -252,6 +307,7 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
     let langs: &[Lang] = match config.runner {
         Runner::Cargo => &[Lang::Rust],
         Runner::Pytest => &[Lang::Python],
+        Runner::Node | Runner::Jest | Runner::Vitest => &[Lang::Script],
         Runner::Custom | Runner::Auto => &[Lang::Python, Lang::Rust],
         // Go sources are not fingerprinted: `required` tests are judged by
         // their results only.
@@ -283,6 +339,26 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
 fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)> {
     if config.runner != Runner::Auto {
         return Ok((config, None));
+    }
+    let ws = cx.workspace();
+    let dir = config.cwd.as_str();
+    // Within a JavaScript or TypeScript package, `package.json` and the
+    // runners' config files tell which runner.
+    if let Some(found) = detect::project(ws, dir)?
+        && matches!(found.project, Project::JavaScript | Project::TypeScript)
+    {
+        let (runner, because) = detect::js::test_runner(ws, dir)?;
+        config.runner = match runner {
+            detect::js::JsTestRunner::Node => Runner::Node,
+            detect::js::JsTestRunner::Jest => Runner::Jest,
+            detect::js::JsTestRunner::Vitest => Runner::Vitest,
+        };
+        let note = Finding::info(format!(
+            "runner: auto → {runner} ({because}, a {} project)",
+            found.project
+        ))
+        .code("detected");
+        return Ok((config, Some(note)));
     }
     let (runner, note) = detect::choose(
         cx.workspace(),
@@ -474,6 +550,7 @@ enum Rerun {
     Cargo,
     Pytest,
     Go,
+    Js(JsRunner),
     Custom(String),
 }
 
@@ -489,6 +566,24 @@ impl Run {
             Rerun::Cargo => format!("cargo test{filter}"),
             Rerun::Pytest => format!("python3 -m pytest{filter}"),
             Rerun::Go => format!("go test{filter} ./..."),
+            Rerun::Js(runner) => {
+                // The runners filter by title, not by the `file::block::`
+                // name.
+                let title = test.rsplit("::").next().unwrap_or(test);
+                let filter = if title.is_empty() {
+                    String::new()
+                } else {
+                    shell_word(title)
+                };
+                match (runner, filter.is_empty()) {
+                    (JsRunner::Node, true) => "node --test".to_owned(),
+                    (JsRunner::Node, false) => format!("node --test --test-name-pattern {filter}"),
+                    (JsRunner::Jest, true) => "jest".to_owned(),
+                    (JsRunner::Jest, false) => format!("jest -t {filter}"),
+                    (JsRunner::Vitest, true) => "vitest run".to_owned(),
+                    (JsRunner::Vitest, false) => format!("vitest run -t {filter}"),
+                }
+            }
             Rerun::Custom(command) => command.clone(),
         };
         format!("reproduce with `{command}`{}", self.cwd.in_dir())
@@ -711,6 +806,120 @@ fn run_go(config: &Config, cx: &Context) -> Result<Ran> {
         incomplete: timed_out(out, tool),
         problems,
         rerun: Rerun::Go,
+        cwd: config.cwd.clone(),
+    }))
+}
+
+/// Runs node's test runner, Jest or Vitest with its report in a fresh
+/// scratch directory, and reads the report.
+fn run_js(config: &Config, cx: &Context, runner: JsRunner) -> Result<Ran> {
+    let scratch = cx.scratch_dir()?;
+    let here = |path: &str| config.cwd.path_from_here(&format!("{scratch}/{path}"));
+    let (tool, report, command) = match runner {
+        JsRunner::Node => (
+            "node --test",
+            "junit.xml",
+            Command::new("node").args([
+                "--test".to_owned(),
+                "--test-reporter=junit".to_owned(),
+                format!("--test-reporter-destination={}", here("junit.xml")),
+                "--test-reporter=spec".to_owned(),
+                "--test-reporter-destination=stdout".to_owned(),
+            ]),
+        ),
+        JsRunner::Jest => (
+            "jest",
+            "jest.json",
+            Command::new("jest").args([
+                "--ci".to_owned(),
+                "--json".to_owned(),
+                format!("--outputFile={}", here("jest.json")),
+                "--testLocationInResults".to_owned(),
+                format!("--cacheDirectory={}", here("jest-cache")),
+                "--no-watchman".to_owned(),
+                // No test at all is for `min_passed` to judge.
+                "--passWithNoTests".to_owned(),
+            ]),
+        ),
+        JsRunner::Vitest => (
+            "vitest run",
+            "junit.xml",
+            Command::new("vitest").args([
+                "run".to_owned(),
+                "--globals".to_owned(),
+                // Else it writes its results cache into the project.
+                "--no-cache".to_owned(),
+                "--reporter=junit".to_owned(),
+                format!("--outputFile.junit={}", here("junit.xml")),
+                "--reporter=default".to_owned(),
+                "--passWithNoTests".to_owned(),
+                "--exclude".to_owned(),
+                "**/.checkrail/**".to_owned(),
+            ]),
+        ),
+    };
+    let command = command
+        .args(config.args.iter().cloned())
+        .env("NO_COLOR", "1");
+    let ran = match tester(tool, config).run(cx, command) {
+        Ok(ran) => ran,
+        Err(refused) => return Ok(Ran::Stopped(refused)),
+    };
+    let out = &ran.output;
+    let report = format!("{scratch}/{report}");
+    let name = ran.name();
+    let text = match cx.workspace().read_to_string(&report) {
+        Ok(text) => text,
+        Err(error) => {
+            return Ok(Ran::Stopped(
+                Outcome::from_findings(vec![
+                    Finding::error(format!(
+                        "{name} ended with {} and wrote no report ({error}){}",
+                        ran.exit(),
+                        ran.tail()
+                    ))
+                    .fix_hint(format!(
+                        "run {name} yourself and fix what stops it from running the tests (its config, a missing package, the arguments in `args`)"
+                    ))
+                    .code("report-missing"),
+                ])
+                .with_summary(format!("{name} wrote no test report")),
+            ));
+        }
+    };
+    let cases = match runner {
+        JsRunner::Jest => jsrunners::parse_jest(&text),
+        JsRunner::Node | JsRunner::Vitest => jsrunners::parse_junit(&text, runner),
+    };
+    let cases = match cases {
+        Ok(cases) => cases,
+        Err(error) => {
+            return Ok(Ran::Stopped(
+                Outcome::from_findings(vec![
+                    Finding::error(format!(
+                        "the report {name} wrote cannot be read: {error}"
+                    ))
+                    .fix_hint("do not change the reporter or the output file in `args`; the rule reads the report it asks for")
+                    .code("report-invalid"),
+                ])
+                .with_summary(format!("{name}'s test report could not be read")),
+            ));
+        }
+    };
+    let tests = jsrunners::into_tests(cx.workspace(), config.cwd.as_str(), cases);
+    let mut problems = run_problems(&ran, false);
+    if !out.success() && !out.timed_out {
+        check_exit_explained(&ran, &tests, &mut problems);
+    }
+    Ok(Ran::Finished(Run {
+        tool: tool.to_owned(),
+        skipped_word: "skipped",
+        counts: Counts::of(&tests),
+        tests,
+        filtered: 0,
+        incomplete: timed_out(out, tool),
+        problems,
+        rerun: Rerun::Js(runner),
         cwd: config.cwd.clone(),
     }))
 }
@@ -1168,6 +1377,12 @@ fn not_run(test: &TestCase, run: &Run, expect_fail: bool, resolver: &Resolver) -
             Rerun::Go => (
                 format!("required test `{name}` was skipped{because}, so it did not run"),
                 format!("remove its `t.Skip` (or the condition that calls it) {then}"),
+            ),
+            Rerun::Js(_) => (
+                format!("required test `{name}` was skipped{because}, so it did not run"),
+                format!(
+                    "remove its `.skip` or `.todo` (or the `skip` option, or the `.only` elsewhere that leaves it out) and give it a body {then}"
+                ),
             ),
             Rerun::Custom(_) => (
                 format!("required test `{name}` was skipped{because}, so it did not run"),

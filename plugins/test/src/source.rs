@@ -2,12 +2,15 @@
 //! test was weakened, ignored or replaced since an earlier one.
 //!
 //! A test is found by name in the workspace's source (Rust: `fn name` in
-//! `*.rs` files; Python: `def name` in `test_*.py` and `*_test.py`), and its
+//! `*.rs` files; Python: `def name` in `test_*.py` and `*_test.py`;
+//! JavaScript and TypeScript: the `test("title", ...)` or `it(...)` call in
+//! its `describe` blocks), and its
 //! fingerprint is the SHA-256 of its attributes or decorators and its body,
 //! with trailing whitespace, surrounding blank lines and the common
 //! indentation taken out: moving or re-indenting a test keeps its
 //! fingerprint, any change inside it does not.
 
+mod js;
 mod python;
 mod rust;
 
@@ -37,6 +40,8 @@ pub enum Lang {
     Rust,
     /// `def name` in `test_*.py` / `*_test.py`.
     Python,
+    /// A `test("title", ...)` call in a JavaScript or TypeScript file.
+    Script,
 }
 
 /// A test whose source to fingerprint.
@@ -77,6 +82,7 @@ pub fn fingerprints(
         let hashes = match lang {
             Lang::Rust => rust_fingerprints(ws, cwd, &missing),
             Lang::Python => python_fingerprints(ws, cwd, &missing),
+            Lang::Script => script_fingerprints(ws, cwd, &missing),
         };
         found.extend(hashes);
     }
@@ -245,6 +251,57 @@ fn python_fingerprints(ws: &Workspace, cwd: &str, wanted: &[&Wanted]) -> BTreeMa
             if let Some(lines) = python::function(&text, None, name) {
                 found.insert(w.name.clone(), python_found(&path, &text, lines));
             }
+        }
+    }
+    found
+}
+
+/// JavaScript and TypeScript sources.
+const SCRIPT_FILES: &[&str] = &[
+    "*.js", "*.cjs", "*.mjs", "*.jsx", "*.ts", "*.cts", "*.mts", "*.tsx",
+];
+
+/// A JavaScript test named `[file::]block::…::title`: the best fit among
+/// the files the runner placed it in, the file its name gives (relative to
+/// `cwd`), and every script under `cwd`.
+fn script_fingerprints(ws: &Workspace, cwd: &str, wanted: &[&Wanted]) -> BTreeMap<String, Found> {
+    let mut found = BTreeMap::new();
+    let mut all: Option<Vec<String>> = None;
+    for w in wanted {
+        let mut parts: Vec<&str> = w.name.split("::").collect();
+        let named = parts
+            .first()
+            .filter(|p| SCRIPT_FILES.iter().any(|g| p.ends_with(&g[1..])))
+            .and_then(|file| checkrail_sdk::tool_paths::join(cwd, file));
+        if named.is_some() {
+            parts.remove(0);
+        }
+        let Some((title, blocks)) = parts.split_last() else {
+            continue;
+        };
+        let mut files: Vec<String> = w.files.clone();
+        files.extend(named.clone());
+        if files.is_empty() {
+            files = all
+                .get_or_insert_with(|| files_under(ws, cwd, SCRIPT_FILES))
+                .clone();
+        }
+        let mut best: Option<(usize, Found)> = None;
+        for path in files {
+            let Ok(text) = ws.read_to_string(&path) else {
+                continue;
+            };
+            if let Some((span, fit)) = js::test(&text, blocks, title)
+                && best.as_ref().is_none_or(|(f, _)| fit > *f)
+            {
+                let line = text[..span.start].matches('\n').count();
+                // From the start of its line, so indentation normalizes away.
+                let from = text[..span.start].rfind('\n').map_or(0, |p| p + 1);
+                best = Some((fit, Found::new(&path, line, &text[from..span.end])));
+            }
+        }
+        if let Some((_, hit)) = best {
+            found.insert(w.name.clone(), hit);
         }
     }
     found

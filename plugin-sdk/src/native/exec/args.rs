@@ -6,6 +6,8 @@
 //! command line. Code in the workspace itself (build scripts, tests, package
 //! scripts) runs anyway; that is what granting a build tool means.
 
+mod js;
+
 use std::path::{Path, PathBuf};
 
 /// Why an argument was refused.
@@ -62,6 +64,11 @@ pub(super) fn screen(
         Some(Family::Npm) => npm(args, false),
         Some(Family::Npx) => npm(args, true),
         Some(Family::Go) => go(args, place),
+        Some(Family::Node) => js::node(args, place),
+        Some(Family::Tsc) => js::tsc(args, place),
+        Some(Family::Eslint) => js::eslint(args, place),
+        Some(Family::Jest) => js::jest(args, place),
+        Some(Family::Vitest) => js::vitest(args, place),
         None => Ok(()),
     }
 }
@@ -79,6 +86,11 @@ enum Family {
     Npm,
     Npx,
     Go,
+    Node,
+    Tsc,
+    Eslint,
+    Jest,
+    Vitest,
 }
 
 fn family(program: &str) -> Option<Family> {
@@ -89,6 +101,11 @@ fn family(program: &str) -> Option<Family> {
         "npm" => Some(Family::Npm),
         "npx" => Some(Family::Npx),
         "go" => Some(Family::Go),
+        "node" => Some(Family::Node),
+        "tsc" => Some(Family::Tsc),
+        "eslint" => Some(Family::Eslint),
+        "jest" => Some(Family::Jest),
+        "vitest" => Some(Family::Vitest),
         _ => program
             .strip_prefix("python")
             .filter(|v| python_version(v))
@@ -119,7 +136,10 @@ fn options(args: &[String]) -> &[String] {
     &args[..end]
 }
 
-fn path_inside(place: &Place<'_>, value: &str) -> bool {
+/// `value` (a path, relative to the command's directory) made absolute,
+/// with the longest prefix that exists resolved through symlinks; `None`
+/// when a `..` climbs out of what exists.
+fn resolved(place: &Place<'_>, value: &str) -> Option<PathBuf> {
     let given = Path::new(value);
     let joined = if given.is_absolute() {
         given.to_owned()
@@ -140,11 +160,14 @@ fn path_inside(place: &Place<'_>, value: &str) -> bool {
                 rest.push(name.to_owned());
                 existing = parent;
             }
-            _ => return false,
+            _ => return None,
         }
     };
-    let full: PathBuf = rest.iter().rev().fold(resolved, |p, name| p.join(name));
-    full.starts_with(place.root)
+    Some(rest.iter().rev().fold(resolved, |p, name| p.join(name)))
+}
+
+fn path_inside(place: &Place<'_>, value: &str) -> bool {
+    resolved(place, value).is_some_and(|full| full.starts_with(place.root))
 }
 
 fn outside(place: &Place<'_>, arg: &str, value: &str, what: &str) -> Result<(), Refusal> {

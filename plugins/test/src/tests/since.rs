@@ -313,3 +313,85 @@ fn pytest_skipping_or_rewriting_the_frozen_test_fails() {
     let out = at_green(&ws);
     assert_eq!(error_codes(&out), ["required-test-changed"], "{out:#?}");
 }
+
+#[test]
+fn a_javascript_required_test_weakened_or_deleted_after_red_is_caught() {
+    require_program("node", "install Node.js to run this test");
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("package.json", "{\"name\":\"clamp\"}").unwrap();
+    ws.write(
+        "lib/clamp.js",
+        "function clamp(v, lo, hi) {\n  if (v < lo) return lo;\n  return v;\n}\nmodule.exports = { clamp };\n",
+    )
+    .unwrap();
+    let tests = "const test = require(\"node:test\");\nconst assert = require(\"node:assert/strict\");\nconst { clamp } = require(\"../lib/clamp\");\n\ntest(\"keeps values inside\", () => {\n  assert.equal(clamp(5, 0, 10), 5);\n});\n\ntest(\"clamps values above the maximum\", () => {\n  assert.equal(clamp(42, 0, 10), 10);\n});\n";
+    ws.write("test/clamp.test.js", tests).unwrap();
+    let red = ws
+        .run_granting::<TestRule>(
+            json!({"runner": "node", "expect": "fail", "required": ["clamps values above the maximum"]}),
+            &["node"],
+        )
+        .unwrap();
+    assert!(red.passed, "{red:#?}");
+    let red = red.facts_value().unwrap();
+    assert!(
+        red["sources"]["clamps values above the maximum"].is_string(),
+        "{red}"
+    );
+    let config = json!({"runner": "node", "required": ["clamps values above the maximum"],
+                        "no_regressions_since": "red"});
+
+    // Weakened instead of fixed: the test passes, but its source changed.
+    ws.write(
+        "test/clamp.test.js",
+        tests.replace(
+            "assert.equal(clamp(42, 0, 10), 10);",
+            "assert.ok(clamp(42, 0, 10));",
+        ),
+    )
+    .unwrap();
+    let out = run_at_green(&ws, config.clone(), "node", &[("red", &red)]);
+    assert_eq!(error_codes(&out), ["required-test-changed"], "{out:#?}");
+
+    // Skipped: the required test did not run, and its source changed.
+    ws.write(
+        "test/clamp.test.js",
+        tests.replace(
+            "test(\"clamps values above",
+            "test.skip(\"clamps values above",
+        ),
+    )
+    .unwrap();
+    let out = run_at_green(&ws, config.clone(), "node", &[("red", &red)]);
+    let codes = error_codes(&out);
+    assert!(
+        codes.contains(&"required-test-changed") && codes.contains(&"required-test-not-run"),
+        "{out:#?}"
+    );
+
+    // Deleted, with the other test: both named.
+    ws.write(
+        "test/clamp.test.js",
+        "const test = require(\"node:test\");\ntest(\"other\", () => {});\n",
+    )
+    .unwrap();
+    let out = run_at_green(&ws, config.clone(), "node", &[("red", &red)]);
+    let codes = error_codes(&out);
+    for code in [
+        "required-test-missing",
+        "required-test-removed",
+        "test-removed",
+    ] {
+        assert!(codes.contains(&code), "{code}: {out:#?}");
+    }
+
+    // Fixed honestly: the unchanged test passes.
+    ws.write("test/clamp.test.js", tests).unwrap();
+    ws.write(
+        "lib/clamp.js",
+        "function clamp(v, lo, hi) {\n  if (v < lo) return lo;\n  if (v > hi) return hi;\n  return v;\n}\nmodule.exports = { clamp };\n",
+    )
+    .unwrap();
+    let out = run_at_green(&ws, config, "node", &[("red", &red)]);
+    assert!(out.passed, "{out:#?}");
+}
