@@ -403,3 +403,30 @@ fn c_feature_walks_end_to_end_with_real_gcc_and_make() {
     let v = validate(&svc, &id, None);
     assert!(v.passed && v.advanced, "{:?}", v.report);
 }
+
+#[test]
+fn every_bundled_workflow_lints_clean_against_the_installed_rules() {
+    let dir = crate::support::repo_root().join("workflows");
+    let mut linted = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_checkrail"))
+            .args(["workflow", "lint"])
+            .arg(&path)
+            .env("CHECKRAIL_CACHE_DIR", shared_cache())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}{}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        linted += 1;
+    }
+    assert!(linted >= 20, "the library holds {linted} workflows");
+}
