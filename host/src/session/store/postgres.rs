@@ -25,8 +25,10 @@ use super::backend::{Backend, Migrations, Records};
 use super::{Deletion, Row, StoredEvent};
 use crate::{Error, Result};
 
+/// Written with `IF NOT EXISTS`, like SQLite's version 1, so that a
+/// database whose version records were lost is adopted, not refused.
 const V1: &str = "
-CREATE TABLE sessions (
+CREATE TABLE IF NOT EXISTS sessions (
     workspace TEXT NOT NULL,
     id TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
@@ -45,8 +47,8 @@ CREATE TABLE sessions (
     tag TEXT NOT NULL,
     PRIMARY KEY (workspace, id)
 );
-CREATE INDEX sessions_by_status ON sessions (workspace, status, updated_at);
-CREATE TABLE events (
+CREATE INDEX IF NOT EXISTS sessions_by_status ON sessions (workspace, status, updated_at);
+CREATE TABLE IF NOT EXISTS events (
     seq BIGSERIAL PRIMARY KEY,
     workspace TEXT NOT NULL,
     session_id TEXT NOT NULL,
@@ -60,8 +62,8 @@ CREATE TABLE events (
     hash TEXT NOT NULL,
     tag TEXT NOT NULL
 );
-CREATE INDEX events_by_session ON events (workspace, session_id, seq);
-CREATE TABLE deleted_sessions (
+CREATE INDEX IF NOT EXISTS events_by_session ON events (workspace, session_id, seq);
+CREATE TABLE IF NOT EXISTS deleted_sessions (
     workspace TEXT NOT NULL,
     id TEXT NOT NULL,
     workflow_id TEXT NOT NULL,
@@ -76,7 +78,7 @@ CREATE TABLE deleted_sessions (
     tag TEXT NOT NULL,
     PRIMARY KEY (workspace, id)
 );
-CREATE TABLE meta (
+CREATE TABLE IF NOT EXISTS meta (
     workspace TEXT NOT NULL,
     name TEXT NOT NULL,
     value TEXT NOT NULL,
