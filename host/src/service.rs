@@ -959,6 +959,9 @@ impl Service {
         };
         let (session, advanced) = self.store.update(id, |s, wf| {
             let before = s.cursor();
+            // A validation that read the last phase while another completed
+            // the session finds it completed: that is not its advance.
+            let was_completed = s.status == Status::Completed;
             let events = s.apply(
                 Command::Validated {
                     at,
@@ -975,7 +978,7 @@ impl Service {
                 },
                 wf,
             )?;
-            let moved = before != s.cursor() || s.status == Status::Completed;
+            let moved = before != s.cursor() || (!was_completed && s.status == Status::Completed);
             let advanced = report.passed && moved && before == at;
             Ok((Transition::from(events), advanced))
         })?;

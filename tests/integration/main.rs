@@ -21,6 +21,7 @@ pub(crate) mod packs;
 pub(crate) mod pg;
 pub(crate) mod processes;
 pub(crate) mod registry;
+mod replicas;
 mod sandbox;
 mod sarif;
 mod scaffold;
