@@ -2,8 +2,8 @@
 # The whole test suite, from a fresh machine: installs the wasm target the
 # rule plugins build for, Go from Debian's packages, and a venv with the Python MCP SDK (the end-to-end
 # test drives the server with it) plus pytest and ruff (the test and lint
-# rules run them) and Debian's docker-registry (the OCI tests push to and pull
-# from it on loopback), then checks formatting, lints, and runs every test (unit,
+# rules run them), Debian's docker-registry (the OCI tests push to and pull
+# from it on loopback) and PostgreSQL (the session-store tests), then checks formatting, lints, and runs every test (unit,
 # doc, integration against real wasm components, and the outside MCP client),
 # then the MCP conformance suite (installs Node 22 and the suite from npm).
 set -euo pipefail
@@ -11,11 +11,14 @@ cd "$(dirname "$0")/.."
 
 rustup target add wasm32-wasip2
 
-# Debian packages the tests use: Go (the Go toolchain tests) and the
-# distribution registry (the OCI tests start a real one on loopback).
+# Debian packages the tests use: Go (the Go toolchain tests), the
+# distribution registry (the OCI tests start a real one on loopback) and
+# PostgreSQL (the session-store tests start a real server).
 missing=()
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
+# PostgreSQL: the session-store tests start a real server (as a non-root user).
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 if (( ${#missing[@]} )); then
   as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
   as_root apt-get update -qq

@@ -58,7 +58,12 @@ fn server_user() -> Option<(u32, u32)> {
             .output()
             .ok()
             .filter(|o| o.status.success())
-            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse::<u32>().ok())
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+            })
     };
     if id("-u").is_none() {
         let status = Command::new("useradd")
@@ -195,11 +200,15 @@ impl Server {
 
     fn try_execute(&self, db: &str, sql: &str) -> Result<(), String> {
         block_on(async {
-            let (client, connection) = tokio_postgres::connect(&self.url(db), tokio_postgres::NoTls)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (client, connection) =
+                tokio_postgres::connect(&self.url(db), tokio_postgres::NoTls)
+                    .await
+                    .map_err(|e| e.to_string())?;
             tokio::spawn(connection);
-            client.batch_execute(sql).await.map_err(|e| format!("{e:?}"))
+            client
+                .batch_execute(sql)
+                .await
+                .map_err(|e| format!("{e:?}"))
         })
     }
 
@@ -213,9 +222,10 @@ impl Server {
     /// The first column of each row a query returns, as text.
     pub fn column(&self, db: &str, sql: &str) -> Vec<String> {
         block_on(async {
-            let (client, connection) = tokio_postgres::connect(&self.url(db), tokio_postgres::NoTls)
-                .await
-                .unwrap();
+            let (client, connection) =
+                tokio_postgres::connect(&self.url(db), tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
             tokio::spawn(connection);
             client
                 .simple_query(sql)

@@ -66,14 +66,21 @@ async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
     }
     let mut ids = Vec::new();
     for n in 0..SESSIONS {
-        let started = call(&replicas[n % 3].0, "workflow_start", json!({"workflow": "relay"}))
-            .await
-            .unwrap();
+        let started = call(
+            &replicas[n % 3].0,
+            "workflow_start",
+            json!({"workflow": "relay"}),
+        )
+        .await
+        .unwrap();
         ids.push(started["session"]["id"].as_str().unwrap().to_owned());
     }
     let (killed_pid, clients): (u32, Vec<Arc<Client>>) = {
         let pid = replicas[2].1;
-        (pid, replicas.into_iter().map(|(c, _)| Arc::new(c)).collect())
+        (
+            pid,
+            replicas.into_iter().map(|(c, _)| Arc::new(c)).collect(),
+        )
     };
 
     // Every session is validated by a task on each replica at once, until
@@ -175,7 +182,11 @@ async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
         advanced_from.sort();
         advanced_from.dedup();
         assert_eq!(advances, PHASES - 1, "{id}: {advances} advances");
-        assert_eq!(advanced_from.len(), PHASES - 1, "{id}: a phase advanced twice");
+        assert_eq!(
+            advanced_from.len(),
+            PHASES - 1,
+            "{id}: a phase advanced twice"
+        );
         let completed = events.iter().filter(|e| e.kind == "completed").count();
         assert_eq!(completed, 1, "{id}: completed {completed} times");
         assert!(
@@ -185,5 +196,8 @@ async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
         assert_eq!(svc.next(id).unwrap().session.status.as_str(), "completed");
         lost_total += tally.lost_on_killed;
     }
-    assert!(lost_total <= SESSIONS, "more calls cut off than were in flight");
+    assert!(
+        lost_total <= SESSIONS,
+        "more calls cut off than were in flight"
+    );
 }

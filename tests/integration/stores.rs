@@ -264,7 +264,11 @@ fn concurrent_changes_lose_nothing(f: &Fixture) {
     }
     let svc = f.service();
     let (session, _, _) = svc.store().get(&id).unwrap();
-    assert_eq!(session.attempts as usize, THREADS * EACH, "an update was lost");
+    assert_eq!(
+        session.attempts as usize,
+        THREADS * EACH,
+        "an update was lost"
+    );
     let mut read: Vec<u64> = svc
         .events(&id)
         .unwrap()
@@ -380,7 +384,12 @@ fn tampering_shows(f: &Fixture) {
         found.contains("state row was altered: attempts are 0 but the log says 3"),
         "{found}"
     );
-    assert!(svc.next(&id).unwrap_err().to_string().contains("does not verify"));
+    assert!(
+        svc.next(&id)
+            .unwrap_err()
+            .to_string()
+            .contains("does not verify")
+    );
     f.sql(&format!(
         "UPDATE sessions SET state = replace(state, '\"attempts\":0', '\"attempts\":3') WHERE id = '{id}'"
     ));
@@ -395,14 +404,21 @@ fn tampering_shows(f: &Fixture) {
         "UPDATE events SET data = replace(data, '\"passed\":false', '\"passed\":true') WHERE session_id = '{id}' AND n = 2"
     ));
     let found = problems(&svc, &id);
-    assert!(found.contains("#3 (validation_failed) was altered"), "{found}");
+    assert!(
+        found.contains("#3 (validation_failed) was altered"),
+        "{found}"
+    );
     f.sql(&format!(
         "UPDATE events SET data = replace(data, '\"passed\":true', '\"passed\":false') WHERE session_id = '{id}' AND n = 2"
     ));
     assert!(svc.verify(&id, false).unwrap().ok);
 
     // A forged event, then a removed one.
-    let workspace = if f.database.is_some() { "workspace, " } else { "" };
+    let workspace = if f.database.is_some() {
+        "workspace, "
+    } else {
+        ""
+    };
     f.sql(&format!(
         "INSERT INTO events ({workspace}session_id, n, at, kind, phase, data, state, prev_hash, hash, tag)
          SELECT {workspace}session_id, n, at, 'approved', phase, '{{}}', state, prev_hash, hash, 'ab' FROM events WHERE session_id = '{id}' AND n = 1"
@@ -443,7 +459,10 @@ fn deletion_leaves_an_audit_entry(f: &Fixture) {
         "the log went with the session"
     );
     let err = svc.next(&id).unwrap_err().to_string();
-    assert!(err.contains("was deleted") && err.contains("cli:tester"), "{err}");
+    assert!(
+        err.contains("was deleted") && err.contains("cli:tester"),
+        "{err}"
+    );
     let listed = svc.deletions().unwrap();
     assert_eq!(listed.len(), 1);
     assert!(listed[0].verified);

@@ -927,7 +927,9 @@ impl<B: Backend> SessionStore for Store<B> {
 type LegacyEvent = (String, String, Option<String>, Value);
 
 /// Sessions of an old database, with their state and events.
-fn legacy_sessions(old: &rusqlite::Connection) -> rusqlite::Result<Vec<(Row, State, Vec<LegacyEvent>)>> {
+fn legacy_sessions(
+    old: &rusqlite::Connection,
+) -> rusqlite::Result<Vec<(Row, State, Vec<LegacyEvent>)>> {
     let mut stmt = old.prepare(
         "SELECT id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
             status, phase_index, paused_from, attempts, inputs, created_at, updated_at, revision FROM sessions",

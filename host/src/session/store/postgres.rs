@@ -99,7 +99,8 @@ const MIGRATION_LOCK: i64 = 0x636b_726c;
 /// Connections one store keeps open at most.
 const MAX_CONNECTIONS: usize = 8;
 
-const ROW_COLUMNS: &str = "id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
+const ROW_COLUMNS: &str =
+    "id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
     config_json, inputs, created_at, updated_at, status, state, event_count, head_hash, tag";
 
 const EVENT_COLUMNS: &str = "seq, n, at, kind, phase, data, state, prev_hash, hash, tag";
@@ -208,7 +209,9 @@ impl Postgres {
             None => unreachable!("the runtime is only taken when the store is dropped"),
         };
         match tokio::runtime::Handle::try_current() {
-            Ok(current) if current.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            Ok(current)
+                if current.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
+            {
                 tokio::task::block_in_place(|| handle.block_on(future))
             }
             _ => handle.block_on(future),
@@ -339,9 +342,9 @@ struct Lease<'a> {
 
 impl Lease<'_> {
     fn client(&mut self) -> Result<&mut Client> {
-        self.client
-            .as_mut()
-            .ok_or_else(|| Error::Other("a database connection was used after its release".to_owned()))
+        self.client.as_mut().ok_or_else(|| {
+            Error::Other("a database connection was used after its release".to_owned())
+        })
     }
 }
 
@@ -584,7 +587,9 @@ impl Records for PgRecords<'_> {
 
     fn audit_entry(&mut self, id: &str) -> Result<Option<(Deletion, String)>> {
         let rows = self.query(
-            &format!("SELECT {AUDIT_COLUMNS} FROM deleted_sessions WHERE workspace = $1 AND id = $2"),
+            &format!(
+                "SELECT {AUDIT_COLUMNS} FROM deleted_sessions WHERE workspace = $1 AND id = $2"
+            ),
             &[self.ws(), text(&id)],
         )?;
         Ok(decode(rows, read_entry, &self.store.location)?.pop())

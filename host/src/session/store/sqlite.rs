@@ -212,7 +212,10 @@ impl Sqlite {
 /// transaction (two processes opening a new file at once apply them once).
 fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     let db_error = |e: rusqlite::Error| {
-        Error::Other(format!("migrate the session database `{}`: {e}", path.display()))
+        Error::Other(format!(
+            "migrate the session database `{}`: {e}",
+            path.display()
+        ))
     };
     conn.execute_batch("BEGIN IMMEDIATE").map_err(db_error)?;
     let migrated = (|| {
@@ -221,7 +224,11 @@ fn migrate(conn: &Connection, path: &Path) -> Result<()> {
         )
         .map_err(db_error)?;
         let found: i64 = conn
-            .query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM schema_version",
+                [],
+                |r| r.get(0),
+            )
             .map_err(db_error)?;
         for (version, sql) in MIGRATIONS.pending(found, &path.display().to_string())? {
             conn.execute_batch(sql).map_err(db_error)?;
@@ -501,9 +508,11 @@ impl Records for SqliteRecords<'_> {
     fn claim(&mut self, name: &str, value: &str) -> Result<Option<String>> {
         let found: Option<String> = self
             .conn
-            .query_row("SELECT value FROM meta WHERE name = ?1", params![name], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(self.fail())?;
         if found.is_none() {
