@@ -21,7 +21,11 @@ use rmcp::{RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
 #[path = "../../tests/integration/pg.rs"]
-#[expect(dead_code, reason = "the tests' helpers, not all used here")]
+#[expect(
+    dead_code,
+    clippy::unwrap_used,
+    reason = "the tests' helper: not all of it is used here, and it panics on setup failure"
+)]
 mod pg;
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");

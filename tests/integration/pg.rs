@@ -9,9 +9,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// A running server.
@@ -21,7 +21,7 @@ pub struct Server {
 }
 
 static SERVER: OnceLock<Server> = OnceLock::new();
-static PID: AtomicI32 = AtomicI32::new(0);
+static CHILD: Mutex<Option<Child>> = Mutex::new(None);
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
 /// The directory of PostgreSQL's programs (the newest version installed).
@@ -97,15 +97,14 @@ fn as_server_user(mut command: Command, user: Option<(u32, u32)>) -> Command {
 }
 
 extern "C" fn stop_at_exit() {
-    let pid = PID.load(Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: signalling and reaping our own child; fast shutdown
-        // disconnects clients and exits.
-        unsafe {
-            libc::kill(pid, libc::SIGINT);
-            let mut status = 0;
-            libc::waitpid(pid, &mut status, 0);
+    let child = CHILD.lock().ok().and_then(|mut child| child.take());
+    if let Some(mut child) = child {
+        // Fast shutdown: disconnects clients and exits.
+        if let Ok(pid) = i32::try_from(child.id()) {
+            // SAFETY: signalling our own child.
+            unsafe { libc::kill(pid, libc::SIGINT) };
         }
+        let _ = child.wait();
     }
     if let Some(server) = SERVER.get() {
         let _ = std::fs::remove_dir_all(&server.dir);
@@ -168,7 +167,7 @@ fn start() -> Server {
     let child = as_server_user(postgres, user)
         .spawn()
         .expect("start postgres");
-    PID.store(child.id() as i32, Ordering::SeqCst);
+    *CHILD.lock().unwrap() = Some(child);
     // SAFETY: registering a plain function with no captured state.
     unsafe { libc::atexit(stop_at_exit) };
 

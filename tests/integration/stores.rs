@@ -221,7 +221,7 @@ fn create_get_list_events(f: &Fixture) {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    assert_eq!(active, [id.clone()]);
+    assert_eq!(active, std::slice::from_ref(&id));
     let sibling = f.sibling();
     let theirs = sibling.service();
     assert!(theirs.list(None).unwrap().is_empty());
