@@ -243,9 +243,14 @@ impl Postgres {
             store: self,
             client: None,
         };
-        let (client, connection) = self
-            .block_on(self.config.connect(NoTls))
-            .map_err(self.fail())?;
+        let (client, connection) =
+            self.block_on(self.config.connect(NoTls))
+                .map_err(|e| match pg_error(&self.location, e) {
+                    Error::Other(text) => Error::Other(format!(
+                        "{text}; check --store (or $CHECKRAIL_STORE) and that the server accepts connections from this host and user"
+                    )),
+                    other => other,
+                })?;
         if let Some(runtime) = &self.runtime {
             runtime.spawn(async move {
                 if let Err(e) = connection.await {
