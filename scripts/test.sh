@@ -3,9 +3,10 @@
 # rule plugins build for, Go from Debian's packages, and a venv with the Python MCP SDK (the end-to-end
 # test drives the server with it) plus pytest and ruff (the test and lint
 # rules run them), Debian's docker-registry (the OCI tests push to and pull
-# from it on loopback), and TypeScript, ESLint, Jest and Vitest from npm into
-# a cache prefix of their own (the JavaScript toolchain tests run them), then
-# checks formatting, lints, and runs every test (unit,
+# from it on loopback), TypeScript, ESLint, Jest and Vitest from npm into
+# a cache prefix of their own (the JavaScript toolchain tests run them) and
+# PostgreSQL (the session-store tests), then checks formatting, lints, and
+# runs every test (unit,
 # doc, integration against real wasm components, and the outside MCP client),
 # then the MCP conformance suite (installs Node 22 and the suite from npm).
 set -euo pipefail
@@ -16,7 +17,9 @@ rustup target add wasm32-wasip2
 # Debian packages the tests use: Go (the Go toolchain tests), Node.js and
 # npm (the JavaScript toolchain tests), the distribution registry (the OCI
 # tests start a real one on loopback), Chromium (the dashboard is tested in
-# a headless browser) and make (the C workflow runs `make test`).
+# a headless browser), make (the C workflow runs `make test`) and
+# PostgreSQL (the session-store tests start a real server, as a non-root
+# user).
 missing=()
 command -v go >/dev/null 2>&1 || missing+=(golang-go)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
@@ -24,6 +27,7 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
 [[ -x /usr/lib/chromium/chromium || -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v make >/dev/null 2>&1 || missing+=(make)
+compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
 if (( ${#missing[@]} )); then
   as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
   as_root apt-get update -qq

@@ -42,6 +42,18 @@ pub struct Cli {
     /// ~/.local/state/checkrail]. Keep it out of the agent's reach.
     #[arg(long, global = true, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Where `serve` and `session` keep sessions: `sqlite` (sessions.db in
+    /// the state directory), `sqlite:PATH`, or `postgres://USER@HOST/DB`,
+    /// shared by replicas (the key still comes from the state directory).
+    #[arg(
+        long,
+        global = true,
+        env = "CHECKRAIL_STORE",
+        value_name = "URL",
+        default_value = "sqlite",
+        hide_env_values = true
+    )]
+    store: checkrail::session::StoreTarget,
     /// Largest workflow file read from a workspace's `.checkrail/workflows/`,
     /// in bytes [default: 1048576].
     #[arg(long, global = true, value_name = "BYTES")]
@@ -147,7 +159,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Rule(command) => rule::run(&engine(options(command.workspace()))?, command),
         Command::Pack(command) => pack::run(&engine(options(command.workspace()))?, command),
         Command::Serve(args) => {
-            serve::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
+            let engine = engine(options(Some(&args.workspace)))?;
+            serve::run(engine, &state(&cli)?, &cli.store, args)
         }
         Command::Stats(args) => {
             stats::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
@@ -158,6 +171,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,
             &state(&cli)?,
+            &cli.store,
             command,
         ),
     }

@@ -211,6 +211,40 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    /// The session store (PostgreSQL) failed.
+    #[error("session store `{location}`")]
+    Store {
+        /// Where the store is (its URL, without a password).
+        location: String,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The session store cannot be reached.
+    #[error(
+        "reach the session store `{location}`; check --store (or $CHECKRAIL_STORE) and that the server accepts connections from this host and user"
+    )]
+    StoreUnreachable {
+        /// Where the store is (its URL, without a password).
+        location: String,
+        /// The driver's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// `--store` is not a store this checkrail can open.
+    #[error(
+        "parse the session store `{store}`: write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE, `sqlite` or `sqlite:PATH`"
+    )]
+    StoreUrl {
+        /// What was given (password redacted).
+        store: String,
+        /// Why it does not parse.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The store was set up by a newer checkrail, or by another key.
+    #[error("{0}")]
+    StoreRefused(String),
     /// An invariant of checkrail itself does not hold: a defect.
     #[error("{0} (this is a defect in checkrail; nothing was recorded)")]
     Internal(String),
@@ -236,15 +270,18 @@ impl Error {
             | Error::Refused(_)
             | Error::BadRequest(_)
             // The caller's own doing, and nothing was recorded.
-            | Error::Cancelled => Kind::Usage,
+            | Error::Cancelled
+            | Error::StoreUrl { .. }
+            | Error::StoreRefused(_) => Kind::Usage,
             Error::State(e) => e.kind(),
             Error::Tampered { .. } => Kind::Tampered,
             Error::Runtime(_)
             | Error::Database { .. }
+            | Error::Store { .. }
             | Error::Import { .. }
             | Error::Json { .. }
             | Error::Internal(_) => Kind::Internal,
-            Error::DatabaseLost { .. } => Kind::Io,
+            Error::DatabaseLost { .. } | Error::StoreUnreachable { .. } => Kind::Io,
         }
     }
 
@@ -326,10 +363,12 @@ mod tests {
             Error::Tampered { .. } => 3,
             Error::Runtime(_)
             | Error::Database { .. }
+            | Error::Store { .. }
             | Error::Import { .. }
             | Error::Json { .. }
             | Error::Internal(_) => 70,
-            Error::DatabaseLost { .. } => 74,
+            Error::DatabaseLost { .. } | Error::StoreUnreachable { .. } => 74,
+            Error::StoreUrl { .. } | Error::StoreRefused(_) => 2,
         }
     }
 
@@ -429,6 +468,19 @@ mod tests {
                 source: json(),
             },
             Error::Internal("broken".into()),
+            Error::Store {
+                location: "postgres://u@h/db".into(),
+                source: Box::new(io()),
+            },
+            Error::StoreUnreachable {
+                location: "postgres://u@h/db".into(),
+                source: Box::new(io()),
+            },
+            Error::StoreUrl {
+                store: "mysql://x".into(),
+                source: Box::new(io()),
+            },
+            Error::StoreRefused("newer schema".into()),
         ]
     }
 

@@ -16,7 +16,7 @@ use crate::frozen::{self, Snapshot};
 use crate::report::CheckpointReport;
 use crate::session::{
     Checked, Command, Control, Deletion, ErrorsView, Event, Outcome, Pinned, Session, SessionStore,
-    Status, Step, Transition, Verification,
+    Status, Step, StoreTarget, Transition, Verification,
 };
 use crate::state::StateDir;
 use crate::workflow::template::Scope;
@@ -271,7 +271,7 @@ pub struct Validation {
 /// Sessions of one workspace.
 pub struct Service {
     engine: Arc<Checkrail>,
-    store: SessionStore,
+    store: Arc<dyn SessionStore>,
     workspace: Workspace,
     max_evidence: usize,
 }
@@ -317,9 +317,22 @@ impl Service {
     /// Opens the sessions of `workspace`, kept under `state`. An old
     /// `<workspace>/.checkrail/sessions.db` is imported once.
     pub fn open(engine: Arc<Checkrail>, workspace: &Path, state: &StateDir) -> Result<Self> {
+        Self::open_in(engine, workspace, state, &StoreTarget::default())
+    }
+
+    /// [`Service::open`] with the sessions in `store` (`--store`); the key
+    /// that authenticates them still comes from `state`.
+    pub fn open_in(
+        engine: Arc<Checkrail>,
+        workspace: &Path,
+        state: &StateDir,
+        store: &StoreTarget,
+    ) -> Result<Self> {
         let workspace = Workspace::open(workspace, state)?;
-        let store = SessionStore::open(
+        let store = crate::session::open_store(
+            store,
             &workspace.state_dir().join("sessions.db"),
+            workspace.root(),
             workspace.key().clone(),
         )?;
         let legacy = workspace.root().join(".checkrail").join("sessions.db");
@@ -329,7 +342,7 @@ impl Service {
                 eprintln!(
                     "checkrail: imported {count} session(s) from `{}` into `{}`; sessions now live there, out of the workspace (the old file is left as it was)",
                     legacy.display(),
-                    store.path().display()
+                    store.location()
                 );
             }
         }
@@ -405,8 +418,8 @@ impl Service {
     }
 
     /// The session store.
-    pub fn store(&self) -> &SessionStore {
-        &self.store
+    pub fn store(&self) -> &dyn SessionStore {
+        self.store.as_ref()
     }
 
     /// Starts a session of a workflow, checking inputs and that every rule
@@ -946,6 +959,9 @@ impl Service {
         };
         let (session, advanced) = self.store.update(id, |s, wf| {
             let before = s.cursor();
+            // A validation that read the last phase while another completed
+            // the session finds it completed: that is not its advance.
+            let was_completed = s.status == Status::Completed;
             let events = s.apply(
                 Command::Validated {
                     at,
@@ -962,7 +978,7 @@ impl Service {
                 },
                 wf,
             )?;
-            let moved = before != s.cursor() || s.status == Status::Completed;
+            let moved = before != s.cursor() || (!was_completed && s.status == Status::Completed);
             let advanced = report.passed && moved && before == at;
             Ok((Transition::from(events), advanced))
         })?;

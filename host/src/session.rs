@@ -1,5 +1,6 @@
-//! Sessions: one agent's run through one workflow, persisted in SQLite in
-//! the workspace's private state directory as an authenticated, hash-chained
+//! Sessions: one agent's run through one workflow, persisted (in SQLite in
+//! the workspace's private state directory, or in a shared PostgreSQL
+//! database) as an authenticated, hash-chained
 //! event log plus a current state row. A session pins its workflow (the
 //! whole definition and its digest) and the workspace config at start, so
 //! editing the YAML or `checkrail.toml` mid-session changes nothing for it.
@@ -12,4 +13,7 @@ mod store;
 pub use errors::{ErrorsView, FailedRule, Failure, PhaseRate, RepeatedFinding, errors};
 pub use machine::{Checked, Command, Cursor, occurrence};
 pub use model::{Control, Event, EventKind, LoopRun, NewEvent, Outcome, Session, Status, Step};
-pub use store::{Deletion, Pinned, SessionStore, Transition, Verification, days_ago, now};
+pub use store::{
+    Deletion, Pinned, SessionStore, StoreTarget, Transition, Verification, days_ago, now,
+    open as open_store,
+};

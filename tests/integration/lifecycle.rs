@@ -112,8 +112,10 @@ fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
     // Everything finished before now goes; the active session stays.
     let store_cutoff = checkrail::session::now();
     let ws_handle = checkrail::workspace::Workspace::open(ws.path(), &state()).unwrap();
-    let store = checkrail::session::SessionStore::open(
+    let store = checkrail::session::open_store(
+        &checkrail::session::StoreTarget::default(),
         &ws_handle.state_dir().join("sessions.db"),
+        ws_handle.root(),
         ws_handle.key().clone(),
     )
     .unwrap();

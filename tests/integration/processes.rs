@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use checkrail::session::SessionStore;
 use rmcp::model::CallToolRequestParams;
 use rmcp::service::RunningService;
 use rmcp::transport::TokioChildProcess;
@@ -77,8 +76,10 @@ async fn state_survives_kill_9_at_any_moment() {
         // The database is intact and the state row agrees with the log.
         let workspace =
             checkrail::workspace::Workspace::open(ws.path(), &crate::support::state()).unwrap();
-        let store = SessionStore::open(
+        let store = checkrail::session::open_store(
+            &checkrail::session::StoreTarget::default(),
             &workspace.state_dir().join("sessions.db"),
+            workspace.root(),
             workspace.key().clone(),
         )
         .unwrap();

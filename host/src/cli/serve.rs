@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use checkrail::Checkrail;
 use checkrail::mcp::CheckrailMcp;
 use checkrail::service::{DEFAULT_MAX_EVIDENCE, Service};
+use checkrail::session::StoreTarget;
 use checkrail::state::StateDir;
 use rmcp::ServiceExt;
 
@@ -38,9 +39,9 @@ pub struct Args {
 }
 
 /// Serves until stdin closes (stdio) or Ctrl-C / SIGTERM (HTTP).
-pub fn run(engine: Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
+pub fn run(engine: Checkrail, state: &StateDir, store: &StoreTarget, args: &Args) -> Result<Exit> {
     let service = Arc::new(
-        Service::open(Arc::new(engine), &args.workspace, state)?
+        Service::open_in(Arc::new(engine), &args.workspace, state, store)?
             .with_max_evidence(args.max_evidence_bytes),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -13,7 +13,7 @@ use std::io::{IsTerminal, Write};
 use checkrail::config::ApprovalChannel;
 use checkrail::error::Kind;
 use checkrail::service::{Decision, Service, VerifyReport};
-use checkrail::session::{ErrorsView, Status};
+use checkrail::session::{ErrorsView, Status, StoreTarget};
 use checkrail::state::StateDir;
 
 use super::{Exit, output};
@@ -182,8 +182,13 @@ fn parse_status(text: &str) -> Result<Status, String> {
 }
 
 /// Runs a session subcommand.
-pub fn run(engine: Checkrail, state: &StateDir, command: &Command) -> Result<Exit> {
-    let service = Service::open(Arc::new(engine), command.workspace(), state)?;
+pub fn run(
+    engine: Checkrail,
+    state: &StateDir,
+    store: &StoreTarget,
+    command: &Command,
+) -> Result<Exit> {
+    let service = Service::open_in(Arc::new(engine), command.workspace(), state, store)?;
     match command {
         Command::List { status, json, .. } => {
             let sessions = service.list(*status)?;

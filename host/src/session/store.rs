@@ -1,72 +1,208 @@
-//! SQLite persistence in the workspace's private state directory:
-//! `sessions` (current state, one row each) and `events` (append-only).
+//! Session persistence: the [`SessionStore`] trait and the one
+//! implementation of what makes records trustworthy, over two backends
+//! that only persist rows: embedded SQLite in the workspace's private state
+//! directory (the default, [`sqlite`]) and PostgreSQL for replicas sharing
+//! one database ([`postgres`]).
 //!
-//! Every change runs in an IMMEDIATE transaction that re-reads the row, so
-//! two processes never both apply a change made from the same state.
+//! A session is one authenticated row (current state) plus an append-only
+//! log of events. Every change runs in a write transaction that re-reads
+//! the row under a lock (SQLite: an IMMEDIATE transaction; PostgreSQL:
+//! `SELECT … FOR UPDATE`), so two processes never both apply a change made
+//! from the same state.
 //!
 //! Records show tampering: each event carries its position in the session,
 //! the state the session reached with it, and the hash of the event before
 //! it; its own hash is authenticated with the per-user key. The state row is
 //! authenticated too, and binds the number of events and the last one's
 //! hash, so an edited row, an edited, inserted, removed or reordered event
-//! is reported by [`SessionStore::verify`].
+//! is reported by [`SessionStore::verify`]. In a shared database the tags
+//! also bind the workspace, so a record moved from one workspace to another
+//! shows too.
 
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::path::Path;
+use std::sync::Arc;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Command, Event, LoopRun, NewEvent, Session, Status, Step};
 
+mod backend;
 mod delete;
+mod postgres;
+mod sqlite;
 use crate::config::WorkspaceConfig;
-use crate::state::{StateKey, restrict_file};
+use crate::state::StateKey;
 use crate::workflow::Workflow;
 use crate::{Error, Result};
+use backend::{Backend, Records};
 pub use delete::Deletion;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sessions (
-    id TEXT PRIMARY KEY,
-    workflow_id TEXT NOT NULL,
-    workflow_version TEXT NOT NULL,
-    workflow_digest TEXT NOT NULL,
-    workflow_json TEXT NOT NULL,
-    workflow_source TEXT NOT NULL,
-    config_json TEXT NOT NULL,
-    inputs TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    status TEXT NOT NULL,
-    state TEXT NOT NULL,
-    event_count INTEGER NOT NULL,
-    head_hash TEXT NOT NULL,
-    tag TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    session_id TEXT NOT NULL,
-    n INTEGER NOT NULL,
-    at TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    phase TEXT,
-    data TEXT NOT NULL,
-    state TEXT NOT NULL,
-    prev_hash TEXT NOT NULL,
-    hash TEXT NOT NULL,
-    tag TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id, seq);
-CREATE INDEX IF NOT EXISTS sessions_by_status ON sessions(status, updated_at);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-";
 
 const EVENT_DOMAIN: &str = "checkrail session event v1";
 const ROW_DOMAIN: &str = "checkrail session row v1";
+const KEY_CHECK_DOMAIN: &str = "checkrail session store key v1";
+
+/// Where sessions are kept: `--store` / `$CHECKRAIL_STORE`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum StoreTarget {
+    /// `sessions.db` in the workspace's private state directory.
+    #[default]
+    StateDir,
+    /// An SQLite database file elsewhere (`sqlite:PATH`).
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (`postgres://…` or `postgresql://…`, or a
+    /// `key=value` connection string after `postgres:`), shared by every
+    /// replica given the same URL.
+    Postgres(String),
+}
+
+impl std::str::FromStr for StoreTarget {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        let text = text.trim();
+        if text.is_empty() || text == "sqlite" {
+            Ok(Self::StateDir)
+        } else if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            Ok(Self::Postgres(text.to_owned()))
+        } else if let Some(conninfo) = text.strip_prefix("postgres:") {
+            Ok(Self::Postgres(conninfo.to_owned()))
+        } else if let Some(path) = text.strip_prefix("sqlite:") {
+            Ok(Self::Sqlite(path.into()))
+        } else {
+            Err(format!(
+                "`{}` is not a session store; use `sqlite` (the state directory, the default), `sqlite:PATH` or `postgres://USER@HOST/DB`",
+                crate::error::clip(text)
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for StoreTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::StateDir => f.write_str("sqlite"),
+            Self::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            Self::Postgres(url) => f.write_str(&postgres::redact(url)),
+        }
+    }
+}
+
+/// Opens the session store of one workspace. `state_db` is its
+/// `sessions.db` in the state directory (used for [`StoreTarget::StateDir`]),
+/// `workspace` its canonical path (the key of its rows in a shared
+/// database), `key` the per-user key that authenticates the records.
+pub fn open(
+    target: &StoreTarget,
+    state_db: &Path,
+    workspace: &Path,
+    key: StateKey,
+) -> Result<Arc<dyn SessionStore>> {
+    Ok(match target {
+        StoreTarget::StateDir => Arc::new(Store::new(sqlite::Sqlite::open(state_db)?, key)?),
+        StoreTarget::Sqlite(path) => Arc::new(Store::new(sqlite::Sqlite::open(path)?, key)?),
+        StoreTarget::Postgres(url) => Arc::new(Store::new(
+            postgres::Postgres::open(url, &workspace.to_string_lossy())?,
+            key,
+        )?),
+    })
+}
+
+/// Sessions of one workspace, wherever they are stored. Object safe, so a
+/// service holds an `Arc<dyn SessionStore>` whatever the backend; changes
+/// go through [`SessionStore::apply`], or the typed
+/// [`update`](trait.SessionStore.html#method.update) on `dyn SessionStore`.
+pub trait SessionStore: Send + Sync {
+    /// Where the records live, for messages (a file, or a database URL
+    /// without its password).
+    fn location(&self) -> String;
+
+    /// Creates a session at the workflow's first phase, pinning the
+    /// workflow, the config in force and where the workflow came from.
+    fn create(
+        &self,
+        workflow: &Workflow,
+        inputs: serde_json::Map<String, Value>,
+        pinned: &Pinned,
+        judging: &serde_json::Map<String, Value>,
+    ) -> Result<Session>;
+
+    /// A session, the workflow and config it pinned. Refused when the row
+    /// or the head of its log does not verify.
+    fn get(&self, id: &str) -> Result<(Session, Workflow, Pinned)>;
+
+    /// Sessions, newest first, optionally only those with one status. A
+    /// session whose row does not verify is listed with status as stored
+    /// and a `tampered` provenance note; `get` refuses it.
+    fn list(&self, status: Option<Status>) -> Result<Vec<Session>>;
+
+    /// The session's log, oldest first; refused unless the whole record
+    /// verifies.
+    fn events(&self, id: &str) -> Result<Vec<Event>>;
+
+    /// Checks a session's whole record: the row's authentication, every
+    /// event's authentication and content, the chain's order and
+    /// completeness, and that the row's state is the one the log reached.
+    fn verify(&self, id: &str) -> Result<Verification>;
+
+    /// Applies a change atomically: re-reads the session under a write lock
+    /// (refusing a record that does not verify), calls `change` once to
+    /// decide (it sees the current state and may refuse with an error),
+    /// then writes the new state and appends its events. Nothing is
+    /// written when `change` fails.
+    fn apply(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut Session, &Workflow) -> Result<Transition>,
+    ) -> Result<Session>;
+
+    /// Deletes a completed or abandoned session whose record verifies,
+    /// leaving an audit entry. `by` names who and through which channel.
+    fn delete(&self, id: &str, by: &str, reason: &str) -> Result<Deletion>;
+
+    /// The audit entry of a deleted session, checked.
+    fn deleted(&self, id: &str) -> Result<Option<Deletion>>;
+
+    /// Every audit entry, newest first.
+    fn deletions(&self) -> Result<Vec<Deletion>>;
+
+    /// Deletes every completed or abandoned session last changed before
+    /// `cutoff` (a timestamp as [`now`] writes them), as the retention
+    /// policy asks. Sessions that cannot be deleted (a record that does not
+    /// verify) are kept and named in the log.
+    fn prune(&self, cutoff: &str, reason: &str) -> Result<Vec<Deletion>>;
+
+    /// Imports the sessions of an old in-workspace database once: rows and
+    /// events are copied and chained, each session gains an `imported`
+    /// event naming the file. Returns how many sessions were imported
+    /// (`None` when this store already imported one).
+    fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>>;
+}
+
+impl dyn SessionStore + '_ {
+    /// [`SessionStore::apply`] with a closure that also returns a value of
+    /// its own: `change` decides the transition and what to hand back.
+    pub fn update<T>(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Session, &Workflow) -> Result<(Transition, T)>,
+    ) -> Result<(Session, T)> {
+        let mut change = Some(change);
+        let mut value = None;
+        let session = self.apply(id, &mut |session, workflow| {
+            let change = change.take().ok_or_else(|| {
+                Error::Internal("a session change was decided twice in one transaction".to_owned())
+            })?;
+            let (transition, decided) = change(session, workflow)?;
+            value = Some(decided);
+            Ok(transition)
+        })?;
+        let value = value.ok_or_else(|| {
+            Error::Internal("a session change was written without being decided".to_owned())
+        })?;
+        Ok((session, value))
+    }
+}
 
 /// Events to append with a state change, as the state machine decided
 /// them.
@@ -93,64 +229,35 @@ pub struct Pinned {
     pub judging_globs: Vec<String>,
 }
 
-/// The session database of one workspace.
-pub struct SessionStore {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+/// The key that authenticates records, bound to the workspace when the
+/// database is shared.
+struct Seal {
     key: StateKey,
-    /// Commits since the database was opened, for the checkpointer.
-    commits: Arc<AtomicU64>,
-    _checkpointer: Option<Checkpointer>,
+    scope: Option<String>,
 }
 
-/// Copies the WAL back into the database off the request path: every
-/// quarter second, when something was committed since the last time, a
-/// passive checkpoint (it never blocks readers or the writer). When the
-/// store closes, SQLite checkpoints what is left.
-struct Checkpointer {
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Checkpointer {
-    fn start(path: &Path, commits: Arc<AtomicU64>) -> Option<Self> {
-        let conn = Connection::open(path).ok()?;
-        conn.busy_timeout(Duration::from_millis(100)).ok()?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name("checkrail-wal".to_owned())
-            .spawn(move || {
-                let mut seen = 0;
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::park_timeout(Duration::from_millis(250));
-                    let now = commits.load(Ordering::Relaxed);
-                    if now != seen {
-                        seen = now;
-                        if let Err(e) =
-                            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                        {
-                            tracing::debug!("session database checkpoint: {e}");
-                        }
-                    }
-                }
-            })
-            .ok()?;
-        Some(Self {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Checkpointer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            thread.thread().unpark();
-            let _ = thread.join();
+impl Seal {
+    fn parts<'a>(&'a self, parts: &[&'a [u8]]) -> Vec<&'a [u8]> {
+        let mut all = parts.to_vec();
+        if let Some(scope) = &self.scope {
+            all.push(scope.as_bytes());
         }
+        all
     }
+
+    fn tag(&self, domain: &str, parts: &[&[u8]]) -> String {
+        self.key.tag(domain, &self.parts(parts))
+    }
+
+    fn verify(&self, domain: &str, parts: &[&[u8]], tag: &str) -> bool {
+        self.key.verify(domain, &self.parts(parts), tag)
+    }
+}
+
+/// The trust logic, once, over a backend that persists rows.
+struct Store<B> {
+    backend: B,
+    seal: Seal,
 }
 
 /// The mutable part of a session: what each event records it reached.
@@ -227,31 +334,7 @@ struct Row {
     tag: String,
 }
 
-const ROW_COLUMNS: &str =
-    "id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
-    config_json, inputs, created_at, updated_at, status, state, event_count, head_hash, tag";
-
 impl Row {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            id: r.get(0)?,
-            workflow_id: r.get(1)?,
-            workflow_version: r.get(2)?,
-            workflow_digest: r.get(3)?,
-            workflow_json: r.get(4)?,
-            workflow_source: r.get(5)?,
-            config_json: r.get(6)?,
-            inputs: r.get(7)?,
-            created_at: r.get(8)?,
-            updated_at: r.get(9)?,
-            status: r.get(10)?,
-            state: r.get(11)?,
-            event_count: r.get(12)?,
-            head_hash: r.get(13)?,
-            tag: r.get(14)?,
-        })
-    }
-
     fn tagged_parts(&self) -> Vec<Vec<u8>> {
         [
             &self.id,
@@ -274,44 +357,31 @@ impl Row {
         .collect()
     }
 
-    fn compute_tag(&self, key: &StateKey) -> String {
+    fn compute_tag(&self, seal: &Seal) -> String {
         let parts = self.tagged_parts();
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        key.tag(ROW_DOMAIN, &refs)
+        seal.tag(ROW_DOMAIN, &refs)
     }
 
-    fn verifies(&self, key: &StateKey) -> bool {
+    fn verifies(&self, seal: &Seal) -> bool {
         let parts = self.tagged_parts();
         let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        key.verify(ROW_DOMAIN, &refs, &self.tag)
-    }
-
-    fn write(&self, conn: &Connection) -> rusqlite::Result<()> {
-        conn.execute(
-            &format!("INSERT OR REPLACE INTO sessions ({ROW_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
-            params![
-                self.id, self.workflow_id, self.workflow_version, self.workflow_digest, self.workflow_json,
-                self.workflow_source, self.config_json, self.inputs, self.created_at, self.updated_at,
-                self.status, self.state, self.event_count, self.head_hash, self.tag,
-            ],
-        )?;
-        Ok(())
+        seal.verify(ROW_DOMAIN, &refs, &self.tag)
     }
 
     /// The session, workflow and pinned config this row describes.
-    fn decode(&self) -> Result<(Session, Workflow, Pinned)> {
-        let json = |what: &'static str| move |source| Error::Json { what, source };
+    fn decode(&self) -> std::result::Result<(Session, Workflow, Pinned), String> {
         let state: State =
-            serde_json::from_str(&self.state).map_err(json("decode the state column"))?;
+            serde_json::from_str(&self.state).map_err(|e| format!("state column: {e}"))?;
         let mut workflow: Workflow = serde_json::from_str(&self.workflow_json)
-            .map_err(json("decode the pinned workflow"))?;
+            .map_err(|e| format!("pinned workflow: {e}"))?;
         workflow.digest = self.workflow_digest.clone();
         workflow.source = self.workflow_source.clone();
         let config: Value =
-            serde_json::from_str(&self.config_json).map_err(json("decode the pinned config"))?;
+            serde_json::from_str(&self.config_json).map_err(|e| format!("pinned config: {e}"))?;
         let pinned = Pinned {
             config: serde_json::from_value(config["config"].clone())
-                .map_err(json("decode the pinned config"))?,
+                .map_err(|e| format!("pinned config: {e}"))?,
             provenance: config["provenance"].clone(),
             judging_globs: serde_json::from_value(config["judging_globs"].clone())
                 .unwrap_or_default(),
@@ -364,24 +434,7 @@ struct StoredEvent {
     tag: String,
 }
 
-const EVENT_COLUMNS: &str = "seq, n, at, kind, phase, data, state, prev_hash, hash, tag";
-
 impl StoredEvent {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
-        Ok(Self {
-            seq: r.get(0)?,
-            n: r.get(1)?,
-            at: r.get(2)?,
-            kind: r.get(3)?,
-            phase: r.get(4)?,
-            data: r.get(5)?,
-            state: r.get(6)?,
-            prev_hash: r.get(7)?,
-            hash: r.get(8)?,
-            tag: r.get(9)?,
-        })
-    }
-
     fn content_hash(&self, session: &str) -> String {
         let mut h = Sha256::new();
         for part in [
@@ -400,8 +453,8 @@ impl StoredEvent {
         hex::encode(h.finalize())
     }
 
-    fn authentic(&self, key: &StateKey) -> bool {
-        key.verify(EVENT_DOMAIN, &[self.hash.as_bytes()], &self.tag)
+    fn authentic(&self, seal: &Seal) -> bool {
+        seal.verify(EVENT_DOMAIN, &[self.hash.as_bytes()], &self.tag)
     }
 
     fn label(&self) -> String {
@@ -417,13 +470,6 @@ impl StoredEvent {
             data: serde_json::from_str(&self.data).unwrap_or(Value::Null),
         }
     }
-}
-
-/// The file that records when the database at `path` was created.
-fn marker_of(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".created");
-    PathBuf::from(name)
 }
 
 fn genesis(session: &str) -> String {
@@ -443,79 +489,231 @@ pub struct Verification {
     pub problems: Vec<String>,
 }
 
-impl SessionStore {
-    /// Opens (creating) the database at `path`, authenticated with `key`.
-    pub fn open(path: &Path, key: StateKey) -> Result<Self> {
-        let marker = marker_of(path);
-        if let Ok(created) = std::fs::read_to_string(&marker) {
-            let size = std::fs::metadata(path).map(|m| m.len()).ok();
-            if size.is_none_or(|s| s == 0) {
-                return Err(Error::DatabaseLost {
-                    path: path.to_owned(),
-                    missing: size.is_none(),
-                    since: created.trim().to_owned(),
-                    marker,
-                });
+impl<B: Backend> Store<B> {
+    /// Wraps a backend; a shared database also checks that its records of
+    /// this workspace are authenticated with this key.
+    fn new(backend: B, key: StateKey) -> Result<Self> {
+        let seal = Seal {
+            scope: backend.scope().map(str::to_owned),
+            key,
+        };
+        let store = Self { backend, seal };
+        if store.seal.scope.is_some() {
+            store.check_key()?;
+        }
+        Ok(store)
+    }
+
+    /// Replicas sharing a database must share the key: records written
+    /// under another one would all read as forged. The first replica
+    /// records a tag of a fixed text; the others must reproduce it.
+    fn check_key(&self) -> Result<()> {
+        let check = self.seal.tag(KEY_CHECK_DOMAIN, &[]);
+        let recorded = self
+            .backend
+            .write(|records| records.claim("key_check", &check))?;
+        match recorded {
+            Some(recorded) if recorded != check => Err(Error::StoreRefused(format!(
+                "open the sessions of workspace `{}` in `{}`: they are authenticated with another state key than this one; every replica sharing the database must use the same key (copy `key` from the state directory of the first replica into this one's, or give them all the same --state-dir)",
+                self.seal.scope.as_deref().unwrap_or_default(),
+                self.backend.location()
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends one event to `row`'s chain (row fields updated, not
+    /// written).
+    fn append(
+        &self,
+        records: &mut dyn Records,
+        row: &mut Row,
+        at: &str,
+        kind: &str,
+        phase: Option<&str>,
+        data: &Value,
+    ) -> Result<()> {
+        let mut event = StoredEvent {
+            seq: 0,
+            n: row.event_count,
+            at: at.to_owned(),
+            kind: kind.to_owned(),
+            phase: phase.map(str::to_owned),
+            data: data.to_string(),
+            state: row.state.clone(),
+            prev_hash: row.head_hash.clone(),
+            hash: String::new(),
+            tag: String::new(),
+        };
+        event.hash = event.content_hash(&row.id);
+        event.tag = self.seal.tag(EVENT_DOMAIN, &[event.hash.as_bytes()]);
+        records.append(&row.id, &event)?;
+        row.event_count += 1;
+        row.head_hash = event.hash;
+        Ok(())
+    }
+
+    /// Appends the state machine's events to the row's log, authenticates
+    /// the row and writes it.
+    fn seal(
+        &self,
+        records: &mut dyn Records,
+        row: &mut Row,
+        now: &str,
+        events: &[NewEvent],
+    ) -> Result<()> {
+        for event in events {
+            self.append(
+                records,
+                row,
+                now,
+                event.kind.as_str(),
+                event.phase.as_deref(),
+                &event.data,
+            )?;
+        }
+        row.tag = row.compute_tag(&self.seal);
+        records.put(row)
+    }
+
+    /// A session's row (locked in a write transaction); for a deleted
+    /// session, the refusal its audit entry gives.
+    fn row(&self, records: &mut dyn Records, id: &str) -> Result<Row> {
+        match records.row(id)? {
+            Some(row) => Ok(row),
+            None => Err(match self.deleted_in(records, id)? {
+                Some(deletion) => deletion.refusal(),
+                None => unknown(id),
+            }),
+        }
+    }
+
+    /// The head check every read and change makes: the row is authentic
+    /// and agrees with the last event of the log. [`SessionStore::verify`]
+    /// checks the whole log.
+    fn checked_row(
+        &self,
+        records: &mut dyn Records,
+        id: &str,
+    ) -> Result<(Row, Session, Workflow, Pinned)> {
+        let row = self.row(records, id)?;
+        let head = records.last_event(id)?;
+        let mut problems = Vec::new();
+        if !row.verifies(&self.seal) {
+            problems.push(row_problem(&row, head.as_ref()));
+        }
+        match &head {
+            Some(head) if head.hash == row.head_hash && head.n + 1 == row.event_count => {
+                if !head.authentic(&self.seal) || head.content_hash(id) != head.hash {
+                    problems.push(format!("{} was altered", head.label()));
+                } else if head.state != row.state {
+                    problems.push("the state row does not match the last event of the log".to_owned());
+                }
+            }
+            _ => problems.push(format!(
+                "the log does not end where the state row says (it records {} events); events were added or removed",
+                row.event_count
+            )),
+        }
+        if !problems.is_empty() {
+            return Err(Error::Tampered {
+                id: id.to_owned(),
+                problems,
+            });
+        }
+        let (session, workflow, pinned) = row.decode().map_err(|reason| Error::Tampered {
+            id: id.to_owned(),
+            problems: vec![reason],
+        })?;
+        Ok((row, session, workflow, pinned))
+    }
+
+    fn verify_in(&self, records: &mut dyn Records, id: &str) -> Result<Verification> {
+        let row = self.row(records, id)?;
+        let stored = records.events(id)?;
+        let mut problems = Vec::new();
+        let mut authentic: Vec<&StoredEvent> = Vec::new();
+        for event in &stored {
+            if event.authentic(&self.seal) {
+                authentic.push(event);
+            } else {
+                problems.push(format!(
+                    "an event at position {} ({}) was not written by checkrail: it was inserted or its record forged",
+                    event.seq, event.kind
+                ));
             }
         }
-        let db_error = |source: rusqlite::Error| Error::Database {
-            path: path.to_owned(),
-            source,
-        };
-        let conn = Connection::open(path).map_err(db_error)?;
-        restrict_file(path);
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(db_error)?;
-        // WAL: readers do not block the writer; NORMAL sync is durable
-        // against a killed process (not against power loss).
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db_error)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(db_error)?;
-        // The WAL is copied back into the database by a background thread
-        // (see `Checkpointer`), not by whichever request happens to cross
-        // the threshold: that took validate's p99 from 1.25 ms to 4 ms.
-        conn.pragma_update(None, "wal_autocheckpoint", 0)
-            .map_err(db_error)?;
-        conn.execute_batch(SCHEMA).map_err(db_error)?;
-        conn.execute_batch(delete::SCHEMA).map_err(db_error)?;
-        restrict_file(path);
-        if !marker.exists() {
-            // Remembers that this database exists, so that losing it later
-            // is reported rather than silently replaced by an empty one.
-            crate::state::write_private(&marker, now().as_bytes())?;
+        for event in &authentic {
+            if event.content_hash(id) != event.hash {
+                problems.push(format!(
+                    "{} was altered: its content no longer matches what was recorded",
+                    event.label()
+                ));
+            }
         }
-        let commits = Arc::new(AtomicU64::new(0));
-        Ok(Self {
-            path: path.to_owned(),
-            conn: Mutex::new(conn),
-            key,
-            _checkpointer: Checkpointer::start(path, commits.clone()),
-            commits,
+        // Order and completeness, by each event's authenticated position.
+        let mut seen = std::collections::BTreeMap::new();
+        for event in &authentic {
+            if seen.insert(event.n, *event).is_some() {
+                problems.push(format!("{} appears twice (copied)", event.label()));
+            }
+        }
+        let positions: Vec<i64> = authentic.iter().map(|e| e.n).collect();
+        if let Some((a, b)) = positions
+            .windows(2)
+            .find(|w| w[0] > w[1])
+            .map(|w| (w[0], w[1]))
+        {
+            problems.push(format!(
+                "events were reordered: #{} is stored before #{}",
+                a + 1,
+                b + 1
+            ));
+        }
+        let expected = row.event_count.max(seen.keys().last().map_or(0, |n| n + 1));
+        let missing: Vec<String> = (0..expected)
+            .filter(|n| !seen.contains_key(n))
+            .map(|n| format!("#{}", n + 1))
+            .collect();
+        if !missing.is_empty() {
+            problems.push(format!("events {} were removed", missing.join(", ")));
+        }
+        let mut prev = genesis(id);
+        for (n, event) in &seen {
+            if event.prev_hash != prev && !missing.iter().any(|m| *m == format!("#{n}")) {
+                problems.push(format!(
+                    "{} does not follow the event before it in the chain",
+                    event.label()
+                ));
+            }
+            prev = event.hash.clone();
+        }
+        let head = seen.values().last().copied();
+        if !row.verifies(&self.seal) {
+            problems.push(row_problem(&row, head));
+        } else if row.event_count != expected || head.is_none_or(|h| h.hash != row.head_hash) {
+            problems.push(format!(
+                "the state row records {} events but the log has {}",
+                row.event_count,
+                seen.len()
+            ));
+        }
+        problems.dedup();
+        Ok(Verification {
+            session: id.to_owned(),
+            verified: problems.is_empty(),
+            events: stored.len(),
+            problems,
         })
     }
+}
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+impl<B: Backend> SessionStore for Store<B> {
+    fn location(&self) -> String {
+        self.backend.location()
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock cannot leave SQLite inconsistent:
-        // an open transaction is rolled back when it is dropped.
-        self.conn.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn db_error(&self, source: rusqlite::Error) -> Error {
-        Error::Database {
-            path: self.path.clone(),
-            source,
-        }
-    }
-
-    /// Creates a session at the workflow's first phase, pinning the
-    /// workflow, the config in force and where the workflow came from.
-    pub fn create(
+    fn create(
         &self,
         workflow: &Workflow,
         inputs: serde_json::Map<String, Value>,
@@ -569,7 +767,7 @@ impl SessionStore {
         row.head_hash = genesis(&row.id);
         // The machine settles the start: phases whose conditions are false
         // are skipped, a loop at the start is entered.
-        let (mut session, _, _) = row.decode()?;
+        let (mut session, _, _) = row.decode().map_err(Error::Internal)?;
         let begun = session.apply(Command::Begin, workflow)?;
         row.status = session.status.as_str().to_owned();
         row.state = State::of(&session).text();
@@ -580,204 +778,37 @@ impl SessionStore {
             "pinned_workflow_sha256": hex::encode(Sha256::digest(&workflow_json)),
             "provenance": pinned.provenance,
         });
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.db_error(e))?;
-        self.append(
-            &tx,
-            &mut row,
-            &now,
-            "started",
-            workflow.phases.first().map(|p| p.id.as_str()),
-            &started,
-        )
-        .map_err(|e| self.db_error(e))?;
-        self.seal(tx, &mut row, &now, &begun)?;
-        let (session, _, _) = row.decode()?;
+        self.backend.write(|records| {
+            self.append(
+                records,
+                &mut row,
+                &now,
+                "started",
+                workflow.phases.first().map(|p| p.id.as_str()),
+                &started,
+            )?;
+            self.seal(records, &mut row, &now, &begun)
+        })?;
+        let (session, _, _) = row.decode().map_err(Error::Internal)?;
         Ok(session)
     }
 
-    /// Appends one event to `row`'s chain (row fields updated, not written).
-    /// Appends the state machine's events to the row's log, authenticates
-    /// the row and commits.
-    fn seal(
-        &self,
-        tx: rusqlite::Transaction<'_>,
-        row: &mut Row,
-        now: &str,
-        events: &[NewEvent],
-    ) -> Result<()> {
-        for event in events {
-            self.append(
-                &tx,
-                row,
-                now,
-                event.kind.as_str(),
-                event.phase.as_deref(),
-                &event.data,
-            )
-            .map_err(|e| self.db_error(e))?;
-        }
-        row.tag = row.compute_tag(&self.key);
-        row.write(&tx).map_err(|e| self.db_error(e))?;
-        tx.commit().map_err(|e| self.db_error(e))?;
-        self.commits.fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    fn append(
-        &self,
-        conn: &Connection,
-        row: &mut Row,
-        at: &str,
-        kind: &str,
-        phase: Option<&str>,
-        data: &Value,
-    ) -> rusqlite::Result<()> {
-        let mut event = StoredEvent {
-            seq: 0,
-            n: row.event_count,
-            at: at.to_owned(),
-            kind: kind.to_owned(),
-            phase: phase.map(str::to_owned),
-            data: data.to_string(),
-            state: row.state.clone(),
-            prev_hash: row.head_hash.clone(),
-            hash: String::new(),
-            tag: String::new(),
-        };
-        event.hash = event.content_hash(&row.id);
-        event.tag = self.key.tag(EVENT_DOMAIN, &[event.hash.as_bytes()]);
-        conn.execute(
-            "INSERT INTO events (session_id, n, at, kind, phase, data, state, prev_hash, hash, tag)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            params![
-                row.id,
-                event.n,
-                event.at,
-                event.kind,
-                event.phase,
-                event.data,
-                event.state,
-                event.prev_hash,
-                event.hash,
-                event.tag,
-            ],
-        )?;
-        row.event_count += 1;
-        row.head_hash = event.hash;
-        Ok(())
-    }
-
-    /// A session's row; for a deleted session, the refusal its audit entry
-    /// gives.
-    fn row(&self, conn: &Connection, id: &str) -> Result<Row> {
-        let row = conn
-            .query_row(
-                &format!("SELECT {ROW_COLUMNS} FROM sessions WHERE id = ?1"),
-                params![id],
-                Row::read,
-            )
-            .optional()
-            .map_err(|e| self.db_error(e))?;
-        match row {
-            Some(row) => Ok(row),
-            None => Err(match self.deleted_in(conn, id)? {
-                Some(deletion) => deletion.refusal(),
-                None => unknown(id),
-            }),
-        }
-    }
-
-    fn stored_events(&self, conn: &Connection, id: &str) -> Result<Vec<StoredEvent>> {
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq"
-            ))
-            .map_err(|e| self.db_error(e))?;
-        let rows = stmt
-            .query_map(params![id], StoredEvent::read)
-            .map_err(|e| self.db_error(e))?;
-        rows.map(|r| r.map_err(|e| self.db_error(e))).collect()
-    }
-
-    /// The head check every read and change makes: the row is authentic
-    /// and agrees with the last event of the log. [`SessionStore::verify`]
-    /// checks the whole log.
-    fn checked_row(&self, conn: &Connection, id: &str) -> Result<(Row, Session, Workflow, Pinned)> {
-        let row = self.row(conn, id)?;
-        let head: Option<StoredEvent> = self.stored_events_tail(conn, id)?;
-        let mut problems = Vec::new();
-        if !row.verifies(&self.key) {
-            problems.push(row_problem(&row, head.as_ref()));
-        }
-        match &head {
-            Some(head) if head.hash == row.head_hash && head.n + 1 == row.event_count => {
-                if !head.authentic(&self.key) || head.content_hash(id) != head.hash {
-                    problems.push(format!("{} was altered", head.label()));
-                } else if head.state != row.state {
-                    problems.push("the state row does not match the last event of the log".to_owned());
-                }
-            }
-            _ => problems.push(format!(
-                "the log does not end where the state row says (it records {} events); events were added or removed",
-                row.event_count
-            )),
-        }
-        if !problems.is_empty() {
-            return Err(Error::Tampered {
-                id: id.to_owned(),
-                problems,
-            });
-        }
-        let (session, workflow, pinned) = row.decode().map_err(|e| Error::Tampered {
-            id: id.to_owned(),
-            problems: vec![crate::error::chain(&e)],
-        })?;
-        Ok((row, session, workflow, pinned))
-    }
-
-    fn stored_events_tail(&self, conn: &Connection, id: &str) -> Result<Option<StoredEvent>> {
-        conn.query_row(
-            &format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE session_id = ?1 ORDER BY seq DESC LIMIT 1"
-            ),
-            params![id],
-            StoredEvent::read,
-        )
-        .optional()
-        .map_err(|e| self.db_error(e))
-    }
-
-    /// A session, the workflow and config it pinned. Refused when the row
-    /// or the head of its log does not verify.
-    pub fn get(&self, id: &str) -> Result<(Session, Workflow, Pinned)> {
-        let conn = self.conn();
-        let (_, session, workflow, pinned) = self.checked_row(&conn, id)?;
+    fn get(&self, id: &str) -> Result<(Session, Workflow, Pinned)> {
+        let (_, session, workflow, pinned) =
+            self.backend.read(|records| self.checked_row(records, id))?;
         Ok((session, workflow, pinned))
     }
 
-    /// Sessions, newest first, optionally only those with one status. A
-    /// session whose row does not verify is listed with status as stored
-    /// and a `tampered` provenance note; `get` refuses it.
-    pub fn list(&self, status: Option<Status>) -> Result<Vec<Session>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {ROW_COLUMNS} FROM sessions WHERE (?1 IS NULL OR status = ?1) ORDER BY updated_at DESC, id"
-            ))
-            .map_err(|e| self.db_error(e))?;
-        let rows = stmt
-            .query_map(params![status.map(Status::as_str)], Row::read)
-            .map_err(|e| self.db_error(e))?;
+    fn list(&self, status: Option<Status>) -> Result<Vec<Session>> {
+        let rows = self
+            .backend
+            .read(|records| records.rows(status.map(Status::as_str)))?;
         let mut sessions = Vec::new();
         for row in rows {
-            let row = row.map_err(|e| self.db_error(e))?;
             let Ok((mut session, _, _)) = row.decode() else {
                 continue;
             };
-            if !row.verifies(&self.key) {
+            if !row.verifies(&self.seal) {
                 session.provenance = serde_json::json!({
                     "tampered": format!("this record does not verify; run `checkrail session verify {}`", row.id)
                 });
@@ -787,207 +818,125 @@ impl SessionStore {
         Ok(sessions)
     }
 
-    /// The session's log, oldest first; refused unless the whole record
-    /// verifies.
-    pub fn events(&self, id: &str) -> Result<Vec<Event>> {
-        let verification = self.verify(id)?;
-        if !verification.verified {
-            return Err(Error::Tampered {
-                id: id.to_owned(),
-                problems: verification.problems,
-            });
-        }
-        let conn = self.conn();
-        Ok(self
-            .stored_events(&conn, id)?
-            .iter()
-            .map(StoredEvent::public)
-            .collect())
-    }
-
-    /// Checks a session's whole record: the row's authentication, every
-    /// event's authentication and content, the chain's order and
-    /// completeness, and that the row's state is the one the log reached.
-    pub fn verify(&self, id: &str) -> Result<Verification> {
-        let conn = self.conn();
-        self.verify_in(&conn, id)
-    }
-
-    fn verify_in(&self, conn: &Connection, id: &str) -> Result<Verification> {
-        let row = self.row(conn, id)?;
-        let stored = self.stored_events(conn, id)?;
-        let mut problems = Vec::new();
-        let mut authentic: Vec<&StoredEvent> = Vec::new();
-        for event in &stored {
-            if event.authentic(&self.key) {
-                authentic.push(event);
-            } else {
-                problems.push(format!(
-                    "an event at position {} ({}) was not written by checkrail: it was inserted or its record forged",
-                    event.seq, event.kind
-                ));
+    fn events(&self, id: &str) -> Result<Vec<Event>> {
+        self.backend.read(|records| {
+            let verification = self.verify_in(records, id)?;
+            if !verification.verified {
+                return Err(Error::Tampered {
+                    id: id.to_owned(),
+                    problems: verification.problems,
+                });
             }
-        }
-        for event in &authentic {
-            if event.content_hash(id) != event.hash {
-                problems.push(format!(
-                    "{} was altered: its content no longer matches what was recorded",
-                    event.label()
-                ));
-            }
-        }
-        // Order and completeness, by each event's authenticated position.
-        let mut seen = std::collections::BTreeMap::new();
-        for event in &authentic {
-            if seen.insert(event.n, *event).is_some() {
-                problems.push(format!("{} appears twice (copied)", event.label()));
-            }
-        }
-        let positions: Vec<i64> = authentic.iter().map(|e| e.n).collect();
-        if positions.windows(2).any(|w| w[0] > w[1]) {
-            let (a, b) = positions
-                .windows(2)
-                .find(|w| w[0] > w[1])
-                .map(|w| (w[0], w[1]))
-                .unwrap_or_default();
-            problems.push(format!(
-                "events were reordered: #{} is stored before #{}",
-                a + 1,
-                b + 1
-            ));
-        }
-        let expected = row.event_count.max(seen.keys().last().map_or(0, |n| n + 1));
-        let missing: Vec<String> = (0..expected)
-            .filter(|n| !seen.contains_key(n))
-            .map(|n| format!("#{}", n + 1))
-            .collect();
-        if !missing.is_empty() {
-            problems.push(format!("events {} were removed", missing.join(", ")));
-        }
-        let mut prev = genesis(id);
-        for (n, event) in &seen {
-            if event.prev_hash != prev && !missing.iter().any(|m| *m == format!("#{n}")) {
-                problems.push(format!(
-                    "{} does not follow the event before it in the chain",
-                    event.label()
-                ));
-            }
-            prev = event.hash.clone();
-        }
-        let head = seen.values().last().copied();
-        if !row.verifies(&self.key) {
-            problems.push(row_problem(&row, head));
-        } else if row.event_count != expected || head.is_none_or(|h| h.hash != row.head_hash) {
-            problems.push(format!(
-                "the state row records {} events but the log has {}",
-                row.event_count,
-                seen.len()
-            ));
-        }
-        problems.dedup();
-        Ok(Verification {
-            session: id.to_owned(),
-            verified: problems.is_empty(),
-            events: stored.len(),
-            problems,
+            Ok(records
+                .events(id)?
+                .iter()
+                .map(StoredEvent::public)
+                .collect())
         })
     }
 
-    /// Applies a change atomically: re-reads the session under a write lock
-    /// (refusing a record that does not verify), lets `change` decide (it
-    /// sees the current state and may refuse with an error), then writes the
-    /// new state and appends its events. Nothing is written when `change`
-    /// fails.
-    pub fn update<T>(
-        &self,
-        id: &str,
-        change: impl FnOnce(&mut Session, &Workflow) -> Result<(Transition, T)>,
-    ) -> Result<(Session, T)> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.db_error(e))?;
-        let (mut row, mut session, workflow, _) = self.checked_row(&tx, id)?;
-        let (transition, value) = change(&mut session, &workflow)?;
-        let now = now();
-        session.updated_at = now.clone();
-        session.revision += 1;
-        session.phase_id = workflow
-            .phases
-            .get(session.phase_index)
-            .map(|p| p.id.clone())
-            .unwrap_or_else(|| session.phase_id.clone());
-        row.updated_at = now.clone();
-        row.status = session.status.as_str().to_owned();
-        row.state = State::of(&session).text();
-        self.seal(tx, &mut row, &now, &transition.events)?;
-        Ok((session, value))
+    fn verify(&self, id: &str) -> Result<Verification> {
+        self.backend.read(|records| self.verify_in(records, id))
     }
 
-    /// Imports the sessions of an old in-workspace database once: rows and
-    /// events are copied and chained, each session gains an `imported`
-    /// event naming the file. Returns how many sessions were imported
-    /// (`None` when this store already imported one).
-    pub fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>> {
-        let old = Connection::open_with_flags(legacy, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(|source| Error::Import {
+    fn apply(
+        &self,
+        id: &str,
+        change: &mut dyn FnMut(&mut Session, &Workflow) -> Result<Transition>,
+    ) -> Result<Session> {
+        self.backend.write(|records| {
+            let (mut row, mut session, workflow, _) = self.checked_row(records, id)?;
+            let transition = change(&mut session, &workflow)?;
+            let now = now();
+            session.updated_at = now.clone();
+            session.revision += 1;
+            session.phase_id = workflow
+                .phases
+                .get(session.phase_index)
+                .map(|p| p.id.clone())
+                .unwrap_or_else(|| session.phase_id.clone());
+            row.updated_at = now.clone();
+            row.status = session.status.as_str().to_owned();
+            row.state = State::of(&session).text();
+            self.seal(records, &mut row, &now, &transition.events)?;
+            Ok(session)
+        })
+    }
+
+    fn delete(&self, id: &str, by: &str, reason: &str) -> Result<Deletion> {
+        self.delete_session(id, by, reason)
+    }
+
+    fn deleted(&self, id: &str) -> Result<Option<Deletion>> {
+        self.backend.read(|records| self.deleted_in(records, id))
+    }
+
+    fn deletions(&self) -> Result<Vec<Deletion>> {
+        self.backend.read(|records| self.audit_entries(records))
+    }
+
+    fn prune(&self, cutoff: &str, reason: &str) -> Result<Vec<Deletion>> {
+        let ids = self
+            .backend
+            .read(|records| records.finished_before(cutoff))?;
+        let mut deleted = Vec::new();
+        for id in ids {
+            match self.delete_session(&id, "retention", reason) {
+                Ok(deletion) => deleted.push(deletion),
+                Err(e) => tracing::warn!("retention kept session `{id}`: {e}"),
+            }
+        }
+        Ok(deleted)
+    }
+
+    fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>> {
+        let old = rusqlite::Connection::open_with_flags(
+            legacy,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .map_err(|source| Error::Import {
             path: legacy.to_owned(),
             source,
         })?;
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.db_error(e))?;
-        let done: Option<String> = tx
-            .query_row(
-                "SELECT value FROM meta WHERE name = 'legacy_import'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.db_error(e))?;
-        if done.is_some() {
-            return Ok(None);
-        }
         let legacy_error = |source: rusqlite::Error| Error::Import {
             path: legacy.to_owned(),
             source,
         };
-        let sessions = legacy_sessions(&old).map_err(legacy_error)?;
-        let count = sessions.len();
         let now = now();
-        for (mut row, state, events) in sessions {
-            row.config_json = serde_json::json!({
-                "config": config,
-                "provenance": { "kind": "imported", "source": row.workflow_source, "from": legacy.display().to_string() },
-            })
-            .to_string();
-            row.state = state.text();
-            row.head_hash = genesis(&row.id);
-            for (at, kind, phase, data) in events {
-                self.append(&tx, &mut row, &at, &kind, phase.as_deref(), &data)
-                    .map_err(|e| self.db_error(e))?;
+        self.backend.write(|records| {
+            let mark = format!("{} at {now}", legacy.display());
+            if records.claim("legacy_import", &mark)?.is_some() {
+                return Ok(None);
             }
-            let note = serde_json::json!({ "from": legacy.display().to_string() });
-            self.append(&tx, &mut row, &now, "imported", None, &note)
-                .map_err(|e| self.db_error(e))?;
-            row.tag = row.compute_tag(&self.key);
-            row.write(&tx).map_err(|e| self.db_error(e))?;
-        }
-        tx.execute(
-            "INSERT INTO meta (name, value) VALUES ('legacy_import', ?1)",
-            params![format!("{} at {now}", legacy.display())],
-        )
-        .map_err(|e| self.db_error(e))?;
-        tx.commit().map_err(|e| self.db_error(e))?;
-        Ok(Some(count))
+            let sessions = legacy_sessions(&old).map_err(legacy_error)?;
+            let count = sessions.len();
+            for (mut row, state, events) in sessions {
+                row.config_json = serde_json::json!({
+                    "config": config,
+                    "provenance": { "kind": "imported", "source": row.workflow_source, "from": legacy.display().to_string() },
+                })
+                .to_string();
+                row.state = state.text();
+                row.head_hash = genesis(&row.id);
+                for (at, kind, phase, data) in events {
+                    self.append(records, &mut row, &at, &kind, phase.as_deref(), &data)?;
+                }
+                let note = serde_json::json!({ "from": legacy.display().to_string() });
+                self.append(records, &mut row, &now, "imported", None, &note)?;
+                row.tag = row.compute_tag(&self.seal);
+                records.put(&row)?;
+            }
+            Ok(Some(count))
+        })
     }
 }
 
 type LegacyEvent = (String, String, Option<String>, Value);
 
 /// Sessions of an old database, with their state and events.
-fn legacy_sessions(old: &Connection) -> rusqlite::Result<Vec<(Row, State, Vec<LegacyEvent>)>> {
+fn legacy_sessions(
+    old: &rusqlite::Connection,
+) -> rusqlite::Result<Vec<(Row, State, Vec<LegacyEvent>)>> {
     let mut stmt = old.prepare(
         "SELECT id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
             status, phase_index, paused_from, attempts, inputs, created_at, updated_at, revision FROM sessions",
@@ -1037,7 +986,7 @@ fn legacy_sessions(old: &Connection) -> rusqlite::Result<Vec<(Row, State, Vec<Le
             "SELECT at, kind, phase, data FROM events WHERE session_id = ?1 ORDER BY seq",
         )?;
         let events = events
-            .query_map(params![row.id], |r| {
+            .query_map(rusqlite::params![row.id], |r| {
                 let data: String = r.get(3)?;
                 Ok((
                     r.get(0)?,

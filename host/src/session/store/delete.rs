@@ -6,33 +6,13 @@
 //! and when. Asking for a deleted session answers with that entry, so a
 //! deletion is never silent.
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use super::{SessionStore, Status, now};
+use super::{Backend, Records, Status, Store, now};
 use crate::{Error, Result};
 
-/// The audit table, created with the rest of the schema.
-pub(super) const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS deleted_sessions (
-    id TEXT PRIMARY KEY,
-    workflow_id TEXT NOT NULL,
-    workflow_version TEXT NOT NULL,
-    status TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    deleted_at TEXT NOT NULL,
-    event_count INTEGER NOT NULL,
-    head_hash TEXT NOT NULL,
-    deleted_by TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    tag TEXT NOT NULL
-);
-";
-
 const AUDIT_DOMAIN: &str = "checkrail session deletion v1";
-
-const AUDIT_COLUMNS: &str = "id, workflow_id, workflow_version, status, created_at, deleted_at, event_count, head_hash, deleted_by, reason, tag";
 
 /// What stays of a deleted session.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]
@@ -63,27 +43,8 @@ pub struct Deletion {
 }
 
 impl Deletion {
-    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Self, String)> {
-        Ok((
-            Deletion {
-                id: r.get(0)?,
-                workflow_id: r.get(1)?,
-                workflow_version: r.get(2)?,
-                status: r.get(3)?,
-                created_at: r.get(4)?,
-                deleted_at: r.get(5)?,
-                events: r.get(6)?,
-                head_hash: r.get(7)?,
-                deleted_by: r.get(8)?,
-                reason: r.get(9)?,
-                verified: false,
-            },
-            r.get(10)?,
-        ))
-    }
-
     /// The authenticated fields, in a fixed order.
-    fn parts(&self) -> Vec<Vec<u8>> {
+    pub(super) fn parts(&self) -> Vec<Vec<u8>> {
         [
             &self.id,
             &self.workflow_id,
@@ -121,144 +82,71 @@ impl Deletion {
     }
 }
 
-impl SessionStore {
+impl<B: Backend> Store<B> {
     /// Deletes a completed or abandoned session whose record verifies,
-    /// leaving an audit entry. `by` names who and through which channel.
-    pub fn delete(&self, id: &str, by: &str, reason: &str) -> Result<Deletion> {
-        let mut conn = self.conn();
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| self.db_error(e))?;
-        let (row, session, _, _) = self.checked_row(&tx, id)?;
-        if !matches!(session.status, Status::Completed | Status::Abandoned) {
-            return Err(Error::Refused(format!(
-                "session `{id}` is {}; only completed or abandoned sessions can be deleted (abandon it first)",
-                session.status
-            )));
-        }
-        let verification = self.verify_in(&tx, id)?;
-        if !verification.verified {
-            return Err(Error::Refused(format!(
-                "session `{id}` is not deleted: its record does not verify ({}); it is kept as evidence, see `checkrail session verify {id}`",
-                verification.problems.join("; ")
-            )));
-        }
-        let mut deletion = Deletion {
-            id: id.to_owned(),
-            workflow_id: row.workflow_id.clone(),
-            workflow_version: row.workflow_version.clone(),
-            status: session.status.as_str().to_owned(),
-            created_at: row.created_at.clone(),
-            deleted_at: now(),
-            events: row.event_count,
-            head_hash: row.head_hash.clone(),
-            deleted_by: by.to_owned(),
-            reason: reason.to_owned(),
-            verified: true,
-        };
-        let parts = deletion.parts();
-        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        let tag = self.key.tag(AUDIT_DOMAIN, &refs);
-        tx.execute(
-            &format!(
-                "INSERT INTO deleted_sessions ({AUDIT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-            ),
-            params![
-                deletion.id,
-                deletion.workflow_id,
-                deletion.workflow_version,
-                deletion.status,
-                deletion.created_at,
-                deletion.deleted_at,
-                deletion.events,
-                deletion.head_hash,
-                deletion.deleted_by,
-                deletion.reason,
-                tag,
-            ],
-        )
-        .map_err(|e| self.db_error(e))?;
-        tx.execute("DELETE FROM events WHERE session_id = ?1", params![id])
-            .map_err(|e| self.db_error(e))?;
-        tx.execute("DELETE FROM sessions WHERE id = ?1", params![id])
-            .map_err(|e| self.db_error(e))?;
-        tx.commit().map_err(|e| self.db_error(e))?;
-        deletion.verified = true;
-        Ok(deletion)
+    /// leaving an audit entry in the same transaction.
+    pub(super) fn delete_session(&self, id: &str, by: &str, reason: &str) -> Result<Deletion> {
+        self.backend.write(|records| {
+            let (row, session, _, _) = self.checked_row(records, id)?;
+            if !matches!(session.status, Status::Completed | Status::Abandoned) {
+                return Err(Error::Refused(format!(
+                    "session `{id}` is {}; only completed or abandoned sessions can be deleted (abandon it first)",
+                    session.status
+                )));
+            }
+            let verification = self.verify_in(records, id)?;
+            if !verification.verified {
+                return Err(Error::Refused(format!(
+                    "session `{id}` is not deleted: its record does not verify ({}); it is kept as evidence, see `checkrail session verify {id}`",
+                    verification.problems.join("; ")
+                )));
+            }
+            let deletion = Deletion {
+                id: id.to_owned(),
+                workflow_id: row.workflow_id.clone(),
+                workflow_version: row.workflow_version.clone(),
+                status: session.status.as_str().to_owned(),
+                created_at: row.created_at.clone(),
+                deleted_at: now(),
+                events: row.event_count,
+                head_hash: row.head_hash.clone(),
+                deleted_by: by.to_owned(),
+                reason: reason.to_owned(),
+                verified: true,
+            };
+            let parts = deletion.parts();
+            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+            let tag = self.seal.tag(AUDIT_DOMAIN, &refs);
+            records.add_audit_entry(&deletion, &tag)?;
+            records.remove(id)?;
+            Ok(deletion)
+        })
     }
 
     /// The audit entry of a deleted session, checked.
-    pub fn deleted(&self, id: &str) -> Result<Option<Deletion>> {
-        let conn = self.conn();
-        self.deleted_in(&conn, id)
+    pub(super) fn deleted_in(
+        &self,
+        records: &mut dyn Records,
+        id: &str,
+    ) -> Result<Option<Deletion>> {
+        Ok(records
+            .audit_entry(id)?
+            .map(|(deletion, tag)| self.checked_entry(deletion, &tag)))
     }
 
-    pub(super) fn deleted_in(&self, conn: &Connection, id: &str) -> Result<Option<Deletion>> {
-        let found = conn
-            .query_row(
-                &format!("SELECT {AUDIT_COLUMNS} FROM deleted_sessions WHERE id = ?1"),
-                params![id],
-                Deletion::read,
-            )
-            .optional()
-            .map_err(|e| self.db_error(e))?;
-        Ok(found.map(|(mut deletion, tag)| {
-            let parts = deletion.parts();
-            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-            deletion.verified = self.key.verify(AUDIT_DOMAIN, &refs, &tag);
-            deletion
-        }))
+    /// Every audit entry, newest first, checked.
+    pub(super) fn audit_entries(&self, records: &mut dyn Records) -> Result<Vec<Deletion>> {
+        Ok(records
+            .audit_entries()?
+            .into_iter()
+            .map(|(deletion, tag)| self.checked_entry(deletion, &tag))
+            .collect())
     }
 
-    /// Every audit entry, newest first.
-    pub fn deletions(&self) -> Result<Vec<Deletion>> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare(&format!(
-                "SELECT {AUDIT_COLUMNS} FROM deleted_sessions ORDER BY deleted_at DESC, id"
-            ))
-            .map_err(|e| self.db_error(e))?;
-        let rows = stmt
-            .query_map([], Deletion::read)
-            .map_err(|e| self.db_error(e))?;
-        let mut found = Vec::new();
-        for row in rows {
-            let (mut deletion, tag) = row.map_err(|e| self.db_error(e))?;
-            let parts = deletion.parts();
-            let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-            deletion.verified = self.key.verify(AUDIT_DOMAIN, &refs, &tag);
-            found.push(deletion);
-        }
-        Ok(found)
-    }
-
-    /// Deletes every completed or abandoned session last changed before
-    /// `cutoff` (a timestamp as [`now`] writes them), as the retention
-    /// policy asks. Sessions that cannot be deleted (a record that does not
-    /// verify) are kept and named in the log.
-    pub fn prune(&self, cutoff: &str, reason: &str) -> Result<Vec<Deletion>> {
-        let ids: Vec<String> = {
-            let conn = self.conn();
-            let mut stmt = conn
-                .prepare(
-                    "SELECT id FROM sessions WHERE status IN ('completed', 'abandoned') AND updated_at < ?1 ORDER BY updated_at",
-                )
-                .map_err(|e| self.db_error(e))?;
-            let rows = stmt
-                .query_map(params![cutoff], |r| r.get(0))
-                .map_err(|e| self.db_error(e))?;
-            rows.collect::<rusqlite::Result<_>>()
-                .map_err(|e| self.db_error(e))?
-        };
-        let mut deleted = Vec::new();
-        for id in ids {
-            match self.delete(&id, "retention", reason) {
-                Ok(deletion) => deleted.push(deletion),
-                Err(e) => {
-                    tracing::warn!("retention kept session `{id}`: {}", crate::error::chain(&e))
-                }
-            }
-        }
-        Ok(deleted)
+    fn checked_entry(&self, mut deletion: Deletion, tag: &str) -> Deletion {
+        let parts = deletion.parts();
+        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        deletion.verified = self.seal.verify(AUDIT_DOMAIN, &refs, tag);
+        deletion
     }
 }

@@ -1,0 +1,93 @@
+//! What a backend does: persist and read rows inside transactions. It
+//! computes no hash and checks no tag; [`super::Store`] does, the same way
+//! over every backend.
+
+use super::{Deletion, Row, StoredEvent};
+use crate::{Error, Result};
+
+/// A database that holds sessions.
+pub(super) trait Backend: Send + Sync + 'static {
+    /// Where the records live, for messages (never a password).
+    fn location(&self) -> String;
+
+    /// The workspace key of this store's rows when the database is shared
+    /// by several workspaces; tags then bind it.
+    fn scope(&self) -> Option<&str>;
+
+    /// Runs `work` in a write transaction, committed when it returns `Ok`
+    /// and rolled back otherwise. A row read with [`Records::row`] stays
+    /// locked against other writers until then, so what `work` decides
+    /// from it cannot be decided twice.
+    fn write<T>(&self, work: impl FnOnce(&mut dyn Records) -> Result<T>) -> Result<T>;
+
+    /// Runs `work` on one consistent snapshot (a row and its log read
+    /// together never straddle another process's commit).
+    fn read<T>(&self, work: impl FnOnce(&mut dyn Records) -> Result<T>) -> Result<T>;
+}
+
+/// The rows of one workspace, inside a transaction.
+pub(super) trait Records {
+    /// A session row; in a write transaction, locked until it ends.
+    fn row(&mut self, id: &str) -> Result<Option<Row>>;
+    /// Session rows, newest change first, optionally of one status.
+    fn rows(&mut self, status: Option<&str>) -> Result<Vec<Row>>;
+    /// A session's events in stored order.
+    fn events(&mut self, id: &str) -> Result<Vec<StoredEvent>>;
+    /// The last stored event of a session.
+    fn last_event(&mut self, id: &str) -> Result<Option<StoredEvent>>;
+    /// Appends an event (its stored order is assigned by the database).
+    fn append(&mut self, id: &str, event: &StoredEvent) -> Result<()>;
+    /// Writes a session row, inserting or replacing it.
+    fn put(&mut self, row: &Row) -> Result<()>;
+    /// Removes a session's row and events.
+    fn remove(&mut self, id: &str) -> Result<()>;
+    /// The audit entry of a deleted session and its tag.
+    fn audit_entry(&mut self, id: &str) -> Result<Option<(Deletion, String)>>;
+    /// Every audit entry and its tag, newest first.
+    fn audit_entries(&mut self) -> Result<Vec<(Deletion, String)>>;
+    /// Records an audit entry.
+    fn add_audit_entry(&mut self, entry: &Deletion, tag: &str) -> Result<()>;
+    /// Completed or abandoned sessions last changed before `cutoff`,
+    /// oldest first.
+    fn finished_before(&mut self, cutoff: &str) -> Result<Vec<String>>;
+    /// Sets `name` to `value` unless it is set; returns the value it
+    /// already had.
+    fn claim(&mut self, name: &str, value: &str) -> Result<Option<String>>;
+}
+
+/// Numbered schema changes, applied in order at open; `steps[0]` brings a
+/// database from version 0 (nothing) to 1.
+pub(super) struct Migrations {
+    /// Which database, for messages.
+    pub what: &'static str,
+    /// The SQL of each version.
+    pub steps: &'static [&'static str],
+}
+
+impl Migrations {
+    /// The newest version this binary knows.
+    pub fn latest(&self) -> i64 {
+        self.steps.len() as i64
+    }
+
+    /// The steps to bring a database at `found` to the latest version, or
+    /// a refusal when it is newer than this binary.
+    pub fn pending(
+        &self,
+        found: i64,
+        location: &str,
+    ) -> Result<impl Iterator<Item = (i64, &'static str)>> {
+        if found > self.latest() {
+            return Err(Error::StoreRefused(format!(
+                "open the {} `{location}`: its schema is version {found}, newer than this checkrail knows (version {}); it was upgraded by a newer checkrail, so use that one (every replica sharing a database needs it), or point --store at another database",
+                self.what,
+                self.latest()
+            )));
+        }
+        let start = usize::try_from(found.max(0)).unwrap_or_default();
+        Ok(self.steps[start..]
+            .iter()
+            .enumerate()
+            .map(move |(i, sql)| (found.max(0) + 1 + i as i64, *sql)))
+    }
+}
