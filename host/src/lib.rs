@@ -25,6 +25,7 @@ pub mod service;
 pub mod session;
 pub mod state;
 pub mod stats;
+pub mod telemetry;
 pub mod workflow;
 pub mod workspace;
 

@@ -435,3 +435,143 @@ fn stats_read_pass_rates_attempts_failures_and_cache_hits_from_the_store() {
     assert!(text.contains("two — 3 sessions (3 active)"), "{text}");
     assert!(text.contains("readme"), "{text}");
 }
+
+/// A minimal OTLP/HTTP collector: accepts POSTs and keeps their bodies.
+fn collector() -> (u16, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if line == "\r\n" {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    (port, rx)
+}
+
+#[test]
+fn traces_go_to_an_otlp_collector_when_asked() {
+    let (port, bodies) = collector();
+    let ws = workspace(&[(
+        ".checkrail/workflows/traced.yaml",
+        "id: traced\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config: { paths: [README.md] }\n",
+    )]);
+    let mut child = Command::new(BIN)
+        .args([
+            "serve",
+            "--otlp-endpoint",
+            &format!("http://127.0.0.1:{port}"),
+            "--workspace",
+        ])
+        .arg(ws.path())
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut ask = |message: Value| -> Value {
+        stdin.write_all(message.to_string().as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+        let id = message["id"].clone();
+        if id.is_null() {
+            return Value::Null;
+        }
+        loop {
+            let value: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+            if value["id"] == id {
+                return value;
+            }
+        }
+    };
+    ask(
+        json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}),
+    );
+    ask(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+    let refused = ask(
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"workflow_start","arguments":{"workflow":"nope"}}}),
+    );
+    assert_eq!(refused["result"]["isError"], true);
+    let started = ask(
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_start","arguments":{"workflow":"traced"}}}),
+    );
+    let id = started["result"]["structuredContent"]["session"]["id"].clone();
+    ask(
+        json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id}}}),
+    );
+    drop(stdin);
+    assert!(child.wait().unwrap().success());
+
+    // Every span the server exported (it flushes before it exits).
+    let mut spans = Vec::new();
+    while let Ok(body) = bodies.recv_timeout(Duration::from_secs(1)) {
+        let batch: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        for resource in batch["resourceSpans"].as_array().into_iter().flatten() {
+            for scope in resource["scopeSpans"].as_array().into_iter().flatten() {
+                spans.extend(scope["spans"].as_array().into_iter().flatten().cloned());
+            }
+        }
+    }
+    let attribute = |span: &Value, key: &str| -> Option<Value> {
+        span["attributes"]
+            .as_array()?
+            .iter()
+            .find(|a| a["key"] == key)
+            .map(|a| a["value"].clone())
+    };
+    let named = |name: &str| {
+        spans
+            .iter()
+            .filter(|s| s["name"] == name)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let validate = named("tools/call workflow_validate");
+    assert_eq!(validate.len(), 1, "{spans:#?}");
+    let validate = &validate[0];
+    assert_eq!(
+        attribute(validate, "mcp.method.name").unwrap()["stringValue"],
+        "tools/call"
+    );
+    assert_eq!(
+        attribute(validate, "gen_ai.tool.name").unwrap()["stringValue"],
+        "workflow_validate"
+    );
+    let rule = &named("rule file-exists")[0];
+    assert_eq!(rule["parentSpanId"], validate["spanId"], "{rule:#}");
+    assert_eq!(rule["traceId"], validate["traceId"]);
+    assert_eq!(
+        attribute(rule, "checkrail.rule.status").unwrap()["stringValue"],
+        "failed"
+    );
+    let start = named("tools/call workflow_start");
+    let errored: Vec<_> = start
+        .iter()
+        .filter_map(|s| attribute(s, "error.type"))
+        .collect();
+    assert_eq!(errored.len(), 1, "{start:#?}");
+    assert_eq!(errored[0]["stringValue"], "tool_error");
+}

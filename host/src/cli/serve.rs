@@ -33,6 +33,10 @@ pub struct Args {
     /// Extra browser origin accepted in the HTTP Origin header (repeatable).
     #[arg(long = "allowed-origin", value_name = "ORIGIN")]
     allowed_origins: Vec<String>,
+    /// Export traces of tool calls and rule runs to this OTLP/HTTP collector
+    /// (e.g. http://localhost:4318); off when unset.
+    #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    otlp_endpoint: Option<String>,
     /// Largest evidence accepted by workflow_validate, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_EVIDENCE)]
     max_evidence_bytes: usize,
@@ -44,6 +48,12 @@ pub fn run(engine: Checkrail, state: &StateDir, store: &StoreTarget, args: &Args
         Service::open_in(Arc::new(engine), &args.workspace, state, store)?
             .with_max_evidence(args.max_evidence_bytes),
     );
+    // Before the async runtime: the exporter runs on a thread of its own,
+    // and dropping the guard at the end flushes what is pending.
+    let _telemetry = match &args.otlp_endpoint {
+        Some(endpoint) => Some(checkrail::telemetry::init(endpoint).map_err(anyhow::Error::msg)?),
+        None => None,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("checkrail-mcp")

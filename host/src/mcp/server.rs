@@ -154,19 +154,31 @@ impl ServerHandler for CheckrailMcp {
         request: rmcp::model::CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<rmcp::model::CallToolResponse, McpError> {
+        use opentelemetry::context::FutureExt as _;
         let tool = request.name.to_string();
         let known = self.tool_router.has_route(&tool);
+        let span = known
+            .then(|| crate::telemetry::tool_call(&tool, &context.id.to_string()))
+            .flatten();
         let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        let answer = self.tool_router.call(call).await;
+        let answer = match &span {
+            Some(cx) => self.tool_router.call(call).with_context(cx.clone()).await,
+            None => self.tool_router.call(call).await,
+        };
         if known {
-            let ok = match &answer {
-                Ok(rmcp::model::CallToolResponse::Complete(result)) => {
-                    result.is_error != Some(true)
+            let error = match &answer {
+                Ok(rmcp::model::CallToolResponse::Complete(result))
+                    if result.is_error == Some(true) =>
+                {
+                    Some("tool_error")
                 }
-                Ok(_) => true,
-                Err(_) => false,
+                Ok(_) => None,
+                Err(_) => Some("protocol_error"),
             };
-            crate::metrics::global().tool_call(&tool, ok);
+            crate::metrics::global().tool_call(&tool, error.is_none());
+            if let Some(cx) = &span {
+                crate::telemetry::end_tool_call(cx, error);
+            }
         }
         answer
     }

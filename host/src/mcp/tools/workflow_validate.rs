@@ -113,6 +113,11 @@ impl CheckrailMcp {
         }
         let report = result.as_ref().ok().and_then(|v| v.report.as_ref());
         crate::metrics::global().validated(started.elapsed(), report);
+        if let Ok(validation) = &result
+            && let Some(report) = &validation.report
+        {
+            crate::telemetry::rules(report, &validation.standing.session.id);
+        }
         let mut validation = result?;
         if validation.standing.session.status == Status::AwaitingApproval && !args.dry_run {
             self.ask_the_human(&ctx, &mut validation).await;
