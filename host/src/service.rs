@@ -25,6 +25,10 @@ use crate::workflow::{Phase, Workflow};
 use crate::workspace::Workspace;
 use crate::{Checkrail, Error, Result};
 
+mod checks;
+
+pub use checks::{CheckStatus, CheckView};
+
 /// One checkpoint to run for a session.
 struct PhaseRun<'a> {
     phase: &'a Phase,
@@ -251,6 +255,10 @@ pub struct Standing {
     pub skipped: Vec<Step>,
     /// What to do now, in one or two sentences.
     pub next_step: String,
+    /// The latest check started with `workflow_validate` `wait: false`:
+    /// running, interrupted, or its result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckView>,
 }
 
 /// The answer to a validation.
@@ -261,9 +269,15 @@ pub struct Validation {
     /// Whether this call moved the session to the next phase (or completed it).
     pub advanced: bool,
     /// The full report: per-rule results and findings, evidence violations.
-    /// Absent when nothing ran (the phase had already passed).
+    /// Absent when nothing ran (the phase had already passed), and with
+    /// `wait: false` (the check runs on; see `check`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub report: Option<CheckpointReport>,
+    /// With `wait: false`: the check that was started (or was already
+    /// running), to follow with workflow_next. `passed` and `advanced` are
+    /// then false until its result comes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckView>,
     /// Where the session stands now, and what to do next.
     pub standing: Standing,
 }
@@ -274,6 +288,8 @@ pub struct Service {
     store: Arc<dyn SessionStore>,
     workspace: Workspace,
     max_evidence: usize,
+    /// Checks this server instance runs apart from their requests.
+    checks: checks::Checks,
 }
 
 /// One passed checkpoint run again by [`Service::verify`] with `recheck`.
@@ -351,6 +367,7 @@ impl Service {
             engine,
             workspace,
             max_evidence: DEFAULT_MAX_EVIDENCE,
+            checks: checks::Checks::new(),
         };
         match service.prune() {
             Ok(pruned) if !pruned.sessions.is_empty() || pruned.outcomes > 0 => tracing::info!(
@@ -848,6 +865,7 @@ impl Service {
             passed: done,
             advanced: false,
             report,
+            check: None,
             standing: self.standing_with(session, &workflow, Some(note)),
         })
     }
@@ -907,15 +925,37 @@ impl Service {
                 return self.not_current(session, &workflow, asked, iteration);
             }
         }
+        self.check_and_record(
+            (session, &workflow, &pinned),
+            evidence,
+            dry_run,
+            hooks,
+            None,
+        )
+    }
+
+    /// Runs the checkpoint of the phase `session` stands at and records the
+    /// result (unless `dry_run`), with the id of the check that ran apart
+    /// from its request when there is one.
+    fn check_and_record(
+        &self,
+        (session, workflow, pinned): (Session, &Workflow, &Pinned),
+        evidence: Option<&Value>,
+        dry_run: bool,
+        hooks: &Hooks,
+        check: Option<&str>,
+    ) -> Result<Validation> {
+        let id = session.id.clone();
+        let id = id.as_str();
         let at = session.cursor();
         let phase_id = workflow.phases[session.phase_index].id.clone();
         // The files later phases freeze since this one are taken before
         // the rules run and again after: a file swapped while they ran
         // would otherwise become the reference. (Artifacts are taken after:
         // the checkpoint's own tools may be what produces them.)
-        let recorded_before = self.recorded_files(&workflow, &phase_id);
+        let recorded_before = self.recorded_files(workflow, &phase_id);
         let mut report = self.run_phase(
-            (&session, &workflow, &pinned),
+            (&session, workflow, pinned),
             PhaseRun {
                 phase: &workflow.phases[session.phase_index],
                 evidence,
@@ -923,7 +963,7 @@ impl Service {
                 use_cache: true,
             },
         )?;
-        let recorded = self.recorded_files(&workflow, &phase_id);
+        let recorded = self.recorded_files(workflow, &phase_id);
         if report.passed && recorded.0 != recorded_before.0 {
             report.fail_with(crate::engine::changed_during_check(
                 recorded_before.0.as_ref(),
@@ -943,7 +983,8 @@ impl Service {
                 passed: report.passed,
                 advanced: false,
                 report: Some(report),
-                standing: self.standing_with(session, &workflow, Some(note)),
+                check: None,
+                standing: self.standing_with(session, workflow, Some(note)),
             });
         }
         let summary = serde_json::to_value(&report).unwrap_or(Value::Null);
@@ -974,6 +1015,7 @@ impl Service {
                         snapshot,
                         approval: report.approval_required.is_some(),
                         artifacts,
+                        check: check.map(str::to_owned),
                     },
                 },
                 wf,
@@ -993,8 +1035,9 @@ impl Service {
         Ok(Validation {
             passed: report.passed,
             advanced,
-            standing: self.standing_with(session, &workflow, note),
+            standing: self.standing_with(session, workflow, note),
             report: Some(report),
+            check: None,
         })
     }
 
@@ -1032,6 +1075,7 @@ impl Service {
                 passed: true,
                 advanced: false,
                 report: None,
+                check: None,
                 standing: self.standing_with(
                     session,
                     workflow,
@@ -1171,6 +1215,7 @@ impl Service {
         workflow: &Workflow,
         note: Option<String>,
     ) -> Standing {
+        let (session, check) = self.settle(session);
         let phase = (!session.status.is_final())
             .then(|| {
                 let phase = workflow.phases.get(session.phase_index)?;
@@ -1254,6 +1299,12 @@ impl Service {
                 .collect();
             next_step = format!("Skipped: {}. {next_step}", list.join(", "));
         }
+        if let Some(about) = check
+            .as_ref()
+            .and_then(|view| Self::check_note(&session, view))
+        {
+            next_step = format!("{about} {next_step}");
+        }
         if let Some(note) = note {
             next_step = format!("{note} {next_step}");
         }
@@ -1262,6 +1313,7 @@ impl Service {
             phase,
             skipped,
             next_step,
+            check,
         }
     }
 }

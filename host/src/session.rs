@@ -12,8 +12,11 @@ mod store;
 
 pub use errors::{ErrorsView, FailedRule, Failure, PhaseRate, RepeatedFinding, errors};
 pub use machine::{Checked, Command, Cursor, occurrence};
-pub use model::{Control, Event, EventKind, LoopRun, NewEvent, Outcome, Session, Status, Step};
+pub use model::{
+    CheckResult, Control, Event, EventKind, LoopRun, NewEvent, Outcome, RunningCheck, Session,
+    Status, Step,
+};
 pub use store::{
-    Deletion, Pinned, SessionStore, StoreTarget, Transition, Verification, days_ago, now,
+    Deletion, Pinned, SessionStore, StoreTarget, Transition, Verification, after, days_ago, now,
     open as open_store,
 };

@@ -8,6 +8,7 @@
 )]
 mod abi;
 mod cache;
+mod checks;
 mod cli;
 mod dashboard;
 mod e2e;

@@ -13,7 +13,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Control, EventKind, LoopRun, NewEvent, Outcome, Session, Status, Step};
+use super::model::{
+    CheckResult, Control, EventKind, LoopRun, NewEvent, Outcome, RunningCheck, Session, Status,
+    Step,
+};
 use crate::workflow::{Group, Workflow, condition};
 use crate::{Error, Result};
 
@@ -47,6 +50,9 @@ pub struct Checked {
     /// The files its checkpoint's `artifacts` matched: path →
     /// `{size, sha256}` (`None` when it declares none).
     pub artifacts: Option<Map<String, Value>>,
+    /// The id of the check that ran apart from its request (`None` for a
+    /// validation answered in the request).
+    pub check: Option<String>,
 }
 
 /// What can happen to a session.
@@ -88,6 +94,22 @@ pub enum Command<'a> {
         /// How it was known: the rule's summary, the evidence field, or the
         /// agent's word.
         how: Value,
+    },
+    /// A check of the phase the session stands at (`at`) begins apart from
+    /// the request that asked for it.
+    StartCheck {
+        /// Where the session stood when it was asked for.
+        at: Cursor,
+        /// The check as recorded.
+        check: RunningCheck,
+    },
+    /// A check that began with [`Command::StartCheck`] could not run: no
+    /// report, only why.
+    CheckErrored {
+        /// The check's id.
+        check: String,
+        /// What went wrong.
+        error: String,
     },
     /// A human accepted changed judging files.
     AcceptJudging {
@@ -194,6 +216,28 @@ impl Session {
                     json!({ "task": task, "iteration": self.iteration, "how": how }),
                 ));
             }
+            Command::StartCheck { at, check } => self.start_check(at, check, &mut events)?,
+            Command::CheckErrored { check, error } => {
+                let Some(running) = self.running_check.take_if(|r| r.id == check) else {
+                    return Err(Error::Refused(format!(
+                        "check `{check}` of session `{}` is not running; nothing was recorded",
+                        self.id
+                    )));
+                };
+                events.push(NewEvent::new(
+                    EventKind::CheckErrored,
+                    Some(&running.phase),
+                    json!({ "check": check, "iteration": running.iteration, "error": error }),
+                ));
+                self.last_check = Some(CheckResult {
+                    id: running.id,
+                    phase: running.phase,
+                    iteration: running.iteration,
+                    passed: false,
+                    summary: error.clone(),
+                    error: Some(error),
+                });
+            }
             Command::AcceptJudging { judging, record } => {
                 self.judging = judging;
                 let phase = self.phase_id.clone();
@@ -242,6 +286,48 @@ impl Session {
             .collect();
     }
 
+    /// Records a check that runs apart from its request. It replaces the
+    /// one recorded before, if any: that one's result, should it still
+    /// come, is recorded and applied as any other (the cursor guards
+    /// against applying two passes).
+    fn start_check(
+        &mut self,
+        at: Cursor,
+        check: RunningCheck,
+        events: &mut Vec<NewEvent>,
+    ) -> Result<()> {
+        if self.status != Status::Active {
+            return Err(Error::Refused(format!(
+                "cannot start a check of session `{}`: it is {}",
+                self.id, self.status
+            )));
+        }
+        if at != self.cursor() || check.phase != self.phase_id || check.iteration != self.iteration
+        {
+            return Err(Error::Refused(format!(
+                "session `{}` moved on while check `{}` was being started; nothing was recorded",
+                self.id, check.id
+            )));
+        }
+        let mut data = json!({
+            "check": check.id,
+            "iteration": check.iteration,
+            "owner": check.owner,
+            "started_at": check.started_at,
+            "deadline": check.deadline,
+        });
+        if let Some(before) = &self.running_check {
+            data["replaces"] = json!(before.id);
+        }
+        events.push(NewEvent::new(
+            EventKind::CheckStarted,
+            Some(&check.phase),
+            data,
+        ));
+        self.running_check = Some(check);
+        Ok(())
+    }
+
     fn validated(
         &mut self,
         workflow: &Workflow,
@@ -254,7 +340,36 @@ impl Session {
         } else {
             EventKind::ValidationFailed
         };
-        events.push(NewEvent::new(kind, Some(&checked.phase), checked.report));
+        let mut report = checked.report;
+        if let Some(id) = &checked.check {
+            match &mut report {
+                Value::Object(map) => {
+                    map.insert("check".to_owned(), json!(id));
+                }
+                other => *other = json!({ "check": id }),
+            }
+            if self.running_check.as_ref().is_some_and(|r| &r.id == id) {
+                self.running_check = None;
+            }
+            self.last_check = Some(CheckResult {
+                id: id.clone(),
+                phase: checked.phase.clone(),
+                iteration: at.iteration,
+                passed: checked.passed,
+                summary: report["summary"].as_str().unwrap_or_default().to_owned(),
+                error: None,
+            });
+        } else if self
+            .running_check
+            .as_ref()
+            .is_some_and(|r| r.phase == checked.phase && r.iteration == at.iteration)
+        {
+            // A result of the same phase answered in its request supersedes
+            // the record of a check running apart (whose own result, should
+            // it still come, is recorded as any other).
+            self.running_check = None;
+        }
+        events.push(NewEvent::new(kind, Some(&checked.phase), report));
         // Someone else moved the session while the rules ran: record the
         // result, apply nothing.
         if at != self.cursor() || self.status != Status::Active {

@@ -125,6 +125,53 @@ pub struct Session {
     /// Files phases produced, by phase occurrence: path → `{size, sha256}`.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub artifacts: serde_json::Map<String, serde_json::Value>,
+    /// The check started with `workflow_validate` `wait: false` that has
+    /// not reported yet (its result clears it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub running_check: Option<RunningCheck>,
+    /// The result of the latest such check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_check: Option<CheckResult>,
+}
+
+/// A check that runs apart from the request that started it, as recorded
+/// when it began.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunningCheck {
+    /// Check id, stamped on its result event.
+    pub id: String,
+    /// The phase it checks.
+    pub phase: String,
+    /// The loop iteration it checks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
+    /// The server instance running it.
+    pub owner: String,
+    /// When it began (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it must have ended (RFC 3339, UTC): the checkpoint's rule
+    /// deadlines added up, plus a margin. Past it, it counts as
+    /// interrupted whatever its owner says.
+    pub deadline: String,
+}
+
+/// How a check that ran apart from its request ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct CheckResult {
+    /// Check id.
+    pub id: String,
+    /// The phase it checked.
+    pub phase: String,
+    /// The loop iteration it checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iteration: Option<u32>,
+    /// Whether the checkpoint passed.
+    pub passed: bool,
+    /// The report's summary, or why the check could not run.
+    pub summary: String,
+    /// Set when the check could not run at all (no report was recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// A loop group as the session runs it.
@@ -208,6 +255,10 @@ pub enum EventKind {
     IterationStarted,
     /// A task of the current phase is done.
     TaskDone,
+    /// A check began apart from the request that asked for it.
+    CheckStarted,
+    /// Such a check could not run (its result is an error, not a report).
+    CheckErrored,
 }
 
 impl EventKind {
@@ -233,6 +284,8 @@ impl EventKind {
             EventKind::Skipped => "skipped",
             EventKind::IterationStarted => "iteration_started",
             EventKind::TaskDone => "task_done",
+            EventKind::CheckStarted => "check_started",
+            EventKind::CheckErrored => "check_errored",
         }
     }
 }

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Command, Event, LoopRun, NewEvent, Session, Status, Step};
+use super::{CheckResult, Command, Event, LoopRun, NewEvent, RunningCheck, Session, Status, Step};
 
 mod backend;
 mod delete;
@@ -41,6 +41,8 @@ pub use delete::Deletion;
 const EVENT_DOMAIN: &str = "checkrail session event v1";
 const ROW_DOMAIN: &str = "checkrail session row v1";
 const KEY_CHECK_DOMAIN: &str = "checkrail session store key v1";
+/// Names of notes, kept apart from the names the store uses itself.
+const NOTE_PREFIX: &str = "note:";
 
 /// Where sessions are kept: `--store` / `$CHECKRAIL_STORE`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -177,6 +179,13 @@ pub trait SessionStore: Send + Sync {
     /// event naming the file. Returns how many sessions were imported
     /// (`None` when this store already imported one).
     fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>>;
+
+    /// A note kept beside the sessions, outside every log: the lease of a
+    /// server instance that runs checks apart from their requests.
+    fn note(&self, name: &str) -> Result<Option<String>>;
+
+    /// Writes a note, or removes it with `None`.
+    fn set_note(&self, name: &str, value: Option<&str>) -> Result<()>;
 }
 
 impl dyn SessionStore + '_ {
@@ -287,6 +296,10 @@ struct State {
     tasks_done: std::collections::BTreeMap<String, Vec<String>>,
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     artifacts: serde_json::Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    running_check: Option<RunningCheck>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    last_check: Option<CheckResult>,
 }
 
 impl State {
@@ -306,6 +319,8 @@ impl State {
             path: session.path.clone(),
             tasks_done: session.tasks_done.clone(),
             artifacts: session.artifacts.clone(),
+            running_check: session.running_check.clone(),
+            last_check: session.last_check.clone(),
         }
     }
 
@@ -414,6 +429,8 @@ impl Row {
             path: state.path,
             tasks_done: state.tasks_done,
             artifacts: state.artifacts,
+            running_check: state.running_check,
+            last_check: state.last_check,
         };
         Ok((session, workflow, pinned))
     }
@@ -746,6 +763,8 @@ impl<B: Backend> SessionStore for Store<B> {
             path: Vec::new(),
             tasks_done: Default::default(),
             artifacts: Default::default(),
+            running_check: None,
+            last_check: None,
         };
         let mut row = Row {
             id: new_id(),
@@ -889,6 +908,16 @@ impl<B: Backend> SessionStore for Store<B> {
         Ok(deleted)
     }
 
+    fn note(&self, name: &str) -> Result<Option<String>> {
+        self.backend
+            .read(|records| records.meta(&format!("{NOTE_PREFIX}{name}")))
+    }
+
+    fn set_note(&self, name: &str, value: Option<&str>) -> Result<()> {
+        self.backend
+            .write(|records| records.set_meta(&format!("{NOTE_PREFIX}{name}"), value))
+    }
+
     fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>> {
         let old = rusqlite::Connection::open_with_flags(
             legacy,
@@ -959,6 +988,8 @@ fn legacy_sessions(
             path: Vec::new(),
             tasks_done: Default::default(),
             artifacts: Default::default(),
+            running_check: None,
+            last_check: None,
         };
         let row = Row {
             id: r.get(0)?,
@@ -1053,6 +1084,14 @@ pub fn now() -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default(),
     )
+}
+
+/// The UTC time `later` from now, written as [`now`] writes times.
+pub fn after(later: std::time::Duration) -> String {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    timestamp(since.saturating_add(later))
 }
 
 /// The UTC time `days` days ago, written as [`now`] writes times, so that

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::mcp::CheckrailMcp;
+use crate::service::CheckView;
 use crate::session::{ErrorsView, Event, Session, Status};
 
 /// Arguments of `workflow_state`.
@@ -34,6 +35,11 @@ pub struct StateView {
     /// What went wrong in that session, when asked with `errors`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<ErrorsView>,
+    /// That session's latest check started with `wait: false`: running,
+    /// interrupted, or its result (its report is with the `validated` or
+    /// `validation_failed` event whose data has its id as `check`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckView>,
 }
 
 #[tool_router(router = state_router, vis = "pub(crate)")]
@@ -54,16 +60,19 @@ impl CheckrailMcp {
         self.blocking(move |service| match &args.session {
             Some(id) => {
                 let events = service.events(id)?;
+                let standing = service.next(id)?;
                 Ok(StateView {
-                    sessions: vec![service.next(id)?.session],
+                    sessions: vec![standing.session],
                     errors: args.errors.then(|| crate::session::errors(&events)),
                     events: Some(events),
+                    check: standing.check,
                 })
             }
             None => Ok(StateView {
                 sessions: service.list(args.status)?,
                 events: None,
                 errors: None,
+                check: None,
             }),
         })
         .await

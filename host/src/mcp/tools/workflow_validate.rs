@@ -43,6 +43,15 @@ pub struct ValidateArgs {
     /// recorded and the next task becomes current; the session stays on the phase.
     #[serde(default)]
     pub task: Option<String>,
+    /// Wait for the result (the default). With `false` the answer comes at once with `check` (its id): the check
+    /// runs on in the server, whatever happens to this request, and workflow_next shows it running, then its result
+    /// (the full report is in workflow_state). Use it when the checks may outlast your client's request timeout.
+    #[serde(default = "waits")]
+    pub wait: bool,
+}
+
+fn waits() -> bool {
+    true
 }
 
 #[tool_router(router = validate_router, vis = "pub(crate)")]
@@ -62,6 +71,9 @@ impl CheckrailMcp {
         Parameters(args): Parameters<ValidateArgs>,
         ctx: RequestContext<RoleServer>,
     ) -> Result<Json<Validation>, String> {
+        if !args.wait {
+            return self.validate_detached(args).await.map(Json);
+        }
         let cancel = Arc::new(AtomicBool::new(false));
         let watcher = {
             let (cancel, ct) = (cancel.clone(), ctx.ct.clone());
@@ -123,6 +135,40 @@ impl CheckrailMcp {
             self.ask_the_human(&ctx, &mut validation).await;
         }
         Ok(Json(validation))
+    }
+}
+
+impl CheckrailMcp {
+    /// `workflow_validate` with `wait: false`: records the check and
+    /// answers; the check runs on a thread of the server's own, so neither
+    /// the request's cancellation nor its end stops it.
+    pub(crate) async fn validate_detached(&self, args: ValidateArgs) -> Result<Validation, String> {
+        if args.task.is_some() {
+            return Err(
+                "`wait: false` applies to checkpoint validations; a task check answers in its request, so leave `wait` out with `task`"
+                    .to_owned(),
+            );
+        }
+        if args.dry_run {
+            return Err(
+                "`wait: false` records its result for workflow_next, and a dry run records nothing; leave `wait` out with `dry_run`"
+                    .to_owned(),
+            );
+        }
+        let service = self.service.clone();
+        let started = tokio::task::spawn_blocking(move || {
+            service.validate_detached(
+                &args.session,
+                args.phase.as_deref(),
+                args.iteration,
+                args.evidence,
+            )
+        })
+        .await;
+        match started {
+            Ok(result) => result.map_err(|e| crate::error::chain(&e)),
+            Err(e) => Err(format!("internal error, nothing was changed: {e}")),
+        }
     }
 }
 

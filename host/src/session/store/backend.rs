@@ -53,6 +53,10 @@ pub(super) trait Records {
     /// Sets `name` to `value` unless it is set; returns the value it
     /// already had.
     fn claim(&mut self, name: &str, value: &str) -> Result<Option<String>>;
+    /// The value of `name`.
+    fn meta(&mut self, name: &str) -> Result<Option<String>>;
+    /// Sets `name` to `value`, or removes it with `None`.
+    fn set_meta(&mut self, name: &str, value: Option<&str>) -> Result<()>;
 }
 
 /// Numbered schema changes, applied in order at open; `steps[0]` brings a

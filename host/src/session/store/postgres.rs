@@ -632,6 +632,28 @@ impl Records for PgRecords<'_> {
         decode(rows, |r| r.try_get(0), &self.store.location)
     }
 
+    fn meta(&mut self, name: &str) -> Result<Option<String>> {
+        let rows = self.query(
+            "SELECT value FROM meta WHERE workspace = $1 AND name = $2",
+            &[self.ws(), text(&name)],
+        )?;
+        Ok(decode(rows, |r| r.try_get(0), &self.store.location)?.pop())
+    }
+
+    fn set_meta(&mut self, name: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(value) => self.execute(
+                "INSERT INTO meta (workspace, name, value) VALUES ($1, $2, $3) ON CONFLICT (workspace, name) DO UPDATE SET value = EXCLUDED.value",
+                &[self.ws(), text(&name), text(&value)],
+            )?,
+            None => self.execute(
+                "DELETE FROM meta WHERE workspace = $1 AND name = $2",
+                &[self.ws(), text(&name)],
+            )?,
+        };
+        Ok(())
+    }
+
     fn claim(&mut self, name: &str, value: &str) -> Result<Option<String>> {
         // A concurrent claim of the same name waits on the unique key and
         // then inserts nothing; the value it then reads is the winner's.

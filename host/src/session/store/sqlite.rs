@@ -496,6 +496,31 @@ impl Records for SqliteRecords<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.fail())
     }
 
+    fn meta(&mut self, name: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                params![name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.fail())
+    }
+
+    fn set_meta(&mut self, name: &str, value: Option<&str>) -> Result<()> {
+        match value {
+            Some(value) => self.conn.execute(
+                "INSERT INTO meta (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                params![name, value],
+            ),
+            None => self
+                .conn
+                .execute("DELETE FROM meta WHERE name = ?1", params![name]),
+        }
+        .map_err(self.fail())?;
+        Ok(())
+    }
+
     fn claim(&mut self, name: &str, value: &str) -> Result<Option<String>> {
         let found: Option<String> = self
             .conn

@@ -1,0 +1,312 @@
+//! `workflow_validate` with `wait: false` against real `checkrail serve`
+//! processes: the answer comes before the rules end, workflow_next shows
+//! the check running and then its result, the result survives a restart,
+//! a server killed mid-check leaves it interrupted, and a replica sharing
+//! a PostgreSQL store sees another's check as running.
+
+use std::time::{Duration, Instant};
+
+use rmcp::ServiceExt;
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+
+use crate::processes::{Client, call};
+use crate::support::{fixture_rules, shared_cache, workspace};
+use crate::trust::{checkrail, text};
+
+const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+
+/// How long the slow rule sleeps.
+const SLEEP_MS: u64 = 5_000;
+
+fn flow() -> String {
+    format!(
+        r#"id: slow
+version: 1.0.0
+name: Slow
+description: a checkpoint that outlasts a client's patience
+phases:
+  - id: suite
+    name: Suite
+    guidance: make ready.txt
+    checkpoint:
+      rules:
+        - rule: fixture-sleeper
+          timeout_ms: 60000
+          config: {{ sleep_ms: {SLEEP_MS} }}
+        - rule: file-exists
+          config: {{ paths: [ready.txt] }}
+  - id: ship
+    name: Ship
+    guidance: done
+"#
+    )
+}
+
+/// A server on `dir` (with the fixture rules, short check leases), on
+/// `store` when given.
+async fn serve(dir: &std::path::Path, store: Option<&str>) -> (Client, u32) {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.arg("--rules-dir")
+        .arg(fixture_rules())
+        .arg("serve")
+        .arg("--workspace")
+        .arg(dir)
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
+        .env("CHECKRAIL_CHECK_LEASE_MS", "900");
+    if let Some(store) = store {
+        cmd.env("CHECKRAIL_STORE", store);
+    }
+    let transport = TokioChildProcess::new(cmd).unwrap();
+    let pid = transport.id().unwrap();
+    (().serve(transport).await.unwrap(), pid)
+}
+
+/// workflow_next until `done` holds of it (at most a minute).
+async fn next_until(client: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let give_up = Instant::now() + Duration::from_secs(60);
+    loop {
+        let next = call(client, "workflow_next", json!({ "session": id }))
+            .await
+            .unwrap();
+        if done(&next) {
+            return next;
+        }
+        assert!(Instant::now() < give_up, "never came: {next}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn status(next: &Value) -> &str {
+    next["check"]["status"].as_str().unwrap_or("none")
+}
+
+async fn start(client: &Client) -> String {
+    let started = call(client, "workflow_start", json!({ "workflow": "slow" }))
+        .await
+        .unwrap();
+    started["session"]["id"].as_str().unwrap().to_owned()
+}
+
+/// Starts a check; returns the answer and how long it took.
+async fn validate_detached(client: &Client, id: &str) -> (Value, Duration) {
+    let began = Instant::now();
+    let answer = call(
+        client,
+        "workflow_validate",
+        json!({ "session": id, "phase": "suite", "wait": false }),
+    )
+    .await
+    .unwrap();
+    (answer, began.elapsed())
+}
+
+fn events_of(state: &Value, kind: &str) -> Vec<Value> {
+    state["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == kind)
+        .cloned()
+        .collect()
+}
+
+fn verified(dir: &std::path::Path, id: &str) {
+    let out = checkrail(dir, &["session", "verify", id, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restart() {
+    let ws = workspace(&[(".checkrail/workflows/slow.yaml", &flow())]);
+    let root = ws.path();
+    let (client, _) = serve(root, None).await;
+    let id = start(&client).await;
+
+    let (answer, took) = validate_detached(&client, &id).await;
+    assert!(
+        took < Duration::from_millis(SLEEP_MS / 2),
+        "answered after {took:?}: {answer}"
+    );
+    let check = answer["check"]["id"].as_str().unwrap().to_owned();
+    assert!(check.starts_with("chk-"), "{answer}");
+    assert_eq!(answer["check"]["status"], "running", "{answer}");
+    assert_eq!(answer["passed"], false);
+    assert!(answer.get("report").is_none(), "{answer}");
+    assert!(
+        answer["standing"]["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("workflow_next"),
+        "{answer}"
+    );
+
+    // Asking again while it runs joins it: same id, nothing new started.
+    let (again, _) = validate_detached(&client, &id).await;
+    assert_eq!(again["check"]["id"], check.as_str(), "{again}");
+    assert!(
+        again["standing"]["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("already running"),
+        "{again}"
+    );
+
+    let running = call(&client, "workflow_next", json!({ "session": id }))
+        .await
+        .unwrap();
+    assert_eq!(status(&running), "running", "{running}");
+    assert_eq!(running["check"]["phase"], "suite");
+    assert_eq!(running["session"]["running_check"]["id"], check.as_str());
+    assert!(
+        running["next_step"]
+            .as_str()
+            .unwrap()
+            .contains("is running"),
+        "{running}"
+    );
+
+    // ready.txt is missing: the check fails, and says so.
+    let failed = next_until(&client, &id, |n| status(n) != "running").await;
+    assert_eq!(status(&failed), "failed", "{failed}");
+    assert_eq!(failed["check"]["id"], check.as_str());
+    assert_eq!(failed["session"]["phase_id"], "suite");
+    assert_eq!(failed["session"]["attempts"], 1);
+    assert!(failed["session"].get("running_check").is_none(), "{failed}");
+    assert!(
+        failed["next_step"].as_str().unwrap().contains("failed"),
+        "{failed}"
+    );
+
+    // Fixed: a second check passes and advances, once.
+    std::fs::write(root.join("ready.txt"), "ok").unwrap();
+    let (second, _) = validate_detached(&client, &id).await;
+    let second = second["check"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(second, check);
+    let passed = next_until(&client, &id, |n| status(n) != "running").await;
+    assert_eq!(status(&passed), "passed", "{passed}");
+    assert_eq!(passed["check"]["id"], second.as_str());
+    assert_eq!(passed["session"]["phase_id"], "ship", "{passed}");
+    client.cancel().await.unwrap();
+
+    // A new server finds the results in the store, by check id.
+    let (client, _) = serve(root, None).await;
+    let state = call(&client, "workflow_state", json!({ "session": id }))
+        .await
+        .unwrap();
+    assert_eq!(state["check"]["id"], second.as_str(), "{state}");
+    assert_eq!(state["check"]["status"], "passed");
+    let started = events_of(&state, "check_started");
+    assert_eq!(started.len(), 2, "the joined call started nothing: {state}");
+    assert_eq!(started[0]["data"]["check"], check.as_str());
+    let failed = events_of(&state, "validation_failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0]["data"]["check"], check.as_str());
+    assert!(
+        failed[0]["data"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("failed"),
+        "the full report is recorded: {state}"
+    );
+    let validated = events_of(&state, "validated");
+    assert_eq!(validated.len(), 1);
+    assert_eq!(validated[0]["data"]["check"], second.as_str());
+    assert_eq!(events_of(&state, "advanced").len(), 1);
+    client.cancel().await.unwrap();
+    verified(root, &id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_killed_mid_check_leaves_it_interrupted_and_a_new_check_runs() {
+    let ws = workspace(&[
+        (".checkrail/workflows/slow.yaml", &flow()),
+        ("ready.txt", "ok"),
+    ]);
+    let root = ws.path();
+    let (client, pid) = serve(root, None).await;
+    let id = start(&client).await;
+    let (answer, _) = validate_detached(&client, &id).await;
+    let check = answer["check"]["id"].as_str().unwrap().to_owned();
+    let owner = answer["check"]["owner"].as_str().unwrap().to_owned();
+    assert!(owner.contains(&format!("/{pid}/")), "{owner} vs pid {pid}");
+
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    drop(client);
+
+    let (client, _) = serve(root, None).await;
+    let interrupted = next_until(&client, &id, |n| status(n) != "running").await;
+    assert_eq!(status(&interrupted), "interrupted", "{interrupted}");
+    assert_eq!(interrupted["check"]["id"], check.as_str());
+    let step = interrupted["next_step"].as_str().unwrap();
+    assert!(
+        step.contains("interrupted") && step.contains("workflow_validate again"),
+        "{step}"
+    );
+    assert_eq!(interrupted["session"]["phase_id"], "suite");
+
+    // Validating again replaces it and runs to the end.
+    let (again, _) = validate_detached(&client, &id).await;
+    let second = again["check"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(second, check);
+    assert_eq!(again["check"]["status"], "running", "{again}");
+    let passed = next_until(&client, &id, |n| status(n) != "running").await;
+    assert_eq!(status(&passed), "passed", "{passed}");
+    assert_eq!(passed["session"]["phase_id"], "ship");
+    let state = call(&client, "workflow_state", json!({ "session": id }))
+        .await
+        .unwrap();
+    let started = events_of(&state, "check_started");
+    assert_eq!(started.len(), 2, "{state}");
+    assert_eq!(started[1]["data"]["replaces"], check.as_str());
+    client.cancel().await.unwrap();
+    verified(root, &id);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_sees_another_live_replicas_check_as_running() {
+    let (_, url) = crate::pg::fresh_database();
+    let ws = workspace(&[
+        (".checkrail/workflows/slow.yaml", &flow()),
+        ("ready.txt", "ok"),
+    ]);
+    let root = ws.path();
+    let (first, _) = serve(root, Some(&url)).await;
+    let (second, _) = serve(root, Some(&url)).await;
+    let id = start(&first).await;
+    let (answer, _) = validate_detached(&first, &id).await;
+    let check = answer["check"]["id"].as_str().unwrap().to_owned();
+
+    // Several lease lengths pass while it runs: the other replica keeps
+    // reading it as running, never as interrupted.
+    let seen = std::cell::Cell::new(Vec::new());
+    let last = next_until(&second, &id, |n| {
+        if status(n) == "running" {
+            assert_eq!(n["check"]["id"], check.as_str(), "{n}");
+            let mut owners = seen.take();
+            owners.push(n["check"]["owner"].as_str().unwrap().to_owned());
+            seen.set(owners);
+        }
+        status(n) != "running"
+    })
+    .await;
+    let owners = seen.take();
+    assert!(
+        owners.len() >= 10,
+        "seen running {} times over more than a lease",
+        owners.len()
+    );
+    assert!(owners.iter().all(|o| *o == owners[0]));
+    assert_eq!(status(&last), "passed", "{last}");
+    assert_eq!(last["check"]["id"], check.as_str());
+    assert_eq!(last["session"]["phase_id"], "ship");
+    first.cancel().await.unwrap();
+    second.cancel().await.unwrap();
+}
