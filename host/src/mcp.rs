@@ -6,6 +6,7 @@ pub mod http;
 mod resources;
 mod server;
 pub mod stdio;
+mod tasks;
 mod tools;
 
 pub use server::CheckrailMcp;

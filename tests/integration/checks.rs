@@ -310,3 +310,137 @@ async fn a_replica_sees_another_live_replicas_check_as_running() {
     first.cancel().await.unwrap();
     second.cancel().await.unwrap();
 }
+
+/// A raw stdio client that declares the Tasks extension: `workflow_validate`
+/// answers with a task at once, `tasks/get` reports it working and then the
+/// validation's result; a task cannot be cancelled half way.
+#[test]
+fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+
+    let ws = workspace(&[(
+        ".checkrail/workflows/slow.yaml",
+        &flow().replace(&format!("sleep_ms: {SLEEP_MS}"), "sleep_ms: 1500"),
+    )]);
+    let mut child = Command::new(BIN)
+        .arg("--rules-dir")
+        .arg(fixture_rules())
+        .args(["serve", "--workspace"])
+        .arg(ws.path())
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_id = 0;
+    let mut ask = |method: &str, params: Value| -> Value {
+        next_id += 1;
+        let message = json!({"jsonrpc": "2.0", "id": next_id, "method": method, "params": params});
+        stdin.write_all(format!("{message}\n").as_bytes()).unwrap();
+        loop {
+            let value: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+            if value["id"] == next_id {
+                return value;
+            }
+        }
+    };
+    let init = ask(
+        "initialize",
+        json!({"protocolVersion": "2025-06-18", "clientInfo": {"name": "tasks", "version": "0"},
+               "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}}),
+    );
+    assert!(
+        init["result"]["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"].is_object(),
+        "{init}"
+    );
+    let started = ask(
+        "tools/call",
+        json!({"name": "workflow_start", "arguments": {"workflow": "slow"}}),
+    );
+    let session = started["result"]["structuredContent"]["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let poll = |ask: &mut dyn FnMut(&str, Value) -> Value, task: &str| -> (Value, u32) {
+        let mut working = 0;
+        let give_up = Instant::now() + Duration::from_secs(60);
+        loop {
+            let state = ask("tasks/get", json!({"taskId": task}));
+            let status = state["result"]["status"].as_str().unwrap_or("").to_owned();
+            if status != "working" {
+                return (state, working);
+            }
+            working += 1;
+            assert!(Instant::now() < give_up, "never finished: {state}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+
+    let began = Instant::now();
+    let created = ask(
+        "tools/call",
+        json!({"name": "workflow_validate", "arguments": {"session": session, "phase": "suite"}}),
+    );
+    assert!(
+        began.elapsed() < Duration::from_millis(1500),
+        "{:?}",
+        began.elapsed()
+    );
+    assert_eq!(created["result"]["resultType"], "task", "{created}");
+    assert_eq!(created["result"]["status"], "working", "{created}");
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let refused = ask("tasks/cancel", json!({"taskId": task}));
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot be cancelled")),
+        "{refused}"
+    );
+    let (done, working) = poll(&mut ask, &task);
+    assert!(working >= 1, "seen working before done: {done}");
+    assert_eq!(done["result"]["status"], "completed", "{done}");
+    let result = &done["result"]["result"]["structuredContent"];
+    assert_eq!(result["passed"], false, "{done}");
+    assert!(
+        result["report"]["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["findings"].as_array().is_some_and(|f| !f.is_empty())),
+        "{done}"
+    );
+
+    // Fixed: the next task passes and the session moves on, once.
+    std::fs::write(ws.path().join("ready.txt"), "ok\n").unwrap();
+    let created = ask(
+        "tools/call",
+        json!({"name": "workflow_validate", "arguments": {"session": session, "phase": "suite"}}),
+    );
+    let task = created["result"]["taskId"].as_str().unwrap().to_owned();
+    let (done, _) = poll(&mut ask, &task);
+    let result = &done["result"]["result"]["structuredContent"];
+    assert_eq!(
+        (result["passed"].clone(), result["advanced"].clone()),
+        (json!(true), json!(true)),
+        "{done}"
+    );
+    assert_eq!(result["standing"]["session"]["phase_id"], "ship", "{done}");
+    // A waited call still answers in its request.
+    let waited = ask(
+        "tools/call",
+        json!({"name": "workflow_validate", "arguments": {"session": session, "phase": "suite", "wait": true}}),
+    );
+    assert!(
+        waited["result"]["structuredContent"].is_object(),
+        "{waited}"
+    );
+    let unknown = ask("tasks/get", json!({"taskId": "nope"}));
+    assert!(unknown["error"].is_object(), "{unknown}");
+    drop(stdin);
+    let _ = child.wait();
+}

@@ -143,6 +143,7 @@ impl ServerHandler for CheckrailMcp {
             ServerCapabilities::builder()
                 .enable_tools()
                 .enable_resources()
+                .enable_tasks()
                 .build(),
         )
         .with_server_info(Implementation::new("checkrail", env!("CARGO_PKG_VERSION")))
@@ -160,10 +161,23 @@ impl ServerHandler for CheckrailMcp {
         let span = known
             .then(|| crate::telemetry::tool_call(&tool, &context.id.to_string()))
             .flatten();
-        let call = rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
-        let answer = match &span {
-            Some(cx) => self.tool_router.call(call).with_context(cx.clone()).await,
-            None => self.tool_router.call(call).await,
+        // A client that speaks the Tasks extension gets a long check as a
+        // task at once (see `mcp/tasks.rs`).
+        let tasked = context
+            .client_capabilities()
+            .is_some_and(|caps| caps.supports_tasks())
+            .then(|| super::tasks::as_task(&request))
+            .flatten();
+        let answer = match tasked {
+            Some(args) => Ok(self.validate_as_task(args).await),
+            None => {
+                let call =
+                    rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
+                match &span {
+                    Some(cx) => self.tool_router.call(call).with_context(cx.clone()).await,
+                    None => self.tool_router.call(call).await,
+                }
+            }
         };
         if known {
             let error = match &answer {
@@ -181,6 +195,28 @@ impl ServerHandler for CheckrailMcp {
             }
         }
         answer
+    }
+
+    async fn get_task(
+        &self,
+        request: rmcp::model::GetTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<rmcp::model::GetTaskResult, McpError> {
+        self.task_state(&request.task_id).await
+    }
+
+    async fn cancel_task(
+        &self,
+        request: rmcp::model::CancelTaskParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        Err(McpError::invalid_request(
+            format!(
+                "task `{}` cannot be cancelled: a check runs to its end and records its result, so a verdict is never half made; ask tasks/get for it",
+                crate::error::clip(&request.task_id)
+            ),
+            None,
+        ))
     }
 
     async fn list_resources(

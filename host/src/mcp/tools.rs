@@ -6,4 +6,4 @@ mod workflow_list;
 mod workflow_next;
 mod workflow_start;
 mod workflow_state;
-mod workflow_validate;
+pub(super) mod workflow_validate;
