@@ -162,11 +162,15 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let engine = engine(options(Some(&args.workspace)))?;
             serve::run(engine, &state(&cli)?, &cli.store, args)
         }
-        Command::Stats(args) => {
-            stats::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
-        }
+        Command::Stats(args) => stats::run(
+            engine(options(Some(&args.workspace)))?,
+            &state(&cli)?,
+            &cli.store,
+            args,
+        ),
         Command::Dashboard(args) => {
-            dashboard::run(engine(options(Some(&args.workspace)))?, &state(&cli)?, args)
+            let engine = engine(options(Some(&args.workspace)))?;
+            dashboard::run(engine, &state(&cli)?, &cli.store, args)
         }
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,

@@ -575,3 +575,61 @@ fn traces_go_to_an_otlp_collector_when_asked() {
     assert_eq!(errored.len(), 1, "{start:#?}");
     assert_eq!(errored[0]["stringValue"], "tool_error");
 }
+
+#[test]
+fn stats_read_a_postgresql_store_too() {
+    use checkrail::engine::Hooks;
+    use checkrail::service::Service;
+    use checkrail::session::StoreTarget;
+    use std::sync::Arc;
+
+    let (_, url) = crate::pg::fresh_database();
+    let ws = workspace(&[]);
+    let dir = ws.path();
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = checkrail::state::StateDir::at(state_dir.path()).unwrap();
+    let engine = checkrail::Checkrail::new(checkrail::Options {
+        cache_dir: Some(shared_cache()),
+        workspace: Some(dir.to_owned()),
+        ..checkrail::Options::default()
+    })
+    .unwrap();
+    let svc = Service::open_in(
+        Arc::new(engine),
+        dir,
+        &state,
+        &StoreTarget::Postgres(url.clone()),
+    )
+    .unwrap();
+    let id = svc
+        .start("project-basics", serde_json::Map::new())
+        .unwrap()
+        .session
+        .id;
+    let v = svc
+        .validate(&id, None, None, false, &Hooks::default())
+        .unwrap();
+    assert!(!v.passed);
+
+    let stats = |store: &str| -> Value {
+        let out = Command::new(BIN)
+            .args(["stats", "--json", "--store", store, "--workspace"])
+            .arg(dir)
+            .env("CHECKRAIL_CACHE_DIR", shared_cache())
+            .env("CHECKRAIL_STATE_DIR", state_dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let on_postgres = stats(&url);
+    assert_eq!(on_postgres["sessions"], 1, "{on_postgres:#}");
+    assert_eq!(on_postgres["workflows"][0]["workflow"], "project-basics");
+    assert_eq!(on_postgres["workflows"][0]["phases"][0]["attempts"], 1);
+    // The default store of the same state directory holds none of them.
+    assert_eq!(stats("sqlite")["sessions"], 0);
+}

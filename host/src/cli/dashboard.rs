@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use checkrail::Checkrail;
 use checkrail::dashboard::{MIN_PASSWORD, login_file, set_password};
 use checkrail::service::Service;
+use checkrail::session::StoreTarget;
 use checkrail::state::StateDir;
 
 use super::Exit;
@@ -29,7 +30,7 @@ pub struct Args {
 }
 
 /// Serves the dashboard until Ctrl-C, or sets its password.
-pub fn run(engine: Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
+pub fn run(engine: Checkrail, state: &StateDir, store: &StoreTarget, args: &Args) -> Result<Exit> {
     if args.set_password {
         return password(state);
     }
@@ -39,7 +40,12 @@ pub fn run(engine: Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
             args.addr
         );
     }
-    let service = Arc::new(Service::open(Arc::new(engine), &args.workspace, state)?);
+    let service = Arc::new(Service::open_in(
+        Arc::new(engine),
+        &args.workspace,
+        state,
+        store,
+    )?);
     let login = login_file(state);
     if !login.is_file() {
         eprintln!(

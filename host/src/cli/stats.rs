@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Result;
 use checkrail::Checkrail;
 use checkrail::service::Service;
+use checkrail::session::StoreTarget;
 use checkrail::state::StateDir;
 
 use super::Exit;
@@ -23,8 +24,8 @@ pub struct Args {
 
 /// Prints per workflow and phase: sessions, first-try pass rate, attempts,
 /// median time, top failing rules and findings, cache hit rate.
-pub fn run(engine: Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
-    let service = Service::open(Arc::new(engine), &args.workspace, state)?;
+pub fn run(engine: Checkrail, state: &StateDir, store: &StoreTarget, args: &Args) -> Result<Exit> {
+    let service = Service::open_in(Arc::new(engine), &args.workspace, state, store)?;
     let sessions = service.list(None)?;
     let stats = checkrail::stats::compute(&sessions, |id| service.events(id));
     if args.json {
