@@ -319,6 +319,9 @@ fn judge(
             Some(Some(before)) => {
                 against = format!("; {:.2}% at `{phase}`", before.percent());
                 findings.extend(compare(config, phase, &before, totals));
+                if totals.excluded > before.excluded {
+                    findings.extend(new_exclusions(cx, phase, &before, measured));
+                }
             }
         }
     }
@@ -334,9 +337,11 @@ fn judge(
         totals.lines,
         tool_name(tool)
     );
+    let mut facts = totals.to_facts();
+    facts["excluded_by_file"] = json!(measured.excluded_by_file());
     Outcome::from_findings(findings)
         .with_summary(summary)
-        .with_facts(totals.to_facts())
+        .with_facts(facts)
 }
 
 /// The findings of a drop, new exclusions, or a gain that fell short.
@@ -365,15 +370,33 @@ fn compare(config: &Config, phase: &str, before: &Totals, now: &Totals) -> Vec<F
             .code("coverage-not-increased"),
         );
     }
-    if now.excluded > before.excluded {
+    findings
+}
+
+/// `new-exclusions` at each file that excludes more lines than at `phase`;
+/// when the earlier facts have no per-file counts, or no file shows the
+/// rise (a file was renamed), one finding for the whole.
+fn new_exclusions(
+    cx: &Context,
+    phase: &str,
+    before: &Totals,
+    measured: &measure::Measured,
+) -> Vec<Finding> {
+    let by_file = cx
+        .baseline(phase)
+        .and_then(|facts| facts.get("excluded_by_file"))
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let mut findings = measured.new_exclusions(&by_file, phase);
+    if findings.is_empty() {
+        let now = measured.totals.excluded;
         findings.push(
             Finding::error(format!(
-                "{} more lines are excluded from measurement than at `{phase}` ({} now, {} then)",
-                now.excluded - before.excluded,
-                now.excluded,
+                "{} more lines are excluded from measurement than at `{phase}` ({now} now, {} then)",
+                now - before.excluded,
                 before.excluded
             ))
-            .fix_hint("remove the new `pragma: no cover` comments and test that code instead")
+            .fix_hint("remove the new `pragma: no cover` (or like) comments and test that code instead")
             .code("new-exclusions"),
         );
     }

@@ -1,5 +1,6 @@
 //! Running the tests under the coverage tool and reading what it measured.
 
+use checkrail_sdk::serde_json::Value;
 use checkrail_sdk::tool::{Judged, Tool as Runner};
 use checkrail_sdk::{Command, Context, Finding, Outcome, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
@@ -51,7 +52,43 @@ pub struct Measured {
     pub files: Vec<(String, FileCoverage)>,
 }
 
+/// At most this many files are recorded with their excluded-line counts.
+const MAX_EXCLUDED_FILES: usize = 500;
+
 impl Measured {
+    /// Files with lines excluded from measurement, with how many, for the
+    /// facts (at most [`MAX_EXCLUDED_FILES`]).
+    pub fn excluded_by_file(&self) -> std::collections::BTreeMap<String, u64> {
+        self.files
+            .iter()
+            .filter(|(_, f)| !f.excluded.is_empty())
+            .take(MAX_EXCLUDED_FILES)
+            .map(|(path, f)| (path.clone(), f.excluded.len() as u64))
+            .collect()
+    }
+
+    /// Findings at each file with more excluded lines than `before` (its
+    /// counts by file), at the file's first excluded line.
+    pub fn new_exclusions(&self, before: &Value, phase: &str) -> Vec<Finding> {
+        self.files
+            .iter()
+            .filter_map(|(path, f)| {
+                let then = before.get(path).and_then(Value::as_u64).unwrap_or(0);
+                let now = f.excluded.len() as u64;
+                let first = f.excluded.iter().next().copied()?;
+                (now > then).then(|| {
+                    Finding::error(format!(
+                        "{now} lines of this file are excluded from measurement, {then} at `{phase}`"
+                    ))
+                    .path(path.as_str())
+                    .line(first)
+                    .fix_hint("remove the new `pragma: no cover` (or like) comments and test that code instead")
+                    .code("new-exclusions")
+                })
+            })
+            .collect()
+    }
+
     /// Info findings for the `limit` files with the most uncovered lines,
     /// each at its first uncovered line.
     pub fn least_covered(&self, limit: usize, cwd: &str) -> Vec<Finding> {
@@ -321,7 +358,7 @@ fn measured(parsed: report::Report, cwd: &str, omit: &GlobSet) -> Measured {
         }
         totals.lines += file.lines.len() as u64;
         totals.covered += file.covered.len() as u64;
-        totals.excluded += u64::from(file.excluded);
+        totals.excluded += file.excluded.len() as u64;
         totals.files += 1;
         files.push((in_cwd(cwd, relative), file));
     }
@@ -362,7 +399,7 @@ mod tests {
         let file = |lines: &[u32], covered: &[u32]| FileCoverage {
             lines: lines.iter().copied().collect(),
             covered: covered.iter().copied().collect(),
-            excluded: 0,
+            excluded: Default::default(),
         };
         parsed.insert("calc.py".into(), file(&[1, 2, 3, 4], &[1, 2]));
         parsed.insert("tests/test_calc.py".into(), file(&[1, 2], &[1, 2]));

@@ -32,7 +32,7 @@ pub struct FileCoverage {
     /// Those of them that ran.
     pub covered: BTreeSet<u32>,
     /// Lines the source excluded from measurement (`# pragma: no cover`).
-    pub excluded: u32,
+    pub excluded: BTreeSet<u32>,
 }
 
 impl FileCoverage {
@@ -77,14 +77,14 @@ fn coverage_json(text: &str) -> Result<Report, String> {
     for (path, file) in files {
         let covered = lines_of(file, "executed_lines");
         let missing = lines_of(file, "missing_lines");
-        let excluded = lines_of(file, "excluded_lines").len();
+        let excluded = lines_of(file, "excluded_lines");
         let lines = covered.union(&missing).copied().collect();
         report.insert(
             path.clone(),
             FileCoverage {
                 lines,
                 covered,
-                excluded: u32::try_from(excluded).unwrap_or(u32::MAX),
+                excluded,
             },
         );
     }
@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(file.lines.len(), 5);
         assert_eq!(file.covered.len(), 3);
         assert_eq!(file.missing().collect::<Vec<_>>(), [5, 6]);
-        assert_eq!(file.excluded, 1);
+        assert_eq!(file.excluded.iter().copied().collect::<Vec<_>>(), [9]);
         assert!(parse(Format::CoverageJson, "{}", None).is_err());
     }
 

@@ -135,6 +135,17 @@ fn a_pragma_cannot_buy_coverage_but_a_test_can() {
     let cheat = run_after(&ws, config.clone(), &["python3"], &before);
     assert!(!cheat.passed, "{cheat:#?}");
     assert!(codes(&cheat).contains(&"new-exclusions"), "{cheat:#?}");
+    let excluded = cheat
+        .findings
+        .iter()
+        .find(|f| f.code.as_deref() == Some("new-exclusions"))
+        .unwrap();
+    // At the file, at the excluded function's first line.
+    assert_eq!(
+        (excluded.path.as_deref(), excluded.line),
+        (Some("calc.py"), Some(5)),
+        "{excluded:?}"
+    );
 
     // The honest path: test it.
     ws.write("calc.py", CALC).unwrap();
