@@ -41,15 +41,6 @@ struct StatusLabels {
     status: &'static str,
 }
 
-/// Every status, so each has a series even at zero.
-const STATUSES: [Status; 5] = [
-    Status::Active,
-    Status::AwaitingApproval,
-    Status::Paused,
-    Status::Completed,
-    Status::Abandoned,
-];
-
 /// The server's metrics.
 pub struct Metrics {
     registry: Registry,
@@ -149,7 +140,8 @@ impl Metrics {
     /// The text exposition, with the session gauges set from `sessions`.
     pub fn render(&self, sessions: &[Session]) -> String {
         self.sessions.clear();
-        for status in STATUSES {
+        // Every status, so each has a series even at zero.
+        for status in Status::ALL {
             self.sessions
                 .get_or_create(&StatusLabels {
                     status: status.as_str(),

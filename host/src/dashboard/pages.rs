@@ -103,13 +103,7 @@ pub fn sessions(all: &[Session], filters: &Filters, csrf: &str) -> String {
         body,
         "<label>Status <select name=\"status\" id=\"status\"><option value=\"\">any</option>"
     );
-    for status in [
-        Status::Active,
-        Status::AwaitingApproval,
-        Status::Paused,
-        Status::Completed,
-        Status::Abandoned,
-    ] {
+    for status in Status::ALL {
         let selected = if filters.status == status.as_str() {
             " selected"
         } else {

@@ -22,6 +22,15 @@ pub enum Status {
 }
 
 impl Status {
+    /// Every status, in lifecycle order.
+    pub const ALL: [Status; 5] = [
+        Status::Active,
+        Status::AwaitingApproval,
+        Status::Paused,
+        Status::Completed,
+        Status::Abandoned,
+    ];
+
     /// Name as stored and shown.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -35,15 +44,7 @@ impl Status {
 
     /// Parses a stored or user-given name.
     pub fn parse(text: &str) -> Option<Self> {
-        [
-            Status::Active,
-            Status::AwaitingApproval,
-            Status::Paused,
-            Status::Completed,
-            Status::Abandoned,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == text)
+        Status::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
     /// Whether nothing more can happen to the session.

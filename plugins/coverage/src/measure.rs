@@ -1,7 +1,7 @@
 //! Running the tests under the coverage tool and reading what it measured.
 
 use checkrail_sdk::serde_json::Value;
-use checkrail_sdk::tool::{Judged, Tool as Runner};
+use checkrail_sdk::tool::{Judged, Tool as Runner, WorkspaceDir};
 use checkrail_sdk::{Command, Context, Finding, Outcome, Result};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 
@@ -218,7 +218,7 @@ pub fn run(
             ])));
         }
     };
-    Ok(Ok(measured(parsed, cwd, &omit)))
+    Ok(Ok(measured(parsed, &config.cwd, &omit)))
 }
 
 /// The failing outcome of a measurement that could not be made.
@@ -343,7 +343,7 @@ fn omit_set(omit: Option<&[String]>) -> Result<GlobSet> {
 
 /// The report's files under `cwd`, omitted ones left out, with
 /// workspace-relative paths, and their totals.
-fn measured(parsed: report::Report, cwd: &str, omit: &GlobSet) -> Measured {
+fn measured(parsed: report::Report, cwd: &WorkspaceDir, omit: &GlobSet) -> Measured {
     let mut totals = Totals::default();
     let mut files = Vec::new();
     for (path, file) in parsed {
@@ -360,7 +360,10 @@ fn measured(parsed: report::Report, cwd: &str, omit: &GlobSet) -> Measured {
         totals.covered += file.covered.len() as u64;
         totals.excluded += file.excluded.len() as u64;
         totals.files += 1;
-        files.push((in_cwd(cwd, relative), file));
+        let Some(path) = cwd.join(relative) else {
+            continue;
+        };
+        files.push((path, file));
     }
     Measured { totals, files }
 }
@@ -372,15 +375,6 @@ fn go_module(cx: &Context, cwd: &str) -> Option<String> {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("module "))
         .map(|m| m.trim().trim_matches('"').to_owned())
-}
-
-/// `path` relative to `cwd`, as a workspace-relative path.
-fn in_cwd(cwd: &str, path: &str) -> String {
-    if cwd == "." {
-        path.to_owned()
-    } else {
-        format!("{cwd}/{path}")
-    }
 }
 
 #[cfg(test)]
@@ -406,7 +400,11 @@ mod tests {
         parsed.insert("test_top.py".into(), file(&[1], &[1]));
         parsed.insert("/usr/lib/python3/x.py".into(), file(&[1], &[]));
         parsed.insert("../elsewhere.py".into(), file(&[1], &[]));
-        let m = measured(parsed, "py", &omit_set(None).unwrap());
+        let m = measured(
+            parsed,
+            &WorkspaceDir::new("py").unwrap(),
+            &omit_set(None).unwrap(),
+        );
         assert_eq!(m.totals.lines, 4);
         assert_eq!(m.totals.covered, 2);
         assert_eq!(m.files[0].0, "py/calc.py");
