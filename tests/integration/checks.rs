@@ -316,48 +316,29 @@ async fn a_replica_sees_another_live_replicas_check_as_running() {
 /// validation's result; a task cannot be cancelled half way.
 #[test]
 fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
-    use std::io::{BufRead, BufReader, Write};
-    use std::process::{Command, Stdio};
+    use crate::support::Raw;
+    use std::process::Command;
 
     let ws = workspace(&[(
         ".checkrail/workflows/slow.yaml",
         &flow().replace(&format!("sleep_ms: {SLEEP_MS}"), "sleep_ms: 1500"),
     )]);
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .arg("--rules-dir")
         .arg(fixture_rules())
         .args(["serve", "--workspace"])
-        .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut next_id = 0;
-    let mut ask = |method: &str, params: Value| -> Value {
-        next_id += 1;
-        let message = json!({"jsonrpc": "2.0", "id": next_id, "method": method, "params": params});
-        stdin.write_all(format!("{message}\n").as_bytes()).unwrap();
-        loop {
-            let value: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-            if value["id"] == next_id {
-                return value;
-            }
-        }
-    };
-    let init = ask(
-        "initialize",
-        json!({"protocolVersion": "2025-06-18", "clientInfo": {"name": "tasks", "version": "0"},
-               "capabilities": {"extensions": {"io.modelcontextprotocol/tasks": {}}}}),
+        .arg(ws.path());
+    let mut raw = Raw::spawn(
+        command,
+        &json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}),
     );
+    let init = raw.initialized.clone();
     assert!(
         init["result"]["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"].is_object(),
         "{init}"
     );
+    let mut ask = |method: &str, params: Value| raw.ask(method, params);
     let started = ask(
         "tools/call",
         json!({"name": "workflow_start", "arguments": {"workflow": "slow"}}),
@@ -441,6 +422,4 @@ fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
     );
     let unknown = ask("tasks/get", json!({"taskId": "nope"}));
     assert!(unknown["error"].is_object(), "{unknown}");
-    drop(stdin);
-    let _ = child.wait();
 }

@@ -6,94 +6,16 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{shared_cache, state_dir, workspace};
+use crate::support::{Raw, shared_cache, state_dir, workspace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 /// Longest any answer may take; far above what each needs.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-/// `checkrail serve` over stdio, spoken to in raw lines.
-struct Raw {
-    child: Child,
-    stdin: ChildStdin,
-    lines: Receiver<String>,
-}
-
-impl Drop for Raw {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Raw {
-    fn start(dir: &std::path::Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args(["serve", "--workspace"])
-            .arg(dir)
-            .env("CHECKRAIL_CACHE_DIR", shared_cache())
-            .env("CHECKRAIL_STATE_DIR", state_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut raw = Self {
-            child,
-            stdin,
-            lines,
-        };
-        raw.send(br#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#);
-        let init = raw.answer_to(&json!(0));
-        assert!(init["result"]["serverInfo"].is_object(), "{init}");
-        raw.send(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#);
-        raw
-    }
-
-    fn send(&mut self, line: &[u8]) {
-        self.stdin.write_all(line).unwrap();
-        self.stdin.write_all(b"\n").unwrap();
-        self.stdin.flush().unwrap();
-    }
-
-    /// The next response whose id is `id`.
-    fn answer_to(&mut self, id: &Value) -> Value {
-        loop {
-            let line = match self.lines.recv_timeout(PATIENCE) {
-                Ok(line) => line,
-                Err(RecvTimeoutError::Timeout) => panic!("no answer to id {id} in {PATIENCE:?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("server exited"),
-            };
-            let value: Value = serde_json::from_str(&line).unwrap();
-            if value.get("id") == Some(id) {
-                return value;
-            }
-        }
-    }
-
-    fn call(&mut self, id: u64, tool: &str, args: Value) -> Value {
-        let request = json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": args}});
-        self.send(request.to_string().as_bytes());
-        self.answer_to(&json!(id))
-    }
-}
 
 /// The text of a tool result (its error message when it failed).
 fn tool_text(answer: &Value) -> String {
@@ -413,46 +335,22 @@ fn the_server_exits_when_stdin_closes_even_while_a_rule_runs() {
         ".checkrail/workflows/slow.yaml",
         "id: slow\nversion: 0.1.0\nname: S\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-looper\n          timeout_ms: 600000\n",
     )]);
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["--rules-dir"])
         .arg(crate::support::fixture_rules())
         .args(["serve", "--workspace"])
-        .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut send = |line: String| {
-        stdin.write_all(line.as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-    };
-    send(r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}"#.to_owned());
-    send(r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_owned());
-    send(json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"workflow_start","arguments":{"workflow":"slow"}}}).to_string());
-    let id = loop {
-        let value: Value = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
-        if value["id"] == 1 {
-            break value["result"]["structuredContent"]["session"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-        }
-    };
-    send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id},"_meta":{"progressToken":"p"}}}).to_string());
+        .arg(ws.path());
+    let mut raw = Raw::spawn(command, &json!({}));
+    let started = raw.call(1, "workflow_start", json!({"workflow": "slow"}));
+    let id = started["result"]["structuredContent"]["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    raw.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id},"_meta":{"progressToken":"p"}}}).to_string().as_bytes());
     // Once the looping rule is running, the client goes away.
     loop {
-        let value: Value = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
+        let value = raw.next_message();
         if value["method"] == "notifications/progress"
             && value["params"]["message"]
                 .as_str()
@@ -461,16 +359,10 @@ fn the_server_exits_when_stdin_closes_even_while_a_rule_runs() {
             break;
         }
     }
-    drop(stdin);
     let began = std::time::Instant::now();
-    let (done, exited) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(child.wait());
-    });
-    let status = exited
-        .recv_timeout(PATIENCE)
-        .expect("the server still runs after stdin closed")
-        .unwrap();
+    let status = raw
+        .exit_within(PATIENCE)
+        .expect("the server still runs after stdin closed");
     assert!(status.success(), "{status:?}");
     assert!(
         began.elapsed() < Duration::from_secs(5),

@@ -11,9 +11,11 @@ use crate::support::{shared_cache, workspace};
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 const TOKEN: &str = "test-token-0123456789abcdef";
 
-struct Server {
+/// A `checkrail serve --http` process, killed and reaped when dropped.
+pub(crate) struct Server {
     child: Child,
-    port: u16,
+    /// The port it listens on.
+    pub(crate) port: u16,
 }
 
 impl Drop for Server {
@@ -23,7 +25,9 @@ impl Drop for Server {
     }
 }
 
-fn serve(dir: &std::path::Path, addr: &str, token: Option<&str>) -> Server {
+/// Starts `checkrail serve --http addr` on `dir` (with `token` as
+/// CHECKRAIL_TOKEN) and waits until it listens.
+pub(crate) fn serve(dir: &std::path::Path, addr: &str, token: Option<&str>) -> Server {
     let mut cmd = Command::new(BIN);
     cmd.args(["serve", "--http", addr, "--workspace"])
         .arg(dir)

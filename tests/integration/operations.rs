@@ -3,67 +3,17 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{shared_cache, state_dir, workspace};
+use crate::http::serve;
+use crate::support::{Raw, shared_cache, workspace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 const TOKEN: &str = "ops-token-0123456789abcdef";
 const PATIENCE: Duration = Duration::from_secs(120);
-
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &std::path::Path, addr: &str, token: Option<&str>) -> Server {
-    let mut cmd = Command::new(BIN);
-    cmd.args(["serve", "--http", addr, "--workspace"])
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .env_remove("CHECKRAIL_TOKEN")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    if let Some(token) = token {
-        cmd.env("CHECKRAIL_TOKEN", token);
-    }
-    let mut server = Server {
-        child: cmd.spawn().unwrap(),
-        port: 0,
-    };
-    let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited");
-        if let Some(rest) = line
-            .trim()
-            .strip_prefix("checkrail: MCP over streamable HTTP at http://")
-        {
-            server.port = rest
-                .trim_end_matches("/mcp")
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-            std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-            return server;
-        }
-    }
-}
 
 /// One HTTP/1.1 exchange; returns (status, headers, body).
 fn http(
@@ -252,54 +202,24 @@ fn a_quiet_rule_still_sends_progress() {
         ".checkrail/workflows/quiet.yaml",
         "id: quiet\nversion: 0.1.0\nname: Q\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: { sleep_ms: 1500 }\n",
     )]);
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args(["--rules-dir"])
         .arg(crate::support::fixture_rules())
         .args(["serve", "--workspace"])
         .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .env("CHECKRAIL_PROGRESS_INTERVAL_MS", "200")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut send = |message: Value| {
-        stdin.write_all(message.to_string().as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-    };
-    send(
-        json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}),
-    );
-    send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
-    send(
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"workflow_start","arguments":{"workflow":"quiet"}}}),
-    );
-    let id = loop {
-        let value: Value = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
-        if value["id"] == 1 {
-            break value["result"]["structuredContent"]["session"]["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-        }
-    };
-    send(
-        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id},"_meta":{"progressToken":"t"}}}),
-    );
+        .env("CHECKRAIL_PROGRESS_INTERVAL_MS", "200");
+    let mut raw = Raw::spawn(command, &json!({}));
+    let started = raw.call(1, "workflow_start", json!({"workflow": "quiet"}));
+    let id = started["result"]["structuredContent"]["session"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    raw.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id},"_meta":{"progressToken":"t"}}}).to_string().as_bytes());
     let mut values = Vec::new();
     let mut heartbeats = 0;
     let answer = loop {
-        let value: Value = serde_json::from_str(&lines.recv_timeout(PATIENCE).unwrap()).unwrap();
+        let value = raw.next_message();
         if value["method"] == "notifications/progress" {
             values.push(value["params"]["progress"].as_f64().unwrap());
             if value["params"]["message"]
@@ -312,9 +232,6 @@ fn a_quiet_rule_still_sends_progress() {
             break value;
         }
     };
-    drop(stdin);
-    let _ = child.kill();
-    let _ = child.wait();
     assert_eq!(
         answer["result"]["structuredContent"]["passed"], true,
         "{answer}"
@@ -476,54 +393,23 @@ fn traces_go_to_an_otlp_collector_when_asked() {
         ".checkrail/workflows/traced.yaml",
         "id: traced\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config: { paths: [README.md] }\n",
     )]);
-    let mut child = Command::new(BIN)
+    let mut command = Command::new(BIN);
+    command
         .args([
             "serve",
             "--otlp-endpoint",
             &format!("http://127.0.0.1:{port}"),
             "--workspace",
         ])
-        .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut ask = |message: Value| -> Value {
-        stdin.write_all(message.to_string().as_bytes()).unwrap();
-        stdin.write_all(b"\n").unwrap();
-        let id = message["id"].clone();
-        if id.is_null() {
-            return Value::Null;
-        }
-        loop {
-            let value: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
-            if value["id"] == id {
-                return value;
-            }
-        }
-    };
-    ask(
-        json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"0"}}}),
-    );
-    ask(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
-    let refused = ask(
-        json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"workflow_start","arguments":{"workflow":"nope"}}}),
-    );
+        .arg(ws.path());
+    let mut raw = Raw::spawn(command, &json!({}));
+    let refused = raw.call(1, "workflow_start", json!({"workflow": "nope"}));
     assert_eq!(refused["result"]["isError"], true);
-    let started = ask(
-        json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_start","arguments":{"workflow":"traced"}}}),
-    );
+    let started = raw.call(2, "workflow_start", json!({"workflow": "traced"}));
     let id = started["result"]["structuredContent"]["session"]["id"].clone();
-    ask(
-        json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id}}}),
-    );
-    drop(stdin);
-    assert!(child.wait().unwrap().success());
+    raw.call(3, "workflow_validate", json!({"session": id}));
+    let status = raw.exit_within(PATIENCE).expect("the server exits");
+    assert!(status.success());
 
     // Every span the server exported (it flushes before it exits).
     let mut spans = Vec::new();
