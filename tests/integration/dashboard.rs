@@ -252,3 +252,50 @@ fn the_local_dashboard_command_serves_and_guards_its_password() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_workspace_that_does_not_allow_the_dashboard_refuses_its_decisions() {
+    use checkrail::config::ApprovalChannel;
+    use checkrail::service::Decision;
+
+    let ws = workspace(&[
+        (".checkrail/workflows/gated.yaml", GATED),
+        ("app.py", "def main():\n    return 1\n"),
+        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
+    ]);
+    let state_dir = tempfile::tempdir().unwrap();
+    let state = StateDir::at(state_dir.path()).unwrap();
+    let svc = service(ws.path(), &state);
+    let id = svc.start("gated", Map::new()).unwrap().session.id;
+    let v = svc
+        .validate(&id, None, None, false, &Hooks::default())
+        .unwrap();
+    assert_eq!(v.standing.session.status, Status::AwaitingApproval);
+    let decision = |channel| Decision {
+        approve: true,
+        by: "someone".to_owned(),
+        channel,
+        detail: None,
+        note: None,
+    };
+    let refused = svc
+        .decide(&id, &decision(ApprovalChannel::Dashboard))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("does not accept approvals through `dashboard`")
+            && refused.contains("allows: terminal"),
+        "{refused}"
+    );
+    let (session, _, _) = svc.gate(&id).unwrap();
+    assert_eq!(
+        session.status,
+        Status::AwaitingApproval,
+        "nothing was recorded"
+    );
+    // The honest channel still decides.
+    let approved = svc
+        .decide(&id, &decision(ApprovalChannel::Terminal))
+        .unwrap();
+    assert_eq!(approved.session.status, Status::Active);
+}
