@@ -3,21 +3,28 @@
 //! where the checkpoint's rule result comes from the outcome cache. Every
 //! call still walks the workspace (honouring `.gitignore`) and checks each
 //! file's fingerprint, so the baseline measured in the same run is a plain
-//! recursive stat walk of the same files. Prints figures, asserts nothing.
+//! recursive stat walk of the same files (budget: ≤ 1.2x its p50). The
+//! first, uncached validate is shown against the cached one.
 //!
-//! Run with `cargo bench -p checkrail --bench cache`.
+//! Needs `python3` (the checkpoint's compile rule runs it). Prints figures;
+//! panics only on a wrong answer or a missing tool.
+//! Full: `cargo bench -p checkrail --bench cache`.
+//! Quick (CI, 2,000 files): `cargo bench -p checkrail --bench cache --
+//! --quick`, or with `CHECKRAIL_BENCH_QUICK=1`.
+
+#[allow(
+    dead_code,
+    reason = "each benchmark uses its own part of the shared support"
+)]
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rmcp::model::CallToolRequestParams;
-use rmcp::service::RunningService;
-use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
-use serde_json::{Value, json};
+use serde_json::json;
+use support::server::{call, spawn, start};
+use support::{Budget, Samples, compare};
 
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
-const DIRS: usize = 100;
 const FILES_PER_DIR: usize = 100;
 const FILE_BYTES: usize = 4096;
 
@@ -35,13 +42,11 @@ phases:
           config: { toolchain: python, files: [app/main.py] }
 ";
 
-type Client = RunningService<RoleClient, ()>;
-
-fn populate(root: &Path) {
+fn populate(root: &Path, dirs: usize) {
     let body: String = "// generated source line for the cache benchmark\n"
         .repeat(FILE_BYTES / 48 + 1)[..FILE_BYTES]
         .to_owned();
-    for d in 0..DIRS {
+    for d in 0..dirs {
         let dir = root.join(format!("src/m{d:03}"));
         std::fs::create_dir_all(&dir).expect("mkdir");
         for f in 0..FILES_PER_DIR {
@@ -79,54 +84,39 @@ fn stat_walk(dir: &Path) -> usize {
     n
 }
 
-async fn call(client: &Client, tool: &str, args: Value) -> Value {
-    let params = CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(args.as_object().expect("object").clone());
-    let result = client.call_tool(params).await.expect("call");
-    assert_ne!(result.is_error, Some(true), "{tool}: {:?}", result.content);
-    result.structured_content.expect("structured content")
-}
-
-fn percentile(times: &mut [Duration], p: f64) -> Duration {
-    times.sort();
-    times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 #[tokio::main]
 async fn main() {
-    let ws = tempfile::tempdir().expect("tempdir");
-    let state = tempfile::tempdir().expect("tempdir");
-    let cache = tempfile::tempdir().expect("tempdir");
-    populate(ws.path());
+    let mode = support::begin("cache");
+    support::require(
+        "python3",
+        "install Python 3 (the benchmark's compile rule runs it)",
+    );
+    let dirs = mode.pick(100, 20);
+    let rounds = mode.pick(100, 20);
 
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--workspace")
-        .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", cache.path())
-        .env("CHECKRAIL_STATE_DIR", state.path())
-        .env("CHECKRAIL_LOG", "error");
-    let client = ().serve(TokioChildProcess::new(cmd).expect("spawn")).await.expect("initialize");
-    let id = call(&client, "workflow_start", json!({"workflow": "cached"})).await["session"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let ws = tempfile::tempdir().expect("tempdir");
+    let cache = tempfile::tempdir().expect("tempdir");
+    populate(ws.path(), dirs);
+    println!(
+        "workspace: {} files, {:.1} MB",
+        dirs * FILES_PER_DIR + 5,
+        (dirs * FILES_PER_DIR * FILE_BYTES) as f64 / 1e6
+    );
+
+    let (client, _) = spawn(ws.path(), cache.path(), &[]).await;
+    let id = start(&client, "cached").await;
     let args = json!({"session": id, "phase": "build"});
     let first = Instant::now();
     let out = call(&client, "workflow_validate", args.clone()).await;
     let cold = first.elapsed();
-    assert_eq!(out["passed"], false);
+    assert_eq!(out["passed"], false, "{out}");
     // Let every file's fingerprint age past the racy-timestamp second.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     for _ in 0..10 {
         call(&client, "workflow_validate", args.clone()).await;
     }
 
-    let rounds = 100;
+    // Interleaved, so both see the same machine load.
     let mut validate = Vec::with_capacity(rounds);
     let mut walk = Vec::with_capacity(rounds);
     for _ in 0..rounds {
@@ -137,35 +127,26 @@ async fn main() {
         let began = Instant::now();
         let files = stat_walk(ws.path());
         walk.push(began.elapsed());
-        assert!(files >= DIRS * FILES_PER_DIR);
+        assert!(files >= dirs * FILES_PER_DIR, "the walk missed files");
     }
-    let (v50, v99) = (
-        percentile(&mut validate, 0.5),
-        percentile(&mut validate, 0.99),
+    let (validate, walk) = (Samples::new(validate), Samples::new(walk));
+    compare(
+        ("cached workflow_validate over stdio p50", validate.p50()),
+        ("recursive stat walk p50", walk.p50()),
+        Budget::Ratio(1.2),
     );
-    let (w50, w99) = (percentile(&mut walk, 0.5), percentile(&mut walk, 0.99));
-    println!(
-        "workspace: {} files, {:.1} MB",
-        DIRS * FILES_PER_DIR + 5,
-        (DIRS * FILES_PER_DIR * FILE_BYTES) as f64 / 1e6
+    compare(
+        ("cached workflow_validate over stdio p99", validate.p99()),
+        ("recursive stat walk p99", walk.p99()),
+        Budget::None,
     );
-    println!(
-        "first validate (hashes every file, runs the rule): {:.1} ms",
-        ms(cold)
-    );
-    println!(
-        "cached workflow_validate over stdio:  p50 {:>7.2} ms   p99 {:>7.2} ms   (n={rounds})",
-        ms(v50),
-        ms(v99)
-    );
-    println!(
-        "plain recursive stat walk (baseline): p50 {:>7.2} ms   p99 {:>7.2} ms   (n={rounds})",
-        ms(w50),
-        ms(w99)
-    );
-    println!(
-        "ratio (p50 validate / p50 stat walk): {:.2}×",
-        v50.as_secs_f64() / w50.as_secs_f64()
+    compare(
+        (
+            "first workflow_validate (hashes every file, runs the rule)",
+            cold,
+        ),
+        ("cached workflow_validate p50", validate.p50()),
+        Budget::None,
     );
     client.cancel().await.expect("stop");
 }

@@ -1,50 +1,63 @@
-//! Exec-based rules: prints figures, asserts nothing.
+//! Exec-based rules benchmark, each figure next to a baseline measured in
+//! the same run:
 //!
-//! - host overhead of a rule that runs a program: a `compile` rule in custom
-//!   mode running `true`, minus the time to spawn and wait for `true`
-//!   directly;
-//! - a `cargo build` checkpoint on a small crate, with the outcome cache off
-//!   (every validate runs cargo) and warm (inputs hashed, result reused).
+//! - a `compile` rule in custom mode running `true`, through the sandbox,
+//!   against spawning and waiting for `true` with `std::process::Command`
+//!   (plainly, and with the settings exec uses: pipes, process group, cwd,
+//!   cleared environment);
+//! - a `cargo build` checkpoint on a small crate with the outcome cache off
+//!   (every validate runs cargo), against running the same `cargo build`
+//!   directly; and with the cache warm (inputs hashed, result reused),
+//!   against the cache off.
 //!
-//! Run with `cargo bench -p checkrail --bench exec`.
+//! Needs `true` and cargo. Prints figures; panics only on a wrong answer
+//! or a missing tool.
+//! Full: `cargo bench -p checkrail --bench exec`.
+//! Quick (CI): `cargo bench -p checkrail --bench exec -- --quick`, or with
+//! `CHECKRAIL_BENCH_QUICK=1`.
 
-use std::time::{Duration, Instant};
+#[allow(
+    dead_code,
+    reason = "each benchmark uses its own part of the shared support"
+)]
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks, RuleRun};
+use checkrail::report::RuleStatus;
 use checkrail::state::StateDir;
-use checkrail::workflow::Workflow;
-use checkrail::workflow::parse;
+use checkrail::workflow::{Workflow, parse};
 use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};
+use checkrail_sdk::native::exec::BASE_ENV;
 use serde_json::json;
+use support::{Budget, compare, sample};
 
-fn stats(what: &str, mut times: Vec<Duration>) -> Duration {
-    times.sort();
-    let pick = |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "{what:<62} p50 {:>9.3} ms   p99 {:>9.3} ms   (n={})",
-        ms(pick(0.5)),
-        ms(pick(0.99)),
-        times.len()
-    );
-    pick(0.5)
-}
-
-fn sample(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
-    for _ in 0..(n / 10).max(1) {
-        f();
-    }
-    (0..n)
-        .map(|_| {
-            let began = Instant::now();
-            f();
-            began.elapsed()
-        })
-        .collect()
+/// `program` in `dir` as exec starts it: no stdin, piped output, its own
+/// process group, and only the variables exec passes on.
+fn like_exec(program: &str, dir: &Path) -> Command {
+    let mut cmd = Command::new(program);
+    cmd.current_dir(dir)
+        .env_clear()
+        .envs(
+            BASE_ENV
+                .iter()
+                .filter_map(|&name| Some((name, std::env::var_os(name)?))),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    cmd
 }
 
 fn main() {
+    let mode = support::begin("exec");
+    support::require("true", "install coreutils");
+    support::require("cargo", "install Rust with rustup (https://rustup.rs)");
+    let spawns = mode.pick(300, 30);
     // SAFETY: no other thread exists yet.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     let cache = tempfile::tempdir().expect("tempdir");
@@ -68,42 +81,28 @@ fn main() {
         timeout: None,
         memory: None,
     };
-    engine.run_rule(&run).expect("warm up");
-    let direct = stats(
-        "spawn + wait for `true` directly",
-        sample(300, || {
-            std::process::Command::new("true").status().expect("true");
-        }),
+    let through = sample(spawns, || {
+        let report = engine.run_rule(&run).expect("run");
+        assert_eq!(report.status, RuleStatus::Passed, "{report:?}");
+    });
+    let direct = sample(spawns, || {
+        let status = Command::new("true").status().expect("run true");
+        assert!(status.success(), "true failed");
+    });
+    let configured = sample(spawns, || {
+        let out = like_exec("true", ws.path()).output().expect("run true");
+        assert!(out.status.success(), "true failed");
+    });
+    let rule = "compile rule (custom: `true`) through the sandbox p50";
+    compare(
+        (rule, through.p50()),
+        ("spawn + wait for `true` directly p50", direct.p50()),
+        Budget::None,
     );
-    let configured = stats(
-        "spawn `true` configured as exec does (pipes, group, cwd, env)",
-        sample(300, || {
-            let mut cmd = std::process::Command::new("/usr/bin/true");
-            cmd.current_dir(ws.path())
-                .env_clear()
-                .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-                .stdin(std::process::Stdio::null())
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped());
-            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-            cmd.output().expect("true");
-        }),
-    );
-    let through = stats(
-        "compile rule (custom: `true`) through the sandbox",
-        sample(300, || {
-            let report = engine.run_rule(&run).expect("run");
-            assert_eq!(
-                report.status,
-                checkrail::report::RuleStatus::Passed,
-                "{report:?}"
-            );
-        }),
-    );
-    println!(
-        "host overhead of an exec-based rule (p50, vs plain spawn): {:.3} ms; vs the same spawn settings: {:.3} ms",
-        (through.as_secs_f64() - direct.as_secs_f64()) * 1e3,
-        (through.as_secs_f64() - configured.as_secs_f64()) * 1e3
+    compare(
+        (rule, through.p50()),
+        ("`true` spawned with exec's settings p50", configured.p50()),
+        Budget::None,
     );
 
     std::fs::write(
@@ -148,18 +147,31 @@ fn main() {
         })
     };
     run(&uncached).expect("first build");
-    stats(
-        "cargo build checkpoint, outcome cache off (cargo runs)",
-        sample(20, || {
-            assert!(run(&uncached).expect("run").passed);
-        }),
-    );
+    let builds = mode.pick(20, 3);
+    let off = sample(builds, || {
+        assert!(run(&uncached).expect("run").passed);
+    });
+    let cargo = sample(builds, || {
+        let out = like_exec("cargo", ws.path())
+            .args(["build", "--message-format=json", "--color=never"])
+            .output()
+            .expect("run cargo build");
+        assert!(out.status.success(), "cargo build failed");
+    });
     run(&cached).expect("fill the outcome cache");
-    stats(
-        "cargo build checkpoint, outcome cache warm (no cargo)",
-        sample(200, || {
-            let report = run(&cached).expect("run");
-            assert!(report.rules[0].cached);
-        }),
+    let warm = sample(mode.pick(200, 20), || {
+        let report = run(&cached).expect("run");
+        assert!(report.rules[0].cached, "the outcome was not reused");
+    });
+    let checkpoint = "cargo build checkpoint, outcome cache off p50";
+    compare(
+        (checkpoint, off.p50()),
+        ("the same cargo build run directly p50", cargo.p50()),
+        Budget::None,
+    );
+    compare(
+        ("cargo build checkpoint, outcome cache warm p50", warm.p50()),
+        (checkpoint, off.p50()),
+        Budget::None,
     );
 }

@@ -1,165 +1,135 @@
-//! MCP benchmark over stdio against the real `checkrail serve` binary:
-//! prints figures, asserts nothing.
+//! MCP benchmark over stdio against the real `checkrail serve` binary, each
+//! figure next to a baseline measured in the same run.
 //!
-//! - server start to the first `tools/list` answer (compile cache warm);
-//! - `workflow_validate` of a file-exists checkpoint end to end, p50 / p99
-//!   over 1,000 calls (each one runs the rule and appends to the session log);
-//! - server RSS after 50 concurrent sessions each validating 20 times.
+//! - server start to the first `tools/list` answer (compile cache warm;
+//!   budget ≤ 10 ms), against starting the same binary for `--version`;
+//! - `workflow_validate` of a file-exists checkpoint end to end (each call
+//!   runs the rule and appends to the session log; budget ≤ 2 ms p99), and
+//!   its dry run, against a `ping` round trip on the same server;
+//! - server RSS after start and one session (budget ≤ 20 MB), against the
+//!   peak RSS of `checkrail --version`; RSS over many more calls (budget:
+//!   flat within 10 %) against RSS before them; RSS after 50 concurrent
+//!   sessions (budget ≤ 30 MB) against RSS after start, and their wall time
+//!   against the same validations one after another.
 //!
-//! Run with `cargo bench -p checkrail --bench mcp`.
+//! Prints figures; panics only on a wrong answer.
+//! Full: `cargo bench -p checkrail --bench mcp`.
+//! Quick (CI): `cargo bench -p checkrail --bench mcp -- --quick`, or with
+//! `CHECKRAIL_BENCH_QUICK=1`.
 
+#[allow(
+    dead_code,
+    reason = "each benchmark uses its own part of the shared support"
+)]
+mod support;
+
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rmcp::model::CallToolRequestParams;
-use rmcp::service::RunningService;
-use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
-use serde_json::{Value, json};
+use serde_json::json;
+use support::server::{BIN, call, peak_rss, ping, rss, spawn, start};
+use support::{Budget, Kib, Samples, compare, sample_async};
 
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
-
-type Client = RunningService<RoleClient, ()>;
-
-async fn spawn(workspace: &std::path::Path, cache: &std::path::Path) -> (Client, u32) {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--workspace")
-        .arg(workspace)
-        .env("CHECKRAIL_CACHE_DIR", cache)
-        .env("CHECKRAIL_STATE_DIR", cache.join("state"))
-        .env("CHECKRAIL_LOG", "error");
-    let transport = TokioChildProcess::new(cmd).expect("spawn checkrail serve");
-    let pid = transport.id().expect("child pid");
-    let client = ().serve(transport).await.expect("initialize");
-    (client, pid)
-}
-
-async fn call(client: &Client, tool: &str, args: Value) -> Value {
-    let params = CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(args.as_object().expect("object").clone());
-    let result = client.call_tool(params).await.expect("call");
-    assert_ne!(result.is_error, Some(true), "{tool}: {:?}", result.content);
-    result.structured_content.expect("structured content")
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        .unwrap_or(0)
-}
-
-fn stats(what: &str, mut times: Vec<Duration>) {
-    times.sort();
-    let pick = |p: f64| times[((times.len() as f64 * p).ceil() as usize).clamp(1, times.len()) - 1];
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
-    println!(
-        "{what:<58} p50 {:>8.2} ms   p99 {:>8.2} ms   max {:>8.2} ms   (n={})",
-        ms(pick(0.5)),
-        ms(pick(0.99)),
-        ms(*times.last().expect("samples")),
-        times.len()
-    );
-}
+const MIB: u64 = 1024;
 
 #[tokio::main]
 async fn main() {
+    let mode = support::begin("mcp");
+    let starts = mode.pick(20, 5);
+    let validations = mode.pick(1_000, 100);
+    let flat_calls = mode.pick(10_000, 1_000);
+    let sessions = 50;
+    let per_session = mode.pick(20, 4);
+
     let cache = tempfile::tempdir().expect("tempdir");
     let ws = tempfile::tempdir().expect("tempdir");
+    let (ws, cache) = (ws.path(), cache.path());
 
     // Warm the compile cache once, as an installed checkrail would have it.
-    let (client, _) = spawn(ws.path(), cache.path()).await;
-    let id = call(
-        &client,
-        "workflow_start",
-        json!({"workflow": "project-basics"}),
-    )
-    .await["session"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let (client, _) = spawn(ws, cache, &[]).await;
+    let id = start(&client, "project-basics").await;
     call(&client, "workflow_validate", json!({"session": id})).await;
     client.cancel().await.expect("stop");
 
-    let mut starts = Vec::new();
-    for _ in 0..20 {
+    let version = support::sample(starts, || {
+        let status = std::process::Command::new(BIN)
+            .arg("--version")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("run checkrail --version");
+        assert!(status.success(), "checkrail --version failed");
+    });
+    let mut times = Vec::with_capacity(starts);
+    for _ in 0..starts {
         let began = Instant::now();
-        let (client, _) = spawn(ws.path(), cache.path()).await;
+        let (client, _) = spawn(ws, cache, &[]).await;
         client.list_tools(None).await.expect("tools/list");
-        starts.push(began.elapsed());
+        times.push(began.elapsed());
         client.cancel().await.expect("stop");
     }
-    stats(
-        "server start → first tools/list answer (cache warm)",
-        starts,
+    compare(
+        (
+            "server start → first tools/list answer p50",
+            Samples::new(times).p50(),
+        ),
+        ("checkrail --version, whole process p50", version.p50()),
+        Budget::AtMost(Duration::from_millis(10)),
     );
 
-    let (client, pid) = spawn(ws.path(), cache.path()).await;
-    let id = call(
-        &client,
-        "workflow_start",
-        json!({"workflow": "project-basics"}),
-    )
-    .await["session"]["id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
-    println!(
-        "server RSS after start and one session: {} KiB",
-        rss_kib(pid)
+    let (client, pid) = spawn(ws, cache, &[]).await;
+    let after_start = rss(pid);
+    let id = start(&client, "project-basics").await;
+    compare(
+        ("server RSS after start and one session", rss(pid)),
+        (
+            "checkrail --version peak RSS",
+            peak_rss(std::process::Command::new(BIN).arg("--version")),
+        ),
+        Budget::AtMost(Kib(20 * MIB)),
     );
+
+    let pings = sample_async(validations, async || ping(&client).await).await;
     let args = json!({"session": id, "phase": "readme"});
-    for _ in 0..50 {
-        call(&client, "workflow_validate", args.clone()).await;
-    }
-    let mut times = Vec::new();
-    for _ in 0..1_000 {
-        let began = Instant::now();
+    let logged = sample_async(validations, async || {
         let out = call(&client, "workflow_validate", args.clone()).await;
-        times.push(began.elapsed());
-        assert_eq!(out["passed"], false);
-    }
-    stats(
-        "workflow_validate (file-exists, fails, logged) over stdio",
-        times,
-    );
-
+        assert_eq!(out["passed"], false, "{out}");
+    })
+    .await;
     let dry = json!({"session": id, "phase": "readme", "dry_run": true});
-    let mut times = Vec::new();
-    for _ in 0..1_000 {
-        let began = Instant::now();
+    let dry_run = sample_async(validations, async || {
         call(&client, "workflow_validate", dry.clone()).await;
-        times.push(began.elapsed());
+    })
+    .await;
+    for (what, samples) in [
+        ("workflow_validate (file-exists, fails, logged)", &logged),
+        ("workflow_validate dry run (no database write)", &dry_run),
+    ] {
+        compare(
+            (&format!("{what} p99"), samples.p99()),
+            ("ping round trip p99", pings.p99()),
+            Budget::AtMost(Duration::from_millis(2)),
+        );
     }
-    stats("workflow_validate dry run (no database write)", times);
-    let after_2k = rss_kib(pid);
-    println!("server RSS after 2,050 validations: {after_2k} KiB");
-    // Flat over 10,000 more calls (dry runs: the same work without
-    // growing the database, which is disk, not memory).
-    for _ in 0..10_000 {
+
+    // Flat over many more calls (dry runs: the same work without growing
+    // the database, which is disk, not memory).
+    let before = rss(pid);
+    for _ in 0..flat_calls {
         call(&client, "workflow_validate", dry.clone()).await;
     }
-    let after_12k = rss_kib(pid);
-    println!(
-        "server RSS after 10,000 more calls: {after_12k} KiB ({:+.1} %)",
-        (after_12k as f64 / after_2k as f64 - 1.0) * 100.0
+    compare(
+        (
+            &format!("server RSS after {flat_calls} more calls"),
+            rss(pid),
+        ),
+        ("server RSS before them", before),
+        Budget::Ratio(1.10),
     );
 
-    let client = std::sync::Arc::new(client);
-    let mut ids = Vec::new();
-    for _ in 0..50 {
-        let out = call(
-            &client,
-            "workflow_start",
-            json!({"workflow": "project-basics"}),
-        )
-        .await;
-        ids.push(out["session"]["id"].as_str().expect("id").to_owned());
+    let client = Arc::new(client);
+    let mut ids = Vec::with_capacity(sessions);
+    for _ in 0..sessions {
+        ids.push(start(&client, "project-basics").await);
     }
     let began = Instant::now();
     let tasks: Vec<_> = ids
@@ -167,7 +137,7 @@ async fn main() {
         .map(|id| {
             let client = client.clone();
             tokio::spawn(async move {
-                for _ in 0..20 {
+                for _ in 0..per_session {
                     call(&client, "workflow_validate", json!({"session": id})).await;
                 }
             })
@@ -176,9 +146,25 @@ async fn main() {
     for task in tasks {
         task.await.expect("session task");
     }
-    println!(
-        "50 concurrent sessions × 20 validations: {:.0} ms total, no errors; server RSS {} KiB",
-        began.elapsed().as_secs_f64() * 1e3,
-        rss_kib(pid)
+    let concurrent = began.elapsed();
+    compare(
+        (
+            &format!("server RSS after {sessions} concurrent sessions × {per_session} validations"),
+            rss(pid),
+        ),
+        ("server RSS after start", after_start),
+        Budget::AtMost(Kib(30 * MIB)),
+    );
+    let calls = u32::try_from(sessions * per_session).expect("few calls");
+    compare(
+        (
+            &format!("{sessions} concurrent sessions, wall time per validation"),
+            concurrent / calls,
+        ),
+        (
+            "one client's validations one after another p50",
+            logged.p50(),
+        ),
+        Budget::None,
     );
 }

@@ -3,11 +3,24 @@
 //! every tool rebuild the crate. Measured in one run: each rule alone, the
 //! three as one checkpoint with the rules at once (`[checks] parallel`
 //! left to the cores), and the same checkpoint one rule after another
-//! (`parallel = 1`). The compile and test rules run cargo in the same
-//! directory and target dir, so they take turns; clippy has its own
-//! target dir and runs alongside. Prints figures, asserts nothing.
+//! (`parallel = 1`). The baseline is the slowest rule alone (budget: the
+//! checkpoint ≤ 1.2x it, given the cores); the checkpoint is also shown
+//! against the sum of the rules and against the floor the machine's busy
+//! CPU time sets. The compile and test rules run cargo in the same
+//! directory and target dir, so they take turns; clippy has its own target
+//! dir and runs alongside.
 //!
-//! Run with `cargo bench -p checkrail --bench parallel`.
+//! Needs cargo and clippy. Prints figures; panics only on a wrong answer or
+//! a missing tool.
+//! Full: `cargo bench -p checkrail --bench parallel`.
+//! Quick (CI, a smaller crate, one round): `cargo bench -p checkrail
+//! --bench parallel -- --quick`, or with `CHECKRAIL_BENCH_QUICK=1`.
+
+#[allow(
+    dead_code,
+    reason = "each benchmark uses its own part of the shared support"
+)]
+mod support;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -16,9 +29,7 @@ use checkrail::engine::{CheckpointRun, Guards, Hooks};
 use checkrail::state::StateDir;
 use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};
-
-const MODULES: usize = 96;
-const ROUNDS: usize = 3;
+use support::{Budget, Quantity, Samples, compare};
 
 const COMPILE: &str = "        - rule: compile
           name: build
@@ -44,9 +55,9 @@ fn workflow(rules: &[&str]) -> checkrail::workflow::Workflow {
     .expect("bench workflow parses")
 }
 
-/// A crate with enough generic code and tests that building it takes a
-/// few seconds.
-fn populate(root: &Path) {
+/// A crate of `modules` modules of generic code and tests: at 96, building
+/// it takes a few seconds.
+fn populate(root: &Path, modules: usize) {
     std::fs::create_dir_all(root.join("src")).expect("mkdir");
     std::fs::write(
         root.join("Cargo.toml"),
@@ -55,7 +66,7 @@ fn populate(root: &Path) {
     .expect("write");
     std::fs::write(root.join(".gitignore"), "/target\n").expect("write");
     let mut lib = String::from("// edit 0\n");
-    for m in 0..MODULES {
+    for m in 0..modules {
         lib.push_str(&format!("pub mod m{m};\n"));
         std::fs::write(root.join(format!("src/m{m}.rs")), module(m)).expect("write");
     }
@@ -167,19 +178,16 @@ fn machine_cpu() -> Duration {
     Duration::from_millis(busy * 10)
 }
 
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
-}
-
-fn secs(d: Duration) -> String {
-    format!("{:.2} s", d.as_secs_f64())
-}
-
 fn main() {
+    let mode = support::begin("parallel");
+    support::require("cargo", "install Rust with rustup (https://rustup.rs)");
+    support::require("cargo-clippy", "`rustup component add clippy`");
+    let modules = mode.pick(96, 8);
+    let rounds = mode.pick(3, 1);
+
     let dir = tempfile::tempdir().expect("tempdir");
     let state = tempfile::tempdir().expect("tempdir");
-    populate(dir.path());
+    populate(dir.path(), modules);
     let mut bench = Bench {
         engine: Checkrail::new(Options::default()).expect("engine"),
         state: StateDir::at(state.path()).expect("state dir"),
@@ -188,18 +196,18 @@ fn main() {
     };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     println!(
-        "parallel checkpoint: compile + test + clippy on a generated crate ({MODULES} modules, {} tests), {cores} cores, median of {ROUNDS} rounds, each after an edit",
-        MODULES * 12
+        "compile + test + clippy on a generated crate ({modules} modules, {} tests), {cores} cores, median of {rounds} rounds, each after an edit",
+        modules * 12
     );
     // Warm-up: dependencies of every profile and both target dirs built.
     let (warm, _) = bench.time(&[COMPILE, TEST, LINT], 1);
-    println!("  warm-up (cold build, one after another): {}", secs(warm));
+    println!("warm-up (cold build, one after another): {}", warm.show());
 
     let mut alone = [Vec::new(), Vec::new(), Vec::new()];
     let mut together = Vec::new();
     let mut serial = Vec::new();
     let mut cpu = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for (i, rule) in [COMPILE, TEST, LINT].into_iter().enumerate() {
             alone[i].push(bench.time(&[rule], 1).0);
         }
@@ -208,41 +216,48 @@ fn main() {
         cpu.push(used);
         serial.push(bench.time(&[COMPILE, TEST, LINT], 1).0);
     }
-    let cpu = median(cpu);
-    let [compile, test, lint] = alone.map(median);
-    let together = median(together);
-    let serial = median(serial);
-    let slowest = compile.max(test).max(lint);
-    let sum = compile + test + lint;
+    let cpu = Samples::new(cpu).p50();
+    let [compile, test, lint] = alone.map(|times| Samples::new(times).p50());
+    let together = Samples::new(together).p50();
+    let serial = Samples::new(serial).p50();
     println!(
-        "  alone: compile {}, test {}, clippy {}",
-        secs(compile),
-        secs(test),
-        secs(lint)
+        "alone, median: compile {}, test {}, clippy {}",
+        compile.show(),
+        test.show(),
+        lint.show()
     );
-    println!(
-        "  sum of the rules alone: {}; slowest: {}",
-        secs(sum),
-        secs(slowest)
+    let (slowest, slowest_name) = [(compile, "compile"), (test, "test"), (lint, "clippy")]
+        .into_iter()
+        .max()
+        .expect("three rules");
+    let slowest_label = format!("slowest rule alone ({slowest_name}) median");
+    compare(
+        ("checkpoint, rules at once median", together),
+        (&slowest_label, slowest),
+        Budget::Ratio(1.2),
     );
-    println!(
-        "  checkpoint, rules at once: {} = {:.2}x the slowest rule, {:.2}x the sum",
-        secs(together),
-        together.as_secs_f64() / slowest.as_secs_f64(),
-        together.as_secs_f64() / sum.as_secs_f64()
+    compare(
+        ("checkpoint, parallel = 1 median", serial),
+        (&slowest_label, slowest),
+        Budget::None,
     );
-    println!(
-        "  checkpoint, parallel = 1: {} = {:.2}x the slowest rule",
-        secs(serial),
-        serial.as_secs_f64() / slowest.as_secs_f64()
+    compare(
+        ("checkpoint, rules at once median", together),
+        ("sum of the rules alone", compile + test + lint),
+        Budget::None,
     );
     // No schedule beats the slowest rule, nor the CPU time the tools need
     // spread over every core.
-    let floor = slowest.max(cpu / cores as u32);
-    println!(
-        "  busy CPU time during the checkpoint: {}; floor on {cores} cores: {} (rules at once = {:.2}x the floor)",
-        secs(cpu),
-        secs(floor),
-        together.as_secs_f64() / floor.as_secs_f64()
+    let floor = slowest.max(cpu / u32::try_from(cores).unwrap_or(1));
+    compare(
+        ("checkpoint, rules at once median", together),
+        (
+            &format!(
+                "floor: slowest rule or busy CPU {} over {cores} cores",
+                cpu.show()
+            ),
+            floor,
+        ),
+        Budget::None,
     );
 }

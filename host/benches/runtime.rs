@@ -1,27 +1,41 @@
-//! Runtime benchmark: prints figures, asserts nothing.
+//! Runtime benchmark: loading and running the bundled file-exists rule as a
+//! wasm component, each figure next to a baseline measured in the same run.
 //!
-//! - cold load (compile) and warm load (from the compile cache) of file-exists;
-//! - warm instantiate + `check` of file-exists for 1 and 100 paths, median
-//!   and p99;
-//! - the same 100-path check done natively by the same rule code (through
-//!   the SDK's native workspace, confined the same way), and by a naive
-//!   unconfined `std::fs::metadata` loop, with the ratios.
+//! - cold load (compile + link + describe), against a warm load from the
+//!   compile cache;
+//! - warm instantiate + `check` for 1 and 100 paths (budget: ≤ 30 µs median
+//!   for a trivial rule), against the same rule code run natively through
+//!   the SDK's native workspace, confined the same way; the 100-path run
+//!   also against a naive unconfined `std::fs::metadata` loop.
 //!
-//! Run with `cargo bench -p checkrail --bench runtime`.
+//! Prints figures; panics only on a wrong answer.
+//! Full: `cargo bench -p checkrail --bench runtime`.
+//! Quick (CI): `cargo bench -p checkrail --bench runtime -- --quick`, or
+//! with `CHECKRAIL_BENCH_QUICK=1`.
+
+#[allow(
+    dead_code,
+    reason = "each benchmark uses its own part of the shared support"
+)]
+mod support;
 
 use std::hint::black_box;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use checkrail::bundled::BUNDLED_RULES;
 use checkrail::runtime::{CheckInput, ComponentCache, Limits, RunResult, Runtime};
 use checkrail_sdk::testing::run_rule;
 use file_exists::FileExists;
-use serde_json::json;
+use serde_json::{Value, json};
+use support::{Budget, compare, sample};
 
-const WARM_ITERATIONS: usize = 5_000;
+/// The design's budget for a warm instantiate + `check` of a trivial rule.
+const TRIVIAL_CHECK: Duration = Duration::from_micros(30);
 
 fn main() {
+    let mode = support::begin("runtime");
+    let warm_iterations = mode.pick(5_000, 300);
     // Host-side errors must not capture backtraces (see WASMTIME-NOTES).
     // SAFETY: no other thread exists yet.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
@@ -34,19 +48,21 @@ fn main() {
 
     // Cold: no cache, every load compiles.
     let cold_runtime = Runtime::new(ComponentCache::new(None)).expect("runtime");
-    let cold = sample(5, || {
+    let cold = sample(mode.pick(5, 2), || {
         black_box(cold_runtime.load("bench", bytes).expect("load"));
     });
-    report("cold load (compile + link + describe)", &cold);
-
     let cache_dir = tempfile::tempdir().expect("tempdir");
     let runtime =
         Runtime::new(ComponentCache::new(Some(cache_dir.path().to_owned()))).expect("runtime");
     runtime.load("bench", bytes).expect("populate cache");
-    let warm = sample(50, || {
+    let warm = sample(mode.pick(50, 10), || {
         black_box(runtime.load("bench", bytes).expect("load"));
     });
-    report("warm load (from cache + link + describe)", &warm);
+    compare(
+        ("cold load (compile + link + describe) median", cold.p50()),
+        ("warm load (from the compile cache) median", warm.p50()),
+        Budget::None,
+    );
 
     let rule = runtime.load("bench", bytes).expect("load");
     let ws = tempfile::tempdir().expect("tempdir");
@@ -66,42 +82,64 @@ fn main() {
         ..CheckInput::default()
     };
     let (runtime, rule, input) = (&runtime, &rule, &input);
-    let wasm_check = |config: &serde_json::Value| {
+    let wasm_check = |config: &Value| {
         let text = config.to_string();
         move || match runtime.check(rule, &text, input, &Limits::default()) {
             RunResult::Completed(outcome) => assert!(outcome.passed, "{outcome:?}"),
             other => panic!("check failed: {other:?}"),
         }
     };
+    let native_check = |config: &Value| {
+        let (config, workspace) = (config.clone(), &workspace);
+        move || {
+            let outcome = run_rule::<FileExists>(config.clone(), workspace).expect("native run");
+            assert!(outcome.passed, "{outcome:?}");
+        }
+    };
 
-    let wasm_one = sample(WARM_ITERATIONS, wasm_check(&one));
-    report("warm instantiate + check, 1 path (wasm)", &wasm_one);
-    let wasm_hundred = sample(WARM_ITERATIONS, wasm_check(&hundred));
-    report("warm instantiate + check, 100 paths (wasm)", &wasm_hundred);
-
-    let native_hundred = sample(WARM_ITERATIONS, || {
-        let outcome = run_rule::<FileExists>(hundred.clone(), &workspace).expect("native run");
-        assert!(outcome.passed);
-    });
-    report(
-        "same rule natively, 100 paths (confined, same code)",
-        &native_hundred,
+    let wasm_one = sample(warm_iterations, wasm_check(&one));
+    let native_one = sample(warm_iterations, native_check(&one));
+    compare(
+        (
+            "warm instantiate + check, 1 path (wasm) median",
+            wasm_one.p50(),
+        ),
+        ("same rule natively, 1 path median", native_one.p50()),
+        Budget::AtMost(TRIVIAL_CHECK),
+    );
+    compare(
+        (
+            "warm instantiate + check, 1 path (wasm) p99",
+            wasm_one.p99(),
+        ),
+        ("same rule natively, 1 path p99", native_one.p99()),
+        Budget::None,
     );
 
-    let naive = sample(WARM_ITERATIONS, || naive_check(&workspace, &names));
-    report(
-        "naive native loop, 100 paths (std::fs::metadata, unconfined)",
-        &naive,
+    let wasm_hundred = sample(warm_iterations, wasm_check(&hundred));
+    let native_hundred = sample(warm_iterations, native_check(&hundred));
+    let naive = sample(warm_iterations, || naive_check(&workspace, &names));
+    compare(
+        (
+            "warm instantiate + check, 100 paths (wasm) median",
+            wasm_hundred.p50(),
+        ),
+        (
+            "same rule natively, 100 paths (confined, same code) median",
+            native_hundred.p50(),
+        ),
+        Budget::None,
     );
-
-    println!();
-    println!(
-        "ratio wasm / native same-rule (100 paths, median): {:.2}x",
-        median(&wasm_hundred).as_secs_f64() / median(&native_hundred).as_secs_f64()
-    );
-    println!(
-        "ratio wasm / naive loop (100 paths, median): {:.2}x",
-        median(&wasm_hundred).as_secs_f64() / median(&naive).as_secs_f64()
+    compare(
+        (
+            "warm instantiate + check, 100 paths (wasm) median",
+            wasm_hundred.p50(),
+        ),
+        (
+            "naive std::fs::metadata loop, 100 paths (unconfined) median",
+            naive.p50(),
+        ),
+        Budget::None,
     );
 }
 
@@ -111,39 +149,4 @@ fn naive_check(root: &Path, names: &[String]) {
         .filter(|n| std::fs::metadata(root.join(n)).is_err())
         .count();
     assert_eq!(black_box(missing), 0);
-}
-
-fn sample(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
-    // Warm up caches and lazy initialisation before measuring.
-    for _ in 0..(n / 10).clamp(1, 200) {
-        f();
-    }
-    let mut times: Vec<Duration> = (0..n)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed()
-        })
-        .collect();
-    times.sort();
-    times
-}
-
-fn median(sorted: &[Duration]) -> Duration {
-    sorted[sorted.len() / 2]
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
-}
-
-fn report(what: &str, sorted: &[Duration]) {
-    let us = |d: Duration| d.as_secs_f64() * 1e6;
-    println!(
-        "{what:<66} median {:>10.1} µs   p99 {:>10.1} µs   (n={})",
-        us(median(sorted)),
-        us(percentile(sorted, 0.99)),
-        sorted.len()
-    );
 }

@@ -1,0 +1,247 @@
+//! What every benchmark shares: the quick-mode switch, timing samples and
+//! their percentiles, and the one line that prints a figure next to its
+//! baseline measured in the same run, their ratio and the budget from
+//! DESIGN.md's "Performance budget" table.
+//!
+//! Benchmarks print figures and never fail on timing: shared machines are
+//! noisy. A figure over its budget is marked `OVER BUDGET` (in a release
+//! build; a debug build, as CI's short run uses, judges no budget); only a
+//! wrong answer or a missing tool panics.
+//!
+//! `support/mod.rs` rather than `support.rs`: cargo takes every file
+//! directly under `benches/` for a benchmark target of its own.
+
+pub mod server;
+
+use std::fmt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// The variable that asks for a quick run, as `--quick` does.
+const QUICK_ENV: &str = "CHECKRAIL_BENCH_QUICK";
+
+/// How much work a run does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// The iteration counts and workspace sizes the budgets are stated for.
+    Full,
+    /// Fewer iterations and smaller workspaces, for CI: every benchmark
+    /// together in well under three minutes.
+    Quick,
+}
+
+impl Mode {
+    /// `full` in a full run, `quick` in a quick one.
+    pub fn pick<T>(self, full: T, quick: T) -> T {
+        match self {
+            Mode::Full => full,
+            Mode::Quick => quick,
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Full => "full",
+            Mode::Quick => "quick",
+        })
+    }
+}
+
+/// The mode this run was asked for, after printing which: quick with
+/// `--quick` among the arguments or `CHECKRAIL_BENCH_QUICK` set to anything
+/// but empty or `0`. Other arguments are ignored (`cargo bench` passes
+/// `--bench`).
+pub fn begin(bench: &str) -> Mode {
+    let by_arg = std::env::args().skip(1).any(|arg| arg == "--quick");
+    let by_env = std::env::var(QUICK_ENV).is_ok_and(|v| !v.is_empty() && v != "0");
+    let mode = if by_arg || by_env {
+        Mode::Quick
+    } else {
+        Mode::Full
+    };
+    let build = if cfg!(debug_assertions) {
+        "debug build: budgets are for release builds and are not judged"
+    } else {
+        "release build"
+    };
+    println!("\n== {bench} benchmark ({mode} mode, {build}) ==");
+    mode
+}
+
+/// Panics unless `program` is on `PATH`: a benchmark that needs a tool says
+/// which and how to get it rather than skipping.
+pub fn require(program: &str, install: &str) {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path).any(|dir| is_executable(&dir.join(program)));
+    assert!(found, "`{program}` is not on PATH: {install}");
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Timings of one operation, sorted.
+pub struct Samples(Vec<Duration>);
+
+impl Samples {
+    /// Timings measured elsewhere.
+    pub fn new(mut times: Vec<Duration>) -> Self {
+        assert!(!times.is_empty(), "a figure needs at least one sample");
+        times.sort();
+        Samples(times)
+    }
+
+    /// The median.
+    pub fn p50(&self) -> Duration {
+        self.percentile(0.5)
+    }
+
+    /// The 99th percentile.
+    pub fn p99(&self) -> Duration {
+        self.percentile(0.99)
+    }
+
+    /// The smallest sample at or above fraction `p` of them.
+    pub fn percentile(&self, p: f64) -> Duration {
+        let n = self.0.len();
+        let rank = (n as f64 * p).ceil() as usize;
+        self.0[rank.clamp(1, n) - 1]
+    }
+
+    /// How many samples there are.
+    pub fn count(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// How many untimed calls warm caches and lazy initialisation first.
+fn warm_ups(n: usize) -> usize {
+    (n / 10).clamp(1, 200)
+}
+
+/// `n` timings of `f`, after a few untimed calls.
+pub fn sample(n: usize, mut f: impl FnMut()) -> Samples {
+    for _ in 0..warm_ups(n) {
+        f();
+    }
+    Samples::new(
+        (0..n)
+            .map(|_| {
+                let began = Instant::now();
+                f();
+                began.elapsed()
+            })
+            .collect(),
+    )
+}
+
+/// `n` timings of the future `f` returns, after a few untimed calls.
+pub async fn sample_async(n: usize, mut f: impl AsyncFnMut()) -> Samples {
+    for _ in 0..warm_ups(n) {
+        f().await;
+    }
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let began = Instant::now();
+        f().await;
+        times.push(began.elapsed());
+    }
+    Samples::new(times)
+}
+
+/// A measured amount: a time or a memory size.
+pub trait Quantity: Copy + PartialOrd {
+    /// The amount in the unit ratios and differences are taken in.
+    fn amount(self) -> f64;
+    /// An amount in that unit, printed with a readable one.
+    fn show_amount(amount: f64) -> String;
+    /// The amount, printed with its unit.
+    fn show(self) -> String {
+        Self::show_amount(self.amount())
+    }
+}
+
+impl Quantity for Duration {
+    fn amount(self) -> f64 {
+        self.as_secs_f64()
+    }
+
+    fn show_amount(secs: f64) -> String {
+        if secs.abs() < 1e-3 {
+            format!("{:.1} µs", secs * 1e6)
+        } else if secs.abs() < 1.0 {
+            format!("{:.2} ms", secs * 1e3)
+        } else {
+            format!("{secs:.2} s")
+        }
+    }
+}
+
+/// A memory size in KiB, as `/proc` and `getrusage` report it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Kib(pub u64);
+
+impl Quantity for Kib {
+    fn amount(self) -> f64 {
+        self.0 as f64
+    }
+
+    fn show_amount(kib: f64) -> String {
+        format!("{:.1} MB", kib / 1024.0)
+    }
+}
+
+/// What a figure must stay within.
+pub enum Budget<Q> {
+    /// At most this many times its baseline.
+    Ratio(f64),
+    /// At most this much.
+    AtMost(Q),
+    /// At most this much more than its baseline.
+    Over(Q),
+    /// No budget: the figure is for reading.
+    None,
+}
+
+/// Prints `figure` next to its `baseline` measured in the same run, their
+/// ratio, and `budget`, marked when the figure is over it. Each is a label
+/// (naming the statistic, e.g. "p50") and its value.
+pub fn compare<Q: Quantity>(figure: (&str, Q), baseline: (&str, Q), budget: Budget<Q>) {
+    let (what, value) = figure;
+    let (base_what, base) = baseline;
+    let ratio = value.amount() / base.amount();
+    let (limit, over) = match budget {
+        Budget::Ratio(max) => (format!("budget ≤ {max:.2}x"), ratio > max),
+        Budget::AtMost(max) => (format!("budget ≤ {}", max.show()), value > max),
+        Budget::Over(max) => {
+            let more = value.amount() - base.amount();
+            let sign = if more < 0.0 { "" } else { "+" };
+            (
+                format!(
+                    "difference {sign}{}, budget ≤ +{}",
+                    Q::show_amount(more),
+                    max.show()
+                ),
+                more > max.amount(),
+            )
+        }
+        Budget::None => ("no budget".to_owned(), false),
+    };
+    // A debug build (CI's short run shares the test build) is far slower
+    // than the release build the budgets speak of: its ratios are for
+    // reading, and no budget is judged against it.
+    let mark = if over && !cfg!(debug_assertions) {
+        "  OVER BUDGET"
+    } else {
+        ""
+    };
+    println!(
+        "{what} {} | baseline {base_what} {} | ratio {ratio:.2}x ({limit}){mark}",
+        value.show(),
+        base.show()
+    );
+}
