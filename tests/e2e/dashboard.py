@@ -3,6 +3,10 @@ Playwright, as a human would: sign in, filter sessions, read findings,
 approve a gate. Prints one JSON object with what it saw.
 
 Usage: dashboard.py BASE_URL PASSWORD GATED_SESSION FAILING_SESSION
+
+Every form submission waits for the page it leads to to load before
+anything on it is read, however slow the machine; Playwright's waits give
+up (failing the script) after PATIENCE_MS, a guard against hangs only.
 """
 
 import json
@@ -11,12 +15,20 @@ import sys
 
 from playwright.sync_api import sync_playwright
 
+PATIENCE_MS = 60_000
+
 
 def chromium_path():
     for path in ("/usr/lib/chromium/chromium", "/usr/bin/chromium"):
         if os.path.exists(path):
             return path
     raise SystemExit("Chromium is not installed (Debian package `chromium`)")
+
+
+def submit(page, selector):
+    """Clicks a button that submits its form; returns once the page it leads to has loaded."""
+    with page.expect_navigation():
+        page.click(selector)
 
 
 def main():
@@ -27,22 +39,24 @@ def main():
             executable_path=chromium_path(), args=["--no-sandbox"], headless=True
         )
         page = browser.new_page()
+        page.set_default_timeout(PATIENCE_MS)
+        page.set_default_navigation_timeout(PATIENCE_MS)
 
         # Not signed in: every page leads to the sign-in form.
         page.goto(f"{base}/ui/sessions")
         seen["redirected_to"] = page.url.removeprefix(base)
         page.fill("#password", "not the password")
-        page.click("#sign-in")
+        submit(page, "#sign-in")
         seen["wrong_password_error"] = page.is_visible("#login-error")
         page.fill("#password", password)
-        page.click("#sign-in")
+        submit(page, "#sign-in")
         seen["after_sign_in"] = page.url.removeprefix(base)
 
         # The session list and its filters.
         rows = page.locator("#sessions tr")
         seen["rows"] = rows.count() - 1
         page.select_option("#status", "awaiting_approval")
-        page.click("#filter")
+        submit(page, "#filter")
         seen["filtered_url"] = page.url.removeprefix(base)
         seen["filtered_rows"] = page.locator("#sessions tr").count() - 1
         seen["filtered_ids"] = page.locator("#sessions td a").all_inner_texts()
@@ -69,7 +83,7 @@ def main():
         page.goto(f"{base}/ui/approvals")
         seen["gates"] = page.locator("section.gate").count()
         page.fill(f"#gate-{gated} input.note", "looks right to me")
-        page.click(f"#gate-{gated} button.approve")
+        submit(page, f"#gate-{gated} button.approve")
         seen["after_approve_url"] = page.url.removeprefix(base).split("?")[0]
         seen["notice"] = page.inner_text("#notice")
         seen["status_after"] = page.inner_text("#status")

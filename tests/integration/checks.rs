@@ -3,7 +3,12 @@
 //! the check running and then its result, the result survives a restart,
 //! a server killed mid-check leaves it interrupted, and a replica sharing
 //! a PostgreSQL store sees another's check as running.
+//!
+//! The checks are held: their first rule runs a script that ends only once
+//! the test releases it, so "before the rules end" and "while it runs" are
+//! facts, not timings.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use rmcp::ServiceExt;
@@ -11,17 +16,15 @@ use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 
 use crate::processes::{Client, call};
-use crate::support::{fixture_rules, shared_cache, workspace};
+use crate::support::{PATIENCE, fixture_rules, sh_wait_for, shared_cache, workspace};
 use crate::trust::{checkrail, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 
-/// How long the slow rule sleeps.
-const SLEEP_MS: u64 = 5_000;
+/// How long a check lease lasts (`CHECKRAIL_CHECK_LEASE_MS`).
+const LEASE: Duration = Duration::from_millis(900);
 
-fn flow() -> String {
-    format!(
-        r#"id: slow
+const FLOW: &str = r#"id: slow
 version: 1.0.0
 name: Slow
 description: a checkpoint that outlasts a client's patience
@@ -31,21 +34,55 @@ phases:
     guidance: make ready.txt
     checkpoint:
       rules:
-        - rule: fixture-sleeper
-          timeout_ms: 60000
-          config: {{ sleep_ms: {SLEEP_MS} }}
+        - rule: compile
+          timeout_ms: 120000
+          config: { toolchain: custom, command: { program: sh, args: [hold.sh] } }
         - rule: file-exists
-          config: {{ paths: [ready.txt] }}
+          config: { paths: [ready.txt] }
   - id: ship
     name: Ship
     guidance: done
-"#
-    )
+"#;
+
+/// What holds every check of the `slow` workflow running until the test
+/// releases it: a file outside the workspace its script waits for.
+struct Hold {
+    dir: tempfile::TempDir,
+}
+
+impl Hold {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn release_file(&self) -> std::path::PathBuf {
+        self.dir.path().join("release")
+    }
+
+    /// A workspace with the `slow` workflow, its script and the grant to
+    /// run it, plus `files`.
+    fn workspace(&self, files: &[(&str, &str)]) -> tempfile::TempDir {
+        let script = sh_wait_for(&self.release_file());
+        let mut all = vec![
+            (".checkrail/workflows/slow.yaml", FLOW),
+            ("hold.sh", &script),
+            ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
+        ];
+        all.extend_from_slice(files);
+        workspace(&all)
+    }
+
+    /// Lets every held check, and every later one, run to its end.
+    fn release(&self) {
+        std::fs::write(self.release_file(), "").unwrap();
+    }
 }
 
 /// A server on `dir` (with the fixture rules, short check leases), on
 /// `store` when given.
-async fn serve(dir: &std::path::Path, store: Option<&str>) -> (Client, u32) {
+async fn serve(dir: &Path, store: Option<&str>) -> (Client, u32) {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("--rules-dir")
         .arg(fixture_rules())
@@ -54,7 +91,7 @@ async fn serve(dir: &std::path::Path, store: Option<&str>) -> (Client, u32) {
         .arg(dir)
         .env("CHECKRAIL_CACHE_DIR", shared_cache())
         .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
-        .env("CHECKRAIL_CHECK_LEASE_MS", "900");
+        .env("CHECKRAIL_CHECK_LEASE_MS", LEASE.as_millis().to_string());
     if let Some(store) = store {
         cmd.env("CHECKRAIL_STORE", store);
     }
@@ -63,9 +100,9 @@ async fn serve(dir: &std::path::Path, store: Option<&str>) -> (Client, u32) {
     (().serve(transport).await.unwrap(), pid)
 }
 
-/// workflow_next until `done` holds of it (at most a minute).
-async fn next_until(client: &Client, id: &str, done: impl Fn(&Value) -> bool) -> Value {
-    let give_up = Instant::now() + Duration::from_secs(60);
+/// workflow_next until `done` holds of it (at most the patience).
+async fn next_until(client: &Client, id: &str, mut done: impl FnMut(&Value) -> bool) -> Value {
+    let give_up = Instant::now() + PATIENCE;
     loop {
         let next = call(client, "workflow_next", json!({ "session": id }))
             .await
@@ -89,17 +126,15 @@ async fn start(client: &Client) -> String {
     started["session"]["id"].as_str().unwrap().to_owned()
 }
 
-/// Starts a check; returns the answer and how long it took.
-async fn validate_detached(client: &Client, id: &str) -> (Value, Duration) {
-    let began = Instant::now();
-    let answer = call(
+/// Starts a check; its answer.
+async fn validate_detached(client: &Client, id: &str) -> Value {
+    call(
         client,
         "workflow_validate",
         json!({ "session": id, "phase": "suite", "wait": false }),
     )
     .await
-    .unwrap();
-    (answer, began.elapsed())
+    .unwrap()
 }
 
 fn events_of(state: &Value, kind: &str) -> Vec<Value> {
@@ -112,7 +147,7 @@ fn events_of(state: &Value, kind: &str) -> Vec<Value> {
         .collect()
 }
 
-fn verified(dir: &std::path::Path, id: &str) {
+fn verified(dir: &Path, id: &str) {
     let out = checkrail(dir, &["session", "verify", id, "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -121,16 +156,14 @@ fn verified(dir: &std::path::Path, id: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restart() {
-    let ws = workspace(&[(".checkrail/workflows/slow.yaml", &flow())]);
+    let hold = Hold::new();
+    let ws = hold.workspace(&[]);
     let root = ws.path();
     let (client, _) = serve(root, None).await;
     let id = start(&client).await;
 
-    let (answer, took) = validate_detached(&client, &id).await;
-    assert!(
-        took < Duration::from_millis(SLEEP_MS / 2),
-        "answered after {took:?}: {answer}"
-    );
+    // The check is held: an answer now came before its rules ended.
+    let answer = validate_detached(&client, &id).await;
     let check = answer["check"]["id"].as_str().unwrap().to_owned();
     assert!(check.starts_with("chk-"), "{answer}");
     assert_eq!(answer["check"]["status"], "running", "{answer}");
@@ -145,7 +178,7 @@ async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restar
     );
 
     // Asking again while it runs joins it: same id, nothing new started.
-    let (again, _) = validate_detached(&client, &id).await;
+    let again = validate_detached(&client, &id).await;
     assert_eq!(again["check"]["id"], check.as_str(), "{again}");
     assert!(
         again["standing"]["next_step"]
@@ -169,7 +202,8 @@ async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restar
         "{running}"
     );
 
-    // ready.txt is missing: the check fails, and says so.
+    // Released, and ready.txt is missing: the check fails, and says so.
+    hold.release();
     let failed = next_until(&client, &id, |n| status(n) != "running").await;
     assert_eq!(status(&failed), "failed", "{failed}");
     assert_eq!(failed["check"]["id"], check.as_str());
@@ -183,7 +217,7 @@ async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restar
 
     // Fixed: a second check passes and advances, once.
     std::fs::write(root.join("ready.txt"), "ok").unwrap();
-    let (second, _) = validate_detached(&client, &id).await;
+    let second = validate_detached(&client, &id).await;
     let second = second["check"]["id"].as_str().unwrap().to_owned();
     assert_ne!(second, check);
     let passed = next_until(&client, &id, |n| status(n) != "running").await;
@@ -222,14 +256,13 @@ async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restar
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_killed_mid_check_leaves_it_interrupted_and_a_new_check_runs() {
-    let ws = workspace(&[
-        (".checkrail/workflows/slow.yaml", &flow()),
-        ("ready.txt", "ok"),
-    ]);
+    let hold = Hold::new();
+    let ws = hold.workspace(&[("ready.txt", "ok")]);
     let root = ws.path();
     let (client, pid) = serve(root, None).await;
     let id = start(&client).await;
-    let (answer, _) = validate_detached(&client, &id).await;
+    // Held: the server is killed while the check runs.
+    let answer = validate_detached(&client, &id).await;
     let check = answer["check"]["id"].as_str().unwrap().to_owned();
     let owner = answer["check"]["owner"].as_str().unwrap().to_owned();
     assert!(owner.contains(&format!("/{pid}/")), "{owner} vs pid {pid}");
@@ -252,11 +285,12 @@ async fn a_server_killed_mid_check_leaves_it_interrupted_and_a_new_check_runs() 
     );
     assert_eq!(interrupted["session"]["phase_id"], "suite");
 
-    // Validating again replaces it and runs to the end.
-    let (again, _) = validate_detached(&client, &id).await;
+    // Validating again replaces it and, released, runs to the end.
+    let again = validate_detached(&client, &id).await;
     let second = again["check"]["id"].as_str().unwrap().to_owned();
     assert_ne!(second, check);
     assert_eq!(again["check"]["status"], "running", "{again}");
+    hold.release();
     let passed = next_until(&client, &id, |n| status(n) != "running").await;
     assert_eq!(status(&passed), "passed", "{passed}");
     assert_eq!(passed["session"]["phase_id"], "ship");
@@ -273,34 +307,34 @@ async fn a_server_killed_mid_check_leaves_it_interrupted_and_a_new_check_runs() 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replica_sees_another_live_replicas_check_as_running() {
     let (_, url) = crate::pg::fresh_database();
-    let ws = workspace(&[
-        (".checkrail/workflows/slow.yaml", &flow()),
-        ("ready.txt", "ok"),
-    ]);
+    let hold = Hold::new();
+    let ws = hold.workspace(&[("ready.txt", "ok")]);
     let root = ws.path();
     let (first, _) = serve(root, Some(&url)).await;
     let (second, _) = serve(root, Some(&url)).await;
     let id = start(&first).await;
-    let (answer, _) = validate_detached(&first, &id).await;
+    let answer = validate_detached(&first, &id).await;
     let check = answer["check"]["id"].as_str().unwrap().to_owned();
+    let began = Instant::now();
 
-    // Several lease lengths pass while it runs: the other replica keeps
-    // reading it as running, never as interrupted.
-    let seen = std::cell::Cell::new(Vec::new());
+    // The check is held while several lease lengths pass: the other
+    // replica keeps reading it as running, never as interrupted. Then it
+    // is released and ends.
+    let mut owners = Vec::new();
     let last = next_until(&second, &id, |n| {
         if status(n) == "running" {
             assert_eq!(n["check"]["id"], check.as_str(), "{n}");
-            let mut owners = seen.take();
             owners.push(n["check"]["owner"].as_str().unwrap().to_owned());
-            seen.set(owners);
+            if owners.len() >= 10 && began.elapsed() >= 3 * LEASE {
+                hold.release();
+            }
         }
         status(n) != "running"
     })
     .await;
-    let owners = seen.take();
     assert!(
         owners.len() >= 10,
-        "seen running {} times over more than a lease",
+        "the held check ended after {} sightings: {last}",
         owners.len()
     );
     assert!(owners.iter().all(|o| *o == owners[0]));
@@ -319,10 +353,8 @@ fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
     use crate::support::Raw;
     use std::process::Command;
 
-    let ws = workspace(&[(
-        ".checkrail/workflows/slow.yaml",
-        &flow().replace(&format!("sleep_ms: {SLEEP_MS}"), "sleep_ms: 1500"),
-    )]);
+    let hold = Hold::new();
+    let ws = hold.workspace(&[]);
     let mut command = Command::new(BIN);
     command
         .arg("--rules-dir")
@@ -347,30 +379,22 @@ fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
         .as_str()
         .unwrap()
         .to_owned();
-    let poll = |ask: &mut dyn FnMut(&str, Value) -> Value, task: &str| -> (Value, u32) {
-        let mut working = 0;
-        let give_up = Instant::now() + Duration::from_secs(60);
+    let poll = |ask: &mut dyn FnMut(&str, Value) -> Value, task: &str| -> Value {
+        let give_up = Instant::now() + PATIENCE;
         loop {
             let state = ask("tasks/get", json!({"taskId": task}));
-            let status = state["result"]["status"].as_str().unwrap_or("").to_owned();
-            if status != "working" {
-                return (state, working);
+            if state["result"]["status"] != "working" {
+                return state;
             }
-            working += 1;
             assert!(Instant::now() < give_up, "never finished: {state}");
             std::thread::sleep(Duration::from_millis(100));
         }
     };
 
-    let began = Instant::now();
+    // The check is held: the task came before its rules ended.
     let created = ask(
         "tools/call",
         json!({"name": "workflow_validate", "arguments": {"session": session, "phase": "suite"}}),
-    );
-    assert!(
-        began.elapsed() < Duration::from_millis(1500),
-        "{:?}",
-        began.elapsed()
     );
     assert_eq!(created["result"]["resultType"], "task", "{created}");
     assert_eq!(created["result"]["status"], "working", "{created}");
@@ -382,8 +406,10 @@ fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
             .is_some_and(|m| m.contains("cannot be cancelled")),
         "{refused}"
     );
-    let (done, working) = poll(&mut ask, &task);
-    assert!(working >= 1, "seen working before done: {done}");
+    let working = ask("tasks/get", json!({"taskId": task}));
+    assert_eq!(working["result"]["status"], "working", "{working}");
+    hold.release();
+    let done = poll(&mut ask, &task);
     assert_eq!(done["result"]["status"], "completed", "{done}");
     let result = &done["result"]["result"]["structuredContent"];
     assert_eq!(result["passed"], false, "{done}");
@@ -403,7 +429,7 @@ fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
         json!({"name": "workflow_validate", "arguments": {"session": session, "phase": "suite"}}),
     );
     let task = created["result"]["taskId"].as_str().unwrap().to_owned();
-    let (done, _) = poll(&mut ask, &task);
+    let done = poll(&mut ask, &task);
     let result = &done["result"]["result"]["structuredContent"];
     assert_eq!(
         (result["passed"].clone(), result["advanced"].clone()),

@@ -4,9 +4,11 @@
 //! refused with the opt-out in the finding.
 
 use checkrail::engine::Hooks;
-use checkrail::report::CheckpointReport;
+use checkrail::report::{CheckpointReport, RuleStatus};
+use checkrail_sdk::testing::require_program;
+use checkrail_sdk::tool::codes;
 
-use crate::support::{checkpoint, engine, workspace};
+use crate::support::{checkpoint, engine, within_patience, workspace};
 
 fn run(dir: &std::path::Path, config: &str) -> CheckpointReport {
     let flow = checkrail::workflow::parse(
@@ -41,7 +43,8 @@ fn a_daemon_started_by_a_granted_program_ends_with_the_check_and_keeps_no_output
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let marker = format!("{}.{nanos:09}", 800 + std::process::id() % 97);
+    // An hour-long sleep, unique on this machine by its fraction.
+    let marker = format!("{}.{nanos:09}", 3600 + std::process::id() % 97);
     let ws = workspace(&[
         (
             "check.sh",
@@ -52,21 +55,31 @@ fn a_daemon_started_by_a_granted_program_ends_with_the_check_and_keeps_no_output
         ("src/x.txt", "x"),
         ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
     ]);
-    let started = std::time::Instant::now();
-    let report = run(
-        ws.path(),
-        "{ toolchain: custom, command: { program: sh, args: [check.sh] } }",
-    );
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
+    let dir = ws.path().to_owned();
+    // A check that waited for its daemons would wait the hour.
+    let report = within_patience("a check whose command left daemons", move || {
+        run(
+            &dir,
+            "{ toolchain: custom, command: { program: sh, args: [check.sh] } }",
+        )
+    });
     assert_eq!(processes_with(&marker), Vec::<String>::new());
     let text = serde_json::to_string(&report).unwrap();
     assert!(!report.passed, "{text}");
+    // The command's own exit ended it, not its deadline, and all its output
+    // was read: the daemon holding stdout was killed, not waited out.
+    assert_eq!(report.rules[0].status, RuleStatus::Failed, "{text}");
     assert!(text.contains("the real diagnostic"), "{text}");
     assert!(!text.contains("truncated"), "{text}");
+    let codes: Vec<_> = report.rules[0]
+        .findings
+        .iter()
+        .filter_map(|f| f.code.as_deref())
+        .collect();
+    assert!(
+        !codes.contains(&codes::TIMEOUT) && !codes.contains(&codes::TOOL_KILLED),
+        "{text}"
+    );
     // The same engine still runs a good check afterwards.
     std::fs::write(ws.path().join("check.sh"), "exit 0\n").unwrap();
     let report = run(
@@ -78,12 +91,7 @@ fn a_daemon_started_by_a_granted_program_ends_with_the_check_and_keeps_no_output
 
 #[test]
 fn cargo_config_from_a_workflow_is_refused_with_the_opt_out() {
-    if checkrail_sdk::native::exec::find_on_path("cargo", &std::env::var_os("PATH").unwrap())
-        .is_none()
-    {
-        eprintln!("skipped: cargo is not on PATH");
-        return;
-    }
+    require_program("cargo", "install Rust with rustup (https://rustup.rs)");
     let ws = workspace(&[
         (
             "Cargo.toml",

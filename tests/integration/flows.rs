@@ -10,7 +10,7 @@ use checkrail::service::Service;
 use checkrail::session::{Control, Outcome, Status};
 use serde_json::{Map, Value, json};
 
-use crate::support::{service, validate, workspace};
+use crate::support::{service, validate, within_patience, workspace};
 
 const FLOW: &str = r#"id: flow
 version: 1.0.0
@@ -285,16 +285,96 @@ fn at(events: &[Progress], rule: usize, finished: bool) -> usize {
         .unwrap()
 }
 
+/// A script for the `test` rule's custom runner: it touches `signal` when
+/// given, waits until `wait_for` exists when given (giving up after about a
+/// minute, with no report), then reports one passing test into its first
+/// argument. The files sit outside the workspace.
+fn script(signal: Option<&std::path::Path>, wait_for: Option<&std::path::Path>) -> String {
+    let mut script = String::new();
+    if let Some(signal) = signal {
+        script += &format!(": > '{}'\n", signal.display());
+    }
+    if let Some(file) = wait_for {
+        script += &crate::support::sh_wait_for(file);
+    }
+    script
+        + "printf '<testsuite tests=\"1\"><testcase name=\"t\" classname=\"c\"/></testsuite>' > \"$1\"\n"
+}
+
+/// A use of the `test` rule, named `name`, running `script` with `sh` in
+/// the workspace directory `cwd`.
+fn scripted(name: &str, cwd: &str, script: &str) -> String {
+    let script = if cwd == "." {
+        script.to_owned()
+    } else {
+        format!("../{script}")
+    };
+    format!(
+        "        - rule: test\n          name: {name}\n          config: {{ runner: custom, cwd: {cwd}, report: '{{scratch}}/r.xml', command: {{ program: sh, args: [{script}, '{{scratch}}/r.xml'] }} }}\n"
+    )
+}
+
 #[test]
 fn rules_of_a_checkpoint_run_at_once_in_order_of_the_workflow() {
-    let ws = workspace(&[("checkrail.toml", "[checks]\nparallel = 3\n")]);
-    let engine = crate::support::engine();
-    let workflow = crate::support::one_phase(
-        "        - rule: fixture-sleeper\n          name: slow\n          config: { sleep_ms: 400 }\n        - rule: fixture-sleeper\n          name: slower\n          config: { sleep_ms: 600 }\n        - rule: file-exists\n          name: quick\n          config: { paths: [nope.txt] }\n",
+    // No rule can end before all three have started, and `quick` is let
+    // end first: `slow` and `slower` wait for a file the test writes once
+    // the engine reports `quick` finished.
+    let signals = tempfile::tempdir().unwrap();
+    let (all_started, quick_done) = (
+        signals.path().join("all-started"),
+        signals.path().join("quick-done"),
     );
-    let (hooks, events) = recorded();
+    let ws = workspace(&[
+        (
+            "checkrail.toml",
+            "[exec]\nallow = [\"sh\"]\n[checks]\nparallel = 3\n",
+        ),
+        ("slow.sh", &script(None, Some(&quick_done))),
+        ("quick.sh", &script(None, Some(&all_started))),
+        ("a/keep", ""),
+        ("b/keep", ""),
+        ("c/keep", ""),
+    ]);
+    // Three directories: rules running one program in one directory would
+    // take turns.
+    let workflow = crate::support::one_phase(&format!(
+        "{}{}{}",
+        scripted("slow", "a", "slow.sh"),
+        scripted("slower", "b", "slow.sh"),
+        scripted("quick", "c", "quick.sh"),
+    ));
+    let engine = crate::support::engine();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let hooks = Hooks {
+        progress: Some(Arc::new({
+            let events = events.clone();
+            move |p| {
+                let mut events = events.lock().unwrap();
+                events.push(p);
+                let started = events
+                    .iter()
+                    .filter(|e| matches!(e, Progress::RuleStarted { .. }))
+                    .count();
+                match events.last() {
+                    Some(Progress::RuleStarted { .. }) if started == 3 => {
+                        std::fs::write(&all_started, "").unwrap();
+                    }
+                    Some(Progress::RuleFinished { index: 2, .. }) => {
+                        std::fs::write(&quick_done, "").unwrap();
+                    }
+                    _ => {}
+                }
+            }
+        })),
+        cancel: None,
+    };
     let report =
         crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
+    assert!(
+        report.passed,
+        "a script gave up waiting: {}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
     let events = events.lock().unwrap();
     // All three start before the first one finishes.
     let first_finish = (0..3).map(|i| at(&events, i, true)).min().unwrap();
@@ -314,45 +394,43 @@ fn rules_of_a_checkpoint_run_at_once_in_order_of_the_workflow() {
         ]
     );
     assert!(events.windows(2).all(|w| w[0].step() < w[1].step()));
-    assert!(!report.passed);
 
-    // parallel = 1 runs them one after another.
-    std::fs::write(ws.path().join("checkrail.toml"), "[checks]\nparallel = 1\n").unwrap();
-    std::fs::write(ws.path().join("nope.txt"), "now here").unwrap();
+    // parallel = 1 runs them one after another (nothing left to wait for).
+    std::fs::write(
+        ws.path().join("checkrail.toml"),
+        "[exec]\nallow = [\"sh\"]\n[checks]\nparallel = 1\n",
+    )
+    .unwrap();
     let (hooks, events) = recorded();
     let report =
         crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
+    assert!(report.passed, "{report:?}");
     let events = events.lock().unwrap();
     assert!(at(&events, 0, true) < at(&events, 1, false));
     assert!(at(&events, 1, true) < at(&events, 2, false));
-    assert!(report.passed);
 }
 
 #[test]
 fn rules_running_the_same_program_in_one_directory_take_turns() {
     // Two test-rule uses run `sh` in the same directory (they would share
     // its files): one after the other. A third in another directory runs
-    // alongside.
-    let script = "sleep 0.4\nprintf '<testsuite tests=\"1\"><testcase name=\"t\" classname=\"c\"/></testsuite>' > \"$1\"\n";
+    // alongside: the first two wait until it has started.
+    let signals = tempfile::tempdir().unwrap();
+    let elsewhere_started = signals.path().join("elsewhere-started");
     let ws = workspace(&[
         (
             "checkrail.toml",
             "[exec]\nallow = [\"sh\"]\n[checks]\nparallel = 3\n",
         ),
         ("sub/keep", ""),
-        ("run.sh", script),
+        ("here.sh", &script(None, Some(&elsewhere_started))),
+        ("there.sh", &script(Some(&elsewhere_started), None)),
     ]);
-    let rule = |name: &str, cwd: &str| {
-        let script = if cwd == "." { "run.sh" } else { "../run.sh" };
-        format!(
-            "        - rule: test\n          name: {name}\n          config: {{ runner: custom, cwd: {cwd}, report: '{{scratch}}/r.xml', command: {{ program: sh, args: [{script}, '{{scratch}}/r.xml'] }} }}\n"
-        )
-    };
     let workflow = crate::support::one_phase(&format!(
         "{}{}{}",
-        rule("first", "."),
-        rule("second", "."),
-        rule("elsewhere", "sub"),
+        scripted("first", ".", "here.sh"),
+        scripted("second", ".", "here.sh"),
+        scripted("elsewhere", "sub", "there.sh"),
     ));
     let engine = crate::support::engine();
     let (hooks, events) = recorded();
@@ -360,7 +438,7 @@ fn rules_running_the_same_program_in_one_directory_take_turns() {
         crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
     assert!(
         report.passed,
-        "{}",
+        "a script gave up waiting: {}",
         serde_json::to_string_pretty(&report).unwrap()
     );
     let events = events.lock().unwrap();
@@ -560,39 +638,40 @@ fn a_cancellation_stops_every_running_rule() {
     let ws = workspace(&[("checkrail.toml", "[checks]\nparallel = 2\n")]);
     let engine = crate::support::engine();
     let workflow = crate::support::one_phase(
-        "        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: { sleep_ms: 30000 }\n        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: { sleep_ms: 30001 }\n        - rule: file-exists\n          config: { paths: [x] }\n",
+        "        - rule: fixture-sleeper\n          timeout_ms: 3600000\n          config: { sleep_ms: 3600000 }\n        - rule: fixture-sleeper\n          timeout_ms: 3600000\n          config: { sleep_ms: 3600001 }\n        - rule: file-exists\n          config: { paths: [x] }\n",
     );
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
+    let started = Arc::new(Mutex::new(Vec::new()));
     let hooks = Hooks {
-        progress: Some(Arc::new(move |p| {
-            if let Progress::RuleStarted { index, .. } = p {
-                let _ = started_tx.send(index);
+        progress: Some(Arc::new({
+            let (cancel, started) = (cancel.clone(), started.clone());
+            move |p| {
+                if let Progress::RuleStarted { index, .. } = p {
+                    let mut started = started.lock().unwrap();
+                    started.push(index);
+                    // Both sleepers are running; then cancel.
+                    if started.len() == 2 {
+                        cancel.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
             }
         })),
-        cancel: Some(cancel.clone()),
+        cancel: Some(cancel),
     };
-    let run = {
-        let dir = ws.path().to_owned();
-        std::thread::spawn(move || {
-            let t = std::time::Instant::now();
-            let result = crate::support::checkpoint(&engine, &workflow, "p", &dir, None, hooks);
-            (result, t.elapsed())
-        })
-    };
-    // Both sleepers are running; then cancel.
-    let mut started = vec![started_rx.recv().unwrap(), started_rx.recv().unwrap()];
-    started.sort();
-    assert_eq!(started, [0, 1]);
-    cancel.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (result, took) = run.join().unwrap();
+    // Hour-long sleeps under hour-long deadlines: the checkpoint ends within
+    // the patience only if the cancel interrupted both.
+    let dir = ws.path().to_owned();
+    let result = within_patience("a cancelled checkpoint of two sleepers", move || {
+        crate::support::checkpoint(&engine, &workflow, "p", &dir, None, hooks)
+    });
     assert!(
         matches!(result, Err(checkrail::Error::Cancelled)),
         "{result:?}"
     );
-    // Both 30 s sleeps were interrupted, and the third rule never started.
-    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
-    assert!(started_rx.try_recv().is_err());
+    // The third rule never started.
+    let mut started = started.lock().unwrap().clone();
+    started.sort();
+    assert_eq!(started, [0, 1]);
 }
 
 #[test]

@@ -7,15 +7,12 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Raw, shared_cache, state_dir, workspace};
+use crate::support::{PATIENCE, Raw, shared_cache, state_dir, workspace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
-/// Longest any answer may take; far above what each needs.
-const PATIENCE: Duration = Duration::from_secs(20);
 
 /// The text of a tool result (its error message when it failed).
 fn tool_text(answer: &Value) -> String {
@@ -333,7 +330,7 @@ fn tool_schemas_use_only_standard_formats() {
 fn the_server_exits_when_stdin_closes_even_while_a_rule_runs() {
     let ws = workspace(&[(
         ".checkrail/workflows/slow.yaml",
-        "id: slow\nversion: 0.1.0\nname: S\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-looper\n          timeout_ms: 600000\n",
+        "id: slow\nversion: 0.1.0\nname: S\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-looper\n          timeout_ms: 3600000\n",
     )]);
     let mut command = Command::new(BIN);
     command
@@ -359,14 +356,10 @@ fn the_server_exits_when_stdin_closes_even_while_a_rule_runs() {
             break;
         }
     }
-    let began = std::time::Instant::now();
+    // The loop ends only at its hour-long deadline: a server that waited
+    // for it would still run after the patience.
     let status = raw
         .exit_within(PATIENCE)
         .expect("the server still runs after stdin closed");
     assert!(status.success(), "{status:?}");
-    assert!(
-        began.elapsed() < Duration::from_secs(5),
-        "took {:?}",
-        began.elapsed()
-    );
 }

@@ -18,10 +18,9 @@ use serde_json::{Map, Value, json};
 use crate::support::{one_phase, service, validate, workspace};
 
 fn require(program: &str) {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    assert!(
-        checkrail_sdk::native::exec::find_on_path(program, &path).is_some(),
-        "`{program}` is not on PATH; run scripts/test.sh once (it installs TypeScript, ESLint, Jest and Vitest into ~/.cache/checkrail/node-tools) and put that prefix's node_modules/.bin on PATH"
+    checkrail_sdk::testing::require_program(
+        program,
+        "run scripts/test.sh once (it installs TypeScript, ESLint, Jest and Vitest into ~/.cache/checkrail/node-tools) and put that prefix's node_modules/.bin on PATH",
     );
 }
 

@@ -2,20 +2,21 @@
 //! client: every tool, the transitions, progress, resources and errors.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use checkrail::mcp::CheckrailMcp;
 use checkrail::service::Service;
 use checkrail::{Checkrail, Options};
 use rmcp::model::{
     CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
-    Implementation, ProgressNotificationParam, ReadResourceRequestParams, Request, ServerResult,
+    Implementation, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams, Request,
+    ServerResult,
 };
 use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
 use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use serde_json::{Value, json};
 
-use crate::support::{shared_cache, workspace};
+use crate::support::{PATIENCE, shared_cache, workspace};
 
 #[derive(Clone, Default)]
 pub(crate) struct Client {
@@ -109,6 +110,38 @@ impl Harness {
         result
             .structured_content
             .unwrap_or_else(|| panic!("{tool} returned no structured content"))
+    }
+
+    /// `(progress, total)` of each progress notification of request `token`
+    /// handled so far, by progress, once `done` holds of them. The client
+    /// hands notifications to its handler on tasks of their own, possibly
+    /// after the answer; fails the test if `done` still does not hold after
+    /// [`PATIENCE`].
+    pub(crate) async fn progress_until(
+        &self,
+        token: &ProgressToken,
+        done: impl Fn(&[(f64, Option<f64>)]) -> bool,
+    ) -> Vec<(f64, Option<f64>)> {
+        let give_up = Instant::now() + PATIENCE;
+        loop {
+            let mut mine: Vec<(f64, Option<f64>)> = self
+                .progress
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|p| p.progress_token == *token)
+                .map(|p| (p.progress, p.total))
+                .collect();
+            mine.sort_by(|a, b| a.0.total_cmp(&b.0));
+            if done(&mine) {
+                return mine;
+            }
+            assert!(
+                Instant::now() < give_up,
+                "progress of {token:?} still incomplete after {PATIENCE:?}: {mine:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 
     pub(crate) async fn err(&self, tool: &str, args: Value) -> String {
@@ -223,16 +256,15 @@ async fn an_agent_round_trip_with_every_tool() {
     let finding = &failed["report"]["rules"][0]["findings"][0];
     assert_eq!(finding["path"], "README.md");
     assert!(finding["fix_hint"].as_str().unwrap().contains("create"));
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let progress = h.progress.lock().unwrap().clone();
-    // The client may hand notifications to its handler out of order; the
-    // order on the wire is tested with a raw stdio client in operations.rs.
-    let mut mine: Vec<(f64, Option<f64>)> = progress
-        .iter()
-        .filter(|p| p.progress_token == token)
-        .map(|p| (p.progress, p.total))
-        .collect();
-    mine.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Waits for two notifications, the final one (progress = total) among
+    // them. The client may hand notifications to its handler out of order;
+    // the order on the wire is tested with a raw stdio client in
+    // operations.rs.
+    let mine = h
+        .progress_until(&token, |mine| {
+            mine.len() >= 2 && mine.iter().any(|(p, total)| Some(*p) == *total)
+        })
+        .await;
     assert_eq!(
         mine,
         [(1.0, Some(2.0)), (2.0, Some(2.0))],

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::http::serve;
-use crate::support::{Raw, shared_cache, workspace};
+use crate::support::{Raw, sh_wait_for, shared_cache, workspace};
 
 const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 const TOKEN: &str = "ops-token-0123456789abcdef";
@@ -198,14 +198,20 @@ fn metrics_need_the_token_but_probes_do_not() {
 
 #[test]
 fn a_quiet_rule_still_sends_progress() {
-    let ws = workspace(&[(
-        ".checkrail/workflows/quiet.yaml",
-        "id: quiet\nversion: 0.1.0\nname: Q\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: { sleep_ms: 1500 }\n",
-    )]);
+    // The rule's program prints nothing and ends only once the test has
+    // seen three heartbeats.
+    let signals = tempfile::tempdir().unwrap();
+    let release = signals.path().join("release");
+    let ws = workspace(&[
+        (
+            ".checkrail/workflows/quiet.yaml",
+            "id: quiet\nversion: 0.1.0\nname: Q\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          timeout_ms: 120000\n          config: { toolchain: custom, command: { program: sh, args: [quiet.sh] } }\n",
+        ),
+        ("quiet.sh", &sh_wait_for(&release)),
+        ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
+    ]);
     let mut command = Command::new(BIN);
     command
-        .args(["--rules-dir"])
-        .arg(crate::support::fixture_rules())
         .args(["serve", "--workspace"])
         .arg(ws.path())
         .env("CHECKRAIL_PROGRESS_INTERVAL_MS", "200");
@@ -227,16 +233,19 @@ fn a_quiet_rule_still_sends_progress() {
                 .is_some_and(|m| m.contains("still running"))
             {
                 heartbeats += 1;
+                if heartbeats == 3 {
+                    std::fs::write(&release, "").unwrap();
+                }
             }
         } else if value["id"] == 2 {
             break value;
         }
     };
+    // Passed: the program was released, not given up on.
     assert_eq!(
         answer["result"]["structuredContent"]["passed"], true,
         "{answer}"
     );
-    // 1.5 s of silence at a 200 ms interval: several heartbeats.
     assert!(heartbeats >= 3, "{heartbeats} heartbeats in {values:?}");
     assert!(
         values.windows(2).all(|w| w[0] < w[1]),

@@ -1,6 +1,7 @@
 //! Adversarial rules: each is stopped or refused with a clear reason, and the
 //! same engine then still runs a good rule correctly.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use checkrail::Checkrail;
@@ -9,7 +10,7 @@ use checkrail::report::{RuleReport, RuleStatus};
 use checkrail::runtime::Limits;
 use serde_json::json;
 
-use crate::support::{WASM_DIR, engine, workspace};
+use crate::support::{WASM_DIR, engine, within_patience, workspace};
 
 fn run(engine: &Checkrail, rule: &str, dir: &std::path::Path, limits: Limits) -> RuleReport {
     run_with(engine, rule, &json!({}), dir, limits)
@@ -52,22 +53,25 @@ fn good_rule_still_works(engine: &Checkrail) {
 }
 
 #[test]
-fn infinite_loop_is_stopped_near_its_deadline() {
-    let engine = engine();
+fn infinite_loop_is_stopped_at_its_deadline() {
+    let engine = Arc::new(engine());
     engine.rule("fixture-looper").unwrap(); // compile outside the timed part
     let ws = workspace(&[]);
     let deadline = Duration::from_millis(300);
-    let started = Instant::now();
-    let report = run(
-        &engine,
-        "fixture-looper",
-        ws.path(),
-        Limits {
-            timeout: deadline,
-            ..Limits::default()
-        },
-    );
-    let took = started.elapsed();
+    // The loop never ends by itself: that the run returns at all, with the
+    // deadline as its reason, is the proof.
+    let (report, took) = within_patience("the endless loop", {
+        let (engine, dir) = (engine.clone(), ws.path().to_owned());
+        move || {
+            let started = Instant::now();
+            let limits = Limits {
+                timeout: deadline,
+                ..Limits::default()
+            };
+            let report = run(&engine, "fixture-looper", &dir, limits);
+            (report, started.elapsed())
+        }
+    });
     assert_eq!(report.status, RuleStatus::Error);
     assert!(
         report.summary.contains("ran past its deadline of 300 ms"),
@@ -75,12 +79,6 @@ fn infinite_loop_is_stopped_near_its_deadline() {
         report.summary
     );
     assert!(took >= deadline, "stopped before its deadline: {took:?}");
-    // Generous bound for shared machines; the benchmark-free point is that
-    // the loop did not run on.
-    assert!(
-        took < deadline * 10,
-        "stopped far after its deadline: {took:?}"
-    );
     good_rule_still_works(&engine);
 }
 
@@ -182,46 +180,48 @@ fn limits_out_of_range_are_refused() {
 }
 
 #[test]
-fn cancelling_a_checkpoint_stops_a_running_rule_at_once() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
+fn cancelling_a_checkpoint_stops_a_running_rule() {
     use checkrail::Error;
-    use checkrail::engine::Hooks;
 
-    let engine = engine();
+    let engine = Arc::new(engine());
     engine.rule("fixture-looper").unwrap();
     let ws = workspace(&[]);
-    let flow = checkrail::workflow::parse(
-        "id: c\nversion: 0.1.0\nname: C\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-looper\n          timeout_ms: 60000\n",
-        "c.yaml",
-    )
-    .unwrap();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let trigger = cancel.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        trigger.store(true, Ordering::Relaxed);
-    });
-    let started = Instant::now();
-    let result = crate::support::checkpoint(
+    // The loop's deadline is the longest there is (an hour): only the
+    // cancel can end it within the patience.
+    let result = cancelled_once_running(
         &engine,
-        &flow,
-        "p",
         ws.path(),
-        None,
-        Hooks {
-            progress: None,
-            cancel: Some(cancel),
-        },
+        "        - rule: fixture-looper\n          timeout_ms: 3600000\n",
     );
     assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "the 60 s rule was not stopped: {:?}",
-        started.elapsed()
-    );
     good_rule_still_works(&engine);
+}
+
+/// Runs a checkpoint of `rules` (one_phase's YAML) and cancels it as soon
+/// as its first rule has started; what the checkpoint returned, which must
+/// come within the patience.
+fn cancelled_once_running(
+    engine: &Arc<Checkrail>,
+    dir: &std::path::Path,
+    rules: &str,
+) -> checkrail::Result<checkrail::report::CheckpointReport> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let flow = crate::support::one_phase(rules);
+    let cancel = Arc::new(AtomicBool::new(false));
+    let trigger = cancel.clone();
+    let hooks = checkrail::engine::Hooks {
+        progress: Some(Arc::new(move |p| {
+            if matches!(p, checkrail::engine::Progress::RuleStarted { .. }) {
+                trigger.store(true, Ordering::SeqCst);
+            }
+        })),
+        cancel: Some(cancel),
+    };
+    let (engine, dir) = (engine.clone(), dir.to_owned());
+    within_patience("a cancelled checkpoint", move || {
+        crate::support::checkpoint(&engine, &flow, "p", &dir, None, hooks)
+    })
 }
 
 /// An engine whose only extra rule is the component `file` (not one of the
@@ -287,18 +287,19 @@ fn a_directory_chain_deeper_than_the_cap_is_reported_not_recursed_into() {
 
 #[test]
 fn a_sleep_in_check_ends_at_the_deadline() {
-    let engine = engine();
+    let engine = Arc::new(engine());
     engine.rule("fixture-sleeper").unwrap();
     let ws = workspace(&[]);
-    let started = Instant::now();
-    let report = run_with(
-        &engine,
-        "fixture-sleeper",
-        &json!({"sleep_ms": 3_600_000}),
-        ws.path(),
-        short(500),
-    );
-    let took = started.elapsed();
+    // An hour-long sleep: only the deadline ends it within the patience.
+    let (report, took) = within_patience("the hour-long sleep in `check`", {
+        let (engine, dir) = (engine.clone(), ws.path().to_owned());
+        move || {
+            let started = Instant::now();
+            let config = json!({"sleep_ms": 3_600_000});
+            let report = run_with(&engine, "fixture-sleeper", &config, &dir, short(500));
+            (report, started.elapsed())
+        }
+    });
     assert_eq!(report.status, RuleStatus::Error);
     assert!(
         report.summary.contains("ran past its deadline of 500 ms"),
@@ -306,7 +307,6 @@ fn a_sleep_in_check_ends_at_the_deadline() {
         report.summary
     );
     assert!(took >= Duration::from_millis(500), "{took:?}");
-    assert!(took < Duration::from_secs(5), "slept on: {took:?}");
     // A short sleep still works: the deadline caps sleeps, it does not
     // cut them.
     let report = run_with(
@@ -323,18 +323,18 @@ fn a_sleep_in_check_ends_at_the_deadline() {
 
 #[test]
 fn a_sleep_in_inputs_ends_at_the_rules_deadline() {
-    let engine = engine();
+    let engine = Arc::new(engine());
     let rule = engine.rule("fixture-sleeper").unwrap();
-    let started = Instant::now();
-    let answer = rule.inputs_within(
-        engine.runtime(),
-        &json!({"sleep_ms": 3_600_000, "in": "inputs"}),
-        &short(300),
-    );
-    let took = started.elapsed();
+    // An hour-long sleep: only the deadline ends it within the patience.
+    let answer = within_patience("the hour-long sleep in `inputs`", {
+        let (engine, rule) = (engine.clone(), rule.clone());
+        move || {
+            let config = json!({"sleep_ms": 3_600_000, "in": "inputs"});
+            rule.inputs_within(engine.runtime(), &config, &short(300))
+        }
+    });
     let error = answer.unwrap_err();
     assert!(error.contains("ran past its deadline of 300 ms"), "{error}");
-    assert!(took < Duration::from_secs(5), "slept on: {took:?}");
     let quick = rule
         .inputs_within(engine.runtime(), &json!({}), &short(300))
         .unwrap();
@@ -348,15 +348,16 @@ fn a_checkpoint_asks_inputs_under_its_own_deadline_and_says_why_it_did_not_cache
     // under the rule's `timeout_ms`, not the default 10 s, and the report
     // carries why the result was not cached.
     let ws = tempfile::tempdir().unwrap();
-    let engine = engine();
     let workflow = crate::support::one_phase(
         "        - rule: fixture-sleeper\n          timeout_ms: 300\n          config: { sleep_ms: 3600000, in: inputs }\n",
     );
-    let started = Instant::now();
-    let report =
-        crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, Default::default())
-            .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5));
+    // The hour-long sleep in `inputs` ends within the patience only by a
+    // deadline; the finding names which one.
+    let dir = ws.path().to_owned();
+    let report = within_patience("a checkpoint asking a sleeping `inputs`", move || {
+        crate::support::checkpoint(&engine(), &workflow, "p", &dir, None, Default::default())
+    })
+    .unwrap();
     let rule = &report.rules[0];
     assert_eq!(rule.status, RuleStatus::Passed, "{rule:?}");
     let finding = rule
@@ -374,61 +375,42 @@ fn a_checkpoint_asks_inputs_under_its_own_deadline_and_says_why_it_did_not_cache
 #[test]
 fn a_sleep_in_describe_ends_at_the_describe_deadline() {
     let (engine, _dir) = engine_with_only("slow_describe.wasm", "slow_describe.wasm");
-    let started = Instant::now();
-    let error = engine
-        .rule("slow-describe")
-        .err()
-        .map(|e| checkrail::error::chain(&e))
-        .expect("refused");
-    let took = started.elapsed();
+    let engine = Arc::new(engine);
+    // `describe` sleeps an hour: only its deadline ends it within the
+    // patience.
+    let error = within_patience("the hour-long sleep in `describe`", {
+        let engine = engine.clone();
+        move || {
+            engine
+                .rule("slow-describe")
+                .err()
+                .map(|e| checkrail::error::chain(&e))
+        }
+    })
+    .expect("refused");
     assert!(error.contains("failed in `describe`"), "{error}");
     assert!(
         error.contains("ran past its deadline of 5000 ms"),
         "{error}"
     );
-    assert!(took < Duration::from_secs(15), "slept on: {took:?}");
     good_rule_still_works(&engine);
 }
 
 #[test]
-fn cancelling_stops_a_sleeping_rule_at_once() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
-
-    let engine = engine();
+fn cancelling_stops_a_sleeping_rule() {
+    let engine = Arc::new(engine());
     engine.rule("fixture-sleeper").unwrap();
     let ws = workspace(&[]);
-    let flow = checkrail::workflow::parse(
-        "id: c\nversion: 0.1.0\nname: C\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-sleeper\n          timeout_ms: 60000\n          config: {sleep_ms: 3600000}\n",
-        "c.yaml",
-    )
-    .unwrap();
-    let cancel = Arc::new(AtomicBool::new(false));
-    let trigger = cancel.clone();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_millis(200));
-        trigger.store(true, Ordering::Relaxed);
-    });
-    let started = Instant::now();
-    let result = crate::support::checkpoint(
+    // An hour-long sleep under an hour-long deadline: only the cancel can
+    // end it within the patience.
+    let result = cancelled_once_running(
         &engine,
-        &flow,
-        "p",
         ws.path(),
-        None,
-        checkrail::engine::Hooks {
-            progress: None,
-            cancel: Some(cancel),
-        },
+        "        - rule: fixture-sleeper\n          timeout_ms: 3600000\n          config: {sleep_ms: 3600000}\n",
     );
     assert!(
         matches!(result, Err(checkrail::Error::Cancelled)),
         "{result:?}"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "the sleeping rule was not stopped: {:?}",
-        started.elapsed()
     );
     good_rule_still_works(&engine);
 }
@@ -443,17 +425,27 @@ fn mkfifo(path: &std::path::Path) {
 
 #[test]
 fn a_fifo_in_the_workspace_is_refused_rather_than_waited_on() {
-    let engine = engine();
+    let engine = Arc::new(engine());
     let ws = workspace(&[("plain.txt", "hello")]);
     mkfifo(&ws.path().join("README.md"));
-    let started = Instant::now();
-    let report = run_with(
-        &engine,
-        "fixture-sleeper",
-        &json!({"read": "README.md"}),
-        ws.path(),
-        short(5_000),
-    );
+    // Nothing ever writes to the FIFO: a read that waited on it would end
+    // at the rule's deadline (an error), or never if the host blocked.
+    let (report, control, bundled) = within_patience("reads of a FIFO", {
+        let (engine, dir) = (engine.clone(), ws.path().to_owned());
+        move || {
+            let read = |rule: &str, config: serde_json::Value| {
+                run_with(&engine, rule, &config, &dir, short(5_000))
+            };
+            (
+                read("fixture-sleeper", json!({"read": "README.md"})),
+                read("fixture-sleeper", json!({"read": "plain.txt"})),
+                read(
+                    "file-exists",
+                    json!({"paths": [{"path": "README.md", "matches": "x"}]}),
+                ),
+            )
+        }
+    });
     let messages: Vec<&str> = report.findings.iter().map(|f| f.message.as_str()).collect();
     assert_eq!(report.status, RuleStatus::Passed, "{report:?}");
     assert_eq!(messages[0], "wasi: refused (Unsupported)", "{messages:?}");
@@ -463,32 +455,21 @@ fn a_fifo_in_the_workspace_is_refused_rather_than_waited_on() {
     );
     // The same fixture reads a regular file, so the refusal above is the
     // FIFO's doing.
-    let control = run_with(
-        &engine,
-        "fixture-sleeper",
-        &json!({"read": "plain.txt"}),
-        ws.path(),
-        short(5_000),
-    );
     let messages: Vec<&str> = control
         .findings
         .iter()
         .map(|f| f.message.as_str())
         .collect();
     assert_eq!(messages, ["wasi: read 5 bytes", "sdk: read 5 bytes"]);
-    // The bundled rule asked to match a FIFO's text answers too.
-    let report = run_with(
-        &engine,
-        "file-exists",
-        &json!({"paths": [{"path": "README.md", "matches": "x"}]}),
-        ws.path(),
-        short(5_000),
-    );
-    assert_ne!(report.status, RuleStatus::Passed, "{report:?}");
+    // The bundled rule asked to match a FIFO's text answers too: a finding
+    // at the FIFO, not a deadline.
+    assert_eq!(bundled.status, RuleStatus::Failed, "{bundled:?}");
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
+        bundled
+            .findings
+            .iter()
+            .any(|f| f.path.as_deref() == Some("README.md")),
+        "{bundled:?}"
     );
     // The host's own reads refuse it too.
     let native = checkrail_sdk::native::NativeWorkspace::open(ws.path()).unwrap();

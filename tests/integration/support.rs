@@ -1,7 +1,8 @@
 //! Shared helpers.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{OnceLock, mpsc};
+use std::time::{Duration, Instant};
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks};
 use checkrail::report::CheckpointReport;
@@ -140,8 +141,44 @@ pub fn validate(
         .expect("validation runs")
 }
 
-/// Longest a raw client waits for any line; far above what each needs.
-const RAW_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+/// How long a test waits for something that is bound to happen before it
+/// fails saying what never came. Only a guard against hangs on a loaded
+/// machine: no test's claim rests on it, and what a broken feature would
+/// make a test wait for (an endless loop, an hour-long sleep) is far longer.
+pub const PATIENCE: Duration = Duration::from_secs(60);
+
+/// Shell lines that wait until `file` exists (outside the workspace,
+/// written by the test when it lets a rule's program go on), giving up
+/// with exit status 1 after about a minute so that nothing outlives a
+/// failed test for long.
+pub fn sh_wait_for(file: &Path) -> String {
+    format!(
+        "i=0\nwhile [ ! -e '{}' ]; do i=$((i+1)); [ \"$i\" -le 600 ] || exit 1; sleep 0.1; done\n",
+        file.display()
+    )
+}
+
+/// Runs `work` on a thread of its own and returns what it returns; fails
+/// the test, naming `what`, if it has not returned after [`PATIENCE`]. For
+/// work that only ends because the feature under test stops it: broken,
+/// it would run for an hour or forever.
+pub fn within_patience<T: Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(work());
+    });
+    match rx.recv_timeout(PATIENCE) {
+        Ok(value) => value,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} still ran after {PATIENCE:?}"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Err(panic) => std::panic::resume_unwind(panic),
+            Ok(()) => unreachable!("the worker sends before it ends"),
+        },
+    }
+}
 
 /// `checkrail serve` over stdio, spoken to in raw JSON-RPC lines.
 pub struct Raw {
@@ -220,9 +257,9 @@ impl Raw {
     /// The next line the server writes, parsed.
     pub fn next_message(&mut self) -> serde_json::Value {
         use std::sync::mpsc::RecvTimeoutError;
-        let line = match self.lines.recv_timeout(RAW_PATIENCE) {
+        let line = match self.lines.recv_timeout(PATIENCE) {
             Ok(line) => line,
-            Err(RecvTimeoutError::Timeout) => panic!("nothing from the server in {RAW_PATIENCE:?}"),
+            Err(RecvTimeoutError::Timeout) => panic!("nothing from the server in {PATIENCE:?}"),
             Err(RecvTimeoutError::Disconnected) => panic!("server exited"),
         };
         serde_json::from_str(&line).unwrap()
@@ -261,20 +298,17 @@ impl Raw {
     }
 
     /// Closes stdin and waits up to `patience` for the server to exit.
-    pub fn exit_within(
-        &mut self,
-        patience: std::time::Duration,
-    ) -> Option<std::process::ExitStatus> {
+    pub fn exit_within(&mut self, patience: Duration) -> Option<std::process::ExitStatus> {
         self.close_stdin();
-        let give_up = std::time::Instant::now() + patience;
+        let give_up = Instant::now() + patience;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return Some(status);
             }
-            if std::time::Instant::now() > give_up {
+            if Instant::now() > give_up {
                 return None;
             }
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -403,6 +403,29 @@ mod tests {
         Instant::now() + Duration::from_secs(30)
     }
 
+    /// How long a test waits for something bound to happen: a guard against
+    /// hangs, far above what anything needs.
+    const PATIENCE: Duration = Duration::from_secs(60);
+
+    /// A `should_stop` that never asks to stop but holds the host's watch
+    /// loop until `file` exists, so a short timeout cannot strike before
+    /// the script has started what the test needs killed (however slow
+    /// the machine); it strikes the moment the hold ends.
+    fn once_exists(file: &Path) -> impl Fn() -> bool + '_ {
+        move || {
+            let give_up = Instant::now() + PATIENCE;
+            while !file.exists() {
+                assert!(
+                    Instant::now() < give_up,
+                    "the command never wrote `{}`",
+                    file.display()
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            false
+        }
+    }
+
     #[test]
     fn refusals_name_the_fix() {
         let dir = tempfile::tempdir().unwrap();
@@ -489,26 +512,49 @@ mod tests {
         assert!(out.stdout_truncated && out.stdout.len() == 1000);
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_timeout_kills_the_whole_process_group() {
         let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("survivor");
-        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let pid_file = dir.path().join("child.pid");
+        // A background child that would sleep an hour; the shell records
+        // its pid before the timeout may strike.
+        let script = format!(
+            "sleep 3600 & echo $! > {0}.new && mv {0}.new {0}; sleep 30",
+            pid_file.display()
+        );
         let cmd = Command::new("sh")
             .args(["-c", &script])
             .timeout(Duration::from_millis(300));
-        let started = Instant::now();
-        let out = run(dir.path(), &policy(&["sh"]), &cmd, far(), &|| false).unwrap();
-        assert!(out.timed_out && out.exit_code.is_none());
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
-        std::thread::sleep(Duration::from_millis(2500));
-        assert!(
-            !marker.exists(),
-            "a child of the command outlived the timeout"
+        let out = run(
+            dir.path(),
+            &policy(&["sh"]),
+            &cmd,
+            far(),
+            &once_exists(&pid_file),
+        )
+        .unwrap();
+        assert!(out.timed_out && out.exit_code.is_none(), "{out:?}");
+        let child: libc::pid_t = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Gone: on Linux at once (the command's reaper reaps it before the
+        // run returns); elsewhere once init has reaped the killed child. A
+        // survivor would sleep on for the hour.
+        let give_up = Instant::now() + PATIENCE;
+        // SAFETY: kill(2) with signal 0 only checks that the pid exists.
+        while unsafe { libc::kill(child, 0) } == 0 {
+            assert!(
+                Instant::now() < give_up,
+                "the command's child {child} outlived the timeout"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            std::io::Error::last_os_error().raw_os_error(),
+            Some(libc::ESRCH)
         );
     }
 
@@ -566,18 +612,14 @@ mod tests {
     fn a_daemon_holding_stdout_neither_blanks_nor_stalls_the_output() {
         let dir = tempfile::tempdir().unwrap();
         let marker = unique_sleep();
-        let started = Instant::now();
-        // The daemon keeps the command's stdout and stderr open.
+        // The daemon keeps the command's stdout and stderr open. Waited
+        // out, the run would end at its deadline (no exit code) or cut the
+        // output short (truncated) after the grace.
         let out = run_sh(
             dir.path(),
             &format!("echo real output; echo to stderr >&2; setsid sleep {marker} & exit 0"),
         );
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
-        assert_eq!(out.exit_code, Some(0));
+        assert_eq!(out.exit_code, Some(0), "{out:?}");
         assert_eq!(out.stdout, "real output\n");
         assert_eq!(out.stderr, "to stderr\n");
         assert!(!out.stdout_truncated && !out.stderr_truncated, "{out:?}");
@@ -604,21 +646,30 @@ mod tests {
     fn a_timeout_sweeps_daemons_too() {
         let dir = tempfile::tempdir().unwrap();
         let marker = unique_sleep();
+        let started = dir.path().join("started");
+        // The daemon holds stdout; the timeout strikes only once it runs.
         let cmd = Command::new("sh")
             .args([
                 "-c",
-                &format!("setsid sleep {marker} & echo partial; sleep 30"),
+                &format!(
+                    "setsid sleep {marker} & echo partial; : > {}; sleep 30",
+                    started.display()
+                ),
             ])
             .timeout(Duration::from_millis(300));
-        let started = Instant::now();
-        let out = run(dir.path(), &policy(&["sh"]), &cmd, far(), &|| false).unwrap();
+        let out = run(
+            dir.path(),
+            &policy(&["sh"]),
+            &cmd,
+            far(),
+            &once_exists(&started),
+        )
+        .unwrap();
         assert!(out.timed_out && out.exit_code.is_none(), "{out:?}");
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        // All of it, and not cut off after the grace: the daemon holding
+        // stdout was killed with the command.
         assert_eq!(out.stdout, "partial\n");
+        assert!(!out.stdout_truncated, "{out:?}");
         assert_eq!(processes_with(&marker), Vec::<String>::new());
     }
 
