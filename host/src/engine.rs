@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use checkrail_sdk::Finding;
+use checkrail_sdk::tool::plural;
 use serde_json::{Map, Value};
 
 use crate::config::WorkspaceConfig;
@@ -860,9 +861,9 @@ fn evidence_tasks_report(phase: &Phase, evidence: Option<&Value>) -> Option<Rule
         Severity::Block,
     );
     report.summary = if missing == 0 {
-        format!("all {checked} task(s) done")
+        format!("all {} done", plural(checked, "task"))
     } else {
-        format!("{missing} of {checked} task(s) not done")
+        format!("{missing} of {} not done", plural(checked, "task"))
     };
     Some(report)
 }
@@ -900,8 +901,13 @@ pub fn changed_during_check(
         findings,
         Severity::Block,
     );
-    report.summary = format!("{} file(s) changed during the check", changed.len());
+    report.summary = format!("{} during the check", plural_changed(changed.len()));
     report
+}
+
+/// `1 file changed`, `3 files changed`.
+fn plural_changed(files: usize) -> String {
+    format!("{} changed", plural(files, "file"))
 }
 
 /// A report of one of the host's own checks.
@@ -924,7 +930,7 @@ fn host_report(id: &str, name: &str, findings: Vec<Finding>, severity: Severity)
         summary: if errors == 0 {
             "unchanged".to_owned()
         } else {
-            format!("{errors} file(s) changed")
+            plural_changed(errors)
         },
         findings,
         duration_ms: 0.0,
@@ -1184,8 +1190,8 @@ fn summary(passed: bool, rules: &[RuleReport], evidence_violations: &[Violation]
     }
     if !evidence_violations.is_empty() {
         parts.push(format!(
-            "evidence breaks its schema in {} place(s)",
-            evidence_violations.len()
+            "evidence breaks its schema in {}",
+            plural(evidence_violations.len(), "place")
         ));
     }
     parts.join("; ")

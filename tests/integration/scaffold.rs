@@ -166,6 +166,31 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         both(&out)
     );
 
+    // The last of the printed steps works as printed, in the crate's
+    // folder, with checkrail on no PATH: it names the binary that printed it.
+    let step = created
+        .lines()
+        .map(str::trim)
+        .find(|l| l.contains(" rule run "))
+        .unwrap_or_else(|| panic!("no `rule run` step: {created}"));
+    let printed_rules = dir.join("target/wasm32-wasip2/release");
+    std::fs::create_dir_all(&printed_rules).unwrap();
+    std::fs::copy(&built, printed_rules.join("scaffolded_rule.wasm")).unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", step])
+        .current_dir(&dir)
+        .env("PATH", "/usr/bin:/bin")
+        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "`{step}`: {}", both(&out));
+    assert!(
+        text(&out.stdout).contains("`README.md` exists"),
+        "{}",
+        both(&out)
+    );
+
     let out = run(r#"{"path":"CHANGELOG.md"}"#);
     assert_eq!(out.status.code(), Some(1), "{}", both(&out));
     let stdout = text(&out.stdout);
@@ -176,7 +201,15 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         both(&out)
     );
 
-    // The config schema comes from the documented field.
+    // The text list outlines the config; the JSON list carries the schema,
+    // which comes from the documented field.
+    let out = checkrail(parent.path(), &["--rules-dir", rules_dir, "rule", "list"]);
+    assert_eq!(out.status.code(), Some(0), "{}", both(&out));
+    assert!(
+        text(&out.stdout).contains("    config: path (string, required)"),
+        "{}",
+        both(&out)
+    );
     let out = checkrail(
         parent.path(),
         &["--rules-dir", rules_dir, "rule", "list", "--json"],

@@ -232,8 +232,57 @@ fn render_rules(rules: &[RuleSummary]) -> String {
             shown(&r.digest[..16.min(r.digest.len())]),
             shown(&r.origin)
         );
+        if let Some(outline) = config_outline(&r.config_schema) {
+            let _ = writeln!(out, "    config: {}", shown(&outline));
+        }
     }
     out
+}
+
+/// The top-level fields of a rule's config schema, each with its type and
+/// whether it is required: `path (string, required), min (integer)`. The
+/// whole schema is in `rule list --json`.
+fn config_outline(schema: &serde_json::Value) -> Option<String> {
+    let properties = schema.get("properties")?.as_object()?;
+    if properties.is_empty() {
+        return None;
+    }
+    let required: Vec<&str> = schema
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    let fields: Vec<String> = properties
+        .iter()
+        .map(|(name, field)| {
+            let mut notes = vec![type_name(field)];
+            if required.contains(&name.as_str()) {
+                notes.push("required".to_owned());
+            }
+            format!("{name} ({})", notes.join(", "))
+        })
+        .collect();
+    Some(fields.join(", "))
+}
+
+/// A field's type as a reader would say it: `string`, `integer|null`, the
+/// name of a referenced definition, or `any`.
+fn type_name(field: &serde_json::Value) -> String {
+    match field.get("type") {
+        Some(serde_json::Value::String(t)) => t.clone(),
+        Some(serde_json::Value::Array(types)) => types
+            .iter()
+            .filter_map(|t| t.as_str())
+            .collect::<Vec<_>>()
+            .join("|"),
+        _ => match field.get("$ref").and_then(|r| r.as_str()) {
+            Some(reference) => reference.rsplit('/').next().unwrap_or(reference).to_owned(),
+            None if field.get("anyOf").or(field.get("oneOf")).is_some() => {
+                "one of several".to_owned()
+            }
+            None => "any".to_owned(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -304,5 +353,39 @@ mod tests {
         // Where a line break is not expected, it is escaped.
         assert_eq!(shown("a\nb\u{202e}c"), r"a\nb\u{202e}c");
         assert!(matches!(shown("plain · ✓ text"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn the_rule_list_outlines_each_config() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "properties": {
+                "path": {"type": "string"},
+                "min": {"type": ["integer", "null"]},
+                "mode": {"$ref": "#/$defs/Mode"},
+                "extra": {}
+            },
+            "required": ["path"]
+        });
+        assert_eq!(
+            config_outline(&schema).as_deref(),
+            Some("extra (any), min (integer|null), mode (Mode), path (string, required)")
+        );
+        assert_eq!(config_outline(&serde_json::json!({"type": "object"})), None);
+        let summary = RuleSummary {
+            id: "r".to_owned(),
+            version: "1.0.0".to_owned(),
+            description: "d".to_owned(),
+            capabilities: vec![],
+            api_version: "0.1.0".to_owned(),
+            digest: "ab".repeat(32),
+            origin: "bundled".to_owned(),
+            config_schema: schema,
+        };
+        let text = render_rules(&[summary]);
+        assert!(
+            text.contains("\n    config: extra (any), min (integer|null), "),
+            "{text}"
+        );
     }
 }

@@ -149,10 +149,38 @@ pub fn run(args: &Args) -> Result<Exit> {
     println!("  rustup target add wasm32-wasip2");
     println!("  cargo build --release --target wasm32-wasip2");
     println!(
-        "  checkrail --rules-dir target/wasm32-wasip2/release rule run {} --config '{{\"path\":\"README.md\"}}' --workspace .",
+        "  {} --rules-dir target/wasm32-wasip2/release rule run {} --config '{{\"path\":\"README.md\"}}' --workspace .",
+        this_checkrail(),
         args.name
     );
     Ok(Exit::Passed)
+}
+
+/// How to call the checkrail that is running now, so the printed steps work
+/// as printed: `checkrail` when that name on PATH is this binary, else this
+/// binary's path (a `cargo run` build is on no PATH).
+fn this_checkrail() -> String {
+    let Ok(me) = std::env::current_exe().and_then(std::fs::canonicalize) else {
+        return "checkrail".to_owned();
+    };
+    let on_path = std::env::var_os("PATH")
+        .and_then(|path| checkrail_sdk::native::exec::find_on_path("checkrail", &path))
+        .and_then(|found| std::fs::canonicalize(found).ok());
+    if on_path.as_deref() == Some(me.as_path()) {
+        return "checkrail".to_owned();
+    }
+    shell_word(&me.to_string_lossy())
+}
+
+/// `word` as one shell word: as it is when it holds only safe characters,
+/// else in single quotes.
+fn shell_word(word: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:@%=,".contains(c);
+    if !word.is_empty() && word.chars().all(safe) {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
 }
 
 /// Refuses anything but lowercase words joined by `-`, saying what would do.
@@ -493,6 +521,16 @@ fn render_crate(name: &str, sdk: &Sdk, crate_dir: &Path) -> Vec<(&'static str, S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_printed_binary_is_one_shell_word() {
+        assert_eq!(
+            shell_word("/opt/ci/target/debug/checkrail"),
+            "/opt/ci/target/debug/checkrail"
+        );
+        assert_eq!(shell_word("/home/a b/checkrail"), "'/home/a b/checkrail'");
+        assert_eq!(shell_word("/it's/checkrail"), "'/it'\\''s/checkrail'");
+    }
 
     #[test]
     fn accepts_lowercase_words_joined_by_dashes() {

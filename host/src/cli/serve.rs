@@ -18,7 +18,8 @@ use super::Exit;
 /// Arguments of `checkrail serve`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Workspace the sessions and checks belong to (sessions live in its .checkrail/).
+    /// Workspace the sessions and checks belong to (its sessions live in the
+    /// per-user state directory, or in the --store database).
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub workspace: PathBuf,
     /// Serve streamable HTTP on this address (e.g. 127.0.0.1:8765) instead of stdio.

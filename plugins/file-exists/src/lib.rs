@@ -223,10 +223,11 @@ impl Rule for FileExists {
 
         let outcome = Outcome::from_findings(findings);
         Ok(if outcome.passed && outcome.findings.is_empty() {
-            outcome.with_summary(format!(
-                "all {checks} path condition{} hold",
-                if checks == 1 { "" } else { "s" }
-            ))
+            outcome.with_summary(if checks == 1 {
+                "the path condition holds".to_owned()
+            } else {
+                format!("all {checks} path conditions hold")
+            })
         } else {
             outcome
         })
@@ -454,6 +455,10 @@ mod tests {
             .unwrap();
         assert!(out.passed, "{out:?}");
         assert_eq!(out.summary, "all 4 path conditions hold");
+        let one = ws
+            .run::<FileExists>(json!({"paths": ["src/lib.rs"]}))
+            .unwrap();
+        assert_eq!(one.summary, "the path condition holds");
     }
 
     #[test]
