@@ -4,9 +4,12 @@
 # need the suite's fixture tools, resources or prompts, or capabilities
 # checkrail does not declare (logging, subscriptions), do not apply.
 #
-# Usage: run.sh /path/to/checkrail [--all]
-#   --all   also run every server scenario (suite "all") for information;
-#           only the required scenarios decide the exit code.
+# Usage: conformance.sh /path/to/checkrail [--all]
+#        conformance.sh --install
+#   --all      also run every server scenario (suite "all") for information;
+#              only the required scenarios decide the exit code.
+#   --install  only install the suite and its Node (when missing or stale)
+#              and print their versions; scripts/setup.sh calls this.
 #
 # Exit: 0 all required scenarios pass, 1 a required scenario failed,
 #       2 setup problem (binary missing, install failed, server did not start).
@@ -19,10 +22,12 @@
 #   START_TIMEOUT        seconds to wait for the server (default 30)
 set -uo pipefail
 
-usage() { echo "usage: $0 CHECKRAIL_BINARY [--all]" >&2; exit 2; }
+usage() { echo "usage: $0 CHECKRAIL_BINARY [--all] | $0 --install" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 BIN=$1
 RUN_ALL=0
+INSTALL_ONLY=0
+case "$BIN" in --install) INSTALL_ONLY=1; [ $# -eq 1 ] || usage ;; esac
 case "${2:-}" in
   "") ;;
   --all) RUN_ALL=1 ;;
@@ -38,8 +43,10 @@ read -r -a REQUIRED <<<"${REQUIRED_SCENARIOS:-server-initialize ping tools-list 
 die() { echo "conformance: $*" >&2; exit 2; }
 
 # --- the binary -----------------------------------------------------------
-case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
-[ -x "$BIN" ] || die "checkrail binary not found or not executable: $BIN"
+if [ "$INSTALL_ONLY" -eq 0 ]; then
+  case "$BIN" in /*) ;; *) BIN="$PWD/$BIN" ;; esac
+  [ -x "$BIN" ] || die "checkrail binary not found or not executable: $BIN"
+fi
 
 # --- install (idempotent) -------------------------------------------------
 command -v npm >/dev/null || die "npm not found"
@@ -76,7 +83,9 @@ if [ "$(pkg_version "$CONF_DIR/node_modules/@modelcontextprotocol/conformance/pa
 fi
 [ -n "$NODE" ] || die "no Node >= 22 available (the npm package node@$NODE_PKG_VERSION did not provide one; its preinstall script may have been blocked)"
 [ -f "$CLI" ] || die "conformance CLI missing at $CLI"
-echo "conformance: suite $(pkg_version "$CONF_DIR/node_modules/@modelcontextprotocol/conformance/package.json") on node $("$NODE" --version); server $("$BIN" --version 2>/dev/null | head -n1)"
+SUITE="suite $(pkg_version "$CONF_DIR/node_modules/@modelcontextprotocol/conformance/package.json") on node $("$NODE" --version)"
+if [ "$INSTALL_ONLY" -eq 1 ]; then echo "$SUITE"; exit 0; fi
+echo "conformance: $SUITE; server $("$BIN" --version 2>/dev/null | head -n1)"
 
 # --- start the server -----------------------------------------------------
 mkdir -p "$CONF_DIR/runs" "$CONF_DIR/cache"

@@ -1,71 +1,93 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs the wasm target the
-# rule plugins build for, Go from Debian's packages, and a venv with the Python MCP SDK (the end-to-end
-# test drives the server with it) plus pytest and ruff (the test and lint
-# rules run them), Debian's docker-registry (the OCI tests push to and pull
-# from it on loopback), TypeScript, ESLint, Jest and Vitest from npm into
-# a cache prefix of their own (the JavaScript toolchain tests run them) and
-# PostgreSQL (the session-store tests), then checks formatting, lints, and
-# runs every test (unit,
-# doc, integration against real wasm components, and the outside MCP client),
-# then the MCP conformance suite (installs Node 22 and the suite from npm).
+# The whole test suite, from a fresh machine. In order:
+#  1. scripts/setup.sh's system part: the wasm32-wasip2 target and Debian's
+#     packages the tests use, where missing;
+#  2. its per-user part (TypeScript, ESLint, Jest and Vitest into an npm
+#     prefix; a venv with the Python MCP SDK, pytest, ruff, bandit, mypy,
+#     coverage.py and Playwright; the MCP conformance suite with Node 22),
+#     run alongside the format check, clippy and the first compile, then
+#     checked: every tool it installed must answer `--version`;
+#  3. the README's quick start command, exactly as written there;
+#  4. every test (unit, doc, integration against real wasm components, real
+#     toolchains, a real registry, PostgreSQL and headless Chromium, and an
+#     outside MCP client), with the MCP conformance suite beside it;
+#  5. the SDK's package, and every benchmark in its short mode.
+# Each step prints what it cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=scripts/setup.sh
+source scripts/setup.sh
 
-rustup target add wasm32-wasip2
+suite_began=$SECONDS
+logs=$(mktemp -d "${TMPDIR:-/tmp}/checkrail-test.XXXXXX")
+background=()
+stop_background() {
+  local pid
+  for pid in "${background[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+trap stop_background EXIT
 
-# Debian packages the tests use: Go (the Go toolchain tests), Node.js and
-# npm (the JavaScript toolchain tests), the distribution registry (the OCI
-# tests start a real one on loopback), Chromium (the dashboard is tested in
-# a headless browser), make (the C workflow runs `make test`) and
-# PostgreSQL (the session-store tests start a real server, as a non-root
-# user).
-missing=()
-command -v go >/dev/null 2>&1 || missing+=(golang-go)
-command -v node >/dev/null 2>&1 || missing+=(nodejs)
-command -v npm >/dev/null 2>&1 || missing+=(npm)
-[[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
-[[ -x /usr/lib/chromium/chromium || -x /usr/bin/chromium ]] || missing+=(chromium)
-command -v make >/dev/null 2>&1 || missing+=(make)
-compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
-if (( ${#missing[@]} )); then
-  as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
-  as_root apt-get update -qq
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
-fi
+# Waits for the background job $1 whose output went to $2; prints that
+# output, and fails with it when the job failed.
+join() {
+  local pid=$1 log=$2 what=$3
+  if wait "$pid"; then
+    cat "$log"
+  else
+    cat "$log" >&2
+    echo "test.sh: $what failed (log: $log)" >&2
+    exit 1
+  fi
+}
 
-# The JavaScript tools, pinned to a major version each, installed once into
-# a prefix outside any project (the generated test projects have no
-# node_modules of their own) and put on PATH for the rules under test.
-node_tools="${CHECKRAIL_NODE_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/checkrail/node-tools}"
-node_tool_specs=(typescript@5 eslint@9 jest@30 vitest@3)
-node_tools_stale=0
-for spec in "${node_tool_specs[@]}"; do
-  name=${spec%@*} major=${spec##*@}
-  installed=$(sed -n 's/^ *"version": *"\([0-9]*\)\..*/\1/p' "$node_tools/node_modules/$name/package.json" 2>/dev/null | head -n1)
-  [[ "$installed" == "$major" ]] || node_tools_stale=1
-done
-if (( node_tools_stale )); then
-  mkdir -p "$node_tools"
-  npm install --prefix "$node_tools" --no-audit --no-fund --loglevel=error "${node_tool_specs[@]}"
-fi
-export PATH="$node_tools/node_modules/.bin:$PATH"
+timed "Debian packages and the wasm target" setup_system
 
-venv="${CHECKRAIL_E2E_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/checkrail/e2e-venv}"
-if [[ ! -x "$venv/bin/python" ]]; then
-  python3 -m venv "$venv"
-fi
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
-export CHECKRAIL_E2E_PYTHON="$venv/bin/python"
-# python3, pytest and ruff as the rules under test will find them.
-export PATH="$venv/bin:$PATH"
+# Network-bound installs run while the CPU compiles.
+setup_user >"$logs/setup-user.log" 2>&1 &
+user_pid=$!
+background+=("$user_pid")
 
-cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+timed "cargo fmt --check" cargo fmt --all --check
+timed "clippy" cargo clippy --workspace --all-targets --locked -- -D warnings
+timed "building the tests" cargo test --workspace --locked --no-run
 
-# The SDK is publishable: packages with its WIT inside.
-cargo package -p checkrail-sdk --locked --allow-dirty --no-verify --quiet
+join "$user_pid" "$logs/setup-user.log" "the per-user installs"
+setup_verify
+setup_export
 
-# The official MCP conformance suite against the server over streamable HTTP.
-scripts/conformance.sh "${CARGO_TARGET_DIR:-target}/debug/checkrail"
+# The quick start, as the README writes it: the checkpoint on the bundled
+# example fails (exit 1) naming the missing license and changelog.
+quick_start() {
+  local command out status=0
+  command=$(grep -m1 '^rustup target add wasm32-wasip2 && cargo run' README.md) || {
+    echo "test.sh: the README has no quick start command" >&2
+    return 1
+  }
+  out=$(bash -c "$command" 2>&1) || status=$?
+  printf '%s\n' "$out"
+  if [[ $status -ne 1 ]] || ! grep -q 'FAILED — 1 of 2 rules failed' <<<"$out" \
+    || ! grep -q 'required file `CHANGELOG.md` does not exist' <<<"$out"; then
+    echo "test.sh: the quick start did not fail as the README says (exit $status)" >&2
+    return 1
+  fi
+}
+timed "the quick start" quick_start
+
+# The conformance suite talks to its own server; it runs beside the tests.
+binary="${CARGO_TARGET_DIR:-target}/debug/checkrail"
+scripts/conformance.sh "$binary" >"$logs/conformance.log" 2>&1 &
+conformance_pid=$!
+background+=("$conformance_pid")
+
+timed "the tests" cargo test --workspace --locked
+join "$conformance_pid" "$logs/conformance.log" "the MCP conformance suite"
+
+# The SDK is publishable: it packages with its WIT inside.
+timed "packaging the SDK" cargo package -p checkrail-sdk --locked --allow-dirty --no-verify --quiet
+
+# Each benchmark once in its short mode, in the test build's profile: every
+# figure is printed beside a baseline from the same run. Release figures come
+# from `cargo bench -p checkrail` (see the README).
+timed "the benchmarks (short mode)" cargo bench -p checkrail --profile dev --locked --bench '*' -- --quick
+
+echo "test.sh: everything passed in $((SECONDS - suite_began)) s"
