@@ -6,6 +6,7 @@ mod dashboard;
 mod output;
 mod pack;
 mod rule;
+mod rule_docs;
 mod rule_new;
 mod serve;
 mod session;
@@ -73,7 +74,7 @@ enum Command {
     /// List or lint workflows.
     #[command(subcommand)]
     Workflow(workflow::Command),
-    /// List, run or scaffold rules.
+    /// List, run, scaffold or document rules.
     #[command(subcommand)]
     Rule(rule::Command),
     /// Build, sign, verify, install and list rule packs.

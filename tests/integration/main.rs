@@ -11,6 +11,7 @@ mod cache;
 mod checks;
 mod cli;
 mod dashboard;
+mod docs;
 mod e2e;
 mod exec;
 mod flows;

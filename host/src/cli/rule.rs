@@ -1,4 +1,4 @@
-//! `checkrail rule list | run | new`.
+//! `checkrail rule list | run | new | docs`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,6 +41,9 @@ pub enum Command {
     },
     /// Create a rule crate that tests, builds and runs as generated.
     New(super::rule_new::Args),
+    /// Print the rule reference as Markdown, generated from each installed
+    /// rule's description, capabilities and config schema.
+    Docs(super::rule_docs::Args),
 }
 
 /// One line of `rule list`.
@@ -141,5 +144,6 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
             })
         }
         Command::New(args) => super::rule_new::run(args),
+        Command::Docs(args) => super::rule_docs::run(engine, args),
     }
 }
