@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks, RuleRun};
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use checkrail::workflow::Workflow;
 use checkrail::workflow::parse;
 use checkrail::workspace::Workspace;

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks};
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};
 

@@ -31,7 +31,7 @@ use checkrail_sdk::native::exec::{self as native_exec, BASE_ENV, ExecPolicy};
 use sha2::{Digest, Sha256};
 
 use crate::config::ExecGrants;
-use crate::state::{StateKey, write_private};
+use crate::trusted::{StateKey, write_private};
 
 /// Directories never taken as inputs: build output, VCS data, tool caches
 /// and checkrail's own files.

@@ -23,9 +23,9 @@ pub mod sarif;
 pub mod schema;
 pub mod service;
 pub mod session;
-pub mod state;
 pub mod stats;
 pub mod telemetry;
+pub mod trusted;
 pub mod workflow;
 pub mod workspace;
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::report::RuleReport;
-use crate::state::{StateKey, restrict_file};
+use crate::trusted::{StateKey, restrict_file};
 
 const TAG_DOMAIN: &str = "checkrail outcome v1";
 

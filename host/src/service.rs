@@ -18,7 +18,7 @@ use crate::session::{
     Checked, Command, Control, Deletion, ErrorsView, Event, Outcome, Pinned, Session, SessionStore,
     Status, Step, StoreTarget, Transition, Verification,
 };
-use crate::state::StateDir;
+use crate::trusted::StateDir;
 use crate::workflow::template::Scope;
 use crate::workflow::{Checkpoint, DoneWhen, Hints, Task};
 use crate::workflow::{Phase, Workflow};

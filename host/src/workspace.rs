@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use crate::config::WorkspaceConfig;
 use crate::inputs::{Fingerprints, Toolchains};
 use crate::outcomes::OutcomeCache;
-use crate::state::{StateDir, StateKey};
+use crate::trusted::{StateDir, StateKey};
 use crate::{Error, Result};
 
 /// One opened workspace.

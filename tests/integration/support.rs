@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks};
 use checkrail::report::CheckpointReport;
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use checkrail::workflow::Workflow;
 use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};
