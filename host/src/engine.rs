@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use checkrail_sdk::Finding;
 use serde_json::{Map, Value};
 
+use crate::cache::key::CacheContext;
 use crate::config::WorkspaceConfig;
 use crate::frozen::{self, Snapshot};
-use crate::outcomes::{self, Lookup};
 use crate::report::{CheckpointReport, RuleReport, RuleStatus};
 use crate::rules::{LoadedRule, Registry};
 use crate::runtime::{
@@ -617,7 +617,7 @@ impl Checkrail {
             ..CheckInput::default()
         };
         let cache = if run.use_cache {
-            Some(CacheContext::new(run))
+            Some(CacheContext::new(run.workspace, run.config))
         } else {
             None
         };
@@ -649,7 +649,7 @@ impl Checkrail {
                 )
             };
             let report = match &cache {
-                Some(cache) => cache.run(self, (rule_use, rule, limits), &input, run_it),
+                Some(cache) => cache.run(&self.runtime, (rule_use, rule, limits), &input, run_it),
                 None => run_it(),
             };
             emitter.emit(true, |step| Progress::RuleFinished {
@@ -1189,147 +1189,6 @@ fn summary(passed: bool, rules: &[RuleReport], evidence_violations: &[Violation]
         ));
     }
     parts.join("; ")
-}
-
-/// The digest of the input files narrowed to some globs (`None`: the whole
-/// workspace); `None` when they could not be digested.
-type FileDigest = (Option<Vec<String>>, Option<String>);
-
-/// The outcome cache as one checkpoint run uses it: the workspace's file
-/// digest is taken once per distinct set of input globs, the grants once.
-struct CacheContext<'a> {
-    workspace: &'a Workspace,
-    config: &'a WorkspaceConfig,
-    grants: String,
-    digests: std::sync::Mutex<Vec<FileDigest>>,
-    /// Judging-file digests per set of globs.
-    judging: std::sync::Mutex<Vec<(Vec<String>, String)>>,
-}
-
-impl<'a> CacheContext<'a> {
-    fn new(run: &CheckpointRun<'a>) -> Self {
-        Self {
-            workspace: run.workspace,
-            config: run.config,
-            grants: format!("{:?}", run.config.exec),
-            digests: std::sync::Mutex::new(Vec::new()),
-            judging: std::sync::Mutex::new(Vec::new()),
-        }
-    }
-
-    /// The digest of the input files, narrowed to `globs` when given;
-    /// `fresh` takes it again (after a run that may have written files).
-    fn files(&self, globs: Option<&[String]>, fresh: bool) -> Option<String> {
-        let mut digests = self.digests.lock().unwrap_or_else(|e| e.into_inner());
-        let wanted = globs.map(<[String]>::to_vec);
-        if !fresh && let Some((_, digest)) = digests.iter().find(|(g, _)| *g == wanted) {
-            return digest.clone();
-        }
-        let digest = self
-            .workspace
-            .fingerprints()
-            .digest(self.workspace.root(), globs)
-            .map(|(digest, _)| digest);
-        digests.retain(|(g, _)| *g != wanted);
-        digests.push((wanted, digest.clone()));
-        digest
-    }
-
-    fn key(
-        &self,
-        rule_use: &RuleUse,
-        rule: &LoadedRule,
-        input: &CheckInput<'_>,
-        fresh: bool,
-    ) -> Option<String> {
-        let files = self.files(rule_use.inputs.as_deref(), fresh)?;
-        let toolchains = self.workspace.toolchains().identity(
-            self.workspace.root(),
-            &rule.component.info.capabilities,
-            &self.config.exec,
-        );
-        let baselines = format!("{:?}", input.baselines);
-        let judging = self.judging(rule, fresh);
-        Some(outcomes::key(&outcomes::KeyParts {
-            rule_digest: &rule.component.digest,
-            config: &rule_use.config,
-            evidence: input.evidence.as_deref(),
-            baselines: &baselines,
-            grants: &self.grants,
-            toolchains: &toolchains,
-            files: &files,
-            judging: &judging,
-        }))
-    }
-
-    /// The digest of the rule's judging files and `checkrail.toml`, found
-    /// whether or not the project ignores them: an ignored `conftest.py` or
-    /// allow-list still changes the answer.
-    fn judging(&self, rule: &LoadedRule, fresh: bool) -> String {
-        let mut globs = rule.component.info.judging_files.clone();
-        globs.push(crate::config::FILE.to_owned());
-        let mut known = self.judging.lock().unwrap_or_else(|e| e.into_inner());
-        if !fresh && let Some((_, digest)) = known.iter().find(|(g, _)| *g == globs) {
-            return digest.clone();
-        }
-        let snapshot = frozen::snapshot(self.workspace.root(), &globs);
-        let digest = outcomes::digest_of(&format!("{snapshot:?}"));
-        known.retain(|(g, _)| *g != globs);
-        known.push((globs, digest.clone()));
-        digest
-    }
-
-    /// The cached report of this rule use, or `run`'s, stored for next time.
-    fn run(
-        &self,
-        engine: &Checkrail,
-        (rule_use, rule, limits): (&RuleUse, &LoadedRule, &Limits),
-        input: &CheckInput<'_>,
-        run: impl FnOnce() -> RuleReport,
-    ) -> RuleReport {
-        // `inputs: []` in the workflow, or a rule that names no inputs for
-        // this config, means "never cache". The rule is asked under the
-        // checkpoint's limits for it; when it cannot answer, it runs
-        // uncached and the report says why.
-        let cacheable = match &rule_use.inputs {
-            Some(globs) => !globs.is_empty(),
-            None => match rule.inputs_within(&engine.runtime, &rule_use.config, limits) {
-                Ok(globs) => !globs.is_empty(),
-                Err(reason) => {
-                    let mut report = run();
-                    report.findings.push(
-                        Finding::info(format!("not cached: {}", crate::error::clip(&reason)))
-                            .code("inputs-failed")
-                            .fix_hint("the rule's `inputs` did not answer in time or named too many globs; its result is not reused until it does"),
-                    );
-                    return report;
-                }
-            },
-        };
-        let cache = self.workspace.outcomes().filter(|_| cacheable);
-        let Some((cache, key)) =
-            cache.and_then(|c| Some((c, self.key(rule_use, rule, input, false)?)))
-        else {
-            return run();
-        };
-        if let Lookup::Hit(mut report) = cache.get(&key) {
-            report.cached = true;
-            report.name = rule_use.name.clone();
-            report.severity = rule_use.severity;
-            report.duration_ms = 0.0;
-            return *report;
-        }
-        let report = run();
-        // Key the stored result by the files as the run left them: a tool
-        // may write its own inputs (cargo creates Cargo.lock), and the
-        // result describes that state.
-        if report.status != RuleStatus::Error
-            && let Some(after) = self.key(rule_use, rule, input, true)
-        {
-            cache.put(&after, &report);
-        }
-        report
-    }
 }
 
 fn millis(d: Duration) -> f64 {
