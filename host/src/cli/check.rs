@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use checkrail::Checkrail;
-use checkrail::engine::{CheckpointRun, Guards, Hooks, Progress};
+use checkrail::engine::progress::Progress;
+use checkrail::engine::{CheckpointRun, Guards, Hooks};
 use checkrail::trusted::StateDir;
 use checkrail::workspace::Workspace;
 
