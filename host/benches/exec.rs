@@ -27,7 +27,7 @@ use std::process::{Command, Stdio};
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks, RuleRun};
 use checkrail::report::RuleStatus;
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use checkrail::workflow::{Workflow, parse};
 use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};

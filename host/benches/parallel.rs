@@ -26,7 +26,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks};
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};
 use support::{Budget, Quantity, Samples, compare};

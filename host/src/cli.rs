@@ -121,7 +121,7 @@ pub fn kind_of(error: &anyhow::Error) -> Kind {
         .find_map(|cause| {
             if let Some(e) = cause.downcast_ref::<checkrail::Error>() {
                 Some(e.kind())
-            } else if let Some(e) = cause.downcast_ref::<checkrail::state::StateError>() {
+            } else if let Some(e) = cause.downcast_ref::<checkrail::trusted::StateError>() {
                 Some(e.kind())
             } else if let Some(e) = cause.downcast_ref::<checkrail::pack::Error>() {
                 Some(e.kind())
@@ -182,8 +182,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
     }
 }
 
-fn state(cli: &Cli) -> Result<checkrail::state::StateDir> {
-    checkrail::state::StateDir::resolve(cli.state_dir.as_deref())
+fn state(cli: &Cli) -> Result<checkrail::trusted::StateDir> {
+    checkrail::trusted::StateDir::resolve(cli.state_dir.as_deref())
         .context("open the state directory")
 }
 
@@ -252,7 +252,7 @@ mod tests {
             std::process::ExitCode::from(70)
         );
 
-        let state = anyhow::Error::new(checkrail::state::StateError::NoHome);
+        let state = anyhow::Error::new(checkrail::trusted::StateError::NoHome);
         assert_eq!(super::kind_of(&state), Kind::Usage);
         let tampered = anyhow::Error::new(checkrail::Error::Tampered {
             id: "s".into(),

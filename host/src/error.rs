@@ -151,7 +151,7 @@ pub enum Error {
     Cancelled,
     /// The per-user state directory cannot be used.
     #[error(transparent)]
-    State(#[from] crate::state::StateError),
+    State(#[from] crate::trusted::StateError),
     /// A session's record does not verify: it was changed outside checkrail.
     #[error(
         "session `{id}` does not verify; its record was changed outside checkrail:\n  {}\nrun `checkrail session verify {id}` for the full report",
@@ -332,7 +332,7 @@ mod tests {
     use std::path::PathBuf;
 
     use super::{Error, Kind, chain};
-    use crate::state::StateError;
+    use crate::trusted::StateError;
 
     /// The documented exit code of each variant, written out once more
     /// without a wildcard: adding a variant fails to compile here until its

@@ -18,7 +18,7 @@ use checkrail_sdk::native::NativeWorkspace;
 use checkrail_sdk::{EntryKind, Finding};
 use sha2::{Digest, Sha256};
 
-use crate::inputs::SKIPPED_DIRS;
+use crate::cache::fingerprints::SKIPPED_DIRS;
 
 /// Most files one snapshot records.
 const MAX_FILES: usize = 10_000;

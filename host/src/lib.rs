@@ -6,15 +6,14 @@
 //! server) drive: load workflows, resolve rules, run a checkpoint.
 
 pub mod bundled;
+pub mod cache;
 pub mod config;
 pub mod dashboard;
 pub mod engine;
 pub mod error;
 pub mod frozen;
-pub mod inputs;
 pub mod mcp;
 pub mod metrics;
-pub mod outcomes;
 pub mod pack;
 pub mod report;
 pub mod rules;
@@ -23,9 +22,9 @@ pub mod sarif;
 pub mod schema;
 pub mod service;
 pub mod session;
-pub mod state;
 pub mod stats;
 pub mod telemetry;
+pub mod trusted;
 pub mod workflow;
 pub mod workspace;
 

@@ -18,7 +18,7 @@ use crate::session::{
     Checked, Command, Control, Deletion, ErrorsView, Event, Outcome, Pinned, Session, SessionStore,
     Status, Step, StoreTarget, Transition, Verification,
 };
-use crate::state::StateDir;
+use crate::trusted::StateDir;
 use crate::workflow::template::Scope;
 use crate::workflow::{Checkpoint, DoneWhen, Hints, Task};
 use crate::workflow::{Phase, Workflow};
@@ -809,7 +809,7 @@ impl Service {
                     .iter()
                     .position(|t| t.id() == Some(task_id))
                     .map(|t| format!("tasks/{t}/done_when"));
-                let rules = crate::engine::task_rules(&filled)
+                let rules = crate::engine::checkpoint::task_rules(&filled)
                     .into_iter()
                     .filter(|(at, _)| Some(at) == pointer.as_ref())
                     .map(|(_, rule_use)| rule_use)
@@ -965,7 +965,7 @@ impl Service {
         )?;
         let recorded = self.recorded_files(workflow, &phase_id);
         if report.passed && recorded.0 != recorded_before.0 {
-            report.fail_with(crate::engine::changed_during_check(
+            report.fail_with(crate::engine::guards::changed_during_check(
                 recorded_before.0.as_ref(),
                 recorded.0.as_ref(),
             ));

@@ -5,10 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::cache::fingerprints::Fingerprints;
+use crate::cache::store::OutcomeCache;
+use crate::cache::toolchains::Toolchains;
 use crate::config::WorkspaceConfig;
-use crate::inputs::{Fingerprints, Toolchains};
-use crate::outcomes::OutcomeCache;
-use crate::state::{StateDir, StateKey};
+use crate::trusted::{StateDir, StateKey};
 use crate::{Error, Result};
 
 /// One opened workspace.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use checkrail::engine::Hooks;
 use checkrail::service::Service;
 use checkrail::session::Status;
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use checkrail::{Checkrail, Options};
 use serde_json::{Map, Value};
 

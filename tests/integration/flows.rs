@@ -5,7 +5,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use checkrail::engine::{Hooks, Progress};
+use checkrail::engine::Hooks;
+use checkrail::engine::progress::Progress;
 use checkrail::service::Service;
 use checkrail::session::{Control, Outcome, Status};
 use serde_json::{Map, Value, json};

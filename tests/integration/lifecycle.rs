@@ -149,10 +149,13 @@ fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
     assert_eq!(cache.prune(None, Some(u64::MAX)), 0);
     // Over 25 KB: the oldest goes first.
     assert_eq!(cache.prune(None, Some(25_000)), 1);
-    assert!(matches!(cache.get("a"), checkrail::outcomes::Lookup::Miss));
+    assert!(matches!(
+        cache.get("a"),
+        checkrail::cache::store::Lookup::Miss
+    ));
     assert!(matches!(
         cache.get("c"),
-        checkrail::outcomes::Lookup::Hit(_)
+        checkrail::cache::store::Lookup::Hit(_)
     ));
     // By age: everything stored before now.
     assert_eq!(cache.prune(Some(&checkrail::session::now()), None), 2);

@@ -265,7 +265,7 @@ fn stats_read_pass_rates_attempts_failures_and_cache_hits_from_the_store() {
     )]);
     let dir = ws.path();
     let state_dir = tempfile::tempdir().unwrap();
-    let state = checkrail::state::StateDir::at(state_dir.path()).unwrap();
+    let state = checkrail::trusted::StateDir::at(state_dir.path()).unwrap();
     let engine = checkrail::Checkrail::new(checkrail::Options {
         cache_dir: Some(shared_cache()),
         workspace: Some(dir.to_owned()),
@@ -482,7 +482,7 @@ fn stats_read_a_postgresql_store_too() {
     let ws = workspace(&[]);
     let dir = ws.path();
     let state_dir = tempfile::tempdir().unwrap();
-    let state = checkrail::state::StateDir::at(state_dir.path()).unwrap();
+    let state = checkrail::trusted::StateDir::at(state_dir.path()).unwrap();
     let engine = checkrail::Checkrail::new(checkrail::Options {
         cache_dir: Some(shared_cache()),
         workspace: Some(dir.to_owned()),

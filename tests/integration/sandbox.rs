@@ -212,7 +212,7 @@ fn cancelled_once_running(
     let trigger = cancel.clone();
     let hooks = checkrail::engine::Hooks {
         progress: Some(Arc::new(move |p| {
-            if matches!(p, checkrail::engine::Progress::RuleStarted { .. }) {
+            if matches!(p, checkrail::engine::progress::Progress::RuleStarted { .. }) {
                 trigger.store(true, Ordering::SeqCst);
             }
         })),

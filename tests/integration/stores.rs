@@ -10,7 +10,7 @@ use std::sync::Arc;
 use checkrail::engine::Hooks;
 use checkrail::service::Service;
 use checkrail::session::{Control, EventKind, NewEvent, Status, StoreTarget};
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use checkrail::{Checkrail, Options};
 use serde_json::{Map, json};
 

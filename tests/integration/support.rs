@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks};
 use checkrail::report::CheckpointReport;
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use checkrail::workflow::Workflow;
 use checkrail::workspace::Workspace;
 use checkrail::{Checkrail, Options};

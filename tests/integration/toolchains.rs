@@ -6,7 +6,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use checkrail::engine::{Hooks, Progress};
+use checkrail::engine::Hooks;
+use checkrail::engine::progress::Progress;
 use checkrail::report::{CheckpointReport, RuleReport, RuleStatus};
 use checkrail::workflow::parse;
 use serde_json::Value;

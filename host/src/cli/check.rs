@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use checkrail::Checkrail;
-use checkrail::engine::{CheckpointRun, Guards, Hooks, Progress};
-use checkrail::state::StateDir;
+use checkrail::engine::progress::Progress;
+use checkrail::engine::{CheckpointRun, Guards, Hooks};
+use checkrail::trusted::StateDir;
 use checkrail::workspace::Workspace;
 
 use super::{Exit, json_arg, output};

@@ -11,7 +11,7 @@ use checkrail::Checkrail;
 use checkrail::dashboard::{MIN_PASSWORD, login_file, set_password};
 use checkrail::service::Service;
 use checkrail::session::StoreTarget;
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 
 use super::Exit;
 

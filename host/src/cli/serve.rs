@@ -10,7 +10,7 @@ use checkrail::Checkrail;
 use checkrail::mcp::CheckrailMcp;
 use checkrail::service::{DEFAULT_MAX_EVIDENCE, Service};
 use checkrail::session::StoreTarget;
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 use rmcp::ServiceExt;
 
 use super::Exit;

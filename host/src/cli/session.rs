@@ -14,7 +14,7 @@ use checkrail::config::ApprovalChannel;
 use checkrail::error::Kind;
 use checkrail::service::{Decision, Service, VerifyReport};
 use checkrail::session::{ErrorsView, Status, StoreTarget};
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 
 use super::{Exit, output};
 

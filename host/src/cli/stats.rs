@@ -7,7 +7,7 @@ use anyhow::Result;
 use checkrail::Checkrail;
 use checkrail::service::Service;
 use checkrail::session::StoreTarget;
-use checkrail::state::StateDir;
+use checkrail::trusted::StateDir;
 
 use super::Exit;
 

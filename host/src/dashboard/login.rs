@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::state::{StateDir, write_private};
+use crate::trusted::{StateDir, write_private};
 use crate::{Error, Result};
 
 /// File name of the login hash in the state directory.

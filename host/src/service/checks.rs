@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Service, Validation, refuse_unless_active};
-use crate::engine::{Hooks, Progress};
+use crate::engine::Hooks;
+use crate::engine::progress::Progress;
 use crate::runtime::{Limits, MAX_TIMEOUT};
 use crate::session::{Command, RunningCheck, Session, Status, Transition};
 use crate::workflow::{Phase, Workflow};

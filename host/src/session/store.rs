@@ -32,7 +32,7 @@ mod delete;
 mod postgres;
 mod sqlite;
 use crate::config::WorkspaceConfig;
-use crate::state::StateKey;
+use crate::trusted::StateKey;
 use crate::workflow::Workflow;
 use crate::{Error, Result};
 use backend::{Backend, Records};

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::config::ApprovalChannel;
-use crate::engine::{Hooks, Progress};
+use crate::engine::Hooks;
+use crate::engine::progress::Progress;
 use crate::mcp::CheckrailMcp;
 use crate::service::{Decision, Validation};
 use crate::session::Status;

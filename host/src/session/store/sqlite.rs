@@ -12,7 +12,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::backend::{Backend, Migrations, Records};
 use super::{Deletion, Row, StoredEvent, now};
-use crate::state::restrict_file;
+use crate::trusted::restrict_file;
 use crate::{Error, Result};
 
 /// Version 1 is the schema of the releases before versioning: it is
@@ -183,7 +183,7 @@ impl Sqlite {
         if !marker.exists() {
             // Remembers that this database exists, so that losing it later
             // is reported rather than silently replaced by an empty one.
-            crate::state::write_private(&marker, now().as_bytes())?;
+            crate::trusted::write_private(&marker, now().as_bytes())?;
         }
         let commits = Arc::new(AtomicU64::new(0));
         Ok(Self {

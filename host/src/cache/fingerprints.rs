@@ -1,18 +1,13 @@
-//! What a rule's answer depends on besides the rule and its config, digested
-//! for the outcome cache:
+//! File fingerprints: the digest of a workspace's input files, for the
+//! outcome cache key.
 //!
-//! - **files**: every file of the workspace that the project does not ignore
-//!   (`.gitignore`, `.ignore`, git's exclude file) and that is not build
-//!   output or VCS data ([`SKIPPED_DIRS`]), hidden files included
-//!   (`.cargo/config.toml` changes how cargo judges) and `.checkrail/`
-//!   (an allow-list there changes how the security rule judges) but for
-//!   its scratch directories. A workflow's `inputs:`
-//!   narrows the set to its globs; nothing else does.
-//! - **environment**: the values of every variable a granted program
-//!   receives from the host;
-//! - **toolchains**: for each program the rule may run, its resolved path,
-//!   the file's identity, and what it says its version is (`cargo` also
-//!   asks `rustc -vV`).
+//! The input files are every file of the workspace that the project does not
+//! ignore (`.gitignore`, `.ignore`, git's exclude file) and that is not build
+//! output or VCS data ([`SKIPPED_DIRS`]), hidden files included
+//! (`.cargo/config.toml` changes how cargo judges) and `.checkrail/` (an
+//! allow-list there changes how the security rule judges) but for its
+//! scratch directories. A workflow's `inputs:` narrows the set to its globs;
+//! nothing else does.
 //!
 //! Content hashes are reused while a file's (size, mtime, ctime, inode)
 //! fingerprint is unchanged, except for a file modified within the same
@@ -25,13 +20,11 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use checkrail_sdk::native::exec::{self as native_exec, BASE_ENV, ExecPolicy};
 use sha2::{Digest, Sha256};
 
-use crate::config::ExecGrants;
-use crate::state::{StateKey, write_private};
+use super::clock::now_ns;
+use crate::trusted::{StateKey, write_private};
 
 /// Directories never taken as inputs: build output, VCS data, tool caches
 /// and checkrail's own files.
@@ -55,9 +48,10 @@ pub const MAX_FILES: usize = 200_000;
 
 const TAG_DOMAIN: &str = "checkrail fingerprints v1";
 
-/// One file's fingerprint and the content hash taken with it.
+/// One file's fingerprint: the metadata that tells whether a content hash
+/// taken earlier still describes the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Fingerprint {
+pub(super) struct Fingerprint {
     size: u64,
     mtime_ns: i128,
     ctime_ns: i128,
@@ -65,7 +59,7 @@ struct Fingerprint {
 }
 
 impl Fingerprint {
-    fn of(meta: &std::fs::Metadata) -> Self {
+    pub(super) fn of(meta: &std::fs::Metadata) -> Self {
         let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
         Self {
             size: meta.size(),
@@ -402,112 +396,6 @@ fn hash_file(path: &Path) -> Option<[u8; 32]> {
     Some(hasher.finalize().into())
 }
 
-fn now_ns() -> i128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i128)
-        .unwrap_or_default()
-}
-
-/// Identities of the programs a rule may run and the environment they get,
-/// as one text for the cache key. Version answers are remembered per
-/// program file identity, so a warm server asks each toolchain once.
-#[derive(Default)]
-pub struct Toolchains {
-    versions: Mutex<HashMap<String, String>>,
-}
-
-impl Toolchains {
-    /// What reaches `capabilities`' programs from outside the workspace
-    /// files, under `grants`, run from `root`.
-    pub fn identity(&self, root: &Path, capabilities: &[String], grants: &ExecGrants) -> String {
-        let mut text = String::new();
-        let mut names: Vec<&str> = BASE_ENV.to_vec();
-        names.extend(grants.env.iter().map(String::as_str));
-        names.sort_unstable();
-        names.dedup();
-        for name in names {
-            let value = std::env::var_os(name).unwrap_or_default();
-            text.push_str(&format!("env {name}={}\n", value.to_string_lossy()));
-        }
-        let declared: Vec<&str> = capabilities
-            .iter()
-            .filter_map(|c| c.strip_prefix("exec:"))
-            .collect();
-        let mut programs: Vec<&str> = grants
-            .all_programs()
-            .filter(|p| declared.iter().any(|d| d == p || *d == "*"))
-            .collect();
-        programs.sort_unstable();
-        programs.dedup();
-        for program in programs {
-            text.push_str(&self.program(root, program, grants));
-            if program == "cargo" {
-                text.push_str(&self.program(root, "rustc", grants));
-            }
-        }
-        text
-    }
-
-    fn program(&self, root: &Path, program: &str, grants: &ExecGrants) -> String {
-        let path_var = std::env::var_os("PATH").unwrap_or_default();
-        let Some(found) = native_exec::find_on_path(program, &path_var) else {
-            return format!("program {program} not found\n");
-        };
-        let resolved = found.canonicalize().unwrap_or(found);
-        let file = std::fs::metadata(&resolved)
-            .map(|m| format!("{:?}", Fingerprint::of(&m)))
-            .unwrap_or_default();
-        // rustup proxies stay the same file when the default toolchain
-        // changes; its settings file does not.
-        let rustup = rustup_settings()
-            .and_then(|p| std::fs::metadata(p).ok())
-            .map(|m| format!("{:?}", Fingerprint::of(&m)))
-            .unwrap_or_default();
-        let id = format!("{}|{}|{file}|{rustup}", root.display(), resolved.display());
-        let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
-        let version = versions
-            .entry(id)
-            .or_insert_with(|| ask_version(root, program, grants))
-            .clone();
-        format!(
-            "program {program} at {} {file}: {version}\n",
-            resolved.display()
-        )
-    }
-}
-
-fn rustup_settings() -> Option<PathBuf> {
-    let home = std::env::var_os("RUSTUP_HOME")
-        .map(PathBuf::from)
-        .or_else(|| dirs::home_dir().map(|h| h.join(".rustup")))?;
-    Some(home.join("settings.toml"))
-}
-
-/// `<program> --version` (`rustc -vV`), run like a granted program.
-fn ask_version(root: &Path, program: &str, grants: &ExecGrants) -> String {
-    let args: &[&str] = if program == "rustc" {
-        &["-vV"]
-    } else {
-        &["--version"]
-    };
-    let mut policy = ExecPolicy::for_rule("toolchain identity", &["exec:*".to_owned()]);
-    policy.granted = vec![program.to_owned()];
-    policy.env = grants.env.clone();
-    policy.max_output = 64 * 1024;
-    let command = checkrail_sdk::Command::new(program).args(args.iter().copied());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    match native_exec::run(root, &policy, &command, deadline, &|| false) {
-        Ok(out) => format!(
-            "exit {:?} {}{}",
-            out.exit_code,
-            out.stdout.trim(),
-            out.stderr.trim()
-        ),
-        Err(e) => format!("unknown ({e:?})"),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -614,20 +502,5 @@ mod tests {
         let forged = format!("{}{}", "0".repeat(64), &text[64..]);
         std::fs::write(&file, forged).unwrap();
         assert!(Fingerprints::new(Some(file), key).load().is_empty());
-    }
-
-    #[test]
-    fn toolchain_identity_follows_the_program_file_and_granted_env() {
-        let ws = tempfile::tempdir().unwrap();
-        let grants = ExecGrants {
-            allow: vec!["sh".to_owned()],
-            ..ExecGrants::default()
-        };
-        let tools = Toolchains::default();
-        let with = tools.identity(ws.path(), &["exec:sh".to_owned()], &grants);
-        assert!(with.contains("program sh at "), "{with}");
-        let without = tools.identity(ws.path(), &["exec:cargo".to_owned()], &grants);
-        assert!(!without.contains("program sh"), "{without}");
-        assert!(with.contains("env PATH="));
     }
 }

@@ -1,5 +1,5 @@
-//! The outcome cache: a rule's result is reused while everything that could
-//! change it is unchanged (see [`crate::inputs`] for what that covers).
+//! The outcome store: a rule's result is reused while everything that could
+//! change it is unchanged (see [`crate::cache`] for what that covers).
 //! Stored in the workspace's state directory (`outcomes.db`), each entry
 //! authenticated with the per-user key: an entry edited outside checkrail
 //! does not verify and is ignored, and the rule runs again.
@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::report::RuleReport;
-use crate::state::{StateKey, restrict_file};
+use crate::trusted::{StateKey, restrict_file};
 
 const TAG_DOMAIN: &str = "checkrail outcome v1";
 
@@ -148,53 +148,6 @@ impl OutcomeCache {
         }
         removed
     }
-}
-
-/// What a cache key is made of.
-pub struct KeyParts<'a> {
-    /// sha256 of the rule component.
-    pub rule_digest: &'a str,
-    /// The rule's config.
-    pub config: &'a serde_json::Value,
-    /// Evidence as JSON text.
-    pub evidence: Option<&'a str>,
-    /// Facts of earlier phases handed to the rule.
-    pub baselines: &'a str,
-    /// The grants in force (a newly granted program changes the answer).
-    pub grants: &'a str,
-    /// Environment and toolchain identities ([`crate::inputs::Toolchains`]).
-    pub toolchains: &'a str,
-    /// Digest of the input files.
-    pub files: &'a str,
-    /// Digest of the files that change how the rule judges, found whether
-    /// or not the project ignores them.
-    pub judging: &'a str,
-}
-
-/// sha256 of `text`, hex.
-pub fn digest_of(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-/// The cache key of `parts`.
-pub fn key(parts: &KeyParts<'_>) -> String {
-    use sha2::{Digest, Sha256};
-    let mut hasher = Sha256::new();
-    for part in [
-        parts.rule_digest,
-        &parts.config.to_string(),
-        parts.evidence.unwrap_or(""),
-        parts.baselines,
-        parts.grants,
-        parts.toolchains,
-        parts.files,
-        parts.judging,
-    ] {
-        hasher.update((part.len() as u64).to_le_bytes());
-        hasher.update(part.as_bytes());
-    }
-    hex::encode(hasher.finalize())
 }
 
 #[cfg(test)]

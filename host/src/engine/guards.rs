@@ -1,0 +1,151 @@
+//! The host's own checks of a checkpoint, on files that must not change:
+//! judging files unchanged since the session started, files frozen since an
+//! earlier phase unchanged, cargo's own programs outside sessions, and files
+//! that changed while the rules ran. Also the facts rules recorded at
+//! earlier phases (baselines), handed to the rule that recorded them.
+
+use std::sync::Arc;
+
+use checkrail_sdk::Finding;
+use serde_json::{Map, Value};
+
+use super::checkpoint::{files_changed, host_report};
+use super::{CheckpointRun, Checkrail};
+use crate::frozen;
+use crate::report::RuleReport;
+use crate::rules::LoadedRule;
+use crate::runtime::Limits;
+use crate::workflow::{Frozen, RuleUse, Severity, Workflow};
+
+impl Checkrail {
+    /// The host's own checks, as rule reports: judging files and frozen
+    /// paths unchanged, cargo overrides outside sessions.
+    pub(super) fn guard_reports(
+        &self,
+        run: &CheckpointRun<'_>,
+        frozen: Option<&Frozen>,
+        prepared: &[(&RuleUse, Arc<LoadedRule>, Limits)],
+    ) -> Vec<RuleReport> {
+        let root = run.workspace.root();
+        let mut reports = Vec::new();
+        if let Some((before, globs, session)) = run.guards.judging {
+            let now = frozen::snapshot(root, globs);
+            let changes = frozen::compare(before, &now, true);
+            reports.push(host_report(
+                "judging-files",
+                "files that change how tools judge are unchanged since the session started",
+                frozen::judging_findings(&changes, session),
+                Severity::Block,
+            ));
+        }
+        if let Some(frozen) = frozen {
+            let findings = match run.guards.frozen {
+                Some(before) => {
+                    let now = frozen::snapshot(root, &frozen.paths);
+                    let changes = frozen::compare(before, &now, !frozen.allow_new);
+                    frozen::frozen_findings(&changes, &frozen.since)
+                }
+                // In a session, the phase did not pass on this session's
+                // path (a condition, branch or empty loop skipped it):
+                // nothing can be compared, and that does not pass.
+                None if run.guards.judging.is_some() => vec![
+                    Finding::error(format!(
+                        "files frozen since phase `{}` cannot be compared: that phase did not pass in this session (it was skipped), so nothing was recorded to compare with",
+                        frozen.since
+                    ))
+                    .code("no-snapshot")
+                    .fix_hint(format!(
+                        "roll back to a phase before `{}` and take the path through it; the workflow's author should freeze files since a phase every path passes",
+                        frozen.since
+                    )),
+                ],
+                None => vec![
+                    Finding::warning(format!(
+                        "files frozen since phase `{}` were not compared: outside a session there is no snapshot of them",
+                        frozen.since
+                    ))
+                    .code("no-snapshot"),
+                ],
+            };
+            reports.push(host_report(
+                "frozen-paths",
+                &format!("files frozen since phase `{}` are unchanged", frozen.since),
+                findings,
+                Severity::Block,
+            ));
+        }
+        let runs_cargo = prepared.iter().any(|(_, rule, _)| {
+            rule.component
+                .info
+                .capabilities
+                .iter()
+                .any(|c| c == "exec:cargo")
+        });
+        if run.guards.cargo_overrides && runs_cargo {
+            let findings = frozen::cargo_overrides(root);
+            if !findings.is_empty() {
+                reports.push(host_report(
+                    "cargo-overrides",
+                    "cargo runs and compiles with its own programs",
+                    findings,
+                    Severity::Warn,
+                ));
+            }
+        }
+        reports
+    }
+}
+
+/// The report of a checkpoint whose files frozen since it (by a later
+/// checkpoint) changed while its rules ran.
+pub fn changed_during_check(
+    before: Option<&Map<String, Value>>,
+    after: Option<&Map<String, Value>>,
+) -> RuleReport {
+    let (then, now) = (
+        before.cloned().unwrap_or_default(),
+        after.cloned().unwrap_or_default(),
+    );
+    let mut changed: Vec<String> = Vec::new();
+    for path in then.keys().chain(now.keys()) {
+        if then.get(path) != now.get(path) && !changed.contains(path) {
+            changed.push(path.clone());
+        }
+    }
+    let findings = changed
+        .iter()
+        .map(|path| {
+            Finding::error(format!(
+                "`{path}` changed while the checks ran, so what they judged is not what would be recorded"
+            ))
+            .path(path.clone())
+            .code("changed-during-check")
+            .fix_hint("leave the files alone while a validation runs, then validate again")
+        })
+        .collect();
+    let mut report = host_report(
+        "stable-files",
+        "the files frozen since this phase did not change while its rules ran",
+        findings,
+        Severity::Block,
+    );
+    report.summary = format!("{} during the check", files_changed(changed.len()));
+    report
+}
+
+/// The facts rule `rule` recorded at the phases before this one, oldest
+/// first, as (phase, JSON text).
+pub(super) fn baselines_of(
+    workflow: &Workflow,
+    baselines: &Map<String, Value>,
+    rule: &str,
+) -> Vec<(String, String)> {
+    workflow
+        .phases
+        .iter()
+        .filter_map(|phase| {
+            let facts = baselines.get(&phase.id)?.get(rule)?;
+            Some((phase.id.clone(), facts.to_string()))
+        })
+        .collect()
+}
