@@ -1,0 +1,172 @@
+//! Human decisions on gates and judging changes, and the agent's own
+//! session controls (pause, resume, retry, rollback, abandon).
+
+use serde_json::Value;
+
+use crate::config::ApprovalChannel;
+use crate::frozen;
+use crate::session::{Command, Control, Session, Status, Transition};
+use crate::{Error, Result};
+
+use super::{Service, Standing, from_map, to_map};
+
+/// A human's decision on a gate.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// Approve (advance) or reject (back to work on the phase).
+    pub approve: bool,
+    /// Who decided.
+    pub by: String,
+    /// Through which human channel.
+    pub channel: ApprovalChannel,
+    /// Channel details (the terminal device, the client's name).
+    pub detail: Option<String>,
+    /// A note from the human.
+    pub note: Option<String>,
+}
+
+impl Service {
+    /// A human accepts the changes to judging files made during a session:
+    /// they become the session's new reference. Recorded with the channel.
+    pub fn accept_changes(&self, id: &str, decision: &Decision) -> Result<Vec<String>> {
+        let (_, _, pinned) = self.store.get(id)?;
+        let (_, changes) = self.store.update(id, |s, wf| {
+            let before = from_map(&s.judging);
+            let now = frozen::snapshot(self.workspace.root(), &pinned.judging_globs);
+            let changes: Vec<String> = frozen::compare(&before, &now, true)
+                .into_iter()
+                .map(|c| format!("{c:?}"))
+                .collect();
+            if changes.is_empty() {
+                return Err(Error::Refused(format!(
+                    "no judging file of session `{}` changed; there is nothing to accept",
+                    s.id
+                )));
+            }
+            let record = serde_json::json!({
+                "changes": changes,
+                "by": decision.by,
+                "channel": decision.channel.as_str(),
+                "detail": decision.detail,
+                "note": decision.note,
+            });
+            let events = s.apply(
+                Command::AcceptJudging {
+                    judging: to_map(&now),
+                    record,
+                },
+                wf,
+            )?;
+            Ok((Transition::from(events), changes))
+        })?;
+        Ok(changes)
+    }
+
+    /// Pause, resume, retry, rollback or abandon.
+    pub fn control(&self, id: &str, action: Control, to_phase: Option<&str>) -> Result<Standing> {
+        self.control_at(id, action, to_phase, None)
+    }
+
+    /// [`Service::control`]; a rollback into a loop group may name the
+    /// iteration (default: the current one when the session is in that
+    /// loop, else its last).
+    pub fn control_at(
+        &self,
+        id: &str,
+        action: Control,
+        to_phase: Option<&str>,
+        iteration: Option<u32>,
+    ) -> Result<Standing> {
+        let (session, ()) = self.store.update(id, |s, wf| {
+            let events = s.apply(
+                Command::Control {
+                    action,
+                    to_phase,
+                    iteration,
+                },
+                wf,
+            )?;
+            Ok((Transition::from(events), ()))
+        })?;
+        let (session, workflow, _) = self.store.get(&session.id)?;
+        Ok(self.standing(session, &workflow))
+    }
+
+    /// What a human is shown before deciding on a gate: the prompt and the
+    /// passed validation's summary.
+    pub fn gate(&self, id: &str) -> Result<(Session, String, String)> {
+        let (session, workflow, _) = self.store.get(id)?;
+        if session.status != Status::AwaitingApproval {
+            return Err(Error::Refused(format!(
+                "session `{}` is {}, not waiting for approval",
+                session.id, session.status
+            )));
+        }
+        let prompt = workflow.phases[session.phase_index]
+            .checkpoint
+            .as_ref()
+            .and_then(|c| c.approval.as_ref())
+            .map(|a| a.prompt.clone())
+            .unwrap_or_default();
+        let passed = self
+            .store
+            .events(id)?
+            .into_iter()
+            .rev()
+            .find(|e| e.kind == "validated")
+            .and_then(|e| {
+                e.data
+                    .get("summary")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .unwrap_or_default();
+        Ok((session, prompt, passed))
+    }
+
+    /// The human channels through which this session's gates may be
+    /// decided (pinned with the session's config).
+    pub fn approval_channels(&self, id: &str) -> Result<Vec<ApprovalChannel>> {
+        let (_, _, pinned) = self.store.get(id)?;
+        Ok(pinned.config.approval.via)
+    }
+
+    /// A human decides on the checkpoint a session waits on, through a
+    /// human channel (never an MCP tool). Approving advances the session;
+    /// rejecting returns it to the phase, which must be validated again.
+    /// The channel must be one the session's pinned config allows.
+    pub fn decide(&self, id: &str, decision: &Decision) -> Result<Standing> {
+        let (_, _, pinned) = self.store.get(id)?;
+        if !pinned.config.approval.via.contains(&decision.channel) {
+            return Err(Error::Refused(format!(
+                "this session does not accept approvals through `{}`; its checkrail.toml (pinned at start) allows: {}",
+                decision.channel.as_str(),
+                pinned
+                    .config
+                    .approval
+                    .via
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let (session, _) = self.store.update(id, |s, wf| {
+            let record = serde_json::json!({
+                "by": decision.by,
+                "channel": decision.channel.as_str(),
+                "detail": decision.detail,
+                "note": decision.note,
+            });
+            let events = s.apply(
+                Command::Decide {
+                    approve: decision.approve,
+                    record,
+                },
+                wf,
+            )?;
+            Ok((Transition::from(events), ()))
+        })?;
+        self.next(&session.id)
+    }
+}

@@ -1,0 +1,104 @@
+//! A workspace's sessions as records: listing, event logs, the latest
+//! reports, what went wrong, and deletion under the retention policy.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::Result;
+use crate::report::CheckpointReport;
+use crate::session::{Deletion, ErrorsView, Event, Session, Status};
+
+use super::Service;
+
+/// What [`Service::prune`] removed.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Pruned {
+    /// Sessions deleted, with their audit entries.
+    pub sessions: Vec<Deletion>,
+    /// Cached outcomes dropped.
+    pub outcomes: usize,
+}
+
+impl Service {
+    /// Sessions, newest first.
+    pub fn list(&self, status: Option<Status>) -> Result<Vec<Session>> {
+        self.store.list(status)
+    }
+
+    /// A session's event log.
+    pub fn events(&self, id: &str) -> Result<Vec<Event>> {
+        self.store.events(id)
+    }
+
+    /// The latest checkpoint report of each phase the session validated,
+    /// in the order they were last run, labelled `workflow/phase` (with
+    /// `#n` for a loop iteration). Refused unless the record verifies.
+    pub fn latest_reports(&self, id: &str) -> Result<Vec<(String, CheckpointReport)>> {
+        let (session, _, _) = self.store.get(id)?;
+        let mut latest: Vec<(String, CheckpointReport)> = Vec::new();
+        let mut iteration: Option<u64> = None;
+        for event in self.store.events(id)? {
+            match event.kind.as_str() {
+                "iteration_started" | "advanced" | "rolled_back" => {
+                    iteration = event.data["iteration"].as_u64();
+                }
+                "validated" | "validation_failed" => {
+                    let Ok(report) = serde_json::from_value::<CheckpointReport>(event.data) else {
+                        continue;
+                    };
+                    let label = match iteration {
+                        Some(n) => format!("{}/{}#{n}", session.workflow_id, report.phase),
+                        None => format!("{}/{}", session.workflow_id, report.phase),
+                    };
+                    latest.retain(|(l, _)| *l != label);
+                    latest.push((label, report));
+                }
+                _ => {}
+            }
+        }
+        Ok(latest)
+    }
+
+    /// What went wrong in a session: each failed validation, the findings
+    /// deduplicated with counts across attempts, and each phase's
+    /// first-try pass rate. Refused unless the record verifies.
+    pub fn errors(&self, id: &str) -> Result<ErrorsView> {
+        Ok(crate::session::errors(&self.store.events(id)?))
+    }
+
+    /// Applies the workspace's `[retention]` policy (its current
+    /// `checkrail.toml`): old completed or abandoned sessions are deleted,
+    /// each leaving an audit entry, and the outcome cache is trimmed by age
+    /// and size. Nothing happens without a policy.
+    pub fn prune(&self) -> Result<Pruned> {
+        let retention = self.workspace.config()?.retention;
+        let sessions = match retention.sessions_days {
+            Some(days) => self.store.prune(
+                &crate::session::days_ago(days),
+                &format!("unchanged for over {days} day(s) ([retention] sessions_days)"),
+            )?,
+            None => Vec::new(),
+        };
+        let cutoff = retention.cache_days.map(crate::session::days_ago);
+        let max_bytes = retention.cache_max_mb.map(|mb| mb << 20);
+        let outcomes = match (
+            self.workspace.outcomes(),
+            cutoff.is_some() || max_bytes.is_some(),
+        ) {
+            (Some(cache), true) => cache.prune(cutoff.as_deref(), max_bytes),
+            _ => 0,
+        };
+        Ok(Pruned { sessions, outcomes })
+    }
+
+    /// Deletes a completed or abandoned session, leaving an audit entry
+    /// that names `by` (who, through which channel).
+    pub fn delete(&self, id: &str, by: &str) -> Result<Deletion> {
+        self.store.delete(id, by, "deleted on request")
+    }
+
+    /// The audit entries of deleted sessions, newest first.
+    pub fn deletions(&self) -> Result<Vec<Deletion>> {
+        self.store.deletions()
+    }
+}

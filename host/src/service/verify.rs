@@ -1,0 +1,113 @@
+//! Verifying a session's record and, on request, running every passed
+//! checkpoint again.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::Result;
+use crate::engine::Hooks;
+use crate::report::CheckpointReport;
+use crate::session::{Outcome, Verification};
+use crate::workflow::Workflow;
+
+use super::{PhaseRun, Service};
+
+/// One passed checkpoint run again by [`Service::verify`] with `recheck`.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct Recheck {
+    /// Phase id.
+    pub phase: String,
+    /// Whether it still passes.
+    pub passed: bool,
+    /// The checkpoint's summary.
+    pub summary: String,
+    /// The full report.
+    pub report: CheckpointReport,
+}
+
+/// What [`Service::verify`] found.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct VerifyReport {
+    /// The record check.
+    pub record: Verification,
+    /// Each passed checkpoint run again, when asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recheck: Option<Vec<Recheck>>,
+    /// The record verifies and (when rechecked) every checkpoint still passes.
+    pub ok: bool,
+}
+
+impl Service {
+    /// Checks a session's whole record; with `recheck`, also runs every
+    /// checkpoint it passed again, without the outcome cache, against the
+    /// workspace as it is now (with the recorded evidence and the pinned
+    /// config).
+    pub fn verify(&self, id: &str, recheck: bool) -> Result<VerifyReport> {
+        let record = self.store.verify(id)?;
+        if !record.verified || !recheck {
+            return Ok(VerifyReport {
+                ok: record.verified,
+                record,
+                recheck: None,
+            });
+        }
+        let (session, workflow, pinned) = self.store.get(id)?;
+        let mut results = Vec::new();
+        let path = session.path_taken(&workflow);
+        for step in path.iter().filter(|s| s.outcome == Outcome::Passed) {
+            let Some(index) = workflow.index_of(&step.phase) else {
+                continue;
+            };
+            let phase = &workflow.phases[index];
+            if phase.checkpoint.is_none() {
+                continue;
+            }
+            // The session as it stood at that step: its iteration's item,
+            // evidence and baselines.
+            let mut then = session.clone();
+            then.phase_index = index;
+            then.iteration = step.iteration;
+            if let (Some(group), Some(n)) = (workflow.group_of(index), step.iteration)
+                && let Some(run) = then.loops.get_mut(&group.id)
+            {
+                run.iteration = n;
+            }
+            let key = crate::session::occurrence(&phase.id, step.iteration);
+            let report = self.run_phase(
+                (&then, &workflow, &pinned),
+                PhaseRun {
+                    phase,
+                    evidence: session.evidence.get(&key),
+                    hooks: &Hooks::default(),
+                    use_cache: false,
+                },
+            )?;
+            results.push(Recheck {
+                phase: key,
+                passed: report.passed,
+                summary: report.summary.clone(),
+                report,
+            });
+        }
+        Ok(VerifyReport {
+            ok: results.iter().all(|r| r.passed),
+            record,
+            recheck: Some(results),
+        })
+    }
+
+    /// Globs of the files that change how the workflow's rules judge: what
+    /// each rule declares, plus the workspace's `checkrail.toml`.
+    pub(super) fn judging_globs(&self, workflow: &Workflow) -> Result<Vec<String>> {
+        let mut globs = vec![crate::config::FILE.to_owned()];
+        for phase in &workflow.phases {
+            for rule_use in phase.checkpoint.iter().flat_map(|c| &c.rules) {
+                let rule = self.engine.rule(&rule_use.rule)?;
+                globs.extend(rule.component.info.judging_files.iter().cloned());
+            }
+        }
+        globs.sort();
+        globs.dedup();
+        Ok(globs)
+    }
+}
