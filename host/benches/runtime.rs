@@ -48,7 +48,7 @@ fn main() {
 
     // Cold: no cache, every load compiles.
     let cold_runtime = Runtime::new(ComponentCache::new(None)).expect("runtime");
-    let cold = sample(mode.pick(5, 2), || {
+    let cold = sample(mode.pick(5, 1), || {
         black_box(cold_runtime.load("bench", bytes).expect("load"));
     });
     let cache_dir = tempfile::tempdir().expect("tempdir");

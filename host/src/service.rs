@@ -32,8 +32,7 @@ mod views;
 pub use checks::{CheckStatus, CheckView};
 pub use decisions::Decision;
 pub use history::Pruned;
-pub use validate::Validation;
-use validate::refuse_unless_active;
+pub use validate::{ValidateRequest, Validation};
 pub use verify::{Recheck, VerifyReport};
 pub use views::{BranchView, CheckpointView, IterationView, PhaseView, RuleView, Standing};
 

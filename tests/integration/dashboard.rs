@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use checkrail::engine::Hooks;
 use checkrail::service::Service;
+use checkrail::service::ValidateRequest;
 use checkrail::session::Status;
 use checkrail::trusted::StateDir;
 use checkrail::{Checkrail, Options};
@@ -88,7 +89,7 @@ fn a_human_approves_a_gate_in_a_real_browser() {
     let svc = service(ws.path(), &state);
     let gated = svc.start("gated", Map::new()).unwrap().session.id;
     let v = svc
-        .validate(&gated, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&gated), &Hooks::default())
         .unwrap();
     assert_eq!(
         v.standing.session.status,
@@ -99,7 +100,7 @@ fn a_human_approves_a_gate_in_a_real_browser() {
     std::fs::write(ws.path().join("app.py"), "def main(:\n    return 1\n").unwrap();
     let failing = svc.start("gated", Map::new()).unwrap().session.id;
     let v = svc
-        .validate(&failing, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&failing), &Hooks::default())
         .unwrap();
     assert!(!v.passed);
 
@@ -268,7 +269,7 @@ fn a_workspace_that_does_not_allow_the_dashboard_refuses_its_decisions() {
     let svc = service(ws.path(), &state);
     let id = svc.start("gated", Map::new()).unwrap().session.id;
     let v = svc
-        .validate(&id, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&id), &Hooks::default())
         .unwrap();
     assert_eq!(v.standing.session.status, Status::AwaitingApproval);
     let decision = |channel| Decision {

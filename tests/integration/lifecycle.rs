@@ -3,6 +3,7 @@
 //! artifacts.
 
 use checkrail::engine::Hooks;
+use checkrail::service::ValidateRequest;
 use checkrail::session::{Control, Status};
 use serde_json::{Map, Value, json};
 
@@ -314,27 +315,45 @@ fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
 
     // One task at a time: its rule runs; when it passes the next is current.
     let hooks = Hooks::default();
-    let notyet = svc.validate_task(&id, "notes", None, &hooks).unwrap();
+    let notyet = svc
+        .validate(&ValidateRequest::new(&id).task("notes"), &hooks)
+        .unwrap();
     assert!(!notyet.passed && notyet.report.is_some());
     std::fs::write(ws.path().join("notes.md"), "two\nlines\n").unwrap();
-    let done = svc.validate_task(&id, "notes", None, &hooks).unwrap();
+    let done = svc
+        .validate(&ValidateRequest::new(&id).task("notes"), &hooks)
+        .unwrap();
     assert!(done.passed && !done.advanced);
     let phase = done.standing.phase.unwrap();
     assert_eq!(phase.tasks_done, ["notes"]);
     assert_eq!(phase.current_task.unwrap().id(), Some("ticket"));
     let no = svc
-        .validate_task(&id, "ticket", Some(&json!({"ticket": ""})), &hooks)
+        .validate(
+            &ValidateRequest::new(&id)
+                .task("ticket")
+                .evidence(json!({"ticket": ""})),
+            &hooks,
+        )
         .unwrap();
     assert!(!no.passed);
     assert!(no.standing.next_step.contains("does not set `ticket`"));
     let yes = svc
-        .validate_task(&id, "ticket", Some(&json!({"ticket": "T-1"})), &hooks)
+        .validate(
+            &ValidateRequest::new(&id)
+                .task("ticket")
+                .evidence(json!({"ticket": "T-1"})),
+            &hooks,
+        )
         .unwrap();
     assert!(yes.passed);
     // A task without done_when is taken at the agent's word.
-    assert!(svc.validate_task(&id, "tidy", None, &hooks).unwrap().passed);
+    assert!(
+        svc.validate(&ValidateRequest::new(&id).task("tidy"), &hooks)
+            .unwrap()
+            .passed
+    );
     let err = svc
-        .validate_task(&id, "nope", None, &hooks)
+        .validate(&ValidateRequest::new(&id).task("nope"), &hooks)
         .unwrap_err()
         .to_string();
     assert!(

@@ -6,6 +6,7 @@ use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
 
+use checkrail::service::ValidateRequest;
 use serde_json::{Value, json};
 
 use crate::http::serve;
@@ -275,7 +276,7 @@ fn stats_read_pass_rates_attempts_failures_and_cache_hits_from_the_store() {
     .unwrap();
     let svc = Service::open(Arc::new(engine), dir, &state).unwrap();
     let validate = |id: &str| {
-        svc.validate(id, None, None, false, &Hooks::default())
+        svc.validate(&ValidateRequest::new(id), &Hooks::default())
             .unwrap()
     };
     // Session 1: readme fails once, then passes; license passes first try.
@@ -502,7 +503,7 @@ fn stats_read_a_postgresql_store_too() {
         .session
         .id;
     let v = svc
-        .validate(&id, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&id), &Hooks::default())
         .unwrap();
     assert!(!v.passed);
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use checkrail::config::ApprovalChannel;
 use checkrail::engine::Hooks;
-use checkrail::service::{Decision, Service};
+use checkrail::service::{Decision, Service, ValidateRequest};
 use checkrail::session::{Control, Status};
 use checkrail::{Checkrail, Error, Options};
 use serde_json::{Map, Value, json};
@@ -83,7 +83,7 @@ fn a_session_runs_through_a_workflow() {
     );
 
     let failed = svc
-        .validate(&id, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&id), &Hooks::default())
         .unwrap();
     assert!(!failed.passed && !failed.advanced);
     let report = failed.report.unwrap();
@@ -95,7 +95,7 @@ fn a_session_runs_through_a_workflow() {
 
     std::fs::write(ws.path().join("README.md"), "# Demo\n\n## Usage\nrun it\n").unwrap();
     let dry = svc
-        .validate(&id, None, None, true, &Hooks::default())
+        .validate(&ValidateRequest::new(&id).dry_run(), &Hooks::default())
         .unwrap();
     assert!(dry.passed && !dry.advanced);
     assert_eq!(
@@ -105,7 +105,10 @@ fn a_session_runs_through_a_workflow() {
     );
 
     let passed = svc
-        .validate(&id, Some("readme"), None, false, &Hooks::default())
+        .validate(
+            &ValidateRequest::new(&id).phase("readme"),
+            &Hooks::default(),
+        )
         .unwrap();
     assert!(passed.passed && passed.advanced);
     assert_eq!(passed.standing.session.phase_id, "legal-and-history");
@@ -113,7 +116,10 @@ fn a_session_runs_through_a_workflow() {
 
     // The same call again does not advance a second time.
     let again = svc
-        .validate(&id, Some("readme"), None, false, &Hooks::default())
+        .validate(
+            &ValidateRequest::new(&id).phase("readme"),
+            &Hooks::default(),
+        )
         .unwrap();
     assert!(!again.advanced && again.report.is_none());
     assert!(again.standing.next_step.contains("already passed"));
@@ -140,7 +146,7 @@ fn control_transitions_and_refusals() {
     let paused = svc.control(&id, Control::Pause, None).unwrap();
     assert_eq!(paused.session.status, Status::Paused);
     let refused = svc
-        .validate(&id, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&id), &Hooks::default())
         .unwrap_err();
     assert!(
         refused.to_string().contains("is paused; resume it first"),
@@ -160,7 +166,7 @@ fn control_transitions_and_refusals() {
         Status::Active
     );
 
-    svc.validate(&id, None, None, false, &Hooks::default())
+    svc.validate(&ValidateRequest::new(&id), &Hooks::default())
         .unwrap();
     let err = svc.control(&id, Control::Rollback, None).unwrap_err();
     assert!(
@@ -189,7 +195,7 @@ fn control_transitions_and_refusals() {
         Status::Abandoned
     );
     let err = svc
-        .validate(&id, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&id), &Hooks::default())
         .unwrap_err();
     assert!(err.to_string().contains("was abandoned"), "{err}");
     assert!(matches!(
@@ -227,10 +233,7 @@ fn human_gate_evidence_checks_and_pinning() {
     std::fs::write(ws.path().join("notes.md"), "n").unwrap();
     let bad = svc
         .validate(
-            &id,
-            None,
-            Some(&json!({"files": ["../../etc/passwd"]})),
-            false,
+            &ValidateRequest::new(&id).evidence(json!({"files": ["../../etc/passwd"]})),
             &Hooks::default(),
         )
         .unwrap();
@@ -245,7 +248,10 @@ fn human_gate_evidence_checks_and_pinning() {
 
     let huge = json!({"files": ["x".repeat(2 << 20)]});
     let err = svc
-        .validate(&id, None, Some(&huge), false, &Hooks::default())
+        .validate(
+            &ValidateRequest::new(&id).evidence(huge.clone()),
+            &Hooks::default(),
+        )
         .unwrap_err();
     assert!(
         err.to_string().contains("over the limit of 1048576 bytes"),
@@ -254,10 +260,7 @@ fn human_gate_evidence_checks_and_pinning() {
 
     let ok = svc
         .validate(
-            &id,
-            None,
-            Some(&json!({"files": ["notes.md"]})),
-            false,
+            &ValidateRequest::new(&id).evidence(json!({"files": ["notes.md"]})),
             &Hooks::default(),
         )
         .unwrap();
@@ -269,10 +272,7 @@ fn human_gate_evidence_checks_and_pinning() {
     assert!(ok.standing.next_step.contains("checkrail session approve"));
     let err = svc
         .validate(
-            &id,
-            None,
-            Some(&json!({"files": []})),
-            false,
+            &ValidateRequest::new(&id).evidence(json!({"files": []})),
             &Hooks::default(),
         )
         .unwrap_err();
@@ -309,7 +309,7 @@ fn human_gate_evidence_checks_and_pinning() {
             .contains("not waiting for approval")
     );
     let done = svc
-        .validate(&id, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&id), &Hooks::default())
         .unwrap();
     assert_eq!(done.standing.session.status, Status::Completed);
 }
@@ -333,7 +333,7 @@ fn concurrent_validations_never_advance_twice() {
                     Service::open(engine.clone(), ws.path(), &crate::support::state()).unwrap();
                 let id = id.clone();
                 std::thread::spawn(move || {
-                    svc.validate(&id, None, None, false, &Hooks::default())
+                    svc.validate(&ValidateRequest::new(&id), &Hooks::default())
                         .unwrap()
                         .advanced
                 })
@@ -382,7 +382,7 @@ phases:
         .unwrap();
     assert_eq!(start.phase.as_ref().unwrap().guidance, "Write NOTES.md.");
     let failed = svc
-        .validate(&start.session.id, None, None, false, &Hooks::default())
+        .validate(&ValidateRequest::new(&start.session.id), &Hooks::default())
         .unwrap();
     let report = failed.report.unwrap();
     assert_eq!(

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use checkrail::engine::Hooks;
 use checkrail::service::Service;
+use checkrail::service::ValidateRequest;
 use checkrail::session::{Control, EventKind, NewEvent, Status, StoreTarget};
 use checkrail::trusted::StateDir;
 use checkrail::{Checkrail, Options};
@@ -145,7 +146,7 @@ fn sqlite_db(ws: &Path) -> rusqlite::Connection {
 }
 
 fn validate(svc: &Service, id: &str) -> checkrail::service::Validation {
-    svc.validate(id, None, None, false, &Hooks::default())
+    svc.validate(&ValidateRequest::new(id), &Hooks::default())
         .unwrap()
 }
 
@@ -320,7 +321,7 @@ fn race(f: &Fixture, id: &str) -> usize {
             let barrier = barrier.clone();
             std::thread::spawn(move || {
                 barrier.wait();
-                match svc.validate(&id, None, None, false, &Hooks::default()) {
+                match svc.validate(&ValidateRequest::new(&id), &Hooks::default()) {
                     Ok(answer) => answer.advanced,
                     // It read the session after another completed it.
                     Err(e) if e.to_string().contains("is completed") => false,

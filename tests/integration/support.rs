@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use checkrail::engine::{CheckpointRun, Guards, Hooks};
 use checkrail::report::CheckpointReport;
+use checkrail::service::ValidateRequest;
 use checkrail::trusted::StateDir;
 use checkrail::workflow::Workflow;
 use checkrail::workspace::Workspace;
@@ -137,7 +138,11 @@ pub fn validate(
     id: &str,
     evidence: Option<serde_json::Value>,
 ) -> checkrail::service::Validation {
-    svc.validate(id, None, evidence.as_ref(), false, &Hooks::default())
+    let request = ValidateRequest {
+        evidence,
+        ..ValidateRequest::new(id)
+    };
+    svc.validate(&request, &Hooks::default())
         .expect("validation runs")
 }
 

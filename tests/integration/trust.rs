@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use checkrail::engine::Hooks;
 use checkrail::service::Service;
+use checkrail::service::ValidateRequest;
 use checkrail::session::Status;
 use checkrail::workspace::Workspace;
 use rusqlite::Connection;
@@ -45,7 +46,7 @@ phases:
 ";
 
 fn validate(svc: &Service, id: &str) -> checkrail::Result<checkrail::service::Validation> {
-    svc.validate(id, None, None, false, &Hooks::default())
+    svc.validate(&ValidateRequest::new(id), &Hooks::default())
 }
 
 /// The session database of `dir`, opened behind checkrail's back.

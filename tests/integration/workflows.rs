@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use checkrail::engine::Hooks;
 use checkrail::service::Service;
+use checkrail::service::ValidateRequest;
 use checkrail::session::Status;
 use checkrail::{Checkrail, Options};
 use serde_json::{Map, Value, json};
@@ -27,8 +28,11 @@ fn service(dir: &std::path::Path) -> Service {
 }
 
 fn validate(svc: &Service, id: &str, evidence: Option<Value>) -> checkrail::service::Validation {
-    svc.validate(id, None, evidence.as_ref(), false, &Hooks::default())
-        .unwrap()
+    let request = ValidateRequest {
+        evidence,
+        ..ValidateRequest::new(id)
+    };
+    svc.validate(&request, &Hooks::default()).unwrap()
 }
 
 fn codes(v: &checkrail::service::Validation) -> Vec<String> {

@@ -19,7 +19,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Service, Validation, refuse_unless_active};
+use super::validate::{Admitted, Current, Found};
+use super::{Service, ValidateRequest, Validation};
 use crate::engine::Hooks;
 use crate::engine::progress::Progress;
 use crate::runtime::{Limits, MAX_TIMEOUT};
@@ -164,23 +165,28 @@ impl Service {
     /// validation's, with the check id. When a check of the same phase and
     /// iteration is already running, answers with that one instead (the
     /// evidence of this call is not used).
-    pub fn validate_detached(
-        self: &Arc<Self>,
-        id: &str,
-        phase: Option<&str>,
-        iteration: Option<u32>,
-        evidence: Option<Value>,
-    ) -> Result<Validation> {
-        self.check_evidence_size(evidence.as_ref())?;
-        let (session, workflow, pinned) = self.store.get(id)?;
-        refuse_unless_active(&session)?;
-        if let Some(asked) = phase {
-            let current =
-                asked == session.phase_id && iteration.is_none_or(|n| Some(n) == session.iteration);
-            if !current {
-                return self.not_current(session, &workflow, asked, iteration);
-            }
+    pub fn validate_detached(self: &Arc<Self>, request: ValidateRequest) -> Result<Validation> {
+        if request.task.is_some() {
+            return Err(Error::BadRequest(
+                "`wait: false` applies to checkpoint validations; a task check answers in its request, so leave `wait` out with `task`"
+                    .to_owned(),
+            ));
         }
+        if request.dry_run {
+            return Err(Error::BadRequest(
+                "`wait: false` records its result for workflow_next, and a dry run records nothing; leave `wait` out with `dry_run`"
+                    .to_owned(),
+            ));
+        }
+        let Current {
+            session,
+            workflow,
+            pinned,
+        } = match self.admit(&request)? {
+            Admitted::Go(current) => *current,
+            Admitted::Answered(validation) => return Ok(*validation),
+        };
+        let (id, evidence) = (request.session.as_str(), request.evidence);
         let (session, view) = self.settle(session);
         if let Some(view) = view.filter(|v| {
             v.status == CheckStatus::Running
@@ -192,13 +198,11 @@ impl Service {
                 view.id,
                 view.started_at.as_deref().unwrap_or("?")
             );
-            return Ok(Validation {
-                passed: false,
-                advanced: false,
-                report: None,
+            let found = Found {
                 check: Some(view),
-                standing: self.standing_with(session, &workflow, Some(note)),
-            });
+                ..Found::default()
+            };
+            return Ok(self.answer(session, &workflow, found, Some(note)));
         }
         let at = session.cursor();
         let current = workflow.phases[session.phase_index].clone();
@@ -239,7 +243,12 @@ impl Service {
             .spawn({
                 let check_id = check_id.clone();
                 let session = session.clone();
-                move || service.run_detached(&check_id, session, &workflow, &pinned, evidence)
+                let current = Current {
+                    session,
+                    workflow,
+                    pinned,
+                };
+                move || service.run_detached(&check_id, current, evidence)
             });
         if let Err(e) = spawned {
             let error = format!("start a thread for the check: {e}");
@@ -253,26 +262,17 @@ impl Service {
             "check `{check_id}` of phase `{}` started and runs in the server; call workflow_next with session `{id}` to see it running and then its result (the full report is then in workflow_state).",
             check.phase
         );
-        Ok(Validation {
-            passed: false,
-            advanced: false,
-            report: None,
+        let found = Found {
             check: view,
-            standing: self.standing_with(session, &shown, Some(note)),
-        })
+            ..Found::default()
+        };
+        Ok(self.answer(session, &shown, found, Some(note)))
     }
 
     /// The rules of a check started by [`Service::validate_detached`], on
     /// its own thread; the result is recorded with the check id, or, when
     /// nothing could be recorded, why.
-    fn run_detached(
-        &self,
-        check_id: &str,
-        session: Session,
-        workflow: &Workflow,
-        pinned: &crate::session::Pinned,
-        evidence: Option<Value>,
-    ) {
+    fn run_detached(&self, check_id: &str, current: Current, evidence: Option<Value>) {
         let progress = {
             let id = check_id.to_owned();
             let state = Arc::clone(&self.checks.state);
@@ -287,15 +287,10 @@ impl Service {
             progress: Some(Arc::new(progress)),
             cancel: None,
         };
-        let id = session.id.clone();
+        let id = current.session.id.clone();
         let began = std::time::Instant::now();
-        let result = self.check_and_record(
-            (session, workflow, pinned),
-            evidence.as_ref(),
-            false,
-            &hooks,
-            Some(check_id),
-        );
+        let result =
+            self.check_and_record(current, evidence.as_ref(), false, &hooks, Some(check_id));
         if let Ok(validation) = &result {
             crate::metrics::global().validated(began.elapsed(), validation.report.as_ref());
         }

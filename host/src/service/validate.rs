@@ -35,65 +35,191 @@ pub struct Validation {
     pub standing: Standing,
 }
 
+/// One call to validate, from any adapter (the MCP tool, a task, the
+/// tests): the session, which checkpoint or task, and what to send it.
+#[derive(Debug, Clone, Default)]
+pub struct ValidateRequest {
+    /// Session id.
+    pub session: String,
+    /// The phase the caller means; another phase than the current one is
+    /// answered without running anything (already passed) or refused.
+    pub phase: Option<String>,
+    /// The loop iteration the caller means, with `phase`.
+    pub iteration: Option<u32>,
+    /// A task of the current phase to check instead of its checkpoint.
+    pub task: Option<String>,
+    /// Evidence for the checkpoint's schema (or the task's field).
+    pub evidence: Option<Value>,
+    /// Check without recording anything.
+    pub dry_run: bool,
+}
+
+impl ValidateRequest {
+    /// The current checkpoint of `session`, no evidence.
+    pub fn new(session: impl Into<String>) -> Self {
+        Self {
+            session: session.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Meaning `phase` (and, with [`Self::iteration`], one iteration of it).
+    pub fn phase(mut self, phase: impl Into<String>) -> Self {
+        self.phase = Some(phase.into());
+        self
+    }
+
+    /// Meaning loop iteration `n` of the phase.
+    pub fn iteration(mut self, n: u32) -> Self {
+        self.iteration = Some(n);
+        self
+    }
+
+    /// Checking task `task` of the current phase.
+    pub fn task(mut self, task: impl Into<String>) -> Self {
+        self.task = Some(task.into());
+        self
+    }
+
+    /// With `evidence`.
+    pub fn evidence(mut self, evidence: Value) -> Self {
+        self.evidence = Some(evidence);
+        self
+    }
+
+    /// Recording nothing.
+    pub fn dry_run(mut self) -> Self {
+        self.dry_run = true;
+        self
+    }
+}
+
+/// What a validation found, before where the session stands is added.
+#[derive(Default)]
+pub(super) struct Found {
+    pub(super) passed: bool,
+    pub(super) advanced: bool,
+    pub(super) report: Option<CheckpointReport>,
+    pub(super) check: Option<CheckView>,
+}
+
+/// The session a request may go on with: active, standing at the phase
+/// (and iteration) the request means.
+pub(super) struct Current {
+    pub(super) session: Session,
+    pub(super) workflow: Workflow,
+    pub(super) pinned: Pinned,
+}
+
+/// What the preamble made of a request.
+pub(super) enum Admitted {
+    /// Go on and check.
+    Go(Box<Current>),
+    /// Answered already: the phase the request means passed before.
+    Answered(Box<Validation>),
+}
+
 /// Frozen-file snapshot and artifacts a phase records when it passes.
 type RecordedFiles = (Option<Map<String, Value>>, Option<Map<String, Value>>);
 
 impl Service {
-    /// Validates the current phase's checkpoint. When `phase` names a phase
-    /// the session already passed, answers without running anything, so a
-    /// repeated call never advances twice. With `dry_run`, nothing is
-    /// recorded and the session does not move.
-    pub fn validate(
+    /// Validates what `request` names: the current phase's checkpoint, or
+    /// one of its tasks. A request naming a phase the session already
+    /// passed is answered without running anything, so a repeated call
+    /// never advances twice. With `dry_run`, nothing is recorded and the
+    /// session does not move.
+    pub fn validate(&self, request: &ValidateRequest, hooks: &Hooks) -> Result<Validation> {
+        let current = match self.admit(request)? {
+            Admitted::Go(current) => *current,
+            Admitted::Answered(validation) => return Ok(*validation),
+        };
+        match &request.task {
+            Some(task) => self.check_task(current, task, request, hooks),
+            None => self.check_and_record(
+                current,
+                request.evidence.as_ref(),
+                request.dry_run,
+                hooks,
+                None,
+            ),
+        }
+    }
+
+    /// The one preamble of every validation: the evidence's size, the
+    /// session, that it is active, and that it stands where the request
+    /// means.
+    pub(super) fn admit(&self, request: &ValidateRequest) -> Result<Admitted> {
+        self.check_evidence_size(request.evidence.as_ref())?;
+        let (session, workflow, pinned) = self.store.get(&request.session)?;
+        refuse_unless_active(&session)?;
+        let current = Current {
+            session,
+            workflow,
+            pinned,
+        };
+        let Some(asked) = request.phase.as_deref() else {
+            return Ok(Admitted::Go(Box::new(current)));
+        };
+        let session = &current.session;
+        if let Some(task) = &request.task {
+            // A task belongs to its phase; iterations do not name tasks.
+            if asked != session.phase_id {
+                return Err(Error::Refused(format!(
+                    "task `{}` of phase `{}`: the session is at phase `{}`; check the tasks of the current phase",
+                    crate::error::clip(task),
+                    crate::error::clip(asked),
+                    session.phase_id
+                )));
+            }
+            return Ok(Admitted::Go(Box::new(current)));
+        }
+        let iteration = request.iteration;
+        if asked == session.phase_id && iteration.is_none_or(|n| Some(n) == session.iteration) {
+            return Ok(Admitted::Go(Box::new(current)));
+        }
+        self.not_current(current.session, &current.workflow, asked, iteration)
+            .map(|answered| Admitted::Answered(Box::new(answered)))
+    }
+
+    /// The answer to a validation: what it found, and where the session
+    /// stands now, with `note` before the next step.
+    pub(super) fn answer(
         &self,
-        id: &str,
-        phase: Option<&str>,
-        evidence: Option<&Value>,
-        dry_run: bool,
-        hooks: &Hooks,
-    ) -> Result<Validation> {
-        self.validate_at(id, phase, None, evidence, dry_run, hooks)
+        session: Session,
+        workflow: &Workflow,
+        found: Found,
+        note: Option<String>,
+    ) -> Validation {
+        Validation {
+            passed: found.passed,
+            advanced: found.advanced,
+            report: found.report,
+            check: found.check,
+            standing: self.standing_with(session, workflow, note),
+        }
     }
 
     /// Checks one task of the current phase: its `done_when` rule runs (or
-    /// its evidence field is looked for in `evidence`); a task without one
-    /// is taken at the agent's word. When done, it is recorded and
+    /// its evidence field is looked for in the evidence); a task without
+    /// one is taken at the agent's word. When done, it is recorded and
     /// `workflow_next` moves to the next task; the session stays on the
     /// phase. `passed` says whether the task is done.
-    pub fn validate_task(
+    fn check_task(
         &self,
-        id: &str,
+        Current {
+            session,
+            workflow,
+            pinned,
+        }: Current,
         task_id: &str,
-        evidence: Option<&Value>,
+        request: &ValidateRequest,
         hooks: &Hooks,
     ) -> Result<Validation> {
-        self.validate_task_at(id, None, task_id, evidence, false, hooks)
-    }
-
-    /// [`Service::validate_task`] naming the phase the task belongs to
-    /// (refused when the session stands elsewhere), and with `dry_run`
-    /// recording nothing.
-    pub fn validate_task_at(
-        &self,
-        id: &str,
-        phase: Option<&str>,
-        task_id: &str,
-        evidence: Option<&Value>,
-        dry_run: bool,
-        hooks: &Hooks,
-    ) -> Result<Validation> {
-        self.check_evidence_size(evidence)?;
-        let (session, workflow, pinned) = self.store.get(id)?;
-        refuse_unless_active(&session)?;
-        if let Some(asked) = phase
-            && asked != session.phase_id
-        {
-            return Err(Error::Refused(format!(
-                "task `{}` of phase `{}`: the session is at phase `{}`; check the tasks of the current phase",
-                crate::error::clip(task_id),
-                crate::error::clip(asked),
-                session.phase_id
-            )));
-        }
+        let (id, evidence, dry_run) = (
+            request.session.as_str(),
+            request.evidence.as_ref(),
+            request.dry_run,
+        );
         let phase = workflow
             .phases
             .get(session.phase_index)
@@ -178,13 +304,12 @@ impl Service {
             }
             (false, _) => format!("task `{task_id}` is not done: see the report's findings."),
         };
-        Ok(Validation {
+        let found = Found {
             passed: done,
-            advanced: false,
             report,
-            check: None,
-            standing: self.standing_with(session, &workflow, Some(note)),
-        })
+            ..Found::default()
+        };
+        Ok(self.answer(session, &workflow, found, Some(note)))
     }
 
     /// What passing `phase` records for later phases: the files frozen
@@ -220,48 +345,22 @@ impl Service {
         Ok(())
     }
 
-    /// [`Service::validate`] naming the loop iteration too: a phase plus
-    /// iteration that already passed answers without running anything
-    /// (without `iteration`, the phase's latest pass counts).
-    pub fn validate_at(
-        &self,
-        id: &str,
-        phase: Option<&str>,
-        iteration: Option<u32>,
-        evidence: Option<&Value>,
-        dry_run: bool,
-        hooks: &Hooks,
-    ) -> Result<Validation> {
-        self.check_evidence_size(evidence)?;
-        let (session, workflow, pinned) = self.store.get(id)?;
-        refuse_unless_active(&session)?;
-        if let Some(asked) = phase {
-            let current =
-                asked == session.phase_id && iteration.is_none_or(|n| Some(n) == session.iteration);
-            if !current {
-                return self.not_current(session, &workflow, asked, iteration);
-            }
-        }
-        self.check_and_record(
-            (session, &workflow, &pinned),
-            evidence,
-            dry_run,
-            hooks,
-            None,
-        )
-    }
-
     /// Runs the checkpoint of the phase `session` stands at and records the
     /// result (unless `dry_run`), with the id of the check that ran apart
     /// from its request when there is one.
     pub(super) fn check_and_record(
         &self,
-        (session, workflow, pinned): (Session, &Workflow, &Pinned),
+        Current {
+            session,
+            workflow,
+            pinned,
+        }: Current,
         evidence: Option<&Value>,
         dry_run: bool,
         hooks: &Hooks,
         check: Option<&str>,
     ) -> Result<Validation> {
+        let (workflow, pinned) = (&workflow, &pinned);
         let id = session.id.clone();
         let id = id.as_str();
         let at = session.cursor();
@@ -296,13 +395,12 @@ impl Service {
                     "would fail"
                 }
             );
-            return Ok(Validation {
+            let found = Found {
                 passed: report.passed,
-                advanced: false,
                 report: Some(report),
-                check: None,
-                standing: self.standing_with(session, workflow, Some(note)),
-            });
+                ..Found::default()
+            };
+            return Ok(self.answer(session, workflow, found, Some(note)));
         }
         let summary = serde_json::to_value(&report).unwrap_or(Value::Null);
         let facts: Map<String, Value> = report
@@ -349,13 +447,13 @@ impl Service {
                 "another validation advanced this session at the same time; nothing was applied twice."
                     .to_owned()
             });
-        Ok(Validation {
+        let found = Found {
             passed: report.passed,
             advanced,
-            standing: self.standing_with(session, workflow, note),
             report: Some(report),
             check: None,
-        })
+        };
+        Ok(self.answer(session, workflow, found, note))
     }
 
     /// The answer to a validation that names a phase (and iteration) other
@@ -388,17 +486,14 @@ impl Service {
             None => format!("`{}`", session.phase_id),
         };
         match step.map(|s| (s.outcome, s.reason.clone())) {
-            Some((Outcome::Passed, _)) => Ok(Validation {
-                passed: true,
-                advanced: false,
-                report: None,
-                check: None,
-                standing: self.standing_with(
-                    session,
-                    workflow,
-                    Some(format!("{at} already passed; nothing was run again.")),
-                ),
-            }),
+            Some((Outcome::Passed, _)) => {
+                let found = Found {
+                    passed: true,
+                    ..Found::default()
+                };
+                let note = format!("{at} already passed; nothing was run again.");
+                Ok(self.answer(session, workflow, found, Some(note)))
+            }
             Some((outcome, reason)) => Err(Error::Refused(format!(
                 "{at} was {}: {}; the session is at {current}",
                 if outcome == Outcome::Skipped {

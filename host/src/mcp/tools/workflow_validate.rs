@@ -17,7 +17,7 @@ use crate::config::ApprovalChannel;
 use crate::engine::Hooks;
 use crate::engine::progress::Progress;
 use crate::mcp::CheckrailMcp;
-use crate::service::{Decision, Validation};
+use crate::service::{Decision, ValidateRequest, Validation};
 use crate::session::Status;
 
 /// Arguments of `workflow_validate`.
@@ -55,6 +55,21 @@ fn waits() -> bool {
     true
 }
 
+impl ValidateArgs {
+    /// The service's request for these arguments (`wait` is how the tool
+    /// runs it, not what it asks).
+    pub(crate) fn request(&self) -> ValidateRequest {
+        ValidateRequest {
+            session: self.session.clone(),
+            phase: self.phase.clone(),
+            iteration: self.iteration,
+            task: self.task.clone(),
+            evidence: self.evidence.clone(),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
 #[tool_router(router = validate_router, vis = "pub(crate)")]
 impl CheckrailMcp {
     /// Check the current phase's checkpoint: validates the evidence against its schema and runs its rules against
@@ -90,6 +105,7 @@ impl CheckrailMcp {
         });
         let started = std::time::Instant::now();
         let hooks_cancel = cancel.clone();
+        let request = args.request();
         let result = self
             .blocking(move |service| {
                 let report = move |p: Progress| {
@@ -99,24 +115,7 @@ impl CheckrailMcp {
                     progress: Some(Arc::new(report)),
                     cancel: Some(hooks_cancel),
                 };
-                match &args.task {
-                    Some(task) => service.validate_task_at(
-                        &args.session,
-                        args.phase.as_deref(),
-                        task,
-                        args.evidence.as_ref(),
-                        args.dry_run,
-                        &hooks,
-                    ),
-                    None => service.validate_at(
-                        &args.session,
-                        args.phase.as_deref(),
-                        args.iteration,
-                        args.evidence.as_ref(),
-                        args.dry_run,
-                        &hooks,
-                    ),
-                }
+                service.validate(&request, &hooks)
             })
             .await;
         watcher.abort();
@@ -144,28 +143,9 @@ impl CheckrailMcp {
     /// answers; the check runs on a thread of the server's own, so neither
     /// the request's cancellation nor its end stops it.
     pub(crate) async fn validate_detached(&self, args: ValidateArgs) -> Result<Validation, String> {
-        if args.task.is_some() {
-            return Err(
-                "`wait: false` applies to checkpoint validations; a task check answers in its request, so leave `wait` out with `task`"
-                    .to_owned(),
-            );
-        }
-        if args.dry_run {
-            return Err(
-                "`wait: false` records its result for workflow_next, and a dry run records nothing; leave `wait` out with `dry_run`"
-                    .to_owned(),
-            );
-        }
         let service = self.service.clone();
-        let started = tokio::task::spawn_blocking(move || {
-            service.validate_detached(
-                &args.session,
-                args.phase.as_deref(),
-                args.iteration,
-                args.evidence,
-            )
-        })
-        .await;
+        let started =
+            tokio::task::spawn_blocking(move || service.validate_detached(args.request())).await;
         match started {
             Ok(result) => result.map_err(|e| crate::error::chain(&e)),
             Err(e) => Err(format!("internal error, nothing was changed: {e}")),
