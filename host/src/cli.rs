@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use checkrail::error::Kind;
+use checkrail::exit::Kind;
 use checkrail::{Checkrail, Options};
 use clap::{Parser, Subcommand};
 
@@ -105,8 +105,8 @@ pub enum Exit {
 impl From<Exit> for ExitCode {
     fn from(exit: Exit) -> Self {
         ExitCode::from(match exit {
-            Exit::Passed => 0,
-            Exit::Failed => 1,
+            Exit::Passed => checkrail::exit::PASSED,
+            Exit::Failed => checkrail::exit::FAILED,
             Exit::Error(kind) => kind.exit_code(),
         })
     }
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn the_exit_code_comes_from_the_first_error_that_has_a_kind() {
         use anyhow::Context;
-        use checkrail::error::Kind;
+        use checkrail::exit::Kind;
 
         let made_here = anyhow::anyhow!("--input `x` must be NAME=VALUE");
         assert_eq!(super::kind_of(&made_here), Kind::Usage);

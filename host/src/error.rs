@@ -4,36 +4,7 @@
 
 use std::path::PathBuf;
 
-/// What kind of failure an error is: it decides the CLI's exit code. A rule
-/// that fails or misbehaves is a result, not an error (exit code 1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Bad arguments or configuration: an unknown workflow, phase, rule or
-    /// session, an invalid workflow or config, a request the session's
-    /// state refuses. The caller fixes it.
-    Usage,
-    /// A session's record does not verify: it was changed outside
-    /// checkrail.
-    Tampered,
-    /// checkrail itself broke: its database, the wasm runtime, an invariant.
-    Internal,
-    /// A file checkrail keeps (the state directory) cannot be read or
-    /// written, or is damaged or missing.
-    Io,
-}
-
-impl Kind {
-    /// The documented process exit code of this kind (see README.md).
-    pub const fn exit_code(self) -> u8 {
-        match self {
-            Kind::Usage => 2,
-            Kind::Tampered => 3,
-            // sysexits.h: EX_SOFTWARE and EX_IOERR.
-            Kind::Internal => 70,
-            Kind::Io => 74,
-        }
-    }
-}
+use crate::exit::Kind;
 
 /// Why an engine operation failed.
 #[derive(Debug, thiserror::Error)]

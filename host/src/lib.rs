@@ -11,6 +11,7 @@ pub mod config;
 pub mod dashboard;
 pub mod engine;
 pub mod error;
+pub mod exit;
 pub mod frozen;
 pub mod mcp;
 pub mod metrics;

@@ -101,8 +101,8 @@ impl Error {
     /// What kind of failure this is: a pack, key, path or request the user
     /// gave is a usage error (exit code 2); a workflow or config that does
     /// not load keeps its own kind.
-    pub fn kind(&self) -> crate::error::Kind {
-        use crate::error::Kind;
+    pub fn kind(&self) -> crate::exit::Kind {
+        use crate::exit::Kind;
         match self {
             Error::Load(inner) => inner.kind(),
             Error::Io { .. }

@@ -76,8 +76,8 @@ impl StateError {
     /// What kind of failure this is: where the directory is or who may use
     /// it is the user's to fix; a failed read or write, or a damaged key,
     /// is an I/O failure.
-    pub fn kind(&self) -> crate::error::Kind {
-        use crate::error::Kind;
+    pub fn kind(&self) -> crate::exit::Kind {
+        use crate::exit::Kind;
         match self {
             StateError::NoHome | StateError::NotPrivate { .. } => Kind::Usage,
             StateError::Io { .. }

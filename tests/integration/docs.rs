@@ -132,6 +132,39 @@ fn the_readme_is_a_front_door_to_every_guide() {
 }
 
 /// README.md and every Markdown file directly under docs/.
+/// The README's exit-code table lists the codes of the one table in the
+/// code, in order, each row opening with that code's meaning.
+#[test]
+fn the_readme_exit_codes_are_the_ones_the_code_uses() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let rows: Vec<(u8, String)> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("### Exit codes"))
+        .skip_while(|l| !l.starts_with("| ---"))
+        .skip(1)
+        .take_while(|l| l.starts_with('|'))
+        .filter_map(|l| {
+            let mut cells = l.trim_matches('|').split('|').map(str::trim);
+            Some((cells.next()?.parse().ok()?, cells.next()?.to_owned()))
+        })
+        .collect();
+    let documented: Vec<u8> = rows.iter().map(|(code, _)| *code).collect();
+    let table: Vec<u8> = checkrail::exit::TABLE
+        .iter()
+        .map(|(code, _)| *code)
+        .collect();
+    assert_eq!(
+        documented, table,
+        "README.md's exit codes differ from checkrail::exit::TABLE"
+    );
+    for ((code, meaning), (_, said)) in checkrail::exit::TABLE.iter().zip(&rows) {
+        assert!(
+            said.starts_with(meaning),
+            "README.md says exit code {code} means `{said}`; the code says `{meaning}`"
+        );
+    }
+}
+
 fn doc_files(root: &Path) -> Vec<PathBuf> {
     let mut files = vec![root.join("README.md")];
     let mut guides: Vec<PathBuf> = std::fs::read_dir(root.join("docs"))

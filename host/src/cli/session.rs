@@ -11,7 +11,7 @@ use checkrail::Checkrail;
 use std::io::{IsTerminal, Write};
 
 use checkrail::config::ApprovalChannel;
-use checkrail::error::Kind;
+use checkrail::exit::Kind;
 use checkrail::service::{Decision, Service, VerifyReport};
 use checkrail::session::{ErrorsView, Status, StoreTarget};
 use checkrail::trusted::StateDir;

@@ -68,7 +68,8 @@ pub fn templates() -> ListResourceTemplatesResult {
     ])
 }
 
-use crate::error::{Kind, chain, clip};
+use crate::error::{chain, clip};
+use crate::exit::Kind;
 
 /// An engine error as a JSON-RPC error: checkrail's own failures (its
 /// database, its state, the wasm runtime) are internal errors; anything

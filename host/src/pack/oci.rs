@@ -144,8 +144,8 @@ impl Error {
     /// What kind of failure this is. A registry that refuses, lacks or
     /// mangles a pack is, like a bad reference, for the user to sort out
     /// (exit code 2); a refusal by the project takes its cause's kind.
-    pub fn kind(&self) -> crate::error::Kind {
-        use crate::error::Kind;
+    pub fn kind(&self) -> crate::exit::Kind {
+        use crate::exit::Kind;
         match self {
             Error::BadFile { source, .. }
             | Error::BadDownload { source, .. }
