@@ -39,7 +39,6 @@ use runner::Ran;
 #[cfg(test)]
 use runner::pytest_missing;
 use since::{Since, wanted_sources};
-use source::Lang;
 use verdict::{Resolver, compile_failure, evaluate};
 
 /// Which tests to run and what their results must be.
@@ -267,16 +266,10 @@ impl Rule for TestRule {
             return inputs.clone();
         }
         let cwd = (!config.cwd.is_root()).then_some(&config.cwd);
-        let (globs, root_files): (&[&str], &[&str]) = match config.runner {
-            Runner::Cargo => (&["**/*.rs", "**/Cargo.toml"], &["Cargo.lock"]),
-            Runner::Pytest => (
-                &["**/*.py"],
-                &["pytest.ini", "pyproject.toml", "setup.cfg", "conftest.py"],
-            ),
-            Runner::Go => (&["**/*.go", "**/go.mod", "**/go.sum"], &[]),
-            Runner::Node | Runner::Jest | Runner::Vitest => (jsrunners::INPUTS, &[]),
-            Runner::Custom => return Vec::new(),
-            Runner::Auto => (&["**"], &[]),
+        let (globs, root_files) = match runner::of(config.runner) {
+            Some(runner) => runner.inputs(),
+            // Whatever the workspace turns out to be.
+            None => (&["**"][..], &[][..]),
         };
         let mut inputs: Vec<String> = globs.iter().map(|g| (*g).to_owned()).collect();
         for file in root_files {
@@ -291,7 +284,9 @@ impl Rule for TestRule {
 fn judge(config: Config, cx: &Context) -> Result<Outcome> {
     validate(&config)?;
     let cwd = config.cwd.as_str();
-    let ran = runner::run(&config, cx)?;
+    let runner =
+        runner::of(config.runner).ok_or_else(|| Error::new("`runner: auto` was not resolved"))?;
+    let ran = runner.run(&config, cx)?;
 
     let resolver = Resolver::new(cx.workspace(), cwd);
     let since = Since::load(&config, cx);
@@ -300,16 +295,7 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
         _ => &[],
     };
     let wanted = wanted_sources(&config, tests, since.facts(), &resolver);
-    let langs: &[Lang] = match config.runner {
-        Runner::Cargo => &[Lang::Rust],
-        Runner::Pytest => &[Lang::Python],
-        Runner::Node | Runner::Jest | Runner::Vitest => &[Lang::Script],
-        Runner::Custom | Runner::Auto => &[Lang::Python, Lang::Rust],
-        // Go sources are not fingerprinted: `required` tests are judged by
-        // their results only.
-        Runner::Go => &[],
-    };
-    let sources = source::fingerprints(cx.workspace(), cwd, langs, &wanted);
+    let sources = source::fingerprints(cx.workspace(), cwd, runner.langs(), &wanted);
     // The sources can be compared whether or not the tests ran.
     let mut extra = since.source_findings(&config.required, &sources);
     Ok(match ran {

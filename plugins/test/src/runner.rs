@@ -8,27 +8,47 @@ mod js;
 mod pytest;
 
 use checkrail_sdk::tool::{self, Tool, WorkspaceDir, plural};
-use checkrail_sdk::{Context, Error, Finding, Outcome, Output, Result, Severity, Workspace};
+use checkrail_sdk::{Context, Finding, Outcome, Output, Result, Severity, Workspace};
 
 use crate::jsrunners::JsRunner;
 use crate::junit;
 use crate::model::{Counts, TestCase};
+use crate::source::Lang;
 use crate::{Config, Runner, libtest};
 
 #[cfg(test)]
 pub(crate) use pytest::pytest_missing;
 
-/// Runs the resolved runner.
-pub(crate) fn run(config: &Config, cx: &Context) -> Result<Ran> {
-    Ok(match config.runner {
-        Runner::Cargo => cargo::run(config, cx),
-        Runner::Pytest => pytest::run(config, cx)?,
-        Runner::Go => go::run(config, cx)?,
-        Runner::Node => js::run(config, cx, JsRunner::Node)?,
-        Runner::Jest => js::run(config, cx, JsRunner::Jest)?,
-        Runner::Vitest => js::run(config, cx, JsRunner::Vitest)?,
-        Runner::Custom => custom::run(config, cx)?,
-        Runner::Auto => return Err(Error::new("`runner: auto` was not resolved")),
+/// What the rule needs of a test runner: running it, and what decides
+/// its result.
+pub(crate) trait TestRunner: Sync {
+    /// The workspace globs whose contents decide its result when the config
+    /// names none: globs that match anywhere, and files that count at the
+    /// root and in `cwd`.
+    fn inputs(&self) -> (&'static [&'static str], &'static [&'static str]);
+
+    /// The languages of the test sources it fingerprints.
+    fn langs(&self) -> &'static [Lang];
+
+    /// Runs the tests and reads what it reports.
+    fn run(&self, config: &Config, cx: &Context) -> Result<Ran>;
+}
+
+static NODE: js::Js = js::Js(JsRunner::Node);
+static JEST: js::Js = js::Js(JsRunner::Jest);
+static VITEST: js::Js = js::Js(JsRunner::Vitest);
+
+/// The runner `runner` names; `None` for `auto`, which is resolved first.
+pub(crate) fn of(runner: Runner) -> Option<&'static dyn TestRunner> {
+    Some(match runner {
+        Runner::Cargo => &cargo::Cargo,
+        Runner::Pytest => &pytest::Pytest,
+        Runner::Go => &go::Go,
+        Runner::Node => &NODE,
+        Runner::Jest => &JEST,
+        Runner::Vitest => &VITEST,
+        Runner::Custom => &custom::Custom,
+        Runner::Auto => return None,
     })
 }
 

@@ -1,13 +1,14 @@
 //! `cargo test`: libtest's output, and the compile errors that stop it.
 
 use checkrail_sdk::tool::plural;
-use checkrail_sdk::{Command, Context, Finding, Outcome};
+use checkrail_sdk::{Command, Context, Finding, Outcome, Result};
 
-use super::{Ran, Rerun, Run, run_problems, tester};
+use super::{Ran, Rerun, Run, TestRunner, run_problems, tester};
+use crate::source::Lang;
 use crate::verdict::{Resolver, compile_finding};
 use crate::{Config, libtest};
 
-pub(crate) fn run(config: &Config, cx: &Context) -> Ran {
+fn run_tests(config: &Config, cx: &Context) -> Ran {
     let cwd = config.cwd.as_str();
     let command = Command::new("cargo")
         .args(["test", "--no-fail-fast", "--color=never"])
@@ -96,4 +97,21 @@ pub(crate) fn run(config: &Config, cx: &Context) -> Ran {
         rerun: Rerun::Cargo,
         cwd: config.cwd.clone(),
     })
+}
+
+/// `cargo test`.
+pub(crate) struct Cargo;
+
+impl TestRunner for Cargo {
+    fn inputs(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        (&["**/*.rs", "**/Cargo.toml"], &["Cargo.lock"])
+    }
+
+    fn langs(&self) -> &'static [Lang] {
+        &[Lang::Rust]
+    }
+
+    fn run(&self, config: &Config, cx: &Context) -> Result<Ran> {
+        Ok(run_tests(config, cx))
+    }
 }

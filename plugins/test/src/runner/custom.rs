@@ -4,13 +4,14 @@ use checkrail_sdk::tool::quoted;
 use checkrail_sdk::{Command, Context, Error, Finding, Result, normalize_path};
 
 use super::{
-    Ran, Rerun, Run, check_exit_explained, read_report, run_problems, tester, timed_out,
-    unlisted_errors,
+    Ran, Rerun, Run, TestRunner, check_exit_explained, read_report, run_problems, tester,
+    timed_out, unlisted_errors,
 };
 use crate::Config;
 use crate::model::Counts;
+use crate::source::Lang;
 
-pub(crate) fn run(config: &Config, cx: &Context) -> Result<Ran> {
+fn run_tests(config: &Config, cx: &Context) -> Result<Ran> {
     let (Some(spec), Some(report)) = (&config.command, &config.report) else {
         return Err(Error::new(
             "use the config: `runner: custom` needs `command` and `report`",
@@ -75,4 +76,21 @@ pub(crate) fn run(config: &Config, cx: &Context) -> Result<Ran> {
         rerun: Rerun::Custom(display),
         cwd: config.cwd.clone(),
     }))
+}
+
+/// A granted command writing a JUnit report.
+pub(crate) struct Custom;
+
+impl TestRunner for Custom {
+    fn inputs(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        (&[], &[])
+    }
+
+    fn langs(&self) -> &'static [Lang] {
+        &[Lang::Python, Lang::Rust]
+    }
+
+    fn run(&self, config: &Config, cx: &Context) -> Result<Ran> {
+        run_tests(config, cx)
+    }
 }

@@ -3,12 +3,13 @@
 use checkrail_sdk::tool::WorkspaceDir;
 use checkrail_sdk::{Command, Context, Finding, Result, Workspace};
 
-use super::{Ran, Rerun, Run, run_problems, tester, timed_out};
+use super::{Ran, Rerun, Run, TestRunner, run_problems, tester, timed_out};
 use crate::model::{Counts, tail};
+use crate::source::Lang;
 use crate::verdict::{Resolver, compile_finding};
 use crate::{Config, gotest};
 
-pub(crate) fn run(config: &Config, cx: &Context) -> Result<Ran> {
+fn run_tests(config: &Config, cx: &Context) -> Result<Ran> {
     let tool = "go test";
     let cwd = config.cwd.as_str();
     // Arguments that name packages replace `./...`.
@@ -68,4 +69,23 @@ fn go_module(ws: &Workspace, cwd: &WorkspaceDir) -> Option<String> {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("module "))
         .map(|m| m.trim().trim_matches('"').to_owned())
+}
+
+/// `go test -json`.
+pub(crate) struct Go;
+
+impl TestRunner for Go {
+    fn inputs(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        (&["**/*.go", "**/go.mod", "**/go.sum"], &[])
+    }
+
+    fn langs(&self) -> &'static [Lang] {
+        // Go sources are not fingerprinted: `required` tests are judged by
+        // their results only.
+        &[]
+    }
+
+    fn run(&self, config: &Config, cx: &Context) -> Result<Ran> {
+        run_tests(config, cx)
+    }
 }

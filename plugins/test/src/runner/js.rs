@@ -3,14 +3,15 @@
 
 use checkrail_sdk::{Command, Context, Finding, Outcome, Result};
 
-use super::{Ran, Rerun, Run, check_exit_explained, run_problems, tester, timed_out};
+use super::{Ran, Rerun, Run, TestRunner, check_exit_explained, run_problems, tester, timed_out};
 use crate::Config;
 use crate::jsrunners::{self, JsRunner};
 use crate::model::Counts;
+use crate::source::Lang;
 
 /// Runs node's test runner, Jest or Vitest with its report in a fresh
 /// scratch directory, and reads the report.
-pub(crate) fn run(config: &Config, cx: &Context, runner: JsRunner) -> Result<Ran> {
+fn run_tests(config: &Config, cx: &Context, runner: JsRunner) -> Result<Ran> {
     let scratch = cx.scratch_dir()?;
     let here = |path: &str| config.cwd.path_from_here(&format!("{scratch}/{path}"));
     let (tool, report, command) = match runner {
@@ -120,4 +121,21 @@ pub(crate) fn run(config: &Config, cx: &Context, runner: JsRunner) -> Result<Ran
         rerun: Rerun::Js(runner),
         cwd: config.cwd.clone(),
     }))
+}
+
+/// node's test runner, Jest or Vitest.
+pub(crate) struct Js(pub(crate) JsRunner);
+
+impl TestRunner for Js {
+    fn inputs(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        (jsrunners::INPUTS, &[])
+    }
+
+    fn langs(&self) -> &'static [Lang] {
+        &[Lang::Script]
+    }
+
+    fn run(&self, config: &Config, cx: &Context) -> Result<Ran> {
+        run_tests(config, cx, self.0)
+    }
 }

@@ -3,13 +3,14 @@
 use checkrail_sdk::{Command, Context, Finding, Outcome, Output, Result};
 
 use super::{
-    Ran, Rerun, Run, check_exit_explained, read_report, run_problems, tester, timed_out,
-    unlisted_errors,
+    Ran, Rerun, Run, TestRunner, check_exit_explained, read_report, run_problems, tester,
+    timed_out, unlisted_errors,
 };
 use crate::Config;
 use crate::model::{Counts, Kind, Status, TestCase, tail};
+use crate::source::Lang;
 
-pub(crate) fn run(config: &Config, cx: &Context) -> Result<Ran> {
+fn run_tests(config: &Config, cx: &Context) -> Result<Ran> {
     let tool = "pytest";
     let scratch = cx.scratch_dir()?;
     let report = format!("{scratch}/junit.xml");
@@ -118,4 +119,24 @@ fn pytest_deselected(stdout: &str) -> u64 {
         .find(|pair| pair[1] == "deselected")
         .and_then(|pair| pair[0].parse().ok())
         .unwrap_or(0)
+}
+
+/// `python3 -m pytest`.
+pub(crate) struct Pytest;
+
+impl TestRunner for Pytest {
+    fn inputs(&self) -> (&'static [&'static str], &'static [&'static str]) {
+        (
+            &["**/*.py"],
+            &["pytest.ini", "pyproject.toml", "setup.cfg", "conftest.py"],
+        )
+    }
+
+    fn langs(&self) -> &'static [Lang] {
+        &[Lang::Python]
+    }
+
+    fn run(&self, config: &Config, cx: &Context) -> Result<Ran> {
+        run_tests(config, cx)
+    }
 }
