@@ -18,6 +18,9 @@
 //!   places it at the workspace path its printed path maps to (see
 //!   [`tool_paths`](crate::tool_paths)). [`rustc`] reads rustc's JSON
 //!   diagnostics into them, with one rendering of rustc's suggestions.
+//! - [`Toolchain`] is that pair as a trait: a rule writes one module per
+//!   toolchain implementing it and dispatches once; what it read comes
+//!   back as a [`Reading`].
 //! - [`plural`], [`clip`] and [`quoted`] for messages.
 //!
 //! ```
@@ -41,11 +44,13 @@ mod diag;
 mod run;
 pub mod rustc;
 mod text;
+mod toolchain;
 
 pub use config::{CustomCommand, WorkspaceDir};
 pub use diag::{Diag, Level, Location, dedup};
 pub use run::{Judged, Ran, Tool};
 pub use text::{clip, plural, quoted};
+pub use toolchain::{Reading, Toolchain};
 
 /// The finding codes of a tool run, the same in every rule. A rule's own
 /// codes (a failing test, a lint, a vulnerable dependency) are the rule's.

@@ -5,7 +5,58 @@ use std::sync::OnceLock;
 
 use regex_lite::Regex;
 
-use checkrail_sdk::tool::{Diag, Level, Location};
+use checkrail_sdk::tool::{Diag, Level, Location, Ran, Reading, Toolchain, clip, quoted};
+use checkrail_sdk::{Command, Result};
+
+use crate::{Compiler, Job, both, missing_command};
+
+/// The granted program in `command`, then `args`.
+pub struct Custom;
+
+impl Toolchain<Job<'_>> for Custom {
+    fn program(&self) -> &'static str {
+        "*"
+    }
+
+    /// The command line, clipped.
+    fn label(&self, job: &Job) -> String {
+        self.command(job)
+            .map_or_else(|_| "custom".to_owned(), |c| clip(&quoted(&c), 80))
+    }
+
+    /// None, which means never reuse.
+    fn inputs(&self, _: &Job) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn command(&self, job: &Job) -> Result<Command> {
+        Ok(job
+            .config
+            .command
+            .as_ref()
+            .ok_or_else(missing_command)?
+            .command(&job.config.args))
+    }
+
+    fn read(&self, _: &Job, ran: &Ran) -> Result<Reading> {
+        Ok(Reading::of(both(
+            parse,
+            &ran.output.stdout,
+            &ran.output.stderr,
+        )))
+    }
+}
+
+impl Compiler for Custom {
+    fn again(&self, label: &str) -> String {
+        format!("run `{label}` again")
+    }
+
+    // A custom command may exit non-zero on warnings alone.
+    fn strict(&self) -> bool {
+        false
+    }
+}
 
 fn line_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();

@@ -5,7 +5,74 @@ use std::sync::OnceLock;
 
 use regex_lite::Regex;
 
-use checkrail_sdk::tool::{Diag, Level, Location, clip};
+use checkrail_sdk::tool::{Diag, Level, Location, Ran, Reading, Toolchain, clip, plural};
+use checkrail_sdk::{Command, Result};
+
+use crate::{Compiler, Job, both, under_cwd};
+
+/// `gcc` or `clang` (the program) with `-fsyntax-only` on each file.
+pub struct Cc(pub &'static str);
+
+/// The default `files`.
+const FILES: &[&str] = &["**/*.c", "**/*.cc", "**/*.cpp"];
+const HEADERS: &[&str] = &["**/*.h", "**/*.hpp"];
+
+impl Toolchain<Job<'_>> for Cc {
+    fn program(&self) -> &'static str {
+        self.0
+    }
+
+    fn label(&self, job: &Job) -> String {
+        format!(
+            "{} -fsyntax-only on {}",
+            self.0,
+            plural(job.files.len(), "file")
+        )
+    }
+
+    fn inputs(&self, job: &Job) -> Vec<String> {
+        under_cwd(
+            job.config,
+            job.config.files_or(FILES).chain(HEADERS.iter().copied()),
+        )
+    }
+
+    fn command(&self, job: &Job) -> Result<Command> {
+        Ok(Command::new(self.0)
+            .args([
+                "-fsyntax-only",
+                "-fdiagnostics-color=never",
+                "-fdiagnostics-parseable-fixits",
+            ])
+            // A name starting with `-` would be read as an option.
+            .args(job.files.iter().map(|f| {
+                if f.starts_with('-') {
+                    format!("./{f}")
+                } else {
+                    f.clone()
+                }
+            }))
+            .args(job.config.args.iter().cloned()))
+    }
+
+    fn read(&self, _: &Job, ran: &Ran) -> Result<Reading> {
+        Ok(Reading::of(both(
+            parse,
+            &ran.output.stderr,
+            &ran.output.stdout,
+        )))
+    }
+}
+
+impl Compiler for Cc {
+    fn sources(&self) -> Option<&'static [&'static str]> {
+        Some(FILES)
+    }
+
+    fn again(&self, _: &str) -> String {
+        "compile again".to_owned()
+    }
+}
 
 fn location_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();

@@ -8,8 +8,10 @@
 //! `warnings_block` is set. A tool that fails without a diagnostic the rule
 //! can read never passes: the finding quotes the end of its output.
 
+mod cargo;
 mod custom;
 mod gcc;
+mod go;
 mod python;
 mod tsc;
 
@@ -18,11 +20,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use checkrail_sdk::detect::{self, Project};
 use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
-use checkrail_sdk::tool::{
-    CustomCommand, Diag, Judged, Level, Ran, Tool, WorkspaceDir, clip, plural, quoted, rustc,
-};
+use checkrail_sdk::tool::{self, CustomCommand, Diag, Judged, Level, Ran, Tool, WorkspaceDir};
 use checkrail_sdk::{
-    Command, Context, Error, Finding, Outcome, Result, Rule, Severity, export_rule, tool_paths,
+    Context, Error, Finding, Outcome, Result, Rule, Severity, export_rule, tool_paths,
 };
 
 /// How to compile the code and what to report.
@@ -107,18 +107,89 @@ pub enum Toolchain {
     Auto,
 }
 
+/// What the rule hands its toolchain: the config and the source files
+/// listed under `cwd` (none for a toolchain without [`Compiler::sources`]).
+struct Job<'a> {
+    config: &'a Config,
+    files: &'a [String],
+}
+
+/// What the rule needs of a toolchain beyond running it and reading it.
+trait Compiler: for<'a> tool::Toolchain<Job<'a>> {
+    /// The default globs of the source files it compiles one by one, which
+    /// the config's `files` replace; `None` when it finds its own.
+    fn sources(&self) -> Option<&'static [&'static str]> {
+        None
+    }
+
+    /// What to do after a fix, for hints; `label` names the run.
+    fn again(&self, label: &str) -> String {
+        let _ = label;
+        "check again".to_owned()
+    }
+
+    /// The failing outcome when there is nothing for it to compile.
+    fn unready(&self, cx: &Context, job: &Job) -> Option<Outcome> {
+        let _ = (cx, job);
+        None
+    }
+
+    /// Whether a failing exit means errors, so that one without an error
+    /// diagnostic is `tool-failed`.
+    fn strict(&self) -> bool {
+        true
+    }
+}
+
+static GCC: gcc::Cc = gcc::Cc("gcc");
+static CLANG: gcc::Cc = gcc::Cc("clang");
+
+/// The toolchain `toolchain` names; `None` for `auto`, which is resolved
+/// first.
+fn compiler(toolchain: Toolchain) -> Option<&'static dyn Compiler> {
+    Some(match toolchain {
+        Toolchain::Cargo => &cargo::Cargo,
+        Toolchain::Python => &python::Python,
+        Toolchain::Gcc => &GCC,
+        Toolchain::Clang => &CLANG,
+        Toolchain::Go => &go::Go,
+        Toolchain::Tsc => &tsc::Tsc,
+        Toolchain::Custom => &custom::Custom,
+        Toolchain::Auto => return None,
+    })
+}
+
+impl Config {
+    /// The `files` globs, or `default`.
+    fn files_or<'a>(&'a self, default: &'static [&'static str]) -> impl Iterator<Item = &'a str> {
+        let files: Vec<&str> = match &self.files {
+            Some(files) => files.iter().map(String::as_str).collect(),
+            None => default.to_vec(),
+        };
+        files.into_iter()
+    }
+}
+
+/// `globs` under `cwd`, as workspace globs.
+fn under_cwd<'a>(config: &Config, globs: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    globs
+        .into_iter()
+        .filter_map(|g| config.cwd.join(g))
+        .collect()
+}
+
+/// The diagnostics `parse` reads from `first`, then from `second`.
+fn both(parse: fn(&str) -> Vec<Diag>, first: &str, second: &str) -> Vec<Diag> {
+    let mut diags = parse(first);
+    diags.extend(parse(second));
+    diags
+}
+
 /// Directories whose files are never compiled by default.
 const EXCLUDED_DIRS: &[&str] = &[".venv", "venv", "target", ".git", ".checkrail"];
 
 /// Most files one glob of `files` may match.
 const FILE_LIMIT: u32 = 10_000;
-
-const PYTHON_FILES: &[&str] = &["**/*.py"];
-const C_FILES: &[&str] = &["**/*.c", "**/*.cc", "**/*.cpp"];
-const C_HEADERS: &[&str] = &["**/*.h", "**/*.hpp"];
-const CARGO_INPUTS: &[&str] = &["**/*.rs", "**/Cargo.toml", "Cargo.lock"];
-const GO_INPUTS: &[&str] = &["**/*.go", "**/go.mod", "**/go.sum"];
-const TSCONFIG: &str = "tsconfig.json";
 
 /// The rule.
 pub struct Compile;
@@ -164,26 +235,10 @@ impl Rule for Compile {
         if let Some(inputs) = &config.inputs {
             return inputs.clone();
         }
-        let under_cwd = |globs: &mut dyn Iterator<Item = &str>| -> Vec<String> {
-            globs.filter_map(|g| config.cwd.join(g)).collect()
-        };
-        let files = |default: &'static [&'static str]| -> Vec<&str> {
-            match &config.files {
-                Some(files) => files.iter().map(String::as_str).collect(),
-                None => default.to_vec(),
-            }
-        };
-        match config.toolchain {
-            Toolchain::Cargo => under_cwd(&mut CARGO_INPUTS.iter().copied()),
-            Toolchain::Python => under_cwd(&mut files(PYTHON_FILES).into_iter()),
-            Toolchain::Gcc | Toolchain::Clang => {
-                under_cwd(&mut files(C_FILES).into_iter().chain(C_HEADERS.iter().copied()))
-            }
-            Toolchain::Go => under_cwd(&mut GO_INPUTS.iter().copied()),
-            Toolchain::Tsc => under_cwd(&mut tsc::INPUTS.iter().copied()),
-            Toolchain::Custom => Vec::new(),
+        match compiler(config.toolchain) {
+            Some(compiler) => compiler.inputs(&Job { config, files: &[] }),
             // Whatever the workspace turns out to be.
-            Toolchain::Auto => under_cwd(&mut ["**"].into_iter()),
+            None => under_cwd(config, ["**"]),
         }
     }
 }
@@ -214,46 +269,39 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
 
 /// Runs the resolved toolchain and judges what it printed.
 fn run(config: &Config, cx: &Context) -> Result<Outcome> {
-    let files = match config.toolchain {
-        Toolchain::Python => Some(source_files(cx, config, PYTHON_FILES)?),
-        Toolchain::Gcc | Toolchain::Clang => Some(source_files(cx, config, C_FILES)?),
-        _ => None,
-    };
-    let files = match files {
-        Some(Err(nothing)) => return Ok(nothing),
-        Some(Ok(files)) => Some(files),
+    let compiler = compiler(config.toolchain)
+        .ok_or_else(|| Error::new("`toolchain: auto` was not resolved"))?;
+    let files = match compiler.sources() {
+        Some(default) => match source_files(cx, config, default)? {
+            Err(nothing) => return Ok(nothing),
+            Ok(files) => Some(files),
+        },
         None => None,
     };
-    if config.toolchain == Toolchain::Tsc
-        && let Some(nothing) = no_tsconfig(cx, config)
-    {
+    let job = Job {
+        config,
+        files: files.as_ref().map_or(&[][..], |f| f.list.as_slice()),
+    };
+    if let Some(nothing) = compiler.unready(cx, &job) {
         return Ok(nothing);
     }
-    let listed = files.as_ref().map_or(&[][..], |f| f.list.as_slice());
-    let (tool, command) = command(config, listed)?;
+    let command = compiler.command(&job)?;
+    let label = compiler.label(&job);
+    let tool = Tool::new(&label, &config.cwd).again(compiler.again(&label));
     let ran = match tool.run(cx, command) {
         Ok(ran) => ran,
         Err(refused) => return Ok(refused),
     };
-    let out = &ran.output;
-    let both = |parse: fn(&str) -> Vec<Diag>, first: &str, second: &str| {
-        let mut diags = parse(first);
-        diags.extend(parse(second));
-        diags
-    };
-    let (diags, complete) = match config.toolchain {
-        Toolchain::Cargo => (rustc::read(&out.stdout).diags, true),
-        Toolchain::Python => {
-            let (diags, done) = python::parse(&out.stdout);
-            (diags, done == u64::try_from(listed.len()).ok())
-        }
-        Toolchain::Gcc | Toolchain::Clang => (both(gcc::parse, &out.stderr, &out.stdout), true),
-        Toolchain::Go => (both(custom::parse, &out.stderr, &out.stdout), true),
-        Toolchain::Tsc => (both(tsc::parse, &out.stdout, &out.stderr), true),
-        Toolchain::Custom => (both(custom::parse, &out.stdout, &out.stderr), true),
-        Toolchain::Auto => return Err(Error::new("`toolchain: auto` was not resolved")),
-    };
-    let mut outcome = finish(cx, config, &tool, &ran, diags, complete);
+    let reading = compiler.read(&job, &ran)?;
+    let mut outcome = finish(
+        cx,
+        config,
+        compiler.strict(),
+        &tool,
+        &ran,
+        reading.diags,
+        reading.complete,
+    );
     for glob in files.iter().flat_map(|f| &f.truncated) {
         outcome.findings.push(
             Finding::warning(format!(
@@ -266,109 +314,6 @@ fn run(config: &Config, cx: &Context) -> Result<Outcome> {
     Ok(outcome)
 }
 
-/// With `toolchain: tsc`, the failing outcome when `cwd` has no
-/// `tsconfig.json` and `args` name no project or files: tsc would print
-/// its help and check nothing.
-fn no_tsconfig(cx: &Context, config: &Config) -> Option<Outcome> {
-    let path = config.cwd.join(TSCONFIG)?;
-    if cx.workspace().exists(&path) || tsc::names_inputs(&config.args) {
-        return None;
-    }
-    let finding = Finding::error(format!(
-        "there is no `{path}`, and `args` name no project (`-p`) or files, so tsc has nothing to check"
-    ))
-    .fix_hint(format!(
-        "add `{path}` (e.g. {{\"compilerOptions\": {{\"strict\": true, \"noEmit\": true}}, \"include\": [\"src\"]}}), point `cwd` at the directory that has one, or name it with `args: [\"-p\", \"path/to/tsconfig.json\"]`"
-    ))
-    .code("no-tsconfig");
-    Some(Outcome::from_findings(vec![finding]).with_summary("tsc has no project to check"))
-}
-
-/// The command line of the resolved toolchain, and how messages name it.
-fn command(config: &Config, files: &[String]) -> Result<(Tool, Command)> {
-    let args = config.args.iter().cloned();
-    let (label, again, command) = match config.toolchain {
-        Toolchain::Cargo => (
-            "cargo build".to_owned(),
-            "build again",
-            Command::new("cargo")
-                .args(["build", "--message-format=json", "--color=never"])
-                .args(args)
-                .env("CARGO_TERM_COLOR", "never"),
-        ),
-        Toolchain::Python => (
-            format!("python3 compile() of {}", plural(files.len(), "file")),
-            "check again",
-            Command::new("python3")
-                .args(["-B", "-I"])
-                .args(args)
-                .args(["-c", python::SCRIPT])
-                .args(files.iter().cloned())
-                .env("PYTHONDONTWRITEBYTECODE", "1"),
-        ),
-        Toolchain::Go => {
-            // Arguments that name packages replace `./...`.
-            let packages = (!config.args.iter().any(|a| !a.starts_with('-'))).then_some("./...");
-            (
-                "go build".to_owned(),
-                "build again",
-                Command::new("go")
-                    .args(["build", "-o", "/dev/null"])
-                    .args(args)
-                    .args(packages),
-            )
-        }
-        Toolchain::Tsc => (
-            "tsc --noEmit".to_owned(),
-            "type-check again",
-            Command::new("tsc")
-                .args(["--noEmit", "--pretty", "false"])
-                .args(args)
-                .env("NO_COLOR", "1"),
-        ),
-        Toolchain::Gcc | Toolchain::Clang => {
-            let program = if config.toolchain == Toolchain::Gcc {
-                "gcc"
-            } else {
-                "clang"
-            };
-            (
-                format!("{program} -fsyntax-only on {}", plural(files.len(), "file")),
-                "compile again",
-                Command::new(program)
-                    .args([
-                        "-fsyntax-only",
-                        "-fdiagnostics-color=never",
-                        "-fdiagnostics-parseable-fixits",
-                    ])
-                    // A name starting with `-` would be read as an option.
-                    .args(files.iter().map(|f| {
-                        if f.starts_with('-') {
-                            format!("./{f}")
-                        } else {
-                            f.clone()
-                        }
-                    }))
-                    .args(args),
-            )
-        }
-        Toolchain::Custom => {
-            let command = config
-                .command
-                .as_ref()
-                .ok_or_else(missing_command)?
-                .command(&config.args);
-            let label = clip(&quoted(&command), 80);
-            return Ok((
-                Tool::new(&label, &config.cwd).again(format!("run `{label}` again")),
-                command,
-            ));
-        }
-        Toolchain::Auto => return Err(Error::new("`toolchain: auto` was not resolved")),
-    };
-    Ok((Tool::new(label, &config.cwd).again(again), command))
-}
-
 fn missing_command() -> Error {
     Error::new(
         "run toolchain `custom`: it needs `command`, e.g. {\"program\": \"make\", \"args\": [\"check\"]}, naming a program granted in checkrail.toml",
@@ -378,12 +323,7 @@ fn missing_command() -> Error {
 /// Rejects settings the chosen toolchain would silently ignore.
 fn validate(config: &Config) -> Result<()> {
     let name = format!("{:?}", config.toolchain).to_lowercase();
-    if config.files.is_some()
-        && matches!(
-            config.toolchain,
-            Toolchain::Cargo | Toolchain::Go | Toolchain::Tsc | Toolchain::Custom
-        )
-    {
+    if config.files.is_some() && compiler(config.toolchain).is_some_and(|c| c.sources().is_none()) {
         return Err(Error::new(format!(
             "use `files` with toolchain `{name}`: it only applies to `python`, `gcc` and `clang`; for cargo, choose what to build with `args` (e.g. [\"-p\", \"core\"]), for tsc with the `include` of tsconfig.json or `args`"
         )));
@@ -489,6 +429,7 @@ fn excluded(rel: &str, glob: &str) -> bool {
 fn finish(
     cx: &Context,
     config: &Config,
+    strict: bool,
     tool: &Tool,
     ran: &Ran,
     diags: Vec<Diag>,
@@ -528,7 +469,6 @@ fn finish(
         .collect();
 
     let errors = diags.iter().any(|d| d.level == Level::Error);
-    let strict = config.toolchain != Toolchain::Custom;
     findings.extend(ran.problems(Judged {
         // A compiler's failing exit means errors; a custom command may exit
         // non-zero on warnings alone.

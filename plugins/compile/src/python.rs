@@ -3,7 +3,53 @@
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json;
 
-use checkrail_sdk::tool::{Diag, Level, Location, clip};
+use checkrail_sdk::tool::{Diag, Level, Location, Ran, Reading, Toolchain, clip, plural};
+use checkrail_sdk::{Command, Result};
+
+use crate::{Compiler, Job, under_cwd};
+
+/// `python3` compiling each file with the built-in `compile()`.
+pub struct Python;
+
+impl Toolchain<Job<'_>> for Python {
+    fn program(&self) -> &'static str {
+        "python3"
+    }
+
+    fn label(&self, job: &Job) -> String {
+        format!("python3 compile() of {}", plural(job.files.len(), "file"))
+    }
+
+    fn inputs(&self, job: &Job) -> Vec<String> {
+        under_cwd(job.config, job.config.files_or(FILES))
+    }
+
+    fn command(&self, job: &Job) -> Result<Command> {
+        Ok(Command::new("python3")
+            .args(["-B", "-I"])
+            .args(job.config.args.iter().cloned())
+            .args(["-c", SCRIPT])
+            .args(job.files.iter().cloned())
+            .env("PYTHONDONTWRITEBYTECODE", "1"))
+    }
+
+    fn read(&self, job: &Job, ran: &Ran) -> Result<Reading> {
+        let (diags, done) = parse(&ran.output.stdout);
+        Ok(Reading {
+            complete: done == u64::try_from(job.files.len()).ok(),
+            ..Reading::of(diags)
+        })
+    }
+}
+
+impl Compiler for Python {
+    fn sources(&self) -> Option<&'static [&'static str]> {
+        Some(FILES)
+    }
+}
+
+/// The default `files`.
+const FILES: &[&str] = &["**/*.py"];
 
 /// Run as `python3 -B -I -c SCRIPT FILE...`: compiles each file with
 /// CPython's real parser and compiler (nothing is executed or written) and

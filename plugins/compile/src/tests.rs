@@ -688,3 +688,31 @@ fn tsc_without_a_tsconfig_says_so_and_a_broken_one_is_placed() {
     assert_eq!(broken.line, Some(1));
     assert!(broken.code.as_deref().is_some_and(|c| c.starts_with("TS")));
 }
+
+#[test]
+fn every_toolchain_is_declared_with_its_program_and_settings() {
+    let all = [
+        Toolchain::Cargo,
+        Toolchain::Python,
+        Toolchain::Gcc,
+        Toolchain::Clang,
+        Toolchain::Go,
+        Toolchain::Tsc,
+        Toolchain::Custom,
+    ];
+    for toolchain in all {
+        let compiler = compiler(toolchain).unwrap();
+        let exec = format!("exec:{}", compiler.program());
+        assert!(
+            Compile::CAPABILITIES.contains(&exec.as_str()),
+            "{toolchain:?}: {exec}"
+        );
+        for file in compiler.judging_files() {
+            assert!(
+                Compile::JUDGING_FILES.contains(file),
+                "{toolchain:?}: {file}"
+            );
+        }
+    }
+    assert!(compiler(Toolchain::Auto).is_none());
+}

@@ -8,7 +8,82 @@ use std::sync::OnceLock;
 
 use regex_lite::Regex;
 
-use checkrail_sdk::tool::{Diag, Level, Location};
+use checkrail_sdk::tool::{Diag, Level, Location, Ran, Reading, Toolchain};
+use checkrail_sdk::{Command, Context, Finding, Outcome, Result};
+
+use crate::{Compiler, Job, both, under_cwd};
+
+/// The project file tsc reads from its directory.
+const TSCONFIG: &str = "tsconfig.json";
+
+/// `tsc --noEmit --pretty false`, the TypeScript compiler with the
+/// project's `tsconfig.json`.
+pub struct Tsc;
+
+impl Toolchain<Job<'_>> for Tsc {
+    fn program(&self) -> &'static str {
+        "tsc"
+    }
+
+    fn label(&self, _: &Job) -> String {
+        "tsc --noEmit".to_owned()
+    }
+
+    /// Turning `strict` off or excluding a directory changes what it
+    /// reports.
+    fn judging_files(&self) -> &'static [&'static str] {
+        &[
+            "tsconfig.json",
+            "tsconfig.*.json",
+            "**/tsconfig.json",
+            "**/tsconfig.*.json",
+        ]
+    }
+
+    fn inputs(&self, job: &Job) -> Vec<String> {
+        under_cwd(job.config, INPUTS.iter().copied())
+    }
+
+    fn command(&self, job: &Job) -> Result<Command> {
+        Ok(Command::new("tsc")
+            .args(["--noEmit", "--pretty", "false"])
+            .args(job.config.args.iter().cloned())
+            .env("NO_COLOR", "1"))
+    }
+
+    fn read(&self, _: &Job, ran: &Ran) -> Result<Reading> {
+        Ok(Reading::of(both(
+            parse,
+            &ran.output.stdout,
+            &ran.output.stderr,
+        )))
+    }
+}
+
+impl Compiler for Tsc {
+    fn again(&self, _: &str) -> String {
+        "type-check again".to_owned()
+    }
+
+    /// The failing outcome when `cwd` has no `tsconfig.json` and `args`
+    /// name no project or files: tsc would print its help and check
+    /// nothing.
+    fn unready(&self, cx: &Context, job: &Job) -> Option<Outcome> {
+        let config = job.config;
+        let path = config.cwd.join(TSCONFIG)?;
+        if cx.workspace().exists(&path) || names_inputs(&config.args) {
+            return None;
+        }
+        let finding = Finding::error(format!(
+            "there is no `{path}`, and `args` name no project (`-p`) or files, so tsc has nothing to check"
+        ))
+        .fix_hint(format!(
+            "add `{path}` (e.g. {{\"compilerOptions\": {{\"strict\": true, \"noEmit\": true}}, \"include\": [\"src\"]}}), point `cwd` at the directory that has one, or name it with `args: [\"-p\", \"path/to/tsconfig.json\"]`"
+        ))
+        .code("no-tsconfig");
+        Some(Outcome::from_findings(vec![finding]).with_summary("tsc has no project to check"))
+    }
+}
 
 /// The sources and settings tsc reads, relative to its directory.
 pub const INPUTS: &[&str] = &[

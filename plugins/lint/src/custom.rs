@@ -2,7 +2,75 @@
 
 use regex_lite::Regex;
 
-use checkrail_sdk::tool::{Diag, Level, Location};
+use checkrail_sdk::tool::{Diag, Level, Location, Ran, Reading, Toolchain};
+use checkrail_sdk::{Command, Error, Result};
+
+use crate::{Config, LintTool};
+
+/// Any program printing `file:line:col: message` lines: `command`, then
+/// `args`.
+pub struct Custom;
+
+impl Toolchain<Config> for Custom {
+    fn program(&self) -> &'static str {
+        "*"
+    }
+
+    fn label(&self, config: &Config) -> String {
+        config
+            .command
+            .as_ref()
+            .map_or_else(|| "custom".to_owned(), |c| c.program.clone())
+    }
+
+    /// None: a custom check is never reused from cache unless `inputs` is
+    /// set.
+    fn inputs(&self, _: &Config) -> Vec<String> {
+        Vec::new()
+    }
+
+    fn command(&self, config: &Config) -> Result<Command> {
+        Ok(config
+            .command
+            .as_ref()
+            .ok_or_else(|| Error::new("`linter: custom` needs `command`"))?
+            .command(&config.args))
+    }
+
+    fn read(&self, _: &Config, ran: &Ran) -> Result<Reading> {
+        read(ran)
+    }
+}
+
+impl LintTool for Custom {
+    fn covers(&self) -> &'static [&'static str] {
+        &[
+            "*.rs", "*.py", "*.pyi", "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts",
+            "*.cts",
+        ]
+    }
+
+    fn broke_hint(&self) -> &'static str {
+        "fix what the command prints, or make it print `file:line:col: message` lines"
+    }
+
+    fn hint(&self, _: &Diag, label: &str) -> String {
+        format!("fix what `{label}` reports here")
+    }
+
+    fn named(&self, label: &str) -> String {
+        format!("`{label}`")
+    }
+}
+
+/// The location lines of stdout, then of stderr.
+pub fn read(ran: &Ran) -> Result<Reading> {
+    let patterns =
+        Patterns::new().map_err(|e| Error::new(format!("compile the line pattern: {e}")))?;
+    let mut diags = patterns.parse(&ran.output.stdout);
+    diags.extend(patterns.parse(&ran.output.stderr));
+    Ok(Reading::of(diags))
+}
 
 /// The line patterns, compiled once per check.
 pub struct Patterns {

@@ -7,7 +7,103 @@
 
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json;
-use checkrail_sdk::tool::{Diag, Level, Location, clip};
+use checkrail_sdk::tool::{Diag, Level, Location, Ran, Reading, Toolchain, clip};
+use checkrail_sdk::{Command, Result};
+
+use crate::{Config, LintTool, globs};
+
+/// JavaScript and TypeScript: `eslint --format json .` with the project's
+/// own flat config.
+pub struct Eslint;
+
+impl Toolchain<Config> for Eslint {
+    fn program(&self) -> &'static str {
+        "eslint"
+    }
+
+    /// Its flat config and bulk suppressions, in any package.
+    fn judging_files(&self) -> &'static [&'static str] {
+        &[
+            "eslint.config.js",
+            "eslint.config.mjs",
+            "eslint.config.cjs",
+            "eslint.config.ts",
+            "eslint.config.mts",
+            "eslint.config.cts",
+            "eslint-suppressions.json",
+            "**/eslint.config.js",
+            "**/eslint.config.mjs",
+            "**/eslint.config.cjs",
+            "**/eslint.config.ts",
+            "**/eslint.config.mts",
+            "**/eslint.config.cts",
+            "**/eslint-suppressions.json",
+        ]
+    }
+
+    fn inputs(&self, config: &Config) -> Vec<String> {
+        globs(config, INPUTS, &[])
+    }
+
+    // The scratch directories of rules running beside this one are under
+    // `.checkrail/`, which ESLint 9 does not skip on its own.
+    fn command(&self, config: &Config) -> Result<Command> {
+        Ok(Command::new("eslint")
+            .args(["--format", "json", "--ignore-pattern", "**/.checkrail/"])
+            .args(config.args.iter().cloned())
+            .args((!config.names_paths()).then_some("."))
+            .env("NO_COLOR", "1"))
+    }
+
+    fn read(&self, _: &Config, ran: &Ran) -> Result<Reading> {
+        let output = &ran.output;
+        let parsed = parse(&output.stdout);
+        let mut reading = Reading::of(parsed.diags);
+        // A failing ESLint prints no report; `broke` says so.
+        if let Some(why) = &parsed.unreadable
+            && output.success()
+            && !output.stdout_truncated
+        {
+            reading.problems.push(ran.unreadable(
+                std::slice::from_ref(why),
+                "do not override `--format` in `args`; the rule reads ESLint's JSON report",
+            ));
+        }
+        reading.anchors = parsed.anchors;
+        reading.silenced = parsed.suppressed;
+        Ok(reading)
+    }
+}
+
+impl LintTool for Eslint {
+    fn reads_stderr(&self) -> bool {
+        false
+    }
+
+    fn covers(&self) -> &'static [&'static str] {
+        &[
+            "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts", "*.cts",
+        ]
+    }
+
+    // ESLint exits 2, with no report, when it could not lint.
+    fn broke_hint(&self) -> &'static str {
+        "make ESLint run: fix what it prints (a missing or broken eslint.config.js, a plugin the config imports that is not installed, paths in `args` that match no file)"
+    }
+
+    fn hint(&self, d: &Diag, _: &str) -> String {
+        match d.code.as_deref() {
+            Some(rule) => format!(
+                "fix the code ESLint points at (rule `{rule}`; its plugin's documentation says what it checks)"
+            ),
+            None => "fix the code ESLint points at".to_owned(),
+        }
+    }
+
+    fn silenced_by(&self) -> &'static str {
+        "`eslint-disable` comments"
+    }
+}
 
 /// The sources ESLint lints by default, and its settings.
 pub const INPUTS: &[&str] = &[

@@ -16,8 +16,11 @@
 //! files the linter covers; `no_new_suppressions_since` fails on each one
 //! added since an earlier phase.
 
+mod clippy;
 mod custom;
 mod eslint;
+mod govet;
+mod mypy;
 mod ruff;
 mod suppressions;
 
@@ -28,10 +31,10 @@ use checkrail_sdk::schemars::JsonSchema;
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json;
 use checkrail_sdk::tool::{
-    self, CustomCommand, Diag, Judged, Ran, Tool, WorkspaceDir, clip, plural, rustc,
+    self, CustomCommand, Diag, Judged, Ran, Tool, Toolchain, WorkspaceDir, clip, plural,
 };
 use checkrail_sdk::{
-    Command, Context, Error, Finding, Outcome, Result, Rule, Severity, export_rule, tool_paths,
+    Context, Error, Finding, Outcome, Result, Rule, Severity, export_rule, tool_paths,
 };
 
 /// Which linter to run and what blocks.
@@ -168,6 +171,79 @@ impl From<tool::Level> for Level {
     }
 }
 
+/// What the rule needs of a linter beyond running it and reading it.
+pub(crate) trait LintTool: Toolchain<Config> {
+    /// The levels that block when `block_levels` is not set.
+    fn blocks(&self) -> &'static [Level] {
+        &[Level::Error]
+    }
+
+    /// Whether what it prints on stderr is read (so a cut stderr matters).
+    fn reads_stderr(&self) -> bool {
+        true
+    }
+
+    /// File name globs of the files it covers, where suppressions are
+    /// counted.
+    fn covers(&self) -> &'static [&'static str];
+
+    /// With a failing exit, `blocking` blocking findings and `no_diags`
+    /// when it reported nothing: what the failure lacks when the linter
+    /// itself broke, `None` when its findings explain the exit. By
+    /// default a linter broke when it exits non-zero with nothing to show,
+    /// since linters exit non-zero when they find anything at all.
+    fn broke(&self, blocking: usize, no_diags: bool) -> Option<&'static str> {
+        let _ = blocking;
+        no_diags.then_some(POINT_AT)
+    }
+
+    /// The fix hint when it broke.
+    fn broke_hint(&self) -> &'static str;
+
+    /// The message of a diagnostic's finding.
+    fn message(&self, d: &Diag) -> String {
+        d.message.clone()
+    }
+
+    /// The fix hint of a diagnostic it gave none for; `label` names the
+    /// linter.
+    fn hint(&self, d: &Diag, label: &str) -> String;
+
+    /// How the summary names it.
+    fn named(&self, label: &str) -> String {
+        label.to_owned()
+    }
+
+    /// What silenced the diagnostics it reports as silenced.
+    fn silenced_by(&self) -> &'static str {
+        "suppression comments"
+    }
+}
+
+/// What a broken linter's failure lacks.
+const POINT_AT: &str = "reporting a problem it could point at";
+
+/// The linter `linter` names; `None` for `auto`, which is resolved first.
+fn toolchain(linter: Linter) -> Option<&'static dyn LintTool> {
+    Some(match linter {
+        Linter::Clippy => &clippy::Clippy,
+        Linter::Ruff => &ruff::Ruff,
+        Linter::Govet => &govet::Govet,
+        Linter::Mypy => &mypy::Mypy,
+        Linter::Eslint => &eslint::Eslint,
+        Linter::Custom => &custom::Custom,
+        Linter::Auto => return None,
+    })
+}
+
+impl Config {
+    /// Whether `args` name paths or packages, which replace the default
+    /// ones.
+    fn names_paths(&self) -> bool {
+        self.args.iter().any(|a| !a.starts_with('-'))
+    }
+}
+
 /// Most lint findings reported one by one; the rest are counted.
 const MAX_REPORTED: usize = 200;
 
@@ -219,7 +295,9 @@ impl Rule for Lint {
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
         let (config, detected) = resolve(config, cx)?;
         validate(&config)?;
-        let found = suppressions::scan(cx.workspace(), config.cwd.as_str(), config.linter);
+        let tool = toolchain(config.linter)
+            .ok_or_else(|| Error::new("`linter: auto` was not resolved"))?;
+        let found = suppressions::scan(cx.workspace(), config.cwd.as_str(), tool.covers());
         let new = match config.no_new_suppressions_since.as_deref() {
             None => Vec::new(),
             Some(phase) => match cx.baseline(phase).map(suppressions::Facts::deserialize) {
@@ -228,7 +306,7 @@ impl Rule for Lint {
                 None => vec![suppressions::no_baseline(phase, false)],
             },
         };
-        let mut outcome = run_linter(config, cx)?;
+        let mut outcome = run_linter(tool, &config, cx)?;
         let added = new
             .iter()
             .filter(|f| f.code.as_deref() == Some("new-suppression"))
@@ -248,21 +326,21 @@ impl Rule for Lint {
     }
 
     fn inputs(config: &Config) -> Vec<String> {
-        inputs(config)
+        if let Some(inputs) = &config.inputs {
+            return inputs.clone();
+        }
+        match toolchain(config.linter) {
+            Some(tool) => tool.inputs(config),
+            // Whatever the workspace turns out to be.
+            None => vec!["**".to_owned()],
+        }
     }
 }
 
 /// Runs the linter and judges its diagnostics.
-fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
-    let command = command(&config)?;
-    let label = match config.linter {
-        Linter::Clippy => "cargo clippy".to_owned(),
-        Linter::Ruff => "ruff".to_owned(),
-        Linter::Govet => "go vet".to_owned(),
-        Linter::Mypy => "mypy".to_owned(),
-        Linter::Eslint => "eslint".to_owned(),
-        Linter::Custom | Linter::Auto => command.program.clone(),
-    };
+fn run_linter(linter: &dyn LintTool, config: &Config, cx: &Context) -> Result<Outcome> {
+    let command = linter.command(config)?;
+    let label = linter.label(config);
     let tool = Tool::new(&label, &config.cwd)
         .again("run the check again")
         .slow_hint("make the lint faster (narrow it with `args` or `cwd`) or raise `timeout_ms` under `[exec]` in checkrail.toml");
@@ -270,65 +348,17 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         Ok(ran) => ran,
         Err(refused) => return Ok(refused),
     };
-    let output = &ran.output;
 
-    let block: Vec<Level> = config.block_levels.clone().unwrap_or_else(|| {
-        // go vet reports only what is likely wrong: each of its reports
-        // blocks unless `block_levels` says otherwise.
-        if config.linter == Linter::Govet {
-            vec![Level::Error, Level::Warning]
-        } else {
-            vec![Level::Error]
-        }
-    });
-    let mut problems: Vec<Finding> = Vec::new();
-    let mut anchors: Vec<String> = Vec::new();
-    let mut silenced = 0;
-    let diags = match config.linter {
-        Linter::Clippy => {
-            let read = rustc::read(&output.stdout);
-            anchors = read.anchors;
-            read.diags
-        }
-        Linter::Ruff => {
-            let codes = config.error_codes.clone().unwrap_or_default();
-            let parsed = ruff::parse(&output.stdout, &codes);
-            if !parsed.unparsed.is_empty() && !output.stdout_truncated {
-                problems.push(ran.unreadable(
-                    &parsed.unparsed,
-                    "do not override `--output-format` in `args`; the rule reads ruff's json-lines output",
-                ));
-            }
-            parsed.diags
-        }
-        Linter::Eslint => {
-            let parsed = eslint::parse(&output.stdout);
-            // A failing ESLint prints no report; `failed` says so.
-            if let Some(why) = &parsed.unreadable
-                && output.success()
-                && !output.stdout_truncated
-            {
-                problems.push(ran.unreadable(
-                    std::slice::from_ref(why),
-                    "do not override `--format` in `args`; the rule reads ESLint's JSON report",
-                ));
-            }
-            anchors = parsed.anchors;
-            silenced = parsed.suppressed;
-            parsed.diags
-        }
-        Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Auto => {
-            let patterns = custom::Patterns::new()
-                .map_err(|e| Error::new(format!("compile the line pattern: {e}")))?;
-            let mut diags = patterns.parse(&output.stdout);
-            diags.extend(patterns.parse(&output.stderr));
-            diags
-        }
-    };
+    let block: Vec<Level> = config
+        .block_levels
+        .clone()
+        .unwrap_or_else(|| linter.blocks().to_vec());
+    let reading = linter.read(config, &ran)?;
+    let mut problems = reading.problems;
     // clippy reports a lint once per target.
-    let diags = tool::dedup(diags);
+    let diags = tool::dedup(reading.diags);
 
-    let anchor_refs: Vec<&str> = anchors.iter().map(String::as_str).collect();
+    let anchor_refs: Vec<&str> = reading.anchors.iter().map(String::as_str).collect();
     let paths = tool_paths::resolve_with_root(
         cx.workspace(),
         Some(config.cwd.as_str()),
@@ -337,7 +367,7 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
     );
     let mut findings: Vec<Finding> = diags
         .iter()
-        .map(|d| to_finding(d, &block, &paths, &config, &label))
+        .map(|d| to_finding(linter, d, &block, &paths, &label))
         .collect();
     let blocking = findings
         .iter()
@@ -361,18 +391,14 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
         );
     }
 
-    let reads_stderr = !matches!(
-        config.linter,
-        Linter::Clippy | Linter::Ruff | Linter::Eslint
-    );
     problems.extend(ran.problems(Judged {
         // Cut output means missing findings: never a pass.
         truncated: Some(Severity::Error),
-        reads_stderr,
+        reads_stderr: linter.reads_stderr(),
         explained: true,
         ..Judged::default()
     }));
-    if let Some(failed) = failed(&config, &ran, blocking, diags.is_empty()) {
+    if let Some(failed) = failed(linter, &ran, blocking, diags.is_empty()) {
         problems.push(failed);
     }
 
@@ -393,15 +419,12 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
             plural(hidden, "more finding")
         )));
     }
-    let named = match config.linter {
-        Linter::Custom | Linter::Auto => format!("`{label}`"),
-        _ => label,
-    };
-    let mut summary = summary(&named, blocking + extra_errors, warnings);
-    if silenced > 0 {
+    let mut summary = summary(&linter.named(&label), blocking + extra_errors, warnings);
+    if reading.silenced > 0 {
         summary.push_str(&format!(
-            " ({} by `eslint-disable` comments)",
-            plural(silenced, "more silenced")
+            " ({} by {})",
+            plural(reading.silenced, "more silenced"),
+            linter.silenced_by()
         ));
     }
     Ok(Outcome::from_findings(findings).with_summary(summary))
@@ -409,37 +432,13 @@ fn run_linter(config: Config, cx: &Context) -> Result<Outcome> {
 
 /// `tool-failed` when the linter says it failed and its findings do not
 /// explain it: it never passes then.
-fn failed(config: &Config, ran: &Ran, blocking: usize, no_diags: bool) -> Option<Finding> {
+fn failed(linter: &dyn LintTool, ran: &Ran, blocking: usize, no_diags: bool) -> Option<Finding> {
     let output = &ran.output;
     if output.success() || output.exit_code.is_none() {
         return None;
     }
-    let failed = match config.linter {
-        // With --exit-zero, ruff exits non-zero only when it broke.
-        Linter::Ruff => true,
-        // cargo exits 101 for compile errors and denied lints, which are
-        // blocking findings already.
-        Linter::Clippy => blocking == 0,
-        // Linters exit non-zero when they find anything at all; ESLint
-        // exits 2, with no report, when it could not lint.
-        Linter::Custom | Linter::Govet | Linter::Mypy | Linter::Eslint | Linter::Auto => no_diags,
-    };
-    if !failed {
-        return None;
-    }
-    let what = if config.linter == Linter::Clippy && !no_diags {
-        "reporting a blocking problem (per `block_levels`)"
-    } else {
-        "reporting a problem it could point at"
-    };
-    Some(ran.failed(what).fix_hint(match config.linter {
-        Linter::Clippy => "make `cargo clippy` succeed: fix the error it prints (a broken Cargo.toml, a missing dependency, a denied lint)",
-        Linter::Ruff => "fix what ruff complains about (its configuration or the arguments in `args`)",
-        Linter::Govet => "make `go vet` run: fix what it prints (a broken go.mod, code that does not compile)",
-        Linter::Mypy => "make mypy run: fix what it prints (its configuration, or the paths in `args`)",
-        Linter::Eslint => "make ESLint run: fix what it prints (a missing or broken eslint.config.js, a plugin the config imports that is not installed, paths in `args` that match no file)",
-        Linter::Custom | Linter::Auto => "fix what the command prints, or make it print `file:line:col: message` lines",
-    }))
+    let what = linter.broke(blocking, no_diags)?;
+    Some(ran.failed(what).fix_hint(linter.broke_hint()))
 }
 
 /// With `linter: auto`, the linter the workspace calls for, and an
@@ -485,45 +484,11 @@ fn resolve(mut config: Config, cx: &Context) -> Result<(Config, Option<Finding>)
     Ok((config, Some(note)))
 }
 
-/// The default input globs per linter, or `inputs`.
-fn inputs(config: &Config) -> Vec<String> {
-    if let Some(inputs) = &config.inputs {
-        return inputs.clone();
-    }
-    let (anywhere, rooted): (&[&str], &[&str]) = match config.linter {
-        Linter::Clippy => (
-            &["**/*.rs", "**/Cargo.toml"],
-            &[
-                "Cargo.lock",
-                "clippy.toml",
-                ".clippy.toml",
-                "rust-toolchain.toml",
-                "rust-toolchain",
-                ".cargo/config.toml",
-            ],
-        ),
-        Linter::Ruff => (
-            &[
-                "**/*.py",
-                "**/*.pyi",
-                "**/pyproject.toml",
-                "**/ruff.toml",
-                "**/.ruff.toml",
-            ],
-            &[],
-        ),
-        Linter::Govet => (&["**/*.go", "**/go.mod", "**/go.sum"], &[]),
-        Linter::Mypy => (
-            &["**/*.py", "**/*.pyi", "**/pyproject.toml"],
-            &["mypy.ini", ".mypy.ini", "setup.cfg"],
-        ),
-        Linter::Eslint => (eslint::INPUTS, &[]),
-        Linter::Custom => (&[], &[]),
-        Linter::Auto => (&["**"], &[]),
-    };
+/// `anywhere` and `rooted` globs, and `rooted` under `cwd` too: files
+/// anchored at the root matter in the working directory as well.
+fn globs(config: &Config, anywhere: &[&str], rooted: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = anywhere.iter().map(|s| (*s).to_owned()).collect();
     out.extend(rooted.iter().map(|s| (*s).to_owned()));
-    // Files anchored at the root matter in the working directory too.
     if !config.cwd.is_root() {
         out.extend(rooted.iter().filter_map(|s| config.cwd.join(s)));
     }
@@ -556,61 +521,11 @@ fn validate(config: &Config) -> Result<()> {
     Ok(())
 }
 
-fn command(config: &Config) -> Result<Command> {
-    let args = config.args.iter().cloned();
-    // Arguments that name paths or packages replace the default ones.
-    let names_paths = config.args.iter().any(|a| !a.starts_with('-'));
-    Ok(match config.linter {
-        Linter::Clippy => Command::new("cargo")
-            .args(["clippy", "--message-format=json", "--color=never"])
-            .args(args)
-            .env("CARGO_TERM_COLOR", "never"),
-        Linter::Ruff => Command::new("ruff")
-            .args([
-                "check",
-                "--output-format=json-lines",
-                "--no-cache",
-                "--exit-zero",
-            ])
-            .args(args)
-            .env("NO_COLOR", "1"),
-        Linter::Mypy => Command::new("mypy")
-            .args([
-                "--show-column-numbers",
-                "--no-color-output",
-                "--no-error-summary",
-                "--hide-error-context",
-                // No cache in the workspace: nothing written there.
-                "--cache-dir=/dev/null",
-            ])
-            .args(args)
-            .args((!names_paths).then_some("."))
-            .env("NO_COLOR", "1"),
-        Linter::Govet => Command::new("go")
-            .arg("vet")
-            .args(args)
-            .args((!names_paths).then_some("./...")),
-        // The scratch directories of rules running beside this one are
-        // under `.checkrail/`, which ESLint 9 does not skip on its own.
-        Linter::Eslint => Command::new("eslint")
-            .args(["--format", "json", "--ignore-pattern", "**/.checkrail/"])
-            .args(args)
-            .args((!names_paths).then_some("."))
-            .env("NO_COLOR", "1"),
-        Linter::Custom => config
-            .command
-            .as_ref()
-            .ok_or_else(|| Error::new("`linter: custom` needs `command`"))?
-            .command(&config.args),
-        Linter::Auto => return Err(Error::new("`linter: auto` was not resolved")),
-    })
-}
-
 fn to_finding(
+    linter: &dyn LintTool,
     d: &Diag,
     block: &[Level],
     paths: &HashMap<String, String>,
-    config: &Config,
     label: &str,
 ) -> Finding {
     let level = Level::from(d.level);
@@ -620,11 +535,7 @@ fn to_finding(
         Severity::Warning
     };
     let mut d = d.clone();
-    if let Some(code) = &d.code
-        && config.linter == Linter::Clippy
-    {
-        d.message = format!("{} [{code}]", d.message);
-    }
+    d.message = linter.message(&d);
     if severity == Severity::Error && level == Level::Warning {
         d.message = format!(
             "{} (a warning; blocks because `block_levels` includes `warning`)",
@@ -634,35 +545,9 @@ fn to_finding(
     d.message = clip(&d.message, 1_000);
     let mut finding = d.to_finding(severity, paths);
     if finding.fix_hint.is_none() {
-        finding = finding.fix_hint(default_hint(&d, config, label));
+        finding = finding.fix_hint(linter.hint(&d, label));
     }
     finding
-}
-
-fn default_hint(d: &Diag, config: &Config, label: &str) -> String {
-    match (config.linter, d.code.as_deref()) {
-        (Linter::Clippy, Some(code)) if code.starts_with("clippy::") => format!(
-            "see https://rust-lang.github.io/rust-clippy/master/index.html#{}",
-            &code["clippy::".len()..]
-        ),
-        (Linter::Clippy, _) => "fix the code the compiler points at".to_owned(),
-        (Linter::Ruff, Some(code)) => {
-            format!("run `ruff rule {code}` for what it checks and how to fix it")
-        }
-        (Linter::Ruff, None) => "fix the code ruff points at".to_owned(),
-        (Linter::Govet, _) => {
-            "fix the code `go vet` points at (`go doc cmd/vet` lists its checks)".to_owned()
-        }
-        (Linter::Mypy, Some(code)) => format!(
-            "fix the types mypy points at (error code `{code}`; silencing it with `# type: ignore[{code}]` needs a reason)"
-        ),
-        (Linter::Mypy, None) => "fix the types mypy points at".to_owned(),
-        (Linter::Eslint, Some(rule)) => format!(
-            "fix the code ESLint points at (rule `{rule}`; its plugin's documentation says what it checks)"
-        ),
-        (Linter::Eslint, None) => "fix the code ESLint points at".to_owned(),
-        (Linter::Custom | Linter::Auto, _) => format!("fix what `{label}` reports here"),
-    }
 }
 
 fn summary(tool: &str, errors: usize, warnings: usize) -> String {

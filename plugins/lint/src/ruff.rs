@@ -5,7 +5,88 @@
 use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::serde_json;
 
-use checkrail_sdk::tool::{Diag, Level, Location, clip};
+use checkrail_sdk::tool::{Diag, Level, Location, Ran, Reading, Toolchain, clip};
+use checkrail_sdk::{Command, Result};
+
+use crate::{Config, LintTool, POINT_AT, globs};
+
+/// Python: `ruff check --output-format=json-lines --no-cache --exit-zero`.
+pub struct Ruff;
+
+impl Toolchain<Config> for Ruff {
+    fn program(&self) -> &'static str {
+        "ruff"
+    }
+
+    fn judging_files(&self) -> &'static [&'static str] {
+        &["ruff.toml", ".ruff.toml", "pyproject.toml"]
+    }
+
+    fn inputs(&self, config: &Config) -> Vec<String> {
+        globs(
+            config,
+            &[
+                "**/*.py",
+                "**/*.pyi",
+                "**/pyproject.toml",
+                "**/ruff.toml",
+                "**/.ruff.toml",
+            ],
+            &[],
+        )
+    }
+
+    fn command(&self, config: &Config) -> Result<Command> {
+        Ok(Command::new("ruff")
+            .args([
+                "check",
+                "--output-format=json-lines",
+                "--no-cache",
+                "--exit-zero",
+            ])
+            .args(config.args.iter().cloned())
+            .env("NO_COLOR", "1"))
+    }
+
+    fn read(&self, config: &Config, ran: &Ran) -> Result<Reading> {
+        let codes = config.error_codes.clone().unwrap_or_default();
+        let parsed = parse(&ran.output.stdout, &codes);
+        let mut reading = Reading::of(parsed.diags);
+        if !parsed.unparsed.is_empty() && !ran.output.stdout_truncated {
+            reading.problems.push(ran.unreadable(
+                &parsed.unparsed,
+                "do not override `--output-format` in `args`; the rule reads ruff's json-lines output",
+            ));
+        }
+        Ok(reading)
+    }
+}
+
+impl LintTool for Ruff {
+    fn reads_stderr(&self) -> bool {
+        false
+    }
+
+    fn covers(&self) -> &'static [&'static str] {
+        &["*.py", "*.pyi"]
+    }
+
+    // With --exit-zero, ruff exits non-zero only when it broke.
+    fn broke(&self, _: usize, _: bool) -> Option<&'static str> {
+        Some(POINT_AT)
+    }
+
+    fn broke_hint(&self) -> &'static str {
+        "fix what ruff complains about (its configuration or the arguments in `args`)"
+    }
+
+    fn hint(&self, d: &Diag, _: &str) -> String {
+        match d.code.as_deref() {
+            Some(code) => format!("run `ruff rule {code}` for what it checks and how to fix it"),
+            None => "fix the code ruff points at".to_owned(),
+        }
+    }
+}
 
 /// What ruff's stdout said.
 #[derive(Debug, Default)]

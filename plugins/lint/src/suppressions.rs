@@ -12,8 +12,6 @@ use checkrail_sdk::serde::Deserialize;
 use checkrail_sdk::{Finding, Workspace};
 use regex_lite::Regex;
 
-use crate::Linter;
-
 /// Directories never searched: build output, VCS data, installed packages.
 const SKIPPED_DIRS: &[&str] = &[
     "target",
@@ -50,22 +48,6 @@ impl Lang {
     }
 }
 
-/// File name globs of the files a linter covers.
-fn patterns(linter: Linter) -> &'static [&'static str] {
-    match linter {
-        Linter::Clippy => &["*.rs"],
-        Linter::Ruff | Linter::Mypy => &["*.py", "*.pyi"],
-        Linter::Govet => &["*.go"],
-        Linter::Eslint => &[
-            "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts", "*.cts",
-        ],
-        Linter::Custom | Linter::Auto => &[
-            "*.rs", "*.py", "*.pyi", "*.js", "*.jsx", "*.mjs", "*.cjs", "*.ts", "*.tsx", "*.mts",
-            "*.cts",
-        ],
-    }
-}
-
 /// One suppression in the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suppression {
@@ -89,10 +71,11 @@ pub struct Facts {
     pub suppressions: Counts,
 }
 
-/// Every suppression in the files `linter` covers under `cwd`.
-pub fn scan(ws: &Workspace, cwd: &str, linter: Linter) -> Vec<Suppression> {
+/// Every suppression in the files under `cwd` whose names match `covered`
+/// (the globs of the files the linter covers).
+pub fn scan(ws: &Workspace, cwd: &str, covered: &[&str]) -> Vec<Suppression> {
     let mut found = Vec::new();
-    for path in files_under(ws, cwd, patterns(linter)) {
+    for path in files_under(ws, cwd, covered) {
         let Some(lang) = Lang::of(&path) else {
             continue;
         };

@@ -634,3 +634,27 @@ fn eslint_without_a_config_fails_and_auto_says_what_is_missing() {
         inputs_of::<Lint>(json!({"linter": "eslint"})).contains(&"**/eslint.config.*".to_owned())
     );
 }
+
+#[test]
+fn every_linter_is_declared_with_its_program_and_settings() {
+    let all = [
+        Linter::Clippy,
+        Linter::Ruff,
+        Linter::Govet,
+        Linter::Mypy,
+        Linter::Eslint,
+        Linter::Custom,
+    ];
+    for linter in all {
+        let tool = toolchain(linter).unwrap();
+        let exec = format!("exec:{}", tool.program());
+        assert!(
+            Lint::CAPABILITIES.contains(&exec.as_str()),
+            "{linter:?}: {exec}"
+        );
+        for file in tool.judging_files() {
+            assert!(Lint::JUDGING_FILES.contains(file), "{linter:?}: {file}");
+        }
+    }
+    assert!(toolchain(Linter::Auto).is_none());
+}
