@@ -20,7 +20,6 @@ mod libtest;
 mod model;
 mod regressions;
 mod runner;
-mod sha256;
 mod since;
 mod source;
 mod verdict;

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use checkrail_sdk::{Workspace, normalize_path};
 
-use crate::sha256;
+use sha2::{Digest, Sha256};
 
 /// Directories never searched: build output, VCS data, installed packages.
 const SKIPPED_DIRS: &[&str] = &[
@@ -115,8 +115,13 @@ pub fn normalize(source: &str) -> String {
         .join("\n")
 }
 
+/// The lowercase hex SHA-256 of the normalised source: the format recorded
+/// in the rule's facts since the first release, so old facts still match.
 fn fingerprint(source: &str) -> String {
-    sha256::hex(normalize(source).as_bytes())
+    Sha256::digest(normalize(source).as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Files under `dir` whose name matches one of `patterns`, without
@@ -348,6 +353,15 @@ fn python_candidates(ws: &Workspace, cwd: &str, file: &str, placed: &[String]) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fingerprints_are_lowercase_hex_sha256() {
+        // A source that normalises to `abc`: the published SHA-256 vector.
+        assert_eq!(
+            fingerprint("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
 
     #[test]
     fn normalizing_ignores_trailing_space_and_indentation_only() {
