@@ -34,7 +34,7 @@ timed() {
   local what=$1 began=$SECONDS
   shift
   "$@"
-  echo "setup: $what took $((SECONDS - began)) s"
+  echo "${timed_by:-setup}: $what took $((SECONDS - began)) s"
 }
 
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }

@@ -17,6 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=scripts/setup.sh
 source scripts/setup.sh
+timed_by=test.sh
 
 suite_began=$SECONDS
 logs=$(mktemp -d "${TMPDIR:-/tmp}/checkrail-test.XXXXXX")
@@ -43,7 +44,7 @@ join() {
 timed "Debian packages and the wasm target" setup_system
 
 # Network-bound installs run while the CPU compiles.
-setup_user >"$logs/setup-user.log" 2>&1 &
+timed_by=setup setup_user >"$logs/setup-user.log" 2>&1 &
 user_pid=$!
 background+=("$user_pid")
 
