@@ -27,12 +27,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use checkrail::engine::progress::Progress;
-use checkrail::engine::{CheckpointRun, Guards, Hooks, RuleRun};
-use checkrail::trusted::StateDir;
-use checkrail::workflow::{Workflow, parse};
-use checkrail::workspace::Workspace;
+use checkrail::engine::{Hooks, RuleRun};
+use checkrail::workflow::Workflow;
 use checkrail::{Checkrail, Options};
 use serde_json::{Value, json};
+use support::checkpoint::{Opened, one_phase};
 use support::{Budget, Samples, compare, sample};
 
 /// Where the build script put the rule components, the fixtures among them.
@@ -95,23 +94,8 @@ fn main() {
         );
     }
 
-    let state_dir = tempfile::tempdir().expect("tempdir");
-    let state = StateDir::at(state_dir.path()).expect("state");
-    let workspace = Workspace::open(ws.path(), &state).expect("workspace");
-    let config = workspace.config().expect("config");
-    let run = |workflow: &Workflow, hooks: Hooks| {
-        engine.run_checkpoint(&CheckpointRun {
-            workflow,
-            phase: "p",
-            workspace: &workspace,
-            evidence: None,
-            config: &config,
-            hooks,
-            use_cache: false,
-            baselines: &serde_json::Map::new(),
-            guards: Guards::default(),
-        })
-    };
+    let opened = Opened::new(ws.path());
+    let run = |workflow: &Workflow, hooks: Hooks| opened.run(&engine, workflow, hooks, false);
     let quick =
         one_phase("        - rule: file-exists\n          config: { paths: [README.md] }\n");
     let whole = sample(rounds, || {
@@ -153,15 +137,4 @@ fn main() {
         ("a whole one-rule checkpoint p50", whole.p50()),
         Budget::None,
     );
-}
-
-/// A workflow of one phase `p` whose checkpoint has these rules.
-fn one_phase(rules: &str) -> Workflow {
-    parse(
-        &format!(
-            "id: t\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n{rules}"
-        ),
-        "t.yaml",
-    )
-    .expect("the workflow parses")
 }

@@ -25,14 +25,13 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use checkrail::engine::{CheckpointRun, Guards, Hooks, RuleRun};
+use checkrail::engine::{Hooks, RuleRun};
 use checkrail::report::RuleStatus;
-use checkrail::trusted::StateDir;
-use checkrail::workflow::{Workflow, parse};
-use checkrail::workspace::Workspace;
+use checkrail::workflow::Workflow;
 use checkrail::{Checkrail, Options};
 use checkrail_sdk::native::exec::BASE_ENV;
 use serde_json::json;
+use support::checkpoint::{Opened, one_phase};
 use support::{Budget, compare, sample};
 
 /// `program` in `dir` as exec starts it: no stdin, piped output, its own
@@ -119,33 +118,14 @@ fn main() {
     }
     std::fs::write(ws.path().join("src/lib.rs"), lib).expect("write");
     let flow = |inputs: &str| {
-        parse(
-            &format!(
-                "id: b\nversion: 0.1.0\nname: B\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n{inputs}          config: {{ toolchain: cargo }}\n"
-            ),
-            "b.yaml",
-        )
-        .expect("workflow")
+        one_phase(&format!(
+            "        - rule: compile\n{inputs}          config: {{ toolchain: cargo }}\n"
+        ))
     };
     let uncached = flow("          inputs: []\n");
     let cached = flow("");
-    let state_dir = tempfile::tempdir().expect("state dir");
-    let state = StateDir::at(state_dir.path()).expect("state");
-    let workspace = Workspace::open(ws.path(), &state).expect("workspace");
-    let config = workspace.config().expect("config");
-    let run = |workflow: &Workflow| {
-        engine.run_checkpoint(&CheckpointRun {
-            workflow,
-            phase: "p",
-            workspace: &workspace,
-            evidence: None,
-            config: &config,
-            hooks: Hooks::default(),
-            use_cache: true,
-            baselines: &serde_json::Map::new(),
-            guards: Guards::default(),
-        })
-    };
+    let opened = Opened::new(ws.path());
+    let run = |workflow: &Workflow| opened.run(&engine, workflow, Hooks::default(), true);
     run(&uncached).expect("first build");
     let builds = mode.pick(20, 3);
     let off = sample(builds, || {

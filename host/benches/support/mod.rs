@@ -11,6 +11,7 @@
 //! `support/mod.rs` rather than `support.rs`: cargo takes every file
 //! directly under `benches/` for a benchmark target of its own.
 
+pub mod checkpoint;
 pub mod server;
 
 use std::fmt;
