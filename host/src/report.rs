@@ -22,8 +22,19 @@ pub enum RuleStatus {
     Error,
 }
 
+impl RuleStatus {
+    /// Its name, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleStatus::Passed => "passed",
+            RuleStatus::Failed => "failed",
+            RuleStatus::Error => "error",
+        }
+    }
+}
+
 /// The result of one rule.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct RuleReport {
     /// Rule id.
     pub rule: String,
@@ -61,7 +72,7 @@ impl RuleReport {
 }
 
 /// The result of one checkpoint.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct CheckpointReport {
     /// Workflow id.
     pub workflow: String,

@@ -6,16 +6,15 @@
 //! editing the YAML or `checkrail.toml` mid-session changes nothing for it.
 
 mod errors;
+pub mod event;
 mod machine;
 mod model;
 mod store;
 
 pub use errors::{ErrorsView, FailedRule, Failure, PhaseRate, RepeatedFinding, errors};
+pub use event::{Event, EventData, NewEvent};
 pub use machine::{Checked, Command, Cursor, occurrence};
-pub use model::{
-    CheckResult, Control, Event, EventKind, LoopRun, NewEvent, Outcome, RunningCheck, Session,
-    Status, Step,
-};
+pub use model::{CheckResult, Control, LoopRun, Outcome, RunningCheck, Session, Status, Step};
 pub use store::{
     Deletion, Pinned, SessionStore, StoreTarget, Transition, Verification, after, days_ago, now,
     open as open_store,

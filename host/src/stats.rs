@@ -10,9 +10,8 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::session::{Event, Session, errors};
+use crate::session::{Event, EventData, Session, errors};
 
 /// Most rules and findings listed per workflow.
 const TOP: usize = 10;
@@ -139,25 +138,28 @@ impl Accumulator {
         }
         let mut entered: Option<f64> = None;
         for event in log {
-            match event.kind.as_str() {
-                "started" | "advanced" | "skipped" | "iteration_started" | "rolled_back"
-                | "approved" | "retried" | "rejected" => entered = seconds(&event.at),
-                "validated" | "validation_failed" => {
+            match &event.data {
+                EventData::Started(_)
+                | EventData::Advanced(_)
+                | EventData::Skipped(_)
+                | EventData::IterationStarted(_)
+                | EventData::RolledBack(_)
+                | EventData::Approved(_)
+                | EventData::Retried(_)
+                | EventData::Rejected(_) => entered = seconds(&event.at),
+                EventData::Validated(verdict) | EventData::ValidationFailed(verdict) => {
                     let Some(phase) = event.phase.clone() else {
                         continue;
                     };
                     self.phase(&phase).attempts += 1;
-                    for rule in event.data["rules"].as_array().into_iter().flatten() {
-                        if rule["rule"]
-                            .as_str()
-                            .is_some_and(|r| r.starts_with("checkrail/"))
-                        {
+                    for rule in &verdict.report.rules {
+                        if rule.rule.starts_with("checkrail/") {
                             continue;
                         }
                         self.results += 1;
-                        self.cached += usize::from(rule["cached"] == Value::Bool(true));
+                        self.cached += usize::from(rule.cached);
                     }
-                    if event.kind == "validated"
+                    if matches!(event.data, EventData::Validated(_))
                         && let (Some(from), Some(to)) = (entered, seconds(&event.at))
                     {
                         self.durations.entry(phase).or_default().push(to - from);

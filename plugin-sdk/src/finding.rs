@@ -14,6 +14,17 @@ pub enum Severity {
     Info,
 }
 
+impl Severity {
+    /// Its name, as serialized: `error`, `warning` or `info`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Info => "info",
+        }
+    }
+}
+
 /// One thing a rule found: what is wrong, where, and how to fix it.
 ///
 /// Build one with [`Finding::error`], [`Finding::warning`] or

@@ -164,10 +164,10 @@ fn a_human_approves_a_gate_in_a_real_browser() {
         .events(&gated)
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "approved")
+        .find(|e| e.kind() == "approved")
         .expect("an approval event");
-    assert_eq!(approved.data["channel"], "dashboard");
-    assert_eq!(approved.data["note"], "looks right to me");
+    assert_eq!(approved.details()["channel"], "dashboard");
+    assert_eq!(approved.details()["note"], "looks right to me");
     assert!(
         svc.verify(&gated, false).unwrap().ok,
         "the record still verifies"

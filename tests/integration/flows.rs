@@ -226,7 +226,7 @@ fn a_session_follows_conditions_loops_and_branches_with_real_checks() {
         .events(&id)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind().to_owned())
         .collect();
     assert_eq!(kinds.iter().filter(|k| *k == "skipped").count(), 2);
     assert_eq!(

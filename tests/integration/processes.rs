@@ -106,7 +106,7 @@ async fn state_survives_kill_9_at_any_moment() {
             .events(&id)
             .unwrap()
             .iter()
-            .filter(|e| e.kind == "validation_failed")
+            .filter(|e| e.kind() == "validation_failed")
             .count();
         assert_eq!(
             session.attempts as usize, failures,

@@ -165,7 +165,7 @@ async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
         let events = svc.events(id).unwrap();
         let logged = events
             .iter()
-            .filter(|e| e.kind == "validated" || e.kind == "validation_failed")
+            .filter(|e| e.kind() == "validated" || e.kind() == "validation_failed")
             .count();
         // Every answered call is in the log; at most the calls cut off by
         // the kill were logged without an answer.
@@ -175,8 +175,8 @@ async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
         );
         let mut advanced_from: Vec<String> = events
             .iter()
-            .filter(|e| e.kind == "advanced")
-            .map(|e| format!("{}", e.data))
+            .filter(|e| e.kind() == "advanced")
+            .map(|e| e.details().to_string())
             .collect();
         let advances = advanced_from.len();
         advanced_from.sort();
@@ -187,7 +187,7 @@ async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
             PHASES - 1,
             "{id}: a phase advanced twice"
         );
-        let completed = events.iter().filter(|e| e.kind == "completed").count();
+        let completed = events.iter().filter(|e| e.kind() == "completed").count();
         assert_eq!(completed, 1, "{id}: completed {completed} times");
         assert!(
             tally.advanced <= PHASES && tally.advanced + tally.lost_on_killed >= PHASES,

@@ -129,7 +129,7 @@ fn a_session_runs_through_a_workflow() {
         .events(&id)
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind().to_owned())
         .collect();
     assert_eq!(
         kinds,
@@ -298,10 +298,10 @@ fn human_gate_evidence_checks_and_pinning() {
         .events(&id)
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "approved")
+        .find(|e| e.kind() == "approved")
         .unwrap();
-    assert_eq!(approval.data["channel"], "terminal");
-    assert_eq!(approval.data["by"], "tester");
+    assert_eq!(approval.details()["channel"], "terminal");
+    assert_eq!(approval.details()["by"], "tester");
     assert!(
         svc.decide(&id, &decision(true, ApprovalChannel::Terminal))
             .unwrap_err()
@@ -352,7 +352,7 @@ fn concurrent_validations_never_advance_twice() {
             .events(&id)
             .unwrap()
             .iter()
-            .filter(|e| e.kind == "advanced")
+            .filter(|e| e.kind() == "advanced")
             .count();
         assert_eq!(advances, 1);
     }

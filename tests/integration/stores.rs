@@ -10,10 +10,11 @@ use std::sync::Arc;
 use checkrail::engine::Hooks;
 use checkrail::service::Service;
 use checkrail::service::ValidateRequest;
-use checkrail::session::{Control, EventKind, NewEvent, Status, StoreTarget};
+use checkrail::session::event::Retried;
+use checkrail::session::{Control, EventData, NewEvent, Status, StoreTarget};
 use checkrail::trusted::StateDir;
 use checkrail::{Checkrail, Options};
-use serde_json::{Map, json};
+use serde_json::Map;
 
 use crate::support::{shared_cache, state, workspace};
 
@@ -187,7 +188,7 @@ fn create_get_list_events(f: &Fixture) {
         svc.events(&id)
             .unwrap()
             .into_iter()
-            .map(|e| e.kind)
+            .map(|e| e.kind().to_owned())
             .collect()
     };
     assert_eq!(kinds(&svc), ["started"]);
@@ -251,8 +252,11 @@ fn concurrent_changes_lose_nothing(f: &Fixture) {
                         .update(&id, |session, _| {
                             let read = session.attempts;
                             session.attempts += 1;
-                            let event =
-                                NewEvent::new(EventKind::Retried, None, json!({ "read": read }));
+                            let retried = Retried {
+                                cleared_attempts: read,
+                                iteration: None,
+                            };
+                            let event = NewEvent::new(None, EventData::Retried(retried));
                             Ok((vec![event].into(), ()))
                         })
                         .unwrap();
@@ -274,8 +278,8 @@ fn concurrent_changes_lose_nothing(f: &Fixture) {
         .events(&id)
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "retried")
-        .map(|e| e.data["read"].as_u64().unwrap())
+        .filter(|e| e.kind() == "retried")
+        .map(|e| e.details()["cleared_attempts"].as_u64().unwrap())
         .collect();
     assert_eq!(read.len(), THREADS * EACH);
     read.sort_unstable();
@@ -303,7 +307,7 @@ fn concurrent_changes_lose_nothing(f: &Fixture) {
         .events(&failing)
         .unwrap()
         .iter()
-        .filter(|e| e.kind == "validation_failed")
+        .filter(|e| e.kind() == "validation_failed")
         .count();
     assert_eq!(failures, 20);
     assert_eq!(svc.next(&failing).unwrap().session.attempts, 20);
@@ -351,11 +355,11 @@ fn concurrent_validations_advance_once(f: &Fixture) {
         assert_eq!(race(f, &id), 1, "exactly one validation advances");
         assert_eq!(svc.next(&id).unwrap().session.phase_id, "changelog");
         let events = svc.events(&id).unwrap();
-        assert_eq!(events.iter().filter(|e| e.kind == "advanced").count(), 1);
+        assert_eq!(events.iter().filter(|e| e.kind() == "advanced").count(), 1);
         // Every validation is logged.
         let logged = events
             .iter()
-            .filter(|e| e.kind == "validated" || e.kind == "validation_failed")
+            .filter(|e| e.kind() == "validated" || e.kind() == "validation_failed")
             .count();
         assert_eq!(logged, 4);
 
@@ -365,7 +369,7 @@ fn concurrent_validations_advance_once(f: &Fixture) {
         assert_eq!(svc.next(&id).unwrap().session.phase_id, "done");
         let completing = race(f, &id);
         let events = svc.events(&id).unwrap();
-        assert_eq!(events.iter().filter(|e| e.kind == "completed").count(), 1);
+        assert_eq!(events.iter().filter(|e| e.kind() == "completed").count(), 1);
         assert_eq!(completing, 1, "exactly one validation completes");
         assert_eq!(svc.next(&id).unwrap().session.status, Status::Completed);
     }

@@ -278,12 +278,12 @@ fn approvals_need_a_terminal_and_record_their_channel() {
         .events(&id)
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "approved")
+        .find(|e| e.kind() == "approved")
         .unwrap();
-    assert_eq!(approval.data["channel"], "terminal");
-    assert_eq!(approval.data["by"], "ana");
+    assert_eq!(approval.details()["channel"], "terminal");
+    assert_eq!(approval.details()["by"], "ana");
     assert!(
-        approval.data["detail"]
+        approval.details()["detail"]
             .as_str()
             .is_some_and(|t| t.starts_with("/dev/pts/")),
         "{approval:?}"
@@ -523,7 +523,7 @@ fn an_old_in_workspace_database_is_imported_once() {
         .events("oldsession01")
         .unwrap()
         .into_iter()
-        .map(|e| e.kind)
+        .map(|e| e.kind().to_owned())
         .collect();
     assert_eq!(kinds, ["started", "validated", "advanced", "imported"]);
     assert!(svc.verify("oldsession01", false).unwrap().ok);
@@ -655,10 +655,10 @@ async fn the_owner_can_opt_in_to_approvals_through_the_client() {
             .unwrap()
             .contains("approved the gate through gate-client 1.2")
     );
-    let approval = events.iter().find(|e| e.kind == "approved").unwrap();
-    assert_eq!(approval.data["channel"], "elicitation");
-    assert_eq!(approval.data["detail"], "gate-client 1.2");
-    assert_eq!(approval.data["note"], "lgtm");
+    let approval = events.iter().find(|e| e.kind() == "approved").unwrap();
+    assert_eq!(approval.details()["channel"], "elicitation");
+    assert_eq!(approval.details()["detail"], "gate-client 1.2");
+    assert_eq!(approval.details()["note"], "lgtm");
 
     let (v, _, events) = reach_gate_eliciting(
         opted_in,
@@ -671,7 +671,7 @@ async fn the_owner_can_opt_in_to_approvals_through_the_client() {
     assert!(
         events
             .iter()
-            .any(|e| e.kind == "rejected" && e.data["channel"] == "elicitation")
+            .any(|e| e.kind() == "rejected" && e.details()["channel"] == "elicitation")
     );
 }
 
@@ -683,5 +683,5 @@ async fn without_the_opt_in_the_client_is_never_asked() {
         v["standing"]["session"]["status"], "awaiting_approval",
         "{v}"
     );
-    assert!(!events.iter().any(|e| e.kind == "approved"));
+    assert!(!events.iter().any(|e| e.kind() == "approved"));
 }

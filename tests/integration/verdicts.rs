@@ -370,10 +370,10 @@ fn a_human_accepts_a_judging_change_at_a_terminal() {
         .events(&id)
         .unwrap()
         .into_iter()
-        .find(|e| e.kind == "judging_changes_accepted")
+        .find(|e| e.kind() == "judging_changes_accepted")
         .unwrap();
-    assert_eq!(accepted.data["channel"], "terminal");
-    assert_eq!(accepted.data["by"], "ana");
+    assert_eq!(accepted.details()["channel"], "terminal");
+    assert_eq!(accepted.details()["by"], "ana");
 }
 
 #[test]

@@ -227,14 +227,14 @@ pub fn run(
                         .as_deref()
                         .map(|p| format!(" [{p}]"))
                         .unwrap_or_default();
-                    let detail = match e.data.get("summary").and_then(|v| v.as_str()) {
-                        Some(summary) => format!(" — {summary}"),
+                    let detail = match e.data.verdict() {
+                        Some((_, verdict)) => format!(" — {}", verdict.report.summary),
                         None => String::new(),
                     };
                     println!(
                         "  {}  {}{}{}",
                         e.at,
-                        e.kind,
+                        e.kind(),
                         output::shown(&phase),
                         output::shown(&detail)
                     );

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::report::CheckpointReport;
-use crate::session::{Event, Session, Status};
+use crate::session::{Event, EventData, Session, Status};
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -250,7 +250,7 @@ pub fn session(view: &SessionView<'_>, csrf: &str) -> String {
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             n + 1,
             esc(&event.at),
-            esc(&event.kind),
+            esc(event.kind()),
             esc(event.phase.as_deref().unwrap_or("")),
             esc(&detail(event)),
         );
@@ -284,7 +284,7 @@ fn findings(label: &str, report: &CheckpointReport) -> String {
                 (Some(path), None) => path.clone(),
                 _ => String::new(),
             };
-            let severity = format!("{:?}", f.severity).to_lowercase();
+            let severity = f.severity.as_str();
             let _ = write!(
                 out,
                 "<tr><td>{}</td><td class=\"{severity}\">{severity}</td><td class=\"where\"><code>{}</code></td>\
@@ -302,17 +302,25 @@ fn findings(label: &str, report: &CheckpointReport) -> String {
 
 /// A short line about an event.
 fn detail(event: &Event) -> String {
-    let data = &event.data;
-    let text = |key: &str| data.get(key).and_then(|v| v.as_str()).map(str::to_owned);
-    match event.kind.as_str() {
-        "validated" | "validation_failed" => text("summary").unwrap_or_default(),
-        "approved" | "rejected" => {
-            let by = text("by").unwrap_or_default();
-            let channel = text("channel").unwrap_or_default();
-            let note = text("note").map(|n| format!(": {n}")).unwrap_or_default();
-            format!("by {by} through {channel}{note}")
+    match &event.data {
+        EventData::Validated(verdict) | EventData::ValidationFailed(verdict) => {
+            verdict.report.summary.clone()
         }
-        _ => text("reason").unwrap_or_default(),
+        EventData::Approved(decision) | EventData::Rejected(decision) => {
+            let note = decision
+                .note
+                .as_ref()
+                .map(|n| format!(": {n}"))
+                .unwrap_or_default();
+            format!(
+                "by {} through {}{note}",
+                decision.by,
+                decision.channel.as_str()
+            )
+        }
+        EventData::Skipped(skipped) => skipped.reason.clone(),
+        EventData::IterationStarted(started) => started.reason.clone(),
+        _ => String::new(),
     }
 }
 

@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 
 use super::CheckrailMcp;
 use super::tools::workflow_validate::ValidateArgs;
-use crate::report::CheckpointReport;
 use crate::service::{CheckStatus, CheckView, Validation};
 
 /// How often a client should ask about a running check.
@@ -85,11 +84,9 @@ impl CheckrailMcp {
             .blocking(move |service| {
                 let standing = service.next(&session)?;
                 let report = service.events(&session)?.into_iter().rev().find_map(|e| {
-                    let matches = matches!(e.kind.as_str(), "validated" | "validation_failed")
-                        && e.data.get("check").and_then(Value::as_str) == Some(check.as_str());
-                    matches
-                        .then(|| serde_json::from_value::<CheckpointReport>(e.data).ok())
-                        .flatten()
+                    let (_, verdict) = e.data.verdict()?;
+                    (verdict.check.as_deref() == Some(check.as_str()))
+                        .then(|| verdict.report.clone())
                 });
                 Ok((standing, report, check))
             })

@@ -1,11 +1,10 @@
 //! Human decisions on gates and judging changes, and the agent's own
 //! session controls (pause, resume, retry, rollback, abandon).
 
-use serde_json::Value;
-
 use crate::config::ApprovalChannel;
 use crate::frozen;
-use crate::session::{Command, Control, Session, Status, Transition};
+use crate::session::event::{Accepted, HumanDecision};
+use crate::session::{Command, Control, EventData, Session, Status, Transition};
 use crate::{Error, Result};
 
 use super::{Service, Standing, from_map, to_map};
@@ -23,6 +22,18 @@ pub struct Decision {
     pub detail: Option<String>,
     /// A note from the human.
     pub note: Option<String>,
+}
+
+impl Decision {
+    /// Who decided and how, as the session's log records it.
+    fn record(&self) -> HumanDecision {
+        HumanDecision {
+            by: self.by.clone(),
+            channel: self.channel,
+            detail: self.detail.clone(),
+            note: self.note.clone(),
+        }
+    }
 }
 
 impl Service {
@@ -43,13 +54,10 @@ impl Service {
                     s.id
                 )));
             }
-            let record = serde_json::json!({
-                "changes": changes,
-                "by": decision.by,
-                "channel": decision.channel.as_str(),
-                "detail": decision.detail,
-                "note": decision.note,
-            });
+            let record = Accepted {
+                changes: changes.clone(),
+                decision: decision.record(),
+            };
             let events = s.apply(
                 Command::AcceptJudging {
                     judging: to_map(&now),
@@ -113,12 +121,9 @@ impl Service {
             .events(id)?
             .into_iter()
             .rev()
-            .find(|e| e.kind == "validated")
-            .and_then(|e| {
-                e.data
-                    .get("summary")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned)
+            .find_map(|e| match e.data {
+                EventData::Validated(verdict) => Some(verdict.report.summary),
+                _ => None,
             })
             .unwrap_or_default();
         Ok((session, prompt, passed))
@@ -152,16 +157,10 @@ impl Service {
             )));
         }
         let (session, _) = self.store.update(id, |s, wf| {
-            let record = serde_json::json!({
-                "by": decision.by,
-                "channel": decision.channel.as_str(),
-                "detail": decision.detail,
-                "note": decision.note,
-            });
             let events = s.apply(
                 Command::Decide {
                     approve: decision.approve,
-                    record,
+                    record: decision.record(),
                 },
                 wf,
             )?;

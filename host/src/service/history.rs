@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::report::CheckpointReport;
+use crate::session::event::placed;
 use crate::session::{Deletion, ErrorsView, Event, Session, Status};
 
 use super::Service;
@@ -36,25 +37,18 @@ impl Service {
     pub fn latest_reports(&self, id: &str) -> Result<Vec<(String, CheckpointReport)>> {
         let (session, _, _) = self.store.get(id)?;
         let mut latest: Vec<(String, CheckpointReport)> = Vec::new();
-        let mut iteration: Option<u64> = None;
-        for event in self.store.events(id)? {
-            match event.kind.as_str() {
-                "iteration_started" | "advanced" | "rolled_back" => {
-                    iteration = event.data["iteration"].as_u64();
-                }
-                "validated" | "validation_failed" => {
-                    let Ok(report) = serde_json::from_value::<CheckpointReport>(event.data) else {
-                        continue;
-                    };
-                    let label = match iteration {
-                        Some(n) => format!("{}/{}#{n}", session.workflow_id, report.phase),
-                        None => format!("{}/{}", session.workflow_id, report.phase),
-                    };
-                    latest.retain(|(l, _)| *l != label);
-                    latest.push((label, report));
-                }
-                _ => {}
-            }
+        let events = self.store.events(id)?;
+        for (iteration, event) in placed(&events) {
+            let Some((_, verdict)) = event.data.verdict() else {
+                continue;
+            };
+            let report = &verdict.report;
+            let label = match iteration {
+                Some(n) => format!("{}/{}#{n}", session.workflow_id, report.phase),
+                None => format!("{}/{}", session.workflow_id, report.phase),
+            };
+            latest.retain(|(l, _)| *l != label);
+            latest.push((label, report.clone()));
         }
         Ok(latest)
     }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::engine::Hooks;
 use crate::frozen;
 use crate::report::CheckpointReport;
+use crate::session::event::TaskProof;
 use crate::session::{Checked, Command, Outcome, Pinned, Session, Status, Transition};
 use crate::workflow::Workflow;
 use crate::workflow::{Checkpoint, DoneWhen};
@@ -270,15 +271,19 @@ impl Service {
                         use_cache: true,
                     },
                 )?;
-                let how = serde_json::json!({ "rule": report.summary });
+                let how = TaskProof::Rule {
+                    rule: report.summary.clone(),
+                };
                 (report.passed, how, Some(report))
             }
             Some(DoneWhen::Evidence { evidence: field }) => (
                 DoneWhen::set_in(field, evidence),
-                serde_json::json!({ "evidence": field }),
+                TaskProof::Evidence {
+                    evidence: field.clone(),
+                },
                 None,
             ),
-            None => (true, serde_json::json!("the agent's word"), None),
+            None => (true, TaskProof::agents_word(), None),
         };
         let session = if done && !dry_run {
             self.store
@@ -402,7 +407,6 @@ impl Service {
             };
             return Ok(self.answer(session, workflow, found, Some(note)));
         }
-        let summary = serde_json::to_value(&report).unwrap_or(Value::Null);
         let facts: Map<String, Value> = report
             .rules
             .iter()
@@ -421,17 +425,17 @@ impl Service {
             let events = s.apply(
                 Command::Validated {
                     at,
-                    checked: Checked {
+                    checked: Box::new(Checked {
                         phase: report.phase.clone(),
                         passed: report.passed,
-                        report: summary,
+                        report: report.clone(),
                         evidence: evidence.cloned().unwrap_or(Value::Null),
                         facts,
                         snapshot,
                         approval: report.approval_required.is_some(),
                         artifacts,
                         check: check.map(str::to_owned),
-                    },
+                    }),
                 },
                 wf,
             )?;

@@ -5,11 +5,12 @@
 
 use std::collections::BTreeMap;
 
+use checkrail_sdk::{Finding, Severity};
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::Value;
 
-use super::Event;
+use super::event::{Event, EventData, placed};
+use crate::report::RuleStatus;
 
 /// What went wrong in a session, and how often.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
@@ -108,50 +109,66 @@ pub struct PhaseRate {
 /// Reads the errors out of a session's events.
 pub fn errors(events: &[Event]) -> ErrorsView {
     let mut view = ErrorsView::default();
-    let mut iteration: Option<u32> = None;
     // (phase, iteration) → validations so far, and whether the first passed.
     let mut runs: BTreeMap<(String, Option<u32>), (u32, bool)> = BTreeMap::new();
     let mut repeated = Repeated::default();
-    for (i, event) in events.iter().enumerate() {
+    for (i, (iteration, event)) in placed(events).enumerate() {
         // A result that arrived after the session moved on says nothing
         // about the place it is filed under.
         let stale = events
             .get(i + 1)
-            .is_some_and(|next| next.kind == "stale_validation_ignored");
-        if stale {
+            .is_some_and(|next| next.data == EventData::StaleValidationIgnored);
+        let (Some((passed, verdict)), Some(phase), false) =
+            (event.data.verdict(), event.phase.clone(), stale)
+        else {
+            continue;
+        };
+        let run = runs
+            .entry((phase.clone(), iteration))
+            .or_insert((0, passed));
+        run.0 += 1;
+        if passed {
             continue;
         }
-        match event.kind.as_str() {
-            "iteration_started" => iteration = as_u32(&event.data["iteration"]),
-            "advanced" | "rolled_back" => iteration = as_u32(&event.data["iteration"]),
-            "validated" | "validation_failed" => {
-                let Some(phase) = event.phase.clone() else {
-                    continue;
-                };
-                let passed = event.kind == "validated";
-                let run = runs
-                    .entry((phase.clone(), iteration))
-                    .or_insert((0, passed));
-                run.0 += 1;
-                if passed {
-                    continue;
-                }
-                let attempt = run.0;
-                view.failures
-                    .push(failure(event, &phase, iteration, attempt));
-                for (rule, finding) in findings(&event.data) {
-                    note(
-                        &mut repeated,
-                        &phase,
-                        iteration,
-                        attempt,
-                        &event.at,
-                        &rule,
-                        finding,
-                    );
-                }
+        let attempt = run.0;
+        let report = &verdict.report;
+        view.failures.push(Failure {
+            at: event.at.clone(),
+            phase: phase.clone(),
+            iteration,
+            attempt,
+            rules: report
+                .rules
+                .iter()
+                .filter(|r| r.status != RuleStatus::Passed)
+                .map(|r| FailedRule {
+                    rule: r.rule.clone(),
+                    name: r.name.clone(),
+                    status: r.status.as_str().to_owned(),
+                    summary: r.summary.clone(),
+                })
+                .collect(),
+            evidence_violations: report.evidence_violations.len(),
+            summary: report.summary.clone(),
+        });
+        let place = Place {
+            phase: &phase,
+            iteration,
+            attempt,
+            at: &event.at,
+        };
+        for rule in report
+            .rules
+            .iter()
+            .filter(|r| r.status != RuleStatus::Passed)
+        {
+            for finding in rule
+                .findings
+                .iter()
+                .filter(|f| f.severity != Severity::Info)
+            {
+                repeated.note(&place, &rule.rule, finding);
             }
-            _ => {}
         }
     }
     let mut repeated = repeated.found;
@@ -181,53 +198,12 @@ pub fn errors(events: &[Event]) -> ErrorsView {
     view
 }
 
-fn as_u32(value: &Value) -> Option<u32> {
-    value.as_u64().and_then(|n| u32::try_from(n).ok())
-}
-
-fn failure(event: &Event, phase: &str, iteration: Option<u32>, attempt: u32) -> Failure {
-    let report = &event.data;
-    let rules = report["rules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["status"] != "passed")
-        .map(|r| FailedRule {
-            rule: text(&r["rule"]),
-            name: r["name"].as_str().map(str::to_owned),
-            status: text(&r["status"]),
-            summary: text(&r["summary"]),
-        })
-        .collect();
-    Failure {
-        at: event.at.clone(),
-        phase: phase.to_owned(),
-        iteration,
-        attempt,
-        rules,
-        evidence_violations: report["evidence_violations"].as_array().map_or(0, Vec::len),
-        summary: text(&report["summary"]),
-    }
-}
-
-/// The findings of a failed validation's report that are not information,
-/// with their rule.
-fn findings(report: &Value) -> Vec<(String, &Value)> {
-    report["rules"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|r| r["status"] != "passed")
-        .flat_map(|r| {
-            let rule = text(&r["rule"]);
-            r["findings"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|f| f["severity"] != "info")
-                .map(move |f| (rule.clone(), f))
-        })
-        .collect()
+/// Where a failed validation happened.
+struct Place<'a> {
+    phase: &'a str,
+    iteration: Option<u32>,
+    attempt: u32,
+    at: &'a str,
 }
 
 /// Findings seen so far, each once, found again by their identity.
@@ -237,83 +213,89 @@ struct Repeated {
     index: std::collections::HashMap<String, usize>,
 }
 
-fn note(
-    repeated: &mut Repeated,
-    phase: &str,
-    iteration: Option<u32>,
-    attempt: u32,
-    at: &str,
-    rule: &str,
-    finding: &Value,
-) {
-    let code = finding["code"].as_str().map(str::to_owned);
-    let path = finding["path"].as_str().map(str::to_owned);
-    let line = finding["line"].as_u64();
-    let message = text(&finding["message"]);
-    let identity =
-        serde_json::json!([phase, iteration, rule, code, path, line, message]).to_string();
-    if let Some(&known) = repeated.index.get(&identity) {
-        let known = &mut repeated.found[known];
-        known.count += 1;
-        known.attempts.push(attempt);
-        known.last_at = at.to_owned();
-        return;
+impl Repeated {
+    fn note(&mut self, place: &Place<'_>, rule: &str, finding: &Finding) {
+        let identity = serde_json::json!([
+            place.phase,
+            place.iteration,
+            rule,
+            finding.code,
+            finding.path,
+            finding.line,
+            finding.message
+        ])
+        .to_string();
+        if let Some(&known) = self.index.get(&identity) {
+            let known = &mut self.found[known];
+            known.count += 1;
+            known.attempts.push(place.attempt);
+            known.last_at = place.at.to_owned();
+            return;
+        }
+        self.index.insert(identity, self.found.len());
+        self.found.push(RepeatedFinding {
+            phase: place.phase.to_owned(),
+            iteration: place.iteration,
+            rule: rule.to_owned(),
+            severity: finding.severity.as_str().to_owned(),
+            code: finding.code.clone(),
+            path: finding.path.clone(),
+            line: finding.line.map(u64::from),
+            message: finding.message.clone(),
+            count: 1,
+            attempts: vec![place.attempt],
+            first_at: place.at.to_owned(),
+            last_at: place.at.to_owned(),
+        });
     }
-    repeated.index.insert(identity, repeated.found.len());
-    repeated.found.push(RepeatedFinding {
-        phase: phase.to_owned(),
-        iteration,
-        rule: rule.to_owned(),
-        severity: text(&finding["severity"]),
-        code,
-        path,
-        line,
-        message,
-        count: 1,
-        attempts: vec![attempt],
-        first_at: at.to_owned(),
-        last_at: at.to_owned(),
-    });
-}
-
-fn text(value: &Value) -> String {
-    value.as_str().unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn event(kind: &str, phase: Option<&str>, data: Value, at: &str) -> Event {
         Event {
             seq: 0,
             at: at.to_owned(),
-            kind: kind.to_owned(),
             phase: phase.map(str::to_owned),
-            data,
+            data: EventData::decode(kind, data),
         }
     }
 
-    fn failed(message: &str, line: u64) -> Value {
+    /// A stored report whose rules are `rules`.
+    fn report(passed: bool, rules: Value) -> Value {
         json!({
-            "summary": "1 of 1 rules failed",
-            "evidence_violations": [],
-            "rules": [{
-                "rule": "test", "name": "tests pass", "status": "failed", "summary": "1 failed",
+            "workflow": "w", "workflow_version": "1.0.0", "phase": "p", "passed": passed,
+            "summary": "1 of 1 rules failed", "evidence_violations": [], "duration_ms": 1.0,
+            "rules": rules
+        })
+    }
+
+    fn passed() -> Value {
+        report(true, json!([]))
+    }
+
+    fn failed(message: &str, line: u64) -> Value {
+        report(
+            false,
+            json!([{
+                "rule": "test", "version": "0.1.0", "digest": "", "name": "tests pass",
+                "severity": "block", "status": "failed", "summary": "1 failed", "duration_ms": 1.0,
                 "findings": [
                     {"severity": "error", "message": message, "path": "src/lib.rs", "line": line, "code": "test-failed"},
                     {"severity": "info", "message": "ran 3 tests"}
                 ]
-            }]
-        })
+            }]),
+        )
     }
 
     #[test]
     fn failures_are_listed_and_findings_counted_across_attempts() {
         let events = vec![
-            event("started", Some("plan"), Value::Null, "t0"),
-            event("validated", Some("plan"), json!({"rules": []}), "t1"),
+            event("paused", Some("plan"), Value::Null, "t0"),
+            event("validated", Some("plan"), passed(), "t1"),
             event(
                 "advanced",
                 Some("fix"),
@@ -323,11 +305,11 @@ mod tests {
             event("validation_failed", Some("fix"), failed("boom", 7), "t2"),
             event("validation_failed", Some("fix"), failed("boom", 7), "t3"),
             event("validation_failed", Some("fix"), failed("other", 9), "t4"),
-            event("validated", Some("fix"), json!({"rules": []}), "t5"),
+            event("validated", Some("fix"), passed(), "t5"),
             event(
                 "iteration_started",
                 Some("loop"),
-                json!({"iteration": 1}),
+                json!({"group": "loop", "iteration": 1, "of": 2, "reason": "r"}),
                 "t5",
             ),
             event(
@@ -336,15 +318,15 @@ mod tests {
                 json!({"from": "fix", "to": "task", "iteration": 1}),
                 "t5",
             ),
-            event("validated", Some("task"), json!({"rules": []}), "t6"),
+            event("validated", Some("task"), passed(), "t6"),
             event(
                 "iteration_started",
                 Some("loop"),
-                json!({"iteration": 2}),
+                json!({"group": "loop", "iteration": 2, "of": 2, "reason": "r"}),
                 "t6",
             ),
             event("validation_failed", Some("task"), failed("boom", 7), "t7"),
-            event("validated", Some("task"), json!({"rules": []}), "t8"),
+            event("validated", Some("task"), passed(), "t8"),
         ];
         let view = errors(&events);
         let where_: Vec<(&str, Option<u32>, u32)> = view

@@ -25,21 +25,30 @@ use std::sync::Arc;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::event::{EventData, Imported, Started};
 use super::{CheckResult, Command, Event, LoopRun, NewEvent, RunningCheck, Session, Status, Step};
 
 mod backend;
+mod clock;
 mod delete;
+mod legacy;
 mod postgres;
+mod record;
 mod sqlite;
+mod verify;
+
+#[cfg(test)]
+mod tests;
 use crate::config::WorkspaceConfig;
 use crate::trusted::StateKey;
 use crate::workflow::Workflow;
 use crate::{Error, Result};
 use backend::{Backend, Records};
+pub use clock::{after, days_ago, now};
 pub use delete::Deletion;
+use record::{EVENT_DOMAIN, Row, Seal, State, StoredEvent, genesis};
+pub use verify::Verification;
 
-const EVENT_DOMAIN: &str = "checkrail session event v1";
-const ROW_DOMAIN: &str = "checkrail session row v1";
 const KEY_CHECK_DOMAIN: &str = "checkrail session store key v1";
 /// Names of notes, kept apart from the names the store uses itself.
 const NOTE_PREFIX: &str = "note:";
@@ -238,272 +247,10 @@ pub struct Pinned {
     pub judging_globs: Vec<String>,
 }
 
-/// The key that authenticates records, bound to the workspace when the
-/// database is shared.
-struct Seal {
-    key: StateKey,
-    scope: Option<String>,
-}
-
-impl Seal {
-    fn parts<'a>(&'a self, parts: &[&'a [u8]]) -> Vec<&'a [u8]> {
-        let mut all = parts.to_vec();
-        if let Some(scope) = &self.scope {
-            all.push(scope.as_bytes());
-        }
-        all
-    }
-
-    fn tag(&self, domain: &str, parts: &[&[u8]]) -> String {
-        self.key.tag(domain, &self.parts(parts))
-    }
-
-    fn verify(&self, domain: &str, parts: &[&[u8]], tag: &str) -> bool {
-        self.key.verify(domain, &self.parts(parts), tag)
-    }
-}
-
 /// The trust logic, once, over a backend that persists rows.
 struct Store<B> {
     backend: B,
     seal: Seal,
-}
-
-/// The mutable part of a session: what each event records it reached.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-struct State {
-    status: Status,
-    phase_index: usize,
-    #[serde(default)]
-    paused_from: Option<Status>,
-    attempts: u32,
-    #[serde(default)]
-    evidence: serde_json::Map<String, Value>,
-    #[serde(default)]
-    facts: serde_json::Map<String, Value>,
-    #[serde(default)]
-    snapshots: serde_json::Map<String, Value>,
-    #[serde(default)]
-    judging: serde_json::Map<String, Value>,
-    revision: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    iteration: Option<u32>,
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    loops: std::collections::BTreeMap<String, LoopRun>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    path: Vec<Step>,
-    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    tasks_done: std::collections::BTreeMap<String, Vec<String>>,
-    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
-    artifacts: serde_json::Map<String, Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    running_check: Option<RunningCheck>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    last_check: Option<CheckResult>,
-}
-
-impl State {
-    fn of(session: &Session) -> Self {
-        Self {
-            status: session.status,
-            phase_index: session.phase_index,
-            paused_from: session.paused_from,
-            attempts: session.attempts,
-            evidence: session.evidence.clone(),
-            facts: session.facts.clone(),
-            snapshots: session.snapshots.clone(),
-            judging: session.judging.clone(),
-            revision: session.revision,
-            iteration: session.iteration,
-            loops: session.loops.clone(),
-            path: session.path.clone(),
-            tasks_done: session.tasks_done.clone(),
-            artifacts: session.artifacts.clone(),
-            running_check: session.running_check.clone(),
-            last_check: session.last_check.clone(),
-        }
-    }
-
-    fn text(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
-    }
-}
-
-/// A session row as stored, every column as text.
-#[derive(Debug, Clone)]
-struct Row {
-    id: String,
-    workflow_id: String,
-    workflow_version: String,
-    workflow_digest: String,
-    workflow_json: String,
-    workflow_source: String,
-    config_json: String,
-    inputs: String,
-    created_at: String,
-    updated_at: String,
-    status: String,
-    state: String,
-    event_count: i64,
-    head_hash: String,
-    tag: String,
-}
-
-impl Row {
-    fn tagged_parts(&self) -> Vec<Vec<u8>> {
-        [
-            &self.id,
-            &self.workflow_id,
-            &self.workflow_version,
-            &self.workflow_digest,
-            &self.workflow_json,
-            &self.workflow_source,
-            &self.config_json,
-            &self.inputs,
-            &self.created_at,
-            &self.updated_at,
-            &self.status,
-            &self.state,
-            &self.event_count.to_string(),
-            &self.head_hash,
-        ]
-        .iter()
-        .map(|s| s.as_bytes().to_vec())
-        .collect()
-    }
-
-    fn compute_tag(&self, seal: &Seal) -> String {
-        let parts = self.tagged_parts();
-        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        seal.tag(ROW_DOMAIN, &refs)
-    }
-
-    fn verifies(&self, seal: &Seal) -> bool {
-        let parts = self.tagged_parts();
-        let refs: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
-        seal.verify(ROW_DOMAIN, &refs, &self.tag)
-    }
-
-    /// The session, workflow and pinned config this row describes.
-    fn decode(&self) -> std::result::Result<(Session, Workflow, Pinned), String> {
-        let state: State =
-            serde_json::from_str(&self.state).map_err(|e| format!("state column: {e}"))?;
-        let mut workflow: Workflow = serde_json::from_str(&self.workflow_json)
-            .map_err(|e| format!("pinned workflow: {e}"))?;
-        workflow.digest = self.workflow_digest.clone();
-        workflow.source = self.workflow_source.clone();
-        let config: Value =
-            serde_json::from_str(&self.config_json).map_err(|e| format!("pinned config: {e}"))?;
-        let pinned = Pinned {
-            config: serde_json::from_value(config["config"].clone())
-                .map_err(|e| format!("pinned config: {e}"))?,
-            provenance: config["provenance"].clone(),
-            judging_globs: serde_json::from_value(config["judging_globs"].clone())
-                .unwrap_or_default(),
-        };
-        let session = Session {
-            id: self.id.clone(),
-            workflow_id: self.workflow_id.clone(),
-            workflow_version: self.workflow_version.clone(),
-            workflow_digest: self.workflow_digest.clone(),
-            status: state.status,
-            phase_index: state.phase_index,
-            phase_id: workflow
-                .phases
-                .get(state.phase_index)
-                .map(|p| p.id.clone())
-                .unwrap_or_default(),
-            paused_from: state.paused_from,
-            attempts: state.attempts,
-            inputs: serde_json::from_str(&self.inputs).unwrap_or_default(),
-            evidence: state.evidence,
-            facts: state.facts,
-            snapshots: state.snapshots,
-            judging: state.judging,
-            provenance: pinned.provenance.clone(),
-            created_at: self.created_at.clone(),
-            updated_at: self.updated_at.clone(),
-            revision: state.revision,
-            iteration: state.iteration,
-            loops: state.loops,
-            path: state.path,
-            tasks_done: state.tasks_done,
-            artifacts: state.artifacts,
-            running_check: state.running_check,
-            last_check: state.last_check,
-        };
-        Ok((session, workflow, pinned))
-    }
-}
-
-/// An event as stored.
-#[derive(Debug, Clone)]
-struct StoredEvent {
-    seq: i64,
-    n: i64,
-    at: String,
-    kind: String,
-    phase: Option<String>,
-    data: String,
-    state: String,
-    prev_hash: String,
-    hash: String,
-    tag: String,
-}
-
-impl StoredEvent {
-    fn content_hash(&self, session: &str) -> String {
-        let mut h = Sha256::new();
-        for part in [
-            session,
-            &self.n.to_string(),
-            &self.at,
-            &self.kind,
-            self.phase.as_deref().unwrap_or("\u{0}"),
-            &self.data,
-            &self.state,
-            &self.prev_hash,
-        ] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part.as_bytes());
-        }
-        hex::encode(h.finalize())
-    }
-
-    fn authentic(&self, seal: &Seal) -> bool {
-        seal.verify(EVENT_DOMAIN, &[self.hash.as_bytes()], &self.tag)
-    }
-
-    fn label(&self) -> String {
-        format!("event #{} ({})", self.n + 1, self.kind)
-    }
-
-    fn public(&self) -> Event {
-        Event {
-            seq: self.n + 1,
-            at: self.at.clone(),
-            kind: self.kind.clone(),
-            phase: self.phase.clone(),
-            data: serde_json::from_str(&self.data).unwrap_or(Value::Null),
-        }
-    }
-}
-
-fn genesis(session: &str) -> String {
-    hex::encode(Sha256::digest(format!("checkrail session {session}")))
-}
-
-/// The result of checking one session's record.
-#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
-pub struct Verification {
-    /// Session id.
-    pub session: String,
-    /// Whether the record is exactly as checkrail wrote it.
-    pub verified: bool,
-    /// Events checked.
-    pub events: usize,
-    /// Each thing found altered, added, removed or reordered.
-    pub problems: Vec<String>,
 }
 
 impl<B: Backend> Store<B> {
@@ -580,14 +327,8 @@ impl<B: Backend> Store<B> {
         events: &[NewEvent],
     ) -> Result<()> {
         for event in events {
-            self.append(
-                records,
-                row,
-                now,
-                event.kind.as_str(),
-                event.phase.as_deref(),
-                &event.data,
-            )?;
+            let (kind, data) = event.data.to_stored();
+            self.append(records, row, now, &kind, event.phase.as_deref(), &data)?;
         }
         row.tag = row.compute_tag(&self.seal);
         records.put(row)
@@ -603,125 +344,6 @@ impl<B: Backend> Store<B> {
                 None => unknown(id),
             }),
         }
-    }
-
-    /// The head check every read and change makes: the row is authentic
-    /// and agrees with the last event of the log. [`SessionStore::verify`]
-    /// checks the whole log.
-    fn checked_row(
-        &self,
-        records: &mut dyn Records,
-        id: &str,
-    ) -> Result<(Row, Session, Workflow, Pinned)> {
-        let row = self.row(records, id)?;
-        let head = records.last_event(id)?;
-        let mut problems = Vec::new();
-        if !row.verifies(&self.seal) {
-            problems.push(row_problem(&row, head.as_ref()));
-        }
-        match &head {
-            Some(head) if head.hash == row.head_hash && head.n + 1 == row.event_count => {
-                if !head.authentic(&self.seal) || head.content_hash(id) != head.hash {
-                    problems.push(format!("{} was altered", head.label()));
-                } else if head.state != row.state {
-                    problems.push("the state row does not match the last event of the log".to_owned());
-                }
-            }
-            _ => problems.push(format!(
-                "the log does not end where the state row says (it records {} events); events were added or removed",
-                row.event_count
-            )),
-        }
-        if !problems.is_empty() {
-            return Err(Error::Tampered {
-                id: id.to_owned(),
-                problems,
-            });
-        }
-        let (session, workflow, pinned) = row.decode().map_err(|reason| Error::Tampered {
-            id: id.to_owned(),
-            problems: vec![reason],
-        })?;
-        Ok((row, session, workflow, pinned))
-    }
-
-    fn verify_in(&self, records: &mut dyn Records, id: &str) -> Result<Verification> {
-        let row = self.row(records, id)?;
-        let stored = records.events(id)?;
-        let mut problems = Vec::new();
-        let mut authentic: Vec<&StoredEvent> = Vec::new();
-        for event in &stored {
-            if event.authentic(&self.seal) {
-                authentic.push(event);
-            } else {
-                problems.push(format!(
-                    "an event at position {} ({}) was not written by checkrail: it was inserted or its record forged",
-                    event.seq, event.kind
-                ));
-            }
-        }
-        for event in &authentic {
-            if event.content_hash(id) != event.hash {
-                problems.push(format!(
-                    "{} was altered: its content no longer matches what was recorded",
-                    event.label()
-                ));
-            }
-        }
-        // Order and completeness, by each event's authenticated position.
-        let mut seen = std::collections::BTreeMap::new();
-        for event in &authentic {
-            if seen.insert(event.n, *event).is_some() {
-                problems.push(format!("{} appears twice (copied)", event.label()));
-            }
-        }
-        let positions: Vec<i64> = authentic.iter().map(|e| e.n).collect();
-        if let Some((a, b)) = positions
-            .windows(2)
-            .find(|w| w[0] > w[1])
-            .map(|w| (w[0], w[1]))
-        {
-            problems.push(format!(
-                "events were reordered: #{} is stored before #{}",
-                a + 1,
-                b + 1
-            ));
-        }
-        let expected = row.event_count.max(seen.keys().last().map_or(0, |n| n + 1));
-        let missing: Vec<String> = (0..expected)
-            .filter(|n| !seen.contains_key(n))
-            .map(|n| format!("#{}", n + 1))
-            .collect();
-        if !missing.is_empty() {
-            problems.push(format!("events {} were removed", missing.join(", ")));
-        }
-        let mut prev = genesis(id);
-        for (n, event) in &seen {
-            if event.prev_hash != prev && !missing.iter().any(|m| *m == format!("#{n}")) {
-                problems.push(format!(
-                    "{} does not follow the event before it in the chain",
-                    event.label()
-                ));
-            }
-            prev = event.hash.clone();
-        }
-        let head = seen.values().last().copied();
-        if !row.verifies(&self.seal) {
-            problems.push(row_problem(&row, head));
-        } else if row.event_count != expected || head.is_none_or(|h| h.hash != row.head_hash) {
-            problems.push(format!(
-                "the state row records {} events but the log has {}",
-                row.event_count,
-                seen.len()
-            ));
-        }
-        problems.dedup();
-        Ok(Verification {
-            session: id.to_owned(),
-            verified: problems.is_empty(),
-            events: stored.len(),
-            problems,
-        })
     }
 }
 
@@ -790,24 +412,19 @@ impl<B: Backend> SessionStore for Store<B> {
         let begun = session.apply(Command::Begin, workflow)?;
         row.status = session.status.as_str().to_owned();
         row.state = State::of(&session).text();
-        let started = serde_json::json!({
-            "workflow": workflow.id,
-            "version": workflow.version.to_string(),
-            "digest": workflow.digest,
-            "pinned_workflow_sha256": hex::encode(Sha256::digest(&workflow_json)),
-            "provenance": pinned.provenance,
-        });
-        self.backend.write(|records| {
-            self.append(
-                records,
-                &mut row,
-                &now,
-                "started",
-                workflow.phases.first().map(|p| p.id.as_str()),
-                &started,
-            )?;
-            self.seal(records, &mut row, &now, &begun)
-        })?;
+        let started = NewEvent::new(
+            workflow.phases.first().map(|p| p.id.as_str()),
+            EventData::Started(Started {
+                workflow: workflow.id.clone(),
+                version: workflow.version.to_string(),
+                digest: workflow.digest.clone(),
+                pinned_workflow_sha256: hex::encode(Sha256::digest(&workflow_json)),
+                provenance: pinned.provenance.clone(),
+            }),
+        );
+        let events: Vec<NewEvent> = std::iter::once(started).chain(begun).collect();
+        self.backend
+            .write(|records| self.seal(records, &mut row, &now, &events))?;
         let (session, _, _) = row.decode().map_err(Error::Internal)?;
         Ok(session)
     }
@@ -919,154 +536,8 @@ impl<B: Backend> SessionStore for Store<B> {
     }
 
     fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>> {
-        let old = rusqlite::Connection::open_with_flags(
-            legacy,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-        )
-        .map_err(|source| Error::Import {
-            path: legacy.to_owned(),
-            source,
-        })?;
-        let legacy_error = |source: rusqlite::Error| Error::Import {
-            path: legacy.to_owned(),
-            source,
-        };
-        let now = now();
-        self.backend.write(|records| {
-            let mark = format!("{} at {now}", legacy.display());
-            if records.claim("legacy_import", &mark)?.is_some() {
-                return Ok(None);
-            }
-            let sessions = legacy_sessions(&old).map_err(legacy_error)?;
-            let count = sessions.len();
-            for (mut row, state, events) in sessions {
-                row.config_json = serde_json::json!({
-                    "config": config,
-                    "provenance": { "kind": "imported", "source": row.workflow_source, "from": legacy.display().to_string() },
-                })
-                .to_string();
-                row.state = state.text();
-                row.head_hash = genesis(&row.id);
-                for (at, kind, phase, data) in events {
-                    self.append(records, &mut row, &at, &kind, phase.as_deref(), &data)?;
-                }
-                let note = serde_json::json!({ "from": legacy.display().to_string() });
-                self.append(records, &mut row, &now, "imported", None, &note)?;
-                row.tag = row.compute_tag(&self.seal);
-                records.put(&row)?;
-            }
-            Ok(Some(count))
-        })
+        self.import(legacy, config)
     }
-}
-
-type LegacyEvent = (String, String, Option<String>, Value);
-
-/// Sessions of an old database, with their state and events.
-fn legacy_sessions(
-    old: &rusqlite::Connection,
-) -> rusqlite::Result<Vec<(Row, State, Vec<LegacyEvent>)>> {
-    let mut stmt = old.prepare(
-        "SELECT id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
-            status, phase_index, paused_from, attempts, inputs, created_at, updated_at, revision FROM sessions",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        let status: String = r.get(6)?;
-        let paused: Option<String> = r.get(8)?;
-        let state = State {
-            status: Status::parse(&status).unwrap_or(Status::Abandoned),
-            phase_index: r.get::<_, i64>(7)? as usize,
-            paused_from: paused.as_deref().and_then(Status::parse),
-            attempts: r.get(9)?,
-            evidence: serde_json::Map::new(),
-            facts: serde_json::Map::new(),
-            snapshots: serde_json::Map::new(),
-            judging: serde_json::Map::new(),
-            revision: r.get(13)?,
-            iteration: None,
-            loops: Default::default(),
-            path: Vec::new(),
-            tasks_done: Default::default(),
-            artifacts: Default::default(),
-            running_check: None,
-            last_check: None,
-        };
-        let row = Row {
-            id: r.get(0)?,
-            workflow_id: r.get(1)?,
-            workflow_version: r.get(2)?,
-            workflow_digest: r.get(3)?,
-            workflow_json: r.get(4)?,
-            workflow_source: r.get(5)?,
-            config_json: String::new(),
-            inputs: r.get(10)?,
-            created_at: r.get(11)?,
-            updated_at: r.get(12)?,
-            status: state.status.as_str().to_owned(),
-            state: String::new(),
-            event_count: 0,
-            head_hash: String::new(),
-            tag: String::new(),
-        };
-        Ok((row, state))
-    })?;
-    let mut out = Vec::new();
-    for item in rows {
-        let (row, state) = item?;
-        let mut events = old.prepare(
-            "SELECT at, kind, phase, data FROM events WHERE session_id = ?1 ORDER BY seq",
-        )?;
-        let events = events
-            .query_map(rusqlite::params![row.id], |r| {
-                let data: String = r.get(3)?;
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    serde_json::from_str(&data).unwrap_or(Value::Null),
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        out.push((row, state, events));
-    }
-    Ok(out)
-}
-
-/// What is wrong with a row that does not verify, as precisely as the log
-/// allows: the state fields that differ from the last event's, or else
-/// "altered".
-fn row_problem(row: &Row, head: Option<&StoredEvent>) -> String {
-    let logged: Option<State> = head.and_then(|h| serde_json::from_str(&h.state).ok());
-    let stored: Option<State> = serde_json::from_str(&row.state).ok();
-    if let (Some(logged), Some(stored)) = (&logged, &stored) {
-        let mut diffs = Vec::new();
-        if logged.status != stored.status || row.status != logged.status.as_str() {
-            diffs.push(format!(
-                "status is `{}` but the log says `{}`",
-                row.status, logged.status
-            ));
-        }
-        if logged.phase_index != stored.phase_index {
-            diffs.push(format!(
-                "phase is #{} but the log says #{}",
-                stored.phase_index + 1,
-                logged.phase_index + 1
-            ));
-        }
-        if logged.attempts != stored.attempts {
-            diffs.push(format!(
-                "attempts are {} but the log says {}",
-                stored.attempts, logged.attempts
-            ));
-        }
-        if logged.evidence != stored.evidence {
-            diffs.push("recorded evidence differs from the log".to_owned());
-        }
-        if !diffs.is_empty() {
-            return format!("the state row was altered: {}", diffs.join("; "));
-        }
-    }
-    "the state row was altered (its pinned workflow, config, inputs or counters no longer match their authentication)".to_owned()
 }
 
 fn unknown(id: &str) -> Error {
@@ -1075,68 +546,4 @@ fn unknown(id: &str) -> Error {
 
 fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
-}
-
-/// Current UTC time as RFC 3339 with milliseconds.
-pub fn now() -> String {
-    timestamp(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default(),
-    )
-}
-
-/// The UTC time `later` from now, written as [`now`] writes times.
-pub fn after(later: std::time::Duration) -> String {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    timestamp(since.saturating_add(later))
-}
-
-/// The UTC time `days` days ago, written as [`now`] writes times, so that
-/// stored times compare with it as text.
-pub fn days_ago(days: u32) -> String {
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    timestamp(since.saturating_sub(std::time::Duration::from_secs(u64::from(days) * 86_400)))
-}
-
-fn timestamp(since: std::time::Duration) -> String {
-    let secs = since.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        since.subsec_millis()
-    )
-}
-
-/// Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_512), (2026, 2, 28));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-    }
 }

@@ -47,28 +47,42 @@ fn begin(workflow: &Workflow, inputs: Value) -> (Session, Vec<NewEvent>) {
 fn checked(session: &Session, passed: bool, evidence: Value) -> Command<'static> {
     Command::Validated {
         at: session.cursor(),
-        checked: Checked {
+        checked: Box::new(Checked {
             phase: session.phase_id.clone(),
             passed,
             evidence,
             ..Checked::default()
-        },
+        }),
     }
 }
 
 /// Validates the current phase and returns the kinds of the events.
-fn pass(session: &mut Session, workflow: &Workflow, evidence: Value) -> Vec<&'static str> {
+fn pass(session: &mut Session, workflow: &Workflow, evidence: Value) -> Vec<String> {
     let command = checked(session, true, evidence);
     kinds(&session.apply(command, workflow).unwrap())
 }
 
-fn fail(session: &mut Session, workflow: &Workflow) -> Vec<&'static str> {
+fn fail(session: &mut Session, workflow: &Workflow) -> Vec<String> {
     let command = checked(session, false, Value::Null);
     kinds(&session.apply(command, workflow).unwrap())
 }
 
-fn kinds(events: &[NewEvent]) -> Vec<&'static str> {
-    events.iter().map(|e| e.kind.as_str()).collect()
+fn kinds(events: &[NewEvent]) -> Vec<String> {
+    events.iter().map(|e| e.data.kind().to_owned()).collect()
+}
+
+fn human(by: &str) -> HumanDecision {
+    HumanDecision {
+        by: by.to_owned(),
+        channel: crate::config::ApprovalChannel::Terminal,
+        detail: None,
+        note: None,
+    }
+}
+
+/// An event's details as the store writes them.
+fn stored(event: &NewEvent) -> Value {
+    event.data.to_stored().1
 }
 
 fn control(action: Control, to: Option<&str>, iteration: Option<u32>) -> Command<'_> {
@@ -368,13 +382,13 @@ fn gates_wait_for_a_human_decision() {
     );
     let reject = Command::Decide {
         approve: false,
-        record: json!({"by": "h"}),
+        record: human("h"),
     };
     assert_eq!(kinds(&s.apply(reject, &wf).unwrap()), ["rejected"]);
     assert_eq!(at(&s), ("a".to_owned(), None, Status::Active));
     let approve = Command::Decide {
         approve: true,
-        record: Value::Null,
+        record: human("h"),
     };
     let err = s
         .clone()
@@ -408,7 +422,7 @@ fn controls_and_their_refusals() {
     let wf = workflow(&format!("{}{}", phase("a", ""), phase("b", "")));
     let (mut s, _) = begin(&wf, json!({}));
     let apply = |s: &mut Session, c: Command<'_>| s.apply(c, &wf).map(|e| kinds(&e));
-    let refused = |r: Result<Vec<&str>>| r.unwrap_err().to_string();
+    let refused = |r: Result<Vec<String>>| r.unwrap_err().to_string();
     assert!(
         refused(apply(&mut s, control(Control::Resume, None, None)))
             .contains("cannot resume a session that is active")
@@ -463,7 +477,10 @@ fn controls_and_their_refusals() {
     );
     let judging = Command::AcceptJudging {
         judging: json!({"x": "1"}).as_object().cloned().unwrap_or_default(),
-        record: Value::Null,
+        record: Accepted {
+            changes: vec!["x".to_owned()],
+            decision: human("h"),
+        },
     };
     assert_eq!(
         apply(&mut s, judging).unwrap(),
@@ -541,26 +558,26 @@ fn baselines_and_snapshots_follow_the_iteration() {
     facts.insert("test".to_owned(), json!({"n": 0}));
     let command = Command::Validated {
         at: s.cursor(),
-        checked: Checked {
+        checked: Box::new(Checked {
             phase: "plan".to_owned(),
             passed: true,
             evidence: json!({"tasks": [{"tested": true}, {"tested": true}]}),
             facts: facts.clone(),
             snapshot: Some(Map::new()),
             ..Checked::default()
-        },
+        }),
     };
     s.apply(command, &wf).unwrap();
     for n in 1..=2 {
         facts.insert("test".to_owned(), json!({"n": n}));
         let command = Command::Validated {
             at: s.cursor(),
-            checked: Checked {
+            checked: Box::new(Checked {
                 phase: s.phase_id.clone(),
                 passed: true,
                 facts: facts.clone(),
                 ..Checked::default()
-            },
+            }),
         };
         s.apply(command, &wf).unwrap();
     }
@@ -591,7 +608,7 @@ fn tasks_and_artifacts_are_kept_per_occurrence_and_forgotten_on_rollback() {
     let done = |s: &Session, task: &str| Command::TaskDone {
         at: s.cursor(),
         task: task.to_owned(),
-        how: json!("word"),
+        how: TaskProof::Word("word".to_owned()),
     };
     let events = s.apply(done(&s, "t1"), &wf).unwrap();
     assert_eq!(kinds(&events), ["task_done"]);
@@ -604,7 +621,7 @@ fn tasks_and_artifacts_are_kept_per_occurrence_and_forgotten_on_rollback() {
             iteration: None,
         },
         task: "t2".to_owned(),
-        how: Value::Null,
+        how: TaskProof::agents_word(),
     };
     assert!(s.apply(stale, &wf).is_err());
 
@@ -654,13 +671,21 @@ fn start(s: &mut Session, wf: &Workflow, id: &str) -> Result<Vec<NewEvent>> {
 fn result_of(s: &Session, at: Cursor, check: &str, passed: bool) -> Command<'static> {
     Command::Validated {
         at,
-        checked: Checked {
+        checked: Box::new(Checked {
             phase: s.phase_id.clone(),
             passed,
-            report: json!({ "summary": if passed { "1 rule passed" } else { "1 rule failed" } }),
+            report: CheckpointReport {
+                summary: if passed {
+                    "1 rule passed"
+                } else {
+                    "1 rule failed"
+                }
+                .to_owned(),
+                ..CheckpointReport::default()
+            },
             check: Some(check.to_owned()),
             ..Checked::default()
-        },
+        }),
     }
 }
 
@@ -672,10 +697,10 @@ fn a_check_apart_from_its_request_is_recorded_then_cleared_by_its_result() {
     let events = start(&mut s, &wf, "chk-1").unwrap();
     assert_eq!(kinds(&events), ["check_started"]);
     assert_eq!(events[0].phase.as_deref(), Some("a"));
-    assert_eq!(events[0].data["check"], "chk-1");
-    assert_eq!(events[0].data["owner"], "host/1/abcd");
-    assert_eq!(events[0].data["deadline"], "2026-01-01T00:10:00.000Z");
-    assert!(events[0].data.get("replaces").is_none());
+    assert_eq!(stored(&events[0])["check"], "chk-1");
+    assert_eq!(stored(&events[0])["owner"], "host/1/abcd");
+    assert_eq!(stored(&events[0])["deadline"], "2026-01-01T00:10:00.000Z");
+    assert!(stored(&events[0]).get("replaces").is_none());
     assert_eq!(
         s.running_check.as_ref().map(|r| r.id.as_str()),
         Some("chk-1")
@@ -687,8 +712,8 @@ fn a_check_apart_from_its_request_is_recorded_then_cleared_by_its_result() {
     // A failed result: stamped with its id, clears it, stays on the phase.
     let events = s.apply(result_of(&s, at, "chk-1", false), &wf).unwrap();
     assert_eq!(kinds(&events), ["validation_failed"]);
-    assert_eq!(events[0].data["check"], "chk-1");
-    assert_eq!(events[0].data["summary"], "1 rule failed");
+    assert_eq!(stored(&events[0])["check"], "chk-1");
+    assert_eq!(stored(&events[0])["summary"], "1 rule failed");
     assert!(s.running_check.is_none());
     let last = s.last_check.clone().unwrap();
     assert_eq!(
@@ -701,7 +726,7 @@ fn a_check_apart_from_its_request_is_recorded_then_cleared_by_its_result() {
     start(&mut s, &wf, "chk-2").unwrap();
     let events = s.apply(result_of(&s, at, "chk-2", true), &wf).unwrap();
     assert_eq!(kinds(&events), ["validated", "advanced"]);
-    assert_eq!(events[0].data["check"], "chk-2");
+    assert_eq!(stored(&events[0])["check"], "chk-2");
     assert!(s.running_check.is_none());
     assert_eq!(s.last_check.as_ref().map(|c| c.passed), Some(true));
     assert_eq!(s.phase_id, "b");
@@ -719,7 +744,7 @@ fn two_checks_of_one_phase_never_advance_twice() {
     let at = s.cursor();
     start(&mut s, &wf, "chk-1").unwrap();
     let events = start(&mut s, &wf, "chk-2").unwrap();
-    assert_eq!(events[0].data["replaces"], "chk-1");
+    assert_eq!(stored(&events[0])["replaces"], "chk-1");
     assert_eq!(
         s.running_check.as_ref().map(|r| r.id.as_str()),
         Some("chk-2")
@@ -740,7 +765,7 @@ fn two_checks_of_one_phase_never_advance_twice() {
     }
     let second = s.apply(late, &wf).unwrap();
     assert_eq!(kinds(&second), ["validated", "stale_validation_ignored"]);
-    assert_eq!(second[0].data["check"], "chk-2");
+    assert_eq!(stored(&second[0])["check"], "chk-2");
     assert_eq!(s.phase_id, "b");
     assert!(s.running_check.is_none());
     assert_eq!(s.last_check.as_ref().map(|c| c.id.as_str()), Some("chk-2"));
@@ -804,7 +829,7 @@ fn a_check_that_could_not_run_is_recorded_as_errored() {
         )
         .unwrap();
     assert_eq!(kinds(&events), ["check_errored"]);
-    assert_eq!(events[0].data["error"], "the workspace is gone");
+    assert_eq!(stored(&events[0])["error"], "the workspace is gone");
     assert!(s.running_check.is_none());
     let last = s.last_check.clone().unwrap();
     assert_eq!(last.error.as_deref(), Some("the workspace is gone"));
@@ -820,7 +845,7 @@ fn a_result_answered_in_its_request_supersedes_a_running_check_of_its_phase() {
     start(&mut s, &wf, "chk-1").unwrap();
     let events = s.apply(checked(&s, false, Value::Null), &wf).unwrap();
     assert_eq!(kinds(&events), ["validation_failed"]);
-    assert!(events[0].data.get("check").is_none());
+    assert!(stored(&events[0]).get("check").is_none());
     assert!(s.running_check.is_none());
     assert!(s.last_check.is_none());
 }
