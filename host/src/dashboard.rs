@@ -321,13 +321,7 @@ mod web {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(120).collect::<String>());
-        let decision = Decision {
-            approve,
-            by: "dashboard user".to_owned(),
-            channel: ApprovalChannel::Dashboard,
-            detail: agent,
-            note: (!form.note.trim().is_empty()).then(|| form.note.trim().to_owned()),
-        };
+        let decision = Decision::on_dashboard(approve, agent, &form.note);
         let target = id.clone();
         let outcome = blocking(&app, move |service| service.decide(&target, &decision)).await;
         let notice = match outcome {

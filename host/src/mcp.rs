@@ -2,6 +2,7 @@
 //! [`crate::service::Service`]. Served over stdio by default, or streamable
 //! HTTP (`checkrail serve --http`).
 
+mod elicitation;
 pub mod http;
 mod resources;
 mod server;

@@ -10,7 +10,6 @@ use anyhow::Result;
 use checkrail::Checkrail;
 use std::io::{IsTerminal, Write};
 
-use checkrail::config::ApprovalChannel;
 use checkrail::exit::Kind;
 use checkrail::service::{Decision, Service, VerifyReport};
 use checkrail::session::{ErrorsView, Status, StoreTarget};
@@ -488,16 +487,7 @@ fn at_terminal(
         println!("cancelled; nothing was recorded");
         return Ok(None);
     }
-    Ok(Some(Decision {
-        approve: true,
-        by: by
-            .map(str::to_owned)
-            .or_else(|| std::env::var("USER").ok())
-            .unwrap_or_else(|| "human".to_owned()),
-        channel: ApprovalChannel::Terminal,
-        detail: terminal_name(),
-        note: note.map(str::to_owned),
-    }))
+    Ok(Some(Decision::at_terminal(by, terminal_name(), note)))
 }
 
 /// The terminal device of stdin, recorded with the decision.

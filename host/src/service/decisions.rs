@@ -25,6 +25,42 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// A decision typed at an interactive terminal (`detail`: its device).
+    pub fn at_terminal(by: Option<&str>, detail: Option<String>, note: Option<&str>) -> Self {
+        Decision {
+            approve: true,
+            by: by
+                .map(str::to_owned)
+                .or_else(|| std::env::var("USER").ok())
+                .unwrap_or_else(|| "human".to_owned()),
+            channel: ApprovalChannel::Terminal,
+            detail,
+            note: note.map(str::to_owned),
+        }
+    }
+
+    /// A decision made on the dashboard (`agent`: the browser's name).
+    pub fn on_dashboard(approve: bool, agent: Option<String>, note: &str) -> Self {
+        Decision {
+            approve,
+            by: "dashboard user".to_owned(),
+            channel: ApprovalChannel::Dashboard,
+            detail: agent,
+            note: (!note.trim().is_empty()).then(|| note.trim().to_owned()),
+        }
+    }
+
+    /// A decision made by the user of an MCP client, through elicitation.
+    pub fn through_client(client: &str, approve: bool, note: &str) -> Self {
+        Decision {
+            approve,
+            by: format!("user of {client}"),
+            channel: ApprovalChannel::Elicitation,
+            detail: Some(client.to_owned()),
+            note: (!note.is_empty()).then(|| note.to_owned()),
+        }
+    }
+
     /// Who decided and how, as the session's log records it.
     fn record(&self) -> HumanDecision {
         HumanDecision {

@@ -6,18 +6,16 @@ use std::time::Duration;
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::ProgressNotificationParam;
-use rmcp::service::ElicitationMode;
 use rmcp::service::RequestContext;
 use rmcp::{Json, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::config::ApprovalChannel;
 use crate::engine::Hooks;
 use crate::engine::progress::Progress;
 use crate::mcp::CheckrailMcp;
-use crate::service::{Decision, ValidateRequest, Validation};
+use crate::service::{ValidateRequest, Validation};
 use crate::session::Status;
 
 /// Arguments of `workflow_validate`.
@@ -196,107 +194,6 @@ async fn forward_progress(
         };
         if peer.notify_progress(note).await.is_err() {
             break;
-        }
-    }
-}
-
-/// What the human answers when asked through the client. Elicitation
-/// forms take flat primitive fields only.
-#[derive(Debug, Deserialize, JsonSchema)]
-struct GateAnswer {
-    /// Yes to let the session go on; no to send the agent back to the phase.
-    approve: bool,
-    /// A note for the record (and, on reject, for the agent).
-    #[serde(default)]
-    note: String,
-}
-
-rmcp::elicit_safe!(GateAnswer);
-
-/// Longest the server waits for the human's answer.
-const ELICITATION_TIMEOUT: Duration = Duration::from_secs(600);
-
-impl CheckrailMcp {
-    /// When the workspace owner opted in (`[approval] via` includes
-    /// `elicitation`, pinned at session start) and the client can elicit,
-    /// asks the client's user to approve or reject the gate just reached.
-    /// Anything but an answer leaves the gate waiting.
-    async fn ask_the_human(&self, ctx: &RequestContext<RoleServer>, validation: &mut Validation) {
-        let session = validation.standing.session.clone();
-        let allowed = self
-            .blocking({
-                let id = session.id.clone();
-                move |service| service.approval_channels(&id)
-            })
-            .await
-            .is_ok_and(|channels| channels.contains(&ApprovalChannel::Elicitation));
-        if !allowed
-            || !ctx
-                .peer
-                .supported_elicitation_modes()
-                .contains(&ElicitationMode::Form)
-        {
-            return;
-        }
-        let prompt = validation
-            .report
-            .as_ref()
-            .and_then(|r| r.approval_required.clone())
-            .unwrap_or_default();
-        let message = format!(
-            "checkrail: the checks of phase `{}` in session `{}` ({}) passed. {prompt} Approve to continue, or reject to send the agent back to this phase.",
-            session.phase_id, session.id, session.workflow_id
-        );
-        let answer = ctx
-            .peer
-            .elicit_with_timeout::<GateAnswer>(message, Some(ELICITATION_TIMEOUT))
-            .await;
-        let client = ctx
-            .peer
-            .peer_info()
-            .map(|info| format!("{} {}", info.client_info.name, info.client_info.version))
-            .unwrap_or_else(|| "an MCP client".to_owned());
-        let answer = match answer {
-            Ok(Some(answer)) => answer,
-            other => {
-                if let Err(e) = &other {
-                    tracing::info!("no decision through elicitation: {e}");
-                }
-                validation.standing.next_step = format!(
-                    "The human was asked through {client} but gave no decision; {}",
-                    validation.standing.next_step
-                );
-                return;
-            }
-        };
-        let decision = Decision {
-            approve: answer.approve,
-            by: format!("user of {client}"),
-            channel: ApprovalChannel::Elicitation,
-            detail: Some(client.clone()),
-            note: (!answer.note.is_empty()).then(|| answer.note.clone()),
-        };
-        let approved = decision.approve;
-        let id = session.id.clone();
-        match self
-            .blocking(move |service| service.decide(&id, &decision))
-            .await
-        {
-            Ok(standing) => {
-                let verb = if approved { "approved" } else { "rejected" };
-                let note = if answer.note.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (\"{}\")", answer.note)
-                };
-                validation.standing = standing;
-                validation.advanced = approved;
-                validation.standing.next_step = format!(
-                    "The human {verb} the gate through {client}{note}. {}",
-                    validation.standing.next_step
-                );
-            }
-            Err(e) => tracing::warn!("recording the elicited decision failed: {e}"),
         }
     }
 }
