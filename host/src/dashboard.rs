@@ -224,9 +224,11 @@ mod web {
         };
         let waiting = blocking(&app, |service| {
             let mut waiting = Vec::new();
-            for session in service.list(Some(Status::AwaitingApproval))? {
-                if let Ok(gate) = service.gate(&session.id) {
-                    waiting.push(gate);
+            for status in [Status::AwaitingApproval, Status::Escalated] {
+                for session in service.list(Some(status))? {
+                    if let Ok(gate) = service.gate(&session.id) {
+                        waiting.push(gate);
+                    }
                 }
             }
             Ok(waiting)
@@ -257,7 +259,9 @@ mod web {
             let session = service.next(&id)?.session;
             let events = service.events(&id)?;
             let reports = service.latest_reports(&id)?;
-            let gate = (session.status == Status::AwaitingApproval)
+            let gate = session
+                .status
+                .waits_for_human()
                 .then(|| service.gate(&id).ok())
                 .flatten()
                 .map(|(_, prompt, passed)| (prompt, passed));

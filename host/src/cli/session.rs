@@ -59,8 +59,9 @@ pub enum Command {
         #[arg(long)]
         note: Option<String>,
     },
-    /// Reject the checkpoint a session is waiting on: the agent must work on
-    /// the phase and validate it again. Needs a terminal, like approve.
+    /// Reject the checkpoint a session is waiting on, or its escalation: the
+    /// agent must work on the phase and validate it again. Needs a terminal,
+    /// like approve.
     Reject {
         /// Session id.
         id: String,
@@ -73,6 +74,15 @@ pub enum Command {
         /// Why, recorded and shown to the agent.
         #[arg(long)]
         note: Option<String>,
+    },
+    /// Abandon a session for good, for instance one the agent escalated
+    /// that should not go on. Needs a terminal, like approve.
+    Abandon {
+        /// Session id.
+        id: String,
+        /// Workspace the session belongs to.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        workspace: PathBuf,
     },
     /// Accept the changes made during a session to files that change how the
     /// tools judge (`.cargo/config.toml`, `conftest.py`, linter settings,
@@ -165,6 +175,7 @@ impl Command {
             | Command::Show { workspace, .. }
             | Command::Approve { workspace, .. }
             | Command::Reject { workspace, .. }
+            | Command::Abandon { workspace, .. }
             | Command::AcceptChanges { workspace, .. }
             | Command::Errors { workspace, .. }
             | Command::Sarif { workspace, .. }
@@ -177,7 +188,7 @@ impl Command {
 
 fn parse_status(text: &str) -> Result<Status, String> {
     Status::parse(text)
-        .ok_or_else(|| format!("`{text}` is not a status; use active, awaiting_approval, paused, completed or abandoned"))
+        .ok_or_else(|| format!("`{text}` is not a status; use active, awaiting_approval, paused, escalated, completed or abandoned"))
 }
 
 /// Runs a session subcommand.
@@ -245,6 +256,25 @@ pub fn run(
         }
         Command::Reject { id, by, note, .. } => {
             return decide(&service, id, false, by.as_deref(), note.as_deref());
+        }
+        Command::Abandon { id, .. } => {
+            let decision = at_terminal(id, "abandon", None, None, || {
+                let (session, _, _) = service.store().get(id)?;
+                println!(
+                    "session {} · {} · {} at phase {}",
+                    session.id, session.workflow_id, session.status, session.phase_id
+                );
+                Ok(())
+            })?;
+            if decision.is_none() {
+                return Ok(Exit::Failed);
+            }
+            let standing = service.control(id, checkrail::session::Control::Abandon, None)?;
+            println!(
+                "abandoned; session {} is now {}",
+                standing.session.id, standing.session.status
+            );
+            return Ok(Exit::Passed);
         }
         Command::AcceptChanges { id, by, note, .. } => {
             let decision = at_terminal(id, "accept", by.as_deref(), note.as_deref(), || {
@@ -447,7 +477,12 @@ fn decide(
             "session {} · {} {} · phase {}",
             session.id, session.workflow_id, session.workflow_version, session.phase_id
         );
-        println!("  the checks passed: {}", output::shown(&passed));
+        let checks = if session.status == Status::Escalated {
+            "the latest check"
+        } else {
+            "the checks passed"
+        };
+        println!("  {checks}: {}", output::shown(&passed));
         println!("  question: {}", output::shown(&prompt));
         Ok(())
     })?;

@@ -158,16 +158,21 @@ pub fn approvals(waiting: &[(Session, String, String)], csrf: &str) -> String {
     page("Approvals", Some(csrf), &body)
 }
 
-/// The approve/reject form of a session waiting on a gate.
+/// The approve/reject form of a session waiting on a gate; an escalation
+/// can only be rejected here (sent back to work with the note).
 fn gate(session: &Session, prompt: &str, passed: &str, csrf: &str) -> String {
+    let approve = if session.status == Status::Escalated {
+        ""
+    } else {
+        "<button name=\"decision\" value=\"approve\" class=\"approve\">Approve</button> "
+    };
     format!(
         "<section class=\"gate\" id=\"gate-{id}\"><h2>Session <a href=\"/ui/sessions/{id}\">{id}</a>: \
          {wf}, phase <code>{phase}</code></h2><p>{prompt}</p><p>Checks: {passed}</p>\
          <form method=\"post\" action=\"/ui/sessions/{id}/decide\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <label>Note <input name=\"note\" class=\"note\"></label> \
-         <button name=\"decision\" value=\"approve\" class=\"approve\">Approve</button> \
-         <button name=\"decision\" value=\"reject\" class=\"reject\">Reject</button></form></section>",
+         {approve}<button name=\"decision\" value=\"reject\" class=\"reject\">Reject</button></form></section>",
         id = esc(&session.id),
         wf = esc(&session.workflow_id),
         phase = esc(&session.phase_id),
@@ -319,6 +324,9 @@ fn detail(event: &Event) -> String {
             )
         }
         EventData::Skipped(skipped) => skipped.reason.clone(),
+        EventData::Escalated(escalation) => {
+            format!("by the {}: {}", escalation.by, escalation.reason)
+        }
         EventData::IterationStarted(started) => started.reason.clone(),
         _ => String::new(),
     }

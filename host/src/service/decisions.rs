@@ -3,7 +3,7 @@
 
 use crate::config::ApprovalChannel;
 use crate::frozen;
-use crate::session::event::{Accepted, HumanDecision};
+use crate::session::event::{Accepted, Escalation, HumanDecision};
 use crate::session::{Command, Control, EventData, Session, Status, Transition};
 use crate::{Error, Result};
 
@@ -136,33 +136,73 @@ impl Service {
         Ok(self.standing(session, &workflow))
     }
 
-    /// What a human is shown before deciding on a gate: the prompt and the
-    /// passed validation's summary.
+    /// The agent (`by`: `agent`, or `stop hook`) asks a human to decide:
+    /// the current phase cannot be done without changing what judges it.
+    /// The session waits until a human rejects it with a note, accepts the
+    /// change, or abandons it.
+    pub fn escalate(&self, id: &str, reason: &str, by: &str) -> Result<Standing> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(Error::BadRequest(
+                "escalate needs `reason`: say why the phase cannot be done without changing what judges it (\"the test contradicts the spec\")".to_owned(),
+            ));
+        }
+        let escalation = Escalation {
+            reason: reason.chars().take(2000).collect(),
+            by: by.to_owned(),
+        };
+        let (session, ()) = self.store.update(id, |s, wf| {
+            let events = s.apply(Command::Escalate(escalation), wf)?;
+            Ok((Transition::from(events), ()))
+        })?;
+        let (session, workflow, _) = self.store.get(&session.id)?;
+        Ok(self.standing(session, &workflow))
+    }
+
+    /// What a human is shown before deciding on a session that waits for
+    /// one: at a gate, its prompt and the passed validation's summary; for
+    /// an escalation, the agent's reason and the latest validation's
+    /// summary.
     pub fn gate(&self, id: &str) -> Result<(Session, String, String)> {
         let (session, workflow, _) = self.store.get(id)?;
-        if session.status != Status::AwaitingApproval {
-            return Err(Error::Refused(format!(
-                "session `{}` is {}, not waiting for approval",
-                session.id, session.status
-            )));
-        }
-        let prompt = workflow.phases[session.phase_index]
-            .checkpoint
-            .as_ref()
-            .and_then(|c| c.approval.as_ref())
-            .map(|a| a.prompt.clone())
-            .unwrap_or_default();
-        let passed = self
-            .store
-            .events(id)?
-            .into_iter()
-            .rev()
-            .find_map(|e| match e.data {
-                EventData::Validated(verdict) => Some(verdict.report.summary),
+        let events = self.store.events(id)?;
+        let latest = |pick: &dyn Fn(&EventData) -> Option<String>| {
+            events
+                .iter()
+                .rev()
+                .find_map(|e| pick(&e.data))
+                .unwrap_or_default()
+        };
+        let question = match session.status {
+            Status::AwaitingApproval => workflow.phases[session.phase_index]
+                .checkpoint
+                .as_ref()
+                .and_then(|c| c.approval.as_ref())
+                .map(|a| a.prompt.clone())
+                .unwrap_or_default(),
+            Status::Escalated => latest(&|data| match data {
+                EventData::Escalated(e) => Some(format!("escalated by the {}: {}", e.by, e.reason)),
                 _ => None,
-            })
-            .unwrap_or_default();
-        Ok((session, prompt, passed))
+            }),
+            status => {
+                return Err(Error::Refused(format!(
+                    "session `{}` is {status}, not waiting for approval",
+                    session.id
+                )));
+            }
+        };
+        let checks = latest(&|data| match data {
+            EventData::Validated(v) if session.status == Status::AwaitingApproval => {
+                Some(v.report.summary.clone())
+            }
+            EventData::Validated(v) | EventData::ValidationFailed(v)
+                if session.status == Status::Escalated =>
+            {
+                Some(v.report.summary.clone())
+            }
+            _ => None,
+        });
+        Ok((session, question, checks))
     }
 
     /// The human channels through which this session's gates may be

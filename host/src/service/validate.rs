@@ -524,6 +524,10 @@ pub(super) fn refuse_unless_active(session: &Session) -> Result<()> {
             "waits for a human to approve phase `{}` (`checkrail session approve {}`); an agent cannot approve it",
             session.phase_id, session.id
         ),
+        Status::Escalated => format!(
+            "was escalated at phase `{}` and waits for a human (`checkrail session reject {}` sends it back to work)",
+            session.phase_id, session.id
+        ),
         Status::Completed => "is completed; there is nothing left to validate".to_owned(),
         Status::Abandoned => "was abandoned; start a new session".to_owned(),
     };

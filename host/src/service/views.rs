@@ -265,6 +265,10 @@ impl Service {
                 "The checks of phase `{}` passed; it now waits for a human to approve it with `checkrail session approve {}`. Tell the user; you cannot approve it yourself.",
                 session.phase_id, session.id
             ),
+            Status::Escalated => format!(
+                "You escalated phase `{}`; the session waits for a human, who will reject it with a note (back to work), accept the change you asked for, or abandon it. Tell the user why; you cannot resume it yourself.",
+                session.phase_id
+            ),
             Status::Paused => format!(
                 "The session is paused; call workflow_control with action `resume` to continue at phase `{}`.",
                 session.phase_id

@@ -48,6 +48,8 @@ pub enum EventData {
     RolledBack(Moved),
     /// Given up.
     Abandoned,
+    /// The agent (or the stop hook on its behalf) asked a human to decide.
+    Escalated(Escalation),
     /// A result that arrived after the session moved on: recorded, not
     /// applied.
     StaleValidationIgnored,
@@ -148,6 +150,15 @@ pub struct Accepted {
     /// Who accepted, and how.
     #[serde(flatten)]
     pub decision: HumanDecision,
+}
+
+/// Why a session waits for a human, and who asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Escalation {
+    /// The agent's reason.
+    pub reason: String,
+    /// Who escalated: `agent`, or `stop hook` when the block budget ran out.
+    pub by: String,
 }
 
 /// Where imported sessions came from.
@@ -268,6 +279,7 @@ impl EventData {
             EventData::Retried(_) => "retried",
             EventData::RolledBack(_) => "rolled_back",
             EventData::Abandoned => "abandoned",
+            EventData::Escalated(_) => "escalated",
             EventData::StaleValidationIgnored => "stale_validation_ignored",
             EventData::JudgingChangesAccepted(_) => "judging_changes_accepted",
             EventData::Imported(_) => "imported",

@@ -14,8 +14,8 @@
 use serde_json::{Map, Value};
 
 use super::event::{
-    Accepted, CheckErrored, CheckStarted, EventData, HumanDecision, NewEvent, TaskDone, TaskProof,
-    Verdict,
+    Accepted, CheckErrored, CheckStarted, Escalation, EventData, HumanDecision, NewEvent, TaskDone,
+    TaskProof, Verdict,
 };
 use super::model::{CheckResult, Control, Outcome, RunningCheck, Session, Status, Step};
 use crate::report::CheckpointReport;
@@ -113,6 +113,9 @@ pub enum Command<'a> {
         /// What went wrong.
         error: String,
     },
+    /// The agent asks a human to decide: the session waits until a human
+    /// rejects, accepts a change of what judges it, or abandons.
+    Escalate(Escalation),
     /// A human accepted changed judging files.
     AcceptJudging {
         /// The new reference snapshot.
@@ -179,11 +182,20 @@ impl Session {
                 self.validated(workflow, at, *checked, &mut events)?
             }
             Command::Decide { approve, record } => {
-                if self.status != Status::AwaitingApproval {
-                    return Err(Error::Refused(format!(
-                        "session `{}` is {}, not waiting for approval",
-                        self.id, self.status
-                    )));
+                match (self.status, approve) {
+                    (Status::AwaitingApproval, _) | (Status::Escalated, false) => {}
+                    (Status::Escalated, true) => {
+                        return Err(Error::Refused(format!(
+                            "session `{}` is escalated, not at a gate: there is nothing to approve. Reject it with a note to send the agent back to work, accept the change it needs (`checkrail session accept-changes {}`), or abandon it",
+                            self.id, self.id
+                        )));
+                    }
+                    (status, _) => {
+                        return Err(Error::Refused(format!(
+                            "session `{}` is {status}, not waiting for approval",
+                            self.id
+                        )));
+                    }
                 }
                 self.status = Status::Active;
                 let phase = Some(self.phase_id.clone());
@@ -246,8 +258,27 @@ impl Session {
                     error: Some(error),
                 });
             }
+            Command::Escalate(escalation) => {
+                if self.status != Status::Active {
+                    return Err(Error::Refused(format!(
+                        "cannot escalate session `{}`: it is {}",
+                        self.id, self.status
+                    )));
+                }
+                self.status = Status::Escalated;
+                let phase = self.phase_id.clone();
+                events.push(NewEvent::new(
+                    Some(&phase),
+                    EventData::Escalated(escalation),
+                ));
+            }
             Command::AcceptJudging { judging, record } => {
                 self.judging = judging;
+                // Accepting the change an escalation asked for sends the
+                // agent back to work.
+                if self.status == Status::Escalated {
+                    self.status = Status::Active;
+                }
                 let phase = self.phase_id.clone();
                 events.push(NewEvent::new(
                     Some(&phase),

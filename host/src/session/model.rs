@@ -15,6 +15,10 @@ pub enum Status {
     AwaitingApproval,
     /// Paused by the agent or a human; resume to continue.
     Paused,
+    /// The agent asked a human to decide: it cannot finish without
+    /// changing what judges it. A human rejects (back to work, with a
+    /// note), accepts the change (`accept-changes`), or abandons.
+    Escalated,
     /// Every phase is done.
     Completed,
     /// Given up; final.
@@ -23,10 +27,11 @@ pub enum Status {
 
 impl Status {
     /// Every status, in lifecycle order.
-    pub const ALL: [Status; 5] = [
+    pub const ALL: [Status; 6] = [
         Status::Active,
         Status::AwaitingApproval,
         Status::Paused,
+        Status::Escalated,
         Status::Completed,
         Status::Abandoned,
     ];
@@ -37,6 +42,7 @@ impl Status {
             Status::Active => "active",
             Status::AwaitingApproval => "awaiting_approval",
             Status::Paused => "paused",
+            Status::Escalated => "escalated",
             Status::Completed => "completed",
             Status::Abandoned => "abandoned",
         }
@@ -45,6 +51,11 @@ impl Status {
     /// Parses a stored or user-given name.
     pub fn parse(text: &str) -> Option<Self> {
         Status::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Whether the session waits for a human (a gate or an escalation).
+    pub fn waits_for_human(self) -> bool {
+        matches!(self, Status::AwaitingApproval | Status::Escalated)
     }
 
     /// Whether nothing more can happen to the session.
@@ -228,6 +239,10 @@ pub enum Control {
     Rollback,
     /// Give the session up for good.
     Abandon,
+    /// Ask a human to decide (needs `reason`): the phase cannot be done
+    /// without changing what judges it. The session waits until a human
+    /// rejects (back to work), accepts the change, or abandons.
+    Escalate,
     /// Remove a completed or abandoned session; an audit entry stays.
     Delete,
 }

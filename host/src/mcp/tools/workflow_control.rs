@@ -16,8 +16,13 @@ pub struct ControlArgs {
     /// Session id from workflow_start.
     pub session: String,
     /// What to do: `pause`, `resume`, `retry` (start the current phase over), `rollback` (to an earlier phase), `abandon` (final),
-    /// `delete` (a completed or abandoned session; an audit entry stays).
+    /// `escalate` (ask a human to decide, with `reason`), `delete` (a completed or abandoned session; an audit entry stays).
     pub action: Control,
+    /// For `escalate`: why the phase cannot be done without changing what judges it ("the test contradicts the
+    /// spec", "needs a schema change the plan forbids"). A human then rejects (back to work), accepts the change, or
+    /// abandons; escalating honestly is always better than weakening a test or a check.
+    #[serde(default)]
+    pub reason: Option<String>,
     /// For `rollback`: the id of the earlier phase to go back to.
     #[serde(default)]
     pub to_phase: Option<String>,
@@ -42,8 +47,8 @@ pub struct ControlResult {
 #[tool_router(router = control_router, vis = "pub(crate)")]
 impl CheckrailMcp {
     /// Pause or resume a session, retry its current phase, roll back to an earlier phase (inside a loop: an
-    /// iteration of it), abandon it, or delete a completed or abandoned one. Approving a human gate is not possible
-    /// here.
+    /// iteration of it), escalate it to a human when the phase cannot be done without changing what judges it,
+    /// abandon it, or delete a completed or abandoned one. Approving a human gate is not possible here.
     #[tool(annotations(
         title = "Control a session",
         read_only_hint = false,
@@ -70,6 +75,16 @@ impl CheckrailMcp {
                         deleted: Some(deleted),
                     })
             }
+            Control::Escalate => service
+                .escalate(
+                    &args.session,
+                    args.reason.as_deref().unwrap_or_default(),
+                    "agent",
+                )
+                .map(|standing| ControlResult {
+                    standing: Some(standing),
+                    deleted: None,
+                }),
             action => service
                 .control_at(
                     &args.session,

@@ -51,7 +51,7 @@ impl Session {
                 status => return refuse(status, "retry the phase of"),
             },
             Control::Rollback => {
-                if self.status == Status::Abandoned {
+                if matches!(self.status, Status::Abandoned | Status::Escalated) {
                     return refuse(self.status, "roll back");
                 }
                 let Some(target) = to_phase else {
@@ -60,6 +60,11 @@ impl Session {
                     ));
                 };
                 self.rollback(workflow, target, iteration, events)?;
+            }
+            Control::Escalate => {
+                return Err(Error::BadRequest(
+                    "escalate needs `reason`: say why the phase cannot be done without changing what judges it".to_owned(),
+                ));
             }
             Control::Delete => {
                 return Err(Error::BadRequest(
