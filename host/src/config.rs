@@ -87,6 +87,74 @@ pub struct WorkspaceConfig {
     /// What is cleaned up, and when.
     #[serde(default, skip_serializing_if = "Retention::is_default")]
     pub retention: Retention,
+    /// How the agents' hooks enforce workflows.
+    #[serde(default, skip_serializing_if = "Enforce::is_default")]
+    pub enforce: Enforce,
+}
+
+/// What `checkrail hook` does for this workspace (`[enforce]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enforce {
+    /// When the agent wants to stop and its conversation has no session:
+    /// `off` lets it, `require-session` blocks until it starts one, `check`
+    /// runs the "done" checkpoint (build, tests and lint of the toolchains
+    /// found) and blocks on its findings.
+    #[serde(default)]
+    pub on_stop: OnStop,
+    /// Blocks of one conversation's stops after which its session is
+    /// escalated to a human instead of blocking again.
+    #[serde(default = "default_max_blocks")]
+    pub max_blocks: u32,
+    /// What a hook answers when it cannot do its work (no state, a locked
+    /// store, a broken config): `block` (the default) or `allow`, each with
+    /// a message that says what failed.
+    #[serde(default)]
+    pub on_error: OnError,
+}
+
+impl Default for Enforce {
+    fn default() -> Self {
+        Enforce {
+            on_stop: OnStop::default(),
+            max_blocks: default_max_blocks(),
+            on_error: OnError::default(),
+        }
+    }
+}
+
+impl Enforce {
+    fn is_default(&self) -> bool {
+        *self == Enforce::default()
+    }
+}
+
+fn default_max_blocks() -> u32 {
+    5
+}
+
+/// The stop hook's policy for a conversation without a session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OnStop {
+    /// Let it stop.
+    #[default]
+    Off,
+    /// Block until it starts a session with `workflow_start`.
+    RequireSession,
+    /// Run the "done" checkpoint and block on its findings.
+    Check,
+}
+
+/// What a hook answers when it cannot work.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Block, saying what failed.
+    #[default]
+    Block,
+    /// Allow, saying what failed.
+    Allow,
 }
 
 /// Old sessions and cached outcomes to remove. Everything is kept unless a

@@ -126,6 +126,12 @@ impl Service {
         self.workspace.root()
     }
 
+    /// The workspace's current `checkrail.toml` (sessions use the copy
+    /// pinned at their start).
+    pub fn workspace_config(&self) -> Result<crate::config::WorkspaceConfig> {
+        self.workspace.config()
+    }
+
     /// The session store.
     pub fn store(&self) -> &dyn SessionStore {
         self.store.as_ref()
@@ -203,6 +209,26 @@ impl Service {
     pub fn next(&self, id: &str) -> Result<Standing> {
         let (session, workflow, _) = self.store.get(id)?;
         Ok(self.standing(session, &workflow))
+    }
+
+    /// Runs a checkpoint outside any session, with the workspace's current
+    /// `checkrail.toml` and the outcome cache, as `checkrail check` does.
+    pub fn check(&self, workflow: &Workflow, phase: &str) -> Result<CheckpointReport> {
+        let config = self.workspace.config()?;
+        self.engine.run_checkpoint(&CheckpointRun {
+            workflow,
+            phase,
+            workspace: &self.workspace,
+            evidence: None,
+            config: &config,
+            hooks: Hooks::default(),
+            use_cache: true,
+            baselines: &Map::new(),
+            guards: Guards {
+                cargo_overrides: true,
+                ..Guards::default()
+            },
+        })
     }
 
     /// Runs the checkpoint of `phase` for a session: its pinned workflow

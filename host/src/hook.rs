@@ -1,0 +1,118 @@
+//! `checkrail hook`: the agents' own hooks ask checkrail before the agent
+//! may stop or use a tool, so an agent that never calls the MCP tools is
+//! still checked. Each agent documents its own stdin shape and its own way
+//! to refuse; [`input`] reads the first into one [`HookInput`], [`answer`]
+//! writes a [`Verdict`] in the second, and [`decide`] judges with the same
+//! service, engine and outcome cache as `workflow_validate`.
+//!
+//! The agents' references, as read for this module:
+//! - Claude Code: <https://code.claude.com/docs/en/hooks>
+//! - Codex: <https://developers.openai.com/codex/hooks>
+//! - Gemini CLI: <https://geminicli.com/docs/hooks/reference>
+//! - Cursor: <https://cursor.com/docs/hooks>
+//! - GitHub Copilot: <https://docs.github.com/en/copilot/reference/hooks-reference>
+
+pub mod answer;
+pub mod decide;
+pub mod input;
+pub mod protect;
+pub mod writes;
+
+use serde::{Deserialize, Serialize};
+
+pub use input::{HookInput, ToolCall};
+
+/// The coding agents whose hooks checkrail answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Agent {
+    /// Claude Code.
+    Claude,
+    /// OpenAI Codex CLI.
+    Codex,
+    /// Google Gemini CLI.
+    Gemini,
+    /// Cursor.
+    Cursor,
+    /// GitHub Copilot (CLI and cloud agent).
+    Copilot,
+}
+
+impl Agent {
+    /// Every agent, in the order `init` and the docs list them.
+    pub const ALL: [Agent; 5] = [
+        Agent::Claude,
+        Agent::Codex,
+        Agent::Gemini,
+        Agent::Cursor,
+        Agent::Copilot,
+    ];
+
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Agent::Claude => "claude",
+            Agent::Codex => "codex",
+            Agent::Gemini => "gemini",
+            Agent::Cursor => "cursor",
+            Agent::Copilot => "copilot",
+        }
+    }
+}
+
+/// What the agent is about to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Event {
+    /// The agent wants to stop (Stop, SubagentStop, AfterAgent, agentStop,
+    /// stop).
+    Stop,
+    /// The agent is about to use a tool (PreToolUse, BeforeTool,
+    /// preToolUse, beforeShellExecution).
+    PreTool,
+    /// A conversation begins (SessionStart, sessionStart).
+    SessionStart,
+}
+
+impl Event {
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Event::Stop => "stop",
+            Event::PreTool => "pre-tool",
+            Event::SessionStart => "session-start",
+        }
+    }
+}
+
+/// What checkrail decided, before it is written in the agent's form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Go on. `note` is shown to the human where the agent can show it.
+    Allow {
+        /// A message for the human, if any.
+        note: Option<String>,
+    },
+    /// Refuse: the agent must keep working (stop) or not use the tool
+    /// (pre-tool). `reason` is what the agent is told.
+    Block {
+        /// Why, with the findings and the way out.
+        reason: String,
+    },
+    /// Context for the agent at the start of a conversation.
+    Context {
+        /// What the agent is told.
+        text: String,
+    },
+}
+
+/// The process's answer: its exit status and what it prints.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Answer {
+    /// Exit status.
+    pub code: u8,
+    /// Printed on stdout.
+    pub stdout: String,
+    /// Printed on stderr.
+    pub stderr: String,
+}
