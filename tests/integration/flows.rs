@@ -9,9 +9,12 @@ use checkrail::engine::Hooks;
 use checkrail::engine::progress::Progress;
 use checkrail::service::Service;
 use checkrail::session::{Control, Outcome, Status};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::support::{service, validate, within_patience, workspace};
+use crate::support::{
+    Cli, Client, Server, Session, Workspace, call, checkpoint, engine, kill_9, one_phase, service,
+    sh_wait_for, text, within_patience,
+};
 
 const FLOW: &str = r#"id: flow
 version: 1.0.0
@@ -90,14 +93,14 @@ fn standing(svc: &Service, id: &str) -> (String, Option<u32>, Status) {
 
 #[test]
 fn a_session_follows_conditions_loops_and_branches_with_real_checks() {
-    let ws = workspace(&[(".checkrail/workflows/flow.yaml", FLOW)]);
+    let ws = Workspace::new().workflow(FLOW).build();
     let root = ws.path();
     let svc = service(root);
-    let inputs: Map<String, Value> = [("migrate".to_owned(), json!("no"))].into_iter().collect();
-    let id = svc.start("flow", inputs).unwrap().session.id;
+    let session = Session::start_with(&svc, "flow", &[("migrate", "no")]);
+    let id = session.id.clone();
 
     let plan = json!({"tasks": [{"file": "a.txt"}, {"file": "b.txt"}], "docs": false});
-    let passed = validate(&svc, &id, Some(plan));
+    let passed = session.validate_with(plan);
     assert!(passed.passed && passed.advanced);
     // The migration's condition is false: skipped, with the reason, and
     // the next step says so.
@@ -130,30 +133,32 @@ fn a_session_follows_conditions_loops_and_branches_with_real_checks() {
     );
 
     // Each iteration is judged by the real rule on its own item.
-    let failed = validate(&svc, &id, None);
+    let failed = session.validate();
     assert!(!failed.passed);
     let finding = &failed.report.unwrap().rules[0].findings[0];
     assert_eq!(finding.path.as_deref(), Some("a.txt"));
     std::fs::write(root.join("a.txt"), "a").unwrap();
-    assert!(validate(&svc, &id, None).advanced);
+    assert!(session.validate().advanced);
     assert_eq!(
         standing(&svc, &id),
         ("implement".to_owned(), Some(2), Status::Active)
     );
 
     // A restarted server resumes mid-loop, on the second item.
+    drop(session);
     drop(svc);
     let svc = service(root);
+    let session = Session::of(&svc, &id);
     let next = svc.next(&id).unwrap();
     assert_eq!(next.phase.unwrap().guidance, "create b.txt");
-    let failed = validate(&svc, &id, None);
+    let failed = session.validate();
     assert_eq!(
         failed.report.unwrap().rules[0].findings[0].path.as_deref(),
         Some("b.txt")
     );
     assert_eq!(failed.standing.session.attempts, 1);
     std::fs::write(root.join("b.txt"), "b").unwrap();
-    assert!(validate(&svc, &id, None).advanced);
+    assert!(session.validate().advanced);
     assert_eq!(standing(&svc, &id).0, "review");
 
     // Rollback into the loop: back to the first iteration; the second's
@@ -167,13 +172,13 @@ fn a_session_follows_conditions_loops_and_branches_with_real_checks() {
     );
     assert!(!back.session.evidence.contains_key("implement#2"));
     std::fs::remove_file(root.join("b.txt")).unwrap();
-    assert!(validate(&svc, &id, None).advanced);
-    assert!(!validate(&svc, &id, None).passed, "b.txt is gone again");
+    assert!(session.validate().advanced);
+    assert!(!session.validate().passed, "b.txt is gone again");
     std::fs::write(root.join("b.txt"), "b").unwrap();
-    assert!(validate(&svc, &id, None).advanced);
+    assert!(session.validate().advanced);
 
     // The review branches past the docs (the plan said none).
-    let branched = validate(&svc, &id, None);
+    let branched = session.validate();
     assert_eq!(
         (
             branched.standing.session.phase_id.as_str(),
@@ -185,18 +190,18 @@ fn a_session_follows_conditions_loops_and_branches_with_real_checks() {
 
     // The repeat group runs again while its last checkpoint fails, up to
     // max_iterations; then the failures count as attempts.
-    assert!(!validate(&svc, &id, None).passed);
+    assert!(!session.validate().passed);
     assert_eq!(
         standing(&svc, &id),
         ("polish".to_owned(), Some(2), Status::Active)
     );
-    let failed = validate(&svc, &id, None);
+    let failed = session.validate();
     assert_eq!(failed.standing.session.iteration, Some(2));
     assert_eq!(failed.standing.session.attempts, 1);
     std::fs::write(root.join("polished.txt"), "p").unwrap();
-    assert!(validate(&svc, &id, None).advanced);
+    assert!(session.validate().advanced);
     assert_eq!(standing(&svc, &id).0, "ship");
-    let done = validate(&svc, &id, None);
+    let done = session.validate();
     assert_eq!(done.standing.session.status, Status::Completed);
 
     // The path tells the whole story, and the record verifies.
@@ -222,12 +227,7 @@ fn a_session_follows_conditions_loops_and_branches_with_real_checks() {
             step("ship", None, Outcome::Passed),
         ]
     );
-    let kinds: Vec<String> = svc
-        .events(&id)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = session.event_kinds();
     assert_eq!(kinds.iter().filter(|k| *k == "skipped").count(), 2);
     assert_eq!(
         kinds.iter().filter(|k| *k == "iteration_started").count(),
@@ -248,14 +248,11 @@ fn bad_flows_are_refused_at_load_with_the_place_named() {
     let broken = FLOW
         .replace("goto: polishing", "goto: nowhere")
         .replace("inputs.migrate == 'yes'", "inputs.migrat == 'yes'");
-    let ws = workspace(&[(".checkrail/workflows/flow.yaml", &broken)]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_checkrail"))
-        .args(["workflow", "lint", ".checkrail/workflows/flow.yaml"])
+    let ws = Workspace::new().workflow(&broken).build();
+    let out = Cli::new(&["workflow", "lint", ".checkrail/workflows/flow.yaml"])
         .current_dir(ws.path())
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stderr).into_owned() + &String::from_utf8_lossy(&out.stdout);
+        .output();
+    let text = text(&out);
     assert_ne!(out.status.code(), Some(0), "{text}");
     assert!(text.contains("/phases/3/next/0/goto"), "{text}");
     assert!(text.contains("nowhere"), "{text}");
@@ -296,7 +293,7 @@ fn script(signal: Option<&std::path::Path>, wait_for: Option<&std::path::Path>) 
         script += &format!(": > '{}'\n", signal.display());
     }
     if let Some(file) = wait_for {
-        script += &crate::support::sh_wait_for(file);
+        script += &sh_wait_for(file);
     }
     script
         + "printf '<testsuite tests=\"1\"><testcase name=\"t\" classname=\"c\"/></testsuite>' > \"$1\"\n"
@@ -325,26 +322,24 @@ fn rules_of_a_checkpoint_run_at_once_in_order_of_the_workflow() {
         signals.path().join("all-started"),
         signals.path().join("quick-done"),
     );
-    let ws = workspace(&[
-        (
-            "checkrail.toml",
-            "[exec]\nallow = [\"sh\"]\n[checks]\nparallel = 3\n",
-        ),
-        ("slow.sh", &script(None, Some(&quick_done))),
-        ("quick.sh", &script(None, Some(&all_started))),
-        ("a/keep", ""),
-        ("b/keep", ""),
-        ("c/keep", ""),
-    ]);
+    let ws = Workspace::new()
+        .grant("sh")
+        .config("[checks]\nparallel = 3\n")
+        .file("slow.sh", script(None, Some(&quick_done)))
+        .file("quick.sh", script(None, Some(&all_started)))
+        .file("a/keep", "")
+        .file("b/keep", "")
+        .file("c/keep", "")
+        .build();
     // Three directories: rules running one program in one directory would
     // take turns.
-    let workflow = crate::support::one_phase(&format!(
+    let workflow = one_phase(&format!(
         "{}{}{}",
         scripted("slow", "a", "slow.sh"),
         scripted("slower", "b", "slow.sh"),
         scripted("quick", "c", "quick.sh"),
     ));
-    let engine = crate::support::engine();
+    let engine = engine();
     let events = Arc::new(Mutex::new(Vec::new()));
     let hooks = Hooks {
         progress: Some(Arc::new({
@@ -369,8 +364,7 @@ fn rules_of_a_checkpoint_run_at_once_in_order_of_the_workflow() {
         })),
         cancel: None,
     };
-    let report =
-        crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
+    let report = checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
     assert!(
         report.passed,
         "a script gave up waiting: {}",
@@ -403,8 +397,7 @@ fn rules_of_a_checkpoint_run_at_once_in_order_of_the_workflow() {
     )
     .unwrap();
     let (hooks, events) = recorded();
-    let report =
-        crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
+    let report = checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
     assert!(report.passed, "{report:?}");
     let events = events.lock().unwrap();
     assert!(at(&events, 0, true) < at(&events, 1, false));
@@ -418,25 +411,22 @@ fn rules_running_the_same_program_in_one_directory_take_turns() {
     // alongside: the first two wait until it has started.
     let signals = tempfile::tempdir().unwrap();
     let elsewhere_started = signals.path().join("elsewhere-started");
-    let ws = workspace(&[
-        (
-            "checkrail.toml",
-            "[exec]\nallow = [\"sh\"]\n[checks]\nparallel = 3\n",
-        ),
-        ("sub/keep", ""),
-        ("here.sh", &script(None, Some(&elsewhere_started))),
-        ("there.sh", &script(Some(&elsewhere_started), None)),
-    ]);
-    let workflow = crate::support::one_phase(&format!(
+    let ws = Workspace::new()
+        .grant("sh")
+        .config("[checks]\nparallel = 3\n")
+        .file("sub/keep", "")
+        .file("here.sh", script(None, Some(&elsewhere_started)))
+        .file("there.sh", script(Some(&elsewhere_started), None))
+        .build();
+    let workflow = one_phase(&format!(
         "{}{}{}",
         scripted("first", ".", "here.sh"),
         scripted("second", ".", "here.sh"),
         scripted("elsewhere", "sub", "there.sh"),
     ));
-    let engine = crate::support::engine();
+    let engine = engine();
     let (hooks, events) = recorded();
-    let report =
-        crate::support::checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
+    let report = checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
     assert!(
         report.passed,
         "a script gave up waiting: {}",
@@ -453,12 +443,17 @@ fn rules_running_the_same_program_in_one_directory_take_turns() {
     );
 }
 
+/// workflow_validate of session `id` with `args` (a phase, evidence…).
+async fn validate_over(client: &Client, id: &str, mut args: Value) -> Value {
+    args["session"] = json!(id);
+    call(client, "workflow_validate", args).await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
-    use crate::processes::{call, spawn};
-    let ws = workspace(&[(".checkrail/workflows/flow.yaml", FLOW)]);
+    let ws = Workspace::new().workflow(FLOW).build();
     let root = ws.path();
-    let (client, pid) = spawn(root).await;
+    let (client, pid) = Server::on(root).stdio().await;
     let started = call(
         &client,
         "workflow_start",
@@ -467,12 +462,7 @@ async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
     .await
     .unwrap();
     let id = started["session"]["id"].as_str().unwrap().to_owned();
-    let validate = |args: Value| {
-        let client = &client;
-        let mut args = args;
-        args["session"] = json!(id);
-        async move { call(client, "workflow_validate", args).await.unwrap() }
-    };
+    let validate = |args: Value| validate_over(&client, &id, args);
     let plan = json!({"tasks": [{"file": "a.txt"}, {"file": "b.txt"}], "docs": true});
     let v = validate(json!({"evidence": plan})).await;
     // The migration's condition holds this time: it is not skipped.
@@ -498,24 +488,15 @@ async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
     );
 
     // kill -9 mid-loop; a new server resumes at iteration 2.
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill_9(pid);
     drop(client);
-    let (client, _) = spawn(root).await;
+    let (client, _) = Server::on(root).stdio().await;
     let next = call(&client, "workflow_next", json!({"session": id}))
         .await
         .unwrap();
     assert_eq!(next["phase"]["iteration"]["number"], 2, "{next}");
     assert_eq!(next["phase"]["guidance"], "create b.txt");
-    let call_v = |args: Value| {
-        let client = &client;
-        let mut args = args;
-        args["session"] = json!(id);
-        async move { call(client, "workflow_validate", args).await.unwrap() }
-    };
+    let call_v = |args: Value| validate_over(&client, &id, args);
     std::fs::write(root.join("b.txt"), "b").unwrap();
     let v = call_v(json!({"phase": "implement", "iteration": 2})).await;
     assert_eq!(v["advanced"], true, "{v}");
@@ -636,9 +617,9 @@ async fn an_agent_walks_branches_and_loops_over_mcp_across_a_server_restart() {
 
 #[test]
 fn a_cancellation_stops_every_running_rule() {
-    let ws = workspace(&[("checkrail.toml", "[checks]\nparallel = 2\n")]);
-    let engine = crate::support::engine();
-    let workflow = crate::support::one_phase(
+    let ws = Workspace::new().config("[checks]\nparallel = 2\n").build();
+    let engine = engine();
+    let workflow = one_phase(
         "        - rule: fixture-sleeper\n          timeout_ms: 3600000\n          config: { sleep_ms: 3600000 }\n        - rule: fixture-sleeper\n          timeout_ms: 3600000\n          config: { sleep_ms: 3600001 }\n        - rule: file-exists\n          config: { paths: [x] }\n",
     );
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -663,7 +644,7 @@ fn a_cancellation_stops_every_running_rule() {
     // the patience only if the cancel interrupted both.
     let dir = ws.path().to_owned();
     let result = within_patience("a cancelled checkpoint of two sleepers", move || {
-        crate::support::checkpoint(&engine, &workflow, "p", &dir, None, hooks)
+        checkpoint(&engine, &workflow, "p", &dir, None, hooks)
     });
     assert!(
         matches!(result, Err(checkrail::Error::Cancelled)),
@@ -699,13 +680,17 @@ phases:
     checkpoint:
       frozen: { since: write-tests, paths: [\"tests/**\"] }
 ";
-    let ws = workspace(&[(".checkrail/workflows/f.yaml", flow), ("tests/a.txt", "a")]);
+
+    let ws = Workspace::new()
+        .workflow(flow)
+        .file("tests/a.txt", "a")
+        .build();
     let svc = service(ws.path());
-    let id = svc.start("skip-freeze", Map::new()).unwrap().session.id;
-    let v = validate(&svc, &id, Some(json!({"tests": false})));
+    let session = Session::start(&svc, "skip-freeze");
+    let v = session.validate_with(json!({"tests": false}));
     assert_eq!(v.standing.session.phase_id, "fix");
     std::fs::write(ws.path().join("tests/a.txt"), "weakened").unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed, "{:?}", v.report);
     let report = v.report.unwrap();
     let finding = &report
@@ -744,16 +729,16 @@ phases:
     checkpoint:
       frozen: { since: write-tests, paths: [\"tests/**\"] }
 ";
+
     let script = "echo swapped >> tests/a.txt\nprintf '<testsuite tests=\"1\"><testcase name=\"t\" classname=\"c\"/></testsuite>' > \"$1\"\n";
-    let ws = workspace(&[
-        (".checkrail/workflows/f.yaml", flow),
-        ("tests/a.txt", "a\n"),
-        ("swap.sh", script),
-        ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
-    ]);
+    let ws = Workspace::new()
+        .workflow(flow)
+        .file("tests/a.txt", "a\n")
+        .file("swap.sh", script)
+        .grant("sh")
+        .build();
     let svc = service(ws.path());
-    let id = svc.start("swap", Map::new()).unwrap().session.id;
-    let v = validate(&svc, &id, None);
+    let v = Session::start(&svc, "swap").validate();
     assert!(!v.passed && !v.advanced, "{:?}", v.report);
     let report = v.report.unwrap();
     let stable = report

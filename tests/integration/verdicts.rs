@@ -4,16 +4,13 @@
 //! paths. Each cheat fails with a finding an agent can act on; the honest
 //! path still passes.
 
-use std::path::Path;
 use std::process::Command;
 
-use checkrail::engine::Hooks;
-use checkrail::report::CheckpointReport;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::support::{service, shared_cache, state_dir, validate, workspace};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+use crate::support::{
+    Cli, Harness, Session, Workspace, at_terminal, check_phase, codes, one_phase, service,
+};
 
 const CRATE_TOML: &str = "[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
 const BUILD_RS: &str = "fn main() {}\n";
@@ -36,109 +33,90 @@ mod tests {
 }
 "#;
 
-fn run(dir: &Path, workflow: &checkrail::workflow::Workflow) -> CheckpointReport {
-    let engine = crate::support::engine();
-    crate::support::checkpoint(&engine, workflow, "p", dir, None, Hooks::default()).unwrap()
-}
-
-fn codes(report: &CheckpointReport) -> Vec<String> {
-    report
-        .rules
-        .iter()
-        .flat_map(|r| &r.findings)
-        .filter_map(|f| f.code.clone())
-        .collect()
-}
-
-fn rust_crate() -> tempfile::TempDir {
-    workspace(&[
-        ("Cargo.toml", CRATE_TOML),
-        ("build.rs", BUILD_RS),
-        ("src/lib.rs", LIB_RS),
-        ("data/expected.txt", "42\n"),
-        ("tests/fixture.txt", "ok\n"),
-        ("checkrail.toml", "[exec]\nallow = [\"cargo\"]\n"),
-        (".gitignore", "/target\n"),
-    ])
+/// A crate whose tests read a data file through `include_str!` and a
+/// fixture at run time, with a build script; cargo granted.
+fn rust_crate() -> Workspace {
+    Workspace::new()
+        .file("Cargo.toml", CRATE_TOML)
+        .file("build.rs", BUILD_RS)
+        .file("src/lib.rs", LIB_RS)
+        .file("data/expected.txt", "42\n")
+        .file("tests/fixture.txt", "ok\n")
+        .file(".gitignore", "/target\n")
+        .grant("cargo")
 }
 
 #[test]
 fn the_cache_reruns_when_any_file_a_test_reads_changes() {
-    let ws = rust_crate();
+    let ws = rust_crate().build();
     let dir = ws.path();
-    let flow =
-        crate::support::one_phase("        - rule: test\n          config: { runner: cargo }\n");
-    let first = run(dir, &flow);
+    let flow = one_phase("        - rule: test\n          config: { runner: cargo }\n");
+    let first = check_phase(dir, &flow);
     assert!(first.passed, "{first:?}");
-    assert!(run(dir, &flow).rules[0].cached, "unchanged: reused");
+    assert!(check_phase(dir, &flow).rules[0].cached, "unchanged: reused");
 
     // A file pulled in with include_str!, not a .rs file.
     std::fs::write(dir.join("data/expected.txt"), "43\n").unwrap();
-    let changed = run(dir, &flow);
+    let changed = check_phase(dir, &flow);
     assert!(!changed.rules[0].cached && !changed.passed, "{changed:?}");
     std::fs::write(dir.join("data/expected.txt"), "42\n").unwrap();
-    assert!(run(dir, &flow).passed);
+    assert!(check_phase(dir, &flow).passed);
 
     // A file the test opens at run time.
     std::fs::write(dir.join("tests/fixture.txt"), "broken\n").unwrap();
-    let changed = run(dir, &flow);
+    let changed = check_phase(dir, &flow);
     assert!(!changed.rules[0].cached && !changed.passed, "{changed:?}");
     std::fs::write(dir.join("tests/fixture.txt"), "ok\n").unwrap();
 
     // The build script.
-    assert!(run(dir, &flow).passed);
+    assert!(check_phase(dir, &flow).passed);
     std::fs::write(
         dir.join("build.rs"),
         "fn main() { println!(\"cargo:rerun-if-changed=build.rs\"); }\n",
     )
     .unwrap();
-    let rebuilt = run(dir, &flow);
+    let rebuilt = check_phase(dir, &flow);
     assert!(!rebuilt.rules[0].cached && rebuilt.passed, "{rebuilt:?}");
 
     // Ignored files do not count: build output and .gitignore'd paths.
     std::fs::write(dir.join("notes.log"), "x").unwrap();
     std::fs::write(dir.join(".gitignore"), "/target\n*.log\n").unwrap();
     assert!(
-        !run(dir, &flow).rules[0].cached,
+        !check_phase(dir, &flow).rules[0].cached,
         ".gitignore itself is an input"
     );
     std::fs::write(dir.join("notes.log"), "y").unwrap();
     assert!(
-        run(dir, &flow).rules[0].cached,
+        check_phase(dir, &flow).rules[0].cached,
         "an ignored file changed nothing"
     );
 }
 
 #[test]
 fn the_cache_reruns_when_a_pytest_data_file_changes() {
-    let ws = workspace(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "tests/test_data.py",
             "from pathlib import Path\n\ndef test_data():\n    assert (Path(__file__).parent / 'data.txt').read_text().strip() == 'ok'\n",
-        ),
-        ("tests/data.txt", "ok\n"),
-        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
-    ]);
+        )
+        .file("tests/data.txt", "ok\n")
+        .grant("python3")
+        .build();
     let dir = ws.path();
-    let flow =
-        crate::support::one_phase("        - rule: test\n          config: { runner: pytest }\n");
-    assert!(run(dir, &flow).passed);
-    assert!(run(dir, &flow).rules[0].cached);
+    let flow = one_phase("        - rule: test\n          config: { runner: pytest }\n");
+    assert!(check_phase(dir, &flow).passed);
+    assert!(check_phase(dir, &flow).rules[0].cached);
     std::fs::write(dir.join("tests/data.txt"), "no\n").unwrap();
-    let changed = run(dir, &flow);
+    let changed = check_phase(dir, &flow);
     assert!(!changed.rules[0].cached && !changed.passed, "{changed:?}");
 }
 
 #[test]
 fn a_new_toolchain_runs_the_check_again() {
-    let ws = rust_crate();
+    let ws = rust_crate()
+        .workflow("id: build-it\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          config: { toolchain: cargo }\n")
+        .build();
     let dir = ws.path();
-    std::fs::create_dir_all(dir.join(".checkrail/workflows")).unwrap();
-    std::fs::write(
-        dir.join(".checkrail/workflows/t.yaml"),
-        "id: build-it\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          config: { toolchain: cargo }\n",
-    )
-    .unwrap();
     // A cargo of its own on PATH: "upgrading" it replaces the file.
     let real = Command::new("sh")
         .args(["-c", "command -v cargo"])
@@ -163,22 +141,10 @@ fn a_new_toolchain_runs_the_check_again() {
         std::env::var("PATH").unwrap()
     );
     let check = || {
-        let out = Command::new(BIN)
-            .args([
-                "check",
-                "--workflow",
-                "build-it",
-                "--phase",
-                "p",
-                "--json",
-                "--workspace",
-            ])
-            .arg(dir)
+        let out = Cli::new(&["check", "--workflow", "build-it", "--phase", "p", "--json"])
+            .workspace(dir)
             .env("PATH", &path)
-            .env("CHECKRAIL_CACHE_DIR", shared_cache())
-            .env("CHECKRAIL_STATE_DIR", state_dir())
-            .output()
-            .unwrap();
+            .output();
         let report: Value = serde_json::from_slice(&out.stdout)
             .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
         assert_eq!(report["passed"], true, "{report}");
@@ -188,10 +154,6 @@ fn a_new_toolchain_runs_the_check_again() {
     assert!(check(), "same toolchain, same files: reused");
     install("2.0");
     assert!(!check(), "a changed toolchain must run the rule again");
-}
-
-fn validation_codes(v: &checkrail::service::Validation) -> Vec<String> {
-    v.report.as_ref().map(codes).unwrap_or_default()
 }
 
 const TESTS_FLOW: &str = "id: tests-flow
@@ -215,19 +177,27 @@ phases:
           config: { runner: RUNNER }
 ";
 
+const PASSING_PY: &str = "def test_add():\n    assert 1 + 1 == 2\n";
+
+/// A pytest project whose one test passes, with [`TESTS_FLOW`]; python3
+/// granted.
+fn pytest_project() -> tempfile::TempDir {
+    Workspace::new()
+        .file("test_calc.py", PASSING_PY)
+        .workflow(&TESTS_FLOW.replace("RUNNER", "pytest"))
+        .grant("python3")
+        .build()
+}
+
 #[test]
 fn a_cargo_runner_added_mid_session_is_a_blocking_finding() {
-    let ws = rust_crate();
+    let ws = rust_crate()
+        .workflow(&TESTS_FLOW.replace("RUNNER", "cargo"))
+        .build();
     let dir = ws.path();
-    std::fs::create_dir_all(dir.join(".checkrail/workflows")).unwrap();
-    std::fs::write(
-        dir.join(".checkrail/workflows/t.yaml"),
-        TESTS_FLOW.replace("RUNNER", "cargo"),
-    )
-    .unwrap();
     let svc = service(dir);
-    let id = svc.start("tests-flow", Map::new()).unwrap().session.id;
-    assert!(validate(&svc, &id, None).advanced);
+    let session = Session::start(&svc, "tests-flow");
+    assert!(session.validate().advanced);
     // The bug comes back, and a runner prints a green report instead of
     // running the tests.
     std::fs::write(dir.join("data/expected.txt"), "7\n").unwrap();
@@ -242,7 +212,7 @@ fn a_cargo_runner_added_mid_session_is_a_blocking_finding() {
         "[target.'cfg(all())']\nrunner = \"sh fake.sh\"\n",
     )
     .unwrap();
-    let cheated = validate(&svc, &id, None);
+    let cheated = session.validate();
     assert!(!cheated.passed, "{:?}", cheated.report);
     let report = cheated.report.as_ref().unwrap();
     let finding = report
@@ -261,44 +231,32 @@ fn a_cargo_runner_added_mid_session_is_a_blocking_finding() {
     );
 
     // Outside a session, the same override is a warning.
-    let out = Command::new(BIN)
-        .args([
-            "check",
-            "--workflow",
-            "tests-flow",
-            "--phase",
-            "green",
-            "--json",
-            "--workspace",
-        ])
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .output()
-        .unwrap();
+    let out = Cli::new(&[
+        "check",
+        "--workflow",
+        "tests-flow",
+        "--phase",
+        "green",
+        "--json",
+    ])
+    .workspace(dir)
+    .output();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(report.to_string().contains("cargo-override"), "{report}");
 
     // The honest path: remove the runner, fix the data.
     std::fs::remove_dir_all(dir.join(".cargo")).unwrap();
     std::fs::write(dir.join("data/expected.txt"), "42\n").unwrap();
-    assert!(validate(&svc, &id, None).passed);
+    assert!(session.validate().passed);
 }
 
 #[test]
 fn a_conftest_hook_added_mid_session_is_a_blocking_finding() {
-    let ws = workspace(&[
-        ("test_calc.py", "def test_add():\n    assert 1 + 1 == 2\n"),
-        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
-        (
-            ".checkrail/workflows/t.yaml",
-            &TESTS_FLOW.replace("RUNNER", "pytest"),
-        ),
-    ]);
+    let ws = pytest_project();
     let dir = ws.path();
     let svc = service(dir);
-    let id = svc.start("tests-flow", Map::new()).unwrap().session.id;
-    assert!(validate(&svc, &id, None).advanced);
+    let session = Session::start(&svc, "tests-flow");
+    assert!(session.validate().advanced);
     std::fs::write(
         dir.join("test_calc.py"),
         "def test_add():\n    assert 1 + 1 == 3\n",
@@ -309,65 +267,49 @@ fn a_conftest_hook_added_mid_session_is_a_blocking_finding() {
         "import pytest\n\n@pytest.hookimpl(hookwrapper=True)\ndef pytest_runtest_makereport(item, call):\n    outcome = yield\n    report = outcome.get_result()\n    report.outcome = 'passed'\n",
     )
     .unwrap();
-    let cheated = validate(&svc, &id, None);
+    let cheated = session.validate();
     assert!(!cheated.passed);
     assert!(
-        validation_codes(&cheated).contains(&"judging-file-changed".to_owned()),
+        codes(&cheated).contains(&"judging-file-changed".to_owned()),
         "{:?}",
         cheated.report
     );
     // The agent cannot accept the change from its shell…
-    let out = Command::new(BIN)
-        .args(["session", "accept-changes", &id, "--workspace"])
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
+    let out = Cli::new(&["session", "accept-changes", &session.id])
+        .workspace(dir)
+        .output();
     assert_eq!(out.status.code(), Some(2));
     // …the honest path removes the hook and fixes the code.
     std::fs::remove_file(dir.join("conftest.py")).unwrap();
-    std::fs::write(
-        dir.join("test_calc.py"),
-        "def test_add():\n    assert 1 + 1 == 2\n",
-    )
-    .unwrap();
-    assert!(validate(&svc, &id, None).passed);
+    std::fs::write(dir.join("test_calc.py"), PASSING_PY).unwrap();
+    assert!(session.validate().passed);
 }
 
 #[test]
 fn a_human_accepts_a_judging_change_at_a_terminal() {
-    let ws = workspace(&[
-        ("test_calc.py", "def test_add():\n    assert 1 + 1 == 2\n"),
-        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
-        (
-            ".checkrail/workflows/t.yaml",
-            &TESTS_FLOW.replace("RUNNER", "pytest"),
-        ),
-    ]);
+    let ws = pytest_project();
     let dir = ws.path();
     let svc = service(dir);
-    let id = svc.start("tests-flow", Map::new()).unwrap().session.id;
-    assert!(validate(&svc, &id, None).advanced);
+    let session = Session::start(&svc, "tests-flow");
+    assert!(session.validate().advanced);
     std::fs::write(
         dir.join("pytest.ini"),
         "[pytest]\naddopts = -p no:cacheprovider\n",
     )
     .unwrap();
-    assert!(!validate(&svc, &id, None).passed);
-    let transcript = crate::trust::at_terminal(
+    assert!(!session.validate().passed);
+    let transcript = at_terminal(
         dir,
-        &["session", "accept-changes", &id, "--by", "ana"],
+        &["session", "accept-changes", &session.id, "--by", "ana"],
         "accept",
     );
     assert!(
         transcript.contains("accepted: Added(\"pytest.ini\")"),
         "{transcript}"
     );
-    assert!(validate(&svc, &id, None).passed);
+    assert!(session.validate().passed);
     let accepted = svc
-        .events(&id)
+        .events(&session.id)
         .unwrap()
         .into_iter()
         .find(|e| e.kind == "judging_changes_accepted")
@@ -399,18 +341,18 @@ phases:
         - rule: file-exists
           config: { paths: [src.txt] }
 ";
-    let ws = workspace(&[
-        (".checkrail/workflows/f.yaml", flow),
-        ("spec/a.txt", "expect 1"),
-        ("src.txt", "impl"),
-    ]);
+    let ws = Workspace::new()
+        .workflow(flow)
+        .file("spec/a.txt", "expect 1")
+        .file("src.txt", "impl")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let id = svc.start("frozen-flow", Map::new()).unwrap().session.id;
-    assert!(validate(&svc, &id, None).advanced);
+    let session = Session::start(&svc, "frozen-flow");
+    assert!(session.validate().advanced);
     std::fs::write(dir.join("spec/a.txt"), "expect anything").unwrap();
     std::fs::write(dir.join("spec/b.txt"), "new").unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed);
     let report = v.report.unwrap();
     let messages: Vec<String> = report
@@ -434,7 +376,7 @@ phases:
     );
     std::fs::write(dir.join("spec/a.txt"), "expect 1").unwrap();
     std::fs::remove_file(dir.join("spec/b.txt")).unwrap();
-    assert!(validate(&svc, &id, None).passed);
+    assert!(session.validate().passed);
 }
 
 const BUGGY: &str = "pub fn clamp(v: i32, lo: i32, hi: i32) -> i32 {\n    if v < lo { lo } else { v }\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn keeps_values_inside() {\n        assert_eq!(super::clamp(5, 0, 10), 5);\n    }\n}\n";
@@ -446,23 +388,19 @@ const FIXED: &str = "pub fn clamp(v: i32, lo: i32, hi: i32) -> i32 {\n    v.max(
 /// the evidence is the one that must fail, and then pass.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_named_regression_test_must_fail_then_pass_over_mcp() {
-    let h = crate::mcp::start(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "Cargo.toml",
             "[package]\nname = \"clamp\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-        ),
-        ("src/lib.rs", BUGGY),
-        ("checkrail.toml", "[exec]\nallow = [\"cargo\"]\n"),
-    ])
-    .await;
-    let dir = h.dir.clone();
-    let started = h
-        .ok(
-            "workflow_start",
-            json!({"workflow": "bugfix-with-regression-test", "inputs": {"bug": "clamp(42, 0, 10) returns 42"}}),
         )
+        .file("src/lib.rs", BUGGY)
+        .grant("cargo")
+        .build();
+    let h = Harness::start(ws).await;
+    let dir = h.dir.clone();
+    let id = h
+        .start_session(json!({"workflow": "bugfix-with-regression-test", "inputs": {"bug": "clamp(42, 0, 10) returns 42"}}))
         .await;
-    let id = started["session"]["id"].as_str().unwrap().to_owned();
     let evidence = json!({"root_cause": "the upper bound is never compared", "test_name": "clamps_values_above_the_maximum"});
     let v = h
         .ok(
@@ -595,27 +533,31 @@ const PY_TESTS: &str = "from calc import clamp\n\n\ndef test_inside():\n    asse
 
 #[test]
 fn python_regression_tests_cannot_be_deleted_weakened_or_skipped() {
-    let ws = workspace(&[
-        ("calc.py", PY_BUGGY),
-        ("test_calc.py", PY_TESTS),
-        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
-        (".checkrail/workflows/py.yaml", PY_FLOW),
-    ]);
+    let ws = Workspace::new()
+        .file("calc.py", PY_BUGGY)
+        .file("test_calc.py", PY_TESTS)
+        .workflow(PY_FLOW)
+        .grant("python3")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let id = svc.start("py-bugfix", Map::new()).unwrap().session.id;
-    assert!(validate(&svc, &id, Some(json!({"test_name": "test_clamps_above"}))).advanced);
-    let red = validate(&svc, &id, None);
+    let session = Session::start(&svc, "py-bugfix");
+    assert!(
+        session
+            .validate_with(json!({"test_name": "test_clamps_above"}))
+            .advanced
+    );
+    let red = session.validate();
     assert!(red.advanced, "{:?}", red.report);
 
     let cheat = |tests: &str, code: &str| {
         std::fs::write(dir.join("test_calc.py"), tests).unwrap();
-        let v = validate(&svc, &id, None);
+        let v = session.validate();
         assert!(!v.passed, "{code}: {:?}", v.report);
         assert!(
-            validation_codes(&v).contains(&code.to_owned()),
+            codes(&v).contains(&code.to_owned()),
             "{code}: {:?}",
-            validation_codes(&v)
+            codes(&v)
         );
     };
     // Deleted.
@@ -639,31 +581,28 @@ fn python_regression_tests_cannot_be_deleted_weakened_or_skipped() {
     // Honest.
     std::fs::write(dir.join("test_calc.py"), PY_TESTS).unwrap();
     std::fs::write(dir.join("calc.py"), PY_FIXED).unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.advanced, "{:?}", v.report);
 }
 
 #[test]
 fn a_refactor_cannot_silence_lints_or_drop_tests() {
     let lib = "pub fn double(x: u32) -> u32 {\n    x * 2\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn doubles() {\n        assert_eq!(super::double(2), 4);\n    }\n\n    #[test]\n    fn doubles_zero() {\n        assert_eq!(super::double(0), 0);\n    }\n}\n";
-    let ws = workspace(&[
-        ("Cargo.toml", CRATE_TOML),
-        ("src/lib.rs", lib),
-        ("checkrail.toml", "[exec]\nallow = [\"cargo\"]\n"),
-        (".gitignore", "/target\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("Cargo.toml", CRATE_TOML)
+        .file("src/lib.rs", lib)
+        .file(".gitignore", "/target\n")
+        .grant("cargo")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let id = svc.start("safe-refactor", Map::new()).unwrap().session.id;
-    let before = validate(&svc, &id, None);
+    let session = Session::start(&svc, "safe-refactor");
+    let before = session.validate();
     assert!(before.advanced, "{:?}", before.report);
     assert!(
-        validate(
-            &svc,
-            &id,
-            Some(json!({"summary": "inline the multiplication helper"}))
-        )
-        .advanced
+        session
+            .validate_with(json!({"summary": "inline the multiplication helper"}))
+            .advanced
     );
     // A new suppression and a skipped test.
     let cheated = lib
@@ -673,9 +612,9 @@ fn a_refactor_cannot_silence_lints_or_drop_tests() {
             "    #[test]\n    #[ignore]\n    fn doubles_zero",
         );
     std::fs::write(dir.join("src/lib.rs"), &cheated).unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed);
-    let codes = validation_codes(&v);
+    let codes = codes(&v);
     assert!(codes.contains(&"new-suppression".to_owned()), "{codes:?}");
     assert!(codes.contains(&"test-now-skipped".to_owned()), "{codes:?}");
     let suppression = v
@@ -692,7 +631,7 @@ fn a_refactor_cannot_silence_lints_or_drop_tests() {
         (Some("src/lib.rs"), Some(1))
     );
     std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.passed, "{:?}", v.report);
 }
 
@@ -701,22 +640,22 @@ fn an_ignored_judging_file_still_changes_the_cached_answer() {
     // `.checkrail/` is ignored by the project, yet the allow-list in it
     // changes how the security rule judges: editing it must not let a
     // cached answer stand.
-    let ws = workspace(&[
-        (".gitignore", ".checkrail/\n"),
-        (
+    let ws = Workspace::new()
+        .file(".gitignore", ".checkrail/\n")
+        .file(
             "config.py",
-            &format!(
+            format!(
                 "TOKEN = \"{}{}\"\n",
                 "ghp_", "x7Rk2Lq9Zt4Wm8Nc3Vb6Hs1Jd5Fg0Py2Ea7Q"
             ),
-        ),
-        (".checkrail/secrets-allow", "config.py\n"),
-    ]);
-    let workflow = crate::support::one_phase("        - rule: security\n          config: {}\n");
-    let first = run(ws.path(), &workflow);
+        )
+        .file(".checkrail/secrets-allow", "config.py\n")
+        .build();
+    let workflow = one_phase("        - rule: security\n          config: {}\n");
+    let first = check_phase(ws.path(), &workflow);
     assert!(first.passed, "allowed: {first:#?}");
     assert!(
-        run(ws.path(), &workflow).rules[0].cached,
+        check_phase(ws.path(), &workflow).rules[0].cached,
         "unchanged: cached"
     );
     std::fs::write(
@@ -724,7 +663,7 @@ fn an_ignored_judging_file_still_changes_the_cached_answer() {
         "# nothing allowed\n",
     )
     .unwrap();
-    let second = run(ws.path(), &workflow);
+    let second = check_phase(ws.path(), &workflow);
     assert!(
         !second.rules[0].cached,
         "the allow-list changed: {second:#?}"
