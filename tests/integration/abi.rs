@@ -8,7 +8,7 @@ use checkrail::runtime::{CheckInput, ComponentCache, Limits, RuleComponent, RunR
 use checkrail_sdk::Outcome;
 use serde_json::{Value, json};
 
-use crate::support::{WASM_DIR, engine, shared_cache, workspace};
+use crate::support::{WASM_DIR, Workspace, engine, shared_cache};
 
 fn runtime() -> Runtime {
     Runtime::new(ComponentCache::new(Some(shared_cache()))).unwrap()
@@ -43,7 +43,7 @@ fn a_0_1_rule_runs_next_to_a_0_2_rule_in_one_runtime() {
     assert_eq!(current.api_version.to_string(), checkrail_sdk::API_VERSION);
     assert!(legacy.info.judging_files.is_empty());
 
-    let ws = workspace(&[("present.txt", "x")]);
+    let ws = Workspace::new().file("present.txt", "x").build();
     let input = CheckInput {
         workspace: Some(ws.path()),
         phase: Some("green"),
@@ -70,7 +70,7 @@ fn a_0_1_rule_runs_next_to_a_0_2_rule_in_one_runtime() {
 #[test]
 fn a_0_1_rule_runs_through_the_engine() {
     let engine = engine();
-    let ws = workspace(&[("present.txt", "x")]);
+    let ws = Workspace::new().file("present.txt", "x").build();
     let report = engine
         .run_rule(&checkrail::engine::RuleRun {
             rule: "fixture-legacy-v0-1",
@@ -91,7 +91,7 @@ fn baselines_reach_a_0_2_rule_and_its_facts_come_back() {
     let rule = load(&runtime, "fixture-facts");
     assert_eq!(rule.info.judging_files, ["facts.toml", "**/facts.toml"]);
 
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let input = CheckInput {
         workspace: Some(ws.path()),
         workflow: Some("bugfix"),
@@ -126,7 +126,7 @@ fn baselines_reach_a_0_2_rule_and_its_facts_come_back() {
 fn facts_that_are_not_json_are_a_rule_error() {
     let runtime = runtime();
     let rule = load(&runtime, "fixture-facts");
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let input = CheckInput {
         workspace: Some(ws.path()),
         ..CheckInput::default()
@@ -153,7 +153,7 @@ fn facts_that_are_not_json_are_a_rule_error() {
 fn baselines_that_are_not_json_are_a_rule_error() {
     let runtime = runtime();
     let rule = load(&runtime, "fixture-facts");
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let input = CheckInput {
         workspace: Some(ws.path()),
         baselines: vec![("red".into(), "{".into())],

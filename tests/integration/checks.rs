@@ -11,15 +11,9 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rmcp::ServiceExt;
-use rmcp::transport::TokioChildProcess;
 use serde_json::{Value, json};
 
-use crate::processes::{Client, call};
-use crate::support::{PATIENCE, fixture_rules, sh_wait_for, shared_cache, workspace};
-use crate::trust::{checkrail, text};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+use crate::support::{Cli, Client, PATIENCE, Server, Workspace, call, kill_9, sh_wait_for, text};
 
 /// How long a check lease lasts (`CHECKRAIL_CHECK_LEASE_MS`).
 const LEASE: Duration = Duration::from_millis(900);
@@ -62,16 +56,12 @@ impl Hold {
     }
 
     /// A workspace with the `slow` workflow, its script and the grant to
-    /// run it, plus `files`.
-    fn workspace(&self, files: &[(&str, &str)]) -> tempfile::TempDir {
-        let script = sh_wait_for(&self.release_file());
-        let mut all = vec![
-            (".checkrail/workflows/slow.yaml", FLOW),
-            ("hold.sh", &script),
-            ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
-        ];
-        all.extend_from_slice(files);
-        workspace(&all)
+    /// run it.
+    fn workspace(&self) -> Workspace {
+        Workspace::new()
+            .workflow(FLOW)
+            .file("hold.sh", sh_wait_for(&self.release_file()))
+            .grant("sh")
     }
 
     /// Lets every held check, and every later one, run to its end.
@@ -80,24 +70,11 @@ impl Hold {
     }
 }
 
-/// A server on `dir` (with the fixture rules, short check leases), on
-/// `store` when given.
-async fn serve(dir: &Path, store: Option<&str>) -> (Client, u32) {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("--rules-dir")
-        .arg(fixture_rules())
-        .arg("serve")
-        .arg("--workspace")
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
-        .env("CHECKRAIL_CHECK_LEASE_MS", LEASE.as_millis().to_string());
-    if let Some(store) = store {
-        cmd.env("CHECKRAIL_STORE", store);
-    }
-    let transport = TokioChildProcess::new(cmd).unwrap();
-    let pid = transport.id().unwrap();
-    (().serve(transport).await.unwrap(), pid)
+/// A server on `dir` with the fixture rules and short check leases.
+fn server(dir: &Path) -> Server {
+    Server::on(dir)
+        .fixture_rules()
+        .env("CHECKRAIL_CHECK_LEASE_MS", LEASE.as_millis().to_string())
 }
 
 /// workflow_next until `done` holds of it (at most the patience).
@@ -148,7 +125,9 @@ fn events_of(state: &Value, kind: &str) -> Vec<Value> {
 }
 
 fn verified(dir: &Path, id: &str) {
-    let out = checkrail(dir, &["session", "verify", id, "--json"]);
+    let out = Cli::new(&["session", "verify", id, "--json"])
+        .workspace(dir)
+        .output();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["ok"], true, "{report}");
@@ -157,9 +136,9 @@ fn verified(dir: &Path, id: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restart() {
     let hold = Hold::new();
-    let ws = hold.workspace(&[]);
+    let ws = hold.workspace().build();
     let root = ws.path();
-    let (client, _) = serve(root, None).await;
+    let (client, _) = server(root).stdio().await;
     let id = start(&client).await;
 
     // The check is held: an answer now came before its rules ended.
@@ -227,7 +206,7 @@ async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restar
     client.cancel().await.unwrap();
 
     // A new server finds the results in the store, by check id.
-    let (client, _) = serve(root, None).await;
+    let (client, _) = server(root).stdio().await;
     let state = call(&client, "workflow_state", json!({ "session": id }))
         .await
         .unwrap();
@@ -257,9 +236,9 @@ async fn a_check_answers_at_once_then_reports_its_result_which_survives_a_restar
 #[tokio::test(flavor = "multi_thread")]
 async fn a_server_killed_mid_check_leaves_it_interrupted_and_a_new_check_runs() {
     let hold = Hold::new();
-    let ws = hold.workspace(&[("ready.txt", "ok")]);
+    let ws = hold.workspace().file("ready.txt", "ok").build();
     let root = ws.path();
-    let (client, pid) = serve(root, None).await;
+    let (client, pid) = server(root).stdio().await;
     let id = start(&client).await;
     // Held: the server is killed while the check runs.
     let answer = validate_detached(&client, &id).await;
@@ -267,14 +246,10 @@ async fn a_server_killed_mid_check_leaves_it_interrupted_and_a_new_check_runs() 
     let owner = answer["check"]["owner"].as_str().unwrap().to_owned();
     assert!(owner.contains(&format!("/{pid}/")), "{owner} vs pid {pid}");
 
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill_9(pid);
     drop(client);
 
-    let (client, _) = serve(root, None).await;
+    let (client, _) = server(root).stdio().await;
     let interrupted = next_until(&client, &id, |n| status(n) != "running").await;
     assert_eq!(status(&interrupted), "interrupted", "{interrupted}");
     assert_eq!(interrupted["check"]["id"], check.as_str());
@@ -308,10 +283,10 @@ async fn a_server_killed_mid_check_leaves_it_interrupted_and_a_new_check_runs() 
 async fn a_replica_sees_another_live_replicas_check_as_running() {
     let (_, url) = crate::pg::fresh_database();
     let hold = Hold::new();
-    let ws = hold.workspace(&[("ready.txt", "ok")]);
+    let ws = hold.workspace().file("ready.txt", "ok").build();
     let root = ws.path();
-    let (first, _) = serve(root, Some(&url)).await;
-    let (second, _) = serve(root, Some(&url)).await;
+    let (first, _) = server(root).store(&url).stdio().await;
+    let (second, _) = server(root).store(&url).stdio().await;
     let id = start(&first).await;
     let answer = validate_detached(&first, &id).await;
     let check = answer["check"]["id"].as_str().unwrap().to_owned();
@@ -350,21 +325,11 @@ async fn a_replica_sees_another_live_replicas_check_as_running() {
 /// validation's result; a task cannot be cancelled half way.
 #[test]
 fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
-    use crate::support::Raw;
-    use std::process::Command;
-
     let hold = Hold::new();
-    let ws = hold.workspace(&[]);
-    let mut command = Command::new(BIN);
-    command
-        .arg("--rules-dir")
-        .arg(fixture_rules())
-        .args(["serve", "--workspace"])
-        .arg(ws.path());
-    let mut raw = Raw::spawn(
-        command,
-        &json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}),
-    );
+    let ws = hold.workspace().build();
+    let mut raw = Server::on(ws.path())
+        .fixture_rules()
+        .raw_declaring(&json!({"extensions": {"io.modelcontextprotocol/tasks": {}}}));
     let init = raw.initialized.clone();
     assert!(
         init["result"]["capabilities"]["extensions"]["io.modelcontextprotocol/tasks"].is_object(),

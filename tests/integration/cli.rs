@@ -2,26 +2,15 @@
 //! that name the problem.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
-use crate::support::{fixture_rules, repo_root, shared_cache, workspace};
+use crate::support::{BIN, Cli, Workspace, fixture_rules, repo_root};
 
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
-
+/// `checkrail args…` in the repository.
 fn checkrail(args: &[&str]) -> Output {
-    checkrail_in(&repo_root(), BIN, args)
-}
-
-fn checkrail_in(cwd: &Path, bin: &str, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(args)
-        .current_dir(cwd)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
-        .output()
-        .expect("run checkrail")
+    Cli::new(args).current_dir(&repo_root()).output()
 }
 
 fn stdout(o: &Output) -> String {
@@ -84,10 +73,10 @@ fn bundled_example_passes_then_fails_with_findings() {
 
 #[test]
 fn fixing_the_workspace_turns_the_checkpoint_green() {
-    let ws = workspace(&[
-        ("LICENSE-MIT", "MIT"),
-        ("CHANGELOG.md", "# Changes\n\n## 0.1.0\n- first\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("LICENSE-MIT", "MIT")
+        .file("CHANGELOG.md", "# Changes\n\n## 0.1.0\n- first\n")
+        .build();
     let dir = ws.path().to_str().unwrap();
     let args = [
         "check",
@@ -177,10 +166,12 @@ fn usage_and_configuration_errors_exit_2_and_name_the_problem() {
 
 #[test]
 fn a_bad_rule_config_in_a_workflow_names_rule_and_field() {
-    let ws = workspace(&[(
-        "flow.yaml",
-        "id: bad\nversion: 0.1.0\nname: Bad\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config:\n            paths: [1]\n        - rule: nonexistent\n        - rule: file-exists@^2\n",
-    )]);
+    let ws = Workspace::new()
+        .file(
+            "flow.yaml",
+            "id: bad\nversion: 0.1.0\nname: Bad\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config:\n            paths: [1]\n        - rule: nonexistent\n        - rule: file-exists@^2\n",
+        )
+        .build();
     let file = ws.path().join("flow.yaml");
     let out = checkrail(&["workflow", "lint", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
@@ -307,10 +298,9 @@ fn lists_workflows_and_rules() {
 
 #[test]
 fn workspace_workflows_are_found_by_id() {
-    let ws = workspace(&[(
-        ".checkrail/workflows/local.yaml",
-        "id: local-flow\nversion: 1.0.0\nname: Local\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config: {paths: [src/main.rs]}\n",
-    )]);
+    let ws = Workspace::new()
+        .workflow("id: local-flow\nversion: 1.0.0\nname: Local\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config: {paths: [src/main.rs]}\n")
+        .build();
     let dir = ws.path().to_str().unwrap();
     let out = checkrail(&[
         "check",
@@ -331,12 +321,15 @@ fn an_installed_binary_needs_no_files_beside_it() {
     let install = tempfile::tempdir().unwrap();
     let bin = install.path().join("checkrail");
     std::fs::copy(BIN, &bin).unwrap();
-    let elsewhere = workspace(&[("README.md", "# x\n\n## Usage\nrun it\n")]);
-    let out = checkrail_in(
-        elsewhere.path(),
-        bin.to_str().unwrap(),
+    let elsewhere = Workspace::new()
+        .file("README.md", "# x\n\n## Usage\nrun it\n")
+        .build();
+    let out = Cli::binary(
+        &bin,
         &["check", "--workflow", "project-basics", "--phase", "readme"],
-    );
+    )
+    .current_dir(elsewhere.path())
+    .output();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -346,16 +339,15 @@ fn an_installed_binary_needs_no_files_beside_it() {
     );
 }
 
-/// `checkrail session list` for `ws` with its own state directory.
+/// `checkrail session list` for `ws` with its own state directory, given
+/// by the flag alone.
 fn session_list(ws: &Path, state: &Path) -> Output {
-    Command::new(BIN)
-        .args(["session", "list", "--workspace"])
-        .arg(ws)
+    Cli::new(&["session", "list"])
+        .workspace(ws)
         .arg("--state-dir")
         .arg(state)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
+        .env_remove("CHECKRAIL_STATE_DIR")
         .output()
-        .expect("run checkrail")
 }
 
 /// The one workspace directory inside a state directory.
@@ -370,7 +362,7 @@ fn workspace_state(state: &Path) -> std::path::PathBuf {
 
 #[test]
 fn failures_of_checkrail_itself_do_not_share_the_usage_code() {
-    let ws = workspace(&[("README.md", "# hi")]);
+    let ws = Workspace::new().file("README.md", "# hi").build();
     let root = tempfile::tempdir().unwrap();
     let state = root.path().join("state");
     let out = session_list(ws.path(), &state);

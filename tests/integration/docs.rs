@@ -5,24 +5,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::support::{repo_root, shared_cache, state_dir};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+use crate::support::{Cli, repo_root};
 
 /// How the reference is regenerated, as its own header says.
 const REGENERATE: &str = "cargo run -p checkrail -- rule docs --out docs/rules-reference.md";
 
 #[test]
 fn the_rule_reference_is_what_the_rules_generate() {
-    let out = Command::new(BIN)
-        .args(["rule", "docs"])
-        .current_dir(repo_root())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .output()
-        .expect("run checkrail rule docs");
+    let out = Cli::new(&["rule", "docs"])
+        .current_dir(&repo_root())
+        .output();
     let generated = String::from_utf8(out.stdout).expect("the reference is UTF-8");
     assert!(
         out.status.success(),

@@ -7,7 +7,7 @@
 
 use std::process::Command;
 
-use crate::support::{repo_root, shared_cache};
+use crate::support::{BIN, repo_root, shared_cache, state_dir};
 
 #[test]
 fn python_sdk_client_runs_a_workflow_across_a_restart() {
@@ -21,9 +21,9 @@ fn python_sdk_client_runs_a_workflow_across_a_restart() {
     );
     let out = Command::new(&python)
         .arg(repo_root().join("tests/e2e/agent_roundtrip.py"))
-        .arg(env!("CARGO_BIN_EXE_checkrail"))
+        .arg(BIN)
         .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
         .output()
         .expect("run the e2e script");
     let stdout = String::from_utf8_lossy(&out.stdout);

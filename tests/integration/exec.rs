@@ -3,22 +3,20 @@
 //! cannot blank the output, and arguments that make a tool run anything are
 //! refused with the opt-out in the finding.
 
-use checkrail::engine::Hooks;
 use checkrail::report::{CheckpointReport, RuleStatus};
 use checkrail_sdk::testing::require_program;
 use checkrail_sdk::tool::codes;
 
-use crate::support::{checkpoint, engine, within_patience, workspace};
+use crate::support::{Workspace, check_phase, one_phase, within_patience};
 
+/// The compile rule with `config` on `dir`.
 fn run(dir: &std::path::Path, config: &str) -> CheckpointReport {
-    let flow = checkrail::workflow::parse(
-        &format!(
-            "id: x\nversion: 0.1.0\nname: X\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          config: {config}\n"
-        ),
-        "x.yaml",
+    check_phase(
+        dir,
+        &one_phase(&format!(
+            "        - rule: compile\n          config: {config}\n"
+        )),
     )
-    .unwrap();
-    checkpoint(&engine(), &flow, "p", dir, None, Hooks::default()).unwrap()
 }
 
 /// Processes on this machine whose command line holds `marker`.
@@ -45,16 +43,16 @@ fn a_daemon_started_by_a_granted_program_ends_with_the_check_and_keeps_no_output
         .subsec_nanos();
     // An hour-long sleep, unique on this machine by its fraction.
     let marker = format!("{}.{nanos:09}", 3600 + std::process::id() % 97);
-    let ws = workspace(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "check.sh",
-            &format!(
+            format!(
                 "echo 'src/x.txt:1: error: the real diagnostic'\nsetsid sleep {marker} &\n( setsid sleep {marker} >/dev/null 2>&1 & )\nexit 1\n"
             ),
-        ),
-        ("src/x.txt", "x"),
-        ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
-    ]);
+        )
+        .file("src/x.txt", "x")
+        .grant("sh")
+        .build();
     let dir = ws.path().to_owned();
     // A check that waited for its daemons would wait the hour.
     let report = within_patience("a check whose command left daemons", move || {
@@ -92,14 +90,14 @@ fn a_daemon_started_by_a_granted_program_ends_with_the_check_and_keeps_no_output
 #[test]
 fn cargo_config_from_a_workflow_is_refused_with_the_opt_out() {
     require_program("cargo", "install Rust with rustup (https://rustup.rs)");
-    let ws = workspace(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "Cargo.toml",
             "[package]\nname = \"x\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-        ),
-        ("src/lib.rs", ""),
-        ("checkrail.toml", "[exec]\nallow = [\"cargo\"]\n"),
-    ]);
+        )
+        .file("src/lib.rs", "")
+        .grant("cargo")
+        .build();
     let config = "{ toolchain: cargo, args: ['--config', 'env.LD_PRELOAD=\"/tmp/evil.so\"'] }";
     let report = run(ws.path(), config);
     let text = serde_json::to_string(&report).unwrap();

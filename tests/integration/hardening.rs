@@ -4,15 +4,9 @@
 //! gets an answer, nothing outside the workspace is read, and the server
 //! keeps serving.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
-
 use serde_json::{Value, json};
 
-use crate::support::{PATIENCE, Raw, shared_cache, state_dir, workspace};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+use crate::support::{Cli, PATIENCE, Server, Workspace};
 
 /// The text of a tool result (its error message when it failed).
 fn tool_text(answer: &Value) -> String {
@@ -24,8 +18,8 @@ fn tool_text(answer: &Value) -> String {
 
 #[test]
 fn every_request_line_gets_an_answer() {
-    let ws = workspace(&[]);
-    let mut raw = Raw::start(ws.path());
+    let ws = Workspace::new().build();
+    let mut raw = Server::on(ws.path()).raw();
 
     raw.send(b"{this is not json");
     let parse = raw.answer_to(&Value::Null);
@@ -76,16 +70,18 @@ fn tool_arguments_never_read_host_files() {
         "id: stolen\nroot:x:0:0:secret",
     )
     .unwrap();
-    let ws = workspace(&[(
-        "flows/local.yaml",
-        "id: local\nversion: 1.0.0\nname: L\ndescription: d\nphases:\n  - id: a\n    name: A\n    guidance: g\n",
-    )]);
+    let ws = Workspace::new()
+        .file(
+            "flows/local.yaml",
+            "id: local\nversion: 1.0.0\nname: L\ndescription: d\nphases:\n  - id: a\n    name: A\n    guidance: g\n",
+        )
+        .build();
     std::os::unix::fs::symlink(
         outside.path().join("secret.yaml"),
         ws.path().join("flows/link.yaml"),
     )
     .unwrap();
-    let mut raw = Raw::start(ws.path());
+    let mut raw = Server::on(ws.path()).raw();
     let escape = format!(
         "../../../../../../..{}",
         outside.path().join("secret.yaml").display()
@@ -130,88 +126,26 @@ fn tool_arguments_never_read_host_files() {
 
 #[test]
 fn host_paths_are_refused_over_http_too() {
-    let ws = workspace(&[]);
-    let mut child = Command::new(BIN)
-        .args(["serve", "--http", "127.0.0.1:0", "--workspace"])
-        .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    let port: u16 = loop {
-        line.clear();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited");
-        if let Some(rest) = line
-            .trim()
-            .strip_prefix("checkrail: MCP over streamable HTTP at http://")
-        {
-            break rest
-                .trim_end_matches("/mcp")
-                .rsplit(':')
-                .next()
-                .unwrap()
-                .parse()
-                .unwrap();
-        }
-    };
-    let post = |session: Option<&str>, body: &Value| -> (String, String) {
-        let body = body.to_string();
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        let mut request = format!(
-            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2025-06-18\r\nContent-Length: {}\r\nConnection: close\r\n",
-            body.len()
-        );
-        if let Some(session) = session {
-            request.push_str(&format!("Mcp-Session-Id: {session}\r\n"));
-        }
-        request.push_str("\r\n");
-        request.push_str(&body);
-        stream.write_all(request.as_bytes()).unwrap();
-        let mut response = String::new();
-        let _ = stream.read_to_string(&mut response);
-        let session = response
-            .lines()
-            .find_map(|l| {
-                l.to_ascii_lowercase()
-                    .strip_prefix("mcp-session-id:")
-                    .map(|_| l.split_once(':').unwrap().1.trim().to_owned())
-            })
-            .unwrap_or_default();
-        (session, response)
-    };
-    let (session, _) = post(
-        None,
-        &json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}),
-    );
-    assert!(!session.is_empty());
-    post(
-        Some(&session),
-        &json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
-    );
-    let (_, response) = post(
+    let ws = Workspace::new().build();
+    let server = Server::on(ws.path()).http("127.0.0.1:0");
+    let session = server.mcp_session();
+    let response = server.post_mcp(
         Some(&session),
         &json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_get","arguments":{"workflow":"/etc/passwd"}}}),
     );
+    let response = format!("{}\r\n\r\n{}", response.head, response.body);
     assert!(
         response.contains("not a workflow id nor a path inside the workspace"),
         "{response}"
     );
     assert!(!response.contains("root:"), "{response}");
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
 fn hostile_workflow_files_are_named_and_never_stall_the_server() {
-    let ws = workspace(&[(
-        ".checkrail/workflows/good.yaml",
-        "id: good\nversion: 1.0.0\nname: G\ndescription: d\nphases:\n  - id: a\n    name: A\n    guidance: g\n",
-    )]);
+    let ws = Workspace::new()
+        .workflow("id: good\nversion: 1.0.0\nname: G\ndescription: d\nphases:\n  - id: a\n    name: A\n    guidance: g\n")
+        .build();
     let flows = ws.path().join(".checkrail/workflows");
     let fifo = std::ffi::CString::new(flows.join("x.yaml").as_os_str().as_encoded_bytes()).unwrap();
     // SAFETY: a valid NUL-terminated path.
@@ -228,7 +162,7 @@ fn hostile_workflow_files_are_named_and_never_stall_the_server() {
     .unwrap();
     std::os::unix::fs::symlink("/etc/passwd", flows.join("passwd.yaml")).unwrap();
 
-    let mut raw = Raw::start(ws.path());
+    let mut raw = Server::on(ws.path()).raw();
     let listed = raw.call(1, "workflow_list", json!({}));
     let content = &listed["result"]["structuredContent"];
     assert!(
@@ -253,25 +187,18 @@ fn hostile_workflow_files_are_named_and_never_stall_the_server() {
     assert!(!problems.contains("root:"), "{problems}");
 
     // The CLI lists them too, without hanging or printing the target.
-    let out = Command::new(BIN)
-        .args(["workflow", "list", "--workspace"])
-        .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Cli::new(&["workflow", "list"])
+        .workspace(ws.path())
+        .output();
+    let text = crate::support::text(&out);
     assert!(text.contains("good") && text.contains("x.yaml"), "{text}");
     assert!(!text.contains("root:"), "{text}");
 }
 
 #[test]
 fn a_lost_session_database_is_reported_not_replaced() {
-    let ws = workspace(&[]);
-    let mut raw = Raw::start(ws.path());
+    let ws = Workspace::new().build();
+    let mut raw = Server::on(ws.path()).raw();
     raw.call(1, "workflow_start", json!({"workflow": "project-basics"}));
     drop(raw);
     let opened =
@@ -281,13 +208,7 @@ fn a_lost_session_database_is_reported_not_replaced() {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     std::fs::File::create(&db).unwrap();
-    let out = Command::new(BIN)
-        .args(["session", "list", "--workspace"])
-        .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .output()
-        .unwrap();
+    let out = Cli::new(&["session", "list"]).workspace(ws.path()).output();
     // Lost state is an I/O failure (74), not a usage error.
     assert_eq!(out.status.code(), Some(74));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -304,8 +225,8 @@ fn a_lost_session_database_is_reported_not_replaced() {
 
 #[test]
 fn tool_schemas_use_only_standard_formats() {
-    let ws = workspace(&[]);
-    let mut raw = Raw::start(ws.path());
+    let ws = Workspace::new().build();
+    let mut raw = Server::on(ws.path()).raw();
     raw.send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
     let tools = raw.answer_to(&json!(5)).to_string();
     for format in [
@@ -328,22 +249,11 @@ fn tool_schemas_use_only_standard_formats() {
 
 #[test]
 fn the_server_exits_when_stdin_closes_even_while_a_rule_runs() {
-    let ws = workspace(&[(
-        ".checkrail/workflows/slow.yaml",
-        "id: slow\nversion: 0.1.0\nname: S\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-looper\n          timeout_ms: 3600000\n",
-    )]);
-    let mut command = Command::new(BIN);
-    command
-        .args(["--rules-dir"])
-        .arg(crate::support::fixture_rules())
-        .args(["serve", "--workspace"])
-        .arg(ws.path());
-    let mut raw = Raw::spawn(command, &json!({}));
-    let started = raw.call(1, "workflow_start", json!({"workflow": "slow"}));
-    let id = started["result"]["structuredContent"]["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ws = Workspace::new()
+        .workflow("id: slow\nversion: 0.1.0\nname: S\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: fixture-looper\n          timeout_ms: 3600000\n")
+        .build();
+    let mut raw = Server::on(ws.path()).fixture_rules().raw();
+    let id = raw.start_session("slow");
     raw.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id},"_meta":{"progressToken":"p"}}}).to_string().as_bytes());
     // Once the looping rule is running, the client goes away.
     loop {

@@ -9,13 +9,12 @@
 //! `node_modules/.bin` on PATH); the projects have no `node_modules` of
 //! their own, so their configs import nothing.
 
-use checkrail::engine::Hooks;
 use checkrail::report::{CheckpointReport, RuleReport, RuleStatus};
 use checkrail::session::Status;
 use checkrail_sdk::{Finding, Severity};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::support::{one_phase, service, validate, workspace};
+use crate::support::{Session, Workspace, check_phase, codes, one_phase, service};
 
 fn require(program: &str) {
     checkrail_sdk::testing::require_program(
@@ -25,24 +24,7 @@ fn require(program: &str) {
 }
 
 fn run(dir: &std::path::Path, rules: &str) -> CheckpointReport {
-    crate::support::checkpoint(
-        &crate::support::engine(),
-        &one_phase(rules),
-        "p",
-        dir,
-        None,
-        Hooks::default(),
-    )
-    .unwrap()
-}
-
-fn grant(dir: &std::path::Path, programs: &[&str]) {
-    let list: Vec<String> = programs.iter().map(|p| format!("\"{p}\"")).collect();
-    std::fs::write(
-        dir.join("checkrail.toml"),
-        format!("[exec]\nallow = [{}]\n", list.join(", ")),
-    )
-    .unwrap();
+    check_phase(dir, &one_phase(rules))
 }
 
 fn at<'a>(r: &'a RuleReport, path: &str, line: u32) -> &'a Finding {
@@ -106,14 +88,16 @@ const CALC_TEST_BROKEN: &str = "import { add, scale } from \"../src/calc.ts\";\n
 
 const CALC_TEST: &str = "import { add, scale } from \"../src/calc.ts\";\n\ndescribe(\"calc\", () => {\n  it(\"adds\", () => {\n    expect(add(2, 2)).toBe(4);\n  });\n  it(\"scales\", () => {\n    console.log(\"scaling\");\n    expect(scale(2, 3)).toBe(6);\n  });\n});\n";
 
-fn typescript_project() -> tempfile::TempDir {
-    workspace(&[
-        ("package.json", TS_PACKAGE),
-        ("tsconfig.json", TSCONFIG),
-        ("eslint.config.mjs", ESLINT_CONFIG),
-        ("src/calc.ts", CALC_TS_BROKEN),
-        ("test/calc.test.js", CALC_TEST_BROKEN),
-    ])
+/// A TypeScript package with its tsconfig, an ESLint config and Vitest
+/// named in package.json; tsc, eslint and vitest granted.
+fn typescript_project() -> Workspace {
+    Workspace::new()
+        .file("package.json", TS_PACKAGE)
+        .file("tsconfig.json", TSCONFIG)
+        .file("eslint.config.mjs", ESLINT_CONFIG)
+        .grant("tsc")
+        .grant("eslint")
+        .grant("vitest")
 }
 
 #[test]
@@ -121,9 +105,11 @@ fn typescript_package_tsc_eslint_and_vitest_at_their_lines() {
     for program in ["tsc", "eslint", "vitest"] {
         require(program);
     }
-    let ws = typescript_project();
+    let ws = typescript_project()
+        .file("src/calc.ts", CALC_TS_BROKEN)
+        .file("test/calc.test.js", CALC_TEST_BROKEN)
+        .build();
     let dir = ws.path();
-    grant(dir, &["tsc", "eslint", "vitest"]);
     let rules = "        - rule: compile\n          config: { toolchain: auto }\n        - rule: lint\n          config: { linter: auto }\n        - rule: test\n          config: { runner: auto }\n";
     let report = run(dir, rules);
     assert!(!report.passed);
@@ -220,16 +206,16 @@ const CLAMP_JEST: &str = "const { clamp } = require(\"../lib/clamp\");\n\ndescri
 #[test]
 fn jest_runs_zero_config_with_required_skipped_and_missing_tests() {
     require("jest");
-    let ws = workspace(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "package.json",
             r#"{"name":"clamp","version":"1.0.0","devDependencies":{"jest":"^30"}}"#,
-        ),
-        ("lib/clamp.js", CLAMP_JS),
-        ("__tests__/clamp.test.js", CLAMP_JEST),
-    ]);
+        )
+        .file("lib/clamp.js", CLAMP_JS)
+        .file("__tests__/clamp.test.js", CLAMP_JEST)
+        .grant("jest")
+        .build();
     let dir = ws.path();
-    grant(dir, &["jest"]);
     let rules = "        - rule: test\n          config: { runner: auto, required: [\"clamps values above the maximum\", \"clamps NaN\", \"clamps zero\"] }\n";
     let report = run(dir, rules);
     let r = &report.rules[0];
@@ -304,16 +290,17 @@ const NODE_TEST: &str = "const test = require(\"node:test\");\nconst assert = re
 #[test]
 fn node_test_runner_by_default_for_a_package_and_refusals_when_unsure() {
     require("node");
-    let ws = workspace(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "package.json",
             r#"{"name":"clamp","version":"1.0.0","scripts":{"test":"node --test"}}"#,
-        ),
-        ("lib/clamp.js", CLAMP_JS),
-        ("test/clamp.test.js", NODE_TEST),
-    ]);
+        )
+        .file("lib/clamp.js", CLAMP_JS)
+        .file("test/clamp.test.js", NODE_TEST)
+        .grant("node")
+        .grant("eslint")
+        .build();
     let dir = ws.path();
-    grant(dir, &["node", "eslint"]);
     let report = run(
         dir,
         "        - rule: test\n          config: { runner: auto, expect: fail, required: [\"upper bound::clamps values above the maximum\"] }\n",
@@ -373,13 +360,15 @@ fn node_test_runner_by_default_for_a_package_and_refusals_when_unsure() {
 #[test]
 fn arguments_that_would_rewrite_or_run_other_code_are_refused() {
     require("eslint");
-    let ws = workspace(&[
-        ("package.json", r#"{"name":"x","type":"module"}"#),
-        ("eslint.config.js", ESLINT_CONFIG),
-        ("a.js", "const a = 1 == 2;\nexport { a };\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("package.json", r#"{"name":"x","type":"module"}"#)
+        .file("eslint.config.js", ESLINT_CONFIG)
+        .file("a.js", "const a = 1 == 2;\nexport { a };\n")
+        .grant("eslint")
+        .grant("vitest")
+        .grant("node")
+        .build();
     let dir = ws.path();
-    grant(dir, &["eslint", "vitest", "node"]);
     let report = run(
         dir,
         "        - rule: lint\n          config: { linter: eslint, args: [\"--fix\"] }\n        - rule: test\n          config: { runner: node, args: [\"--require\", \"/tmp/elsewhere.js\"] }\n",
@@ -403,15 +392,6 @@ fn arguments_that_would_rewrite_or_run_other_code_are_refused() {
     );
 }
 
-fn session_codes(v: &checkrail::service::Validation) -> Vec<String> {
-    v.report
-        .iter()
-        .flat_map(|r| r.rules.iter())
-        .flat_map(|r| r.findings.iter())
-        .filter_map(|f| f.code.clone())
-        .collect()
-}
-
 const NODE_BUGGY_TESTS: &str = "const test = require(\"node:test\");\nconst assert = require(\"node:assert/strict\");\nconst { clamp } = require(\"../lib/clamp\");\n\ntest(\"keeps values inside\", () => {\n  assert.equal(clamp(5, 0, 10), 5);\n});\n\ntest(\"keeps values below the minimum at it\", () => {\n  assert.equal(clamp(-3, 0, 10), 0);\n});\n";
 
 const NODE_REGRESSION: &str = "\ntest(\"clamps values above the maximum\", () => {\n  assert.equal(clamp(42, 0, 10), 10);\n});\n";
@@ -420,43 +400,39 @@ const NODE_REGRESSION: &str = "\ntest(\"clamps values above the maximum\", () =>
 fn javascript_bugfix_walks_end_to_end_with_node_and_eslint() {
     require("node");
     require("eslint");
-    let ws = workspace(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "package.json",
             r#"{"name":"clamp","version":"1.0.0","scripts":{"test":"node --test","lint":"eslint ."}}"#,
-        ),
-        (
+        )
+        .file(
             "eslint.config.js",
-            ESLINT_CONFIG
-                .replace("export default", "module.exports =")
-                .as_str(),
-        ),
-        ("lib/clamp.js", CLAMP_JS),
-        ("test/clamp.test.js", NODE_BUGGY_TESTS),
-        ("checkrail.toml", "[exec]\nallow = [\"node\", \"eslint\"]\n"),
-    ]);
+            ESLINT_CONFIG.replace("export default", "module.exports ="),
+        )
+        .file("lib/clamp.js", CLAMP_JS)
+        .file("test/clamp.test.js", NODE_BUGGY_TESTS)
+        .grant("node")
+        .grant("eslint")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let inputs: Map<String, Value> = [("bug".to_owned(), json!("clamp(42, 0, 10) returns 42"))]
-        .into_iter()
-        .collect();
-    let id = svc.start("javascript-bugfix", inputs).unwrap().session.id;
-    let v = validate(
+    let session = Session::start_with(
         &svc,
-        &id,
-        Some(json!({
-            "root_cause": "clamp never compares the value with the upper bound",
-            "test_name": "clamps values above the maximum"
-        })),
+        "javascript-bugfix",
+        &[("bug", "clamp(42, 0, 10) returns 42")],
     );
+    let v = session.validate_with(json!({
+        "root_cause": "clamp never compares the value with the upper bound",
+        "test_name": "clamps values above the maximum"
+    }));
     assert!(v.advanced, "{:?}", v.report);
 
     // No regression test yet.
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(
-        !v.passed && session_codes(&v).contains(&"required-test-missing".to_owned()),
+        !v.passed && codes(&v).contains(&"required-test-missing".to_owned()),
         "{:?}",
-        session_codes(&v)
+        codes(&v)
     );
     // A skipped one does not count either.
     std::fs::write(
@@ -467,11 +443,11 @@ fn javascript_bugfix_walks_end_to_end_with_node_and_eslint() {
         ),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(
-        !v.passed && session_codes(&v).contains(&"required-test-not-run".to_owned()),
+        !v.passed && codes(&v).contains(&"required-test-not-run".to_owned()),
         "{:?}",
-        session_codes(&v)
+        codes(&v)
     );
     // It runs and fails: the phase passes.
     std::fs::write(
@@ -479,7 +455,7 @@ fn javascript_bugfix_walks_end_to_end_with_node_and_eslint() {
         format!("{NODE_BUGGY_TESTS}{NODE_REGRESSION}"),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(
         v.advanced,
         "the regression test fails before the fix: {:?}",
@@ -487,7 +463,7 @@ fn javascript_bugfix_walks_end_to_end_with_node_and_eslint() {
     );
 
     // The fix phase names the failing test at its line until it is fixed.
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed);
     let report = v.report.unwrap();
     let failing = report.rules[0]
@@ -514,9 +490,9 @@ fn javascript_bugfix_walks_end_to_end_with_node_and_eslint() {
         ),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed);
-    let codes = session_codes(&v);
+    let codes = codes(&v);
     assert!(
         codes.contains(&"test-removed".to_owned()) && codes.contains(&"new-suppression".to_owned()),
         "{codes:?}"
@@ -543,10 +519,10 @@ fn javascript_bugfix_walks_end_to_end_with_node_and_eslint() {
         format!("{NODE_BUGGY_TESTS}{NODE_REGRESSION}"),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.advanced, "{:?}", v.report);
     assert_eq!(
-        validate(&svc, &id, None).standing.session.status,
+        session.validate().standing.session.status,
         Status::Completed
     );
 }
@@ -556,37 +532,23 @@ fn typescript_feature_walks_end_to_end_with_tsc_eslint_and_vitest() {
     for program in ["tsc", "eslint", "vitest"] {
         require(program);
     }
-    let ws = workspace(&[
-        ("package.json", TS_PACKAGE),
-        ("tsconfig.json", TSCONFIG),
-        ("eslint.config.mjs", ESLINT_CONFIG),
-        (
+    let ws = typescript_project()
+        .file(
             "src/calc.ts",
             "export function add(a: number, b: number): number {\n  return a + b;\n}\n",
-        ),
-        (
+        )
+        .file(
             "test/calc.test.js",
             "import { add } from \"../src/calc.ts\";\n\ntest(\"adds\", () => {\n  expect(add(2, 2)).toBe(4);\n});\n",
-        ),
-        (
-            "checkrail.toml",
-            "[exec]\nallow = [\"tsc\", \"eslint\", \"vitest\"]\n",
-        ),
-    ]);
+        )
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let inputs: Map<String, Value> = [("feature".to_owned(), json!("scale numbers"))]
-        .into_iter()
-        .collect();
-    let id = svc.start("typescript-feature", inputs).unwrap().session.id;
-    let v = validate(
-        &svc,
-        &id,
-        Some(json!({
-            "plan": "add a scale function next to add, with its own vitest test",
-            "tasks": [{"title": "scale"}]
-        })),
-    );
+    let session = Session::start_with(&svc, "typescript-feature", &[("feature", "scale numbers")]);
+    let v = session.validate_with(json!({
+        "plan": "add a scale function next to add, with its own vitest test",
+        "tasks": [{"title": "scale"}]
+    }));
     assert!(v.advanced, "{:?}", v.report);
 
     // The task: a type error blocks at its line.
@@ -596,13 +558,13 @@ fn typescript_feature_walks_end_to_end_with_tsc_eslint_and_vitest() {
         "import { add, scale } from \"../src/calc.ts\";\n\ntest(\"adds\", () => {\n  expect(add(2, 2)).toBe(4);\n});\n\ntest(\"scales\", () => {\n  expect(scale(2, 3)).toBe(6);\n});\n",
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed);
     let report = v.report.unwrap();
     let error = at(&report.rules[0], "src/calc.ts", 6);
     assert_eq!(error.code.as_deref(), Some("TS2322"));
     std::fs::write(dir.join("src/calc.ts"), CALC_TS).unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.advanced, "{:?}", v.report);
 
     // Final: a weakened ESLint config is a judging file changed mid-session.
@@ -614,7 +576,7 @@ fn typescript_feature_walks_end_to_end_with_tsc_eslint_and_vitest() {
         ),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed, "{:?}", v.report);
     let report = v.report.unwrap();
     assert!(
@@ -628,10 +590,10 @@ fn typescript_feature_walks_end_to_end_with_tsc_eslint_and_vitest() {
         "{report:#?}"
     );
     std::fs::write(dir.join("eslint.config.mjs"), ESLINT_CONFIG).unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.advanced, "{:?}", v.report);
     assert_eq!(
-        validate(&svc, &id, None).standing.session.status,
+        session.validate().standing.session.status,
         Status::Completed
     );
 }

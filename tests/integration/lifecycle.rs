@@ -7,8 +7,9 @@ use checkrail::service::ValidateRequest;
 use checkrail::session::{Control, Status};
 use serde_json::{Map, Value, json};
 
-use crate::support::{service, shared_cache, state, validate, workspace};
-use crate::trust::{checkrail, raw_db, text};
+use crate::support::{
+    Cli, Harness, Session, Workspace, raw_db, service, session_store, state, text,
+};
 
 const FLOW: &str = "id: life
 version: 1.0.0
@@ -29,59 +30,61 @@ phases:
 
 #[test]
 fn only_finished_sessions_are_deleted_and_an_audit_entry_remains() {
-    let ws = workspace(&[(".checkrail/workflows/life.yaml", FLOW)]);
+    let ws = Workspace::new().workflow(FLOW).build();
     let svc = service(ws.path());
-    let id = svc.start("life", Map::new()).unwrap().session.id;
-    validate(&svc, &id, None);
-    let err = svc.delete(&id, "tester").unwrap_err().to_string();
+    let session = Session::start(&svc, "life");
+    let id = &session.id;
+    session.validate();
+    let err = svc.delete(id, "tester").unwrap_err().to_string();
     assert!(
         err.contains("only completed or abandoned sessions can be deleted"),
         "{err}"
     );
-    svc.control(&id, Control::Abandon, None).unwrap();
-    let deletion = svc.delete(&id, "tester").unwrap();
+    svc.control(id, Control::Abandon, None).unwrap();
+    let deletion = svc.delete(id, "tester").unwrap();
     assert_eq!(deletion.status, "abandoned");
     assert_eq!(deletion.events, 3, "started, validation_failed, abandoned");
     // Reads name the deletion instead of pretending the session never was.
     for err in [
-        svc.next(&id).unwrap_err().to_string(),
-        svc.verify(&id, false).unwrap_err().to_string(),
+        svc.next(id).unwrap_err().to_string(),
+        svc.verify(id, false).unwrap_err().to_string(),
     ] {
         assert!(
             err.contains("was deleted at") && err.contains("by tester"),
             "{err}"
         );
     }
-    assert!(svc.list(None).unwrap().iter().all(|s| s.id != id));
+    assert!(svc.list(None).unwrap().iter().all(|s| s.id != *id));
     let audit = svc.deletions().unwrap();
-    assert_eq!(audit[0].id, id);
+    assert_eq!(audit[0].id, *id);
     assert!(audit[0].verified);
 
     // An audit entry edited behind checkrail's back says so.
     raw_db(ws.path())
         .execute(
             "UPDATE deleted_sessions SET status = 'completed' WHERE id = ?1",
-            [&id],
+            [id],
         )
         .unwrap();
     assert!(!svc.deletions().unwrap()[0].verified);
-    let err = svc.next(&id).unwrap_err().to_string();
+    let err = svc.next(id).unwrap_err().to_string();
     assert!(err.contains("that entry does not verify"), "{err}");
 }
 
 #[test]
 fn a_tampered_session_is_kept_as_evidence() {
-    let ws = workspace(&[(".checkrail/workflows/life.yaml", FLOW)]);
+    let ws = Workspace::new().workflow(FLOW).build();
     let svc = service(ws.path());
-    let id = svc.start("life", Map::new()).unwrap().session.id;
-    svc.control(&id, Control::Abandon, None).unwrap();
+    let session = Session::start(&svc, "life");
+    let id = &session.id;
+    svc.control(id, Control::Abandon, None).unwrap();
     raw_db(ws.path())
         .execute(
             "UPDATE events SET data = '{\"forged\":true}' WHERE session_id = ?1 AND kind = 'started'",
-            [&id],
+            [id],
         )
         .unwrap();
-    let err = svc.delete(&id, "tester").unwrap_err().to_string();
+    let err = svc.delete(id, "tester").unwrap_err().to_string();
     assert!(err.contains("kept as evidence"), "{err}");
     // Retention keeps it too.
     let pruned = svc.prune().unwrap();
@@ -90,16 +93,13 @@ fn a_tampered_session_is_kept_as_evidence() {
 
 #[test]
 fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
-    let ws = workspace(&[(".checkrail/workflows/life.yaml", FLOW)]);
+    let ws = Workspace::new().workflow(FLOW).build();
     let svc = service(ws.path());
-    let old = svc.start("life", Map::new()).unwrap().session.id;
+    let old = Session::start(&svc, "life");
     std::fs::write(ws.path().join("README.md"), "# hi").unwrap();
-    validate(&svc, &old, None);
-    assert_eq!(
-        validate(&svc, &old, None).standing.session.status,
-        Status::Completed
-    );
-    let active = svc.start("life", Map::new()).unwrap().session.id;
+    old.validate();
+    assert_eq!(old.validate().standing.session.status, Status::Completed);
+    let active = Session::start(&svc, "life").id;
 
     // A policy of a day keeps today's sessions.
     std::fs::write(
@@ -112,24 +112,19 @@ fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
 
     // Everything finished before now goes; the active session stays.
     let store_cutoff = checkrail::session::now();
-    let ws_handle = checkrail::workspace::Workspace::open(ws.path(), &state()).unwrap();
-    let store = checkrail::session::open_store(
-        &checkrail::session::StoreTarget::default(),
-        &ws_handle.state_dir().join("sessions.db"),
-        ws_handle.root(),
-        ws_handle.key().clone(),
-    )
-    .unwrap();
-    let deleted = store.prune(&store_cutoff, "test").unwrap();
+    let deleted = session_store(ws.path())
+        .prune(&store_cutoff, "test")
+        .unwrap();
     assert_eq!(
         deleted.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(),
-        [old.as_str()]
+        [old.id.as_str()]
     );
     assert_eq!(deleted[0].deleted_by, "retention");
     assert!(svc.next(&active).is_ok());
 
     // The outcome cache: by size, oldest out first.
-    let cache = ws_handle.outcomes().unwrap();
+    let opened = checkrail::workspace::Workspace::open(ws.path(), &state()).unwrap();
+    let cache = opened.outcomes().unwrap();
     let report = |n: usize| checkrail::report::RuleReport {
         rule: "r".to_owned(),
         version: "1".to_owned(),
@@ -176,22 +171,27 @@ fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
 
 #[test]
 fn the_cli_deletes_and_lists_deletions() {
-    let ws = workspace(&[
-        (".checkrail/workflows/life.yaml", FLOW),
-        ("README.md", "# x"),
-    ]);
+    let ws = Workspace::new()
+        .workflow(FLOW)
+        .file("README.md", "# x")
+        .build();
     let svc = service(ws.path());
-    let id = svc.start("life", Map::new()).unwrap().session.id;
-    validate(&svc, &id, None);
-    validate(&svc, &id, None);
-    let out = checkrail(ws.path(), &["session", "delete", &id]);
+    let session = Session::start(&svc, "life");
+    let id = &session.id;
+    session.validate();
+    session.validate();
+    let out = Cli::new(&["session", "delete", id])
+        .workspace(ws.path())
+        .output();
     assert!(out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("its audit entry remains"),
         "{}",
         text(&out)
     );
-    let out = checkrail(ws.path(), &["session", "prune", "--json"]);
+    let out = Cli::new(&["session", "prune", "--json"])
+        .workspace(ws.path())
+        .output();
     assert!(out.status.success(), "{}", text(&out));
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(listed["deleted_sessions"][0]["id"], json!(id));
@@ -201,23 +201,26 @@ fn the_cli_deletes_and_lists_deletions() {
             .unwrap()
             .starts_with("cli:")
     );
-    let out = checkrail(ws.path(), &["session", "show", &id]);
+    let out = Cli::new(&["session", "show", id])
+        .workspace(ws.path())
+        .output();
     assert!(!out.status.success());
     assert!(text(&out).contains("was deleted at"), "{}", text(&out));
 }
 
 #[test]
 fn the_errors_view_counts_what_came_back_and_the_first_try_rate() {
-    let ws = workspace(&[(".checkrail/workflows/life.yaml", FLOW)]);
+    let ws = Workspace::new().workflow(FLOW).build();
     let svc = service(ws.path());
-    let id = svc.start("life", Map::new()).unwrap().session.id;
-    assert!(!validate(&svc, &id, None).passed);
-    assert!(!validate(&svc, &id, None).passed);
+    let session = Session::start(&svc, "life");
+    let id = &session.id;
+    assert!(!session.validate().passed);
+    assert!(!session.validate().passed);
     std::fs::write(ws.path().join("README.md"), "# x").unwrap();
-    assert!(validate(&svc, &id, None).advanced);
-    assert!(validate(&svc, &id, None).advanced);
+    assert!(session.validate().advanced);
+    assert!(session.validate().advanced);
 
-    let view = svc.errors(&id).unwrap();
+    let view = svc.errors(id).unwrap();
     let attempts: Vec<u32> = view.failures.iter().map(|f| f.attempt).collect();
     assert_eq!(attempts, [1, 2]);
     assert_eq!(view.failures[0].phase, "readme");
@@ -230,7 +233,9 @@ fn the_errors_view_counts_what_came_back_and_the_first_try_rate() {
     let done = view.phases.iter().find(|p| p.phase == "done").unwrap();
     assert_eq!(done.first_try_rate, 1.0);
 
-    let out = checkrail(ws.path(), &["session", "errors", &id]);
+    let out = Cli::new(&["session", "errors", id])
+        .workspace(ws.path())
+        .output();
     assert!(out.status.success(), "{}", text(&out));
     let shown = text(&out);
     assert!(
@@ -279,10 +284,11 @@ phases:
 
 #[test]
 fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
-    let ws = workspace(&[(".checkrail/workflows/tasks.yaml", TASKS)]);
+    let ws = Workspace::new().workflow(TASKS).build();
     let svc = service(ws.path());
     let start = svc.start("tasks", Map::new()).unwrap();
-    let id = start.session.id.clone();
+    let session = Session::of(&svc, &start.session.id);
+    let id = &session.id;
     let phase = start.phase.unwrap();
     assert_eq!(phase.estimated_minutes, Some(20));
     assert_eq!(phase.hints.unwrap().role.as_deref(), Some("implementer"));
@@ -295,7 +301,7 @@ fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
     );
 
     // The checkpoint requires every task with a `done_when`.
-    let failed = validate(&svc, &id, None);
+    let failed = session.validate();
     assert!(!failed.passed);
     let report = failed.report.unwrap();
     let names: Vec<String> = report.rules.iter().filter_map(|r| r.name.clone()).collect();
@@ -316,12 +322,12 @@ fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
     // One task at a time: its rule runs; when it passes the next is current.
     let hooks = Hooks::default();
     let notyet = svc
-        .validate(&ValidateRequest::new(&id).task("notes"), &hooks)
+        .validate(&ValidateRequest::new(id).task("notes"), &hooks)
         .unwrap();
     assert!(!notyet.passed && notyet.report.is_some());
     std::fs::write(ws.path().join("notes.md"), "two\nlines\n").unwrap();
     let done = svc
-        .validate(&ValidateRequest::new(&id).task("notes"), &hooks)
+        .validate(&ValidateRequest::new(id).task("notes"), &hooks)
         .unwrap();
     assert!(done.passed && !done.advanced);
     let phase = done.standing.phase.unwrap();
@@ -329,7 +335,7 @@ fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
     assert_eq!(phase.current_task.unwrap().id(), Some("ticket"));
     let no = svc
         .validate(
-            &ValidateRequest::new(&id)
+            &ValidateRequest::new(id)
                 .task("ticket")
                 .evidence(json!({"ticket": ""})),
             &hooks,
@@ -339,7 +345,7 @@ fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
     assert!(no.standing.next_step.contains("does not set `ticket`"));
     let yes = svc
         .validate(
-            &ValidateRequest::new(&id)
+            &ValidateRequest::new(id)
                 .task("ticket")
                 .evidence(json!({"ticket": "T-1"})),
             &hooks,
@@ -348,12 +354,12 @@ fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
     assert!(yes.passed);
     // A task without done_when is taken at the agent's word.
     assert!(
-        svc.validate(&ValidateRequest::new(&id).task("tidy"), &hooks)
+        svc.validate(&ValidateRequest::new(id).task("tidy"), &hooks)
             .unwrap()
             .passed
     );
     let err = svc
-        .validate(&ValidateRequest::new(&id).task("nope"), &hooks)
+        .validate(&ValidateRequest::new(id).task("nope"), &hooks)
         .unwrap_err()
         .to_string();
     assert!(
@@ -364,16 +370,15 @@ fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
     // The checkpoint checks every task again, whatever was recorded.
     std::fs::create_dir_all(ws.path().join("out")).unwrap();
     std::fs::write(ws.path().join("out/a.bin"), "bytes").unwrap();
-    let passed = validate(&svc, &id, Some(json!({"ticket": "T-1"})));
+    let passed = session.validate_with(json!({"ticket": "T-1"}));
     assert!(passed.advanced, "{:?}", passed.report);
 
     // Artifacts are recorded with the phase, and a later phase freezes them.
-    let session = passed.standing.session;
-    let recorded = &session.artifacts["build"];
+    let recorded = &passed.standing.session.artifacts["build"];
     assert_eq!(recorded["notes.md"]["size"], 10);
     assert_eq!(recorded["out/a.bin"]["size"], 5);
     std::fs::write(ws.path().join("out/a.bin"), "changed").unwrap();
-    let frozen = validate(&svc, &id, None);
+    let frozen = session.validate();
     assert!(!frozen.passed);
     let report = frozen.report.unwrap();
     let finding = &report
@@ -385,7 +390,7 @@ fn tasks_are_checked_one_by_one_and_required_at_the_checkpoint() {
     assert_eq!(finding.path.as_deref(), Some("out/a.bin"));
     std::fs::write(ws.path().join("out/a.bin"), "bytes").unwrap();
     assert_eq!(
-        validate(&svc, &id, None).standing.session.status,
+        session.validate().standing.session.status,
         Status::Completed
     );
 
@@ -404,14 +409,10 @@ fn tasks_and_artifacts_are_linted() {
         )
         .replace("      - id: tidy\n", "      - id: notes\n")
         .replace("      artifacts: [notes.md, out/*.bin]\n", "");
-    let ws = workspace(&[(".checkrail/workflows/tasks.yaml", &broken)]);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_checkrail"))
-        .args(["workflow", "lint", ".checkrail/workflows/tasks.yaml"])
+    let ws = Workspace::new().workflow(&broken).build();
+    let out = Cli::new(&["workflow", "lint", ".checkrail/workflows/tasks.yaml"])
         .current_dir(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
-        .output()
-        .unwrap();
+        .output();
     let shown = text(&out);
     assert!(!out.status.success(), "{shown}");
     assert!(
@@ -432,7 +433,7 @@ fn tasks_and_artifacts_are_linted() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_sees_tasks_hints_and_errors_over_mcp() {
-    let h = crate::mcp::start(&[(".checkrail/workflows/tasks.yaml", TASKS)]).await;
+    let h = Harness::start(Workspace::new().workflow(TASKS).build()).await;
     let list = h.ok("workflow_list", json!({})).await;
     let entry = list["workflows"]
         .as_array()

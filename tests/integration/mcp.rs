@@ -1,164 +1,17 @@
 //! The MCP server in-process over `tokio::io::duplex`, driven by the rmcp
 //! client: every tool, the transitions, progress, resources and errors.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use checkrail::mcp::CheckrailMcp;
-use checkrail::service::Service;
-use checkrail::{Checkrail, Options};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResult, ClientCapabilities, ClientConfig, ClientRequest,
-    Implementation, ProgressNotificationParam, ProgressToken, ReadResourceRequestParams, Request,
-    ServerResult,
+    CallToolRequestParams, ClientRequest, ReadResourceRequestParams, Request, ServerResult,
 };
-use rmcp::service::{NotificationContext, PeerRequestOptions, RunningService};
-use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use rmcp::service::PeerRequestOptions;
 use serde_json::{Value, json};
 
-use crate::support::{PATIENCE, shared_cache, workspace};
-
-#[derive(Clone, Default)]
-pub(crate) struct Client {
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-}
-
-impl ClientHandler for Client {
-    async fn on_progress(
-        &self,
-        params: ProgressNotificationParam,
-        _: NotificationContext<RoleClient>,
-    ) {
-        self.progress.lock().unwrap().push(params);
-    }
-
-    fn get_info(&self) -> ClientConfig {
-        ClientConfig::new(
-            ClientCapabilities::default(),
-            Implementation::new("checkrail-tests", "0"),
-        )
-    }
-}
-
-pub(crate) struct Harness {
-    pub(crate) client: RunningService<RoleClient, Client>,
-    progress: Arc<Mutex<Vec<ProgressNotificationParam>>>,
-    _ws: Option<tempfile::TempDir>,
-    pub(crate) dir: std::path::PathBuf,
-}
-
-pub(crate) async fn start(files: &[(&str, &str)]) -> Harness {
-    let ws = workspace(files);
-    let mut harness = serve(ws.path().to_owned(), None).await;
-    harness._ws = Some(ws);
-    harness
-}
-
-/// A server on an existing workspace, which it reads as the CLI does
-/// (`workspace`: its installed packs and checkrail.lock too).
-pub(crate) async fn serve(
-    dir: std::path::PathBuf,
-    workspace: Option<std::path::PathBuf>,
-) -> Harness {
-    let engine = tokio::task::spawn_blocking({
-        let dir = dir.clone();
-        move || {
-            Checkrail::new(Options {
-                workflow_dirs: vec![dir.join(".checkrail/workflows")],
-                cache_dir: Some(shared_cache()),
-                workspace,
-                ..Options::default()
-            })
-            .unwrap()
-        }
-    })
-    .await
-    .unwrap();
-    let service =
-        Arc::new(Service::open(Arc::new(engine), &dir, &crate::support::state()).unwrap());
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    tokio::spawn(async move {
-        let server = CheckrailMcp::new(service).serve(server_io).await.unwrap();
-        let _ = server.waiting().await;
-    });
-    let client = Client::default();
-    let progress = client.progress.clone();
-    let client = client.serve(client_io).await.unwrap();
-    Harness {
-        client,
-        progress,
-        _ws: None,
-        dir,
-    }
-}
-
-impl Harness {
-    pub(crate) async fn call(&self, tool: &str, args: Value) -> CallToolResult {
-        let params = CallToolRequestParams::new(tool.to_owned())
-            .with_arguments(args.as_object().unwrap().clone());
-        self.client.call_tool(params).await.unwrap()
-    }
-
-    pub(crate) async fn ok(&self, tool: &str, args: Value) -> Value {
-        let result = self.call(tool, args.clone()).await;
-        assert_ne!(
-            result.is_error,
-            Some(true),
-            "{tool} {args} failed: {:?}",
-            result.content
-        );
-        result
-            .structured_content
-            .unwrap_or_else(|| panic!("{tool} returned no structured content"))
-    }
-
-    /// `(progress, total)` of each progress notification of request `token`
-    /// handled so far, by progress, once `done` holds of them. The client
-    /// hands notifications to its handler on tasks of their own, possibly
-    /// after the answer; fails the test if `done` still does not hold after
-    /// [`PATIENCE`].
-    pub(crate) async fn progress_until(
-        &self,
-        token: &ProgressToken,
-        done: impl Fn(&[(f64, Option<f64>)]) -> bool,
-    ) -> Vec<(f64, Option<f64>)> {
-        let give_up = Instant::now() + PATIENCE;
-        loop {
-            let mut mine: Vec<(f64, Option<f64>)> = self
-                .progress
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|p| p.progress_token == *token)
-                .map(|p| (p.progress, p.total))
-                .collect();
-            mine.sort_by(|a, b| a.0.total_cmp(&b.0));
-            if done(&mine) {
-                return mine;
-            }
-            assert!(
-                Instant::now() < give_up,
-                "progress of {token:?} still incomplete after {PATIENCE:?}: {mine:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    pub(crate) async fn err(&self, tool: &str, args: Value) -> String {
-        let result = self.call(tool, args).await;
-        assert_eq!(
-            result.is_error,
-            Some(true),
-            "expected an error: {:?}",
-            result.structured_content
-        );
-        result.content[0].as_text().unwrap().text.clone()
-    }
-}
+use crate::support::{Harness, Workspace};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tools_are_described_with_object_output_schemas_and_annotations() {
-    let h = start(&[]).await;
+    let h = Harness::start(Workspace::new().build()).await;
     let info = h.client.peer_info().unwrap();
     assert_eq!(info.server_info.as_ref().unwrap().name, "checkrail");
     let tools = h.client.list_all_tools().await.unwrap();
@@ -203,7 +56,7 @@ async fn tools_are_described_with_object_output_schemas_and_annotations() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_round_trip_with_every_tool() {
-    let h = start(&[]).await;
+    let h = Harness::start(Workspace::new().build()).await;
     let list = h.ok("workflow_list", json!({"category": "docs"})).await;
     let ids: Vec<&str> = list["workflows"]
         .as_array()
@@ -361,7 +214,7 @@ async fn an_agent_round_trip_with_every_tool() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn errors_are_actionable_and_leave_the_server_serving() {
-    let h = start(&[]).await;
+    let h = Harness::start(Workspace::new().build()).await;
     assert!(
         h.err("workflow_next", json!({"session": "nope"}))
             .await
@@ -387,12 +240,7 @@ async fn errors_are_actionable_and_leave_the_server_serving() {
         )
         .await;
     assert!(bad_args.contains("explode"), "{bad_args}");
-    let id = h
-        .ok("workflow_start", json!({"workflow": "project-basics"}))
-        .await["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = h.start_session(json!({"workflow": "project-basics"})).await;
     let huge = "x".repeat(1_100_000);
     let too_big = h
         .err(
@@ -415,13 +263,8 @@ async fn errors_are_actionable_and_leave_the_server_serving() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn workflows_and_sessions_are_resources() {
-    let h = start(&[]).await;
-    let id = h
-        .ok("workflow_start", json!({"workflow": "project-basics"}))
-        .await["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let h = Harness::start(Workspace::new().build()).await;
+    let id = h.start_session(json!({"workflow": "project-basics"})).await;
     let resources = h.client.list_all_resources().await.unwrap();
     let uris: Vec<&str> = resources.iter().map(|r| r.uri.as_str()).collect();
     assert!(

@@ -2,70 +2,15 @@
 //! serve --http`, and progress heartbeats while a quiet rule runs.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
-use checkrail::service::ValidateRequest;
+use checkrail::session::StoreTarget;
 use serde_json::{Value, json};
 
-use crate::http::serve;
-use crate::support::{Raw, sh_wait_for, shared_cache, workspace};
+use crate::support::{Cli, HttpResponse, Server, Session, Sessions, Workspace, sh_wait_for};
 
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 const TOKEN: &str = "ops-token-0123456789abcdef";
 const PATIENCE: Duration = Duration::from_secs(120);
-
-/// One HTTP/1.1 exchange; returns (status, headers, body).
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (u16, String, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (status, head.to_owned(), body.to_owned())
-}
-
-/// A JSON-RPC exchange over streamable HTTP; returns the response message.
-fn rpc(port: u16, session: Option<&str>, message: Value) -> (String, Option<Value>) {
-    let mut headers = vec![
-        ("Content-Type", "application/json"),
-        ("Accept", "application/json, text/event-stream"),
-        ("MCP-Protocol-Version", "2025-06-18"),
-    ];
-    if let Some(session) = session {
-        headers.push(("Mcp-Session-Id", session));
-    }
-    let (status, head, body) = http(port, "POST", "/mcp", &headers, &message.to_string());
-    assert!((200..300).contains(&status), "{status} {head}\n{body}");
-    let answer = body
-        .lines()
-        .filter_map(|l| l.strip_prefix("data:"))
-        .chain(std::iter::once(body.as_str()))
-        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
-        .find(|v| v.get("id").is_some());
-    (head, answer)
-}
 
 fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
@@ -74,51 +19,33 @@ fn metric(text: &str, series: &str) -> Option<f64> {
 
 #[test]
 fn probes_and_metrics_over_http() {
-    let ws = workspace(&[("README.md", "# Demo\n\n## Usage\n\nRun it.\n")]);
-    let server = serve(ws.path(), "127.0.0.1:0", None);
-    let port = server.port;
+    let ws = Workspace::new()
+        .file("README.md", "# Demo\n\n## Usage\n\nRun it.\n")
+        .build();
+    let server = Server::on(ws.path()).http("127.0.0.1:0");
 
-    let (status, _, body) = http(port, "GET", "/healthz", &[], "");
+    let HttpResponse { status, body, .. } = server.request("GET", "/healthz", &[], "");
     assert_eq!((status, body.as_str()), (200, "ok\n"));
-    let (status, _, body) = http(port, "GET", "/readyz", &[], "");
+    let HttpResponse { status, body, .. } = server.request("GET", "/readyz", &[], "");
     assert_eq!(status, 200, "{body}");
     assert!(
         body.starts_with("ready: ") && body.contains("rules loaded"),
         "{body}"
     );
 
-    let (head, _) = rpc(
-        port,
-        None,
-        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"ops","version":"0"}}}),
-    );
-    let session = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("mcp-session-id")
-                .then(|| v.trim().to_owned())
-        })
-        .expect("a session id");
-    let _ = http(
-        port,
-        "POST",
-        "/mcp",
-        &[
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json, text/event-stream"),
-            ("Mcp-Session-Id", &session),
-        ],
-        r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
-    );
+    let session = server.mcp_session();
     let call = |id: u32, name: &str, arguments: Value| {
-        rpc(
-            port,
+        let response = server.post_mcp(
             Some(&session),
-            json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":name,"arguments":arguments}}),
-        )
-        .1
-        .expect("an answer")
+            &json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":name,"arguments":arguments}}),
+        );
+        assert!(
+            (200..300).contains(&response.status),
+            "{}\n{}",
+            response.head,
+            response.body
+        );
+        response.answer().expect("an answer")
     };
     let failed = call(2, "workflow_start", json!({"workflow": "no-such-flow"}));
     assert_eq!(failed["result"]["isError"], true, "{failed}");
@@ -130,7 +57,11 @@ fn probes_and_metrics_over_http() {
     let validated = call(4, "workflow_validate", json!({"session": id}));
     assert!(validated.get("result").is_some(), "{validated}");
 
-    let (status, head, text) = http(port, "GET", "/metrics", &[], "");
+    let HttpResponse {
+        status,
+        head,
+        body: text,
+    } = server.request("GET", "/metrics", &[], "");
     assert_eq!(status, 200, "{text}");
     assert!(
         head.to_lowercase().contains("application/openmetrics-text"),
@@ -180,19 +111,15 @@ fn probes_and_metrics_over_http() {
 
 #[test]
 fn metrics_need_the_token_but_probes_do_not() {
-    let ws = workspace(&[]);
-    let server = serve(ws.path(), "0.0.0.0:0", Some(TOKEN));
-    assert_eq!(http(server.port, "GET", "/healthz", &[], "").0, 200);
-    assert_eq!(http(server.port, "GET", "/readyz", &[], "").0, 200);
-    assert_eq!(http(server.port, "GET", "/metrics", &[], "").0, 401);
+    let ws = Workspace::new().build();
+    let server = Server::on(ws.path()).token(TOKEN).http("0.0.0.0:0");
+    assert_eq!(server.request("GET", "/healthz", &[], "").status, 200);
+    assert_eq!(server.request("GET", "/readyz", &[], "").status, 200);
+    assert_eq!(server.request("GET", "/metrics", &[], "").status, 401);
     let bearer = format!("Bearer {TOKEN}");
-    let (status, _, text) = http(
-        server.port,
-        "GET",
-        "/metrics",
-        &[("Authorization", &bearer)],
-        "",
-    );
+    let HttpResponse {
+        status, body: text, ..
+    } = server.request("GET", "/metrics", &[("Authorization", &bearer)], "");
     assert_eq!(status, 200);
     assert!(text.contains("checkrail_sessions"), "{text}");
 }
@@ -203,25 +130,15 @@ fn a_quiet_rule_still_sends_progress() {
     // seen three heartbeats.
     let signals = tempfile::tempdir().unwrap();
     let release = signals.path().join("release");
-    let ws = workspace(&[
-        (
-            ".checkrail/workflows/quiet.yaml",
-            "id: quiet\nversion: 0.1.0\nname: Q\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          timeout_ms: 120000\n          config: { toolchain: custom, command: { program: sh, args: [quiet.sh] } }\n",
-        ),
-        ("quiet.sh", &sh_wait_for(&release)),
-        ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
-    ]);
-    let mut command = Command::new(BIN);
-    command
-        .args(["serve", "--workspace"])
-        .arg(ws.path())
-        .env("CHECKRAIL_PROGRESS_INTERVAL_MS", "200");
-    let mut raw = Raw::spawn(command, &json!({}));
-    let started = raw.call(1, "workflow_start", json!({"workflow": "quiet"}));
-    let id = started["result"]["structuredContent"]["session"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ws = Workspace::new()
+        .workflow("id: quiet\nversion: 0.1.0\nname: Q\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          timeout_ms: 120000\n          config: { toolchain: custom, command: { program: sh, args: [quiet.sh] } }\n")
+        .file("quiet.sh", sh_wait_for(&release))
+        .grant("sh")
+        .build();
+    let mut raw = Server::on(ws.path())
+        .env("CHECKRAIL_PROGRESS_INTERVAL_MS", "200")
+        .raw();
+    let id = raw.start_session("quiet");
     raw.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"workflow_validate","arguments":{"session": id},"_meta":{"progressToken":"t"}}}).to_string().as_bytes());
     let mut values = Vec::new();
     let mut heartbeats = 0;
@@ -256,39 +173,25 @@ fn a_quiet_rule_still_sends_progress() {
 
 #[test]
 fn stats_read_pass_rates_attempts_failures_and_cache_hits_from_the_store() {
-    use checkrail::engine::Hooks;
-    use checkrail::service::Service;
-    use std::sync::Arc;
-
-    let ws = workspace(&[(
-        ".checkrail/workflows/two.yaml",
-        "id: two\nversion: 0.1.0\nname: Two\ndescription: d\nphases:\n  - id: readme\n    name: R\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          inputs: [README.md]\n          config: { paths: [README.md] }\n  - id: license\n    name: L\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          inputs: [LICENSE]\n          config: { paths: [LICENSE] }\n  - id: done\n    name: D\n    guidance: g\n",
-    )]);
+    let ws = Workspace::new()
+        .workflow("id: two\nversion: 0.1.0\nname: Two\ndescription: d\nphases:\n  - id: readme\n    name: R\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          inputs: [README.md]\n          config: { paths: [README.md] }\n  - id: license\n    name: L\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          inputs: [LICENSE]\n          config: { paths: [LICENSE] }\n  - id: done\n    name: D\n    guidance: g\n")
+        .build();
     let dir = ws.path();
     let state_dir = tempfile::tempdir().unwrap();
-    let state = checkrail::trusted::StateDir::at(state_dir.path()).unwrap();
-    let engine = checkrail::Checkrail::new(checkrail::Options {
-        cache_dir: Some(shared_cache()),
-        workspace: Some(dir.to_owned()),
-        workflow_dirs: vec![dir.join(".checkrail/workflows")],
-        ..checkrail::Options::default()
-    })
-    .unwrap();
-    let svc = Service::open(Arc::new(engine), dir, &state).unwrap();
-    let validate = |id: &str| {
-        svc.validate(&ValidateRequest::new(id), &Hooks::default())
-            .unwrap()
-    };
+    let svc = Sessions::on(dir)
+        .installed_packs()
+        .state_dir(state_dir.path())
+        .open();
     // Session 1: readme fails once, then passes; license passes first try.
-    let one = svc.start("two", serde_json::Map::new()).unwrap().session.id;
-    assert!(!validate(&one).passed);
+    let one = Session::start(&svc, "two");
+    assert!(!one.validate().passed);
     std::fs::write(dir.join("README.md"), "# R\n").unwrap();
-    assert!(validate(&one).advanced);
+    assert!(one.validate().advanced);
     std::fs::write(dir.join("LICENSE"), "MIT\n").unwrap();
-    assert!(validate(&one).advanced);
+    assert!(one.validate().advanced);
     // Session 2: both pass first try, from the cache: the files are
     // unchanged (and dated back, out of the racy-timestamp window).
-    let aged = Command::new("touch")
+    let aged = std::process::Command::new("touch")
         .args([
             "-d",
             "2 minutes ago",
@@ -300,22 +203,22 @@ fn stats_read_pass_rates_attempts_failures_and_cache_hits_from_the_store() {
         .status()
         .unwrap();
     assert!(aged.success());
-    let three = svc.start("two", serde_json::Map::new()).unwrap().session.id;
+    let three = Session::start(&svc, "two");
     for _ in 0..2 {
-        let v = validate(&three);
+        let v = three.validate();
         assert!(v.advanced && v.report.unwrap().rules[0].cached);
     }
-    let two = svc.start("two", serde_json::Map::new()).unwrap().session.id;
-    assert!(validate(&two).advanced);
-    assert!(validate(&two).advanced);
+    let two = Session::start(&svc, "two");
+    assert!(two.validate().advanced);
+    assert!(two.validate().advanced);
 
-    let out = Command::new(BIN)
-        .args(["stats", "--json", "--workspace"])
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir.path())
-        .output()
-        .unwrap();
+    let run_stats = |args: &[&str]| {
+        Cli::new(&[&["stats"], args].concat())
+            .workspace(dir)
+            .state_dir(state_dir.path())
+            .output()
+    };
+    let out = run_stats(&["--json"]);
     assert!(
         out.status.success(),
         "{}",
@@ -351,13 +254,7 @@ fn stats_read_pass_rates_attempts_failures_and_cache_hits_from_the_store() {
     assert_eq!(wf["rule_results"], 7);
     assert!(wf["cache_hit_rate"].as_f64().unwrap() > 0.0, "{wf:#}");
 
-    let text = Command::new(BIN)
-        .args(["stats", "--workspace"])
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir.path())
-        .output()
-        .unwrap();
+    let text = run_stats(&[]);
     let text = String::from_utf8_lossy(&text.stdout);
     assert!(text.contains("two — 3 sessions (3 active)"), "{text}");
     assert!(text.contains("readme"), "{text}");
@@ -399,20 +296,13 @@ fn collector() -> (u16, std::sync::mpsc::Receiver<String>) {
 #[test]
 fn traces_go_to_an_otlp_collector_when_asked() {
     let (port, bodies) = collector();
-    let ws = workspace(&[(
-        ".checkrail/workflows/traced.yaml",
-        "id: traced\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config: { paths: [README.md] }\n",
-    )]);
-    let mut command = Command::new(BIN);
-    command
-        .args([
-            "serve",
-            "--otlp-endpoint",
-            &format!("http://127.0.0.1:{port}"),
-            "--workspace",
-        ])
-        .arg(ws.path());
-    let mut raw = Raw::spawn(command, &json!({}));
+    let ws = Workspace::new()
+        .workflow("id: traced\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: file-exists\n          config: { paths: [README.md] }\n")
+        .build();
+    let mut raw = Server::on(ws.path())
+        .arg("--otlp-endpoint")
+        .arg(format!("http://127.0.0.1:{port}"))
+        .raw();
     let refused = raw.call(1, "workflow_start", json!({"workflow": "nope"}));
     assert_eq!(refused["result"]["isError"], true);
     let started = raw.call(2, "workflow_start", json!({"workflow": "traced"}));
@@ -474,47 +364,22 @@ fn traces_go_to_an_otlp_collector_when_asked() {
 
 #[test]
 fn stats_read_a_postgresql_store_too() {
-    use checkrail::engine::Hooks;
-    use checkrail::service::Service;
-    use checkrail::session::StoreTarget;
-    use std::sync::Arc;
-
     let (_, url) = crate::pg::fresh_database();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let dir = ws.path();
     let state_dir = tempfile::tempdir().unwrap();
-    let state = checkrail::trusted::StateDir::at(state_dir.path()).unwrap();
-    let engine = checkrail::Checkrail::new(checkrail::Options {
-        cache_dir: Some(shared_cache()),
-        workspace: Some(dir.to_owned()),
-        ..checkrail::Options::default()
-    })
-    .unwrap();
-    let svc = Service::open_in(
-        Arc::new(engine),
-        dir,
-        &state,
-        &StoreTarget::Postgres(url.clone()),
-    )
-    .unwrap();
-    let id = svc
-        .start("project-basics", serde_json::Map::new())
-        .unwrap()
-        .session
-        .id;
-    let v = svc
-        .validate(&ValidateRequest::new(&id), &Hooks::default())
-        .unwrap();
-    assert!(!v.passed);
+    let svc = Sessions::on(dir)
+        .installed_packs()
+        .state_dir(state_dir.path())
+        .store(StoreTarget::Postgres(url.clone()))
+        .open();
+    assert!(!Session::start(&svc, "project-basics").validate().passed);
 
     let stats = |store: &str| -> Value {
-        let out = Command::new(BIN)
-            .args(["stats", "--json", "--store", store, "--workspace"])
-            .arg(dir)
-            .env("CHECKRAIL_CACHE_DIR", shared_cache())
-            .env("CHECKRAIL_STATE_DIR", state_dir.path())
-            .output()
-            .unwrap();
+        let out = Cli::new(&["stats", "--json", "--store", store])
+            .workspace(dir)
+            .state_dir(state_dir.path())
+            .output();
         assert!(
             out.status.success(),
             "{}",

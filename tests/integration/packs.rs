@@ -3,13 +3,11 @@
 //! refusal.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use checkrail::pack::PackFile;
 
-use crate::support::{WASM_DIR, shared_cache, workspace};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+use crate::support::{Cli, Harness, Sessions, WASM_DIR, Workspace};
 
 pub(crate) struct Env {
     _dirs: Vec<tempfile::TempDir>,
@@ -25,7 +23,7 @@ pub(crate) struct Env {
 }
 
 pub(crate) fn env() -> Env {
-    let ws = workspace(&[("README.md", "# x\n")]);
+    let ws = Workspace::new().file("README.md", "# x\n").build();
     let studio = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let docker = studio.path().join("docker");
@@ -49,15 +47,11 @@ impl Env {
     }
 
     pub(crate) fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .args(args)
+        Cli::new(args)
             .current_dir(&self.ws)
-            .env("CHECKRAIL_CACHE_DIR", shared_cache())
-            .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
             .env("CHECKRAIL_DATA_DIR", &self.data)
             .env("DOCKER_CONFIG", &self.docker)
             .output()
-            .unwrap()
     }
 
     pub(crate) fn ok(&self, args: &[&str]) -> String {
@@ -538,7 +532,7 @@ async fn pack_workflows_over_mcp_start_sessions_sourced_from_the_pack() {
     e.ok(&["pack", "sign", file(&v1), "--key", file(&key)]);
     e.ok(&["pack", "install", file(&v1)]);
 
-    let h = crate::mcp::serve(e.ws.clone(), Some(e.ws.clone())).await;
+    let h = Harness::over(Sessions::on(&e.ws).installed_packs()).await;
     let list = h.ok("workflow_list", serde_json::json!({})).await;
     let found = list["workflows"]
         .as_array()

@@ -5,44 +5,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rmcp::model::CallToolRequestParams;
-use rmcp::service::RunningService;
-use rmcp::transport::TokioChildProcess;
-use rmcp::{RoleClient, ServiceExt};
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{PATIENCE, shared_cache, workspace};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
-
-pub(crate) type Client = RunningService<RoleClient, ()>;
-
-pub(crate) async fn spawn(dir: &std::path::Path) -> (Client, u32) {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--workspace")
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir());
-    let transport = TokioChildProcess::new(cmd).unwrap();
-    let pid = transport.id().unwrap();
-    (().serve(transport).await.unwrap(), pid)
-}
-
-pub(crate) async fn call(client: &Client, tool: &str, args: Value) -> Result<Value, String> {
-    let params = CallToolRequestParams::new(tool.to_owned())
-        .with_arguments(args.as_object().unwrap().clone());
-    let result = client.call_tool(params).await.map_err(|e| e.to_string())?;
-    if result.is_error == Some(true) {
-        return Err(format!("{:?}", result.content));
-    }
-    Ok(result.structured_content.unwrap())
-}
+use crate::support::{PATIENCE, Server, Workspace, call, kill_9, session_store};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn state_survives_kill_9_at_any_moment() {
-    let ws = workspace(&[]);
-    let (client, _) = spawn(ws.path()).await;
+    let ws = Workspace::new().build();
+    let (client, _) = Server::on(ws.path()).stdio().await;
     let id = call(
         &client,
         "workflow_start",
@@ -56,7 +26,7 @@ async fn state_survives_kill_9_at_any_moment() {
     client.cancel().await.unwrap();
 
     for round in 0..6u64 {
-        let (client, pid) = spawn(ws.path()).await;
+        let (client, pid) = Server::on(ws.path()).stdio().await;
         let answered = Arc::new(AtomicUsize::new(0));
         let worker = {
             let (id, answered) = (id.clone(), answered.clone());
@@ -80,23 +50,11 @@ async fn state_survives_kill_9_at_any_moment() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         tokio::time::sleep(Duration::from_millis(37 * round)).await;
-        let killed = std::process::Command::new("kill")
-            .args(["-9", &pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
+        kill_9(pid);
         let _ = worker.await;
 
         // The database is intact and the state row agrees with the log.
-        let workspace =
-            checkrail::workspace::Workspace::open(ws.path(), &crate::support::state()).unwrap();
-        let store = checkrail::session::open_store(
-            &checkrail::session::StoreTarget::default(),
-            &workspace.state_dir().join("sessions.db"),
-            workspace.root(),
-            workspace.key().clone(),
-        )
-        .unwrap();
+        let store = session_store(ws.path());
         assert!(
             store.verify(&id).unwrap().verified,
             "round {round}: record does not verify"
@@ -120,7 +78,7 @@ async fn state_survives_kill_9_at_any_moment() {
 
     // A restarted server resumes the session and can finish the phase.
     std::fs::write(ws.path().join("README.md"), "# Demo\n\n## Usage\n").unwrap();
-    let (client, _) = spawn(ws.path()).await;
+    let (client, _) = Server::on(ws.path()).stdio().await;
     let out = call(
         &client,
         "workflow_validate",
@@ -134,9 +92,11 @@ async fn state_survives_kill_9_at_any_moment() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_servers_never_advance_a_phase_twice() {
-    let ws = workspace(&[("README.md", "# Demo\n\n## Usage\n")]);
-    let (a, _) = spawn(ws.path()).await;
-    let (b, _) = spawn(ws.path()).await;
+    let ws = Workspace::new()
+        .file("README.md", "# Demo\n\n## Usage\n")
+        .build();
+    let (a, _) = Server::on(ws.path()).stdio().await;
+    let (b, _) = Server::on(ws.path()).stdio().await;
     for _ in 0..5 {
         let id = call(&a, "workflow_start", json!({"workflow": "project-basics"}))
             .await

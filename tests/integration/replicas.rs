@@ -6,16 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use checkrail::service::Service;
 use checkrail::session::StoreTarget;
-use rmcp::ServiceExt;
-use rmcp::transport::TokioChildProcess;
 use serde_json::json;
 
-use crate::processes::{Client, call};
-use crate::support::{shared_cache, workspace};
+use crate::support::{Client, Server, Sessions, Workspace, call, kill_9};
 
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
 const PHASES: usize = 6;
 const SESSIONS: usize = 8;
 
@@ -27,19 +22,6 @@ fn flow() -> String {
         ));
     }
     yaml
-}
-
-pub(crate) async fn spawn_replica(dir: &std::path::Path, store: &str) -> (Client, u32) {
-    let mut cmd = tokio::process::Command::new(BIN);
-    cmd.arg("serve")
-        .arg("--workspace")
-        .arg(dir)
-        .env("CHECKRAIL_STORE", store)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir());
-    let transport = TokioChildProcess::new(cmd).unwrap();
-    let pid = transport.id().unwrap();
-    (().serve(transport).await.unwrap(), pid)
 }
 
 /// What the calls to one session saw.
@@ -56,13 +38,13 @@ struct Tally {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
     let (_, url) = crate::pg::fresh_database();
-    let ws = workspace(&[
-        (".checkrail/workflows/relay.yaml", &flow()),
-        ("README.md", "# x\n"),
-    ]);
+    let ws = Workspace::new()
+        .workflow(&flow())
+        .file("README.md", "# x\n")
+        .build();
     let mut replicas = Vec::new();
     for _ in 0..3 {
-        replicas.push(spawn_replica(ws.path(), &url).await);
+        replicas.push(Server::on(ws.path()).store(&url).stdio().await);
     }
     let mut ids = Vec::new();
     for n in 0..SESSIONS {
@@ -122,11 +104,7 @@ async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
         assert!(std::time::Instant::now() < deadline, "no progress");
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let killed = std::process::Command::new("kill")
-        .args(["-9", &killed_pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(killed.success());
+    kill_9(killed_pid);
     let answered_at_kill = answers.load(Ordering::SeqCst);
 
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
@@ -143,21 +121,9 @@ async fn three_replicas_on_one_database_lose_nothing_and_advance_once() {
     );
 
     // The record, read by a fresh process-like open of the same database.
-    let engine = Arc::new(
-        checkrail::Checkrail::new(checkrail::Options {
-            workflow_dirs: vec![ws.path().join(".checkrail/workflows")],
-            cache_dir: Some(shared_cache()),
-            ..checkrail::Options::default()
-        })
-        .unwrap(),
-    );
-    let svc = Service::open_in(
-        engine,
-        ws.path(),
-        &crate::support::state(),
-        &StoreTarget::Postgres(url.clone()),
-    )
-    .unwrap();
+    let svc = Sessions::on(ws.path())
+        .store(StoreTarget::Postgres(url.clone()))
+        .open();
     let mut lost_total = 0;
     for (id, tally) in &tallies {
         let report = svc.verify(id, false).unwrap();

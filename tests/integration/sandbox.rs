@@ -10,7 +10,9 @@ use checkrail::report::{RuleReport, RuleStatus};
 use checkrail::runtime::Limits;
 use serde_json::json;
 
-use crate::support::{WASM_DIR, engine, within_patience, workspace};
+use crate::support::{
+    WASM_DIR, Workspace, checkpoint, engine, one_phase, shared_cache, within_patience,
+};
 
 fn run(engine: &Checkrail, rule: &str, dir: &std::path::Path, limits: Limits) -> RuleReport {
     run_with(engine, rule, &json!({}), dir, limits)
@@ -36,7 +38,7 @@ fn run_with(
 
 /// A good rule still gives the right answer, both ways.
 fn good_rule_still_works(engine: &Checkrail) {
-    let ws = workspace(&[("present.txt", "x")]);
+    let ws = Workspace::new().file("present.txt", "x").build();
     let config = json!({"paths": ["present.txt", "absent.txt"]});
     let report = engine
         .run_rule(&RuleRun {
@@ -56,7 +58,7 @@ fn good_rule_still_works(engine: &Checkrail) {
 fn infinite_loop_is_stopped_at_its_deadline() {
     let engine = Arc::new(engine());
     engine.rule("fixture-looper").unwrap(); // compile outside the timed part
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let deadline = Duration::from_millis(300);
     // The loop never ends by itself: that the run returns at all, with the
     // deadline as its reason, is the proof.
@@ -85,7 +87,7 @@ fn infinite_loop_is_stopped_at_its_deadline() {
 #[test]
 fn unbounded_allocation_is_stopped_at_the_cap() {
     let engine = engine();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let report = run(
         &engine,
         "fixture-hog",
@@ -139,7 +141,7 @@ fn reads_outside_the_workspace_are_denied() {
 #[test]
 fn panic_is_reported_with_its_message() {
     let engine = engine();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let report = run(&engine, "fixture-panicker", ws.path(), Limits::default());
     assert_eq!(report.status, RuleStatus::Error);
     assert!(report.summary.contains("panicked: fixture rule gave up on purpose (at tests/fixtures/plugins/panicker/src/lib.rs:25:9)"), "{}", report.summary);
@@ -162,7 +164,7 @@ fn unsupported_api_version_is_refused_naming_both() {
 #[test]
 fn limits_out_of_range_are_refused() {
     let engine = engine();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let error = engine
         .run_rule(&RuleRun {
             rule: "file-exists",
@@ -185,7 +187,7 @@ fn cancelling_a_checkpoint_stops_a_running_rule() {
 
     let engine = Arc::new(engine());
     engine.rule("fixture-looper").unwrap();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     // The loop's deadline is the longest there is (an hour): only the
     // cancel can end it within the patience.
     let result = cancelled_once_running(
@@ -207,7 +209,7 @@ fn cancelled_once_running(
 ) -> checkrail::Result<checkrail::report::CheckpointReport> {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let flow = crate::support::one_phase(rules);
+    let flow = one_phase(rules);
     let cancel = Arc::new(AtomicBool::new(false));
     let trigger = cancel.clone();
     let hooks = checkrail::engine::Hooks {
@@ -220,7 +222,7 @@ fn cancelled_once_running(
     };
     let (engine, dir) = (engine.clone(), dir.to_owned());
     within_patience("a cancelled checkpoint", move || {
-        crate::support::checkpoint(&engine, &flow, "p", &dir, None, hooks)
+        checkpoint(&engine, &flow, "p", &dir, None, hooks)
     })
 }
 
@@ -235,7 +237,7 @@ fn engine_with_only(file: &str, name: &str) -> (Checkrail, tempfile::TempDir) {
     .unwrap();
     let engine = Checkrail::new(checkrail::Options {
         rule_dirs: vec![dir.path().to_owned()],
-        cache_dir: Some(crate::support::shared_cache()),
+        cache_dir: Some(shared_cache()),
         ..checkrail::Options::default()
     })
     .expect("engine starts");
@@ -252,7 +254,7 @@ fn short(timeout_ms: u64) -> Limits {
 #[test]
 fn a_directory_chain_deeper_than_the_cap_is_reported_not_recursed_into() {
     let engine = engine();
-    let ws = workspace(&[("README.md", "# x\n")]);
+    let ws = Workspace::new().file("README.md", "# x\n").build();
     // Built through handles: the full path is far longer than PATH_MAX.
     let mut dir =
         cap_std::fs::Dir::open_ambient_dir(ws.path(), cap_std::ambient_authority()).unwrap();
@@ -289,7 +291,7 @@ fn a_directory_chain_deeper_than_the_cap_is_reported_not_recursed_into() {
 fn a_sleep_in_check_ends_at_the_deadline() {
     let engine = Arc::new(engine());
     engine.rule("fixture-sleeper").unwrap();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     // An hour-long sleep: only the deadline ends it within the patience.
     let (report, took) = within_patience("the hour-long sleep in `check`", {
         let (engine, dir) = (engine.clone(), ws.path().to_owned());
@@ -348,14 +350,14 @@ fn a_checkpoint_asks_inputs_under_its_own_deadline_and_says_why_it_did_not_cache
     // under the rule's `timeout_ms`, not the default 10 s, and the report
     // carries why the result was not cached.
     let ws = tempfile::tempdir().unwrap();
-    let workflow = crate::support::one_phase(
+    let workflow = one_phase(
         "        - rule: fixture-sleeper\n          timeout_ms: 300\n          config: { sleep_ms: 3600000, in: inputs }\n",
     );
     // The hour-long sleep in `inputs` ends within the patience only by a
     // deadline; the finding names which one.
     let dir = ws.path().to_owned();
     let report = within_patience("a checkpoint asking a sleeping `inputs`", move || {
-        crate::support::checkpoint(&engine(), &workflow, "p", &dir, None, Default::default())
+        checkpoint(&engine(), &workflow, "p", &dir, None, Default::default())
     })
     .unwrap();
     let rule = &report.rules[0];
@@ -400,7 +402,7 @@ fn a_sleep_in_describe_ends_at_the_describe_deadline() {
 fn cancelling_stops_a_sleeping_rule() {
     let engine = Arc::new(engine());
     engine.rule("fixture-sleeper").unwrap();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     // An hour-long sleep under an hour-long deadline: only the cancel can
     // end it within the patience.
     let result = cancelled_once_running(
@@ -426,7 +428,7 @@ fn mkfifo(path: &std::path::Path) {
 #[test]
 fn a_fifo_in_the_workspace_is_refused_rather_than_waited_on() {
     let engine = Arc::new(engine());
-    let ws = workspace(&[("plain.txt", "hello")]);
+    let ws = Workspace::new().file("plain.txt", "hello").build();
     mkfifo(&ws.path().join("README.md"));
     // Nothing ever writes to the FIFO: a read that waited on it would end
     // at the rule's deadline (an error), or never if the host blocked.
@@ -486,7 +488,7 @@ fn floods_of_findings_text_and_logs_are_capped_and_said_so() {
     use checkrail::runtime::caps;
 
     let engine = engine();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let report = run_with(
         &engine,
         "fixture-flooder",
@@ -554,7 +556,7 @@ fn floods_of_findings_text_and_logs_are_capped_and_said_so() {
 #[test]
 fn oversized_facts_inputs_and_schemas_are_refused_naming_the_cap() {
     let engine = engine();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let report = run_with(
         &engine,
         "fixture-flooder",
@@ -602,7 +604,7 @@ fn oversized_facts_inputs_and_schemas_are_refused_naming_the_cap() {
 #[test]
 fn holding_too_many_files_stops_the_rule_and_spares_the_others() {
     let engine = engine();
-    let ws = workspace(&[("data.txt", "x")]);
+    let ws = Workspace::new().file("data.txt", "x").build();
     let report = run_with(
         &engine,
         "fixture-flooder",
@@ -634,7 +636,7 @@ fn holding_too_many_files_stops_the_rule_and_spares_the_others() {
 #[test]
 fn panic_text_on_stderr_is_not_taken_for_a_panic() {
     let engine = engine();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let report = run_with(
         &engine,
         "fixture-panicker",
@@ -655,7 +657,7 @@ fn panic_text_on_stderr_is_not_taken_for_a_panic() {
 #[test]
 fn a_panic_after_a_refused_growth_is_a_panic_not_memory() {
     let engine = engine();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let report = run_with(
         &engine,
         "fixture-panicker",

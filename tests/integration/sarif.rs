@@ -6,11 +6,9 @@
 use std::process::Command;
 
 use checkrail::schema::Schema;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
-use crate::support::{service, validate, workspace};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+use crate::support::{Cli, Session, Workspace, service};
 
 /// The SARIF 2.1.0 schema from the serde-sarif package cargo downloaded.
 fn sarif_schema() -> Schema {
@@ -52,24 +50,19 @@ fn sarif_schema() -> Schema {
 }
 
 fn check_sarif(dir: &std::path::Path) -> Value {
-    let out = Command::new(BIN)
-        .args([
-            "check",
-            "--workflow",
-            "project-basics",
-            "--phase",
-            "legal-and-history",
-            "--format",
-            "sarif",
-            "--evidence",
-            r#"{"license": "MIT"}"#,
-        ])
-        .arg("--workspace")
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", crate::support::shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
-        .output()
-        .unwrap();
+    let out = Cli::new(&[
+        "check",
+        "--workflow",
+        "project-basics",
+        "--phase",
+        "legal-and-history",
+        "--format",
+        "sarif",
+        "--evidence",
+        r#"{"license": "MIT"}"#,
+    ])
+    .workspace(dir)
+    .output();
     assert_eq!(
         out.status.code(),
         Some(1),
@@ -82,11 +75,11 @@ fn check_sarif(dir: &std::path::Path) -> Value {
 #[test]
 fn check_writes_schema_valid_sarif_with_places_and_stable_fingerprints() {
     let schema = sarif_schema();
-    let ws = workspace(&[
-        ("LICENSE", "MIT"),
-        ("CHANGELOG.md", "# Changes\n"),
-        ("debug.log", "noise"),
-    ]);
+    let ws = Workspace::new()
+        .file("LICENSE", "MIT")
+        .file("CHANGELOG.md", "# Changes\n")
+        .file("debug.log", "noise")
+        .build();
     let log = check_sarif(ws.path());
     let violations = schema.violations(&log, "");
     assert!(violations.is_empty(), "{violations:#?}\n{log:#}");
@@ -144,19 +137,15 @@ fn check_writes_schema_valid_sarif_with_places_and_stable_fingerprints() {
 #[test]
 fn a_session_exports_its_latest_findings() {
     let schema = sarif_schema();
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let svc = service(ws.path());
-    let id = svc.start("project-basics", Map::new()).unwrap().session.id;
-    assert!(!validate(&svc, &id, None).passed);
+    let session = Session::start(&svc, "project-basics");
+    assert!(!session.validate().passed);
     std::fs::write(ws.path().join("README.md"), "# Demo\n").unwrap();
-    assert!(!validate(&svc, &id, None).passed);
-    let out = Command::new(BIN)
-        .args(["session", "sarif", &id, "--workspace"])
-        .arg(ws.path())
-        .env("CHECKRAIL_CACHE_DIR", crate::support::shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
-        .output()
-        .unwrap();
+    assert!(!session.validate().passed);
+    let out = Cli::new(&["session", "sarif", &session.id])
+        .workspace(ws.path())
+        .output();
     assert!(
         out.status.success(),
         "{}",

@@ -11,16 +11,11 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
-use crate::support::{repo_root, shared_cache, workspace};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+use crate::support::{BIN, Cli, Workspace, repo_root, shared_cache, state_dir};
 
 fn checkrail(cwd: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
+    Cli::new(args)
         .current_dir(cwd)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
         .env(
             "CHECKRAIL_DATA_DIR",
             PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scaffold-data"),
@@ -31,7 +26,6 @@ fn checkrail(cwd: &Path, args: &[&str]) -> Output {
             PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("scaffold-docker"),
         )
         .output()
-        .expect("run checkrail")
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -138,7 +132,7 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         .unwrap_or_else(|e| panic!("{} was not built: {e}", built.display()));
     let rules_dir = rules.path().to_str().unwrap();
 
-    let ws = workspace(&[("README.md", "# hi\n")]);
+    let ws = Workspace::new().file("README.md", "# hi\n").build();
     let ws_dir = ws.path().to_str().unwrap();
     let run = |config: &str| {
         checkrail(
@@ -181,7 +175,7 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         .current_dir(&dir)
         .env("PATH", "/usr/bin:/bin")
         .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
+        .env("CHECKRAIL_STATE_DIR", state_dir())
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "`{step}`: {}", both(&out));
@@ -409,14 +403,10 @@ fn scaffold_works_anywhere_with_the_sdk_the_binary_carries() {
     let data = home.path().join("data");
     let name = "carried-sdk-rule";
     let run = |args: &[&str]| {
-        Command::new(&bin)
-            .args(args)
+        Cli::binary(&bin, args)
             .current_dir(home.path())
-            .env("CHECKRAIL_CACHE_DIR", shared_cache())
-            .env("CHECKRAIL_STATE_DIR", crate::support::state_dir())
             .env("CHECKRAIL_DATA_DIR", &data)
             .output()
-            .unwrap()
     };
     let out = run(&["rule", "new", name]);
     assert_eq!(out.status.code(), Some(0), "{}", both(&out));
@@ -473,7 +463,7 @@ fn scaffold_works_anywhere_with_the_sdk_the_binary_carries() {
         rules.path().join("carried_sdk_rule.wasm"),
     )
     .unwrap();
-    let ws = workspace(&[("README.md", "# hi\n")]);
+    let ws = Workspace::new().file("README.md", "# hi\n").build();
     let out = run(&[
         "--rules-dir",
         rules.path().to_str().unwrap(),

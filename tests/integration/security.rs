@@ -2,10 +2,7 @@
 //! reported at their file and line by kind, an allow-listed one is not, and
 //! no secret reaches the report.
 
-use checkrail::engine::Hooks;
-use checkrail::workflow::parse;
-
-use crate::support::{checkpoint, engine, workspace};
+use crate::support::{Workspace, check_phase, one_phase};
 
 #[test]
 fn planted_secrets_are_found_in_the_sandbox_and_never_echoed() {
@@ -17,24 +14,20 @@ fn planted_secrets_are_found_in_the_sandbox_and_never_echoed() {
     let env = format!("# local settings\nAWS_ACCESS_KEY_ID={key_id}\n");
     let settings = format!("import os\n\nDB_PASSWORD = \"{password}\"\n");
     let fixture = format!("{{\"token\": \"{fixture_token}\"}}\n");
-    let ws = workspace(&[
-        ("deploy/.env", env.as_str()),
-        ("app/settings.py", settings.as_str()),
-        ("tests/fixtures/login.json", fixture.as_str()),
-        (
+    let ws = Workspace::new()
+        .file("deploy/.env", env.as_str())
+        .file("app/settings.py", settings)
+        .file("tests/fixtures/login.json", fixture)
+        .file(
             ".checkrail/secrets-allow",
             "# fake credentials for tests\ntests/fixtures/**\n",
-        ),
+        )
         // Never scanned: dependencies.
-        ("node_modules/pkg/index.js", env.as_str()),
-    ]);
+        .file("node_modules/pkg/index.js", env.as_str())
+        .build();
 
-    let workflow = parse(
-        "id: t\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: security\n",
-        "t.yaml",
-    )
-    .unwrap();
-    let report = checkpoint(&engine(), &workflow, "p", ws.path(), None, Hooks::default()).unwrap();
+    let workflow = one_phase("        - rule: security\n");
+    let report = check_phase(ws.path(), &workflow);
     assert!(!report.passed);
     let rule = &report.rules[0];
     let got: Vec<(Option<&str>, Option<u32>, Option<&str>)> = rule
@@ -80,6 +73,6 @@ fn planted_secrets_are_found_in_the_sandbox_and_never_echoed() {
         "import os\n\nDB_PASSWORD = os.environ[\"DB_PASSWORD\"]\n",
     )
     .unwrap();
-    let report = checkpoint(&engine(), &workflow, "p", ws.path(), None, Hooks::default()).unwrap();
+    let report = check_phase(ws.path(), &workflow);
     assert!(report.passed, "{:#?}", report.rules[0]);
 }

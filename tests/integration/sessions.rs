@@ -1,31 +1,14 @@
 //! Sessions through the service API: transitions, refusals, pinning,
 //! approval gates, concurrent validation.
 
-use std::sync::Arc;
-
 use checkrail::config::ApprovalChannel;
 use checkrail::engine::Hooks;
-use checkrail::service::{Decision, Service, ValidateRequest};
+use checkrail::service::{Decision, ValidateRequest};
 use checkrail::session::{Control, Status};
 use checkrail::{Checkrail, Error, Options};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
-use crate::support::{shared_cache, workspace};
-
-fn engine_for(ws: &std::path::Path) -> Arc<Checkrail> {
-    Arc::new(
-        Checkrail::new(Options {
-            workflow_dirs: vec![ws.join(".checkrail/workflows")],
-            cache_dir: Some(shared_cache()),
-            ..Options::default()
-        })
-        .unwrap(),
-    )
-}
-
-fn service(ws: &std::path::Path) -> Service {
-    Service::open(engine_for(ws), ws, &crate::support::state()).unwrap()
-}
+use crate::support::{Session, Sessions, Workspace, inputs, service};
 
 const GATED: &str = "id: gated
 version: 1.0.0
@@ -62,16 +45,9 @@ fn decision(approve: bool, channel: ApprovalChannel) -> Decision {
     }
 }
 
-fn inputs(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
-        .collect()
-}
-
 #[test]
 fn a_session_runs_through_a_workflow() {
-    let ws = workspace(&[]);
+    let ws = Workspace::new().build();
     let svc = service(ws.path());
     let start = svc.start("project-basics", Map::new()).unwrap();
     let id = start.session.id.clone();
@@ -125,23 +101,19 @@ fn a_session_runs_through_a_workflow() {
     assert!(again.standing.next_step.contains("already passed"));
     assert_eq!(svc.next(&id).unwrap().session.phase_id, "legal-and-history");
 
-    let kinds: Vec<String> = svc
-        .events(&id)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind().to_owned())
-        .collect();
     assert_eq!(
-        kinds,
+        Session::of(&svc, &id).event_kinds(),
         ["started", "validation_failed", "validated", "advanced"]
     );
 }
 
 #[test]
 fn control_transitions_and_refusals() {
-    let ws = workspace(&[("README.md", "# x\n\n## Usage\n")]);
+    let ws = Workspace::new()
+        .file("README.md", "# x\n\n## Usage\n")
+        .build();
     let svc = service(ws.path());
-    let id = svc.start("project-basics", Map::new()).unwrap().session.id;
+    let id = Session::start(&svc, "project-basics").id;
 
     let paused = svc.control(&id, Control::Pause, None).unwrap();
     assert_eq!(paused.session.status, Status::Paused);
@@ -206,7 +178,7 @@ fn control_transitions_and_refusals() {
 
 #[test]
 fn human_gate_evidence_checks_and_pinning() {
-    let ws = workspace(&[(".checkrail/workflows/gated.yaml", GATED)]);
+    let ws = Workspace::new().workflow(GATED).build();
     let svc = service(ws.path());
     let err = svc.start("gated", Map::new()).unwrap_err();
     assert!(
@@ -217,11 +189,7 @@ fn human_gate_evidence_checks_and_pinning() {
         .start("gated", inputs(&[("ticket", "1"), ("tciket", "2")]))
         .unwrap_err();
     assert!(err.to_string().contains("unknown input `tciket`"), "{err}");
-    let id = svc
-        .start("gated", inputs(&[("ticket", "T-1")]))
-        .unwrap()
-        .session
-        .id;
+    let id = Session::start_with(&svc, "gated", &[("ticket", "T-1")]).id;
 
     // Editing the workflow now must not change this session's checkpoint.
     std::fs::write(
@@ -316,21 +284,17 @@ fn human_gate_evidence_checks_and_pinning() {
 
 #[test]
 fn concurrent_validations_never_advance_twice() {
-    let ws = workspace(&[("README.md", "# x\n\n## Usage\n")]);
-    let engine = engine_for(ws.path());
+    let ws = Workspace::new()
+        .file("README.md", "# x\n\n## Usage\n")
+        .build();
+    let sessions = Sessions::on(ws.path());
     for _ in 0..5 {
-        let id = Service::open(engine.clone(), ws.path(), &crate::support::state())
-            .unwrap()
-            .start("project-basics", Map::new())
-            .unwrap()
-            .session
-            .id;
+        let id = Session::start(&sessions.open(), "project-basics").id;
         let handles: Vec<_> = (0..4)
             .map(|_| {
                 // One store (one SQLite connection) per thread, as separate
                 // server processes would have.
-                let svc =
-                    Service::open(engine.clone(), ws.path(), &crate::support::state()).unwrap();
+                let svc = sessions.open();
                 let id = id.clone();
                 std::thread::spawn(move || {
                     svc.validate(&ValidateRequest::new(&id), &Hooks::default())
@@ -344,7 +308,7 @@ fn concurrent_validations_never_advance_twice() {
             .map(|h| h.join().unwrap())
             .filter(|a| *a)
             .count();
-        let svc = Service::open(engine.clone(), ws.path(), &crate::support::state()).unwrap();
+        let svc = sessions.open();
         let phase = svc.next(&id).unwrap().session.phase_id;
         assert_eq!(advanced, 1, "exactly one validation advances");
         assert_eq!(phase, "legal-and-history", "advanced exactly one phase");
@@ -375,7 +339,7 @@ phases:
         - rule: file-exists
           config: { paths: [\"{{inputs.file}}\"] }
 ";
-    let ws = workspace(&[(".checkrail/workflows/t.yaml", TEMPLATED)]);
+    let ws = Workspace::new().workflow(TEMPLATED).build();
     let svc = service(ws.path());
     let start = svc
         .start("templated", inputs(&[("file", "NOTES.md")]))
@@ -390,10 +354,9 @@ phases:
         Some("NOTES.md")
     );
 
-    let bad = workspace(&[(
-        ".checkrail/workflows/t.yaml",
-        &TEMPLATED.replace("{{inputs.file}}.", "{{inputs.flie}}."),
-    )]);
+    let bad = Workspace::new()
+        .workflow(&TEMPLATED.replace("{{inputs.file}}.", "{{inputs.flie}}."))
+        .build();
     let err = Checkrail::new(Options {
         workflow_dirs: vec![bad.path().join(".checkrail/workflows")],
         ..Options::default()

@@ -4,7 +4,6 @@
 //! `suite!`. Records are edited behind checkrail's back with plain SQL,
 //! the same statements on both databases.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use checkrail::engine::Hooks;
@@ -13,10 +12,8 @@ use checkrail::service::ValidateRequest;
 use checkrail::session::event::Retried;
 use checkrail::session::{Control, EventData, NewEvent, Status, StoreTarget};
 use checkrail::trusted::StateDir;
-use checkrail::{Checkrail, Options};
-use serde_json::Map;
 
-use crate::support::{shared_cache, state, workspace};
+use crate::support::{Session, Sessions, Workspace, raw_db, state};
 
 /// Two checked phases, then a last one.
 pub(crate) const FLOW: &str = "id: store-flow
@@ -49,7 +46,7 @@ pub(crate) struct Fixture {
     pub target: StoreTarget,
     /// The PostgreSQL database's name (None: SQLite).
     pub database: Option<String>,
-    engine: Arc<Checkrail>,
+    sessions: Sessions,
 }
 
 impl Fixture {
@@ -63,9 +60,9 @@ impl Fixture {
     }
 
     fn with(target: StoreTarget, database: Option<String>) -> Self {
-        let ws = workspace(&[(".checkrail/workflows/flow.yaml", FLOW)]);
+        let ws = Workspace::new().workflow(FLOW).build();
         Self {
-            engine: engine_for(ws.path()),
+            sessions: Sessions::on(ws.path()).store(target.clone()),
             ws,
             target,
             database,
@@ -81,21 +78,17 @@ impl Fixture {
     /// A service of its own (its own connection), as another process
     /// would open.
     pub fn service(&self) -> Service {
-        self.service_with(&state())
-    }
-
-    fn service_with(&self, state: &StateDir) -> Service {
-        Service::open_in(self.engine.clone(), self.ws.path(), state, &self.target).unwrap()
+        self.sessions.open()
     }
 
     fn try_service(&self) -> checkrail::Result<Service> {
-        Service::open_in(self.engine.clone(), self.ws.path(), &state(), &self.target)
+        self.sessions.try_open()
     }
 
     /// Runs SQL on the database behind checkrail's back.
     pub fn sql(&self, sql: &str) {
         match &self.database {
-            None => sqlite_db(self.ws.path()).execute_batch(sql).unwrap(),
+            None => raw_db(self.ws.path()).execute_batch(sql).unwrap(),
             Some(db) => crate::pg::server().execute(db, sql),
         }
     }
@@ -104,7 +97,7 @@ impl Fixture {
     fn column(&self, sql: &str) -> Vec<String> {
         match &self.database {
             None => {
-                let db = sqlite_db(self.ws.path());
+                let db = raw_db(self.ws.path());
                 let mut stmt = db.prepare(sql).unwrap();
                 stmt.query_map([], |r| {
                     Ok(match r.get_ref(0)? {
@@ -122,33 +115,8 @@ impl Fixture {
     }
 
     fn start(&self) -> String {
-        self.service()
-            .start("store-flow", Map::new())
-            .unwrap()
-            .session
-            .id
+        Session::start(&self.service(), "store-flow").id
     }
-}
-
-fn engine_for(ws: &Path) -> Arc<Checkrail> {
-    Arc::new(
-        Checkrail::new(Options {
-            workflow_dirs: vec![ws.join(".checkrail/workflows")],
-            cache_dir: Some(shared_cache()),
-            ..Options::default()
-        })
-        .unwrap(),
-    )
-}
-
-fn sqlite_db(ws: &Path) -> rusqlite::Connection {
-    let opened = checkrail::workspace::Workspace::open(ws, &state()).unwrap();
-    rusqlite::Connection::open(opened.state_dir().join("sessions.db")).unwrap()
-}
-
-fn validate(svc: &Service, id: &str) -> checkrail::service::Validation {
-    svc.validate(&ValidateRequest::new(id), &Hooks::default())
-        .unwrap()
 }
 
 fn problems(svc: &Service, id: &str) -> String {
@@ -184,26 +152,20 @@ fn create_get_list_events(f: &Fixture) {
     let standing = svc.next(&id).unwrap();
     assert_eq!(standing.session.phase_id, "readme");
     assert_eq!(standing.session.status, Status::Active);
-    let kinds = |svc: &Service| -> Vec<String> {
-        svc.events(&id)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind().to_owned())
-            .collect()
-    };
-    assert_eq!(kinds(&svc), ["started"]);
+    let session = Session::of(&svc, &id);
+    assert_eq!(session.event_kinds(), ["started"]);
 
     // A failed check, then a pass that advances.
-    assert!(!validate(&svc, &id).passed);
+    assert!(!session.validate().passed);
     std::fs::write(f.ws.path().join("README.md"), "# x\n").unwrap();
-    let passed = validate(&svc, &id);
+    let passed = session.validate();
     assert!(passed.passed && passed.advanced);
     assert_eq!(
-        kinds(&svc),
+        session.event_kinds(),
         ["started", "validation_failed", "validated", "advanced"]
     );
-    let (session, workflow, _) = svc.store().get(&id).unwrap();
-    assert_eq!(session.phase_id, "changelog");
+    let (stored, workflow, _) = svc.store().get(&id).unwrap();
+    assert_eq!(stored.phase_id, "changelog");
     assert_eq!(workflow.id, "store-flow");
     assert!(svc.store().verify(&id).unwrap().verified);
 
@@ -232,7 +194,7 @@ fn create_get_list_events(f: &Fixture) {
 
     // A fresh open (another process) reads the same record.
     let again = f.service();
-    assert_eq!(again.next(&id).unwrap().session.revision, session.revision);
+    assert_eq!(again.next(&id).unwrap().session.revision, stored.revision);
     assert!(again.verify(&id, false).unwrap().ok);
 }
 
@@ -295,7 +257,7 @@ fn concurrent_changes_lose_nothing(f: &Fixture) {
             let id = failing.clone();
             std::thread::spawn(move || {
                 for _ in 0..5 {
-                    assert!(!validate(&svc, &id).passed);
+                    assert!(!Session::of(&svc, &id).validate().passed);
                 }
             })
         })
@@ -365,7 +327,7 @@ fn concurrent_validations_advance_once(f: &Fixture) {
 
         // The last phase: one completes it, none of the others says so.
         std::fs::write(&changelog, "# y\n").unwrap();
-        assert!(validate(&svc, &id).advanced);
+        assert!(Session::of(&svc, &id).validate().advanced);
         assert_eq!(svc.next(&id).unwrap().session.phase_id, "done");
         let completing = race(f, &id);
         let events = svc.events(&id).unwrap();
@@ -378,8 +340,9 @@ fn concurrent_validations_advance_once(f: &Fixture) {
 fn tampering_shows(f: &Fixture) {
     let svc = f.service();
     let id = f.start();
+    let session = Session::of(&svc, &id);
     for _ in 0..3 {
-        assert!(!validate(&svc, &id).passed);
+        assert!(!session.validate().passed);
     }
     assert!(svc.verify(&id, false).unwrap().ok);
 
@@ -527,7 +490,7 @@ fn postgres_binds_records_to_their_key_and_workspace() {
 
     let other_state = tempfile::tempdir().unwrap();
     let other = StateDir::at(&other_state.path().join("state")).unwrap();
-    let err = match Service::open_in(f.engine.clone(), f.ws.path(), &other, &f.target) {
+    let err = match Service::open_in(f.sessions.engine(), f.ws.path(), &other, &f.target) {
         Ok(_) => panic!("a replica with another key opened the database"),
         Err(e) => e.to_string(),
     };

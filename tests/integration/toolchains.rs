@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use checkrail::engine::Hooks;
 use checkrail::engine::progress::Progress;
 use checkrail::report::{CheckpointReport, RuleReport, RuleStatus};
-use checkrail::workflow::parse;
 use serde_json::Value;
 
-use crate::support::{engine, workspace};
+use crate::support::{Workspace, check_phase, checkpoint, engine, grant, one_phase};
 
 const CRATE_TOML: &str = "[package]\nname = \"demo\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[lib]\npath = \"src/lib.rs\"\n";
 
@@ -20,17 +19,8 @@ const BROKEN_LIB: &str = "pub fn add(a: u32, b: u32) -> u32 {\n    let unused = 
 
 const FIXED_LIB: &str = "pub fn add(a: u32, b: u32) -> u32 {\n    a + b\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::add(2, 2), 4);\n    }\n\n    #[test]\n    fn adds_wrong() {\n        assert_eq!(super::add(2, 2), 5, \"two and two\");\n    }\n}\n";
 
-/// A one-phase workflow whose checkpoint runs `rules` (YAML list items).
-fn workflow(rules: &str) -> checkrail::workflow::Workflow {
-    let text = format!(
-        "id: t\nversion: 0.1.0\nname: T\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n{rules}"
-    );
-    parse(&text, "t.yaml").unwrap()
-}
-
 fn run(ws: &std::path::Path, rules: &str) -> CheckpointReport {
-    crate::support::checkpoint(&engine(), &workflow(rules), "p", ws, None, Hooks::default())
-        .unwrap()
+    check_phase(ws, &one_phase(rules))
 }
 
 fn rule(report: &CheckpointReport, i: usize) -> &RuleReport {
@@ -43,18 +33,12 @@ fn finding_at<'a>(r: &'a RuleReport, path: &str, line: u32) -> Option<&'a checkr
         .find(|f| f.path.as_deref() == Some(path) && f.line == Some(line))
 }
 
-fn grant(ws: &std::path::Path, programs: &[&str]) {
-    let list: Vec<String> = programs.iter().map(|p| format!("\"{p}\"")).collect();
-    std::fs::write(
-        ws.join("checkrail.toml"),
-        format!("[exec]\nallow = [{}]\n", list.join(", ")),
-    )
-    .unwrap();
-}
-
 #[test]
 fn rust_crate_compile_test_and_clippy() {
-    let ws = workspace(&[("Cargo.toml", CRATE_TOML), ("src/lib.rs", BROKEN_LIB)]);
+    let ws = Workspace::new()
+        .file("Cargo.toml", CRATE_TOML)
+        .file("src/lib.rs", BROKEN_LIB)
+        .build();
     let dir = ws.path();
 
     // Nothing granted: refused with the line to add.
@@ -176,20 +160,21 @@ fn rust_crate_compile_test_and_clippy() {
 
 #[test]
 fn python_package_compile_pytest_and_ruff() {
-    let ws = workspace(&[
-        ("pkg/__init__.py", ""),
-        (
+    let ws = Workspace::new()
+        .file("pkg/__init__.py", "")
+        .file(
             "pkg/calc.py",
             "import os\n\ndef double(x):\n    return x * 2\n",
-        ),
-        ("pkg/broken.py", "def f(:\n    pass\n"),
-        (
+        )
+        .file("pkg/broken.py", "def f(:\n    pass\n")
+        .file(
             "tests/test_calc.py",
             "from pkg.calc import double\n\n\ndef test_double():\n    assert double(2) == 4\n\n\ndef test_double_wrong():\n    assert double(3) == 7\n",
-        ),
-    ]);
+        )
+        .grant("python3")
+        .grant("ruff")
+        .build();
     let dir = ws.path();
-    grant(dir, &["python3", "ruff"]);
 
     let compile = "        - rule: compile\n          config: { toolchain: python }\n";
     let r = run(dir, compile);
@@ -255,12 +240,14 @@ fn python_package_compile_pytest_and_ruff() {
 
 #[test]
 fn c_file_with_an_error() {
-    let ws = workspace(&[(
-        "src/main.c",
-        "int main(void) {\n    int x = ;\n    return 0;\n}\n",
-    )]);
+    let ws = Workspace::new()
+        .file(
+            "src/main.c",
+            "int main(void) {\n    int x = ;\n    return 0;\n}\n",
+        )
+        .grant("gcc")
+        .build();
     let dir = ws.path();
-    grant(dir, &["gcc"]);
     let compile = "        - rule: compile\n          config: { toolchain: gcc }\n";
     let r = run(dir, compile);
     let error = finding_at(rule(&r, 0), "src/main.c", 2).unwrap_or_else(|| panic!("{:?}", r.rules));
@@ -275,14 +262,14 @@ fn c_file_with_an_error() {
 
 #[test]
 fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
-    let ws = workspace(&[
-        ("Cargo.toml", CRATE_TOML),
-        ("src/lib.rs", "pub fn one() -> u32 { 1 }\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("Cargo.toml", CRATE_TOML)
+        .file("src/lib.rs", "pub fn one() -> u32 { 1 }\n")
+        .grant("cargo")
+        .build();
     let dir = ws.path();
-    grant(dir, &["cargo"]);
     let engine = engine();
-    let wf = workflow("        - rule: compile\n          config: { toolchain: cargo }\n");
+    let wf = one_phase("        - rule: compile\n          config: { toolchain: cargo }\n");
     let events: Arc<Mutex<Vec<Progress>>> = Arc::default();
     let hooks = Hooks {
         progress: Some({
@@ -291,7 +278,7 @@ fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
         }),
         cancel: None,
     };
-    let first = crate::support::checkpoint(&engine, &wf, "p", dir, None, hooks).unwrap();
+    let first = checkpoint(&engine, &wf, "p", dir, None, hooks).unwrap();
     assert!(first.passed && !first.rules[0].cached);
     let seen = events.lock().unwrap().clone();
     assert!(
@@ -304,15 +291,14 @@ fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
         "progress must grow: {steps:?}"
     );
 
-    let second =
-        crate::support::checkpoint(&engine, &wf, "p", dir, None, Hooks::default()).unwrap();
+    let second = checkpoint(&engine, &wf, "p", dir, None, Hooks::default()).unwrap();
     assert!(
         second.rules[0].cached,
         "unchanged inputs must reuse the outcome"
     );
 
     std::fs::write(dir.join("src/lib.rs"), "pub fn one() -> u32 { \"no\" }\n").unwrap();
-    let third = crate::support::checkpoint(&engine, &wf, "p", dir, None, Hooks::default()).unwrap();
+    let third = checkpoint(&engine, &wf, "p", dir, None, Hooks::default()).unwrap();
     assert!(
         !third.rules[0].cached && !third.passed,
         "a changed input must run the rule again"
@@ -323,23 +309,24 @@ fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
 
 #[test]
 fn auto_detects_a_python_project_for_all_three_rules_at_once() {
-    let ws = workspace(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "pyproject.toml",
             "[project]\nname = \"demo\"\nversion = \"0.1.0\"\n",
-        ),
-        (
+        )
+        .file(
             "pkg/calc.py",
             "import os\n\n\ndef add(a, b):\n    return a + b\n",
-        ),
-        (
+        )
+        .file(
             "tests/test_calc.py",
             "from pkg.calc import add\n\n\ndef test_add():\n    assert add(2, 2) == 5\n",
-        ),
-        ("pkg/__init__.py", ""),
-    ]);
+        )
+        .file("pkg/__init__.py", "")
+        .grant("python3")
+        .grant("ruff")
+        .build();
     let dir = ws.path();
-    grant(dir, &["python3", "ruff"]);
     let report = run(
         dir,
         "        - rule: compile\n          config: { toolchain: auto }\n        - rule: test\n          config: { runner: auto }\n        - rule: lint\n          config: { linter: auto, block_levels: [error, warning] }\n",
@@ -371,15 +358,15 @@ fn auto_detects_a_python_project_for_all_three_rules_at_once() {
 
 #[test]
 fn go_module_build_and_vet_through_the_host() {
-    let ws = workspace(&[
-        ("go.mod", "module demo\n\ngo 1.19\n"),
-        (
+    let ws = Workspace::new()
+        .file("go.mod", "module demo\n\ngo 1.19\n")
+        .file(
             "main.go",
             "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tname := \"x\"\n\tfmt.Printf(\"%d\\n\", name)\n\tfmt.Println(missing)\n}\n",
-        ),
-    ]);
+        )
+        .grant("go")
+        .build();
     let dir = ws.path();
-    grant(dir, &["go"]);
     let rules = "        - rule: compile\n          config: { toolchain: go }\n        - rule: lint\n          config: { linter: govet }\n";
     let report = run(dir, rules);
     assert!(!report.passed);

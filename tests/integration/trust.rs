@@ -4,20 +4,19 @@
 //! test here is one cheat, and each shows the honest path still works.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 use std::sync::Arc;
 
 use checkrail::engine::Hooks;
 use checkrail::service::Service;
-use checkrail::service::ValidateRequest;
 use checkrail::session::Status;
-use checkrail::workspace::Workspace;
 use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
-use crate::support::{service, shared_cache, state, state_dir, workspace};
-
-const BIN: &str = env!("CARGO_BIN_EXE_checkrail");
+use crate::support::{
+    Cli, Session, Workspace, at_terminal, checkpoint, duplex, engine, grant, one_phase, raw_db,
+    service, state, state_dir, text,
+};
 
 /// Two phases: a README must exist, then a CHANGELOG.
 const FLOW: &str = "id: docs-flow
@@ -45,57 +44,35 @@ phases:
     guidance: done
 ";
 
-fn validate(svc: &Service, id: &str) -> checkrail::Result<checkrail::service::Validation> {
-    svc.validate(&ValidateRequest::new(id), &Hooks::default())
+/// `checkrail args… --workspace dir`, as the agent's shell runs it.
+fn checkrail(dir: &Path, args: &[&str]) -> Output {
+    Cli::new(args).workspace(dir).output()
 }
 
-/// The session database of `dir`, opened behind checkrail's back.
-pub(crate) fn raw_db(dir: &Path) -> Connection {
-    let ws = Workspace::open(dir, &state()).unwrap();
-    Connection::open(ws.state_dir().join("sessions.db")).unwrap()
-}
-
-pub(crate) fn checkrail(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--workspace")
-        .arg(dir)
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-pub(crate) fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
+/// A workspace with [`FLOW`] and its README.
+fn docs_project() -> Workspace {
+    Workspace::new().workflow(FLOW).file("README.md", "# hi")
 }
 
 /// A session that passed `readme` and failed `changelog` once.
 fn session_with_history(dir: &Path) -> (Service, String) {
     let svc = service(dir);
-    let id = svc.start("docs-flow", Map::new()).unwrap().session.id;
-    assert!(validate(&svc, &id).unwrap().advanced);
-    assert!(!validate(&svc, &id).unwrap().passed);
-    assert!(svc.verify(&id, false).unwrap().ok);
+    let session = Session::start(&svc, "docs-flow");
+    assert!(session.validate().advanced);
+    assert!(!session.validate().passed);
+    assert!(svc.verify(&session.id, false).unwrap().ok);
+    let id = session.id;
     (svc, id)
 }
 
 #[test]
 fn state_lives_outside_the_workspace_and_is_private() {
     use std::os::unix::fs::PermissionsExt;
-    let ws = workspace(&[
-        (".checkrail/workflows/flow.yaml", FLOW),
-        ("README.md", "# hi"),
-    ]);
+    let ws = docs_project().build();
     let (_svc, _) = session_with_history(ws.path());
     assert!(!ws.path().join(".checkrail/sessions.db").exists());
     assert!(!ws.path().join(".checkrail/outcomes.db").exists());
-    let opened = Workspace::open(ws.path(), &state()).unwrap();
+    let opened = checkrail::workspace::Workspace::open(ws.path(), &state()).unwrap();
     assert!(!opened.state_dir().starts_with(ws.path()));
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(opened.state_dir()), 0o700);
@@ -105,10 +82,7 @@ fn state_lives_outside_the_workspace_and_is_private() {
 
 #[test]
 fn an_edited_state_row_is_refused_and_named() {
-    let ws = workspace(&[
-        (".checkrail/workflows/flow.yaml", FLOW),
-        ("README.md", "# hi"),
-    ]);
+    let ws = docs_project().build();
     let (svc, id) = session_with_history(ws.path());
     // The agent marks its session completed by hand.
     raw_db(ws.path())
@@ -122,7 +96,7 @@ fn an_edited_state_row_is_refused_and_named() {
         err.contains("status is `completed` but the log says `active`"),
         "{err}"
     );
-    assert!(validate(&svc, &id).is_err());
+    assert!(Session::of(&svc, &id).try_validate().is_err());
     // A record that does not verify has its own exit code (3), apart from
     // usage errors (2) and failed checks (1).
     let out = checkrail(ws.path(), &["session", "show", &id]);
@@ -142,10 +116,7 @@ fn an_edited_state_row_is_refused_and_named() {
 
 #[test]
 fn edited_removed_inserted_and_reordered_events_are_each_reported() {
-    let ws = workspace(&[
-        (".checkrail/workflows/flow.yaml", FLOW),
-        ("README.md", "# hi"),
-    ]);
+    let ws = docs_project().build();
     let (svc, id) = session_with_history(ws.path());
     let db = raw_db(ws.path());
     let problems = |svc: &Service| {
@@ -240,19 +211,16 @@ fn edited_removed_inserted_and_reordered_events_are_each_reported() {
 
 #[test]
 fn approvals_need_a_terminal_and_record_their_channel() {
-    let ws = workspace(&[
-        (".checkrail/workflows/flow.yaml", FLOW),
-        ("README.md", "# hi"),
-        ("CHANGELOG.md", "# changes"),
-    ]);
+    let ws = docs_project().file("CHANGELOG.md", "# changes").build();
     let svc = service(ws.path());
-    let id = svc.start("docs-flow", Map::new()).unwrap().session.id;
-    validate(&svc, &id).unwrap();
-    let waiting = validate(&svc, &id).unwrap();
+    let session = Session::start(&svc, "docs-flow");
+    let id = &session.id;
+    session.validate();
+    let waiting = session.validate();
     assert_eq!(waiting.standing.session.status, Status::AwaitingApproval);
 
     // The agent's shell: no terminal.
-    let out = checkrail(ws.path(), &["session", "approve", &id]);
+    let out = checkrail(ws.path(), &["session", "approve", id]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("only a human at an interactive terminal"),
@@ -260,22 +228,22 @@ fn approvals_need_a_terminal_and_record_their_channel() {
         text(&out)
     );
     assert_eq!(
-        svc.next(&id).unwrap().session.status,
+        svc.next(id).unwrap().session.status,
         Status::AwaitingApproval
     );
 
     // A human at a (pseudo-)terminal reads the prompt and types `approve`.
     let transcript = at_terminal(
         ws.path(),
-        &["session", "approve", &id, "--by", "ana"],
+        &["session", "approve", id, "--by", "ana"],
         "approve",
     );
     assert!(transcript.contains("Ship it?"), "{transcript}");
     assert!(transcript.contains("approved; session"), "{transcript}");
-    let standing = svc.next(&id).unwrap();
+    let standing = svc.next(id).unwrap();
     assert_eq!(standing.session.phase_id, "done");
     let approval = svc
-        .events(&id)
+        .events(id)
         .unwrap()
         .into_iter()
         .find(|e| e.kind() == "approved")
@@ -290,47 +258,11 @@ fn approvals_need_a_terminal_and_record_their_channel() {
     );
 }
 
-/// Runs checkrail on a pseudo-terminal (Python's `pty`), answers its
-/// prompt with `answer`, and returns everything it printed.
-pub(crate) fn at_terminal(dir: &Path, args: &[&str], answer: &str) -> String {
-    const DRIVER: &str = r#"
-import os, pty, sys, json
-argv = json.loads(sys.argv[1]); answer = sys.argv[2].encode() + b"\n"
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(argv[0], argv)
-out = b""; sent = False
-while True:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-    if not sent and b"type `" in out:
-        os.write(fd, answer); sent = True
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors="replace"))
-"#;
-    let mut argv = vec![BIN.to_owned()];
-    argv.extend(args.iter().map(|a| (*a).to_owned()));
-    argv.extend(["--workspace".to_owned(), dir.display().to_string()]);
-    let python = std::env::var("CHECKRAIL_E2E_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let out = Command::new(python)
-        .args(["-c", DRIVER, &serde_json::to_string(&argv).unwrap(), answer])
-        .env("CHECKRAIL_CACHE_DIR", shared_cache())
-        .env("CHECKRAIL_STATE_DIR", state_dir())
-        .output()
-        .unwrap();
-    text(&out)
-}
-
 #[test]
 fn a_mid_session_grant_changes_nothing_for_the_session() {
-    let ws = workspace(&[(
-        ".checkrail/workflows/run.yaml",
-        "id: run-flow
+    let ws = Workspace::new()
+        .workflow(
+            "id: run-flow
 version: 1.0.0
 name: Run
 description: d
@@ -346,10 +278,11 @@ phases:
     name: Done
     guidance: done
 ",
-    )]);
+        )
+        .build();
     let svc = service(ws.path());
-    let id = svc.start("run-flow", Map::new()).unwrap().session.id;
-    let refused = validate(&svc, &id).unwrap();
+    let session = Session::start(&svc, "run-flow");
+    let refused = session.validate();
     assert!(!refused.passed);
     assert!(
         serde_json::to_string(&refused.report)
@@ -359,28 +292,23 @@ phases:
         refused.report
     );
     // The agent grants itself the program.
-    std::fs::write(
-        ws.path().join("checkrail.toml"),
-        "[exec]\nallow = [\"true\"]\n",
-    )
-    .unwrap();
-    let still = validate(&svc, &id).unwrap();
+    grant(ws.path(), &["true"]);
+    let still = session.validate();
     assert!(
         !still.passed,
         "an edited checkrail.toml must not reach a running session"
     );
     // A session started after the owner's edit runs with it.
-    let fresh = svc.start("run-flow", Map::new()).unwrap().session.id;
-    assert!(validate(&svc, &fresh).unwrap().passed);
+    assert!(Session::start(&svc, "run-flow").validate().passed);
 }
 
 #[test]
 fn a_workspace_workflow_that_replaces_a_bundled_one_is_reported() {
     let local = FLOW.replace("id: docs-flow", "id: project-basics");
-    let ws = workspace(&[
-        (".checkrail/workflows/override.yaml", local.as_str()),
-        ("README.md", "# hi"),
-    ]);
+    let ws = Workspace::new()
+        .workflow(&local)
+        .file("README.md", "# hi")
+        .build();
     let svc = service(ws.path());
     let started = svc.start("project-basics", Map::new()).unwrap();
     assert!(
@@ -407,21 +335,16 @@ fn a_workspace_workflow_that_replaces_a_bundled_one_is_reported() {
 
 #[test]
 fn recheck_catches_a_workspace_that_no_longer_passes() {
-    let ws = workspace(&[
-        (".checkrail/workflows/flow.yaml", FLOW),
-        ("README.md", "# hi"),
-    ]);
+    let ws = docs_project().build();
     let svc = service(ws.path());
-    let id = svc.start("docs-flow", Map::new()).unwrap().session.id;
-    assert!(validate(&svc, &id).unwrap().advanced);
-    let ok = checkrail(ws.path(), &["session", "verify", &id, "--recheck"]);
+    let session = Session::start(&svc, "docs-flow");
+    let id = &session.id;
+    assert!(session.validate().advanced);
+    let ok = checkrail(ws.path(), &["session", "verify", id, "--recheck"]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok));
     assert!(text(&ok).contains("phase readme: passes"), "{}", text(&ok));
     std::fs::remove_file(ws.path().join("README.md")).unwrap();
-    let out = checkrail(
-        ws.path(),
-        &["session", "verify", &id, "--recheck", "--json"],
-    );
+    let out = checkrail(ws.path(), &["session", "verify", id, "--recheck", "--json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["record"]["verified"], true);
@@ -431,23 +354,19 @@ fn recheck_catches_a_workspace_that_no_longer_passes() {
 
 #[test]
 fn a_rewritten_cached_outcome_is_ignored_and_the_rule_runs_again() {
-    let ws = workspace(&[
-        (
+    let ws = Workspace::new()
+        .file(
             "check.sh",
             "grep -q fixed src/x.txt || echo 'src/x.txt:1: error: still broken'; grep -q fixed src/x.txt\n",
-        ),
-        ("src/x.txt", "broken"),
-        ("checkrail.toml", "[exec]\nallow = [\"sh\"]\n"),
-    ]);
-    let flow = checkrail::workflow::parse(
-        "id: c\nversion: 0.1.0\nname: C\ndescription: d\nphases:\n  - id: p\n    name: P\n    guidance: g\n    checkpoint:\n      rules:\n        - rule: compile\n          inputs: ['**']\n          config: { toolchain: custom, command: { program: sh, args: [check.sh] } }\n",
-        "c.yaml",
-    )
-    .unwrap();
-    let engine = crate::support::engine();
-    let run = || {
-        crate::support::checkpoint(&engine, &flow, "p", ws.path(), None, Hooks::default()).unwrap()
-    };
+        )
+        .file("src/x.txt", "broken")
+        .grant("sh")
+        .build();
+    let flow = one_phase(
+        "        - rule: compile\n          inputs: ['**']\n          config: { toolchain: custom, command: { program: sh, args: [check.sh] } }\n",
+    );
+    let engine = engine();
+    let run = || checkpoint(&engine, &flow, "p", ws.path(), None, Hooks::default()).unwrap();
     let first = run();
     assert!(!first.passed && !first.rules[0].cached);
     assert!(
@@ -455,7 +374,7 @@ fn a_rewritten_cached_outcome_is_ignored_and_the_rule_runs_again() {
         "an unchanged workspace reuses the outcome"
     );
     // The agent rewrites the cached verdict.
-    let opened = Workspace::open(ws.path(), &state()).unwrap();
+    let opened = checkrail::workspace::Workspace::open(ws.path(), &state()).unwrap();
     let db = Connection::open(opened.state_dir().join("outcomes.db")).unwrap();
     let changed = db
         .execute(
@@ -474,10 +393,7 @@ fn a_rewritten_cached_outcome_is_ignored_and_the_rule_runs_again() {
 
 #[test]
 fn an_old_in_workspace_database_is_imported_once() {
-    let ws = workspace(&[
-        (".checkrail/workflows/flow.yaml", FLOW),
-        ("README.md", "# hi"),
-    ]);
+    let ws = docs_project().build();
     let workflow_json =
         serde_json::to_string(&checkrail::workflow::parse(FLOW, "flow.yaml").unwrap()).unwrap();
     let old = Connection::open(ws.path().join(".checkrail/sessions.db")).unwrap();
@@ -574,58 +490,40 @@ async fn reach_gate_eliciting(
     config: &str,
     answer: Value,
 ) -> (Value, usize, Vec<checkrail::session::Event>) {
-    use rmcp::ServiceExt;
-    let ws = workspace(&[
-        (".checkrail/workflows/flow.yaml", FLOW),
-        ("README.md", "# hi"),
-        ("CHANGELOG.md", "# changes"),
-        ("checkrail.toml", config),
-    ]);
+    let ws = docs_project()
+        .file("CHANGELOG.md", "# changes")
+        .config(config)
+        .build();
     let dir = ws.path().to_owned();
     let svc = Arc::new(
         tokio::task::spawn_blocking(move || service(&dir))
             .await
             .unwrap(),
     );
-    let (server_io, client_io) = tokio::io::duplex(1 << 20);
-    let server_svc = svc.clone();
-    tokio::spawn(async move {
-        let server = checkrail::mcp::CheckrailMcp::new(server_svc)
-            .serve(server_io)
-            .await
-            .unwrap();
-        let _ = server.waiting().await;
-    });
     let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let client = Eliciting {
+    let eliciting = Eliciting {
         answer,
         asked: asked.clone(),
-    }
-    .serve(client_io)
-    .await
-    .unwrap();
-    let call = |args: Value| {
-        let params = rmcp::model::CallToolRequestParams::new("workflow_validate")
+    };
+    let client = duplex(svc.clone(), eliciting).await;
+    let call = |tool: &str, args: Value| {
+        let params = rmcp::model::CallToolRequestParams::new(tool.to_owned())
             .with_arguments(args.as_object().unwrap().clone());
         client.call_tool(params)
     };
-    let started = client
-        .call_tool(
-            rmcp::model::CallToolRequestParams::new("workflow_start").with_arguments(
-                json!({"workflow": "docs-flow"})
-                    .as_object()
-                    .unwrap()
-                    .clone(),
-            ),
-        )
+    let started = call("workflow_start", json!({"workflow": "docs-flow"}))
         .await
         .unwrap();
     let id = started.structured_content.unwrap()["session"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
-    call(json!({"session": id})).await.unwrap();
-    let last = call(json!({"session": id})).await.unwrap();
+    call("workflow_validate", json!({"session": id}))
+        .await
+        .unwrap();
+    let last = call("workflow_validate", json!({"session": id}))
+        .await
+        .unwrap();
     let events = {
         let id = id.clone();
         let svc = svc.clone();

@@ -1,80 +1,44 @@
 //! Bundled workflows walked end to end through sessions against generated
 //! projects, with the real rules and toolchains.
 
-use std::sync::Arc;
-
-use checkrail::engine::Hooks;
-use checkrail::service::Service;
-use checkrail::service::ValidateRequest;
+use checkrail::service::{Service, Validation};
 use checkrail::session::Status;
-use checkrail::{Checkrail, Options};
-use serde_json::{Map, Value, json};
+use serde_json::json;
 
-use crate::support::{shared_cache, workspace};
+use crate::support::{Cli, Session, Sessions, Workspace, codes, repo_root};
 
 const CRATE_TOML: &str = "[package]\nname = \"clamp\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
 /// The bug: values above the maximum are not clamped.
 const BUGGY: &str = "pub fn clamp(v: i32, lo: i32, hi: i32) -> i32 {\n    if v < lo { lo } else { v }\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn keeps_values_inside() {\n        assert_eq!(super::clamp(5, 0, 10), 5);\n    }\n}\n";
 const REGRESSION: &str = "\n#[cfg(test)]\nmod regression {\n    #[test]\n    fn clamps_values_above_the_maximum() {\n        assert_eq!(super::clamp(42, 0, 10), 10);\n    }\n}\n";
 
+/// A session service on `dir` that reads it as the CLI does.
 fn service(dir: &std::path::Path) -> Service {
-    let engine = Checkrail::new(Options {
-        cache_dir: Some(shared_cache()),
-        workspace: Some(dir.to_owned()),
-        ..Options::default()
-    })
-    .unwrap();
-    Service::open(Arc::new(engine), dir, &crate::support::state()).unwrap()
-}
-
-fn validate(svc: &Service, id: &str, evidence: Option<Value>) -> checkrail::service::Validation {
-    let request = ValidateRequest {
-        evidence,
-        ..ValidateRequest::new(id)
-    };
-    svc.validate(&request, &Hooks::default()).unwrap()
-}
-
-fn codes(v: &checkrail::service::Validation) -> Vec<String> {
-    v.report
-        .iter()
-        .flat_map(|r| r.rules.iter())
-        .flat_map(|r| r.findings.iter())
-        .filter_map(|f| f.code.clone())
-        .collect()
+    Sessions::on(dir).installed_packs().open()
 }
 
 #[test]
 fn bugfix_with_regression_test_needs_a_failing_test_before_the_fix() {
-    let ws = workspace(&[
-        ("Cargo.toml", CRATE_TOML),
-        ("src/lib.rs", BUGGY),
-        ("checkrail.toml", "[exec]\nallow = [\"cargo\"]\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("Cargo.toml", CRATE_TOML)
+        .file("src/lib.rs", BUGGY)
+        .grant("cargo")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let inputs: Map<String, Value> = [("bug".to_owned(), json!("clamp(42, 0, 10) returns 42"))]
-        .into_iter()
-        .collect();
-    let id = svc
-        .start("bugfix-with-regression-test", inputs)
-        .unwrap()
-        .session
-        .id;
-
-    let step = validate(
+    let session = Session::start_with(
         &svc,
-        &id,
-        Some(
-            json!({"root_cause": "the upper bound is never compared", "test_name": "clamps_values_above_the_maximum"}),
-        ),
+        "bugfix-with-regression-test",
+        &[("bug", "clamp(42, 0, 10) returns 42")],
     );
+
+    let step = session.validate_with(json!({"root_cause": "the upper bound is never compared", "test_name": "clamps_values_above_the_maximum"}));
     assert!(step.advanced, "{:?}", step.report);
     assert_eq!(step.standing.session.phase_id, "failing-test");
 
     // All tests pass: the regression test named in the evidence does not
     // exist yet, so no progress.
-    let early = validate(&svc, &id, None);
+    let early = session.validate();
     assert!(!early.passed, "{:?}", early.report);
     assert!(
         codes(&early).iter().any(|c| c == "required-test-missing"),
@@ -84,12 +48,12 @@ fn bugfix_with_regression_test_needs_a_failing_test_before_the_fix() {
 
     // The regression test exists and fails: the phase passes.
     std::fs::write(dir.join("src/lib.rs"), format!("{BUGGY}{REGRESSION}")).unwrap();
-    let failing = validate(&svc, &id, None);
+    let failing = session.validate();
     assert!(failing.passed && failing.advanced, "{:?}", failing.report);
     assert_eq!(failing.standing.session.phase_id, "fix");
 
     // Before the fix the fix phase fails, naming the test at its line.
-    let unfixed = validate(&svc, &id, None);
+    let unfixed = session.validate();
     assert!(!unfixed.passed);
     let report = unfixed.report.unwrap();
     let finding = report.rules[0]
@@ -106,9 +70,9 @@ fn bugfix_with_regression_test_needs_a_failing_test_before_the_fix() {
     let fixed_lib =
         format!("{BUGGY}{REGRESSION}").replace("if v < lo { lo } else { v }", "v.max(lo).min(hi)");
     std::fs::write(dir.join("src/lib.rs"), fixed_lib).unwrap();
-    let fixed = validate(&svc, &id, None);
+    let fixed = session.validate();
     assert!(fixed.passed && fixed.advanced, "{:?}", fixed.report);
-    let done = validate(&svc, &id, None);
+    let done = session.validate();
     assert_eq!(done.standing.session.status, Status::Completed);
 }
 
@@ -119,31 +83,25 @@ const GO_REGRESSION: &str = "\nfunc TestAboveMax(t *testing.T) {\n\tif got := Cl
 
 #[test]
 fn go_bugfix_walks_end_to_end_with_real_go() {
-    let ws = workspace(&[
-        ("go.mod", GO_MOD),
-        ("clamp.go", GO_BUGGY),
-        ("clamp_test.go", GO_TESTS),
-        ("checkrail.toml", "[exec]\nallow = [\"go\"]\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("go.mod", GO_MOD)
+        .file("clamp.go", GO_BUGGY)
+        .file("clamp_test.go", GO_TESTS)
+        .grant("go")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let inputs: Map<String, Value> = [(
-        "bug".to_owned(),
-        json!("Clamp lets values above hi through"),
-    )]
-    .into_iter()
-    .collect();
-    let id = svc.start("go-bugfix", inputs).unwrap().session.id;
-    let v = validate(
+    let session = Session::start_with(
         &svc,
-        &id,
-        Some(
-            json!({"root_cause": "Clamp never compares v with hi at all", "test_name": "TestAboveMax"}),
-        ),
+        "go-bugfix",
+        &[("bug", "Clamp lets values above hi through")],
+    );
+    let v = session.validate_with(
+        json!({"root_cause": "Clamp never compares v with hi at all", "test_name": "TestAboveMax"}),
     );
     assert!(v.advanced, "{:?}", v.report);
     // No regression test yet: the failing-test phase does not pass.
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(
         !v.passed && codes(&v).contains(&"required-test-missing".to_owned()),
         "{:?}",
@@ -151,14 +109,14 @@ fn go_bugfix_walks_end_to_end_with_real_go() {
     );
     let tests = format!("{GO_TESTS}{GO_REGRESSION}");
     std::fs::write(dir.join("clamp_test.go"), &tests).unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(
         v.advanced,
         "the regression test fails before the fix: {:?}",
         v.report
     );
     // The fix phase names the failing test at its line until it is fixed.
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed);
     let report = v.report.unwrap();
     let failing = report.rules[0]
@@ -175,29 +133,22 @@ fn go_bugfix_walks_end_to_end_with_real_go() {
         ),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.advanced, "{:?}", v.report);
     assert_eq!(
-        validate(&svc, &id, None).standing.session.status,
+        session.validate().standing.session.status,
         Status::Completed
     );
 }
 
 /// Error codes of a validation's findings.
-fn error_codes(v: &checkrail::service::Validation) -> Vec<String> {
+fn error_codes(v: &Validation) -> Vec<String> {
     v.report
         .iter()
         .flat_map(|r| r.rules.iter())
         .flat_map(|r| r.findings.iter())
         .filter(|f| f.severity == checkrail_sdk::Severity::Error)
         .filter_map(|f| f.code.clone())
-        .collect()
-}
-
-fn inputs(pairs: &[(&str, &str)]) -> Map<String, Value> {
-    pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), json!(v)))
         .collect()
 }
 
@@ -208,28 +159,20 @@ const PY_TEST_DIV: &str = "\n\ndef test_div_by_zero():\n    import pytest\n    f
 
 #[test]
 fn increase_test_coverage_measures_python_coverage_and_refuses_a_pragma() {
-    let ws = workspace(&[
-        ("pyproject.toml", PY_PROJECT),
-        ("calc.py", PY_CALC),
-        ("tests/test_calc.py", PY_TEST_ADD),
-        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("pyproject.toml", PY_PROJECT)
+        .file("calc.py", PY_CALC)
+        .file("tests/test_calc.py", PY_TEST_ADD)
+        .grant("python3")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let id = svc
-        .start("increase-test-coverage", inputs(&[("module", "calc.py")]))
-        .unwrap()
-        .session
-        .id;
-    let v = validate(&svc, &id, None);
+    let session = Session::start_with(&svc, "increase-test-coverage", &[("module", "calc.py")]);
+    let v = session.validate();
     assert!(v.advanced, "baseline: {:?}", v.report);
     let summary = &v.report.as_ref().unwrap().rules[1].summary;
     assert!(summary.contains("50.00%"), "{summary}");
-    let v = validate(
-        &svc,
-        &id,
-        Some(json!({"untested": ["div by zero raises ZeroDivisionError"]})),
-    );
+    let v = session.validate_with(json!({"untested": ["div by zero raises ZeroDivisionError"]}));
     assert!(v.advanced, "survey: {:?}", v.report);
 
     // The shortcut: mark the untested lines as excluded from measurement.
@@ -238,7 +181,7 @@ fn increase_test_coverage_measures_python_coverage_and_refuses_a_pragma() {
         PY_CALC.replace("def div(a, b):", "def div(a, b):  # pragma: no cover"),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(
         !v.passed && error_codes(&v) == ["new-exclusions"],
         "a pragma is not a test: {:?}",
@@ -252,9 +195,9 @@ fn increase_test_coverage_measures_python_coverage_and_refuses_a_pragma() {
         format!("{PY_TEST_ADD}{PY_TEST_DIV}"),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.passed && v.advanced, "the loop's test: {:?}", v.report);
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.passed && v.advanced, "{:?}", v.report);
     let summary = &v.report.as_ref().unwrap().rules[1].summary;
     assert!(summary.contains("100.00%"), "{summary}");
@@ -268,41 +211,32 @@ const WORK_TEST: &str = "import work\n\n\ndef test_run():\n    assert work.run()
 
 #[test]
 fn performance_change_needs_faster_code_not_a_faster_benchmark() {
-    let ws = workspace(&[
-        ("pyproject.toml", PY_PROJECT),
-        ("work.py", WORK_SLOW),
-        ("bench.py", BENCH),
-        ("tests/test_work.py", WORK_TEST),
-        ("checkrail.toml", "[exec]\nallow = [\"python3\"]\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("pyproject.toml", PY_PROJECT)
+        .file("work.py", WORK_SLOW)
+        .file("bench.py", BENCH)
+        .file("tests/test_work.py", WORK_TEST)
+        .grant("python3")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let id = svc
-        .start(
-            "performance-change",
-            inputs(&[
-                ("benchmark", "python3"),
-                ("benchmark_args", "bench.py"),
-                ("pattern", "work: ([0-9.]+) ms"),
-                ("benchmark_files", "bench*.py"),
-            ]),
-        )
-        .unwrap()
-        .session
-        .id;
-    let v = validate(&svc, &id, None);
-    assert!(v.advanced, "baseline: {:?}", v.report);
-    let v = validate(
+    let session = Session::start_with(
         &svc,
-        &id,
-        Some(
-            json!({"hotspot": "work.run sleeps 60 ms", "plan": "drop the sleep from work.run entirely"}),
-        ),
+        "performance-change",
+        &[
+            ("benchmark", "python3"),
+            ("benchmark_args", "bench.py"),
+            ("pattern", "work: ([0-9.]+) ms"),
+            ("benchmark_files", "bench*.py"),
+        ],
     );
+    let v = session.validate();
+    assert!(v.advanced, "baseline: {:?}", v.report);
+    let v = session.validate_with(json!({"hotspot": "work.run sleeps 60 ms", "plan": "drop the sleep from work.run entirely"}));
     assert!(v.advanced, "plan: {:?}", v.report);
 
     // Unchanged code: not faster.
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(
         error_codes(&v).contains(&"not-improved".to_owned()),
         "{:?}",
@@ -310,7 +244,7 @@ fn performance_change_needs_faster_code_not_a_faster_benchmark() {
     );
     // The shortcut: a benchmark that prints a better number. Frozen.
     std::fs::write(dir.join("bench.py"), "print(\"work: 1.00 ms\")\n").unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(
         !v.passed && error_codes(&v).iter().any(|c| c.starts_with("frozen")),
         "{:?}",
@@ -323,7 +257,7 @@ fn performance_change_needs_faster_code_not_a_faster_benchmark() {
         WORK_SLOW.replace("    time.sleep(0.06)\n", ""),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.passed && v.advanced, "{:?}", v.report);
 }
 
@@ -334,27 +268,20 @@ const C_TEST: &str = "#include <assert.h>\n#include \"calc.h\"\n\nint main(void)
 
 #[test]
 fn c_feature_walks_end_to_end_with_real_gcc_and_make() {
-    let ws = workspace(&[
-        ("Makefile", C_MAKEFILE),
-        ("include/calc.h", C_HEADER),
-        ("src/calc.c", C_SOURCE),
-        ("tests/test_calc.c", C_TEST),
-        ("checkrail.toml", "[exec]\nallow = [\"gcc\", \"make\"]\n"),
-    ]);
+    let ws = Workspace::new()
+        .file("Makefile", C_MAKEFILE)
+        .file("include/calc.h", C_HEADER)
+        .file("src/calc.c", C_SOURCE)
+        .file("tests/test_calc.c", C_TEST)
+        .grant("gcc")
+        .grant("make")
+        .build();
     let dir = ws.path();
     let svc = service(dir);
-    let id = svc
-        .start("c-feature", inputs(&[("feature", "a mul function")]))
-        .unwrap()
-        .session
-        .id;
-    let v = validate(&svc, &id, None);
+    let session = Session::start_with(&svc, "c-feature", &[("feature", "a mul function")]);
+    let v = session.validate();
     assert!(v.advanced, "baseline: {:?}", v.report);
-    let v = validate(
-        &svc,
-        &id,
-        Some(json!({"functions": ["mul"], "test_file": "tests/test_calc.c"})),
-    );
+    let v = session.validate_with(json!({"functions": ["mul"], "test_file": "tests/test_calc.c"}));
     assert!(v.advanced, "design: {:?}", v.report);
 
     // A warning is an error here, reported at its line.
@@ -368,7 +295,7 @@ fn c_feature_walks_end_to_end_with_real_gcc_and_make() {
         format!("{C_SOURCE}\nint mul(int a, int b) {{ int unused; return a * b; }}\n"),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed, "{:?}", v.report);
     let report = v.report.unwrap();
     let warning = report
@@ -396,7 +323,7 @@ fn c_feature_walks_end_to_end_with_real_gcc_and_make() {
         ),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(!v.passed, "{:?}", v.report);
     // Fixed.
     std::fs::write(
@@ -404,25 +331,20 @@ fn c_feature_walks_end_to_end_with_real_gcc_and_make() {
         format!("{C_SOURCE}\nint mul(int a, int b) {{ return a * b; }}\n"),
     )
     .unwrap();
-    let v = validate(&svc, &id, None);
+    let v = session.validate();
     assert!(v.passed && v.advanced, "{:?}", v.report);
 }
 
 #[test]
 fn every_bundled_workflow_lints_clean_against_the_installed_rules() {
-    let dir = crate::support::repo_root().join("workflows");
+    let dir = repo_root().join("workflows");
     let mut linted = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_none_or(|e| e != "yaml") {
             continue;
         }
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_checkrail"))
-            .args(["workflow", "lint"])
-            .arg(&path)
-            .env("CHECKRAIL_CACHE_DIR", shared_cache())
-            .output()
-            .unwrap();
+        let out = Cli::new(&["workflow", "lint"]).arg(&path).output();
         assert!(
             out.status.success(),
             "{}: {}{}",

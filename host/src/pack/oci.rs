@@ -14,15 +14,17 @@
 //! registry is used anonymously. Plain HTTP is used only for loopback hosts
 //! or when the caller says `insecure`.
 
+mod credentials;
+mod reference;
+mod session;
+
+pub use reference::OciRef;
+
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use oci_client::client::{ClientConfig, ClientProtocol, Config, ImageLayer};
-use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::client::{Config, ImageLayer};
+use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciImageManifest;
-use oci_client::secrets::RegistryAuth;
-use oci_client::{Client, Reference};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -30,15 +32,12 @@ use super::{
     archive::MAX_PACK, installed_packs,
 };
 use crate::runtime::Runtime;
+use session::Session;
 
 /// Media type of the layer that holds the pack file (a tar archive).
 pub const PACK_MEDIA_TYPE: &str = "application/vnd.checkrail.pack.v1.tar";
 /// Media type of the config blob ([`PackConfig`] as JSON).
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.checkrail.pack.config.v1+json";
-/// How long to wait for a registry to accept a connection.
-const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
-/// How long a transfer may go without receiving anything.
-const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// The scheme that marks a registry reference on the command line.
 pub const SCHEME: &str = "oci://";
 
@@ -180,89 +179,6 @@ pub struct PackConfig {
     pub signed: bool,
 }
 
-/// A registry reference: `oci://host[:port]/repository(:tag|@sha256:…)`.
-#[derive(Debug, Clone)]
-pub struct OciRef {
-    text: String,
-    reference: Reference,
-}
-
-impl OciRef {
-    /// Whether `text` names a registry rather than a file.
-    pub fn is_oci(text: &str) -> bool {
-        text.starts_with(SCHEME)
-    }
-
-    /// Parses `oci://host[:port]/repository:tag` or `…@sha256:<hex>`. The
-    /// host is required (no implicit Docker Hub), and so is a tag or digest.
-    pub fn parse(text: &str) -> Result<Self> {
-        let bad = |reason: &str| Error::BadReference {
-            reference: text.to_owned(),
-            reason: reason.to_owned(),
-        };
-        let rest = text
-            .strip_prefix(SCHEME)
-            .ok_or_else(|| bad("it does not start with oci://"))?;
-        let (host, path) = rest
-            .split_once('/')
-            .ok_or_else(|| bad("no repository after the host"))?;
-        if host.is_empty() || path.is_empty() {
-            return Err(bad("no host or no repository"));
-        }
-        let reference: Reference = rest.parse().map_err(|e| bad(&format!("{e}")))?;
-        if reference.registry() != host {
-            return Err(bad(
-                "the host must come first, as in oci://localhost:5000/team/rules:1.0.0",
-            ));
-        }
-        let last = path.rsplit('/').next().unwrap_or(path);
-        if reference.digest().is_none() && !last.contains(':') {
-            return Err(bad("no tag or digest; add :<tag> or @sha256:<digest>"));
-        }
-        Ok(Self {
-            text: text.to_owned(),
-            reference,
-        })
-    }
-
-    /// The registry host (and port).
-    pub fn registry(&self) -> &str {
-        self.reference.registry()
-    }
-
-    /// The digest the reference pins, if any.
-    pub fn digest(&self) -> Option<&str> {
-        self.reference.digest()
-    }
-
-    /// Whether the registry is on this machine (plain HTTP is allowed).
-    /// `[::1]` is listed for completeness; the OCI reference grammar has no
-    /// IPv6 literals, so `localhost` is the way to name it.
-    pub fn is_loopback(&self) -> bool {
-        let host = self.registry();
-        let name = match host.strip_prefix('[') {
-            Some(v6) => v6.split(']').next().unwrap_or(v6),
-            None => host.rsplit_once(':').map_or(host, |(name, _)| name),
-        };
-        matches!(name, "localhost" | "127.0.0.1" | "::1")
-    }
-
-    /// The same repository at `digest`.
-    pub fn at_digest(&self, digest: &str) -> String {
-        format!(
-            "{SCHEME}{}/{}@{digest}",
-            self.reference.registry(),
-            self.reference.repository()
-        )
-    }
-}
-
-impl std::fmt::Display for OciRef {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
 /// How to reach a registry.
 #[derive(Debug, Clone, Default)]
 pub struct Transport {
@@ -326,7 +242,7 @@ pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<Pushe
         session
             .client
             .push(
-                &target.reference,
+                target.reference(),
                 &[layer],
                 config,
                 &session.auth,
@@ -336,7 +252,7 @@ pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<Pushe
             .map_err(|e| session.explain("pushing to", target, e))?;
         let manifest_digest = session
             .client
-            .fetch_manifest_digest(&target.reference, &session.auth)
+            .fetch_manifest_digest(target.reference(), &session.auth)
             .await
             .map_err(|e| session.explain("pushing to", target, e))?;
         Ok(Pushed {
@@ -353,7 +269,7 @@ pub fn pull(source: &OciRef, transport: &Transport) -> Result<Pulled> {
     session.block_on(async {
         let (image, digest) = session
             .client
-            .pull_image_manifest(&source.reference, &session.auth)
+            .pull_image_manifest(source.reference(), &session.auth)
             .await
             .map_err(|e| session.explain("pulling", source, e))?;
         if let Some(pinned) = source.digest()
@@ -368,7 +284,7 @@ pub fn pull(source: &OciRef, transport: &Transport) -> Result<Pulled> {
         let mut bytes = Vec::new();
         session
             .client
-            .pull_blob(&source.reference, layer, &mut bytes)
+            .pull_blob(source.reference(), layer, &mut bytes)
             .await
             .map_err(|e| session.explain("pulling", source, e))?;
         let pack = PackFile::from_bytes(&bytes).map_err(|e| Error::BadDownload {
@@ -541,238 +457,9 @@ fn pack_layer<'a>(
     Ok(layer)
 }
 
-/// A client for one registry, with its credentials and a runtime to drive
-/// it from synchronous code.
-struct Session {
-    client: Client,
-    auth: RegistryAuth,
-    /// Where the credentials came from, for messages.
-    credentials: Option<(String, PathBuf)>,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Session {
-    fn open(target: &OciRef, transport: &Transport) -> Result<Self> {
-        // reqwest is built without a default crypto provider; install ring
-        // once per process (a second install is refused, harmlessly).
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let protocol = if transport.insecure || target.is_loopback() {
-            ClientProtocol::HttpsExcept(vec![target.registry().to_owned()])
-        } else {
-            ClientProtocol::Https
-        };
-        // A registry that stops answering fails the command instead of
-        // hanging it; a pack is at most 256 MiB, so a minute without a byte
-        // means the transfer is stuck, not slow.
-        let client = Client::new(ClientConfig {
-            protocol,
-            connect_timeout: Some(CONNECT_TIMEOUT),
-            read_timeout: Some(READ_TIMEOUT),
-            ..ClientConfig::default()
-        });
-        let config_path = transport.docker_config.clone().or_else(docker_config_path);
-        let found = match &config_path {
-            Some(path) => credentials(path, target.registry())?,
-            None => None,
-        };
-        let (auth, credentials) = match (found, config_path) {
-            (Some((user, password)), Some(path)) => (
-                RegistryAuth::Basic(user.clone(), password),
-                Some((user, path)),
-            ),
-            _ => (RegistryAuth::Anonymous, None),
-        };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(Error::Runtime)?;
-        Ok(Self {
-            client,
-            auth,
-            credentials,
-            runtime,
-        })
-    }
-
-    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
-        self.runtime.block_on(future)
-    }
-
-    /// Turns a client error into one that says what to do.
-    fn explain(
-        &self,
-        action: &'static str,
-        target: &OciRef,
-        source: OciDistributionError,
-    ) -> Error {
-        if is_unauthorized(&source) {
-            let registry = target.registry();
-            return Error::Unauthorized(match &self.credentials {
-                Some((user, path)) => format!(
-                    "registry `{registry}` refused the credentials of user `{user}` from `{}` ({action} `{target}`); check the password there (`docker login {registry}` rewrites it)",
-                    path.display()
-                ),
-                None => format!(
-                    "registry `{registry}` wants credentials ({action} `{target}`) and none were found; run `docker login {registry}`, or add `auths.\"{registry}\".auth` (base64 of user:password) to {}",
-                    docker_config_path()
-                        .map(|p| format!("`{}`", p.display()))
-                        .unwrap_or_else(|| "$DOCKER_CONFIG/config.json".to_owned())
-                ),
-            });
-        }
-        if let OciDistributionError::DigestError(
-            oci_client::errors::DigestError::VerificationError { expected, actual },
-        ) = &source
-        {
-            return Error::Digest {
-                reference: target.to_string(),
-                detail: format!("expected {expected}, got {actual}"),
-            };
-        }
-        if is_not_found(&source) {
-            return Error::NotFound {
-                reference: target.to_string(),
-                source,
-            };
-        }
-        Error::Registry {
-            action,
-            reference: target.to_string(),
-            source,
-        }
-    }
-}
-
-fn is_unauthorized(error: &OciDistributionError) -> bool {
-    match error {
-        OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => true,
-        OciDistributionError::ServerError { code, .. } => matches!(code, 401 | 403),
-        OciDistributionError::RegistryError { envelope, .. } => envelope
-            .errors
-            .iter()
-            .any(|e| matches!(e.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)),
-        _ => false,
-    }
-}
-
-fn is_not_found(error: &OciDistributionError) -> bool {
-    match error {
-        OciDistributionError::ImageManifestNotFoundError(_) => true,
-        OciDistributionError::ServerError { code, .. } => *code == 404,
-        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
-            matches!(
-                e.code,
-                OciErrorCode::ManifestUnknown
-                    | OciErrorCode::NameUnknown
-                    | OciErrorCode::BlobUnknown
-                    | OciErrorCode::NotFound
-            )
-        }),
-        _ => false,
-    }
-}
-
-/// `$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`.
-fn docker_config_path() -> Option<PathBuf> {
-    match std::env::var_os("DOCKER_CONFIG") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir).join("config.json")),
-        _ => dirs::home_dir().map(|h| h.join(".docker").join("config.json")),
-    }
-}
-
-#[derive(Deserialize)]
-struct DockerConfig {
-    #[serde(default)]
-    auths: std::collections::BTreeMap<String, DockerAuth>,
-}
-
-#[derive(Deserialize)]
-struct DockerAuth {
-    #[serde(default)]
-    auth: Option<String>,
-    #[serde(default)]
-    username: Option<String>,
-    #[serde(default)]
-    password: Option<String>,
-}
-
-/// The user and password for `registry` in a docker config file; `None`
-/// when the file or the entry is absent. Keys may carry a scheme or a path
-/// (`https://host/v1/`), as `docker login` sometimes writes them.
-fn credentials(path: &Path, registry: &str) -> Result<Option<(String, String)>> {
-    let bad = |reason: String| Error::Credentials {
-        path: path.to_owned(),
-        reason,
-    };
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(bad(e.to_string())),
-    };
-    let config: DockerConfig =
-        serde_json::from_str(&text).map_err(|e| bad(format!("not a docker config: {e}")))?;
-    let host_of = |key: &str| {
-        let key = key
-            .strip_prefix("https://")
-            .or_else(|| key.strip_prefix("http://"))
-            .unwrap_or(key);
-        key.split('/').next().unwrap_or(key).to_owned()
-    };
-    let Some(entry) = config
-        .auths
-        .iter()
-        .find(|(key, _)| host_of(key) == registry)
-        .map(|(_, entry)| entry)
-    else {
-        return Ok(None);
-    };
-    if let Some(encoded) = &entry.auth {
-        let decoded = STANDARD
-            .decode(encoded.trim())
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .ok_or_else(|| bad(format!("`auths.\"{registry}\".auth` is not base64 text")))?;
-        let (user, password) = decoded.split_once(':').ok_or_else(|| {
-            bad(format!(
-                "`auths.\"{registry}\".auth` must be base64 of user:password"
-            ))
-        })?;
-        return Ok(Some((user.to_owned(), password.to_owned())));
-    }
-    Ok(entry.username.clone().zip(entry.password.clone()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn references() {
-        let r = OciRef::parse("oci://localhost:5000/team/rules:1.0.0").unwrap();
-        assert_eq!(r.registry(), "localhost:5000");
-        assert!(r.is_loopback());
-        assert!(r.digest().is_none());
-        let digest = format!("sha256:{}", "a".repeat(64));
-        let r = OciRef::parse(&format!("oci://registry.example.com/rules@{digest}")).unwrap();
-        assert_eq!(r.digest(), Some(digest.as_str()));
-        assert!(!r.is_loopback());
-        // The OCI reference grammar has no IPv6 literals; `localhost` serves.
-        assert!(OciRef::parse("oci://[::1]:5000/rules:1").is_err());
-        assert!(
-            OciRef::parse("oci://127.0.0.1/rules:1")
-                .unwrap()
-                .is_loopback()
-        );
-        for bad in [
-            "localhost:5000/rules:1",
-            "oci://rules:1",
-            "oci://localhost:5000/rules",
-            "oci://localhost:5000/Rules:1",
-        ] {
-            assert!(OciRef::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn only_a_one_layer_pack_manifest_is_a_pack() {
@@ -809,28 +496,5 @@ mod tests {
         container.config.media_type = "application/vnd.oci.image.config.v1+json".to_owned();
         let e = refused(container);
         assert!(e.contains("checkrail pack push"), "{e}");
-    }
-
-    #[test]
-    fn docker_credentials() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("config.json");
-        assert_eq!(credentials(&path, "localhost:5000").unwrap(), None);
-        let auth = STANDARD.encode("alice:s3cret:x");
-        std::fs::write(
-            &path,
-            format!(r#"{{"auths":{{"https://localhost:5000/v1/":{{"auth":"{auth}"}}}}}}"#),
-        )
-        .unwrap();
-        assert_eq!(
-            credentials(&path, "localhost:5000").unwrap(),
-            Some(("alice".to_owned(), "s3cret:x".to_owned()))
-        );
-        assert_eq!(credentials(&path, "localhost:5001").unwrap(), None);
-        std::fs::write(&path, r#"{"auths":{"localhost:5000":{"auth":"!!"}}}"#).unwrap();
-        let e = credentials(&path, "localhost:5000")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("not base64"), "{e}");
     }
 }
