@@ -3,6 +3,7 @@
 
 mod check;
 mod dashboard;
+mod hook;
 mod output;
 mod pack;
 mod rule;
@@ -89,6 +90,10 @@ enum Command {
     /// List, show or approve sessions (approving is for humans only).
     #[command(subcommand)]
     Session(session::Command),
+    /// Answer a coding agent's hook (Claude Code, Codex, Gemini CLI, Cursor,
+    /// Copilot): the event on stdin, the answer in the agent's form on
+    /// stdout, exit 0. Registered by `checkrail init`.
+    Hook(hook::Args),
 }
 
 /// Process exit codes, as documented in README.md.
@@ -173,6 +178,14 @@ pub fn run(cli: Cli) -> Result<Exit> {
             let engine = engine(options(Some(&args.workspace)))?;
             dashboard::run(engine, &state(&cli)?, &cli.store, args)
         }
+        Command::Hook(args) => hook::run(
+            hook::Setup {
+                options: options(None),
+                state_dir: cli.state_dir.clone(),
+                store: cli.store.clone(),
+            },
+            args,
+        ),
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,
             &state(&cli)?,

@@ -90,11 +90,18 @@ impl Hook<'_> {
             None => None,
         };
         let protected = Protected::new(root, self.state, session.as_ref().zip(pinned.as_ref()));
+        let way_out = match &session {
+            Some(s) => format!(
+                "{WAY_OUT} A human can then accept the change (`checkrail session accept-changes {}`).",
+                s.id
+            ),
+            None => "Ask the user to make this change.".to_owned(),
+        };
         for path in written(tool) {
             if let Some(why) = protected.refusal(cwd, &path) {
                 return Ok(Verdict::Block {
                     reason: format!(
-                        "checkrail refuses this `{}` call: {why}. A change there needs a human. {WAY_OUT} A human can then accept it (`checkrail session accept-changes`).",
+                        "checkrail refuses this `{}` call: {why}. A change there needs a human. {way_out}",
                         tool.name
                     ),
                 });
@@ -231,9 +238,11 @@ impl Hook<'_> {
         if let Some(key) = &key {
             store.set_note(key, Some(&(blocks + 1).to_string()))?;
         }
-        Ok(Verdict::Block {
-            reason: format!("{reason}\n\n{WAY_OUT}"),
-        })
+        let reason = match session {
+            Some(_) => format!("{reason}\n\n{WAY_OUT}"),
+            None => reason,
+        };
+        Ok(Verdict::Block { reason })
     }
 
     /// The session this conversation works in: the one bound to it, else
