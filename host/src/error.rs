@@ -86,6 +86,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A file of the project's setup (`checkrail init`) cannot be read or
+    /// written.
+    #[error("{what} `{}`", path.display())]
+    SetupFile {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The workspace is not a directory.
     #[error("workspace `{}` is not a directory", path.display())]
     NotADirectory {
@@ -235,6 +247,7 @@ impl Error {
             | Error::RuleLoad { .. }
             | Error::RuleDir { .. }
             | Error::Workspace { .. }
+            | Error::SetupFile { .. }
             | Error::NotADirectory { .. }
             | Error::Config { .. }
             | Error::UnknownSession { .. }
@@ -319,6 +332,7 @@ mod tests {
             | Error::RuleLoad { .. }
             | Error::RuleDir { .. }
             | Error::Workspace { .. }
+            | Error::SetupFile { .. }
             | Error::NotADirectory { .. }
             | Error::Config { .. }
             | Error::UnknownSession { .. }
@@ -388,6 +402,11 @@ mod tests {
                 source: io(),
             },
             Error::Workspace {
+                path: path.clone(),
+                source: io(),
+            },
+            Error::SetupFile {
+                what: "write",
                 path: path.clone(),
                 source: io(),
             },

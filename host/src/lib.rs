@@ -24,6 +24,7 @@ pub mod sarif;
 pub mod schema;
 pub mod service;
 pub mod session;
+pub mod setup;
 pub mod stats;
 pub mod telemetry;
 pub mod trusted;
