@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use checkrail_sandbox::NativeWorkspace;
+use checkrail_sandbox::exec::ExecPolicy;
 use checkrail_sdk::Outcome;
-use checkrail_sdk::native::NativeWorkspace;
-use checkrail_sdk::native::exec::ExecPolicy;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Linker, ResourceTable};

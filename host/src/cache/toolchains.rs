@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use checkrail_sdk::native::exec::{self as native_exec, BASE_ENV, ExecPolicy};
+use checkrail_sandbox::exec::{self, BASE_ENV, ExecPolicy, Request};
 
 use super::fingerprints::Fingerprint;
 use crate::config::ExecGrants;
@@ -51,7 +51,7 @@ impl Toolchains {
 
     fn program(&self, root: &Path, program: &str, grants: &ExecGrants) -> String {
         let path_var = std::env::var_os("PATH").unwrap_or_default();
-        let Some(found) = native_exec::find_on_path(program, &path_var) else {
+        let Some(found) = exec::find_on_path(program, &path_var) else {
             return format!("program {program} not found\n");
         };
         let resolved = found.canonicalize().unwrap_or(found);
@@ -86,23 +86,29 @@ fn rustup_settings() -> Option<PathBuf> {
 
 /// `<program> --version` (`rustc -vV`), run like a granted program.
 fn ask_version(root: &Path, program: &str, grants: &ExecGrants) -> String {
-    let args: &[&str] = if program == "rustc" {
-        &["-vV"]
+    let flag = if program == "rustc" {
+        "-vV"
     } else {
-        &["--version"]
+        "--version"
     };
     let mut policy = ExecPolicy::for_rule("toolchain identity", &["exec:*".to_owned()]);
     policy.granted = vec![program.to_owned()];
     policy.env = grants.env.clone();
     policy.max_output = 64 * 1024;
-    let command = checkrail_sdk::Command::new(program).args(args.iter().copied());
+    let args = [flag.to_owned()];
     let deadline = Instant::now() + Duration::from_secs(10);
-    match native_exec::run(root, &policy, &command, deadline, &|| false) {
+    match exec::run(
+        root,
+        &policy,
+        &Request::new(program, &args),
+        deadline,
+        &|| false,
+    ) {
         Ok(out) => format!(
             "exit {:?} {}{}",
             out.exit_code,
-            out.stdout.trim(),
-            out.stderr.trim()
+            out.stdout.text.trim(),
+            out.stderr.text.trim()
         ),
         Err(e) => format!("unknown ({e:?})"),
     }

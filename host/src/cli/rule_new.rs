@@ -130,7 +130,7 @@ fn this_checkrail() -> String {
         return "checkrail".to_owned();
     };
     let on_path = std::env::var_os("PATH")
-        .and_then(|path| checkrail_sdk::native::exec::find_on_path("checkrail", &path))
+        .and_then(|path| checkrail_sandbox::exec::find_on_path("checkrail", &path))
         .and_then(|found| std::fs::canonicalize(found).ok());
     if on_path.as_deref() == Some(me.as_path()) {
         return "checkrail".to_owned();
