@@ -16,8 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use checkrail_sandbox::NativeWorkspace;
 use checkrail_sandbox::exec::ExecPolicy;
+use checkrail_sandbox::{Capability, NativeWorkspace};
 use checkrail_sdk::Outcome;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -29,7 +29,7 @@ use wasmtime::{
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::config::ExecGrants;
+use crate::grants::Granter;
 use abi::{RulePre, wit};
 pub use cache::{CacheStatus, ComponentCache};
 pub use host::FILES_BUDGET;
@@ -72,7 +72,7 @@ impl Limits {
     /// suites) get 10 minutes instead of 10 seconds.
     pub fn for_rule(info: &RuleInfo) -> Self {
         let mut limits = Self::default();
-        if info.capabilities.iter().any(|c| c.starts_with("exec:")) {
+        if info.capabilities.iter().any(|c| c.program().is_some()) {
             limits.timeout = Duration::from_secs(600);
         }
         limits
@@ -116,8 +116,9 @@ pub struct RuleInfo {
     pub description: String,
     /// JSON Schema of its config.
     pub config_schema: serde_json::Value,
-    /// Capabilities it may ask for.
-    pub capabilities: Vec<String>,
+    /// Capabilities it may ask for, parsed when it was loaded (they travel
+    /// as their strings).
+    pub capabilities: Vec<Capability>,
     /// Workspace-relative globs of the files that change how the rule's tool
     /// judges (its configs, a `conftest.py`); empty for a rule built against
     /// API 0.1.
@@ -160,8 +161,8 @@ pub struct CheckInput<'a> {
     pub baselines: Vec<(String, String)>,
     /// Set to stop the check early (the caller gave up on it).
     pub cancel: Option<Arc<AtomicBool>>,
-    /// What the workspace lets rules run.
-    pub grants: Option<&'a ExecGrants>,
+    /// What the workspace lets rules run (nothing when absent).
+    pub granter: Option<Granter<'a>>,
     /// Told when a granted program starts and finishes.
     pub on_exec: Option<Arc<dyn Fn(ExecEvent) + Send + Sync>>,
 }
@@ -323,6 +324,8 @@ impl Runtime {
             .map_err(|e| LoadError::Describe(classify(e, &store, &DESCRIBE_LIMITS)))?;
         drop(store);
         caps::check_described(&described).map_err(LoadError::Refused)?;
+        let capabilities = Capability::parse_all(&described.capabilities)
+            .map_err(|e| LoadError::Refused(format!("declares {e}")))?;
         let version =
             semver::Version::parse(&described.version).map_err(|source| LoadError::Version {
                 version: described.version.clone(),
@@ -339,7 +342,7 @@ impl Runtime {
                 version,
                 description: described.description,
                 config_schema,
-                capabilities: described.capabilities,
+                capabilities,
                 judging_files: described.judging_files,
             },
             digest,
@@ -368,17 +371,11 @@ impl Runtime {
                 }
             };
         if let Some(root) = input.workspace {
-            let mut policy = ExecPolicy::for_rule(&rule.info.id, &rule.info.capabilities);
-            if let Some(grants) = input.grants {
-                let grant = grants.scoped(&rule.info.id, rule.pack.as_deref());
-                policy.granted = grant.programs;
-                policy.unchecked_args = grant.unchecked_args;
-                policy.grant_table = grant.table;
-                policy.inline_code = grant.bundled;
-                policy.env = grants.env.clone();
-                policy.max_timeout = Duration::from_millis(grants.timeout_ms);
-                policy.max_output = grants.max_output_bytes;
-            }
+            let (id, capabilities) = (&rule.info.id, &rule.info.capabilities);
+            let policy = match input.granter {
+                Some(granter) => granter.policy(id, rule.pack.as_deref(), capabilities),
+                None => ExecPolicy::for_rule(id, capabilities),
+            };
             store.data_mut().exec = Some(ExecContext {
                 root: root.to_owned(),
                 policy,

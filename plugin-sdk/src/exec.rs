@@ -183,6 +183,7 @@ impl ExecError {
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
+    use checkrail_sandbox::Capability;
     use checkrail_sandbox::exec::ExecPolicy;
 
     use super::*;
@@ -191,7 +192,7 @@ mod tests {
     #[test]
     fn a_refused_argument_finding_carries_the_opt_out_as_its_hint() {
         let ws = TestWorkspace::new().unwrap();
-        let mut policy = ExecPolicy::for_rule("team/x", &["exec:git".to_owned()]);
+        let mut policy = ExecPolicy::for_rule("team/x", &[Capability::exec("git")]);
         policy.granted = vec!["git".to_owned()];
         policy.grant_table = "[exec.rules.\"team/*\"]".to_owned();
         let cx = ws.context().unwrap().with_exec_policy(policy);

@@ -204,7 +204,7 @@ impl Context {
             let policy = self.exec_policy.clone().unwrap_or_else(|| {
                 checkrail_sandbox::exec::ExecPolicy::for_rule(
                     "native",
-                    &[format!("exec:{}", command.program)],
+                    &[checkrail_sandbox::Capability::exec(&command.program)],
                 )
             });
             crate::native::run(self.workspace.root(), &policy, command)

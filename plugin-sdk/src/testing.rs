@@ -100,9 +100,11 @@ impl TestWorkspace {
     /// A [`Context`] in which rule `R` may run the programs in `granted`
     /// that it declares in [`Rule::CAPABILITIES`], as a workspace's
     /// checkrail.toml would grant them, to add a checkpoint or baselines to
-    /// before [`run_with_context`].
+    /// before [`run_with_context`]. Fails when `R` declares something that
+    /// is not a capability.
     pub fn context_granting<R: Rule>(&self, granted: &[&str]) -> Result<Context> {
-        let capabilities: Vec<String> = R::CAPABILITIES.iter().map(|c| (*c).to_owned()).collect();
+        let capabilities = checkrail_sandbox::Capability::parse_all(R::CAPABILITIES)
+            .map_err(|e| crate::Error::new(format!("rule `{}` declares {e}", R::ID)))?;
         let mut policy = checkrail_sandbox::exec::ExecPolicy::for_rule(R::ID, &capabilities);
         policy.granted = granted.iter().map(|g| (*g).to_owned()).collect();
         Ok(self.context()?.with_exec_policy(policy))

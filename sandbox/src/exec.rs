@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 pub use args::{PYTHON_MODULES, is_screened};
 
-use crate::normalize_path;
+use crate::{Capability, Program, is_program_name, normalize_path};
 
 /// Environment variables passed through from the host by default.
 pub const BASE_ENV: &[&str] = &[
@@ -142,10 +142,10 @@ impl std::error::Error for ExecError {}
 pub struct ExecPolicy {
     /// Rule id, for messages.
     pub rule: String,
-    /// Programs the rule declared (`exec:<program>` capabilities); `*`
-    /// (from `exec:*`) means any program the workspace grants, for rules
-    /// with a user-configured command.
-    pub declared: Vec<String>,
+    /// Programs the rule declared (its `exec:` capabilities);
+    /// [`Program::Any`] (from `exec:*`) means any program the workspace
+    /// grants, for rules with a user-configured command.
+    pub declared: Vec<Program>,
     /// Programs the workspace granted.
     pub granted: Vec<String>,
     /// Extra environment variable names the workspace passes through (and
@@ -170,13 +170,15 @@ pub struct ExecPolicy {
 }
 
 impl ExecPolicy {
-    /// A policy for a rule whose capabilities are `capabilities`.
-    pub fn for_rule(rule: &str, capabilities: &[String]) -> Self {
+    /// A policy for a rule that declares `capabilities`, granted nothing
+    /// yet.
+    pub fn for_rule(rule: &str, capabilities: &[Capability]) -> Self {
         Self {
             rule: rule.to_owned(),
             declared: capabilities
                 .iter()
-                .filter_map(|c| c.strip_prefix("exec:").map(str::to_owned))
+                .filter_map(Capability::program)
+                .cloned()
                 .collect(),
             granted: Vec::new(),
             env: Vec::new(),
@@ -201,15 +203,16 @@ pub fn run(
     should_stop: &dyn Fn() -> bool,
 ) -> Result<Output, ExecError> {
     let program = command.program;
-    if program.is_empty() || program.contains(['/', '\\']) {
+    if !is_program_name(program) {
         return Err(ExecError::Failed(format!(
             "`{program}` is not a program name; give a name such as `cargo`, found on PATH"
         )));
     }
-    if !policy.declared.iter().any(|p| p == program || p == "*") {
+    if !policy.declared.iter().any(|p| p.covers(program)) {
         return Err(ExecError::NotDeclared(format!(
-            "rule `{}` asked to run `{program}` but does not declare the capability `exec:{program}`",
-            policy.rule
+            "rule `{}` asked to run `{program}` but does not declare the capability `{}`",
+            policy.rule,
+            Capability::exec(program)
         )));
     }
     if !policy.granted.iter().any(|p| p == program) {

@@ -4,6 +4,7 @@
 //!
 //! - [`normalize_path`]: what a workspace-relative path is (everywhere,
 //!   `wasm32` included: the SDK applies it inside the guest too);
+//! - [`Capability`]: what a rule declares it may ask for, parsed once;
 //! - [`NativeWorkspace`]: a directory opened as a capability, which
 //!   `stat_many`, `glob` and `read` never leave;
 //! - [`exec`]: running a declared and granted program in the workspace,
@@ -15,6 +16,7 @@
 
 #![warn(missing_docs)]
 
+mod capability;
 mod path;
 
 #[cfg(not(target_arch = "wasm32"))]
@@ -22,6 +24,7 @@ pub mod exec;
 #[cfg(not(target_arch = "wasm32"))]
 mod workspace;
 
+pub use capability::{Capability, CapabilityError, Program, is_program_name};
 pub use path::{PathError, normalize_path};
 #[cfg(not(target_arch = "wasm32"))]
 pub use workspace::{Entry, EntryKind, GLOB_VISIT_BUDGET, MAX_DEPTH, NativeWorkspace};

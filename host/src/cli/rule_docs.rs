@@ -128,7 +128,8 @@ fn render_rule(out: &mut String, rule: &RuleDoc<'_>) {
         info.version, rule.api_version
     );
     let _ = writeln!(out, "{}\n", text(&info.description));
-    let _ = writeln!(out, "**Capabilities:** {}\n", code_list(&info.capabilities));
+    let capabilities: Vec<String> = info.capabilities.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "**Capabilities:** {}\n", code_list(&capabilities));
     let _ = writeln!(
         out,
         "**Judging files:** {}\n",
@@ -566,7 +567,7 @@ mod tests {
             version: semver::Version::new(1, 2, 3),
             description: "Demo rule.".to_owned(),
             config_schema: schema,
-            capabilities: vec!["exec:cargo".to_owned()],
+            capabilities: vec![checkrail_sandbox::Capability::exec("cargo")],
             judging_files: vec![],
         }
     }
@@ -714,7 +715,7 @@ mod tests {
 
         let mut hostile = info(json!({"type": "object"}));
         hostile.description = "bell\u{7} and `tick`".to_owned();
-        hostile.capabilities = vec!["exec:a`b".to_owned()];
+        hostile.capabilities = vec![checkrail_sandbox::Capability::exec("a`b")];
         let api = semver::Version::new(0, 2, 0);
         let text = render(&[RuleDoc {
             info: &hostile,

@@ -55,7 +55,10 @@ impl Command {
 fn policy(granted: &[&str]) -> ExecPolicy {
     let mut p = ExecPolicy::for_rule(
         "t",
-        &["exec:sh".to_owned(), "exec:nope-not-installed".to_owned()],
+        &[
+            Capability::exec("sh"),
+            Capability::exec("nope-not-installed"),
+        ],
     );
     p.granted = granted.iter().map(|s| (*s).to_owned()).collect();
     p.max_output = 1000;
@@ -343,7 +346,7 @@ fn a_timeout_sweeps_daemons_too() {
 #[test]
 fn shell_making_arguments_are_refused_with_the_opt_out() {
     let dir = tempfile::tempdir().unwrap();
-    let mut p = ExecPolicy::for_rule("team/x", &["exec:git".to_owned()]);
+    let mut p = ExecPolicy::for_rule("team/x", &[Capability::exec("git")]);
     p.granted = vec!["git".to_owned()];
     p.grant_table = "[exec.rules.\"team/*\"]".to_owned();
     let cmd = Command::new("git").args(["-c", "alias.x=!id", "x"]);
