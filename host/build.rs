@@ -23,6 +23,7 @@ fn main() {
     let fixtures = crate_dirs(&root.join("tests/fixtures/plugins"));
     for dir in [
         root.join("plugin-sdk"),
+        root.join("sandbox"),
         root.join("plugins"),
         root.join("tests/fixtures/plugins"),
         root.join("workflows"),
@@ -89,30 +90,54 @@ fn main() {
 /// The SDK's source, for `checkrail rule new` outside a checkout: every file
 /// under `plugin-sdk/src` and `plugin-sdk/wit`, its README, and a
 /// `Cargo.toml` made standalone (the workspace's inherited fields written
-/// out), as `SDK_SOURCE: &[(path, bytes)]`.
+/// out), as `SDK_SOURCE: &[(path, bytes)]`. The sandbox crate the SDK
+/// depends on travels with it, in `sandbox/`, and the SDK's manifest points
+/// there.
 fn embed_sdk(root: &Path, out_dir: &Path) -> String {
+    let workspace = fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
     let sdk = root.join("plugin-sdk");
-    let manifest = standalone_manifest(
-        &fs::read_to_string(sdk.join("Cargo.toml")).expect("read plugin-sdk/Cargo.toml"),
-        &fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml"),
-    );
-    let manifest_file = out_dir.join("sdk-Cargo.toml");
-    fs::write(&manifest_file, manifest).expect("write sdk-Cargo.toml");
-    let mut files = vec![("Cargo.toml".to_owned(), manifest_file)];
-    files.push(("README.md".to_owned(), sdk.join("README.md")));
-    let mut pending = vec![sdk.join("src"), sdk.join("wit")];
-    while let Some(dir) = pending.pop() {
-        for entry in fs::read_dir(&dir).expect("read SDK dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let rel = path
-                    .strip_prefix(&sdk)
-                    .expect("under plugin-sdk")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                files.push((rel, path));
+    let sandbox = root.join("sandbox");
+    let version = workspace_value(&workspace, "workspace.package", "version");
+    let carried = [(
+        "checkrail-sandbox",
+        format!("{{ path = \"sandbox\", version = {version} }}"),
+    )];
+    let mut files = Vec::new();
+    for (krate, prefix, overrides) in [(&sdk, "", &carried[..]), (&sandbox, "sandbox/", &[])] {
+        let manifest = standalone_manifest(
+            &fs::read_to_string(krate.join("Cargo.toml")).expect("read a crate's Cargo.toml"),
+            &workspace,
+            overrides,
+        );
+        let name = krate
+            .file_name()
+            .expect("a crate directory")
+            .to_string_lossy();
+        let manifest_file = out_dir.join(format!("{name}-Cargo.toml"));
+        fs::write(&manifest_file, manifest).expect("write a standalone Cargo.toml");
+        files.push((format!("{prefix}Cargo.toml"), manifest_file));
+        files.push((format!("{prefix}README.md"), krate.join("README.md")));
+        let mut pending: Vec<PathBuf> = ["src", "wit"]
+            .iter()
+            .map(|sub| krate.join(sub))
+            .filter(|dir| dir.is_dir())
+            .collect();
+        while let Some(dir) = pending.pop() {
+            for entry in fs::read_dir(&dir)
+                .expect("read a crate's source dir")
+                .flatten()
+            {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else {
+                    let rel = path
+                        .strip_prefix(krate)
+                        .expect("under the crate")
+                        .to_string_lossy()
+                        .replace('\\', "/");
+                    files.push((format!("{prefix}{rel}"), path));
+                }
             }
         }
     }
@@ -130,25 +155,40 @@ fn embed_sdk(root: &Path, out_dir: &Path) -> String {
     out
 }
 
-/// `sdk` (the SDK's manifest) with every `x.workspace = true` replaced by the
-/// workspace's value and the `[lints]` table dropped.
-fn standalone_manifest(sdk: &str, workspace: &str) -> String {
-    let table = |name: &str| -> Vec<(String, String)> {
-        let header = format!("[{name}]");
-        workspace
-            .lines()
-            .skip_while(|l| l.trim() != header)
-            .skip(1)
-            .take_while(|l| !l.trim_start().starts_with('['))
-            .filter_map(|l| {
-                let (k, v) = l.split_once('=')?;
-                Some((k.trim().to_owned(), v.trim().to_owned()))
-            })
-            .collect()
-    };
-    let package = table("workspace.package");
-    let deps = table("workspace.dependencies");
+/// The value of `key` in the `[table]` of the workspace manifest.
+fn workspace_value(workspace: &str, table: &str, key: &str) -> String {
+    workspace_table(workspace, table)
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("workspace value `{key}` missing"))
+}
+
+/// The `key = value` lines of the `[name]` table of the workspace manifest.
+fn workspace_table(workspace: &str, name: &str) -> Vec<(String, String)> {
+    let header = format!("[{name}]");
+    workspace
+        .lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            Some((k.trim().to_owned(), v.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// `manifest` (a member's) with every `x.workspace = true` replaced by the
+/// workspace's value (or by its entry in `overrides`) and the `[lints]`
+/// table dropped.
+fn standalone_manifest(manifest: &str, workspace: &str, overrides: &[(&str, String)]) -> String {
+    let package = workspace_table(workspace, "workspace.package");
+    let deps = workspace_table(workspace, "workspace.dependencies");
     let lookup = |from: &[(String, String)], key: &str| {
+        if let Some((_, value)) = overrides.iter().find(|(k, _)| *k == key) {
+            return value.clone();
+        }
         from.iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.clone())
@@ -156,7 +196,7 @@ fn standalone_manifest(sdk: &str, workspace: &str) -> String {
     };
     let mut out = String::new();
     let mut section = String::new();
-    for line in sdk.lines() {
+    for line in manifest.lines() {
         let trimmed = line.trim();
         if trimmed.starts_with('[') {
             section = trimmed.to_owned();

@@ -11,7 +11,8 @@
 #  4. every test (unit, doc, integration against real wasm components, real
 #     toolchains, a real registry, PostgreSQL and headless Chromium, and an
 #     outside MCP client), with the MCP conformance suite beside it;
-#  5. the SDK's package, and every benchmark in its short mode.
+#  5. the SDK's package (with the sandbox crate it depends on), and every
+#     benchmark in its short mode.
 # Each step prints what it cost.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,8 +84,9 @@ background+=("$conformance_pid")
 timed "the tests" cargo test --workspace --locked
 join "$conformance_pid" "$logs/conformance.log" "the MCP conformance suite"
 
-# The SDK is publishable: it packages with its WIT inside.
-timed "packaging the SDK" cargo package -p checkrail-sdk --locked --allow-dirty --no-verify --quiet
+# The SDK is publishable: it packages with its WIT inside, beside the
+# sandbox crate it depends on (published first, or cargo cannot resolve it).
+timed "packaging the SDK" cargo package -p checkrail-sandbox -p checkrail-sdk --locked --allow-dirty --no-verify --quiet
 
 # Each benchmark once in its short mode, in the test build's profile: every
 # figure is printed beside a baseline from the same run. Release figures come

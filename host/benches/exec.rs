@@ -29,7 +29,7 @@ use checkrail::engine::{Hooks, RuleRun};
 use checkrail::report::RuleStatus;
 use checkrail::workflow::Workflow;
 use checkrail::{Checkrail, Options};
-use checkrail_sdk::native::exec::BASE_ENV;
+use checkrail_sandbox::exec::BASE_ENV;
 use serde_json::json;
 use support::checkpoint::{Opened, one_phase};
 use support::{Budget, compare, sample};

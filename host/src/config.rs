@@ -304,7 +304,8 @@ pub struct ExecGrants {
     pub max_output_bytes: usize,
 }
 
-/// Programs granted to the rules one `[exec.rules."…"]` table names.
+/// Programs granted to the rules one `[exec.rules."…"]` table names (what
+/// applies to which rule is [`crate::grants::Granter`]'s to say).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleGrant {
@@ -316,81 +317,12 @@ pub struct RuleGrant {
     pub unchecked_args: Vec<String>,
 }
 
-/// What one rule is granted, gathered from every table that applies to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ScopedGrant {
-    /// Programs it may run.
-    pub programs: Vec<String>,
-    /// Programs whose arguments are not screened for it.
-    pub unchecked_args: Vec<String>,
-    /// The table to add a grant to, for messages: `[exec]` for the bundled
-    /// rules, else the rule's own `[exec.rules."…"]`.
-    pub table: String,
-    /// Whether the rule is one of the bundled (`core`) rules.
-    pub bundled: bool,
-}
-
 impl ExecGrants {
-    /// Programs the rule `rule_id` from `pack` may run: `pack` is `core` for
-    /// the bundled rules, an installed pack's name, or `None` for a
-    /// component loaded from `--rules-dir`.
-    pub fn programs_for(&self, rule_id: &str, pack: Option<&str>) -> Vec<String> {
-        self.scoped(rule_id, pack).programs
-    }
-
-    /// Everything granted to the rule `rule_id` from `pack` (see
-    /// [`programs_for`](Self::programs_for)). `[exec]` itself applies to
-    /// the bundled rules only; a pack's rules need `[exec.rules."pack/*"]`
-    /// or `[exec.rules."pack/rule"]`, so installing a pack never hands it
-    /// what was granted to the tools checkrail ships.
-    pub fn scoped(&self, rule_id: &str, pack: Option<&str>) -> ScopedGrant {
-        let bundled = pack == Some(CORE_PACK);
-        let keys: Vec<String> = match pack {
-            Some(pack) => vec![format!("{pack}/*"), format!("{pack}/{rule_id}")],
-            None => vec![rule_id.to_owned()],
-        };
-        let mut programs = Vec::new();
-        let mut unchecked_args = Vec::new();
-        if bundled {
-            programs.extend(self.allow.iter().cloned());
-            unchecked_args.extend(self.unchecked_args.iter().cloned());
-        }
-        for grant in keys.iter().filter_map(|key| self.rules.get(key)) {
-            programs.extend(grant.allow.iter().cloned());
-            unchecked_args.extend(grant.unchecked_args.iter().cloned());
-        }
-        programs.sort();
-        programs.dedup();
-        unchecked_args.sort();
-        unchecked_args.dedup();
-        let table = if bundled {
-            "[exec]".to_owned()
-        } else {
-            format!("[exec.rules.\"{}\"]", keys[keys.len() - 1])
-        };
-        ScopedGrant {
-            programs,
-            unchecked_args,
-            table,
-            bundled,
-        }
-    }
-
-    /// Every program granted to any rule. The outcome cache records the
-    /// versions of these (those a rule declares), so a toolchain change
-    /// invalidates results whichever table granted it.
-    pub fn all_programs(&self) -> impl Iterator<Item = &str> {
-        self.allow
-            .iter()
-            .chain(self.rules.values().flat_map(|grant| grant.allow.iter()))
-            .map(String::as_str)
-    }
-
     /// Checks program names and `rules` keys, naming the field at fault.
     fn validate(&self) -> std::result::Result<(), String> {
         let program_names = |table: &str, field: &str, names: &[String]| {
             for program in names {
-                if program.is_empty() || program.contains(['/', '\\']) {
+                if !checkrail_sandbox::is_program_name(program) {
                     return Err(format!(
                         "{table} {field}: `{program}` is not a program name; list names such as \"cargo\", found on PATH"
                     ));
@@ -500,52 +432,6 @@ mod tests {
         assert!(
             crate::error::chain(&WorkspaceConfig::load(dir.path()).unwrap_err())
                 .contains("not a program name")
-        );
-    }
-
-    #[test]
-    fn exec_allow_is_for_the_bundled_rules_and_packs_need_their_own_table() {
-        let grants: ExecGrants = toml::from_str(
-            r#"
-allow = ["cargo"]
-unchecked_args = ["cargo"]
-[rules."team-rules/*"]
-allow = ["git"]
-[rules."team-rules/has-changelog"]
-allow = ["python3", "git"]
-unchecked_args = ["python3"]
-[rules."my-rule"]
-allow = ["sh"]
-"#,
-        )
-        .unwrap();
-        let core = grants.scoped("compile", Some(CORE_PACK));
-        assert_eq!(core.programs, ["cargo"]);
-        assert_eq!(core.unchecked_args, ["cargo"]);
-        assert_eq!(core.table, "[exec]");
-        assert!(core.bundled);
-        // A pack rule gets nothing from `[exec] allow`.
-        let other = grants.scoped("lint", Some("team-rules"));
-        assert_eq!(other.programs, ["git"]);
-        assert!(other.unchecked_args.is_empty() && !other.bundled);
-        assert_eq!(other.table, r#"[exec.rules."team-rules/lint"]"#);
-        assert_eq!(
-            grants.programs_for("has-changelog", Some("team-rules")),
-            ["git", "python3"]
-        );
-        assert_eq!(
-            grants
-                .scoped("has-changelog", Some("team-rules"))
-                .unchecked_args,
-            ["python3"]
-        );
-        assert!(grants.programs_for("compile", Some("evil")).is_empty());
-        // A --rules-dir component is granted by its id alone.
-        assert_eq!(grants.programs_for("my-rule", None), ["sh"]);
-        assert!(grants.programs_for("compile", None).is_empty());
-        assert_eq!(
-            grants.scoped("other", None).table,
-            r#"[exec.rules."other"]"#
         );
     }
 

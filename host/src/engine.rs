@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 
 use crate::config::WorkspaceConfig;
 use crate::frozen::Snapshot;
+use crate::grants::Granter;
 use crate::report::{RuleReport, RuleStatus};
 use crate::rules::{LoadedRule, Registry};
 use crate::runtime::{
@@ -256,7 +257,7 @@ impl Checkrail {
         }
         let input = CheckInput {
             workspace: Some(&workspace),
-            grants: Some(&config.exec),
+            granter: Some(Granter::new(&config.exec)),
             ..CheckInput::default()
         };
         Ok(self.execute(&rule, run.config, &input, &limits, Severity::Block, None))

@@ -14,8 +14,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use checkrail_sdk::native::NativeWorkspace;
-use checkrail_sdk::{EntryKind, Finding};
+use checkrail_sandbox::{EntryKind, NativeWorkspace};
+use checkrail_sdk::Finding;
 use sha2::{Digest, Sha256};
 
 use crate::cache::fingerprints::SKIPPED_DIRS;

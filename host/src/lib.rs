@@ -13,6 +13,7 @@ pub mod engine;
 pub mod error;
 pub mod exit;
 pub mod frozen;
+pub mod grants;
 pub mod hook;
 pub mod mcp;
 pub mod metrics;

@@ -16,6 +16,7 @@ pub mod oci;
 
 use std::path::PathBuf;
 
+use checkrail_sandbox::Capability;
 use serde::{Deserialize, Serialize};
 
 pub use archive::PackFile;
@@ -173,8 +174,9 @@ pub struct ManifestRule {
     pub file: String,
     /// sha256 of the component.
     pub sha256: String,
-    /// Capabilities the rule declares.
-    pub capabilities: Vec<String>,
+    /// Capabilities the rule declares (strings in the manifest, parsed as
+    /// it is read).
+    pub capabilities: Vec<Capability>,
 }
 
 /// One workflow of a pack; installed, it is known as `<pack>/<id>`.

@@ -8,6 +8,7 @@ pub mod api_version;
 pub mod cache;
 pub mod caps;
 mod host;
+mod stop;
 mod wasi;
 
 use std::path::Path;
@@ -15,9 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use checkrail_sandbox::exec::ExecPolicy;
+use checkrail_sandbox::{Capability, NativeWorkspace};
 use checkrail_sdk::Outcome;
-use checkrail_sdk::native::NativeWorkspace;
-use checkrail_sdk::native::exec::ExecPolicy;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use wasmtime::component::{Linker, ResourceTable};
@@ -28,11 +29,13 @@ use wasmtime::{
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::config::ExecGrants;
+use crate::grants::Granter;
 use abi::{RulePre, wit};
 pub use cache::{CacheStatus, ComponentCache};
 pub use host::FILES_BUDGET;
-use host::{ExecContext, FilesBudget, Limiter, LogBudget, StoreState};
+use host::{ExecContext, Limiter, LogBudget, StoreState};
+pub use stop::Stop;
+use stop::{Cancelled, classify};
 
 /// How often the epoch advances; deadlines are enforced at this granularity.
 pub const TICK: Duration = Duration::from_millis(5);
@@ -69,7 +72,7 @@ impl Limits {
     /// suites) get 10 minutes instead of 10 seconds.
     pub fn for_rule(info: &RuleInfo) -> Self {
         let mut limits = Self::default();
-        if info.capabilities.iter().any(|c| c.starts_with("exec:")) {
+        if info.capabilities.iter().any(|c| c.program().is_some()) {
             limits.timeout = Duration::from_secs(600);
         }
         limits
@@ -113,8 +116,9 @@ pub struct RuleInfo {
     pub description: String,
     /// JSON Schema of its config.
     pub config_schema: serde_json::Value,
-    /// Capabilities it may ask for.
-    pub capabilities: Vec<String>,
+    /// Capabilities it may ask for, parsed when it was loaded (they travel
+    /// as their strings).
+    pub capabilities: Vec<Capability>,
     /// Workspace-relative globs of the files that change how the rule's tool
     /// judges (its configs, a `conftest.py`); empty for a rule built against
     /// API 0.1.
@@ -157,8 +161,8 @@ pub struct CheckInput<'a> {
     pub baselines: Vec<(String, String)>,
     /// Set to stop the check early (the caller gave up on it).
     pub cancel: Option<Arc<AtomicBool>>,
-    /// What the workspace lets rules run.
-    pub grants: Option<&'a ExecGrants>,
+    /// What the workspace lets rules run (nothing when absent).
+    pub granter: Option<Granter<'a>>,
     /// Told when a granted program starts and finishes.
     pub on_exec: Option<Arc<dyn Fn(ExecEvent) + Send + Sync>>,
 }
@@ -241,60 +245,6 @@ pub enum LoadError {
     },
 }
 
-/// Why the sandbox stopped a rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    /// It ran past its deadline.
-    Deadline(Duration),
-    /// It tried to grow memory past its cap.
-    Memory(usize),
-    /// It panicked, with the panic message (as reported by the SDK's panic
-    /// hook, with the token the host gave this call).
-    Panic(String),
-    /// It held more than [`FILES_BUDGET`] open files at once.
-    Files(usize),
-    /// The caller cancelled the check.
-    Cancelled,
-    /// It trapped for another reason.
-    Trap(String),
-}
-
-/// The trap raised when a check is cancelled.
-#[derive(Debug)]
-struct Cancelled;
-
-impl std::fmt::Display for Cancelled {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("check cancelled")
-    }
-}
-
-impl std::error::Error for Cancelled {}
-
-impl std::fmt::Display for Stop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Stop::Deadline(limit) => write!(
-                f,
-                "ran past its deadline of {} ms and was stopped; make it faster or raise `timeout_ms` for it in the checkpoint",
-                limit.as_millis()
-            ),
-            Stop::Memory(limit) => write!(
-                f,
-                "tried to use more than its memory cap of {} MiB and was stopped; raise `memory_mb` for it in the checkpoint if it really needs more",
-                limit >> 20
-            ),
-            Stop::Panic(message) => write!(f, "panicked: {message}"),
-            Stop::Files(limit) => write!(
-                f,
-                "held more than {limit} open files at once and was stopped; close files it no longer reads"
-            ),
-            Stop::Cancelled => f.write_str("was cancelled before it finished"),
-            Stop::Trap(message) => write!(f, "crashed (wasm trap): {message}"),
-        }
-    }
-}
-
 /// The wasm runtime shared by all checks of a process.
 pub struct Runtime {
     engine: Engine,
@@ -374,6 +324,8 @@ impl Runtime {
             .map_err(|e| LoadError::Describe(classify(e, &store, &DESCRIBE_LIMITS)))?;
         drop(store);
         caps::check_described(&described).map_err(LoadError::Refused)?;
+        let capabilities = Capability::parse_all(&described.capabilities)
+            .map_err(|e| LoadError::Refused(format!("declares {e}")))?;
         let version =
             semver::Version::parse(&described.version).map_err(|source| LoadError::Version {
                 version: described.version.clone(),
@@ -390,7 +342,7 @@ impl Runtime {
                 version,
                 description: described.description,
                 config_schema,
-                capabilities: described.capabilities,
+                capabilities,
                 judging_files: described.judging_files,
             },
             digest,
@@ -419,17 +371,11 @@ impl Runtime {
                 }
             };
         if let Some(root) = input.workspace {
-            let mut policy = ExecPolicy::for_rule(&rule.info.id, &rule.info.capabilities);
-            if let Some(grants) = input.grants {
-                let grant = grants.scoped(&rule.info.id, rule.pack.as_deref());
-                policy.granted = grant.programs;
-                policy.unchecked_args = grant.unchecked_args;
-                policy.grant_table = grant.table;
-                policy.inline_code = grant.bundled;
-                policy.env = grants.env.clone();
-                policy.max_timeout = Duration::from_millis(grants.timeout_ms);
-                policy.max_output = grants.max_output_bytes;
-            }
+            let (id, capabilities) = (&rule.info.id, &rule.info.capabilities);
+            let policy = match input.granter {
+                Some(granter) => granter.policy(id, rule.pack.as_deref(), capabilities),
+                None => ExecPolicy::for_rule(id, capabilities),
+            };
             store.data_mut().exec = Some(ExecContext {
                 root: root.to_owned(),
                 policy,
@@ -577,45 +523,6 @@ fn config(pooling: bool) -> Config {
     config
 }
 
-/// Says what ended a call, from what actually happened: the caller's
-/// cancellation, the deadline, a panic the SDK's hook reported with this
-/// call's token, a memory growth the limiter refused just before, the open
-/// files budget; anything else is a trap, named as wasmtime names it.
-fn classify(error: wasmtime::Error, store: &Store<StoreState>, limits: &Limits) -> Stop {
-    let state = store.data();
-    if error.downcast_ref::<Cancelled>().is_some()
-        || state
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::Relaxed))
-    {
-        return Stop::Cancelled;
-    }
-    let trap = error.downcast_ref::<Trap>().copied();
-    if trap == Some(Trap::Interrupt) {
-        return Stop::Deadline(limits.timeout);
-    }
-    if error.downcast_ref::<FilesBudget>().is_some()
-        || matches!(
-            error.downcast_ref::<wasmtime::component::ResourceTableError>(),
-            Some(wasmtime::component::ResourceTableError::Full)
-        )
-    {
-        return Stop::Files(FILES_BUDGET);
-    }
-    // A panic ends in `abort`, which is an `unreachable` instruction.
-    if trap == Some(Trap::UnreachableCodeReached) {
-        let stderr = state.stderr.contents();
-        if let Some(message) = panic_report(&String::from_utf8_lossy(&stderr), &state.panic_token) {
-            return Stop::Panic(message);
-        }
-    }
-    if state.limiter.refused {
-        return Stop::Memory(limits.memory);
-    }
-    Stop::Trap(format!("{error:#}"))
-}
-
 /// Refuses an outcome whose facts are not JSON: they are stored with the
 /// session and handed back to the rule, which must be able to read them.
 fn check_facts(outcome: &Outcome) -> Result<(), String> {
@@ -642,30 +549,6 @@ fn check_judging_glob(glob: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The message and location of the last panic the SDK's hook reported on
-/// `stderr` with `token` (`{token}{"message": …, "location": …}` on a line
-/// of its own). Text without this call's token is not believed: a rule may
-/// relay anything to its stderr, including a test's "panicked at" output.
-fn panic_report(stderr: &str, token: &str) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Report {
-        message: String,
-        location: String,
-    }
-    let start = stderr.rfind(token)? + token.len();
-    let line = stderr[start..].lines().next()?;
-    let report: Report = serde_json::from_str(line).ok()?;
-    let mut message = report.message;
-    caps::truncate_in_place(&mut message, caps::TEXT_MAX);
-    let mut location = report.location;
-    caps::truncate_in_place(&mut location, caps::SHORT_TEXT_MAX);
-    Some(if location.is_empty() {
-        message
-    } else {
-        format!("{message} (at {location})")
-    })
-}
-
 /// Raises the soft limit on open files to the hard limit: checks run side by
 /// side, each may hold up to [`FILES_BUDGET`] files through WASI plus the
 /// host's own walks, and the pooling allocator needs descriptors for new
@@ -687,31 +570,5 @@ fn raise_open_files_limit() {
                 libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn believes_only_panic_reports_with_the_token() {
-        let token = "checkrail-panic-abc:";
-        let stderr = "noise\nthread 'main' panicked at src/fake.rs:1:1:\nforged\n\ncheckrail-panic-abc:{\"message\":\"gave up\\nfor real\",\"location\":\"src/lib.rs:12:9\"}\n";
-        assert_eq!(
-            panic_report(stderr, token).unwrap(),
-            "gave up\nfor real (at src/lib.rs:12:9)"
-        );
-        assert_eq!(
-            panic_report("thread 'main' panicked at src/lib.rs:1:1:\nforged", token),
-            None
-        );
-        assert_eq!(
-            panic_report(
-                "checkrail-panic-other:{\"message\":\"m\",\"location\":\"\"}",
-                token
-            ),
-            None
-        );
     }
 }

@@ -180,3 +180,31 @@ impl ExecError {
         Finding::error(self.to_string()).fix_hint(hint).code(code)
     }
 }
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use checkrail_sandbox::Capability;
+    use checkrail_sandbox::exec::ExecPolicy;
+
+    use super::*;
+    use crate::testing::TestWorkspace;
+
+    #[test]
+    fn a_refused_argument_finding_carries_the_opt_out_as_its_hint() {
+        let ws = TestWorkspace::new().unwrap();
+        let mut policy = ExecPolicy::for_rule("team/x", &[Capability::exec("git")]);
+        policy.granted = vec!["git".to_owned()];
+        policy.grant_table = "[exec.rules.\"team/*\"]".to_owned();
+        let cx = ws.context().unwrap().with_exec_policy(policy);
+        let err = cx
+            .exec(&Command::new("git").args(["-c", "alias.x=!id", "x"]))
+            .unwrap_err();
+        assert!(matches!(err, ExecError::NotGranted(_)), "{err:?}");
+        assert_eq!(
+            err.to_finding().fix_hint.as_deref(),
+            Some(
+                "add `unchecked_args = [\"git\"]` under `[exec.rules.\"team/*\"]` in checkrail.toml"
+            )
+        );
+    }
+}

@@ -132,7 +132,7 @@ pub mod tool_paths;
 mod workspace;
 
 #[cfg(not(target_arch = "wasm32"))]
-pub mod native;
+mod native;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
 

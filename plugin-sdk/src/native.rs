@@ -1,508 +1,60 @@
-//! The workspace as seen from native code: the implementation behind the
-//! host's `stat-many` and `glob` imports, and behind native unit tests of a
-//! rule, so both see exactly the same confinement rules.
+//! The native backend: outside wasm (a rule's unit tests) the workspace and
+//! program runs go through the same sandbox crate as the host's, and its
+//! answers are turned into the SDK's types here.
 
-pub mod exec;
-
-use std::collections::HashMap;
-use std::io;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
-use cap_std::ambient_authority;
-use cap_std::fs::{Dir, Metadata};
-use globset::{Glob, GlobMatcher};
+use checkrail_sandbox::exec::{self, ExecPolicy, Request};
 
-use crate::normalize_path;
 use crate::workspace::{Entry, EntryKind, PathError};
+use crate::{Command, ExecError, Output};
 
-/// Largest number of directory entries one glob may visit.
-pub const GLOB_VISIT_BUDGET: usize = 500_000;
-
-/// Deepest directory level (counted from the workspace root) a walk enters.
-/// A glob that would go deeper fails naming the cap: a deeper tree is an
-/// attack on the walker, not a project layout.
-pub const MAX_DEPTH: usize = 256;
-
-/// Most parent directories one `stat_many` batch keeps open at once, so a
-/// batch over many directories cannot exhaust the process's descriptors.
-const STAT_PARENTS_OPEN: usize = 64;
-
-/// How many paths `stat_many_until` looks at between two polls of its stop
-/// condition.
-const STAT_POLL_EVERY: usize = 256;
-
-/// A directory opened as a capability: every lookup stays beneath it, and
-/// symlinks are followed only while they stay beneath it.
-#[derive(Debug)]
-pub struct NativeWorkspace {
-    root: Dir,
-}
-
-impl NativeWorkspace {
-    /// Opens `root` as the workspace.
-    pub fn open(root: &Path) -> io::Result<Self> {
-        Ok(Self {
-            root: Dir::open_ambient_dir(root, ambient_authority())?,
-        })
-    }
-
-    /// Looks at many workspace-relative paths, answering in order.
-    ///
-    /// Each parent directory is opened (confined) once per batch and every
-    /// name in it is looked at relative to that handle: one `statx` per path
-    /// instead of a full confined walk from the root for each.
-    pub fn stat_many<'a>(
-        &self,
-        paths: impl IntoIterator<Item = &'a str>,
-    ) -> Vec<Result<Entry, PathError>> {
-        self.stat_many_until(paths, &mut || false)
-    }
-
-    /// [`NativeWorkspace::stat_many`] that polls `should_stop` as it goes;
-    /// once it returns true, the remaining paths are answered with an error
-    /// and not looked at (the host uses it to enforce the rule's deadline).
-    pub fn stat_many_until<'a>(
-        &self,
-        paths: impl IntoIterator<Item = &'a str>,
-        should_stop: &mut dyn FnMut() -> bool,
-    ) -> Vec<Result<Entry, PathError>> {
-        let mut parents: HashMap<String, Result<Dir, PathError>> = HashMap::new();
-        let mut stopped = false;
-        paths
-            .into_iter()
-            .enumerate()
-            .map(|(n, path)| {
-                if !stopped && n % STAT_POLL_EVERY == STAT_POLL_EVERY - 1 {
-                    stopped = should_stop();
-                }
-                if stopped {
-                    return Err(PathError::Io(
-                        "not looked at: the rule ran out of time".to_owned(),
-                    ));
-                }
-                let path = normalize_path(path)?;
-                let Some((parent, name)) = path.rsplit_once('/') else {
-                    return stat_in(&self.root, &path);
-                };
-                if parents.len() >= STAT_PARENTS_OPEN && !parents.contains_key(parent) {
-                    parents.clear();
-                }
-                let dir = parents
-                    .entry(parent.to_owned())
-                    .or_insert_with(|| self.root.open_dir(parent).map_err(path_error));
-                match dir {
-                    Ok(dir) => stat_in(dir, name),
-                    Err(PathError::Io(reason)) if is_not_dir(reason) => Err(PathError::NotFound),
-                    Err(e) => Err(e.clone()),
-                }
-            })
-            .collect()
-    }
-
-    /// Looks at one workspace-relative path.
-    pub fn stat(&self, path: &str) -> Result<Entry, PathError> {
-        stat_in(&self.root, &normalize_path(path)?)
-    }
-}
-
-/// Looks at `path` (normalized) beneath `dir`.
-fn stat_in(dir: &Dir, path: &str) -> Result<Entry, PathError> {
-    let meta = dir.symlink_metadata(path).map_err(path_error)?;
-    if !meta.is_symlink() {
-        return Ok(entry(&meta, false));
-    }
-    match dir.metadata(path) {
-        Ok(target) => Ok(entry(&target, true)),
-        Err(e) => match path_error(e) {
-            // A dangling link exists as a link.
-            PathError::NotFound => Ok(Entry {
-                kind: EntryKind::Symlink,
-                size: 0,
-                is_symlink: true,
-            }),
-            other => Err(other),
+/// One answer of the confined workspace.
+pub(crate) fn entry(
+    answer: Result<checkrail_sandbox::Entry, checkrail_sandbox::PathError>,
+) -> Result<Entry, PathError> {
+    let entry = answer.map_err(PathError::from_sandbox)?;
+    Ok(Entry {
+        kind: match entry.kind {
+            checkrail_sandbox::EntryKind::File => EntryKind::File,
+            checkrail_sandbox::EntryKind::Directory => EntryKind::Directory,
+            checkrail_sandbox::EntryKind::Symlink => EntryKind::Symlink,
+            checkrail_sandbox::EntryKind::Other => EntryKind::Other,
         },
-    }
+        size: entry.size,
+        is_symlink: entry.is_symlink,
+    })
 }
 
-impl NativeWorkspace {
-    /// Reads a whole regular file, following symlinks only inside the
-    /// workspace. FIFOs, sockets and devices are refused without being read:
-    /// the file is opened non-blocking and checked before any read, so a
-    /// FIFO with no writer cannot hang the caller.
-    pub fn read(&self, path: &str) -> Result<Vec<u8>, PathError> {
-        use cap_std::fs::OpenOptionsExt;
-        use std::io::Read;
-
-        let path = normalize_path(path)?;
-        let mut options = cap_std::fs::OpenOptions::new();
-        options.read(true);
-        #[cfg(unix)]
-        // A FIFO opened for reading without a writer would wait for one.
-        options.custom_flags(libc::O_NONBLOCK);
-        let mut file = self.root.open_with(&path, &options).map_err(path_error)?;
-        let meta = file.metadata().map_err(path_error)?;
-        if !meta.is_file() {
-            return Err(not_regular(&path, &meta));
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0).min(1 << 24));
-        file.read_to_end(&mut bytes).map_err(path_error)?;
-        Ok(bytes)
-    }
-
-    /// Expands `pattern` to at most `limit` sorted workspace-relative paths.
-    /// `should_stop` is polled while walking; when it returns true the walk
-    /// ends with an error (the host uses it to enforce the rule's deadline).
-    pub fn glob(
-        &self,
-        pattern: &str,
-        limit: usize,
-        should_stop: &mut dyn FnMut() -> bool,
-    ) -> Result<Vec<String>, String> {
-        self.glob_skipping(pattern, limit, &[], should_stop)
-    }
-
-    /// [`NativeWorkspace::glob`] that never descends into directories with
-    /// one of the names in `skip` (e.g. `target`, `.git`).
-    pub fn glob_skipping(
-        &self,
-        pattern: &str,
-        limit: usize,
-        skip: &[&str],
-        should_stop: &mut dyn FnMut() -> bool,
-    ) -> Result<Vec<String>, String> {
-        let normalized = normalize_path(pattern).map_err(|_| {
-            format!(
-                "glob `{pattern}` leads outside the workspace; use a workspace-relative pattern"
-            )
-        })?;
-        let matcher = Glob::new(&normalized)
-            .map_err(|e| format!("invalid glob `{pattern}`: {e}"))?
-            .compile_matcher();
-        let parts: Vec<&str> = normalized.split('/').collect();
-        let literal = parts.iter().take_while(|p| !is_wild(p)).count();
-        let max_depth = if parts.iter().any(|p| p.contains("**")) {
-            usize::MAX
-        } else {
-            parts.len()
-        };
-        let mut walk = Walk {
-            matcher,
-            limit,
-            max_depth,
-            visited: 0,
-            found: Vec::new(),
-            skip,
-            should_stop,
-        };
-        if literal == parts.len() {
-            // No wildcard at all: the glob is a plain path.
-            if self.stat(&normalized).is_ok() && limit > 0 {
-                walk.found.push(normalized);
-            }
-            return Ok(walk.found);
-        }
-        let base = parts[..literal].join("/");
-        let dir = if base.is_empty() {
-            self.root.try_clone().map_err(|e| e.to_string())?
-        } else {
-            match self.root.open_dir(&base) {
-                Ok(dir) => dir,
-                Err(e) => {
-                    return match path_error(e) {
-                        PathError::NotFound => Ok(Vec::new()),
-                        PathError::OutsideWorkspace => Err(format!(
-                            "glob `{pattern}` starts at `{base}`, which leads outside the workspace"
-                        )),
-                        PathError::Io(reason) if is_not_dir(&reason) => Ok(Vec::new()),
-                        PathError::Io(reason) => Err(format!("reading `{base}`: {reason}")),
-                    };
-                }
-            }
-        };
-        walk.run(dir, &base, literal)?;
-        Ok(walk.found)
-    }
-}
-
-struct Walk<'a> {
-    matcher: GlobMatcher,
-    limit: usize,
-    max_depth: usize,
-    visited: usize,
-    found: Vec<String>,
-    skip: &'a [&'a str],
-    should_stop: &'a mut dyn FnMut() -> bool,
-}
-
-/// One directory being walked: its handle, its children (sorted, not yet
-/// visited ones at the back) and how long the shared path was before its
-/// name was appended.
-struct Frame {
-    dir: Dir,
-    children: Vec<(String, bool)>,
-    prefix_len: usize,
-}
-
-impl Walk<'_> {
-    /// Walks `root` (at `prefix`, `depth` levels below the workspace)
-    /// depth-first without recursion: the stack holds one frame per open
-    /// directory, so host stack use does not grow with the workspace's depth,
-    /// and one path buffer is extended and cut back instead of building a
-    /// new string per level.
-    fn run(&mut self, root: Dir, prefix: &str, depth: usize) -> Result<(), String> {
-        if depth >= self.max_depth {
-            return Ok(());
-        }
-        let mut path = prefix.to_owned();
-        let children = self.children(&root, &path)?;
-        let mut stack = vec![Frame {
-            dir: root,
-            children,
-            prefix_len: path.len(),
-        }];
-        loop {
-            // The level of a child of the top frame.
-            let level = depth + stack.len();
-            let Some(frame) = stack.last_mut() else {
-                break;
-            };
-            if self.found.len() >= self.limit {
-                break;
-            }
-            let Some((name, is_dir)) = frame.children.pop() else {
-                stack.pop();
-                continue;
-            };
-            path.truncate(frame.prefix_len);
-            if !path.is_empty() {
-                path.push('/');
-            }
-            path.push_str(&name);
-            if self.matcher.is_match(&path) {
-                self.found.push(path.clone());
-            }
-            // `file_type` of a directory entry does not follow symlinks, so a
-            // symlinked directory is never descended into.
-            if !is_dir || self.skip.contains(&name.as_str()) {
-                continue;
-            }
-            if level >= self.max_depth {
-                continue;
-            }
-            if level >= MAX_DEPTH {
-                return Err(format!(
-                    "glob reached the depth cap of {MAX_DEPTH} directory levels at `{}`; the workspace nests deeper than checkrail walks",
-                    shorten(&path)
-                ));
-            }
-            let Ok(child) = frame.dir.open_dir(&name) else {
-                continue;
-            };
-            let children = self.children(&child, &path)?;
-            stack.push(Frame {
-                dir: child,
-                children,
-                prefix_len: path.len(),
-            });
-        }
-        Ok(())
-    }
-
-    /// The entries of `dir`, sorted in reverse so that popping visits them
-    /// in order.
-    fn children(&mut self, dir: &Dir, path: &str) -> Result<Vec<(String, bool)>, String> {
-        let mut children = Vec::new();
-        for item in dir
-            .entries()
-            .map_err(|e| format!("reading `{}`: {e}", shorten(path)))?
-        {
-            let item = item.map_err(|e| format!("reading `{}`: {e}", shorten(path)))?;
-            self.visited += 1;
-            if self.visited > GLOB_VISIT_BUDGET {
-                return Err(format!(
-                    "glob visited more than {GLOB_VISIT_BUDGET} entries; narrow the pattern"
-                ));
-            }
-            if self.visited.is_multiple_of(256) && (self.should_stop)() {
-                return Err("glob stopped: the rule ran out of time".to_owned());
-            }
-            let name = item.file_name().to_string_lossy().into_owned();
-            let is_dir = item.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            children.push((name, is_dir));
-        }
-        children.sort_unstable_by(|a, b| b.cmp(a));
-        Ok(children)
-    }
-}
-
-/// A path cut to its first and last 100 bytes, for messages about very
-/// deep paths.
-fn shorten(path: &str) -> String {
-    if path.len() <= 240 {
-        return path.to_owned();
-    }
-    let mut head = 100;
-    while !path.is_char_boundary(head) {
-        head -= 1;
-    }
-    let mut tail = path.len() - 100;
-    while !path.is_char_boundary(tail) {
-        tail += 1;
-    }
-    format!("{}…{} ({} bytes)", &path[..head], &path[tail..], path.len())
-}
-
-/// The refusal of a path that is there but is not a regular file.
-pub fn not_regular(path: &str, meta: &Metadata) -> PathError {
-    PathError::Io(format!(
-        "`{path}` is a {}, not a regular file; checkrail does not read it",
-        special_kind(meta)
-    ))
-}
-
-/// What kind of special file `meta` describes, in words.
-fn special_kind(meta: &Metadata) -> &'static str {
-    #[cfg(unix)]
-    {
-        use cap_std::fs::FileTypeExt;
-        let t = meta.file_type();
-        if t.is_fifo() {
-            return "FIFO";
-        }
-        if t.is_socket() {
-            return "socket";
-        }
-        if t.is_block_device() || t.is_char_device() {
-            return "device";
-        }
-    }
-    if meta.is_dir() {
-        "directory"
-    } else {
-        "special file"
-    }
-}
-
-fn is_wild(part: &str) -> bool {
-    part.contains(['*', '?', '[', '{'])
-}
-
-fn is_not_dir(reason: &str) -> bool {
-    reason.contains("Not a directory")
-}
-
-fn entry(meta: &Metadata, is_symlink: bool) -> Entry {
-    let file_type = meta.file_type();
-    let kind = if file_type.is_file() {
-        EntryKind::File
-    } else if file_type.is_dir() {
-        EntryKind::Directory
-    } else if file_type.is_symlink() {
-        EntryKind::Symlink
-    } else {
-        EntryKind::Other
+/// Runs `command` in `root` under `policy`, as the host would, with an
+/// hour's deadline (a native test has no rule deadline of its own).
+pub(crate) fn run(
+    root: &Path,
+    policy: &ExecPolicy,
+    command: &Command,
+) -> Result<Output, ExecError> {
+    let request = Request {
+        program: &command.program,
+        args: &command.args,
+        cwd: command.cwd.as_deref(),
+        env: &command.env,
+        timeout: command.timeout,
     };
-    Entry {
-        kind,
-        size: meta.len(),
-        is_symlink,
-    }
-}
-
-/// Maps an I/O error from a confined lookup to a [`PathError`].
-pub fn path_error(error: io::Error) -> PathError {
-    match error.kind() {
-        io::ErrorKind::NotFound => PathError::NotFound,
-        // cap-std reports an escape (through `..` or a symlink) this way.
-        io::ErrorKind::PermissionDenied
-            if error.to_string().contains("outside of the filesystem") =>
-        {
-            PathError::OutsideWorkspace
-        }
-        _ => PathError::Io(error.to_string()),
-    }
-}
-
-#[cfg(test)]
-mod depth_tests {
-    use super::*;
-
-    /// A chain of `levels` directories named `d`, with `leaf.txt` at the
-    /// bottom, built through handles (its path is longer than `PATH_MAX`).
-    fn chain(levels: usize) -> tempfile::TempDir {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let mut dir = Dir::open_ambient_dir(tmp.path(), ambient_authority()).expect("open");
-        for _ in 0..levels {
-            dir.create_dir("d").expect("mkdir");
-            dir = dir.open_dir("d").expect("open");
-        }
-        dir.write("leaf.txt", "x").expect("write");
-        tmp
-    }
-
-    fn remove(tmp: &tempfile::TempDir) {
-        let status = std::process::Command::new("rm")
-            .arg("-rf")
-            .arg(tmp.path().join("d"))
-            .status()
-            .expect("rm");
-        assert!(status.success());
-    }
-
-    #[test]
-    fn walks_up_to_the_depth_cap() {
-        let tmp = chain(MAX_DEPTH - 2);
-        let ws = NativeWorkspace::open(tmp.path()).expect("open");
-        let found = ws.glob("**/leaf.txt", 10, &mut || false).expect("glob");
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].len(), (MAX_DEPTH - 2) * 2 + "leaf.txt".len());
-    }
-
-    #[test]
-    fn refuses_to_walk_past_the_depth_cap_without_recursing() {
-        let tmp = chain(5_000);
-        let ws = NativeWorkspace::open(tmp.path()).expect("open");
-        // Run on a small stack: a walk that recursed per level would
-        // overflow it long before 5,000 levels.
-        let error = std::thread::Builder::new()
-            .stack_size(256 * 1024)
-            .spawn(move || ws.glob("**/*.txt", 10, &mut || false).unwrap_err())
-            .expect("spawn")
-            .join()
-            .expect("no overflow");
-        assert!(error.contains("depth cap of 256"), "{error}");
-        remove(&tmp);
-    }
-
-    #[test]
-    fn a_stop_request_ends_stat_many() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        std::fs::write(tmp.path().join("a"), "x").expect("write");
-        let ws = NativeWorkspace::open(tmp.path()).expect("open");
-        let paths = vec!["a"; 1000];
-        let answers = ws.stat_many_until(paths.iter().copied(), &mut || true);
-        assert_eq!(answers.len(), 1000);
-        assert!(answers[0].is_ok());
-        assert!(matches!(&answers[999], Err(PathError::Io(r)) if r.contains("ran out of time")));
-        assert!(ws.stat_many(paths).iter().all(Result::is_ok));
-    }
-
-    #[test]
-    fn special_files_are_refused_not_read() {
-        use std::os::unix::ffi::OsStrExt;
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let fifo = tmp.path().join("pipe");
-        let name = std::ffi::CString::new(fifo.as_os_str().as_bytes()).expect("cstring");
-        // SAFETY: `name` is a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o644) }, 0);
-        std::fs::write(tmp.path().join("plain"), "hello").expect("write");
-        let ws = NativeWorkspace::open(tmp.path()).expect("open");
-        let error = ws.read("pipe").unwrap_err().to_string();
-        assert!(
-            error.contains("`pipe` is a FIFO, not a regular file"),
-            "{error}"
-        );
-        assert_eq!(ws.read("plain").expect("read"), b"hello");
+    let far = Instant::now() + Duration::from_secs(3600);
+    match exec::run(root, policy, &request, far, &|| false) {
+        Ok(out) => Ok(Output {
+            exit_code: out.exit_code,
+            timed_out: out.timed_out,
+            stdout: out.stdout.text,
+            stderr: out.stderr.text,
+            stdout_truncated: out.stdout.truncated,
+            stderr_truncated: out.stderr.truncated,
+            duration: out.duration,
+        }),
+        Err(exec::ExecError::NotDeclared(m)) => Err(ExecError::NotDeclared(m)),
+        Err(exec::ExecError::NotGranted(m)) => Err(ExecError::NotGranted(m)),
+        Err(exec::ExecError::NotFound(m)) => Err(ExecError::NotFound(m)),
+        Err(exec::ExecError::Failed(m)) => Err(ExecError::Failed(m)),
     }
 }

@@ -1,4 +1,5 @@
-//! Workspace-relative path checks shared by the guest and the host.
+//! Workspace-relative path checks shared by the guest and the host: the
+//! sandbox's own rules, in the SDK's error type.
 
 use crate::workspace::PathError;
 
@@ -18,47 +19,5 @@ use crate::workspace::PathError;
 /// assert_eq!(normalize_path("/etc/passwd"), Err(PathError::OutsideWorkspace));
 /// ```
 pub fn normalize_path(path: &str) -> Result<String, PathError> {
-    if path.starts_with('/') || path.starts_with('\\') || has_drive_prefix(path) {
-        return Err(PathError::OutsideWorkspace);
-    }
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split(['/', '\\']) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if parts.pop().is_none() {
-                    return Err(PathError::OutsideWorkspace);
-                }
-            }
-            other => parts.push(other),
-        }
-    }
-    if parts.is_empty() {
-        Ok(".".to_owned())
-    } else {
-        Ok(parts.join("/"))
-    }
-}
-
-fn has_drive_prefix(path: &str) -> bool {
-    let bytes = path.as_bytes();
-    bytes.len() >= 2 && bytes[0].is_ascii_alphabetic() && bytes[1] == b':'
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn folds_and_rejects() {
-        assert_eq!(normalize_path("").unwrap(), ".");
-        assert_eq!(normalize_path("a/./b/").unwrap(), "a/b");
-        assert_eq!(normalize_path("a/b/../../c").unwrap(), "c");
-        assert_eq!(normalize_path("a/../.."), Err(PathError::OutsideWorkspace));
-        assert_eq!(normalize_path("C:/x"), Err(PathError::OutsideWorkspace));
-        assert_eq!(
-            normalize_path("\\\\server\\x"),
-            Err(PathError::OutsideWorkspace)
-        );
-    }
+    checkrail_sandbox::normalize_path(path).map_err(PathError::from_sandbox)
 }

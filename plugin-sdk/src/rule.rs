@@ -85,7 +85,7 @@ pub struct Context {
     evidence: Option<serde_json::Value>,
     baselines: Vec<Baseline>,
     #[cfg(not(target_arch = "wasm32"))]
-    exec_policy: Option<crate::native::exec::ExecPolicy>,
+    exec_policy: Option<checkrail_sandbox::exec::ExecPolicy>,
 }
 
 impl Context {
@@ -104,9 +104,10 @@ impl Context {
 
     /// Lets a native run execute programs under `policy` (what the host
     /// would grant). Without it, every [`Context::exec`] is refused as not
-    /// granted.
+    /// granted. Tests set it through
+    /// [`TestWorkspace::context_granting`](crate::testing::TestWorkspace::context_granting).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn with_exec_policy(mut self, policy: crate::native::exec::ExecPolicy) -> Self {
+    pub(crate) fn with_exec_policy(mut self, policy: checkrail_sandbox::exec::ExecPolicy) -> Self {
         self.exec_policy = Some(policy);
         self
     }
@@ -201,13 +202,12 @@ impl Context {
         #[cfg(not(target_arch = "wasm32"))]
         {
             let policy = self.exec_policy.clone().unwrap_or_else(|| {
-                crate::native::exec::ExecPolicy::for_rule(
+                checkrail_sandbox::exec::ExecPolicy::for_rule(
                     "native",
-                    &[format!("exec:{}", command.program)],
+                    &[checkrail_sandbox::Capability::exec(&command.program)],
                 )
             });
-            let far = std::time::Instant::now() + std::time::Duration::from_secs(3600);
-            crate::native::exec::run(self.workspace.root(), &policy, command, far, &|| false)
+            crate::native::run(self.workspace.root(), &policy, command)
         }
     }
 

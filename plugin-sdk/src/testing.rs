@@ -94,10 +94,20 @@ impl TestWorkspace {
         config: serde_json::Value,
         granted: &[&str],
     ) -> Result<Outcome> {
-        let capabilities: Vec<String> = R::CAPABILITIES.iter().map(|c| (*c).to_owned()).collect();
-        let mut policy = crate::native::exec::ExecPolicy::for_rule(R::ID, &capabilities);
+        run_with_context::<R>(config, &self.context_granting::<R>(granted)?)
+    }
+
+    /// A [`Context`] in which rule `R` may run the programs in `granted`
+    /// that it declares in [`Rule::CAPABILITIES`], as a workspace's
+    /// checkrail.toml would grant them, to add a checkpoint or baselines to
+    /// before [`run_with_context`]. Fails when `R` declares something that
+    /// is not a capability.
+    pub fn context_granting<R: Rule>(&self, granted: &[&str]) -> Result<Context> {
+        let capabilities = checkrail_sandbox::Capability::parse_all(R::CAPABILITIES)
+            .map_err(|e| crate::Error::new(format!("rule `{}` declares {e}", R::ID)))?;
+        let mut policy = checkrail_sandbox::exec::ExecPolicy::for_rule(R::ID, &capabilities);
         policy.granted = granted.iter().map(|g| (*g).to_owned()).collect();
-        run_with_context::<R>(config, &self.context()?.with_exec_policy(policy))
+        Ok(self.context()?.with_exec_policy(policy))
     }
 }
 
@@ -130,7 +140,7 @@ pub fn inputs_of<R: Rule>(config: serde_json::Value) -> Vec<String> {
 pub fn require_program(program: &str, install: &str) {
     let path = std::env::var_os("PATH").unwrap_or_default();
     assert!(
-        crate::native::exec::find_on_path(program, &path).is_some(),
+        checkrail_sandbox::exec::find_on_path(program, &path).is_some(),
         "`{program}` is not on PATH; {install}"
     );
 }

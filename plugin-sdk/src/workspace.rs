@@ -60,10 +60,21 @@ pub enum PathError {
     Io(String),
 }
 
+impl PathError {
+    /// The sandbox's answer, in the SDK's type.
+    pub(crate) fn from_sandbox(error: checkrail_sandbox::PathError) -> Self {
+        match error {
+            checkrail_sandbox::PathError::NotFound => PathError::NotFound,
+            checkrail_sandbox::PathError::OutsideWorkspace => PathError::OutsideWorkspace,
+            checkrail_sandbox::PathError::Io(reason) => PathError::Io(reason),
+        }
+    }
+}
+
 /// The workspace under check. Paths are workspace-relative, `/`-separated.
 pub struct Workspace {
     #[cfg(not(target_arch = "wasm32"))]
-    native: crate::native::NativeWorkspace,
+    native: checkrail_sandbox::NativeWorkspace,
     #[cfg(not(target_arch = "wasm32"))]
     root: std::path::PathBuf,
 }
@@ -189,10 +200,11 @@ impl Workspace {
 #[cfg(not(target_arch = "wasm32"))]
 impl Workspace {
     /// A workspace rooted at a directory of this machine, for native runs
-    /// (unit tests); confined to that directory like the sandbox is.
+    /// (unit tests); confined to that directory by the same sandbox code as
+    /// the host's.
     pub fn open(root: impl AsRef<std::path::Path>) -> std::io::Result<Self> {
         Ok(Self {
-            native: crate::native::NativeWorkspace::open(root.as_ref())?,
+            native: checkrail_sandbox::NativeWorkspace::open(root.as_ref())?,
             root: root.as_ref().to_owned(),
         })
     }
@@ -205,7 +217,11 @@ impl Workspace {
     /// Looks at many paths in one call, answering in the same order.
     /// Symlinks are followed only while they stay inside the workspace.
     pub fn stat_many(&self, paths: &[&str]) -> Vec<Result<Entry, PathError>> {
-        self.native.stat_many(paths.iter().copied())
+        self.native
+            .stat_many(paths.iter().copied())
+            .into_iter()
+            .map(crate::native::entry)
+            .collect()
     }
 
     /// Expands a glob such as `src/**/*.rs` to at most `limit` sorted,
@@ -218,6 +234,6 @@ impl Workspace {
 
     /// Reads a whole file.
     pub fn read(&self, path: &str) -> Result<Vec<u8>, PathError> {
-        self.native.read(path)
+        self.native.read(path).map_err(PathError::from_sandbox)
     }
 }

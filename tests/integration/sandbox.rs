@@ -474,7 +474,7 @@ fn a_fifo_in_the_workspace_is_refused_rather_than_waited_on() {
         "{bundled:?}"
     );
     // The host's own reads refuse it too.
-    let native = checkrail_sdk::native::NativeWorkspace::open(ws.path()).unwrap();
+    let native = checkrail_sandbox::NativeWorkspace::open(ws.path()).unwrap();
     let refused = native.read("README.md").unwrap_err().to_string();
     assert!(
         refused.contains("is a FIFO, not a regular file"),

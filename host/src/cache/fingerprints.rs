@@ -297,7 +297,7 @@ fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
         .follow_links(false)
         // The walker keeps a path per pending entry; a cap on depth bounds
         // that, and a tree deeper than it is not cached at all (below).
-        .max_depth(Some(checkrail_sdk::native::MAX_DEPTH))
+        .max_depth(Some(checkrail_sandbox::MAX_DEPTH))
         .threads(2)
         .filter_entry(|entry| !skipped(entry))
         .build_parallel()
@@ -313,7 +313,7 @@ fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
                     return WalkState::Continue;
                 };
                 if entry.file_type().is_some_and(|t| t.is_dir()) {
-                    if entry.depth() >= checkrail_sdk::native::MAX_DEPTH {
+                    if entry.depth() >= checkrail_sandbox::MAX_DEPTH {
                         // Its contents are not walked, so no digest could
                         // cover them: refuse to digest at all.
                         failed.store(true, std::sync::atomic::Ordering::Relaxed);

@@ -10,6 +10,7 @@ use checkrail_sdk::Finding;
 use super::store::Lookup;
 use crate::config::WorkspaceConfig;
 use crate::frozen;
+use crate::grants::Granter;
 use crate::report::{RuleReport, RuleStatus};
 use crate::rules::LoadedRule;
 use crate::runtime::{CheckInput, Limits, Runtime};
@@ -120,7 +121,7 @@ impl<'a> CacheContext<'a> {
         let toolchains = self.workspace.toolchains().identity(
             self.workspace.root(),
             &rule.component.info.capabilities,
-            &self.config.exec,
+            Granter::new(&self.config.exec),
         );
         let baselines = format!("{:?}", input.baselines);
         let judging = self.judging(rule, fresh);

@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use checkrail_sdk::native::exec::{self as native_exec, BASE_ENV, ExecPolicy};
+use checkrail_sandbox::Capability;
+use checkrail_sandbox::exec::{self, BASE_ENV, Request};
 
 use super::fingerprints::Fingerprint;
-use crate::config::ExecGrants;
+use crate::grants::Granter;
 
 /// Identities of the programs a rule may run and the environment they get,
 /// as one text for the cache key. Version answers are remembered per
@@ -26,32 +27,27 @@ pub struct Toolchains {
 }
 
 impl Toolchains {
-    /// What reaches `capabilities`' programs from outside the workspace
-    /// files, under `grants`, run from `root`.
-    pub fn identity(&self, root: &Path, capabilities: &[String], grants: &ExecGrants) -> String {
-        let mut text = environment(grants);
-        let declared: Vec<&str> = capabilities
-            .iter()
-            .filter_map(|c| c.strip_prefix("exec:"))
-            .collect();
-        let mut programs: Vec<&str> = grants
-            .all_programs()
-            .filter(|p| declared.iter().any(|d| d == p || *d == "*"))
-            .collect();
-        programs.sort_unstable();
-        programs.dedup();
-        for program in programs {
-            text.push_str(&self.program(root, program, grants));
+    /// What reaches the programs of a rule that declares `capabilities`
+    /// from outside the workspace files, under `granter`, run from `root`.
+    pub fn identity(
+        &self,
+        root: &Path,
+        capabilities: &[Capability],
+        granter: Granter<'_>,
+    ) -> String {
+        let mut text = environment(granter);
+        for program in granter.toolchain_programs(capabilities) {
+            text.push_str(&self.program(root, program, granter));
             if program == "cargo" {
-                text.push_str(&self.program(root, "rustc", grants));
+                text.push_str(&self.program(root, "rustc", granter));
             }
         }
         text
     }
 
-    fn program(&self, root: &Path, program: &str, grants: &ExecGrants) -> String {
+    fn program(&self, root: &Path, program: &str, granter: Granter<'_>) -> String {
         let path_var = std::env::var_os("PATH").unwrap_or_default();
-        let Some(found) = native_exec::find_on_path(program, &path_var) else {
+        let Some(found) = exec::find_on_path(program, &path_var) else {
             return format!("program {program} not found\n");
         };
         let resolved = found.canonicalize().unwrap_or(found);
@@ -68,7 +64,7 @@ impl Toolchains {
         let mut versions = self.versions.lock().unwrap_or_else(|e| e.into_inner());
         let version = versions
             .entry(id)
-            .or_insert_with(|| ask_version(root, program, grants))
+            .or_insert_with(|| ask_version(root, program, granter))
             .clone();
         format!(
             "program {program} at {} {file}: {version}\n",
@@ -85,24 +81,28 @@ fn rustup_settings() -> Option<PathBuf> {
 }
 
 /// `<program> --version` (`rustc -vV`), run like a granted program.
-fn ask_version(root: &Path, program: &str, grants: &ExecGrants) -> String {
-    let args: &[&str] = if program == "rustc" {
-        &["-vV"]
+fn ask_version(root: &Path, program: &str, granter: Granter<'_>) -> String {
+    let flag = if program == "rustc" {
+        "-vV"
     } else {
-        &["--version"]
+        "--version"
     };
-    let mut policy = ExecPolicy::for_rule("toolchain identity", &["exec:*".to_owned()]);
-    policy.granted = vec![program.to_owned()];
-    policy.env = grants.env.clone();
+    let mut policy = granter.host_policy(program);
     policy.max_output = 64 * 1024;
-    let command = checkrail_sdk::Command::new(program).args(args.iter().copied());
+    let args = [flag.to_owned()];
     let deadline = Instant::now() + Duration::from_secs(10);
-    match native_exec::run(root, &policy, &command, deadline, &|| false) {
+    match exec::run(
+        root,
+        &policy,
+        &Request::new(program, &args),
+        deadline,
+        &|| false,
+    ) {
         Ok(out) => format!(
             "exit {:?} {}{}",
             out.exit_code,
-            out.stdout.trim(),
-            out.stderr.trim()
+            out.stdout.text.trim(),
+            out.stderr.text.trim()
         ),
         Err(e) => format!("unknown ({e:?})"),
     }
@@ -111,10 +111,10 @@ fn ask_version(root: &Path, program: &str, grants: &ExecGrants) -> String {
 /// The values of the variables a granted program receives from the host:
 /// `exec`'s base variables and the workspace's `[exec] env`, one
 /// `env NAME=value` line each, sorted by name.
-fn environment(grants: &ExecGrants) -> String {
+fn environment(granter: Granter<'_>) -> String {
     let mut text = String::new();
     let mut names: Vec<&str> = BASE_ENV.to_vec();
-    names.extend(grants.env.iter().map(String::as_str));
+    names.extend(granter.env().iter().map(String::as_str));
     names.sort_unstable();
     names.dedup();
     for name in names {
@@ -131,14 +131,15 @@ mod tests {
     #[test]
     fn toolchain_identity_follows_the_program_file_and_granted_env() {
         let ws = tempfile::tempdir().unwrap();
-        let grants = ExecGrants {
+        let grants = crate::config::ExecGrants {
             allow: vec!["sh".to_owned()],
-            ..ExecGrants::default()
+            ..Default::default()
         };
+        let granter = Granter::new(&grants);
         let tools = Toolchains::default();
-        let with = tools.identity(ws.path(), &["exec:sh".to_owned()], &grants);
+        let with = tools.identity(ws.path(), &[Capability::exec("sh")], granter);
         assert!(with.contains("program sh at "), "{with}");
-        let without = tools.identity(ws.path(), &["exec:cargo".to_owned()], &grants);
+        let without = tools.identity(ws.path(), &[Capability::exec("cargo")], granter);
         assert!(!without.contains("program sh"), "{without}");
         assert!(with.contains("env PATH="));
     }

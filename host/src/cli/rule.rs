@@ -91,7 +91,12 @@ pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
                             id: c.info.id.clone(),
                             version: c.info.version.to_string(),
                             description: c.info.description.clone(),
-                            capabilities: c.info.capabilities.clone(),
+                            capabilities: c
+                                .info
+                                .capabilities
+                                .iter()
+                                .map(ToString::to_string)
+                                .collect(),
                             api_version: c.api_version.to_string(),
                             digest: c.digest.clone(),
                             origin: c.origin.clone(),

@@ -1,40 +1,17 @@
 //! `checkrail rule new`: scaffolds a rule crate that tests, builds and runs
-//! as generated.
-//!
-//! Where the `checkrail-sdk` dependency comes from, first match wins:
-//!
-//! 1. `--sdk-path DIR` (hidden; for tests and SDK hacking): that checkout, as
-//!    a path dependency.
-//! 2. The target directory lies inside a checkrail source checkout (an
-//!    ancestor holds `plugin-sdk/Cargo.toml` with package name
-//!    `checkrail-sdk`): that checkout's SDK, as a relative path dependency, so
-//!    a rule written in the checkout builds against the SDK beside it.
-//! 3. With `--registry`: the crates.io release matching this binary,
-//!    `"<major>.<minor>"` of the checkrail version (the workspace shares one
-//!    version, so it is also the SDK's).
-//! 4. Otherwise the SDK source this binary carries (its own version, WIT
-//!    included), written once to `<data dir>/sdk/<version>-<digest>/`
-//!    (`$CHECKRAIL_DATA_DIR`, else `~/.local/share/checkrail`) and depended on
-//!    by that absolute, user-level path: works offline, with no checkout.
-//!
-//! The checkout this binary was built from (`CARGO_MANIFEST_DIR` at build
-//! time) is deliberately not consulted: a crate generated elsewhere would
-//! silently depend on an absolute path on the build machine, which breaks as
-//! soon as the checkout moves or the crate is shared.
+//! as generated: the name and the place are checked here, where the SDK
+//! comes from is [`sdk`]'s to say, and the files are [`template`]'s.
 
-use std::path::{Component, Path, PathBuf};
+mod sdk;
+mod template;
+
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, bail};
 
 use super::Exit;
-
-const CARGO_TOML: &str = include_str!("../../templates/rule/Cargo.toml.tmpl");
-const LIB_RS: &str = include_str!("../../templates/rule/lib.rs.tmpl");
-const README_MD: &str = include_str!("../../templates/rule/README.md.tmpl");
-const GITIGNORE: &str = include_str!("../../templates/rule/gitignore.tmpl");
-
-/// Package name of the SDK.
-const SDK_PACKAGE: &str = "checkrail-sdk";
+use sdk::{Sdk, crates_io_requirement, explicit_sdk, find_checkout_sdk, install_sdk};
+use template::render_crate;
 
 /// Names cargo or rustc refuse as a package or library name.
 #[rustfmt::skip]
@@ -62,17 +39,6 @@ pub struct Args {
     /// this checkrail carries (once the SDK is published there).
     #[arg(long, conflicts_with = "sdk_path")]
     pub registry: bool,
-}
-
-/// Where the generated crate gets `checkrail-sdk` from.
-#[derive(Debug, PartialEq, Eq)]
-enum Sdk {
-    /// A checkout's `plugin-sdk` directory (canonical).
-    Path(PathBuf),
-    /// A crates.io version requirement.
-    Version(String),
-    /// The SDK source this binary carries, written to a user-level directory.
-    Installed(PathBuf),
 }
 
 /// Creates the rule crate and prints what it made and what to run next.
@@ -164,7 +130,7 @@ fn this_checkrail() -> String {
         return "checkrail".to_owned();
     };
     let on_path = std::env::var_os("PATH")
-        .and_then(|path| checkrail_sdk::native::exec::find_on_path("checkrail", &path))
+        .and_then(|path| checkrail_sandbox::exec::find_on_path("checkrail", &path))
         .and_then(|found| std::fs::canonicalize(found).ok());
     if on_path.as_deref() == Some(me.as_path()) {
         return "checkrail".to_owned();
@@ -232,19 +198,6 @@ fn suggest_name(name: &str) -> String {
         }
     }
     out.trim_matches('-').to_owned()
-}
-
-/// `has-changelog` → `HasChangelog`.
-fn type_name(name: &str) -> String {
-    name.split('-')
-        .map(|word| {
-            let mut chars = word.chars();
-            chars
-                .next()
-                .map(|first| first.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 /// The crate may go into an empty directory, never over anything.
@@ -339,185 +292,6 @@ fn component_matches(pattern: &[u8], text: &[u8]) -> bool {
     }
 }
 
-/// Whether `dir` holds the `checkrail-sdk` package.
-fn is_sdk(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("Cargo.toml"))
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|manifest| {
-            manifest
-                .get("package")
-                .and_then(|p| p.get("name"))
-                .and_then(toml::Value::as_str)
-                == Some(SDK_PACKAGE)
-        })
-}
-
-/// The SDK checkout named by `--sdk-path`: the SDK crate itself, or a
-/// checkrail checkout holding it in `plugin-sdk/`.
-fn explicit_sdk(dir: &Path) -> Result<Sdk> {
-    let dir = dir
-        .canonicalize()
-        .with_context(|| format!("resolve --sdk-path `{}`", dir.display()))?;
-    for candidate in [dir.clone(), dir.join("plugin-sdk")] {
-        if is_sdk(&candidate) {
-            return Ok(Sdk::Path(candidate));
-        }
-    }
-    bail!(
-        "--sdk-path `{}` holds no {SDK_PACKAGE} crate (neither it nor its plugin-sdk/ has a \
-         Cargo.toml with package name `{SDK_PACKAGE}`)",
-        dir.display()
-    )
-}
-
-/// The SDK of the checkrail checkout that `dir` (canonical) lies in, if any.
-fn find_checkout_sdk(dir: &Path) -> Option<PathBuf> {
-    dir.ancestors()
-        .map(|ancestor| ancestor.join("plugin-sdk"))
-        .find(|candidate| is_sdk(candidate))
-}
-
-/// Writes the SDK source this binary carries to
-/// `<data dir>/sdk/<version>-<digest>/` unless it is there already, and
-/// returns that directory. Written into a temporary sibling and renamed, so
-/// a half-written copy is never used.
-fn install_sdk() -> Result<PathBuf> {
-    use sha2::{Digest, Sha256};
-    let data = match std::env::var_os("CHECKRAIL_DATA_DIR") {
-        Some(dir) => PathBuf::from(dir),
-        None => dirs::data_dir()
-            .context("find a user data directory for the SDK; set CHECKRAIL_DATA_DIR")?
-            .join("checkrail"),
-    };
-    let mut digest = Sha256::new();
-    for (path, bytes) in checkrail::bundled::SDK_SOURCE {
-        digest.update(path.as_bytes());
-        digest.update([0]);
-        digest.update(bytes);
-    }
-    let digest = hex::encode(digest.finalize());
-    let dir = data
-        .join("sdk")
-        .join(format!("{}-{}", env!("CARGO_PKG_VERSION"), &digest[..12]));
-    if dir.join("Cargo.toml").is_file() {
-        return Ok(dir);
-    }
-    let parent = dir.parent().unwrap_or(&data);
-    std::fs::create_dir_all(parent).with_context(|| format!("create `{}`", parent.display()))?;
-    let staged = parent.join(format!(".staging-{}", uuid::Uuid::new_v4().simple()));
-    let written = checkrail::bundled::SDK_SOURCE
-        .iter()
-        .try_for_each(|(path, bytes)| {
-            let file = staged.join(path);
-            if let Some(up) = file.parent() {
-                std::fs::create_dir_all(up)
-                    .with_context(|| format!("create `{}`", up.display()))?;
-            }
-            std::fs::write(&file, bytes).with_context(|| format!("write `{}`", file.display()))
-        });
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&staged);
-        return Err(e);
-    }
-    match std::fs::rename(&staged, &dir) {
-        Ok(()) => Ok(dir),
-        // Another `rule new` installed the same copy first.
-        Err(_) if dir.join("Cargo.toml").is_file() => {
-            let _ = std::fs::remove_dir_all(&staged);
-            Ok(dir)
-        }
-        Err(e) => Err(e).with_context(|| format!("install the SDK into `{}`", dir.display())),
-    }
-}
-
-/// `"<major>.<minor>"` of this checkrail, which releases in lockstep with the SDK.
-fn crates_io_requirement() -> String {
-    let version = env!("CARGO_PKG_VERSION");
-    let mut parts = version.split('.');
-    match (parts.next(), parts.next()) {
-        (Some(major), Some(minor)) => format!("{major}.{minor}"),
-        _ => version.to_owned(),
-    }
-}
-
-/// `to` relative to `from` (both absolute, canonical), `/`-separated; `None`
-/// when they share no root (different drives).
-fn relative_path(from: &Path, to: &Path) -> Option<String> {
-    let from: Vec<Component> = from.components().collect();
-    let to: Vec<Component> = to.components().collect();
-    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
-    if !from[..common]
-        .iter()
-        .any(|c| matches!(c, Component::RootDir))
-    {
-        return None;
-    }
-    let mut parts: Vec<String> = vec!["..".to_owned(); from.len() - common];
-    parts.extend(
-        to[common..]
-            .iter()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
-    );
-    Some(if parts.is_empty() {
-        ".".to_owned()
-    } else {
-        parts.join("/")
-    })
-}
-
-/// The value of the `checkrail-sdk` dependency for a crate at `crate_dir`.
-fn sdk_dependency(sdk: &Sdk, crate_dir: &Path) -> String {
-    match sdk {
-        Sdk::Path(dir) => {
-            let path =
-                relative_path(crate_dir, dir).unwrap_or_else(|| dir.to_string_lossy().into_owned());
-            format!("{{ path = {} }}", toml::Value::String(path))
-        }
-        Sdk::Version(version) => toml::Value::String(version.clone()).to_string(),
-        Sdk::Installed(dir) => format!(
-            "{{ path = {} }}",
-            toml::Value::String(dir.to_string_lossy().into_owned())
-        ),
-    }
-}
-
-/// Every file of the crate: (path relative to the crate, contents).
-fn render_crate(name: &str, sdk: &Sdk, crate_dir: &Path) -> Vec<(&'static str, String)> {
-    let crate_name = name.replace('-', "_");
-    let type_name = type_name(name);
-    let sdk_dependency = sdk_dependency(sdk, crate_dir);
-    let sdk_version = match sdk {
-        Sdk::Path(_) => format!("(a local checkout, API {})", checkrail_sdk::API_VERSION),
-        Sdk::Version(version) => version.clone(),
-        Sdk::Installed(_) => format!(
-            "{} (this checkrail's copy, API {})",
-            env!("CARGO_PKG_VERSION"),
-            checkrail_sdk::API_VERSION
-        ),
-    };
-    let values = [
-        ("name", name),
-        ("crate_name", &crate_name),
-        ("type_name", &type_name),
-        ("sdk_dependency", &sdk_dependency),
-        ("sdk_version", &sdk_version),
-    ];
-    let render = |template: &str| {
-        values
-            .iter()
-            .fold(template.to_owned(), |text, (key, value)| {
-                text.replace(&format!("{{{{{key}}}}}"), value)
-            })
-    };
-    vec![
-        ("Cargo.toml", render(CARGO_TOML)),
-        ("src/lib.rs", render(LIB_RS)),
-        ("README.md", render(README_MD)),
-        (".gitignore", render(GITIGNORE)),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,54 +348,6 @@ mod tests {
     }
 
     #[test]
-    fn type_names_are_camel_case() {
-        assert_eq!(type_name("has-changelog"), "HasChangelog");
-        assert_eq!(type_name("rule-2"), "Rule2");
-        assert_eq!(type_name("x"), "X");
-    }
-
-    #[test]
-    fn relative_paths_climb_then_descend() {
-        let rel = |a: &str, b: &str| relative_path(Path::new(a), Path::new(b));
-        assert_eq!(
-            rel("/r/rules/x", "/r/plugin-sdk").as_deref(),
-            Some("../../plugin-sdk")
-        );
-        assert_eq!(
-            rel("/tmp/x", "/r/plugin-sdk").as_deref(),
-            Some("../../r/plugin-sdk")
-        );
-        assert_eq!(rel("/r/plugin-sdk", "/r/plugin-sdk").as_deref(), Some("."));
-    }
-
-    #[test]
-    fn finds_the_sdk_of_an_enclosing_checkout_only() {
-        let root = tempfile::tempdir().unwrap();
-        let root = root.path().canonicalize().unwrap();
-        std::fs::create_dir_all(root.join("plugin-sdk")).unwrap();
-        std::fs::create_dir_all(root.join("rules/deep")).unwrap();
-        std::fs::write(
-            root.join("plugin-sdk/Cargo.toml"),
-            "[package]\nname = \"not-the-sdk\"\n",
-        )
-        .unwrap();
-        assert_eq!(find_checkout_sdk(&root.join("rules/deep")), None);
-
-        std::fs::write(
-            root.join("plugin-sdk/Cargo.toml"),
-            "[package]\nname = \"checkrail-sdk\"\nversion.workspace = true\n",
-        )
-        .unwrap();
-        let sdk = find_checkout_sdk(&root.join("rules/deep")).unwrap();
-        assert_eq!(sdk, root.join("plugin-sdk"));
-        let dep = sdk_dependency(&Sdk::Path(sdk), &root.join("rules/deep/my-rule"));
-        assert_eq!(dep, r#"{ path = "../../../plugin-sdk" }"#);
-
-        assert!(matches!(explicit_sdk(&root), Ok(Sdk::Path(p)) if p == root.join("plugin-sdk")));
-        assert!(explicit_sdk(&root.join("rules")).is_err());
-    }
-
-    #[test]
     fn refuses_to_land_among_an_enclosing_workspace_members() {
         let root = tempfile::tempdir().unwrap();
         let root = root.path().canonicalize().unwrap();
@@ -643,39 +369,5 @@ mod tests {
         assert_eq!(claim("plugins/old"), None);
         assert_eq!(claim("plugins/x/y"), None);
         assert_eq!(claim("rules/x"), None);
-    }
-
-    #[test]
-    fn outside_a_checkout_the_sdk_comes_from_crates_io() {
-        let requirement = crates_io_requirement();
-        assert_eq!(requirement.split('.').count(), 2, "{requirement}");
-        let dep = sdk_dependency(&Sdk::Version(requirement.clone()), Path::new("/x"));
-        assert_eq!(dep, format!("\"{requirement}\""));
-    }
-
-    #[test]
-    fn templates_render_every_placeholder() {
-        let sdk = Sdk::Version("0.1".to_owned());
-        let files = render_crate("has-changelog", &sdk, Path::new("/x/has-changelog"));
-        for (file, text) in &files {
-            assert!(!text.contains("{{"), "{file} keeps a placeholder:\n{text}");
-        }
-        let text = |name: &str| &files.iter().find(|(f, _)| *f == name).unwrap().1;
-        let manifest: toml::Table = text("Cargo.toml").parse().unwrap();
-        assert_eq!(manifest["package"]["name"].as_str(), Some("has-changelog"));
-        assert_eq!(manifest["package"]["edition"].as_str(), Some("2024"));
-        assert_eq!(
-            manifest["dependencies"][SDK_PACKAGE].as_str(),
-            Some("0.1"),
-            "{manifest}"
-        );
-        assert!(manifest["workspace"].as_table().unwrap().is_empty());
-        assert_eq!(
-            manifest["profile"]["release"]["panic"].as_str(),
-            Some("abort")
-        );
-        assert!(text("src/lib.rs").contains("const ID: &'static str = \"has-changelog\";"));
-        assert!(text("src/lib.rs").contains("export_rule!(HasChangelog);"));
-        assert!(text("README.md").contains("has_changelog.wasm"));
     }
 }

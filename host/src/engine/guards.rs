@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use checkrail_sandbox::Capability;
 use checkrail_sdk::Finding;
 use serde_json::{Map, Value};
 
@@ -74,13 +75,10 @@ impl Checkrail {
                 Severity::Block,
             ));
         }
-        let runs_cargo = prepared.iter().any(|(_, rule, _)| {
-            rule.component
-                .info
-                .capabilities
-                .iter()
-                .any(|c| c == "exec:cargo")
-        });
+        let cargo = Capability::exec("cargo");
+        let runs_cargo = prepared
+            .iter()
+            .any(|(_, rule, _)| rule.component.info.capabilities.contains(&cargo));
         if run.guards.cargo_overrides && runs_cargo {
             let findings = frozen::cargo_overrides(root);
             if !findings.is_empty() {

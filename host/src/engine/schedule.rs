@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use checkrail_sandbox::{Capability, Program};
 use serde_json::Value;
 
 use super::guards::baselines_of;
@@ -14,6 +15,7 @@ use super::progress::{Emitter, Progress, command_events};
 use super::{CheckpointRun, Checkrail};
 use crate::cache::key::CacheContext;
 use crate::config::WorkspaceConfig;
+use crate::grants::Granter;
 use crate::report::RuleReport;
 use crate::rules::LoadedRule;
 use crate::runtime::{CheckInput, Limits};
@@ -45,7 +47,7 @@ impl Checkrail {
             phase: Some(phase),
             evidence: run.evidence.map(Value::to_string),
             cancel: hooks.cancel.clone(),
-            grants: Some(&run.config.exec),
+            granter: Some(Granter::new(&run.config.exec)),
             ..CheckInput::default()
         };
         let cache = if run.use_cache {
@@ -165,8 +167,8 @@ pub fn parallelism(config: &WorkspaceConfig) -> usize {
 /// different target dirs do not share a build lock).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecLock {
-    /// Program name, or `*` for any.
-    pub program: String,
+    /// The program, or [`Program::Any`] for any.
+    pub program: Program,
     /// Normalized workspace-relative directory.
     pub cwd: String,
     /// `--target-dir` given in the rule's `args`.
@@ -176,9 +178,11 @@ pub struct ExecLock {
 impl ExecLock {
     /// Whether two rules holding these may not run at the same time.
     pub fn conflicts(&self, other: &ExecLock) -> bool {
-        self.cwd == other.cwd
-            && self.target_dir == other.target_dir
-            && (self.program == other.program || self.program == "*" || other.program == "*")
+        let same_program = match (&self.program, &other.program) {
+            (Program::Named(a), Program::Named(b)) => a == b,
+            _ => true,
+        };
+        self.cwd == other.cwd && self.target_dir == other.target_dir && same_program
     }
 }
 
@@ -192,25 +196,22 @@ pub fn exec_locks(rule_use: &RuleUse, rule: &LoadedRule) -> Vec<ExecLock> {
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let target_dir = target_dir_of(&args);
+    let configured = config
+        .pointer("/command/program")
+        .and_then(Value::as_str)
+        .map(|name| Program::Named(name.to_owned()));
     rule.component
         .info
         .capabilities
         .iter()
-        .filter_map(|c| c.strip_prefix("exec:"))
-        .map(|program| {
-            let program = if program == "*" {
-                config
-                    .pointer("/command/program")
-                    .and_then(Value::as_str)
-                    .unwrap_or("*")
-            } else {
-                program
-            };
-            ExecLock {
-                program: program.to_owned(),
-                cwd: cwd.clone(),
-                target_dir: target_dir.clone(),
-            }
+        .filter_map(Capability::program)
+        .map(|program| ExecLock {
+            program: match (program, &configured) {
+                (Program::Any, Some(configured)) => configured.clone(),
+                _ => program.clone(),
+            },
+            cwd: cwd.clone(),
+            target_dir: target_dir.clone(),
         })
         .collect()
 }

@@ -9,6 +9,7 @@ use super::{
     PublicKey, Result, host_version, manifest_workflow, valid_name,
 };
 use crate::config::WorkspaceConfig;
+use crate::grants::Granter;
 use crate::runtime::{Runtime, api_version};
 
 /// Where a pack is installed.
@@ -290,16 +291,11 @@ pub fn install_pack(
 
 /// Every program a pack's rules may ask for must be granted to the pack.
 fn check_grants(manifest: &Manifest, config: &WorkspaceConfig) -> Result<()> {
+    let granter = Granter::new(&config.exec);
     let mut missing = Vec::new();
     for rule in &manifest.rules {
-        let granted = config.exec.programs_for(&rule.id, Some(&manifest.name));
-        for capability in &rule.capabilities {
-            if let Some(program) = capability.strip_prefix("exec:")
-                && program != "*"
-                && !granted.iter().any(|a| a == program)
-            {
-                missing.push(format!("{capability} (rule `{}`)", rule.id));
-            }
+        for capability in granter.missing(&rule.id, Some(&manifest.name), &rule.capabilities) {
+            missing.push(format!("{capability} (rule `{}`)", rule.id));
         }
     }
     if missing.is_empty() {
@@ -329,7 +325,14 @@ fn check_components(runtime: &Runtime, pack: &PackFile, manifest: &Manifest) -> 
         {
             return Err(Error::Refused(format!(
                 "rule `{}` of pack `{}` describes itself as `{}@{}` with capabilities {:?}, unlike its manifest entry",
-                rule.id, manifest.name, info.id, info.version, info.capabilities
+                rule.id,
+                manifest.name,
+                info.id,
+                info.version,
+                info.capabilities
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
             )));
         }
     }

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use checkrail_sdk::native::NativeWorkspace;
+use checkrail_sandbox::NativeWorkspace;
+use checkrail_sandbox::exec::{self as sandbox_exec, ExecPolicy, Request};
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, Result};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -134,7 +135,7 @@ impl WasiView for StoreState {
 /// What a check may run, and where.
 pub struct ExecContext {
     pub(crate) root: std::path::PathBuf,
-    pub(crate) policy: checkrail_sdk::native::exec::ExecPolicy,
+    pub(crate) policy: ExecPolicy,
     pub(crate) on_exec: Option<Arc<dyn Fn(super::ExecEvent) + Send + Sync>>,
     /// Workspace-relative scratch directory, once created.
     pub(crate) scratch: Option<String>,
@@ -284,16 +285,16 @@ impl host::Host for StoreState {
                 "no workspace is open while describing a rule".into(),
             )));
         };
-        let request = checkrail_sdk::Command {
-            program: command.program,
-            args: command.args,
-            cwd: command.cwd,
-            env: command.env,
+        let request = Request {
+            program: &command.program,
+            args: &command.args,
+            cwd: command.cwd.as_deref(),
+            env: &command.env,
             timeout: command
                 .timeout_ms
                 .map(|ms| std::time::Duration::from_millis(u64::from(ms))),
         };
-        let line = request.display();
+        let line = request.line();
         if let Some(on_exec) = &exec.on_exec {
             on_exec(super::ExecEvent::Started(line.clone()));
         }
@@ -304,13 +305,7 @@ impl host::Host for StoreState {
                 .as_ref()
                 .is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
         };
-        let result = checkrail_sdk::native::exec::run(
-            &exec.root,
-            &exec.policy,
-            &request,
-            deadline,
-            &should_stop,
-        );
+        let result = sandbox_exec::run(&exec.root, &exec.policy, &request, deadline, &should_stop);
         if let Some(on_exec) = &exec.on_exec {
             let (code, took) = match &result {
                 Ok(out) => (out.exit_code, out.duration),
@@ -326,16 +321,16 @@ impl host::Host for StoreState {
             Ok(out) => Ok(CommandOutput {
                 exit_code: out.exit_code,
                 timed_out: out.timed_out,
-                stdout: out.stdout,
-                stderr: out.stderr,
-                stdout_truncated: out.stdout_truncated,
-                stderr_truncated: out.stderr_truncated,
+                stdout: out.stdout.text,
+                stderr: out.stderr.text,
+                stdout_truncated: out.stdout.truncated,
+                stderr_truncated: out.stderr.truncated,
                 duration_ms: out.duration.as_millis() as u64,
             }),
-            Err(checkrail_sdk::ExecError::NotDeclared(m)) => Err(ExecError::NotDeclared(m)),
-            Err(checkrail_sdk::ExecError::NotGranted(m)) => Err(ExecError::NotGranted(m)),
-            Err(checkrail_sdk::ExecError::NotFound(m)) => Err(ExecError::NotFound(m)),
-            Err(checkrail_sdk::ExecError::Failed(m)) => Err(ExecError::Failed(m)),
+            Err(sandbox_exec::ExecError::NotDeclared(m)) => Err(ExecError::NotDeclared(m)),
+            Err(sandbox_exec::ExecError::NotGranted(m)) => Err(ExecError::NotGranted(m)),
+            Err(sandbox_exec::ExecError::NotFound(m)) => Err(ExecError::NotFound(m)),
+            Err(sandbox_exec::ExecError::Failed(m)) => Err(ExecError::Failed(m)),
         })
     }
 
@@ -368,23 +363,24 @@ impl StoreState {
     }
 }
 
+/// One answer of the confined workspace, in the WIT's types.
 fn convert(
-    answer: std::result::Result<checkrail_sdk::Entry, checkrail_sdk::PathError>,
+    answer: std::result::Result<checkrail_sandbox::Entry, checkrail_sandbox::PathError>,
 ) -> std::result::Result<Entry, PathError> {
     match answer {
         Ok(entry) => Ok(Entry {
             kind: match entry.kind {
-                checkrail_sdk::EntryKind::File => EntryKind::File,
-                checkrail_sdk::EntryKind::Directory => EntryKind::Directory,
-                checkrail_sdk::EntryKind::Symlink => EntryKind::Symlink,
-                checkrail_sdk::EntryKind::Other => EntryKind::Other,
+                checkrail_sandbox::EntryKind::File => EntryKind::File,
+                checkrail_sandbox::EntryKind::Directory => EntryKind::Directory,
+                checkrail_sandbox::EntryKind::Symlink => EntryKind::Symlink,
+                checkrail_sandbox::EntryKind::Other => EntryKind::Other,
             },
             size: entry.size,
             is_symlink: entry.is_symlink,
         }),
-        Err(checkrail_sdk::PathError::NotFound) => Err(PathError::NotFound),
-        Err(checkrail_sdk::PathError::OutsideWorkspace) => Err(PathError::OutsideWorkspace),
-        Err(checkrail_sdk::PathError::Io(reason)) => Err(PathError::Io(reason)),
+        Err(checkrail_sandbox::PathError::NotFound) => Err(PathError::NotFound),
+        Err(checkrail_sandbox::PathError::OutsideWorkspace) => Err(PathError::OutsideWorkspace),
+        Err(checkrail_sandbox::PathError::Io(reason)) => Err(PathError::Io(reason)),
     }
 }
 

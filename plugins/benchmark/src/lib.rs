@@ -309,13 +309,9 @@ mod tests {
     }
 
     fn after(ws: &TestWorkspace, extra: Value, before: &Outcome) -> Outcome {
-        let mut policy =
-            checkrail_sdk::native::exec::ExecPolicy::for_rule("benchmark", &["exec:*".to_owned()]);
-        policy.granted = vec!["sh".to_owned()];
         let cx = ws
-            .context()
+            .context_granting::<Benchmark>(&["sh"])
             .unwrap()
-            .with_exec_policy(policy)
             .with_baseline("before", before.facts_value().unwrap());
         run_with_context::<Benchmark>(config(extra), &cx).unwrap()
     }

@@ -59,16 +59,9 @@ fn run(ws: &TestWorkspace, config: Value, grant: &[&str]) -> Outcome {
 }
 
 fn run_after(ws: &TestWorkspace, config: Value, grant: &[&str], baseline: &Outcome) -> Outcome {
-    let capabilities: Vec<String> = ["exec:python3", "exec:go", "exec:node", "exec:*"]
-        .iter()
-        .map(|c| (*c).to_owned())
-        .collect();
-    let mut policy = checkrail_sdk::native::exec::ExecPolicy::for_rule("coverage", &capabilities);
-    policy.granted = grant.iter().map(|g| (*g).to_owned()).collect();
     let cx = ws
-        .context()
+        .context_granting::<Coverage>(grant)
         .unwrap()
-        .with_exec_policy(policy)
         .with_baseline(
             "before",
             baseline.facts_value().expect("the baseline recorded facts"),

@@ -1,7 +1,6 @@
 //! `no_new_suppressions_since`: the suppressions a run records, and a lint
 //! silenced instead of fixed at a later phase.
 
-use checkrail_sdk::native::exec::ExecPolicy;
 use checkrail_sdk::serde_json::Value;
 use checkrail_sdk::testing::run_with_context;
 
@@ -10,13 +9,9 @@ use super::*;
 /// Runs the rule at phase `green` of a session whose phase `red` recorded
 /// `red` (when given), granting `program`.
 fn run_at_green(ws: &TestWorkspace, config: Value, program: &str, red: Option<&Value>) -> Outcome {
-    let capabilities: Vec<String> = Lint::CAPABILITIES.iter().map(|c| (*c).to_owned()).collect();
-    let mut policy = ExecPolicy::for_rule(Lint::ID, &capabilities);
-    policy.granted = vec![program.to_owned()];
     let mut cx = ws
-        .context()
+        .context_granting::<Lint>(&[program])
         .unwrap()
-        .with_exec_policy(policy)
         .with_checkpoint("bugfix", "green");
     if let Some(red) = red {
         cx = cx.with_baseline("red", red.clone());

@@ -1,7 +1,6 @@
 //! `no_regressions_since`: the facts a run records, and each way of
 //! getting a later phase to pass by changing the tests instead of the code.
 
-use checkrail_sdk::native::exec::ExecPolicy;
 use checkrail_sdk::serde_json;
 use checkrail_sdk::testing::run_with_context;
 
@@ -15,16 +14,9 @@ fn run_at_green(
     program: &str,
     baselines: &[(&str, &Value)],
 ) -> Outcome {
-    let capabilities: Vec<String> = TestRule::CAPABILITIES
-        .iter()
-        .map(|c| (*c).to_owned())
-        .collect();
-    let mut policy = ExecPolicy::for_rule(TestRule::ID, &capabilities);
-    policy.granted = vec![program.to_owned()];
     let mut cx = ws
-        .context()
+        .context_granting::<TestRule>(&[program])
         .unwrap()
-        .with_exec_policy(policy)
         .with_checkpoint("bugfix", "green");
     for (phase, facts) in baselines {
         cx = cx.with_baseline(*phase, (*facts).clone());
