@@ -4,6 +4,7 @@
 mod check;
 mod dashboard;
 mod hook;
+mod init;
 mod output;
 mod pack;
 mod rule;
@@ -94,6 +95,12 @@ enum Command {
     /// Copilot): the event on stdin, the answer in the agent's form on
     /// stdout, exit 0. Registered by `checkrail init`.
     Hook(hook::Args),
+    /// Set a project up: grants for its toolchains and the enforce policy in
+    /// checkrail.toml, the MCP server and the hooks in each agent's files.
+    Init(init::InitArgs),
+    /// Check a project's setup (config, state, each agent's hooks) and say
+    /// what to fix.
+    Doctor(init::DoctorArgs),
 }
 
 /// Process exit codes, as documented in README.md.
@@ -182,6 +189,22 @@ pub fn run(cli: Cli) -> Result<Exit> {
             hook::Setup {
                 options: options(None),
                 state_dir: cli.state_dir.clone(),
+                store: cli.store.clone(),
+            },
+            args,
+        ),
+        Command::Init(args) => init::init(
+            &init::Setup {
+                options: options(Some(&args.workspace)),
+                state: state(&cli)?,
+                store: cli.store.clone(),
+            },
+            args,
+        ),
+        Command::Doctor(args) => init::doctor(
+            &init::Setup {
+                options: options(Some(&args.workspace)),
+                state: state(&cli)?,
                 store: cli.store.clone(),
             },
             args,

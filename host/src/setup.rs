@@ -41,6 +41,15 @@ impl Plan<'_> {
         let mut changes = Vec::new();
         let mut edit = |path: &str, make: &dyn Fn(Option<&str>) -> Result<String>| -> Result<()> {
             let full = self.root.join(path);
+            // Two agents can share a file (`.mcp.json`): merge into what the
+            // first one will write.
+            if let Some(planned) = changes
+                .iter_mut()
+                .find(|c: &&mut Change| c.path == Path::new(path))
+            {
+                planned.after = make(Some(&planned.after))?;
+                return Ok(());
+            }
             let before = match std::fs::read_to_string(&full) {
                 Ok(text) => Some(text),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
@@ -210,8 +219,8 @@ pub fn programs(root: &Path) -> Vec<&'static str> {
         return Vec::new();
     };
     let mut programs = Vec::new();
-    match detect::project(&ws, ".") {
-        Ok(Some(found)) => match found.project {
+    if let Ok(Some(found)) = detect::project(&ws, ".") {
+        match found.project {
             Project::Rust => programs.push("cargo"),
             Project::Go => programs.push("go"),
             Project::Python => programs.extend(["python3", "ruff"]),
@@ -230,8 +239,7 @@ pub fn programs(root: &Path) -> Vec<&'static str> {
                     programs.push("eslint");
                 }
             }
-        },
-        Ok(None) | Err(_) => {}
+        }
     }
     programs
 }
@@ -240,9 +248,7 @@ pub fn programs(root: &Path) -> Vec<&'static str> {
 /// keeping everything else (comments included).
 fn config(text: Option<&str>, programs: &[&str]) -> Result<String> {
     let mut doc: toml_edit::DocumentMut = text
-        .unwrap_or(
-            "# checkrail's settings for this workspace; `checkrail init` wrote the first ones.\n",
-        )
+        .unwrap_or_default()
         .parse()
         .map_err(|e| Error::BadRequest(format!("read checkrail.toml to merge into it: {e}")))?;
     let exec = doc
@@ -269,7 +275,12 @@ fn config(text: Option<&str>, programs: &[&str]) -> Result<String> {
         enforce.insert("on_error", toml_edit::value("block"));
         doc.insert("enforce", toml_edit::Item::Table(enforce));
     }
-    Ok(doc.to_string())
+    Ok(match text {
+        Some(_) => doc.to_string(),
+        None => format!(
+            "# checkrail's settings for this workspace; `checkrail init` wrote the first ones.\n{doc}"
+        ),
+    })
 }
 
 /// A JSON object from `text` (an empty one when there is none).
@@ -396,4 +407,152 @@ pub fn files_of(agent: Agent) -> &'static [&'static str] {
         Agent::Cursor => &[".cursor/mcp.json", ".cursor/hooks.json"],
         Agent::Copilot => &[".mcp.json", ".github/hooks/checkrail.json"],
     }
+}
+
+/// One thing `doctor` looked at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Check {
+    /// Whether it is as it should be.
+    pub ok: bool,
+    /// What was checked, and what was found.
+    pub what: String,
+    /// What to do when it is not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(what: String) -> Self {
+        Check {
+            ok: true,
+            what,
+            fix: None,
+        }
+    }
+
+    fn fix(what: String, fix: String) -> Self {
+        Check {
+            ok: false,
+            what,
+            fix: Some(fix),
+        }
+    }
+}
+
+/// The name of the note that records an agent file's digest as `init`
+/// wrote it (or a human last accepted it).
+pub fn setup_note(path: &str) -> String {
+    format!("setup:{path}")
+}
+
+/// The sha256 of a file's content, as `init` records it.
+pub fn digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Checks a workspace's setup: its config, the program the hooks run, and
+/// each agent's registration, compared with what `init` recorded (`noted`
+/// gives a recorded digest by file).
+pub fn doctor(root: &Path, command: &str, noted: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
+    let mut checks = Vec::new();
+    match crate::config::WorkspaceConfig::load(root) {
+        Ok(config) => {
+            let name = |v: serde_json::Result<Value>| {
+                v.ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            checks.push(Check::ok(format!(
+                "checkrail.toml reads; [enforce] on_stop = \"{}\", max_blocks = {}, on_error = \"{}\"",
+                name(serde_json::to_value(config.enforce.on_stop)),
+                config.enforce.max_blocks,
+                name(serde_json::to_value(config.enforce.on_error)),
+            )));
+        }
+        Err(e) => checks.push(Check::fix(
+            format!("checkrail.toml: {e:#}"),
+            "fix the file as the message says".to_owned(),
+        )),
+    }
+    match which(command) {
+        Some(path) => checks.push(Check::ok(format!(
+            "the hooks run `{command}`: {}",
+            path.display()
+        ))),
+        None => checks.push(Check::fix(
+            format!("the hooks run `{command}`, which is not on PATH"),
+            "put checkrail on PATH (`cargo install --path host`), or run `checkrail init --command /full/path/to/checkrail`".to_owned(),
+        )),
+    }
+    for agent in Agent::ALL {
+        checks.extend(agent_checks(root, agent, noted));
+    }
+    checks
+}
+
+fn agent_checks(root: &Path, agent: Agent, noted: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
+    let files = files_of(agent);
+    let texts: Vec<(&str, Option<String>)> = files
+        .iter()
+        .map(|f| (*f, std::fs::read_to_string(root.join(f)).ok()))
+        .collect();
+    let name = agent.as_str();
+    // The hooks file is the last one of each agent.
+    let hooks = texts
+        .last()
+        .and_then(|(_, t)| t.clone())
+        .unwrap_or_default();
+    if texts.iter().all(|(_, t)| t.is_none()) {
+        return vec![Check::ok(format!(
+            "{name}: not set up (run `checkrail init --agent {name}` to enforce workflows there)"
+        ))];
+    }
+    let mut checks = Vec::new();
+    let missing: Vec<&str> = ["stop", "pre-tool"]
+        .into_iter()
+        .filter(|event| !hooks.contains(&format!("hook {event} --agent {name}")))
+        .collect();
+    if missing.is_empty() {
+        checks.push(Check::ok(format!(
+            "{name}: the stop and pre-tool hooks are registered"
+        )));
+    } else {
+        checks.push(Check::fix(
+            format!(
+                "{name}: no {} hook in `{}`: the agent can stop or edit without being checked",
+                missing.join(" or "),
+                files.last().copied().unwrap_or_default()
+            ),
+            format!("run `checkrail init --agent {name}`"),
+        ));
+    }
+    for (file, text) in &texts {
+        let Some(recorded) = noted(file) else {
+            continue;
+        };
+        match text {
+            Some(text) if digest(text) == recorded => {}
+            _ => checks.push(Check::fix(
+                format!("{name}: `{file}` changed since `checkrail init` set it up"),
+                format!(
+                    "look at the change (`git diff {file}`); if a human made it, run `checkrail init --agent {name}` to record it again"
+                ),
+            )),
+        }
+    }
+    checks
+}
+
+/// Where `program` is found on PATH (or itself, when it is a path).
+fn which(program: &str) -> Option<PathBuf> {
+    let candidate = Path::new(program);
+    if candidate.components().count() > 1 {
+        return candidate.is_file().then(|| candidate.to_owned());
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|p| p.is_file())
+    })
 }
