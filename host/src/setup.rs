@@ -503,7 +503,9 @@ fn agent_checks(root: &Path, agent: Agent, noted: &dyn Fn(&str) -> Option<String
         .last()
         .and_then(|(_, t)| t.clone())
         .unwrap_or_default();
-    if texts.iter().all(|(_, t)| t.is_none()) {
+    // An agent is set up once its hooks file is there (`.mcp.json` is
+    // shared by Claude Code and Copilot).
+    if texts.last().is_none_or(|(_, t)| t.is_none()) {
         return vec![Check::ok(format!(
             "{name}: not set up (run `checkrail init --agent {name}` to enforce workflows there)"
         ))];

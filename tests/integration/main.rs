@@ -17,6 +17,7 @@ mod exec;
 mod flows;
 mod fuzz;
 mod hardening;
+mod hooks;
 mod http;
 mod javascript;
 mod lifecycle;

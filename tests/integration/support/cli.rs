@@ -77,6 +77,22 @@ impl Cli {
             .expect("run checkrail")
     }
 
+    /// Runs it to the end with `input` on stdin.
+    pub fn output_with_input(mut self, input: &[u8]) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run checkrail");
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(input).expect("write stdin");
+        drop(stdin);
+        child.wait_with_output().expect("wait for checkrail")
+    }
+
     /// Starts it as a server and waits for the line on stderr that starts
     /// with `ready`; the server and the rest of that line.
     pub fn listen(self, ready: &str) -> (Listening, String) {
