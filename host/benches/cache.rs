@@ -67,23 +67,6 @@ fn populate(root: &Path, dirs: usize) {
     std::fs::write(root.join(".checkrail/workflows/cached.yaml"), WORKFLOW).expect("write");
 }
 
-/// The baseline: every entry's metadata, recursively, nothing else.
-fn stat_walk(dir: &Path) -> usize {
-    let mut n = 0;
-    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path).expect("stat");
-        if meta.is_dir() {
-            if entry.file_name() != ".checkrail" {
-                n += stat_walk(&path);
-            }
-        } else {
-            n += 1;
-        }
-    }
-    n
-}
-
 #[tokio::main]
 async fn main() {
     let mode = support::begin("cache");
@@ -125,7 +108,7 @@ async fn main() {
         validate.push(began.elapsed());
         assert_eq!(out["report"]["rules"][0]["cached"], true, "{out}");
         let began = Instant::now();
-        let files = stat_walk(ws.path());
+        let files = support::stat_walk(ws.path());
         walk.push(began.elapsed());
         assert!(files >= dirs * FILES_PER_DIR, "the walk missed files");
     }

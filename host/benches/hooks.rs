@@ -72,21 +72,6 @@ fn populate(root: &Path, files: usize) {
     std::fs::write(root.join(".checkrail/workflows/hooked.yaml"), WORKFLOW).expect("write");
 }
 
-/// The baseline: every entry's metadata, recursively, nothing else.
-fn stat_walk(dir: &Path) -> usize {
-    let mut n = 0;
-    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
-        let path = entry.path();
-        let meta = std::fs::symlink_metadata(&path).expect("stat");
-        if meta.is_dir() {
-            n += stat_walk(&path);
-        } else {
-            n += 1;
-        }
-    }
-    n
-}
-
 /// One stop hook, as Claude Code runs it; its answer.
 fn stop(ws: &Path, state: &Path, cache: &Path) -> String {
     let input = serde_json::json!({
@@ -169,7 +154,7 @@ fn main() {
         stop(ws.path(), state.path(), cache.path());
         hook.push(began.elapsed());
         let began = Instant::now();
-        assert!(stat_walk(ws.path()) >= 1_000);
+        assert!(support::stat_walk(ws.path()) >= 1_000);
         walk.push(began.elapsed());
         let began = Instant::now();
         version();

@@ -33,7 +33,6 @@
 //! require_signatures = true       # default: true for packs from outside the workspace
 //! ```
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -64,6 +63,8 @@ pub enum ConfigError {
     #[error("{0}")]
     Field(String),
 }
+
+pub use crate::grants::{CORE_PACK, ExecGrants, RuleGrant};
 
 /// File name of the workspace config.
 pub const FILE: &str = "checkrail.toml";
@@ -274,104 +275,6 @@ pub struct Trust {
     /// files from outside the workspace, not for packs built inside it.
     #[serde(default)]
     pub require_signatures: Option<bool>,
-}
-
-/// What rules may run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExecGrants {
-    /// Program names the bundled (`core`) rules may run.
-    #[serde(default)]
-    pub allow: Vec<String>,
-    /// Programs whose arguments are not screened when the bundled rules run
-    /// them (by default checkrail refuses the arguments that make cargo, git,
-    /// python, npm/npx or go run any other program).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unchecked_args: Vec<String>,
-    /// Grants to rules outside the bundled set, keyed by `pack/*` (every
-    /// rule of an installed pack), `pack/rule` (one of them) or a bare rule
-    /// id (a component from `--rules-dir`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub rules: BTreeMap<String, RuleGrant>,
-    /// Extra environment variables passed through to programs.
-    #[serde(default)]
-    pub env: Vec<String>,
-    /// Longest one command may run, in milliseconds.
-    #[serde(default = "default_timeout")]
-    pub timeout_ms: u64,
-    /// Bytes of stdout and of stderr kept, each.
-    #[serde(default = "default_output")]
-    pub max_output_bytes: usize,
-}
-
-/// Programs granted to the rules one `[exec.rules."…"]` table names (what
-/// applies to which rule is [`crate::grants::Granter`]'s to say).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RuleGrant {
-    /// Program names these rules may run.
-    #[serde(default)]
-    pub allow: Vec<String>,
-    /// Programs whose arguments are not screened for these rules.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unchecked_args: Vec<String>,
-}
-
-impl ExecGrants {
-    /// Checks program names and `rules` keys, naming the field at fault.
-    fn validate(&self) -> std::result::Result<(), String> {
-        let program_names = |table: &str, field: &str, names: &[String]| {
-            for program in names {
-                if !checkrail_sandbox::is_program_name(program) {
-                    return Err(format!(
-                        "{table} {field}: `{program}` is not a program name; list names such as \"cargo\", found on PATH"
-                    ));
-                }
-            }
-            Ok(())
-        };
-        program_names("[exec]", "allow", &self.allow)?;
-        program_names("[exec]", "unchecked_args", &self.unchecked_args)?;
-        for (key, grant) in &self.rules {
-            let table = format!("[exec.rules.\"{key}\"]");
-            let well_formed = match key.split_once('/') {
-                Some((pack, rule)) => !pack.is_empty() && !rule.is_empty() && !rule.contains('/'),
-                None => !key.is_empty() && key != "*",
-            };
-            if !well_formed {
-                return Err(format!(
-                    "{table}: name rules as \"pack/*\", \"pack/rule-id\" or (for --rules-dir components) \"rule-id\""
-                ));
-            }
-            program_names(&table, "allow", &grant.allow)?;
-            program_names(&table, "unchecked_args", &grant.unchecked_args)?;
-        }
-        Ok(())
-    }
-}
-
-/// The pack name of the bundled rules.
-pub const CORE_PACK: &str = "core";
-
-impl Default for ExecGrants {
-    fn default() -> Self {
-        Self {
-            allow: Vec::new(),
-            unchecked_args: Vec::new(),
-            rules: BTreeMap::new(),
-            env: Vec::new(),
-            timeout_ms: default_timeout(),
-            max_output_bytes: default_output(),
-        }
-    }
-}
-
-fn default_timeout() -> u64 {
-    600_000
-}
-
-fn default_output() -> usize {
-    4 << 20
 }
 
 impl WorkspaceConfig {

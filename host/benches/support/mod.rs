@@ -85,6 +85,25 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// The baseline of the benchmarks that walk a workspace: every entry's
+/// metadata, recursively (checkrail's own `.checkrail/` aside), nothing
+/// else; the number of files.
+pub fn stat_walk(dir: &Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path).expect("stat");
+        if meta.is_dir() {
+            if entry.file_name() != ".checkrail" {
+                n += stat_walk(&path);
+            }
+        } else {
+            n += 1;
+        }
+    }
+    n
+}
+
 /// Timings of one operation, sorted.
 pub struct Samples(Vec<Duration>);
 
