@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
+use crate::cache::key::digest_of;
 use crate::hook::Agent;
 use crate::{Error, Result};
 
@@ -445,12 +446,6 @@ pub fn setup_note(path: &str) -> String {
     format!("setup:{path}")
 }
 
-/// The sha256 of a file's content, as `init` records it.
-pub fn digest(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
 /// Checks a workspace's setup: its config, the program the hooks run, and
 /// each agent's registration, compared with what `init` recorded (`noted`
 /// gives a recorded digest by file).
@@ -534,7 +529,7 @@ fn agent_checks(root: &Path, agent: Agent, noted: &dyn Fn(&str) -> Option<String
             continue;
         };
         match text {
-            Some(text) if digest(text) == recorded => {}
+            Some(text) if digest_of(text) == recorded => {}
             _ => checks.push(Check::fix(
                 format!("{name}: `{file}` changed since `checkrail init` set it up"),
                 format!(
@@ -552,9 +547,5 @@ fn which(program: &str) -> Option<PathBuf> {
     if candidate.components().count() > 1 {
         return candidate.is_file().then(|| candidate.to_owned());
     }
-    std::env::var_os("PATH").and_then(|paths| {
-        std::env::split_paths(&paths)
-            .map(|dir| dir.join(program))
-            .find(|p| p.is_file())
-    })
+    checkrail_sandbox::exec::find_on_path(program, &std::env::var_os("PATH")?)
 }

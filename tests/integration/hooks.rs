@@ -473,3 +473,17 @@ fn doctor_reports_a_hook_the_agent_removed() {
         "{text}"
     );
 }
+
+#[test]
+fn the_enforce_policy_is_pinned_when_the_session_starts() {
+    let ws = Workspace::new().workflow(FLOW).build();
+    let dir = ws.path();
+    let svc = Sessions::on(dir).open();
+    let session = Session::start(&svc, "notes-then-code");
+    // The agent lowers the block budget to escape at its next stop.
+    std::fs::write(dir.join("checkrail.toml"), "[enforce]\nmax_blocks = 0\n").unwrap();
+    let answer = hook(dir, "claude", "stop", &claude_stop(dir, "conv-5"));
+    assert_eq!(answer["decision"], "block", "{answer}");
+    let (standing, _, _) = svc.store().get(&session.id).unwrap();
+    assert_eq!(standing.status, Status::Active);
+}

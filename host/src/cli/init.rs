@@ -123,9 +123,10 @@ pub fn init(setup: &Setup, args: &InitArgs) -> Result<Exit> {
     for agent in &agents {
         for file in setup::files_of(*agent) {
             if let Ok(text) = std::fs::read_to_string(root.join(file)) {
-                service
-                    .store()
-                    .set_note(&setup::setup_note(file), Some(&setup::digest(&text)))?;
+                service.store().set_note(
+                    &setup::setup_note(file),
+                    Some(&checkrail::cache::key::digest_of(&text)),
+                )?;
             }
         }
     }

@@ -48,10 +48,13 @@ pub struct Hook<'a> {
 impl Hook<'_> {
     /// The agent wants to stop.
     pub fn stop(&self) -> Result<Verdict> {
-        let enforce = self.service.workspace_config()?.enforce;
         let Some(session) = self.session()? else {
+            let enforce = self.service.workspace_config()?.enforce;
             return self.stop_without_session(&enforce);
         };
+        // The policy pinned when the session started: an agent that edits
+        // `[enforce]` mid-session changes nothing for it.
+        let enforce = self.service.store().get(&session.id)?.2.config.enforce;
         let reason = match session.status {
             Status::Completed => {
                 return Ok(allow(format!(
