@@ -157,6 +157,8 @@ pub fn run(cli: Cli) -> Result<Exit> {
         no_cache: cli.no_cache,
         workspace: workspace.map(std::path::Path::to_path_buf),
         max_workflow_bytes: cli.max_workflow_bytes,
+        // Only servers check again and again.
+        short_lived: !matches!(cli.command, Command::Serve(_) | Command::Dashboard(_)),
     };
     match &cli.command {
         Command::Check(args) => check::run(

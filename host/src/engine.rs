@@ -9,8 +9,8 @@ pub mod progress;
 pub mod schedule;
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
@@ -21,7 +21,7 @@ use crate::grants::Granter;
 use crate::report::{RuleReport, RuleStatus};
 use crate::rules::{LoadedRule, Registry};
 use crate::runtime::{
-    CheckInput, ComponentCache, Limits, MAX_MEMORY, MAX_TIMEOUT, RunResult, Runtime,
+    Allocation, CheckInput, ComponentCache, Limits, MAX_MEMORY, MAX_TIMEOUT, RunResult, Runtime,
 };
 use crate::workflow::read::{DEFAULT_MAX_BYTES, ReadLimits};
 use crate::workflow::{Catalog, RuleUse, Severity, Workflow};
@@ -46,6 +46,10 @@ pub struct Options {
     pub workspace: Option<PathBuf>,
     /// Largest workflow file read from a workflow directory; default 1 MiB.
     pub max_workflow_bytes: Option<u64>,
+    /// The process answers one request and exits (a hook): rule instances
+    /// are allocated on demand rather than from a pool reserved (and later
+    /// released) up front.
+    pub short_lived: bool,
 }
 
 /// A request to run one rule outside any workflow.
@@ -115,7 +119,13 @@ pub struct Hooks {
 pub struct Checkrail {
     runtime: Runtime,
     rules: Registry,
-    catalog: Catalog,
+    /// Workflows, read on first use: a session's check runs its pinned
+    /// copy and never needs them (a hook call saves ~12 ms).
+    catalog: OnceLock<Catalog>,
+    /// Where the catalog is read from.
+    workflow_dirs: Vec<PathBuf>,
+    workspace: Option<PathBuf>,
+    limits: ReadLimits,
 }
 
 impl Checkrail {
@@ -126,24 +136,30 @@ impl Checkrail {
         } else {
             options.cache_dir.or_else(ComponentCache::default_dir)
         };
-        let runtime = Runtime::new(ComponentCache::new(cache_dir))
+        let allocation = if options.short_lived {
+            Allocation::OnDemand
+        } else {
+            Allocation::Pooled
+        };
+        let runtime = Runtime::with_allocation(ComponentCache::new(cache_dir), allocation)
             .map_err(|e| Error::Runtime(e.into_boxed_dyn_error()))?;
         Ok(Self {
             runtime,
             rules: Registry::discover(&options.rule_dirs, options.workspace.as_deref())?,
-            catalog: Catalog::load(
-                &options.workflow_dirs,
-                options.workspace.as_deref(),
-                ReadLimits {
-                    max_bytes: options.max_workflow_bytes.unwrap_or(DEFAULT_MAX_BYTES),
-                },
-            ),
+            catalog: OnceLock::new(),
+            workflow_dirs: options.workflow_dirs,
+            workspace: options.workspace,
+            limits: ReadLimits {
+                max_bytes: options.max_workflow_bytes.unwrap_or(DEFAULT_MAX_BYTES),
+            },
         })
     }
 
-    /// Known workflows.
+    /// Known workflows (read on the first call).
     pub fn catalog(&self) -> &Catalog {
-        &self.catalog
+        self.catalog.get_or_init(|| {
+            Catalog::load(&self.workflow_dirs, self.workspace.as_deref(), self.limits)
+        })
     }
 
     /// The wasm runtime.

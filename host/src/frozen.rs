@@ -21,19 +21,34 @@ use sha2::{Digest, Sha256};
 use crate::cache::fingerprints::SKIPPED_DIRS;
 
 /// Most files one snapshot records.
-const MAX_FILES: usize = 10_000;
+pub(crate) const MAX_FILES: usize = 10_000;
 
 /// Files and their content hashes.
 pub type Snapshot = BTreeMap<String, String>;
 
 /// The files under `root` matching any of `globs`, with their sha256.
 pub fn snapshot(root: &Path, globs: &[String]) -> Snapshot {
+    snapshot_skipping(root, globs, SKIPPED_DIRS, false)
+}
+
+/// VCS data: never a file a rule reads.
+const VCS_DIRS: &[&str] = &[".git", ".hg", ".svn"];
+
+/// [`snapshot`] into build output and tool caches too (only VCS data is
+/// skipped), directories included: what a rule names as its inputs may live
+/// there (a coverage report under `target/`), or be a directory that must
+/// exist.
+pub fn snapshot_everywhere(root: &Path, globs: &[String]) -> Snapshot {
+    snapshot_skipping(root, globs, VCS_DIRS, true)
+}
+
+fn snapshot_skipping(root: &Path, globs: &[String], skipped: &[&str], dirs: bool) -> Snapshot {
     let mut files = Snapshot::new();
     let Ok(ws) = NativeWorkspace::open(root) else {
         return files;
     };
     for glob in globs {
-        let Ok(paths) = ws.glob_skipping(glob, MAX_FILES, SKIPPED_DIRS, &mut || false) else {
+        let Ok(paths) = ws.glob_skipping(glob, MAX_FILES, skipped, &mut || false) else {
             continue;
         };
         for path in paths {
@@ -48,6 +63,9 @@ pub fn snapshot(root: &Path, globs: &[String]) -> Snapshot {
                 // it is recorded by kind, so appearing or going still counts.
                 Err(_) if ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Other) => {
                     files.insert(path, "special file, not read".to_owned());
+                }
+                Err(_) if dirs && ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Directory) => {
+                    files.insert(path, "directory".to_owned());
                 }
                 Err(_) => {}
             }

@@ -245,6 +245,17 @@ pub enum LoadError {
     },
 }
 
+/// How rule instances get their memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// From a pool reserved up front (when the machine allows it): fast
+    /// instantiation for a server that checks again and again.
+    Pooled,
+    /// Each instance on its own: no reservation to make and release, for a
+    /// process that answers one request (a hook).
+    OnDemand,
+}
+
 /// The wasm runtime shared by all checks of a process.
 pub struct Runtime {
     engine: Engine,
@@ -258,12 +269,28 @@ impl Runtime {
     /// the linker with WASI p2 and the host imports, and starts the epoch
     /// ticker.
     pub fn new(cache: ComponentCache) -> wasmtime::Result<Self> {
-        let engine = match Engine::new(&config(true)) {
-            Ok(engine) => engine,
-            Err(e) => {
-                tracing::debug!("pooling allocator unavailable ({e}); using on-demand allocation");
-                Engine::new(&config(false))?
-            }
+        Self::with_allocation(cache, Allocation::Pooled)
+    }
+
+    /// [`Runtime::new`] with the allocation strategy chosen. Both produce
+    /// the same compiled code, so the compile cache serves either.
+    pub fn with_allocation(
+        cache: ComponentCache,
+        allocation: Allocation,
+    ) -> wasmtime::Result<Self> {
+        let pooled = match allocation {
+            Allocation::Pooled => Engine::new(&config(true))
+                .inspect_err(|e| {
+                    tracing::debug!(
+                        "pooling allocator unavailable ({e}); using on-demand allocation"
+                    );
+                })
+                .ok(),
+            Allocation::OnDemand => None,
+        };
+        let engine = match pooled {
+            Some(engine) => engine,
+            None => Engine::new(&config(false))?,
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;

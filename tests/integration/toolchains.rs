@@ -308,6 +308,46 @@ fn outcomes_are_cached_until_an_input_changes_and_programs_report_progress() {
 }
 
 #[test]
+fn one_edit_reruns_only_the_rules_whose_inputs_it_touched() {
+    let ws = Workspace::new()
+        .file("app/main.py", "print('hello')\n")
+        .file("README.md", "# demo\n")
+        .file(".gitignore", "dist/\n")
+        .grant("python3")
+        .build();
+    let dir = ws.path();
+    let engine = engine();
+    let wf = one_phase(
+        "        - rule: compile\n          config: { toolchain: python, files: [app/main.py] }\n        - rule: file-exists\n          config: { paths: [README.md] }\n        - rule: file-exists\n          config: { paths: [dist/app.js] }\n",
+    );
+    let run = || checkpoint(&engine, &wf, "p", dir, None, Hooks::default()).unwrap();
+    let cached = |r: &CheckpointReport| r.rules.iter().map(|r| r.cached).collect::<Vec<_>>();
+    let first = run();
+    assert!(!first.passed, "dist/app.js is missing: {first:#?}");
+    assert_eq!(cached(&first), [false, false, false]);
+    assert_eq!(cached(&run()), [true, true, true]);
+
+    // The compiler runs again (a program may read any file); the checks
+    // that only look at the paths they name come from the cache.
+    std::fs::write(dir.join("app/main.py"), "print('edited')\n").unwrap();
+    assert_eq!(cached(&run()), [false, true, true]);
+
+    // An ignored file a rule names is still its input: it appears, that
+    // rule runs again (and passes), the rest are unchanged.
+    std::fs::create_dir_all(dir.join("dist")).unwrap();
+    std::fs::write(dir.join("dist/app.js"), "x\n").unwrap();
+    let report = run();
+    assert_eq!(cached(&report), [true, true, false]);
+    assert!(report.passed, "{report:#?}");
+
+    // A named file that goes: its rule runs again and fails.
+    std::fs::remove_file(dir.join("README.md")).unwrap();
+    let report = run();
+    assert_eq!(cached(&report), [false, false, true]);
+    assert!(!report.passed);
+}
+
+#[test]
 fn auto_detects_a_python_project_for_all_three_rules_at_once() {
     let ws = Workspace::new()
         .file(

@@ -64,6 +64,46 @@ pub fn key(parts: &KeyParts<'_>) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// The files whose contents a rule use's key covers.
+#[derive(Clone, Copy)]
+enum Scope<'a> {
+    /// Every file of the workspace the project does not ignore.
+    Whole,
+    /// A workflow's `inputs:`, what a human wrote: the files it matches
+    /// that the project does not ignore.
+    Workflow(&'a [String]),
+    /// A rule's own `inputs`: every file they match, ignored or not, build
+    /// output included (what a rule names is what it reads).
+    Declared(&'a [String]),
+}
+
+/// The scope of a rule use's key.
+///
+/// - A workflow's `inputs:` is followed as is.
+/// - A rule that runs no program (it declares no `exec` capability) reads
+///   the workspace only through its own code, so its declared `inputs` are
+///   all it reads, as the rule world promises: one edit reruns only the
+///   rules whose inputs it touched.
+/// - A rule that may run a program is keyed by the whole workspace, whatever
+///   it declares: no rule can promise what a compiler or test runner reads
+///   (`include_str!`, a build script, a path dependency, a `conftest.py`).
+fn scope<'a>(rule_use: &'a RuleUse, rule: &LoadedRule, declared: &'a [String]) -> Scope<'a> {
+    if let Some(globs) = &rule_use.inputs {
+        return Scope::Workflow(globs);
+    }
+    let runs_programs = rule
+        .component
+        .info
+        .capabilities
+        .iter()
+        .any(|c| c.program().is_some());
+    if runs_programs || declared.iter().any(|g| g == "**") {
+        Scope::Whole
+    } else {
+        Scope::Declared(declared)
+    }
+}
+
 /// The digest of the input files narrowed to some globs (`None`: the whole
 /// workspace); `None` when they could not be digested.
 type FileDigest = (Option<Vec<String>>, Option<String>);
@@ -91,9 +131,21 @@ impl<'a> CacheContext<'a> {
         }
     }
 
-    /// The digest of the input files, narrowed to `globs` when given;
-    /// `fresh` takes it again (after a run that may have written files).
-    fn files(&self, globs: Option<&[String]>, fresh: bool) -> Option<String> {
+    /// The digest of the files `scope` covers; `fresh` takes it again
+    /// (after a run that may have written files). A rule's declared files
+    /// are hashed as found (there are few); the rest goes through the
+    /// fingerprints.
+    fn files(&self, scope: Scope<'_>, fresh: bool) -> Option<String> {
+        if let Scope::Declared(globs) = scope {
+            let snapshot = frozen::snapshot_everywhere(self.workspace.root(), globs);
+            // A snapshot that stopped at its cap does not cover the rest.
+            return (snapshot.len() < frozen::MAX_FILES)
+                .then(|| digest_of(&format!("declared {snapshot:?}")));
+        }
+        let globs = match scope {
+            Scope::Workflow(globs) => Some(globs),
+            _ => None,
+        };
         let mut digests = self.digests.lock().unwrap_or_else(|e| e.into_inner());
         let wanted = globs.map(<[String]>::to_vec);
         if !fresh && let Some((_, digest)) = digests.iter().find(|(g, _)| *g == wanted) {
@@ -109,19 +161,20 @@ impl<'a> CacheContext<'a> {
         digest
     }
 
-    /// The key of this rule use; `fresh` takes the file digests again.
+    /// The key of this rule use over the files `scope` names (`None`: the
+    /// whole workspace); `fresh` takes the file digests again.
     fn key(
         &self,
-        rule_use: &RuleUse,
-        rule: &LoadedRule,
+        (rule_use, rule, scope): (&RuleUse, &LoadedRule, Scope<'_>),
         input: &CheckInput<'_>,
         fresh: bool,
     ) -> Option<String> {
-        let files = self.files(rule_use.inputs.as_deref(), fresh)?;
+        let files = self.files(scope, fresh)?;
         let toolchains = self.workspace.toolchains().identity(
             self.workspace.root(),
             &rule.component.info.capabilities,
             Granter::new(&self.config.exec),
+            self.workspace.outcomes(),
         );
         let baselines = format!("{:?}", input.baselines);
         let judging = self.judging(rule, fresh);
@@ -166,10 +219,10 @@ impl<'a> CacheContext<'a> {
         // this config, means "never cache". The rule is asked under the
         // checkpoint's limits for it; when it cannot answer, it runs
         // uncached and the report says why.
-        let cacheable = match &rule_use.inputs {
-            Some(globs) => !globs.is_empty(),
+        let declared = match &rule_use.inputs {
+            Some(globs) => globs.clone(),
             None => match rule.inputs_within(runtime, &rule_use.config, limits) {
-                Ok(globs) => !globs.is_empty(),
+                Ok(globs) => globs,
                 Err(reason) => {
                     let mut report = run();
                     report.findings.push(
@@ -181,10 +234,10 @@ impl<'a> CacheContext<'a> {
                 }
             },
         };
-        let cache = self.workspace.outcomes().filter(|_| cacheable);
-        let Some((cache, key)) =
-            cache.and_then(|c| Some((c, self.key(rule_use, rule, input, false)?)))
-        else {
+        let cache = self.workspace.outcomes().filter(|_| !declared.is_empty());
+        let scope = scope(rule_use, rule, &declared);
+        let key_of = |fresh| self.key((rule_use, rule, scope), input, fresh);
+        let Some((cache, key)) = cache.and_then(|c| Some((c, key_of(false)?))) else {
             return run();
         };
         if let Lookup::Hit(mut report) = cache.get(&key) {
@@ -199,7 +252,7 @@ impl<'a> CacheContext<'a> {
         // may write its own inputs (cargo creates Cargo.lock), and the
         // result describes that state.
         if report.status != RuleStatus::Error
-            && let Some(after) = self.key(rule_use, rule, input, true)
+            && let Some(after) = key_of(true)
         {
             cache.put(&after, &report);
         }

@@ -14,6 +14,7 @@ use crate::report::RuleReport;
 use crate::trusted::{StateKey, restrict_file};
 
 const TAG_DOMAIN: &str = "checkrail outcome v1";
+const VERSION_DOMAIN: &str = "checkrail toolchain version v1";
 
 /// The cache of one workspace.
 pub struct OutcomeCache {
@@ -43,7 +44,8 @@ impl OutcomeCache {
         conn.busy_timeout(Duration::from_secs(5)).ok()?;
         conn.pragma_update(None, "journal_mode", "WAL").ok()?;
         conn.execute_batch(
-            "CREATE TABLE IF NOT EXISTS outcomes (key TEXT PRIMARY KEY, rule TEXT NOT NULL, report TEXT NOT NULL, stored_at TEXT NOT NULL, tag TEXT NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS outcomes (key TEXT PRIMARY KEY, rule TEXT NOT NULL, report TEXT NOT NULL, stored_at TEXT NOT NULL, tag TEXT NOT NULL);
+             CREATE TABLE IF NOT EXISTS versions (id TEXT PRIMARY KEY, version TEXT NOT NULL, stored_at TEXT NOT NULL, tag TEXT NOT NULL)",
         )
         .ok()?;
         restrict_file(path);
@@ -104,6 +106,46 @@ impl OutcomeCache {
 }
 
 impl OutcomeCache {
+    /// The version answer stored for the toolchain identified by `id` (see
+    /// [`super::toolchains`]), if it verifies.
+    pub fn version(&self, id: &str) -> Option<String> {
+        let (version, tag): (String, String) = self
+            .conn()
+            .query_row(
+                "SELECT version, tag FROM versions WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .ok()
+            .flatten()?;
+        let genuine = self
+            .key
+            .verify(VERSION_DOMAIN, &[id.as_bytes(), version.as_bytes()], &tag);
+        if !genuine {
+            tracing::warn!(
+                "a stored toolchain version failed authentication (edited outside checkrail); asking the program again"
+            );
+        }
+        genuine.then_some(version)
+    }
+
+    /// Stores the version answer of the toolchain identified by `id`.
+    pub fn put_version(&self, id: &str, version: &str) {
+        let tag = self
+            .key
+            .tag(VERSION_DOMAIN, &[id.as_bytes(), version.as_bytes()]);
+        let result = self.conn().execute(
+            "INSERT OR REPLACE INTO versions (id, version, stored_at, tag) VALUES (?1, ?2, ?3, ?4)",
+            params![id, version, crate::session::now(), tag],
+        );
+        if let Err(e) = result {
+            tracing::debug!("toolchain version write failed: {e}");
+        }
+    }
+}
+
+impl OutcomeCache {
     /// Drops entries stored before `cutoff` (a timestamp as
     /// [`crate::session::now`] writes them), then the oldest entries until
     /// the reports take at most `max_bytes`. Returns how many went.
@@ -114,6 +156,8 @@ impl OutcomeCache {
             removed += conn
                 .execute("DELETE FROM outcomes WHERE stored_at < ?1", params![cutoff])
                 .unwrap_or(0);
+            // Version answers are not counted: they are not outcomes.
+            let _ = conn.execute("DELETE FROM versions WHERE stored_at < ?1", params![cutoff]);
         }
         if let Some(max) = max_bytes {
             let total: i64 = conn

@@ -77,6 +77,7 @@ fn judge(context: &Setup, args: &Args, workspace: &Path, input: &HookInput) -> R
     let options = Options {
         workflow_dirs: vec![workspace.join(".checkrail").join("workflows")],
         workspace: Some(workspace.to_owned()),
+        short_lived: true,
         ..context.options.clone()
     };
     let engine = Arc::new(Checkrail::new(options).context("start checkrail")?);

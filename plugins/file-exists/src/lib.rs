@@ -146,6 +146,36 @@ impl Rule for FileExists {
     const ID: &'static str = "file-exists";
     const DESCRIPTION: &'static str = "Required paths and globs exist (optionally non-empty or matching a pattern); forbidden ones do not.";
 
+    /// Every path and glob the config names, with what is under each (a
+    /// directory must have an entry): the check looks at nothing else. A
+    /// path with glob characters in it counts as the whole workspace.
+    fn inputs(config: &Config) -> Vec<String> {
+        let paths = config.paths.iter().map(|p| match p {
+            PathRule::Path(path) => path.as_str(),
+            PathRule::Detailed(spec) => spec.path.as_str(),
+        });
+        if paths
+            .clone()
+            .any(|p| p.contains(['*', '?', '[', ']', '{', '}']))
+        {
+            return vec!["**".to_owned()];
+        }
+        let globs = config.globs.iter().map(|g| match g {
+            GlobRule::Glob(glob) => glob.as_str(),
+            GlobRule::Detailed(spec) => spec.glob.as_str(),
+        });
+        let named = paths
+            .chain(globs)
+            .chain(config.absent.iter().map(String::as_str));
+        let mut inputs = Vec::new();
+        for name in named {
+            let name = name.trim_end_matches('/');
+            inputs.push(name.to_owned());
+            inputs.push(format!("{name}/**"));
+        }
+        inputs
+    }
+
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
         let ws = cx.workspace();
         let mut findings = Vec::new();
