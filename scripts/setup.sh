@@ -27,7 +27,7 @@ venv=${CHECKRAIL_E2E_VENV:-$user_cache/e2e-venv}
 # The JavaScript tools, one major version each: installed into a prefix
 # outside any project (the generated test projects have no node_modules of
 # their own) whose node_modules/.bin goes on PATH for the rules under test.
-node_tool_specs=(typescript@5 eslint@9 jest@30 vitest@3)
+node_tool_specs=(typescript@5 eslint@9 jest@30 vitest@3 @anthropic-ai/claude-code@2)
 
 # Prints how long a step took, so the cost of each install is on record.
 timed() {

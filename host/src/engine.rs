@@ -104,6 +104,9 @@ pub struct Guards<'a> {
     /// Warn about cargo `runner`/`rustc-wrapper` overrides (outside
     /// sessions, where judging files are not frozen).
     pub cargo_overrides: bool,
+    /// The agents' hook and MCP files that are no longer as `checkrail
+    /// init` set them up; `None` when it recorded none.
+    pub setup: Option<&'a [crate::setup::SetupChange]>,
 }
 
 /// Optional observers of a checkpoint run.

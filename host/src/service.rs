@@ -250,6 +250,13 @@ impl Service {
         let index = workflow.index_of(&phase.id).unwrap_or(session.phase_index);
         let (filled, frozen) = with_frozen_artifacts(filled, session, workflow, index);
         let baselines = session.baselines_view(workflow, index);
+        let noted = |file: &str| {
+            self.store
+                .note(&crate::setup::setup_note(file))
+                .ok()
+                .flatten()
+        };
+        let setup = crate::setup::changed_since_init(self.workspace.root(), &noted);
         self.engine.run_checkpoint(&CheckpointRun {
             workflow: &workflow.with_phase(filled),
             phase: &phase.id,
@@ -263,6 +270,7 @@ impl Service {
                 judging: Some((&judging, &pinned.judging_globs, &session.id)),
                 frozen: frozen.as_ref(),
                 cargo_overrides: false,
+                setup: setup.as_deref(),
             },
         })
     }

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use crate::cache::key::digest_of;
+
 use crate::hook::Agent;
 use crate::{Error, Result};
 
@@ -446,6 +447,70 @@ pub fn setup_note(path: &str) -> String {
     format!("setup:{path}")
 }
 
+/// An agent file that is no longer as `checkrail init` set it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupChange {
+    /// The workspace-relative file.
+    pub file: String,
+    /// What happened to it ("changed", "is gone", …).
+    pub what: &'static str,
+}
+
+/// Claude Code's project settings files: either can switch every hook off.
+const CLAUDE_SETTINGS: [&str; 2] = [".claude/settings.json", ".claude/settings.local.json"];
+
+/// The agent files `checkrail init` recorded (`noted` gives a recorded
+/// digest by file) that no longer hold what it recorded, and Claude Code
+/// settings that switch every hook off (`disableAllHooks`, which a local
+/// settings file can set without touching what `init` wrote). `None` when
+/// `init` recorded nothing: there is no setup to compare with.
+pub fn changed_since_init(
+    root: &Path,
+    noted: &dyn Fn(&str) -> Option<String>,
+) -> Option<Vec<SetupChange>> {
+    let mut files: Vec<&str> = Agent::ALL
+        .iter()
+        .flat_map(|a| files_of(*a))
+        .copied()
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    let recorded: Vec<(&str, String)> = files
+        .into_iter()
+        .filter_map(|file| Some((file, noted(file)?)))
+        .collect();
+    if recorded.is_empty() {
+        return None;
+    }
+    let mut changes: Vec<SetupChange> = recorded
+        .into_iter()
+        .filter_map(|(file, digest)| {
+            let what = match std::fs::read_to_string(root.join(file)) {
+                Ok(text) if digest_of(&text) == digest => return None,
+                Ok(_) => "changed",
+                Err(_) => "is gone",
+            };
+            Some(SetupChange {
+                file: file.to_owned(),
+                what,
+            })
+        })
+        .collect();
+    for file in CLAUDE_SETTINGS {
+        let off = std::fs::read_to_string(root.join(file))
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|v| v["disableAllHooks"] == Value::Bool(true));
+        if off {
+            changes.push(SetupChange {
+                file: file.to_owned(),
+                what: "switches every hook off (`disableAllHooks`)",
+            });
+        }
+    }
+    Some(changes)
+}
+
 /// Checks a workspace's setup: its config, the program the hooks run, and
 /// each agent's registration, compared with what `init` recorded (`noted`
 /// gives a recorded digest by file).
@@ -481,12 +546,21 @@ pub fn doctor(root: &Path, command: &str, noted: &dyn Fn(&str) -> Option<String>
         )),
     }
     for agent in Agent::ALL {
-        checks.extend(agent_checks(root, agent, noted));
+        checks.extend(agent_checks(root, agent));
+    }
+    for change in changed_since_init(root, noted).unwrap_or_default() {
+        let file = &change.file;
+        checks.push(Check::fix(
+            format!("`{file}` {} since `checkrail init` set it up", change.what),
+            format!(
+                "look at the change (`git diff {file}`); if a human made it, run `checkrail init` again to record it"
+            ),
+        ));
     }
     checks
 }
 
-fn agent_checks(root: &Path, agent: Agent, noted: &dyn Fn(&str) -> Option<String>) -> Vec<Check> {
+fn agent_checks(root: &Path, agent: Agent) -> Vec<Check> {
     let files = files_of(agent);
     let texts: Vec<(&str, Option<String>)> = files
         .iter()
@@ -523,20 +597,6 @@ fn agent_checks(root: &Path, agent: Agent, noted: &dyn Fn(&str) -> Option<String
             ),
             format!("run `checkrail init --agent {name}`"),
         ));
-    }
-    for (file, text) in &texts {
-        let Some(recorded) = noted(file) else {
-            continue;
-        };
-        match text {
-            Some(text) if digest_of(text) == recorded => {}
-            _ => checks.push(Check::fix(
-                format!("{name}: `{file}` changed since `checkrail init` set it up"),
-                format!(
-                    "look at the change (`git diff {file}`); if a human made it, run `checkrail init --agent {name}` to record it again"
-                ),
-            )),
-        }
     }
     checks
 }

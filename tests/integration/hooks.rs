@@ -7,7 +7,7 @@ use std::path::Path;
 use checkrail::session::Status;
 use serde_json::{Value, json};
 
-use crate::support::{Cli, Session, Sessions, Workspace};
+use crate::support::{Cli, Session, Sessions, Workspace, codes};
 
 /// Two phases: notes.md, then a test file frozen since the first phase
 /// passed and product code to write.
@@ -437,6 +437,74 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// `claude mcp list` (Claude Code's own CLI, from npm) in `dir`, with a
+/// home and a state directory of the test's own; what it printed.
+fn claude_mcp_list(dir: &Path, home: &Path) -> String {
+    let out = std::process::Command::new("claude")
+        .args(["mcp", "list"])
+        .current_dir(dir)
+        .env("HOME", home)
+        .env("CHECKRAIL_STATE_DIR", home.join("state"))
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .env("DISABLE_TELEMETRY", "1")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "run `claude` ({e}); `scripts/setup.sh user` installs Claude Code's CLI from npm"
+            )
+        });
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn claude_code_reads_the_server_init_registers_and_waits_for_a_human_to_approve_it() {
+    let ws = Workspace::new()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"demo\"\nversion = \"0.1.0\"\n",
+        )
+        .build();
+    let dir = ws.path();
+    // Claude Code reads a project's settings at the root of its repository.
+    let git = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(dir)
+        .status()
+        .expect("run git");
+    assert!(git.success());
+    let bin = env!("CARGO_BIN_EXE_checkrail");
+    let out = Cli::new(&["init", "--agent", "claude", "--command", bin])
+        .workspace(dir)
+        .output();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let home = tempfile::tempdir().unwrap();
+
+    // Written by the project (and so by an agent): Claude Code does not
+    // start it on its own.
+    let listed = claude_mcp_list(dir, home.path());
+    assert!(
+        listed.contains(&format!("checkrail: {bin} serve")) && listed.contains("Pending approval"),
+        "{listed}"
+    );
+
+    // A human approves it (their local settings): it starts and answers MCP.
+    std::fs::write(
+        dir.join(".claude/settings.local.json"),
+        r#"{"enabledMcpjsonServers":["checkrail"]}"#,
+    )
+    .unwrap();
+    let listed = claude_mcp_list(dir, home.path());
+    assert!(listed.contains("Connected"), "{listed}");
+}
+
 #[test]
 fn doctor_reports_a_hook_the_agent_removed() {
     let ws = Workspace::new().file("go.mod", "module m\n").build();
@@ -472,6 +540,19 @@ fn doctor_reports_a_hook_the_agent_removed() {
         text.contains("changed since `checkrail init` set it up"),
         "{text}"
     );
+    // Or it leaves that file alone and switches every hook off locally.
+    init(dir, &["claude"]);
+    std::fs::write(
+        dir.join(".claude/settings.local.json"),
+        "{\"disableAllHooks\": true}\n",
+    )
+    .unwrap();
+    let (code, text) = doctor();
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains("`.claude/settings.local.json` switches every hook off"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -486,4 +567,41 @@ fn the_enforce_policy_is_pinned_when_the_session_starts() {
     assert_eq!(answer["decision"], "block", "{answer}");
     let (standing, _, _) = svc.store().get(&session.id).unwrap();
     assert_eq!(standing.status, Status::Active);
+}
+
+#[test]
+fn a_checkpoint_fails_once_the_agent_edits_its_own_hooks_until_a_human_sets_them_up_again() {
+    let ws = Workspace::new()
+        .workflow(FLOW)
+        .file("notes.md", "n")
+        .file("tests/spec.txt", "spec")
+        .build();
+    let dir = ws.path();
+    init(dir, &["claude"]);
+    let svc = Sessions::on(dir).open();
+    let session = Session::start(&svc, "notes-then-code");
+    let first = session.validate();
+    assert!(first.advanced, "{first:?}");
+    let intact = first.report.as_ref().expect("a report");
+    let setup = intact
+        .rules
+        .iter()
+        .find(|r| r.rule == "checkrail/hook-setup")
+        .expect("the hook setup is checked in a session");
+    assert_eq!(setup.status, checkrail::report::RuleStatus::Passed);
+
+    // The agent takes its stop hook out, then does the phase's work.
+    std::fs::write(dir.join(".claude/settings.json"), "{\"hooks\": {}}\n").unwrap();
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    std::fs::write(dir.join("src/lib.txt"), "code").unwrap();
+    let refused = session.validate();
+    assert!(!refused.advanced);
+    assert!(
+        codes(&refused).contains(&"hook-setup-changed".to_owned()),
+        "{refused:?}"
+    );
+
+    // A human looks and sets the hooks up again: the phase passes.
+    init(dir, &["claude"]);
+    assert!(session.validate().advanced);
 }

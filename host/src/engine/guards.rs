@@ -75,6 +75,14 @@ impl Checkrail {
                 Severity::Block,
             ));
         }
+        if let Some(changed) = run.guards.setup {
+            reports.push(host_report(
+                "hook-setup",
+                "the agents' hooks and MCP registration are as `checkrail init` set them up",
+                setup_findings(changed),
+                Severity::Block,
+            ));
+        }
         let cargo = Capability::exec("cargo");
         let runs_cargo = prepared
             .iter()
@@ -92,6 +100,23 @@ impl Checkrail {
         }
         reports
     }
+}
+
+/// A finding for each agent file that changed since `checkrail init`: an
+/// agent that removed its own stop hook has left the gate.
+fn setup_findings(changed: &[crate::setup::SetupChange]) -> Vec<Finding> {
+    changed
+        .iter()
+        .map(|change| {
+            Finding::error(format!(
+                "`{}` {} since `checkrail init` set up the agents' hooks: the stop and pre-tool checks may no longer run",
+                change.file, change.what
+            ))
+            .path(change.file.clone())
+            .code("hook-setup-changed")
+            .fix_hint("do not edit the agents' hook or MCP files; a human looks at the change and runs `checkrail init` again (which records the files as they are), then the phase is validated again")
+        })
+        .collect()
 }
 
 /// The report of a checkpoint whose files frozen since it (by a later
