@@ -213,7 +213,13 @@ impl Service {
 
     /// Runs a checkpoint outside any session, with the workspace's current
     /// `checkrail.toml` and the outcome cache, as `checkrail check` does.
-    pub fn check(&self, workflow: &Workflow, phase: &str) -> Result<CheckpointReport> {
+    /// `baselines` are facts by phase and rule, as a session keeps them.
+    pub fn check(
+        &self,
+        workflow: &Workflow,
+        phase: &str,
+        baselines: &Map<String, Value>,
+    ) -> Result<CheckpointReport> {
         let config = self.workspace.config()?;
         self.engine.run_checkpoint(&CheckpointRun {
             workflow,
@@ -223,7 +229,7 @@ impl Service {
             config: &config,
             hooks: Hooks::default(),
             use_cache: true,
-            baselines: &Map::new(),
+            baselines,
             guards: Guards {
                 cargo_overrides: true,
                 ..Guards::default()

@@ -605,3 +605,55 @@ fn a_checkpoint_fails_once_the_agent_edits_its_own_hooks_until_a_human_sets_them
     init(dir, &["claude"]);
     assert!(session.validate().advanced);
 }
+
+#[test]
+fn the_done_checks_refuse_a_test_removed_or_skipped_since_the_first_stop() {
+    const TESTS: &str = "\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn two() {\n        assert_eq!(super::f(), 2);\n    }\n\n    #[test]\n    fn positive() {\n        assert!(super::f() > 0);\n    }\n}\n";
+    let ws = Workspace::new()
+        .file(
+            "Cargo.toml",
+            "[package]\nname = \"d\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
+        )
+        .file("src/lib.rs", format!("pub fn f() -> u32 {{ 1 }}\n{TESTS}"))
+        .grant("cargo")
+        .config("[enforce]\non_stop = \"check\"\nmax_blocks = 100\n")
+        .build();
+    let dir = ws.path();
+    let stop = || {
+        let answer = hook(dir, "claude", "stop", &claude_stop(dir, "conv-t"));
+        answer["reason"].as_str().unwrap_or_default().to_owned()
+    };
+    // The first stop: a failing test; how each test ended is kept.
+    let reason = stop();
+    assert!(reason.contains("two"), "{reason}");
+
+    // Deleting the failing test does not get the agent out.
+    let without = "pub fn f() -> u32 { 1 }\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn positive() {\n        assert!(super::f() > 0);\n    }\n}\n";
+    std::fs::write(dir.join("src/lib.rs"), without).unwrap();
+    let reason = stop();
+    assert!(
+        reason.contains("two") && reason.contains("removed"),
+        "{reason}"
+    );
+
+    // Nor does skipping it.
+    let skipped = format!(
+        "pub fn f() -> u32 {{ 1 }}\n{}",
+        TESTS.replace("#[test]\n    fn two", "#[test]\n    #[ignore]\n    fn two")
+    );
+    std::fs::write(dir.join("src/lib.rs"), skipped).unwrap();
+    let reason = stop();
+    assert!(
+        reason.contains("two") && reason.contains("skipped"),
+        "{reason}"
+    );
+
+    // Fixing the code does.
+    std::fs::write(
+        dir.join("src/lib.rs"),
+        format!("pub fn f() -> u32 {{ 2 }}\n{TESTS}"),
+    )
+    .unwrap();
+    let answer = hook(dir, "claude", "stop", &claude_stop(dir, "conv-t"));
+    assert!(answer.get("decision").is_none(), "{answer}");
+}

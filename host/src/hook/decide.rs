@@ -12,6 +12,8 @@
 
 use std::path::Path;
 
+use serde_json::{Map, Value, json};
+
 use crate::config::{Enforce, OnStop};
 use crate::report::{CheckpointReport, RuleStatus};
 use crate::service::{Service, ValidateRequest};
@@ -160,8 +162,7 @@ impl Hook<'_> {
                 "This workspace requires a workflow session before you stop: call workflow_list, then workflow_start with the workflow that fits your task, and work through its phases.".to_owned()
             }
             OnStop::Check => {
-                let workflow = crate::workflow::parse(DONE, "checkrail hook (done checks)")?;
-                let report = self.service.check(&workflow, "done")?;
+                let report = self.done_checks()?;
                 if report.passed {
                     return Ok(Verdict::Allow { note: None });
                 }
@@ -172,6 +173,35 @@ impl Hook<'_> {
             }
         };
         self.block_or_escalate(None, enforce, reason)
+    }
+
+    /// The "done" checks. The first of a conversation runs phase `start`
+    /// and keeps how each test ended (the test rule's facts, in the
+    /// store's notes); every later one runs phase `done`, which also fails
+    /// on a test removed, newly skipped or passing then and failing now.
+    fn done_checks(&self) -> Result<CheckpointReport> {
+        let workflow = crate::workflow::parse(DONE, "checkrail hook (done checks)")?;
+        let store = self.service.store();
+        let key = self.key("tests");
+        let known = match &key {
+            Some(key) => store.note(key)?,
+            None => None,
+        };
+        let Some(facts) = known.and_then(|text| serde_json::from_str::<Value>(&text).ok()) else {
+            let report = self.service.check(&workflow, "start", &Map::new())?;
+            let facts = report
+                .rules
+                .iter()
+                .find(|r| r.rule == "test")
+                .and_then(|r| r.facts.as_ref());
+            if let (Some(key), Some(facts)) = (&key, facts) {
+                store.set_note(key, Some(&facts.to_string()))?;
+            }
+            return Ok(report);
+        };
+        let mut baselines = Map::new();
+        baselines.insert("start".to_owned(), json!({ "test": facts }));
+        self.service.check(&workflow, "done", &baselines)
     }
 
     /// The findings of the session's current phase, or `None` when the
