@@ -45,6 +45,7 @@ impl Checkrail {
                 checkpoint.rules.push(rule_use);
             }
         }
+        self.load_side_by_side(checkpoint.rules.iter().map(|r| r.rule.as_str()));
         let prepared = checkpoint
             .rules
             .iter()
