@@ -226,13 +226,18 @@ fn environment(granter: Granter<'_>) -> String {
 mod tests {
     use super::*;
 
+    /// Grants that let rules run `sh`.
+    fn sh_granted() -> crate::config::ExecGrants {
+        crate::config::ExecGrants {
+            allow: vec!["sh".to_owned()],
+            ..Default::default()
+        }
+    }
+
     #[test]
     fn toolchain_identity_follows_the_program_file_and_granted_env() {
         let ws = tempfile::tempdir().unwrap();
-        let grants = crate::config::ExecGrants {
-            allow: vec!["sh".to_owned()],
-            ..Default::default()
-        };
+        let grants = sh_granted();
         let granter = Granter::new(&grants);
         let tools = Toolchains::default();
         let with = tools.identity(ws.path(), &[Capability::exec("sh")], granter, None);
@@ -245,10 +250,7 @@ mod tests {
     #[test]
     fn a_version_selector_changes_the_identity() {
         let ws = tempfile::tempdir().unwrap();
-        let grants = crate::config::ExecGrants {
-            allow: vec!["sh".to_owned()],
-            ..Default::default()
-        };
+        let grants = sh_granted();
         let granter = Granter::new(&grants);
         let tools = Toolchains::default();
         let caps = [Capability::exec("sh")];
@@ -263,10 +265,7 @@ mod tests {
     fn a_version_is_asked_once_across_processes_and_a_forged_one_is_not_believed() {
         let ws = tempfile::tempdir().unwrap();
         let state = tempfile::tempdir().unwrap();
-        let grants = crate::config::ExecGrants {
-            allow: vec!["sh".to_owned()],
-            ..Default::default()
-        };
+        let grants = sh_granted();
         let granter = Granter::new(&grants);
         let caps = [Capability::exec("sh")];
         let path = state.path().join("outcomes.db");
