@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use crate::engine::{CheckpointRun, Guards, Hooks};
 use crate::frozen::{self, Snapshot};
 use crate::report::CheckpointReport;
-use crate::session::{Pinned, Session, SessionStore, StoreTarget};
+use crate::session::{LegacyImport, Pinned, Session, SessionStore, StoreTarget};
 use crate::trusted::StateDir;
 use crate::workflow::template::Scope;
 use crate::workflow::{Phase, Workflow};
@@ -82,12 +82,18 @@ impl Service {
         let legacy = workspace.root().join(".checkrail").join("sessions.db");
         if legacy.is_file() {
             let config = workspace.config().unwrap_or_default();
-            if let Some(count) = store.import_legacy(&legacy, &config)? {
-                eprintln!(
+            match store.import_legacy(&legacy, &config)? {
+                LegacyImport::Imported(count) => eprintln!(
                     "checkrail: imported {count} session(s) from `{}` into `{}`; sessions now live there, out of the workspace (the old file is left as it was)",
                     legacy.display(),
                     store.location()
-                );
+                ),
+                LegacyImport::Refused => eprintln!(
+                    "checkrail: not importing `{}`: `{}` already holds this workspace's sessions, and a database in the workspace could have been written by anyone who can write there; remove the file",
+                    legacy.display(),
+                    store.location()
+                ),
+                LegacyImport::AlreadyDone => {}
             }
         }
         let service = Self {

@@ -391,12 +391,12 @@ fn a_rewritten_cached_outcome_is_ignored_and_the_rule_runs_again() {
     assert!(run().passed);
 }
 
-#[test]
-fn an_old_in_workspace_database_is_imported_once() {
-    let ws = docs_project().build();
+/// Writes an old in-workspace database (as releases before the state
+/// directory kept it) with one active session, `oldsession01`.
+fn plant_legacy_database(dir: &Path) {
     let workflow_json =
         serde_json::to_string(&checkrail::workflow::parse(FLOW, "flow.yaml").unwrap()).unwrap();
-    let old = Connection::open(ws.path().join(".checkrail/sessions.db")).unwrap();
+    let old = Connection::open(dir.join(".checkrail/sessions.db")).unwrap();
     old.execute_batch(
         "CREATE TABLE sessions (id TEXT PRIMARY KEY, workflow_id TEXT NOT NULL, workflow_version TEXT NOT NULL,
             workflow_digest TEXT NOT NULL, workflow_json TEXT NOT NULL, workflow_source TEXT NOT NULL, status TEXT NOT NULL,
@@ -422,7 +422,12 @@ fn an_old_in_workspace_database_is_imported_once() {
         )
         .unwrap();
     }
-    drop(old);
+}
+
+#[test]
+fn an_old_in_workspace_database_is_imported_once() {
+    let ws = docs_project().build();
+    plant_legacy_database(ws.path());
 
     let out = checkrail(ws.path(), &["session", "list"]);
     assert!(
@@ -448,6 +453,26 @@ fn an_old_in_workspace_database_is_imported_once() {
     assert!(!text(&again).contains("imported"), "{}", text(&again));
     assert!(ws.path().join(".checkrail/sessions.db").exists());
     assert_eq!(svc.events("oldsession01").unwrap().len(), 4);
+}
+
+#[test]
+fn an_old_database_planted_beside_recorded_sessions_is_never_imported() {
+    let ws = docs_project().build();
+    let svc = service(ws.path());
+    let started = Session::start(&svc, "docs-flow").id;
+    drop(svc);
+    plant_legacy_database(ws.path());
+    let out = checkrail(ws.path(), &["session", "list"]);
+    let listed = text(&out);
+    assert!(listed.contains("not importing"), "{listed}");
+    assert!(
+        listed.contains(&started) && !listed.contains("oldsession01"),
+        "{listed}"
+    );
+    // Nor on any later open.
+    let again = checkrail(ws.path(), &["session", "list"]);
+    assert!(!text(&again).contains("oldsession01"), "{}", text(&again));
+    assert!(service(ws.path()).next("oldsession01").is_err());
 }
 
 /// An MCP client whose user answers every elicitation with `answer`, and

@@ -46,6 +46,7 @@ use crate::{Error, Result};
 use backend::{Backend, Records};
 pub use clock::{after, days_ago, now};
 pub use delete::Deletion;
+pub use legacy::LegacyImport;
 use record::{EVENT_DOMAIN, Row, Seal, State, StoredEvent, genesis};
 pub use verify::Verification;
 
@@ -185,9 +186,11 @@ pub trait SessionStore: Send + Sync {
 
     /// Imports the sessions of an old in-workspace database once: rows and
     /// events are copied and chained, each session gains an `imported`
-    /// event naming the file. Returns how many sessions were imported
-    /// (`None` when this store already imported one).
-    fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>>;
+    /// event naming the file. Never into a store that already holds
+    /// sessions (or deleted ones): a file in the workspace is the agent's to
+    /// write, and sealing it next to trusted records would make them look
+    /// recorded here.
+    fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<LegacyImport>;
 
     /// A note kept beside the sessions, outside every log: the lease of a
     /// server instance that runs checks apart from their requests.
@@ -535,7 +538,7 @@ impl<B: Backend> SessionStore for Store<B> {
             .write(|records| records.set_meta(&format!("{NOTE_PREFIX}{name}"), value))
     }
 
-    fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>> {
+    fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<LegacyImport> {
         self.import(legacy, config)
     }
 }

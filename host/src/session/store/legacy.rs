@@ -7,6 +7,18 @@ use serde_json::Value;
 use super::backend::Backend;
 use super::record::{Row, State, genesis};
 use super::{EventData, Imported, NewEvent, Status, Store, now};
+
+/// What became of an old in-workspace database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegacyImport {
+    /// Its sessions were imported, this many.
+    Imported(usize),
+    /// This store imported one before: never again.
+    AlreadyDone,
+    /// This store already held sessions when the file was found: it is
+    /// not imported (and never will be).
+    Refused,
+}
 use crate::config::WorkspaceConfig;
 use crate::{Error, Result};
 
@@ -84,7 +96,7 @@ pub(super) fn legacy_sessions(
 
 impl<B: Backend> Store<B> {
     /// Imports the sessions of an old in-workspace database once.
-    pub(super) fn import(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<Option<usize>> {
+    pub(super) fn import(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<LegacyImport> {
         let old = rusqlite::Connection::open_with_flags(
             legacy,
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -99,9 +111,16 @@ impl<B: Backend> Store<B> {
         };
         let now = now();
         self.backend.write(|records| {
-            let mark = format!("{} at {now}", legacy.display());
+            let trusted = !records.rows(None)?.is_empty() || !records.audit_entries()?.is_empty();
+            let mark = match trusted {
+                true => format!("refused {} at {now}: sessions were already recorded", legacy.display()),
+                false => format!("{} at {now}", legacy.display()),
+            };
             if records.claim("legacy_import", &mark)?.is_some() {
-                return Ok(None);
+                return Ok(LegacyImport::AlreadyDone);
+            }
+            if trusted {
+                return Ok(LegacyImport::Refused);
             }
             let sessions = legacy_sessions(&old).map_err(legacy_error)?;
             let count = sessions.len();
@@ -121,7 +140,7 @@ impl<B: Backend> Store<B> {
                 });
                 self.seal(records, &mut row, &now, &[NewEvent::new(None, imported)])?;
             }
-            Ok(Some(count))
+            Ok(LegacyImport::Imported(count))
         })
     }
 }
