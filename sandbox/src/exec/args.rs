@@ -60,7 +60,7 @@ pub(super) fn screen(
     match family(program) {
         Some(Family::Cargo) => cargo(args, place),
         Some(Family::Git) => git(args, place),
-        Some(Family::Python) => python(args, inline_code),
+        Some(Family::Python) => python(args, place, inline_code),
         Some(Family::Npm) => npm(args, false),
         Some(Family::Npx) => npm(args, true),
         Some(Family::Go) => go(args, place),
@@ -168,6 +168,16 @@ fn resolved(place: &Place<'_>, value: &str) -> Option<PathBuf> {
 
 fn path_inside(place: &Place<'_>, value: &str) -> bool {
     resolved(place, value).is_some_and(|full| full.starts_with(place.root))
+}
+
+/// Refuses a positional argument (a script, files to run) that resolves
+/// outside the workspace.
+fn positional_inside(place: &Place<'_>, arg: &str, what: &str) -> Result<(), Refusal> {
+    if path_inside(place, arg) {
+        Ok(())
+    } else {
+        refuse(arg, &format!("points {what} outside the workspace"))
+    }
 }
 
 fn outside(place: &Place<'_>, arg: &str, value: &str, what: &str) -> Result<(), Refusal> {
@@ -306,11 +316,27 @@ fn git(args: &[String], place: &Place<'_>) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn python(args: &[String], inline_code: bool) -> Result<(), Refusal> {
+/// Python's options, then what it runs: a module checkrail knows (`-m`),
+/// inline code where the policy allows it (`-c`), or a script, which must be
+/// a file of the workspace (a path elsewhere would run whatever is there).
+fn python(args: &[String], place: &Place<'_>, inline_code: bool) -> Result<(), Refusal> {
     let mut i = 0;
     while let Some(arg) = args.get(i) {
-        if arg == "-" || arg == "--" || !arg.starts_with('-') {
+        if arg == "-" {
             return Ok(());
+        }
+        if arg == "--" || !arg.starts_with('-') {
+            let script = if arg == "--" {
+                args.get(i + 1)
+            } else {
+                Some(arg)
+            };
+            return match script {
+                Some(script) if script != "-" => {
+                    positional_inside(place, script, "python at a script")
+                }
+                _ => Ok(()),
+            };
         }
         if arg.starts_with("--") {
             i += if arg == "--check-hash-based-pycs" {
@@ -551,6 +577,13 @@ mod tests {
         allowed("python3", &["-B", "-m", "pytest", "-q", "-c", "pytest.ini"]);
         allowed("python3", &["-X", "utf8", "-W", "error", "-m", "unittest"]);
         allowed("python3", &["script.py", "-c", "x"]);
+        allowed("python3", &["-B", "--", "../sub/tool.py"]);
+        // A script must be a file of the workspace: a path elsewhere (say,
+        // named by evidence) would run whatever is there.
+        let elsewhere = screened("python3", &["-B", "@OUT/evil.py"], false);
+        assert!(elsewhere.is_err_and(|m| m.contains("python at a script outside the workspace")),);
+        assert!(screened("python3", &["--", "/etc/passwd"], false).is_err());
+        assert!(screened("python3", &["../../x.py"], false).is_err());
         // Inline code where the policy allows it: once only.
         assert!(screened("python3", &["-B", "-I", "-c", "code", "a.py"], true).is_ok());
         let twice = screened("python3", &["-B", "-c", "evil", "-c", "code"], true);

@@ -12,7 +12,7 @@
 //! Flag names are compared the way the tools read them: `--outputFile`,
 //! `--output-file` and node's `--output_file` are one flag.
 
-use super::{Place, Refusal, path_inside, refuse, resolved};
+use super::{Place, Refusal, path_inside, positional_inside, refuse, resolved};
 
 /// A flag as the tool reads it: `--outputFile=x`, `--output-file x`.
 struct Flag<'a> {
@@ -140,15 +140,6 @@ fn module(
 
 const NEVER_ENDS: &str = "keeps running until stopped, so the check would only end at its deadline";
 const DEBUGGER: &str = "opens a debugger port through which anything can run";
-
-/// A positional argument that names a file or directory to run or read.
-fn positional_inside(place: &Place<'_>, arg: &str, what: &str) -> Result<(), Refusal> {
-    if path_inside(place, arg) {
-        Ok(())
-    } else {
-        refuse(arg, &format!("points {what} outside the workspace"))
-    }
-}
 
 pub(super) fn node(args: &[String], place: &Place<'_>) -> Result<(), Refusal> {
     // Everything up to `--` is screened, past the script too: an option's
