@@ -7,7 +7,7 @@ use std::path::Path;
 use checkrail::session::Status;
 use serde_json::{Value, json};
 
-use crate::support::{Cli, Session, Sessions, Workspace, codes};
+use crate::support::{Cli, Session, Sessions, Workspace, at_terminal, codes, text};
 
 /// Two phases: notes.md, then a test file frozen since the first phase
 /// passed and product code to write.
@@ -541,7 +541,7 @@ fn doctor_reports_a_hook_the_agent_removed() {
         "{text}"
     );
     // Or it leaves that file alone and switches every hook off locally.
-    init(dir, &["claude"]);
+    at_terminal(dir, &["init", "--agent", "claude"], "accept");
     std::fs::write(
         dir.join(".claude/settings.local.json"),
         "{\"disableAllHooks\": true}\n",
@@ -601,8 +601,17 @@ fn a_checkpoint_fails_once_the_agent_edits_its_own_hooks_until_a_human_sets_them
         "{refused:?}"
     );
 
+    // The agent cannot record its version by running `init` itself.
+    let out = Cli::new(&["init", "--agent", "claude"])
+        .workspace(dir)
+        .output();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("only a human at an interactive terminal"));
+    assert!(!session.validate().advanced);
+
     // A human looks and sets the hooks up again: the phase passes.
-    init(dir, &["claude"]);
+    let typed = at_terminal(dir, &["init", "--agent", "claude"], "accept");
+    assert!(typed.contains(".claude/settings.json"), "{typed}");
     assert!(session.validate().advanced);
 }
 

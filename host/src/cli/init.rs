@@ -116,10 +116,23 @@ pub fn init(setup: &Setup, args: &InitArgs) -> Result<Exit> {
     if args.dry_run {
         return Ok(Exit::Passed);
     }
+    let service = service(setup, &root)?;
+    let noted = |file: &str| {
+        service
+            .store()
+            .note(&setup::setup_note(file))
+            .ok()
+            .flatten()
+    };
+    if let Some(changed) = setup::changed_since_init(&root, &noted).filter(|c| !c.is_empty())
+        && !accepted_at_terminal(&changed)?
+    {
+        println!("cancelled; nothing was written or recorded");
+        return Ok(Exit::Failed);
+    }
     setup::apply(&root, &changes)?;
     // Record what the agents' files hold now, so that `doctor` tells a
     // later change (an agent removing its own hook) from this setup.
-    let service = service(setup, &root)?;
     for agent in &agents {
         for file in setup::files_of(*agent) {
             if let Ok(text) = std::fs::read_to_string(root.join(file)) {
@@ -135,6 +148,36 @@ pub fn init(setup: &Setup, args: &InitArgs) -> Result<Exit> {
         names.join(", ")
     );
     Ok(Exit::Passed)
+}
+
+/// Agent files changed since `init` recorded them: recording them again
+/// makes the change the new reference (an agent could weaken a hook it
+/// keeps registered and run `init` itself), so a human at a terminal
+/// looks at the list and types `accept`. `false` when they typed anything
+/// else.
+fn accepted_at_terminal(changed: &[setup::SetupChange]) -> Result<bool> {
+    use std::io::{IsTerminal, Write};
+    let list: Vec<String> = changed
+        .iter()
+        .map(|c| format!("`{}` {}", c.file, c.what))
+        .collect();
+    if !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal()) {
+        anyhow::bail!(
+            "agent files changed since `checkrail init` recorded them ({}); only a human at an interactive terminal can record them again: look at the change (`git diff`), then run `checkrail init` yourself in a terminal",
+            list.join(", ")
+        );
+    }
+    println!("changed since `checkrail init` recorded them:");
+    for item in &list {
+        println!("  {item}");
+    }
+    print!(
+        "type `accept` to set the hooks up again and record the files as they will be (anything else cancels): "
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    Ok(answer.trim() == "accept")
 }
 
 /// Checks the setup.
