@@ -97,6 +97,16 @@ fn at(session: &Session) -> (String, Option<u32>, Status) {
     (session.phase_id.clone(), session.iteration, session.status)
 }
 
+/// Phases `a`, `b` and `c`, each with a name and guidance only.
+fn three_phases() -> Workflow {
+    workflow(&format!(
+        "{}{}{}",
+        phase("a", ""),
+        phase("b", ""),
+        phase("c", "")
+    ))
+}
+
 fn phase(id: &str, extra: &str) -> String {
     format!("  - id: {id}\n    name: {id}\n    guidance: g\n{extra}")
 }
@@ -465,12 +475,7 @@ fn baselines_and_snapshots_follow_the_iteration() {
 
 #[test]
 fn tasks_and_artifacts_are_kept_per_occurrence_and_forgotten_on_rollback() {
-    let wf = workflow(&format!(
-        "{}{}{}",
-        phase("a", ""),
-        phase("b", ""),
-        phase("c", "")
-    ));
+    let wf = three_phases();
     let (mut s, _) = begin(&wf, json!({}));
     let done = |s: &Session, task: &str| Command::TaskDone {
         at: s.cursor(),

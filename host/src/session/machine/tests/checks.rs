@@ -87,12 +87,7 @@ fn a_check_apart_from_its_request_is_recorded_then_cleared_by_its_result() {
 
 #[test]
 fn two_checks_of_one_phase_never_advance_twice() {
-    let wf = workflow(&format!(
-        "{}{}{}",
-        phase("a", ""),
-        phase("b", ""),
-        phase("c", "")
-    ));
+    let wf = three_phases();
     let (mut s, _) = begin(&wf, json!({}));
     let at = s.cursor();
     start(&mut s, &wf, "chk-1").unwrap();
