@@ -2,6 +2,7 @@
 //! directories, loaded (compiled or taken from the cache, linked, described)
 //! on first use.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -11,27 +12,26 @@ use sha2::{Digest, Sha256};
 use crate::bundled::BUNDLED_RULES;
 use crate::pack::{LOCK_FILE, LockFile, installed_packs};
 use crate::runtime::{Limits, LoadError, RuleComponent, Runtime};
-use crate::schema::{Schema, Violation};
+use crate::schema::Violation;
 use crate::workflow::RuleRef;
 use crate::{Error, Result};
 
-/// A loaded rule and its compiled config schema.
+/// A loaded rule.
 pub struct LoadedRule {
     /// The component.
     pub component: RuleComponent,
-    config_schema: Schema,
     /// Input globs by config text: a pure function of component and config,
-    /// so each is asked of the component once, not on every validation. An
-    /// error (the rule was stopped, or named more than the caps allow) is
-    /// remembered too.
+    /// so each is asked of the component once, not on every validation.
+    /// Answers are also remembered across processes with the component's
+    /// description; an error (the rule was stopped, or named more than the
+    /// caps allow) only here.
     inputs: Mutex<HashMap<String, std::result::Result<Vec<String>, String>>>,
 }
 
 impl LoadedRule {
-    fn new(component: RuleComponent, config_schema: Schema) -> Self {
+    fn new(component: RuleComponent) -> Self {
         Self {
             component,
-            config_schema,
             inputs: Mutex::new(HashMap::new()),
         }
     }
@@ -62,10 +62,17 @@ impl LoadedRule {
         if let Some(known) = self.lock_inputs().get(&text) {
             return known.clone();
         }
+        if let Some(globs) = self.component.inputs_before(&text) {
+            self.lock_inputs().insert(text, Ok(globs.clone()));
+            return Ok(globs);
+        }
         // Asked outside the lock: the call runs the rule, up to its deadline.
         let answer = runtime
             .inputs(&self.component, &text, limits)
             .map_err(|e| format!("rule {} {e}", self.label()));
+        if let Ok(globs) = &answer {
+            self.component.remember_inputs(&text, globs);
+        }
         self.lock_inputs().insert(text, answer.clone());
         answer
     }
@@ -82,8 +89,24 @@ impl LoadedRule {
     }
 
     /// Violations of the rule's config schema, pointers prefixed by `prefix`.
+    /// A config the schema accepted before (in any process) is not checked
+    /// again: the answer depends only on the component and the config.
     pub fn config_violations(&self, config: &serde_json::Value, prefix: &str) -> Vec<Violation> {
-        self.config_schema.violations(config, prefix)
+        let text = config.to_string();
+        if self.component.accepted_before(&text) {
+            return Vec::new();
+        }
+        let violations = match self.component.schema() {
+            Ok(schema) => schema.violations(config, prefix),
+            Err(e) => vec![Violation {
+                pointer: prefix.to_owned(),
+                message: format!("the rule's config schema does not compile: {e}"),
+            }],
+        };
+        if violations.is_empty() {
+            self.component.remember_accepted(&text);
+        }
+        violations
     }
 }
 
@@ -221,15 +244,15 @@ impl Registry {
             origin: source.origin.clone(),
             source: cause,
         };
-        let file_bytes;
-        let bytes: &[u8] = match &source.bytes {
-            Bytes::Bundled(bytes) => bytes,
+        let bytes = match &source.bytes {
+            Bytes::Bundled(bytes) => Cow::Borrowed(*bytes),
             Bytes::File(path) => {
-                file_bytes = std::fs::read(path).map_err(|e| load_error(LoadError::Read(e)))?;
-                &file_bytes
+                Cow::Owned(std::fs::read(path).map_err(|e| load_error(LoadError::Read(e)))?)
             }
         };
-        let mut component = runtime.load(&source.origin, bytes).map_err(load_error)?;
+        let mut component = runtime
+            .describe(&source.origin, bytes)
+            .map_err(load_error)?;
         if let Bytes::Bundled(_) = source.bytes {
             component.pack = Some(crate::config::CORE_PACK.to_owned());
         }
@@ -239,9 +262,7 @@ impl Registry {
                 name: source.name.clone(),
             }));
         }
-        let config_schema = Schema::compile(&component.info.config_schema)
-            .map_err(|e| load_error(LoadError::BadConfigSchema(e)))?;
-        let rule = Arc::new(LoadedRule::new(component, config_schema));
+        let rule = Arc::new(LoadedRule::new(component));
         self.lock().insert(name.to_owned(), rule.clone());
         Ok(rule)
     }
@@ -340,18 +361,13 @@ impl Registry {
         }
         let origin = format!("{pack} {} ({})", found.manifest.version, path.display());
         let mut component = runtime
-            .load(&origin, &bytes)
+            .describe(&origin, Cow::Owned(bytes))
             .map_err(|source| Error::RuleLoad {
                 origin: origin.clone(),
                 source,
             })?;
         component.pack = Some(pack.to_owned());
-        let config_schema =
-            Schema::compile(&component.info.config_schema).map_err(|e| Error::RuleLoad {
-                origin: origin.clone(),
-                source: LoadError::BadConfigSchema(e),
-            })?;
-        let loaded = Arc::new(LoadedRule::new(component, config_schema));
+        let loaded = Arc::new(LoadedRule::new(component));
         self.lock().insert(key, loaded.clone());
         Ok(loaded)
     }

@@ -7,6 +7,7 @@ mod abi;
 pub mod api_version;
 pub mod cache;
 pub mod caps;
+mod component;
 mod host;
 mod stop;
 mod wasi;
@@ -16,11 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use checkrail_sandbox::NativeWorkspace;
 use checkrail_sandbox::exec::ExecPolicy;
-use checkrail_sandbox::{Capability, NativeWorkspace};
 use checkrail_sdk::Outcome;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{
     Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, Trap,
@@ -30,8 +30,9 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::grants::Granter;
-use abi::{RulePre, wit};
+use abi::wit;
 pub use cache::{CacheStatus, ComponentCache};
+pub use component::{RuleComponent, RuleInfo};
 pub use host::FILES_BUDGET;
 use host::{ExecContext, Limiter, LogBudget, StoreState};
 pub use stop::Stop;
@@ -103,45 +104,6 @@ impl Default for Limits {
             memory: 128 << 20,
         }
     }
-}
-
-/// What a rule says about itself (its `describe`).
-#[derive(Debug, Clone, Serialize)]
-pub struct RuleInfo {
-    /// Rule id.
-    pub id: String,
-    /// Rule version.
-    pub version: semver::Version,
-    /// What it checks.
-    pub description: String,
-    /// JSON Schema of its config.
-    pub config_schema: serde_json::Value,
-    /// Capabilities it may ask for, parsed when it was loaded (they travel
-    /// as their strings).
-    pub capabilities: Vec<Capability>,
-    /// Workspace-relative globs of the files that change how the rule's tool
-    /// judges (its configs, a `conftest.py`); empty for a rule built against
-    /// API 0.1.
-    pub judging_files: Vec<String>,
-}
-
-/// A compiled, linked rule, ready to instantiate.
-pub struct RuleComponent {
-    /// What the rule says about itself.
-    pub info: RuleInfo,
-    /// sha256 of the component bytes.
-    pub digest: String,
-    /// API version stamped into the component.
-    pub api_version: semver::Version,
-    /// Whether this load compiled or hit the cache.
-    pub cache: CacheStatus,
-    /// Where it came from (for messages).
-    pub origin: String,
-    /// The pack it came from: `core` for the bundled rules, an installed
-    /// pack's name, `None` for a `--rules-dir` component (set by the
-    /// registry). Decides which `[exec]` grants apply to it.
-    pub pack: Option<String>,
-    pre: RulePre,
 }
 
 /// Where and why one check runs.
@@ -325,62 +287,6 @@ impl Runtime {
         &self.cache
     }
 
-    /// Checks the API version, compiles (or loads from cache), links and
-    /// describes a component.
-    pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<RuleComponent, LoadError> {
-        let api_version = api_version::read_stamp(bytes).map_err(LoadError::Refused)?;
-        let abi = api_version::check(&api_version).map_err(LoadError::Refused)?;
-        let digest = hex::encode(Sha256::digest(bytes));
-        let (component, cache) = self
-            .cache
-            .load(&self.engine, bytes, &digest)
-            .map_err(|e| LoadError::Compile(e.into_boxed_dyn_error()))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(|pre| RulePre::new(abi, pre))
-            .map_err(|e| LoadError::World {
-                api_version: api_version.clone(),
-                source: e.into_boxed_dyn_error(),
-            })?;
-        let mut store = self
-            .store(None, None, "describe", &DESCRIBE_LIMITS)
-            .map_err(|e| LoadError::Sandbox(e.into_boxed_dyn_error()))?;
-        let described = pre
-            .describe(&mut store)
-            .map_err(|e| LoadError::Describe(classify(e, &store, &DESCRIBE_LIMITS)))?;
-        drop(store);
-        caps::check_described(&described).map_err(LoadError::Refused)?;
-        let capabilities = Capability::parse_all(&described.capabilities)
-            .map_err(|e| LoadError::Refused(format!("declares {e}")))?;
-        let version =
-            semver::Version::parse(&described.version).map_err(|source| LoadError::Version {
-                version: described.version.clone(),
-                source,
-            })?;
-        let config_schema =
-            serde_json::from_str(&described.config_schema).map_err(LoadError::ConfigSchema)?;
-        for glob in &described.judging_files {
-            check_judging_glob(glob).map_err(LoadError::Refused)?;
-        }
-        Ok(RuleComponent {
-            info: RuleInfo {
-                id: described.id,
-                version,
-                description: described.description,
-                config_schema,
-                capabilities,
-                judging_files: described.judging_files,
-            },
-            digest,
-            api_version,
-            cache,
-            origin: origin.to_owned(),
-            pack: None,
-            pre,
-        })
-    }
-
     /// Runs `check` in a fresh store. Never fails: whatever the rule does,
     /// the answer is a [`RunResult`].
     pub fn check(
@@ -390,6 +296,12 @@ impl Runtime {
         input: &CheckInput<'_>,
         limits: &Limits,
     ) -> RunResult {
+        // Linked before the store exists: a first compile must not eat
+        // into the rule's deadline.
+        let pre = match self.linked(rule) {
+            Ok(pre) => pre,
+            Err(e) => return RunResult::RuleError(format!("could not be loaded: {e}")),
+        };
         let mut store =
             match self.store(input.workspace, input.cancel.clone(), &rule.info.id, limits) {
                 Ok(store) => store,
@@ -424,7 +336,7 @@ impl Runtime {
                 })
                 .collect(),
         };
-        let answer = rule.pre.check(&mut store, config, &context);
+        let answer = pre.check(&mut store, config, &context);
         store.data_mut().remove_scratch();
         match answer {
             Ok(Ok(outcome)) => {
@@ -452,11 +364,13 @@ impl Runtime {
         config: &str,
         limits: &Limits,
     ) -> Result<Vec<String>, String> {
+        let pre = self
+            .linked(rule)
+            .map_err(|e| format!("could not be loaded: {e}"))?;
         let mut store = self
             .store(None, None, &rule.info.id, limits)
             .map_err(|e| format!("could not prepare the sandbox: {e}"))?;
-        let globs = rule
-            .pre
+        let globs = pre
             .inputs(&mut store, config)
             .map_err(|e| format!("`inputs` {}", classify(e, &store, limits)))?;
         caps::check_inputs(&globs).map_err(|e| format!("`inputs` {e}"))?;
@@ -563,17 +477,6 @@ fn check_facts(outcome: &Outcome) -> Result<(), String> {
             }),
         None => Ok(()),
     }
-}
-
-/// Refuses a judging-file glob that could match outside the workspace.
-fn check_judging_glob(glob: &str) -> Result<(), String> {
-    let climbs = glob.split('/').any(|part| part == "..");
-    if glob.is_empty() || glob.starts_with('/') || climbs {
-        return Err(format!(
-            "declares a judging file `{glob}` that is not a workspace-relative glob"
-        ));
-    }
-    Ok(())
 }
 
 /// Raises the soft limit on open files to the hard limit: checks run side by

@@ -23,6 +23,9 @@ pub enum CacheStatus {
     Cached,
     /// Compiled now; the cache is disabled or unusable.
     Uncached,
+    /// Described from what the cache remembers; the code is read and
+    /// linked only if the rule runs.
+    Described,
 }
 
 /// The compile cache.
@@ -59,6 +62,13 @@ impl ComponentCache {
         self.dir.as_deref()
     }
 
+    /// Where the description of the component whose sha256 is `digest` is
+    /// kept, beside its compiled artifact; `None` without a cache.
+    pub(crate) fn description_file(&self, engine: &Engine, digest: &str) -> Option<PathBuf> {
+        let dir = self.dir.as_ref()?;
+        Some(dir.join(format!("{}.describe.json", stem(engine, digest))))
+    }
+
     /// Compiles `bytes` (whose sha256 is `digest`) or loads it from the cache.
     pub fn load(
         &self,
@@ -69,9 +79,7 @@ impl ComponentCache {
         let Some(dir) = &self.dir else {
             return Ok((Component::new(engine, bytes)?, CacheStatus::Uncached));
         };
-        let mut hasher = DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let stem = format!("{digest}-{:016x}", hasher.finish());
+        let stem = stem(engine, digest);
         let artifact = dir.join(format!("{stem}.cwasm"));
         let seal = dir.join(format!("{stem}.sha256"));
 
@@ -113,15 +121,31 @@ impl ComponentCache {
     }
 }
 
+/// The name of a component's files in the cache: its sha256 and the
+/// engine's compatibility hash.
+fn stem(engine: &Engine, digest: &str) -> String {
+    let mut hasher = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{digest}-{:016x}", hasher.finish())
+}
+
 fn store(artifact: &Path, seal: &Path, compiled: &[u8]) -> std::io::Result<()> {
-    let dir = artifact.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile_in(dir)?;
-    std::io::Write::write_all(&mut tmp.1, compiled)?;
-    tmp.1.sync_all()?;
-    std::fs::rename(&tmp.0, artifact)?;
-    let mut tmp = tempfile_in(dir)?;
-    std::io::Write::write_all(&mut tmp.1, hex::encode(Sha256::digest(compiled)).as_bytes())?;
-    std::fs::rename(&tmp.0, seal)
+    write_atomically(artifact, compiled)?;
+    write_atomically(seal, hex::encode(Sha256::digest(compiled)).as_bytes())
+}
+
+/// Writes `bytes` to a temporary file beside `path`, synced, then renames
+/// it over `path`: a reader sees the old file or the new one, whole.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let (tmp, mut file) = tempfile_in(dir)?;
+    let written = std::io::Write::write_all(&mut file, bytes)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 fn tempfile_in(dir: &Path) -> std::io::Result<(PathBuf, std::fs::File)> {
