@@ -475,6 +475,39 @@ fn an_old_database_planted_beside_recorded_sessions_is_never_imported() {
     assert!(service(ws.path()).next("oldsession01").is_err());
 }
 
+#[test]
+fn a_session_recorded_in_a_copy_of_the_workspace_does_not_verify_here() {
+    let real = docs_project().build();
+    let copy = docs_project().build();
+    // The honest record of the real workspace verifies.
+    let (svc, honest) = session_with_history(real.path());
+    assert!(svc.verify(&honest, false).unwrap().ok);
+    // In a copy, the agent completes the first phase, then moves that
+    // session's rows, tags and all, into the real workspace's database.
+    let (copied_svc, copied) = session_with_history(copy.path());
+    drop(copied_svc);
+    let from = checkrail::workspace::Workspace::open(copy.path(), &state()).unwrap();
+    let db = raw_db(real.path());
+    db.execute(
+        "ATTACH DATABASE ?1 AS copy",
+        [from.state_dir().join("sessions.db").to_string_lossy()],
+    )
+    .unwrap();
+    db.execute_batch(
+        "INSERT INTO sessions SELECT * FROM copy.sessions;
+         INSERT INTO events (session_id, n, at, kind, phase, data, state, prev_hash, hash, tag)
+            SELECT session_id, n, at, kind, phase, data, state, prev_hash, hash, tag FROM copy.events ORDER BY seq;",
+    )
+    .unwrap();
+    let verdict = svc.verify(&copied, false).unwrap();
+    assert!(!verdict.ok, "a copied session verified: {verdict:?}");
+    assert!(Session::of(&svc, &copied).try_validate().is_err());
+    let out = checkrail(real.path(), &["session", "verify", &copied]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    // The workspace's own session is untouched.
+    assert!(svc.verify(&honest, false).unwrap().ok);
+}
+
 /// An MCP client whose user answers every elicitation with `answer`, and
 /// counts how often it was asked.
 #[derive(Clone)]

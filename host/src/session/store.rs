@@ -29,6 +29,7 @@ use super::event::{EventData, Imported, Started};
 use super::{CheckResult, Command, Event, LoopRun, NewEvent, RunningCheck, Session, Status, Step};
 
 mod backend;
+mod bind;
 mod clock;
 mod delete;
 mod legacy;
@@ -110,12 +111,20 @@ pub fn open(
     workspace: &Path,
     key: StateKey,
 ) -> Result<Arc<dyn SessionStore>> {
+    let workspace = workspace.to_string_lossy();
     Ok(match target {
-        StoreTarget::StateDir => Arc::new(Store::new(sqlite::Sqlite::open(state_db)?, key)?),
-        StoreTarget::Sqlite(path) => Arc::new(Store::new(sqlite::Sqlite::open(path)?, key)?),
-        StoreTarget::Postgres(url) => Arc::new(Store::new(
-            postgres::Postgres::open(url, &workspace.to_string_lossy())?,
+        StoreTarget::StateDir => Arc::new(Store::new(
+            sqlite::Sqlite::open(state_db)?,
             key,
+            &workspace,
+        )?),
+        StoreTarget::Sqlite(path) => {
+            Arc::new(Store::new(sqlite::Sqlite::open(path)?, key, &workspace)?)
+        }
+        StoreTarget::Postgres(url) => Arc::new(Store::new(
+            postgres::Postgres::open(url, &workspace)?,
+            key,
+            &workspace,
         )?),
     })
 }
@@ -257,16 +266,21 @@ struct Store<B> {
 }
 
 impl<B: Backend> Store<B> {
-    /// Wraps a backend; a shared database also checks that its records of
-    /// this workspace are authenticated with this key.
-    fn new(backend: B, key: StateKey) -> Result<Self> {
+    /// Wraps a backend whose records belong to `workspace`: every tag binds
+    /// it. A shared database also checks that its records of this workspace
+    /// are authenticated with this key; a workspace's own database is bound
+    /// to it once (see [`bind`]).
+    fn new(backend: B, key: StateKey, workspace: &str) -> Result<Self> {
+        let shared = backend.scope().is_some();
         let seal = Seal {
-            scope: backend.scope().map(str::to_owned),
+            scope: Some(backend.scope().unwrap_or(workspace).to_owned()),
             key,
         };
         let store = Self { backend, seal };
-        if store.seal.scope.is_some() {
+        if shared {
             store.check_key()?;
+        } else {
+            store.bind()?;
         }
         Ok(store)
     }

@@ -57,6 +57,10 @@ pub(super) trait Records {
     fn meta(&mut self, name: &str) -> Result<Option<String>>;
     /// Sets `name` to `value`, or removes it with `None`.
     fn set_meta(&mut self, name: &str, value: Option<&str>) -> Result<()>;
+    /// Replaces the tag of the event stored at `seq`.
+    fn retag_event(&mut self, seq: i64, tag: &str) -> Result<()>;
+    /// Replaces the tag of a deleted session's audit entry.
+    fn retag_audit_entry(&mut self, id: &str, tag: &str) -> Result<()>;
 }
 
 /// Numbered schema changes, applied in order at open; `steps[0]` brings a

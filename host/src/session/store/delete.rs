@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::{Backend, Records, Status, Store, now};
 use crate::{Error, Result};
 
-const AUDIT_DOMAIN: &str = "checkrail session deletion v1";
+pub(super) const AUDIT_DOMAIN: &str = "checkrail session deletion v1";
 
 /// What stays of a deleted session.
 #[derive(Debug, Clone, PartialEq, Serialize, JsonSchema)]

@@ -492,6 +492,26 @@ impl Records for SqliteRecords<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.fail())
     }
 
+    fn retag_event(&mut self, seq: i64, tag: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE events SET tag = ?1 WHERE seq = ?2",
+                params![tag, seq],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
+    fn retag_audit_entry(&mut self, id: &str, tag: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE deleted_sessions SET tag = ?1 WHERE id = ?2",
+                params![tag, id],
+            )
+            .map_err(self.fail())?;
+        Ok(())
+    }
+
     fn add_audit_entry(&mut self, entry: &Deletion, tag: &str) -> Result<()> {
         self.conn
             .execute(

@@ -9,23 +9,62 @@ use crate::session::EventData;
 const COMPLETED: &str = "f544419be834";
 const ABANDONED: &str = "491f3663aab3";
 
-fn fixture() -> (tempfile::TempDir, Arc<dyn SessionStore>) {
-    let from = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/session-log-0.1.0");
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    let db = dir.path().join("sessions.db");
-    std::fs::copy(from.join("sessions.db"), &db).unwrap_or_else(|e| panic!("copy: {e}"));
-    let key: [u8; 32] = std::fs::read(from.join("key"))
+fn fixture_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/session-log-0.1.0")
+}
+
+fn fixture_key() -> StateKey {
+    let key: [u8; 32] = std::fs::read(fixture_dir().join("key"))
         .ok()
         .and_then(|k| k.try_into().ok())
         .unwrap_or_else(|| panic!("the fixture's key is 32 bytes"));
+    StateKey::from_bytes(key)
+}
+
+/// The fixture's database opened as the store of the workspace `dir`
+/// (written before tags covered the workspace: opening binds it).
+fn fixture() -> (tempfile::TempDir, Arc<dyn SessionStore>) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let db = dir.path().join("sessions.db");
+    std::fs::copy(fixture_dir().join("sessions.db"), &db).unwrap_or_else(|e| panic!("copy: {e}"));
     let store = open(
         &StoreTarget::Sqlite(db.clone()),
         &db,
         dir.path(),
-        StateKey::from_bytes(key),
+        fixture_key(),
     )
     .unwrap_or_else(|e| panic!("open: {e}"));
     (dir, store)
+}
+
+#[test]
+fn a_database_bound_to_its_workspace_is_refused_for_another() {
+    let (dir, store) = fixture();
+    drop(store);
+    let db = dir.path().join("sessions.db");
+    let other = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let refused = open(
+        &StoreTarget::Sqlite(db.clone()),
+        &db,
+        other.path(),
+        fixture_key(),
+    )
+    .err()
+    .unwrap_or_else(|| panic!("opened for another workspace"))
+    .to_string();
+    assert!(
+        refused.contains("sessions of another workspace"),
+        "{refused}"
+    );
+    // Its own workspace still opens it, and its records still verify.
+    let store = open(
+        &StoreTarget::Sqlite(db.clone()),
+        &db,
+        dir.path(),
+        fixture_key(),
+    )
+    .unwrap_or_else(|e| panic!("open: {e}"));
+    assert!(store.verify(COMPLETED).is_ok_and(|v| v.verified));
 }
 
 #[test]

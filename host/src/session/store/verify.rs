@@ -130,6 +130,10 @@ impl<B: Backend> Store<B> {
                 row.event_count,
                 seen.len()
             ));
+        } else if head.is_some_and(|h| h.state != row.state) {
+            problems.push(
+                "the state row does not match the last event of the log: its status, phase or facts were changed".to_owned(),
+            );
         }
         problems.dedup();
         Ok(Verification {

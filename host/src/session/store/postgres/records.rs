@@ -214,6 +214,22 @@ impl Records for PgRecords<'_> {
         Ok(())
     }
 
+    fn retag_event(&mut self, seq: i64, tag: &str) -> Result<()> {
+        self.execute(
+            "UPDATE events SET tag = $2 WHERE workspace = $1 AND seq = $3",
+            &[self.ws(), text(&tag), (&seq, Type::INT8)],
+        )?;
+        Ok(())
+    }
+
+    fn retag_audit_entry(&mut self, id: &str, tag: &str) -> Result<()> {
+        self.execute(
+            "UPDATE deleted_sessions SET tag = $2 WHERE workspace = $1 AND id = $3",
+            &[self.ws(), text(&tag), text(&id)],
+        )?;
+        Ok(())
+    }
+
     fn audit_entry(&mut self, id: &str) -> Result<Option<(Deletion, String)>> {
         let rows = self.query(
             &format!(
