@@ -107,6 +107,65 @@ pub fn literal_glob(path: &str) -> String {
         .collect()
 }
 
+/// Programs that run a script named by their first argument that is not
+/// an option: the script judges as much as the program does.
+const INTERPRETERS: &[&str] = &[
+    "python", "python3", "node", "deno", "bun", "bash", "sh", "ruby", "perl", "php", "Rscript",
+];
+
+/// Workspace files a rule use's own command runs (`command: {program,
+/// args}`, as the benchmark, test, coverage, lint and compile rules take):
+/// the program itself when it is a workspace file, and the script an
+/// interpreter runs. A benchmark script that prints a better number judges
+/// the change as surely as a test does, whatever the workflow's frozen
+/// globs say. As literal globs.
+pub fn command_scripts(root: &Path, config: &serde_json::Value) -> Vec<String> {
+    let Some(command) = config.get("command") else {
+        return Vec::new();
+    };
+    let program = command.get("program").and_then(|p| p.as_str());
+    let args: Vec<&str> = command
+        .get("args")
+        .and_then(|a| a.as_array())
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a.as_str())
+        .collect();
+    let interpreted = program
+        .map(|p| p.rsplit('/').next().unwrap_or(p))
+        .is_some_and(|name| {
+            INTERPRETERS.iter().any(|i| {
+                name == *i
+                    || name
+                        .strip_prefix(i)
+                        .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+            })
+        });
+    let script = interpreted
+        .then(|| args.iter().find(|a| !a.starts_with('-')).copied())
+        .flatten();
+    program
+        .into_iter()
+        .chain(script)
+        .filter(|path| workspace_file(root, path))
+        .map(|path| literal_glob(path.trim_start_matches("./")))
+        .collect()
+}
+
+/// Whether `path` names a file inside the workspace (relative, not
+/// climbing out).
+fn workspace_file(root: &Path, path: &str) -> bool {
+    let relative = Path::new(path);
+    relative.is_relative()
+        && relative.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
+        && root.join(relative).is_file()
+}
+
 /// How a file differs from its snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -260,6 +319,36 @@ mod tests {
             ]
         );
         assert_eq!(compare(&before, &now, false).len(), 2);
+    }
+
+    #[test]
+    fn the_scripts_a_command_runs_are_named_and_product_files_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        for file in ["bench.py", "run.sh", "src/main.c"] {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, "x").unwrap();
+        }
+        let scripts = |program: &str, args: &[&str]| {
+            command_scripts(
+                dir.path(),
+                &serde_json::json!({ "command": { "program": program, "args": args } }),
+            )
+        };
+        assert_eq!(
+            scripts("python3", &["-O", "bench.py", "--fast"]),
+            ["bench.py"]
+        );
+        assert_eq!(scripts("python3.11", &["./bench.py"]), ["bench.py"]);
+        assert_eq!(scripts("./run.sh", &["bench.py"]), ["run.sh"]);
+        assert!(scripts("python3", &["-m", "pytest"]).is_empty());
+        assert!(
+            scripts("gcc", &["src/main.c"]).is_empty(),
+            "a compiler's inputs are the product"
+        );
+        assert!(scripts("node", &["../bench.py"]).is_empty());
+        assert!(scripts("node", &["absent.js"]).is_empty());
+        assert!(command_scripts(dir.path(), &serde_json::json!({ "runner": "auto" })).is_empty());
     }
 
     #[test]

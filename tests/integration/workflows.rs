@@ -261,6 +261,62 @@ fn performance_change_needs_faster_code_not_a_faster_benchmark() {
     assert!(v.passed && v.advanced, "{:?}", v.report);
 }
 
+#[test]
+fn performance_change_judges_the_benchmark_it_runs_whatever_glob_the_agent_names() {
+    let ws = Workspace::new()
+        .file("pyproject.toml", PY_PROJECT)
+        .file("work.py", WORK_SLOW)
+        .file("bench.py", BENCH)
+        .file("tests/test_work.py", WORK_TEST)
+        .grant("python3")
+        .build();
+    let dir = ws.path();
+    let svc = service(dir);
+    let start = |files: &str| {
+        Session::start_with(
+            &svc,
+            "performance-change",
+            &[
+                ("benchmark", "python3"),
+                ("benchmark_args", "bench.py"),
+                ("pattern", "work: ([0-9.]+) ms"),
+                ("benchmark_files", files),
+            ],
+        )
+    };
+    // A glob that matches nothing would freeze nothing: the baseline
+    // cannot pass with it.
+    let v = start("nothing*.py").validate();
+    assert!(
+        !v.passed && error_codes(&v) == ["frozen-matches-nothing"],
+        "{:?}",
+        v.report
+    );
+    // A glob that matches some other file: the script the benchmark runs
+    // is judged all the same.
+    let session = start("tests/test_work.py");
+    let v = session.validate();
+    assert!(v.advanced, "baseline: {:?}", v.report);
+    let v = session.validate_with(json!({"hotspot": "work.run sleeps 60 ms", "plan": "drop the sleep from work.run entirely"}));
+    assert!(v.advanced, "plan: {:?}", v.report);
+    std::fs::write(dir.join("bench.py"), "print(\"work: 1.00 ms\")\n").unwrap();
+    let v = session.validate();
+    assert!(
+        !v.passed && error_codes(&v).contains(&"judging-file-changed".to_owned()),
+        "{:?}",
+        error_codes(&v)
+    );
+    // The honest path still passes.
+    std::fs::write(dir.join("bench.py"), BENCH).unwrap();
+    std::fs::write(
+        dir.join("work.py"),
+        WORK_SLOW.replace("    time.sleep(0.06)\n", ""),
+    )
+    .unwrap();
+    let v = session.validate();
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+}
+
 const C_MAKEFILE: &str = "CFLAGS = -Wall -Wextra -Werror -Iinclude\n\ntest: tests/test_calc\n\t./tests/test_calc\n\ntests/test_calc: src/calc.c tests/test_calc.c include/calc.h\n\t$(CC) $(CFLAGS) -o $@ src/calc.c tests/test_calc.c\n\n.PHONY: test\n";
 const C_HEADER: &str = "int add(int a, int b);\n";
 const C_SOURCE: &str = "#include \"calc.h\"\n\nint add(int a, int b) { return a + b; }\n";

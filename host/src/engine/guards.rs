@@ -75,6 +75,15 @@ impl Checkrail {
                 Severity::Block,
             ));
         }
+        let targets = frozen_from(run.workflow, run.phase);
+        if !targets.is_empty() {
+            reports.push(host_report(
+                "frozen-targets",
+                "the files later phases freeze from here on exist",
+                unmatched_frozen_findings(root, &targets, run.phase),
+                Severity::Block,
+            ));
+        }
         if let Some(changed) = run.guards.setup {
             reports.push(host_report(
                 "hook-setup",
@@ -100,6 +109,39 @@ impl Checkrail {
         }
         reports
     }
+}
+
+/// The globs later phases freeze since `phase`, each with the phase that
+/// freezes it.
+fn frozen_from<'w>(workflow: &'w Workflow, phase: &str) -> Vec<(&'w str, &'w str)> {
+    workflow
+        .phases
+        .iter()
+        .filter_map(|p| Some((p.id.as_str(), p.checkpoint.as_ref()?.frozen.as_ref()?)))
+        .filter(|(_, frozen)| frozen.since == phase)
+        .flat_map(|(by, frozen)| frozen.paths.iter().map(move |glob| (glob.as_str(), by)))
+        .collect()
+}
+
+/// A finding for each glob frozen from `phase` on that matches no file: a
+/// freeze of nothing protects nothing (an agent that names the files to
+/// freeze could name none), so the phase does not pass until it does.
+fn unmatched_frozen_findings(
+    root: &std::path::Path,
+    targets: &[(&str, &str)],
+    phase: &str,
+) -> Vec<Finding> {
+    targets
+        .iter()
+        .filter(|(glob, _)| frozen::snapshot(root, &[(*glob).to_owned()]).is_empty())
+        .map(|(glob, by)| {
+            Finding::error(format!(
+                "`{glob}` matches no file, yet phase `{by}` freezes it from phase `{phase}` on: a freeze of nothing protects nothing"
+            ))
+            .code("frozen-matches-nothing")
+            .fix_hint("name the files that exist and must not change (the workflow's inputs decide the glob: start a new session with one that matches them)")
+        })
+        .collect()
 }
 
 /// A finding for each agent file that changed since `checkrail init`: an

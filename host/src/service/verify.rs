@@ -97,13 +97,18 @@ impl Service {
     }
 
     /// Globs of the files that change how the workflow's rules judge: what
-    /// each rule declares, plus the workspace's `checkrail.toml`.
+    /// each rule declares, the scripts their commands run, plus the
+    /// workspace's `checkrail.toml`.
     pub(super) fn judging_globs(&self, workflow: &Workflow) -> Result<Vec<String>> {
         let mut globs = vec![crate::config::FILE.to_owned()];
         for phase in &workflow.phases {
             for rule_use in phase.checkpoint.iter().flat_map(|c| &c.rules) {
                 let rule = self.engine.rule(&rule_use.rule)?;
                 globs.extend(rule.component.info.judging_files.iter().cloned());
+                globs.extend(crate::frozen::command_scripts(
+                    self.workspace.root(),
+                    &rule_use.config,
+                ));
             }
         }
         globs.sort();
