@@ -18,7 +18,7 @@ use checkrail_sandbox::{EntryKind, NativeWorkspace};
 use checkrail_sdk::Finding;
 use sha2::{Digest, Sha256};
 
-use crate::cache::fingerprints::SKIPPED_DIRS;
+use crate::cache::fingerprints::{Fingerprint, SKIPPED_DIRS};
 
 /// Most files one snapshot records.
 pub(crate) const MAX_FILES: usize = 10_000;
@@ -72,6 +72,50 @@ fn snapshot_skipping(root: &Path, globs: &[String], skipped: &[&str], dirs: bool
         }
     }
     files
+}
+
+/// Files and how they stand on disk: size, modification and change times,
+/// inode.
+pub(crate) type Stats = BTreeMap<String, Fingerprint>;
+
+/// The files under `root` matching any of `globs` (only VCS data skipped),
+/// with their fingerprints, read without reading the files. Taken before
+/// and after a check, it shows any write in between, even one undone with
+/// the same content: every write moves a file's change time, which no one
+/// can set back.
+pub(crate) fn stats(root: &Path, globs: &[String]) -> Stats {
+    let mut stats = Stats::new();
+    let Ok(ws) = NativeWorkspace::open(root) else {
+        return stats;
+    };
+    for glob in globs {
+        let Ok(paths) = ws.glob_skipping(glob, MAX_FILES, VCS_DIRS, &mut || false) else {
+            continue;
+        };
+        for path in paths {
+            if let Ok(meta) = std::fs::symlink_metadata(root.join(&path)) {
+                stats.insert(path, Fingerprint::of(&meta));
+            }
+        }
+    }
+    stats
+}
+
+/// The paths whose entry differs between `before` and `after` (changed,
+/// gone or new), in order.
+pub fn changed_paths<V: PartialEq>(
+    before: &BTreeMap<String, V>,
+    after: &BTreeMap<String, V>,
+) -> Vec<String> {
+    let mut changed: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|path| before.get(*path) != after.get(*path))
+        .cloned()
+        .collect();
+    changed.sort();
+    changed.dedup();
+    changed
 }
 
 /// The artifacts a phase produced: each file matching `globs`, with its

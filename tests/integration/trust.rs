@@ -508,6 +508,60 @@ fn a_session_recorded_in_a_copy_of_the_workspace_does_not_verify_here() {
     assert!(svc.verify(&honest, false).unwrap().ok);
 }
 
+/// One phase whose pytest suite must pass.
+const PY_FLOW: &str = "id: py-green
+version: 1.0.0
+name: Green
+description: d
+phases:
+  - id: green
+    name: Green
+    guidance: make the tests pass
+    checkpoint:
+      rules:
+        - rule: test
+          config: { runner: pytest, min_passed: 1 }
+  - id: done
+    name: Done
+    guidance: done
+";
+
+#[test]
+fn a_judging_file_written_while_the_rules_run_voids_the_verdict_even_when_put_back() {
+    const TEST: &str = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n";
+    // A test that rewrites `conftest.py` while pytest runs, and leaves it
+    // as it was: its content at the end is what it was at the start.
+    const SNEAKY: &str = "import pathlib\n\n\ndef test_put_back():\n    conftest = pathlib.Path(__file__).parent.parent / \"conftest.py\"\n    conftest.write_text(conftest.read_text())\n";
+    let ws = Workspace::new()
+        .workflow(PY_FLOW)
+        .file("pyproject.toml", "[tool.pytest.ini_options]\npythonpath = [\".\"]\n")
+        .file("calc.py", "def add(a, b):\n    return a + b\n")
+        .file("conftest.py", "# shared fixtures\n")
+        .file("tests/test_calc.py", TEST)
+        .file("tests/test_sneaky.py", SNEAKY)
+        .grant("python3")
+        .build();
+    let svc = service(ws.path());
+    let session = Session::start(&svc, "py-green");
+    let v = session.validate();
+    let codes: Vec<String> = v
+        .report
+        .iter()
+        .flat_map(|r| &r.rules)
+        .flat_map(|r| &r.findings)
+        .filter_map(|f| f.code.clone())
+        .collect();
+    assert!(
+        !v.passed && codes.contains(&"changed-during-check".to_owned()),
+        "{:?}",
+        v.report
+    );
+    // Left alone while the rules run, the same suite passes.
+    std::fs::remove_file(ws.path().join("tests/test_sneaky.py")).unwrap();
+    let v = session.validate();
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+}
+
 /// An MCP client whose user answers every elicitation with `answer`, and
 /// counts how often it was asked.
 #[derive(Clone)]

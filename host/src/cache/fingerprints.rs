@@ -51,7 +51,7 @@ const TAG_DOMAIN: &str = "checkrail fingerprints v1";
 /// One file's fingerprint: the metadata that tells whether a content hash
 /// taken earlier still describes the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct Fingerprint {
+pub(crate) struct Fingerprint {
     size: u64,
     mtime_ns: i128,
     ctime_ns: i128,
@@ -59,7 +59,7 @@ pub(super) struct Fingerprint {
 }
 
 impl Fingerprint {
-    pub(super) fn of(meta: &std::fs::Metadata) -> Self {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
         let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
         Self {
             size: meta.size(),

@@ -11,6 +11,7 @@ use checkrail_sdk::tool::plural;
 use serde_json::{Map, Value};
 
 use super::{CheckpointRun, Checkrail, millis};
+use crate::frozen;
 use crate::report::{CheckpointReport, RuleReport, RuleStatus};
 use crate::schema::{Schema, Violation};
 use crate::workflow::{DoneWhen, Phase, RuleUse, Severity, Workflow};
@@ -61,13 +62,26 @@ impl Checkrail {
             checkpoint.evidence_schema.as_ref(),
             run.evidence,
         )?;
+        // One snapshot: the files the verdict rests on are watched while
+        // the rules run, so a file swapped in for the run and back after it
+        // voids the verdict (see `frozen::stats`).
+        let root = run.workspace.root();
+        let watched = self.watched_globs(run, checkpoint.frozen.as_ref(), &prepared);
+        let before = frozen::stats(root, &watched);
         let mut rules = self.run_rules(run, &phase.id, &prepared)?;
+        let ran = rules.iter().any(|r| !r.cached);
         // Facts are the checkpoint's own rules': a task's use of the same
         // rule (say, one test) must not become the phase's baseline.
         for report in rules.iter_mut().skip(declared) {
             report.facts = None;
         }
         rules.extend(self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared));
+        if ran {
+            let changed = frozen::changed_paths(&before, &frozen::stats(root, &watched));
+            if !changed.is_empty() {
+                rules.push(super::guards::changed_during_check(&changed));
+            }
+        }
         if checkpoint.require_tasks {
             rules.extend(evidence_tasks_report(phase, run.evidence));
         }

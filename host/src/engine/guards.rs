@@ -113,7 +113,7 @@ impl Checkrail {
 
 /// The globs later phases freeze since `phase`, each with the phase that
 /// freezes it.
-fn frozen_from<'w>(workflow: &'w Workflow, phase: &str) -> Vec<(&'w str, &'w str)> {
+pub(super) fn frozen_from<'w>(workflow: &'w Workflow, phase: &str) -> Vec<(&'w str, &'w str)> {
     workflow
         .phases
         .iter()
@@ -144,6 +144,52 @@ fn unmatched_frozen_findings(
         .collect()
 }
 
+impl Checkrail {
+    /// The globs of the files a checkpoint's verdict rests on besides the
+    /// rules' cache keys, watched while its rules run: the judging files
+    /// (in a session), this checkpoint's frozen paths and those frozen from
+    /// here on, and what the workflow or each rule that runs no program
+    /// says it reads (a whole-workspace `**` is left out: walking it twice
+    /// per check would cost more than the files it adds).
+    pub(super) fn watched_globs(
+        &self,
+        run: &CheckpointRun<'_>,
+        frozen: Option<&Frozen>,
+        prepared: &[(&RuleUse, Arc<LoadedRule>, Limits)],
+    ) -> Vec<String> {
+        let mut globs: Vec<String> = Vec::new();
+        if let Some((_, judging, _)) = run.guards.judging {
+            globs.extend(judging.iter().cloned());
+        }
+        globs.extend(frozen.iter().flat_map(|f| f.paths.iter().cloned()));
+        globs.extend(
+            frozen_from(run.workflow, run.phase)
+                .into_iter()
+                .map(|(glob, _)| glob.to_owned()),
+        );
+        for (rule_use, rule, limits) in prepared {
+            let runs_programs = rule
+                .component
+                .info
+                .capabilities
+                .iter()
+                .any(|c| c.program().is_some());
+            match &rule_use.inputs {
+                Some(declared) => globs.extend(declared.iter().cloned()),
+                None if !runs_programs => globs.extend(
+                    rule.inputs_within(&self.runtime, &rule_use.config, limits)
+                        .unwrap_or_default(),
+                ),
+                None => {}
+            }
+        }
+        globs.retain(|glob| glob != "**");
+        globs.sort();
+        globs.dedup();
+        globs
+    }
+}
+
 /// A finding for each agent file that changed since `checkrail init`: an
 /// agent that removed its own stop hook has left the gate.
 fn setup_findings(changed: &[crate::setup::SetupChange]) -> Vec<Finding> {
@@ -161,22 +207,10 @@ fn setup_findings(changed: &[crate::setup::SetupChange]) -> Vec<Finding> {
         .collect()
 }
 
-/// The report of a checkpoint whose files frozen since it (by a later
-/// checkpoint) changed while its rules ran.
-pub fn changed_during_check(
-    before: Option<&Map<String, Value>>,
-    after: Option<&Map<String, Value>>,
-) -> RuleReport {
-    let (then, now) = (
-        before.cloned().unwrap_or_default(),
-        after.cloned().unwrap_or_default(),
-    );
-    let mut changed: Vec<String> = Vec::new();
-    for path in then.keys().chain(now.keys()) {
-        if then.get(path) != now.get(path) && !changed.contains(path) {
-            changed.push(path.clone());
-        }
-    }
+/// The report of a checkpoint whose files changed while its rules ran
+/// (`changed`, from [`frozen::changed_paths`]): what the rules judged is
+/// not what would be recorded.
+pub fn changed_during_check(changed: &[String]) -> RuleReport {
     let findings = changed
         .iter()
         .map(|path| {
@@ -190,7 +224,7 @@ pub fn changed_during_check(
         .collect();
     let mut report = host_report(
         "stable-files",
-        "the files frozen since this phase did not change while its rules ran",
+        "the files this checkpoint's verdict rests on did not change while its rules ran",
         findings,
         Severity::Block,
     );

@@ -386,10 +386,15 @@ impl Service {
         )?;
         let recorded = self.recorded_files(workflow, &phase_id);
         if report.passed && recorded.0 != recorded_before.0 {
-            report.fail_with(crate::engine::guards::changed_during_check(
-                recorded_before.0.as_ref(),
-                recorded.0.as_ref(),
-            ));
+            let as_tree =
+                |map: Option<&Map<String, Value>>| -> std::collections::BTreeMap<String, Value> {
+                    map.cloned().unwrap_or_default().into_iter().collect()
+                };
+            let changed = frozen::changed_paths(
+                &as_tree(recorded_before.0.as_ref()),
+                &as_tree(recorded.0.as_ref()),
+            );
+            report.fail_with(crate::engine::guards::changed_during_check(&changed));
         }
         if dry_run {
             let note = format!(
