@@ -534,7 +534,10 @@ fn a_judging_file_written_while_the_rules_run_voids_the_verdict_even_when_put_ba
     const SNEAKY: &str = "import pathlib\n\n\ndef test_put_back():\n    conftest = pathlib.Path(__file__).parent.parent / \"conftest.py\"\n    conftest.write_text(conftest.read_text())\n";
     let ws = Workspace::new()
         .workflow(PY_FLOW)
-        .file("pyproject.toml", "[tool.pytest.ini_options]\npythonpath = [\".\"]\n")
+        .file(
+            "pyproject.toml",
+            "[tool.pytest.ini_options]\npythonpath = [\".\"]\n",
+        )
         .file("calc.py", "def add(a, b):\n    return a + b\n")
         .file("conftest.py", "# shared fixtures\n")
         .file("tests/test_calc.py", TEST)

@@ -318,7 +318,14 @@ fn judge(
             ),
             Some(Some(before)) => {
                 against = format!("; {:.2}% at `{phase}`", before.percent());
-                findings.extend(compare(config, phase, &before, totals));
+                let gone = cx
+                    .baseline(phase)
+                    .and_then(|facts| facts.get("lines_by_file"))
+                    .map(|by_file| measured.no_longer_measured(by_file))
+                    .unwrap_or_default();
+                let compared = counting_as_missed(totals, &gone);
+                findings.extend(gone.iter().map(|(path, lines)| no_longer_measured(path, *lines, phase)));
+                findings.extend(compare(config, phase, &before, &compared));
                 if totals.excluded > before.excluded {
                     findings.extend(new_exclusions(cx, phase, &before, measured));
                 }
@@ -339,9 +346,34 @@ fn judge(
     );
     let mut facts = totals.to_facts();
     facts["excluded_by_file"] = json!(measured.excluded_by_file());
+    facts["lines_by_file"] = json!(measured.lines_by_file());
     Outcome::from_findings(findings)
         .with_summary(summary)
         .with_facts(facts)
+}
+
+/// `now` with the lines of the files no longer measured (`gone`, with
+/// their lines at the earlier phase) counted as lines that did not run:
+/// coverage compares the same code or more, so it cannot rise by measuring
+/// less (deleting an untested module, moving it where `omit` skips it, or
+/// omitting it).
+fn counting_as_missed(now: &Totals, gone: &[(String, u64)]) -> Totals {
+    let missed: u64 = gone.iter().map(|(_, lines)| lines).sum();
+    Totals {
+        lines: now.lines + missed,
+        files: now.files + gone.len() as u64,
+        ..*now
+    }
+}
+
+/// A warning at a file measured at `phase` and not now.
+fn no_longer_measured(path: &str, lines: u64, phase: &str) -> Finding {
+    Finding::warning(format!(
+        "`{path}` was measured at `{phase}` ({lines} lines) and is not measured now (deleted, moved, or omitted): its lines count as not run in the comparison"
+    ))
+    .path(path)
+    .code("no-longer-measured")
+    .fix_hint("measure the same code as before: undo the move or the omission; if the code is gone from the product on purpose, escalate so a human decides")
 }
 
 /// The findings of a drop, new exclusions, or a gain that fell short.

@@ -54,6 +54,9 @@ pub struct Measured {
 
 /// At most this many files are recorded with their excluded-line counts.
 const MAX_EXCLUDED_FILES: usize = 500;
+/// At most this many files are recorded with their line counts (about
+/// 60 bytes each in the facts).
+const MAX_MEASURED_FILES: usize = 5_000;
 
 impl Measured {
     /// Files with lines excluded from measurement, with how many, for the
@@ -64,6 +67,31 @@ impl Measured {
             .filter(|(_, f)| !f.excluded.is_empty())
             .take(MAX_EXCLUDED_FILES)
             .map(|(path, f)| (path.clone(), f.excluded.len() as u64))
+            .collect()
+    }
+
+    /// Each measured file with the lines that can run in it, for the facts
+    /// (at most [`MAX_MEASURED_FILES`]): a later phase tells from them which
+    /// files are no longer measured.
+    pub fn lines_by_file(&self) -> std::collections::BTreeMap<String, u64> {
+        self.files
+            .iter()
+            .take(MAX_MEASURED_FILES)
+            .map(|(path, f)| (path.clone(), f.lines.len() as u64))
+            .collect()
+    }
+
+    /// The files measured at an earlier phase (`before`: its
+    /// `lines_by_file`) that are not measured now, with their lines then.
+    pub fn no_longer_measured(&self, before: &Value) -> Vec<(String, u64)> {
+        let Some(before) = before.as_object() else {
+            return Vec::new();
+        };
+        before
+            .iter()
+            .filter(|(path, _)| !self.files.iter().any(|(now, _)| now == *path))
+            .map(|(path, lines)| (path.clone(), lines.as_u64().unwrap_or(0)))
+            .filter(|(_, lines)| *lines > 0)
             .collect()
     }
 

@@ -176,6 +176,58 @@ fn deleting_a_test_is_a_drop() {
     );
 }
 
+/// A module no test imports: measured (coverage.py's `source`), never run.
+const UNUSED: &str = "def unused(a):\n    b = a * 2\n    return b\n";
+
+#[test]
+fn coverage_cannot_rise_by_measuring_less() {
+    let ws = python_project(TEST_BOTH);
+    ws.write("legacy.py", UNUSED).unwrap();
+    ws.write("tests/test_legacy.py", "import legacy\n").unwrap();
+    let before = run(
+        &ws,
+        json!({"tool": "python", "min_percent": 0}),
+        &["python3"],
+    );
+    assert!(before.passed, "{before:#?}");
+    let config = json!({"tool": "python", "no_drop_since": "before", "min_gain": 5});
+    // The shortcuts: delete the untested module, or move it where the
+    // default omit skips it. Either way its lines still count as not run.
+    for (cheat, undo) in [("rm", "legacy.py"), ("mv", "tests/legacy.py")] {
+        std::fs::remove_file(ws.path().join("legacy.py")).unwrap();
+        ws.write("tests/test_legacy.py", "").unwrap();
+        if cheat == "mv" {
+            ws.write(undo, UNUSED).unwrap();
+        }
+        let after = run_after(&ws, config.clone(), &["python3"], &before);
+        assert!(
+            !after.passed && codes(&after).contains(&"coverage-not-increased"),
+            "{cheat}: {after:#?}"
+        );
+        assert!(
+            after
+                .findings
+                .iter()
+                .any(|f| f.code.as_deref() == Some("no-longer-measured")
+                    && f.path.as_deref() == Some("legacy.py")),
+            "{cheat}: {after:#?}"
+        );
+        if cheat == "mv" {
+            std::fs::remove_file(ws.path().join(undo)).unwrap();
+        }
+        ws.write("legacy.py", UNUSED).unwrap();
+        ws.write("tests/test_legacy.py", "import legacy\n").unwrap();
+    }
+    // The honest path: test it.
+    ws.write(
+        "tests/test_legacy.py",
+        "from legacy import unused\n\n\ndef test_unused():\n    assert unused(2) == 4\n",
+    )
+    .unwrap();
+    let honest = run_after(&ws, config, &["python3"], &before);
+    assert!(honest.passed, "{honest:#?}");
+}
+
 #[test]
 fn failing_tests_measure_nothing_and_a_planted_report_is_ignored() {
     let ws = python_project(&TEST_ADD.replace("== 3", "== 4"));
