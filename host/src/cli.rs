@@ -1,6 +1,7 @@
 //! Command-line interface: one file per subcommand, all thin adapters over
 //! [`checkrail::Checkrail`].
 
+mod allow;
 mod check;
 mod dashboard;
 mod hook;
@@ -101,6 +102,10 @@ enum Command {
     /// Check a project's setup (config, state, each agent's hooks) and say
     /// what to fix.
     Doctor(init::DoctorArgs),
+    /// Show what changed in checkrail.toml and the workspace's workflows
+    /// since a human last allowed them, and allow them (at a terminal only):
+    /// until then they are not used.
+    Allow(allow::Args),
 }
 
 /// Process exit codes, as documented in README.md.
@@ -172,7 +177,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
         // Scaffolding needs no engine (nor a usable --rules-dir).
         Command::Rule(rule::Command::New(args)) => rule_new::run(args),
         Command::Rule(command) => rule::run(&engine(options(command.workspace()))?, command),
-        Command::Pack(command) => pack::run(&engine(options(command.workspace()))?, command),
+        Command::Pack(command) => pack::run(
+            &engine(options(command.workspace()))?,
+            &state(&cli)?,
+            command,
+        ),
         Command::Serve(args) => {
             let engine = engine(options(Some(&args.workspace)))?;
             serve::run(engine, &state(&cli)?, &cli.store, args)
@@ -211,6 +220,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             },
             args,
         ),
+        Command::Allow(args) => allow::run(&state(&cli)?, args),
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,
             &state(&cli)?,

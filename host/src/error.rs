@@ -228,6 +228,17 @@ pub enum Error {
     /// The store was set up by a newer checkrail, or by another key.
     #[error("{0}")]
     StoreRefused(String),
+    /// A policy file (`checkrail.toml`, a workspace workflow) is not as a
+    /// human last allowed it, so it is not used.
+    #[error(
+        "`{file}` {what} since a human last allowed this workspace's policy, so it is not used: a human looks at the change and runs `checkrail allow` at a terminal (which shows what changed and records it)"
+    )]
+    NotAllowed {
+        /// Workspace-relative path.
+        file: String,
+        /// `is new`, `changed` or `was removed`.
+        what: &'static str,
+    },
     /// An invariant of checkrail itself does not hold: a defect.
     #[error("{0} (this is a defect in checkrail; nothing was recorded)")]
     Internal(String),
@@ -256,7 +267,8 @@ impl Error {
             // The caller's own doing, and nothing was recorded.
             | Error::Cancelled
             | Error::StoreUrl { .. }
-            | Error::StoreRefused(_) => Kind::Usage,
+            | Error::StoreRefused(_)
+            | Error::NotAllowed { .. } => Kind::Usage,
             Error::State(e) => e.kind(),
             Error::Tampered { .. } => Kind::Tampered,
             Error::Runtime(_)
@@ -353,7 +365,7 @@ mod tests {
             | Error::Json { .. }
             | Error::Internal(_) => 70,
             Error::DatabaseLost { .. } | Error::StoreUnreachable { .. } => 74,
-            Error::StoreUrl { .. } | Error::StoreRefused(_) => 2,
+            Error::StoreUrl { .. } | Error::StoreRefused(_) | Error::NotAllowed { .. } => 2,
         }
     }
 
@@ -471,6 +483,10 @@ mod tests {
                 source: Box::new(io()),
             },
             Error::StoreRefused("newer schema".into()),
+            Error::NotAllowed {
+                file: "checkrail.toml".into(),
+                what: "changed",
+            },
         ]
     }
 

@@ -5,6 +5,7 @@
 //! The [`engine::Checkrail`] type is the one API that the CLI (and the MCP
 //! server) drive: load workflows, resolve rules, run a checkpoint.
 
+pub mod allow;
 pub mod bundled;
 pub mod cache;
 pub mod config;

@@ -132,6 +132,11 @@ impl Service {
         self.workspace.root()
     }
 
+    /// The opened workspace (its state directory and key).
+    pub fn opened(&self) -> &Workspace {
+        &self.workspace
+    }
+
     /// The workspace's current `checkrail.toml` (sessions use the copy
     /// pinned at their start).
     pub fn workspace_config(&self) -> Result<crate::config::WorkspaceConfig> {
@@ -150,6 +155,7 @@ impl Service {
             .engine
             .catalog()
             .resolve_in(workflow_id, self.workspace.root())?;
+        crate::allow::check_workflow(&self.workspace, &workflow.source)?;
         let mut inputs = inputs;
         let mut problems = Vec::new();
         for key in inputs.keys() {

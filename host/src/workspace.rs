@@ -53,8 +53,11 @@ impl Workspace {
         &self.key
     }
 
-    /// The workspace's `checkrail.toml` as it is now.
+    /// The workspace's `checkrail.toml` as it is now, when a human allowed
+    /// it as it is (see [`crate::allow`]); the defaults when there is none
+    /// and none was allowed.
     pub fn config(&self) -> Result<WorkspaceConfig> {
+        crate::allow::check(self, crate::config::FILE)?;
         WorkspaceConfig::load(&self.root)
     }
 

@@ -107,6 +107,7 @@ fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
         "[retention]\nsessions_days = 1\ncache_days = 1\n",
     )
     .unwrap();
+    crate::support::allow(ws.path());
     let pruned = svc.prune().unwrap();
     assert!(pruned.sessions.is_empty() && pruned.outcomes == 0);
 
@@ -164,6 +165,7 @@ fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
         "[retention]\nsessions_days = 0\n",
     )
     .unwrap();
+    crate::support::allow(ws.path());
     let err = checkrail::error::chain(&svc.prune().unwrap_err());
     assert!(
         err.contains("checkrail.toml: ") && err.contains("give at least 1 day"),

@@ -145,6 +145,7 @@ impl Env {
             format!("{extra}[trust]\nkeys = [\"{public}\"]\n"),
         )
         .unwrap();
+        crate::support::allow(&self.ws);
     }
 
     fn workflow(&self, reference: &str) -> String {

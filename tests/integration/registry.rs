@@ -202,6 +202,8 @@ fn a_signed_pack_goes_through_a_registry_into_another_project() {
     for name in ["checkrail.lock", "checkrail.toml"] {
         std::fs::copy(project.ws.join(name), clone.ws.join(name)).unwrap();
     }
+    // Its owner allows the cloned policy, as on any new checkout.
+    crate::support::allow(&clone.ws);
     let out = clone.ok(&["pack", "install"]);
     assert!(out.contains("installed team 1.0.0"), "{out}");
     assert_eq!(
@@ -223,6 +225,7 @@ fn a_signed_pack_goes_through_a_registry_into_another_project() {
         drifted.ws.join("checkrail.toml"),
     )
     .unwrap();
+    crate::support::allow(&drifted.ws);
     let manifest_sha = lock
         .lines()
         .find_map(|l| l.strip_prefix("manifest_sha256 = "))
@@ -378,6 +381,7 @@ fn plain_http_only_for_loopback_names_or_with_insecure() {
         "[trust]\nrequire_signatures = false\n",
     )
     .unwrap();
+    crate::support::allow(&e.ws);
     let why = e.refused(&["pack", "install", &tag]);
     assert!(why.contains("pulling"), "{why}");
     e.ok(&["pack", "install", &tag, "--insecure"]);

@@ -265,6 +265,7 @@ fn scaffold_tests_builds_and_runs_as_generated() {
         format!("[trust]\nkeys = [\"{}\"]\n", public.trim()),
     )
     .unwrap();
+    crate::support::allow(ws.path());
     ok(&["pack", "install", &tag, "--workspace", ws_dir]);
     let listed = ok(&["workflow", "list", "--workspace", ws_dir]);
     assert!(listed.contains("authors/release 0.1.0"), "{listed}");

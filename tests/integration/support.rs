@@ -29,4 +29,4 @@ pub use raw::Raw;
 pub use server::{Client, Http, HttpResponse, Server, call, http_request, kill_9};
 pub use sessions::{Session, Sessions, codes, inputs, service};
 pub use state::{raw_db, session_store, state, state_dir};
-pub use workspace::{Workspace, grant};
+pub use workspace::{Workspace, allow, grant};

@@ -565,6 +565,73 @@ fn a_judging_file_written_while_the_rules_run_voids_the_verdict_even_when_put_ba
     assert!(v.passed && v.advanced, "{:?}", v.report);
 }
 
+#[test]
+fn policy_the_agent_writes_before_any_session_is_not_used_until_a_human_allows_it() {
+    let ws = docs_project().build();
+    let dir = ws.path();
+    // Before it starts anything, the agent grants itself a shell and plants
+    // an easier workflow of its own.
+    std::fs::write(dir.join("checkrail.toml"), "[exec]\nallow = [\"sh\"]\n").unwrap();
+    std::fs::write(
+        dir.join(".checkrail/workflows/easy.yaml"),
+        FLOW.replace("id: docs-flow", "id: easy")
+            .replace("README.md", "anything"),
+    )
+    .unwrap();
+    let svc = service(dir);
+    let refused = svc
+        .start("docs-flow", Map::new())
+        .err()
+        .expect("started on an unallowed checkrail.toml")
+        .to_string();
+    assert!(
+        refused.contains("`checkrail.toml` is new") && refused.contains("checkrail allow"),
+        "{refused}"
+    );
+    // The agent's shell cannot allow it, and says how a human can.
+    let out = checkrail(dir, &["allow"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("interactive terminal"),
+        "{}",
+        text(&out)
+    );
+    let shown = text(&checkrail(dir, &["allow", "--show"]));
+    assert!(
+        shown.contains("`checkrail.toml` is new")
+            && shown.contains("+ allow = [\"sh\"]")
+            && shown.contains("`.checkrail/workflows/easy.yaml` is new"),
+        "{shown}"
+    );
+    // A human at the terminal allows the grant but not the workflow: put
+    // the workflow aside, allow, and plant it again.
+    let easy = dir.join(".checkrail/workflows/easy.yaml");
+    let planted = std::fs::read_to_string(&easy).unwrap();
+    std::fs::remove_file(&easy).unwrap();
+    let allowed = at_terminal(dir, &["allow"], "allow");
+    assert!(allowed.contains("allowed 1 file(s)"), "{allowed}");
+    assert!(svc.start("docs-flow", Map::new()).is_ok());
+    std::fs::write(&easy, planted).unwrap();
+    let refused = svc
+        .start("easy", Map::new())
+        .err()
+        .expect("started an unallowed workspace workflow")
+        .to_string();
+    assert!(
+        refused.contains("`.checkrail/workflows/easy.yaml` is new"),
+        "{refused}"
+    );
+    // An edit of the record itself allows nothing.
+    let opened = checkrail::workspace::Workspace::open(dir, &state()).unwrap();
+    let record = opened.state_dir().join("allowed.json");
+    let forged = std::fs::read_to_string(&record).unwrap().replace(
+        "\"files\": {",
+        "\"files\": {\".checkrail/workflows/easy.yaml\": {\"sha256\": \"0\"},",
+    );
+    std::fs::write(&record, forged).unwrap();
+    assert!(svc.start("docs-flow", Map::new()).is_err());
+}
+
 /// An MCP client whose user answers every elicitation with `answer`, and
 /// counts how often it was asked.
 #[derive(Clone)]

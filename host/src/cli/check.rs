@@ -86,6 +86,7 @@ pub fn run(engine: &Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
         cancel: None,
     };
     let workspace = Workspace::open(&args.workspace, state)?;
+    checkrail::allow::check_workflow(&workspace, &workflow.source)?;
     let config = workspace.config()?;
     let report = engine.run_checkpoint(&CheckpointRun {
         workflow: &workflow,

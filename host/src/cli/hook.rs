@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use checkrail::config::{OnError, WorkspaceConfig};
+use checkrail::config::OnError;
 use checkrail::hook::decide::Hook;
 use checkrail::hook::input::MAX_INPUT;
 use checkrail::hook::{Agent, Event, HookInput, Verdict, answer};
@@ -64,7 +64,7 @@ pub fn run(context: Setup, args: &Args) -> Result<Exit> {
         Ok(input) => judge(&context, args, &workspace, &input),
         Err(e) => Err(e.into()),
     }
-    .unwrap_or_else(|e| on_error(&workspace, args.event, &e));
+    .unwrap_or_else(|e| on_error(&context, &workspace, args.event, &e));
     let answer = answer::render(args.agent, args.event, &verdict);
     print!("{}", answer.stdout);
     eprint!("{}", answer.stderr);
@@ -96,9 +96,14 @@ fn judge(context: &Setup, args: &Args, workspace: &Path, input: &HookInput) -> R
 }
 
 /// The answer when the hook could not judge: what `[enforce] on_error`
-/// says (blocking unless the workspace chose otherwise), naming the cause.
-fn on_error(workspace: &Path, event: Event, error: &anyhow::Error) -> Verdict {
-    let policy = WorkspaceConfig::load(workspace)
+/// says as a human allowed it (blocking unless the workspace chose
+/// otherwise; an agent's own edit of the policy does not decide how its
+/// failure is answered), naming the cause.
+fn on_error(context: &Setup, workspace: &Path, event: Event, error: &anyhow::Error) -> Verdict {
+    let policy = StateDir::resolve(context.state_dir.as_deref())
+        .ok()
+        .and_then(|state| checkrail::workspace::Workspace::open(workspace, &state).ok())
+        .and_then(|ws| ws.config().ok())
         .map(|c| c.enforce.on_error)
         .unwrap_or_default();
     let what = format!(

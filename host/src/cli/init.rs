@@ -130,7 +130,19 @@ pub fn init(setup: &Setup, args: &InitArgs) -> Result<Exit> {
         println!("cancelled; nothing was written or recorded");
         return Ok(Exit::Failed);
     }
+    // What init writes into checkrail.toml is checkrail's own (grants for
+    // the toolchains it found, the enforce policy), so it is allowed with
+    // it, but only when every policy file was as a human last allowed it:
+    // otherwise init would put an agent's own edits in effect.
+    let allowed_before = checkrail::allow::changes(service.opened()).is_empty();
     setup::apply(&root, &changes)?;
+    if allowed_before {
+        checkrail::allow::record(service.opened())?;
+    } else {
+        println!(
+            "checkrail.toml or the workspace's workflows changed since a human last allowed them: run `checkrail allow` at a terminal to put them in effect"
+        );
+    }
     // Record what the agents' files hold now, so that `doctor` tells a
     // later change (an agent removing its own hook) from this setup.
     for agent in &agents {
@@ -192,6 +204,32 @@ pub fn doctor(setup: &Setup, args: &DoctorArgs) -> Result<Exit> {
             .and_then(|s| s.store().note(&setup::setup_note(file)).ok().flatten())
     };
     let mut checks = setup::doctor(&root, &args.command, &noted);
+    if let Ok(service) = &service {
+        let pending = checkrail::allow::changes(service.opened());
+        checks.insert(
+            0,
+            if pending.is_empty() {
+                setup::Check {
+                    ok: true,
+                    what: "checkrail.toml and the workspace's workflows are as a human last allowed them".to_owned(),
+                    fix: None,
+                }
+            } else {
+                let list: Vec<String> =
+                    pending.iter().map(|c| format!("`{}` {}", c.file, c.what)).collect();
+                setup::Check {
+                    ok: false,
+                    what: format!(
+                        "policy not in effect until allowed: {}",
+                        list.join(", ")
+                    ),
+                    fix: Some(
+                        "look at the changes (`checkrail allow --show`), then run `checkrail allow` at a terminal".to_owned(),
+                    ),
+                }
+            },
+        );
+    }
     if let Err(e) = &service {
         checks.insert(
             0,

@@ -7,6 +7,7 @@ use checkrail::Checkrail;
 use checkrail::config::WorkspaceConfig;
 use checkrail::pack::oci::{self, OciRef, Transport};
 use checkrail::pack::{self, InstallScope, KeyPair, PackFile};
+use checkrail::trusted::StateDir;
 
 use super::{Exit, output};
 
@@ -108,7 +109,12 @@ impl Command {
 }
 
 /// Runs a pack subcommand.
-pub fn run(engine: &Checkrail, command: &Command) -> Result<Exit> {
+pub fn run(engine: &Checkrail, state: &StateDir, command: &Command) -> Result<Exit> {
+    // Verifying and installing trust the keys and grants of
+    // `checkrail.toml`: only as a human allowed them.
+    if let Command::Verify { workspace, .. } | Command::Install { workspace, .. } = command {
+        checkrail::workspace::Workspace::open(workspace, state)?.config()?;
+    }
     match command {
         Command::Build { dir, out } => build(engine, dir, out.as_deref()),
         Command::Keygen { name } => keygen(name),

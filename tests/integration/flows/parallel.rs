@@ -146,6 +146,7 @@ fn rules_of_a_checkpoint_run_at_once_in_order_of_the_workflow() {
         "[exec]\nallow = [\"sh\"]\n[checks]\nparallel = 1\n",
     )
     .unwrap();
+    crate::support::allow(ws.path());
     let (hooks, events) = recorded();
     let report = checkpoint(&engine, &workflow, "p", ws.path(), None, hooks).unwrap();
     assert!(report.passed, "{report:?}");

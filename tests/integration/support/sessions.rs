@@ -48,6 +48,12 @@ impl Sessions {
     /// state directory.
     pub fn state_dir(mut self, dir: &Path) -> Self {
         self.state_dir = Some(dir.to_owned());
+        // The owner who set this state directory up allowed the
+        // workspace's policy in it, as `Workspace::build` does in the
+        // shared one.
+        let state = StateDir::at(dir).expect("state dir");
+        let ws = checkrail::workspace::Workspace::open(&self.dir, &state).expect("workspace");
+        checkrail::allow::record(&ws).expect("allow");
         self
     }
 

@@ -68,14 +68,23 @@ impl Workspace {
             std::fs::create_dir_all(full.parent().unwrap()).unwrap();
             std::fs::write(full, text).unwrap();
         }
+        allow(dir.path());
         dir
     }
+}
+
+/// Records the workspace's policy files (`checkrail.toml`, its workflows)
+/// as they are now as allowed, as its owner does with `checkrail allow`.
+pub fn allow(dir: &Path) {
+    let ws = checkrail::workspace::Workspace::open(dir, &super::state()).unwrap();
+    checkrail::allow::record(&ws).unwrap();
 }
 
 /// Grants `programs` in the `checkrail.toml` of an existing workspace,
 /// replacing what it said: the owner's edit after the fact.
 pub fn grant(dir: &Path, programs: &[&str]) {
     std::fs::write(dir.join("checkrail.toml"), exec_allow(programs)).unwrap();
+    allow(dir);
 }
 
 /// The `[exec]` table that allows `programs`.

@@ -1,0 +1,189 @@
+//! Workspace policy a human has allowed. `checkrail.toml` (grants, approval
+//! channels, enforcement, retention, trust) and the workspace's own
+//! workflows (`.checkrail/workflows/`) decide how an agent is judged, and an
+//! agent can write them before it ever starts a session. So they take
+//! effect only as a human last allowed them, with `checkrail allow` at a
+//! terminal (as direnv and mise do with their files): the record keeps each
+//! file's text and sha256, authenticated with the per-user key, in the
+//! workspace's state directory. A file that is new, changed or gone since
+//! is not used; the error names it and the command to run. Bundled
+//! workflows and installed pack workflows need no allow (packs are pinned
+//! and signed).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use crate::workspace::Workspace;
+use crate::{Error, Result};
+
+const RECORD: &str = "allowed.json";
+const DOMAIN: &str = "checkrail allowed policy v1";
+/// Where a workspace keeps its own workflows.
+pub const WORKFLOWS_DIR: &str = ".checkrail/workflows";
+/// Largest policy file kept with its text (a workflow file's own limit is
+/// 1 MiB; larger ones are kept by digest alone).
+const TEXT_MAX: usize = 1 << 20;
+
+/// One policy file as allowed: its sha256 and text.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Allowed {
+    /// sha256 of its bytes.
+    pub sha256: String,
+    /// Its text, for the difference shown at the next allow.
+    #[serde(default)]
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Record {
+    allowed_at: String,
+    files: BTreeMap<String, Allowed>,
+    tag: String,
+}
+
+/// How a policy file differs from what a human allowed.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyChange {
+    /// Workspace-relative path.
+    pub file: String,
+    /// `is new`, `changed` or `was removed`.
+    pub what: &'static str,
+    /// The text a human allowed, if any.
+    #[serde(skip)]
+    pub before: Option<String>,
+    /// The text now, if the file exists.
+    #[serde(skip)]
+    pub after: Option<String>,
+}
+
+/// The policy files of the workspace at `root` as they are now.
+pub fn policy_files(root: &Path) -> BTreeMap<String, Allowed> {
+    let mut files = BTreeMap::new();
+    let mut add = |relative: String| {
+        if let Ok(bytes) = std::fs::read(root.join(&relative)) {
+            let text =
+                (bytes.len() <= TEXT_MAX).then(|| String::from_utf8_lossy(&bytes).into_owned());
+            let sha256 = hex::encode(Sha256::digest(&bytes));
+            files.insert(relative, Allowed { sha256, text });
+        }
+    };
+    add(crate::config::FILE.to_owned());
+    if let Ok(entries) = std::fs::read_dir(root.join(WORKFLOWS_DIR)) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let yaml = name.ends_with(".yaml") || name.ends_with(".yml");
+            if yaml && entry.file_type().is_ok_and(|t| t.is_file()) {
+                add(format!("{WORKFLOWS_DIR}/{name}"));
+            }
+        }
+    }
+    files
+}
+
+/// What a human last allowed in this workspace (nothing when never, or
+/// when the record does not verify: then every policy file reads as new).
+fn allowed(ws: &Workspace) -> BTreeMap<String, Allowed> {
+    let Ok(text) = std::fs::read(ws.state_dir().join(RECORD)) else {
+        return BTreeMap::new();
+    };
+    let Ok(record) = serde_json::from_slice::<Record>(&text) else {
+        return BTreeMap::new();
+    };
+    let body = tagged(ws, &record.allowed_at, &record.files);
+    if ws.key().verify(DOMAIN, &[body.as_bytes()], &record.tag) {
+        record.files
+    } else {
+        tracing::warn!(
+            "the record of allowed policy files does not verify; nothing counts as allowed"
+        );
+        BTreeMap::new()
+    }
+}
+
+fn tagged(ws: &Workspace, at: &str, files: &BTreeMap<String, Allowed>) -> String {
+    let digests: Vec<String> = files
+        .iter()
+        .map(|(path, file)| format!("{path}\u{0}{}", file.sha256))
+        .collect();
+    format!(
+        "{}\u{0}{at}\u{0}{}",
+        ws.root().display(),
+        digests.join("\u{0}")
+    )
+}
+
+/// Every policy file that is new, changed or gone since a human last
+/// allowed the workspace's policy, in path order.
+pub fn changes(ws: &Workspace) -> Vec<PolicyChange> {
+    let before = allowed(ws);
+    let now = policy_files(ws.root());
+    let mut changes = Vec::new();
+    for path in before.keys().chain(now.keys()) {
+        if changes.iter().any(|c: &PolicyChange| &c.file == path) {
+            continue;
+        }
+        let (then, is) = (before.get(path), now.get(path));
+        let what = match (then, is) {
+            (None, Some(_)) => "is new",
+            (Some(a), Some(b)) if a.sha256 != b.sha256 => "changed",
+            (Some(_), None) => "was removed",
+            _ => continue,
+        };
+        changes.push(PolicyChange {
+            file: path.clone(),
+            what,
+            before: then.and_then(|f| f.text.clone()),
+            after: is.and_then(|f| f.text.clone()),
+        });
+    }
+    changes.sort_by(|a, b| a.file.cmp(&b.file));
+    changes
+}
+
+/// Refuses `file` (workspace-relative) when it is not as a human last
+/// allowed it.
+pub fn check(ws: &Workspace, file: &str) -> Result<()> {
+    let before = allowed(ws);
+    let now = policy_files(ws.root());
+    let what = match (before.get(file), now.get(file)) {
+        (None, None) => return Ok(()),
+        (Some(a), Some(b)) if a.sha256 == b.sha256 => return Ok(()),
+        (None, Some(_)) => "is new",
+        (Some(_), Some(_)) => "changed",
+        (Some(_), None) => "was removed",
+    };
+    Err(Error::NotAllowed {
+        file: file.to_owned(),
+        what,
+    })
+}
+
+/// Refuses a workflow read from the workspace's own workflow folder
+/// (`source`, the path it was read from) unless a human allowed it as it
+/// is; a workflow from anywhere else (bundled, a pack, a folder given on
+/// the command line) needs no allow.
+pub fn check_workflow(ws: &Workspace, source: &str) -> Result<()> {
+    let own = ws.root().join(WORKFLOWS_DIR);
+    match Path::new(source).strip_prefix(&own) {
+        Ok(name) => check(ws, &format!("{WORKFLOWS_DIR}/{}", name.display())),
+        Err(_) => Ok(()),
+    }
+}
+
+/// Records the policy files as they are now as allowed.
+pub fn record(ws: &Workspace) -> Result<()> {
+    let files = policy_files(ws.root());
+    let allowed_at = crate::session::now();
+    let tag = ws
+        .key()
+        .tag(DOMAIN, &[tagged(ws, &allowed_at, &files).as_bytes()]);
+    let record = Record {
+        allowed_at,
+        files,
+        tag,
+    };
+    let text = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
+    crate::trusted::write_private(&ws.state_dir().join(RECORD), &text).map_err(Error::State)
+}
