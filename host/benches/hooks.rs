@@ -119,6 +119,7 @@ fn main() {
     let state = tempfile::tempdir().expect("tempdir");
     let cache = tempfile::tempdir().expect("tempdir");
     populate(ws.path(), 1_000);
+    support::allow(ws.path(), state.path());
 
     let engine = Checkrail::new(Options {
         workflow_dirs: vec![ws.path().join(".checkrail/workflows")],

@@ -71,6 +71,15 @@ pub fn begin(bench: &str) -> Mode {
     mode
 }
 
+/// Records the policy files of `workspace` (`checkrail.toml`, its
+/// workflows) as allowed in the state directory `state`, as its owner does
+/// with `checkrail allow`.
+pub fn allow(workspace: &Path, state: &Path) {
+    let state = checkrail::trusted::StateDir::at(state).expect("state");
+    let ws = checkrail::workspace::Workspace::open(workspace, &state).expect("workspace");
+    checkrail::allow::record(&ws).expect("allow");
+}
+
 /// Panics unless `program` is on `PATH`: a benchmark that needs a tool says
 /// which and how to get it rather than skipping.
 pub fn require(program: &str, install: &str) {
