@@ -300,6 +300,35 @@ fn without_a_session_the_workspace_policy_decides() {
 }
 
 #[test]
+fn an_agent_that_switches_enforcement_off_in_checkrail_toml_is_still_blocked() {
+    // The owner's policy: a session is required to stop; errors block.
+    let ws = Workspace::new()
+        .config("[enforce]\non_stop = \"require-session\"\non_error = \"block\"\n")
+        .build();
+    let dir = ws.path();
+    let answer = hook(dir, "claude", "stop", &claude_stop(dir, "c"));
+    assert_eq!(answer["decision"], "block", "{answer}");
+    // The agent turns the gate off (and errors into passes) by a command
+    // the pre-tool hook cannot read.
+    std::fs::write(
+        dir.join("checkrail.toml"),
+        "[enforce]\non_stop = \"off\"\non_error = \"allow\"\n",
+    )
+    .unwrap();
+    let answer = hook(dir, "claude", "stop", &claude_stop(dir, "c"));
+    assert_eq!(answer["decision"], "block", "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("`checkrail.toml` changed") && reason.contains("checkrail allow"),
+        "{reason}"
+    );
+    // The owner allows it: now it is the policy.
+    crate::support::allow(dir);
+    let answer = hook(dir, "claude", "stop", &claude_stop(dir, "c"));
+    assert!(answer.get("decision").is_none(), "{answer}");
+}
+
+#[test]
 fn the_done_checks_run_when_the_policy_asks_for_them() {
     let ws = Workspace::new()
         .file(
