@@ -581,8 +581,7 @@ fn policy_the_agent_writes_before_any_session_is_not_used_until_a_human_allows_i
     let svc = service(dir);
     let refused = svc
         .start("docs-flow", Map::new())
-        .err()
-        .expect("started on an unallowed checkrail.toml")
+        .expect_err("started on an unallowed checkrail.toml")
         .to_string();
     assert!(
         refused.contains("`checkrail.toml` is new") && refused.contains("checkrail allow"),
@@ -614,8 +613,7 @@ fn policy_the_agent_writes_before_any_session_is_not_used_until_a_human_allows_i
     std::fs::write(&easy, planted).unwrap();
     let refused = svc
         .start("easy", Map::new())
-        .err()
-        .expect("started an unallowed workspace workflow")
+        .expect_err("started an unallowed workspace workflow")
         .to_string();
     assert!(
         refused.contains("`.checkrail/workflows/easy.yaml` is new"),

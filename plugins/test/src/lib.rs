@@ -140,7 +140,13 @@ pub struct Config {
     /// test, only has to pass now); a `required` test's source differs
     /// from what it was then (`required-test-changed`: it is frozen since
     /// that phase, so fix the code, not the test) or its function is gone
-    /// (`required-test-removed`). When the session recorded nothing for
+    /// (`required-test-removed`). A required test's file, when it is test
+    /// code (under `tests/`, `test/`, `__tests__/`, or named `test_*.py`,
+    /// `*.test.js`…; a Rust unit test in `src/` is the product's file), is
+    /// frozen whole with what it imports from beside it: a helper, fixture
+    /// or import added next to the test, or a module planted beside it
+    /// that shadows the code under test, is `required-test-file-changed`
+    /// (add new tests in another file). When the session recorded nothing for
     /// this rule at that phase (or the check runs outside a session), the
     /// check fails with `no-baseline`.
     #[serde(default)]
@@ -296,10 +302,11 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
     let wanted = wanted_sources(&config, tests, since.facts(), &resolver);
     let sources = source::fingerprints(cx.workspace(), cwd, runner.langs(), &wanted);
     // The sources can be compared whether or not the tests ran.
-    let mut extra = since.source_findings(&config.required, &sources);
+    let files = source::frozen_files(cx.workspace(), &sources);
+    let mut extra = since.source_findings(cx.workspace(), &config.required, &sources, &files);
     Ok(match ran {
         Ran::Finished(run) => {
-            let facts = Facts::of(&run.tests, run.skipped_word, &sources);
+            let facts = Facts::of(&run.tests, run.skipped_word, &sources, files);
             extra.extend(since.test_findings(&facts, &run));
             let outcome = evaluate(&config, run, &resolver, extra);
             match facts.to_json() {

@@ -29,6 +29,10 @@ pub struct Facts {
     /// source → SHA-256 hex of its normalized source.
     #[serde(default)]
     pub sources: BTreeMap<String, String>,
+    /// Each file that holds a `required` test, or that such a file imports
+    /// from beside it → SHA-256 hex of its bytes: frozen whole.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
 }
 
 /// Statuses of tests that exist but did not run.
@@ -36,7 +40,12 @@ const NOT_RUN: &[&str] = &["ignored", "skipped", "xfail"];
 
 impl Facts {
     /// The facts of a finished run (`skipped_word`: `ignored` for cargo).
-    pub fn of(tests: &[TestCase], skipped_word: &str, sources: &BTreeMap<String, Found>) -> Self {
+    pub fn of(
+        tests: &[TestCase],
+        skipped_word: &str,
+        sources: &BTreeMap<String, Found>,
+        files: BTreeMap<String, String>,
+    ) -> Self {
         let mut statuses: BTreeMap<String, String> = BTreeMap::new();
         for test in tests.iter().filter(|t| t.kind != Kind::Collection) {
             let word = match (test.kind, test.status) {
@@ -63,6 +72,7 @@ impl Facts {
                 .iter()
                 .map(|(name, found)| (name.clone(), found.hash.clone()))
                 .collect(),
+            files,
         }
     }
 
@@ -73,6 +83,9 @@ impl Facts {
         let mut map: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         map.insert("tests".to_owned(), self.tests.clone());
         map.insert("sources".to_owned(), self.sources.clone());
+        if !self.files.is_empty() {
+            map.insert("files".to_owned(), self.files.clone());
+        }
         let deserializer: serde::de::value::MapDeserializer<'_, _, serde::de::value::Error> =
             map.into_deserializer();
         T::deserialize(deserializer).ok()
@@ -205,6 +218,44 @@ pub fn compare_sources(
     findings
 }
 
+/// Each file frozen with the required tests at `phase` (`then.files`) that
+/// is gone or differs now, and each that joined them since (`now`: the
+/// files frozen with the same tests now, path → SHA-256 hex), such as a
+/// module beside a test that shadows the code under test.
+pub fn compare_files(
+    phase: &str,
+    then: &Facts,
+    now: &BTreeMap<String, String>,
+    exists: impl Fn(&str) -> Option<String>,
+) -> Vec<Finding> {
+    if then.files.is_empty() {
+        // Facts from before files were recorded, or no test-side file.
+        return Vec::new();
+    }
+    let mut findings = Vec::new();
+    let joined = now.keys().filter(|p| !then.files.contains_key(*p));
+    let recorded = then.files.iter().map(|(p, h)| (p, Some(h)));
+    for (path, recorded) in recorded.chain(joined.map(|p| (p, None))) {
+        let what = match (recorded, exists(path)) {
+            (Some(_), None) => "is gone",
+            (Some(then), Some(hash)) if hash != *then => "changed",
+            (None, Some(_)) => "is new beside the required tests",
+            _ => continue,
+        };
+        findings.push(
+            Finding::error(format!(
+                "`{path}` {what} since phase `{phase}`: it holds a required test, or what such a test imports from beside it, and is frozen whole from that phase (a helper, fixture or import next to a test changes what it checks)"
+            ))
+            .path(path.as_str())
+            .fix_hint(format!(
+                "restore `{path}` exactly as it was at phase `{phase}`, and make the required tests pass by fixing the code under test; add new tests in another file"
+            ))
+            .code("required-test-file-changed"),
+        );
+    }
+    findings
+}
+
 /// `no_regressions_since` names a phase this session has no facts from.
 pub fn no_baseline(phase: &str, unreadable: bool) -> Finding {
     let why = if unreadable {
@@ -234,6 +285,7 @@ mod tests {
                 .map(|(n, s)| ((*n).to_owned(), (*s).to_owned()))
                 .collect(),
             sources: BTreeMap::new(),
+            files: BTreeMap::new(),
         }
     }
 
@@ -282,6 +334,7 @@ mod tests {
                 .map(|n| (n.clone(), "passed".to_owned()))
                 .collect(),
             sources: BTreeMap::new(),
+            files: BTreeMap::new(),
         };
         let findings = compare_tests(
             "red",
@@ -303,6 +356,11 @@ mod tests {
             value,
             checkrail_sdk::serde_json::json!({"tests": {"a": "passed"}, "sources": {"a": "00ff"}})
         );
+        assert_eq!(Facts::deserialize(&value).unwrap(), f);
+        f.files
+            .insert("tests/test_a.py".to_owned(), "ee".to_owned());
+        let value: checkrail_sdk::serde_json::Value = f.to_json().unwrap();
+        assert_eq!(value["files"]["tests/test_a.py"], "ee");
         assert_eq!(Facts::deserialize(&value).unwrap(), f);
     }
 }

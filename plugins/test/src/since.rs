@@ -52,8 +52,10 @@ impl Since {
     /// there is nothing to compare with.
     pub(crate) fn source_findings(
         &self,
+        ws: &checkrail_sdk::Workspace,
         required: &[String],
         now: &std::collections::BTreeMap<String, source::Found>,
+        files: &std::collections::BTreeMap<String, String>,
     ) -> Vec<Finding> {
         match self {
             Self::Off => Vec::new(),
@@ -62,7 +64,11 @@ impl Since {
             }
             Self::Found { phase, facts } => {
                 let frozen = regressions::frozen(facts, required);
-                regressions::compare_sources(phase, facts, &frozen, now)
+                let mut findings = regressions::compare_sources(phase, facts, &frozen, now);
+                findings.extend(regressions::compare_files(phase, facts, files, |path| {
+                    source::file_hash(ws, path)
+                }));
+                findings
             }
         }
     }

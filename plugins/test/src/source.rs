@@ -89,6 +89,124 @@ pub fn fingerprints(
     found
 }
 
+/// The files frozen with the required tests found: each test's own file
+/// and the files it imports from beside it (Python modules and packages,
+/// Rust `mod` files, JavaScript and TypeScript `./` imports), each with the
+/// SHA-256 of its bytes. A test file that gains a helper, an autouse
+/// fixture or an import that shadows the code under test keeps its test
+/// function as it was; the file does not.
+/// Only test-side files count ([`test_side`]): a Rust unit test lives in
+/// the product's own source, which the fix must change.
+pub fn frozen_files(ws: &Workspace, found: &BTreeMap<String, Found>) -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    for test in found.values().filter(|t| test_side(&t.path)) {
+        let Some(hash) = file_hash(ws, &test.path) else {
+            continue;
+        };
+        files.insert(test.path.clone(), hash);
+        let Ok(text) = ws.read_to_string(&test.path) else {
+            continue;
+        };
+        for near in imported_beside(&test.path, &text) {
+            if let Some(hash) = file_hash(ws, &near) {
+                files.insert(near, hash);
+            }
+        }
+    }
+    files
+}
+
+/// Whether `path` is test code rather than the product: under a `tests`,
+/// `test`, `__tests__` or `spec` folder, or named as test files are
+/// (`test_*.py`, `*_test.py`, `conftest.py`, `*_test.go`, `*.test.*`,
+/// `*.spec.*`).
+pub fn test_side(path: &str) -> bool {
+    let mut parts = path.split('/');
+    let name = parts.next_back().unwrap_or("");
+    parts.any(|dir| matches!(dir, "tests" | "test" | "__tests__" | "spec"))
+        || (name.starts_with("test_") && name.ends_with(".py"))
+        || name.ends_with("_test.py")
+        || name == "conftest.py"
+        || name.ends_with("_test.go")
+        || name.contains(".test.")
+        || name.contains(".spec.")
+}
+
+/// The SHA-256 (hex) of a file's bytes; `None` when it cannot be read.
+pub fn file_hash(ws: &Workspace, path: &str) -> Option<String> {
+    let bytes = ws.read(path).ok()?;
+    Some(
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect(),
+    )
+}
+
+/// Files next to `path` that its source imports: the candidates, whether
+/// or not they exist.
+fn imported_beside(path: &str, text: &str) -> Vec<String> {
+    let dir = path.rsplit_once('/').map_or("", |(dir, _)| dir);
+    let beside = |name: &str| {
+        if dir.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{dir}/{name}")
+        }
+    };
+    let mut found = Vec::new();
+    let extension = path.rsplit_once('.').map_or("", |(_, e)| e);
+    for line in text.lines().map(str::trim) {
+        match extension {
+            "py" => {
+                let rest = line
+                    .strip_prefix("from ")
+                    .or_else(|| line.strip_prefix("import "));
+                let Some(rest) = rest else { continue };
+                for module in rest.split(',').map(str::trim) {
+                    let first = module
+                        .trim_start_matches('.')
+                        .split(['.', ' '])
+                        .next()
+                        .unwrap_or("");
+                    if !first.is_empty() {
+                        found.push(beside(&format!("{first}.py")));
+                        found.push(beside(&format!("{first}/__init__.py")));
+                    }
+                    if line.starts_with("from ") {
+                        break;
+                    }
+                }
+            }
+            "rs" => {
+                let line = line.strip_prefix("pub ").unwrap_or(line);
+                if let Some(name) = line.strip_prefix("mod ").and_then(|r| r.strip_suffix(';')) {
+                    found.push(beside(&format!("{}.rs", name.trim())));
+                    found.push(beside(&format!("{}/mod.rs", name.trim())));
+                }
+            }
+            "js" | "mjs" | "cjs" | "jsx" | "ts" | "mts" | "cts" | "tsx" => {
+                for quote in ['\'', '"'] {
+                    for piece in line.split(quote).skip(1).step_by(2) {
+                        let Some(relative) = piece.strip_prefix("./") else {
+                            continue;
+                        };
+                        found.push(beside(relative));
+                        for ext in ["js", "mjs", "cjs", "jsx", "ts", "mts", "cts", "tsx"] {
+                            found.push(beside(&format!("{relative}.{ext}")));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort();
+    found.dedup();
+    found.retain(|f| f != path);
+    found
+}
+
 /// Lines without trailing whitespace, surrounding blank lines or their
 /// common indentation.
 pub fn normalize(source: &str) -> String {

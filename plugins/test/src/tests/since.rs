@@ -286,6 +286,7 @@ fn pytest_skipping_or_rewriting_the_frozen_test_fails() {
         error_codes(&out),
         [
             "required-test-changed",
+            "required-test-file-changed",
             "required-test-not-run",
             "test-now-skipped"
         ],
@@ -303,7 +304,41 @@ fn pytest_skipping_or_rewriting_the_frozen_test_fails() {
     )
     .unwrap();
     let out = at_green(&ws);
-    assert_eq!(error_codes(&out), ["required-test-changed"], "{out:#?}");
+    assert_eq!(
+        error_codes(&out),
+        ["required-test-changed", "required-test-file-changed"],
+        "{out:#?}"
+    );
+
+    // The test function untouched, the file around it not: a local `add`
+    // that shadows the one under test.
+    ws.write("calc/__init__.py", PY_CALC).unwrap();
+    ws.write(
+        "tests/test_calc.py",
+        PY_RED_TESTS.replace(
+            "from calc import add\n",
+            "from calc import add\n\n\ndef add(a, b):\n    return a + b\n",
+        ),
+    )
+    .unwrap();
+    let out = at_green(&ws);
+    assert_eq!(
+        error_codes(&out),
+        ["required-test-file-changed"],
+        "{out:#?}"
+    );
+
+    // A module planted beside the test, which pytest imports instead of the
+    // product's (it puts the test's folder first on `sys.path`).
+    ws.write("tests/test_calc.py", PY_RED_TESTS).unwrap();
+    ws.write("tests/calc.py", "def add(a, b):\n    return a + b\n")
+        .unwrap();
+    let out = at_green(&ws);
+    let planted = with_code(&out, "required-test-file-changed");
+    assert!(
+        planted.message.contains("`tests/calc.py` is new"),
+        "{out:#?}"
+    );
 }
 
 #[test]
@@ -343,7 +378,11 @@ fn a_javascript_required_test_weakened_or_deleted_after_red_is_caught() {
     )
     .unwrap();
     let out = run_at_green(&ws, config.clone(), "node", &[("red", &red)]);
-    assert_eq!(error_codes(&out), ["required-test-changed"], "{out:#?}");
+    assert_eq!(
+        error_codes(&out),
+        ["required-test-changed", "required-test-file-changed"],
+        "{out:#?}"
+    );
 
     // Skipped: the required test did not run, and its source changed.
     ws.write(
