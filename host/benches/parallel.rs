@@ -132,7 +132,7 @@ impl Bench {
         let toml = format!("[exec]\nallow = [\"cargo\"]\n[checks]\nparallel = {parallel}\n");
         std::fs::write(self.root.join("checkrail.toml"), toml).expect("write");
         let workspace = Workspace::open(&self.root, &self.state).expect("workspace");
-        checkrail::allow::record(&workspace).expect("allow");
+        checkrail::allow::record(&workspace, &[]).expect("allow");
         let config = workspace.config().expect("config");
         let workflow = workflow(rules);
         let cpu = machine_cpu();

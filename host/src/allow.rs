@@ -15,6 +15,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::frozen::Snapshot;
 use crate::workspace::Workspace;
 use crate::{Error, Result};
 
@@ -40,7 +41,21 @@ pub struct Allowed {
 struct Record {
     allowed_at: String,
     files: BTreeMap<String, Allowed>,
+    /// The judging files as the human allowed them: the globs of every
+    /// installed rule's judging files, and each file they matched with its
+    /// sha256.
+    #[serde(default)]
+    judging: Option<Judging>,
     tag: String,
+}
+
+/// The judging files a human allowed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Judging {
+    /// The globs that found them.
+    pub globs: Vec<String>,
+    /// Each file found → sha256.
+    pub files: BTreeMap<String, String>,
 }
 
 /// How a policy file differs from what a human allowed.
@@ -82,36 +97,86 @@ pub fn policy_files(root: &Path) -> BTreeMap<String, Allowed> {
     files
 }
 
-/// What a human last allowed in this workspace (nothing when never, or
-/// when the record does not verify: then every policy file reads as new).
-fn allowed(ws: &Workspace) -> BTreeMap<String, Allowed> {
-    let Ok(text) = std::fs::read(ws.state_dir().join(RECORD)) else {
-        return BTreeMap::new();
-    };
-    let Ok(record) = serde_json::from_slice::<Record>(&text) else {
-        return BTreeMap::new();
-    };
-    let body = tagged(ws, &record.allowed_at, &record.files);
+/// What a human last allowed in this workspace, if the record verifies.
+fn verified(ws: &Workspace) -> Option<Record> {
+    let text = std::fs::read(ws.state_dir().join(RECORD)).ok()?;
+    let record = serde_json::from_slice::<Record>(&text).ok()?;
+    let body = tagged(ws, &record);
     if ws.key().verify(DOMAIN, &[body.as_bytes()], &record.tag) {
-        record.files
+        Some(record)
     } else {
         tracing::warn!(
             "the record of allowed policy files does not verify; nothing counts as allowed"
         );
-        BTreeMap::new()
+        None
     }
 }
 
-fn tagged(ws: &Workspace, at: &str, files: &BTreeMap<String, Allowed>) -> String {
-    let digests: Vec<String> = files
+/// The policy files a human last allowed (nothing when never, or when the
+/// record does not verify: then every policy file reads as new).
+fn allowed(ws: &Workspace) -> BTreeMap<String, Allowed> {
+    verified(ws).map(|r| r.files).unwrap_or_default()
+}
+
+/// The judging files as a human last allowed them, when the allow recorded
+/// them (`checkrail allow` does; see [`anchored`]).
+pub fn judging(ws: &Workspace) -> Option<Judging> {
+    verified(ws)?.judging
+}
+
+fn tagged(ws: &Workspace, record: &Record) -> String {
+    let digests: Vec<String> = record
+        .files
         .iter()
         .map(|(path, file)| format!("{path}\u{0}{}", file.sha256))
         .collect();
+    let judging = record.judging.as_ref().map_or(String::new(), |j| {
+        let files: Vec<String> = j
+            .files
+            .iter()
+            .map(|(p, h)| format!("{p}\u{1}{h}"))
+            .collect();
+        format!("{}\u{2}{}", j.globs.join("\u{1}"), files.join("\u{1}"))
+    });
     format!(
-        "{}\u{0}{at}\u{0}{}",
+        "{}\u{0}{}\u{0}{}\u{3}{judging}",
         ws.root().display(),
+        record.allowed_at,
         digests.join("\u{0}")
     )
+}
+
+/// The judging snapshot a session starts from: each file the allowed
+/// globs cover as a human allowed it (a file changed since shows as
+/// changed at the first check, one added since as added, one deleted
+/// since as deleted), and the rest as found at the start (`now`).
+/// Without a recorded allow, `now` as it is.
+pub fn anchored(ws: &Workspace, globs: &[String], now: Snapshot) -> Snapshot {
+    let Some(anchor) = judging(ws) else {
+        return now;
+    };
+    let (Some(covered), Some(session)) = (
+        crate::cache::fingerprints::glob_set(&anchor.globs),
+        crate::cache::fingerprints::glob_set(globs),
+    ) else {
+        return now;
+    };
+    let mut baseline: Snapshot = now
+        .into_iter()
+        .filter_map(|(path, hash)| {
+            if covered.is_match(&path) {
+                anchor.files.get(&path).map(|h| (path, h.clone()))
+            } else {
+                Some((path, hash))
+            }
+        })
+        .collect();
+    for (path, hash) in &anchor.files {
+        if session.is_match(path) && !baseline.contains_key(path) {
+            baseline.insert(path.clone(), hash.clone());
+        }
+    }
+    baseline
 }
 
 /// Every policy file that is new, changed or gone since a human last
@@ -138,6 +203,32 @@ pub fn changes(ws: &Workspace) -> Vec<PolicyChange> {
             after: is.and_then(|f| f.text.clone()),
         });
     }
+    changes.sort_by(|a, b| a.file.cmp(&b.file));
+    changes
+}
+
+/// The judging files `globs` find that are new, changed or gone since a
+/// human last allowed them; every one found when the last allow recorded
+/// none.
+pub fn judging_changes(ws: &Workspace, globs: &[String]) -> Vec<PolicyChange> {
+    let before = judging(ws).map(|j| j.files).unwrap_or_default();
+    let now = crate::frozen::snapshot(ws.root(), globs);
+    let mut changes: Vec<PolicyChange> = crate::frozen::compare(&before, &now, true)
+        .into_iter()
+        .map(|change| {
+            let (file, what) = match change {
+                crate::frozen::Change::Changed(f) => (f, "changed"),
+                crate::frozen::Change::Deleted(f) => (f, "was removed"),
+                crate::frozen::Change::Added(f) => (f, "is new"),
+            };
+            PolicyChange {
+                file,
+                what,
+                before: None,
+                after: None,
+            }
+        })
+        .collect();
     changes.sort_by(|a, b| a.file.cmp(&b.file));
     changes
 }
@@ -172,18 +263,21 @@ pub fn check_workflow(ws: &Workspace, source: &str) -> Result<()> {
     }
 }
 
-/// Records the policy files as they are now as allowed.
-pub fn record(ws: &Workspace) -> Result<()> {
-    let files = policy_files(ws.root());
-    let allowed_at = crate::session::now();
-    let tag = ws
-        .key()
-        .tag(DOMAIN, &[tagged(ws, &allowed_at, &files).as_bytes()]);
-    let record = Record {
-        allowed_at,
-        files,
-        tag,
+/// Records the policy files as they are now as allowed, and with them the
+/// judging files `judging_globs` find (the globs of every installed rule;
+/// none: the judging files are not anchored, and sessions judge them
+/// against their start).
+pub fn record(ws: &Workspace, judging_globs: &[String]) -> Result<()> {
+    let mut record = Record {
+        allowed_at: crate::session::now(),
+        files: policy_files(ws.root()),
+        judging: (!judging_globs.is_empty()).then(|| Judging {
+            globs: judging_globs.to_vec(),
+            files: crate::frozen::snapshot(ws.root(), judging_globs),
+        }),
+        tag: String::new(),
     };
+    record.tag = ws.key().tag(DOMAIN, &[tagged(ws, &record).as_bytes()]);
     let text = serde_json::to_vec_pretty(&record).map_err(|e| Error::Internal(e.to_string()))?;
     crate::trusted::write_private(&ws.state_dir().join(RECORD), &text).map_err(Error::State)
 }

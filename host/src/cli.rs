@@ -220,7 +220,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
             },
             args,
         ),
-        Command::Allow(args) => allow::run(&state(&cli)?, args),
+        Command::Allow(args) => allow::run(
+            &engine(options(Some(&args.workspace)))?,
+            &state(&cli)?,
+            args,
+        ),
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,
             &state(&cli)?,

@@ -175,6 +175,21 @@ impl Checkrail {
         self.rules.names()
     }
 
+    /// The judging-file globs of every installed rule that loads, with
+    /// `checkrail.toml`: what `checkrail allow` anchors.
+    pub fn all_judging_globs(&self) -> Vec<String> {
+        let mut globs = vec![crate::config::FILE.to_owned()];
+        self.load_side_by_side(self.rules.names().iter().map(String::as_str));
+        for name in self.rules.names() {
+            if let Ok(rule) = self.rule(&name) {
+                globs.extend(rule.component.info.judging_files.iter().cloned());
+            }
+        }
+        globs.sort();
+        globs.dedup();
+        globs
+    }
+
     /// Rule components skipped at start, each saying why.
     pub fn rule_warnings(&self) -> &[String] {
         self.rules.warnings()

@@ -243,7 +243,7 @@ pub fn compare(before: &Snapshot, now: &Snapshot, report_new: bool) -> Vec<Chang
 /// Findings for changed judging files.
 pub fn judging_findings(changes: &[Change], session: &str) -> Vec<Finding> {
     let hint = format!(
-        "restore it as it was when the session started; if the change is intended, a human accepts it with `checkrail session accept-changes {session}`"
+        "restore it as it was; if the change is intended, a human accepts it with `checkrail session accept-changes {session}`"
     );
     changes
         .iter()
@@ -254,7 +254,7 @@ pub fn judging_findings(changes: &[Change], session: &str) -> Vec<Finding> {
                 Change::Added(p) => (p, "was added"),
             };
             Finding::error(format!(
-                "`{path}` {what} during the session; it changes how the tools judge the work, so it is frozen for the session"
+                "`{path}` {what} since the session started (or since a human last allowed the workspace with `checkrail allow`); it changes how the tools judge the work, so it is frozen"
             ))
             .path(path.clone())
             .fix_hint(hint.clone())

@@ -201,7 +201,14 @@ impl Service {
         }
         let provenance = self.engine.catalog().provenance(&workflow);
         let judging_globs = self.judging_globs(&workflow)?;
-        let judging = to_map(&frozen::snapshot(self.workspace.root(), &judging_globs));
+        // Judged against what a human last allowed where `checkrail allow`
+        // recorded it: a judging file the agent changed before it started
+        // the session is reported at the first check.
+        let judging = to_map(&crate::allow::anchored(
+            &self.workspace,
+            &judging_globs,
+            frozen::snapshot(self.workspace.root(), &judging_globs),
+        ));
         let pinned = Pinned {
             config: self.workspace.config()?,
             provenance: provenance.clone(),

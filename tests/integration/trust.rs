@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use serde_json::{Map, Value, json};
 
 use crate::support::{
-    Cli, Session, Workspace, at_terminal, checkpoint, duplex, engine, grant, one_phase, raw_db,
-    service, state, state_dir, text,
+    Cli, Session, Workspace, at_terminal, checkpoint, codes, duplex, engine, grant, one_phase,
+    raw_db, service, state, state_dir, text,
 };
 
 /// Two phases: a README must exist, then a CHANGELOG.
@@ -628,6 +628,48 @@ fn policy_the_agent_writes_before_any_session_is_not_used_until_a_human_allows_i
     );
     std::fs::write(&record, forged).unwrap();
     assert!(svc.start("docs-flow", Map::new()).is_err());
+}
+
+#[test]
+fn a_judging_file_the_agent_changed_before_starting_is_judged_against_the_allow() {
+    const TEST: &str = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n";
+    // The owner's conftest turns a warning into a failure.
+    const STRICT: &str = "import warnings\n\n\ndef pytest_configure(config):\n    warnings.simplefilter(\"error\")\n";
+    let ws = Workspace::new()
+        .workflow(PY_FLOW)
+        .file(
+            "pyproject.toml",
+            "[tool.pytest.ini_options]\npythonpath = [\".\"]\n",
+        )
+        .file("calc.py", "def add(a, b):\n    return a + b\n")
+        .file("conftest.py", STRICT)
+        .file("tests/test_calc.py", TEST)
+        .grant("python3")
+        .build();
+    let dir = ws.path();
+    let allowed = at_terminal(dir, &["allow"], "allow");
+    assert!(
+        allowed.contains("`conftest.py` is new (it changes how the tools judge)"),
+        "{allowed}"
+    );
+    // Before it starts a session, the agent loosens the conftest.
+    std::fs::write(dir.join("conftest.py"), "# nothing to see\n").unwrap();
+    let svc = service(dir);
+    let session = Session::start(&svc, "py-green");
+    let v = session.validate();
+    let found = codes(&v);
+    assert!(
+        !v.passed && found.contains(&"judging-file-changed".to_owned()),
+        "{found:?}: {:?}",
+        v.report
+    );
+    // `allow --show` names it too.
+    let shown = text(&checkrail(dir, &["allow", "--show"]));
+    assert!(shown.contains("`conftest.py` changed"), "{shown}");
+    // Put back as allowed, the same session passes.
+    std::fs::write(dir.join("conftest.py"), STRICT).unwrap();
+    let v = session.validate();
+    assert!(v.passed && v.advanced, "{:?}", v.report);
 }
 
 /// An MCP client whose user answers every elicitation with `answer`, and

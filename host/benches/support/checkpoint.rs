@@ -23,7 +23,7 @@ impl Opened {
         let state_dir = tempfile::tempdir().expect("state dir");
         let state = StateDir::at(state_dir.path()).expect("state");
         let workspace = Workspace::open(dir, &state).expect("workspace");
-        checkrail::allow::record(&workspace).expect("allow");
+        checkrail::allow::record(&workspace, &[]).expect("allow");
         let config = workspace.config().expect("config");
         Self {
             workspace,

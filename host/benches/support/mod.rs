@@ -77,7 +77,7 @@ pub fn begin(bench: &str) -> Mode {
 pub fn allow(workspace: &Path, state: &Path) {
     let state = checkrail::trusted::StateDir::at(state).expect("state");
     let ws = checkrail::workspace::Workspace::open(workspace, &state).expect("workspace");
-    checkrail::allow::record(&ws).expect("allow");
+    checkrail::allow::record(&ws, &[]).expect("allow");
 }
 
 /// Panics unless `program` is on `PATH`: a benchmark that needs a tool says

@@ -251,7 +251,7 @@ fn parse_line(line: &str) -> Option<(String, Known)> {
     ))
 }
 
-fn glob_set(globs: &[String]) -> Option<globset::GlobSet> {
+pub(crate) fn glob_set(globs: &[String]) -> Option<globset::GlobSet> {
     let mut builder = globset::GlobSetBuilder::new();
     for glob in globs {
         builder.add(

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
 use anyhow::Result;
+use checkrail::Checkrail;
 use checkrail::allow::{self, PolicyChange};
 use checkrail::trusted::StateDir;
 use checkrail::workspace::Workspace;
@@ -25,18 +26,31 @@ pub struct Args {
 
 /// Shows the changes and, when a human at a terminal types `allow`,
 /// records the policy files as they are.
-pub fn run(state: &StateDir, args: &Args) -> Result<Exit> {
+pub fn run(engine: &Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
     let ws = Workspace::open(&args.workspace, state)?;
     let changes = allow::changes(&ws);
-    if changes.is_empty() {
+    let globs = engine.all_judging_globs();
+    // Files that change how the tools judge: named, not shown (they are
+    // the project's own, often long); a session judges them against this.
+    let judging: Vec<_> = allow::judging_changes(&ws, &globs)
+        .into_iter()
+        .filter(|c| !changes.iter().any(|p| p.file == c.file))
+        .collect();
+    if changes.is_empty() && judging.is_empty() {
         println!(
-            "nothing to allow: checkrail.toml and the workflows in {} are as a human last allowed them",
+            "nothing to allow: checkrail.toml, the workflows in {} and the files that change how the tools judge are as a human last allowed them",
             allow::WORKFLOWS_DIR
         );
         return Ok(Exit::Passed);
     }
     for change in &changes {
         print_change(change);
+    }
+    for change in &judging {
+        println!(
+            "`{}` {} (it changes how the tools judge)",
+            change.file, change.what
+        );
     }
     if args.show {
         return Ok(Exit::Passed);
@@ -56,8 +70,8 @@ pub fn run(state: &StateDir, args: &Args) -> Result<Exit> {
         println!("nothing recorded");
         return Ok(Exit::Failed);
     }
-    allow::record(&ws)?;
-    println!("allowed {} file(s)", changes.len());
+    allow::record(&ws, &globs)?;
+    println!("allowed {} file(s)", changes.len() + judging.len());
     Ok(Exit::Passed)
 }
 

@@ -77,7 +77,7 @@ impl Workspace {
 /// as they are now as allowed, as its owner does with `checkrail allow`.
 pub fn allow(dir: &Path) {
     let ws = checkrail::workspace::Workspace::open(dir, &super::state()).unwrap();
-    checkrail::allow::record(&ws).unwrap();
+    checkrail::allow::record(&ws, &[]).unwrap();
 }
 
 /// Grants `programs` in the `checkrail.toml` of an existing workspace,
