@@ -107,7 +107,12 @@ pub fn frozen_files(ws: &Workspace, found: &BTreeMap<String, Found>) -> BTreeMap
         let Ok(text) = ws.read_to_string(&test.path) else {
             continue;
         };
-        for near in imported_beside(&test.path, &text) {
+        // Only test code: a test beside the product (`test_calc.py` next
+        // to `calc.py`) imports the product, which the fix must change.
+        for near in imported_beside(&test.path, &text)
+            .into_iter()
+            .filter(|p| test_side(p))
+        {
             if let Some(hash) = file_hash(ws, &near) {
                 files.insert(near, hash);
             }
