@@ -42,33 +42,40 @@ pub fn snapshot_everywhere(root: &Path, globs: &[String]) -> Snapshot {
     snapshot_skipping(root, globs, VCS_DIRS, true)
 }
 
+/// The paths under the opened workspace `ws` matching any of `globs`,
+/// without descending into `skipped`, each once, in order found.
+fn matching(ws: &NativeWorkspace, globs: &[String], skipped: &[&str]) -> Vec<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    globs
+        .iter()
+        .filter_map(|glob| {
+            ws.glob_skipping(glob, MAX_FILES, skipped, &mut || false)
+                .ok()
+        })
+        .flatten()
+        .filter(|path| seen.insert(path.clone()))
+        .collect()
+}
+
 fn snapshot_skipping(root: &Path, globs: &[String], skipped: &[&str], dirs: bool) -> Snapshot {
     let mut files = Snapshot::new();
     let Ok(ws) = NativeWorkspace::open(root) else {
         return files;
     };
-    for glob in globs {
-        let Ok(paths) = ws.glob_skipping(glob, MAX_FILES, skipped, &mut || false) else {
-            continue;
-        };
-        for path in paths {
-            if files.contains_key(&path) {
-                continue;
+    for path in matching(&ws, globs, skipped) {
+        match ws.read(&path) {
+            Ok(bytes) => {
+                files.insert(path, hex::encode(Sha256::digest(&bytes)));
             }
-            match ws.read(&path) {
-                Ok(bytes) => {
-                    files.insert(path, hex::encode(Sha256::digest(&bytes)));
-                }
-                // A FIFO, socket or device is never read (it could block);
-                // it is recorded by kind, so appearing or going still counts.
-                Err(_) if ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Other) => {
-                    files.insert(path, "special file, not read".to_owned());
-                }
-                Err(_) if dirs && ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Directory) => {
-                    files.insert(path, "directory".to_owned());
-                }
-                Err(_) => {}
+            // A FIFO, socket or device is never read (it could block);
+            // it is recorded by kind, so appearing or going still counts.
+            Err(_) if ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Other) => {
+                files.insert(path, "special file, not read".to_owned());
             }
+            Err(_) if dirs && ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Directory) => {
+                files.insert(path, "directory".to_owned());
+            }
+            Err(_) => {}
         }
     }
     files
@@ -84,21 +91,16 @@ pub(crate) type Stats = BTreeMap<String, Fingerprint>;
 /// the same content: every write moves a file's change time, which no one
 /// can set back.
 pub(crate) fn stats(root: &Path, globs: &[String]) -> Stats {
-    let mut stats = Stats::new();
     let Ok(ws) = NativeWorkspace::open(root) else {
-        return stats;
+        return Stats::new();
     };
-    for glob in globs {
-        let Ok(paths) = ws.glob_skipping(glob, MAX_FILES, VCS_DIRS, &mut || false) else {
-            continue;
-        };
-        for path in paths {
-            if let Ok(meta) = std::fs::symlink_metadata(root.join(&path)) {
-                stats.insert(path, Fingerprint::of(&meta));
-            }
-        }
-    }
-    stats
+    matching(&ws, globs, VCS_DIRS)
+        .into_iter()
+        .filter_map(|path| {
+            let meta = std::fs::symlink_metadata(root.join(&path)).ok()?;
+            Some((path, Fingerprint::of(&meta)))
+        })
+        .collect()
 }
 
 /// The paths whose entry differs between `before` and `after` (changed,

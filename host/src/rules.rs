@@ -83,6 +83,16 @@ impl LoadedRule {
         self.inputs.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the rule may run a program (any `exec` capability): then it
+    /// can read anything, and nothing it declares bounds what it reads.
+    pub fn runs_programs(&self) -> bool {
+        self.component
+            .info
+            .capabilities
+            .iter()
+            .any(|c| c.program().is_some())
+    }
+
     /// `id@version`.
     pub fn label(&self) -> String {
         format!("{}@{}", self.component.info.id, self.component.info.version)

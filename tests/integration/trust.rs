@@ -526,23 +526,30 @@ phases:
     guidance: done
 ";
 
-#[test]
-fn a_judging_file_written_while_the_rules_run_voids_the_verdict_even_when_put_back() {
-    const TEST: &str = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n";
-    // A test that rewrites `conftest.py` while pytest runs, and leaves it
-    // as it was: its content at the end is what it was at the start.
-    const SNEAKY: &str = "import pathlib\n\n\ndef test_put_back():\n    conftest = pathlib.Path(__file__).parent.parent / \"conftest.py\"\n    conftest.write_text(conftest.read_text())\n";
-    let ws = Workspace::new()
+/// A pytest project with [`PY_FLOW`], a passing test and `conftest`.
+fn py_project(conftest: &str) -> Workspace {
+    Workspace::new()
         .workflow(PY_FLOW)
         .file(
             "pyproject.toml",
             "[tool.pytest.ini_options]\npythonpath = [\".\"]\n",
         )
         .file("calc.py", "def add(a, b):\n    return a + b\n")
-        .file("conftest.py", "# shared fixtures\n")
-        .file("tests/test_calc.py", TEST)
-        .file("tests/test_sneaky.py", SNEAKY)
+        .file("conftest.py", conftest)
+        .file(
+            "tests/test_calc.py",
+            "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n",
+        )
         .grant("python3")
+}
+
+#[test]
+fn a_judging_file_written_while_the_rules_run_voids_the_verdict_even_when_put_back() {
+    // A test that rewrites `conftest.py` while pytest runs, and leaves it
+    // as it was: its content at the end is what it was at the start.
+    const SNEAKY: &str = "import pathlib\n\n\ndef test_put_back():\n    conftest = pathlib.Path(__file__).parent.parent / \"conftest.py\"\n    conftest.write_text(conftest.read_text())\n";
+    let ws = py_project("# shared fixtures\n")
+        .file("tests/test_sneaky.py", SNEAKY)
         .build();
     let svc = service(ws.path());
     let session = Session::start(&svc, "py-green");
@@ -632,20 +639,9 @@ fn policy_the_agent_writes_before_any_session_is_not_used_until_a_human_allows_i
 
 #[test]
 fn a_judging_file_the_agent_changed_before_starting_is_judged_against_the_allow() {
-    const TEST: &str = "from calc import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n";
     // The owner's conftest turns a warning into a failure.
     const STRICT: &str = "import warnings\n\n\ndef pytest_configure(config):\n    warnings.simplefilter(\"error\")\n";
-    let ws = Workspace::new()
-        .workflow(PY_FLOW)
-        .file(
-            "pyproject.toml",
-            "[tool.pytest.ini_options]\npythonpath = [\".\"]\n",
-        )
-        .file("calc.py", "def add(a, b):\n    return a + b\n")
-        .file("conftest.py", STRICT)
-        .file("tests/test_calc.py", TEST)
-        .grant("python3")
-        .build();
+    let ws = py_project(STRICT).build();
     let dir = ws.path();
     let allowed = at_terminal(dir, &["allow"], "allow");
     assert!(

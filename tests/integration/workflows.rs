@@ -209,31 +209,60 @@ const WORK_SLOW: &str =
 const BENCH: &str = "import time\nimport work\n\nstart = time.perf_counter()\nwork.run()\nprint(f\"work: {(time.perf_counter() - start) * 1000:.2f} ms\")\n";
 const WORK_TEST: &str = "import work\n\n\ndef test_run():\n    assert work.run() == 499500\n";
 
-#[test]
-fn performance_change_needs_faster_code_not_a_faster_benchmark() {
-    let ws = Workspace::new()
+/// A Python project whose `work.run` sleeps 60 ms, its test and its
+/// benchmark `bench.py`.
+fn perf_project() -> tempfile::TempDir {
+    Workspace::new()
         .file("pyproject.toml", PY_PROJECT)
         .file("work.py", WORK_SLOW)
         .file("bench.py", BENCH)
         .file("tests/test_work.py", WORK_TEST)
         .grant("python3")
-        .build();
-    let dir = ws.path();
-    let svc = service(dir);
-    let session = Session::start_with(
-        &svc,
+        .build()
+}
+
+/// A performance-change session that benchmarks `python3 bench.py` and
+/// freezes `files` from its baseline on.
+fn start_perf<'s>(svc: &'s Service, files: &str) -> Session<'s> {
+    Session::start_with(
+        svc,
         "performance-change",
         &[
             ("benchmark", "python3"),
             ("benchmark_args", "bench.py"),
             ("pattern", "work: ([0-9.]+) ms"),
-            ("benchmark_files", "bench*.py"),
+            ("benchmark_files", files),
         ],
-    );
+    )
+}
+
+/// Passes the baseline and the plan of a performance-change session.
+fn through_the_plan(session: &Session<'_>) {
     let v = session.validate();
     assert!(v.advanced, "baseline: {:?}", v.report);
     let v = session.validate_with(json!({"hotspot": "work.run sleeps 60 ms", "plan": "drop the sleep from work.run entirely"}));
     assert!(v.advanced, "plan: {:?}", v.report);
+}
+
+/// The honest path: faster code under the same benchmark passes.
+fn faster_code_passes(dir: &std::path::Path, session: &Session<'_>) {
+    std::fs::write(dir.join("bench.py"), BENCH).unwrap();
+    std::fs::write(
+        dir.join("work.py"),
+        WORK_SLOW.replace("    time.sleep(0.06)\n", ""),
+    )
+    .unwrap();
+    let v = session.validate();
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+}
+
+#[test]
+fn performance_change_needs_faster_code_not_a_faster_benchmark() {
+    let ws = perf_project();
+    let dir = ws.path();
+    let svc = service(dir);
+    let session = start_perf(&svc, "bench*.py");
+    through_the_plan(&session);
 
     // Unchanged code: not faster.
     let v = session.validate();
@@ -250,43 +279,17 @@ fn performance_change_needs_faster_code_not_a_faster_benchmark() {
         "{:?}",
         error_codes(&v)
     );
-    // The honest path: faster code under the same benchmark.
-    std::fs::write(dir.join("bench.py"), BENCH).unwrap();
-    std::fs::write(
-        dir.join("work.py"),
-        WORK_SLOW.replace("    time.sleep(0.06)\n", ""),
-    )
-    .unwrap();
-    let v = session.validate();
-    assert!(v.passed && v.advanced, "{:?}", v.report);
+    faster_code_passes(dir, &session);
 }
 
 #[test]
 fn performance_change_judges_the_benchmark_it_runs_whatever_glob_the_agent_names() {
-    let ws = Workspace::new()
-        .file("pyproject.toml", PY_PROJECT)
-        .file("work.py", WORK_SLOW)
-        .file("bench.py", BENCH)
-        .file("tests/test_work.py", WORK_TEST)
-        .grant("python3")
-        .build();
+    let ws = perf_project();
     let dir = ws.path();
     let svc = service(dir);
-    let start = |files: &str| {
-        Session::start_with(
-            &svc,
-            "performance-change",
-            &[
-                ("benchmark", "python3"),
-                ("benchmark_args", "bench.py"),
-                ("pattern", "work: ([0-9.]+) ms"),
-                ("benchmark_files", files),
-            ],
-        )
-    };
     // A glob that matches nothing would freeze nothing: the baseline
     // cannot pass with it.
-    let v = start("nothing*.py").validate();
+    let v = start_perf(&svc, "nothing*.py").validate();
     assert!(
         !v.passed && error_codes(&v) == ["frozen-matches-nothing"],
         "{:?}",
@@ -294,11 +297,8 @@ fn performance_change_judges_the_benchmark_it_runs_whatever_glob_the_agent_names
     );
     // A glob that matches some other file: the script the benchmark runs
     // is judged all the same.
-    let session = start("tests/test_work.py");
-    let v = session.validate();
-    assert!(v.advanced, "baseline: {:?}", v.report);
-    let v = session.validate_with(json!({"hotspot": "work.run sleeps 60 ms", "plan": "drop the sleep from work.run entirely"}));
-    assert!(v.advanced, "plan: {:?}", v.report);
+    let session = start_perf(&svc, "tests/test_work.py");
+    through_the_plan(&session);
     std::fs::write(dir.join("bench.py"), "print(\"work: 1.00 ms\")\n").unwrap();
     let v = session.validate();
     assert!(
@@ -306,15 +306,7 @@ fn performance_change_judges_the_benchmark_it_runs_whatever_glob_the_agent_names
         "{:?}",
         error_codes(&v)
     );
-    // The honest path still passes.
-    std::fs::write(dir.join("bench.py"), BENCH).unwrap();
-    std::fs::write(
-        dir.join("work.py"),
-        WORK_SLOW.replace("    time.sleep(0.06)\n", ""),
-    )
-    .unwrap();
-    let v = session.validate();
-    assert!(v.passed && v.advanced, "{:?}", v.report);
+    faster_code_passes(dir, &session);
 }
 
 const C_MAKEFILE: &str = "CFLAGS = -Wall -Wextra -Werror -Iinclude\n\ntest: tests/test_calc\n\t./tests/test_calc\n\ntests/test_calc: src/calc.c tests/test_calc.c include/calc.h\n\t$(CC) $(CFLAGS) -o $@ src/calc.c tests/test_calc.c\n\n.PHONY: test\n";

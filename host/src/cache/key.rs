@@ -91,13 +91,7 @@ fn scope<'a>(rule_use: &'a RuleUse, rule: &LoadedRule, declared: &'a [String]) -
     if let Some(globs) = &rule_use.inputs {
         return Scope::Workflow(globs);
     }
-    let runs_programs = rule
-        .component
-        .info
-        .capabilities
-        .iter()
-        .any(|c| c.program().is_some());
-    if runs_programs || declared.iter().any(|g| g == "**") {
+    if rule.runs_programs() || declared.iter().any(|g| g == "**") {
         Scope::Whole
     } else {
         Scope::Declared(declared)

@@ -168,15 +168,9 @@ impl Checkrail {
                 .map(|(glob, _)| glob.to_owned()),
         );
         for (rule_use, rule, limits) in prepared {
-            let runs_programs = rule
-                .component
-                .info
-                .capabilities
-                .iter()
-                .any(|c| c.program().is_some());
             match &rule_use.inputs {
                 Some(declared) => globs.extend(declared.iter().cloned()),
-                None if !runs_programs => globs.extend(
+                None if !rule.runs_programs() => globs.extend(
                     rule.inputs_within(&self.runtime, &rule_use.config, limits)
                         .unwrap_or_default(),
                 ),
