@@ -668,6 +668,30 @@ fn a_judging_file_the_agent_changed_before_starting_is_judged_against_the_allow(
     assert!(v.passed && v.advanced, "{:?}", v.report);
 }
 
+#[test]
+fn code_python_runs_before_any_test_is_a_judging_file() {
+    let ws = py_project("# shared fixtures\n").build();
+    let svc = service(ws.path());
+    let session = Session::start(&svc, "py-green");
+    // `sitecustomize` runs at interpreter start, before pytest; a test
+    // package's `__init__.py` changes what the tests import.
+    for (file, text) in [
+        ("sitecustomize.py", "import builtins\n"),
+        ("tests/__init__.py", ""),
+    ] {
+        std::fs::write(ws.path().join(file), text).unwrap();
+        let v = session.validate();
+        assert!(
+            !v.passed && codes(&v).contains(&"judging-file-changed".to_owned()),
+            "{file}: {:?}",
+            v.report
+        );
+        std::fs::remove_file(ws.path().join(file)).unwrap();
+    }
+    let v = session.validate();
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+}
+
 /// An MCP client whose user answers every elicitation with `answer`, and
 /// counts how often it was asked.
 #[derive(Clone)]

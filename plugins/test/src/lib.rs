@@ -220,18 +220,29 @@ impl Rule for TestRule {
         "exec:*",
     ];
     const JUDGING_FILES: &'static [&'static str] = &[
-        // cargo
+        // cargo (a build script runs before the tests and can change what
+        // they test)
         ".cargo/config",
         ".cargo/config.toml",
         "rust-toolchain",
         "rust-toolchain.toml",
-        // pytest
+        "build.rs",
+        "**/build.rs",
+        // pytest; Python runs `sitecustomize`/`usercustomize` found on its
+        // path before any test, and a test package's `__init__.py` changes
+        // which modules the tests import
         "conftest.py",
         "**/conftest.py",
         "pytest.ini",
         "pyproject.toml",
         "setup.cfg",
         "tox.ini",
+        "sitecustomize.py",
+        "usercustomize.py",
+        "tests/__init__.py",
+        "**/tests/__init__.py",
+        "test/__init__.py",
+        "**/test/__init__.py",
         // jest, vitest (which reads vite's config too), in any package
         "jest.config.js",
         "jest.config.cjs",
@@ -255,6 +266,10 @@ impl Rule for TestRule {
         "**/vitest.config.*",
         "**/vitest.workspace.*",
         "**/vite.config.*",
+        // the setup files the runners load before every test file
+        "**/jest.setup.*",
+        "**/vitest.setup.*",
+        "**/setupTests.*",
     ];
 
     fn check(config: Config, cx: &Context) -> Result<Outcome> {
