@@ -198,6 +198,72 @@ pub fn command_scripts(root: &Path, config: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The modules the workspace's `conftest.py` files load as pytest plugins
+/// (`pytest_plugins = ["helpers.fixtures", …]`), as literal globs of the
+/// files that hold them: test support code that runs with every test, so
+/// it judges as much as the conftest that names it. Empty unless `globs`
+/// (a session's judging globs) cover `conftest.py`.
+pub fn pytest_plugin_files(root: &Path, globs: &[String]) -> Vec<String> {
+    if !globs.iter().any(|g| g.ends_with("conftest.py")) {
+        return Vec::new();
+    }
+    let conftests = snapshot(
+        root,
+        &["conftest.py".to_owned(), "**/conftest.py".to_owned()],
+    );
+    let mut files = Vec::new();
+    for path in conftests.keys() {
+        let Ok(text) = std::fs::read_to_string(root.join(path)) else {
+            continue;
+        };
+        for module in plugin_modules(&text) {
+            let stem = module.replace('.', "/");
+            for candidate in [format!("{stem}.py"), format!("{stem}/__init__.py")] {
+                if workspace_file(root, &candidate) {
+                    files.push(literal_glob(&candidate));
+                }
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// The module names a `pytest_plugins = …` assignment lists: the quoted
+/// strings from the `=` to the closing bracket (or the line's end, for a
+/// single string).
+fn plugin_modules(text: &str) -> Vec<String> {
+    let mut modules = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("pytest_plugins") {
+        rest = &rest[at + "pytest_plugins".len()..];
+        let Some(value) = rest.trim_start().strip_prefix('=') else {
+            continue;
+        };
+        let end = if value.trim_start().starts_with(['[', '(']) {
+            value.find([']', ')']).unwrap_or(value.len())
+        } else {
+            value.find('\n').unwrap_or(value.len())
+        };
+        for quote in ['"', '\''] {
+            modules.extend(
+                value[..end]
+                    .split(quote)
+                    .skip(1)
+                    .step_by(2)
+                    .filter(|m| {
+                        !m.is_empty()
+                            && m.chars()
+                                .all(|c| c.is_alphanumeric() || c == '_' || c == '.')
+                    })
+                    .map(str::to_owned),
+            );
+        }
+    }
+    modules
+}
+
 /// Whether `path` names a file inside the workspace (relative, not
 /// climbing out).
 fn workspace_file(root: &Path, path: &str) -> bool {
@@ -395,6 +461,31 @@ mod tests {
         assert!(scripts("node", &["../bench.py"]).is_empty());
         assert!(scripts("node", &["absent.js"]).is_empty());
         assert!(command_scripts(dir.path(), &serde_json::json!({ "runner": "auto" })).is_empty());
+    }
+
+    #[test]
+    fn modules_conftest_loads_as_plugins_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        for (file, text) in [
+            (
+                "conftest.py",
+                "pytest_plugins = [\n    \"helpers.fixtures\",\n    'plug',\n]\n",
+            ),
+            ("tests/conftest.py", "pytest_plugins = \"support\"\n"),
+            ("helpers/fixtures.py", ""),
+            ("plug/__init__.py", ""),
+            ("support.py", ""),
+        ] {
+            let path = dir.path().join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let judging = ["**/conftest.py".to_owned()];
+        assert_eq!(
+            pytest_plugin_files(dir.path(), &judging),
+            ["helpers/fixtures.py", "plug/__init__.py", "support.py"]
+        );
+        assert!(pytest_plugin_files(dir.path(), &["Cargo.toml".to_owned()]).is_empty());
     }
 
     #[test]

@@ -670,14 +670,19 @@ fn a_judging_file_the_agent_changed_before_starting_is_judged_against_the_allow(
 
 #[test]
 fn code_python_runs_before_any_test_is_a_judging_file() {
-    let ws = py_project("# shared fixtures\n").build();
+    let ws = py_project("pytest_plugins = [\"support.plugin\"]\n")
+        .file("support/__init__.py", "")
+        .file("support/plugin.py", "# the owner's fixtures\n")
+        .build();
     let svc = service(ws.path());
     let session = Session::start(&svc, "py-green");
     // `sitecustomize` runs at interpreter start, before pytest; a test
-    // package's `__init__.py` changes what the tests import.
+    // package's `__init__.py` changes what the tests import; a module the
+    // conftest loads as a plugin runs with every test.
     for (file, text) in [
         ("sitecustomize.py", "import builtins\n"),
         ("tests/__init__.py", ""),
+        ("support/plugin.py", "# loosened\n"),
     ] {
         std::fs::write(ws.path().join(file), text).unwrap();
         let v = session.validate();
@@ -686,7 +691,11 @@ fn code_python_runs_before_any_test_is_a_judging_file() {
             "{file}: {:?}",
             v.report
         );
-        std::fs::remove_file(ws.path().join(file)).unwrap();
+        if file == "support/plugin.py" {
+            std::fs::write(ws.path().join(file), "# the owner's fixtures\n").unwrap();
+        } else {
+            std::fs::remove_file(ws.path().join(file)).unwrap();
+        }
     }
     let v = session.validate();
     assert!(v.passed && v.advanced, "{:?}", v.report);

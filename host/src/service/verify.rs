@@ -97,8 +97,9 @@ impl Service {
     }
 
     /// Globs of the files that change how the workflow's rules judge: what
-    /// each rule declares, the scripts their commands run, plus the
-    /// workspace's `checkrail.toml`.
+    /// each rule declares, the scripts their commands run, the modules the
+    /// conftests load as pytest plugins, plus the workspace's
+    /// `checkrail.toml`.
     pub(super) fn judging_globs(&self, workflow: &Workflow) -> Result<Vec<String>> {
         let mut globs = vec![crate::config::FILE.to_owned()];
         for phase in &workflow.phases {
@@ -111,6 +112,8 @@ impl Service {
                 ));
             }
         }
+        let plugins = crate::frozen::pytest_plugin_files(self.workspace.root(), &globs);
+        globs.extend(plugins);
         globs.sort();
         globs.dedup();
         Ok(globs)
