@@ -22,6 +22,8 @@ pub type Client = RunningService<RoleClient, ()>;
 /// `env` on top, and initializes an MCP session. Returns the client and the
 /// server's process id.
 pub async fn spawn(workspace: &Path, cache: &Path, env: &[(&str, &str)]) -> (Client, u32) {
+    // The bench set the workspace up: its policy files are allowed.
+    super::allow(workspace, &cache.join("state"));
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("serve")
         .arg("--workspace")
