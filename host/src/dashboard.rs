@@ -13,7 +13,7 @@
 mod login;
 mod pages;
 
-pub use login::{MIN_PASSWORD, login_file, set_password};
+pub use login::{FAILURES_ALLOWED, MIN_PASSWORD, login_file, set_password};
 
 #[cfg(feature = "http")]
 pub use web::{DashboardOptions, router};
@@ -23,16 +23,17 @@ mod web {
     use std::path::PathBuf;
     use std::sync::Arc;
 
-    use axum::extract::{Form, Path, Query, Request, State};
+    use axum::extract::{ConnectInfo, Form, Path, Query, Request, State};
     use axum::http::{HeaderMap, StatusCode, header};
     use axum::middleware::Next;
     use axum::response::{Html, IntoResponse, Redirect, Response};
     use axum::routing::{get, post};
     use serde::Deserialize;
 
-    use super::login::{Logins, Signed, same};
+    use super::login::{Logins, Signed, Throttle, same};
     use super::pages::{self, Filters, SessionView};
     use crate::config::ApprovalChannel;
+    use crate::mcp::http::SameSite;
     use crate::service::{Decision, Service};
     use crate::session::Status;
 
@@ -53,7 +54,8 @@ mod web {
     struct App {
         service: Arc<Service>,
         logins: Arc<Logins>,
-        options: Arc<DashboardOptions>,
+        throttle: Arc<Throttle>,
+        names: Arc<SameSite>,
     }
 
     /// The `/ui` routes.
@@ -61,7 +63,11 @@ mod web {
         let app = App {
             service,
             logins: Arc::new(Logins::new(&options.login_file)),
-            options: Arc::new(options),
+            throttle: Arc::new(Throttle::default()),
+            names: Arc::new(SameSite {
+                hosts: options.hosts,
+                origins: options.origins,
+            }),
         };
         axum::Router::new()
             .route("/ui", get(|| async { Redirect::to("/ui/sessions") }))
@@ -72,35 +78,35 @@ mod web {
             .route("/ui/sessions/{id}", get(session))
             .route("/ui/sessions/{id}/decide", post(decide))
             .route("/ui/approvals", get(approvals))
-            .layer(axum::middleware::from_fn_with_state(app.clone(), same_site))
+            .layer(axum::middleware::from_fn(security_headers))
+            .layer(axum::middleware::from_fn_with_state(
+                app.names.clone(),
+                SameSite::guard,
+            ))
             .with_state(app)
     }
 
-    /// Refuses requests for another host name (DNS rebinding) and forms
-    /// posted from another origin.
-    async fn same_site(State(app): State<App>, request: Request, next: Next) -> Response {
-        let host = request
-            .headers()
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        let name = host
-            .rsplit_once(':')
-            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
-            .map_or(host, |(name, _)| name);
-        if !app.options.hosts.iter().any(|h| h == host || h == name) {
-            return (StatusCode::FORBIDDEN, "unknown Host").into_response();
+    /// What every dashboard answer says about itself: its own inline style
+    /// and nothing else may load or run (no script at all), it may not be
+    /// framed, sniffed as another type, or leak its address as a referrer
+    /// to another site (`same-origin`: `no-referrer` would make browsers
+    /// send `Origin: null` on its own forms, which the origin check
+    /// refuses).
+    async fn security_headers(request: Request, next: Next) -> Response {
+        let mut response = next.run(request).await;
+        let headers = response.headers_mut();
+        let policy = pages::content_security_policy();
+        for (name, value) in [
+            (header::CONTENT_SECURITY_POLICY, policy.as_str()),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "same-origin"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ] {
+            if let Ok(value) = header::HeaderValue::from_str(value) {
+                headers.insert(name, value);
+            }
         }
-        if let Some(origin) = request.headers().get(header::ORIGIN)
-            && !app
-                .options
-                .origins
-                .iter()
-                .any(|o| origin.to_str().is_ok_and(|given| given == o))
-        {
-            return (StatusCode::FORBIDDEN, "cross-origin request refused").into_response();
-        }
-        next.run(request).await
+        response
     }
 
     /// The signed-in browser of this request, with its session id.
@@ -128,25 +134,46 @@ mod web {
         password: String,
     }
 
-    async fn sign_in(State(app): State<App>, Form(form): Form<Password>) -> Response {
+    async fn sign_in(
+        State(app): State<App>,
+        ConnectInfo(client): ConnectInfo<std::net::SocketAddr>,
+        Form(form): Form<Password>,
+    ) -> Response {
+        let client = client.ip();
+        if let Some(wait) = app.throttle.wait(client) {
+            let message = format!(
+                "too many failed sign-ins from this address: try again in {} s (the password is set with `checkrail dashboard --set-password` at a terminal)",
+                wait.as_secs().max(1)
+            );
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, wait.as_secs().max(1).to_string())],
+                message,
+            )
+                .into_response();
+        }
         let logins = app.logins.clone();
         let id = tokio::task::spawn_blocking(move || logins.sign_in(&form.password))
             .await
             .ok()
             .flatten();
         match id {
-            Some(id) => (
-                StatusCode::SEE_OTHER,
-                [
-                    (header::LOCATION, "/ui/sessions".to_owned()),
-                    (
-                        header::SET_COOKIE,
-                        format!("{COOKIE}={id}; Path=/ui; HttpOnly; SameSite=Strict"),
-                    ),
-                ],
-            )
-                .into_response(),
+            Some(id) => {
+                app.throttle.succeeded(client);
+                (
+                    StatusCode::SEE_OTHER,
+                    [
+                        (header::LOCATION, "/ui/sessions".to_owned()),
+                        (
+                            header::SET_COOKIE,
+                            format!("{COOKIE}={id}; Path=/ui; HttpOnly; SameSite=Strict"),
+                        ),
+                    ],
+                )
+                    .into_response()
+            }
             None => {
+                app.throttle.failed(client);
                 // Slows guessing further, on top of bcrypt's cost.
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
                 (

@@ -91,6 +91,7 @@ fn a_human_approves_a_gate_in_a_real_browser() {
         "{seen}"
     );
     assert!(seen["failing_timeline"].as_u64().unwrap() >= 2, "{seen}");
+    assert_eq!(seen["script_fetch"], "blocked", "{seen}");
     assert_eq!(seen["forged_status"], 403, "{seen}");
     assert_eq!(seen["gates"], 1, "{seen}");
     assert_eq!(
@@ -155,6 +156,43 @@ fn the_local_dashboard_command_serves_and_guards_its_password() {
     );
     // Another host name (DNS rebinding) is refused.
     assert_eq!(get("/ui/login", "evil.example").status, 403);
+    // Every page says what may load (its own style, no script), and that
+    // it may not be framed or sniffed.
+    let head = login.head.to_lowercase();
+    for expected in [
+        "content-security-policy: default-src 'none'; style-src 'sha256-",
+        "frame-ancestors 'none'",
+        "x-content-type-options: nosniff",
+        "referrer-policy: same-origin",
+        "x-frame-options: deny",
+    ] {
+        assert!(head.contains(expected), "{expected}: {head}");
+    }
+    // Guessing the password: a few tries, then this client waits.
+    let sign_in = || {
+        http_request(
+            port,
+            "POST",
+            "/ui/login",
+            &[
+                ("Host", local.as_str()),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            "password=guess",
+        )
+    };
+    for _ in 0..checkrail::dashboard::FAILURES_ALLOWED {
+        assert_eq!(sign_in().status, 401);
+    }
+    let throttled = sign_in();
+    assert_eq!(throttled.status, 429, "{}", throttled.body);
+    assert!(
+        throttled.body.contains("too many failed sign-ins")
+            && throttled.head.to_lowercase().contains("retry-after"),
+        "{}{}",
+        throttled.head,
+        throttled.body
+    );
 
     // Setting the password needs a human at a terminal.
     let out = Cli::new(&["dashboard", "--set-password"])

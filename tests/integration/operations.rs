@@ -32,6 +32,14 @@ fn probes_and_metrics_over_http() {
         body.starts_with("ready: ") && body.contains("rules loaded"),
         "{body}"
     );
+    // A page of another site that rebinds its name to loopback gets
+    // nothing, from the probes or the metrics.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let foreign = server.request("GET", path, &[("Host", "evil.example")], "");
+        assert_eq!(foreign.status, 403, "{path}: {}", foreign.body);
+        let cross = server.request("GET", path, &[("Origin", "http://evil.example")], "");
+        assert_eq!(cross.status, 403, "{path}: {}", cross.body);
+    }
 
     let session = server.mcp_session();
     let call = |id: u32, name: &str, arguments: Value| {

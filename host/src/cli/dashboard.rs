@@ -77,12 +77,15 @@ fn serve(service: Arc<Service>, addr: SocketAddr, login: PathBuf) -> Result<()> 
             },
         );
         eprintln!("checkrail: dashboard at http://{bound}/ui");
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("serve the dashboard")
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("serve the dashboard")
     })
 }
 

@@ -136,3 +136,57 @@ mod tests {
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("a", "ab"));
     }
 }
+
+/// Failed sign-ins allowed from one client before it must wait.
+pub const FAILURES_ALLOWED: u32 = 5;
+/// How long a client waits after [`FAILURES_ALLOWED`] failures; each
+/// further failure doubles it, up to an hour.
+const LOCKOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Failed sign-ins per client address, so that guessing the password from
+/// one client stops after a few tries, whatever bcrypt costs.
+#[derive(Default)]
+pub struct Throttle {
+    clients: Mutex<HashMap<std::net::IpAddr, Failures>>,
+}
+
+#[derive(Clone, Copy)]
+struct Failures {
+    count: u32,
+    until: Option<Instant>,
+}
+
+impl Throttle {
+    /// How long `client` must still wait before trying again, if at all.
+    pub fn wait(&self, client: std::net::IpAddr) -> Option<std::time::Duration> {
+        let clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let until = clients.get(&client)?.until?;
+        until.checked_duration_since(Instant::now())
+    }
+
+    /// Records a failed sign-in from `client`.
+    pub fn failed(&self, client: std::net::IpAddr) {
+        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if clients.len() > 4096 {
+            let now = Instant::now();
+            clients.retain(|_, f| f.until.is_some_and(|u| u > now));
+        }
+        let failures = clients.entry(client).or_insert(Failures {
+            count: 0,
+            until: None,
+        });
+        failures.count += 1;
+        if failures.count >= FAILURES_ALLOWED {
+            let doublings = (failures.count - FAILURES_ALLOWED).min(6);
+            failures.until = Some(Instant::now() + LOCKOUT * 2u32.pow(doublings));
+        }
+    }
+
+    /// Forgets `client`'s failures after it signed in.
+    pub fn succeeded(&self, client: std::net::IpAddr) {
+        self.clients
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&client);
+    }
+}

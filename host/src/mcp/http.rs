@@ -50,6 +50,57 @@ pub fn accepted_names(
     (hosts, origins)
 }
 
+/// The names a server answers to, checked on every route that is not MCP
+/// itself (whose transport checks them): a request whose `Host` is another
+/// name is a DNS-rebinding page talking to loopback, and a form posted
+/// from another `Origin` is cross-site.
+#[derive(Debug, Clone)]
+pub struct SameSite {
+    /// Accepted `Host` values (`host` or `host:port`).
+    pub hosts: Vec<String>,
+    /// Accepted `Origin` values.
+    pub origins: Vec<String>,
+}
+
+#[cfg(feature = "http")]
+impl SameSite {
+    /// The refusal of a request with these headers, if it is refused.
+    pub fn refusal(&self, headers: &axum::http::HeaderMap) -> Option<axum::response::Response> {
+        use axum::http::{StatusCode, header};
+        use axum::response::IntoResponse;
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        let name = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(name, _)| name);
+        if !self.hosts.iter().any(|h| h == host || h == name) {
+            return Some((StatusCode::FORBIDDEN, "unknown Host\n").into_response());
+        }
+        let foreign = headers.get(header::ORIGIN).is_some_and(|origin| {
+            !self
+                .origins
+                .iter()
+                .any(|o| origin.to_str().is_ok_and(|given| given == o))
+        });
+        foreign.then(|| (StatusCode::FORBIDDEN, "cross-origin request refused\n").into_response())
+    }
+
+    /// Middleware that answers a refused request with its refusal.
+    pub async fn guard(
+        axum::extract::State(names): axum::extract::State<Arc<SameSite>>,
+        request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        match names.refusal(request.headers()) {
+            Some(refused) => refused,
+            None => next.run(request).await,
+        }
+    }
+}
+
 impl HttpOptions {
     /// Refuses a configuration that would expose the server without a token.
     pub fn validate(&self) -> Result<(), String> {
@@ -103,10 +154,17 @@ pub async fn serve(
         )
     });
 
+    let operations = operations_router(
+        service.clone(),
+        &SameSite {
+            hosts: hosts.clone(),
+            origins: origins.clone(),
+        },
+    );
     let config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins);
-    let operations = operations_router(service.clone());
+
     let mcp = StreamableHttpService::new(
         move || Ok(super::CheckrailMcp::new(service.clone())),
         LocalSessionManager::default().into(),
@@ -150,9 +208,12 @@ pub async fn serve(
         None => app,
     };
     tracing::info!("serving MCP over streamable HTTP at http://{addr}/mcp");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Routes for operators: probes that need no token, and metrics that do
@@ -164,9 +225,10 @@ struct Operations {
 }
 
 /// `/healthz` (the process answers), `/readyz` (the session store answers
-/// and rules are loaded) and `/metrics` (Prometheus text format).
+/// and rules are loaded) and `/metrics` (Prometheus text format), each
+/// answering only to the server's own names (`names`).
 #[cfg(feature = "http")]
-fn operations_router(service: Arc<Service>) -> Operations {
+fn operations_router(service: Arc<Service>, names: &SameSite) -> Operations {
     use axum::http::{StatusCode, header};
     use axum::response::IntoResponse;
     use axum::routing::get;
@@ -211,7 +273,12 @@ fn operations_router(service: Arc<Service>) -> Operations {
             }
         }),
     );
-    Operations { probes, metrics }
+    let names = Arc::new(names.clone());
+    let guard = || axum::middleware::from_fn_with_state(names.clone(), SameSite::guard);
+    Operations {
+        probes: probes.layer(guard()),
+        metrics: metrics.layer(guard()),
+    }
 }
 
 /// `Ok` with a one-line summary when the store answers and rules are
