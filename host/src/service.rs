@@ -110,7 +110,10 @@ impl Service {
                 pruned.outcomes
             ),
             Ok(_) => {}
-            // A config that does not load is reported where it is used.
+            // A checkrail.toml that does not read (a retention of 0 days
+            // included) stops every command with what to write.
+            Err(e @ Error::Config { .. }) => return Err(e),
+            // Not allowed yet, or the store failed: reported where used.
             Err(e) => tracing::warn!("retention not applied: {}", crate::error::chain(&e)),
         }
         Ok(service)

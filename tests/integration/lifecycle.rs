@@ -171,6 +171,13 @@ fn retention_deletes_old_finished_sessions_and_trims_the_cache() {
         err.contains("checkrail.toml: ") && err.contains("give at least 1 day"),
         "{err}"
     );
+    // Every command stops on it with the configuration exit code, saying
+    // what to write, rather than logging a warning and going on.
+    for args in [&["session", "list"][..], &["session", "prune"]] {
+        let out = Cli::new(args).workspace(ws.path()).output();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("give at least 1 day"), "{}", text(&out));
+    }
 }
 
 #[test]
