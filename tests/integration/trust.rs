@@ -701,6 +701,53 @@ fn code_python_runs_before_any_test_is_a_judging_file() {
     assert!(v.passed && v.advanced, "{:?}", v.report);
 }
 
+#[test]
+fn notes_written_outside_checkrail_are_ignored() {
+    let ws = docs_project().build();
+    let store = crate::support::session_store(ws.path());
+    // Written by checkrail: read back.
+    store
+        .set_note("lease:honest", Some("{\"expires\":\"x\"}"))
+        .unwrap();
+    assert_eq!(
+        store.note("lease:honest").unwrap().as_deref(),
+        Some("{\"expires\":\"x\"}")
+    );
+    // A forged lease that would keep a dead check "running" until far in
+    // the future, and a record of the agents' hook files rewritten to
+    // match edited ones: neither is read.
+    let db = raw_db(ws.path());
+    db.execute(
+        "INSERT INTO meta (name, value) VALUES ('note:lease:dead', '{\"expires\":\"9999-01-01T00:00:00.000Z\",\"checks\":[\"c1\"]}')",
+        [],
+    )
+    .unwrap();
+    assert_eq!(store.note("lease:dead").unwrap(), None);
+    store
+        .set_note("setup:.claude/settings.json", Some("aaaa"))
+        .unwrap();
+    db.execute(
+        "UPDATE meta SET value = replace(value, ':aaaa', ':bbbb') WHERE name = 'note:setup:.claude/settings.json'",
+        [],
+    )
+    .unwrap();
+    assert_eq!(store.note("setup:.claude/settings.json").unwrap(), None);
+    // A sealed note of one name does not pass for another.
+    let honest: String = db
+        .query_row(
+            "SELECT value FROM meta WHERE name = 'note:lease:honest'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    db.execute(
+        "INSERT INTO meta (name, value) VALUES ('note:lease:other', ?1)",
+        [&honest],
+    )
+    .unwrap();
+    assert_eq!(store.note("lease:other").unwrap(), None);
+}
+
 /// An MCP client whose user answers every elicitation with `answer`, and
 /// counts how often it was asked.
 #[derive(Clone)]

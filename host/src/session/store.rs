@@ -54,6 +54,9 @@ pub use verify::Verification;
 const KEY_CHECK_DOMAIN: &str = "checkrail session store key v1";
 /// Names of notes, kept apart from the names the store uses itself.
 const NOTE_PREFIX: &str = "note:";
+/// What a note's tag covers: its key and value (and the workspace, by the
+/// seal).
+const NOTE_DOMAIN: &str = "checkrail note v1";
 
 /// Where sessions are kept: `--store` / `$CHECKRAIL_STORE`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -202,7 +205,10 @@ pub trait SessionStore: Send + Sync {
     fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<LegacyImport>;
 
     /// A note kept beside the sessions, outside every log: the lease of a
-    /// server instance that runs checks apart from their requests.
+    /// server instance that runs checks apart from their requests, a
+    /// conversation's binding, the digests `init` recorded. Authenticated
+    /// like the records: one written or edited outside checkrail reads as
+    /// absent.
     fn note(&self, name: &str) -> Result<Option<String>>;
 
     /// Writes a note, or removes it with `None`.
@@ -543,17 +549,42 @@ impl<B: Backend> SessionStore for Store<B> {
     }
 
     fn note(&self, name: &str) -> Result<Option<String>> {
-        self.backend
-            .read(|records| records.meta(&format!("{NOTE_PREFIX}{name}")))
+        let key = format!("{NOTE_PREFIX}{name}");
+        let stored = self.backend.read(|records| records.meta(&key))?;
+        Ok(stored.and_then(|stored| self.opened_note(&key, &stored)))
     }
 
     fn set_note(&self, name: &str, value: Option<&str>) -> Result<()> {
+        let key = format!("{NOTE_PREFIX}{name}");
+        let sealed = value.map(|value| {
+            let tag = self
+                .seal
+                .tag(NOTE_DOMAIN, &[key.as_bytes(), value.as_bytes()]);
+            format!("{tag}:{value}")
+        });
         self.backend
-            .write(|records| records.set_meta(&format!("{NOTE_PREFIX}{name}"), value))
+            .write(|records| records.set_meta(&key, sealed.as_deref()))
     }
 
     fn import_legacy(&self, legacy: &Path, config: &WorkspaceConfig) -> Result<LegacyImport> {
         self.import(legacy, config)
+    }
+}
+
+impl<B: Backend> Store<B> {
+    /// The value of a note stored as `<tag>:<value>`, if its tag verifies
+    /// for this key and workspace. A note written or edited outside
+    /// checkrail (a forged lease, a conversation bound by hand, a record of
+    /// the agents' hook files made to match edited ones) reads as absent.
+    fn opened_note(&self, key: &str, stored: &str) -> Option<String> {
+        let (tag, value) = stored.split_once(':')?;
+        let verified = self
+            .seal
+            .verify(NOTE_DOMAIN, &[key.as_bytes(), value.as_bytes()], tag);
+        if !verified {
+            tracing::warn!("ignoring `{key}`: it was not written by checkrail");
+        }
+        verified.then(|| value.to_owned())
     }
 }
 
