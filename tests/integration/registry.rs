@@ -394,3 +394,120 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// A registry that lies: its pack manifest declares a 4 KiB layer, and the
+/// layer it then streams is 64 MiB. Counts the bytes it managed to send.
+struct LyingRegistry {
+    port: u16,
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl LyingRegistry {
+    const STREAMED: usize = 64 << 20;
+
+    fn start() -> Self {
+        use sha2::Digest as _;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let config = b"{}";
+        let sha = |bytes: &[u8]| format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)));
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": checkrail::pack::oci::CONFIG_MEDIA_TYPE,
+                "digest": sha(config),
+                "size": config.len(),
+            },
+            "layers": [{
+                "mediaType": checkrail::pack::oci::PACK_MEDIA_TYPE,
+                "digest": sha(b"a small pack"),
+                "size": 4096,
+            }],
+        })
+        .to_string();
+        let counter = sent.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (manifest, counter) = (manifest.clone(), counter.clone());
+                std::thread::spawn(move || serve_lies(stream, &manifest, &counter));
+            }
+        });
+        Self { port, sent }
+    }
+}
+
+/// Answers one request of [`LyingRegistry`].
+fn serve_lies(mut stream: TcpStream, manifest: &str, sent: &std::sync::atomic::AtomicUsize) {
+    use sha2::Digest as _;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).is_ok_and(|n| n == 1) {
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let answer = |stream: &mut TcpStream, kind: &str, extra: &str, body: &str| {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
+            body.len()
+        );
+    };
+    if path.contains("/manifests/") {
+        let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(manifest)));
+        answer(
+            &mut stream,
+            "application/vnd.oci.image.manifest.v1+json",
+            &format!("Docker-Content-Digest: {digest}\r\n"),
+            manifest,
+        );
+    } else if path.contains("/blobs/") {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            LyingRegistry::STREAMED
+        );
+        let chunk = vec![0u8; 64 << 10];
+        for _ in 0..LyingRegistry::STREAMED / chunk.len() {
+            if stream.write_all(&chunk).is_err() {
+                break;
+            }
+            sent.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+    } else {
+        answer(&mut stream, "application/json", "", "{}");
+    }
+}
+
+#[test]
+fn a_registry_that_streams_more_than_it_declared_is_stopped_at_the_declared_size() {
+    let registry = LyingRegistry::start();
+    let e = env();
+    let tag = format!("oci://127.0.0.1:{}/team/rules:1.0.0", registry.port);
+    let started = Instant::now();
+    let why = e.refused(&["pack", "install", &tag]);
+    assert!(
+        why.contains("sent more than the 4096 bytes its manifest declares"),
+        "{why}"
+    );
+    // Stopped at the declared size, not read whole: what left the server
+    // is the declared bytes plus what the sockets buffer.
+    let sent = registry.sent.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "a 4096-byte layer streamed as {} MiB: stopped after {sent} bytes had left the server, in {:?}",
+        LyingRegistry::STREAMED >> 20,
+        started.elapsed()
+    );
+    assert!(
+        sent < LyingRegistry::STREAMED / 4,
+        "{sent} of {} bytes were sent before the download stopped",
+        LyingRegistry::STREAMED
+    );
+    assert!(
+        started.elapsed() < crate::support::PATIENCE,
+        "{:?}",
+        started.elapsed()
+    );
+}

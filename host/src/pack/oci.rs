@@ -84,6 +84,16 @@ pub enum Error {
         /// Expected and actual digests.
         detail: String,
     },
+    /// The registry sent more bytes than the manifest declared.
+    #[error(
+        "`{reference}` was refused: the registry sent more than the {declared} bytes its manifest declares for the pack; the download was stopped there"
+    )]
+    Oversized {
+        /// The reference.
+        reference: String,
+        /// The size the manifest declared.
+        declared: usize,
+    },
     /// The artifact is not a checkrail pack.
     #[error("`{reference}` is not a checkrail pack: {reason}")]
     NotAPack {
@@ -156,6 +166,7 @@ impl Error {
             | Error::Unauthorized(_)
             | Error::NotFound { .. }
             | Error::Digest { .. }
+            | Error::Oversized { .. }
             | Error::NotAPack { .. }
             | Error::Registry { .. } => Kind::Usage,
         }
@@ -281,13 +292,23 @@ pub fn pull(source: &OciRef, transport: &Transport) -> Result<Pulled> {
             });
         }
         let layer = pack_layer(source, &image)?;
-        let mut bytes = Vec::new();
-        session
+        // Held to what the manifest declares (itself at most the pack
+        // limit) while it streams: a registry that lies about the size is
+        // stopped at it, never read whole.
+        let declared = usize::try_from(layer.size).unwrap_or(0);
+        let mut out = Capped::new(declared);
+        let pulled = session
             .client
-            .pull_blob(source.reference(), layer, &mut bytes)
-            .await
-            .map_err(|e| session.explain("pulling", source, e))?;
-        let pack = PackFile::from_bytes(&bytes).map_err(|e| Error::BadDownload {
+            .pull_blob(source.reference(), layer, &mut out)
+            .await;
+        if out.overflowed {
+            return Err(Error::Oversized {
+                reference: source.to_string(),
+                declared,
+            });
+        }
+        pulled.map_err(|e| session.explain("pulling", source, e))?;
+        let pack = PackFile::from_bytes(&out.bytes).map_err(|e| Error::BadDownload {
             reference: source.to_string(),
             source: Box::new(e),
         })?;
@@ -455,6 +476,54 @@ fn pack_layer<'a>(
         )));
     }
     Ok(layer)
+}
+
+/// A download buffer that refuses to hold more than `cap` bytes.
+struct Capped {
+    bytes: Vec<u8>,
+    cap: usize,
+    overflowed: bool,
+}
+
+impl Capped {
+    fn new(cap: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(cap.min(1 << 20)),
+            cap,
+            overflowed: false,
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for Capped {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        if self.bytes.len() + buf.len() > self.cap {
+            self.overflowed = true;
+            return std::task::Poll::Ready(Err(std::io::Error::other(
+                "more bytes than the manifest declares",
+            )));
+        }
+        self.bytes.extend_from_slice(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 #[cfg(test)]
