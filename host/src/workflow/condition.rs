@@ -25,15 +25,76 @@ pub struct Uses {
     pub evidence: Vec<(String, Option<String>)>,
 }
 
-/// Parses an expression; the error says where it breaks.
+/// Most steps an expression may take, as [`cost`] estimates them.
+pub const MAX_COST: u64 = 10_000_000;
+/// The length assumed for a list whose length cannot be told before it
+/// runs (one from the inputs or the evidence, which the evidence size
+/// limit bounds).
+const UNKNOWN_LENGTH: u64 = 1_000;
+
+/// Parses an expression and refuses one that could run too long; the
+/// error says where it breaks, or what it would cost.
 pub fn parse(source: &str) -> Result<cel::Program, String> {
-    cel::Program::compile(source).map_err(|e| {
+    let program = cel::Program::compile(source).map_err(|e| {
         let text = e.to_string();
         format!(
             "`{source}` is not a valid CEL expression: {}",
             text.lines().next().unwrap_or("syntax error")
         )
-    })
+    })?;
+    let steps = cost(program.expression());
+    if steps > MAX_COST {
+        return Err(format!(
+            "`{source}` could take about {steps} steps to evaluate, over the limit of {MAX_COST}: each comprehension (`all`, `exists`, `map`, `filter`) runs its body once per element, so nested ones multiply (a list from the inputs or evidence counts as {UNKNOWN_LENGTH} elements); nest fewer"
+        ));
+    }
+    Ok(program)
+}
+
+/// An upper estimate of the steps `expr` takes: one per node, and a
+/// comprehension's condition and step once per element of its range.
+/// Saturates rather than overflows.
+pub fn cost(expr: &IdedExpr) -> u64 {
+    let sum = |exprs: &mut dyn Iterator<Item = &IdedExpr>| {
+        exprs.fold(1u64, |total, e| total.saturating_add(cost(e)))
+    };
+    match &expr.expr {
+        Expr::Comprehension(comp) => {
+            let per_element = 1u64
+                .saturating_add(cost(&comp.loop_cond))
+                .saturating_add(cost(&comp.loop_step));
+            length(&comp.iter_range)
+                .saturating_mul(per_element)
+                .saturating_add(cost(&comp.iter_range))
+                .saturating_add(cost(&comp.accu_init))
+                .saturating_add(cost(&comp.result))
+        }
+        Expr::Call(call) => sum(&mut call.target.iter().map(|t| &**t).chain(&call.args)),
+        Expr::List(list) => sum(&mut list.elements.iter()),
+        Expr::Map(map) => sum(&mut map.entries.iter().flat_map(entry_values)),
+        Expr::Struct(st) => sum(&mut st.entries.iter().flat_map(entry_values)),
+        Expr::Select(select) => 1u64.saturating_add(cost(&select.operand)),
+        _ => 1,
+    }
+}
+
+/// The expressions of a map or struct entry.
+fn entry_values(entry: &cel::common::ast::IdedEntryExpr) -> Vec<&IdedExpr> {
+    match &entry.expr {
+        EntryExpr::StructField(field) => vec![&field.value],
+        EntryExpr::MapEntry(entry) => vec![&entry.key, &entry.value],
+    }
+}
+
+/// How many elements a comprehension's range has: a literal's own, that of
+/// the range a `map` or `filter` came from, else [`UNKNOWN_LENGTH`].
+fn length(range: &IdedExpr) -> u64 {
+    match &range.expr {
+        Expr::List(list) => list.elements.len() as u64,
+        Expr::Map(map) => map.entries.len() as u64,
+        Expr::Comprehension(comp) => length(&comp.iter_range),
+        _ => UNKNOWN_LENGTH,
+    }
 }
 
 /// What a parsed expression uses.
@@ -231,6 +292,36 @@ mod tests {
 
     fn scope(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn nested_comprehensions_are_refused_before_they_run() {
+        // Three comprehensions deep over the evidence: a billion steps.
+        let deep = "evidence.plan.tasks.all(a, evidence.plan.tasks.all(b, evidence.plan.tasks.all(c, a == b && b == c)))";
+        let refused = parse(deep).err().unwrap_or_default();
+        assert!(
+            refused.contains("steps to evaluate, over the limit") && refused.contains("nest fewer"),
+            "{refused}"
+        );
+        // Over literal lists, the same: ten deep over ten elements.
+        let digits = "[0,1,2,3,4,5,6,7,8,9]";
+        let mut literal = "true".to_owned();
+        for var in ["a", "b", "c", "d", "e", "f", "g", "h"] {
+            literal = format!("{digits}.all({var}, {literal})");
+        }
+        assert!(parse(&literal).is_err());
+        // What workflows write stays well under it.
+        for fine in [
+            "evidence.plan.tasks.all(t, t.name != '')",
+            "evidence.plan.tasks.exists(t, t.done) && inputs.kind == 'api'",
+            "evidence.plan.tasks.map(t, t.name).filter(n, n.startsWith('a')).size() > 0",
+        ] {
+            let program = parse(fine).unwrap_or_else(|e| panic!("{e}"));
+            assert!(cost(program.expression()) < MAX_COST / 100, "{fine}");
+        }
+        // And the refusal holds where expressions are evaluated too.
+        let s = scope(json!({"evidence": {"plan": {"tasks": [1, 2, 3]}}}));
+        assert!(holds(deep, &s).is_err());
     }
 
     #[test]
