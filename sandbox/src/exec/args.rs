@@ -69,6 +69,7 @@ pub(super) fn screen(
         Some(Family::Eslint) => js::eslint(args, place),
         Some(Family::Jest) => js::jest(args, place),
         Some(Family::Vitest) => js::vitest(args, place),
+        Some(Family::Script(interpreter)) => script(interpreter, args, place),
         None => Ok(()),
     }
 }
@@ -91,7 +92,64 @@ enum Family {
     Eslint,
     Jest,
     Vitest,
+    /// A shell or another script interpreter.
+    Script(Interpreter),
 }
+
+/// How a script interpreter other than Python and Node is told what to
+/// run.
+#[derive(Clone, Copy)]
+struct Interpreter {
+    /// Its name, for messages.
+    name: &'static str,
+    /// Options whose value is code to run instead of a script file.
+    inline: &'static [&'static str],
+    /// Options that take the next argument as their value.
+    valued: &'static [&'static str],
+}
+
+const INTERPRETERS: &[Interpreter] = &[
+    Interpreter {
+        name: "sh",
+        inline: &["-c"],
+        valued: &["-o", "-O"],
+    },
+    Interpreter {
+        name: "bash",
+        inline: &["-c"],
+        valued: &["-o", "-O", "--rcfile", "--init-file"],
+    },
+    Interpreter {
+        name: "dash",
+        inline: &["-c"],
+        valued: &["-o"],
+    },
+    Interpreter {
+        name: "zsh",
+        inline: &["-c"],
+        valued: &["-o"],
+    },
+    Interpreter {
+        name: "ruby",
+        inline: &["-e"],
+        valued: &["-I", "-r", "-C", "-E"],
+    },
+    Interpreter {
+        name: "perl",
+        inline: &["-e", "-E"],
+        valued: &["-I", "-M", "-m"],
+    },
+    Interpreter {
+        name: "php",
+        inline: &["-r"],
+        valued: &["-d", "-c", "-z"],
+    },
+    Interpreter {
+        name: "Rscript",
+        inline: &["-e"],
+        valued: &[],
+    },
+];
 
 fn family(program: &str) -> Option<Family> {
     let python_version = |v: &str| v.chars().all(|c| c.is_ascii_digit() || c == '.');
@@ -106,6 +164,10 @@ fn family(program: &str) -> Option<Family> {
         "eslint" => Some(Family::Eslint),
         "jest" => Some(Family::Jest),
         "vitest" => Some(Family::Vitest),
+        _ if INTERPRETERS.iter().any(|i| i.name == program) => INTERPRETERS
+            .iter()
+            .find(|i| i.name == program)
+            .map(|i| Family::Script(*i)),
         _ => program
             .strip_prefix("python")
             .filter(|v| python_version(v))
@@ -319,6 +381,37 @@ fn git(args: &[String], place: &Place<'_>) -> Result<(), Refusal> {
 /// Python's options, then what it runs: a module checkrail knows (`-m`),
 /// inline code where the policy allows it (`-c`), or a script, which must be
 /// a file of the workspace (a path elsewhere would run whatever is there).
+/// A script interpreter's script (its first argument that is neither an
+/// option nor an option's value) must be in the workspace, as Python's
+/// and Node's must; code given inline (`sh -c`, `perl -e`) has no file.
+fn script(interpreter: Interpreter, args: &[String], place: &Place<'_>) -> Result<(), Refusal> {
+    let mut i = 0;
+    while let Some(arg) = args.get(i) {
+        if interpreter.inline.contains(&arg.as_str()) || arg == "-" {
+            return Ok(());
+        }
+        if arg == "--" || !arg.starts_with('-') {
+            let script = if arg == "--" {
+                args.get(i + 1)
+            } else {
+                Some(arg)
+            };
+            return match script {
+                Some(script) => {
+                    positional_inside(place, script, &format!("{} at a script", interpreter.name))
+                }
+                None => Ok(()),
+            };
+        }
+        i += if interpreter.valued.contains(&arg.as_str()) {
+            2
+        } else {
+            1
+        };
+    }
+    Ok(())
+}
+
 fn python(args: &[String], place: &Place<'_>, inline_code: bool) -> Result<(), Refusal> {
     let mut i = 0;
     while let Some(arg) = args.get(i) {
@@ -566,6 +659,27 @@ mod tests {
         allowed("git", &["config", "--get", "user.name"]);
         allowed("git", &["--exec-path"]);
         allowed("git", &["log", "--", "-c"]);
+    }
+
+    #[test]
+    fn every_script_interpreter_runs_scripts_from_the_workspace_only() {
+        for program in ["sh", "bash", "ruby", "perl", "php", "Rscript"] {
+            allowed(program, &["run.sh"]);
+            allowed(program, &["../sub/run.sh", "/tmp/an-argument"]);
+            assert!(
+                screened(program, &["@OUT/evil"], false)
+                    .is_err_and(|m| m.contains(&format!("{program} at a script outside"))),
+                "{program}"
+            );
+            assert!(screened(program, &["--", "/etc/passwd"], false).is_err());
+        }
+        // An option's value is not taken for the script.
+        assert!(screened("bash", &["-o", "pipefail", "@OUT/evil.sh"], false).is_err());
+        assert!(screened("perl", &["-I", "lib", "@OUT/evil.pl"], false).is_err());
+        allowed("bash", &["-e", "-o", "pipefail", "ci.sh"]);
+        // Inline code names no file.
+        allowed("sh", &["-c", "exit 0"]);
+        allowed("perl", &["-e", "print 1"]);
     }
 
     #[test]
