@@ -16,7 +16,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::report::CheckpointReport;
-use crate::session::{Session, Status};
+use crate::session::Status;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ToolLabels {
@@ -138,28 +138,23 @@ impl Metrics {
     }
 
     /// The text exposition, with the session gauges set from `sessions`.
-    pub fn render(&self, sessions: &[Session]) -> String {
+    pub fn render(&self, counts: &std::collections::BTreeMap<String, u64>) -> String {
         self.sessions.clear();
         // Every status, so each has a series even at zero.
         for status in Status::ALL {
+            let count = counts.get(status.as_str()).copied().unwrap_or(0);
             self.sessions
                 .get_or_create(&StatusLabels {
                     status: status.as_str(),
                 })
-                .set(0);
+                .set(i64::try_from(count).unwrap_or(i64::MAX));
         }
-        let mut waiting = 0;
-        for session in sessions {
-            self.sessions
-                .get_or_create(&StatusLabels {
-                    status: session.status.as_str(),
-                })
-                .inc();
-            if session.status == Status::AwaitingApproval {
-                waiting += 1;
-            }
-        }
-        self.approvals_waiting.set(waiting);
+        let waiting = counts
+            .get(Status::AwaitingApproval.as_str())
+            .copied()
+            .unwrap_or(0);
+        self.approvals_waiting
+            .set(i64::try_from(waiting).unwrap_or(i64::MAX));
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
@@ -183,7 +178,7 @@ mod tests {
         metrics.tool_call("workflow_validate", true);
         metrics.tool_call("workflow_validate", false);
         metrics.validated(Duration::from_millis(3), None);
-        let text = metrics.render(&[]);
+        let text = metrics.render(&std::collections::BTreeMap::new());
         assert!(
             text.contains(
                 "checkrail_tool_calls_total{tool=\"workflow_validate\",outcome=\"error\"} 1"

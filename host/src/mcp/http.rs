@@ -257,12 +257,12 @@ fn operations_router(service: Arc<Service>, names: &SameSite) -> Operations {
         get(move || {
             let service = service.clone();
             async move {
-                let sessions = tokio::task::spawn_blocking(move || service.list(None))
+                let counts = tokio::task::spawn_blocking(move || service.counts())
                     .await
                     .ok()
                     .and_then(Result::ok)
                     .unwrap_or_default();
-                let body = crate::metrics::global().render(&sessions);
+                let body = crate::metrics::global().render(&counts);
                 (
                     [(
                         header::CONTENT_TYPE,
@@ -285,16 +285,17 @@ fn operations_router(service: Arc<Service>, names: &SameSite) -> Operations {
 /// loaded; `Err` naming what is not ready.
 #[cfg(feature = "http")]
 fn readiness(service: &Service) -> Result<String, String> {
-    let sessions = service
-        .list(None)
-        .map_err(|e| format!("not ready: the session store does not answer: {e}\n"))?;
+    let sessions: u64 = service
+        .counts()
+        .map_err(|e| format!("not ready: the session store does not answer: {e}\n"))?
+        .values()
+        .sum();
     let rules = service.engine().rule_names().len();
     if rules == 0 {
         return Err("not ready: no rules are loaded\n".to_owned());
     }
     Ok(format!(
-        "ready: {rules} rules loaded, {} sessions in the store\n",
-        sessions.len()
+        "ready: {rules} rules loaded, {sessions} sessions in the store\n"
     ))
 }
 

@@ -26,6 +26,12 @@ impl Service {
         self.store.list(status)
     }
 
+    /// How many sessions there are of each status, counted by the store
+    /// (for metrics and probes).
+    pub fn counts(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        self.store.counts()
+    }
+
     /// A session's event log.
     pub fn events(&self, id: &str) -> Result<Vec<Event>> {
         self.store.events(id)

@@ -213,6 +213,11 @@ pub trait SessionStore: Send + Sync {
 
     /// Writes a note, or removes it with `None`.
     fn set_note(&self, name: &str, value: Option<&str>) -> Result<()>;
+
+    /// How many sessions there are of each status, by the status column
+    /// (counted by the database, not verified one by one: for metrics and
+    /// probes, whose cost must not grow with every session's record).
+    fn counts(&self) -> Result<std::collections::BTreeMap<String, u64>>;
 }
 
 impl dyn SessionStore + '_ {
@@ -546,6 +551,11 @@ impl<B: Backend> SessionStore for Store<B> {
             }
         }
         Ok(deleted)
+    }
+
+    fn counts(&self) -> Result<std::collections::BTreeMap<String, u64>> {
+        let counted = self.backend.read(|records| records.count_by_status())?;
+        Ok(counted.into_iter().collect())
     }
 
     fn note(&self, name: &str) -> Result<Option<String>> {

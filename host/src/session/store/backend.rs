@@ -31,6 +31,9 @@ pub(super) trait Records {
     fn row(&mut self, id: &str) -> Result<Option<Row>>;
     /// Session rows, newest change first, optionally of one status.
     fn rows(&mut self, status: Option<&str>) -> Result<Vec<Row>>;
+    /// How many session rows there are of each status, counted by the
+    /// database (nothing decoded or verified).
+    fn count_by_status(&mut self) -> Result<Vec<(String, u64)>>;
     /// A session's events in stored order.
     fn events(&mut self, id: &str) -> Result<Vec<StoredEvent>>;
     /// The last stored event of a session.

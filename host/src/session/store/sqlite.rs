@@ -399,6 +399,19 @@ impl Records for SqliteRecords<'_> {
         rows.collect::<rusqlite::Result<_>>().map_err(self.fail())
     }
 
+    fn count_by_status(&mut self) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT status, COUNT(*) FROM sessions GROUP BY status")
+            .map_err(self.fail())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(self.fail())?;
+        rows.map(|r| r.map(|(status, n)| (status, u64::try_from(n).unwrap_or(0))))
+            .collect::<rusqlite::Result<_>>()
+            .map_err(self.fail())
+    }
+
     fn events(&mut self, id: &str) -> Result<Vec<StoredEvent>> {
         let mut stmt = self
             .conn

@@ -126,6 +126,21 @@ impl Records for PgRecords<'_> {
         decode(rows, read_row, &self.store.location)
     }
 
+    fn count_by_status(&mut self) -> Result<Vec<(String, u64)>> {
+        let rows = self.query(
+            "SELECT status, COUNT(*) FROM sessions WHERE workspace = $1 GROUP BY status",
+            &[self.ws()],
+        )?;
+        decode(
+            rows,
+            |r| {
+                let count: i64 = r.try_get(1)?;
+                Ok((r.try_get(0)?, u64::try_from(count).unwrap_or(0)))
+            },
+            &self.store.location,
+        )
+    }
+
     fn events(&mut self, id: &str) -> Result<Vec<StoredEvent>> {
         let rows = self.query(
             &format!(
