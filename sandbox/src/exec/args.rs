@@ -390,12 +390,7 @@ fn script(interpreter: Interpreter, args: &[String], place: &Place<'_>) -> Resul
         if interpreter.inline.contains(&arg.as_str()) || arg == "-" {
             return Ok(());
         }
-        if arg == "--" || !arg.starts_with('-') {
-            let script = if arg == "--" {
-                args.get(i + 1)
-            } else {
-                Some(arg)
-            };
+        if let Some(script) = script_at(args, i) {
             return match script {
                 Some(script) => {
                     positional_inside(place, script, &format!("{} at a script", interpreter.name))
@@ -412,18 +407,27 @@ fn script(interpreter: Interpreter, args: &[String], place: &Place<'_>) -> Resul
     Ok(())
 }
 
+/// Where an interpreter's options end at `args[i]`: `--` (then the script
+/// is the next argument, if any) or the first positional argument, the
+/// script itself. `None` while `args[i]` is still an option.
+fn script_at(args: &[String], i: usize) -> Option<Option<&String>> {
+    let arg = args.get(i)?;
+    if arg == "--" {
+        Some(args.get(i + 1))
+    } else if arg.starts_with('-') {
+        None
+    } else {
+        Some(Some(arg))
+    }
+}
+
 fn python(args: &[String], place: &Place<'_>, inline_code: bool) -> Result<(), Refusal> {
     let mut i = 0;
     while let Some(arg) = args.get(i) {
         if arg == "-" {
             return Ok(());
         }
-        if arg == "--" || !arg.starts_with('-') {
-            let script = if arg == "--" {
-                args.get(i + 1)
-            } else {
-                Some(arg)
-            };
+        if let Some(script) = script_at(args, i) {
             return match script {
                 Some(script) if script != "-" => {
                     positional_inside(place, script, "python at a script")
