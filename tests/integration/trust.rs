@@ -435,7 +435,13 @@ fn an_old_in_workspace_database_is_imported_once() {
         "{}",
         text(&out)
     );
-    assert!(text(&out).contains("oldsession01"), "{}", text(&out));
+    assert!(
+        text(&out).contains("oldsession01") && text(&out).contains("imported, not recorded here"),
+        "{}",
+        text(&out)
+    );
+    let shown = text(&checkrail(ws.path(), &["session", "show", "oldsession01"]));
+    assert!(shown.contains("imported from `"), "{shown}");
     let svc = service(ws.path());
     let standing = svc.next("oldsession01").unwrap();
     assert_eq!(standing.session.phase_id, "changelog");
@@ -450,7 +456,11 @@ fn an_old_in_workspace_database_is_imported_once() {
     assert!(svc.verify("oldsession01", false).unwrap().ok);
     // Once only: a second open imports nothing and loses nothing.
     let again = checkrail(ws.path(), &["session", "list"]);
-    assert!(!text(&again).contains("imported"), "{}", text(&again));
+    assert!(
+        !text(&again).contains("imported 1 session"),
+        "{}",
+        text(&again)
+    );
     assert!(ws.path().join(".checkrail/sessions.db").exists());
     assert_eq!(svc.events("oldsession01").unwrap().len(), 4);
 }

@@ -209,8 +209,18 @@ pub fn run(
             } else {
                 for s in sessions {
                     println!(
-                        "{}  {:<17} {} {} · phase {} · updated {}",
-                        s.id, s.status, s.workflow_id, s.workflow_version, s.phase_id, s.updated_at
+                        "{}  {:<17} {} {} · phase {} · updated {}{}",
+                        s.id,
+                        s.status,
+                        s.workflow_id,
+                        s.workflow_version,
+                        s.phase_id,
+                        s.updated_at,
+                        if imported(&s.provenance) {
+                            " · imported, not recorded here"
+                        } else {
+                            ""
+                        }
                     );
                 }
             }
@@ -532,12 +542,23 @@ fn terminal_name() -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
+/// Whether a session was imported from an old in-workspace database.
+fn imported(provenance: &serde_json::Value) -> bool {
+    provenance["kind"] == "imported"
+}
+
 /// Where the pinned workflow came from; an override of a bundled workflow
 /// is called out with both digests.
 fn print_provenance(provenance: &serde_json::Value) {
     let field = |key: &str| provenance[key].as_str().unwrap_or("?").to_owned();
     if provenance.is_null() {
         return;
+    }
+    if imported(provenance) {
+        println!(
+            "  imported from `{}`: recorded by an older checkrail in a file the workspace held, not here; its events up to the import are as that file said",
+            field("from")
+        );
     }
     println!(
         "  workflow from {} `{}` (sha256 {})",
