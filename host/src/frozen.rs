@@ -81,6 +81,13 @@ fn snapshot_skipping(root: &Path, globs: &[String], skipped: &[&str], dirs: bool
     files
 }
 
+/// Whether `glob` matches any file a [`snapshot`] would record, without
+/// reading one.
+pub fn matches_any(root: &Path, glob: &str) -> bool {
+    NativeWorkspace::open(root)
+        .is_ok_and(|ws| !matching(&ws, &[glob.to_owned()], SKIPPED_DIRS).is_empty())
+}
+
 /// Files and how they stand on disk: size, modification and change times,
 /// inode.
 pub(crate) type Stats = BTreeMap<String, Fingerprint>;

@@ -133,7 +133,7 @@ fn unmatched_frozen_findings(
 ) -> Vec<Finding> {
     targets
         .iter()
-        .filter(|(glob, _)| frozen::snapshot(root, &[(*glob).to_owned()]).is_empty())
+        .filter(|(glob, _)| !frozen::matches_any(root, glob))
         .map(|(glob, by)| {
             Finding::error(format!(
                 "`{glob}` matches no file, yet phase `{by}` freezes it from phase `{phase}` on: a freeze of nothing protects nothing"

@@ -27,14 +27,18 @@ fn fixture() -> (tempfile::TempDir, Arc<dyn SessionStore>) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let db = dir.path().join("sessions.db");
     std::fs::copy(fixture_dir().join("sessions.db"), &db).unwrap_or_else(|e| panic!("copy: {e}"));
-    let store = open(
-        &StoreTarget::Sqlite(db.clone()),
-        &db,
-        dir.path(),
+    let store = open_as(&db, dir.path()).unwrap_or_else(|e| panic!("open: {e}"));
+    (dir, store)
+}
+
+/// The database `db` opened as the store of the workspace `workspace`.
+fn open_as(db: &Path, workspace: &Path) -> Result<Arc<dyn SessionStore>> {
+    open(
+        &StoreTarget::Sqlite(db.to_owned()),
+        db,
+        workspace,
         fixture_key(),
     )
-    .unwrap_or_else(|e| panic!("open: {e}"));
-    (dir, store)
 }
 
 #[test]
@@ -43,27 +47,16 @@ fn a_database_bound_to_its_workspace_is_refused_for_another() {
     drop(store);
     let db = dir.path().join("sessions.db");
     let other = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
-    let refused = open(
-        &StoreTarget::Sqlite(db.clone()),
-        &db,
-        other.path(),
-        fixture_key(),
-    )
-    .err()
-    .unwrap_or_else(|| panic!("opened for another workspace"))
-    .to_string();
+    let refused = open_as(&db, other.path())
+        .err()
+        .unwrap_or_else(|| panic!("opened for another workspace"))
+        .to_string();
     assert!(
         refused.contains("sessions of another workspace"),
         "{refused}"
     );
     // Its own workspace still opens it, and its records still verify.
-    let store = open(
-        &StoreTarget::Sqlite(db.clone()),
-        &db,
-        dir.path(),
-        fixture_key(),
-    )
-    .unwrap_or_else(|e| panic!("open: {e}"));
+    let store = open_as(&db, dir.path()).unwrap_or_else(|e| panic!("open: {e}"));
     assert!(store.verify(COMPLETED).is_ok_and(|v| v.verified));
 }
 
