@@ -46,6 +46,10 @@ struct Record {
     /// sha256.
     #[serde(default)]
     judging: Option<Judging>,
+    /// The commit `HEAD` named when the tracked files matched it: the
+    /// anchor of known failures (see [`crate::anchor`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    commit: Option<String>,
     tag: String,
 }
 
@@ -138,20 +142,35 @@ fn tagged(ws: &Workspace, record: &Record) -> String {
             .collect();
         format!("{}\u{2}{}", j.globs.join("\u{1}"), files.join("\u{1}"))
     });
+    // Records from before the commit was kept verify as they were.
+    let commit = record
+        .commit
+        .as_ref()
+        .map_or(String::new(), |c| format!("\u{4}{c}"));
     format!(
-        "{}\u{0}{}\u{0}{}\u{3}{judging}",
+        "{}\u{0}{}\u{0}{}\u{3}{judging}{commit}",
         ws.root().display(),
         record.allowed_at,
         digests.join("\u{0}")
     )
 }
 
+/// The commit the last allow saw, when the tracked files matched it.
+pub fn commit(ws: &Workspace) -> Option<String> {
+    verified(ws)?.commit
+}
+
 /// The judging snapshot a session starts from: each file the allowed
 /// globs cover as a human allowed it (a file changed since shows as
 /// changed at the first check, one added since as added, one deleted
 /// since as deleted), and the rest as found at the start (`now`).
-/// Without a recorded allow, `now` as it is.
+/// Without a recorded allow, `now` as it is. Where the workspace names an
+/// upstream ref, the files as its merge-base has them instead (see
+/// [`crate::anchor`]).
 pub fn anchored(ws: &Workspace, globs: &[String], now: Snapshot) -> Snapshot {
+    if let Some(upstream) = crate::anchor::upstream(ws) {
+        return crate::anchor::judged_at(ws.root(), &upstream.commit, globs, now);
+    }
     let Some(anchor) = judging(ws) else {
         return now;
     };
@@ -278,6 +297,7 @@ pub fn record(ws: &Workspace, judging_globs: &[String]) -> Result<()> {
             globs: judging_globs.to_vec(),
             files: crate::frozen::snapshot(ws.root(), judging_globs),
         }),
+        commit: crate::anchor::clean_head(ws.root()),
         tag: String::new(),
     };
     record.tag = ws.key().tag(DOMAIN, &[tagged(ws, &record).as_bytes()]);

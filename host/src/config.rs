@@ -91,6 +91,26 @@ pub struct WorkspaceConfig {
     /// How the agents' hooks enforce workflows.
     #[serde(default, skip_serializing_if = "Enforce::is_default")]
     pub enforce: Enforce,
+    /// What sessions are judged against (see [`crate::anchor`]).
+    #[serde(default, skip_serializing_if = "AnchorConfig::is_default")]
+    pub anchor: AnchorConfig,
+}
+
+/// `[anchor]`: the commit a session is judged against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorConfig {
+    /// A ref the agent does not push to (`origin/main`): judging files and
+    /// known failures are taken at the merge-base of `HEAD` with it.
+    /// Unset: at the commit the last `checkrail allow` saw.
+    #[serde(default)]
+    pub upstream: Option<String>,
+}
+
+impl AnchorConfig {
+    fn is_default(&self) -> bool {
+        *self == AnchorConfig::default()
+    }
 }
 
 /// What `checkrail hook` does for this workspace (`[enforce]`).

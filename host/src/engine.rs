@@ -5,6 +5,7 @@
 
 pub mod checkpoint;
 pub mod guards;
+mod known;
 pub mod progress;
 pub mod schedule;
 
@@ -176,9 +177,23 @@ impl Checkrail {
     }
 
     /// The judging-file globs of every installed rule that loads, with
-    /// `checkrail.toml`: what `checkrail allow` anchors.
-    pub fn all_judging_globs(&self) -> Vec<String> {
+    /// `checkrail.toml` and the site files of every Python that
+    /// `checkrail.toml` in `root` grants (read as it is: this is what a
+    /// human is about to allow): what `checkrail allow` anchors.
+    pub fn all_judging_globs(&self, root: &std::path::Path) -> Vec<String> {
         let mut globs = vec![crate::config::FILE.to_owned()];
+        let exec = crate::config::WorkspaceConfig::load(root)
+            .map(|c| c.exec)
+            .unwrap_or_default();
+        let granter = crate::grants::Granter::new(&exec);
+        let any = [checkrail_sandbox::Capability::Exec(
+            checkrail_sandbox::Program::Any,
+        )];
+        globs.extend(crate::cache::toolchains::interpreter_globs(
+            root,
+            granter,
+            &granter.toolchain_programs(&any),
+        ));
         self.load_side_by_side(self.rules.names().iter().map(String::as_str));
         for name in self.rules.names() {
             if let Ok(rule) = self.rule(&name) {

@@ -10,9 +10,15 @@
 //!
 //! Snapshots deliberately ignore `.gitignore`: an ignored `conftest.py` still
 //! changes what pytest does. Only build output and VCS data are skipped.
+//!
+//! A glob may name only some tables of a TOML file after a `#`
+//! (`**/Cargo.toml#lib,test,package.build`): a manifest is edited for good
+//! reasons (a new dependency), but its test targets and build script decide
+//! what a test run compiles. Such a file is recorded as `<path>#<tables>`,
+//! with the digest of those tables alone.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use checkrail_sandbox::{EntryKind, NativeWorkspace};
 use checkrail_sdk::Finding;
@@ -57,35 +63,140 @@ fn matching(ws: &NativeWorkspace, globs: &[String], skipped: &[&str]) -> Vec<Str
         .collect()
 }
 
-fn snapshot_skipping(root: &Path, globs: &[String], skipped: &[&str], dirs: bool) -> Snapshot {
-    let mut files = Snapshot::new();
-    let Ok(ws) = NativeWorkspace::open(root) else {
-        return files;
-    };
-    for path in matching(&ws, globs, skipped) {
-        match ws.read(&path) {
-            Ok(bytes) => {
-                files.insert(path, hex::encode(Sha256::digest(&bytes)));
-            }
-            // A FIFO, socket or device is never read (it could block);
-            // it is recorded by kind, so appearing or going still counts.
-            Err(_) if ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Other) => {
-                files.insert(path, "special file, not read".to_owned());
-            }
-            Err(_) if dirs && ws.stat(&path).is_ok_and(|e| e.kind == EntryKind::Directory) => {
-                files.insert(path, "directory".to_owned());
-            }
-            Err(_) => {}
+/// A glob's file part and the TOML tables it names after `#`, if any.
+pub fn split_tables(glob: &str) -> (&str, Option<&str>) {
+    match glob.split_once('#') {
+        Some((pattern, tables)) => (pattern, Some(tables)),
+        None => (glob, None),
+    }
+}
+
+/// The file parts of `globs` (see [`split_tables`]), each once.
+fn file_globs(globs: &[String]) -> Vec<String> {
+    let mut files: Vec<String> = Vec::with_capacity(globs.len());
+    for glob in globs {
+        let pattern = split_tables(glob).0;
+        if !files.iter().any(|f| f == pattern) {
+            files.push(pattern.to_owned());
         }
     }
     files
 }
 
+/// The sha256 of the tables `tables` (comma-separated dotted keys) of the
+/// TOML text `bytes`, an absent one as null; of the bytes themselves when
+/// they are not TOML (then every change counts).
+pub(crate) fn tables_digest(bytes: &[u8], tables: &str) -> String {
+    let parsed = std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok());
+    let Some(parsed) = parsed else {
+        return hex::encode(Sha256::digest(bytes));
+    };
+    let picked: BTreeMap<&str, Option<&toml::Value>> = tables
+        .split(',')
+        .map(str::trim)
+        .filter(|key| !key.is_empty())
+        .map(|key| {
+            let mut parts = key.split('.');
+            let first = parts.next().and_then(|k| parsed.get(k));
+            (key, parts.try_fold(first, |v, k| Some(v?.get(k))).flatten())
+        })
+        .collect();
+    let text = serde_json::to_string(&picked).unwrap_or_default();
+    format!("tables:{}", hex::encode(Sha256::digest(text.as_bytes())))
+}
+
+/// Where globs are matched: relative ones in the workspace; an absolute
+/// one (an interpreter's site directory, see
+/// `toolchains::interpreter_globs`) under its longest directory before a
+/// pattern character, its files recorded by absolute path. Each place with
+/// its directory, the prefix of its keys and its globs.
+fn places(root: &Path, globs: &[String]) -> Vec<(PathBuf, String, Vec<String>)> {
+    let mut places: Vec<(PathBuf, String, Vec<String>)> = Vec::new();
+    for glob in globs {
+        let (base, prefix, pattern) = if glob.starts_with('/') {
+            let parts: Vec<&str> = glob.split('/').collect();
+            let literal = parts
+                .iter()
+                .take_while(|p| !p.contains(['*', '?', '[', '{']))
+                .count()
+                .min(parts.len() - 1);
+            let base = parts[..literal].join("/");
+            let base = if base.is_empty() {
+                "/".to_owned()
+            } else {
+                base
+            };
+            let prefix = format!("{}/", base.trim_end_matches('/'));
+            (PathBuf::from(base), prefix, parts[literal..].join("/"))
+        } else {
+            (root.to_owned(), String::new(), glob.clone())
+        };
+        match places.iter_mut().find(|(b, _, _)| *b == base) {
+            Some(place) => place.2.push(pattern),
+            None => places.push((base, prefix, vec![pattern])),
+        }
+    }
+    places
+}
+
+fn snapshot_skipping(root: &Path, globs: &[String], skipped: &[&str], dirs: bool) -> Snapshot {
+    let mut files = Snapshot::new();
+    for (base, prefix, globs) in places(root, globs) {
+        if let Ok(ws) = NativeWorkspace::open(&base) {
+            record_matching(&ws, &prefix, &globs, (skipped, dirs), &mut files);
+        }
+    }
+    files
+}
+
+/// Adds what `globs` match in `ws` to `files`, keyed `prefix` + path.
+fn record_matching(
+    ws: &NativeWorkspace,
+    prefix: &str,
+    globs: &[String],
+    (skipped, dirs): (&[&str], bool),
+    files: &mut Snapshot,
+) {
+    let (sectioned, whole): (Vec<&String>, Vec<&String>) =
+        globs.iter().partition(|g| split_tables(g).1.is_some());
+    for glob in sectioned {
+        let (pattern, Some(tables)) = split_tables(glob) else {
+            continue;
+        };
+        for path in matching(ws, &[pattern.to_owned()], skipped) {
+            if let Ok(bytes) = ws.read(&path) {
+                let digest = tables_digest(&bytes, tables);
+                files.insert(format!("{prefix}{path}#{tables}"), digest);
+            }
+        }
+    }
+    let whole: Vec<String> = whole.into_iter().cloned().collect();
+    for path in matching(ws, &whole, skipped) {
+        let kind = || ws.stat(&path).ok().map(|e| e.kind);
+        let hash = match ws.read(&path) {
+            Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
+            // A FIFO, socket or device is never read (it could block);
+            // it is recorded by kind, so appearing or going still counts.
+            Err(_) if kind() == Some(EntryKind::Other) => "special file, not read".to_owned(),
+            Err(_) if dirs && kind() == Some(EntryKind::Directory) => "directory".to_owned(),
+            Err(_) => continue,
+        };
+        files.insert(format!("{prefix}{path}"), hash);
+    }
+}
+
 /// Whether `glob` matches any file a [`snapshot`] would record, without
 /// reading one.
 pub fn matches_any(root: &Path, glob: &str) -> bool {
-    NativeWorkspace::open(root)
-        .is_ok_and(|ws| !matching(&ws, &[glob.to_owned()], SKIPPED_DIRS).is_empty())
+    let pattern = split_tables(glob).0.to_owned();
+    places(root, &[pattern])
+        .into_iter()
+        .any(|(base, _, globs)| {
+            NativeWorkspace::open(&base)
+                .is_ok_and(|ws| !matching(&ws, &globs, SKIPPED_DIRS).is_empty())
+        })
 }
 
 /// Files and how they stand on disk: size, modification and change times,
@@ -98,16 +209,18 @@ pub(crate) type Stats = BTreeMap<String, Fingerprint>;
 /// the same content: every write moves a file's change time, which no one
 /// can set back.
 pub(crate) fn stats(root: &Path, globs: &[String]) -> Stats {
-    let Ok(ws) = NativeWorkspace::open(root) else {
-        return Stats::new();
-    };
-    matching(&ws, globs, VCS_DIRS)
-        .into_iter()
-        .filter_map(|path| {
-            let meta = std::fs::symlink_metadata(root.join(&path)).ok()?;
-            Some((path, Fingerprint::of(&meta)))
-        })
-        .collect()
+    let mut stats = Stats::new();
+    for (base, prefix, globs) in places(root, &file_globs(globs)) {
+        let Ok(ws) = NativeWorkspace::open(&base) else {
+            continue;
+        };
+        for path in matching(&ws, &globs, VCS_DIRS) {
+            if let Ok(meta) = std::fs::symlink_metadata(base.join(&path)) {
+                stats.insert(format!("{prefix}{path}"), Fingerprint::of(&meta));
+            }
+        }
+    }
+    stats
 }
 
 /// The paths whose entry differs between `before` and `after` (changed,
@@ -328,10 +441,20 @@ pub fn judging_findings(changes: &[Change], session: &str) -> Vec<Finding> {
                 Change::Deleted(p) => (p, "was deleted"),
                 Change::Added(p) => (p, "was added"),
             };
+            let (file, tables) = split_tables(path);
+            let named = match tables {
+                Some(tables) => format!("The `{tables}` tables of `{file}`"),
+                None => format!("`{file}`"),
+            };
+            let what = match (tables, change) {
+                (Some(_), Change::Changed(_)) => "were changed",
+                (Some(_), _) => "were added or removed with their file",
+                (None, _) => what,
+            };
             Finding::error(format!(
-                "`{path}` {what} since the session started (or since a human last allowed the workspace with `checkrail allow`); it changes how the tools judge the work, so it is frozen"
+                "{named} {what} since the session started (or since a human last allowed the workspace with `checkrail allow`); it changes how the tools judge the work, so it is frozen"
             ))
-            .path(path.clone())
+            .path(file.to_owned())
             .fix_hint(hint.clone())
             .code("judging-file-changed")
         })
@@ -415,6 +538,46 @@ pub fn cargo_overrides(root: &Path) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_manifest_judges_by_the_tables_it_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = |extra: &str| {
+            let text = format!(
+                "[package]\nname = \"calc\"\nversion = \"0.1.0\"\n{extra}\n[dependencies]\n"
+            );
+            std::fs::write(dir.path().join("Cargo.toml"), text).unwrap();
+        };
+        let globs = vec!["Cargo.toml#lib,test,package.build".to_owned()];
+        manifest("");
+        let before = snapshot(dir.path(), &globs);
+        assert_eq!(
+            before.keys().collect::<Vec<_>>(),
+            ["Cargo.toml#lib,test,package.build"]
+        );
+        // A dependency, a version: not what the tests compile.
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            "[package]\nname = \"calc\"\nversion = \"0.2.0\"\n\n[dependencies]\nserde = \"1\"\n",
+        )
+        .unwrap();
+        assert!(compare(&before, &snapshot(dir.path(), &globs), true).is_empty());
+        // The library moved to another file, a build script added.
+        for shadow in ["[lib]\npath = \"src/fake.rs\"", "build = \"gen.rs\""] {
+            manifest(shadow);
+            let changes = compare(&before, &snapshot(dir.path(), &globs), true);
+            assert_eq!(changes.len(), 1, "{shadow}");
+            let finding = &judging_findings(&changes, "s1")[0];
+            assert_eq!(finding.path.as_deref(), Some("Cargo.toml"));
+            assert!(finding.message.contains("`lib,test,package.build` tables"));
+        }
+        // The watch sees the file itself.
+        assert_eq!(
+            stats(dir.path(), &globs).keys().collect::<Vec<_>>(),
+            ["Cargo.toml"]
+        );
+        assert!(matches_any(dir.path(), &globs[0]));
+    }
 
     #[test]
     fn changes_are_named() {

@@ -6,6 +6,7 @@
 //! server) drive: load workflows, resolve rules, run a checkpoint.
 
 pub mod allow;
+pub mod anchor;
 pub mod bundled;
 pub mod cache;
 pub mod config;

@@ -206,6 +206,65 @@ fn ask_version(root: &Path, program: &str, granter: Granter<'_>) -> String {
     }
 }
 
+/// What Python prints to name its site directories: each line one.
+const SITE_DIRS: &str = "import site\nfor d in [*getattr(site, 'getsitepackages', lambda: [])(), site.getusersitepackages()]: print(d)";
+
+/// Whether `program` (a name or path) is a Python interpreter.
+fn is_python(program: &str) -> bool {
+    let name = program.rsplit('/').next().unwrap_or(program);
+    name.strip_prefix("python")
+        .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+}
+
+/// Globs of the files in the site directories of the Pythons among
+/// `programs` that run before any test does: `.pth` files (Python runs
+/// their `import` lines at every start, whatever the script) and installed
+/// packages' entry points (pytest loads every `pytest11` plugin they name).
+/// They judge as much as a `conftest.py`, and they live outside the
+/// workspace, so the globs are absolute (see `frozen`). Each Python is asked
+/// where its site directories are, as a granted program runs; one that
+/// does not answer adds nothing.
+pub fn interpreter_globs(root: &Path, granter: Granter<'_>, programs: &[&str]) -> Vec<String> {
+    let mut globs = Vec::new();
+    for program in programs.iter().filter(|p| is_python(p)) {
+        let mut policy = granter.host_policy(program);
+        policy.max_output = 64 * 1024;
+        let args = ["-c".to_owned(), SITE_DIRS.to_owned()];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let Ok(out) = exec::run(
+            root,
+            &policy,
+            &Request::new(program, &args),
+            deadline,
+            &|| false,
+        ) else {
+            continue;
+        };
+        for glob in site_globs(&out.stdout.text) {
+            if !globs.contains(&glob) {
+                globs.push(glob);
+            }
+        }
+    }
+    globs
+}
+
+/// The globs of the judging files in the site directories Python printed
+/// (one per line; those that do not exist are left out).
+fn site_globs(printed: &str) -> Vec<String> {
+    let mut globs = Vec::new();
+    for dir in printed.lines().map(str::trim).filter(|d| !d.is_empty()) {
+        let Ok(dir) = Path::new(dir).canonicalize() else {
+            continue;
+        };
+        let dir = crate::frozen::literal_glob(&dir.to_string_lossy());
+        for pattern in ["*.pth", "*.dist-info/entry_points.txt"] {
+            globs.push(format!("{dir}/{pattern}"));
+        }
+    }
+    globs
+}
+
 /// The values of the variables a granted program receives from the host:
 /// `exec`'s base variables and the workspace's `[exec] env`, one
 /// `env NAME=value` line each, sorted by name.
@@ -232,6 +291,65 @@ mod tests {
             allow: vec!["sh".to_owned()],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_pth_file_planted_in_the_interpreter_is_a_judging_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let venv = dir.path().join("venv");
+        let made = std::process::Command::new("python3")
+            .args(["-m", "venv", "--without-pip"])
+            .arg(&venv)
+            .status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("skipped: python3 cannot make a venv here");
+            return;
+        }
+        // Asked as `interpreter_globs` asks a granted Python on PATH.
+        let printed = std::process::Command::new(venv.join("bin/python3"))
+            .args(["-c", SITE_DIRS])
+            .output()
+            .unwrap();
+        let globs = site_globs(&String::from_utf8_lossy(&printed.stdout));
+        assert!(
+            globs.iter().any(|g| g.ends_with("site-packages/*.pth")),
+            "{globs:?}"
+        );
+        let before = crate::frozen::snapshot(dir.path(), &globs);
+        let site = std::fs::read_dir(venv.join("lib"))
+            .unwrap()
+            .flatten()
+            .next()
+            .unwrap()
+            .path()
+            .join("site-packages");
+        // Runs at every interpreter start, whatever the test.
+        let planted = site.join("zz_tests_pass.pth");
+        std::fs::write(&planted, "import os\n").unwrap();
+        let stats = crate::frozen::stats(dir.path(), &globs);
+        let now = crate::frozen::snapshot(dir.path(), &globs);
+        let key = planted
+            .canonicalize()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(
+            crate::frozen::compare(&before, &now, true),
+            [crate::frozen::Change::Added(key.clone())]
+        );
+        assert!(stats.contains_key(&key), "{stats:?}");
+        // A package whose entry points name a pytest plugin.
+        let dist = site.join("evil-1.0.dist-info");
+        std::fs::create_dir_all(&dist).unwrap();
+        std::fs::write(dist.join("entry_points.txt"), "[pytest11]\nevil = evil\n").unwrap();
+        let later = crate::frozen::snapshot(dir.path(), &globs);
+        assert_eq!(later.len(), now.len() + 1, "{later:?}");
+        // The Python on PATH is asked as a granted program; `cargo` is not
+        // a Python and is not asked.
+        let grants = crate::config::ExecGrants::default();
+        let asked = interpreter_globs(dir.path(), Granter::new(&grants), &["python3", "cargo"]);
+        assert!(asked.iter().all(|g| g.starts_with('/')), "{asked:?}");
+        assert!(!asked.is_empty());
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct Args {
 pub fn run(engine: &Checkrail, state: &StateDir, args: &Args) -> Result<Exit> {
     let ws = Workspace::open(&args.workspace, state)?;
     let changes = allow::changes(&ws);
-    let globs = engine.all_judging_globs();
+    let globs = engine.all_judging_globs(ws.root());
     // Files that change how the tools judge: named, not shown (they are
     // the project's own, often long); a session judges them against this.
     let judging: Vec<_> = allow::judging_changes(&ws, &globs)

@@ -137,7 +137,7 @@ pub fn init(setup: &Setup, args: &InitArgs) -> Result<Exit> {
     let allowed_before = checkrail::allow::changes(service.opened()).is_empty();
     setup::apply(&root, &changes)?;
     if allowed_before {
-        checkrail::allow::record(service.opened(), &service.engine().all_judging_globs())?;
+        checkrail::allow::record(service.opened(), &service.engine().all_judging_globs(&root))?;
     } else {
         println!(
             "checkrail.toml or the workspace's workflows changed since a human last allowed them: run `checkrail allow` at a terminal to put them in effect"

@@ -16,7 +16,7 @@ use super::{CheckpointRun, Checkrail};
 use crate::cache::key::CacheContext;
 use crate::config::WorkspaceConfig;
 use crate::grants::Granter;
-use crate::report::RuleReport;
+use crate::report::{RuleReport, RuleStatus};
 use crate::rules::LoadedRule;
 use crate::runtime::{CheckInput, Limits};
 use crate::workflow::RuleUse;
@@ -72,20 +72,39 @@ impl Checkrail {
                 .progress
                 .is_some()
                 .then(|| command_events(emitter.clone(), index, total));
-            let run_it = || {
-                self.execute(
-                    rule,
-                    &rule_use.config,
-                    &input,
-                    limits,
-                    rule_use.severity,
-                    rule_use.name.clone(),
-                )
+            let at_anchor = self.at_anchor(run, rule_use, rule);
+            let known = at_anchor
+                .as_ref()
+                .and_then(|at| self.anchor_baseline(run, at));
+            input.baselines.extend(known.clone().flatten());
+            let judge = |input: &CheckInput<'_>| {
+                let run_it = || {
+                    self.execute(
+                        rule,
+                        &rule_use.config,
+                        input,
+                        limits,
+                        rule_use.severity,
+                        rule_use.name.clone(),
+                    )
+                };
+                match &cache {
+                    Some(cache) => {
+                        cache.run(&self.runtime, (rule_use, rule, limits), input, run_it)
+                    }
+                    None => run_it(),
+                }
             };
-            let report = match &cache {
-                Some(cache) => cache.run(&self.runtime, (rule_use, rule, limits), &input, run_it),
-                None => run_it(),
-            };
+            let mut report = judge(&input);
+            // A failure, and nothing learnt at the anchor yet: learn what
+            // already failed there, and judge again knowing it.
+            if let (Some(at), None) = (&at_anchor, known)
+                && report.status == RuleStatus::Failed
+                && let Some(entry) = self.learn_anchor(run, (rule_use, rule, limits), &input, at)
+            {
+                input.baselines.push(entry);
+                report = judge(&input);
+            }
             emitter.emit(true, |step| Progress::RuleFinished {
                 index,
                 total,

@@ -102,18 +102,27 @@ impl Service {
     /// `checkrail.toml`.
     pub(super) fn judging_globs(&self, workflow: &Workflow) -> Result<Vec<String>> {
         let mut globs = vec![crate::config::FILE.to_owned()];
+        let mut capabilities = Vec::new();
         for phase in &workflow.phases {
             for rule_use in phase.checkpoint.iter().flat_map(|c| &c.rules) {
                 let rule = self.engine.rule(&rule_use.rule)?;
                 globs.extend(rule.component.info.judging_files.iter().cloned());
+                capabilities.extend(rule.component.info.capabilities.iter().cloned());
                 globs.extend(crate::frozen::command_scripts(
                     self.workspace.root(),
                     &rule_use.config,
                 ));
             }
         }
-        let plugins = crate::frozen::pytest_plugin_files(self.workspace.root(), &globs);
+        let root = self.workspace.root();
+        let plugins = crate::frozen::pytest_plugin_files(root, &globs);
         globs.extend(plugins);
+        let config = self.workspace.config()?;
+        let granter = crate::grants::Granter::new(&config.exec);
+        let programs = granter.toolchain_programs(&capabilities);
+        globs.extend(crate::cache::toolchains::interpreter_globs(
+            root, granter, &programs,
+        ));
         globs.sort();
         globs.dedup();
         Ok(globs)
