@@ -7,6 +7,7 @@
     reason = "helpers panic on setup failure, like the tests they serve"
 )]
 mod abi;
+mod anchor;
 mod cache;
 mod checks;
 mod cli;

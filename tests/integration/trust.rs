@@ -891,3 +891,54 @@ async fn without_the_opt_in_the_client_is_never_asked() {
     );
     assert!(!events.iter().any(|e| e.kind() == "approved"));
 }
+
+#[test]
+fn a_manifest_that_moves_the_library_is_a_judging_change_and_a_new_version_is_not() {
+    const RS_FLOW: &str = "id: rs-green
+version: 1.0.0
+name: Green
+description: d
+phases:
+  - id: green
+    name: Green
+    guidance: make the tests pass
+    checkpoint:
+      rules:
+        - rule: test
+          config: { runner: cargo, min_passed: 1 }
+  - id: done
+    name: Done
+    guidance: done
+";
+    const MANIFEST: &str =
+        "[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
+    const LIB: &str = "pub fn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::add(2, 2), 4);\n    }\n}\n";
+    let ws = Workspace::new()
+        .workflow(RS_FLOW)
+        .file("Cargo.toml", MANIFEST)
+        .file("src/lib.rs", LIB)
+        // The library the agent points the manifest at: the same test, a
+        // "fixed" function, and the product left broken.
+        .file("src/shadow.rs", LIB.replace("a - b", "a + b"))
+        .grant("cargo")
+        .build();
+    let dir = ws.path();
+    let svc = service(dir);
+    let session = Session::start(&svc, "rs-green");
+    std::fs::write(
+        dir.join("Cargo.toml"),
+        format!("{MANIFEST}\n[lib]\npath = \"src/shadow.rs\"\n"),
+    )
+    .unwrap();
+    let v = session.validate();
+    assert!(
+        !v.passed && codes(&v).contains(&"judging-file-changed".to_owned()),
+        "{:?}",
+        v.report
+    );
+    // Honest: the manifest back, the product fixed, its version moved.
+    std::fs::write(dir.join("Cargo.toml"), MANIFEST.replace("0.1.0", "0.2.0")).unwrap();
+    std::fs::write(dir.join("src/lib.rs"), LIB.replace("a - b", "a + b")).unwrap();
+    let v = session.validate();
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+}

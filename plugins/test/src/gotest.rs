@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use checkrail_sdk::serde_json::{self, Value};
+use checkrail_sdk::{Workspace, tool_paths};
 
 use crate::libtest::CompileError;
 use crate::model::{Location, Status, TestCase};
@@ -94,9 +95,34 @@ pub fn parse(stdout: &str, stderr: &str, module: Option<&str>) -> GoRun {
     run
 }
 
+/// A Go module: the workspace directory of its `go.mod` and the module
+/// path that file declares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// Where `go.mod` is, `.` for the workspace root.
+    pub dir: String,
+    /// The module path it declares (`example.com/calc`).
+    pub path: String,
+}
+
+/// The module whose `go.mod` is in `cwd` or the nearest directory above it,
+/// as `go test` run in `cwd` finds it.
+pub fn module(ws: &Workspace, cwd: &str) -> Option<Module> {
+    tool_paths::ancestors(cwd).into_iter().find_map(|dir| {
+        let text = ws.read_to_string(&tool_paths::join(&dir, "go.mod")?).ok()?;
+        let path = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("module "))?
+            .trim()
+            .trim_matches('"')
+            .to_owned();
+        Some(Module { dir, path })
+    })
+}
+
 /// The directory of `package` relative to the module root (`.` for the
 /// root package); the import path itself when the module is unknown.
-fn package_dir(package: &str, module: Option<&str>) -> String {
+pub fn package_dir(package: &str, module: Option<&str>) -> String {
     match module {
         Some(module) if package == module => ".".to_owned(),
         Some(module) => package

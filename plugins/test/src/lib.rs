@@ -143,14 +143,29 @@ pub struct Config {
     /// (`required-test-removed`). A required test's file, when it is test
     /// code (under `tests/`, `test/`, `__tests__/`, or named `test_*.py`,
     /// `*.test.js`…; a Rust unit test in `src/` is the product's file), is
-    /// frozen whole with what it imports from beside it: a helper, fixture
-    /// or import added next to the test, or a module planted beside it
-    /// that shadows the code under test, is `required-test-file-changed`
-    /// (add new tests in another file). When the session recorded nothing for
+    /// frozen whole with what it imports from beside it (a Go test: with
+    /// every `_test.go` file of its package, `TestMain` included): a
+    /// helper, fixture or import added next to the test, or a module
+    /// planted beside it that shadows the code under test, is
+    /// `required-test-file-changed` (add new tests in another file; for Go,
+    /// in another package). When the session recorded nothing for
     /// this rule at that phase (or the check runs outside a session), the
     /// check fails with `no-baseline`.
     #[serde(default)]
     pub no_regressions_since: Option<String>,
+    /// Tests that already failed at the workspace's anchor commit (the
+    /// merge-base with `[anchor] upstream`, or the commit the last
+    /// `checkrail allow` saw) are reported as `known-failure`, information
+    /// only, unless `required`; they never count as the failure `expect:
+    /// fail` asks for. The host runs this rule on a copy of the anchor
+    /// commit when a test fails and hands over what failed there. `false`:
+    /// every failure blocks.
+    #[serde(default = "known_failures_default")]
+    pub known_failures: bool,
+}
+
+fn known_failures_default() -> bool {
+    true
 }
 
 /// The test runner.
@@ -228,6 +243,10 @@ impl Rule for TestRule {
         "rust-toolchain.toml",
         "build.rs",
         "**/build.rs",
+        // the manifest's test targets, build script and patches decide
+        // what a test run compiles (its dependencies do not judge)
+        "Cargo.toml#lib,test,bench,package.build,package.autotests,package.autobenches,package.autolib,patch,replace,profile.test,profile.bench",
+        "**/Cargo.toml#lib,test,bench,package.build,package.autotests,package.autobenches,package.autolib,patch,replace,profile.test,profile.bench",
         // pytest; Python runs `sitecustomize`/`usercustomize` found on its
         // path before any test, and a test package's `__init__.py` changes
         // which modules the tests import
@@ -323,7 +342,8 @@ fn judge(config: Config, cx: &Context) -> Result<Outcome> {
         Ran::Finished(run) => {
             let facts = Facts::of(&run.tests, run.skipped_word, &sources, files);
             extra.extend(since.test_findings(&facts, &run));
-            let outcome = evaluate(&config, run, &resolver, extra);
+            let known = since::known_failures(&config, cx);
+            let outcome = evaluate(&config, run, &resolver, (extra, &known));
             match facts.to_json() {
                 Some(value) => outcome.with_facts(value),
                 None => outcome,

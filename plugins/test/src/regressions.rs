@@ -30,7 +30,8 @@ pub struct Facts {
     #[serde(default)]
     pub sources: BTreeMap<String, String>,
     /// Each file that holds a `required` test, or that such a file imports
-    /// from beside it → SHA-256 hex of its bytes: frozen whole.
+    /// from beside it (for Go, each `_test.go` file of its package) →
+    /// SHA-256 hex of its bytes: frozen whole.
     #[serde(default)]
     pub files: BTreeMap<String, String>,
 }
@@ -244,7 +245,7 @@ pub fn compare_files(
         };
         findings.push(
             Finding::error(format!(
-                "`{path}` {what} since phase `{phase}`: it holds a required test, or what such a test imports from beside it, and is frozen whole from that phase (a helper, fixture or import next to a test changes what it checks)"
+                "`{path}` {what} since phase `{phase}`: it holds a required test, or what such a test imports from beside it (for Go, any `_test.go` file of its package), and is frozen whole from that phase (a helper, fixture, import or `TestMain` next to a test changes what it checks)"
             ))
             .path(path.as_str())
             .fix_hint(format!(

@@ -139,3 +139,24 @@ pub(crate) fn wanted_sources(
     }
     wanted
 }
+
+/// The tests that failed at the workspace's anchor commit, as the host
+/// hands them over (baseline `@anchor`); none when `known_failures` is off
+/// or there is no anchor.
+pub(crate) fn known_failures(config: &Config, cx: &Context) -> std::collections::BTreeSet<String> {
+    if !config.known_failures {
+        return Default::default();
+    }
+    let Some(Ok(facts)) = cx.baseline(ANCHOR).map(Facts::deserialize) else {
+        return Default::default();
+    };
+    facts
+        .tests
+        .into_iter()
+        .filter(|(_, status)| matches!(status.as_str(), "failed" | "errored"))
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// The baseline the host names the anchor commit's facts by.
+const ANCHOR: &str = "@anchor";

@@ -4,15 +4,18 @@
 //! A test is found by name in the workspace's source (Rust: `fn name` in
 //! `*.rs` files; Python: `def name` in `test_*.py` and `*_test.py`;
 //! JavaScript and TypeScript: the `test("title", ...)` or `it(...)` call in
-//! its `describe` blocks), and its
+//! its `describe` blocks; Go: `func TestName` in the `_test.go` files of
+//! its package's directory), and its
 //! fingerprint is the SHA-256 of its attributes or decorators and its body,
 //! with trailing whitespace, surrounding blank lines and the common
 //! indentation taken out: moving or re-indenting a test keeps its
 //! fingerprint, any change inside it does not.
 
+mod go;
 mod js;
 mod python;
 mod rust;
+mod scan;
 
 use std::collections::BTreeMap;
 
@@ -42,6 +45,8 @@ pub enum Lang {
     Python,
     /// A `test("title", ...)` call in a JavaScript or TypeScript file.
     Script,
+    /// `func TestName` in the `*_test.go` files of a package's directory.
+    Go,
 }
 
 /// A test whose source to fingerprint.
@@ -83,6 +88,7 @@ pub fn fingerprints(
             Lang::Rust => rust_fingerprints(ws, cwd, &missing),
             Lang::Python => python_fingerprints(ws, cwd, &missing),
             Lang::Script => script_fingerprints(ws, cwd, &missing),
+            Lang::Go => go::fingerprints(ws, cwd, &missing),
         };
         found.extend(hashes);
     }
@@ -90,11 +96,10 @@ pub fn fingerprints(
 }
 
 /// The files frozen with the required tests found: each test's own file
-/// and the files it imports from beside it (Python modules and packages,
-/// Rust `mod` files, JavaScript and TypeScript `./` imports), each with the
-/// SHA-256 of its bytes. A test file that gains a helper, an autouse
-/// fixture or an import that shadows the code under test keeps its test
-/// function as it was; the file does not.
+/// and the files [`frozen_with`] it, each with the SHA-256 of its bytes. A
+/// test file that gains a helper, an autouse fixture or an import that
+/// shadows the code under test keeps its test function as it was; the file
+/// does not.
 /// Only test-side files count ([`test_side`]): a Rust unit test lives in
 /// the product's own source, which the fix must change.
 pub fn frozen_files(ws: &Workspace, found: &BTreeMap<String, Found>) -> BTreeMap<String, String> {
@@ -104,21 +109,38 @@ pub fn frozen_files(ws: &Workspace, found: &BTreeMap<String, Found>) -> BTreeMap
             continue;
         };
         files.insert(test.path.clone(), hash);
-        let Ok(text) = ws.read_to_string(&test.path) else {
-            continue;
-        };
-        // Only test code: a test beside the product (`test_calc.py` next
-        // to `calc.py`) imports the product, which the fix must change.
-        for near in imported_beside(&test.path, &text)
-            .into_iter()
-            .filter(|p| test_side(p))
-        {
+        for near in frozen_with(ws, &test.path) {
             if let Some(hash) = file_hash(ws, &near) {
                 files.insert(near, hash);
             }
         }
     }
     files
+}
+
+/// The test-side files that shape what the tests in the test file `path`
+/// do, besides that file. Go compiles every `_test.go` file of a directory
+/// into one test binary, so a helper, an `init` or a `TestMain` (which runs
+/// before every test, and can skip them all or exit 0) in any of them
+/// counts: all of them, present or added later. Elsewhere, the files its
+/// source imports from beside it (Python modules and packages, Rust `mod`
+/// files, JavaScript and TypeScript `./` imports).
+fn frozen_with(ws: &Workspace, path: &str) -> Vec<String> {
+    if path.ends_with("_test.go") {
+        let dir = path.rsplit_once('/').map_or(".", |(dir, _)| dir);
+        let mut files = go::test_files(ws, dir);
+        files.retain(|f| f != path);
+        return files;
+    }
+    let Ok(text) = ws.read_to_string(path) else {
+        return Vec::new();
+    };
+    // Only test code: a test beside the product (`test_calc.py` next to
+    // `calc.py`) imports the product, which the fix must change.
+    imported_beside(path, &text)
+        .into_iter()
+        .filter(|p| test_side(p))
+        .collect()
 }
 
 /// Whether `path` is test code rather than the product: under a `tests`,

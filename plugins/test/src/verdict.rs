@@ -1,6 +1,8 @@
 //! Judging a run against the config: a finding per failing, missing or
 //! unrun test, and the summary.
 
+use std::collections::BTreeSet;
+
 use checkrail_sdk::tool::{clip, plural};
 use checkrail_sdk::{Finding, Outcome, Severity, Workspace, tool_paths};
 
@@ -349,15 +351,16 @@ pub(crate) fn absent(pattern: &str, run: &Run, expect_fail: bool, resolver: &Res
 
 /// Judges a run against the config; `extra` are findings judged elsewhere
 /// (the comparison with an earlier phase).
+/// `known` names the tests that failed at the anchor commit.
 pub(crate) fn evaluate(
     config: &Config,
     mut run: Run,
     resolver: &Resolver,
-    extra: Vec<Finding>,
+    (extra, known): (Vec<Finding>, &BTreeSet<String>),
 ) -> Outcome {
     let expect_fail = config.expect == Expect::Fail;
     let mut all = std::mem::take(&mut run.problems);
-    let failures = failures(config, &run, resolver);
+    let failures = failures(config, &run, resolver, known);
     all.extend(failures.findings);
     all.extend(allowed_failures_passing(config, &run));
     all.extend(required(config, &run, resolver));
@@ -400,9 +403,15 @@ struct Failures<'r> {
 
 /// A finding per failing test: expected, allowed, required or blocking
 /// (the blocking ones past [`MAX_DETAILED`] counted in one).
-fn failures<'r>(config: &Config, run: &'r Run, resolver: &Resolver) -> Failures<'r> {
+fn failures<'r>(
+    config: &Config,
+    run: &'r Run,
+    resolver: &Resolver,
+    known: &BTreeSet<String>,
+) -> Failures<'r> {
     let expect_fail = config.expect == Expect::Fail;
     let is_allowed = |t: &TestCase| matches_any(&config.allowed_failures, t);
+    let is_known = |t: &TestCase| known.contains(&t.name);
     let mut findings: Vec<Finding> = Vec::new();
     let mut expected: Vec<&TestCase> = Vec::new();
     let mut blocking = 0usize;
@@ -418,7 +427,9 @@ fn failures<'r>(config: &Config, run: &'r Run, resolver: &Resolver) -> Failures<
         let is_expected = expect_fail
             && test.failed_at_run_time()
             && if config.required.is_empty() {
-                !is_allowed(test)
+                // A failure that was there before the agent is not the
+                // regression test it was asked to write.
+                !is_allowed(test) && !is_known(test)
             } else {
                 required
             };
@@ -442,6 +453,17 @@ fn failures<'r>(config: &Config, run: &'r Run, resolver: &Resolver) -> Failures<
                     resolver,
                 )
                 .code("allowed-failure"),
+            );
+        } else if is_known(test) && !required {
+            findings.push(
+                test_finding(
+                    Severity::Info,
+                    test,
+                    &format!("{verb}, as it already did at the anchor commit"),
+                    resolver,
+                )
+                .fix_hint("a known failure: it does not block this checkpoint; name it in `required` if this work must fix it")
+                .code("known-failure"),
             );
         } else if required {
             blocking += 1;

@@ -1,7 +1,6 @@
 //! `go test -json`.
 
-use checkrail_sdk::tool::WorkspaceDir;
-use checkrail_sdk::{Command, Context, Finding, Result, Workspace};
+use checkrail_sdk::{Command, Context, Finding, Result};
 
 use super::{Ran, Rerun, Run, TestRunner, run_problems, tester, timed_out};
 use crate::model::{Counts, tail};
@@ -23,7 +22,7 @@ fn run_tests(config: &Config, cx: &Context) -> Result<Ran> {
         Err(refused) => return Ok(Ran::Stopped(refused)),
     };
     let out = &ran.output;
-    let module = go_module(cx.workspace(), &config.cwd);
+    let module = gotest::module(cx.workspace(), cwd).map(|m| m.path);
     let parsed = gotest::parse(&out.stdout, &out.stderr, module.as_deref());
     if parsed.tests.is_empty() && !parsed.build_errors.is_empty() {
         return Ok(Ran::Uncompiled(parsed.build_errors));
@@ -63,14 +62,6 @@ fn run_tests(config: &Config, cx: &Context) -> Result<Ran> {
     }))
 }
 
-/// The module path `go.mod` in `cwd` declares.
-fn go_module(ws: &Workspace, cwd: &WorkspaceDir) -> Option<String> {
-    let text = ws.read_to_string(&cwd.join("go.mod")?).ok()?;
-    text.lines()
-        .find_map(|l| l.trim().strip_prefix("module "))
-        .map(|m| m.trim().trim_matches('"').to_owned())
-}
-
 /// `go test -json`.
 pub(crate) struct Go;
 
@@ -80,9 +71,7 @@ impl TestRunner for Go {
     }
 
     fn langs(&self) -> &'static [Lang] {
-        // Go sources are not fingerprinted: `required` tests are judged by
-        // their results only.
-        &[]
+        &[Lang::Go]
     }
 
     fn run(&self, config: &Config, cx: &Context) -> Result<Ran> {

@@ -3,19 +3,16 @@
 
 use std::ops::Range;
 
+use super::scan::{
+    blank, find_from, ident_after, is_ident, keyword_positions, line_start, matching_close,
+};
+
 /// `text` with the insides of comments, string literals and char literals
 /// replaced by spaces (newlines kept), so every byte offset still points at
 /// the same place and only code delimiters are left to match.
 pub fn mask(text: &str) -> String {
     let b = text.as_bytes();
     let mut out = b.to_vec();
-    let blank = |out: &mut [u8], range: Range<usize>| {
-        for byte in &mut out[range] {
-            if *byte != b'\n' {
-                *byte = b' ';
-            }
-        }
-    };
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -74,17 +71,6 @@ pub fn mask(text: &str) -> String {
         }
     }
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
-fn find_from(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    b.get(from..)?
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| p + from)
-}
-
-fn is_ident(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric() || byte == b'_'
 }
 
 fn after_ident(b: &[u8], i: usize) -> bool {
@@ -163,35 +149,6 @@ pub fn functions(masked: &str, name: &str) -> Vec<Function> {
     found
 }
 
-/// Offsets of `word` standing alone as a keyword (not inside an
-/// identifier, followed by whitespace).
-fn keyword_positions<'a>(masked: &'a str, word: &'a str) -> impl Iterator<Item = usize> + 'a {
-    let m = masked.as_bytes();
-    masked
-        .match_indices(word)
-        .map(|(i, _)| i)
-        .filter(move |&i| {
-            let before = i == 0 || !is_ident(m[i - 1]);
-            let after = m.get(i + word.len()).is_some_and(u8::is_ascii_whitespace);
-            before && after
-        })
-}
-
-/// The identifier after whitespace from `from`, and the offset after it.
-fn ident_after(m: &[u8], from: usize) -> Option<(String, usize)> {
-    let start = from
-        + m.get(from..)?
-            .iter()
-            .take_while(|c| c.is_ascii_whitespace())
-            .count();
-    let len = m.get(start..)?.iter().take_while(|c| is_ident(**c)).count();
-    if len == 0 {
-        return None;
-    }
-    let ident = String::from_utf8_lossy(&m[start..start + len]).into_owned();
-    Some((ident, start + len))
-}
-
 /// The `{` opening a function body after its name, skipping the signature;
 /// `None` for a declaration without a body.
 fn body_open(m: &[u8], from: usize) -> Option<usize> {
@@ -206,30 +163,6 @@ fn body_open(m: &[u8], from: usize) -> Option<usize> {
         }
     }
     None
-}
-
-fn matching_close(m: &[u8], open: usize) -> Option<usize> {
-    let mut depth = 0usize;
-    for (offset, byte) in m.get(open..)?.iter().enumerate() {
-        match byte {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(open + offset);
-                }
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-fn line_start(m: &[u8], at: usize) -> usize {
-    m[..at]
-        .iter()
-        .rposition(|c| *c == b'\n')
-        .map_or(0, |p| p + 1)
 }
 
 /// Walks back from `start` over outer attributes (and the comments between

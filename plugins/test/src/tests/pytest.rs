@@ -367,3 +367,51 @@ fn pytest_missing_is_recognized() {
     };
     assert!(!pytest_missing(&out));
 }
+
+#[test]
+fn pytest_a_failure_already_there_at_the_anchor_does_not_block() {
+    require_pytest();
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("calc/__init__.py", PY_CALC).unwrap();
+    ws.write("tests/test_calc.py", PY_TESTS).unwrap();
+    let name = "tests/test_calc.py::test_negative";
+    let anchor = json!({"tests": {name: "failed", "tests/test_calc.py::test_small": "passed"}});
+    let run = |config: Value, baseline: Option<&Value>| {
+        let mut cx = ws.context_granting::<TestRule>(&["python3"]).unwrap();
+        if let Some(facts) = baseline {
+            cx = cx.with_baseline("@anchor", facts.clone());
+        }
+        checkrail_sdk::testing::run_with_context::<TestRule>(config, &cx).unwrap()
+    };
+    // Failed at the anchor too: reported, not blocking.
+    let out = run(json!({"runner": "pytest"}), Some(&anchor));
+    assert!(out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["known-failure"]);
+    // Without facts at the anchor, or with the setting off, it blocks.
+    for (config, baseline) in [
+        (json!({"runner": "pytest"}), None),
+        (
+            json!({"runner": "pytest", "known_failures": false}),
+            Some(&anchor),
+        ),
+    ] {
+        let out = run(config, baseline);
+        assert!(!out.passed, "{out:#?}");
+        assert_eq!(codes(&out), ["test-failed"]);
+    }
+    // Required, it must pass whatever the anchor says.
+    let out = run(
+        json!({"runner": "pytest", "required": [name]}),
+        Some(&anchor),
+    );
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["required-test-failed"]);
+    // A red phase's failing test must be the agent's, not the known one.
+    let out = run(json!({"runner": "pytest", "expect": "fail"}), Some(&anchor));
+    assert!(!out.passed, "{out:#?}");
+    assert_eq!(codes(&out), ["known-failure", "no-failing-test"]);
+    // A test that passed at the anchor and fails now blocks.
+    let passed = json!({"tests": {name: "passed"}});
+    let out = run(json!({"runner": "pytest"}), Some(&passed));
+    assert!(!out.passed, "{out:#?}");
+}

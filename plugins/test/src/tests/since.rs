@@ -426,3 +426,93 @@ fn a_javascript_required_test_weakened_or_deleted_after_red_is_caught() {
     let out = run_at_green(&ws, config, "node", &[("red", &red)]);
     assert!(out.passed, "{out:#?}");
 }
+
+const GO_BUGGY: &str = "package calc\n\nfunc Add(a, b int) int {\n\tif a < 0 {\n\t\treturn a + b - 1\n\t}\n\treturn a + b\n}\n";
+const GO_TESTS: &str = "package calc\n\nimport \"testing\"\n\nfunc TestSmall(t *testing.T) {\n\tif Add(1, 2) != 3 {\n\t\tt.Fatal(\"Add(1, 2) != 3\")\n\t}\n}\n\nfunc TestNegative(t *testing.T) {\n\tif got := Add(-1, -1); got != -2 {\n\t\tt.Errorf(\"Add(-1, -1) = %d, want -2\", got)\n\t}\n}\n";
+
+#[test]
+fn a_go_required_test_is_frozen_with_every_test_file_of_its_package() {
+    require_program("go", "install Go (Debian: golang-go) to run this test");
+    let ws = TestWorkspace::new().unwrap();
+    ws.write("go.mod", "module demo\n\ngo 1.19\n").unwrap();
+    ws.write("calc/calc.go", GO_BUGGY).unwrap();
+    ws.write("calc/calc_test.go", GO_TESTS).unwrap();
+    let helpers = "package calc\n\nfunc pair() (int, int) { return -1, -1 }\n";
+    ws.write("calc/helpers_test.go", helpers).unwrap();
+    let red = ws
+        .run_granting::<TestRule>(
+            json!({"runner": "go", "required": ["TestNegative"], "expect": "fail"}),
+            &["go"],
+        )
+        .unwrap();
+    assert!(red.passed, "{red:#?}");
+    let red = red.facts_value().unwrap();
+    let name = "demo/calc::TestNegative";
+    assert_eq!(red["tests"][name], "failed", "{red}");
+    assert_eq!(red["tests"]["demo/calc::TestSmall"], "passed", "{red}");
+    assert!(red["sources"][name].is_string(), "{red}");
+    let frozen: Vec<&str> = red["files"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{red}"))
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(frozen, ["calc/calc_test.go", "calc/helpers_test.go"]);
+
+    let config =
+        json!({"runner": "go", "required": ["TestNegative"], "no_regressions_since": "red"});
+    let at_green = |ws: &TestWorkspace| run_at_green(ws, config.clone(), "go", &[("red", &red)]);
+
+    // Honest: fix the code, leave the tests alone.
+    ws.write(
+        "calc/calc.go",
+        "package calc\n\nfunc Add(a, b int) int { return a + b }\n",
+    )
+    .unwrap();
+    let out = at_green(&ws);
+    assert!(out.passed, "{out:#?}");
+    assert!(out.findings.is_empty(), "{out:#?}");
+    assert_eq!(out.facts_value().unwrap()["sources"], red["sources"]);
+
+    // Weakened instead of fixed: the test passes on the buggy code, but its
+    // source changed.
+    ws.write("calc/calc.go", GO_BUGGY).unwrap();
+    let weakened = GO_TESTS.replace("got != -2", "got > 0");
+    ws.write("calc/calc_test.go", &weakened).unwrap();
+    let out = at_green(&ws);
+    assert_eq!(
+        error_codes(&out),
+        ["required-test-changed", "required-test-file-changed"],
+        "{out:#?}"
+    );
+    let changed = with_code(&out, "required-test-changed");
+    assert_eq!(changed.path.as_deref(), Some("calc/calc_test.go"));
+    assert_eq!(changed.line, Some(line_of(&weakened, "func TestNegative")));
+
+    // The test untouched, a `TestMain` planted in a new file of its
+    // package: it runs before every test and ends the binary with exit 0.
+    ws.write("calc/calc_test.go", GO_TESTS).unwrap();
+    ws.write(
+        "calc/main_test.go",
+        "package calc\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestMain(m *testing.M) { os.Exit(0) }\n",
+    )
+    .unwrap();
+    let out = at_green(&ws);
+    assert_eq!(
+        error_codes(&out),
+        [
+            "required-test-file-changed",
+            "required-test-missing",
+            "test-removed",
+            "test-removed",
+            "too-few-passed"
+        ],
+        "{out:#?}"
+    );
+    let planted = with_code(&out, "required-test-file-changed");
+    assert!(
+        planted.message.contains("`calc/main_test.go` is new"),
+        "{planted:?}"
+    );
+    assert_eq!(planted.path.as_deref(), Some("calc/main_test.go"));
+}
