@@ -3,6 +3,7 @@
 
 mod allow;
 mod check;
+mod connect;
 mod dashboard;
 mod hook;
 mod init;
@@ -11,6 +12,7 @@ mod pack;
 mod rule;
 mod rule_docs;
 mod rule_new;
+mod run;
 mod serve;
 mod session;
 mod stats;
@@ -106,6 +108,13 @@ enum Command {
     /// since a human last allowed them, and allow them (at a terminal only):
     /// until then they are not used.
     Allow(allow::Args),
+    /// Run a coding agent confined (Linux Landlock) under a supervisor: the
+    /// MCP server, its hooks' endpoint and the dashboard run outside, the
+    /// state directory is out of the agent's reach. `run -- claude`.
+    Run(run::Args),
+    /// Started by `run`: confines itself, then becomes the agent.
+    #[command(hide = true)]
+    ConfinedExec(run::ExecArgs),
 }
 
 /// Process exit codes, as documented in README.md.
@@ -163,7 +172,10 @@ pub fn run(cli: Cli) -> Result<Exit> {
         workspace: workspace.map(std::path::Path::to_path_buf),
         max_workflow_bytes: cli.max_workflow_bytes,
         // Only servers check again and again.
-        short_lived: !matches!(cli.command, Command::Serve(_) | Command::Dashboard(_)),
+        short_lived: !matches!(
+            cli.command,
+            Command::Serve(_) | Command::Dashboard(_) | Command::Run(_)
+        ),
     };
     match &cli.command {
         Command::Check(args) => check::run(
@@ -182,6 +194,13 @@ pub fn run(cli: Cli) -> Result<Exit> {
             &state(&cli)?,
             command,
         ),
+        Command::Serve(args) if serve::relays(args) => {
+            let endpoint = connect::Endpoint::from_env().context(
+                "`serve --connect` relays to the supervisor of `checkrail run`, but CHECKRAIL_URL is not set: start the agent with `checkrail run -- <agent>`",
+            )?;
+            connect::bridge(&endpoint)?;
+            Ok(Exit::Passed)
+        }
         Command::Serve(args) => {
             let engine = engine(options(Some(&args.workspace)))?;
             serve::run(engine, &state(&cli)?, &cli.store, args)
@@ -225,6 +244,11 @@ pub fn run(cli: Cli) -> Result<Exit> {
             &state(&cli)?,
             args,
         ),
+        Command::Run(args) => {
+            let engine = engine(options(Some(&args.workspace)))?;
+            run::run(engine, &state(&cli)?, &cli.store, args)
+        }
+        Command::ConfinedExec(args) => run::confined_exec(args),
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,
             &state(&cli)?,
@@ -232,6 +256,20 @@ pub fn run(cli: Cli) -> Result<Exit> {
             command,
         ),
     }
+}
+
+/// Whether `error` is a refusal to reach something, in a process `checkrail
+/// run` confines.
+pub fn confined_out_of_reach(error: &anyhow::Error) -> bool {
+    std::env::var_os(connect::CONFINED_VAR).is_some()
+        && error.chain().any(|cause| {
+            let text = cause.to_string();
+            cause
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied)
+                || text.contains("Permission denied")
+                || text.contains("permission denied")
+        })
 }
 
 fn state(cli: &Cli) -> Result<checkrail::trusted::StateDir> {

@@ -107,7 +107,7 @@ pub enum Verdict {
 }
 
 /// The process's answer: its exit status and what it prints.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Answer {
     /// Exit status.
     pub code: u8,
@@ -115,4 +115,75 @@ pub struct Answer {
     pub stdout: String,
     /// Printed on stderr.
     pub stderr: String,
+}
+
+/// The verdict when a hook could not judge (`what` says why): as
+/// `[enforce] on_error` (`policy`) says, as a human allowed it; a session
+/// start always goes on.
+pub fn failed(event: Event, policy: crate::config::OnError, what: &str) -> Verdict {
+    match (event, policy) {
+        (Event::SessionStart, _) | (_, crate::config::OnError::Allow) => Verdict::Allow {
+            note: Some(format!(
+                "{what}. Let through ([enforce] on_error = \"allow\"); run `checkrail doctor` to see what to fix."
+            )),
+        },
+        (_, crate::config::OnError::Block) => Verdict::Block {
+            reason: format!(
+                "{what}. Blocked ([enforce] on_error = \"block\"): tell the user; a human runs `checkrail doctor` in the workspace to see what to fix."
+            ),
+        },
+    }
+}
+
+/// Answers one hook call (`bytes`, the agent's stdin) with the sessions of
+/// `service`, as the server `checkrail run` supervises does for the hooks
+/// of its confined agent. The call must come from the service's
+/// workspace (or below it). `state` is protected from writes.
+pub fn answer_with(
+    service: &crate::service::Service,
+    state: Option<&std::path::Path>,
+    (agent, event): (Agent, Event),
+    bytes: &[u8],
+) -> Answer {
+    let root = service.opened().root();
+    let judged = HookInput::parse(agent, event, bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|input| {
+            if let Some(cwd) = &input.cwd {
+                let cwd = cwd.canonicalize().unwrap_or_else(|_| cwd.clone());
+                if !cwd.starts_with(root) {
+                    return Err(format!(
+                        "the hook ran in `{}`, outside the workspace `{}` this checkrail supervises",
+                        cwd.display(),
+                        root.display()
+                    ));
+                }
+            }
+            let hook = decide::Hook {
+                service,
+                agent,
+                input: &input,
+                state,
+            };
+            match event {
+                Event::Stop => hook.stop(),
+                Event::PreTool => hook.pre_tool(),
+                Event::SessionStart => hook.session_start(),
+            }
+            .map_err(|e| e.to_string())
+        });
+    let verdict = judged.unwrap_or_else(|e| {
+        let policy = service
+            .opened()
+            .config()
+            .map(|c| c.enforce.on_error)
+            .unwrap_or_default();
+        let what = format!(
+            "checkrail could not check this {} in `{}`: {e}",
+            event.as_str(),
+            root.display()
+        );
+        failed(event, policy, &what)
+    });
+    answer::render(agent, event, &verdict)
 }

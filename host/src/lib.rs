@@ -10,6 +10,7 @@ pub mod anchor;
 pub mod bundled;
 pub mod cache;
 pub mod config;
+pub mod confine;
 pub mod dashboard;
 pub mod engine;
 pub mod error;

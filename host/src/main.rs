@@ -22,6 +22,11 @@ fn main() -> ExitCode {
         Ok(code) => code.into(),
         Err(error) => {
             eprintln!("error: {}", checkrail::error::chain(error.as_ref()));
+            if cli::confined_out_of_reach(&error) {
+                eprintln!(
+                    "note: this process runs confined by `checkrail run`, and checkrail's state is out of its reach by design: talk to the supervisor through its MCP endpoint ($CHECKRAIL_URL); approvals and `checkrail allow` are for a human at a terminal outside"
+                );
+            }
             cli::Exit::Error(cli::kind_of(&error)).into()
         }
     }

@@ -77,6 +77,28 @@ pub fn log(reports: &[(String, &CheckpointReport)]) -> Sarif {
         .build()
 }
 
+/// [`log`] of a session's reports, its run saying how the agent ran
+/// (`confinement`, as the session recorded it: confined by `checkrail
+/// run` with its rules, or not).
+pub fn session_log(
+    reports: &[(String, &CheckpointReport)],
+    confinement: &serde_json::Value,
+) -> Sarif {
+    let mut sarif = log(reports);
+    if !confinement.is_null() {
+        for run in &mut sarif.runs {
+            let mut extra = run
+                .properties
+                .take()
+                .map(|p| p.additional_properties)
+                .unwrap_or_default();
+            extra.insert("confinement".to_owned(), confinement.clone());
+            run.properties = Some(PropertyBag::builder().additional_properties(extra).build());
+        }
+    }
+    sarif
+}
+
 /// `rule/code`, or the rule alone for a finding without a code.
 fn rule_id(rule: &str, code: Option<&str>) -> String {
     match code {

@@ -55,6 +55,9 @@ pub struct Service {
     max_evidence: usize,
     /// Checks this server instance runs apart from their requests.
     checks: checks::Checks,
+    /// How the agent this server answers is confined (`checkrail run`);
+    /// `None`: it is not. Recorded with every session started here.
+    confinement: Option<crate::confine::Confinement>,
 }
 
 impl Service {
@@ -102,6 +105,7 @@ impl Service {
             workspace,
             max_evidence: DEFAULT_MAX_EVIDENCE,
             checks: checks::Checks::new(),
+            confinement: None,
         };
         match service.prune() {
             Ok(pruned) if !pruned.sessions.is_empty() || pruned.outcomes > 0 => tracing::info!(
@@ -122,6 +126,13 @@ impl Service {
     /// Changes the evidence size limit.
     pub fn with_max_evidence(mut self, bytes: usize) -> Self {
         self.max_evidence = bytes;
+        self
+    }
+
+    /// Records `confinement` with every session started through this
+    /// service: the agent it answers runs under `checkrail run`.
+    pub fn with_confinement(mut self, confinement: crate::confine::Confinement) -> Self {
+        self.confinement = Some(confinement);
         self
     }
 
@@ -202,7 +213,17 @@ impl Service {
                 problems: lint,
             });
         }
-        let provenance = self.engine.catalog().provenance(&workflow);
+        let mut provenance = self.engine.catalog().provenance(&workflow);
+        // Whether the agent ran confined, on the session's own record.
+        if let Some(fields) = provenance.as_object_mut() {
+            fields.insert(
+                "confinement".to_owned(),
+                match &self.confinement {
+                    Some(c) => serde_json::json!({ "confined": true, "landlock_abi": c.abi, "writable": c.writable, "hidden": c.hidden }),
+                    None => serde_json::json!({ "confined": false }),
+                },
+            );
+        }
         let judging_globs = self.judging_globs(&workflow)?;
         // Judged against what a human last allowed where `checkrail allow`
         // recorded it: a judging file the agent changed before it started

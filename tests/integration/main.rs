@@ -35,6 +35,7 @@ mod scaffold;
 mod security;
 mod sessions;
 mod stores;
+mod supervisor;
 mod support;
 mod toolchains;
 mod trust;

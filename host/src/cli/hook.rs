@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use checkrail::config::OnError;
 use checkrail::hook::decide::Hook;
 use checkrail::hook::input::MAX_INPUT;
 use checkrail::hook::{Agent, Event, HookInput, Verdict, answer};
@@ -54,6 +53,23 @@ pub fn run(context: Setup, args: &Args) -> Result<Exit> {
         .take(MAX_INPUT as u64 + 1)
         .read_to_end(&mut bytes)
         .context("read the hook input on stdin")?;
+    // Inside `checkrail run` the state is out of reach: the supervisor
+    // judges. When it cannot be reached, the stop is blocked (the policy
+    // it would read is out of reach too).
+    if let Some(endpoint) = super::connect::Endpoint::from_env() {
+        let answer = super::connect::hook(&endpoint, (args.agent, args.event), &bytes)
+            .unwrap_or_else(|e| {
+                let what = format!(
+                    "checkrail could not check this {}: {e:#}",
+                    args.event.as_str()
+                );
+                let verdict = checkrail::hook::failed(args.event, Default::default(), &what);
+                answer::render(args.agent, args.event, &verdict)
+            });
+        print!("{}", answer.stdout);
+        eprint!("{}", answer.stderr);
+        return Ok(Exit::Passed);
+    }
     let input = HookInput::parse(args.agent, args.event, &bytes);
     let workspace = root(
         args.workspace
@@ -111,18 +127,7 @@ fn on_error(context: &Setup, workspace: &Path, event: Event, error: &anyhow::Err
         event.as_str(),
         workspace.display()
     );
-    match (event, policy) {
-        (Event::SessionStart, _) | (_, OnError::Allow) => Verdict::Allow {
-            note: Some(format!(
-                "{what}. Let through ([enforce] on_error = \"allow\"); run `checkrail doctor` to see what to fix."
-            )),
-        },
-        (_, OnError::Block) => Verdict::Block {
-            reason: format!(
-                "{what}. Blocked ([enforce] on_error = \"block\"): tell the user; a human runs `checkrail doctor` in the workspace to see what to fix."
-            ),
-        },
-    }
+    checkrail::hook::failed(event, policy, &what)
 }
 
 /// The workspace holding `dir`: the nearest directory upwards with a

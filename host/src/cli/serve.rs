@@ -38,9 +38,21 @@ pub struct Args {
     /// (e.g. http://localhost:4318); off when unset.
     #[arg(long, value_name = "URL", env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     otlp_endpoint: Option<String>,
+    /// Relay MCP on stdio to the supervisor of `checkrail run`
+    /// (`CHECKRAIL_URL`, `CHECKRAIL_TOKEN`), for a client inside it that
+    /// only starts stdio servers.
+    #[arg(long, conflicts_with = "http")]
+    connect: bool,
     /// Largest evidence accepted by workflow_validate, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_EVIDENCE)]
     max_evidence_bytes: usize,
+}
+
+/// Whether `serve` relays to a supervisor instead of serving: asked to
+/// (`--connect`), or a stdio server started inside `checkrail run` (the
+/// MCP configuration `init` writes works there unchanged).
+pub fn relays(args: &Args) -> bool {
+    args.connect || (args.http.is_none() && super::connect::Endpoint::from_env().is_some())
 }
 
 /// Serves until stdin closes (stdio) or Ctrl-C / SIGTERM (HTTP).
@@ -120,6 +132,7 @@ async fn serve_http(
         allowed_hosts: args.allowed_hosts.clone(),
         allowed_origins: args.allowed_origins.clone(),
         dashboard_login: Some(dashboard_login),
+        hooks_state: None,
     };
     options.validate().map_err(anyhow::Error::msg)?;
     let (tx, rx) = tokio::sync::oneshot::channel();

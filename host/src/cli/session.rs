@@ -311,7 +311,11 @@ pub fn run(
             let reports = service.latest_reports(id)?;
             let labelled: Vec<(String, &checkrail::report::CheckpointReport)> =
                 reports.iter().map(|(l, r)| (l.clone(), r)).collect();
-            output::json(&checkrail::sarif::log(&labelled))?;
+            let provenance = service.next(id)?.session.provenance;
+            output::json(&checkrail::sarif::session_log(
+                &labelled,
+                &provenance["confinement"],
+            ))?;
         }
         Command::Delete { id, json, .. } => {
             let by = format!(
@@ -458,6 +462,16 @@ fn print_verification(report: &VerifyReport) {
             println!("  - {}", output::shown(problem));
         }
     }
+    match report.confinement["confined"].as_bool() {
+        Some(true) => println!(
+            "  the agent ran confined (`checkrail run`, Landlock ABI {})",
+            report.confinement["landlock_abi"]
+        ),
+        Some(false) => println!(
+            "  the agent ran unconfined: a human decision on this record is only as sure as the user account it ran under"
+        ),
+        None => {}
+    }
     for recheck in report.recheck.iter().flatten() {
         let mark = if recheck.passed { "passes" } else { "FAILS" };
         println!(
@@ -542,6 +556,35 @@ fn terminal_name() -> Option<String> {
         .map(|p| p.display().to_string())
 }
 
+/// How the agent ran: confined by `checkrail run` (with its rules) or not.
+/// Sessions recorded before confinement existed say nothing.
+fn print_confinement(provenance: &serde_json::Value) {
+    let confinement = &provenance["confinement"];
+    match confinement["confined"].as_bool() {
+        Some(true) => {
+            let list = |key: &str| {
+                confinement[key]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            println!(
+                "  the agent ran confined (`checkrail run`, Landlock ABI {}): it could write only {}; it could not reach {}",
+                confinement["landlock_abi"],
+                list("writable"),
+                list("hidden")
+            );
+        }
+        Some(false) => println!(
+            "  the agent ran unconfined: it could reach checkrail's state as its user (see `checkrail run`)"
+        ),
+        None => {}
+    }
+}
+
 /// Whether a session was imported from an old in-workspace database.
 fn imported(provenance: &serde_json::Value) -> bool {
     provenance["kind"] == "imported"
@@ -566,6 +609,7 @@ fn print_provenance(provenance: &serde_json::Value) {
         field("source"),
         field("digest")
     );
+    print_confinement(provenance);
     if let Some(bundled) = provenance.get("overrides_bundled") {
         println!(
             "  note: it overrides the bundled workflow of the same id (bundled sha256 {})",

@@ -220,6 +220,19 @@ pub fn session(view: &SessionView<'_>, csrf: &str) -> String {
         esc(&s.created_at),
         esc(&s.updated_at),
     );
+    match s.provenance["confinement"]["confined"].as_bool() {
+        Some(true) => {
+            let _ = write!(
+                body,
+                "<p id=\"confinement\">The agent ran confined (<code>checkrail run</code>, Landlock ABI {}).</p>",
+                esc(&s.provenance["confinement"]["landlock_abi"].to_string())
+            );
+        }
+        Some(false) => body.push_str(
+            "<p id=\"confinement\">The agent ran unconfined: it could reach checkrail's state as its user.</p>",
+        ),
+        None => {}
+    }
     if let Some(notice) = &view.notice {
         let _ = write!(
             body,

@@ -20,6 +20,10 @@ pub struct HttpOptions {
     pub allowed_origins: Vec<String>,
     /// The dashboard's login hash; `None` serves no dashboard.
     pub dashboard_login: Option<std::path::PathBuf>,
+    /// Serve `POST /hook` (the hooks of the agent `checkrail run`
+    /// confines), protecting this state directory from the agent's writes;
+    /// `None` serves no hooks.
+    pub hooks_state: Option<std::path::PathBuf>,
 }
 
 /// The `Host` and `Origin` values a server bound to `addr` accepts, plus
@@ -165,6 +169,7 @@ pub async fn serve(
         .with_allowed_hosts(hosts)
         .with_allowed_origins(origins);
 
+    let hook_service = service.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(super::CheckrailMcp::new(service.clone())),
         LocalSessionManager::default().into(),
@@ -196,9 +201,13 @@ pub async fn serve(
             response
         }
     };
-    let app = axum::Router::new()
+    let mut app = axum::Router::new()
         .nest_service("/mcp", mcp)
-        .merge(operations.metrics)
+        .merge(operations.metrics);
+    if let Some(state) = options.hooks_state.clone() {
+        app = app.merge(hooks_router(hook_service, state));
+    }
+    let app = app
         .layer(axum::middleware::from_fn(auth))
         // Probes answer without the token: they say nothing about sessions.
         .merge(operations.probes);
@@ -214,6 +223,52 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await
+}
+
+/// `POST /hook?agent=…&event=…`: one hook call of the confined agent, its
+/// stdin as the body, answered as JSON (`{code, stdout, stderr}`) for
+/// `checkrail hook` to print (see [`crate::hook::answer_with`]).
+#[cfg(feature = "http")]
+fn hooks_router(service: Arc<Service>, state: std::path::PathBuf) -> axum::Router {
+    use axum::extract::Query;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    #[derive(serde::Deserialize)]
+    struct Call {
+        agent: crate::hook::Agent,
+        event: crate::hook::Event,
+    }
+    let state = Arc::new(state);
+    axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |Query(call): Query<Call>, body: axum::body::Bytes| {
+            let (service, state) = (service.clone(), state.clone());
+            async move {
+                let answered = tokio::task::spawn_blocking(move || {
+                    crate::hook::answer_with(
+                        &service,
+                        Some(&state),
+                        (call.agent, call.event),
+                        &body,
+                    )
+                })
+                .await;
+                match answered {
+                    Ok(answer) => (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        serde_json::to_string(&answer).unwrap_or_default(),
+                    )
+                        .into_response(),
+                    Err(e) => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("the hook failed: {e}\n"),
+                    )
+                        .into_response(),
+                }
+            }
+        }),
+    )
 }
 
 /// Routes for operators: probes that need no token, and metrics that do
@@ -315,6 +370,7 @@ mod tests {
             allowed_hosts: vec![],
             allowed_origins: vec![],
             dashboard_login: None,
+            hooks_state: None,
         };
         assert!(
             options

@@ -35,6 +35,10 @@ pub struct VerifyReport {
     pub recheck: Option<Vec<Recheck>>,
     /// The record verifies and (when rechecked) every checkpoint still passes.
     pub ok: bool,
+    /// How the agent ran, as the session recorded it (`{"confined":
+    /// true, "landlock_abi", "writable", "hidden"}` or `{"confined":
+    /// false}`); null when the record does not verify or predates it.
+    pub confinement: serde_json::Value,
 }
 
 impl Service {
@@ -44,14 +48,24 @@ impl Service {
     /// config).
     pub fn verify(&self, id: &str, recheck: bool) -> Result<VerifyReport> {
         let record = self.store.verify(id)?;
-        if !record.verified || !recheck {
+        if !record.verified {
             return Ok(VerifyReport {
-                ok: record.verified,
+                ok: false,
                 record,
                 recheck: None,
+                confinement: serde_json::Value::Null,
             });
         }
         let (session, workflow, pinned) = self.store.get(id)?;
+        let confinement = session.provenance["confinement"].clone();
+        if !recheck {
+            return Ok(VerifyReport {
+                ok: true,
+                record,
+                recheck: None,
+                confinement,
+            });
+        }
         let mut results = Vec::new();
         let path = session.path_taken(&workflow);
         for step in path.iter().filter(|s| s.outcome == Outcome::Passed) {
@@ -93,6 +107,7 @@ impl Service {
             ok: results.iter().all(|r| r.passed),
             record,
             recheck: Some(results),
+            confinement,
         })
     }
 
