@@ -180,10 +180,17 @@ pub fn anchored(ws: &Workspace, globs: &[String], now: Snapshot) -> Snapshot {
     ) else {
         return now;
     };
+    // Judging files found by reading the workspace (a Go `TestMain`, a
+    // module a conftest loads) are judged against the allow even when the
+    // allow's globs did not name them: one it did not record is new.
+    let mut discovered = crate::frozen::go_test_main_files(ws.root());
+    discovered.extend(crate::frozen::pytest_plugin_files(ws.root(), globs));
+    let discovered =
+        crate::cache::fingerprints::glob_set(&discovered).unwrap_or_else(globset::GlobSet::empty);
     let mut baseline: Snapshot = now
         .into_iter()
         .filter_map(|(path, hash)| {
-            if covered.is_match(&path) {
+            if covered.is_match(&path) || discovered.is_match(&path) {
                 anchor.files.get(&path).map(|h| (path, h.clone()))
             } else {
                 Some((path, hash))

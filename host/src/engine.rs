@@ -177,9 +177,10 @@ impl Checkrail {
     }
 
     /// The judging-file globs of every installed rule that loads, with
-    /// `checkrail.toml` and the site files of every Python that
+    /// `checkrail.toml`, the site files of every Python that
     /// `checkrail.toml` in `root` grants (read as it is: this is what a
-    /// human is about to allow): what `checkrail allow` anchors.
+    /// human is about to allow), Go's `TestMain` files and the modules the
+    /// conftests load: what `checkrail allow` anchors.
     pub fn all_judging_globs(&self, root: &std::path::Path) -> Vec<String> {
         let mut globs = vec![crate::config::FILE.to_owned()];
         let exec = crate::config::WorkspaceConfig::load(root)
@@ -194,12 +195,16 @@ impl Checkrail {
             granter,
             &granter.toolchain_programs(&any),
         ));
+
         self.load_side_by_side(self.rules.names().iter().map(String::as_str));
         for name in self.rules.names() {
             if let Ok(rule) = self.rule(&name) {
                 globs.extend(rule.component.info.judging_files.iter().cloned());
             }
         }
+        globs.extend(crate::frozen::go_test_main_files(root));
+        let plugins = crate::frozen::pytest_plugin_files(root, &globs);
+        globs.extend(plugins);
         globs.sort();
         globs.dedup();
         globs

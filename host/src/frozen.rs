@@ -350,6 +350,32 @@ pub fn pytest_plugin_files(root: &Path, globs: &[String]) -> Vec<String> {
     files
 }
 
+/// The Go test files that define `TestMain` (it runs before every test of
+/// its package and decides whether they run and how the binary exits), as
+/// literal globs: test support code, judged like a `conftest.py`. Empty
+/// unless the workspace is a Go module (`go.mod` at its root).
+pub fn go_test_main_files(root: &Path) -> Vec<String> {
+    if !root.join("go.mod").is_file() {
+        return Vec::new();
+    }
+    let Ok(ws) = NativeWorkspace::open(root) else {
+        return Vec::new();
+    };
+    let mut files: Vec<String> = matching(&ws, &["**/*_test.go".to_owned()], SKIPPED_DIRS)
+        .into_iter()
+        .filter(|path| {
+            ws.read(path).is_ok_and(|bytes| {
+                String::from_utf8_lossy(&bytes)
+                    .lines()
+                    .any(|l| l.starts_with("func TestMain("))
+            })
+        })
+        .map(|path| literal_glob(&path))
+        .collect();
+    files.sort();
+    files
+}
+
 /// The module names a `pytest_plugins = …` assignment lists: the quoted
 /// strings from the `=` to the closing bracket (or the line's end, for a
 /// single string).
@@ -577,6 +603,27 @@ mod tests {
             ["Cargo.toml"]
         );
         assert!(matches_any(dir.path(), &globs[0]));
+    }
+
+    #[test]
+    fn a_go_test_main_is_a_judging_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, text).unwrap();
+        };
+        write(
+            "calc/calc_test.go",
+            "package calc\n\nfunc TestAdd(t *testing.T) {}\n",
+        );
+        write(
+            "calc/main_test.go",
+            "package calc\n\nfunc TestMain(m *testing.M) {\n\tos.Exit(0)\n}\n",
+        );
+        assert!(go_test_main_files(dir.path()).is_empty(), "not a Go module");
+        write("go.mod", "module example.com/calc\n");
+        assert_eq!(go_test_main_files(dir.path()), ["calc/main_test.go"]);
     }
 
     #[test]

@@ -138,6 +138,13 @@ async def main() -> None:
             return
         # Honest work: write what the phases ask for, and check it.
         (WORKSPACE / "README.md").write_text("# the project\n")
+        # It runs the project's tests, as it would while it works.
+        (WORKSPACE / "tests").mkdir(exist_ok=True)
+        (WORKSPACE / "tests" / "test_ok.py").write_text("def test_ok():\n    assert 1 + 1 == 2\n")
+        ran = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "tests"], cwd=WORKSPACE, capture_output=True, text=True, timeout=300
+        )
+        report["pytest"] = {"code": ran.returncode, "tail": ran.stdout[-300:] + ran.stderr[-300:]}
         ok, first = await call(client, "workflow_validate", {"session": session})
         report["readme"] = first if ok else {"error": first}
         # Every other tool answers too.

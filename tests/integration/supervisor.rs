@@ -112,6 +112,7 @@ fn a_confined_agent_cannot_reach_the_record_and_honest_work_passes() {
     for (call, ok) in report["calls"].as_object().unwrap() {
         assert_eq!(ok, true, "{call} failed inside: {report:#}");
     }
+    assert_eq!(report["pytest"]["code"], 0, "{report:#}");
     assert_eq!(report["readme"]["passed"], true, "{report:#}");
     assert_eq!(report["changelog"]["passed"], true, "{report:#}");
     let session = report["session"].as_str().unwrap();

@@ -942,3 +942,54 @@ phases:
     let v = session.validate();
     assert!(v.passed && v.advanced, "{:?}", v.report);
 }
+
+#[test]
+fn a_go_test_main_planted_before_the_session_is_judged_against_the_allow() {
+    const GO_FLOW: &str = "id: go-green
+version: 1.0.0
+name: Green
+description: d
+phases:
+  - id: green
+    name: Green
+    guidance: make the tests pass
+    checkpoint:
+      rules:
+        - rule: test
+          config: { runner: go, min_passed: 1 }
+  - id: done
+    name: Done
+    guidance: done
+";
+    let ws = Workspace::new()
+        .workflow(GO_FLOW)
+        .file("go.mod", "module example.com/calc\n\ngo 1.19\n")
+        .file("calc.go", "package calc\n\nfunc Add(a, b int) int { return a + b }\n")
+        .file(
+            "calc_test.go",
+            "package calc\n\nimport \"testing\"\n\nfunc TestAdd(t *testing.T) {\n\tif Add(2, 2) != 4 {\n\t\tt.Fatal(\"2+2\")\n\t}\n}\n",
+        )
+        .grant("go")
+        .build();
+    let dir = ws.path();
+    let allowed = at_terminal(dir, &["allow"], "allow");
+    assert!(allowed.contains("allowed"), "{allowed}");
+    // Before it starts a session, the agent adds a TestMain: it runs before
+    // every test of the package and decides how the binary exits.
+    std::fs::write(
+        dir.join("main_test.go"),
+        "package calc\n\nimport (\n\t\"os\"\n\t\"testing\"\n)\n\nfunc TestMain(m *testing.M) {\n\tm.Run()\n\tos.Exit(0)\n}\n",
+    )
+    .unwrap();
+    let svc = service(dir);
+    let session = Session::start(&svc, "go-green");
+    let v = session.validate();
+    assert!(
+        !v.passed && codes(&v).contains(&"judging-file-changed".to_owned()),
+        "{:?}",
+        v.report
+    );
+    std::fs::remove_file(dir.join("main_test.go")).unwrap();
+    let v = session.validate();
+    assert!(v.passed && v.advanced, "{:?}", v.report);
+}

@@ -113,7 +113,8 @@ impl Service {
 
     /// Globs of the files that change how the workflow's rules judge: what
     /// each rule declares, the scripts their commands run, the modules the
-    /// conftests load as pytest plugins, plus the workspace's
+    /// conftests load as pytest plugins, Go's `TestMain` files, the site
+    /// files of the Pythons the rules may run, plus the workspace's
     /// `checkrail.toml`.
     pub(super) fn judging_globs(&self, workflow: &Workflow) -> Result<Vec<String>> {
         let mut globs = vec![crate::config::FILE.to_owned()];
@@ -132,6 +133,7 @@ impl Service {
         let root = self.workspace.root();
         let plugins = crate::frozen::pytest_plugin_files(root, &globs);
         globs.extend(plugins);
+        globs.extend(crate::frozen::go_test_main_files(root));
         let config = self.workspace.config()?;
         let granter = crate::grants::Granter::new(&config.exec);
         let programs = granter.toolchain_programs(&capabilities);
