@@ -92,6 +92,7 @@ def attacks(session: str) -> list[dict[str, Any]]:
         attempt("read the server's environment", lambda: Path(f"/proc/{supervisor}/environ").read_bytes()),
         attempt("read the server's memory", lambda: Path(f"/proc/{supervisor}/mem").open("rb").read(1)),
         attempt("write the store", lambda: sessions_db().open("ab").write(b"forged")),
+        attempt("stop the server", lambda: os.kill(supervisor, signal.SIGTERM)),
         attempt("delete the state directory", lambda: shutil.rmtree(STATE)),
         attempt(
             "set the dashboard password",

@@ -86,7 +86,7 @@ fn a_confined_agent_cannot_reach_the_record_and_honest_work_passes() {
 
     // Every attack was refused by the kernel or by checkrail.
     let attacks = report["attacks"].as_array().unwrap();
-    assert_eq!(attacks.len(), 9, "{report:#}");
+    assert_eq!(attacks.len(), 10, "{report:#}");
     for attack in attacks {
         assert_eq!(attack["refused"], true, "not refused: {attack}");
     }
