@@ -228,6 +228,21 @@ pub struct Checks {
     /// same program in the same directory wait for each other regardless.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parallel: Option<usize>,
+    /// Most checkpoints one server runs at once, across sessions, whether
+    /// their requests wait or not (`wait: false` checks beyond it queue);
+    /// absent or 0 means the number of cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_running: Option<usize>,
+}
+
+impl Checks {
+    /// [`Checks::max_running`] as a number of slots.
+    pub fn max_running(&self) -> usize {
+        match self.max_running {
+            Some(n) if n > 0 => n,
+            _ => std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+        }
+    }
 }
 
 impl Checks {

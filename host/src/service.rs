@@ -25,6 +25,7 @@ use crate::{Checkrail, Error, Result};
 mod checks;
 mod decisions;
 mod history;
+mod pool;
 mod validate;
 mod verify;
 mod views;
@@ -32,6 +33,7 @@ mod views;
 pub use checks::{CheckStatus, CheckView};
 pub use decisions::Decision;
 pub use history::Pruned;
+pub use pool::PoolStats;
 pub use validate::{ValidateRequest, Validation};
 pub use verify::{Recheck, VerifyReport};
 pub use views::{BranchView, CheckpointView, IterationView, PhaseView, RuleView, Standing};
@@ -55,6 +57,8 @@ pub struct Service {
     max_evidence: usize,
     /// Checks this server instance runs apart from their requests.
     checks: checks::Checks,
+    /// The slots checkpoints run in (see [`pool`]).
+    pool: Arc<pool::Pool>,
     /// How the agent this server answers is confined (`checkrail run`);
     /// `None`: it is not. Recorded with every session started here.
     confinement: Option<crate::confine::Confinement>,
@@ -99,12 +103,20 @@ impl Service {
                 LegacyImport::AlreadyDone => {}
             }
         }
+        // The server's check budget, as the allowed config says (the
+        // default when it cannot be read: sessions then refuse to start
+        // and say why).
+        let max_running = workspace
+            .config()
+            .map(|c| c.checks.max_running())
+            .unwrap_or_else(|_| crate::config::Checks::default().max_running());
         let service = Self {
             store,
             engine,
             workspace,
             max_evidence: DEFAULT_MAX_EVIDENCE,
             checks: checks::Checks::new(),
+            pool: Arc::new(pool::Pool::new(max_running)),
             confinement: None,
         };
         match service.prune() {
@@ -127,6 +139,11 @@ impl Service {
     pub fn with_max_evidence(mut self, bytes: usize) -> Self {
         self.max_evidence = bytes;
         self
+    }
+
+    /// How the server's check slots stand.
+    pub fn pool(&self) -> PoolStats {
+        self.pool.stats()
     }
 
     /// Records `confinement` with every session started through this
@@ -306,6 +323,8 @@ impl Service {
                 .flatten()
         };
         let setup = crate::setup::changed_since_init(self.workspace.root(), &noted);
+        // Rules run only in one of the server's slots.
+        let _slot = self.pool.acquire();
         self.engine.run_checkpoint(&CheckpointRun {
             workflow: &workflow.with_phase(filled),
             phase: &phase.id,

@@ -414,3 +414,122 @@ fn a_client_with_the_tasks_extension_gets_a_task_and_polls_it() {
     let unknown = ask("tasks/get", json!({"taskId": "nope"}));
     assert!(unknown["error"].is_object(), "{unknown}");
 }
+
+/// Processes running `hold.sh` in `root` now (not counting the moment a
+/// script's shell has forked its `sleep` and the child still looks like
+/// the script).
+fn holds_running(root: &Path) -> usize {
+    let root = root.canonicalize().unwrap();
+    let holding = |pid: &str| {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmdline).contains("hold.sh")
+            && std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd == root)
+    };
+    let parent = |pid: &str| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("PPid:"))
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_default()
+    };
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|pid| pid.bytes().all(|b| b.is_ascii_digit()))
+        .filter(|pid| holding(pid) && !holding(&parent(pid)))
+        .count()
+}
+
+/// A field of `/proc/<pid>/status` (`Threads`, `VmRSS` in kB).
+fn status_field(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_detached_checks_runs_within_the_servers_slots() {
+    const FLOOD: usize = 200;
+    let hold = Hold::new();
+    let ws = hold
+        .workspace()
+        .config("\n[checks]\nmax_running = 2\n")
+        .build();
+    let root = ws.path();
+    std::fs::write(root.join("ready.txt"), "ok").unwrap();
+    let (client, pid) = server(root).stdio().await;
+    let threads_before = status_field(pid, "Threads");
+    let rss_before = status_field(pid, "VmRSS");
+    let mut ids = Vec::new();
+    let (mut most_programs, mut most_threads) = (0, 0);
+    for _ in 0..FLOOD {
+        let id = start(&client).await;
+        let answer = validate_detached(&client, &id).await;
+        assert_eq!(answer["check"]["status"], "running", "{answer}");
+        ids.push(id);
+        most_programs = most_programs.max(holds_running(root));
+        most_threads = most_threads.max(status_field(pid, "Threads"));
+    }
+    // Two run (held); the rest wait in line, and say so.
+    let give_up = Instant::now() + PATIENCE;
+    while holds_running(root) < 2 {
+        assert!(
+            Instant::now() < give_up,
+            "the first two checks never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let last = call(
+        &client,
+        "workflow_next",
+        json!({ "session": ids.last().unwrap() }),
+    )
+    .await
+    .unwrap();
+    let progress = last["check"]["progress"].as_str().unwrap_or_default();
+    assert!(progress.starts_with("queued: "), "{last}");
+    assert!(progress.contains("runs 2 at once"), "{last}");
+    // Everything answers once released.
+    hold.release();
+    for id in &ids {
+        let give_up = Instant::now() + PATIENCE * 3;
+        loop {
+            most_programs = most_programs.max(holds_running(root));
+            most_threads = most_threads.max(status_field(pid, "Threads"));
+            let next = call(&client, "workflow_next", json!({ "session": id }))
+                .await
+                .unwrap();
+            if status(&next) != "running" {
+                assert_eq!(status(&next), "passed", "{next}");
+                break;
+            }
+            assert!(Instant::now() < give_up, "never answered: {next}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let rss_after = status_field(pid, "VmRSS");
+    assert!(
+        most_programs <= 2,
+        "{most_programs} check programs ran at once"
+    );
+    eprintln!(
+        "flood of {FLOOD}: at most {most_programs} check programs at once; threads {threads_before} -> at most {most_threads}; RSS {rss_before} -> {rss_after} kB"
+    );
+    // Bounded by the slots, not the flood: two check workers, each check's
+    // rule workers and its programs' output readers, the lease keeper, the
+    // runtime's blocking threads for the calls (200 checks once made 872).
+    assert!(
+        most_threads <= threads_before + 24,
+        "threads grew from {threads_before} to {most_threads}"
+    );
+    assert!(
+        rss_after < rss_before + 40 * 1024,
+        "RSS grew from {rss_before} kB to {rss_after} kB"
+    );
+    client.cancel().await.unwrap();
+}

@@ -238,18 +238,17 @@ impl Service {
         };
         let service = Arc::clone(self);
         let shown = workflow.clone();
-        let spawned = std::thread::Builder::new()
-            .name(format!("checkrail-{check_id}"))
-            .spawn({
-                let check_id = check_id.clone();
-                let session = session.clone();
-                let current = Current {
-                    session,
-                    workflow,
-                    pinned,
-                };
-                move || service.run_detached(&check_id, current, evidence)
-            });
+        // Queued for the server's check workers: a flood adds no threads.
+        let spawned = self.pool.submit(&check_id, {
+            let check_id = check_id.clone();
+            let session = session.clone();
+            let current = Current {
+                session,
+                workflow,
+                pinned,
+            };
+            Box::new(move || service.run_detached(&check_id, current, evidence))
+        });
         if let Err(e) = spawned {
             let error = format!("start a thread for the check: {e}");
             self.record_error(id, &check_id, &error);
@@ -394,6 +393,12 @@ impl Service {
             ));
         }
         if running.owner == self.checks.instance {
+            if let Some(ahead) = self.pool.ahead_of(&running.id) {
+                return Ok(Some(format!(
+                    "queued: {ahead} check(s) ahead of it; this server runs {} at once ([checks] max_running)",
+                    self.pool.max()
+                )));
+            }
             let state = self.checks.lock();
             return match state.checks.get(&running.id) {
                 Some(progress) => Ok(progress.clone()),
