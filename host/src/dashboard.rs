@@ -239,9 +239,24 @@ mod web {
         let Some((_, signed)) = signed_in(&app, &headers) else {
             return to_login();
         };
-        match blocking(&app, |service| service.list(None)).await {
-            Ok(all) => Html(pages::sessions(&all, &filters, &signed.csrf)).into_response(),
+        let query = checkrail_query(&filters);
+        match blocking(&app, move |service| service.page(&query)).await {
+            Ok(page) => Html(pages::sessions(&page, &filters, &signed.csrf)).into_response(),
             Err(response) => response,
+        }
+    }
+
+    /// The store query the list's filters ask for, one page of
+    /// [`pages::PAGE`] sessions.
+    fn checkrail_query(filters: &Filters) -> crate::session::SessionQuery {
+        crate::session::SessionQuery {
+            status: Status::ALL
+                .iter()
+                .copied()
+                .find(|s| s.as_str() == filters.status),
+            workflow: Some(filters.workflow.clone()).filter(|w| !w.is_empty()),
+            limit: Some(pages::PAGE),
+            offset: filters.offset,
         }
     }
 

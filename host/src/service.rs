@@ -32,7 +32,7 @@ mod views;
 
 pub use checks::{CheckStatus, CheckView};
 pub use decisions::Decision;
-pub use history::Pruned;
+pub use history::{Pruned, SessionPage};
 pub use pool::PoolStats;
 pub use validate::{ValidateRequest, Validation};
 pub use verify::{Recheck, VerifyReport};

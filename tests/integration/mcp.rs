@@ -194,6 +194,14 @@ async fn an_agent_round_trip_with_every_tool() {
     );
     let listed = h.ok("workflow_state", json!({"status": "active"})).await;
     assert_eq!(listed["sessions"][0]["id"], id);
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert!(listed.get("next_offset").is_none(), "{listed}");
+    // A page past the end is empty and says how many there are.
+    let past = h
+        .ok("workflow_state", json!({"limit": 1, "offset": 5}))
+        .await;
+    assert_eq!(past["sessions"], json!([]), "{past}");
+    assert_eq!(past["total"], 1, "{past}");
 
     let abandoned = h
         .ok(

@@ -144,7 +144,62 @@ suite!(
     tampering_shows,
     deletion_leaves_an_audit_entry,
     migrations,
+    pages_of_sessions,
 );
+
+fn pages_of_sessions(f: &Fixture) {
+    let svc = f.service();
+    let ids: Vec<String> = (0..7).map(|_| f.start()).collect();
+    let first = ids[0].clone();
+    svc.control(&first, Control::Abandon, None).unwrap();
+    let page = |status: Option<Status>, limit: Option<u64>, offset: u64| {
+        svc.page(&checkrail::session::SessionQuery {
+            status,
+            workflow: None,
+            limit,
+            offset,
+        })
+        .unwrap()
+    };
+    // Pages of three, in order, make up the whole list, newest first.
+    let all: Vec<String> = svc.list(None).unwrap().into_iter().map(|s| s.id).collect();
+    assert_eq!(all.len(), 7);
+    let mut paged = Vec::new();
+    let mut offset = Some(0);
+    while let Some(at) = offset {
+        let one = page(None, Some(3), at);
+        assert_eq!(one.total, 7);
+        assert!(one.sessions.len() <= 3);
+        paged.extend(one.sessions.into_iter().map(|s| s.id));
+        offset = one.next_offset;
+    }
+    assert_eq!(paged, all);
+    let last = page(None, Some(3), 6);
+    assert_eq!((last.sessions.len(), last.next_offset), (1, None));
+    let active = page(Some(Status::Active), Some(10), 0);
+    assert_eq!(active.total, 6);
+    assert!(active.sessions.iter().all(|s| s.id != first));
+    let by_workflow = svc
+        .page(&checkrail::session::SessionQuery {
+            workflow: Some("store-fl".to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_workflow.total, 7);
+    let none = svc
+        .page(&checkrail::session::SessionQuery {
+            workflow: Some("nothing".to_owned()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!((none.total, none.sessions.len()), (0, 0));
+    // Another workspace on the same database sees none of them.
+    let sibling = f.sibling();
+    assert_eq!(
+        sibling.service().page(&Default::default()).unwrap().total,
+        0
+    );
+}
 
 fn create_get_list_events(f: &Fixture) {
     let svc = f.service();

@@ -28,6 +28,12 @@ pub enum Command {
         /// Only sessions with this status (active, awaiting_approval, paused, completed, abandoned).
         #[arg(long, value_parser = parse_status)]
         status: Option<Status>,
+        /// Most sessions listed, newest first (0: all).
+        #[arg(long, value_name = "N", default_value_t = 50)]
+        limit: u64,
+        /// Sessions skipped before the list (for the next page).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        offset: u64,
         /// Print JSON on stdout.
         #[arg(long)]
         json: bool,
@@ -200,14 +206,26 @@ pub fn run(
 ) -> Result<Exit> {
     let service = Service::open_in(Arc::new(engine), command.workspace(), state, store)?;
     match command {
-        Command::List { status, json, .. } => {
-            let sessions = service.list(*status)?;
+        Command::List {
+            status,
+            limit,
+            offset,
+            json,
+            ..
+        } => {
+            let page = service.page(&checkrail::session::SessionQuery {
+                status: *status,
+                workflow: None,
+                limit: (*limit > 0).then_some(*limit),
+                offset: *offset,
+            })?;
             if *json {
-                output::json(&serde_json::json!({ "sessions": sessions }))?;
-            } else if sessions.is_empty() {
+                output::json(&page)?;
+            } else if page.sessions.is_empty() {
                 println!("no sessions");
             } else {
-                for s in sessions {
+                let shown = page.sessions.len();
+                for s in &page.sessions {
                     println!(
                         "{}  {:<17} {} {} · phase {} · updated {}{}",
                         s.id,
@@ -221,6 +239,13 @@ pub fn run(
                         } else {
                             ""
                         }
+                    );
+                }
+                if let Some(next) = page.next_offset {
+                    println!(
+                        "… {} more of {} (newest first): --offset {next} for the next {shown}",
+                        page.total - next,
+                        page.total
                     );
                 }
             }

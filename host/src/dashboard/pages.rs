@@ -101,15 +101,30 @@ pub struct Filters {
     /// Text the workflow id must contain.
     #[serde(default)]
     pub workflow: String,
+    /// Sessions skipped before the page.
+    #[serde(default)]
+    pub offset: u64,
 }
 
-/// The session list with its filters.
-pub fn sessions(all: &[Session], filters: &Filters, csrf: &str) -> String {
-    let shown: Vec<&Session> = all
-        .iter()
-        .filter(|s| filters.status.is_empty() || s.status.as_str() == filters.status)
-        .filter(|s| filters.workflow.is_empty() || s.workflow_id.contains(&filters.workflow))
-        .collect();
+/// `text` as a URL query value: letters, digits and `-._~` as they are,
+/// every other byte percent-encoded.
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Sessions on one page of the list.
+pub const PAGE: u64 = 100;
+
+/// One page of the session list with its filters.
+pub fn sessions(page_of: &crate::service::SessionPage, filters: &Filters, csrf: &str) -> String {
+    let shown = &page_of.sessions;
     let mut body = String::from("<h1>Sessions</h1><form method=\"get\" action=\"/ui/sessions\">");
     let _ = write!(
         body,
@@ -133,12 +148,17 @@ pub fn sessions(all: &[Session], filters: &Filters, csrf: &str) -> String {
          <button id=\"filter\">Filter</button></form>",
         esc(&filters.workflow)
     );
+    let first = if shown.is_empty() {
+        0
+    } else {
+        page_of.offset + 1
+    };
     let _ = write!(
         body,
-        "<p>{} of {} sessions</p><table id=\"sessions\"><tr><th>session</th><th>workflow</th>\
+        "<p id=\"count\">{first}–{} of {} sessions</p><table id=\"sessions\"><tr><th>session</th><th>workflow</th>\
          <th>phase</th><th>status</th><th>attempts</th><th>updated</th></tr>",
-        shown.len(),
-        all.len()
+        page_of.offset + shown.len() as u64,
+        page_of.total
     );
     for s in shown {
         let _ = write!(
@@ -155,6 +175,19 @@ pub fn sessions(all: &[Session], filters: &Filters, csrf: &str) -> String {
         );
     }
     body.push_str("</table>");
+    let link = |offset: u64, text: &str, id: &str| {
+        format!(
+            "<a id=\"{id}\" href=\"/ui/sessions?status={}&amp;workflow={}&amp;offset={offset}\">{text}</a> ",
+            query_value(&filters.status),
+            query_value(&filters.workflow)
+        )
+    };
+    if page_of.offset > 0 {
+        body.push_str(&link(page_of.offset.saturating_sub(PAGE), "newer", "newer"));
+    }
+    if let Some(next) = page_of.next_offset {
+        body.push_str(&link(next, "older", "older"));
+    }
     page("Sessions", Some(csrf), &body)
 }
 

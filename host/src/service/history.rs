@@ -20,10 +20,37 @@ pub struct Pruned {
     pub outcomes: usize,
 }
 
+/// One page of sessions.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+pub struct SessionPage {
+    /// The sessions on the page, newest first.
+    pub sessions: Vec<Session>,
+    /// How many sessions match in all.
+    pub total: u64,
+    /// Sessions skipped before this page.
+    pub offset: u64,
+    /// The `offset` of the next page, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
+}
+
 impl Service {
     /// Sessions, newest first.
     pub fn list(&self, status: Option<Status>) -> Result<Vec<Session>> {
         self.store.list(status)
+    }
+
+    /// One page of the sessions `query` asks for, newest first, with how
+    /// many match in all.
+    pub fn page(&self, query: &crate::session::SessionQuery) -> Result<SessionPage> {
+        let (sessions, total) = self.store.page(query)?;
+        let end = query.offset + sessions.len() as u64;
+        Ok(SessionPage {
+            sessions,
+            total,
+            offset: query.offset,
+            next_offset: (end < total).then_some(end),
+        })
     }
 
     /// How many sessions there are of each status, counted by the store

@@ -160,6 +160,12 @@ pub trait SessionStore: Send + Sync {
     /// and a `tampered` provenance note; `get` refuses it.
     fn list(&self, status: Option<Status>) -> Result<Vec<Session>>;
 
+    /// One page of the sessions `query` asks for, newest first (listed as
+    /// [`SessionStore::list`] does), and how many match in all. Only the
+    /// page's rows are read and checked: its cost does not grow with the
+    /// number of sessions.
+    fn page(&self, query: &SessionQuery) -> Result<(Vec<Session>, u64)>;
+
     /// The session's log, oldest first; refused unless the whole record
     /// verifies.
     fn events(&self, id: &str) -> Result<Vec<Event>>;
@@ -259,6 +265,19 @@ impl From<Vec<NewEvent>> for Transition {
     }
 }
 
+/// Which sessions to list, and which page of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionQuery {
+    /// Only sessions of this status.
+    pub status: Option<Status>,
+    /// Only sessions whose workflow id contains this text.
+    pub workflow: Option<String>,
+    /// Most sessions on the page; `None`: all from `offset`.
+    pub limit: Option<u64>,
+    /// Sessions skipped before the page (newest first).
+    pub offset: u64,
+}
+
 /// What a session pins at start besides its workflow.
 #[derive(Debug, Clone)]
 pub struct Pinned {
@@ -277,6 +296,25 @@ struct Store<B> {
 }
 
 impl<B: Backend> Store<B> {
+    /// Rows as listed sessions: one whose row does not verify keeps its
+    /// stored status and says so in its provenance; one that does not
+    /// decode is left out.
+    fn listed(&self, rows: Vec<Row>) -> Vec<Session> {
+        let mut sessions = Vec::new();
+        for row in rows {
+            let Ok((mut session, _, _)) = row.decode() else {
+                continue;
+            };
+            if !row.verifies(&self.seal) {
+                session.provenance = serde_json::json!({
+                    "tampered": format!("this record does not verify; run `checkrail session verify {}`", row.id)
+                });
+            }
+            sessions.push(session);
+        }
+        sessions
+    }
+
     /// Wraps a backend whose records belong to `workspace`: every tag binds
     /// it. A shared database also checks that its records of this workspace
     /// are authenticated with this key; a workspace's own database is bound
@@ -464,22 +502,29 @@ impl<B: Backend> SessionStore for Store<B> {
     }
 
     fn list(&self, status: Option<Status>) -> Result<Vec<Session>> {
-        let rows = self
-            .backend
-            .read(|records| records.rows(status.map(Status::as_str)))?;
-        let mut sessions = Vec::new();
-        for row in rows {
-            let Ok((mut session, _, _)) = row.decode() else {
-                continue;
+        let query = SessionQuery {
+            status,
+            ..SessionQuery::default()
+        };
+        Ok(self.page(&query)?.0)
+    }
+
+    fn page(&self, query: &SessionQuery) -> Result<(Vec<Session>, u64)> {
+        let rows_query = backend::RowQuery {
+            status: query.status.map(Status::as_str),
+            workflow: query.workflow.as_deref().filter(|w| !w.is_empty()),
+            limit: query.limit,
+            offset: query.offset,
+        };
+        let (rows, total) = self.backend.read(|records| {
+            let rows = records.rows(&rows_query)?;
+            let total = match query.limit {
+                None => query.offset + rows.len() as u64,
+                Some(_) => records.count(&rows_query)?,
             };
-            if !row.verifies(&self.seal) {
-                session.provenance = serde_json::json!({
-                    "tampered": format!("this record does not verify; run `checkrail session verify {}`", row.id)
-                });
-            }
-            sessions.push(session);
-        }
-        Ok(sessions)
+            Ok((rows, total))
+        })?;
+        Ok((self.listed(rows), total))
     }
 
     fn events(&self, id: &str) -> Result<Vec<Event>> {

@@ -9,6 +9,11 @@ use crate::mcp::CheckrailMcp;
 use crate::service::CheckView;
 use crate::session::{ErrorsView, Event, Session, Status};
 
+/// Sessions listed when the call does not say how many.
+const DEFAULT_PAGE: u64 = 50;
+/// Most sessions one call lists.
+const MAX_PAGE: u64 = 500;
+
 /// Arguments of `workflow_state`.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 pub struct StateArgs {
@@ -18,6 +23,13 @@ pub struct StateArgs {
     /// When listing, only sessions with this status.
     #[serde(default)]
     pub status: Option<Status>,
+    /// When listing, most sessions returned (default 50, at most 500); the answer's `next_offset` asks for
+    /// the next page.
+    #[serde(default)]
+    pub limit: Option<u64>,
+    /// When listing, sessions skipped before the page (newest first).
+    #[serde(default)]
+    pub offset: Option<u64>,
     /// With `session`: also what went wrong, each failed validation (phase, iteration, attempt, rules, when), the
     /// findings deduplicated with counts across attempts, and each phase's first-try pass rate.
     #[serde(default)]
@@ -29,6 +41,12 @@ pub struct StateArgs {
 pub struct StateView {
     /// The sessions asked for, newest first.
     pub sessions: Vec<Session>,
+    /// When listing: how many sessions match in all.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// When listing and more match: the `offset` of the next page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_offset: Option<u64>,
     /// The timeline of the one session asked for, oldest first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events: Option<Vec<Event>>,
@@ -63,17 +81,29 @@ impl CheckrailMcp {
                 let standing = service.next(id)?;
                 Ok(StateView {
                     sessions: vec![standing.session],
+                    total: None,
+                    next_offset: None,
                     errors: args.errors.then(|| crate::session::errors(&events)),
                     events: Some(events),
                     check: standing.check,
                 })
             }
-            None => Ok(StateView {
-                sessions: service.list(args.status)?,
-                events: None,
-                errors: None,
-                check: None,
-            }),
+            None => {
+                let page = service.page(&crate::session::SessionQuery {
+                    status: args.status,
+                    workflow: None,
+                    limit: Some(args.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE)),
+                    offset: args.offset.unwrap_or(0),
+                })?;
+                Ok(StateView {
+                    sessions: page.sessions,
+                    total: Some(page.total),
+                    next_offset: page.next_offset,
+                    events: None,
+                    errors: None,
+                    check: None,
+                })
+            }
         })
         .await
         .map(Json)

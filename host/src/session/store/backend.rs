@@ -25,12 +25,25 @@ pub(super) trait Backend: Send + Sync + 'static {
     fn read<T>(&self, work: impl FnOnce(&mut dyn Records) -> Result<T>) -> Result<T>;
 }
 
+/// Which session rows to read: of one status, of workflows whose id holds
+/// some text, one page of them (`limit` none: all from `offset`).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RowQuery<'a> {
+    pub status: Option<&'a str>,
+    pub workflow: Option<&'a str>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+}
+
 /// The rows of one workspace, inside a transaction.
 pub(super) trait Records {
     /// A session row; in a write transaction, locked until it ends.
     fn row(&mut self, id: &str) -> Result<Option<Row>>;
-    /// Session rows, newest change first, optionally of one status.
-    fn rows(&mut self, status: Option<&str>) -> Result<Vec<Row>>;
+    /// Session rows matching `query`, newest change first, the page it
+    /// asks for.
+    fn rows(&mut self, query: &RowQuery<'_>) -> Result<Vec<Row>>;
+    /// How many session rows match `query` (its page aside).
+    fn count(&mut self, query: &RowQuery<'_>) -> Result<u64>;
     /// How many session rows there are of each status, counted by the
     /// database (nothing decoded or verified).
     fn count_by_status(&mut self) -> Result<Vec<(String, u64)>>;

@@ -47,7 +47,7 @@ impl<B: Backend> Store<B> {
     /// Tags again with the workspace every record that verifies under
     /// `unbound`.
     fn retag_all(&self, records: &mut dyn Records, unbound: &Seal) -> Result<()> {
-        for mut row in records.rows(None)? {
+        for mut row in records.rows(&super::backend::RowQuery::default())? {
             for event in records.events(&row.id)? {
                 if event.authentic(unbound) {
                     let tag = self.seal.tag(EVENT_DOMAIN, &[event.hash.as_bytes()]);

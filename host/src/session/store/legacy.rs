@@ -111,7 +111,7 @@ impl<B: Backend> Store<B> {
         };
         let now = now();
         self.backend.write(|records| {
-            let trusted = !records.rows(None)?.is_empty() || !records.audit_entries()?.is_empty();
+            let trusted = records.count(&super::backend::RowQuery::default())? > 0 || !records.audit_entries()?.is_empty();
             let mark = match trusted {
                 true => format!("refused {} at {now}: sessions were already recorded", legacy.display()),
                 false => format!("{} at {now}", legacy.display()),

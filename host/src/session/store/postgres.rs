@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS sessions (
     PRIMARY KEY (workspace, id)
 );
 CREATE INDEX IF NOT EXISTS sessions_by_status ON sessions (workspace, status, updated_at);
+CREATE INDEX IF NOT EXISTS sessions_listed ON sessions (workspace, updated_at, id, status, workflow_id);
 CREATE TABLE IF NOT EXISTS events (
     seq BIGSERIAL PRIMARY KEY,
     workspace TEXT NOT NULL,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::backend::{Backend, Migrations, Records};
+use super::backend::{Backend, Migrations, Records, RowQuery};
 use super::{Deletion, Row, StoredEvent, now};
 use crate::trusted::restrict_file;
 use crate::{Error, Result};
@@ -50,6 +50,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_by_session ON events(session_id, seq);
 CREATE INDEX IF NOT EXISTS sessions_by_status ON sessions(status, updated_at);
+CREATE INDEX IF NOT EXISTS sessions_listed ON sessions(updated_at, id, status, workflow_id);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS deleted_sessions (
     id TEXT PRIMARY KEY,
@@ -386,17 +387,38 @@ impl Records for SqliteRecords<'_> {
             .map_err(self.fail())
     }
 
-    fn rows(&mut self, status: Option<&str>) -> Result<Vec<Row>> {
+    fn rows(&mut self, query: &RowQuery<'_>) -> Result<Vec<Row>> {
         let mut stmt = self
             .conn
-            .prepare(&format!(
-                "SELECT {ROW_COLUMNS} FROM sessions WHERE (?1 IS NULL OR status = ?1) ORDER BY updated_at DESC, id"
+            .prepare_cached(&format!(
+                // The page is found in the covering index alone; only its
+                // rows are read whole.
+                "SELECT {ROW_COLUMNS} FROM sessions WHERE id IN (SELECT id FROM sessions WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR instr(workflow_id, ?2) > 0) ORDER BY updated_at DESC, id LIMIT ?3 OFFSET ?4) ORDER BY updated_at DESC, id"
             ))
             .map_err(self.fail())?;
+        let limit = query
+            .limit
+            .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
         let rows = stmt
-            .query_map(params![status], read_row)
+            .query_map(
+                params![query.status, query.workflow, limit, offset],
+                read_row,
+            )
             .map_err(self.fail())?;
         rows.collect::<rusqlite::Result<_>>().map_err(self.fail())
+    }
+
+    fn count(&mut self, query: &RowQuery<'_>) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .query_row(
+                "SELECT COUNT(*) FROM sessions WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR instr(workflow_id, ?2) > 0)",
+                params![query.status, query.workflow],
+                |r| r.get(0),
+            )
+            .map_err(self.fail())?;
+        Ok(u64::try_from(n).unwrap_or(0))
     }
 
     fn count_by_status(&mut self) -> Result<Vec<(String, u64)>> {

@@ -4,7 +4,7 @@
 use tokio_postgres::Transaction;
 use tokio_postgres::types::{ToSql, Type};
 
-use super::super::backend::Records;
+use super::super::backend::{Records, RowQuery};
 use super::super::{Deletion, Row, StoredEvent};
 use super::{AUDIT_COLUMNS, EVENT_COLUMNS, Postgres, ROW_COLUMNS, pg_error};
 use crate::Result;
@@ -116,14 +116,38 @@ impl Records for PgRecords<'_> {
         Ok(decode(rows, read_row, &self.store.location)?.pop())
     }
 
-    fn rows(&mut self, status: Option<&str>) -> Result<Vec<Row>> {
+    fn rows(&mut self, query: &RowQuery<'_>) -> Result<Vec<Row>> {
+        let limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
         let rows = self.query(
             &format!(
-                "SELECT {ROW_COLUMNS} FROM sessions WHERE workspace = $1 AND ($2::TEXT IS NULL OR status = $2) ORDER BY updated_at DESC, id"
+                "SELECT {ROW_COLUMNS} FROM sessions WHERE workspace = $1 AND id IN (SELECT id FROM sessions WHERE workspace = $1 AND ($2::TEXT IS NULL OR status = $2) AND ($3::TEXT IS NULL OR strpos(workflow_id, $3) > 0) ORDER BY updated_at DESC, id LIMIT $4 OFFSET $5) ORDER BY updated_at DESC, id"
             ),
-            &[self.ws(), text(&status)],
+            &[
+                self.ws(),
+                text(&query.status),
+                text(&query.workflow),
+                (&limit, Type::INT8),
+                (&offset, Type::INT8),
+            ],
         )?;
         decode(rows, read_row, &self.store.location)
+    }
+
+    fn count(&mut self, query: &RowQuery<'_>) -> Result<u64> {
+        let rows = self.query(
+            "SELECT COUNT(*) FROM sessions WHERE workspace = $1 AND ($2::TEXT IS NULL OR status = $2) AND ($3::TEXT IS NULL OR strpos(workflow_id, $3) > 0)",
+            &[self.ws(), text(&query.status), text(&query.workflow)],
+        )?;
+        let counted = decode(
+            rows,
+            |r| {
+                let n: i64 = r.try_get(0)?;
+                Ok(u64::try_from(n).unwrap_or(0))
+            },
+            &self.store.location,
+        )?;
+        Ok(counted.into_iter().next().unwrap_or(0))
     }
 
     fn count_by_status(&mut self) -> Result<Vec<(String, u64)>> {
