@@ -405,7 +405,16 @@ struct LyingRegistry {
 impl LyingRegistry {
     const STREAMED: usize = 64 << 20;
 
+    /// One whose pack manifest is itself 64 MiB, streamed.
+    fn with_a_huge_manifest() -> Self {
+        Self::serve(true)
+    }
+
     fn start() -> Self {
+        Self::serve(false)
+    }
+
+    fn serve(huge_manifest: bool) -> Self {
         use sha2::Digest as _;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -431,7 +440,9 @@ impl LyingRegistry {
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let (manifest, counter) = (manifest.clone(), counter.clone());
-                std::thread::spawn(move || serve_lies(stream, &manifest, &counter));
+                std::thread::spawn(move || {
+                    serve_lies(stream, (&manifest, huge_manifest), &counter)
+                });
             }
         });
         Self { port, sent }
@@ -439,7 +450,11 @@ impl LyingRegistry {
 }
 
 /// Answers one request of [`LyingRegistry`].
-fn serve_lies(mut stream: TcpStream, manifest: &str, sent: &std::sync::atomic::AtomicUsize) {
+fn serve_lies(
+    mut stream: TcpStream,
+    (manifest, huge_manifest): (&str, bool),
+    sent: &std::sync::atomic::AtomicUsize,
+) {
     use sha2::Digest as _;
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
@@ -455,7 +470,20 @@ fn serve_lies(mut stream: TcpStream, manifest: &str, sent: &std::sync::atomic::A
             body.len()
         );
     };
-    if path.contains("/manifests/") {
+    if path.contains("/manifests/") && huge_manifest {
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            LyingRegistry::STREAMED
+        );
+        let chunk = vec![b' '; 64 << 10];
+        for _ in 0..LyingRegistry::STREAMED / chunk.len() {
+            if stream.write_all(&chunk).is_err() {
+                break;
+            }
+            sent.fetch_add(chunk.len(), std::sync::atomic::Ordering::Relaxed);
+        }
+    } else if path.contains("/manifests/") {
         let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(manifest)));
         answer(
             &mut stream,
@@ -509,5 +537,29 @@ fn a_registry_that_streams_more_than_it_declared_is_stopped_at_the_declared_size
         started.elapsed() < crate::support::PATIENCE,
         "{:?}",
         started.elapsed()
+    );
+}
+
+#[test]
+fn a_registry_that_streams_a_huge_manifest_is_stopped_at_the_manifest_cap() {
+    let registry = LyingRegistry::with_a_huge_manifest();
+    let e = env();
+    let tag = format!("oci://127.0.0.1:{}/team/rules:1.0.0", registry.port);
+    let started = Instant::now();
+    let why = e.refused(&["pack", "install", &tag]);
+    assert!(
+        why.contains("its manifest is larger than 4194304 bytes"),
+        "{why}"
+    );
+    let sent = registry.sent.load(std::sync::atomic::Ordering::Relaxed);
+    println!(
+        "a {} MiB manifest: stopped after {sent} bytes had left the server, in {:?}",
+        LyingRegistry::STREAMED >> 20,
+        started.elapsed()
+    );
+    assert!(
+        sent < LyingRegistry::STREAMED / 4,
+        "{sent} of {} bytes were sent before the download stopped",
+        LyingRegistry::STREAMED
     );
 }

@@ -94,6 +94,25 @@ pub enum Error {
         /// The size the manifest declared.
         declared: usize,
     },
+    /// The registry sent a manifest larger than any pack's.
+    #[error(
+        "`{reference}` was refused: its manifest is larger than {max} bytes (a pack's is under 1 KiB); the download was stopped there"
+    )]
+    ManifestTooLarge {
+        /// The reference.
+        reference: String,
+        /// The cap.
+        max: usize,
+    },
+    /// The registry answered the manifest request with an error or
+    /// something that is not an image manifest.
+    #[error("pulling `{reference}`: {detail}")]
+    Manifest {
+        /// The reference.
+        reference: String,
+        /// What went wrong.
+        detail: String,
+    },
     /// The artifact is not a checkrail pack.
     #[error("`{reference}` is not a checkrail pack: {reason}")]
     NotAPack {
@@ -167,6 +186,8 @@ impl Error {
             | Error::NotFound { .. }
             | Error::Digest { .. }
             | Error::Oversized { .. }
+            | Error::ManifestTooLarge { .. }
+            | Error::Manifest { .. }
             | Error::NotAPack { .. }
             | Error::Registry { .. } => Kind::Usage,
         }
@@ -278,11 +299,7 @@ pub fn push(file: &Path, target: &OciRef, transport: &Transport) -> Result<Pushe
 pub fn pull(source: &OciRef, transport: &Transport) -> Result<Pulled> {
     let session = Session::open(source, transport)?;
     session.block_on(async {
-        let (image, digest) = session
-            .client
-            .pull_image_manifest(source.reference(), &session.auth)
-            .await
-            .map_err(|e| session.explain("pulling", source, e))?;
+        let (image, digest) = session.manifest(source).await?;
         if let Some(pinned) = source.digest()
             && pinned != digest
         {
