@@ -145,7 +145,63 @@ suite!(
     deletion_leaves_an_audit_entry,
     migrations,
     pages_of_sessions,
+    a_slow_decision_holds_no_lock,
 );
+
+/// A change is decided outside the write transaction: one that takes its
+/// time (a costly condition, say) does not hold up another session's
+/// write, nor a reader.
+fn a_slow_decision_holds_no_lock(f: &Fixture) {
+    use checkrail::session::{Command, Transition};
+    let svc = Arc::new(f.service());
+    let (slow, quick) = (f.start(), f.start());
+    let pause = |s: &mut checkrail::session::Session, wf: &checkrail::workflow::Workflow| {
+        let events = s.apply(
+            Command::Control {
+                action: Control::Pause,
+                to_phase: None,
+                iteration: None,
+            },
+            wf,
+        )?;
+        Ok((Transition::from(events), ()))
+    };
+    let deciding = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let slow_change = {
+        let (svc, slow, deciding) = (svc.clone(), slow.clone(), deciding.clone());
+        std::thread::spawn(move || {
+            let started = std::time::Instant::now();
+            let mut first = true;
+            svc.store()
+                .update(&slow, |s, wf| {
+                    if first {
+                        first = false;
+                        deciding.wait();
+                        std::thread::sleep(std::time::Duration::from_millis(1500));
+                    }
+                    pause(s, wf)
+                })
+                .unwrap();
+            started.elapsed()
+        })
+    };
+    deciding.wait();
+    let started = std::time::Instant::now();
+    svc.store().update(&quick, pause).unwrap();
+    assert_eq!(svc.list(None).unwrap().len(), 2);
+    let quick_took = started.elapsed();
+    let slow_took = slow_change.join().unwrap();
+    assert!(
+        quick_took < std::time::Duration::from_millis(750),
+        "another session's write waited {quick_took:?} for a decision"
+    );
+    assert!(slow_took >= std::time::Duration::from_millis(1500));
+    // Both changes are on record, and the records verify.
+    for id in [&slow, &quick] {
+        assert_eq!(svc.next(id).unwrap().session.status, Status::Paused);
+        assert!(svc.verify(id, false).unwrap().ok);
+    }
+}
 
 fn pages_of_sessions(f: &Fixture) {
     let svc = f.service();

@@ -152,7 +152,7 @@ impl Service {
             by: by.to_owned(),
         };
         let (session, ()) = self.store.update(id, |s, wf| {
-            let events = s.apply(Command::Escalate(escalation), wf)?;
+            let events = s.apply(Command::Escalate(escalation.clone()), wf)?;
             Ok((Transition::from(events), ()))
         })?;
         let (session, workflow, _) = self.store.get(&session.id)?;

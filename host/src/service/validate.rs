@@ -292,7 +292,7 @@ impl Service {
                         Command::TaskDone {
                             at,
                             task: task_id.to_owned(),
-                            how,
+                            how: how.clone(),
                         },
                         wf,
                     )?;
@@ -435,10 +435,10 @@ impl Service {
                         passed: report.passed,
                         report: report.clone(),
                         evidence: evidence.cloned().unwrap_or(Value::Null),
-                        facts,
-                        snapshot,
+                        facts: facts.clone(),
+                        snapshot: snapshot.clone(),
                         approval: report.approval_required.is_some(),
-                        artifacts,
+                        artifacts: artifacts.clone(),
                         check: check.map(str::to_owned),
                     }),
                 },

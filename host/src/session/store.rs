@@ -232,14 +232,10 @@ impl dyn SessionStore + '_ {
     pub fn update<T>(
         &self,
         id: &str,
-        change: impl FnOnce(&mut Session, &Workflow) -> Result<(Transition, T)>,
+        mut change: impl FnMut(&mut Session, &Workflow) -> Result<(Transition, T)>,
     ) -> Result<(Session, T)> {
-        let mut change = Some(change);
         let mut value = None;
         let session = self.apply(id, &mut |session, workflow| {
-            let change = change.take().ok_or_else(|| {
-                Error::Internal("a session change was decided twice in one transaction".to_owned())
-            })?;
             let (transition, decided) = change(session, workflow)?;
             value = Some(decided);
             Ok(transition)
@@ -295,7 +291,34 @@ struct Store<B> {
     seal: Seal,
 }
 
+/// Times a change is decided outside the write transaction before it is
+/// decided inside it (the row kept changing in between).
+const DECIDE_TRIES: usize = 3;
+
 impl<B: Backend> Store<B> {
+    /// Writes a decided change: the session's new revision and state on
+    /// its row, sealed with its events.
+    fn finish(
+        &self,
+        records: &mut dyn Records,
+        (row, session): (&mut Row, &mut Session),
+        workflow: &Workflow,
+        transition: &Transition,
+    ) -> Result<()> {
+        let now = now();
+        session.updated_at = now.clone();
+        session.revision += 1;
+        session.phase_id = workflow
+            .phases
+            .get(session.phase_index)
+            .map(|p| p.id.clone())
+            .unwrap_or_else(|| session.phase_id.clone());
+        row.updated_at = now.clone();
+        row.status = session.status.as_str().to_owned();
+        row.state = State::of(session).text();
+        self.seal(records, row, &now, &transition.events)
+    }
+
     /// Rows as listed sessions: one whose row does not verify keeps its
     /// stored status and says so in its provenance; one that does not
     /// decode is left out.
@@ -553,21 +576,32 @@ impl<B: Backend> SessionStore for Store<B> {
         id: &str,
         change: &mut dyn FnMut(&mut Session, &Workflow) -> Result<Transition>,
     ) -> Result<Session> {
+        // Decide first, on the row as it stands, outside the write
+        // transaction: conditions and anything else the change evaluates
+        // run without holding the database. The write then only checks
+        // that the row is still the one decided on (its tag changes with
+        // every write) and appends; when another change came in between,
+        // it decides again, and at last inside the transaction.
+        for _ in 0..DECIDE_TRIES {
+            let (seen, mut session, workflow, _) =
+                self.backend.read(|records| self.checked_row(records, id))?;
+            let transition = change(&mut session, &workflow)?;
+            let written = self.backend.write(|records| {
+                let (mut row, _, _, _) = self.checked_row(records, id)?;
+                if row.tag != seen.tag {
+                    return Ok(None);
+                }
+                self.finish(records, (&mut row, &mut session), &workflow, &transition)?;
+                Ok(Some(session))
+            })?;
+            if let Some(session) = written {
+                return Ok(session);
+            }
+        }
         self.backend.write(|records| {
             let (mut row, mut session, workflow, _) = self.checked_row(records, id)?;
             let transition = change(&mut session, &workflow)?;
-            let now = now();
-            session.updated_at = now.clone();
-            session.revision += 1;
-            session.phase_id = workflow
-                .phases
-                .get(session.phase_index)
-                .map(|p| p.id.clone())
-                .unwrap_or_else(|| session.phase_id.clone());
-            row.updated_at = now.clone();
-            row.status = session.status.as_str().to_owned();
-            row.state = State::of(&session).text();
-            self.seal(records, &mut row, &now, &transition.events)?;
+            self.finish(records, (&mut row, &mut session), &workflow, &transition)?;
             Ok(session)
         })
     }

@@ -55,6 +55,12 @@ pub fn parse(source: &str) -> Result<cel::Program, String> {
 /// comprehension's condition and step once per element of its range.
 /// Saturates rather than overflows.
 pub fn cost(expr: &IdedExpr) -> u64 {
+    cost_with(expr, UNKNOWN_LENGTH)
+}
+
+/// [`cost`] with lists of untold length taken as `unknown` elements long.
+fn cost_with(expr: &IdedExpr, unknown: u64) -> u64 {
+    let cost = |e: &IdedExpr| cost_with(e, unknown);
     let sum = |exprs: &mut dyn Iterator<Item = &IdedExpr>| {
         exprs.fold(1u64, |total, e| total.saturating_add(cost(e)))
     };
@@ -63,7 +69,7 @@ pub fn cost(expr: &IdedExpr) -> u64 {
             let per_element = 1u64
                 .saturating_add(cost(&comp.loop_cond))
                 .saturating_add(cost(&comp.loop_step));
-            length(&comp.iter_range)
+            length(&comp.iter_range, unknown)
                 .saturating_mul(per_element)
                 .saturating_add(cost(&comp.iter_range))
                 .saturating_add(cost(&comp.accu_init))
@@ -88,12 +94,25 @@ fn entry_values(entry: &cel::common::ast::IdedEntryExpr) -> Vec<&IdedExpr> {
 
 /// How many elements a comprehension's range has: a literal's own, that of
 /// the range a `map` or `filter` came from, else [`UNKNOWN_LENGTH`].
-fn length(range: &IdedExpr) -> u64 {
+fn length(range: &IdedExpr, unknown: u64) -> u64 {
     match &range.expr {
         Expr::List(list) => list.elements.len() as u64,
         Expr::Map(map) => map.entries.len() as u64,
-        Expr::Comprehension(comp) => length(&comp.iter_range),
-        _ => UNKNOWN_LENGTH,
+        Expr::Comprehension(comp) => length(&comp.iter_range, unknown),
+        _ => unknown,
+    }
+}
+
+/// The most elements of any list or map in `value`, nested ones included.
+fn longest(value: &Value) -> u64 {
+    match value {
+        Value::Array(items) => {
+            (items.len() as u64).max(items.iter().map(longest).max().unwrap_or(0))
+        }
+        Value::Object(fields) => {
+            (fields.len() as u64).max(fields.values().map(longest).max().unwrap_or(0))
+        }
+        _ => 0,
     }
 }
 
@@ -245,6 +264,18 @@ fn shallow_walk(expr: &IdedExpr, found: &mut Vec<(String, String)>) {
 /// top-level names), as JSON.
 pub fn evaluate(source: &str, scope: &Map<String, Value>) -> Result<Value, String> {
     let program = parse(source)?;
+    // The estimate at parse time takes untold lists as 1,000 long; here
+    // they are told: an expression that would walk the longest list in
+    // its scope too often is refused before it runs.
+    let longest = scope.values().map(longest).max().unwrap_or(0);
+    if longest > UNKNOWN_LENGTH {
+        let steps = cost_with(program.expression(), longest);
+        if steps > MAX_COST {
+            return Err(format!(
+                "`{source}` would take about {steps} steps over a list of {longest} elements, over the limit of {MAX_COST}; it was not evaluated"
+            ));
+        }
+    }
     let mut context = cel::Context::default();
     for (name, value) in scope {
         let value = cel::to_value(value)
@@ -292,6 +323,24 @@ mod tests {
 
     fn scope(value: Value) -> Map<String, Value> {
         value.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_long_list_in_the_evidence_is_counted_before_the_expression_runs() {
+        let pairs = "evidence.plan.tasks.all(a, evidence.plan.tasks.exists(b, a == b))";
+        // Two comprehensions over an untold list: fine at parse time.
+        assert!(parse(pairs).is_ok());
+        let tasks =
+            |n: usize| scope(json!({"evidence": {"plan": {"tasks": (0..n).collect::<Vec<_>>()}}}));
+        assert_eq!(holds(pairs, &tasks(100)), Ok(true));
+        // 20,000 elements: 400 million steps, refused without running.
+        let started = std::time::Instant::now();
+        let refused = holds(pairs, &tasks(20_000)).unwrap_err();
+        assert!(
+            refused.contains("over a list of 20000 elements"),
+            "{refused}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]
