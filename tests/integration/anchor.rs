@@ -6,27 +6,10 @@ use std::path::Path;
 
 use crate::support::{Session, Workspace, allow, codes, service};
 
-const FLOW: &str = "id: py-green
-version: 1.0.0
-name: Green
-description: d
-phases:
-  - id: green
-    name: Green
-    guidance: make the tests pass
-    checkpoint:
-      rules:
-        - rule: test
-          config: { runner: pytest, min_passed: 1 }
-  - id: done
-    name: Done
-    guidance: done
-";
-
 /// A pytest project with a passing test and an unrelated failing one.
 fn project(config: &str) -> Workspace {
     Workspace::new()
-        .workflow(FLOW)
+        .workflow(&crate::support::green("py-green", "{ runner: pytest, min_passed: 1 }"))
         .file(
             "pyproject.toml",
             "[tool.pytest.ini_options]\npythonpath = [\".\"]\n",

@@ -8,31 +8,7 @@ use serde_json::Value;
 
 use crate::support::{BIN, Cli, Workspace, at_terminal, repo_root, state_dir};
 
-/// A README, then a CHANGELOG behind a human's approval.
-const FLOW: &str = "id: docs-flow
-version: 1.0.0
-name: Docs flow
-description: d
-phases:
-  - id: readme
-    name: Readme
-    guidance: write README.md
-    checkpoint:
-      rules:
-        - rule: file-exists
-          config: { paths: [README.md] }
-  - id: changelog
-    name: Changelog
-    guidance: write CHANGELOG.md
-    checkpoint:
-      rules:
-        - rule: file-exists
-          config: { paths: [CHANGELOG.md] }
-      approval: { prompt: Ship it? }
-  - id: done
-    name: Done
-    guidance: done
-";
+use crate::support::DOCS_FLOW as FLOW;
 
 fn landlock() -> bool {
     checkrail::confine::kernel_abi().is_some()

@@ -11,6 +11,7 @@
 
 mod cli;
 mod engine;
+mod flows;
 mod in_process;
 mod paths;
 mod patience;
@@ -22,6 +23,7 @@ mod workspace;
 
 pub use cli::{BIN, Cli, Listening, at_terminal, listen, text};
 pub use engine::{check_phase, checkpoint, engine, one_phase};
+pub use flows::{DOCS_FLOW, green};
 pub use in_process::{Harness, duplex};
 pub use paths::{WASM_DIR, fixture_rules, repo_root, shared_cache};
 pub use patience::{PATIENCE, sh_wait_for, within_patience};

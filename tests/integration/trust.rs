@@ -18,31 +18,7 @@ use crate::support::{
     raw_db, service, state, state_dir, text,
 };
 
-/// Two phases: a README must exist, then a CHANGELOG.
-const FLOW: &str = "id: docs-flow
-version: 1.0.0
-name: Docs flow
-description: d
-phases:
-  - id: readme
-    name: Readme
-    guidance: write README.md
-    checkpoint:
-      rules:
-        - rule: file-exists
-          config: { paths: [README.md] }
-  - id: changelog
-    name: Changelog
-    guidance: write CHANGELOG.md
-    checkpoint:
-      rules:
-        - rule: file-exists
-          config: { paths: [CHANGELOG.md] }
-      approval: { prompt: Ship it? }
-  - id: done
-    name: Done
-    guidance: done
-";
+use crate::support::DOCS_FLOW as FLOW;
 
 /// `checkrail args… --workspace dir`, as the agent's shell runs it.
 fn checkrail(dir: &Path, args: &[&str]) -> Output {
@@ -518,28 +494,14 @@ fn a_session_recorded_in_a_copy_of_the_workspace_does_not_verify_here() {
     assert!(svc.verify(&honest, false).unwrap().ok);
 }
 
-/// One phase whose pytest suite must pass.
-const PY_FLOW: &str = "id: py-green
-version: 1.0.0
-name: Green
-description: d
-phases:
-  - id: green
-    name: Green
-    guidance: make the tests pass
-    checkpoint:
-      rules:
-        - rule: test
-          config: { runner: pytest, min_passed: 1 }
-  - id: done
-    name: Done
-    guidance: done
-";
-
-/// A pytest project with [`PY_FLOW`], a passing test and `conftest`.
+/// A pytest project with one phase whose suite must pass (`py-green`), a
+/// passing test and `conftest`.
 fn py_project(conftest: &str) -> Workspace {
     Workspace::new()
-        .workflow(PY_FLOW)
+        .workflow(&crate::support::green(
+            "py-green",
+            "{ runner: pytest, min_passed: 1 }",
+        ))
         .file(
             "pyproject.toml",
             "[tool.pytest.ini_options]\npythonpath = [\".\"]\n",
@@ -894,27 +856,14 @@ async fn without_the_opt_in_the_client_is_never_asked() {
 
 #[test]
 fn a_manifest_that_moves_the_library_is_a_judging_change_and_a_new_version_is_not() {
-    const RS_FLOW: &str = "id: rs-green
-version: 1.0.0
-name: Green
-description: d
-phases:
-  - id: green
-    name: Green
-    guidance: make the tests pass
-    checkpoint:
-      rules:
-        - rule: test
-          config: { runner: cargo, min_passed: 1 }
-  - id: done
-    name: Done
-    guidance: done
-";
     const MANIFEST: &str =
         "[package]\nname = \"calc\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n[workspace]\n";
     const LIB: &str = "pub fn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::add(2, 2), 4);\n    }\n}\n";
     let ws = Workspace::new()
-        .workflow(RS_FLOW)
+        .workflow(&crate::support::green(
+            "rs-green",
+            "{ runner: cargo, min_passed: 1 }",
+        ))
         .file("Cargo.toml", MANIFEST)
         .file("src/lib.rs", LIB)
         // The library the agent points the manifest at: the same test, a
@@ -945,24 +894,8 @@ phases:
 
 #[test]
 fn a_go_test_main_planted_before_the_session_is_judged_against_the_allow() {
-    const GO_FLOW: &str = "id: go-green
-version: 1.0.0
-name: Green
-description: d
-phases:
-  - id: green
-    name: Green
-    guidance: make the tests pass
-    checkpoint:
-      rules:
-        - rule: test
-          config: { runner: go, min_passed: 1 }
-  - id: done
-    name: Done
-    guidance: done
-";
     let ws = Workspace::new()
-        .workflow(GO_FLOW)
+        .workflow(&crate::support::green("go-green", "{ runner: go, min_passed: 1 }"))
         .file("go.mod", "module example.com/calc\n\ngo 1.19\n")
         .file("calc.go", "package calc\n\nfunc Add(a, b int) int { return a + b }\n")
         .file(
