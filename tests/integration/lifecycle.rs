@@ -445,7 +445,17 @@ fn tasks_and_artifacts_are_linted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_sees_tasks_hints_and_errors_over_mcp() {
     let h = Harness::start(Workspace::new().workflow(TASKS).build()).await;
-    let list = h.ok("workflow_list", json!({})).await;
+    // A list is compact unless asked: no hints, no estimate.
+    let brief = h.ok("workflow_list", json!({})).await;
+    let listed = brief["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == "tasks")
+        .unwrap()
+        .clone();
+    assert!(listed.get("hints").is_none(), "{listed}");
+    let list = h.ok("workflow_list", json!({"detail": true})).await;
     let entry = list["workflows"]
         .as_array()
         .unwrap()

@@ -42,6 +42,33 @@ pub struct WorkflowSummary {
     pub source: String,
 }
 
+/// Longest description a compact listing keeps.
+const BRIEF: usize = 140;
+
+impl WorkflowSummary {
+    /// The summary for a list that must stay small whatever the library:
+    /// the description's first sentence (at most [`BRIEF`] characters, cut
+    /// at a word), no hints, no estimate. `workflow_get` has the rest.
+    pub fn compact(mut self) -> Self {
+        let first = self
+            .description
+            .split_inclusive(". ")
+            .next()
+            .unwrap_or_default()
+            .trim();
+        let mut brief = first.to_owned();
+        if brief.chars().count() > BRIEF {
+            let cut: String = brief.chars().take(BRIEF).collect();
+            let at = cut.rfind(' ').unwrap_or(cut.len());
+            brief = format!("{}…", cut[..at].trim_end());
+        }
+        self.description = brief;
+        self.hints = None;
+        self.estimated_minutes = None;
+        self
+    }
+}
+
 /// Known workflows, by id. A workflow in a directory replaces a bundled one
 /// with the same id; pack workflows live apart, under `<pack>/<id>`, every
 /// installed version kept.

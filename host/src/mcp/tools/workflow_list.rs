@@ -17,6 +17,10 @@ pub struct ListArgs {
     /// Only workflows carrying this tag.
     #[serde(default)]
     pub tag: Option<String>,
+    /// Each workflow's whole description, its hints and time estimate; by default a list carries the first
+    /// sentence of each description only (`workflow_get` has everything about one workflow).
+    #[serde(default)]
+    pub detail: bool,
 }
 
 /// The workflows found.
@@ -30,7 +34,7 @@ pub struct WorkflowList {
 
 #[tool_router(router = list_router, vis = "pub(crate)")]
 impl CheckrailMcp {
-    /// List the workflows you can start: id, name, version, description, category, tags, number of phases and source (installed pack workflows are `pack/id`).
+    /// List the workflows you can start: id, name, version, the first sentence of the description, category, tags, number of phases and source (installed pack workflows are `pack/id`); `detail: true` adds whole descriptions, hints and time estimates.
     #[tool(annotations(
         title = "List workflows",
         read_only_hint = true,
@@ -42,7 +46,13 @@ impl CheckrailMcp {
         Parameters(args): Parameters<ListArgs>,
     ) -> Result<Json<WorkflowList>, String> {
         let catalog = self.service.engine().catalog();
-        let workflows = catalog.list(args.category.as_deref(), args.tag.as_deref());
+        let mut workflows = catalog.list(args.category.as_deref(), args.tag.as_deref());
+        if !args.detail {
+            workflows = workflows
+                .into_iter()
+                .map(WorkflowSummary::compact)
+                .collect();
+        }
         let problems = catalog
             .problems()
             .iter()
