@@ -19,8 +19,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use checkrail::service::{CheckStatus, Service, ValidateRequest};
-use checkrail::trusted::StateDir;
-use checkrail::{Checkrail, Options};
 use serde_json::Map;
 
 const FLOW: &str = "id: flood
@@ -95,26 +93,12 @@ fn main() {
     let mode = support::begin("flood");
     support::require("sh", "install a POSIX shell");
     let n = mode.pick(200, 60);
-    let ws = tempfile::tempdir().expect("workspace");
-    let state = tempfile::tempdir().expect("state");
-    let root = ws.path();
-    std::fs::create_dir_all(root.join(".checkrail/workflows")).expect("dirs");
-    std::fs::write(root.join(".checkrail/workflows/flood.yaml"), FLOW).expect("workflow");
-    std::fs::write(root.join("work.sh"), "sleep 0.05\n").expect("script");
-    std::fs::write(
-        root.join("checkrail.toml"),
-        "[exec]\nallow = [\"sh\"]\n\n[checks]\nmax_running = 2\n",
-    )
-    .expect("config");
-    support::allow(root, state.path());
-    let engine = Checkrail::new(Options {
-        workspace: Some(root.to_owned()),
-        workflow_dirs: vec![root.join(".checkrail/workflows")],
-        ..Options::default()
-    })
-    .expect("engine");
-    let state = StateDir::at(state.path()).expect("state");
-    let service = Arc::new(Service::open(Arc::new(engine), root, &state).expect("service"));
+    let (service, _ws, _state) = support::service_with(
+        ("flood", FLOW),
+        Some("[exec]\nallow = [\"sh\"]\n\n[checks]\nmax_running = 2\n"),
+        &[("work.sh", "sleep 0.05\n")],
+    );
+    let service = Arc::new(service);
     // Warm: rules compiled, the store open.
     flood(&service, 2);
     let rss_start = status_field("VmRSS");

@@ -14,13 +14,10 @@
 )]
 mod support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use checkrail::service::Service;
 use checkrail::session::SessionQuery;
-use checkrail::trusted::StateDir;
-use checkrail::{Checkrail, Options};
 use serde_json::Map;
 use support::{Budget, compare, sample};
 
@@ -40,20 +37,7 @@ phases:
 
 /// A service on a fresh workspace holding `n` sessions.
 fn with_sessions(n: usize) -> (Service, tempfile::TempDir, tempfile::TempDir) {
-    let ws = tempfile::tempdir().expect("workspace");
-    let state = tempfile::tempdir().expect("state");
-    let root = ws.path();
-    std::fs::create_dir_all(root.join(".checkrail/workflows")).expect("dirs");
-    std::fs::write(root.join(".checkrail/workflows/many.yaml"), FLOW).expect("workflow");
-    support::allow(root, state.path());
-    let engine = Checkrail::new(Options {
-        workspace: Some(root.to_owned()),
-        workflow_dirs: vec![root.join(".checkrail/workflows")],
-        ..Options::default()
-    })
-    .expect("engine");
-    let dir = StateDir::at(state.path()).expect("state");
-    let service = Service::open(Arc::new(engine), root, &dir).expect("service");
+    let (service, ws, state) = support::service_with(("many", FLOW), None, &[]);
     for _ in 0..n {
         service.start("many", Map::new()).expect("start");
     }

@@ -445,24 +445,19 @@ fn tasks_and_artifacts_are_linted() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_sees_tasks_hints_and_errors_over_mcp() {
     let h = Harness::start(Workspace::new().workflow(TASKS).build()).await;
+    let tasks_entry = |list: Value| {
+        list["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["id"] == "tasks")
+            .unwrap()
+            .clone()
+    };
     // A list is compact unless asked: no hints, no estimate.
-    let brief = h.ok("workflow_list", json!({})).await;
-    let listed = brief["workflows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["id"] == "tasks")
-        .unwrap()
-        .clone();
+    let listed = tasks_entry(h.ok("workflow_list", json!({})).await);
     assert!(listed.get("hints").is_none(), "{listed}");
-    let list = h.ok("workflow_list", json!({"detail": true})).await;
-    let entry = list["workflows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|w| w["id"] == "tasks")
-        .unwrap()
-        .clone();
+    let entry = tasks_entry(h.ok("workflow_list", json!({"detail": true})).await);
     assert_eq!(entry["estimated_minutes"], 30);
     assert_eq!(entry["hints"]["model"]["reasoning"], "medium");
     let task = h

@@ -509,57 +509,51 @@ fn serve_lies(
     }
 }
 
+impl LyingRegistry {
+    /// Installs its pack; the refusal, and how many bytes had left the
+    /// server by then (checked to be well under what it meant to stream,
+    /// within the patience), after printing `what` with the figures.
+    fn install_refused(&self, what: &str) -> String {
+        let e = env();
+        let tag = format!("oci://127.0.0.1:{}/team/rules:1.0.0", self.port);
+        let started = Instant::now();
+        let why = e.refused(&["pack", "install", &tag]);
+        // Stopped at the cap, not read whole: what left the server is the
+        // cap plus what the sockets buffer.
+        let sent = self.sent.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "{what} streamed as {} MiB: stopped after {sent} bytes had left the server, in {:?}",
+            Self::STREAMED >> 20,
+            started.elapsed()
+        );
+        assert!(
+            sent < Self::STREAMED / 4,
+            "{sent} of {} bytes were sent before the download stopped",
+            Self::STREAMED
+        );
+        assert!(
+            started.elapsed() < crate::support::PATIENCE,
+            "{:?}",
+            started.elapsed()
+        );
+        why
+    }
+}
+
 #[test]
 fn a_registry_that_streams_more_than_it_declared_is_stopped_at_the_declared_size() {
-    let registry = LyingRegistry::start();
-    let e = env();
-    let tag = format!("oci://127.0.0.1:{}/team/rules:1.0.0", registry.port);
-    let started = Instant::now();
-    let why = e.refused(&["pack", "install", &tag]);
+    let why = LyingRegistry::start().install_refused("a 4096-byte layer");
     assert!(
         why.contains("sent more than the 4096 bytes its manifest declares"),
         "{why}"
-    );
-    // Stopped at the declared size, not read whole: what left the server
-    // is the declared bytes plus what the sockets buffer.
-    let sent = registry.sent.load(std::sync::atomic::Ordering::Relaxed);
-    println!(
-        "a 4096-byte layer streamed as {} MiB: stopped after {sent} bytes had left the server, in {:?}",
-        LyingRegistry::STREAMED >> 20,
-        started.elapsed()
-    );
-    assert!(
-        sent < LyingRegistry::STREAMED / 4,
-        "{sent} of {} bytes were sent before the download stopped",
-        LyingRegistry::STREAMED
-    );
-    assert!(
-        started.elapsed() < crate::support::PATIENCE,
-        "{:?}",
-        started.elapsed()
     );
 }
 
 #[test]
 fn a_registry_that_streams_a_huge_manifest_is_stopped_at_the_manifest_cap() {
-    let registry = LyingRegistry::with_a_huge_manifest();
-    let e = env();
-    let tag = format!("oci://127.0.0.1:{}/team/rules:1.0.0", registry.port);
-    let started = Instant::now();
-    let why = e.refused(&["pack", "install", &tag]);
+    let why = LyingRegistry::with_a_huge_manifest().install_refused("a manifest");
     assert!(
         why.contains("its manifest is larger than 4194304 bytes"),
         "{why}"
-    );
-    let sent = registry.sent.load(std::sync::atomic::Ordering::Relaxed);
-    println!(
-        "a {} MiB manifest: stopped after {sent} bytes had left the server, in {:?}",
-        LyingRegistry::STREAMED >> 20,
-        started.elapsed()
-    );
-    assert!(
-        sent < LyingRegistry::STREAMED / 4,
-        "{sent} of {} bytes were sent before the download stopped",
-        LyingRegistry::STREAMED
     );
 }

@@ -80,6 +80,44 @@ pub fn allow(workspace: &Path, state: &Path) {
     checkrail::allow::record(&ws, &[]).expect("allow");
 }
 
+/// A session service on a fresh workspace holding the workflow `yaml`
+/// (file `<id>.yaml` in `.checkrail/workflows/`), `files` and, when given,
+/// `checkrail.toml`, all allowed; with the temporary workspace and state
+/// directories, which must outlive it.
+pub fn service_with(
+    (id, yaml): (&str, &str),
+    config: Option<&str>,
+    files: &[(&str, &str)],
+) -> (
+    checkrail::service::Service,
+    tempfile::TempDir,
+    tempfile::TempDir,
+) {
+    let ws = tempfile::tempdir().expect("workspace");
+    let state = tempfile::tempdir().expect("state");
+    let root = ws.path();
+    let flows = root.join(".checkrail/workflows");
+    std::fs::create_dir_all(&flows).expect("dirs");
+    std::fs::write(flows.join(format!("{id}.yaml")), yaml).expect("workflow");
+    for (path, text) in files {
+        std::fs::write(root.join(path), text).expect("file");
+    }
+    if let Some(config) = config {
+        std::fs::write(root.join("checkrail.toml"), config).expect("config");
+    }
+    allow(root, state.path());
+    let engine = checkrail::Checkrail::new(checkrail::Options {
+        workspace: Some(root.to_owned()),
+        workflow_dirs: vec![flows],
+        ..checkrail::Options::default()
+    })
+    .expect("engine");
+    let dir = checkrail::trusted::StateDir::at(state.path()).expect("state");
+    let service = checkrail::service::Service::open(std::sync::Arc::new(engine), root, &dir)
+        .expect("service");
+    (service, ws, state)
+}
+
 /// Panics unless `program` is on `PATH`: a benchmark that needs a tool says
 /// which and how to get it rather than skipping.
 pub fn require(program: &str, install: &str) {
