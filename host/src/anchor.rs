@@ -34,7 +34,7 @@ const FACTS_DIR: &str = "anchor";
 const DOMAIN: &str = "checkrail anchor facts v1";
 
 /// An anchor commit and where it came from.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Anchor {
     /// The full commit id.
     pub commit: String,
@@ -44,7 +44,7 @@ pub struct Anchor {
 
 /// Runs git in `root` with nothing from the repository's config that could
 /// run a program; its stdout when it succeeds.
-fn git(root: &Path, args: &[&str], input: Option<&[u8]>) -> Option<Vec<u8>> {
+pub(crate) fn git(root: &Path, args: &[&str], input: Option<&[u8]>) -> Option<Vec<u8>> {
     let mut command = Command::new("git");
     command
         .arg("-C")

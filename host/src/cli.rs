@@ -2,6 +2,7 @@
 //! [`checkrail::Checkrail`].
 
 mod allow;
+mod attest;
 mod check;
 mod connect;
 mod dashboard;
@@ -115,6 +116,15 @@ enum Command {
     /// Started by `run`: confines itself, then becomes the agent.
     #[command(hide = true)]
     ConfinedExec(run::ExecArgs),
+    /// Sign a completed session as an in-toto attestation about its commit
+    /// (a file, stdout, or a git note under refs/notes/checkrail).
+    Attest(attest::AttestArgs),
+    /// Check a commit's attestation for CI: a trusted signature, the commit
+    /// as subject, the required workflow completed with its human gates;
+    /// with --recheck every passed checkpoint runs again on a fresh
+    /// checkout. Exit 0 verified, 1 a requirement not met, 3 an
+    /// attestation altered or signed by an untrusted key.
+    VerifyAttestation(attest::VerifyArgs),
 }
 
 /// Process exit codes, as documented in README.md.
@@ -249,6 +259,15 @@ pub fn run(cli: Cli) -> Result<Exit> {
             run::run(engine, &state(&cli)?, &cli.store, args)
         }
         Command::ConfinedExec(args) => run::confined_exec(args),
+        Command::Attest(args) => attest::attest(
+            engine(options(Some(&args.workspace)))?,
+            &state(&cli)?,
+            &cli.store,
+            args,
+        ),
+        Command::VerifyAttestation(args) => {
+            attest::verify(|| engine(options(Some(&args.workspace))), args)
+        }
         Command::Session(command) => session::run(
             engine(options(Some(command.workspace())))?,
             &state(&cli)?,

@@ -7,6 +7,7 @@
 
 pub mod allow;
 pub mod anchor;
+pub mod attest;
 pub mod bundled;
 pub mod cache;
 pub mod config;

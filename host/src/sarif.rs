@@ -99,6 +99,31 @@ pub fn session_log(
     sarif
 }
 
+/// [`session_log`] of the checkpoints an attestation's verifier ran again,
+/// with each requirement it found unmet (`unmet`, as findings without a
+/// file) as a result of the rule `attestation/<check>`.
+pub fn attestation_log(
+    reports: &[(String, &CheckpointReport)],
+    unmet: &[Finding],
+    confinement: &serde_json::Value,
+) -> Sarif {
+    let mut sarif = session_log(reports, confinement);
+    for run in &mut sarif.runs {
+        let mut rules = run.tool.driver.rules.take().unwrap_or_default();
+        let mut results = run.results.take().unwrap_or_default();
+        for finding in unmet {
+            let id = rule_id("attestation", finding.code.as_deref());
+            if !rules.iter().any(|r| r.id == id) {
+                rules.push(descriptor(&id, "attestation"));
+            }
+            results.insert(0, result(&id, "attestation", finding));
+        }
+        run.tool.driver.rules = Some(rules);
+        run.results = Some(results);
+    }
+    sarif
+}
+
 /// `rule/code`, or the rule alone for a finding without a code.
 fn rule_id(rule: &str, code: Option<&str>) -> String {
     match code {

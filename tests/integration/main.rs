@@ -8,6 +8,7 @@
 )]
 mod abi;
 mod anchor;
+mod attest;
 mod cache;
 mod checks;
 mod cli;

@@ -87,6 +87,11 @@ impl KeyPair {
     pub fn public(&self) -> PublicKey {
         PublicKey(self.0.verifying_key())
     }
+
+    /// The base64 signature of `message`.
+    pub fn sign_bytes(&self, message: &[u8]) -> String {
+        STANDARD.encode(self.0.sign(message).to_bytes())
+    }
 }
 
 /// Makes a key pair: writes `<stem>.key` (secret, mode 0600) and
@@ -127,11 +132,10 @@ pub fn generate(stem: &Path) -> Result<PublicKey> {
 /// Signs a pack in place (replacing any earlier signature).
 pub fn sign(pack: &mut PackFile, key: &KeyPair) -> Result<PublicKey> {
     pack.manifest()?;
-    let signature = key.0.sign(pack.manifest_bytes()?);
     let record = Signature {
         algorithm: "ed25519".to_owned(),
         public_key: key.public().to_text(),
-        signature: STANDARD.encode(signature.to_bytes()),
+        signature: key.sign_bytes(pack.manifest_bytes()?),
     };
     let bytes = serde_json::to_vec_pretty(&record).map_err(|source| Error::Json {
         file: "signature.json",

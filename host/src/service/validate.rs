@@ -422,6 +422,12 @@ impl Service {
         } else {
             (None, None)
         };
+        // What a passed checkpoint saw, for an attestation to bind to a
+        // commit (taken after the rules ran, as the files they left).
+        let tree = report
+            .passed
+            .then(|| crate::attest::tree::working_tree(self.workspace.root()))
+            .flatten();
         let (session, advanced) = self.store.update(id, |s, wf| {
             let before = s.cursor();
             // A validation that read the last phase while another completed
@@ -440,6 +446,7 @@ impl Service {
                         approval: report.approval_required.is_some(),
                         artifacts: artifacts.clone(),
                         check: check.map(str::to_owned),
+                        tree: tree.clone(),
                     }),
                 },
                 wf,

@@ -4,11 +4,11 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::Result;
 use crate::engine::Hooks;
 use crate::report::CheckpointReport;
 use crate::session::{Outcome, Verification};
 use crate::workflow::Workflow;
+use crate::{Error, Result};
 
 use super::{PhaseRun, Service};
 
@@ -66,8 +66,55 @@ impl Service {
                 confinement,
             });
         }
+        let results = self.recheck_path(&session, &workflow, &pinned)?;
+        Ok(VerifyReport {
+            ok: results.iter().all(|r| r.passed),
+            record,
+            recheck: Some(results),
+            confinement,
+        })
+    }
+
+    /// Runs every checkpoint an attested session passed again, here (a
+    /// fresh checkout of the attested commit), with the workflow, config,
+    /// evidence, facts and snapshots the attestation carries.
+    pub fn recheck_attested(&self, statement: &crate::attest::Statement) -> Result<Vec<Recheck>> {
+        let predicate = &statement.predicate;
+        let replay = &predicate.replay;
+        let unreadable = |what: &str, e: serde_json::Error| {
+            Error::Refused(format!(
+                "the attestation's {what} cannot be read by checkrail {}: {e}; verify with checkrail {}",
+                env!("CARGO_PKG_VERSION"),
+                predicate.checkrail
+            ))
+        };
+        let mut workflow: Workflow = serde_json::from_value(replay.workflow.clone())
+            .map_err(|e| unreadable("workflow", e))?;
+        workflow.digest = predicate.workflow.digest.clone();
+        workflow.source = predicate.workflow.source.clone();
+        let mut session: crate::session::Session =
+            serde_json::from_value(replay.session.clone()).map_err(|e| unreadable("session", e))?;
+        session.snapshots = replay.snapshots.clone();
+        session.judging = replay.judging.clone();
+        let pinned = crate::session::Pinned {
+            config: serde_json::from_value(replay.config.clone())
+                .map_err(|e| unreadable("config", e))?,
+            provenance: predicate.workflow.provenance.clone(),
+            judging_globs: replay.judging_globs.clone(),
+        };
+        self.recheck_path(&session, &workflow, &pinned)
+    }
+
+    /// Each passed checkpoint on `session`'s path run again, without the
+    /// outcome cache, against the workspace as it is now.
+    fn recheck_path(
+        &self,
+        session: &crate::session::Session,
+        workflow: &Workflow,
+        pinned: &crate::session::Pinned,
+    ) -> Result<Vec<Recheck>> {
         let mut results = Vec::new();
-        let path = session.path_taken(&workflow);
+        let path = session.path_taken(workflow);
         for step in path.iter().filter(|s| s.outcome == Outcome::Passed) {
             let Some(index) = workflow.index_of(&step.phase) else {
                 continue;
@@ -88,7 +135,7 @@ impl Service {
             }
             let key = crate::session::occurrence(&phase.id, step.iteration);
             let report = self.run_phase(
-                (&then, &workflow, &pinned),
+                (&then, workflow, pinned),
                 PhaseRun {
                     phase,
                     evidence: session.evidence.get(&key),
@@ -103,12 +150,7 @@ impl Service {
                 report,
             });
         }
-        Ok(VerifyReport {
-            ok: results.iter().all(|r| r.passed),
-            record,
-            recheck: Some(results),
-            confinement,
-        })
+        Ok(results)
     }
 
     /// Globs of the files that change how the workflow's rules judge: what

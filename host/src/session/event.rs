@@ -100,6 +100,11 @@ pub struct Verdict {
     /// request waited for it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
+    /// The git id of the working tree the checkpoint passed on (tracked
+    /// and untracked files, not ignored ones), when the workspace is a git
+    /// repository: what `checkrail attest` binds to a commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tree: Option<String>,
     /// The report.
     #[serde(flatten)]
     pub report: CheckpointReport,

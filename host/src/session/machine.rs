@@ -55,6 +55,9 @@ pub struct Checked {
     /// The id of the check that ran apart from its request (`None` for a
     /// validation answered in the request).
     pub check: Option<String>,
+    /// The git id of the working tree it passed on, when the workspace is
+    /// a git repository (recorded with the `validated` event).
+    pub tree: Option<String>,
 }
 
 /// What can happen to a session.
@@ -391,6 +394,7 @@ impl Session {
         }
         let verdict = Verdict {
             check: checked.check,
+            tree: checked.tree,
             report: checked.report,
         };
         events.push(NewEvent::new(

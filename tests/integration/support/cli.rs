@@ -46,6 +46,12 @@ impl Cli {
         self
     }
 
+    /// Adds more arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.command.args(args);
+        self
+    }
+
     /// Runs in `dir`.
     pub fn current_dir(mut self, dir: &Path) -> Self {
         self.command.current_dir(dir);
