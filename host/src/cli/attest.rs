@@ -217,20 +217,24 @@ pub fn verify(engine: impl FnOnce() -> Result<Checkrail>, args: &VerifyArgs) -> 
             .filter(|r| !r.passed)
             .map(|r| r.phase.as_str())
             .collect();
+        let moved = other_rules(statement, &results);
         outcome.checks.push(checkrail::attest::check::Check {
             name: "recheck".to_owned(),
             passed: failed.is_empty(),
-            message: if failed.is_empty() {
-                format!(
-                    "{} checkpoint(s) pass again on a fresh checkout",
-                    results.len()
-                )
-            } else {
-                format!(
-                    "fails again on a fresh checkout: {} (see the findings)",
-                    failed.join(", ")
-                )
-            },
+            message: format!(
+                "{}{moved}",
+                if failed.is_empty() {
+                    format!(
+                        "{} checkpoint(s) pass again on a fresh checkout",
+                        results.len()
+                    )
+                } else {
+                    format!(
+                        "fails again on a fresh checkout: {} (see the findings)",
+                        failed.join(", ")
+                    )
+                }
+            ),
         });
         rechecks = Some(results);
     }
@@ -256,6 +260,39 @@ pub fn verify(engine: impl FnOnce() -> Result<Checkrail>, args: &VerifyArgs) -> 
     } else {
         Exit::Failed
     })
+}
+
+/// The rules that ran here as another component than the session's (this
+/// checkrail bundles other versions), as a note: `""` when none did.
+fn other_rules(statement: &Statement, results: &[Recheck]) -> String {
+    let mut notes = Vec::new();
+    for result in results {
+        let Some(attested) = statement
+            .predicate
+            .phases
+            .iter()
+            .find(|p| p.phase == result.phase)
+        else {
+            continue;
+        };
+        for rule in &result.report.rules {
+            if let Some(then) = attested.rules.iter().find(|r| r.rule == rule.rule)
+                && then.digest != rule.digest
+            {
+                notes.push(format!(
+                    "{} ran as {} here, {} in the session",
+                    rule.rule, rule.version, then.version
+                ));
+            }
+        }
+    }
+    notes.sort();
+    notes.dedup();
+    if notes.is_empty() {
+        String::new()
+    } else {
+        format!(" (note: {})", notes.join("; "))
+    }
 }
 
 /// Trusted keys from the arguments and the environment.
