@@ -29,6 +29,7 @@ mod operations;
 pub(crate) mod packs;
 pub(crate) mod pg;
 mod processes;
+mod python_rules;
 pub(crate) mod registry;
 mod replicas;
 mod sandbox;

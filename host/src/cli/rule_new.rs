@@ -2,6 +2,7 @@
 //! as generated: the name and the place are checked here, where the SDK
 //! comes from is [`sdk`]'s to say, and the files are [`template`]'s.
 
+mod python;
 mod sdk;
 mod template;
 
@@ -39,6 +40,20 @@ pub struct Args {
     /// this checkrail carries (once the SDK is published there).
     #[arg(long, conflicts_with = "sdk_path")]
     pub registry: bool,
+    /// The language to write the rule in. Python and TypeScript rules are
+    /// built into components with componentize-py (PyPI) or
+    /// componentize-js (npm); the project says how.
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub lang: Lang,
+}
+
+/// Languages a rule can be written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    /// A crate depending on checkrail-sdk.
+    Rust,
+    /// A Python project with the checkrail_rule SDK.
+    Python,
 }
 
 /// Creates the rule crate and prints what it made and what to run next.
@@ -68,6 +83,9 @@ pub fn run(args: &Args) -> Result<Exit> {
         args.dir.join(&args.name)
     };
     check_target(&target, &shown)?;
+    if args.lang != Lang::Rust {
+        return write_project(args, &target, &shown);
+    }
     if let Some((root, pattern)) = claiming_workspace(&target) {
         bail!(
             "`{}` would be a member of the Cargo workspace at `{}` (its `members` has `{pattern}`), \
@@ -119,6 +137,52 @@ pub fn run(args: &Args) -> Result<Exit> {
         this_checkrail(),
         args.name
     );
+    Ok(Exit::Passed)
+}
+
+/// Writes a rule project in a language other than Rust and prints what to
+/// run next.
+fn write_project(args: &Args, target: &Path, shown: &Path) -> Result<Exit> {
+    let (files, steps) = match args.lang {
+        Lang::Python => (
+            python::render(&args.name),
+            python::next_steps(&args.name, &this_checkrail()),
+        ),
+        Lang::Rust => unreachable!("Rust rules are crates"),
+    };
+    for (file, text) in &files {
+        let path = target.join(file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create `{}`", parent.display()))?;
+        }
+        std::fs::write(&path, text)
+            .with_context(|| format!("write `{}`", shown.join(file).display()))?;
+    }
+    println!(
+        "Created rule `{}` ({:?}) in {}:",
+        args.name,
+        args.lang,
+        shown.display()
+    );
+    for (file, _) in files
+        .iter()
+        .filter(|(f, _)| !f.starts_with("checkrail_rule/"))
+    {
+        println!("  {}", shown.join(file).display());
+    }
+    println!(
+        "  {} (the SDK of checkrail {}, rule API {})",
+        shown.join("checkrail_rule/").display(),
+        env!("CARGO_PKG_VERSION"),
+        checkrail_sdk::API_VERSION
+    );
+    println!();
+    println!("Next:");
+    println!("  cd {}", shown.display());
+    for step in steps {
+        println!("  {step}");
+    }
     Ok(Exit::Passed)
 }
 

@@ -12,7 +12,7 @@ const README_MD: &str = include_str!("../../../templates/rule/README.md.tmpl");
 const GITIGNORE: &str = include_str!("../../../templates/rule/gitignore.tmpl");
 
 /// `has-changelog` → `HasChangelog`.
-fn type_name(name: &str) -> String {
+pub(super) fn type_name(name: &str) -> String {
     name.split('-')
         .map(|word| {
             let mut chars = word.chars();
@@ -22,6 +22,15 @@ fn type_name(name: &str) -> String {
                 .unwrap_or_default()
         })
         .collect()
+}
+
+/// `template` with each `{{key}}` replaced by its value.
+pub(super) fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    values
+        .iter()
+        .fold(template.to_owned(), |text, (key, value)| {
+            text.replace(&format!("{{{{{key}}}}}"), value)
+        })
 }
 
 /// Every file of the crate: (path relative to the crate, contents).
@@ -45,13 +54,7 @@ pub(super) fn render_crate(name: &str, sdk: &Sdk, crate_dir: &Path) -> Vec<(&'st
         ("sdk_dependency", &sdk_dependency),
         ("sdk_version", &sdk_version),
     ];
-    let render = |template: &str| {
-        values
-            .iter()
-            .fold(template.to_owned(), |text, (key, value)| {
-                text.replace(&format!("{{{{{key}}}}}"), value)
-            })
-    };
+    let render = |template: &str| fill(template, &values);
     vec![
         ("Cargo.toml", render(CARGO_TOML)),
         ("src/lib.rs", render(LIB_RS)),
