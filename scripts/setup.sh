@@ -24,6 +24,11 @@ setup_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 user_cache=${XDG_CACHE_HOME:-$HOME/.cache}/checkrail
 node_tools=${CHECKRAIL_NODE_TOOLS:-$user_cache/node-tools}
 venv=${CHECKRAIL_E2E_VENV:-$user_cache/e2e-venv}
+# The TypeScript rule tools (componentize-js, esbuild, TypeScript), pinned by
+# the example rule's package-lock and installed where
+# tests/integration/typescript_rules.rs looks for them: keyed by that lock.
+ts_rules=$user_cache/ts-rules
+ts_example=examples/rules/package-fields
 # The JavaScript tools, one major version each: installed into a prefix
 # outside any project (the generated test projects have no node_modules of
 # their own) whose node_modules/.bin goes on PATH for the rules under test.
@@ -104,9 +109,26 @@ setup_venv() {
     -r "$setup_root/tests/requirements.txt"
 }
 
+ts_rules_root() {
+  echo "$ts_rules/$(sha256sum "$setup_root/$ts_example/package-lock.json" | cut -c1-16)"
+}
+
+setup_ts_rules() {
+  local root
+  root=$(ts_rules_root)
+  [[ -f $root/$ts_example/node_modules/.package-lock.json ]] && return 0
+  echo "setup: installing the TypeScript rule tools into $root"
+  mkdir -p "$root/sdks" "$root/$ts_example"
+  rm -rf "$root/sdks/typescript"
+  cp -RL "$setup_root/sdks/typescript" "$root/sdks/typescript" # -L: the WIT link
+  cp "$setup_root/$ts_example/package.json" "$setup_root/$ts_example/package-lock.json" "$root/$ts_example/"
+  (cd "$root/$ts_example" && npm ci --no-audit --no-fund --loglevel=error)
+}
+
 setup_user() {
   timed "the JavaScript tools" setup_node_tools
   timed "the Python venv" setup_venv
+  timed "the TypeScript rule tools" setup_ts_rules
   timed "the MCP conformance suite" "$setup_root/scripts/conformance.sh" --install
 }
 
@@ -144,9 +166,11 @@ setup_verify() {
   verify_tool jest "$bin/jest" --version
   verify_tool vitest "$bin/vitest" --version
   verify_tool action-validator "$bin/action-validator" --help
+  verify_tool esbuild "$(ts_rules_root)/$ts_example/node_modules/.bin/esbuild" --version
   verify_tool python "$py/python" --version
   verify_tool mcp "$py/python" -c 'import importlib.metadata as m; print("mcp", m.version("mcp"))'
   verify_tool pytest "$py/pytest" --version
+  verify_tool componentize-py "$py/componentize-py" --version
   verify_tool ruff "$py/ruff" --version
   verify_tool bandit "$py/bandit" --version
   verify_tool mypy "$py/mypy" --version

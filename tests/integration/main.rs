@@ -42,5 +42,6 @@ mod supervisor;
 mod support;
 mod toolchains;
 mod trust;
+mod typescript_rules;
 mod verdicts;
 mod workflows;
