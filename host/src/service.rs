@@ -316,11 +316,17 @@ impl Service {
         let index = workflow.index_of(&phase.id).unwrap_or(session.phase_index);
         let (filled, frozen) = with_frozen_artifacts(filled, session, workflow, index);
         let baselines = session.baselines_view(workflow, index);
+        // The notes `init` recorded, read together (one round trip on
+        // PostgreSQL); one that cannot be read counts as not recorded.
+        let files = crate::setup::setup_files();
+        let names: Vec<String> = files.iter().map(|f| crate::setup::setup_note(f)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let recorded = self.store.notes(&names).unwrap_or_default();
         let noted = |file: &str| {
-            self.store
-                .note(&crate::setup::setup_note(file))
-                .ok()
-                .flatten()
+            files
+                .iter()
+                .position(|f| *f == file)
+                .and_then(|i| recorded.get(i).cloned().flatten())
         };
         let setup = crate::setup::changed_since_init(self.workspace.root(), &noted);
         // Rules run only in one of the server's slots.

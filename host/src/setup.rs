@@ -459,6 +459,18 @@ pub struct SetupChange {
 /// Claude Code's project settings files: either can switch every hook off.
 const CLAUDE_SETTINGS: [&str; 2] = [".claude/settings.json", ".claude/settings.local.json"];
 
+/// Every agent file `init` may record, each once, sorted.
+pub fn setup_files() -> Vec<&'static str> {
+    let mut files: Vec<&str> = Agent::ALL
+        .iter()
+        .flat_map(|a| files_of(*a))
+        .copied()
+        .collect();
+    files.sort_unstable();
+    files.dedup();
+    files
+}
+
 /// The agent files `checkrail init` recorded (`noted` gives a recorded
 /// digest by file) that no longer hold what it recorded, and Claude Code
 /// settings that switch every hook off (`disableAllHooks`, which a local
@@ -468,14 +480,7 @@ pub fn changed_since_init(
     root: &Path,
     noted: &dyn Fn(&str) -> Option<String>,
 ) -> Option<Vec<SetupChange>> {
-    let mut files: Vec<&str> = Agent::ALL
-        .iter()
-        .flat_map(|a| files_of(*a))
-        .copied()
-        .collect();
-    files.sort_unstable();
-    files.dedup();
-    let recorded: Vec<(&str, String)> = files
+    let recorded: Vec<(&str, String)> = setup_files()
         .into_iter()
         .filter_map(|file| Some((file, noted(file)?)))
         .collect();

@@ -15,6 +15,8 @@ use checkrail::trusted::StateDir;
 
 use crate::support::{Session, Sessions, Workspace, raw_db, state};
 
+mod round_trips;
+
 /// Two checked phases, then a last one.
 pub(crate) const FLOW: &str = "id: store-flow
 version: 1.0.0
@@ -632,4 +634,27 @@ fn postgres_binds_records_to_their_key_and_workspace() {
         "{:?}",
         report.record.problems
     );
+}
+
+/// PostgreSQL only: a pooled connection the server closed while it sat
+/// idle (a restart, an idle timeout) is noticed and replaced, not handed
+/// to the next call.
+#[test]
+fn postgres_replaces_connections_the_server_closed() {
+    let f = Fixture::postgres();
+    let svc = f.service();
+    let id = f.start();
+    svc.next(&id).unwrap();
+    let db = f.database.as_deref().unwrap();
+    let closed = crate::pg::server().column(
+        "postgres",
+        &format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}' AND pid <> pg_backend_pid()"
+        ),
+    );
+    assert!(!closed.is_empty(), "the service held no connection");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(svc.next(&id).unwrap().session.id, id);
+    svc.control(&id, Control::Pause, None).unwrap();
+    assert!(svc.verify(&id, false).unwrap().ok);
 }

@@ -220,6 +220,13 @@ pub trait SessionStore: Send + Sync {
     /// Writes a note, or removes it with `None`.
     fn set_note(&self, name: &str, value: Option<&str>) -> Result<()>;
 
+    /// Several notes at once, each as [`SessionStore::note`] reads it, in
+    /// one read (on PostgreSQL one round trip, where a note each is one
+    /// round trip each).
+    fn notes(&self, names: &[&str]) -> Result<Vec<Option<String>>> {
+        names.iter().map(|name| self.note(name)).collect()
+    }
+
     /// How many sessions there are of each status, by the status column
     /// (counted by the database, not verified one by one: for metrics and
     /// probes, whose cost must not grow with every session's record).
@@ -428,11 +435,17 @@ impl<B: Backend> Store<B> {
     fn row(&self, records: &mut dyn Records, id: &str) -> Result<Row> {
         match records.row(id)? {
             Some(row) => Ok(row),
-            None => Err(match self.deleted_in(records, id)? {
-                Some(deletion) => deletion.refusal(),
-                None => unknown(id),
-            }),
+            None => Err(self.missing(records, id)?),
         }
+    }
+
+    /// Why a session has no row: the refusal its audit entry gives when
+    /// it was deleted.
+    fn missing(&self, records: &mut dyn Records, id: &str) -> Result<Error> {
+        Ok(match self.deleted_in(records, id)? {
+            Some(deletion) => deletion.refusal(),
+            None => unknown(id),
+        })
     }
 }
 
@@ -519,8 +532,7 @@ impl<B: Backend> SessionStore for Store<B> {
     }
 
     fn get(&self, id: &str) -> Result<(Session, Workflow, Pinned)> {
-        let (_, session, workflow, pinned) =
-            self.backend.read(|records| self.checked_row(records, id))?;
+        let (_, session, workflow, pinned) = self.current(id)?;
         Ok((session, workflow, pinned))
     }
 
@@ -583,8 +595,7 @@ impl<B: Backend> SessionStore for Store<B> {
         // every write) and appends; when another change came in between,
         // it decides again, and at last inside the transaction.
         for _ in 0..DECIDE_TRIES {
-            let (seen, mut session, workflow, _) =
-                self.backend.read(|records| self.checked_row(records, id))?;
+            let (seen, mut session, workflow, _) = self.current(id)?;
             let transition = change(&mut session, &workflow)?;
             let written = self.backend.write(|records| {
                 let (mut row, _, _, _) = self.checked_row(records, id)?;
@@ -639,8 +650,21 @@ impl<B: Backend> SessionStore for Store<B> {
 
     fn note(&self, name: &str) -> Result<Option<String>> {
         let key = format!("{NOTE_PREFIX}{name}");
-        let stored = self.backend.read(|records| records.meta(&key))?;
+        let stored = self.backend.meta(&key)?;
         Ok(stored.and_then(|stored| self.opened_note(&key, &stored)))
+    }
+
+    fn notes(&self, names: &[&str]) -> Result<Vec<Option<String>>> {
+        let keys: Vec<String> = names
+            .iter()
+            .map(|name| format!("{NOTE_PREFIX}{name}"))
+            .collect();
+        let stored = self.backend.metas(&keys)?;
+        Ok(keys
+            .iter()
+            .zip(stored)
+            .map(|(key, stored)| stored.and_then(|stored| self.opened_note(key, &stored)))
+            .collect())
     }
 
     fn set_note(&self, name: &str, value: Option<&str>) -> Result<()> {

@@ -23,6 +23,24 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// Runs `work` on one consistent snapshot (a row and its log read
     /// together never straddle another process's commit).
     fn read<T>(&self, work: impl FnOnce(&mut dyn Records) -> Result<T>) -> Result<T>;
+
+    /// A session row and the last event of its log, read together: the
+    /// read every check and change starts with. A backend that can read
+    /// both in one statement (one snapshot) spares the transaction.
+    fn head(&self, id: &str) -> Result<Option<(Row, Option<StoredEvent>)>> {
+        self.read(|records| records.head(id))
+    }
+
+    /// The value of `name` in the store's notes, read on its own.
+    fn meta(&self, name: &str) -> Result<Option<String>> {
+        self.read(|records| records.meta(name))
+    }
+
+    /// The values of `names` in the store's notes, in their order, read
+    /// together.
+    fn metas(&self, names: &[String]) -> Result<Vec<Option<String>>> {
+        self.read(|records| names.iter().map(|name| records.meta(name)).collect())
+    }
 }
 
 /// Which session rows to read: of one status, of workflows whose id holds
@@ -39,6 +57,15 @@ pub(super) struct RowQuery<'a> {
 pub(super) trait Records {
     /// A session row; in a write transaction, locked until it ends.
     fn row(&mut self, id: &str) -> Result<Option<Row>>;
+    /// A session row (locked as [`Records::row`] locks it) and the last
+    /// event of its log, read after the row.
+    fn head(&mut self, id: &str) -> Result<Option<(Row, Option<StoredEvent>)>> {
+        let Some(row) = self.row(id)? else {
+            return Ok(None);
+        };
+        let head = self.last_event(id)?;
+        Ok(Some((row, head)))
+    }
     /// Session rows matching `query`, newest change first, the page it
     /// asks for.
     fn rows(&mut self, query: &RowQuery<'_>) -> Result<Vec<Row>>;

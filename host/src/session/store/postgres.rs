@@ -6,22 +6,38 @@
 //! COMMITTED transaction: a second writer waits for the first to commit,
 //! then reads the row it wrote, exactly as SQLite's IMMEDIATE transaction
 //! serializes writers on one file. Reads run in a REPEATABLE READ, READ
-//! ONLY transaction (one snapshot).
+//! ONLY transaction (one snapshot); a row with the head of its log, the
+//! read every check and change starts with, is one statement (its own
+//! snapshot) and needs no transaction.
+//!
+//! Round trips are what a change costs here, so each statement is
+//! prepared once per connection ([`sql`]) and a transaction's statements
+//! are pipelined ([`pipeline`]): a change is three round trips (the row
+//! and its head to decide on; `BEGIN`, the locked row and the head again;
+//! the events, the row and `COMMIT`).
 //!
 //! The store's API is synchronous (the service runs on the blocking
-//! pool); the driver is async. A small runtime owned by the store drives
-//! the connections, and calls block on it from the caller's thread: inside
-//! a multi-threaded runtime through `block_in_place`, so a worker is never
-//! blocked without telling its scheduler.
+//! pool); the driver is async. The store owns a current-thread runtime
+//! that calls drive from the caller's thread (`Runtime::block_on`): the
+//! thread that waits for an answer also reads it off the socket, so a
+//! round trip wakes no other thread (with a worker thread driving the
+//! connections, each one cost two cross-thread wake-ups). Concurrent calls
+//! take turns driving it. Inside a multi-threaded runtime a call goes
+//! through `block_in_place`, so a worker is never blocked without telling
+//! its scheduler.
 
 use std::future::Future;
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tokio_postgres::{Client, Config, IsolationLevel, NoTls};
+use tokio_postgres::{Client, Config, NoTls};
 
 use super::backend::{Backend, Migrations, Records};
+use super::{Row, StoredEvent};
 use crate::{Error, Result};
+use pipeline::{Mode, Tx};
+use records::PgRecords;
+use sql::{Prepared, Sql};
 
 /// Written with `IF NOT EXISTS`, like SQLite's version 1, so that a
 /// database whose version records were lost is adopted, not refused.
@@ -98,14 +114,6 @@ const MIGRATION_LOCK: i64 = 0x636b_726c;
 /// Connections one store keeps open at most.
 const MAX_CONNECTIONS: usize = 8;
 
-const ROW_COLUMNS: &str =
-    "id, workflow_id, workflow_version, workflow_digest, workflow_json, workflow_source,
-    config_json, inputs, created_at, updated_at, status, state, event_count, head_hash, tag";
-
-const EVENT_COLUMNS: &str = "seq, n, at, kind, phase, data, state, prev_hash, hash, tag";
-
-const AUDIT_COLUMNS: &str = "id, workflow_id, workflow_version, status, created_at, deleted_at, event_count, head_hash, deleted_by, reason, tag";
-
 /// One workspace's sessions in a PostgreSQL database.
 pub(super) struct Postgres {
     runtime: Option<tokio::runtime::Runtime>,
@@ -116,10 +124,24 @@ pub(super) struct Postgres {
     freed: Condvar,
 }
 
+/// How long a pooled connection may sit idle and still be used without a
+/// check. While idle nothing polls it (the runtime runs only inside a
+/// call), so a connection the server closed meanwhile (a restart, an idle
+/// timeout) is not yet known to be closed: after this long, an empty query
+/// asks first. Connections in steady use never pay for it.
+const TRUSTED_IDLE: Duration = Duration::from_secs(2);
+
 #[derive(Default)]
 struct Pool {
-    idle: Vec<Client>,
+    idle: Vec<(Conn, Instant)>,
     leased: usize,
+}
+
+/// A connection and, once it has served records, the statements prepared
+/// on it.
+struct Conn {
+    client: Client,
+    prepared: Option<Prepared>,
 }
 
 /// The URL without its password, for messages.
@@ -169,9 +191,7 @@ impl Postgres {
         if config.get_application_name().is_none() {
             config.application_name("checkrail");
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("checkrail-pg")
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(|e| Error::Store {
@@ -196,45 +216,68 @@ impl Postgres {
 
     /// Runs `future` to completion from synchronous code.
     fn block_on<F: Future>(&self, future: F) -> F::Output {
-        let handle = match &self.runtime {
-            Some(runtime) => runtime.handle().clone(),
-            None => unreachable!("the runtime is only taken when the store is dropped"),
+        let Some(runtime) = &self.runtime else {
+            unreachable!("the runtime is only taken when the store is dropped")
         };
         match tokio::runtime::Handle::try_current() {
             Ok(current)
                 if current.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread =>
             {
-                tokio::task::block_in_place(|| handle.block_on(future))
+                tokio::task::block_in_place(|| runtime.block_on(future))
             }
-            _ => handle.block_on(future),
+            _ => runtime.block_on(future),
         }
     }
 
     /// A connection from the pool, or a new one while fewer than
     /// [`MAX_CONNECTIONS`] are out.
     fn lease(&self) -> Result<Lease<'_>> {
-        let mut pool = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         loop {
-            while let Some(client) = pool.idle.pop() {
-                if !client.is_closed() {
-                    pool.leased += 1;
-                    return Ok(Lease {
-                        store: self,
-                        client: Some(client),
-                    });
+            let pooled = {
+                let mut pool = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                loop {
+                    if let Some(idle) = pool.idle.pop() {
+                        pool.leased += 1;
+                        break Some(idle);
+                    }
+                    if pool.leased < MAX_CONNECTIONS {
+                        pool.leased += 1;
+                        break None;
+                    }
+                    pool = self.freed.wait(pool).unwrap_or_else(|e| e.into_inner());
+                }
+            };
+            // Counted as leased from here: dropped without a connection,
+            // it only frees its place.
+            let mut lease = Lease {
+                store: self,
+                conn: None,
+                in_transaction: false,
+            };
+            match pooled {
+                Some((conn, since)) => {
+                    if self.alive(&conn, since) {
+                        lease.conn = Some(conn);
+                        return Ok(lease);
+                    }
+                }
+                None => {
+                    lease.conn = Some(self.connect()?);
+                    return Ok(lease);
                 }
             }
-            if pool.leased < MAX_CONNECTIONS {
-                pool.leased += 1;
-                break;
-            }
-            pool = self.freed.wait(pool).unwrap_or_else(|e| e.into_inner());
         }
-        drop(pool);
-        let mut lease = Lease {
-            store: self,
-            client: None,
-        };
+    }
+
+    /// Whether a pooled connection can serve: not closed, and when it sat
+    /// idle longer than [`TRUSTED_IDLE`], answering an empty query.
+    fn alive(&self, conn: &Conn, idle_since: Instant) -> bool {
+        !conn.client.is_closed()
+            && (idle_since.elapsed() < TRUSTED_IDLE
+                || self.block_on(conn.client.batch_execute("")).is_ok())
+    }
+
+    fn connect(&self) -> Result<Conn> {
         let (client, connection) =
             self.block_on(self.config.connect(NoTls))
                 .map_err(|e| Error::StoreUnreachable {
@@ -248,13 +291,15 @@ impl Postgres {
                 }
             });
         }
-        lease.client = Some(client);
-        Ok(lease)
+        Ok(Conn {
+            client,
+            prepared: None,
+        })
     }
 
     fn migrate(&self) -> Result<()> {
         let mut lease = self.lease()?;
-        let client = lease.client()?;
+        let client = &mut lease.conn()?.client;
         self.block_on(async move {
             let tx = client.transaction().await?;
             tx.query("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -288,34 +333,46 @@ impl Postgres {
         })
     }
 
+    /// Runs `work` in a transaction of `mode`, committed when it returns
+    /// `Ok`. Nothing is sent until `work` reads; what it writes is sent
+    /// with its next read or with `COMMIT` ([`pipeline`]).
     fn transaction<T>(
         &self,
-        write: bool,
+        mode: Mode,
         work: impl FnOnce(&mut dyn Records) -> Result<T>,
     ) -> Result<T> {
         let mut lease = self.lease()?;
-        let client = lease.client()?;
-        let tx = self
-            .block_on(async move {
-                let builder = client.build_transaction();
-                if write {
-                    builder.start().await
-                } else {
-                    builder
-                        .isolation_level(IsolationLevel::RepeatableRead)
-                        .read_only(true)
-                        .start()
-                        .await
-                }
-            })
-            .map_err(self.fail())?;
-        let value = work(&mut PgRecords {
+        // Until the transaction is seen to end, the connection must not
+        // go back to the pool (a panic in `work` included).
+        lease.in_transaction = true;
+        let (client, prepared) = lease.ready()?;
+        let mut records = PgRecords {
             store: self,
-            tx: &tx,
-            lock: write,
-        })?;
-        self.block_on(tx.commit()).map_err(self.fail())?;
-        Ok(value)
+            tx: Tx::new(client, prepared, mode),
+        };
+        let worked = work(&mut records);
+        let tx = &mut records.tx;
+        let ended = worked.and_then(|value| match tx.failed() {
+            // `work` went on after a statement failed: the server rolled
+            // the transaction back, so nothing it wrote is stored.
+            Some(failed) => Err(Error::Internal(format!(
+                "a change to `{}` was abandoned after a statement failed: {failed}",
+                self.location
+            ))),
+            None => self
+                .block_on(tx.commit())
+                .map_err(self.fail())
+                .map(|()| value),
+        });
+        if ended.is_err()
+            && let Err(e) = self.block_on(tx.rollback())
+        {
+            tracing::debug!("rolling back on the session database failed: {e}");
+        }
+        let open = tx.is_open();
+        drop(records);
+        lease.in_transaction = open;
+        ended
     }
 }
 
@@ -329,17 +386,34 @@ impl Drop for Postgres {
     }
 }
 
-/// A pooled connection, back to the pool when dropped.
+/// A pooled connection, back to the pool when dropped (unless it was
+/// left inside a transaction).
 struct Lease<'a> {
     store: &'a Postgres,
-    client: Option<Client>,
+    conn: Option<Conn>,
+    in_transaction: bool,
 }
 
 impl Lease<'_> {
-    fn client(&mut self) -> Result<&mut Client> {
-        self.client.as_mut().ok_or_else(|| {
+    fn conn(&mut self) -> Result<&mut Conn> {
+        self.conn.as_mut().ok_or_else(|| {
             Error::Internal("a database connection was used after its release".to_owned())
         })
+    }
+
+    /// The connection with its statements prepared (once per connection:
+    /// one round trip when it first serves records).
+    fn ready(&mut self) -> Result<(&Client, &Prepared)> {
+        let store = self.store;
+        let conn = self.conn()?;
+        let prepared = match conn.prepared.take() {
+            Some(prepared) => prepared,
+            None => store
+                .block_on(Prepared::on(&conn.client))
+                .map_err(store.fail())?,
+        };
+        let prepared = conn.prepared.insert(prepared);
+        Ok((&conn.client, prepared))
     }
 }
 
@@ -347,10 +421,11 @@ impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let mut pool = self.store.idle.lock().unwrap_or_else(|e| e.into_inner());
         pool.leased = pool.leased.saturating_sub(1);
-        if let Some(client) = self.client.take()
-            && !client.is_closed()
+        if let Some(conn) = self.conn.take()
+            && !conn.client.is_closed()
+            && !self.in_transaction
         {
-            pool.idle.push(client);
+            pool.idle.push((conn, Instant::now()));
         }
         drop(pool);
         self.store.freed.notify_one();
@@ -367,13 +442,56 @@ impl Backend for Postgres {
     }
 
     fn write<T>(&self, work: impl FnOnce(&mut dyn Records) -> Result<T>) -> Result<T> {
-        self.transaction(true, work)
+        self.transaction(Mode::Write, work)
     }
 
     fn read<T>(&self, work: impl FnOnce(&mut dyn Records) -> Result<T>) -> Result<T> {
-        self.transaction(false, work)
+        self.transaction(Mode::Read, work)
+    }
+
+    /// One statement, one round trip, no transaction: a statement sees
+    /// one snapshot of both tables.
+    fn head(&self, id: &str) -> Result<Option<(Row, Option<StoredEvent>)>> {
+        let rows = self.statement(Sql::Head, &[&self.workspace, &id])?;
+        records::joined_head(&rows, &self.location)
+    }
+
+    fn meta(&self, name: &str) -> Result<Option<String>> {
+        let rows = self.statement(Sql::Meta, &[&self.workspace, &name])?;
+        rows.first()
+            .map(|r| r.try_get(0))
+            .transpose()
+            .map_err(self.fail())
+    }
+
+    fn metas(&self, names: &[String]) -> Result<Vec<Option<String>>> {
+        let rows = self.statement(Sql::Metas, &[&self.workspace, &names])?;
+        let mut found = std::collections::HashMap::new();
+        for row in &rows {
+            let (name, value): (String, String) = (
+                row.try_get(0).map_err(self.fail())?,
+                row.try_get(1).map_err(self.fail())?,
+            );
+            found.insert(name, value);
+        }
+        Ok(names.iter().map(|name| found.get(name).cloned()).collect())
     }
 }
 
+impl Postgres {
+    /// Runs one statement outside any transaction: one round trip.
+    fn statement(
+        &self,
+        sql: Sql,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let mut lease = self.lease()?;
+        let (client, prepared) = lease.ready()?;
+        self.block_on(client.query(prepared.get(sql), params))
+            .map_err(self.fail())
+    }
+}
+
+mod pipeline;
 mod records;
-use records::PgRecords;
+mod sql;

@@ -29,8 +29,28 @@ impl<B: Backend> Store<B> {
         records: &mut dyn Records,
         id: &str,
     ) -> Result<(Row, Session, Workflow, Pinned)> {
-        let row = self.row(records, id)?;
-        let head = records.last_event(id)?;
+        match records.head(id)? {
+            Some((row, head)) => self.checked(id, row, head),
+            None => Err(self.missing(records, id)?),
+        }
+    }
+
+    /// [`Store::checked_row`] on its own snapshot (one statement where the
+    /// backend allows), outside any transaction.
+    pub(super) fn current(&self, id: &str) -> Result<(Row, Session, Workflow, Pinned)> {
+        match self.backend.head(id)? {
+            Some((row, head)) => self.checked(id, row, head),
+            None => Err(self.backend.read(|records| self.missing(records, id))?),
+        }
+    }
+
+    /// The head check of a row and the last event of its log.
+    fn checked(
+        &self,
+        id: &str,
+        row: Row,
+        head: Option<StoredEvent>,
+    ) -> Result<(Row, Session, Workflow, Pinned)> {
         let mut problems = Vec::new();
         if !row.verifies(&self.seal) {
             problems.push(row_problem(&row, head.as_ref()));

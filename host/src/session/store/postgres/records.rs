@@ -1,43 +1,64 @@
 //! The records of one PostgreSQL transaction: session rows, their events,
 //! the deletion audit and the store's notes, read and written as SQL.
 
-use tokio_postgres::Transaction;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 
 use super::super::backend::{Records, RowQuery};
 use super::super::{Deletion, Row, StoredEvent};
-use super::{AUDIT_COLUMNS, EVENT_COLUMNS, Postgres, ROW_COLUMNS, pg_error};
+use super::pipeline::{Mode, Owned, Param, Tx};
+use super::sql::{HEAD_EVENT_AT, Sql};
+use super::{Postgres, pg_error};
 use crate::Result;
 
 pub(super) struct PgRecords<'a> {
     pub(super) store: &'a Postgres,
-    pub(super) tx: &'a Transaction<'a>,
-    /// Whether rows read are locked (a write transaction).
-    pub(super) lock: bool,
+    pub(super) tx: Tx<'a>,
 }
-
-type Params<'p> = [(&'p (dyn ToSql + Sync), Type)];
 
 impl PgRecords<'_> {
-    fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<tokio_postgres::Row>> {
+    /// Runs `reads` in one round trip (with what was queued before them).
+    fn fetch(&mut self, reads: &[(Sql, &[Param<'_>])]) -> Result<Vec<Vec<tokio_postgres::Row>>> {
         self.store
-            .block_on(self.tx.query_typed(sql, params))
+            .block_on(self.tx.read(reads))
             .map_err(self.store.fail())
     }
 
-    fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64> {
-        self.store
-            .block_on(self.tx.execute_typed(sql, params))
-            .map_err(self.store.fail())
+    fn query(&mut self, sql: Sql, params: &[Param<'_>]) -> Result<Vec<tokio_postgres::Row>> {
+        Ok(self.fetch(&[(sql, params)])?.pop().unwrap_or_default())
     }
 
-    fn ws(&self) -> (&(dyn ToSql + Sync), Type) {
-        (&self.store.workspace, Type::TEXT)
+    /// Queues a write: it goes out with the next read, or with `COMMIT`.
+    fn write(&mut self, sql: Sql, params: Vec<Owned>) {
+        self.tx.queue(sql, params);
+    }
+
+    fn ws(&self) -> Owned {
+        owned(self.store.workspace.clone())
     }
 }
 
-fn text(value: &(dyn ToSql + Sync)) -> (&(dyn ToSql + Sync), Type) {
-    (value, Type::TEXT)
+fn owned<T: ToSql + Sync + 'static>(value: T) -> Owned {
+    Box::new(value)
+}
+
+/// The row and log head [`Sql::Head`] answered.
+pub(super) fn joined_head(
+    rows: &[tokio_postgres::Row],
+    location: &str,
+) -> Result<Option<(Row, Option<StoredEvent>)>> {
+    let Some(r) = rows.first() else {
+        return Ok(None);
+    };
+    let read = || {
+        let row = read_row(r)?;
+        let seq: Option<i64> = r.try_get(HEAD_EVENT_AT)?;
+        let head = match seq {
+            Some(_) => Some(read_event_at(r, HEAD_EVENT_AT)?),
+            None => None,
+        };
+        Ok((row, head))
+    };
+    read().map(Some).map_err(|e| pg_error(location, e))
 }
 
 fn decode<T>(
@@ -71,17 +92,25 @@ fn read_row(r: &tokio_postgres::Row) -> std::result::Result<Row, tokio_postgres:
 }
 
 fn read_event(r: &tokio_postgres::Row) -> std::result::Result<StoredEvent, tokio_postgres::Error> {
+    read_event_at(r, 0)
+}
+
+/// An event whose columns start at `at`.
+fn read_event_at(
+    r: &tokio_postgres::Row,
+    at: usize,
+) -> std::result::Result<StoredEvent, tokio_postgres::Error> {
     Ok(StoredEvent {
-        seq: r.try_get(0)?,
-        n: r.try_get(1)?,
-        at: r.try_get(2)?,
-        kind: r.try_get(3)?,
-        phase: r.try_get(4)?,
-        data: r.try_get(5)?,
-        state: r.try_get(6)?,
-        prev_hash: r.try_get(7)?,
-        hash: r.try_get(8)?,
-        tag: r.try_get(9)?,
+        seq: r.try_get(at)?,
+        n: r.try_get(at + 1)?,
+        at: r.try_get(at + 2)?,
+        kind: r.try_get(at + 3)?,
+        phase: r.try_get(at + 4)?,
+        data: r.try_get(at + 5)?,
+        state: r.try_get(at + 6)?,
+        prev_hash: r.try_get(at + 7)?,
+        hash: r.try_get(at + 8)?,
+        tag: r.try_get(at + 9)?,
     })
 }
 
@@ -107,37 +136,63 @@ fn read_entry(
 }
 
 impl Records for PgRecords<'_> {
+    fn head(&mut self, id: &str) -> Result<Option<(Row, Option<StoredEvent>)>> {
+        let store = self.store;
+        let params: &[Param<'_>] = &[&store.workspace, &id];
+        if self.tx.mode() == Mode::Read {
+            let rows = self.query(Sql::Head, params)?;
+            return joined_head(&rows, &store.location);
+        }
+        // Two statements, not the join: the second runs after the lock is
+        // granted, so it sees the events of the writer it waited for.
+        let mut answers = self
+            .fetch(&[(Sql::RowLocked, params), (Sql::LastEvent, params)])?
+            .into_iter();
+        let (rows, last) = (
+            answers.next().unwrap_or_default(),
+            answers.next().unwrap_or_default(),
+        );
+        let Some(row) = decode(rows, read_row, &store.location)?.pop() else {
+            return Ok(None);
+        };
+        Ok(Some((
+            row,
+            decode(last, read_event, &store.location)?.pop(),
+        )))
+    }
+
     fn row(&mut self, id: &str) -> Result<Option<Row>> {
-        let lock = if self.lock { " FOR UPDATE" } else { "" };
-        let rows = self.query(
-            &format!("SELECT {ROW_COLUMNS} FROM sessions WHERE workspace = $1 AND id = $2{lock}"),
-            &[self.ws(), text(&id)],
-        )?;
-        Ok(decode(rows, read_row, &self.store.location)?.pop())
+        let store = self.store;
+        let sql = match self.tx.mode() {
+            Mode::Write => Sql::RowLocked,
+            Mode::Read => Sql::Row,
+        };
+        let rows = self.query(sql, &[&store.workspace, &id])?;
+        Ok(decode(rows, read_row, &store.location)?.pop())
     }
 
     fn rows(&mut self, query: &RowQuery<'_>) -> Result<Vec<Row>> {
+        let store = self.store;
         let limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
         let offset = i64::try_from(query.offset).unwrap_or(i64::MAX);
         let rows = self.query(
-            &format!(
-                "SELECT {ROW_COLUMNS} FROM sessions WHERE workspace = $1 AND id IN (SELECT id FROM sessions WHERE workspace = $1 AND ($2::TEXT IS NULL OR status = $2) AND ($3::TEXT IS NULL OR strpos(workflow_id, $3) > 0) ORDER BY updated_at DESC, id LIMIT $4 OFFSET $5) ORDER BY updated_at DESC, id"
-            ),
+            Sql::Rows,
             &[
-                self.ws(),
-                text(&query.status),
-                text(&query.workflow),
-                (&limit, Type::INT8),
-                (&offset, Type::INT8),
+                &store.workspace,
+                &query.status,
+                &query.workflow,
+                &limit,
+                &offset,
             ],
         )?;
-        decode(rows, read_row, &self.store.location)
+        decode(rows, read_row, &store.location)
     }
 
     fn count(&mut self, query: &RowQuery<'_>) -> Result<u64> {
+        let store = self.store;
         let rows = self.query(
-            "SELECT COUNT(*) FROM sessions WHERE workspace = $1 AND ($2::TEXT IS NULL OR status = $2) AND ($3::TEXT IS NULL OR strpos(workflow_id, $3) > 0)",
-            &[self.ws(), text(&query.status), text(&query.workflow)],
+            Sql::Count,
+            &[&store.workspace, &query.status, &query.workflow],
         )?;
         let counted = decode(
             rows,
@@ -145,217 +200,172 @@ impl Records for PgRecords<'_> {
                 let n: i64 = r.try_get(0)?;
                 Ok(u64::try_from(n).unwrap_or(0))
             },
-            &self.store.location,
+            &store.location,
         )?;
         Ok(counted.into_iter().next().unwrap_or(0))
     }
 
     fn count_by_status(&mut self) -> Result<Vec<(String, u64)>> {
-        let rows = self.query(
-            "SELECT status, COUNT(*) FROM sessions WHERE workspace = $1 GROUP BY status",
-            &[self.ws()],
-        )?;
+        let store = self.store;
+        let rows = self.query(Sql::CountByStatus, &[&store.workspace])?;
         decode(
             rows,
             |r| {
                 let count: i64 = r.try_get(1)?;
                 Ok((r.try_get(0)?, u64::try_from(count).unwrap_or(0)))
             },
-            &self.store.location,
+            &store.location,
         )
     }
 
     fn events(&mut self, id: &str) -> Result<Vec<StoredEvent>> {
-        let rows = self.query(
-            &format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE workspace = $1 AND session_id = $2 ORDER BY seq"
-            ),
-            &[self.ws(), text(&id)],
-        )?;
-        decode(rows, read_event, &self.store.location)
+        let store = self.store;
+        let rows = self.query(Sql::Events, &[&store.workspace, &id])?;
+        decode(rows, read_event, &store.location)
     }
 
     fn last_event(&mut self, id: &str) -> Result<Option<StoredEvent>> {
-        let rows = self.query(
-            &format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE workspace = $1 AND session_id = $2 ORDER BY seq DESC LIMIT 1"
-            ),
-            &[self.ws(), text(&id)],
-        )?;
-        Ok(decode(rows, read_event, &self.store.location)?.pop())
+        let store = self.store;
+        let rows = self.query(Sql::LastEvent, &[&store.workspace, &id])?;
+        Ok(decode(rows, read_event, &store.location)?.pop())
     }
 
     fn append(&mut self, id: &str, event: &StoredEvent) -> Result<()> {
-        self.execute(
-            "INSERT INTO events (workspace, session_id, n, at, kind, phase, data, state, prev_hash, hash, tag)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            &[
-                self.ws(),
-                text(&id),
-                (&event.n, Type::INT8),
-                text(&event.at),
-                text(&event.kind),
-                text(&event.phase),
-                text(&event.data),
-                text(&event.state),
-                text(&event.prev_hash),
-                text(&event.hash),
-                text(&event.tag),
-            ],
-        )?;
+        let params = vec![
+            self.ws(),
+            owned(id.to_owned()),
+            owned(event.n),
+            owned(event.at.clone()),
+            owned(event.kind.clone()),
+            owned(event.phase.clone()),
+            owned(event.data.clone()),
+            owned(event.state.clone()),
+            owned(event.prev_hash.clone()),
+            owned(event.hash.clone()),
+            owned(event.tag.clone()),
+        ];
+        self.write(Sql::Append, params);
         Ok(())
     }
 
     fn put(&mut self, row: &Row) -> Result<()> {
-        self.execute(
-            &format!(
-                "INSERT INTO sessions (workspace, {ROW_COLUMNS})
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-                 ON CONFLICT (workspace, id) DO UPDATE SET
-                    workflow_id = EXCLUDED.workflow_id, workflow_version = EXCLUDED.workflow_version,
-                    workflow_digest = EXCLUDED.workflow_digest, workflow_json = EXCLUDED.workflow_json,
-                    workflow_source = EXCLUDED.workflow_source, config_json = EXCLUDED.config_json,
-                    inputs = EXCLUDED.inputs, created_at = EXCLUDED.created_at,
-                    updated_at = EXCLUDED.updated_at, status = EXCLUDED.status, state = EXCLUDED.state,
-                    event_count = EXCLUDED.event_count, head_hash = EXCLUDED.head_hash, tag = EXCLUDED.tag"
-            ),
-            &[
-                self.ws(),
-                text(&row.id),
-                text(&row.workflow_id),
-                text(&row.workflow_version),
-                text(&row.workflow_digest),
-                text(&row.workflow_json),
-                text(&row.workflow_source),
-                text(&row.config_json),
-                text(&row.inputs),
-                text(&row.created_at),
-                text(&row.updated_at),
-                text(&row.status),
-                text(&row.state),
-                (&row.event_count, Type::INT8),
-                text(&row.head_hash),
-                text(&row.tag),
-            ],
-        )?;
+        let params = vec![
+            self.ws(),
+            owned(row.id.clone()),
+            owned(row.workflow_id.clone()),
+            owned(row.workflow_version.clone()),
+            owned(row.workflow_digest.clone()),
+            owned(row.workflow_json.clone()),
+            owned(row.workflow_source.clone()),
+            owned(row.config_json.clone()),
+            owned(row.inputs.clone()),
+            owned(row.created_at.clone()),
+            owned(row.updated_at.clone()),
+            owned(row.status.clone()),
+            owned(row.state.clone()),
+            owned(row.event_count),
+            owned(row.head_hash.clone()),
+            owned(row.tag.clone()),
+        ];
+        self.write(Sql::Put, params);
         Ok(())
     }
 
     fn remove(&mut self, id: &str) -> Result<()> {
-        self.execute(
-            "DELETE FROM events WHERE workspace = $1 AND session_id = $2",
-            &[self.ws(), text(&id)],
-        )?;
-        self.execute(
-            "DELETE FROM sessions WHERE workspace = $1 AND id = $2",
-            &[self.ws(), text(&id)],
-        )?;
+        let params = || vec![self.ws(), owned(id.to_owned())];
+        let (events, row) = (params(), params());
+        self.write(Sql::RemoveEvents, events);
+        self.write(Sql::RemoveRow, row);
         Ok(())
     }
 
     fn retag_event(&mut self, seq: i64, tag: &str) -> Result<()> {
-        self.execute(
-            "UPDATE events SET tag = $2 WHERE workspace = $1 AND seq = $3",
-            &[self.ws(), text(&tag), (&seq, Type::INT8)],
-        )?;
+        let params = vec![self.ws(), owned(tag.to_owned()), owned(seq)];
+        self.write(Sql::RetagEvent, params);
         Ok(())
     }
 
     fn retag_audit_entry(&mut self, id: &str, tag: &str) -> Result<()> {
-        self.execute(
-            "UPDATE deleted_sessions SET tag = $2 WHERE workspace = $1 AND id = $3",
-            &[self.ws(), text(&tag), text(&id)],
-        )?;
+        let params = vec![self.ws(), owned(tag.to_owned()), owned(id.to_owned())];
+        self.write(Sql::RetagAuditEntry, params);
         Ok(())
     }
 
     fn audit_entry(&mut self, id: &str) -> Result<Option<(Deletion, String)>> {
-        let rows = self.query(
-            &format!(
-                "SELECT {AUDIT_COLUMNS} FROM deleted_sessions WHERE workspace = $1 AND id = $2"
-            ),
-            &[self.ws(), text(&id)],
-        )?;
-        Ok(decode(rows, read_entry, &self.store.location)?.pop())
+        let store = self.store;
+        let rows = self.query(Sql::AuditEntry, &[&store.workspace, &id])?;
+        Ok(decode(rows, read_entry, &store.location)?.pop())
     }
 
     fn audit_entries(&mut self) -> Result<Vec<(Deletion, String)>> {
-        let rows = self.query(
-            &format!(
-                "SELECT {AUDIT_COLUMNS} FROM deleted_sessions WHERE workspace = $1 ORDER BY deleted_at DESC, id"
-            ),
-            &[self.ws()],
-        )?;
-        decode(rows, read_entry, &self.store.location)
+        let store = self.store;
+        let rows = self.query(Sql::AuditEntries, &[&store.workspace])?;
+        decode(rows, read_entry, &store.location)
     }
 
     fn add_audit_entry(&mut self, entry: &Deletion, tag: &str) -> Result<()> {
-        self.execute(
-            &format!(
-                "INSERT INTO deleted_sessions (workspace, {AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-            ),
-            &[
-                self.ws(),
-                text(&entry.id),
-                text(&entry.workflow_id),
-                text(&entry.workflow_version),
-                text(&entry.status),
-                text(&entry.created_at),
-                text(&entry.deleted_at),
-                (&entry.events, Type::INT8),
-                text(&entry.head_hash),
-                text(&entry.deleted_by),
-                text(&entry.reason),
-                text(&tag),
-            ],
-        )?;
+        let params = vec![
+            self.ws(),
+            owned(entry.id.clone()),
+            owned(entry.workflow_id.clone()),
+            owned(entry.workflow_version.clone()),
+            owned(entry.status.clone()),
+            owned(entry.created_at.clone()),
+            owned(entry.deleted_at.clone()),
+            owned(entry.events),
+            owned(entry.head_hash.clone()),
+            owned(entry.deleted_by.clone()),
+            owned(entry.reason.clone()),
+            owned(tag.to_owned()),
+        ];
+        self.write(Sql::AddAuditEntry, params);
         Ok(())
     }
 
     fn finished_before(&mut self, cutoff: &str) -> Result<Vec<String>> {
-        let rows = self.query(
-            "SELECT id FROM sessions WHERE workspace = $1 AND status IN ('completed', 'abandoned') AND updated_at < $2 ORDER BY updated_at",
-            &[self.ws(), text(&cutoff)],
-        )?;
-        decode(rows, |r| r.try_get(0), &self.store.location)
+        let store = self.store;
+        let rows = self.query(Sql::FinishedBefore, &[&store.workspace, &cutoff])?;
+        decode(rows, |r| r.try_get(0), &store.location)
     }
 
     fn meta(&mut self, name: &str) -> Result<Option<String>> {
-        let rows = self.query(
-            "SELECT value FROM meta WHERE workspace = $1 AND name = $2",
-            &[self.ws(), text(&name)],
-        )?;
-        Ok(decode(rows, |r| r.try_get(0), &self.store.location)?.pop())
+        let store = self.store;
+        let rows = self.query(Sql::Meta, &[&store.workspace, &name])?;
+        Ok(decode(rows, |r| r.try_get(0), &store.location)?.pop())
     }
 
     fn set_meta(&mut self, name: &str, value: Option<&str>) -> Result<()> {
         match value {
-            Some(value) => self.execute(
-                "INSERT INTO meta (workspace, name, value) VALUES ($1, $2, $3) ON CONFLICT (workspace, name) DO UPDATE SET value = EXCLUDED.value",
-                &[self.ws(), text(&name), text(&value)],
-            )?,
-            None => self.execute(
-                "DELETE FROM meta WHERE workspace = $1 AND name = $2",
-                &[self.ws(), text(&name)],
-            )?,
-        };
+            Some(value) => {
+                let params = vec![self.ws(), owned(name.to_owned()), owned(value.to_owned())];
+                self.write(Sql::SetMeta, params);
+            }
+            None => {
+                let params = vec![self.ws(), owned(name.to_owned())];
+                self.write(Sql::DeleteMeta, params);
+            }
+        }
         Ok(())
     }
 
     fn claim(&mut self, name: &str, value: &str) -> Result<Option<String>> {
         // A concurrent claim of the same name waits on the unique key and
-        // then inserts nothing; the value it then reads is the winner's.
-        let inserted = self.execute(
-            "INSERT INTO meta (workspace, name, value) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[self.ws(), text(&name), text(&value)],
-        )?;
-        if inserted == 1 {
+        // then inserts nothing; the value the next statement reads (a
+        // snapshot taken after that wait) is the winner's.
+        let store = self.store;
+        let mut answers = self
+            .fetch(&[
+                (Sql::Claim, &[&store.workspace, &name, &value]),
+                (Sql::Meta, &[&store.workspace, &name]),
+            ])?
+            .into_iter();
+        let (inserted, found) = (
+            answers.next().unwrap_or_default(),
+            answers.next().unwrap_or_default(),
+        );
+        if !inserted.is_empty() {
             return Ok(None);
         }
-        let rows = self.query(
-            "SELECT value FROM meta WHERE workspace = $1 AND name = $2",
-            &[self.ws(), text(&name)],
-        )?;
-        Ok(decode(rows, |r| r.try_get(0), &self.store.location)?.pop())
+        Ok(decode(found, |r| r.try_get(0), &store.location)?.pop())
     }
 }
