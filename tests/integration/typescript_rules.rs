@@ -389,3 +389,53 @@ fn a_typescript_rule_travels_in_a_signed_pack_to_another_project() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn rule_new_lang_typescript_tests_builds_and_runs_as_generated() {
+    // The example's install fills npm's cache first: the scaffold's own
+    // install then reads the pinned packages from it.
+    rule_package();
+    let dir = tempfile::tempdir().unwrap();
+    let out = Cli::new(&["rule", "new", "has-notes", "--lang", "typescript", "--dir"])
+        .arg(dir.path())
+        .output();
+    assert!(out.status.success(), "{}", crate::support::text(&out));
+    let project = dir.path().join("has-notes");
+    // The project carries the SDK, WIT included as a real file.
+    assert!(
+        project
+            .join("checkrail-rule-sdk/wit/checkrail-rule/rule.wit")
+            .is_file()
+    );
+    run(
+        &project,
+        "npm",
+        &["install", "--prefer-offline", "--no-audit", "--no-fund"],
+    );
+    let tested = run(&project, "npm", &["test"]);
+    assert!(
+        tested.contains("# pass 1") && tested.contains("# fail 0"),
+        "{tested}"
+    );
+    let built = run(&project, "npm", &["run", "build"]);
+    assert!(built.contains("built has-notes.wasm"), "{built}");
+    let ws = tempfile::tempdir().unwrap();
+    let check = |ws: &Path| {
+        Cli::new(&[
+            "rule",
+            "run",
+            "has-notes",
+            "--config",
+            r#"{"path": "NOTES.md"}"#,
+        ])
+        .arg("--rules-dir")
+        .arg(&project)
+        .workspace(ws)
+        .output()
+    };
+    let out = check(ws.path());
+    assert_eq!(out.status.code(), Some(1), "{}", crate::support::text(&out));
+    assert!(crate::support::text(&out).contains("`NOTES.md` does not exist"));
+    std::fs::write(ws.path().join("NOTES.md"), "notes\n").unwrap();
+    assert_eq!(check(ws.path()).status.code(), Some(0));
+}

@@ -5,6 +5,7 @@
 mod python;
 mod sdk;
 mod template;
+mod typescript;
 
 use std::path::{Path, PathBuf};
 
@@ -54,6 +55,8 @@ pub enum Lang {
     Rust,
     /// A Python project with the checkrail_rule SDK.
     Python,
+    /// A TypeScript (npm) project with the @checkrail/rule-sdk SDK.
+    Typescript,
 }
 
 /// Creates the rule crate and prints what it made and what to run next.
@@ -143,10 +146,16 @@ pub fn run(args: &Args) -> Result<Exit> {
 /// Writes a rule project in a language other than Rust and prints what to
 /// run next.
 fn write_project(args: &Args, target: &Path, shown: &Path) -> Result<Exit> {
-    let (files, steps) = match args.lang {
+    let (files, steps, sdk_dir) = match args.lang {
         Lang::Python => (
             python::render(&args.name),
             python::next_steps(&args.name, &this_checkrail()),
+            "checkrail_rule/",
+        ),
+        Lang::Typescript => (
+            typescript::render(&args.name),
+            typescript::next_steps(&args.name, &this_checkrail()),
+            typescript::SDK_DIR,
         ),
         Lang::Rust => unreachable!("Rust rules are crates"),
     };
@@ -165,15 +174,12 @@ fn write_project(args: &Args, target: &Path, shown: &Path) -> Result<Exit> {
         args.lang,
         shown.display()
     );
-    for (file, _) in files
-        .iter()
-        .filter(|(f, _)| !f.starts_with("checkrail_rule/"))
-    {
+    for (file, _) in files.iter().filter(|(f, _)| !f.starts_with(sdk_dir)) {
         println!("  {}", shown.join(file).display());
     }
     println!(
         "  {} (the SDK of checkrail {}, rule API {})",
-        shown.join("checkrail_rule/").display(),
+        shown.join(sdk_dir).display(),
         env!("CARGO_PKG_VERSION"),
         checkrail_sdk::API_VERSION
     );
