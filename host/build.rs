@@ -1,12 +1,17 @@
 //! Builds the bundled rule plugins (and the test fixture plugins) for
 //! `wasm32-wasip2` with a nested cargo, then generates the tables that embed
 //! the bundled rules and workflows into the binary, so an installed
-//! `checkrail` needs no files beside it.
+//! `checkrail` needs no files beside it. The bundled rules are also
+//! precompiled here for the target being built (when it is this machine),
+//! so that serving and checking never run the compiler for them.
 
 use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "src/runtime/config.rs"]
+mod engine_config;
 
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "wasm";
@@ -61,6 +66,7 @@ fn main() {
         ));
     }
     rules.push_str("];\n");
+    rules.push_str(&precompile(&bundled, &wasm_dir, &out_dir));
 
     let mut workflows = String::from(
         "/// Bundled workflows: (file name, YAML text).\npub static BUNDLED_WORKFLOWS: &[(&str, &str)] = &[\n",
@@ -85,6 +91,54 @@ fn main() {
     workflows.push_str("];\n");
     let sdk = embed_sdk(&root, &out_dir);
     fs::write(out_dir.join("bundled.rs"), rules + &workflows + &sdk).expect("write bundled.rs");
+}
+
+/// Each bundled rule's sha256 and, when the binary is built for the machine
+/// building it, its code precompiled by wasmtime with the runtime's own
+/// engine settings (`src/runtime/config.rs`), as `BUNDLED_BUILT`. The
+/// runtime loads an artifact only when its engine id equals the engine's
+/// own (same wasmtime, settings and CPU features) and compiles otherwise.
+/// A cross build embeds no artifacts: the CPU features this script's
+/// engine detects are the build machine's, not the target's.
+fn precompile(bundled: &[(String, PathBuf)], wasm_dir: &Path, out_dir: &Path) -> String {
+    use sha2::Digest;
+    let native = env::var("TARGET").ok() == env::var("HOST").ok();
+    let engine = native.then(|| {
+        wasmtime::Engine::new(&engine_config::compile_config())
+            .expect("a wasmtime engine to precompile the bundled rules")
+    });
+    let engine_id = engine.as_ref().map(engine_config::engine_id);
+    let mut out = String::from(
+        "/// The bundled rules as built: their sha256 and, for a native build, their precompiled code.\npub static BUNDLED_BUILT: &[Built] = &[\n",
+    );
+    for (name, _) in bundled {
+        let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let wasm = fs::read(&file).expect("read a bundled rule component");
+        let digest = hex(&sha2::Sha256::digest(&wasm));
+        let artifact = match (&engine, &engine_id) {
+            (Some(engine), Some(id)) => {
+                let compiled = engine
+                    .precompile_component(&wasm)
+                    .unwrap_or_else(|e| panic!("precompiling bundled rule `{name}`: {e}"));
+                let path = out_dir.join(format!("{name}.cwasm"));
+                fs::write(&path, compiled).expect("write a precompiled rule");
+                format!(
+                    "Some(Artifact {{ engine: {id:?}, code: include_bytes!({:?}) }})",
+                    path.display().to_string()
+                )
+            }
+            _ => "None".to_owned(),
+        };
+        out.push_str(&format!(
+            "    Built {{ name: {name:?}, digest: {digest:?}, artifact: {artifact} }},\n"
+        ));
+    }
+    out.push_str("];\n");
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The SDK's source, for `checkrail rule new` outside a checkout: every file

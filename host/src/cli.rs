@@ -186,6 +186,7 @@ pub fn run(cli: Cli) -> Result<Exit> {
             cli.command,
             Command::Serve(_) | Command::Dashboard(_) | Command::Run(_)
         ),
+        compile_bundled: false,
     };
     match &cli.command {
         Command::Check(args) => check::run(

@@ -51,6 +51,10 @@ pub struct Options {
     /// are allocated on demand rather than from a pool reserved (and later
     /// released) up front.
     pub short_lived: bool,
+    /// Compile the bundled rules (through the compile cache) instead of
+    /// loading the code precompiled when checkrail was built: the path a
+    /// binary takes when its artifacts do not fit its engine, for tests.
+    pub compile_bundled: bool,
 }
 
 /// A request to run one rule outside any workflow.
@@ -146,7 +150,8 @@ impl Checkrail {
             Allocation::Pooled
         };
         let runtime = Runtime::with_allocation(ComponentCache::new(cache_dir), allocation)
-            .map_err(|e| Error::Runtime(e.into_boxed_dyn_error()))?;
+            .map_err(|e| Error::Runtime(e.into_boxed_dyn_error()))?
+            .compile_bundled(options.compile_bundled);
         Ok(Self {
             runtime,
             rules: Registry::discover(&options.rule_dirs, options.workspace.as_deref())?,

@@ -1,20 +1,27 @@
-//! The sandbox: a wasmtime engine that compiles rule components once (with an
-//! on-disk cache), keeps an `InstancePre` per rule, and runs every check in a
-//! fresh store with a memory cap, an epoch deadline, the workspace preopened
-//! read-only, and no environment, network or inherited stdio.
+//! The sandbox: a wasmtime engine that loads the bundled rules as code
+//! precompiled when checkrail was built and compiles other components once
+//! (with an on-disk cache), keeps an `InstancePre` per rule, and runs every
+//! check in a fresh store with a memory cap, an epoch deadline, the
+//! workspace preopened read-only, and no environment, network or inherited
+//! stdio.
+//!
+//! The engine, its linker and the epoch ticker are made when a rule first
+//! needs them, not when the runtime is: a server answering `tools/list`, or
+//! a check whose outcomes all come from the outcome cache, never makes them.
 
 mod abi;
 pub mod api_version;
 pub mod cache;
 pub mod caps;
 mod component;
+pub mod config;
 mod host;
 mod stop;
 mod wasi;
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use checkrail_sandbox::NativeWorkspace;
@@ -220,16 +227,27 @@ pub enum Allocation {
 
 /// The wasm runtime shared by all checks of a process.
 pub struct Runtime {
-    engine: Engine,
-    linker: Linker<StoreState>,
+    core: OnceLock<Result<Core, String>>,
+    allocation: Allocation,
     cache: ComponentCache,
+    /// Whether bundled rules are compiled like any other component instead
+    /// of loaded from the code precompiled when checkrail was built.
+    compile_bundled: bool,
     ticker_stop: Arc<AtomicBool>,
 }
 
+/// What running rules needs, made on first use.
+struct Core {
+    engine: Engine,
+    /// [`config::engine_id`] of `engine`.
+    engine_id: String,
+    linker: Linker<StoreState>,
+}
+
 impl Runtime {
-    /// Builds the engine (pooling allocator when the machine allows it),
-    /// the linker with WASI p2 and the host imports, and starts the epoch
-    /// ticker.
+    /// A runtime whose engine (pooling allocator when the machine allows
+    /// it), linker with WASI p2 and the host imports, and epoch ticker are
+    /// made when a rule first needs them.
     pub fn new(cache: ComponentCache) -> wasmtime::Result<Self> {
         Self::with_allocation(cache, Allocation::Pooled)
     }
@@ -240,8 +258,42 @@ impl Runtime {
         cache: ComponentCache,
         allocation: Allocation,
     ) -> wasmtime::Result<Self> {
+        Ok(Self {
+            core: OnceLock::new(),
+            allocation,
+            cache,
+            compile_bundled: false,
+            ticker_stop: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// Compiles the bundled rules (through the compile cache) rather than
+    /// loading the code precompiled when checkrail was built: how a binary
+    /// whose artifacts do not fit its engine runs, made reachable on
+    /// purpose for tests.
+    pub fn compile_bundled(mut self, compile: bool) -> Self {
+        self.compile_bundled = compile;
+        self
+    }
+
+    /// The engine and linker, made on first use; the error says why they
+    /// cannot be.
+    fn core(&self) -> Result<&Core, String> {
+        self.core
+            .get_or_init(|| {
+                let started = Instant::now();
+                let core = self.make_core().map_err(|e| format!("{e:#}"));
+                tracing::debug!("wasm engine ready in {:?}", started.elapsed());
+                core
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    fn make_core(&self) -> wasmtime::Result<Core> {
+        let allocation = self.allocation;
         let pooled = match allocation {
-            Allocation::Pooled => Engine::new(&config(true))
+            Allocation::Pooled => Engine::new(&engine_config(true))
                 .inspect_err(|e| {
                     tracing::debug!(
                         "pooling allocator unavailable ({e}); using on-demand allocation"
@@ -252,7 +304,7 @@ impl Runtime {
         };
         let engine = match pooled {
             Some(engine) => engine,
-            None => Engine::new(&config(false))?,
+            None => Engine::new(&engine_config(false))?,
         };
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
@@ -260,8 +312,7 @@ impl Runtime {
         abi::add_to_linker(&mut linker)?;
         raise_open_files_limit();
 
-        let ticker_stop = Arc::new(AtomicBool::new(false));
-        let (weak, stop) = (engine.weak(), ticker_stop.clone());
+        let (weak, stop) = (engine.weak(), self.ticker_stop.clone());
         std::thread::Builder::new()
             .name("checkrail-epoch".into())
             .spawn(move || {
@@ -274,11 +325,10 @@ impl Runtime {
                 }
             })
             .map_err(|e| wasmtime::format_err!("start epoch ticker: {e}"))?;
-        Ok(Self {
+        Ok(Core {
+            engine_id: config::engine_id(&engine),
             engine,
             linker,
-            cache,
-            ticker_stop,
         })
     }
 
@@ -384,6 +434,7 @@ impl Runtime {
         rule: &str,
         limits: &Limits,
     ) -> wasmtime::Result<Store<StoreState>> {
+        let core = self.core().map_err(wasmtime::Error::msg)?;
         let stderr = MemoryOutputPipe::new(STDERR_CAPTURE);
         let panic_token = format!("checkrail-panic-{}:", uuid::Uuid::new_v4().simple());
         let mut builder = WasiCtxBuilder::new();
@@ -420,7 +471,7 @@ impl Runtime {
             log: LogBudget::default(),
             panic_token,
         };
-        let mut store = Store::new(&self.engine, state);
+        let mut store = Store::new(&core.engine, state);
         store.limiter(|s| &mut s.limiter);
         // Wake every tick: stop on cancellation at once, and on the deadline
         // measured by the wall clock rather than by counted ticks.
@@ -449,9 +500,8 @@ impl Drop for Runtime {
     }
 }
 
-fn config(pooling: bool) -> Config {
-    let mut config = Config::new();
-    config.wasm_component_model(true).epoch_interruption(true);
+fn engine_config(pooling: bool) -> Config {
+    let mut config = config::compile_config();
     if pooling {
         let mut pool = PoolingAllocationConfig::new();
         pool.total_component_instances(256)

@@ -6,12 +6,53 @@ use checkrail::runtime::CacheStatus;
 use checkrail::{Checkrail, Options};
 use serde_json::json;
 
+/// An engine whose compile cache is `cache`, compiling the bundled rules
+/// through it as if they had no precompiled code.
 fn engine_with(cache: &std::path::Path) -> Checkrail {
     Checkrail::new(Options {
         cache_dir: Some(cache.to_owned()),
+        compile_bundled: true,
         ..Options::default()
     })
     .unwrap()
+}
+
+#[test]
+fn bundled_rules_run_from_code_precompiled_at_build_without_compiling() {
+    let cache = tempfile::tempdir().unwrap();
+    let engine = Checkrail::new(Options {
+        cache_dir: Some(cache.path().to_owned()),
+        ..Options::default()
+    })
+    .unwrap();
+    for name in engine.rule_names() {
+        let rule = engine.rule(&name).unwrap();
+        assert_eq!(
+            rule.component.linked_from(),
+            Some(CacheStatus::Precompiled),
+            "{name} was not loaded from its precompiled code"
+        );
+    }
+    assert!(file_exists_passes(&engine, "present"));
+    assert!(!file_exists_passes(&engine, "absent"));
+    let compiled: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "cwasm"))
+        .collect();
+    assert!(compiled.is_empty(), "compiled into the cache: {compiled:?}");
+    // A second process describes them from the cache and links the
+    // precompiled code when one runs.
+    drop(engine);
+    let engine = Checkrail::new(Options {
+        cache_dir: Some(cache.path().to_owned()),
+        ..Options::default()
+    })
+    .unwrap();
+    let rule = engine.rule("file-exists").unwrap();
+    assert_eq!(rule.component.cache, CacheStatus::Described);
+    assert!(file_exists_passes(&engine, "present"));
+    assert_eq!(rule.component.linked_from(), Some(CacheStatus::Precompiled));
 }
 
 /// Runs `file-exists` on a workspace holding `present`, and says whether it

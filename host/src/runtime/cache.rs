@@ -26,6 +26,8 @@ pub enum CacheStatus {
     /// Described from what the cache remembers; the code is read and
     /// linked only if the rule runs.
     Described,
+    /// A bundled rule's code, precompiled when checkrail was built.
+    Precompiled,
 }
 
 /// The compile cache.
@@ -63,10 +65,12 @@ impl ComponentCache {
     }
 
     /// Where the description of the component whose sha256 is `digest` is
-    /// kept, beside its compiled artifact; `None` without a cache.
-    pub(crate) fn description_file(&self, engine: &Engine, digest: &str) -> Option<PathBuf> {
+    /// kept, beside its compiled artifacts; `None` without a cache. Named by
+    /// the digest alone: what a component says about itself depends on its
+    /// bytes, not on the engine, so reading it needs no engine.
+    pub(crate) fn description_file(&self, digest: &str) -> Option<PathBuf> {
         let dir = self.dir.as_ref()?;
-        Some(dir.join(format!("{}.describe.json", stem(engine, digest))))
+        Some(dir.join(format!("{digest}.describe.json")))
     }
 
     /// Compiles `bytes` (whose sha256 is `digest`) or loads it from the cache.

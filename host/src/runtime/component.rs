@@ -22,8 +22,9 @@ use sha2::{Digest, Sha256};
 
 use super::abi::{RulePre, wit};
 use super::cache::{CacheStatus, write_atomically};
-use super::{DESCRIBE_LIMITS, LoadError, Runtime, api_version, caps, classify};
+use super::{Core, DESCRIBE_LIMITS, LoadError, Runtime, api_version, caps, classify};
 use crate::schema::Schema;
+use wasmtime::component::Component;
 
 /// How many configs (accepted, or with their inputs) are remembered per
 /// component; past it the list starts again.
@@ -68,6 +69,8 @@ pub struct RuleComponent {
     pub pack: Option<String>,
     /// The component bytes, until it is linked (empty once linked at load).
     bytes: Cow<'static, [u8]>,
+    /// What the build knows of it, when it is a bundled rule.
+    built: Option<&'static crate::bundled::Built>,
     linked: OnceLock<Result<Linked, String>>,
     schema: OnceLock<Result<Schema, String>>,
     remembered: Mutex<Remembered>,
@@ -212,8 +215,9 @@ impl Runtime {
     /// describes a component, and remembers the description.
     pub fn load(&self, origin: &str, bytes: &[u8]) -> Result<RuleComponent, LoadError> {
         let api_version = api_version::read_stamp(bytes).map_err(LoadError::Refused)?;
-        let digest = hex::encode(Sha256::digest(bytes));
-        self.load_linked(origin, bytes, digest, api_version)
+        let built = crate::bundled::built(bytes);
+        let digest = digest_of(bytes, built);
+        self.load_linked(origin, bytes, digest, api_version, built)
     }
 
     /// [`Runtime::load`], unless the component's description is remembered:
@@ -226,15 +230,16 @@ impl Runtime {
     ) -> Result<RuleComponent, LoadError> {
         let api_version = api_version::read_stamp(&bytes).map_err(LoadError::Refused)?;
         api_version::check(&api_version).map_err(LoadError::Refused)?;
-        let digest = hex::encode(Sha256::digest(&bytes));
-        let file = self.cache.description_file(&self.engine, &digest);
+        let built = crate::bundled::built(&bytes);
+        let digest = digest_of(&bytes, built);
+        let file = self.cache.description_file(&digest);
         let description = file
             .as_deref()
             .and_then(|file| std::fs::read(file).ok())
             .and_then(|text| serde_json::from_slice::<Description>(&text).ok())
             .filter(|d| d.api_version == api_version.to_string());
         let Some(description) = description else {
-            return self.load_linked(origin, &bytes, digest, api_version);
+            return self.load_linked(origin, &bytes, digest, api_version, built);
         };
         let info = rule_info(&description.described())?;
         Ok(RuleComponent {
@@ -245,6 +250,7 @@ impl Runtime {
             origin: origin.to_owned(),
             pack: None,
             bytes,
+            built,
             linked: OnceLock::new(),
             schema: OnceLock::new(),
             remembered: Mutex::new(Remembered { description, file }),
@@ -257,8 +263,9 @@ impl Runtime {
         bytes: &[u8],
         digest: String,
         api_version: semver::Version,
+        built: Option<&'static crate::bundled::Built>,
     ) -> Result<RuleComponent, LoadError> {
-        let (pre, cache) = self.link(bytes, &digest, &api_version)?;
+        let (pre, cache) = self.link(bytes, &digest, &api_version, built)?;
         let mut store = self
             .store(None, None, "describe", &DESCRIBE_LIMITS)
             .map_err(|e| LoadError::Sandbox(e.into_boxed_dyn_error()))?;
@@ -270,7 +277,7 @@ impl Runtime {
         let schema = Schema::compile(&info.config_schema).map_err(LoadError::BadConfigSchema)?;
         let remembered = Remembered {
             description: Description::of(&api_version, &described),
-            file: self.cache.description_file(&self.engine, &digest),
+            file: self.cache.description_file(&digest),
         };
         remembered.save();
         Ok(RuleComponent {
@@ -281,25 +288,36 @@ impl Runtime {
             origin: origin.to_owned(),
             pack: None,
             bytes: Cow::Borrowed(&[]),
+            built,
             linked: OnceLock::from(Ok(Linked { pre, cache })),
             schema: OnceLock::from(Ok(schema)),
             remembered: Mutex::new(remembered),
         })
     }
 
-    /// Compiles (or loads from the compile cache) and links a component.
+    /// Loads a bundled rule's precompiled code, else compiles (or loads
+    /// from the compile cache), and links a component.
     fn link(
         &self,
         bytes: &[u8],
         digest: &str,
         api_version: &semver::Version,
+        built: Option<&'static crate::bundled::Built>,
     ) -> Result<(RulePre, CacheStatus), LoadError> {
         let abi = api_version::check(api_version).map_err(LoadError::Refused)?;
-        let (component, cache) = self
-            .cache
-            .load(&self.engine, bytes, digest)
-            .map_err(|e| LoadError::Compile(e.into_boxed_dyn_error()))?;
-        let pre = self
+        let core = self.core().map_err(|e| LoadError::Sandbox(e.into()))?;
+        let precompiled = match built {
+            Some(built) if !self.compile_bundled => self.precompiled(core, built),
+            _ => None,
+        };
+        let (component, cache) = match precompiled {
+            Some(component) => (component, CacheStatus::Precompiled),
+            None => self
+                .cache
+                .load(&core.engine, bytes, digest)
+                .map_err(|e| LoadError::Compile(e.into_boxed_dyn_error()))?,
+        };
+        let pre = core
             .linker
             .instantiate_pre(&component)
             .and_then(|pre| RulePre::new(abi, pre))
@@ -310,12 +328,54 @@ impl Runtime {
         Ok((pre, cache))
     }
 
+    /// A bundled rule's code as precompiled when checkrail was built, when
+    /// it fits this engine; `None` (said in the log) when the rule must be
+    /// compiled instead.
+    fn precompiled(&self, core: &Core, built: &crate::bundled::Built) -> Option<Component> {
+        let Some(artifact) = &built.artifact else {
+            tracing::info!(
+                "compiling bundled rule `{}`: this build embeds no precompiled code (a cross build)",
+                built.name
+            );
+            return None;
+        };
+        if artifact.engine != core.engine_id {
+            // Another wasmtime, other settings, or other CPU features than
+            // the machine that built the binary: never handed to
+            // `deserialize`, whose safety rests on the artifact fitting.
+            tracing::info!(
+                "compiling bundled rule `{}`: its precompiled code is for another engine (built for {}, this engine is {})",
+                built.name,
+                short(artifact.engine),
+                short(&core.engine_id)
+            );
+            return None;
+        }
+        // SAFETY: the bytes are embedded in this very binary, written by
+        // `Engine::precompile_component` in its build script with the
+        // settings of `config::compile_config` (nobody else can have
+        // produced them), and that engine's id equals this one's. wasmtime
+        // checks the artifact's header, version, flags and features against
+        // the engine again and refuses what does not fit:
+        // <https://docs.rs/wasmtime/48.0.0/wasmtime/component/struct.Component.html#method.deserialize>.
+        match unsafe { Component::deserialize(&core.engine, artifact.code) } {
+            Ok(component) => Some(component),
+            Err(e) => {
+                tracing::warn!(
+                    "compiling bundled rule `{}`: its precompiled code does not load: {e}",
+                    built.name
+                );
+                None
+            }
+        }
+    }
+
     /// The component's linked code, linking it on first use; the error
     /// says why it cannot run.
     pub(super) fn linked<'r>(&self, rule: &'r RuleComponent) -> Result<&'r RulePre, String> {
         rule.linked
             .get_or_init(|| {
-                self.link(&rule.bytes, &rule.digest, &rule.api_version)
+                self.link(&rule.bytes, &rule.digest, &rule.api_version, rule.built)
                     .map(|(pre, cache)| Linked { pre, cache })
                     .map_err(|e| format!("{} {}", rule.origin, crate::error::chain(&e)))
             })
@@ -323,6 +383,19 @@ impl Runtime {
             .map(|linked| &linked.pre)
             .map_err(Clone::clone)
     }
+}
+
+/// The component's sha256: from the build for a bundled rule, else hashed.
+fn digest_of(bytes: &[u8], built: Option<&crate::bundled::Built>) -> String {
+    match built {
+        Some(built) => built.digest.to_owned(),
+        None => hex::encode(Sha256::digest(bytes)),
+    }
+}
+
+/// The first 12 hex digits of an engine id, for messages.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
 }
 
 /// What `describe` answered, checked against the host's rules: caps on its
@@ -361,4 +434,151 @@ fn check_judging_glob(glob: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::bundled::{Artifact, BUNDLED_RULES, Built};
+    use crate::runtime::{CheckInput, ComponentCache, Limits, RunResult};
+
+    fn file_exists() -> (&'static [u8], &'static Built) {
+        let (_, bytes) = BUNDLED_RULES
+            .iter()
+            .find(|(name, _)| *name == "file-exists")
+            .expect("file-exists is bundled");
+        let built = crate::bundled::built(bytes).expect("built with the binary");
+        (bytes, built)
+    }
+
+    /// `built` with its precompiled code and engine id replaced.
+    fn with_artifact(built: &Built, engine: String, code: Vec<u8>) -> &'static Built {
+        Box::leak(Box::new(Built {
+            name: built.name,
+            digest: built.digest,
+            artifact: Some(Artifact {
+                engine: Box::leak(engine.into_boxed_str()),
+                code: Box::leak(code.into_boxed_slice()),
+            }),
+        }))
+    }
+
+    /// Loads file-exists as `built` says, runs it on a workspace holding
+    /// `present`, and returns how it was linked, whether it passed, and
+    /// what was logged.
+    fn load_and_check(built: &'static Built) -> (CacheStatus, bool, String) {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let writer = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(move || Capture(writer.clone()))
+            .finish();
+        let (status, passed) = tracing::subscriber::with_default(subscriber, || {
+            let (bytes, _) = file_exists();
+            let runtime = Runtime::new(ComponentCache::new(None)).expect("runtime");
+            let version = api_version::read_stamp(bytes).expect("stamped");
+            let rule = runtime
+                .load_linked("test", bytes, built.digest.to_owned(), version, Some(built))
+                .expect("loads");
+            let ws = tempfile::tempdir().expect("workspace");
+            std::fs::write(ws.path().join("present"), "here").expect("file");
+            let input = CheckInput {
+                workspace: Some(ws.path()),
+                ..CheckInput::default()
+            };
+            let config = r#"{"paths":["present"]}"#;
+            let passed = matches!(
+                runtime.check(&rule, config, &input, &Limits::default()),
+                RunResult::Completed(outcome) if outcome.passed
+            );
+            (rule.linked_from().expect("linked"), passed)
+        });
+        let logs = String::from_utf8_lossy(&logs.lock().expect("logs")).into_owned();
+        (status, passed, logs)
+    }
+
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("logs").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn engine_id() -> String {
+        let runtime = Runtime::new(ComponentCache::new(None)).expect("runtime");
+        runtime.core().expect("engine").engine_id.clone()
+    }
+
+    #[test]
+    fn the_embedded_artifacts_fit_the_engine_pooled_or_not() {
+        for allocation in [
+            super::super::Allocation::Pooled,
+            super::super::Allocation::OnDemand,
+        ] {
+            let runtime =
+                Runtime::with_allocation(ComponentCache::new(None), allocation).expect("runtime");
+            let core = runtime.core().expect("engine");
+            for built in crate::bundled::BUNDLED_BUILT {
+                let artifact = built.artifact.as_ref().expect("a native build precompiles");
+                assert_eq!(artifact.engine, core.engine_id, "{}", built.name);
+                assert!(runtime.precompiled(core, built).is_some(), "{}", built.name);
+            }
+        }
+    }
+
+    #[test]
+    fn a_bundled_rule_links_its_precompiled_code() {
+        let (_, built) = file_exists();
+        let (status, passed, logs) = load_and_check(built);
+        assert_eq!(status, CacheStatus::Precompiled);
+        assert!(passed);
+        assert!(!logs.contains("compiling bundled rule"), "{logs}");
+    }
+
+    #[test]
+    fn a_corrupt_artifact_is_compiled_instead_and_the_log_says_so() {
+        let (_, built) = file_exists();
+        let mut code = built.artifact.as_ref().expect("precompiled").code.to_vec();
+        // Past the ELF header: wasmtime must find the engine section broken.
+        code.truncate(code.len() / 3);
+        let (status, passed, logs) = load_and_check(with_artifact(built, engine_id(), code));
+        assert_eq!(
+            status,
+            CacheStatus::Uncached,
+            "compiled, no cache to store in"
+        );
+        assert!(passed, "the compiled rule still checks");
+        assert!(
+            logs.contains(
+                "compiling bundled rule `file-exists`: its precompiled code does not load"
+            ),
+            "{logs}"
+        );
+    }
+
+    #[test]
+    fn an_artifact_for_another_engine_is_never_deserialized() {
+        let (_, built) = file_exists();
+        // Code that *would* load (this engine's own), labelled as another
+        // engine's: were it handed to `deserialize`, it would link as
+        // precompiled.
+        let code = built.artifact.as_ref().expect("precompiled").code.to_vec();
+        let other = "0".repeat(64);
+        let (status, passed, logs) = load_and_check(with_artifact(built, other, code));
+        assert_eq!(status, CacheStatus::Uncached);
+        assert!(passed);
+        assert!(
+            logs.contains(
+                "compiling bundled rule `file-exists`: its precompiled code is for another engine"
+            ),
+            "{logs}"
+        );
+    }
 }
