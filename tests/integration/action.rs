@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use crate::attest::{commit_all, git};
 use crate::support::{BIN, Cli, repo_root, text};
 
 /// A tool on PATH, or a panic that says how to install it.
@@ -140,18 +141,6 @@ fn the_action_and_the_ci_examples_pass_their_linters() {
     }
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=dev", "-c", "user.email=dev@example.com"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", text(&out));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
 /// Runs the action's steps in `workspace` as the runner would on a pull
 /// request whose head is `head`: inputs and contexts filled into each
 /// step's env, the action's directory as `GITHUB_ACTION_PATH`, this
@@ -227,8 +216,7 @@ fn the_action_verifies_an_attested_pull_request() {
         .file("CHANGELOG.md", "- first\n")
         .build();
     git(repo.path(), &["init", "-q", "-b", "main"]);
-    git(repo.path(), &["add", "-A"]);
-    git(repo.path(), &["commit", "-q", "-m", "the change"]);
+    commit_all(repo.path(), "the change");
     let id = crate::attest::complete(repo.path(), "docs-flow");
     let out = Cli::new(&["attest", &id, "--git-note"])
         .workspace(repo.path())
