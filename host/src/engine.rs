@@ -167,7 +167,12 @@ impl Checkrail {
     /// Known workflows (read on the first call).
     pub fn catalog(&self) -> &Catalog {
         self.catalog.get_or_init(|| {
-            Catalog::load(&self.workflow_dirs, self.workspace.as_deref(), self.limits)
+            Catalog::load_remembering(
+                &self.workflow_dirs,
+                self.workspace.as_deref(),
+                self.limits,
+                self.runtime.cache().dir(),
+            )
         })
     }
 

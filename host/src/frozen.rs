@@ -49,18 +49,31 @@ pub fn snapshot_everywhere(root: &Path, globs: &[String]) -> Snapshot {
 }
 
 /// The paths under the opened workspace `ws` matching any of `globs`,
-/// without descending into `skipped`, each once, in order found.
+/// without descending into `skipped`, each once: one walk for them all,
+/// or, when that walk fails (a workspace past the visit budget), each
+/// glob on its own, so one that cannot be walked leaves the others.
 fn matching(ws: &NativeWorkspace, globs: &[String], skipped: &[&str]) -> Vec<String> {
-    let mut seen = std::collections::BTreeSet::new();
-    globs
-        .iter()
-        .filter_map(|glob| {
-            ws.glob_skipping(glob, MAX_FILES, skipped, &mut || false)
-                .ok()
-        })
-        .flatten()
-        .filter(|path| seen.insert(path.clone()))
-        .collect()
+    match ws.glob_all_skipping(globs, MAX_FILES, skipped, &mut || false) {
+        Ok((found, refused)) => {
+            for problem in refused {
+                tracing::debug!("glob skipped: {problem}");
+            }
+            found
+        }
+        Err(problem) => {
+            tracing::debug!("globs walked one by one: {problem}");
+            let mut seen = std::collections::BTreeSet::new();
+            globs
+                .iter()
+                .filter_map(|glob| {
+                    ws.glob_skipping(glob, MAX_FILES, skipped, &mut || false)
+                        .ok()
+                })
+                .flatten()
+                .filter(|path| seen.insert(path.clone()))
+                .collect()
+        }
+    }
 }
 
 /// A glob's file part and the TOML tables it names after `#`, if any.

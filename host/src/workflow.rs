@@ -11,7 +11,7 @@ mod rule_ref;
 pub mod template;
 
 pub use catalog::{Catalog, WorkflowSummary};
-pub use load::{parse, parse_file, parse_file_in};
+pub use load::{parse, parse_file, parse_file_in, parse_file_remembered, parse_remembered};
 pub use model::{
     Approval, Branch, Checkpoint, DEFAULT_MAX_ITERATIONS, DoneWhen, Frozen, Group, Hints, Input,
     Phase, RuleUse, Severity, Task, TaskSpec, Workflow,

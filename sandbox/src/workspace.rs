@@ -8,7 +8,7 @@ use std::path::Path;
 
 use cap_std::ambient_authority;
 use cap_std::fs::{Dir, Metadata};
-use globset::{Glob, GlobMatcher};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 
 use crate::path::{PathError, normalize_path};
 
@@ -192,23 +192,95 @@ impl NativeWorkspace {
         skip: &[&str],
         should_stop: &mut dyn FnMut() -> bool,
     ) -> Result<Vec<String>, String> {
-        let normalized = normalize_path(pattern).map_err(|_| {
-            format!(
-                "glob `{pattern}` leads outside the workspace; use a workspace-relative pattern"
-            )
-        })?;
-        let matcher = Glob::new(&normalized)
-            .map_err(|e| format!("invalid glob `{pattern}`: {e}"))?
-            .compile_matcher();
-        let parts: Vec<&str> = normalized.split('/').collect();
-        let literal = parts.iter().take_while(|p| !is_wild(p)).count();
-        let max_depth = if parts.iter().any(|p| p.contains("**")) {
-            usize::MAX
+        let pattern = Pattern::new(pattern)?;
+        if pattern.is_plain() {
+            return Ok(self.existing(&pattern.normalized, limit));
+        }
+        let set = GlobSetBuilder::new()
+            .add(pattern.glob.clone())
+            .build()
+            .map_err(|e| format!("invalid glob `{}`: {e}", pattern.normalized))?;
+        let label = format!("glob `{}`", pattern.normalized);
+        self.walk(
+            &label,
+            &pattern.base(),
+            pattern.max_depth(),
+            (set, limit),
+            skip,
+            should_stop,
+        )
+    }
+
+    /// Every pattern of `patterns` expanded in one walk of the workspace
+    /// (where each on its own walks it once; a host check asks for a dozen
+    /// patterns at a time), skipping directories named in `skip`: at most
+    /// `limit` paths, each once. Plain paths are looked up, not walked for.
+    /// A pattern that is not a workspace glob matches nothing and is named
+    /// in the second list; the walk's own failure (`should_stop`, the visit
+    /// budget) fails the whole.
+    pub fn glob_all_skipping(
+        &self,
+        patterns: &[String],
+        limit: usize,
+        skip: &[&str],
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<(Vec<String>, Vec<String>), String> {
+        let mut refused = Vec::new();
+        let mut found: Vec<String> = Vec::new();
+        let mut wild: Vec<Pattern> = Vec::new();
+        for pattern in patterns {
+            match Pattern::new(pattern) {
+                Ok(p) if p.is_plain() => found.extend(self.existing(&p.normalized, 1)),
+                Ok(p) => wild.push(p),
+                Err(e) => refused.push(e),
+            }
+        }
+        if !wild.is_empty() {
+            // From the deepest directory every pattern starts in, as deep as
+            // the deepest of them reaches.
+            let bases: Vec<Vec<&str>> = wild.iter().map(Pattern::literal_parts).collect();
+            let shared = (0..bases[0].len())
+                .take_while(|&i| bases.iter().all(|b| b.get(i) == bases[0].get(i)))
+                .count();
+            let base = bases[0][..shared].join("/");
+            let max_depth = wild.iter().map(Pattern::max_depth).max().unwrap_or(0);
+            let mut set = GlobSetBuilder::new();
+            for pattern in &wild {
+                set.add(pattern.glob.clone());
+            }
+            let set = set.build().map_err(|e| format!("invalid glob set: {e}"))?;
+            let walked = self.walk("globs", &base, max_depth, (set, limit), skip, should_stop)?;
+            found.extend(walked);
+        }
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|path| seen.insert(path.clone()));
+        found.truncate(limit);
+        Ok((found, refused))
+    }
+
+    /// `path` when it exists (and `limit` allows one).
+    fn existing(&self, path: &str, limit: usize) -> Vec<String> {
+        if self.stat(path).is_ok() && limit > 0 {
+            vec![path.to_owned()]
         } else {
-            parts.len()
-        };
+            Vec::new()
+        }
+    }
+
+    /// The paths under `base` (workspace-relative, `""` for the root)
+    /// that `set` matches, at most `limit`, no deeper than `max_depth`
+    /// levels below the root.
+    fn walk(
+        &self,
+        label: &str,
+        base: &str,
+        max_depth: usize,
+        (set, limit): (GlobSet, usize),
+        skip: &[&str],
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Vec<String>, String> {
         let mut walk = Walk {
-            matcher,
+            matcher: set,
             limit,
             max_depth,
             visited: 0,
@@ -216,24 +288,16 @@ impl NativeWorkspace {
             skip,
             should_stop,
         };
-        if literal == parts.len() {
-            // No wildcard at all: the glob is a plain path.
-            if self.stat(&normalized).is_ok() && limit > 0 {
-                walk.found.push(normalized);
-            }
-            return Ok(walk.found);
-        }
-        let base = parts[..literal].join("/");
         let dir = if base.is_empty() {
             self.root.try_clone().map_err(|e| e.to_string())?
         } else {
-            match self.root.open_dir(&base) {
+            match self.root.open_dir(base) {
                 Ok(dir) => dir,
                 Err(e) => {
                     return match path_error(e) {
                         PathError::NotFound => Ok(Vec::new()),
                         PathError::OutsideWorkspace => Err(format!(
-                            "glob `{pattern}` starts at `{base}`, which leads outside the workspace"
+                            "{label} starts at `{base}`, which leads outside the workspace"
                         )),
                         PathError::Io(reason) if is_not_dir(&reason) => Ok(Vec::new()),
                         PathError::Io(reason) => Err(format!("reading `{base}`: {reason}")),
@@ -241,13 +305,65 @@ impl NativeWorkspace {
                 }
             }
         };
-        walk.run(dir, &base, literal)?;
+        let depth = if base.is_empty() {
+            0
+        } else {
+            base.split('/').count()
+        };
+        walk.run(dir, base, depth)?;
         Ok(walk.found)
     }
 }
 
+/// One glob, checked: inside the workspace, and valid.
+struct Pattern {
+    normalized: String,
+    glob: Glob,
+}
+
+impl Pattern {
+    fn new(pattern: &str) -> Result<Self, String> {
+        let normalized = normalize_path(pattern).map_err(|_| {
+            format!(
+                "glob `{pattern}` leads outside the workspace; use a workspace-relative pattern"
+            )
+        })?;
+        let glob = Glob::new(&normalized).map_err(|e| format!("invalid glob `{pattern}`: {e}"))?;
+        Ok(Self { normalized, glob })
+    }
+
+    fn parts(&self) -> impl Iterator<Item = &str> {
+        self.normalized.split('/')
+    }
+
+    /// The directories before the first wildcard part.
+    fn literal_parts(&self) -> Vec<&str> {
+        let mut parts: Vec<&str> = self.parts().take_while(|p| !is_wild(p)).collect();
+        parts.truncate(self.parts().count().saturating_sub(1));
+        parts
+    }
+
+    /// No wildcard at all: the glob is a plain path.
+    fn is_plain(&self) -> bool {
+        !self.parts().any(is_wild)
+    }
+
+    fn base(&self) -> String {
+        self.literal_parts().join("/")
+    }
+
+    /// How many levels below the root a match can be.
+    fn max_depth(&self) -> usize {
+        if self.parts().any(|p| p.contains("**")) {
+            usize::MAX
+        } else {
+            self.parts().count()
+        }
+    }
+}
+
 struct Walk<'a> {
-    matcher: GlobMatcher,
+    matcher: GlobSet,
     limit: usize,
     max_depth: usize,
     visited: usize,
@@ -469,6 +585,63 @@ mod depth_tests {
             .status()
             .expect("rm");
         assert!(status.success());
+    }
+
+    #[test]
+    fn many_globs_in_one_walk_find_what_each_finds_alone() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        for file in [
+            "conftest.py",
+            "a/conftest.py",
+            "a/b/conftest.py",
+            "a/b/tsconfig.json",
+            "a/tsconfig.base.json",
+            "target/conftest.py",
+            "node_modules/x/tsconfig.json",
+            ".cargo/config.toml",
+            "sub/.cargo/config.toml",
+            "docs/deep/er/notes.md",
+            "tsconfig.json",
+        ] {
+            let path = tmp.path().join(file);
+            std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+            std::fs::write(path, "x").expect("write");
+        }
+        let ws = NativeWorkspace::open(tmp.path()).expect("open");
+        let skip = ["target", "node_modules"];
+        let sets: &[&[&str]] = &[
+            &["**/conftest.py", "**/tsconfig.json", "**/tsconfig.*.json"],
+            &[".cargo/config.toml", "**/.cargo/config.toml", "missing.txt"],
+            &["a/*/conftest.py", "a/b/*.json", "docs/*/*/*.md"],
+            &["a/b/*", "a/*.json"],
+            &["*.json", "../escape/*", "[bad", "**"],
+        ];
+        for patterns in sets {
+            let owned: Vec<String> = patterns.iter().map(|p| (*p).to_owned()).collect();
+            let (mut all, refused) = ws
+                .glob_all_skipping(&owned, 1000, &skip, &mut || false)
+                .expect("walks");
+            let mut each: Vec<String> = patterns
+                .iter()
+                .filter_map(|p| ws.glob_skipping(p, 1000, &skip, &mut || false).ok())
+                .flatten()
+                .collect();
+            let bad = patterns.len()
+                - patterns
+                    .iter()
+                    .filter(|p| ws.glob_skipping(p, 1000, &skip, &mut || false).is_ok())
+                    .count();
+            all.sort();
+            each.sort();
+            each.dedup();
+            assert_eq!(all, each, "{patterns:?}");
+            assert_eq!(refused.len(), bad, "{patterns:?}: {refused:?}");
+        }
+        let owned = vec!["**/conftest.py".to_owned(), "**/*.json".to_owned()];
+        let (capped, _) = ws
+            .glob_all_skipping(&owned, 2, &skip, &mut || false)
+            .expect("walks");
+        assert_eq!(capped.len(), 2, "the limit holds across patterns");
     }
 
     #[test]

@@ -4,13 +4,14 @@
 //! (`team/release@^1`) against `checkrail.lock`.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use serde::Serialize;
 
 use sha2::{Digest, Sha256};
 
 use super::read::{self, ReadLimits};
-use super::{Workflow, parse, parse_file_in};
+use super::{Workflow, parse, parse_file_in, parse_file_remembered};
 use crate::bundled::BUNDLED_WORKFLOWS;
 use crate::pack::{InstalledPack, LOCK_FILE, LockFile, ManifestWorkflow, installed_packs};
 use crate::{Error, Result};
@@ -74,6 +75,10 @@ impl WorkflowSummary {
 /// installed version kept.
 #[derive(Debug, Default)]
 pub struct Catalog {
+    /// Bundled workflows, each parsed when first asked for: resolving one
+    /// id (what a hook's check does) parses one, not all twenty.
+    bundled: Vec<Bundled>,
+    /// Workflows from the directories, sorted by id.
     workflows: Vec<Workflow>,
     packs: Vec<PackWorkflow>,
     problems: Vec<Error>,
@@ -96,6 +101,23 @@ struct PackWorkflow {
     workflow: Workflow,
 }
 
+/// A bundled workflow: its id is its file's stem (checked by a test).
+#[derive(Debug)]
+struct Bundled {
+    id: &'static str,
+    name: &'static str,
+    text: &'static str,
+    parsed: OnceLock<Result<Workflow>>,
+}
+
+impl Bundled {
+    fn workflow(&self) -> std::result::Result<&Workflow, &Error> {
+        self.parsed
+            .get_or_init(|| parse(self.text, &format!("bundled:{}", self.name)))
+            .as_ref()
+    }
+}
+
 impl Catalog {
     /// The bundled workflows plus every `*.yaml`, `*.yml` and `*.json` in
     /// `dirs` (missing directories are skipped), read safely (see
@@ -103,17 +125,32 @@ impl Catalog {
     /// when `None`). Files that fail to load are kept as problems, named and
     /// logged, never fatal.
     pub fn load(dirs: &[PathBuf], root: Option<&Path>, limits: ReadLimits) -> Self {
+        Self::load_remembering(dirs, root, limits, None)
+    }
+
+    /// [`Catalog::load`], remembering under `remember` (a cache directory)
+    /// which workflow files the schema accepted, so a later process skips
+    /// compiling the schema for them (see [`super::load::parse_remembered`]).
+    pub fn load_remembering(
+        dirs: &[PathBuf],
+        root: Option<&Path>,
+        limits: ReadLimits,
+        remember: Option<&Path>,
+    ) -> Self {
         let mut catalog = Self {
             limits,
             workspace: root.map(Path::to_path_buf),
             ..Self::default()
         };
-        for (name, text) in BUNDLED_WORKFLOWS {
-            match parse(text, &format!("bundled:{name}")) {
-                Ok(wf) => catalog.insert(wf),
-                Err(e) => catalog.problems.push(e),
-            }
-        }
+        catalog.bundled = BUNDLED_WORKFLOWS
+            .iter()
+            .map(|&(name, text)| Bundled {
+                id: name.rsplit_once('.').map_or(name, |(stem, _)| stem),
+                name,
+                text,
+                parsed: OnceLock::new(),
+            })
+            .collect();
         for dir in dirs {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue;
@@ -125,7 +162,7 @@ impl Catalog {
                 .collect();
             files.sort();
             for file in files {
-                match parse_file_in(&file, Some(root.unwrap_or(dir)), limits) {
+                match parse_file_remembered(&file, Some(root.unwrap_or(dir)), limits, remember) {
                     Ok(wf) => catalog.insert(wf),
                     Err(e) => {
                         tracing::warn!("workflow file skipped: {}", crate::error::chain(&e));
@@ -149,8 +186,8 @@ impl Catalog {
     }
 
     fn insert(&mut self, workflow: Workflow) {
-        if let Some(old) = self.workflows.iter().find(|w| w.id == workflow.id)
-            && old.source.starts_with("bundled:")
+        if let Some(old) = self.bundled.iter().find(|b| b.id == workflow.id)
+            && !self.overridden.iter().any(|(id, _)| *id == workflow.id)
         {
             tracing::warn!(
                 "workflow file `{}` overrides the bundled workflow `{}`",
@@ -158,11 +195,18 @@ impl Catalog {
                 workflow.id
             );
             self.overridden
-                .push((workflow.id.clone(), old.digest.clone()));
+                .push((workflow.id.clone(), super::load::digest(old.text)));
         }
         self.workflows.retain(|w| w.id != workflow.id);
         self.workflows.push(workflow);
         self.workflows.sort_by(|a, b| a.id.cmp(&b.id));
+    }
+
+    /// The bundled workflows no workflow file replaces.
+    fn bundled(&self) -> impl Iterator<Item = &Bundled> {
+        self.bundled
+            .iter()
+            .filter(|b| !self.workflows.iter().any(|w| w.id == b.id))
     }
 
     /// Where a workflow came from: `bundled`, `workspace` (a workflow file)
@@ -192,14 +236,18 @@ impl Catalog {
     }
 
     /// Workflow files that could not be loaded.
-    pub fn problems(&self) -> &[Error] {
-        &self.problems
+    pub fn problems(&self) -> Vec<&Error> {
+        self.bundled()
+            .filter_map(|b| b.workflow().err())
+            .chain(&self.problems)
+            .collect()
     }
 
     /// All workflows, sorted by id: of each pack workflow, the highest
     /// installed version.
     pub fn workflows(&self) -> Vec<&Workflow> {
         let mut all: Vec<&Workflow> = self.workflows.iter().collect();
+        all.extend(self.bundled().filter_map(|b| b.workflow().ok()));
         for found in &self.packs {
             let newest = self
                 .packs
@@ -279,6 +327,7 @@ impl Catalog {
             id: reference.to_owned(),
             known: self.workflows().iter().map(|w| w.id.clone()).collect(),
         };
+        let matching = |w: &&Workflow| w.id == id && requirement.matches(&w.version);
         if id.contains('/') {
             let found = self
                 .packs
@@ -289,9 +338,16 @@ impl Catalog {
             self.check_pinned(found)?;
             return Ok(found.workflow.clone());
         }
+        if let Some(bundled) = self.bundled().find(|b| b.id == id) {
+            let workflow = bundled.workflow().map_err(|e| Error::InvalidWorkflow {
+                source_name: format!("bundled:{}", bundled.name),
+                problems: vec![crate::error::chain(e)],
+            })?;
+            return Some(workflow).filter(matching).cloned().ok_or_else(unknown);
+        }
         self.workflows
             .iter()
-            .find(|w| w.id == id && requirement.matches(&w.version))
+            .find(matching)
             .cloned()
             .ok_or_else(unknown)
     }

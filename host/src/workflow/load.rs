@@ -43,21 +43,70 @@ pub fn parse_file_in(path: &Path, root: Option<&Path>, limits: ReadLimits) -> Re
 /// Parses and validates workflow text; `source_name` names it in errors. JSON
 /// is accepted as well as YAML.
 pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
+    parse_remembered(text, source_name, None)
+}
+
+/// [`parse_file_in`], remembering under `remember` (a cache directory)
+/// the texts the workflow schema accepted: see [`parse_remembered`].
+pub fn parse_file_remembered(
+    path: &Path,
+    root: Option<&Path>,
+    limits: ReadLimits,
+    remember: Option<&Path>,
+) -> Result<Workflow> {
+    let name = path.display().to_string();
+    let text = read::read(path, root, limits).map_err(|problem| Error::InvalidWorkflow {
+        source_name: name.clone(),
+        problems: vec![problem],
+    })?;
+    parse_remembered(&text, &name, remember)
+}
+
+/// What a file under the cache directory `dir` is named after: the
+/// workflow schema this checkrail carries and the text it accepted.
+fn accepted_marker(dir: &Path, text: &str) -> std::path::PathBuf {
+    let mut hash = Sha256::new();
+    for part in [env!("CARGO_PKG_VERSION"), WORKFLOW_SCHEMA, text] {
+        hash.update(part.len().to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    dir.join(format!(
+        "{}.workflow-accepted",
+        hex::encode(hash.finalize())
+    ))
+}
+
+/// [`parse`], skipping the JSON Schema check of a text the schema accepted
+/// before, as a marker file under `remember` says (compiling the workflow
+/// schema is most of what a hook's warm check spends on its workflow). Only
+/// that check is skipped: the text is still read into the model and every
+/// other check runs. A marker forged in the cache can at most let a text
+/// the schema would refuse get as far as the model allows, and a workflow
+/// file is used only once a human allowed it (`allow::check_workflow`).
+pub fn parse_remembered(
+    text: &str,
+    source_name: &str,
+    remember: Option<&Path>,
+) -> Result<Workflow> {
     let invalid = |problems: Vec<String>| Error::InvalidWorkflow {
         source_name: source_name.to_owned(),
         problems,
     };
+    let marker = remember.map(|dir| accepted_marker(dir, text));
     read::check_nesting(text).map_err(|e| invalid(vec![e]))?;
     let value: Value = if text.trim_start().starts_with('{') {
         serde_json::from_str(text).map_err(|e| invalid(vec![format!("not valid JSON: {e}")]))?
     } else {
         serde_yaml_ng::from_str(text).map_err(|e| invalid(vec![format!("not valid YAML: {e}")]))?
     };
-    let violations = workflow_schema().violations(&value, "");
-    if !violations.is_empty() {
-        return Err(invalid(
-            violations.iter().map(ToString::to_string).collect(),
-        ));
+    let accepted_before = marker.as_deref().is_some_and(Path::exists);
+    if !accepted_before {
+        let violations = workflow_schema().violations(&value, "");
+        if !violations.is_empty() {
+            return Err(invalid(
+                violations.iter().map(ToString::to_string).collect(),
+            ));
+        }
     }
     let mut workflow: Workflow = serde_json::from_value(value)
         .map_err(|e| invalid(vec![format!("does not fit the workflow model: {e}")]))?;
@@ -101,9 +150,19 @@ pub fn parse(text: &str, source_name: &str) -> Result<Workflow> {
     if !problems.is_empty() {
         return Err(invalid(problems));
     }
-    workflow.digest = hex::encode(Sha256::digest(text.as_bytes()));
+    workflow.digest = digest(text);
     workflow.source = source_name.to_owned();
+    if let (Some(marker), false) = (marker, accepted_before)
+        && let Err(e) = std::fs::write(&marker, b"")
+    {
+        tracing::debug!("could not remember `{}`: {e}", marker.display());
+    }
     Ok(workflow)
+}
+
+/// A workflow's digest: the sha256 of its text.
+pub(super) fn digest(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
 }
 
 impl Workflow {
@@ -202,10 +261,37 @@ mod tests {
     #[test]
     fn bundled_workflows_and_schema_are_valid() {
         for (name, text) in crate::bundled::BUNDLED_WORKFLOWS {
-            parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+            let workflow = parse(text, name).unwrap_or_else(|e| panic!("{e}"));
+            // The catalog finds a bundled workflow by its file's stem.
+            assert_eq!(Some(workflow.id.as_str()), name.strip_suffix(".yaml"));
         }
         let wf = parse(MINIMAL, "w.yaml").unwrap();
         assert_eq!(wf.digest.len(), 64);
+    }
+
+    #[test]
+    fn a_text_the_schema_accepted_is_remembered_and_nothing_else() {
+        let cache = tempfile::tempdir().expect("cache");
+        let remembered = |text: &str| parse_remembered(text, "w.yaml", Some(cache.path()));
+        let markers = || std::fs::read_dir(cache.path()).expect("dir").count();
+        let first = remembered(MINIMAL).expect("valid");
+        assert_eq!(markers(), 1, "an accepted text is remembered");
+        assert_eq!(
+            remembered(MINIMAL).expect("still valid").digest,
+            first.digest
+        );
+        assert_eq!(markers(), 1);
+        // A text the schema refuses is refused every time and never marked.
+        let bad = MINIMAL.replace("version: 1.0.0", "version: one");
+        for _ in 0..2 {
+            assert!(remembered(&bad).is_err());
+        }
+        assert_eq!(markers(), 1);
+        // The marker is the schema's word on that text alone: any other
+        // text, however close, is checked again.
+        let other = MINIMAL.replace("name: W", "name: W2");
+        assert!(!accepted_marker(cache.path(), &other).exists());
+        assert!(accepted_marker(cache.path(), MINIMAL).exists());
     }
 
     #[test]
