@@ -15,6 +15,11 @@
 //! - the first `checkrail check` after a fresh install, with an empty
 //!   compile cache and state (budget ≤ 250 ms), against the warm one.
 //!
+//! The checks find `python3` in the directory of the interpreter itself,
+//! not through a version manager's shim (a pyenv shim is a bash script that
+//! costs ~115 ms a start here, and a first check starts Python twice: its
+//! identity, then the compile); the interpreter's own start is printed.
+//!
 //! Needs `python3` (the checkpoint compiles a Python file). Prints figures;
 //! panics only on a wrong answer or a missing tool.
 //! Full: `cargo bench -p checkrail --bench process`; quick (CI): add
@@ -187,11 +192,30 @@ fn populate(root: &Path, files: usize) {
     std::fs::write(root.join(".checkrail/workflows/whole.yaml"), WORKFLOW).expect("write");
 }
 
+/// `PATH` with the directory of the `python3` it finds first, resolved
+/// to the interpreter itself (past a version manager's shim).
+fn interpreter_path() -> std::ffi::OsString {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("run python3");
+    let exe = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = Path::new(&exe)
+        .parent()
+        .map(Path::to_path_buf)
+        .into_iter()
+        .chain(std::env::split_paths(&path));
+    std::env::join_paths(dirs).expect("PATH joins")
+}
+
 /// One `checkrail check` of the workspace, a whole process, with its
 /// compile cache and state under `home`; panics unless it passed.
 fn run_check(ws: &Path, home: &Path) -> Duration {
+    static PATH: std::sync::OnceLock<std::ffi::OsString> = std::sync::OnceLock::new();
     let began = Instant::now();
     let out = Command::new(BIN)
+        .env("PATH", PATH.get_or_init(interpreter_path))
         .args([
             "check",
             "--workflow",
@@ -228,6 +252,20 @@ fn check(mode: support::Mode) {
             .expect("run checkrail --version");
         assert!(status.success(), "checkrail --version failed");
     });
+    let interpreter = interpreter_path();
+    let python = support::sample(warm_runs, || {
+        let status = Command::new("python3")
+            .env("PATH", &interpreter)
+            .args(["-c", "pass"])
+            .status()
+            .expect("run python3");
+        assert!(status.success(), "python3 -c pass failed");
+    });
+    compare(
+        ("python3 -c pass, the interpreter itself, p50", python.p50()),
+        ("checkrail --version p50", version.p50()),
+        Budget::None,
+    );
     for files in [10, 1_000, 10_000] {
         let ws = tempfile::tempdir().expect("workspace");
         populate(ws.path(), files);
