@@ -108,12 +108,14 @@ impl Service {
         };
         let cutoff = retention.cache_days.map(crate::session::days_ago);
         let max_bytes = retention.cache_max_mb.map(|mb| mb << 20);
-        let outcomes = match (
-            self.workspace.outcomes(),
-            cutoff.is_some() || max_bytes.is_some(),
-        ) {
-            (Some(cache), true) => cache.prune(cutoff.as_deref(), max_bytes),
-            _ => 0,
+        // The outcome cache is opened only when there is something to
+        // prune: a server's start does not need it otherwise.
+        let outcomes = if cutoff.is_some() || max_bytes.is_some() {
+            self.workspace
+                .outcomes()
+                .map_or(0, |cache| cache.prune(cutoff.as_deref(), max_bytes))
+        } else {
+            0
         };
         Ok(Pruned { sessions, outcomes })
     }
