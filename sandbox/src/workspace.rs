@@ -201,11 +201,11 @@ impl NativeWorkspace {
             .build()
             .map_err(|e| format!("invalid glob `{}`: {e}", pattern.normalized))?;
         let label = format!("glob `{}`", pattern.normalized);
+        let depths = vec![pattern.max_depth()];
         self.walk(
             &label,
             &pattern.base(),
-            pattern.max_depth(),
-            (set, limit),
+            (set, depths, limit),
             skip,
             should_stop,
         )
@@ -243,13 +243,13 @@ impl NativeWorkspace {
                 .take_while(|&i| bases.iter().all(|b| b.get(i) == bases[0].get(i)))
                 .count();
             let base = bases[0][..shared].join("/");
-            let max_depth = wild.iter().map(Pattern::max_depth).max().unwrap_or(0);
+            let depths: Vec<usize> = wild.iter().map(Pattern::max_depth).collect();
             let mut set = GlobSetBuilder::new();
             for pattern in &wild {
                 set.add(pattern.glob.clone());
             }
             let set = set.build().map_err(|e| format!("invalid glob set: {e}"))?;
-            let walked = self.walk("globs", &base, max_depth, (set, limit), skip, should_stop)?;
+            let walked = self.walk("globs", &base, (set, depths, limit), skip, should_stop)?;
             found.extend(walked);
         }
         let mut seen = std::collections::HashSet::new();
@@ -268,21 +268,22 @@ impl NativeWorkspace {
     }
 
     /// The paths under `base` (workspace-relative, `""` for the root)
-    /// that `set` matches, at most `limit`, no deeper than `max_depth`
-    /// levels below the root.
+    /// that a pattern of `set` matches no deeper than that pattern's entry
+    /// in `depths` (levels below the root), at most `limit`.
     fn walk(
         &self,
         label: &str,
         base: &str,
-        max_depth: usize,
-        (set, limit): (GlobSet, usize),
+        (set, depths, limit): (GlobSet, Vec<usize>, usize),
         skip: &[&str],
         should_stop: &mut dyn FnMut() -> bool,
     ) -> Result<Vec<String>, String> {
         let mut walk = Walk {
             matcher: set,
+            max_depth: depths.iter().copied().max().unwrap_or(0),
+            depths,
+            hits: Vec::new(),
             limit,
-            max_depth,
             visited: 0,
             found: Vec::new(),
             skip,
@@ -364,6 +365,11 @@ impl Pattern {
 
 struct Walk<'a> {
     matcher: GlobSet,
+    /// How deep each pattern of `matcher` can match: a `*` also matches
+    /// `/`, so a shallow pattern must not take what the walk found deeper
+    /// for another one.
+    depths: Vec<usize>,
+    hits: Vec<usize>,
     limit: usize,
     max_depth: usize,
     visited: usize,
@@ -416,7 +422,7 @@ impl Walk<'_> {
                 path.push('/');
             }
             path.push_str(&name);
-            if self.matcher.is_match(&path) {
+            if self.matches(&path, level) {
                 self.found.push(path.clone());
             }
             // `file_type` of a directory entry does not follow symlinks, so a
@@ -444,6 +450,16 @@ impl Walk<'_> {
             });
         }
         Ok(())
+    }
+
+    /// Whether a pattern matches `path`, `level` levels below the root,
+    /// within its own depth.
+    fn matches(&mut self, path: &str, level: usize) -> bool {
+        if self.depths.iter().all(|&depth| level <= depth) {
+            return self.matcher.is_match(path);
+        }
+        self.matcher.matches_into(path, &mut self.hits);
+        self.hits.iter().any(|&i| level <= self.depths[i])
     }
 
     /// The entries of `dir`, sorted in reverse so that popping visits them
@@ -614,6 +630,10 @@ mod depth_tests {
             &[".cargo/config.toml", "**/.cargo/config.toml", "missing.txt"],
             &["a/*/conftest.py", "a/b/*.json", "docs/*/*/*.md"],
             &["a/b/*", "a/*.json"],
+            // A `*` matches `/` too: the walk goes deep for the second,
+            // and the first must still only take what it takes alone.
+            &["a/*.json", "**/conftest.py"],
+            &["*.json", "a/*/conftest.py", "a/b/*.json"],
             &["*.json", "../escape/*", "[bad", "**"],
         ];
         for patterns in sets {

@@ -24,6 +24,12 @@ pub type Client = RunningService<RoleClient, ()>;
 pub async fn spawn(workspace: &Path, cache: &Path, env: &[(&str, &str)]) -> (Client, u32) {
     // The bench set the workspace up: its policy files are allowed.
     super::allow(workspace, &cache.join("state"));
+    spawn_allowed(workspace, cache, env).await
+}
+
+/// [`spawn`] for a workspace already allowed under `cache`: only the
+/// server's start and the MCP handshake, for a bench that times them.
+pub async fn spawn_allowed(workspace: &Path, cache: &Path, env: &[(&str, &str)]) -> (Client, u32) {
     let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("serve")
         .arg("--workspace")
