@@ -228,13 +228,23 @@ impl Fingerprints {
 }
 
 fn parse_line(line: &str) -> Option<(String, Known)> {
+    // A warm check of a big workspace reads one line per file: the hash is
+    // decoded in place and times parsed as i64 (they fit until 2262) before
+    // the slower i128 parse.
+    let nanos = |text: &str| {
+        text.parse::<i64>()
+            .map(i128::from)
+            .or_else(|_| text.parse::<i128>())
+            .ok()
+    };
     let mut parts = line.splitn(7, ' ');
-    let hash: [u8; 32] = hex::decode(parts.next()?).ok()?.try_into().ok()?;
+    let mut hash = [0u8; 32];
+    hex::decode_to_slice(parts.next()?, &mut hash).ok()?;
     let size = parts.next()?.parse().ok()?;
-    let mtime_ns = parts.next()?.parse().ok()?;
-    let ctime_ns = parts.next()?.parse().ok()?;
+    let mtime_ns = nanos(parts.next()?)?;
+    let ctime_ns = nanos(parts.next()?)?;
     let ino = parts.next()?.parse().ok()?;
-    let hashed_ns = parts.next()?.parse().ok()?;
+    let hashed_ns = nanos(parts.next()?)?;
     let path = parts.next()?.to_owned();
     Some((
         path,
@@ -408,6 +418,33 @@ mod tests {
 
     fn digest(fp: &Fingerprints, root: &Path) -> (String, DigestStats) {
         fp.digest(root, None).unwrap()
+    }
+
+    #[test]
+    fn a_line_reads_back_as_written_times_past_i64_included() {
+        let hash = [7u8; 32];
+        for (mtime, hashed) in [
+            (
+                1_765_000_000_123_456_789_i128,
+                1_765_000_001_000_000_000_i128,
+            ),
+            (-86_400_000_000_000, 0),
+            (i128::from(i64::MAX) + 1, i128::from(i64::MIN) - 1),
+        ] {
+            let line = format!(
+                "{} 42 {mtime} {mtime} 9 {hashed} src/a b.rs",
+                hex::encode(hash)
+            );
+            let (path, known) = parse_line(&line).expect("reads");
+            assert_eq!(path, "src/a b.rs");
+            assert_eq!(known.hash, hash);
+            assert_eq!(known.fingerprint.mtime_ns, mtime);
+            assert_eq!(known.hashed_ns, hashed);
+            assert_eq!((known.fingerprint.size, known.fingerprint.ino), (42, 9));
+        }
+        let short = format!("{} 42 1 1 9 1 p", &hex::encode(hash)[2..]);
+        assert!(parse_line(&short).is_none(), "a short hash is refused");
+        assert!(parse_line("zz 1 1 1 1 1 p").is_none());
     }
 
     #[test]
