@@ -158,10 +158,75 @@ fn snapshot_skipping(root: &Path, globs: &[String], skipped: &[&str], dirs: bool
     let mut files = Snapshot::new();
     for (base, prefix, globs) in places(root, globs) {
         if let Ok(ws) = NativeWorkspace::open(&base) {
-            record_matching(&ws, &prefix, &globs, (skipped, dirs), &mut files);
+            record_matching(&ws, &prefix, &globs, (skipped, dirs, None), &mut files);
         }
     }
     files
+}
+
+/// Most paths a [`Listing`] holds; a bigger workspace is walked per
+/// snapshot.
+const LISTING_MAX: usize = 200_000;
+
+/// The workspace's paths outside [`SKIPPED_DIRS`], walked once for the
+/// [`snapshot`]s of one checkpoint run (each rule's judging files, the
+/// session's, the frozen paths, cargo's overrides: each was a walk of its
+/// own). It serves only while no rule of the run has started: a rule may
+/// write files, and a snapshot after that walks again
+/// ([`Listing::rule_started`]). A run whose rules all come from the cache
+/// walks once.
+pub struct Listing {
+    root: std::path::PathBuf,
+    paths: std::sync::OnceLock<Option<Vec<String>>>,
+    stale: std::sync::atomic::AtomicBool,
+}
+
+impl Listing {
+    /// A listing of `root`, walked when first used.
+    pub fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+            paths: std::sync::OnceLock::new(),
+            stale: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// A rule is about to run: from now on snapshots walk again.
+    pub fn rule_started(&self) {
+        self.stale.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// [`snapshot`], from the listing while it serves.
+    pub fn snapshot(&self, globs: &[String]) -> Snapshot {
+        if self.stale.load(std::sync::atomic::Ordering::SeqCst) {
+            return snapshot(&self.root, globs);
+        }
+        let mut files = Snapshot::new();
+        for (base, prefix, globs) in places(&self.root, globs) {
+            let Ok(ws) = NativeWorkspace::open(&base) else {
+                continue;
+            };
+            let listed = (base == self.root).then(|| self.paths(&ws)).flatten();
+            record_matching(
+                &ws,
+                &prefix,
+                &globs,
+                (SKIPPED_DIRS, false, listed),
+                &mut files,
+            );
+        }
+        files
+    }
+
+    fn paths(&self, ws: &NativeWorkspace) -> Option<&[String]> {
+        self.paths
+            .get_or_init(|| {
+                ws.list_skipping(LISTING_MAX, SKIPPED_DIRS, &mut || false)
+                    .inspect_err(|e| tracing::debug!("snapshots walk one by one: {e}"))
+                    .ok()
+            })
+            .as_deref()
+    }
 }
 
 /// Adds what `globs` match in `ws` to `files`, keyed `prefix` + path.
@@ -169,16 +234,23 @@ fn record_matching(
     ws: &NativeWorkspace,
     prefix: &str,
     globs: &[String],
-    (skipped, dirs): (&[&str], bool),
+    (skipped, dirs, listed): (&[&str], bool, Option<&[String]>),
     files: &mut Snapshot,
 ) {
+    let matching = |globs: &[String], skipped: &[&str]| match listed {
+        Some(listing) => match ws.glob_all_listed(listing, globs, MAX_FILES) {
+            Ok((found, _)) => found,
+            Err(_) => matching(ws, globs, skipped),
+        },
+        None => matching(ws, globs, skipped),
+    };
     let (sectioned, whole): (Vec<&String>, Vec<&String>) =
         globs.iter().partition(|g| split_tables(g).1.is_some());
     for glob in sectioned {
         let (pattern, Some(tables)) = split_tables(glob) else {
             continue;
         };
-        for path in matching(ws, &[pattern.to_owned()], skipped) {
+        for path in matching(&[pattern.to_owned()], skipped) {
             if let Ok(bytes) = ws.read(&path) {
                 let digest = tables_digest(&bytes, tables);
                 files.insert(format!("{prefix}{path}#{tables}"), digest);
@@ -186,7 +258,7 @@ fn record_matching(
         }
     }
     let whole: Vec<String> = whole.into_iter().cloned().collect();
-    for path in matching(ws, &whole, skipped) {
+    for path in matching(&whole, skipped) {
         let kind = || ws.stat(&path).ok().map(|e| e.kind);
         let hash = match ws.read(&path) {
             Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
@@ -527,17 +599,15 @@ pub fn frozen_findings(changes: &[Change], since: &str) -> Vec<Finding> {
 /// Cargo settings in the workspace that replace how cargo runs or
 /// compiles (`runner`, `rustc-wrapper`, `rustc`): each is a warning outside
 /// a session, where nothing is frozen.
-pub fn cargo_overrides(root: &Path) -> Vec<Finding> {
+pub fn cargo_overrides(listing: &Listing) -> Vec<Finding> {
+    let root = listing.root.as_path();
     let mut findings = Vec::new();
-    let files = snapshot(
-        root,
-        &[
-            "**/.cargo/config".to_owned(),
-            "**/.cargo/config.toml".to_owned(),
-            ".cargo/config".to_owned(),
-            ".cargo/config.toml".to_owned(),
-        ],
-    );
+    let files = listing.snapshot(&[
+        "**/.cargo/config".to_owned(),
+        "**/.cargo/config.toml".to_owned(),
+        ".cargo/config".to_owned(),
+        ".cargo/config.toml".to_owned(),
+    ]);
     for path in files.keys() {
         let Ok(text) = std::fs::read_to_string(root.join(path)) else {
             continue;
@@ -721,14 +791,14 @@ mod tests {
     #[test]
     fn cargo_runner_overrides_are_warned_about() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(cargo_overrides(dir.path()).is_empty());
+        assert!(cargo_overrides(&Listing::new(dir.path())).is_empty());
         std::fs::create_dir_all(dir.path().join(".cargo")).unwrap();
         std::fs::write(
             dir.path().join(".cargo/config.toml"),
             "[target.x86_64-unknown-linux-gnu]\nrunner = \"./fake.sh\"\n[build]\nrustc-wrapper = \"w\"\n",
         )
         .unwrap();
-        let found = cargo_overrides(dir.path());
+        let found = cargo_overrides(&Listing::new(dir.path()));
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].message.contains("rustc-wrapper"));
         assert!(found[1].message.contains("runner"));

@@ -225,16 +225,7 @@ impl NativeWorkspace {
         skip: &[&str],
         should_stop: &mut dyn FnMut() -> bool,
     ) -> Result<(Vec<String>, Vec<String>), String> {
-        let mut refused = Vec::new();
-        let mut found: Vec<String> = Vec::new();
-        let mut wild: Vec<Pattern> = Vec::new();
-        for pattern in patterns {
-            match Pattern::new(pattern) {
-                Ok(p) if p.is_plain() => found.extend(self.existing(&p.normalized, 1)),
-                Ok(p) => wild.push(p),
-                Err(e) => refused.push(e),
-            }
-        }
+        let (mut found, wild, refused) = self.sorted_out(patterns);
         if !wild.is_empty() {
             // From the deepest directory every pattern starts in, as deep as
             // the deepest of them reaches.
@@ -243,19 +234,68 @@ impl NativeWorkspace {
                 .take_while(|&i| bases.iter().all(|b| b.get(i) == bases[0].get(i)))
                 .count();
             let base = bases[0][..shared].join("/");
-            let depths: Vec<usize> = wild.iter().map(Pattern::max_depth).collect();
-            let mut set = GlobSetBuilder::new();
-            for pattern in &wild {
-                set.add(pattern.glob.clone());
-            }
-            let set = set.build().map_err(|e| format!("invalid glob set: {e}"))?;
+            let (set, depths) = set_of(&wild)?;
             let walked = self.walk("globs", &base, (set, depths, limit), skip, should_stop)?;
             found.extend(walked);
         }
-        let mut seen = std::collections::HashSet::new();
-        found.retain(|path| seen.insert(path.clone()));
-        found.truncate(limit);
-        Ok((found, refused))
+        Ok((once_each(found, limit), refused))
+    }
+
+    /// Every path of the workspace outside directories named in `skip`
+    /// (those directories themselves listed), for
+    /// [`NativeWorkspace::glob_all_listed`]; an error past `limit` paths,
+    /// or as [`NativeWorkspace::glob_all_skipping`] fails.
+    pub fn list_skipping(
+        &self,
+        limit: usize,
+        skip: &[&str],
+        should_stop: &mut dyn FnMut() -> bool,
+    ) -> Result<Vec<String>, String> {
+        let (set, depths) = set_of(&[Pattern::new("**")?])?;
+        let listed = self.walk("listing", "", (set, depths, limit + 1), skip, should_stop)?;
+        if listed.len() > limit {
+            return Err(format!("the workspace has more than {limit} paths"));
+        }
+        Ok(listed)
+    }
+
+    /// [`NativeWorkspace::glob_all_skipping`] over `listing` (what
+    /// [`NativeWorkspace::list_skipping`] found with the same `skip`)
+    /// instead of a walk: the same paths while the workspace is as it was
+    /// listed, so several host checks of one run share one walk.
+    pub fn glob_all_listed(
+        &self,
+        listing: &[String],
+        patterns: &[String],
+        limit: usize,
+    ) -> Result<(Vec<String>, Vec<String>), String> {
+        let (mut found, wild, refused) = self.sorted_out(patterns);
+        if !wild.is_empty() {
+            let (set, depths) = set_of(&wild)?;
+            let mut hits = Vec::new();
+            for path in listing {
+                let level = path.split('/').count();
+                set.matches_into(path.as_str(), &mut hits);
+                if hits.iter().any(|&i| level <= depths[i]) {
+                    found.push(path.clone());
+                }
+            }
+        }
+        Ok((once_each(found, limit), refused))
+    }
+
+    /// The plain paths of `patterns` that exist, the patterns with a
+    /// wildcard, and why the rest are refused.
+    fn sorted_out(&self, patterns: &[String]) -> (Vec<String>, Vec<Pattern>, Vec<String>) {
+        let (mut found, mut wild, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+        for pattern in patterns {
+            match Pattern::new(pattern) {
+                Ok(p) if p.is_plain() => found.extend(self.existing(&p.normalized, 1)),
+                Ok(p) => wild.push(p),
+                Err(e) => refused.push(e),
+            }
+        }
+        (found, wild, refused)
     }
 
     /// `path` when it exists (and `limit` allows one).
@@ -314,6 +354,24 @@ impl NativeWorkspace {
         walk.run(dir, base, depth)?;
         Ok(walk.found)
     }
+}
+
+/// The patterns as one set, with how deep each can match.
+fn set_of(patterns: &[Pattern]) -> Result<(GlobSet, Vec<usize>), String> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        set.add(pattern.glob.clone());
+    }
+    let set = set.build().map_err(|e| format!("invalid glob set: {e}"))?;
+    Ok((set, patterns.iter().map(Pattern::max_depth).collect()))
+}
+
+/// `found` with each path once, in order, at most `limit`.
+fn once_each(mut found: Vec<String>, limit: usize) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    found.retain(|path| seen.insert(path.clone()));
+    found.truncate(limit);
+    found
 }
 
 /// One glob, checked: inside the workspace, and valid.
@@ -641,6 +699,10 @@ mod depth_tests {
             let (mut all, refused) = ws
                 .glob_all_skipping(&owned, 1000, &skip, &mut || false)
                 .expect("walks");
+            let listing = ws.list_skipping(1000, &skip, &mut || false).expect("lists");
+            let (mut listed, refused_too) =
+                ws.glob_all_listed(&listing, &owned, 1000).expect("matches");
+            listed.sort();
             let mut each: Vec<String> = patterns
                 .iter()
                 .filter_map(|p| ws.glob_skipping(p, 1000, &skip, &mut || false).ok())
@@ -655,6 +717,8 @@ mod depth_tests {
             each.sort();
             each.dedup();
             assert_eq!(all, each, "{patterns:?}");
+            assert_eq!(listed, each, "{patterns:?}, from a listing");
+            assert_eq!(refused_too, refused);
             assert_eq!(refused.len(), bad, "{patterns:?}: {refused:?}");
         }
         let owned = vec!["**/conftest.py".to_owned(), "**/*.json".to_owned()];
@@ -662,6 +726,8 @@ mod depth_tests {
             .glob_all_skipping(&owned, 2, &skip, &mut || false)
             .expect("walks");
         assert_eq!(capped.len(), 2, "the limit holds across patterns");
+        let error = ws.list_skipping(3, &skip, &mut || false).unwrap_err();
+        assert!(error.contains("more than 3 paths"), "{error}");
     }
 
     #[test]

@@ -106,6 +106,8 @@ type FileDigest = (Option<Vec<String>>, Option<String>);
 /// digest is taken once per distinct set of input globs, the grants once.
 pub(crate) struct CacheContext<'a> {
     workspace: &'a Workspace,
+    /// The run's listing, for judging files before any rule ran.
+    listing: &'a frozen::Listing,
     config: &'a WorkspaceConfig,
     grants: String,
     digests: Mutex<Vec<FileDigest>>,
@@ -115,9 +117,14 @@ pub(crate) struct CacheContext<'a> {
 
 impl<'a> CacheContext<'a> {
     /// The cache as a checkpoint run on `workspace` under `config` uses it.
-    pub(crate) fn new(workspace: &'a Workspace, config: &'a WorkspaceConfig) -> Self {
+    pub(crate) fn new(
+        workspace: &'a Workspace,
+        config: &'a WorkspaceConfig,
+        listing: &'a frozen::Listing,
+    ) -> Self {
         Self {
             workspace,
+            listing,
             config,
             grants: format!("{:?}", config.exec),
             digests: Mutex::new(Vec::new()),
@@ -194,7 +201,11 @@ impl<'a> CacheContext<'a> {
         if !fresh && let Some((_, digest)) = known.iter().find(|(g, _)| *g == globs) {
             return digest.clone();
         }
-        let snapshot = frozen::snapshot(self.workspace.root(), &globs);
+        let snapshot = if fresh {
+            frozen::snapshot(self.workspace.root(), &globs)
+        } else {
+            self.listing.snapshot(&globs)
+        };
         let digest = digest_of(&format!("{snapshot:?}"));
         known.retain(|(g, _)| *g != globs);
         known.push((globs, digest.clone()));
@@ -209,6 +220,11 @@ impl<'a> CacheContext<'a> {
         input: &CheckInput<'_>,
         run: impl FnOnce() -> RuleReport,
     ) -> RuleReport {
+        // The rule may write files: the run's listing no longer serves.
+        let run = || {
+            self.listing.rule_started();
+            run()
+        };
         // `inputs: []` in the workflow, or a rule that names no inputs for
         // this config, means "never cache". The rule is asked under the
         // checkpoint's limits for it; when it cannot answer, it runs

@@ -68,14 +68,19 @@ impl Checkrail {
         let root = run.workspace.root();
         let watched = self.watched_globs(run, checkpoint.frozen.as_ref(), &prepared);
         let before = frozen::stats(root, &watched);
-        let mut rules = self.run_rules(run, &phase.id, &prepared)?;
+        // One walk for the host's snapshots while no rule has run.
+        let listing = frozen::Listing::new(root);
+        let mut rules = self.run_rules(run, &phase.id, &prepared, &listing)?;
         let ran = rules.iter().any(|r| !r.cached);
+        if ran {
+            listing.rule_started();
+        }
         // Facts are the checkpoint's own rules': a task's use of the same
         // rule (say, one test) must not become the phase's baseline.
         for report in rules.iter_mut().skip(declared) {
             report.facts = None;
         }
-        rules.extend(self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared));
+        rules.extend(self.guard_reports(run, checkpoint.frozen.as_ref(), &prepared, &listing));
         if ran {
             let changed = frozen::changed_paths(&before, &frozen::stats(root, &watched));
             if !changed.is_empty() {

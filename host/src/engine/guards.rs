@@ -26,11 +26,12 @@ impl Checkrail {
         run: &CheckpointRun<'_>,
         frozen: Option<&Frozen>,
         prepared: &[(&RuleUse, Arc<LoadedRule>, Limits)],
+        listing: &frozen::Listing,
     ) -> Vec<RuleReport> {
         let root = run.workspace.root();
         let mut reports = Vec::new();
         if let Some((before, globs, session)) = run.guards.judging {
-            let now = frozen::snapshot(root, globs);
+            let now = listing.snapshot(globs);
             let changes = frozen::compare(before, &now, true);
             reports.push(host_report(
                 "judging-files",
@@ -42,7 +43,7 @@ impl Checkrail {
         if let Some(frozen) = frozen {
             let findings = match run.guards.frozen {
                 Some(before) => {
-                    let now = frozen::snapshot(root, &frozen.paths);
+                    let now = listing.snapshot(&frozen.paths);
                     let changes = frozen::compare(before, &now, !frozen.allow_new);
                     frozen::frozen_findings(&changes, &frozen.since)
                 }
@@ -97,7 +98,7 @@ impl Checkrail {
             .iter()
             .any(|(_, rule, _)| rule.component.info.capabilities.contains(&cargo));
         if run.guards.cargo_overrides && runs_cargo {
-            let findings = frozen::cargo_overrides(root);
+            let findings = frozen::cargo_overrides(listing);
             if !findings.is_empty() {
                 reports.push(host_report(
                     "cargo-overrides",

@@ -33,6 +33,7 @@ impl Checkrail {
         run: &CheckpointRun<'_>,
         phase: &str,
         prepared: &[(&RuleUse, Arc<LoadedRule>, Limits)],
+        listing: &crate::frozen::Listing,
     ) -> Result<Vec<RuleReport>> {
         let hooks = &run.hooks;
         let cancelled = || {
@@ -51,7 +52,7 @@ impl Checkrail {
             ..CheckInput::default()
         };
         let cache = if run.use_cache {
-            Some(CacheContext::new(run.workspace, run.config))
+            Some(CacheContext::new(run.workspace, run.config, listing))
         } else {
             None
         };
