@@ -1,12 +1,13 @@
 //! The server handler: identity, capabilities, and how blocking engine work
 //! is run off the async runtime.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
-    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig,
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
+    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
@@ -72,11 +73,31 @@ fn standard_formats(schema: &mut serde_json::Map<String, serde_json::Value>) {
     }
 }
 
+/// The tools as `tools/list` answers them, written out by the test
+/// `the_listed_tools_are_the_routers` (run it with `CHECKRAIL_BLESS=1` after
+/// changing a tool's parameters or answer): generating them is most of a
+/// server's start, and `tools/list` is all most starts are for.
+const LISTED_TOOLS: &str = include_str!("tools.json");
+
+/// [`LISTED_TOOLS`], read once.
+fn listed_tools() -> &'static [Tool] {
+    static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
+    TOOLS.get_or_init(|| {
+        // The file is checked against the router by a test; a binary whose
+        // file does not read lists the router's tools instead.
+        serde_json::from_str(LISTED_TOOLS).unwrap_or_else(|e| {
+            tracing::error!("mcp/tools.json does not read ({e}); listing from the router");
+            CheckrailMcp::router_now().list_all()
+        })
+    })
+}
+
 /// The checkrail MCP server.
 #[derive(Clone)]
 pub struct CheckrailMcp {
     pub(super) service: Arc<Service>,
-    tool_router: ToolRouter<Self>,
+    /// The tools with their handlers, made on the first call of a tool.
+    tool_router: Arc<OnceLock<ToolRouter<Self>>>,
     /// Longest a running `workflow_validate` stays silent: a progress
     /// heartbeat goes out after this much quiet.
     pub(super) heartbeat: std::time::Duration,
@@ -97,6 +118,21 @@ fn heartbeat() -> std::time::Duration {
 impl CheckrailMcp {
     /// A server over a session service.
     pub fn new(service: Arc<Service>) -> Self {
+        Self {
+            service,
+            tool_router: Arc::new(OnceLock::new()),
+            heartbeat: heartbeat(),
+        }
+    }
+
+    /// The tools and their handlers (made on first use).
+    fn router(&self) -> &ToolRouter<Self> {
+        self.tool_router.get_or_init(Self::router_now)
+    }
+
+    /// Every tool with its handler, its schemas keeping standard formats
+    /// only.
+    fn router_now() -> ToolRouter<Self> {
         let mut tool_router = Self::list_router()
             + Self::get_router()
             + Self::start_router()
@@ -115,11 +151,7 @@ impl CheckrailMcp {
                 tool.output_schema = Some(Arc::new(output));
             }
         }
-        Self {
-            service,
-            tool_router,
-            heartbeat: heartbeat(),
-        }
+        tool_router
     }
 
     /// Runs blocking engine work on the blocking pool; an engine error
@@ -136,7 +168,7 @@ impl CheckrailMcp {
     }
 }
 
-#[tool_handler(router = self.tool_router)]
+#[tool_handler(router = self.router())]
 impl ServerHandler for CheckrailMcp {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
@@ -157,7 +189,7 @@ impl ServerHandler for CheckrailMcp {
     ) -> Result<rmcp::model::CallToolResponse, McpError> {
         use opentelemetry::context::FutureExt as _;
         let tool = request.name.to_string();
-        let known = self.tool_router.has_route(&tool);
+        let known = self.router().has_route(&tool);
         let span = known
             .then(|| crate::telemetry::tool_call(&tool, &context.id.to_string()))
             .flatten();
@@ -174,8 +206,8 @@ impl ServerHandler for CheckrailMcp {
                 let call =
                     rmcp::handler::server::tool::ToolCallContext::new(self, request, context);
                 match &span {
-                    Some(cx) => self.tool_router.call(call).with_context(cx.clone()).await,
-                    None => self.tool_router.call(call).await,
+                    Some(cx) => self.router().call(call).with_context(cx.clone()).await,
+                    None => self.router().call(call).await,
                 }
             }
         };
@@ -195,6 +227,25 @@ impl ServerHandler for CheckrailMcp {
             }
         }
         answer
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        // As rmcp's `tool_handler` answers, from the listed tools.
+        let cache_hints = context
+            .protocol_version()
+            .is_some_and(|version| version >= rmcp::model::ProtocolVersion::V_2026_07_28);
+        Ok(ListToolsResult {
+            result_type: Some(rmcp::model::ResultType::COMPLETE),
+            tools: listed_tools().to_vec(),
+            meta: None,
+            next_cursor: None,
+            ttl_ms: cache_hints.then_some(0),
+            cache_scope: cache_hints.then_some(rmcp::model::CacheScope::Public),
+        })
     }
 
     async fn get_task(
@@ -247,5 +298,36 @@ impl ServerHandler for CheckrailMcp {
         tokio::task::spawn_blocking(move || super::resources::read(&service, &request.uri))
             .await
             .map_err(|e| McpError::internal_error(e.to_string(), None))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `mcp/tools.json` is what the router lists; with `CHECKRAIL_BLESS=1`
+    /// the test writes it.
+    #[test]
+    fn the_listed_tools_are_the_routers() {
+        let made = CheckrailMcp::router_now().list_all();
+        let made_text = serde_json::to_string_pretty(&made).expect("tools serialize") + "\n";
+        if std::env::var_os("CHECKRAIL_BLESS").is_some() {
+            let file = concat!(env!("CARGO_MANIFEST_DIR"), "/src/mcp/tools.json");
+            std::fs::write(file, &made_text).expect("write tools.json");
+            return;
+        }
+        let listed: serde_json::Value =
+            serde_json::from_str(LISTED_TOOLS).expect("tools.json reads");
+        let made: serde_json::Value = serde_json::to_value(&made).expect("tools serialize");
+        assert!(
+            listed == made,
+            "host/src/mcp/tools.json is not what the tools declare; write it again with \
+             `CHECKRAIL_BLESS=1 cargo test -p checkrail --lib the_listed_tools_are_the_routers`"
+        );
+        assert_eq!(
+            serde_json::to_value(listed_tools()).expect("serialize"),
+            made,
+            "the listed tools read back as written"
+        );
     }
 }
