@@ -46,25 +46,14 @@ fn populate(root: &Path, dirs: usize) {
     let body: String = "// generated source line for the cache benchmark\n"
         .repeat(FILE_BYTES / 48 + 1)[..FILE_BYTES]
         .to_owned();
-    for d in 0..dirs {
-        let dir = root.join(format!("src/m{d:03}"));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        for f in 0..FILES_PER_DIR {
-            std::fs::write(dir.join(format!("f{f:03}.rs")), &body).expect("write");
-        }
-    }
-    std::fs::create_dir_all(root.join("app")).expect("mkdir");
     // A syntax error: the checkpoint fails, so the session stays put and
     // every call is a real (cached) validation that is logged.
-    std::fs::write(root.join("app/main.py"), "def broken(:\n    pass\n").expect("write");
-    std::fs::write(
-        root.join("checkrail.toml"),
-        "[exec]\nallow = [\"python3\"]\n",
-    )
-    .expect("write");
-    std::fs::write(root.join(".gitignore"), "/target\n").expect("write");
-    std::fs::create_dir_all(root.join(".checkrail/workflows")).expect("mkdir");
-    std::fs::write(root.join(".checkrail/workflows/cached.yaml"), WORKFLOW).expect("write");
+    support::python_project(
+        root,
+        (dirs * FILES_PER_DIR, &body),
+        "def broken(:\n    pass\n",
+        ("cached", WORKFLOW),
+    );
 }
 
 #[tokio::main]

@@ -176,23 +176,12 @@ async fn server(mode: support::Mode) {
 
 fn populate(root: &Path, files: usize) {
     let body = "// a generated source line for the process benchmark\n".repeat(80);
-    for i in 0..files {
-        let dir = root.join(format!("src/m{:03}", i / 100));
-        if i % 100 == 0 {
-            std::fs::create_dir_all(&dir).expect("mkdir");
-        }
-        std::fs::write(dir.join(format!("f{:03}.rs", i % 100)), &body).expect("write");
-    }
-    std::fs::create_dir_all(root.join("app")).expect("mkdir");
-    std::fs::write(root.join("app/main.py"), "def ok():\n    pass\n").expect("write");
-    std::fs::write(
-        root.join("checkrail.toml"),
-        "[exec]\nallow = [\"python3\"]\n",
-    )
-    .expect("write");
-    std::fs::write(root.join(".gitignore"), "/target\n").expect("write");
-    std::fs::create_dir_all(root.join(".checkrail/workflows")).expect("mkdir");
-    std::fs::write(root.join(".checkrail/workflows/whole.yaml"), WORKFLOW).expect("write");
+    support::python_project(
+        root,
+        (files, &body),
+        "def ok():\n    pass\n",
+        ("whole", WORKFLOW),
+    );
 }
 
 /// `PATH` with the directory of the `python3` it finds first, resolved

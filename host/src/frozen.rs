@@ -155,11 +155,26 @@ fn places(root: &Path, globs: &[String]) -> Vec<(PathBuf, String, Vec<String>)> 
 }
 
 fn snapshot_skipping(root: &Path, globs: &[String], skipped: &[&str], dirs: bool) -> Snapshot {
+    snapshot_in(root, globs, (skipped, dirs), None)
+}
+
+/// The snapshot of `globs` in each of their places; those in the
+/// workspace matched against `listing` when given.
+fn snapshot_in(
+    root: &Path,
+    globs: &[String],
+    (skipped, dirs): (&[&str], bool),
+    listing: Option<&Listing>,
+) -> Snapshot {
     let mut files = Snapshot::new();
     for (base, prefix, globs) in places(root, globs) {
-        if let Ok(ws) = NativeWorkspace::open(&base) {
-            record_matching(&ws, &prefix, &globs, (skipped, dirs, None), &mut files);
-        }
+        let Ok(ws) = NativeWorkspace::open(&base) else {
+            continue;
+        };
+        let listed = listing
+            .filter(|_| base == root)
+            .and_then(|listing| listing.paths(&ws));
+        record_matching(&ws, &prefix, &globs, (skipped, dirs, listed), &mut files);
     }
     files
 }
@@ -201,21 +216,7 @@ impl Listing {
         if self.stale.load(std::sync::atomic::Ordering::SeqCst) {
             return snapshot(&self.root, globs);
         }
-        let mut files = Snapshot::new();
-        for (base, prefix, globs) in places(&self.root, globs) {
-            let Ok(ws) = NativeWorkspace::open(&base) else {
-                continue;
-            };
-            let listed = (base == self.root).then(|| self.paths(&ws)).flatten();
-            record_matching(
-                &ws,
-                &prefix,
-                &globs,
-                (SKIPPED_DIRS, false, listed),
-                &mut files,
-            );
-        }
-        files
+        snapshot_in(&self.root, globs, (SKIPPED_DIRS, false), Some(self))
     }
 
     fn paths(&self, ws: &NativeWorkspace) -> Option<&[String]> {

@@ -312,3 +312,33 @@ pub fn compare<Q: Quantity>(figure: (&str, Q), baseline: (&str, Q), budget: Budg
         base.show()
     );
 }
+
+/// A Python project to check: `files` copies of `source` as
+/// `src/mNNN/fNNN.rs` (100 per directory), `app/main.py` holding
+/// `main_py`, a `checkrail.toml` that grants `python3`, a `.gitignore` and
+/// the workflow `name` (`.checkrail/workflows/<name>.yaml`).
+pub fn python_project(
+    root: &Path,
+    (files, source): (usize, &str),
+    main_py: &str,
+    (name, yaml): (&str, &str),
+) {
+    for i in 0..files {
+        let dir = root.join(format!("src/m{:03}", i / 100));
+        if i % 100 == 0 {
+            std::fs::create_dir_all(&dir).expect("mkdir");
+        }
+        std::fs::write(dir.join(format!("f{:03}.rs", i % 100)), source).expect("write");
+    }
+    std::fs::create_dir_all(root.join("app")).expect("mkdir");
+    std::fs::write(root.join("app/main.py"), main_py).expect("write");
+    std::fs::write(
+        root.join("checkrail.toml"),
+        "[exec]\nallow = [\"python3\"]\n",
+    )
+    .expect("write");
+    std::fs::write(root.join(".gitignore"), "/target\n").expect("write");
+    let flows = root.join(".checkrail/workflows");
+    std::fs::create_dir_all(&flows).expect("mkdir");
+    std::fs::write(flows.join(format!("{name}.yaml")), yaml).expect("write");
+}

@@ -32,12 +32,7 @@ pub fn parse_file(path: &Path) -> Result<Workflow> {
 /// Reads and validates a workflow file safely: a regular file only, a
 /// symlink only when it stays inside `root`, at most `limits.max_bytes`.
 pub fn parse_file_in(path: &Path, root: Option<&Path>, limits: ReadLimits) -> Result<Workflow> {
-    let name = path.display().to_string();
-    let text = read::read(path, root, limits).map_err(|problem| Error::InvalidWorkflow {
-        source_name: name.clone(),
-        problems: vec![problem],
-    })?;
-    parse(&text, &name)
+    parse_file_remembered(path, root, limits, None)
 }
 
 /// Parses and validates workflow text; `source_name` names it in errors. JSON
