@@ -89,6 +89,7 @@ pub fn run(engine: Checkrail, state: &StateDir, store: &StoreTarget, args: &Args
 /// MCP on stdin/stdout through [`checkrail::mcp::stdio::relay`], which
 /// answers the lines rmcp's codec would drop.
 async fn serve_stdio(service: Arc<Service>) -> Result<Exit> {
+    checkrail::mcp::read_listed_tools_ahead();
     let (server_in, to_server) = tokio::io::duplex(1 << 20);
     let (from_server, server_out) = tokio::io::duplex(1 << 20);
     let relay = tokio::spawn(checkrail::mcp::stdio::relay(

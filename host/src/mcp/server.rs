@@ -73,11 +73,63 @@ fn standard_formats(schema: &mut serde_json::Map<String, serde_json::Value>) {
     }
 }
 
+/// Keywords whose values are data, not schemas: never searched for
+/// descriptions.
+const DATA_KEYWORDS: [&str; 4] = ["const", "enum", "default", "examples"];
+
+/// Drops the `description` of a schema and of every schema in it (a
+/// property that happens to be named `description` stays). Output schemas
+/// go without them: clients check answers against the types and required
+/// fields, and the prose was more than half of every `tools/list`, which
+/// each client reads at each start. Input schemas keep theirs: agents read
+/// them to call the tools.
+fn without_descriptions(schema: &mut serde_json::Map<String, serde_json::Value>) {
+    schema.remove("description");
+    for (keyword, value) in schema.iter_mut() {
+        if DATA_KEYWORDS.contains(&keyword.as_str()) {
+            continue;
+        }
+        let named_schemas = matches!(
+            keyword.as_str(),
+            "properties" | "$defs" | "definitions" | "patternProperties"
+        );
+        match value {
+            serde_json::Value::Object(map) if named_schemas => {
+                for child in map.values_mut() {
+                    if let serde_json::Value::Object(child) = child {
+                        without_descriptions(child);
+                    }
+                }
+            }
+            serde_json::Value::Object(map) => without_descriptions(map),
+            serde_json::Value::Array(items) => {
+                for item in items {
+                    if let serde_json::Value::Object(map) = item {
+                        without_descriptions(map);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// The tools as `tools/list` answers them, written out by the test
 /// `the_listed_tools_are_the_routers` (run it with `CHECKRAIL_BLESS=1` after
 /// changing a tool's parameters or answer): generating them is most of a
 /// server's start, and `tools/list` is all most starts are for.
 const LISTED_TOOLS: &str = include_str!("tools.json");
+
+/// Reads [`LISTED_TOOLS`] on a thread of its own, while the client and
+/// the server exchange `initialize`, so the first `tools/list` finds them
+/// read.
+pub fn read_listed_tools_ahead() {
+    let _ = std::thread::Builder::new()
+        .name("checkrail-tools".to_owned())
+        .spawn(|| {
+            listed_tools();
+        });
+}
 
 /// [`LISTED_TOOLS`], read once.
 fn listed_tools() -> &'static [Tool] {
@@ -148,6 +200,7 @@ impl CheckrailMcp {
             if let Some(output) = &tool.output_schema {
                 let mut output = (**output).clone();
                 standard_formats(&mut output);
+                without_descriptions(&mut output);
                 tool.output_schema = Some(Arc::new(output));
             }
         }
@@ -304,6 +357,38 @@ impl ServerHandler for CheckrailMcp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Descriptions go, everything else stays: a property named
+    /// `description`, and data that holds one.
+    #[test]
+    fn only_the_prose_leaves_an_output_schema() {
+        let mut schema = serde_json::json!({
+            "description": "an answer",
+            "type": "object",
+            "properties": {
+                "description": {"type": "string", "description": "a field"},
+                "items": {"type": "array", "items": {"description": "x", "type": "integer"}},
+                "kind": {"oneOf": [{"const": "a", "description": "the a"}], "default": {"description": "kept"}}
+            },
+            "$defs": {"Inner": {"description": "inner", "type": "null"}}
+        });
+        let serde_json::Value::Object(map) = &mut schema else {
+            unreachable!()
+        };
+        without_descriptions(map);
+        assert_eq!(
+            schema,
+            serde_json::json!({
+                "type": "object",
+                "properties": {
+                    "description": {"type": "string"},
+                    "items": {"type": "array", "items": {"type": "integer"}},
+                    "kind": {"oneOf": [{"const": "a"}], "default": {"description": "kept"}}
+                },
+                "$defs": {"Inner": {"type": "null"}}
+            })
+        );
+    }
 
     /// `mcp/tools.json` is what the router lists; with `CHECKRAIL_BLESS=1`
     /// the test writes it.
