@@ -58,14 +58,29 @@ pub(crate) struct Fingerprint {
     ino: u64,
 }
 
+/// Seconds and nanoseconds as nanoseconds.
+fn nanos(seconds: i64, nanos: i64) -> i128 {
+    i128::from(seconds) * 1_000_000_000 + i128::from(nanos)
+}
+
 impl Fingerprint {
     pub(crate) fn of(meta: &std::fs::Metadata) -> Self {
-        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
         Self {
             size: meta.size(),
-            mtime_ns: ns(meta.mtime(), meta.mtime_nsec()),
-            ctime_ns: ns(meta.ctime(), meta.ctime_nsec()),
+            mtime_ns: nanos(meta.mtime(), meta.mtime_nsec()),
+            ctime_ns: nanos(meta.ctime(), meta.ctime_nsec()),
             ino: meta.ino(),
+        }
+    }
+
+    /// The same fields from a `stat` the caller made itself.
+    #[cfg(target_os = "linux")]
+    fn of_stat(stat: &libc::stat) -> Self {
+        Self {
+            size: u64::try_from(stat.st_size).unwrap_or_default(),
+            mtime_ns: nanos(stat.st_mtime, stat.st_mtime_nsec),
+            ctime_ns: nanos(stat.st_ctime, stat.st_ctime_nsec),
+            ino: stat.st_ino,
         }
     }
 }
@@ -127,13 +142,23 @@ impl Fingerprints {
             Some(globs) => Some(glob_set(globs)?),
             None => None,
         };
-        let mut files = walk(root)?;
+        let mut guard = self.known.lock().unwrap_or_else(|e| e.into_inner());
+        // The persisted fingerprints are read and authenticated while the
+        // workspace is walked: neither needs the other until both are done.
+        let (walked, loaded) = std::thread::scope(|scope| {
+            let loading = guard.is_none().then(|| scope.spawn(|| self.load()));
+            let walked = walk(root);
+            (walked, loading.map(|l| l.join().unwrap_or_default()))
+        });
+        let mut files = walked?;
         if let Some(filter) = &filter {
             files.retain(|(path, _)| filter.is_match(path));
         }
         files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let mut guard = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let known = guard.get_or_insert_with(|| self.load());
+        let known = match loaded {
+            Some(loaded) => guard.insert(loaded),
+            None => guard.get_or_insert_with(HashMap::new),
+        };
         let now = now_ns();
         let mut stats = DigestStats {
             files: files.len(),
@@ -197,7 +222,11 @@ impl Fingerprints {
             );
             return HashMap::new();
         }
-        body.lines().filter_map(parse_line).collect()
+        // Sized up front: growing a map of a big workspace's files was a
+        // measurable part of a warm check.
+        let mut known = HashMap::with_capacity(body.bytes().filter(|b| *b == b'\n').count() + 1);
+        known.extend(body.lines().filter_map(parse_line));
+        known
     }
 
     fn save(&self, known: &HashMap<String, Known>) {
@@ -316,6 +345,7 @@ fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
                 local: Vec::new(),
                 found: &found,
             };
+            let mut stat = DirStat::default();
             let failed = &failed;
             Box::new(move |entry| {
                 use ignore::WalkState;
@@ -331,10 +361,17 @@ fn walk(root: &Path) -> Option<Vec<(String, Fingerprint)>> {
                     }
                     return WalkState::Continue;
                 }
-                let (Ok(meta), Some(rel)) = (entry.metadata(), relative(root, entry.path())) else {
+                let Some(rel) = relative(root, entry.path()) else {
                     return WalkState::Continue;
                 };
-                batch.local.push((rel, Fingerprint::of(&meta)));
+                let fingerprint = match stat.fingerprint(entry.path()) {
+                    Some(fingerprint) => fingerprint,
+                    None => match entry.metadata() {
+                        Ok(meta) => Fingerprint::of(&meta),
+                        Err(_) => return WalkState::Continue,
+                    },
+                };
+                batch.local.push((rel, fingerprint));
                 if batch.local.len() >= 256 && batch.flush() > MAX_FILES {
                     failed.store(true, std::sync::atomic::Ordering::Relaxed);
                     return WalkState::Quit;
@@ -371,10 +408,67 @@ impl Drop for Batch<'_> {
     }
 }
 
+/// Stats a walker thread's files through a descriptor of the directory
+/// it is in, kept while the thread stays there (the walker hands a thread
+/// a directory's entries one after another): the kernel then resolves one
+/// name per file instead of the whole path, which was most of the cost of
+/// a warm check of a big workspace. `lstat` of the path answers the same;
+/// it is what is used where this cannot be (another system, a directory
+/// that does not open).
+#[derive(Default)]
+struct DirStat {
+    #[cfg(target_os = "linux")]
+    dir: Option<(PathBuf, std::fs::File)>,
+}
+
+impl DirStat {
+    #[cfg(target_os = "linux")]
+    fn fingerprint(&mut self, path: &Path) -> Option<Fingerprint> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::ffi::OsStrExt;
+        let (parent, name) = (path.parent()?, path.file_name()?);
+        if self.dir.as_ref().is_none_or(|(dir, _)| dir != parent) {
+            let opened = std::fs::File::open(parent).ok()?;
+            self.dir = Some((parent.to_owned(), opened));
+        }
+        let (_, dir) = self.dir.as_ref()?;
+        let name = std::ffi::CString::new(name.as_bytes()).ok()?;
+        let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+        // SAFETY: `dir` is an open directory, `name` a NUL-terminated
+        // name and `stat` room for the answer, which is read only when
+        // the call succeeded.
+        let done = unsafe {
+            libc::fstatat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                stat.as_mut_ptr(),
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        // SAFETY: filled by the successful call above.
+        (done == 0).then(|| Fingerprint::of_stat(unsafe { stat.assume_init_ref() }))
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn fingerprint(&mut self, _: &Path) -> Option<Fingerprint> {
+        None
+    }
+}
+
+/// `path` below `root`, with `/` separators. The walker's paths all start
+/// with `root` as given, so its bytes are cut off, not compared component
+/// by component.
 fn relative(root: &Path, path: &Path) -> Option<String> {
-    let rel = path.strip_prefix(root).ok()?;
-    let text = rel.to_str()?;
-    (!text.is_empty()).then(|| text.replace(std::path::MAIN_SEPARATOR, "/"))
+    use std::os::unix::ffi::OsStrExt;
+    let (root, path) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    let rel = path.strip_prefix(root)?;
+    let rel = match rel.strip_prefix(b"/") {
+        Some(rest) => rest,
+        None if root.ends_with(b"/") => rel,
+        None => return None,
+    };
+    let text = std::str::from_utf8(rel).ok()?;
+    (!text.is_empty()).then(|| text.to_owned())
 }
 
 /// The content hash of a file; for a symlink, of where it points.
@@ -418,6 +512,42 @@ mod tests {
 
     fn digest(fp: &Fingerprints, root: &Path) -> (String, DigestStats) {
         fp.digest(root, None).unwrap()
+    }
+
+    /// A file stated through its directory has the fingerprint `lstat`
+    /// gives it: files, a symlink (not followed), files of two directories
+    /// in turn.
+    #[test]
+    fn stating_through_the_directory_gives_what_lstat_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        write(root, "a/one.txt", "1");
+        write(root, "b/two.txt", "22");
+        std::os::unix::fs::symlink("../a/one.txt", root.join("b/link")).unwrap();
+        let mut stat = DirStat::default();
+        for path in ["a/one.txt", "b/two.txt", "b/link", "a/one.txt"] {
+            let path = root.join(path);
+            let lstat = Fingerprint::of(&std::fs::symlink_metadata(&path).unwrap());
+            if cfg!(target_os = "linux") {
+                assert_eq!(stat.fingerprint(&path), Some(lstat), "{}", path.display());
+            }
+        }
+        assert_eq!(stat.fingerprint(&root.join("a/gone.txt")), None);
+    }
+
+    #[test]
+    fn a_path_is_relative_to_the_root_as_a_whole_name() {
+        let root = Path::new("/w/ws");
+        assert_eq!(
+            relative(root, Path::new("/w/ws/src/a.rs")).as_deref(),
+            Some("src/a.rs")
+        );
+        assert_eq!(relative(root, Path::new("/w/wsx/a.rs")), None);
+        assert_eq!(relative(root, Path::new("/w/ws")), None);
+        assert_eq!(
+            relative(Path::new("/w/ws/"), Path::new("/w/ws/a")).as_deref(),
+            Some("a")
+        );
     }
 
     #[test]
