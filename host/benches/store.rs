@@ -14,6 +14,13 @@
 //! replicas faster than 1) is judged only on a machine with at least 4
 //! cores; the bench prints how many it has.
 //!
+//! The wire's floor is measured beside them: a prepared `SELECT 1` on the
+//! same server, answered before the next is sent, from a client driven on
+//! one thread as the store's is. A validation on PostgreSQL waits for
+//! two such answers (the session with the setup notes; the change,
+//! written while the row is the version read, and committed), which
+//! SQLite, in the process, does not.
+//!
 //! Starts its own PostgreSQL server (as `tests/integration/pg.rs` does), so
 //! needs PostgreSQL installed under `/usr/lib/postgresql/*/bin`. Prints
 //! figures; panics only on a wrong answer or a missing tool.
@@ -164,6 +171,32 @@ async fn measure(mode: Mode, store: &str, replicas: usize, cache: &Path) -> Figu
     }
 }
 
+/// One round trip to the server at `url`, p50: a prepared `SELECT 1`
+/// answered before the next goes out, on a current-thread runtime driven
+/// by the calling thread (as the store drives its connections).
+fn round_trip(url: &str, mode: Mode) -> Duration {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .expect("connect to the bench's PostgreSQL");
+        tokio::spawn(connection);
+        let select = client.prepare("SELECT 1").await.expect("prepare");
+        let mut times = Vec::new();
+        for i in 0..mode.pick(3_000, 500) {
+            let began = Instant::now();
+            client.query_one(&select, &[]).await.expect("SELECT 1");
+            if i >= 100 {
+                times.push(began.elapsed());
+            }
+        }
+        Samples::new(times).p50()
+    })
+}
+
 #[tokio::main]
 async fn main() {
     let mode = support::begin("store");
@@ -184,6 +217,7 @@ async fn main() {
         let sqlite = measure(mode, "sqlite", replicas, cache).await;
         let postgres = measure(mode, url, replicas, cache).await;
         throughput.push((behind.clone(), postgres.per_validation));
+        let floor = tokio::task::block_in_place(|| round_trip(url, mode));
         let on = |store: &str, what: &str| format!("{store}, {behind}, {what}");
         compare(
             (
@@ -192,6 +226,20 @@ async fn main() {
             ),
             (&on("SQLite", "one client p50"), sqlite.sequential.p50()),
             Budget::Over(Duration::from_micros(300)),
+        );
+        compare(
+            (
+                &on("PostgreSQL", "one client p50 minus SQLite's"),
+                postgres
+                    .sequential
+                    .p50()
+                    .saturating_sub(sqlite.sequential.p50()),
+            ),
+            (
+                "two round trips of a prepared SELECT 1 to the same server, p50 x 2",
+                floor * 2,
+            ),
+            Budget::None,
         );
         compare(
             (

@@ -44,6 +44,50 @@ struct PhaseRun<'a> {
     evidence: Option<&'a Value>,
     hooks: &'a Hooks,
     use_cache: bool,
+    /// The setup notes when they were read with the session; read when
+    /// the phase runs otherwise.
+    setup: Option<&'a SetupNotes>,
+}
+
+/// The digests `init` recorded of the agents' files.
+pub(super) struct SetupNotes {
+    files: Vec<&'static str>,
+    digests: Vec<Option<String>>,
+}
+
+impl SetupNotes {
+    /// The session `id` and the setup notes, read together (one round
+    /// trip on PostgreSQL).
+    pub(super) fn with_session(
+        store: &dyn SessionStore,
+        id: &str,
+    ) -> Result<((Session, Workflow, Pinned), Self)> {
+        let (files, read) = Self::asking(|names| store.get_with_notes(id, names));
+        let (read, digests) = read?;
+        Ok((read, Self { files, digests }))
+    }
+
+    /// The notes on their own; one that cannot be read counts as not
+    /// recorded.
+    fn read(store: &dyn SessionStore) -> Self {
+        let (files, digests) = Self::asking(|names| store.notes(names).unwrap_or_default());
+        Self { files, digests }
+    }
+
+    /// The setup files, and what `ask` answers for the names of their
+    /// notes.
+    fn asking<T>(ask: impl FnOnce(&[&str]) -> T) -> (Vec<&'static str>, T) {
+        let files = crate::setup::setup_files();
+        let names: Vec<String> = files.iter().map(|f| crate::setup::setup_note(f)).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        (files, ask(&names))
+    }
+
+    /// The digest recorded for `file`.
+    fn of(&self, file: &str) -> Option<String> {
+        let at = self.files.iter().position(|f| *f == file)?;
+        self.digests.get(at).cloned().flatten()
+    }
 }
 
 /// Largest evidence accepted by default, in bytes (serialized JSON).
@@ -106,8 +150,9 @@ impl Service {
         // The server's check budget, as the allowed config says (the
         // default when it cannot be read: sessions then refuse to start
         // and say why).
-        let max_running = workspace
-            .config()
+        let config = workspace.config();
+        let max_running = config
+            .as_ref()
             .map(|c| c.checks.max_running())
             .unwrap_or_else(|_| crate::config::Checks::default().max_running());
         let service = Self {
@@ -119,7 +164,7 @@ impl Service {
             pool: Arc::new(pool::Pool::new(max_running)),
             confinement: None,
         };
-        match service.prune() {
+        match config.and_then(|c| service.prune_by(&c.retention)) {
             Ok(pruned) if !pruned.sessions.is_empty() || pruned.outcomes > 0 => tracing::info!(
                 "retention: deleted {} session(s) and {} cached outcome(s)",
                 pruned.sessions.len(),
@@ -310,25 +355,22 @@ impl Service {
             evidence,
             hooks,
             use_cache,
+            setup,
         } = run;
         let filled = self.phase_for(workflow, phase, session)?;
         let judging = from_map(&session.judging);
         let index = workflow.index_of(&phase.id).unwrap_or(session.phase_index);
         let (filled, frozen) = with_frozen_artifacts(filled, session, workflow, index);
         let baselines = session.baselines_view(workflow, index);
-        // The notes `init` recorded, read together (one round trip on
-        // PostgreSQL); one that cannot be read counts as not recorded.
-        let files = crate::setup::setup_files();
-        let names: Vec<String> = files.iter().map(|f| crate::setup::setup_note(f)).collect();
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
-        let recorded = self.store.notes(&names).unwrap_or_default();
-        let noted = |file: &str| {
-            files
-                .iter()
-                .position(|f| *f == file)
-                .and_then(|i| recorded.get(i).cloned().flatten())
+        let read;
+        let notes = match setup {
+            Some(notes) => notes,
+            None => {
+                read = SetupNotes::read(self.store.as_ref());
+                &read
+            }
         };
-        let setup = crate::setup::changed_since_init(self.workspace.root(), &noted);
+        let setup = crate::setup::changed_since_init(self.workspace.root(), &|f| notes.of(f));
         // Rules run only in one of the server's slots.
         let _slot = self.pool.acquire();
         self.engine.run_checkpoint(&CheckpointRun {

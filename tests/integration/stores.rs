@@ -148,26 +148,119 @@ suite!(
     migrations,
     pages_of_sessions,
     a_slow_decision_holds_no_lock,
+    a_change_is_decided_on_what_is_stored,
+    tampering_between_a_read_and_a_change_stops_it,
 );
 
-/// A change is decided outside the write transaction: one that takes its
-/// time (a costly condition, say) does not hold up another session's
-/// write, nor a reader.
-fn a_slow_decision_holds_no_lock(f: &Fixture) {
+/// A change decided on a session read earlier (as a validation decides on
+/// the session it read before its rules ran) is not written over a record
+/// altered since that read: the row, the last event, an event added after
+/// it, the last event removed. Each is refused as tampering, and nothing
+/// is appended.
+fn tampering_between_a_read_and_a_change_stops_it(f: &Fixture) {
+    let workspace = if f.database.is_some() {
+        "workspace, "
+    } else {
+        ""
+    };
+    let tamperings = [
+        "UPDATE sessions SET status = 'completed' WHERE id = '{id}'".to_owned(),
+        "UPDATE events SET data = '{\"forged\":true}' WHERE session_id = '{id}' AND n = 1".to_owned(),
+        format!(
+            "INSERT INTO events ({workspace}session_id, n, at, kind, phase, data, state, prev_hash, hash, tag)
+             SELECT {workspace}session_id, n + 1, at, 'approved', phase, '{{}}', state, hash, hash, tag FROM events WHERE session_id = '{{id}}' AND n = 1"
+        ),
+        "DELETE FROM events WHERE session_id = '{id}' AND n = 1".to_owned(),
+    ];
+    for tampering in tamperings {
+        let svc = f.service();
+        let id = f.start();
+        svc.store().update(&id, control(Control::Pause)).unwrap();
+        let (read, _, _) = svc.store().get(&id).unwrap();
+        assert_eq!(read.status, Status::Paused);
+        let count = |f: &Fixture| {
+            f.column(&format!(
+                "SELECT CAST(COUNT(*) AS TEXT) FROM events WHERE session_id = '{id}'"
+            ))
+        };
+        f.sql(&tampering.replace("{id}", &id));
+        let before = count(f);
+        let changed = svc.store().update(&id, control(Control::Resume));
+        assert!(
+            matches!(changed, Err(checkrail::Error::Tampered { .. })),
+            "after `{tampering}`: {changed:?}"
+        );
+        assert_eq!(
+            count(f),
+            before,
+            "after `{tampering}`: an event was appended"
+        );
+    }
+}
+
+/// Control `action` as a change of its own.
+fn control(
+    action: Control,
+) -> impl Copy
++ Send
++ Fn(
+    &mut checkrail::session::Session,
+    &checkrail::workflow::Workflow,
+) -> checkrail::Result<(checkrail::session::Transition, ())> {
     use checkrail::session::{Command, Transition};
-    let svc = Arc::new(f.service());
-    let (slow, quick) = (f.start(), f.start());
-    let pause = |s: &mut checkrail::session::Session, wf: &checkrail::workflow::Workflow| {
+    move |s, wf| {
         let events = s.apply(
             Command::Control {
-                action: Control::Pause,
+                action,
                 to_phase: None,
                 iteration: None,
             },
             wf,
         )?;
         Ok((Transition::from(events), ()))
-    };
+    }
+}
+
+/// A store may decide a change on the session as it last read or wrote
+/// it, but only while the stored row is still that one: after another
+/// replica changed the session, the change is decided on what is stored.
+fn a_change_is_decided_on_what_is_stored(f: &Fixture) {
+    let (mine, other) = (f.service(), f.service());
+    let id = f.start();
+    let (seen, _, _) = mine.store().get(&id).unwrap();
+    assert_eq!(seen.status, Status::Active);
+    other.store().update(&id, control(Control::Pause)).unwrap();
+
+    // Pausing is allowed on the session `mine` saw, refused on the stored one.
+    let again = mine.store().update(&id, control(Control::Pause));
+    assert!(
+        matches!(again, Err(checkrail::Error::Refused(_))),
+        "paused twice: {again:?}"
+    );
+    // Resuming is allowed only on the stored one.
+    let (resumed, ()) = mine.store().update(&id, control(Control::Resume)).unwrap();
+    assert_eq!(resumed.status, Status::Active);
+    // And after its own write `mine` decides on what it wrote.
+    let (paused, ()) = mine.store().update(&id, control(Control::Pause)).unwrap();
+    assert_eq!(paused.status, Status::Paused);
+    let kinds: Vec<String> = mine
+        .store()
+        .events(&id)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind().to_owned())
+        .collect();
+    assert_eq!(kinds, ["started", "paused", "resumed", "paused"]);
+    assert!(mine.store().verify(&id).unwrap().verified);
+}
+
+/// A change is decided outside the write transaction: one that takes its
+/// time (a costly condition, say) does not hold up another session's
+/// write, nor a reader.
+fn a_slow_decision_holds_no_lock(f: &Fixture) {
+    let svc = Arc::new(f.service());
+    let (slow, quick) = (f.start(), f.start());
+    let pause = control(Control::Pause);
     let deciding = std::sync::Arc::new(std::sync::Barrier::new(2));
     let slow_change = {
         let (svc, slow, deciding) = (svc.clone(), slow.clone(), deciding.clone());

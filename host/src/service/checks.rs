@@ -182,6 +182,7 @@ impl Service {
             session,
             workflow,
             pinned,
+            ..
         } = match self.admit(&request)? {
             Admitted::Go(current) => *current,
             Admitted::Answered(validation) => return Ok(*validation),
@@ -242,10 +243,12 @@ impl Service {
         let spawned = self.pool.submit(&check_id, {
             let check_id = check_id.clone();
             let session = session.clone();
+            // The setup notes are read when the check runs, not now.
             let current = Current {
                 session,
                 workflow,
                 pinned,
+                setup: None,
             };
             Box::new(move || service.run_detached(&check_id, current, evidence))
         });

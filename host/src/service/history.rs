@@ -98,7 +98,11 @@ impl Service {
     /// each leaving an audit entry, and the outcome cache is trimmed by age
     /// and size. Nothing happens without a policy.
     pub fn prune(&self) -> Result<Pruned> {
-        let retention = self.workspace.config()?.retention;
+        self.prune_by(&self.workspace.config()?.retention)
+    }
+
+    /// [`Service::prune`] by a retention already read.
+    pub(super) fn prune_by(&self, retention: &crate::config::Retention) -> Result<Pruned> {
         let sessions = match retention.sessions_days {
             Some(days) => self.store.prune(
                 &crate::session::days_ago(days),

@@ -13,7 +13,7 @@ use crate::workflow::Workflow;
 use crate::workflow::{Checkpoint, DoneWhen};
 use crate::{Error, Result};
 
-use super::{CheckView, PhaseRun, Service, Standing, to_map};
+use super::{CheckView, PhaseRun, Service, SetupNotes, Standing, to_map};
 
 /// The answer to a validation.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
@@ -110,6 +110,8 @@ pub(super) struct Current {
     pub(super) session: Session,
     pub(super) workflow: Workflow,
     pub(super) pinned: Pinned,
+    /// The setup notes, when they were read with the session.
+    pub(super) setup: Option<SetupNotes>,
 }
 
 /// What the preamble made of a request.
@@ -151,12 +153,14 @@ impl Service {
     /// means.
     pub(super) fn admit(&self, request: &ValidateRequest) -> Result<Admitted> {
         self.check_evidence_size(request.evidence.as_ref())?;
-        let (session, workflow, pinned) = self.store.get(&request.session)?;
+        let ((session, workflow, pinned), setup) =
+            SetupNotes::with_session(self.store.as_ref(), &request.session)?;
         refuse_unless_active(&session)?;
         let current = Current {
             session,
             workflow,
             pinned,
+            setup: Some(setup),
         };
         let Some(asked) = request.phase.as_deref() else {
             return Ok(Admitted::Go(Box::new(current)));
@@ -211,6 +215,7 @@ impl Service {
             session,
             workflow,
             pinned,
+            setup,
         }: Current,
         task_id: &str,
         request: &ValidateRequest,
@@ -269,6 +274,7 @@ impl Service {
                         evidence,
                         hooks,
                         use_cache: true,
+                        setup: setup.as_ref(),
                     },
                 )?;
                 let how = TaskProof::Rule {
@@ -359,6 +365,7 @@ impl Service {
             session,
             workflow,
             pinned,
+            setup,
         }: Current,
         evidence: Option<&Value>,
         dry_run: bool,
@@ -382,6 +389,7 @@ impl Service {
                 evidence,
                 hooks,
                 use_cache: true,
+                setup: setup.as_ref(),
             },
         )?;
         let recorded = self.recorded_files(workflow, &phase_id);

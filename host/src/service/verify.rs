@@ -141,6 +141,7 @@ impl Service {
                     evidence: session.evidence.get(&key),
                     hooks: &Hooks::default(),
                     use_cache: false,
+                    setup: None,
                 },
             )?;
             results.push(Recheck {

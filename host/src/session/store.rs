@@ -155,6 +155,13 @@ pub trait SessionStore: Send + Sync {
     /// or the head of its log does not verify.
     fn get(&self, id: &str) -> Result<(Session, Workflow, Pinned)>;
 
+    /// [`SessionStore::get`] and [`SessionStore::notes`] at once, each as
+    /// it reads on its own (on PostgreSQL one round trip): what a
+    /// validation reads before its rules run.
+    fn get_with_notes(&self, id: &str, names: &[&str]) -> Result<WithNotes> {
+        Ok((self.get(id)?, self.notes(names)?))
+    }
+
     /// Sessions, newest first, optionally only those with one status. A
     /// session whose row does not verify is listed with status as stored
     /// and a `tampered` provenance note; `get` refuses it.
@@ -254,6 +261,10 @@ impl dyn SessionStore + '_ {
     }
 }
 
+/// A session, the workflow and config it pinned, and the values of the
+/// notes asked for with it.
+pub type WithNotes = ((Session, Workflow, Pinned), Vec<Option<String>>);
+
 /// Events to append with a state change, as the state machine decided
 /// them.
 #[derive(Debug, Default)]
@@ -296,7 +307,29 @@ pub struct Pinned {
 struct Store<B> {
     backend: B,
     seal: Seal,
+    /// The heads this store last read or wrote (see [`Seen`]).
+    seen: std::sync::Mutex<std::collections::VecDeque<Seen>>,
 }
+
+/// A session as this store last read or wrote it, with the tag its row
+/// had. A change decides on it instead of reading the row again; the
+/// write still locks the row, checks it, and writes only when the row's
+/// tag is still this one (a tag authenticates the whole row, so the
+/// decision is the one the stored row would give). Otherwise, and when
+/// the change is refused, it is decided again on the stored session.
+/// Where the backend read the versions of the row and of its log's head
+/// (PostgreSQL), the write is instead conditional on both being those
+/// versions still, in one round trip ([`Backend::write_unchanged`]).
+#[derive(Clone)]
+struct Seen {
+    row: Row,
+    session: Session,
+    workflow: Workflow,
+}
+
+/// Heads remembered at once: about as many sessions as a server changes
+/// concurrently, each a row and its decoded session and workflow.
+const SEEN_HEADS: usize = 16;
 
 /// Times a change is decided outside the write transaction before it is
 /// decided inside it (the row kept changing in between).
@@ -312,6 +345,21 @@ impl<B: Backend> Store<B> {
         workflow: &Workflow,
         transition: &Transition,
     ) -> Result<()> {
+        for event in self.finished((row, session), workflow, transition) {
+            records.append(&row.id, &event)?;
+        }
+        records.update(row)
+    }
+
+    /// A decided change made on the row and session (nothing written):
+    /// the session's new revision and state on its row, sealed, and the
+    /// events to append.
+    fn finished(
+        &self,
+        (row, session): (&mut Row, &mut Session),
+        workflow: &Workflow,
+        transition: &Transition,
+    ) -> Vec<StoredEvent> {
         let now = now();
         session.updated_at = now.clone();
         session.revision += 1;
@@ -323,7 +371,7 @@ impl<B: Backend> Store<B> {
         row.updated_at = now.clone();
         row.status = session.status.as_str().to_owned();
         row.state = State::of(session).text();
-        self.seal(records, row, &now, &transition.events)
+        self.sealed(row, &now, &transition.events)
     }
 
     /// Rows as listed sessions: one whose row does not verify keeps its
@@ -355,7 +403,11 @@ impl<B: Backend> Store<B> {
             scope: Some(backend.scope().unwrap_or(workspace).to_owned()),
             key,
         };
-        let store = Self { backend, seal };
+        let store = Self {
+            backend,
+            seal,
+            seen: std::sync::Mutex::default(),
+        };
         if shared {
             store.check_key()?;
         } else {
@@ -393,6 +445,20 @@ impl<B: Backend> Store<B> {
         phase: Option<&str>,
         data: &Value,
     ) -> Result<()> {
+        let event = self.chained(row, at, kind, phase, data);
+        records.append(&row.id, &event)
+    }
+
+    /// One event chained onto `row`'s log (row fields updated, nothing
+    /// written).
+    fn chained(
+        &self,
+        row: &mut Row,
+        at: &str,
+        kind: &str,
+        phase: Option<&str>,
+        data: &Value,
+    ) -> StoredEvent {
         let mut event = StoredEvent {
             seq: 0,
             n: row.event_count,
@@ -407,14 +473,13 @@ impl<B: Backend> Store<B> {
         };
         event.hash = event.content_hash(&row.id);
         event.tag = self.seal.tag(EVENT_DOMAIN, &[event.hash.as_bytes()]);
-        records.append(&row.id, &event)?;
         row.event_count += 1;
-        row.head_hash = event.hash;
-        Ok(())
+        row.head_hash = event.hash.clone();
+        event
     }
 
-    /// Appends the state machine's events to the row's log, authenticates
-    /// the row and writes it.
+    /// Appends the state machine's events to the row's log and
+    /// authenticates the row (the caller writes it).
     fn seal(
         &self,
         records: &mut dyn Records,
@@ -422,12 +487,24 @@ impl<B: Backend> Store<B> {
         now: &str,
         events: &[NewEvent],
     ) -> Result<()> {
-        for event in events {
-            let (kind, data) = event.data.to_stored();
-            self.append(records, row, now, &kind, event.phase.as_deref(), &data)?;
+        for event in self.sealed(row, now, events) {
+            records.append(&row.id, &event)?;
         }
+        Ok(())
+    }
+
+    /// The state machine's events chained onto the row's log, and the row
+    /// authenticated (nothing written).
+    fn sealed(&self, row: &mut Row, now: &str, events: &[NewEvent]) -> Vec<StoredEvent> {
+        let chained = events
+            .iter()
+            .map(|event| {
+                let (kind, data) = event.data.to_stored();
+                self.chained(row, now, &kind, event.phase.as_deref(), &data)
+            })
+            .collect();
         row.tag = row.compute_tag(&self.seal);
-        records.put(row)
+        chained
     }
 
     /// A session's row (locked in a write transaction); for a deleted
@@ -506,6 +583,7 @@ impl<B: Backend> SessionStore for Store<B> {
             event_count: 0,
             head_hash: String::new(),
             tag: String::new(),
+            version: None,
         };
         row.head_hash = genesis(&row.id);
         // The machine settles the start: phases whose conditions are false
@@ -525,15 +603,27 @@ impl<B: Backend> SessionStore for Store<B> {
             }),
         );
         let events: Vec<NewEvent> = std::iter::once(started).chain(begun).collect();
-        self.backend
-            .write(|records| self.seal(records, &mut row, &now, &events))?;
+        self.backend.write(|records| {
+            self.seal(records, &mut row, &now, &events)?;
+            records.put(&row)
+        })?;
         let (session, _, _) = row.decode().map_err(Error::Internal)?;
         Ok(session)
     }
 
     fn get(&self, id: &str) -> Result<(Session, Workflow, Pinned)> {
-        let (_, session, workflow, pinned) = self.current(id)?;
+        let (_, session, workflow, pinned) = self.current(id, self.backend.head(id)?)?;
         Ok((session, workflow, pinned))
+    }
+
+    fn get_with_notes(&self, id: &str, names: &[&str]) -> Result<WithNotes> {
+        let keys = note_keys(names);
+        let (head, stored) = self.backend.head_and_metas(id, &keys)?;
+        let (_, session, workflow, pinned) = self.current(id, head)?;
+        Ok((
+            (session, workflow, pinned),
+            self.opened_notes(&keys, stored),
+        ))
     }
 
     fn list(&self, status: Option<Status>) -> Result<Vec<Session>> {
@@ -593,19 +683,55 @@ impl<B: Backend> SessionStore for Store<B> {
         // run without holding the database. The write then only checks
         // that the row is still the one decided on (its tag changes with
         // every write) and appends; when another change came in between,
-        // it decides again, and at last inside the transaction.
-        for _ in 0..DECIDE_TRIES {
-            let (seen, mut session, workflow, _) = self.current(id)?;
-            let transition = change(&mut session, &workflow)?;
+        // it decides again, and at last inside the transaction. The first
+        // decision may be made on the session as this store last saw it.
+        for attempt in 0..DECIDE_TRIES {
+            let recalled = if attempt == 0 { self.recall(id) } else { None };
+            let remembered = recalled.is_some();
+            let Seen {
+                row: seen,
+                mut session,
+                workflow,
+            } = match recalled {
+                Some(seen) => seen,
+                None => {
+                    let (row, session, workflow, _) = self.current(id, self.backend.head(id)?)?;
+                    Seen {
+                        row,
+                        session,
+                        workflow,
+                    }
+                }
+            };
+            let transition = match change(&mut session, &workflow) {
+                Ok(transition) => transition,
+                // A refusal stands only when decided on the stored session.
+                Err(_) if remembered => continue,
+                Err(e) => return Err(e),
+            };
+            if let Some(version) = seen.version {
+                // Written in one go while the row and its log's head are
+                // still the versions read (and checked) above; otherwise
+                // decided again on a fresh read, which checks them again.
+                let mut row = seen;
+                let events = self.finished((&mut row, &mut session), &workflow, &transition);
+                if let Some(written) = self.backend.write_unchanged(&version, &row, &events)? {
+                    row.version = Some(written);
+                    self.remember(&row, &session, &workflow);
+                    return Ok(session);
+                }
+                continue;
+            }
             let written = self.backend.write(|records| {
                 let (mut row, _, _, _) = self.checked_row(records, id)?;
                 if row.tag != seen.tag {
                     return Ok(None);
                 }
                 self.finish(records, (&mut row, &mut session), &workflow, &transition)?;
-                Ok(Some(session))
+                Ok(Some(row))
             })?;
-            if let Some(session) = written {
+            if let Some(row) = written {
+                self.remember(&row, &session, &workflow);
                 return Ok(session);
             }
         }
@@ -655,16 +781,9 @@ impl<B: Backend> SessionStore for Store<B> {
     }
 
     fn notes(&self, names: &[&str]) -> Result<Vec<Option<String>>> {
-        let keys: Vec<String> = names
-            .iter()
-            .map(|name| format!("{NOTE_PREFIX}{name}"))
-            .collect();
+        let keys = note_keys(names);
         let stored = self.backend.metas(&keys)?;
-        Ok(keys
-            .iter()
-            .zip(stored)
-            .map(|(key, stored)| stored.and_then(|stored| self.opened_note(key, &stored)))
-            .collect())
+        Ok(self.opened_notes(&keys, stored))
     }
 
     fn set_note(&self, name: &str, value: Option<&str>) -> Result<()> {
@@ -685,6 +804,33 @@ impl<B: Backend> SessionStore for Store<B> {
 }
 
 impl<B: Backend> Store<B> {
+    /// Remembers a session as read or written with `row` (see [`Seen`]).
+    fn remember(&self, row: &Row, session: &Session, workflow: &Workflow) {
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|s| s.row.id != row.id);
+        seen.push_front(Seen {
+            row: row.clone(),
+            session: session.clone(),
+            workflow: workflow.clone(),
+        });
+        seen.truncate(SEEN_HEADS);
+    }
+
+    /// The session `id` as this store last saw it, if it still remembers.
+    fn recall(&self, id: &str) -> Option<Seen> {
+        let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.iter().find(|s| s.row.id == id).cloned()
+    }
+
+    /// The values of notes stored under `keys`, each as [`Store::opened_note`]
+    /// opens it.
+    fn opened_notes(&self, keys: &[String], stored: Vec<Option<String>>) -> Vec<Option<String>> {
+        keys.iter()
+            .zip(stored)
+            .map(|(key, stored)| stored.and_then(|stored| self.opened_note(key, &stored)))
+            .collect()
+    }
+
     /// The value of a note stored as `<tag>:<value>`, if its tag verifies
     /// for this key and workspace. A note written or edited outside
     /// checkrail (a forged lease, a conversation bound by hand, a record of
@@ -699,6 +845,14 @@ impl<B: Backend> Store<B> {
         }
         verified.then(|| value.to_owned())
     }
+}
+
+/// The meta names of notes.
+fn note_keys(names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|name| format!("{NOTE_PREFIX}{name}"))
+        .collect()
 }
 
 fn unknown(id: &str) -> Error {

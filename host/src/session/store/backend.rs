@@ -2,8 +2,13 @@
 //! computes no hash and checks no tag; [`super::Store`] does, the same way
 //! over every backend.
 
+use super::record::Version;
 use super::{Deletion, Row, StoredEvent};
 use crate::{Error, Result};
+
+/// A session's row and the last event of its log, as read together
+/// (`None`: no such session).
+pub(super) type Head = Option<(Row, Option<StoredEvent>)>;
 
 /// A database that holds sessions.
 pub(super) trait Backend: Send + Sync + 'static {
@@ -40,6 +45,29 @@ pub(super) trait Backend: Send + Sync + 'static {
     /// together.
     fn metas(&self, names: &[String]) -> Result<Vec<Option<String>>> {
         self.read(|records| names.iter().map(|name| records.meta(name)).collect())
+    }
+
+    /// Writes a change (`row` as it is to be, `events` appended to its
+    /// log) only if the session's row and the last event of its log are
+    /// still the versions `seen` names and nothing follows that event,
+    /// all in one transaction. `Some`: written, with the versions it
+    /// wrote; `None`: something changed and nothing was written, or the
+    /// backend cannot tell versions (the default), and the change takes
+    /// the way of [`Backend::write`].
+    fn write_unchanged(
+        &self,
+        seen: &Version,
+        row: &Row,
+        events: &[StoredEvent],
+    ) -> Result<Option<Version>> {
+        let _ = (seen, row, events);
+        Ok(None)
+    }
+
+    /// [`Backend::head`] and [`Backend::metas`] at once (on PostgreSQL in
+    /// one round trip); each is read as it would be on its own.
+    fn head_and_metas(&self, id: &str, names: &[String]) -> Result<(Head, Vec<Option<String>>)> {
+        Ok((self.head(id)?, self.metas(names)?))
     }
 }
 
@@ -82,6 +110,12 @@ pub(super) trait Records {
     fn append(&mut self, id: &str, event: &StoredEvent) -> Result<()>;
     /// Writes a session row, inserting or replacing it.
     fn put(&mut self, row: &Row) -> Result<()>;
+    /// Writes what a change changes on a row read in this transaction:
+    /// its time, status, state, head and tag (what the session pinned at
+    /// its start never changes).
+    fn update(&mut self, row: &Row) -> Result<()> {
+        self.put(row)
+    }
     /// Removes a session's row and events.
     fn remove(&mut self, id: &str) -> Result<()>;
     /// The audit entry of a deleted session and its tag.

@@ -69,6 +69,7 @@ pub(super) fn legacy_sessions(
             event_count: 0,
             head_hash: String::new(),
             tag: String::new(),
+            version: None,
         };
         Ok((row, state))
     })?;
@@ -139,6 +140,7 @@ impl<B: Backend> Store<B> {
                     from: legacy.display().to_string(),
                 });
                 self.seal(records, &mut row, &now, &[NewEvent::new(None, imported)])?;
+                records.put(&row)?;
             }
             Ok(LegacyImport::Imported(count))
         })

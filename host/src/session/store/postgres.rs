@@ -32,7 +32,8 @@ use std::time::{Duration, Instant};
 
 use tokio_postgres::{Client, Config, NoTls};
 
-use super::backend::{Backend, Migrations, Records};
+use super::backend::{Backend, Head, Migrations, Records};
+use super::record::Version;
 use super::{Row, StoredEvent};
 use crate::{Error, Result};
 use pipeline::{Mode, Tx};
@@ -336,6 +337,14 @@ impl Postgres {
     /// Runs `work` in a transaction of `mode`, committed when it returns
     /// `Ok`. Nothing is sent until `work` reads; what it writes is sent
     /// with its next read or with `COMMIT` ([`pipeline`]).
+    /// Rolls back what `tx` left open; a rollback that fails leaves the
+    /// connection inside the transaction, so it is not pooled again.
+    fn roll_back(&self, tx: &mut Tx<'_>) {
+        if let Err(e) = self.block_on(tx.rollback()) {
+            tracing::debug!("rolling back on the session database failed: {e}");
+        }
+    }
+
     fn transaction<T>(
         &self,
         mode: Mode,
@@ -364,10 +373,8 @@ impl Postgres {
                 .map_err(self.fail())
                 .map(|()| value),
         });
-        if ended.is_err()
-            && let Err(e) = self.block_on(tx.rollback())
-        {
-            tracing::debug!("rolling back on the session database failed: {e}");
+        if ended.is_err() {
+            self.roll_back(tx);
         }
         let open = tx.is_open();
         drop(records);
@@ -466,8 +473,103 @@ impl Backend for Postgres {
 
     fn metas(&self, names: &[String]) -> Result<Vec<Option<String>>> {
         let rows = self.statement(Sql::Metas, &[&self.workspace, &names])?;
+        self.metas_of(&rows, names)
+    }
+
+    /// One round trip: `BEGIN`, the row written only while it and the
+    /// log's last event are the versions read ([`Sql::UpdateUnchanged`]),
+    /// each event appended only when the row was ([`Sql::AppendWritten`]),
+    /// `COMMIT`.
+    fn write_unchanged(
+        &self,
+        seen: &Version,
+        row: &Row,
+        events: &[StoredEvent],
+    ) -> Result<Option<Version>> {
+        let Some(last) = events.last() else {
+            return Ok(None);
+        };
+        let update = records::update_unchanged_params(&self.workspace, row, seen);
+        let appends: Vec<Vec<pipeline::Owned>> = events
+            .iter()
+            .map(|event| records::event_params(&self.workspace, &row.id, event))
+            .collect();
+        let update = borrowed(&update);
+        let appends: Vec<Vec<pipeline::Param<'_>>> = appends.iter().map(|p| borrowed(p)).collect();
+        let mut statements = vec![(Sql::UpdateUnchanged, update.as_slice())];
+        statements.extend(appends.iter().map(|p| (Sql::AppendWritten, p.as_slice())));
+
+        let mut lease = self.lease()?;
+        lease.in_transaction = true;
+        let (client, prepared) = lease.ready()?;
+        let mut tx = Tx::new(client, prepared, Mode::Write);
+        let answered = self.block_on(tx.read_and_commit(&statements));
+        self.roll_back(&mut tx);
+        let open = tx.is_open();
+        drop(tx);
+        lease.in_transaction = open;
+        let answers = answered.map_err(self.fail())?;
+        let version = |at: usize, column: usize| -> Result<Option<i64>> {
+            answers
+                .get(at)
+                .and_then(|rows| rows.first())
+                .map(|r| r.try_get(column))
+                .transpose()
+                .map_err(self.fail())
+        };
+        let Some(written) = version(0, 0)? else {
+            return Ok(None);
+        };
+        match (version(events.len(), 0)?, version(events.len(), 1)?) {
+            (Some(head_seq), Some(head)) => Ok(Some(Version {
+                row: written,
+                head_seq,
+                head,
+            })),
+            _ => Err(Error::Internal(format!(
+                "the session `{}` was written without its event `{}`",
+                row.id, last.kind
+            ))),
+        }
+    }
+
+    /// The two statements pipelined on one connection: one round trip.
+    fn head_and_metas(&self, id: &str, names: &[String]) -> Result<(Head, Vec<Option<String>>)> {
+        let mut lease = self.lease()?;
+        let (client, prepared) = lease.ready()?;
+        let head: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&self.workspace, &id];
+        let metas: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&self.workspace, &names];
+        let requests = vec![
+            Box::pin(client.query(prepared.get(Sql::Head), &head)),
+            Box::pin(client.query(prepared.get(Sql::Metas), &metas)),
+        ];
+        let mut answers = self.block_on(pipeline::pipelined(requests)).into_iter();
+        let (Some(head), Some(metas)) = (answers.next(), answers.next()) else {
+            return Err(Error::Internal(
+                "a pipelined read came back without its two answers".to_owned(),
+            ));
+        };
+        let head = records::joined_head(&head.map_err(self.fail())?, &self.location)?;
+        let metas = self.metas_of(&metas.map_err(self.fail())?, names)?;
+        Ok((head, metas))
+    }
+}
+
+/// Owned parameters as the borrowed ones a statement takes.
+fn borrowed(params: &[pipeline::Owned]) -> Vec<pipeline::Param<'_>> {
+    params.iter().map(|p| &**p as pipeline::Param<'_>).collect()
+}
+
+impl Postgres {
+    /// The values of `names` in the rows a [`Sql::Metas`] read returned,
+    /// in their order (`None` for a name without a row).
+    fn metas_of(
+        &self,
+        rows: &[tokio_postgres::Row],
+        names: &[String],
+    ) -> Result<Vec<Option<String>>> {
         let mut found = std::collections::HashMap::new();
-        for row in &rows {
+        for row in rows {
             let (name, value): (String, String) = (
                 row.try_get(0).map_err(self.fail())?,
                 row.try_get(1).map_err(self.fail())?,
@@ -476,9 +578,7 @@ impl Backend for Postgres {
         }
         Ok(names.iter().map(|name| found.get(name).cloned()).collect())
     }
-}
 
-impl Postgres {
     /// Runs one statement outside any transaction: one round trip.
     fn statement(
         &self,

@@ -117,6 +117,22 @@ pub(super) struct Row {
     pub(super) event_count: i64,
     pub(super) head_hash: String,
     pub(super) tag: String,
+    /// Which versions of the row and of the last event of its log were
+    /// read, where the backend can tell (not part of what the tag covers).
+    pub(super) version: Option<Version>,
+}
+
+/// The stored versions of a session's row and of the last event of its
+/// log as they were read (PostgreSQL: each row's `xmin`, which every
+/// write of that row changes, and the event's position). A backend that
+/// can compare them with what is stored can write a change only when
+/// neither changed since, in one round trip (see
+/// [`super::backend::Backend::write_unchanged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Version {
+    pub(super) row: i64,
+    pub(super) head_seq: i64,
+    pub(super) head: i64,
 }
 
 impl Row {

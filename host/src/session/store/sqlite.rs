@@ -338,6 +338,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         event_count: r.get(12)?,
         head_hash: r.get(13)?,
         tag: r.get(14)?,
+        version: None,
     })
 }
 

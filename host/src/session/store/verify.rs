@@ -35,13 +35,20 @@ impl<B: Backend> Store<B> {
         }
     }
 
-    /// [`Store::checked_row`] on its own snapshot (one statement where the
-    /// backend allows), outside any transaction.
-    pub(super) fn current(&self, id: &str) -> Result<(Row, Session, Workflow, Pinned)> {
-        match self.backend.head(id)? {
-            Some((row, head)) => self.checked(id, row, head),
-            None => Err(self.backend.read(|records| self.missing(records, id))?),
-        }
+    /// [`Store::checked_row`] of a head read on its own snapshot (one
+    /// statement where the backend allows), outside any transaction; a
+    /// session that passes is remembered for the next change of it.
+    pub(super) fn current(
+        &self,
+        id: &str,
+        head: Option<(Row, Option<StoredEvent>)>,
+    ) -> Result<(Row, Session, Workflow, Pinned)> {
+        let current = match head {
+            Some((row, head)) => self.checked(id, row, head)?,
+            None => return Err(self.backend.read(|records| self.missing(records, id))?),
+        };
+        self.remember(&current.0, &current.1, &current.2);
+        Ok(current)
     }
 
     /// The head check of a row and the last event of its log.

@@ -115,6 +115,17 @@ impl<'c> Tx<'c> {
     /// transaction's first and after the writes queued so far; answers
     /// the rows of each read.
     pub(super) async fn read(&mut self, reads: &[(Sql, &[Param<'_>])]) -> Answers {
+        self.send(reads, false).await
+    }
+
+    /// [`Tx::read`], with `COMMIT` in the same round trip: the whole
+    /// transaction at once (after a failed statement, `COMMIT` rolls it
+    /// back and the first error is answered).
+    pub(super) async fn read_and_commit(&mut self, reads: &[(Sql, &[Param<'_>])]) -> Answers {
+        self.send(reads, true).await
+    }
+
+    async fn send(&mut self, reads: &[(Sql, &[Param<'_>])], commit: bool) -> Answers {
         let queued = std::mem::take(&mut self.queued);
         let begin = self.begin();
         let mut requests: Vec<Request<'_>> = Vec::new();
@@ -128,10 +139,19 @@ impl<'c> Tx<'c> {
         for (sql, params) in reads {
             requests.push(self.statement(*sql, params.to_vec()));
         }
+        if commit {
+            requests.push(self.simple("COMMIT"));
+        }
         let begun = usize::from(begin.is_some());
-        let answers = pipelined(requests).await;
-        self.open = true;
+        let mut answers = pipelined(requests).await;
+        let committed = if commit { answers.pop() } else { None };
+        // Once `COMMIT` answered, the connection is out of the transaction
+        // (a rollback when a statement before it failed).
+        self.open = committed.as_ref().is_none_or(Result::is_err);
         let mut answers = self.checked(answers)?;
+        if let Some(committed) = committed {
+            self.checked(vec![committed])?;
+        }
         Ok(answers.split_off(begun + writes))
     }
 

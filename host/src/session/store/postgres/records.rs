@@ -4,9 +4,10 @@
 use tokio_postgres::types::ToSql;
 
 use super::super::backend::{Records, RowQuery};
+use super::super::record::Version;
 use super::super::{Deletion, Row, StoredEvent};
 use super::pipeline::{Mode, Owned, Param, Tx};
-use super::sql::{HEAD_EVENT_AT, Sql};
+use super::sql::{HEAD_EVENT_AT, HEAD_VERSIONS_AT, Sql};
 use super::{Postgres, pg_error};
 use crate::Result;
 
@@ -41,6 +42,52 @@ fn owned<T: ToSql + Sync + 'static>(value: T) -> Owned {
     Box::new(value)
 }
 
+/// The parameters of [`Sql::Append`] and [`Sql::AppendWritten`].
+pub(super) fn event_params(workspace: &str, id: &str, event: &StoredEvent) -> Vec<Owned> {
+    vec![
+        owned(workspace.to_owned()),
+        owned(id.to_owned()),
+        owned(event.n),
+        owned(event.at.clone()),
+        owned(event.kind.clone()),
+        owned(event.phase.clone()),
+        owned(event.data.clone()),
+        owned(event.state.clone()),
+        owned(event.prev_hash.clone()),
+        owned(event.hash.clone()),
+        owned(event.tag.clone()),
+    ]
+}
+
+/// The parameters of [`Sql::Update`] (the first eight of
+/// [`Sql::UpdateUnchanged`]).
+pub(super) fn update_params(workspace: &str, row: &Row) -> Vec<Owned> {
+    let mut params = vec![owned(workspace.to_owned()), owned(row.id.clone())];
+    params.extend(changing_params(row));
+    params
+}
+
+/// The columns a change writes, in the order every statement that writes
+/// a row takes them last.
+fn changing_params(row: &Row) -> [Owned; 6] {
+    [
+        owned(row.updated_at.clone()),
+        owned(row.status.clone()),
+        owned(row.state.clone()),
+        owned(row.event_count),
+        owned(row.head_hash.clone()),
+        owned(row.tag.clone()),
+    ]
+}
+
+/// [`Sql::UpdateUnchanged`]'s parameters: [`update_params`] and the
+/// versions `seen` read.
+pub(super) fn update_unchanged_params(workspace: &str, row: &Row, seen: &Version) -> Vec<Owned> {
+    let mut params = update_params(workspace, row);
+    params.extend([owned(seen.row), owned(seen.head_seq), owned(seen.head)]);
+    params
+}
+
 /// The row and log head [`Sql::Head`] answered.
 pub(super) fn joined_head(
     rows: &[tokio_postgres::Row],
@@ -50,11 +97,21 @@ pub(super) fn joined_head(
         return Ok(None);
     };
     let read = || {
-        let row = read_row(r)?;
+        let mut row = read_row(r)?;
         let seq: Option<i64> = r.try_get(HEAD_EVENT_AT)?;
         let head = match seq {
             Some(_) => Some(read_event_at(r, HEAD_EVENT_AT)?),
             None => None,
+        };
+        let event: Option<i64> = r.try_get(HEAD_VERSIONS_AT)?;
+        let written: Option<i64> = r.try_get(HEAD_VERSIONS_AT + 1)?;
+        row.version = match (&head, event, written) {
+            (Some(head), Some(event), Some(written)) => Some(Version {
+                row: written,
+                head_seq: head.seq,
+                head: event,
+            }),
+            _ => None,
         };
         Ok((row, head))
     };
@@ -88,6 +145,7 @@ fn read_row(r: &tokio_postgres::Row) -> std::result::Result<Row, tokio_postgres:
         event_count: r.try_get(12)?,
         head_hash: r.try_get(13)?,
         tag: r.try_get(14)?,
+        version: None,
     })
 }
 
@@ -231,25 +289,13 @@ impl Records for PgRecords<'_> {
     }
 
     fn append(&mut self, id: &str, event: &StoredEvent) -> Result<()> {
-        let params = vec![
-            self.ws(),
-            owned(id.to_owned()),
-            owned(event.n),
-            owned(event.at.clone()),
-            owned(event.kind.clone()),
-            owned(event.phase.clone()),
-            owned(event.data.clone()),
-            owned(event.state.clone()),
-            owned(event.prev_hash.clone()),
-            owned(event.hash.clone()),
-            owned(event.tag.clone()),
-        ];
+        let params = event_params(&self.store.workspace, id, event);
         self.write(Sql::Append, params);
         Ok(())
     }
 
     fn put(&mut self, row: &Row) -> Result<()> {
-        let params = vec![
+        let mut params = vec![
             self.ws(),
             owned(row.id.clone()),
             owned(row.workflow_id.clone()),
@@ -260,14 +306,15 @@ impl Records for PgRecords<'_> {
             owned(row.config_json.clone()),
             owned(row.inputs.clone()),
             owned(row.created_at.clone()),
-            owned(row.updated_at.clone()),
-            owned(row.status.clone()),
-            owned(row.state.clone()),
-            owned(row.event_count),
-            owned(row.head_hash.clone()),
-            owned(row.tag.clone()),
         ];
+        params.extend(changing_params(row));
         self.write(Sql::Put, params);
+        Ok(())
+    }
+
+    fn update(&mut self, row: &Row) -> Result<()> {
+        let params = update_params(&self.store.workspace, row);
+        self.write(Sql::Update, params);
         Ok(())
     }
 

@@ -39,6 +39,10 @@ macro_rules! audit_columns {
 /// How many columns of a row come before the event's in [`Sql::Head`].
 pub(super) const HEAD_EVENT_AT: usize = 15;
 
+/// Where [`Sql::Head`] answers the versions read: the event's `xmin`,
+/// then the row's.
+pub(super) const HEAD_VERSIONS_AT: usize = HEAD_EVENT_AT + 10;
+
 /// The store's statements; each is prepared on every connection, at the
 /// index of its variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +60,18 @@ pub(super) enum Sql {
     LastEvent,
     Append,
     Put,
+    /// What a change changes on an existing row.
+    Update,
+    /// [`Sql::Update`] only while the row and the last event of its log
+    /// are the versions read (their `xmin`) and nothing follows that
+    /// event; answers the row's new version when it wrote.
+    UpdateUnchanged,
+    /// [`Sql::Append`] only when this transaction's
+    /// [`Sql::UpdateUnchanged`] wrote (the row's version is this
+    /// transaction's: not its tag, which another writer making the very
+    /// same change would have written too); answers the event's position
+    /// and version.
+    AppendWritten,
     RemoveEvents,
     RemoveRow,
     RetagEvent,
@@ -74,7 +90,7 @@ pub(super) enum Sql {
 }
 
 impl Sql {
-    pub(super) const ALL: [Sql; 23] = [
+    pub(super) const ALL: [Sql; 26] = [
         Sql::Head,
         Sql::Row,
         Sql::RowLocked,
@@ -85,6 +101,9 @@ impl Sql {
         Sql::LastEvent,
         Sql::Append,
         Sql::Put,
+        Sql::Update,
+        Sql::UpdateUnchanged,
+        Sql::AppendWritten,
         Sql::RemoveEvents,
         Sql::RemoveRow,
         Sql::RetagEvent,
@@ -105,8 +124,9 @@ impl Sql {
             Sql::Head => concat!(
                 "SELECT ",
                 row_columns!(),
-                ", e.* FROM sessions LEFT JOIN LATERAL (
-                    SELECT seq, n, at, kind, phase, data, state AS event_state, prev_hash, hash, tag AS event_tag
+                ", e.*, sessions.xmin::text::bigint AS row_xmin FROM sessions LEFT JOIN LATERAL (
+                    SELECT seq, n, at, kind, phase, data, state AS event_state, prev_hash, hash, tag AS event_tag,
+                        events.xmin::text::bigint AS event_xmin
                     FROM events WHERE events.workspace = sessions.workspace AND session_id = sessions.id
                     ORDER BY seq DESC LIMIT 1
                 ) e ON TRUE
@@ -166,6 +186,28 @@ impl Sql {
                     updated_at = EXCLUDED.updated_at, status = EXCLUDED.status, state = EXCLUDED.state,
                     event_count = EXCLUDED.event_count, head_hash = EXCLUDED.head_hash, tag = EXCLUDED.tag"
             ),
+            Sql::Update => {
+                "UPDATE sessions SET updated_at = $3, status = $4, state = $5, event_count = $6,
+                    head_hash = $7, tag = $8
+                 WHERE workspace = $1 AND id = $2"
+            }
+            Sql::UpdateUnchanged => {
+                "UPDATE sessions SET updated_at = $3, status = $4, state = $5, event_count = $6,
+                    head_hash = $7, tag = $8
+                 WHERE workspace = $1 AND id = $2 AND xmin::text::bigint = $9
+                   AND EXISTS (SELECT 1 FROM events WHERE workspace = $1 AND session_id = $2
+                       AND seq = $10 AND xmin::text::bigint = $11)
+                   AND NOT EXISTS (SELECT 1 FROM events WHERE workspace = $1 AND session_id = $2
+                       AND seq > $10)
+                 RETURNING xmin::text::bigint"
+            }
+            Sql::AppendWritten => {
+                "INSERT INTO events (workspace, session_id, n, at, kind, phase, data, state, prev_hash, hash, tag)
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11
+                 WHERE EXISTS (SELECT 1 FROM sessions WHERE workspace = $1 AND id = $2
+                     AND xmin::text::bigint = txid_current() % 4294967296)
+                 RETURNING seq, xmin::text::bigint"
+            }
             Sql::RemoveEvents => "DELETE FROM events WHERE workspace = $1 AND session_id = $2",
             Sql::RemoveRow => "DELETE FROM sessions WHERE workspace = $1 AND id = $2",
             Sql::RetagEvent => "UPDATE events SET tag = $2 WHERE workspace = $1 AND seq = $3",
@@ -228,6 +270,9 @@ impl Sql {
             Sql::Metas => &[T, Type::TEXT_ARRAY],
             Sql::Append => &[T, T, I, T, T, T, T, T, T, T, T],
             Sql::Put => &[T, T, T, T, T, T, T, T, T, T, T, T, T, I, T, T],
+            Sql::Update => &[T, T, T, T, T, I, T, T],
+            Sql::UpdateUnchanged => &[T, T, T, T, T, I, T, T, I, I, I],
+            Sql::AppendWritten => &[T, T, I, T, T, T, T, T, T, T, T],
             Sql::RetagEvent => &[T, T, I],
             Sql::RetagAuditEntry | Sql::SetMeta | Sql::Claim => &[T, T, T],
             Sql::AddAuditEntry => &[T, T, T, T, T, T, T, I, T, T, T, T],
