@@ -26,6 +26,9 @@ use sha2::{Digest, Sha256};
 use super::clock::now_ns;
 use crate::trusted::{StateKey, write_private};
 
+mod scan;
+pub(crate) use scan::scan;
+
 /// Directories never taken as inputs: build output, VCS data, tool caches
 /// and checkrail's own files.
 pub const SKIPPED_DIRS: &[&str] = &[
@@ -138,6 +141,17 @@ impl Fingerprints {
     /// given. `None` when the files cannot be digested (too many, an
     /// unreadable file, a bad glob): such a check is not cached.
     pub fn digest(&self, root: &Path, globs: Option<&[String]>) -> Option<(String, DigestStats)> {
+        self.digest_scanned(root, globs, || None)
+    }
+
+    /// [`Fingerprints::digest`] of the input files `scanned` gives (sorted
+    /// by path, as a [`Scan`] has them), walked here when it gives none.
+    pub(crate) fn digest_scanned<'s>(
+        &self,
+        root: &Path,
+        globs: Option<&[String]>,
+        scanned: impl FnOnce() -> Option<&'s [(String, Fingerprint)]>,
+    ) -> Option<(String, DigestStats)> {
         let filter = match globs {
             Some(globs) => Some(glob_set(globs)?),
             None => None,
@@ -147,14 +161,20 @@ impl Fingerprints {
         // workspace is walked: neither needs the other until both are done.
         let (walked, loaded) = std::thread::scope(|scope| {
             let loading = guard.is_none().then(|| scope.spawn(|| self.load()));
-            let walked = walk(root);
+            let walked = match scanned() {
+                Some(files) => Some(std::borrow::Cow::Borrowed(files)),
+                None => walk(root).map(|mut files| {
+                    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+                    std::borrow::Cow::Owned(files)
+                }),
+            };
             (walked, loading.map(|l| l.join().unwrap_or_default()))
         });
-        let mut files = walked?;
-        if let Some(filter) = &filter {
-            files.retain(|(path, _)| filter.is_match(path));
-        }
-        files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let walked = walked?;
+        let files: Vec<&(String, Fingerprint)> = walked
+            .iter()
+            .filter(|(path, _)| filter.as_ref().is_none_or(|f| f.is_match(path)))
+            .collect();
         let known = match loaded {
             Some(loaded) => guard.insert(loaded),
             None => guard.get_or_insert_with(HashMap::new),
@@ -166,7 +186,7 @@ impl Fingerprints {
         };
         let mut digest = Sha256::new();
         let mut changed = false;
-        for (path, fingerprint) in &files {
+        for (path, fingerprint) in files.iter().copied() {
             let hash = match known.get(path) {
                 Some(k) if k.still_valid(fingerprint) => k.hash,
                 _ => {
