@@ -184,13 +184,22 @@ impl Fingerprints {
             files: files.len(),
             hashed: 0,
         };
+        let stale: Vec<&str> = files
+            .iter()
+            .filter(|(path, fingerprint)| {
+                !known.get(path).is_some_and(|k| k.still_valid(fingerprint))
+            })
+            .map(|(path, _)| path.as_str())
+            .collect();
+        let mut hashed = hash_files(root, &stale)?.into_iter();
         let mut digest = Sha256::new();
         let mut changed = false;
         for (path, fingerprint) in files.iter().copied() {
             let hash = match known.get(path) {
                 Some(k) if k.still_valid(fingerprint) => k.hash,
                 _ => {
-                    let hash = hash_file(&root.join(path))?;
+                    // In the order `stale` was taken: the same files.
+                    let hash = hashed.next()?;
                     stats.hashed += 1;
                     changed = true;
                     known.insert(
@@ -491,8 +500,37 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
-/// The content hash of a file; for a symlink, of where it points.
-fn hash_file(path: &Path) -> Option<[u8; 32]> {
+/// The content hashes of `paths` under `root`, in order; `None` when one
+/// cannot be read. Many files (a first check, a checkout) are hashed on up
+/// to four threads.
+fn hash_files(root: &Path, paths: &[&str]) -> Option<Vec<[u8; 32]>> {
+    let hash_all = |paths: &[&str]| {
+        let mut buf = vec![0u8; 64 * 1024];
+        paths
+            .iter()
+            .map(|path| hash_file(&root.join(path), &mut buf))
+            .collect::<Option<Vec<_>>>()
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    if paths.len() < 256 || threads < 2 {
+        return hash_all(paths);
+    }
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = paths
+            .chunks(paths.len().div_ceil(threads))
+            .map(|part| scope.spawn(move || hash_all(part)))
+            .collect();
+        let mut hashes = Vec::with_capacity(paths.len());
+        for part in parts {
+            hashes.extend(part.join().ok()??);
+        }
+        Some(hashes)
+    })
+}
+
+/// The content hash of a file; for a symlink, of where it points. `buf`
+/// is room to read into.
+fn hash_file(path: &Path, buf: &mut [u8]) -> Option<[u8; 32]> {
     let meta = std::fs::symlink_metadata(path).ok()?;
     let mut hasher = Sha256::new();
     if meta.file_type().is_symlink() {
@@ -505,9 +543,8 @@ fn hash_file(path: &Path) -> Option<[u8; 32]> {
         );
     } else if meta.is_file() {
         let mut file = std::fs::File::open(path).ok()?;
-        let mut buf = vec![0u8; 64 * 1024];
         loop {
-            let n = file.read(&mut buf).ok()?;
+            let n = file.read(buf).ok()?;
             if n == 0 {
                 break;
             }
@@ -624,6 +661,29 @@ mod tests {
                 "src/lib.rs"
             ]
         );
+    }
+
+    /// Past the threshold the files are hashed on several threads; each
+    /// hash still lands on its own file.
+    #[test]
+    fn many_files_hashed_at_once_are_each_hashed_as_alone() {
+        let ws = tempfile::tempdir().unwrap();
+        let root = ws.path();
+        let paths: Vec<String> = (0..700).map(|i| format!("d{}/f{i}.txt", i % 7)).collect();
+        for (i, path) in paths.iter().enumerate() {
+            write(root, path, &"x".repeat(i));
+        }
+        let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
+        let together = hash_files(root, &refs).unwrap();
+        let mut buf = [0u8; 16];
+        let alone: Vec<[u8; 32]> = refs
+            .iter()
+            .map(|p| hash_file(&root.join(p), &mut buf).unwrap())
+            .collect();
+        assert_eq!(together, alone);
+        assert_eq!(alone[3], <[u8; 32]>::from(Sha256::digest(b"xxx")));
+        std::fs::remove_file(root.join(&paths[650])).unwrap();
+        assert_eq!(hash_files(root, &refs), None, "a file gone fails the whole");
     }
 
     #[test]
