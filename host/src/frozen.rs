@@ -171,9 +171,11 @@ fn snapshot_in(
         let Ok(ws) = NativeWorkspace::open(&base) else {
             continue;
         };
+        // Only a glob with a wildcard is matched against the listing (a
+        // plain path is looked up), so only such a glob asks for the walk.
         let listed = listing
             .filter(|_| base == root && globs.iter().any(|glob| is_wild(glob)))
-            .and_then(Listing::paths);
+            .and_then(|listing| listing.paths(&ws));
         record_matching(&ws, &prefix, &globs, (skipped, dirs, listed), &mut files);
     }
     files
@@ -186,34 +188,22 @@ const LISTING_MAX: usize = 200_000;
 /// The workspace's paths outside [`SKIPPED_DIRS`], walked once for the
 /// [`snapshot`]s of one checkpoint run (each rule's judging files, the
 /// session's, the frozen paths, cargo's overrides: each was a walk of its
-/// own), and in the same walk the input files with their fingerprints for
-/// the outcome cache (see [`crate::cache::fingerprints::scan`]). It serves
-/// only while no rule of the run has started: a rule may write files, and a
-/// snapshot or digest after that walks again ([`Listing::rule_started`]). A
-/// run whose rules all come from the cache walks once.
+/// own). It serves only while no rule of the run has started: a rule may
+/// write files, and a snapshot after that walks again
+/// ([`Listing::rule_started`]). A run whose rules all come from the cache
+/// walks once.
 pub struct Listing {
-    root: PathBuf,
-    /// Whether the walk takes the input files too.
-    inputs_wanted: bool,
-    walked: std::sync::OnceLock<Walked>,
+    root: std::path::PathBuf,
+    paths: std::sync::OnceLock<Option<Vec<String>>>,
     stale: std::sync::atomic::AtomicBool,
 }
 
-/// What a [`Listing`]'s walk found.
-struct Walked {
-    paths: Option<Vec<String>>,
-    inputs: Option<Vec<(String, Fingerprint)>>,
-}
-
 impl Listing {
-    /// A listing of `root`, walked when first used; with the input files
-    /// and their fingerprints when `inputs_wanted` (a rule of the run is
-    /// keyed by them).
-    pub fn new(root: &Path, inputs_wanted: bool) -> Self {
+    /// A listing of `root`, walked when first used.
+    pub fn new(root: &Path) -> Self {
         Self {
             root: root.to_owned(),
-            inputs_wanted,
-            walked: std::sync::OnceLock::new(),
+            paths: std::sync::OnceLock::new(),
             stale: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -223,55 +213,26 @@ impl Listing {
         self.stale.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn serves(&self) -> bool {
-        !self.stale.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
     /// [`snapshot`], from the listing while it serves.
     pub fn snapshot(&self, globs: &[String]) -> Snapshot {
-        if !self.serves() {
+        if self.stale.load(std::sync::atomic::Ordering::SeqCst) {
             return snapshot(&self.root, globs);
         }
         snapshot_in(&self.root, globs, (SKIPPED_DIRS, false), Some(self))
     }
 
-    /// The input files under the root with their fingerprints, sorted by
-    /// path, while the listing serves; `None` after a rule started or
-    /// when the walk could not take them.
-    pub(crate) fn inputs(&self) -> Option<&[(String, Fingerprint)]> {
-        if !self.serves() || !self.inputs_wanted {
-            return None;
-        }
-        self.walked().inputs.as_deref()
-    }
-
-    fn paths(&self) -> Option<&[String]> {
-        self.walked().paths.as_deref()
-    }
-
-    fn walked(&self) -> &Walked {
-        self.walked.get_or_init(|| {
-            let scan =
-                crate::cache::fingerprints::scan(&self.root, LISTING_MAX, self.inputs_wanted);
-            // Where the one walk gives no listing, the listing's own walk
-            // says why.
-            let paths = scan.listing.or_else(|| {
-                NativeWorkspace::open(&self.root)
-                    .map_err(|e| e.to_string())
-                    .and_then(|ws| ws.list_skipping(LISTING_MAX, SKIPPED_DIRS, &mut || false))
+    fn paths(&self, ws: &NativeWorkspace) -> Option<&[String]> {
+        self.paths
+            .get_or_init(|| {
+                ws.list_skipping(LISTING_MAX, SKIPPED_DIRS, &mut || false)
                     .inspect_err(|e| tracing::debug!("snapshots walk one by one: {e}"))
                     .ok()
-            });
-            Walked {
-                paths,
-                inputs: scan.inputs,
-            }
-        })
+            })
+            .as_deref()
     }
 }
 
-/// Whether a glob has a wildcard: only those are matched against a
-/// listing (a plain path is looked up), as `NativeWorkspace` sorts them.
+/// Whether a glob has a wildcard, as `NativeWorkspace` sorts globs.
 fn is_wild(glob: &str) -> bool {
     glob.contains(['*', '?', '[', '{'])
 }
@@ -838,14 +799,14 @@ mod tests {
     #[test]
     fn cargo_runner_overrides_are_warned_about() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(cargo_overrides(&Listing::new(dir.path(), false)).is_empty());
+        assert!(cargo_overrides(&Listing::new(dir.path())).is_empty());
         std::fs::create_dir_all(dir.path().join(".cargo")).unwrap();
         std::fs::write(
             dir.path().join(".cargo/config.toml"),
             "[target.x86_64-unknown-linux-gnu]\nrunner = \"./fake.sh\"\n[build]\nrustc-wrapper = \"w\"\n",
         )
         .unwrap();
-        let found = cargo_overrides(&Listing::new(dir.path(), false));
+        let found = cargo_overrides(&Listing::new(dir.path()));
         assert_eq!(found.len(), 2, "{found:?}");
         assert!(found[0].message.contains("rustc-wrapper"));
         assert!(found[1].message.contains("runner"));

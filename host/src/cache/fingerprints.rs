@@ -26,9 +26,6 @@ use sha2::{Digest, Sha256};
 use super::clock::now_ns;
 use crate::trusted::{StateKey, write_private};
 
-mod scan;
-pub(crate) use scan::scan;
-
 /// Directories never taken as inputs: build output, VCS data, tool caches
 /// and checkrail's own files.
 pub const SKIPPED_DIRS: &[&str] = &[
@@ -141,17 +138,6 @@ impl Fingerprints {
     /// given. `None` when the files cannot be digested (too many, an
     /// unreadable file, a bad glob): such a check is not cached.
     pub fn digest(&self, root: &Path, globs: Option<&[String]>) -> Option<(String, DigestStats)> {
-        self.digest_scanned(root, globs, || None)
-    }
-
-    /// [`Fingerprints::digest`] of the input files `scanned` gives (sorted
-    /// by path, as a [`Scan`] has them), walked here when it gives none.
-    pub(crate) fn digest_scanned<'s>(
-        &self,
-        root: &Path,
-        globs: Option<&[String]>,
-        scanned: impl FnOnce() -> Option<&'s [(String, Fingerprint)]>,
-    ) -> Option<(String, DigestStats)> {
         let filter = match globs {
             Some(globs) => Some(glob_set(globs)?),
             None => None,
@@ -161,16 +147,11 @@ impl Fingerprints {
         // workspace is walked: neither needs the other until both are done.
         let (walked, loaded) = std::thread::scope(|scope| {
             let loading = guard.is_none().then(|| scope.spawn(|| self.load()));
-            let walked = match scanned() {
-                Some(files) => Some(std::borrow::Cow::Borrowed(files)),
-                None => walk(root).map(|mut files| {
-                    files.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-                    std::borrow::Cow::Owned(files)
-                }),
-            };
+            let walked = walk(root);
             (walked, loading.map(|l| l.join().unwrap_or_default()))
         });
-        let walked = walked?;
+        let mut walked = walked?;
+        walked.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let files: Vec<&(String, Fingerprint)> = walked
             .iter()
             .filter(|(path, _)| filter.as_ref().is_none_or(|f| f.is_match(path)))
@@ -184,24 +165,31 @@ impl Fingerprints {
             files: files.len(),
             hashed: 0,
         };
+        // One lookup per file: the stored hash where it still holds.
+        let stored: Vec<Option<[u8; 32]>> = files
+            .iter()
+            .map(|(path, fingerprint)| {
+                known
+                    .get(path)
+                    .filter(|k| k.still_valid(fingerprint))
+                    .map(|k| k.hash)
+            })
+            .collect();
         let stale: Vec<&str> = files
             .iter()
-            .filter(|(path, fingerprint)| {
-                !known.get(path).is_some_and(|k| k.still_valid(fingerprint))
-            })
-            .map(|(path, _)| path.as_str())
+            .zip(&stored)
+            .filter(|(_, hash)| hash.is_none())
+            .map(|((path, _), _)| path.as_str())
             .collect();
+        stats.hashed = stale.len();
         let mut hashed = hash_files(root, &stale)?.into_iter();
         let mut digest = Sha256::new();
-        let mut changed = false;
-        for (path, fingerprint) in files.iter().copied() {
-            let hash = match known.get(path) {
-                Some(k) if k.still_valid(fingerprint) => k.hash,
-                _ => {
+        for ((path, fingerprint), stored) in files.iter().copied().zip(stored) {
+            let hash = match stored {
+                Some(hash) => hash,
+                None => {
                     // In the order `stale` was taken: the same files.
                     let hash = hashed.next()?;
-                    stats.hashed += 1;
-                    changed = true;
                     known.insert(
                         path.clone(),
                         Known {
@@ -217,7 +205,7 @@ impl Fingerprints {
             digest.update(path.as_bytes());
             digest.update(hash);
         }
-        if changed && filter.is_none() {
+        if stats.hashed > 0 && filter.is_none() {
             // Forget files that are gone, then persist.
             let present: std::collections::HashSet<&str> =
                 files.iter().map(|(p, _)| p.as_str()).collect();

@@ -155,7 +155,7 @@ impl<'a> CacheContext<'a> {
         let digest = self
             .workspace
             .fingerprints()
-            .digest_scanned(self.workspace.root(), globs, || self.listing.inputs())
+            .digest(self.workspace.root(), globs)
             .map(|(digest, _)| digest);
         digests.retain(|(g, _)| *g != wanted);
         digests.push((wanted, digest.clone()));

@@ -68,14 +68,8 @@ impl Checkrail {
         let root = run.workspace.root();
         let watched = self.watched_globs(run, checkpoint.frozen.as_ref(), &prepared);
         let before = frozen::stats(root, &watched);
-        // One walk for the host's snapshots while no rule has run, and for
-        // the input files of the rules keyed by them (those that run
-        // programs or whose workflow names their inputs).
-        let keyed_by_inputs = run.use_cache
-            && prepared
-                .iter()
-                .any(|(rule_use, rule, _)| rule_use.inputs.is_some() || rule.runs_programs());
-        let listing = frozen::Listing::new(root, keyed_by_inputs);
+        // One walk for the host's snapshots while no rule has run.
+        let listing = frozen::Listing::new(root);
         let mut rules = self.run_rules(run, &phase.id, &prepared, &listing)?;
         let ran = rules.iter().any(|r| !r.cached);
         if ran {
