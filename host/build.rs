@@ -24,7 +24,7 @@ fn main() {
         .to_path_buf();
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
 
-    pack_relative_relocations(&out_dir);
+    link_layout(&out_dir);
     let bundled = crate_dirs(&root.join("plugins"));
     let fixtures = crate_dirs(&root.join("tests/fixtures/plugins"));
     for dir in [
@@ -386,33 +386,58 @@ fn target_dir_of(out_dir: &Path) -> PathBuf {
         .unwrap_or_else(|| out_dir.join("target"))
 }
 
-/// Links the binaries with packed relative relocations (`DT_RELR`) where
-/// the linker and C library take them: the dynamic loader then reads a few
-/// kilobytes instead of 2 MB of `.rela.dyn` (83,000 entries) before `main`,
-/// which every hook call pays (ld's `-z pack-relative-relocs`, binutils
-/// 2.38 and glibc 2.36 on; <https://sourceware.org/binutils/docs/ld/Options.html>).
-/// Probed with the C compiler cargo links through, so a toolchain without
-/// it builds as before.
-fn pack_relative_relocations(out_dir: &Path) {
+/// Set to `1` to link the binaries position-independent (see
+/// [`link_layout`]).
+const PIE_VAR: &str = "CHECKRAIL_PIE";
+
+/// How the binaries are linked, for what every process pays before `main`
+/// (each hook call, each `checkrail check`, each server start).
+///
+/// By default the binary is linked at a fixed address (`-no-pie`): a
+/// position-independent binary of this size has 1.2 MB of pointers in
+/// `.data.rel.ro` (vtables, tables of strings) that the dynamic loader
+/// rewrites at every start, copying each of those ~300 pages on a write
+/// fault, which perf put at 40 % of `checkrail --version`. At a fixed
+/// address the linker resolves them and the pages stay shared in the page
+/// cache. `CHECKRAIL_PIE=1` keeps a position-independent executable
+/// (address randomization of the binary itself) for a distribution whose
+/// policy asks for one; it is then linked with packed relative relocations
+/// (`DT_RELR`, ld's `-z pack-relative-relocs`, binutils 2.38 and glibc
+/// 2.36 on; <https://sourceware.org/binutils/docs/ld/Options.html>), so the
+/// loader reads 21 KB instead of 2 MB of `.rela.dyn`. Either is probed
+/// with the C compiler cargo links through, so a toolchain without it
+/// builds as before.
+fn link_layout(out_dir: &Path) {
+    println!("cargo:rerun-if-env-changed={PIE_VAR}");
     let target = env::var("TARGET").unwrap_or_default();
     if !target.ends_with("-linux-gnu") || env::var("HOST").ok().as_deref() != Some(&target) {
         return;
     }
-    let source = out_dir.join("relr-probe.c");
-    let binary = out_dir.join("relr-probe");
+    let pie = env::var(PIE_VAR).is_ok_and(|v| v == "1");
+    let flag = if pie {
+        "-Wl,-z,pack-relative-relocs"
+    } else {
+        "-no-pie"
+    };
+    if links_and_runs(out_dir, flag) {
+        println!("cargo:rustc-link-arg-bins={flag}");
+    }
+}
+
+/// Whether a tiny C program links with `flag` (warnings fatal) and runs.
+fn links_and_runs(out_dir: &Path, flag: &str) -> bool {
+    let source = out_dir.join("link-probe.c");
+    let binary = out_dir.join("link-probe");
     if fs::write(&source, "int main(void) { return 0; }\n").is_err() {
-        return;
+        return false;
     }
     let linked = Command::new(env::var("CC").unwrap_or_else(|_| "cc".to_owned()))
-        .arg("-Wl,-z,pack-relative-relocs")
+        .arg(flag)
         .arg("-Wl,--fatal-warnings")
         .arg(&source)
         .arg("-o")
         .arg(&binary)
         .output()
         .is_ok_and(|out| out.status.success());
-    let runs = linked && Command::new(&binary).status().is_ok_and(|s| s.success());
-    if runs {
-        println!("cargo:rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
-    }
+    linked && Command::new(&binary).status().is_ok_and(|s| s.success())
 }

@@ -10,4 +10,4 @@ pub mod stdio;
 mod tasks;
 mod tools;
 
-pub use server::{CheckrailMcp, read_listed_tools_ahead};
+pub use server::{CheckrailMcp, listed_tools_answer};

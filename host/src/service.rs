@@ -12,10 +12,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
+use crate::config::WorkspaceConfig;
 use crate::engine::{CheckpointRun, Guards, Hooks};
 use crate::frozen::{self, Snapshot};
 use crate::report::CheckpointReport;
-use crate::session::{LegacyImport, Pinned, Session, SessionStore, StoreTarget};
+use crate::session::{AfterOpen, LegacyImport, Pinned, Session, SessionStore, StoreTarget};
 use crate::trusted::StateDir;
 use crate::workflow::template::Scope;
 use crate::workflow::{Phase, Workflow};
@@ -108,6 +109,53 @@ pub struct Service {
     confinement: Option<crate::confine::Confinement>,
 }
 
+/// When a service opens its session store.
+enum Opening {
+    Now,
+    OnFirstUse,
+}
+
+/// What a session store does once it opens: imports an old
+/// `<workspace>/.checkrail/sessions.db` once, then applies the sessions'
+/// retention (a failure there is logged, not fatal).
+fn after_open(root: &Path, config: Option<WorkspaceConfig>) -> AfterOpen {
+    let legacy = root.join(".checkrail").join("sessions.db");
+    Box::new(move |store| {
+        if legacy.is_file() {
+            import_legacy(store, &legacy, &config.clone().unwrap_or_default())?;
+        }
+        if let Some(config) = &config {
+            match history::prune_sessions(store, &config.retention) {
+                Ok(deleted) if !deleted.is_empty() => {
+                    tracing::info!("retention: deleted {} session(s)", deleted.len())
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!("retention not applied: {}", crate::error::chain(&e)),
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Imports the sessions of an old in-workspace database into `store`,
+/// saying on stderr what happened.
+fn import_legacy(store: &dyn SessionStore, legacy: &Path, config: &WorkspaceConfig) -> Result<()> {
+    match store.import_legacy(legacy, config)? {
+        LegacyImport::Imported(count) => eprintln!(
+            "checkrail: imported {count} session(s) from `{}` into `{}`; sessions now live there, out of the workspace (the old file is left as it was)",
+            legacy.display(),
+            store.location()
+        ),
+        LegacyImport::Refused => eprintln!(
+            "checkrail: not importing `{}`: `{}` already holds this workspace's sessions, and a database in the workspace could have been written by anyone who can write there; remove the file",
+            legacy.display(),
+            store.location()
+        ),
+        LegacyImport::AlreadyDone => {}
+    }
+    Ok(())
+}
+
 impl Service {
     /// Opens the sessions of `workspace`, kept under `state`. An old
     /// `<workspace>/.checkrail/sessions.db` is imported once.
@@ -123,39 +171,62 @@ impl Service {
         state: &StateDir,
         store: &StoreTarget,
     ) -> Result<Self> {
+        Self::opening(engine, workspace, state, store, Opening::Now)
+    }
+
+    /// [`Service::open_in`] for a server: a store in a local SQLite file
+    /// opens on the first call that needs it, with the legacy import and
+    /// the sessions' retention then, so a server whose client only lists
+    /// tools never opens it (see [`crate::session::open_on_first_use`]).
+    pub fn open_for_serving(
+        engine: Arc<Checkrail>,
+        workspace: &Path,
+        state: &StateDir,
+        store: &StoreTarget,
+    ) -> Result<Self> {
+        Self::opening(engine, workspace, state, store, Opening::OnFirstUse)
+    }
+
+    fn opening(
+        engine: Arc<Checkrail>,
+        workspace: &Path,
+        state: &StateDir,
+        target: &StoreTarget,
+        when: Opening,
+    ) -> Result<Self> {
         let workspace = Workspace::open(workspace, state)?;
-        let store = crate::session::open_store(
-            store,
-            &workspace.state_dir().join("sessions.db"),
-            workspace.root(),
-            workspace.key().clone(),
-        )?;
-        let legacy = workspace.root().join(".checkrail").join("sessions.db");
-        if legacy.is_file() {
-            let config = workspace.config().unwrap_or_default();
-            match store.import_legacy(&legacy, &config)? {
-                LegacyImport::Imported(count) => eprintln!(
-                    "checkrail: imported {count} session(s) from `{}` into `{}`; sessions now live there, out of the workspace (the old file is left as it was)",
-                    legacy.display(),
-                    store.location()
-                ),
-                LegacyImport::Refused => eprintln!(
-                    "checkrail: not importing `{}`: `{}` already holds this workspace's sessions, and a database in the workspace could have been written by anyone who can write there; remove the file",
-                    legacy.display(),
-                    store.location()
-                ),
-                LegacyImport::AlreadyDone => {}
+        // The allowed config; one that does not read (a retention of 0
+        // days included) stops every command with what to write. Not
+        // allowed yet: the defaults, and sessions refuse to start and say
+        // why.
+        let config = match workspace.config() {
+            Err(e @ Error::Config { .. }) => return Err(e),
+            config => config.ok(),
+        };
+        let after_open = after_open(workspace.root(), config.clone());
+        let state_db = workspace.state_dir().join("sessions.db");
+        let (root, key) = (workspace.root(), workspace.key().clone());
+        let store = match when {
+            Opening::Now => {
+                let store = crate::session::open_store(target, &state_db, root, key)?;
+                after_open(store.as_ref())?;
+                store
+            }
+            Opening::OnFirstUse => {
+                crate::session::open_on_first_use(target, &state_db, root, key, after_open)?
+            }
+        };
+        if let Some(retention) = config.as_ref().map(|c| &c.retention) {
+            let outcomes = history::prune_outcomes(&workspace, retention);
+            if outcomes > 0 {
+                tracing::info!("retention: deleted {outcomes} cached outcome(s)");
             }
         }
-        // The server's check budget, as the allowed config says (the
-        // default when it cannot be read: sessions then refuse to start
-        // and say why).
-        let config = workspace.config();
-        let max_running = config
-            .as_ref()
-            .map(|c| c.checks.max_running())
-            .unwrap_or_else(|_| crate::config::Checks::default().max_running());
-        let service = Self {
+        let max_running = config.as_ref().map_or_else(
+            || crate::config::Checks::default().max_running(),
+            |c| c.checks.max_running(),
+        );
+        Ok(Self {
             store,
             engine,
             workspace,
@@ -163,21 +234,7 @@ impl Service {
             checks: checks::Checks::new(),
             pool: Arc::new(pool::Pool::new(max_running)),
             confinement: None,
-        };
-        match config.and_then(|c| service.prune_by(&c.retention)) {
-            Ok(pruned) if !pruned.sessions.is_empty() || pruned.outcomes > 0 => tracing::info!(
-                "retention: deleted {} session(s) and {} cached outcome(s)",
-                pruned.sessions.len(),
-                pruned.outcomes
-            ),
-            Ok(_) => {}
-            // A checkrail.toml that does not read (a retention of 0 days
-            // included) stops every command with what to write.
-            Err(e @ Error::Config { .. }) => return Err(e),
-            // Not allowed yet, or the store failed: reported where used.
-            Err(e) => tracing::warn!("retention not applied: {}", crate::error::chain(&e)),
-        }
-        Ok(service)
+        })
     }
 
     /// Changes the evidence size limit.

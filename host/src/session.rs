@@ -16,6 +16,6 @@ pub use event::{Event, EventData, NewEvent};
 pub use machine::{Checked, Command, Cursor, occurrence};
 pub use model::{CheckResult, Control, LoopRun, Outcome, RunningCheck, Session, Status, Step};
 pub use store::{
-    Deletion, LegacyImport, Pinned, SessionQuery, SessionStore, StoreTarget, Transition,
-    Verification, after, days_ago, now, open as open_store,
+    AfterOpen, Deletion, LegacyImport, Pinned, SessionQuery, SessionStore, StoreTarget, Transition,
+    Verification, after, days_ago, now, open as open_store, open_on_first_use,
 };

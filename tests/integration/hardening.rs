@@ -223,6 +223,31 @@ fn a_lost_session_database_is_reported_not_replaced() {
     );
 }
 
+/// A server whose client only lists tools never opens its session
+/// database; the first call that needs sessions opens (creating) it.
+#[test]
+fn a_server_opens_its_session_database_on_first_use() {
+    let ws = Workspace::new().build();
+    let opened =
+        checkrail::workspace::Workspace::open(ws.path(), &crate::support::state()).unwrap();
+    let db = opened.state_dir().join("sessions.db");
+    let mut raw = Server::on(ws.path()).raw();
+    raw.send(br#"{"jsonrpc":"2.0","id":5,"method":"tools/list"}"#);
+    let listed = raw.answer_to(&json!(5));
+    assert_eq!(
+        listed["result"]["tools"].as_array().map(Vec::len),
+        Some(7),
+        "{listed}"
+    );
+    raw.call(6, "workflow_list", json!({}));
+    assert!(
+        !db.exists(),
+        "listing tools and workflows opened the session store"
+    );
+    raw.start_session("project-basics");
+    assert!(db.exists(), "starting a session did not open the store");
+}
+
 #[test]
 fn tool_schemas_use_only_standard_formats() {
     let ws = Workspace::new().build();

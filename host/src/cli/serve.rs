@@ -58,7 +58,7 @@ pub fn relays(args: &Args) -> bool {
 /// Serves until stdin closes (stdio) or Ctrl-C / SIGTERM (HTTP).
 pub fn run(engine: Checkrail, state: &StateDir, store: &StoreTarget, args: &Args) -> Result<Exit> {
     let service = Arc::new(
-        Service::open_in(Arc::new(engine), &args.workspace, state, store)?
+        Service::open_for_serving(Arc::new(engine), &args.workspace, state, store)?
             .with_max_evidence(args.max_evidence_bytes),
     );
     // Before the async runtime: the exporter runs on a thread of its own,
@@ -89,19 +89,27 @@ pub fn run(engine: Checkrail, state: &StateDir, store: &StoreTarget, args: &Args
 /// MCP on stdin/stdout through [`checkrail::mcp::stdio::relay`], which
 /// answers the lines rmcp's codec would drop.
 async fn serve_stdio(service: Arc<Service>) -> Result<Exit> {
-    checkrail::mcp::read_listed_tools_ahead();
     let (server_in, to_server) = tokio::io::duplex(1 << 20);
     let (from_server, server_out) = tokio::io::duplex(1 << 20);
+    let listed = Arc::new(std::sync::OnceLock::new());
     let relay = tokio::spawn(checkrail::mcp::stdio::relay(
         tokio::io::stdin(),
         tokio::io::stdout(),
         to_server,
         from_server,
+        listed.clone(),
     ));
     let server = CheckrailMcp::new(service)
         .serve((server_in, server_out))
         .await
         .context("start the MCP session on stdio")?;
+    // Initialized: from now on the relay answers a bare `tools/list` for
+    // the protocol the client asked for.
+    let version = server
+        .peer()
+        .peer_info()
+        .map(|info| info.protocol_version.clone());
+    let _ = listed.set(checkrail::mcp::listed_tools_answer(version.as_ref()));
     // When stdin closes the client is gone: a check still running has no
     // one to answer, so the server leaves after a short grace for answers
     // already on their way.

@@ -6,8 +6,8 @@ use std::sync::{Arc, OnceLock};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
-    PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
-    ServerConfig, Tool,
+    PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
@@ -120,15 +120,56 @@ fn without_descriptions(schema: &mut serde_json::Map<String, serde_json::Value>)
 /// server's start, and `tools/list` is all most starts are for.
 const LISTED_TOOLS: &str = include_str!("tools.json");
 
-/// Reads [`LISTED_TOOLS`] on a thread of its own, while the client and
-/// the server exchange `initialize`, so the first `tools/list` finds them
-/// read.
-pub fn read_listed_tools_ahead() {
-    let _ = std::thread::Builder::new()
-        .name("checkrail-tools".to_owned())
-        .spawn(|| {
-            listed_tools();
-        });
+/// The answer to a bare `tools/list` (no cursor, no metadata) from a client
+/// that asked for protocol `version` in its `initialize`: the result
+/// [`listed_result`] makes, as JSON text on one line, with
+/// [`LISTED_TOOLS`] spliced in as written instead of read into tools and
+/// written out again (the stdio relay answers with it; see
+/// `mcp/stdio.rs`). Reading them was a third of a server's start.
+pub fn listed_tools_answer(version: Option<&ProtocolVersion>) -> String {
+    let empty = serde_json::to_string(&listed_result(version, Vec::new()))
+        .unwrap_or_else(|_| r#"{"tools":[]}"#.to_owned());
+    empty.replacen(
+        r#""tools":[]"#,
+        &format!(r#""tools":{}"#, without_whitespace(LISTED_TOOLS)),
+        1,
+    )
+}
+
+/// `json` without the whitespace between its tokens (what serde_json
+/// writes when not asked to indent); strings are kept as they are.
+fn without_whitespace(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_ascii_whitespace() {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// What `tools/list` answers a client of protocol `version` with `tools`,
+/// as rmcp's `tool_handler` would.
+fn listed_result(version: Option<&ProtocolVersion>, tools: Vec<Tool>) -> ListToolsResult {
+    let cache_hints = version.is_some_and(|version| *version >= ProtocolVersion::V_2026_07_28);
+    ListToolsResult {
+        result_type: Some(rmcp::model::ResultType::COMPLETE),
+        tools,
+        meta: None,
+        next_cursor: None,
+        ttl_ms: cache_hints.then_some(0),
+        cache_scope: cache_hints.then_some(rmcp::model::CacheScope::Public),
+    }
 }
 
 /// [`LISTED_TOOLS`], read once.
@@ -287,18 +328,10 @@ impl ServerHandler for CheckrailMcp {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
-        // As rmcp's `tool_handler` answers, from the listed tools.
-        let cache_hints = context
-            .protocol_version()
-            .is_some_and(|version| version >= rmcp::model::ProtocolVersion::V_2026_07_28);
-        Ok(ListToolsResult {
-            result_type: Some(rmcp::model::ResultType::COMPLETE),
-            tools: listed_tools().to_vec(),
-            meta: None,
-            next_cursor: None,
-            ttl_ms: cache_hints.then_some(0),
-            cache_scope: cache_hints.then_some(rmcp::model::CacheScope::Public),
-        })
+        Ok(listed_result(
+            context.protocol_version().as_ref(),
+            listed_tools().to_vec(),
+        ))
     }
 
     async fn get_task(
@@ -388,6 +421,31 @@ mod tests {
                 "$defs": {"Inner": {"type": "null"}}
             })
         );
+    }
+
+    /// The relay's answer to a bare `tools/list` is, to the byte's
+    /// meaning, what `list_tools` answers, for old and new protocols.
+    #[test]
+    fn the_spliced_answer_is_the_handlers() {
+        for version in [
+            None,
+            Some(ProtocolVersion::V_2025_06_18),
+            Some(ProtocolVersion::V_2026_07_28),
+        ] {
+            let spliced = listed_tools_answer(version.as_ref());
+            let made = listed_result(version.as_ref(), listed_tools().to_vec());
+            assert_eq!(
+                spliced.len(),
+                serde_json::to_string(&made).expect("serialize").len(),
+                "written as serde_json writes it"
+            );
+            let spliced: serde_json::Value = serde_json::from_str(&spliced).expect("JSON");
+            assert_eq!(
+                spliced,
+                serde_json::to_value(made).expect("serialize"),
+                "{version:?}"
+            );
+        }
     }
 
     /// `mcp/tools.json` is what the router lists; with `CHECKRAIL_BLESS=1`

@@ -11,7 +11,12 @@
 //!   than the decoder allows, params of the wrong shape for a known method):
 //!   `-32602` for a known method, `-32600` otherwise, with the request's id.
 //!
-//! Everything else passes through untouched.
+//! Everything else passes through untouched, except a bare `tools/list`
+//! once the server has answered `initialize`: the relay answers it with
+//! the listed tools as written ([`super::listed_tools_answer`]), which
+//! saves reading them into tools and writing them out again.
+
+use std::sync::{Arc, OnceLock};
 
 use rmcp::model::{ClientJsonRpcMessage, ClientRequest, JsonRpcMessage};
 use serde_json::{Value, json};
@@ -39,6 +44,10 @@ const KNOWN_METHODS: &[&str] = &[
 pub enum Verdict {
     /// Hand it to the server.
     Forward,
+    /// A `tools/list` without cursor or metadata, with this id: answered
+    /// from the listed tools once the server is initialized, forwarded
+    /// before.
+    ListTools(Value),
     /// Answer it with this response (one JSON line); do not forward.
     Answer(String),
     /// Drop it (a notification nobody waits for); log why.
@@ -87,6 +96,14 @@ pub fn triage(line: &[u8]) -> Verdict {
                     -32602,
                     &format!("Invalid params for `{}`", custom.method),
                 ))
+            }
+            ClientRequest::ListToolsRequest(list)
+                if list
+                    .params
+                    .as_ref()
+                    .is_none_or(|p| p.cursor.is_none() && p.meta.is_none()) =>
+            {
+                Verdict::ListTools(id.unwrap_or(Value::Null))
             }
             _ => Verdict::Forward,
         },
@@ -158,12 +175,15 @@ fn value_after_key(rest: &str) -> Option<Value> {
 /// Copies lines from `input` to the server's side, answering those it
 /// would drop; copies the server's lines to `output` (on tasks that end when
 /// the server closes its side). Returns when `input` ends or the server
-/// stops reading, after closing the server's input.
+/// stops reading, after closing the server's input. `listed` holds the
+/// answer to a bare `tools/list` once the server is initialized (see
+/// [`Verdict::ListTools`]).
 pub async fn relay<I, O>(
     input: I,
     output: O,
     to_server: tokio::io::DuplexStream,
     from_server: tokio::io::DuplexStream,
+    listed: Arc<OnceLock<String>>,
 ) where
     I: AsyncRead + Unpin + Send + 'static,
     O: AsyncWrite + Unpin + Send + 'static,
@@ -204,8 +224,17 @@ pub async fn relay<I, O>(
         if trimmed.trim_ascii().is_empty() {
             continue;
         }
-        match triage(trimmed) {
-            Verdict::Forward => {
+        let verdict = match triage(trimmed) {
+            Verdict::ListTools(id) => match listed.get() {
+                Some(result) => Verdict::Answer(format!(
+                    r#"{{"jsonrpc":"2.0","id":{id},"result":{result}}}"#
+                )),
+                None => Verdict::Forward,
+            },
+            verdict => verdict,
+        };
+        match verdict {
+            Verdict::Forward | Verdict::ListTools(_) => {
                 if to_server.write_all(trimmed).await.is_err()
                     || to_server.write_all(b"\n").await.is_err()
                 {
@@ -213,7 +242,7 @@ pub async fn relay<I, O>(
                 }
             }
             Verdict::Answer(response) => {
-                tracing::debug!("answered an undecodable line: {response}");
+                tracing::debug!("answered a line itself: {}", crate::error::clip(&response));
                 let _ = lines_tx.send(response);
             }
             Verdict::Drop(why) => tracing::warn!("dropped a line: {why}"),
@@ -238,6 +267,52 @@ mod tests {
             Verdict::Answer(text) => serde_json::from_str(&text).unwrap(),
             other => panic!("{line}: {other:?}"),
         }
+    }
+
+    /// A bare `tools/list` goes to the server until the relay holds the
+    /// listed answer, then is answered with the request's own id; one with
+    /// a cursor always goes to the server.
+    #[tokio::test]
+    async fn a_bare_tools_list_is_answered_once_initialized() {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, duplex};
+        let (mut client, input) = duplex(1 << 16);
+        let (output, from_relay) = duplex(1 << 16);
+        let (server_in, to_server) = duplex(1 << 16);
+        let (_server_out, from_server) = duplex(1 << 16);
+        let listed = Arc::new(OnceLock::new());
+        tokio::spawn(relay(input, output, to_server, from_server, listed.clone()));
+        let mut server = BufReader::new(server_in).lines();
+        let mut answers = BufReader::new(from_relay).lines();
+        let mut send = async |line: &str| {
+            client.write_all(line.as_bytes()).await.expect("write");
+            client.write_all(b"\n").await.expect("write");
+        };
+
+        let early = r#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
+        send(early).await;
+        assert_eq!(
+            server.next_line().await.expect("read").as_deref(),
+            Some(early)
+        );
+
+        listed
+            .set(r#"{"tools":[{"name":"t"}]}"#.to_owned())
+            .expect("set once");
+        send(r#"{"jsonrpc":"2.0","id":"two","method":"tools/list","params":{}}"#).await;
+        let answer: Value =
+            serde_json::from_str(&answers.next_line().await.expect("read").expect("a line"))
+                .expect("JSON");
+        assert_eq!(
+            answer,
+            json!({"jsonrpc": "2.0", "id": "two", "result": {"tools": [{"name": "t"}]}})
+        );
+
+        let paged = r#"{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"cursor":"c"}}"#;
+        send(paged).await;
+        assert_eq!(
+            server.next_line().await.expect("read").as_deref(),
+            Some(paged)
+        );
     }
 
     #[test]

@@ -103,25 +103,10 @@ impl Service {
 
     /// [`Service::prune`] by a retention already read.
     pub(super) fn prune_by(&self, retention: &crate::config::Retention) -> Result<Pruned> {
-        let sessions = match retention.sessions_days {
-            Some(days) => self.store.prune(
-                &crate::session::days_ago(days),
-                &format!("unchanged for over {days} day(s) ([retention] sessions_days)"),
-            )?,
-            None => Vec::new(),
-        };
-        let cutoff = retention.cache_days.map(crate::session::days_ago);
-        let max_bytes = retention.cache_max_mb.map(|mb| mb << 20);
-        // The outcome cache is opened only when there is something to
-        // prune: a server's start does not need it otherwise.
-        let outcomes = if cutoff.is_some() || max_bytes.is_some() {
-            self.workspace
-                .outcomes()
-                .map_or(0, |cache| cache.prune(cutoff.as_deref(), max_bytes))
-        } else {
-            0
-        };
-        Ok(Pruned { sessions, outcomes })
+        Ok(Pruned {
+            sessions: prune_sessions(self.store.as_ref(), retention)?,
+            outcomes: prune_outcomes(&self.workspace, retention),
+        })
     }
 
     /// Deletes a completed or abandoned session, leaving an audit entry
@@ -134,4 +119,36 @@ impl Service {
     pub fn deletions(&self) -> Result<Vec<Deletion>> {
         self.store.deletions()
     }
+}
+
+/// Deletes the sessions `retention` no longer keeps, each leaving an audit
+/// entry; nothing without `sessions_days`.
+pub(super) fn prune_sessions(
+    store: &dyn crate::session::SessionStore,
+    retention: &crate::config::Retention,
+) -> Result<Vec<Deletion>> {
+    match retention.sessions_days {
+        Some(days) => store.prune(
+            &crate::session::days_ago(days),
+            &format!("unchanged for over {days} day(s) ([retention] sessions_days)"),
+        ),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// Trims the outcome cache by age and size as `retention` asks; the cache
+/// is opened only when there is something to prune (a server's start does
+/// not need it otherwise). How many outcomes went.
+pub(super) fn prune_outcomes(
+    workspace: &crate::workspace::Workspace,
+    retention: &crate::config::Retention,
+) -> usize {
+    let cutoff = retention.cache_days.map(crate::session::days_ago);
+    let max_bytes = retention.cache_max_mb.map(|mb| mb << 20);
+    if cutoff.is_none() && max_bytes.is_none() {
+        return 0;
+    }
+    workspace
+        .outcomes()
+        .map_or(0, |cache| cache.prune(cutoff.as_deref(), max_bytes))
 }

@@ -31,6 +31,7 @@ use super::{CheckResult, Command, Event, LoopRun, NewEvent, RunningCheck, Sessio
 mod backend;
 mod bind;
 mod clock;
+mod deferred;
 mod delete;
 mod legacy;
 mod postgres;
@@ -46,6 +47,7 @@ use crate::workflow::Workflow;
 use crate::{Error, Result};
 use backend::{Backend, Records};
 pub use clock::{after, days_ago, now};
+pub use deferred::AfterOpen;
 pub use delete::Deletion;
 pub use legacy::LegacyImport;
 use record::{EVENT_DOMAIN, Row, Seal, State, StoredEvent, genesis};
@@ -130,6 +132,36 @@ pub fn open(
             &workspace,
         )?),
     })
+}
+
+/// [`open`] for a server, deferred where that is safe: a store in a local
+/// SQLite file opens on the first call that needs it, and runs
+/// `after_open` then; a shared PostgreSQL database opens now, with
+/// `after_open`, so a replica that cannot reach it or holds another key
+/// stops at start, where its operator sees why.
+pub fn open_on_first_use(
+    target: &StoreTarget,
+    state_db: &Path,
+    workspace: &Path,
+    key: StateKey,
+    after_open: AfterOpen,
+) -> Result<Arc<dyn SessionStore>> {
+    let path = match target {
+        StoreTarget::StateDir => state_db.to_owned(),
+        StoreTarget::Sqlite(path) => path.clone(),
+        StoreTarget::Postgres(_) => {
+            let store = open(target, state_db, workspace, key)?;
+            after_open(store.as_ref())?;
+            return Ok(store);
+        }
+    };
+    let (target, state_db, workspace) = (target.clone(), state_db.to_owned(), workspace.to_owned());
+    let open = move || open(&target, &state_db, &workspace, key.clone());
+    Ok(Arc::new(deferred::Deferred::new(
+        &path,
+        Box::new(open),
+        after_open,
+    )))
 }
 
 /// Sessions of one workspace, wherever they are stored. Object safe, so a
