@@ -7,7 +7,7 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::model::{
     Implementation, ListResourceTemplatesResult, ListResourcesResult, ListToolsResult,
     PaginatedRequestParams, ProtocolVersion, ReadResourceRequestParams, ReadResourceResponse,
-    ServerCapabilities, ServerConfig, Tool,
+    ServerCapabilities, ServerConfig, ServerResult, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
@@ -122,18 +122,31 @@ const LISTED_TOOLS: &str = include_str!("tools.json");
 
 /// The answer to a bare `tools/list` (no cursor, no metadata) from a client
 /// that asked for protocol `version` in its `initialize`: the result
-/// [`listed_result`] makes, as JSON text on one line, with
+/// [`listed_answer`] makes, as JSON text on one line, with
 /// [`LISTED_TOOLS`] spliced in as written instead of read into tools and
 /// written out again (the stdio relay answers with it; see
 /// `mcp/stdio.rs`). Reading them was a third of a server's start.
 pub fn listed_tools_answer(version: Option<&ProtocolVersion>) -> String {
-    let empty = serde_json::to_string(&listed_result(version, Vec::new()))
+    let empty = serde_json::to_string(&listed_answer(version, Vec::new()))
         .unwrap_or_else(|_| r#"{"tools":[]}"#.to_owned());
     empty.replacen(
         r#""tools":[]"#,
         &format!(r#""tools":{}"#, without_whitespace(LISTED_TOOLS)),
         1,
     )
+}
+
+/// What goes on the wire for [`listed_result`]: rmcp's server handler
+/// fills a new protocol's cache hints and strips `resultType` for an
+/// older one before answering (`handler/server.rs`, same version test).
+fn listed_answer(version: Option<&ProtocolVersion>, tools: Vec<Tool>) -> ServerResult {
+    let mut answer = ServerResult::ListToolsResult(listed_result(version, tools));
+    if version.is_some_and(|v| v.as_str() >= ProtocolVersion::V_2026_07_28.as_str()) {
+        answer.fill_missing_cache_hints();
+    } else {
+        answer.strip_result_type_for_legacy_peer();
+    }
+    answer
 }
 
 /// `json` without the whitespace between its tokens (what serde_json
@@ -433,7 +446,7 @@ mod tests {
             Some(ProtocolVersion::V_2026_07_28),
         ] {
             let spliced = listed_tools_answer(version.as_ref());
-            let made = listed_result(version.as_ref(), listed_tools().to_vec());
+            let made = listed_answer(version.as_ref(), listed_tools().to_vec());
             assert_eq!(
                 spliced.len(),
                 serde_json::to_string(&made).expect("serialize").len(),
