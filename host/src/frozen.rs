@@ -20,7 +20,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use checkrail_sandbox::{EntryKind, NativeWorkspace};
+use checkrail_sandbox::{EntryKind, NativeWorkspace, is_wild};
 use checkrail_sdk::Finding;
 use sha2::{Digest, Sha256};
 
@@ -132,7 +132,7 @@ fn places(root: &Path, globs: &[String]) -> Vec<(PathBuf, String, Vec<String>)> 
             let parts: Vec<&str> = glob.split('/').collect();
             let literal = parts
                 .iter()
-                .take_while(|p| !p.contains(['*', '?', '[', '{']))
+                .take_while(|p| !is_wild(p))
                 .count()
                 .min(parts.len() - 1);
             let base = parts[..literal].join("/");
@@ -230,11 +230,6 @@ impl Listing {
             })
             .as_deref()
     }
-}
-
-/// Whether a glob has a wildcard, as `NativeWorkspace` sorts globs.
-fn is_wild(glob: &str) -> bool {
-    glob.contains(['*', '?', '[', '{'])
 }
 
 /// Adds what `globs` match in `ws` to `files`, keyed `prefix` + path.

@@ -27,4 +27,4 @@ mod workspace;
 pub use capability::{Capability, CapabilityError, Program, is_program_name};
 pub use path::{PathError, normalize_path};
 #[cfg(not(target_arch = "wasm32"))]
-pub use workspace::{Entry, EntryKind, GLOB_VISIT_BUDGET, MAX_DEPTH, NativeWorkspace};
+pub use workspace::{Entry, EntryKind, GLOB_VISIT_BUDGET, MAX_DEPTH, NativeWorkspace, is_wild};

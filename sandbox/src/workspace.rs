@@ -595,7 +595,9 @@ fn special_kind(meta: &Metadata) -> &'static str {
     }
 }
 
-fn is_wild(part: &str) -> bool {
+/// Whether a glob (or one `/`-separated part of it) has a wildcard: a
+/// plain path is looked up, a wild one matched.
+pub fn is_wild(part: &str) -> bool {
     part.contains(['*', '?', '[', '{'])
 }
 
